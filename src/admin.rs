@@ -1,0 +1,205 @@
+//! The admin process: its own listener (never a data-plane port) serving `/healthz`, and, behind
+//! the bearer token, `/readyz` and `/metrics`. Metrics are gathered from every worker over its
+//! abstract Unix socket and summed, so a scrape sees the whole gateway.
+
+use crate::config::compile::Secret;
+use crate::config::{self, Config};
+use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
+use crate::telemetry::metrics;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use http::Response;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+struct AdminApp {
+    token: Arc<ArcSwap<Secret>>,
+    board: &'static Scoreboard,
+}
+
+pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard) -> ! {
+    let Some(admin) = &config.admin else {
+        std::process::exit(0);
+    };
+    let token = Arc::new(ArcSwap::from_pointee(admin.token.clone()));
+    let conf = ServerConf {
+        threads: 1,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(0),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut service = Service::new(
+        "admin".to_string(),
+        AdminApp {
+            token: token.clone(),
+            board,
+        },
+    );
+    service.add_tcp(&admin.listen.to_string());
+    server.add_service(service);
+    server.add_service(background_service(
+        "admin-reload",
+        TokenReload { token, path },
+    ));
+    board.admin_slot().ready_generation.store(1, Relaxed);
+    server.run_forever()
+}
+
+/// Re-reads `admin.token` on SIGHUP, so a rotated token needs no restart.
+struct TokenReload {
+    token: Arc<ArcSwap<Secret>>,
+    path: PathBuf,
+}
+
+#[async_trait]
+impl BackgroundService for TokenReload {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    let path = self.path.clone();
+                    if let Ok(Ok(cfg)) = tokio::task::spawn_blocking(move || config::load(&path)).await {
+                        if let Some(a) = cfg.admin {
+                            self.token.store(Arc::new(a.token));
+                        }
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+fn reply(status: u16, content_type: &str, body: String) -> Response<Vec<u8>> {
+    let body = body.into_bytes();
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::CONTENT_LENGTH, body.len())
+        .body(body)
+        .unwrap_or_default()
+}
+
+fn json_error(status: u16, message: &str) -> Response<Vec<u8>> {
+    let body =
+        serde_json::json!({"error": {"message": message, "type": "admin_error", "code": status}});
+    reply(status, "application/json", body.to_string())
+}
+
+/// Compares in time that depends only on the length, not on where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl AdminApp {
+    fn authorized(&self, session: &ServerSession) -> Result<(), Response<Vec<u8>>> {
+        let token = self.token.load();
+        if token.is_empty() {
+            return Err(json_error(
+                401,
+                "admin.token is not set; set it (e.g. TOLLGATE_ADMIN_TOKEN) and reload",
+            ));
+        }
+        let given = session
+            .req_header()
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(g) if same_secret(g.trim().as_bytes(), token.expose().as_bytes()) => Ok(()),
+            Some(_) => Err(json_error(401, "wrong admin token")),
+            None => Err(json_error(
+                401,
+                "missing admin token: send Authorization: Bearer <token>",
+            )),
+        }
+    }
+
+    async fn metrics(&self) -> String {
+        let master = self.board.master_pid.load(Relaxed);
+        let workers = self.board.workers.load(Relaxed) as usize;
+        let mut texts = Vec::with_capacity(workers);
+        for slot in 0..workers {
+            if let Some(t) = scrape(&metrics_socket_name(master, slot)).await {
+                texts.push(t);
+            }
+        }
+        let mut out = metrics::merge(&texts);
+        let ready = (0..workers)
+            .filter(|&s| self.board.slots[s].ready_generation.load(Relaxed) > 0)
+            .count();
+        let _ = write!(
+            out,
+            "# HELP tollgate_worker_restarts_total Children the master restarted after they died.\n\
+             # TYPE tollgate_worker_restarts_total counter\n\
+             tollgate_worker_restarts_total {}\n\
+             # HELP tollgate_workers Worker processes configured and serving.\n\
+             # TYPE tollgate_workers gauge\n\
+             tollgate_workers{{state=\"configured\"}} {workers}\n\
+             tollgate_workers{{state=\"serving\"}} {ready}\n\
+             # HELP tollgate_config_generation Configuration generation the master accepted last.\n\
+             # TYPE tollgate_config_generation gauge\n\
+             tollgate_config_generation {}\n",
+            self.board.worker_restarts.load(Relaxed),
+            self.board.generation.load(Relaxed),
+        );
+        out
+    }
+}
+
+async fn scrape(name: &str) -> Option<String> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
+    let work = async {
+        let std_stream = std::os::unix::net::UnixStream::connect_addr(&addr).ok()?;
+        std_stream.set_nonblocking(true).ok()?;
+        let mut stream = tokio::net::UnixStream::from_std(std_stream).ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        Some(text)
+    };
+    tokio::time::timeout(Duration::from_secs(2), work)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let path = session.req_header().uri.path().to_string();
+        if path == "/healthz" {
+            return reply(200, "application/json", "{\"status\":\"ok\"}".into());
+        }
+        if !matches!(path.as_str(), "/readyz" | "/metrics") {
+            return json_error(404, &format!("no admin endpoint {path}"));
+        }
+        if let Err(resp) = self.authorized(session) {
+            return resp;
+        }
+        match path.as_str() {
+            "/readyz" if self.board.all_workers_ready() => {
+                reply(200, "application/json", "{\"status\":\"ready\"}".into())
+            }
+            "/readyz" => json_error(503, "not every worker is serving yet"),
+            _ => reply(200, "text/plain; version=0.0.4", self.metrics().await),
+        }
+    }
+}

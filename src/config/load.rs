@@ -1,0 +1,506 @@
+//! Reading configuration files: includes, `${VAR}` interpolation, schema errors, and mapping every
+//! problem back to `file:line:col` and its key path.
+
+use super::compile::{compile, Config};
+use super::problem::{did_you_mean, key, render_path, Issue, Problem, Problems, Seg};
+use super::schema::FileConfig;
+use std::path::{Path, PathBuf};
+
+/// One file as read, kept so that problems can be located in it.
+struct Source {
+    path: PathBuf,
+    text: String,
+    doc: Option<toml_edit::ImDocument<String>>,
+}
+
+impl Source {
+    fn problem(&self, at: &[Seg], message: String) -> Problem {
+        let offset = self.doc.as_ref().and_then(|d| locate(d, at)).unwrap_or(0);
+        let (line, col) = line_col(&self.text, offset);
+        Problem {
+            file: self.path.clone(),
+            line,
+            col,
+            path: render_path(at),
+            message,
+        }
+    }
+}
+
+/// Where the merged `[[upstreams]]` and `[[routes]]` entries came from: (file, index in file).
+#[derive(Default)]
+struct Origins {
+    server: Option<usize>,
+    admin: Option<usize>,
+    log: Option<usize>,
+    upstreams: Vec<(usize, usize)>,
+    routes: Vec<(usize, usize)>,
+}
+
+/// Loads, merges and compiles a configuration, returning every problem found.
+pub fn load(path: &Path) -> Result<Config, Problems> {
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    let Some(main) = read_file(path, &mut sources, &mut problems) else {
+        return Err(Problems(problems));
+    };
+    let mut files = vec![(0usize, main)];
+    for pattern_idx in 0..files[0].1.include.len() {
+        let pattern = files[0].1.include[pattern_idx].clone();
+        for included in expand_include(path, &pattern, pattern_idx, &sources[0], &mut problems) {
+            let idx = sources.len();
+            if let Some(f) = read_file(&included, &mut sources, &mut problems) {
+                if !f.include.is_empty() {
+                    problems.push(sources[idx].problem(
+                        &[key("include")],
+                        "an included file cannot include others".into(),
+                    ));
+                }
+                files.push((idx, f));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    let (merged, origins) = merge(files, &sources, &mut problems);
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    compile(&merged).map_err(|issues| {
+        Problems(
+            issues
+                .into_iter()
+                .map(|i| locate_issue(i, &origins, &sources))
+                .collect(),
+        )
+    })
+}
+
+fn read_file(
+    path: &Path,
+    sources: &mut Vec<Source>,
+    problems: &mut Vec<Problem>,
+) -> Option<FileConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem {
+                file: path.to_path_buf(),
+                line: 0,
+                col: 0,
+                path: String::new(),
+                message: format!("cannot read the file: {e}"),
+            });
+            return None;
+        }
+    };
+    let doc = toml_edit::ImDocument::parse(text.clone());
+    let mut src = Source {
+        path: path.to_path_buf(),
+        text,
+        doc: None,
+    };
+    let parsed = match doc {
+        Ok(d) => d,
+        Err(e) => {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            let (line, col) = line_col(&src.text, offset);
+            problems.push(Problem {
+                file: src.path.clone(),
+                line,
+                col,
+                path: String::new(),
+                message: format!("TOML syntax error: {}", e.message()),
+            });
+            sources.push(src);
+            return None;
+        }
+    };
+    src.doc = Some(parsed);
+    let value: toml::Value = match toml::from_str(&src.text) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(src.problem(&[], format!("TOML syntax error: {}", e.message())));
+            sources.push(src);
+            return None;
+        }
+    };
+    let mut value = value;
+    let before = problems.len();
+    interpolate(&mut value, &mut Vec::new(), &src, problems);
+    if problems.len() > before {
+        sources.push(src);
+        return None;
+    }
+    let result = serde_path_to_error::deserialize::<_, FileConfig>(value);
+    let out = match result {
+        Ok(f) => Some(f),
+        Err(e) => {
+            let at = error_path(e.path());
+            let message = explain_schema_error(&e.inner().to_string());
+            problems.push(src.problem(&at, message));
+            None
+        }
+    };
+    sources.push(src);
+    out
+}
+
+fn expand_include(
+    main: &Path,
+    pattern: &str,
+    idx: usize,
+    src: &Source,
+    problems: &mut Vec<Problem>,
+) -> Vec<PathBuf> {
+    let dir = main.parent().unwrap_or(Path::new("."));
+    let full = dir.join(pattern);
+    let at = [key("include"), Seg::Index(idx)];
+    match glob::glob(&full.to_string_lossy()) {
+        Ok(paths) => {
+            let mut out: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+            out.sort();
+            if out.is_empty() && !pattern.contains(['*', '?', '[']) {
+                problems.push(src.problem(&at, format!("{} does not exist", full.display())));
+            }
+            out
+        }
+        Err(e) => {
+            problems.push(src.problem(&at, format!("invalid include pattern: {e}")));
+            Vec::new()
+        }
+    }
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in every string value.
+fn interpolate(v: &mut toml::Value, at: &mut Vec<Seg>, src: &Source, problems: &mut Vec<Problem>) {
+    match v {
+        toml::Value::String(s) if s.contains("${") => match expand_env(s) {
+            Ok(new) => *s = new,
+            Err(msg) => problems.push(src.problem(at, msg)),
+        },
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                at.push(Seg::Index(i));
+                interpolate(item, at, src, problems);
+                at.pop();
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, item) in t.iter_mut() {
+                at.push(key(k));
+                interpolate(item, at, src, problems);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn expand_env(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed ${{ in {s:?}"))?;
+        let expr = &after[..end];
+        let (name, default) = match expr.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (expr, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("{name:?} is not an environment variable name"));
+        }
+        match (std::env::var(name), default) {
+            (Ok(v), _) => out.push_str(&v),
+            (Err(_), Some(d)) => out.push_str(d),
+            (Err(_), None) => {
+                return Err(format!(
+                    "environment variable {name} is not set (write ${{{name}:-default}} for a fallback)"
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn error_path(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(Seg::Index(*index)),
+            Segment::Map { key: k } => Some(key(k)),
+            Segment::Enum { variant } => Some(key(variant)),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// Adds a "did you mean" to serde's unknown-field and unknown-variant messages.
+fn explain_schema_error(msg: &str) -> String {
+    let kind = if msg.starts_with("unknown field") {
+        "unknown key"
+    } else if msg.starts_with("unknown variant") {
+        "unknown value"
+    } else if msg.starts_with("data did not match any variant of untagged enum TargetSection") {
+        return "a target is \"host:port\" or { addr = \"host:port\", weight = N }".into();
+    } else {
+        return msg.to_string();
+    };
+    let mut ticks = msg.split('`').skip(1).step_by(2);
+    let Some(word) = ticks.next() else {
+        return msg.to_string();
+    };
+    let expected: Vec<&str> = ticks.collect();
+    let hint = did_you_mean(word, expected.iter().copied());
+    format!(
+        "{kind} {word:?}{hint}; expected one of: {}",
+        expected.join(", ")
+    )
+}
+
+fn merge(
+    files: Vec<(usize, FileConfig)>,
+    sources: &[Source],
+    problems: &mut Vec<Problem>,
+) -> (FileConfig, Origins) {
+    let mut out = FileConfig::default();
+    let mut origins = Origins::default();
+    for (src, file) in files {
+        let once = |name: &str, slot: &mut Option<usize>, problems: &mut Vec<Problem>| {
+            if let Some(first) = *slot {
+                problems.push(sources[src].problem(
+                    &[key(name)],
+                    format!(
+                        "[{name}] is already defined in {}",
+                        sources[first].path.display()
+                    ),
+                ));
+            } else {
+                *slot = Some(src);
+            }
+        };
+        if let Some(s) = file.server {
+            once("server", &mut origins.server, problems);
+            out.server = Some(s);
+        }
+        if let Some(a) = file.admin {
+            once("admin", &mut origins.admin, problems);
+            out.admin = Some(a);
+        }
+        if let Some(l) = file.log {
+            once("log", &mut origins.log, problems);
+            out.log = Some(l);
+        }
+        origins
+            .upstreams
+            .extend((0..file.upstreams.len()).map(|i| (src, i)));
+        origins
+            .routes
+            .extend((0..file.routes.len()).map(|i| (src, i)));
+        out.upstreams.extend(file.upstreams);
+        out.routes.extend(file.routes);
+    }
+    (out, origins)
+}
+
+/// Maps an issue on the merged configuration back to the file and index it came from.
+fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem {
+    let mut at = issue.at.clone();
+    let section = match at.first() {
+        Some(Seg::Key(k)) => k.clone(),
+        _ => String::new(),
+    };
+    let src = match (section.as_str(), at.get(1)) {
+        ("upstreams", Some(Seg::Index(i))) | ("routes", Some(Seg::Index(i))) => {
+            let list = if section == "routes" {
+                &origins.routes
+            } else {
+                &origins.upstreams
+            };
+            let (file, local) = list.get(*i).copied().unwrap_or((0, *i));
+            let global = *i;
+            at[1] = Seg::Index(local);
+            let mut p = sources[file].problem(&at, issue.message);
+            // The key path names the entry as users count it across all files.
+            at[1] = Seg::Index(global);
+            p.path = render_path(&at);
+            return p;
+        }
+        ("server", _) => origins.server,
+        ("admin", _) => origins.admin,
+        ("log", _) => origins.log,
+        _ => None,
+    };
+    sources[src.unwrap_or(0)].problem(&at, issue.message)
+}
+
+/// The byte offset of the deepest item of `at` that exists in the document.
+fn locate(doc: &toml_edit::ImDocument<String>, at: &[Seg]) -> Option<usize> {
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut best = None;
+    for seg in at {
+        let next = match (seg, item) {
+            (Seg::Key(k), toml_edit::Item::Table(t)) => {
+                if let Some((kk, _)) = t.get_key_value(k) {
+                    best = kk.span().map(|s| s.start).or(best);
+                }
+                t.get(k)
+            }
+            (Seg::Key(k), toml_edit::Item::Value(toml_edit::Value::InlineTable(t))) => {
+                if let Some((kk, _)) = t.get_key_value(k) {
+                    best = kk.span().map(|s| s.start).or(best);
+                }
+                t.get(k).map(|_| item).and_then(|it| it.get(k))
+            }
+            (Seg::Index(i), toml_edit::Item::ArrayOfTables(a)) => a
+                .get(*i)
+                .map(|t| {
+                    best = t.span().map(|s| s.start).or(best);
+                    t
+                })
+                .and_then(|_| item.get(*i)),
+            (Seg::Index(i), toml_edit::Item::Value(toml_edit::Value::Array(a))) => {
+                if let Some(v) = a.get(*i) {
+                    best = v.span().map(|s| s.start).or(best);
+                }
+                item.get(*i)
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                if let Some(s) = n.span() {
+                    best = Some(s.start);
+                }
+                item = n;
+            }
+            None => break,
+        }
+    }
+    best
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.toml", text);
+        match load(&p) {
+            Ok(_) => vec![],
+            Err(Problems(ps)) => ps
+                .into_iter()
+                .map(|p| format!("{}:{}: {}: {}", p.line, p.col, p.path, p.message))
+                .collect(),
+        }
+    }
+
+    const GOOD: &str = r#"
+[server]
+listen = ["127.0.0.1:0"]
+
+[[upstreams]]
+name = "orders"
+targets = ["127.0.0.1:1"]
+
+[[routes]]
+name = "r"
+path_prefix = "/o"
+upstream = "orders"
+"#;
+
+    #[test]
+    fn a_good_file_loads() {
+        assert!(problems(GOOD).is_empty(), "{:?}", problems(GOOD));
+    }
+
+    #[test]
+    fn unknown_reference_suggests_a_name() {
+        let p = problems(&GOOD.replace("upstream = \"orders\"", "upstream = \"ordres\""));
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].starts_with(
+                "12:1: routes[0].upstream: no upstream named \"ordres\" (did you mean \"orders\"?)"
+            ),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_suggests_a_key() {
+        let p = problems(&GOOD.replace("listen =", "lisen ="));
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].contains("unknown key \"lisen\" (did you mean \"listen\"?)"),
+            "{p:?}"
+        );
+        assert!(p[0].starts_with("3:1: server"), "{p:?}");
+    }
+
+    #[test]
+    fn env_interpolation_and_defaults() {
+        std::env::set_var("TOLLGATE_TEST_SET", "abc");
+        assert_eq!(expand_env("x${TOLLGATE_TEST_SET}y").unwrap(), "xabcy");
+        assert_eq!(expand_env("${TOLLGATE_TEST_UNSET_1:-d}").unwrap(), "d");
+        assert!(expand_env("${TOLLGATE_TEST_UNSET_2}")
+            .unwrap_err()
+            .contains("TOLLGATE_TEST_UNSET_2"));
+    }
+
+    #[test]
+    fn several_semantic_problems_are_all_reported() {
+        let text = GOOD
+            .replace("upstream = \"orders\"", "upstream = \"nope\"")
+            .replace("127.0.0.1:1", "nowhere");
+        assert_eq!(problems(&text).len(), 2, "{:?}", problems(&text));
+    }
+
+    #[test]
+    fn includes_merge_and_locate_in_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        let main = write(
+            dir.path(),
+            "main.toml",
+            &format!("include = [\"conf.d/*.toml\"]\n{GOOD}"),
+        );
+        write(
+            &dir.path().join("conf.d"),
+            "a.toml",
+            "[[routes]]\nname = \"b\"\npath = \"/b\"\nupstream = \"missing\"\n",
+        );
+        let Err(Problems(ps)) = load(&main) else {
+            panic!("expected problems")
+        };
+        assert_eq!(ps.len(), 1);
+        assert!(ps[0].file.ends_with("conf.d/a.toml"));
+        assert_eq!((ps[0].line, ps[0].path.as_str()), (4, "routes[1].upstream"));
+    }
+}

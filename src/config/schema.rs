@@ -1,0 +1,343 @@
+//! What users write: the serde schema of a configuration file.
+//!
+//! Every table rejects unknown keys. Values that have a unit are strings (`"250ms"`, `"10MiB"`),
+//! parsed here so that the compiled form in `compile.rs` holds plain numbers.
+
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One configuration file: the main one or an included one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub include: Vec<String>,
+    pub server: Option<ServerSection>,
+    pub admin: Option<AdminSection>,
+    pub log: Option<LogSection>,
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamSection>,
+    #[serde(default)]
+    pub routes: Vec<RouteSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+    pub workers: Option<usize>,
+    #[serde(default = "one")]
+    pub threads: usize,
+    #[serde(default = "thirty_seconds")]
+    pub grace_period: Dur,
+    #[serde(default = "default_header_cap")]
+    pub max_header_bytes: ByteSize,
+    #[serde(default = "default_body_cap")]
+    pub max_body_bytes: ByteSize,
+    #[serde(default = "sixty_seconds")]
+    pub keepalive_timeout: Dur,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: default_listen(),
+            workers: None,
+            threads: 1,
+            grace_period: thirty_seconds(),
+            max_header_bytes: default_header_cap(),
+            max_body_bytes: default_body_cap(),
+            keepalive_timeout: sixty_seconds(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    pub listen: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `"stdout"`, `"stderr"`, `"off"` or a file path.
+    #[serde(default = "default_access_log")]
+    pub access: String,
+    #[serde(default = "default_log_queue")]
+    pub queue: usize,
+    /// Level of the process log (not the access log), in `tracing` filter syntax.
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            access: default_access_log(),
+            queue: default_log_queue(),
+            level: default_level(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    pub name: String,
+    pub targets: Vec<TargetSection>,
+    #[serde(default)]
+    pub balance: Balance,
+    /// With `balance = "consistent_hash"`: `"client_ip"` or `"header:NAME"`.
+    pub hash_on: Option<String>,
+    pub health_check: Option<HealthCheckSection>,
+    #[serde(default)]
+    pub passive: PassiveSection,
+    #[serde(default)]
+    pub timeouts: TimeoutsSection,
+    #[serde(default = "one_u32")]
+    pub retries: u32,
+    #[serde(default = "default_keepalive")]
+    pub keepalive: usize,
+    #[serde(default = "sixty_seconds")]
+    pub keepalive_timeout: Dur,
+    #[serde(default)]
+    pub tls: bool,
+    pub sni: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TargetSection {
+    Addr(String),
+    Weighted {
+        addr: String,
+        #[serde(default = "one_u32")]
+        weight: u32,
+    },
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    Weighted,
+    ConsistentHash,
+    LeastInflight,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSection {
+    pub path: String,
+    #[serde(default = "five_seconds")]
+    pub interval: Dur,
+    #[serde(default = "one_second")]
+    pub timeout: Dur,
+    #[serde(default = "one_u32")]
+    pub healthy_threshold: u32,
+    #[serde(default = "one_u32")]
+    pub unhealthy_threshold: u32,
+    /// Statuses that count as healthy; any 2xx or 3xx when empty.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveSection {
+    #[serde(default = "three_u32")]
+    pub max_fails: u32,
+    #[serde(default = "ten_seconds")]
+    pub fail_timeout: Dur,
+}
+
+impl Default for PassiveSection {
+    fn default() -> Self {
+        PassiveSection {
+            max_fails: 3,
+            fail_timeout: ten_seconds(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsSection {
+    #[serde(default = "two_seconds")]
+    pub connect: Dur,
+    #[serde(default = "sixty_seconds")]
+    pub read: Dur,
+    #[serde(default = "sixty_seconds")]
+    pub write: Dur,
+    pub total: Option<Dur>,
+}
+
+impl Default for TimeoutsSection {
+    fn default() -> Self {
+        TimeoutsSection {
+            connect: two_seconds(),
+            read: sixty_seconds(),
+            write: sixty_seconds(),
+            total: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    pub name: String,
+    pub host: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub upstream: String,
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Host header sent upstream; the client's Host is passed through when unset.
+    pub upstream_host: Option<String>,
+    #[serde(default)]
+    pub request_headers: HeaderTransformSection,
+    #[serde(default)]
+    pub response_headers: HeaderTransformSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderTransformSection {
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// A duration written as a string: `"250ms"`, `"30s"`, `"1m30s"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected a duration string such as \"250ms\" or \"30s\"")
+        })?;
+        humantime::parse_duration(text.trim())
+            .map(Dur)
+            .map_err(|e| serde::de::Error::custom(format!("invalid duration {text:?}: {e}")))
+    }
+}
+
+/// A size in bytes: an integer, or a string with a unit (`"64KiB"`, `"10MiB"`, `"512k"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a size: a number of bytes or a string such as \"64KiB\"",
+            )
+        })? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => parse_size(&t).map(ByteSize).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid size {t:?}: use a number with B, KiB, MiB or GiB (k, m, g also work)"
+                ))
+            }),
+        }
+    }
+}
+
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn default_listen() -> Vec<String> {
+    vec!["127.0.0.1:8080".to_string()]
+}
+fn default_access_log() -> String {
+    "stdout".to_string()
+}
+fn default_level() -> String {
+    "info".to_string()
+}
+fn default_log_queue() -> usize {
+    65_536
+}
+fn default_keepalive() -> usize {
+    128
+}
+fn default_header_cap() -> ByteSize {
+    ByteSize(32 << 10)
+}
+fn default_body_cap() -> ByteSize {
+    ByteSize(10 << 20)
+}
+fn one() -> usize {
+    1
+}
+fn one_u32() -> u32 {
+    1
+}
+fn three_u32() -> u32 {
+    3
+}
+fn one_second() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+fn two_seconds() -> Dur {
+    Dur(Duration::from_secs(2))
+}
+fn five_seconds() -> Dur {
+    Dur(Duration::from_secs(5))
+}
+fn ten_seconds() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn thirty_seconds() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+fn sixty_seconds() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("64KiB"), Some(64 << 10));
+        assert_eq!(parse_size("10m"), Some(10 << 20));
+        assert_eq!(parse_size("1 GiB"), Some(1 << 30));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! Gateway errors and their one mapping to HTTP responses.
+//!
+//! Phases that refuse a request store a `GatewayError` in the request context and return a
+//! Pingora error; `fail_to_proxy` turns either into a JSON response here, and nowhere else.
+
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::{Error, ErrorType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no route for {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("request headers are {size} bytes; the limit is {limit}")]
+    HeaderTooLarge { size: usize, limit: usize },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    #[error("bad request framing: {0}")]
+    BadFraming(&'static str),
+    #[error("upstream {upstream}: no response within the timeout")]
+    UpstreamTimeout { upstream: String },
+    #[error("upstream {upstream}: {detail}")]
+    UpstreamFailed { upstream: String, detail: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl GatewayError {
+    pub fn status(&self) -> u16 {
+        match self {
+            GatewayError::NoRoute { .. } => 404,
+            GatewayError::HeaderTooLarge { .. } => 431,
+            GatewayError::BodyTooLarge { .. } => 413,
+            GatewayError::BadFraming(_) => 400,
+            GatewayError::UpstreamTimeout { .. } => 504,
+            GatewayError::UpstreamFailed { .. } => 502,
+            GatewayError::Other(_) => 500,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            GatewayError::NoRoute { .. } => "route_not_found",
+            GatewayError::HeaderTooLarge { .. } => "headers_too_large",
+            GatewayError::BodyTooLarge { .. } => "body_too_large",
+            GatewayError::BadFraming(_) => "bad_framing",
+            GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
+            GatewayError::UpstreamFailed { .. } => "upstream_unavailable",
+            GatewayError::Other(_) => "internal_error",
+        }
+    }
+
+    /// Whether the client connection must be closed: its framing can no longer be trusted.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::HeaderTooLarge { .. }
+                | GatewayError::BodyTooLarge { .. }
+                | GatewayError::BadFraming(_)
+        )
+    }
+
+    /// The Pingora error that carries this one through the proxy phases.
+    pub fn into_pingora(self) -> Box<Error> {
+        Error::explain(ErrorType::HTTPStatus(self.status()), self.to_string())
+    }
+
+    /// Classifies an error raised by Pingora while talking to an upstream or a client.
+    pub fn from_pingora(e: &Error, upstream: Option<&str>) -> GatewayError {
+        use ErrorType::*;
+        let upstream = upstream.unwrap_or("").to_string();
+        match e.etype() {
+            ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
+                GatewayError::UpstreamTimeout { upstream }
+            }
+            HTTPStatus(code) => match code {
+                413 => GatewayError::BodyTooLarge { limit: 0 },
+                431 => GatewayError::HeaderTooLarge { size: 0, limit: 0 },
+                400 => GatewayError::BadFraming("invalid request"),
+                504 => GatewayError::UpstreamTimeout { upstream },
+                _ => GatewayError::Other(e.to_string()),
+            },
+            _ => match e.esource() {
+                pingora::ErrorSource::Upstream => GatewayError::UpstreamFailed {
+                    upstream,
+                    detail: e.etype().as_str().to_lowercase().replace('_', " "),
+                },
+                pingora::ErrorSource::Downstream => GatewayError::BadFraming("invalid request"),
+                _ => GatewayError::Other("internal error".into()),
+            },
+        }
+    }
+}
+
+/// Whether the downstream connection is already gone, so no response can be written.
+pub fn downstream_is_gone(e: &Error) -> bool {
+    e.esource() == &pingora::ErrorSource::Downstream
+        && matches!(
+            e.etype(),
+            ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed
+        )
+}
+
+/// Writes `err` as `{"error":{"message","type","code"}}` with the request id.
+pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str) -> u16 {
+    let status = err.status();
+    let body = serde_json::json!({
+        "error": { "message": err.to_string(), "type": error_type(status), "code": err.code() }
+    })
+    .to_string();
+    if err.closes_connection() {
+        session.set_keepalive(None);
+    }
+    let Ok(mut resp) = ResponseHeader::build(status, Some(4)) else {
+        return status;
+    };
+    let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
+    let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
+    let _ = resp.insert_header("x-request-id", request_id);
+    if err.closes_connection() {
+        let _ = resp.insert_header(http::header::CONNECTION, "close");
+    }
+    if let Err(e) = session.write_response_header(Box::new(resp), false).await {
+        tracing::debug!("could not write error response: {e}");
+        return status;
+    }
+    if let Err(e) = session
+        .write_response_body(Some(bytes::Bytes::from(body)), true)
+        .await
+    {
+        tracing::debug!("could not write error body: {e}");
+    }
+    status
+}
+
+fn error_type(status: u16) -> &'static str {
+    match status {
+        404 => "not_found_error",
+        400..=499 => "invalid_request_error",
+        _ => "upstream_error",
+    }
+}

@@ -1,0 +1,84 @@
+//! The `tollgate` command line: parse, load and validate the configuration, hand over to the master.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "An AI and API gateway on Pingora")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gateway: a master process and its pre-forked workers.
+    Run {
+        #[arg(short, long, default_value = "conf/tollgate.toml")]
+        config: PathBuf,
+    },
+    /// Check configuration files and print every problem; exit 1 if there is any.
+    Validate {
+        #[arg(short, long = "config", default_value = "conf/tollgate.toml", num_args = 1..)]
+        configs: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { configs } => validate(&configs),
+        Command::Run { config } => run(config),
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in paths {
+        match tollgate::config::load(path) {
+            Ok(_) => println!("{}: ok", path.display()),
+            Err(problems) => {
+                failed = true;
+                for p in &problems.0 {
+                    eprintln!("{p}");
+                }
+                eprintln!("{}: {} problem(s)", path.display(), problems.0.len());
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run(path: PathBuf) -> ExitCode {
+    let config = match tollgate::config::load(&path) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("{problems}");
+            eprintln!(
+                "tollgate: refusing to start: {} problem(s) in {}",
+                problems.0.len(),
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| {
+            tracing_subscriber::EnvFilter::try_new(format!(
+                "{},pingora=warn,pingora_core=warn,pingora_proxy=warn",
+                config.log.level
+            ))
+        })
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    ExitCode::from(tollgate::master::run(path, config) as u8)
+}

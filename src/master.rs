@@ -1,0 +1,376 @@
+//! The master process: forks the workers and the admin process before any runtime exists,
+//! restarts a child that dies, reloads on SIGHUP, drains on SIGTERM and tells systemd.
+//!
+//! The master stays single-threaded: it blocks its signals and waits for them with
+//! `sigtimedwait`, so forking is always safe.
+
+pub mod notify;
+pub mod scoreboard;
+
+use crate::config::{self, Config};
+use crate::worker::{self, WorkerArgs};
+use scoreboard::{Scoreboard, MAX_SLOTS};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A child that dies sooner than this after its start is restarted only after a pause.
+const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    Worker,
+    Admin,
+}
+
+struct Child {
+    pid: Option<i32>,
+    started: Instant,
+    restart_at: Option<Instant>,
+}
+
+pub struct Master {
+    path: PathBuf,
+    config: Arc<Config>,
+    board: &'static Scoreboard,
+    children: Vec<Child>,
+    stopping: Option<Instant>,
+    announced_ready: bool,
+    reload_pending_since: Option<Instant>,
+}
+
+const SIGNALS: [libc::c_int; 5] = [
+    libc::SIGCHLD,
+    libc::SIGHUP,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+];
+
+fn signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset only write into the set we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Starts the gateway and supervises it; returns the process exit code.
+pub fn run(path: PathBuf, config: Config) -> i32 {
+    for addr in &config.server.listen {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            eprintln!("tollgate: cannot listen on {addr}: {e}");
+            return 1;
+        }
+    }
+    if let Some(admin) = &config.admin {
+        if let Err(e) = std::net::TcpListener::bind(admin.listen) {
+            eprintln!("tollgate: cannot listen on {} (admin): {e}", admin.listen);
+            return 1;
+        }
+        if admin.token.is_empty() {
+            tracing::warn!(
+                "admin.token is empty: /readyz and /metrics refuse every request until it is set"
+            );
+        }
+    }
+    let board = match Scoreboard::map() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tollgate: cannot map shared memory: {e}");
+            return 1;
+        }
+    };
+    let set = signal_set();
+    // SAFETY: blocks signals for this (single) thread; they are taken with sigtimedwait below.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    board.master_pid.store(std::process::id() as i32, Relaxed);
+    board.generation.store(1, Relaxed);
+    board.workers.store(config.server.workers as u64, Relaxed);
+    let mut master = Master {
+        path,
+        config: Arc::new(config),
+        board,
+        children: Vec::new(),
+        stopping: None,
+        announced_ready: false,
+        reload_pending_since: None,
+    };
+    master.resize_children();
+    tracing::info!(
+        "tollgate {} started: {} workers x {} threads on {:?}",
+        env!("CARGO_PKG_VERSION"),
+        master.config.server.workers,
+        master.config.server.threads,
+        master.config.server.listen
+    );
+    master.supervise(set)
+}
+
+impl Master {
+    fn role(&self, slot: usize) -> Role {
+        if slot == MAX_SLOTS - 1 {
+            Role::Admin
+        } else {
+            Role::Worker
+        }
+    }
+
+    /// Slot indexes in use: the workers, then the admin slot when an admin listener is set.
+    fn slots(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.config.server.workers).collect();
+        if self.config.admin.is_some() {
+            v.push(MAX_SLOTS - 1);
+        }
+        v
+    }
+
+    fn resize_children(&mut self) {
+        if self.children.len() < MAX_SLOTS {
+            self.children.resize_with(MAX_SLOTS, || Child {
+                pid: None,
+                started: Instant::now(),
+                restart_at: Some(Instant::now()),
+            });
+        }
+        let wanted = self.slots();
+        for slot in 0..MAX_SLOTS {
+            let want = wanted.contains(&slot);
+            let child = &mut self.children[slot];
+            match (want, child.pid) {
+                (true, None) if child.restart_at.is_none() => {
+                    child.restart_at = Some(Instant::now())
+                }
+                (false, Some(pid)) => {
+                    send(pid, libc::SIGTERM);
+                    child.restart_at = None;
+                }
+                (false, None) => child.restart_at = None,
+                _ => {}
+            }
+        }
+        self.start_due_children();
+    }
+
+    fn start_due_children(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        for slot in self.slots() {
+            let due = self.children[slot].pid.is_none()
+                && self.children[slot].restart_at.is_some_and(|t| t <= now);
+            if due {
+                self.spawn(slot);
+            }
+        }
+    }
+
+    fn spawn(&mut self, slot: usize) {
+        let role = self.role(slot);
+        self.board.slots[slot].ready_generation.store(0, Relaxed);
+        // SAFETY: the master is single-threaded, so the child starts with a consistent heap.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => self.become_child(slot, role),
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                let pid = child.as_raw();
+                self.board.slots[slot].pid.store(pid, Relaxed);
+                self.children[slot] = Child {
+                    pid: Some(pid),
+                    started: Instant::now(),
+                    restart_at: None,
+                };
+            }
+            Err(e) => {
+                tracing::error!("fork failed for {role:?} {slot}: {e}; retrying in 1s");
+                self.children[slot].restart_at = Some(Instant::now() + CRASH_LOOP_WINDOW);
+            }
+        }
+    }
+
+    fn become_child(&self, slot: usize, role: Role) -> ! {
+        let set = signal_set();
+        // SAFETY: plain syscalls on this process: unblock the master's signals and ask to be
+        // told (SIGTERM) if the master dies, so no orphan keeps serving.
+        unsafe {
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        }
+        if nix::unistd::getppid().as_raw() != self.board.master_pid.load(Relaxed) {
+            std::process::exit(0);
+        }
+        match role {
+            Role::Worker => worker::run(WorkerArgs {
+                slot,
+                config_path: self.path.clone(),
+                config: self.config.clone(),
+                board: self.board,
+            }),
+            Role::Admin => crate::admin::run(self.config.clone(), self.path.clone(), self.board),
+        }
+    }
+
+    fn supervise(&mut self, set: libc::sigset_t) -> i32 {
+        loop {
+            let sig = wait_signal(&set, Duration::from_millis(100));
+            match sig {
+                Some(libc::SIGHUP) if self.stopping.is_none() => self.reload(),
+                Some(libc::SIGTERM | libc::SIGQUIT) => self.stop(libc::SIGTERM),
+                Some(libc::SIGINT) => self.stop(libc::SIGINT),
+                _ => {}
+            }
+            self.reap();
+            if let Some(deadline) = self.stopping {
+                if self.children.iter().all(|c| c.pid.is_none()) {
+                    tracing::info!("all workers stopped; exiting");
+                    return 0;
+                }
+                if Instant::now() > deadline {
+                    tracing::warn!("workers still running after the grace period; killing them");
+                    for c in &self.children {
+                        if let Some(pid) = c.pid {
+                            send(pid, libc::SIGKILL);
+                        }
+                    }
+                }
+                continue;
+            }
+            self.start_due_children();
+            self.track_readiness();
+        }
+    }
+
+    fn track_readiness(&mut self) {
+        if !self.announced_ready && self.board.all_workers_ready() {
+            self.announced_ready = true;
+            tracing::info!("all {} workers are serving", self.config.server.workers);
+            notify::send("READY=1");
+        }
+        if let Some(since) = self.reload_pending_since {
+            if self.board.all_workers_current() {
+                self.reload_pending_since = None;
+                tracing::info!("reload applied by every worker");
+                notify::send("READY=1");
+            } else if since.elapsed() > Duration::from_secs(10) {
+                self.reload_pending_since = None;
+                tracing::warn!("some workers did not apply the reload within 10s (see their log)");
+                notify::send("READY=1");
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with WNOHANG on any child; status is a valid out pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            let Some(slot) = self.children.iter().position(|c| c.pid == Some(pid)) else {
+                continue;
+            };
+            self.board.slots[slot].pid.store(0, Relaxed);
+            self.board.slots[slot].ready_generation.store(0, Relaxed);
+            let child = &mut self.children[slot];
+            child.pid = None;
+            if self.stopping.is_some() || !self.slots().contains(&slot) {
+                continue;
+            }
+            let role = self.role(slot);
+            tracing::warn!(
+                "{role:?} {slot} (pid {pid}) exited ({}); restarting it",
+                describe(status)
+            );
+            self.board.worker_restarts.fetch_add(1, Relaxed);
+            let child = &mut self.children[slot];
+            let delay = if child.started.elapsed() < CRASH_LOOP_WINDOW {
+                CRASH_LOOP_WINDOW
+            } else {
+                Duration::ZERO
+            };
+            child.restart_at = Some(Instant::now() + delay);
+        }
+    }
+
+    fn reload(&mut self) {
+        notify::reloading();
+        let new = match config::load(&self.path) {
+            Ok(c) => c,
+            Err(problems) => {
+                tracing::error!("reload refused, the running configuration stays:\n{problems}");
+                notify::send("READY=1");
+                return;
+            }
+        };
+        if new.server.listen != self.config.server.listen
+            || new.server.threads != self.config.server.threads
+        {
+            tracing::warn!("server.listen and server.threads changes apply on restart only");
+        }
+        if new.admin.as_ref().map(|a| a.listen) != self.config.admin.as_ref().map(|a| a.listen) {
+            tracing::warn!("admin.listen changes apply on restart only");
+        }
+        let generation = self.board.generation.fetch_add(1, Relaxed) + 1;
+        let workers = new.server.workers;
+        let mut kept = new;
+        kept.server.listen = self.config.server.listen.clone();
+        kept.server.threads = self.config.server.threads;
+        self.config = Arc::new(kept);
+        self.board.workers.store(workers as u64, Relaxed);
+        for slot in self.slots() {
+            if let Some(pid) = self.children[slot].pid {
+                send(pid, libc::SIGHUP);
+            }
+        }
+        self.resize_children();
+        self.reload_pending_since = Some(Instant::now());
+        tracing::info!("configuration generation {generation} accepted; workers are applying it");
+    }
+
+    fn stop(&mut self, sig: libc::c_int) {
+        if self.stopping.is_some() {
+            return;
+        }
+        notify::send("STOPPING=1");
+        tracing::info!(
+            "stopping: draining workers for up to {:?}",
+            self.config.server.grace_period
+        );
+        self.stopping =
+            Some(Instant::now() + self.config.server.grace_period + Duration::from_secs(5));
+        for c in &self.children {
+            if let Some(pid) = c.pid {
+                send(pid, sig);
+            }
+        }
+    }
+}
+
+fn send(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill(2) on a pid this master forked.
+    unsafe { libc::kill(pid, sig) };
+}
+
+fn wait_signal(set: &libc::sigset_t, timeout: Duration) -> Option<libc::c_int> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: the set is initialised and the info pointer may be null.
+    let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
+    (sig > 0).then_some(sig)
+}
+
+fn describe(status: libc::c_int) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exit code {}", libc::WEXITSTATUS(status))
+    }
+}

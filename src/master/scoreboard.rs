@@ -1,0 +1,77 @@
+//! A page of shared memory, mapped by the master before it forks, where each child reports its
+//! pid and readiness and the master counts restarts. The admin process reads it for `/readyz`
+//! and `/metrics`. Only atomics live here, so no lock is shared between processes.
+
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+
+/// Worker slots plus one for the admin process.
+pub const MAX_SLOTS: usize = 257;
+
+#[repr(C)]
+pub struct Slot {
+    pub pid: AtomicI32,
+    /// The config generation this child serves; 0 until it is ready.
+    pub ready_generation: AtomicU64,
+}
+
+#[repr(C)]
+pub struct Scoreboard {
+    pub master_pid: AtomicI32,
+    /// The generation of the configuration the master last accepted.
+    pub generation: AtomicU64,
+    pub worker_restarts: AtomicU64,
+    pub workers: AtomicU64,
+    pub slots: [Slot; MAX_SLOTS],
+}
+
+impl Scoreboard {
+    /// Maps a zeroed shared anonymous page; it stays mapped for the life of the process tree.
+    pub fn map() -> std::io::Result<&'static Scoreboard> {
+        let len = std::mem::size_of::<Scoreboard>();
+        // SAFETY: a fresh anonymous mapping with no address hint; checked for MAP_FAILED below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the mapping is page-aligned, zero-filled (a valid bit pattern for atomics),
+        // large enough, and never unmapped, so a 'static shared reference is sound.
+        Ok(unsafe { &*(ptr as *const Scoreboard) })
+    }
+
+    /// Whether every worker slot has a ready child (the admin slot is not counted).
+    pub fn all_workers_ready(&self) -> bool {
+        let n = self.workers.load(Relaxed) as usize;
+        n > 0
+            && self.slots[..n.min(MAX_SLOTS - 1)]
+                .iter()
+                .all(|s| s.pid.load(Relaxed) > 0 && s.ready_generation.load(Relaxed) > 0)
+    }
+
+    /// Whether every worker serves the master's current generation.
+    pub fn all_workers_current(&self) -> bool {
+        let g = self.generation.load(Relaxed);
+        let n = self.workers.load(Relaxed) as usize;
+        self.all_workers_ready()
+            && self.slots[..n]
+                .iter()
+                .all(|s| s.ready_generation.load(Relaxed) >= g)
+    }
+
+    pub fn admin_slot(&self) -> &Slot {
+        &self.slots[MAX_SLOTS - 1]
+    }
+}
+
+/// The abstract Unix socket on which a worker serves its metrics to the admin process.
+pub fn metrics_socket_name(master_pid: i32, slot: usize) -> String {
+    format!("tollgate-{master_pid}-worker-{slot}-metrics")
+}

@@ -1,0 +1,399 @@
+//! The Pingora `ProxyHttp` implementation. Each phase is thin and calls one domain function;
+//! all per-request state lives in `ctx::RequestCtx`.
+
+pub mod ctx;
+pub mod headers;
+pub mod hygiene;
+
+use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
+use crate::error::{self, GatewayError};
+use crate::routing::Snapshot;
+use crate::telemetry::access_log::{AccessLog, AccessRecord};
+use crate::telemetry::metrics::Registry;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use ctx::{InflightGuard, RequestCtx, RequestIds};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, Result};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// State shared by every request of a worker.
+pub struct GatewayState {
+    pub snapshot: ArcSwap<Snapshot>,
+    pub registry: Arc<Registry>,
+    pub access_log: AccessLog,
+    pub ids: RequestIds,
+}
+
+pub struct Gateway {
+    pub state: Arc<GatewayState>,
+}
+
+fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+fn hash_key(on: &HashOn, session: &Session) -> Option<u64> {
+    let bytes: Vec<u8> = match on {
+        HashOn::Header(name) => match session.req_header().headers.get(name) {
+            Some(v) => v.as_bytes().to_vec(),
+            None => client_ip(session)?.to_string().into_bytes(),
+        },
+        HashOn::ClientIp => client_ip(session)?.to_string().into_bytes(),
+    };
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
+    h.write(&bytes);
+    Some(h.finish())
+}
+
+impl Gateway {
+    fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
+        let e = Error::explain(
+            pingora::ErrorType::HTTPStatus(err.status()),
+            err.to_string(),
+        );
+        ctx.error = Some(err);
+        e
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.inflight = Some(InflightGuard::new(&self.state.registry));
+        ctx.request_id = self.state.ids.next(
+            session
+                .req_header()
+                .headers
+                .get("x-request-id")
+                .map(|v| v.as_bytes()),
+        );
+        let snapshot = self.state.snapshot.load();
+        let server = &snapshot.config.server;
+        ctx.max_body_bytes = server.max_body_bytes;
+        if let Err(e) = hygiene::check(session, server.max_header_bytes, server.max_body_bytes) {
+            return Err(Self::refuse(ctx, e));
+        }
+        let req = session.req_header();
+        let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
+        match snapshot
+            .routes
+            .find(&host, req.uri.path(), &req.method, &req.headers)
+        {
+            Some(route) => {
+                if let Some(total) = route.upstream.spec.total_timeout {
+                    ctx.deadline = Some(ctx.start + total);
+                }
+                ctx.route = Some(route.clone());
+                Ok(false)
+            }
+            None => {
+                let err = GatewayError::NoRoute {
+                    method: req.method.to_string(),
+                    path: req.uri.path().to_string(),
+                };
+                Err(Self::refuse(ctx, err))
+            }
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(b) = body {
+            ctx.body_bytes += b.len() as u64;
+            if ctx.body_bytes > ctx.max_body_bytes {
+                let limit = ctx.max_body_bytes;
+                return Err(Self::refuse(ctx, GatewayError::BodyTooLarge { limit }));
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream_peer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let Some(route) = ctx.route.clone() else {
+            return Err(Self::refuse(
+                ctx,
+                GatewayError::Other("no route selected".into()),
+            ));
+        };
+        let group = &route.upstream;
+        let spec = &group.spec;
+        let key = match &spec.balance {
+            BalanceSpec::ConsistentHash(on) => hash_key(on, session),
+            _ => None,
+        };
+        // A stale pooled connection may be retried on the target that was already tried.
+        let Some(i) = group
+            .select(key, ctx.tried)
+            .or_else(|| group.select(key, 0))
+        else {
+            let err = GatewayError::UpstreamFailed {
+                upstream: spec.name.clone(),
+                detail: "no target".into(),
+            };
+            return Err(Self::refuse(ctx, err));
+        };
+        if ctx.attempts > 0 {
+            group.metrics.retries.fetch_add(1, Relaxed);
+        }
+        ctx.release_target();
+        group.begin(i);
+        ctx.target = Some(i);
+        ctx.tried |= 1 << i;
+        ctx.attempts += 1;
+        let now = Instant::now();
+        ctx.upstream_start = Some(now);
+        let mut read_timeout = spec.read_timeout;
+        if let Some(deadline) = ctx.deadline {
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                let err = GatewayError::UpstreamTimeout {
+                    upstream: spec.name.clone(),
+                };
+                return Err(Self::refuse(ctx, err));
+            }
+            read_timeout = read_timeout.min(left);
+        }
+        let target = &group.targets[i];
+        let mut peer = HttpPeer::new(target.addr, spec.tls, spec.sni.clone());
+        peer.options.connection_timeout = Some(spec.connect_timeout);
+        peer.options.total_connection_timeout = Some(spec.connect_timeout);
+        peer.options.read_timeout = Some(read_timeout);
+        peer.options.write_timeout = Some(spec.write_timeout);
+        peer.options.idle_timeout = Some(spec.keepalive_timeout);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(route) = ctx.route.clone() else {
+            return Ok(());
+        };
+        let upgrade = headers::is_upgrade(upstream);
+        headers::strip_request_hop_by_hop(upstream, upgrade);
+        let original_host = session
+            .req_header()
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        let ip = client_ip(session).map(|ip| ip.to_string());
+        headers::set_forwarded(upstream, ip.as_deref(), original_host);
+        if let Some(host) = &route.spec.upstream_host {
+            upstream.insert_header(http::header::HOST, host.clone())?;
+        }
+        if let (true, PathMatch::Prefix(prefix)) = (route.spec.strip_prefix, &route.spec.path) {
+            let path = headers::strip_prefix(upstream.uri.path(), prefix);
+            let uri = match upstream.uri.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            let parsed = uri.parse::<http::Uri>().map_err(|_| {
+                Self::refuse(ctx, GatewayError::BadFraming("path cannot be rewritten"))
+            })?;
+            upstream.set_uri(parsed);
+        }
+        headers::apply_request(&route.spec.request_headers, upstream);
+        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let (Some(route), Some(i), Some(t0)) = (&ctx.route, ctx.target, ctx.upstream_start) {
+            route.upstream.report_success(i);
+            let latency = t0.elapsed();
+            route.upstream.metrics.latency.observe(latency);
+            ctx.upstream_latency = Some(latency);
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        headers::strip_response_hop_by_hop(resp);
+        if let Some(route) = &ctx.route {
+            headers::apply_response(&route.spec.response_headers, resp);
+        }
+        resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        match ctx.deadline {
+            Some(d) if Instant::now() > d => Err(Error::explain(
+                pingora::ErrorType::ReadTimedout,
+                "total timeout passed while streaming the response",
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        if let (Some(route), Some(i)) = (&ctx.route, ctx.target) {
+            route.upstream.report_failure(i);
+            // Nothing reached the upstream, so any method may go to another target.
+            let untried = route.upstream.targets.len() > ctx.tried.count_ones() as usize;
+            e.set_retry(untried && ctx.attempts <= route.upstream.spec.retries);
+        }
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("peer {peer}"));
+        let safe = session.req_header().method.is_idempotent()
+            && !session.as_ref().retry_buffer_truncated();
+        let upstream_fault = e.esource() == &pingora::ErrorSource::Upstream;
+        if let (Some(route), Some(i)) = (&ctx.route, ctx.target) {
+            if upstream_fault && !client_reused {
+                route.upstream.report_failure(i);
+            }
+            let headers_seen = ctx.upstream_latency.is_some();
+            let retries_left = ctx.attempts <= route.upstream.spec.retries;
+            if !safe || headers_seen {
+                e.set_retry(false);
+            } else if upstream_fault && retries_left && ctx.error.is_none() {
+                e.set_retry(true);
+            } else {
+                e.retry.decide_reuse(client_reused);
+            }
+        }
+        e
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let upstream = ctx.route.as_ref().map(|r| r.upstream.spec.name.clone());
+        let err = ctx
+            .error
+            .take()
+            .unwrap_or_else(|| GatewayError::from_pingora(e, upstream.as_deref()));
+        let code = if error::downstream_is_gone(e) || session.response_written().is_some() {
+            0
+        } else {
+            error::respond(session, &err, &ctx.request_id).await
+        };
+        let reuse = !err.closes_connection() && matches!(err, GatewayError::NoRoute { .. });
+        ctx.error = Some(err);
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: reuse,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        match &ctx.route {
+            Some(r) => r.metrics.count(status),
+            None => self.state.registry.unmatched.count(status),
+        }
+        if self.state.access_log.enabled() {
+            self.state
+                .access_log
+                .send(access_record(session, ctx, status));
+        }
+        ctx.release_target();
+        ctx.inflight = None;
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {
+        // Refusals the gateway decided on are normal traffic, not errors of the gateway.
+        matches!(
+            ctx.error,
+            Some(
+                GatewayError::NoRoute { .. }
+                    | GatewayError::BodyTooLarge { .. }
+                    | GatewayError::HeaderTooLarge { .. }
+                    | GatewayError::BadFraming(_)
+            )
+        )
+    }
+}
+
+fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessRecord {
+    let req = session.req_header();
+    let target = match (&ctx.route, ctx.target) {
+        (Some(r), Some(i)) => Some(r.upstream.targets[i].label.clone()),
+        _ => None,
+    };
+    AccessRecord {
+        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        request_id: ctx.request_id.clone(),
+        route: ctx
+            .route
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| Arc::from("")),
+        upstream: target,
+        method: req.method.to_string(),
+        path: req.uri.path().to_string(),
+        status,
+        bytes: session.body_bytes_sent(),
+        latency_ms: ctx.start.elapsed().as_secs_f64() * 1e3,
+        upstream_latency_ms: ctx.upstream_latency.map(|d| d.as_secs_f64() * 1e3),
+        attempts: ctx.attempts,
+        client: client_ip(session).map(|ip| ip.to_string()),
+        error: ctx.error.as_ref().map(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,120 @@
+//! Per-request state shared by the proxy phases.
+
+use crate::error::GatewayError;
+use crate::routing::Route;
+use crate::telemetry::metrics::Registry;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct RequestCtx {
+    pub start: Instant,
+    pub request_id: String,
+    pub route: Option<Arc<Route>>,
+    /// The target currently in use, as an index into the route's upstream group.
+    pub target: Option<usize>,
+    /// One bit per target already tried by this request.
+    pub tried: u64,
+    pub attempts: u32,
+    pub upstream_start: Option<Instant>,
+    pub upstream_latency: Option<Duration>,
+    pub deadline: Option<Instant>,
+    pub max_body_bytes: u64,
+    pub body_bytes: u64,
+    pub error: Option<GatewayError>,
+    pub inflight: Option<InflightGuard>,
+}
+
+impl RequestCtx {
+    pub fn new() -> Self {
+        RequestCtx {
+            start: Instant::now(),
+            request_id: String::new(),
+            route: None,
+            target: None,
+            tried: 0,
+            attempts: 0,
+            upstream_start: None,
+            upstream_latency: None,
+            deadline: None,
+            max_body_bytes: u64::MAX,
+            body_bytes: 0,
+            error: None,
+            inflight: None,
+        }
+    }
+
+    /// Lets go of the current target's in-flight slot (on retry and at the end).
+    pub fn release_target(&mut self) {
+        if let (Some(route), Some(i)) = (&self.route, self.target.take()) {
+            route.upstream.end(i);
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        self.release_target();
+    }
+}
+
+/// Counts a request as in flight for as long as it lives; draining waits for the count to fall.
+pub struct InflightGuard(Arc<Registry>);
+
+impl InflightGuard {
+    pub fn new(registry: &Arc<Registry>) -> Self {
+        registry.inflight.fetch_add(1, Relaxed);
+        InflightGuard(registry.clone())
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Request ids: kept from the client when sane, else 24 hex digits unique per worker.
+pub struct RequestIds {
+    seed: u64,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    pub fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        RequestIds {
+            seed: crate::routing::upstream::mix(nanos ^ ((std::process::id() as u64) << 32)),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub fn next(&self, from_client: Option<&[u8]>) -> String {
+        if let Some(id) = from_client
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_graphic()))
+        {
+            return String::from_utf8_lossy(id).into_owned();
+        }
+        let n = self.counter.fetch_add(1, Relaxed);
+        format!(
+            "{:016x}{:08x}",
+            crate::routing::upstream::mix(self.seed ^ n),
+            n as u32
+        )
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,76 @@
+//! Where a request goes: the route table, upstream groups and their health.
+//!
+//! A `Snapshot` is built from a compiled `Config` off the request path and swapped in whole
+//! (see `worker`), so a request sees one consistent set of routes and upstreams.
+
+pub mod health;
+pub mod table;
+pub mod upstream;
+
+use crate::config::compile::RouteSpec;
+use crate::config::Config;
+use crate::telemetry::metrics::{Registry, RouteMetrics};
+use std::sync::Arc;
+use table::RouteTable;
+use upstream::UpstreamGroup;
+
+pub struct Route {
+    pub name: Arc<str>,
+    pub spec: RouteSpec,
+    pub upstream: Arc<UpstreamGroup>,
+    pub metrics: Arc<RouteMetrics>,
+}
+
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub routes: RouteTable<Arc<Route>>,
+    pub upstreams: Vec<Arc<UpstreamGroup>>,
+}
+
+impl Snapshot {
+    /// Builds the runtime form; `previous` lends its target health to unchanged targets.
+    pub fn build(
+        config: Arc<Config>,
+        registry: &Registry,
+        previous: Option<&Snapshot>,
+    ) -> Snapshot {
+        let upstreams: Vec<Arc<UpstreamGroup>> = config
+            .upstreams
+            .iter()
+            .map(|spec| {
+                let group = UpstreamGroup::new(spec.clone(), registry.upstream(&spec.name));
+                if let Some(old) =
+                    previous.and_then(|p| p.upstreams.iter().find(|u| u.spec.name == spec.name))
+                {
+                    group.inherit_health(old);
+                }
+                Arc::new(group)
+            })
+            .collect();
+        let routes = config
+            .routes
+            .iter()
+            .map(|spec| {
+                let route = Route {
+                    name: Arc::from(spec.name.as_str()),
+                    spec: spec.clone(),
+                    upstream: upstreams[spec.upstream].clone(),
+                    metrics: registry.route(&spec.name),
+                };
+                (spec.clone(), Arc::new(route))
+            })
+            .collect();
+        Snapshot {
+            config,
+            routes: RouteTable::new(routes),
+            upstreams,
+        }
+    }
+
+    /// Starts the health-check tasks of this snapshot's upstreams (inside a Tokio runtime).
+    pub fn start_health_checks(&self) {
+        for g in &self.upstreams {
+            health::spawn(g);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The route table: the most specific route that matches a request wins.
+//!
+//! Specificity, most significant first: an exact host beats a wildcard host beats no host; an
+//! exact path beats a prefix; a longer prefix beats a shorter one; more header conditions beat
+//! fewer; a method list beats none. Routes are sorted once at build time, so a lookup is a scan
+//! that stops at the first match.
+
+use crate::config::compile::{HostMatch, PathMatch, RouteSpec};
+use http::request::Parts;
+use http::{HeaderMap, Method};
+
+pub struct RouteTable<R> {
+    /// (spec, payload), most specific first.
+    routes: Vec<(RouteSpec, R)>,
+}
+
+impl<R> RouteTable<R> {
+    pub fn new(mut routes: Vec<(RouteSpec, R)>) -> Self {
+        routes.sort_by_key(|(spec, _)| std::cmp::Reverse(specificity(spec)));
+        RouteTable { routes }
+    }
+
+    pub fn find(&self, host: &str, path: &str, method: &Method, headers: &HeaderMap) -> Option<&R> {
+        self.routes
+            .iter()
+            .find(|(spec, _)| matches(spec, host, path, method, headers))
+            .map(|(_, r)| r)
+    }
+
+    pub fn find_parts(&self, parts: &Parts) -> Option<&R> {
+        let host = request_host(parts.uri.host(), &parts.headers);
+        self.find(&host, parts.uri.path(), &parts.method, &parts.headers)
+    }
+}
+
+/// The request's host, lower-cased and without port: from the URI (absolute form) or `Host`.
+pub fn request_host<'a>(
+    uri_host: Option<&'a str>,
+    headers: &'a HeaderMap,
+) -> std::borrow::Cow<'a, str> {
+    let raw = uri_host
+        .or_else(|| {
+            headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
+        .unwrap_or("");
+    let no_port = match raw.rfind(':') {
+        Some(i) if !raw.ends_with(']') => &raw[..i],
+        _ => raw,
+    };
+    if no_port.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(no_port.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(no_port)
+    }
+}
+
+fn specificity(s: &RouteSpec) -> (u8, u8, usize, usize, u8) {
+    let host = match s.host {
+        Some(HostMatch::Exact(_)) => 2,
+        Some(HostMatch::Suffix(_)) => 1,
+        None => 0,
+    };
+    let (exact, len) = match &s.path {
+        PathMatch::Exact(p) => (1, p.len()),
+        PathMatch::Prefix(p) => (0, p.len()),
+    };
+    (
+        host,
+        exact,
+        len,
+        s.headers.len(),
+        u8::from(!s.methods.is_empty()),
+    )
+}
+
+fn matches(s: &RouteSpec, host: &str, path: &str, method: &Method, headers: &HeaderMap) -> bool {
+    let host_ok = match &s.host {
+        None => true,
+        Some(HostMatch::Exact(h)) => h == host,
+        Some(HostMatch::Suffix(suffix)) => {
+            host.len() > suffix.len() && host.ends_with(suffix.as_str())
+        }
+    };
+    host_ok
+        && path_matches(&s.path, path)
+        && (s.methods.is_empty() || s.methods.contains(method))
+        && s.headers.iter().all(|(k, v)| headers.get(k) == Some(v))
+}
+
+/// A prefix matches on segment boundaries: `/echo` matches `/echo` and `/echo/x`, not `/echoes`.
+fn path_matches(m: &PathMatch, path: &str) -> bool {
+    match m {
+        PathMatch::Exact(p) => p == path,
+        PathMatch::Prefix(p) => {
+            path.starts_with(p.as_str())
+                && (p.ends_with('/') || path.len() == p.len() || path.as_bytes()[p.len()] == b'/')
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::compile::HeaderTransform;
+
+    fn spec(name: &str, host: Option<HostMatch>, path: PathMatch) -> RouteSpec {
+        RouteSpec {
+            name: name.into(),
+            host,
+            path,
+            methods: vec![],
+            headers: vec![],
+            upstream: 0,
+            strip_prefix: false,
+            upstream_host: None,
+            request_headers: HeaderTransform::default(),
+            response_headers: HeaderTransform::default(),
+        }
+    }
+
+    fn table() -> RouteTable<&'static str> {
+        let mut post = spec("post", None, PathMatch::Prefix("/api".into()));
+        post.methods = vec![Method::POST];
+        let mut beta = spec("beta", None, PathMatch::Prefix("/api".into()));
+        beta.headers = vec![(
+            http::HeaderName::from_static("x-beta"),
+            http::HeaderValue::from_static("1"),
+        )];
+        RouteTable::new(vec![
+            (spec("root", None, PathMatch::Prefix("/".into())), "root"),
+            (spec("api", None, PathMatch::Prefix("/api".into())), "api"),
+            (
+                spec("users", None, PathMatch::Prefix("/api/users".into())),
+                "users",
+            ),
+            (
+                spec("exact", None, PathMatch::Exact("/api/users".into())),
+                "exact",
+            ),
+            (
+                spec(
+                    "host",
+                    Some(HostMatch::Exact("a.example.com".into())),
+                    PathMatch::Prefix("/".into()),
+                ),
+                "host",
+            ),
+            (
+                spec(
+                    "wild",
+                    Some(HostMatch::Suffix(".example.com".into())),
+                    PathMatch::Prefix("/".into()),
+                ),
+                "wild",
+            ),
+            (post, "post"),
+            (beta, "beta"),
+        ])
+    }
+
+    fn find(
+        host: &str,
+        path: &str,
+        method: Method,
+        headers: &[(&'static str, &'static str)],
+    ) -> Option<&'static str> {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, http::HeaderValue::from_static(v));
+        }
+        table().find(host, path, &method, &h).copied()
+    }
+
+    #[test]
+    fn most_specific_wins() {
+        assert_eq!(find("x", "/api/users", Method::GET, &[]), Some("exact"));
+        assert_eq!(find("x", "/api/users/7", Method::GET, &[]), Some("users"));
+        assert_eq!(find("x", "/api/other", Method::GET, &[]), Some("api"));
+        assert_eq!(find("x", "/api/other", Method::POST, &[]), Some("post"));
+        assert_eq!(
+            find("x", "/api/other", Method::GET, &[("x-beta", "1")]),
+            Some("beta")
+        );
+        assert_eq!(find("x", "/apiary", Method::GET, &[]), Some("root"));
+        assert_eq!(
+            find("a.example.com", "/api", Method::GET, &[]),
+            Some("host")
+        );
+        assert_eq!(
+            find("b.example.com", "/api", Method::GET, &[]),
+            Some("wild")
+        );
+        assert_eq!(find("example.com", "/api", Method::GET, &[]), Some("api"));
+    }
+
+    #[test]
+    fn host_header_is_normalised() {
+        let mut h = HeaderMap::new();
+        h.insert("host", http::HeaderValue::from_static("A.Example.COM:8080"));
+        assert_eq!(request_host(None, &h), "a.example.com");
+        h.insert("host", http::HeaderValue::from_static("[::1]"));
+        assert_eq!(request_host(None, &h), "[::1]");
+    }
+}

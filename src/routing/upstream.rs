@@ -1,0 +1,307 @@
+//! An upstream group at run time: its targets with their health, and target selection.
+//!
+//! Everything a request touches here is an atomic: selection never locks.
+
+use crate::config::compile::{BalanceSpec, UpstreamSpec};
+use crate::telemetry::metrics::UpstreamMetrics;
+use once_cell::sync::Lazy;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// Milliseconds on a process-wide monotonic clock.
+pub fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
+}
+
+pub struct Target {
+    pub label: String,
+    pub addr: std::net::SocketAddr,
+    pub weight: u32,
+    /// Set by the active health check; true until a check says otherwise.
+    healthy: AtomicBool,
+    /// Consecutive passive failures (connect errors, timeouts).
+    fails: AtomicU32,
+    ejected_until_ms: AtomicU64,
+    inflight: AtomicUsize,
+}
+
+impl Target {
+    pub fn is_available(&self, now: u64) -> bool {
+        self.healthy.load(Relaxed) && self.ejected_until_ms.load(Relaxed) <= now
+    }
+    pub fn set_healthy(&self, healthy: bool) -> bool {
+        self.healthy.swap(healthy, Relaxed) != healthy
+    }
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Relaxed)
+    }
+}
+
+pub struct UpstreamGroup {
+    pub spec: UpstreamSpec,
+    pub targets: Vec<Target>,
+    pub metrics: Arc<UpstreamMetrics>,
+    next: AtomicUsize,
+    /// Smooth weighted round-robin order, one entry per unit of weight.
+    schedule: Vec<u16>,
+}
+
+impl UpstreamGroup {
+    pub fn new(spec: UpstreamSpec, metrics: Arc<UpstreamMetrics>) -> Self {
+        let targets: Vec<Target> = spec
+            .targets
+            .iter()
+            .map(|t| Target {
+                label: t.label.clone(),
+                addr: t.addr,
+                weight: t.weight,
+                healthy: AtomicBool::new(true),
+                fails: AtomicU32::new(0),
+                ejected_until_ms: AtomicU64::new(0),
+                inflight: AtomicUsize::new(0),
+            })
+            .collect();
+        let schedule = smooth_schedule(&targets.iter().map(|t| t.weight).collect::<Vec<_>>());
+        UpstreamGroup {
+            spec,
+            targets,
+            metrics,
+            next: AtomicUsize::new(0),
+            schedule,
+        }
+    }
+
+    /// Keeps what is known of targets that a reload did not change.
+    pub fn inherit_health(&self, old: &UpstreamGroup) {
+        for t in &self.targets {
+            if let Some(o) = old.targets.iter().find(|o| o.addr == t.addr) {
+                t.healthy.store(o.healthy.load(Relaxed), Relaxed);
+                t.ejected_until_ms
+                    .store(o.ejected_until_ms.load(Relaxed), Relaxed);
+            }
+        }
+    }
+
+    /// Picks a target not in `tried` (a bit per target index). Healthy targets come first; when
+    /// none is healthy every untried target is a candidate, as nginx does, rather than failing
+    /// without trying.
+    pub fn select(&self, hash_key: Option<u64>, tried: u64) -> Option<usize> {
+        let now = now_ms();
+        let untried = |i: usize| tried & (1u64 << i) == 0;
+        self.pick(hash_key, |i| {
+            untried(i) && self.targets[i].is_available(now)
+        })
+        .or_else(|| self.pick(hash_key, untried))
+    }
+
+    fn pick(&self, hash_key: Option<u64>, ok: impl Fn(usize) -> bool) -> Option<usize> {
+        let n = self.targets.len();
+        match &self.spec.balance {
+            BalanceSpec::RoundRobin => {
+                let start = self.next.fetch_add(1, Relaxed);
+                (0..n).map(|k| (start + k) % n).find(|&i| ok(i))
+            }
+            BalanceSpec::Weighted => {
+                let len = self.schedule.len();
+                let start = self.next.fetch_add(1, Relaxed);
+                (0..len)
+                    .map(|k| self.schedule[(start + k) % len] as usize)
+                    .find(|&i| ok(i))
+            }
+            BalanceSpec::ConsistentHash(_) => {
+                let key = hash_key.unwrap_or(0);
+                (0..n)
+                    .filter(|&i| ok(i))
+                    .max_by(|&a, &b| self.hrw_score(key, a).total_cmp(&self.hrw_score(key, b)))
+            }
+            BalanceSpec::LeastInflight => {
+                let start = self.next.fetch_add(1, Relaxed);
+                (0..n)
+                    .map(|k| (start + k) % n)
+                    .filter(|&i| ok(i))
+                    .min_by(|&a, &b| {
+                        let (ta, tb) = (&self.targets[a], &self.targets[b]);
+                        (ta.inflight() * tb.weight as usize)
+                            .cmp(&(tb.inflight() * ta.weight as usize))
+                    })
+            }
+        }
+    }
+
+    /// Weighted rendezvous hashing: only keys of a target that leaves move elsewhere.
+    fn hrw_score(&self, key: u64, i: usize) -> f64 {
+        let h = mix(key ^ mix(i as u64 + 1));
+        // A uniform value in (0, 1), never 0 so the logarithm stays finite.
+        let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        -(self.targets[i].weight as f64) / u.ln()
+    }
+
+    pub fn begin(&self, i: usize) {
+        self.targets[i].inflight.fetch_add(1, Relaxed);
+    }
+
+    pub fn end(&self, i: usize) {
+        self.targets[i].inflight.fetch_sub(1, Relaxed);
+    }
+
+    /// A connect error or timeout: after `max_fails` in a row the target sits out `fail_timeout`.
+    pub fn report_failure(&self, i: usize) {
+        let t = &self.targets[i];
+        if self.spec.max_fails == 0 {
+            return;
+        }
+        let fails = t.fails.fetch_add(1, Relaxed) + 1;
+        if fails >= self.spec.max_fails {
+            t.fails.store(0, Relaxed);
+            let until = now_ms() + self.spec.fail_timeout.as_millis() as u64;
+            t.ejected_until_ms.store(until, Relaxed);
+            tracing::warn!(
+                upstream = %self.spec.name, target = %t.label,
+                "target ejected for {:?} after {fails} consecutive failures", self.spec.fail_timeout
+            );
+        }
+    }
+
+    pub fn report_success(&self, i: usize) {
+        let t = &self.targets[i];
+        if t.fails.load(Relaxed) != 0 {
+            t.fails.store(0, Relaxed);
+        }
+    }
+}
+
+/// nginx's smooth weighted round robin, unrolled once into a fixed order.
+fn smooth_schedule(weights: &[u32]) -> Vec<u16> {
+    let total: i64 = weights.iter().map(|&w| w as i64).sum();
+    let mut current = vec![0i64; weights.len()];
+    let mut out = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        for (c, &w) in current.iter_mut().zip(weights) {
+            *c += w as i64;
+        }
+        let Some((best, _)) = current
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, &c)| (c, std::cmp::Reverse(*i)))
+        else {
+            break;
+        };
+        current[best] -= total;
+        out.push(best as u16);
+    }
+    out
+}
+
+/// splitmix64: a cheap, well-spread 64-bit mix.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::compile::{HashOn, TargetSpec};
+    use std::time::Duration;
+
+    fn group(balance: BalanceSpec, weights: &[u32]) -> UpstreamGroup {
+        let targets = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| TargetSpec {
+                label: format!("t{i}"),
+                addr: format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+                weight: w,
+            })
+            .collect();
+        let spec = UpstreamSpec {
+            name: "u".into(),
+            targets,
+            balance,
+            health: None,
+            max_fails: 2,
+            fail_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
+            total_timeout: None,
+            retries: 1,
+            keepalive: 8,
+            keepalive_timeout: Duration::from_secs(1),
+            tls: false,
+            sni: String::new(),
+        };
+        UpstreamGroup::new(spec, Arc::default())
+    }
+
+    #[test]
+    fn round_robin_alternates_and_skips_unhealthy() {
+        let g = group(BalanceSpec::RoundRobin, &[1, 1]);
+        let picks: Vec<_> = (0..4).map(|_| g.select(None, 0).unwrap()).collect();
+        assert_eq!(picks, [0, 1, 0, 1]);
+        g.targets[0].set_healthy(false);
+        assert!((0..4).all(|_| g.select(None, 0) == Some(1)));
+    }
+
+    #[test]
+    fn all_unhealthy_still_tries_untried_targets() {
+        let g = group(BalanceSpec::RoundRobin, &[1, 1]);
+        g.targets[0].set_healthy(false);
+        g.targets[1].set_healthy(false);
+        assert!(g.select(None, 0).is_some());
+        assert_eq!(g.select(None, 0b11), None);
+    }
+
+    #[test]
+    fn weighted_follows_weights_smoothly() {
+        let g = group(BalanceSpec::Weighted, &[5, 1, 1]);
+        let picks: Vec<_> = (0..7).map(|_| g.select(None, 0).unwrap()).collect();
+        assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 5);
+        assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn consistent_hash_is_stable_and_moves_only_lost_keys() {
+        let g = group(BalanceSpec::ConsistentHash(HashOn::ClientIp), &[1, 1, 1]);
+        let before: Vec<_> = (0..300u64)
+            .map(|k| g.select(Some(mix(k)), 0).unwrap())
+            .collect();
+        let again: Vec<_> = (0..300u64)
+            .map(|k| g.select(Some(mix(k)), 0).unwrap())
+            .collect();
+        assert_eq!(before, again);
+        for i in 0..3 {
+            assert!(before.iter().filter(|&&t| t == i).count() > 50);
+        }
+        g.targets[1].set_healthy(false);
+        for (k, &b) in before.iter().enumerate() {
+            let now = g.select(Some(mix(k as u64)), 0).unwrap();
+            if b != 1 {
+                assert_eq!(now, b, "a key whose target stayed up must not move");
+            }
+        }
+    }
+
+    #[test]
+    fn least_inflight_prefers_the_idle_target() {
+        let g = group(BalanceSpec::LeastInflight, &[1, 1]);
+        g.begin(0);
+        assert!((0..4).all(|_| g.select(None, 0) == Some(1)));
+        g.end(0);
+    }
+
+    #[test]
+    fn passive_ejection_after_max_fails() {
+        let g = group(BalanceSpec::RoundRobin, &[1, 1]);
+        g.report_failure(0);
+        assert!(g.targets[0].is_available(now_ms()));
+        g.report_failure(0);
+        assert!(!g.targets[0].is_available(now_ms()));
+        assert!((0..4).all(|_| g.select(None, 0) == Some(1)));
+    }
+}

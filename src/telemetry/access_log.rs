@@ -1,0 +1,140 @@
+//! The access log: one JSON line per request, written by a dedicated thread so that no request
+//! ever waits on a file. The queue is bounded; when it is full the line is dropped and counted.
+
+use crate::config::compile::AccessLogTarget;
+use serde::Serialize;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+#[derive(Serialize)]
+pub struct AccessRecord {
+    /// RFC 3339 UTC.
+    pub time: String,
+    pub request_id: String,
+    pub route: Arc<str>,
+    pub upstream: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub bytes: usize,
+    pub latency_ms: f64,
+    pub upstream_latency_ms: Option<f64>,
+    pub attempts: u32,
+    pub client: Option<String>,
+    pub error: Option<String>,
+}
+
+enum Msg {
+    Line(Box<AccessRecord>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct AccessLog {
+    tx: Option<SyncSender<Msg>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AccessLog {
+    /// Starts the writer thread; `Off` gives a log that accepts and discards.
+    pub fn start(
+        target: &AccessLogTarget,
+        queue: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> std::io::Result<Self> {
+        let sink: Box<dyn Write + Send> = match target {
+            AccessLogTarget::Off => return Ok(AccessLog { tx: None, dropped }),
+            AccessLogTarget::Stdout => Box::new(std::io::stdout()),
+            AccessLogTarget::Stderr => Box::new(std::io::stderr()),
+            AccessLogTarget::File(p) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
+        };
+        let (tx, rx) = sync_channel(queue);
+        std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || write_loop(rx, sink))?;
+        Ok(AccessLog {
+            tx: Some(tx),
+            dropped,
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    pub fn send(&self, rec: AccessRecord) {
+        if let Some(tx) = &self.tx {
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                tx.try_send(Msg::Line(Box::new(rec)))
+            {
+                self.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Waits (up to `timeout`) until every line queued so far is written; used before exit.
+    pub fn flush(&self, timeout: std::time::Duration) {
+        if let Some(tx) = &self.tx {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            if tx.send_timeout_compat(Msg::Flush(done_tx), timeout) {
+                let _ = done_rx.recv_timeout(timeout);
+            }
+        }
+    }
+}
+
+trait SendTimeout {
+    fn send_timeout_compat(&self, msg: Msg, timeout: std::time::Duration) -> bool;
+}
+
+impl SendTimeout for SyncSender<Msg> {
+    /// `SyncSender` has no send with a deadline; retry `try_send` until it fits or time is up.
+    fn send_timeout_compat(&self, mut msg: Msg, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) if std::time::Instant::now() < deadline => {
+                    msg = m;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(TrySendError::Full(_)) => return false,
+            }
+        }
+    }
+}
+
+fn write_loop(rx: Receiver<Msg>, sink: Box<dyn Write + Send>) {
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, sink);
+    while let Ok(msg) = rx.recv() {
+        handle(&mut out, msg);
+        // Drain what is queued before flushing, so a busy gateway writes in large chunks.
+        while let Ok(msg) = rx.try_recv() {
+            handle(&mut out, msg);
+        }
+        let _ = out.flush();
+    }
+    let _ = out.flush();
+}
+
+fn handle(out: &mut impl Write, msg: Msg) {
+    match msg {
+        Msg::Line(rec) => {
+            if serde_json::to_writer(&mut *out, &rec).is_ok() {
+                let _ = out.write_all(b"\n");
+            }
+        }
+        Msg::Flush(done) => {
+            let _ = out.flush();
+            let _ = done.send(());
+        }
+    }
+}

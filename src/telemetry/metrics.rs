@@ -1,0 +1,242 @@
+//! Per-worker metrics: fixed sets of atomics resolved at build time, so the request path only
+//! increments counters it already holds. Rendered as Prometheus text for the admin process,
+//! which sums the workers (see `merge`).
+
+use crate::routing::Snapshot;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds in seconds of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_sum{{{labels}}} {}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+/// Responses of one route by status class; index 0 counts requests that got no response.
+#[derive(Default)]
+pub struct RouteMetrics {
+    by_class: [AtomicU64; 6],
+}
+
+impl RouteMetrics {
+    pub fn count(&self, status: u16) {
+        let class = (status / 100) as usize;
+        self.by_class[if (1..=5).contains(&class) { class } else { 0 }].fetch_add(1, Relaxed);
+    }
+}
+
+#[derive(Default)]
+pub struct UpstreamMetrics {
+    pub latency: Histogram,
+    pub retries: AtomicU64,
+}
+
+/// The worker's metrics; named entries survive reloads so counters never go backwards.
+#[derive(Default)]
+pub struct Registry {
+    routes: Mutex<HashMap<String, Arc<RouteMetrics>>>,
+    upstreams: Mutex<HashMap<String, Arc<UpstreamMetrics>>>,
+    pub unmatched: RouteMetrics,
+    pub inflight: AtomicI64,
+    pub access_log_dropped: AtomicU64,
+}
+
+impl Registry {
+    pub fn route(&self, name: &str) -> Arc<RouteMetrics> {
+        let mut map = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.to_string()).or_default().clone()
+    }
+
+    pub fn upstream(&self, name: &str) -> Arc<UpstreamMetrics> {
+        let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.to_string()).or_default().clone()
+    }
+
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP tollgate_requests_total Requests by route and status class.\n");
+        out.push_str("# TYPE tollgate_requests_total counter\n");
+        let classes = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"];
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<_> = routes.keys().collect();
+        names.sort();
+        let mut emit = |route: &str, m: &RouteMetrics| {
+            for (i, c) in classes.iter().enumerate() {
+                let v = m.by_class[i].load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "tollgate_requests_total{{route=\"{route}\",status=\"{c}\"}} {v}"
+                );
+            }
+        };
+        for name in names {
+            emit(name, &routes[name]);
+        }
+        emit("", &self.unmatched);
+        drop(routes);
+
+        let ups = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<_> = ups.keys().collect();
+        names.sort();
+        out.push_str("# HELP tollgate_upstream_latency_seconds Time from choosing a target to its response header.\n");
+        out.push_str("# TYPE tollgate_upstream_latency_seconds histogram\n");
+        for name in &names {
+            ups[*name].latency.render(
+                &mut out,
+                "tollgate_upstream_latency_seconds",
+                &format!("upstream=\"{name}\""),
+            );
+        }
+        out.push_str(
+            "# HELP tollgate_upstream_retries_total Requests sent again to another target.\n",
+        );
+        out.push_str("# TYPE tollgate_upstream_retries_total counter\n");
+        for name in &names {
+            let _ = writeln!(
+                out,
+                "tollgate_upstream_retries_total{{upstream=\"{name}\"}} {}",
+                ups[*name].retries.load(Relaxed)
+            );
+        }
+        drop(ups);
+
+        out.push_str("# HELP tollgate_upstream_target_up Whether the target takes traffic (health check passing, not ejected).\n");
+        out.push_str("# TYPE tollgate_upstream_target_up gauge\n");
+        let now = crate::routing::upstream::now_ms();
+        for g in &snapshot.upstreams {
+            for t in &g.targets {
+                let _ = writeln!(
+                    out,
+                    "tollgate_upstream_target_up{{upstream=\"{}\",target=\"{}\"}} {}",
+                    g.spec.name,
+                    t.label,
+                    u8::from(t.is_available(now))
+                );
+            }
+        }
+        out.push_str("# HELP tollgate_inflight_requests Requests being served.\n");
+        out.push_str("# TYPE tollgate_inflight_requests gauge\n");
+        let _ = writeln!(
+            out,
+            "tollgate_inflight_requests {}",
+            self.inflight.load(Relaxed)
+        );
+        out.push_str("# HELP tollgate_access_log_dropped_total Access log lines dropped because the queue was full.\n");
+        out.push_str("# TYPE tollgate_access_log_dropped_total counter\n");
+        let _ = writeln!(
+            out,
+            "tollgate_access_log_dropped_total {}",
+            self.access_log_dropped.load(Relaxed)
+        );
+        out
+    }
+}
+
+/// Merges the texts of several workers into one exposition: samples with the same name and
+/// labels are added up, except `tollgate_upstream_target_up`, which is the minimum (a target is
+/// up only where every worker sees it up). Family order and comments follow the first worker.
+pub fn merge(texts: &[String]) -> String {
+    let mut order: Vec<String> = Vec::new();
+    let mut values: HashMap<String, f64> = HashMap::new();
+    for text in texts {
+        for line in text.lines() {
+            if line.starts_with('#') || line.is_empty() {
+                if !values.contains_key(line) {
+                    values.insert(line.to_string(), f64::NAN);
+                    order.push(line.to_string());
+                }
+                continue;
+            }
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let v: f64 = value.parse().unwrap_or(0.0);
+            match values.get_mut(series) {
+                Some(old) if series.starts_with("tollgate_upstream_target_up") => *old = old.min(v),
+                Some(old) => *old += v,
+                None => {
+                    values.insert(series.to_string(), v);
+                    order.push(series.to_string());
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(
+        texts.iter().map(String::len).sum::<usize>() / texts.len().max(1) + 64,
+    );
+    for key in order {
+        let v = values[&key];
+        if v.is_nan() {
+            let _ = writeln!(out, "{key}");
+        } else {
+            let _ = writeln!(out, "{key} {v}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_sums_counters_and_takes_min_of_health() {
+        let a =
+            "# TYPE x counter\nx{a=\"1\"} 2\ntollgate_upstream_target_up{t=\"1\"} 1\n".to_string();
+        let b =
+            "# TYPE x counter\nx{a=\"1\"} 3\ntollgate_upstream_target_up{t=\"1\"} 0\n".to_string();
+        let m = merge(&[a, b]);
+        assert_eq!(
+            m,
+            "# TYPE x counter\nx{a=\"1\"} 5\ntollgate_upstream_target_up{t=\"1\"} 0\n"
+        );
+    }
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_millis(300));
+        let mut s = String::new();
+        h.render(&mut s, "h", "u=\"x\"");
+        assert!(s.contains("h_bucket{u=\"x\",le=\"0.005\"} 1"));
+        assert!(s.contains("h_bucket{u=\"x\",le=\"0.5\"} 2"));
+        assert!(s.contains("h_count{u=\"x\"} 2"));
+    }
+}

@@ -1,0 +1,331 @@
+//! A worker process: one Pingora server with `threads` threads serving the data plane.
+//!
+//! Beside the proxy runs a control service that reloads the configuration on SIGHUP (validated,
+//! then swapped in place: listeners and in-flight requests are untouched), runs the health
+//! checks, reports readiness to the master's scoreboard and serves this worker's metrics to the
+//! admin process. On SIGTERM Pingora stops accepting, and the worker exits as soon as its
+//! in-flight requests are done or the grace period has passed.
+
+use crate::config::{self, Config};
+use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
+use crate::proxy::ctx::RequestIds;
+use crate::proxy::{Gateway, GatewayState};
+use crate::routing::Snapshot;
+use crate::telemetry::access_log::AccessLog;
+use crate::telemetry::metrics::Registry;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::listeners::TcpSocketOptions;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{
+    ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch,
+};
+use pingora::services::background::{background_service, BackgroundService};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::signal::unix::{signal, SignalKind};
+
+pub struct WorkerArgs {
+    pub slot: usize,
+    pub config_path: PathBuf,
+    pub config: Arc<Config>,
+    pub board: &'static Scoreboard,
+}
+
+/// Runs the worker until it is told to stop; never returns.
+pub fn run(args: WorkerArgs) -> ! {
+    let registry = Arc::new(Registry::default());
+    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let log = &args.config.log;
+    let access_log = match AccessLog::start(&log.access, log.queue, dropped.clone()) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("worker {}: cannot open the access log: {e}", args.slot);
+            std::process::exit(3);
+        }
+    };
+    let snapshot = Snapshot::build(args.config.clone(), &registry, None);
+    let state = Arc::new(GatewayState {
+        snapshot: ArcSwap::from_pointee(snapshot),
+        registry: registry.clone(),
+        access_log,
+        ids: RequestIds::new(),
+    });
+    let server_cfg = &args.config.server;
+    let mut conf = ServerConf {
+        threads: server_cfg.threads,
+        grace_period_seconds: Some(server_cfg.grace_period.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        upstream_keepalive_pool_size: args
+            .config
+            .upstreams
+            .iter()
+            .map(|u| u.keepalive)
+            .sum::<usize>()
+            .max(1),
+        ..ServerConf::default()
+    };
+    conf.work_stealing = true;
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let phases = server.watch_execution_phase();
+
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gateway {
+            state: state.clone(),
+        },
+        "tollgate",
+    );
+    for addr in &server_cfg.listen {
+        let mut opts = TcpSocketOptions::default();
+        opts.so_reuseport = Some(true);
+        proxy.add_tcp_with_settings(&addr.to_string(), opts);
+    }
+    server.add_service(proxy);
+    let control = Control {
+        slot: args.slot,
+        path: args.config_path,
+        board: args.board,
+        state: state.clone(),
+        dropped,
+    };
+    server.add_service(background_service("control", control));
+
+    let grace = server_cfg.grace_period;
+    std::thread::Builder::new()
+        .name("drain".into())
+        .spawn(move || drain_then_exit(phases, state, grace))
+        .ok();
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals),
+    });
+    std::process::exit(0)
+}
+
+/// SIGTERM and SIGQUIT drain; SIGINT stops at once. Pingora's own SIGQUIT (hand listeners to
+/// a new binary) is not used: the master replaces workers itself.
+struct Signals;
+
+#[async_trait]
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::quit()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = term.recv() => ShutdownSignal::GracefulTerminate,
+            _ = quit.recv() => ShutdownSignal::GracefulTerminate,
+            _ = int.recv() => ShutdownSignal::FastShutdown,
+        }
+    }
+}
+
+/// Once Pingora has stopped accepting, waits for in-flight requests (up to the grace period),
+/// flushes the access log and exits, instead of sleeping out the whole grace period.
+fn drain_then_exit(
+    mut phases: tokio::sync::broadcast::Receiver<ExecutionPhase>,
+    state: Arc<GatewayState>,
+    grace: Duration,
+) {
+    loop {
+        match phases.blocking_recv() {
+            Ok(ExecutionPhase::ShutdownGracePeriod) => break,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        }
+    }
+    let deadline = Instant::now() + grace;
+    let mut idle_polls = 0;
+    // Two idle polls in a row: a connection accepted just before the stop gets to start.
+    while Instant::now() < deadline && idle_polls < 2 {
+        if state.registry.inflight.load(Relaxed) == 0 {
+            idle_polls += 1;
+        } else {
+            idle_polls = 0;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = state.registry.inflight.load(Relaxed);
+    if left > 0 {
+        tracing::warn!("grace period over with {left} requests still in flight");
+    }
+    state.access_log.flush(Duration::from_secs(2));
+    std::process::exit(0);
+}
+
+struct Control {
+    slot: usize,
+    path: PathBuf,
+    board: &'static Scoreboard,
+    state: Arc<GatewayState>,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[async_trait]
+impl BackgroundService for Control {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        self.state.snapshot.load().start_health_checks();
+        self.spawn_metrics_server();
+        let ports: Vec<u16> = self
+            .state
+            .snapshot
+            .load()
+            .config
+            .server
+            .listen
+            .iter()
+            .map(|a| a.port())
+            .collect();
+        let generation = self.board.generation.load(Relaxed);
+        let slot = &self.board.slots[self.slot];
+        match wait_until_listening(&ports, Duration::from_secs(10)).await {
+            true => slot.ready_generation.store(generation.max(1), Relaxed),
+            false => {
+                tracing::error!("worker {}: listeners not up after 10s; exiting", self.slot);
+                std::process::exit(3);
+            }
+        }
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::error!(
+                "worker {}: cannot watch SIGHUP; reloads will not apply",
+                self.slot
+            );
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => self.reload().await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+impl Control {
+    async fn reload(&self) {
+        let generation = self.board.generation.load(Relaxed);
+        let path = self.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
+        match loaded {
+            Ok(Ok(cfg)) => {
+                let old = self.state.snapshot.load_full();
+                let new = Snapshot::build(Arc::new(cfg), &self.state.registry, Some(&old));
+                new.start_health_checks();
+                self.state.snapshot.store(Arc::new(new));
+                self.board.slots[self.slot]
+                    .ready_generation
+                    .store(generation, Relaxed);
+                tracing::debug!(
+                    "worker {}: configuration generation {generation} applied",
+                    self.slot
+                );
+            }
+            Ok(Err(problems)) => {
+                tracing::error!(
+                    "worker {}: reload refused, the running configuration stays:\n{problems}",
+                    self.slot
+                )
+            }
+            Err(e) => tracing::error!("worker {}: reload failed: {e}", self.slot),
+        }
+    }
+
+    fn spawn_metrics_server(&self) {
+        let name = metrics_socket_name(self.board.master_pid.load(Relaxed), self.slot);
+        let listener = match bind_abstract(&name) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("worker {}: cannot serve metrics on @{name}: {e}", self.slot);
+                return;
+            }
+        };
+        let state = self.state.clone();
+        let dropped = self.dropped.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                state
+                    .registry
+                    .access_log_dropped
+                    .store(dropped.load(Relaxed), Relaxed);
+                let text = state.registry.render(&state.snapshot.load());
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        conn.write_all(text.as_bytes()),
+                    )
+                    .await;
+                });
+            }
+        });
+    }
+}
+
+fn bind_abstract(name: &str) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let std_listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
+    std_listener.set_nonblocking(true)?;
+    tokio::net::UnixListener::from_std(std_listener)
+}
+
+/// Polls until this process holds a listening TCP socket on every port, or the timeout passes.
+async fn wait_until_listening(ports: &[u16], timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let wanted = ports.to_vec();
+    while Instant::now() < deadline {
+        let w = wanted.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            let have = own_listening_ports();
+            w.iter().all(|p| have.contains(p))
+        })
+        .await
+        .unwrap_or(false);
+        if ok {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}
+
+/// Ports of the TCP sockets in LISTEN state that belong to this process, from /proc.
+fn own_listening_ports() -> Vec<u16> {
+    let mut inodes = std::collections::HashSet::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        for entry in dir.flatten() {
+            if let Ok(link) = std::fs::read_link(entry.path()) {
+                let l = link.to_string_lossy();
+                if let Some(ino) = l.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+                    inodes.insert(ino.to_string());
+                }
+            }
+        }
+    }
+    let mut ports = Vec::new();
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() > 9 && cols[3] == "0A" && inodes.contains(cols[9]) {
+                if let Some(port) = cols[1]
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+                {
+                    ports.push(port);
+                }
+            }
+        }
+    }
+    ports
+}

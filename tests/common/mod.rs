@@ -1,0 +1,258 @@
+//! Test harness: the real `tollgate` binary on ephemeral ports, in-test upstream servers, and
+//! small helpers to poll with a deadline instead of sleeping.
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use upstream::{Reply, Request, Upstream};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A port that was free a moment ago (the gateway binds with SO_REUSEPORT, so port 0 cannot be
+/// handed to it: each worker would get its own port).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `f` every 10ms until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_tollgate")
+}
+
+/// Runs `tollgate validate` on a config text; returns (exit success, stderr).
+pub fn validate(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tollgate.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(binary()).args(["validate", "-c"]).arg(&path).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+pub struct Gateway {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub admin_port: u16,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+/// The `[server]`, `[admin]` and `[log]` sections for a test gateway; append upstreams and routes.
+pub fn base_config(port: u16, admin_port: u16, workers: usize, extra_server: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = {workers}
+threads = 1
+grace_period = "10s"
+{extra_server}
+
+[admin]
+listen = "127.0.0.1:{admin_port}"
+token = "{ADMIN_TOKEN}"
+
+[log]
+access = "ACCESS_LOG"
+level = "info"
+"#
+    )
+}
+
+impl Gateway {
+    /// Starts the gateway with `body` (upstreams, routes) after a generated base config.
+    pub fn start(workers: usize, body: &str) -> Gateway {
+        Self::start_with(workers, "", body)
+    }
+
+    pub fn start_with(workers: usize, extra_server: &str, body: &str) -> Gateway {
+        let port = free_port();
+        let admin_port = free_port();
+        let text = format!("{}\n{body}", base_config(port, admin_port, workers, extra_server));
+        Self::start_text(port, admin_port, &text)
+    }
+
+    /// Starts from a full config text; `ACCESS_LOG` in it is replaced by the log file's path.
+    pub fn start_text(port: u16, admin_port: u16, text: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("tollgate.toml");
+        let access = dir.path().join("access.log");
+        std::fs::write(&config_path, text.replace("ACCESS_LOG", &access.to_string_lossy())).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let child = Command::new(binary())
+            .args(["run", "-c"])
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut gw = Gateway {
+            child: Some(child),
+            port,
+            admin_port,
+            dir,
+            config_path,
+        };
+        gw.wait_ready();
+        gw
+    }
+
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("gateway exited early ({status}):\n{}", self.stderr());
+            }
+            if self.admin_get("/readyz").map(|(s, _)| s) == Some(200) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "gateway not ready in 30s:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+    }
+
+    /// GET on the admin listener with the token; (status, body) or None if it did not answer.
+    pub fn admin_get(&self, path: &str) -> Option<(u16, String)> {
+        raw_get(self.admin_port, path, &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))])
+    }
+
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.admin_get("/metrics").expect("metrics");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Child processes of the master (workers and the admin process).
+    pub fn children(&self) -> Vec<u32> {
+        children_of(self.pid())
+    }
+
+    pub fn rewrite_config(&self, text: &str) {
+        let access = self.dir.path().join("access.log");
+        std::fs::write(&self.config_path, text.replace("ACCESS_LOG", &access.to_string_lossy())).unwrap();
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.pid() as i32, sig) };
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let kids = children_of(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            for k in kids {
+                unsafe { libc::kill(k as i32, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for e in dir.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        // The command name may hold spaces; fields after the last ')' are fixed.
+        let Some(rest) = stat.rsplit(')').next() else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1).and_then(|f| f.parse::<u32>().ok()) == Some(pid) && fields.first() != Some(&"Z") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A minimal HTTP/1.1 GET over a fresh connection; (status, body).
+pub fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let resp = raw_exchange(port, req.as_bytes(), Duration::from_secs(10))?;
+    parse_response(&resp).map(|(s, _, b)| (s, b))
+}
+
+/// Sends raw bytes and reads until the peer closes (or the timeout); returns what was read.
+pub fn raw_exchange(port: u16, bytes: &[u8], timeout: Duration) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.write_all(bytes).ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// (status, head, body) of the first response in `text`.
+pub fn parse_response(text: &str) -> Option<(u16, String, String)> {
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, head.to_string(), body.to_string()))
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,0 +1,244 @@
+//! An in-test HTTP/1.1 upstream: one thread per connection, keep-alive, a handler closure per
+//! request, and a `stop` that closes the listener and every open connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Wait this long before answering (for timeout tests).
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![],
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+    pub fn status(mut self, s: u16) -> Reply {
+        self.status = s;
+        self
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Reply {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn delay(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+}
+
+type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
+
+pub struct Upstream {
+    pub port: u16,
+    pub name: String,
+    pub hits: Arc<AtomicUsize>,
+    pub requests: Arc<Mutex<Vec<Request>>>,
+    stopped: Arc<AtomicBool>,
+    healthy: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Upstream {
+    /// A server that answers every request with its name, and `/health` with 200 while healthy.
+    pub fn named(name: &str) -> Upstream {
+        let n = name.to_string();
+        Self::start(name, move |_| Reply::ok(n.clone()))
+    }
+
+    pub fn start(name: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Upstream {
+        Self::start_on(0, name, handler)
+    }
+
+    pub fn start_on(port: u16, name: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Upstream {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (h, r, s, hl, c) = (hits.clone(), requests.clone(), stopped.clone(), healthy.clone(), conns.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                if let Ok(clone) = stream.try_clone() {
+                    c.lock().unwrap().push(clone);
+                }
+                let (h, r, hl, handler, s) = (h.clone(), r.clone(), hl.clone(), handler.clone(), s.clone());
+                std::thread::spawn(move || serve(stream, &handler, &h, &r, &hl, &s));
+            }
+        });
+        Upstream {
+            port,
+            name: name.to_string(),
+            hits,
+            requests,
+            stopped,
+            healthy,
+            conns,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::SeqCst);
+    }
+
+    pub fn last_request(&self) -> Option<Request> {
+        self.requests.lock().unwrap().last().cloned()
+    }
+
+    /// Closes the listener and all connections: the port refuses from now on.
+    pub fn stop(&mut self) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    handler: &Arc<Handler>,
+    hits: &AtomicUsize,
+    requests: &Mutex<Vec<Request>>,
+    healthy: &AtomicBool,
+    stopped: &AtomicBool,
+) {
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some(req) = read_request(&mut reader) else { return };
+        if stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let reply = if req.path == "/health" {
+            let ok = healthy.load(Ordering::SeqCst);
+            Reply::ok(if ok { "ok" } else { "sick" }).status(if ok { 200 } else { 503 })
+        } else {
+            hits.fetch_add(1, Ordering::SeqCst);
+            requests.lock().unwrap().push(req.clone());
+            handler(&req)
+        };
+        if !reply.delay.is_zero() {
+            std::thread::sleep(reply.delay);
+        }
+        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\n", reply.status, reply.body.len());
+        for (k, v) in &reply.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&reply.body).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let mut req = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).ok()?;
+        req.body = body;
+    } else if req.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        req.body = read_chunked(reader)?;
+    }
+    Some(req)
+}
+
+fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        if n == 0 {
+            let mut end = String::new();
+            reader.read_line(&mut end).ok()?;
+            return Some(body);
+        }
+        let mut chunk = vec![0; n + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        body.extend_from_slice(&chunk[..n]);
+    }
+}

@@ -50,14 +50,11 @@ impl GatewayError {
         }
     }
 
-    /// Whether the client connection must be closed: its framing can no longer be trusted.
-    pub fn closes_connection(&self) -> bool {
-        matches!(
-            self,
-            GatewayError::HeaderTooLarge { .. }
-                | GatewayError::BodyTooLarge { .. }
-                | GatewayError::BadFraming(_)
-        )
+    /// Whether the client connection can carry another request after this error: only when the
+    /// request was refused before any body was read or any upstream was involved (Pingora
+    /// does not reuse a connection after an upstream error, and bad framing cannot be trusted).
+    pub fn keeps_connection(&self) -> bool {
+        matches!(self, GatewayError::NoRoute { .. })
     }
 
     /// The Pingora error that carries this one through the proxy phases.
@@ -101,14 +98,15 @@ pub fn downstream_is_gone(e: &Error) -> bool {
         )
 }
 
-/// Writes `err` as `{"error":{"message","type","code"}}` with the request id.
-pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str) -> u16 {
+/// Writes `err` as `{"error":{"message","type","code"}}` with the request id; unless
+/// `keep_alive`, the response says `Connection: close` and the connection is closed after it.
+pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str, keep_alive: bool) -> u16 {
     let status = err.status();
     let body = serde_json::json!({
         "error": { "message": err.to_string(), "type": error_type(status), "code": err.code() }
     })
     .to_string();
-    if err.closes_connection() {
+    if !keep_alive {
         session.set_keepalive(None);
     }
     let Ok(mut resp) = ResponseHeader::build(status, Some(4)) else {
@@ -117,7 +115,8 @@ pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str
     let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
     let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
     let _ = resp.insert_header("x-request-id", request_id);
-    if err.closes_connection() {
+    if !keep_alive {
+        // Said explicitly, so a client never sends its next request on a closing connection.
         let _ = resp.insert_header(http::header::CONNECTION, "close");
     }
     if let Err(e) = session.write_response_header(Box::new(resp), false).await {

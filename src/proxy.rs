@@ -56,6 +56,38 @@ fn hash_key(on: &HashOn, session: &Session) -> Option<u64> {
 }
 
 impl Gateway {
+    /// Answers a request refused before any upstream work, from `request_filter`: Pingora then
+    /// finishes the exchange normally and can keep the connection.
+    async fn refuse_now(session: &mut Session, ctx: &mut RequestCtx, err: GatewayError) -> Result<bool> {
+        let reuse = err.keeps_connection() && !has_body(session.req_header());
+        error::respond(session, &err, &ctx.request_id, reuse).await;
+        ctx.error = Some(err);
+        Ok(true)
+    }
+
+    /// Checks the request against the caps and picks its route. Synchronous on purpose: the
+    /// snapshot guard must not live across an await.
+    fn admit(&self, session: &Session, ctx: &mut RequestCtx) -> std::result::Result<(), GatewayError> {
+        let snapshot = self.state.snapshot.load();
+        let server = &snapshot.config.server;
+        ctx.max_body_bytes = server.max_body_bytes;
+        hygiene::check(session, server.max_header_bytes, server.max_body_bytes)?;
+        let req = session.req_header();
+        let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
+        let route = snapshot
+            .routes
+            .find(&host, req.uri.path(), &req.method, &req.headers)
+            .ok_or_else(|| GatewayError::NoRoute {
+                method: req.method.to_string(),
+                path: req.uri.path().to_string(),
+            })?;
+        if let Some(total) = route.upstream.spec.total_timeout {
+            ctx.deadline = Some(ctx.start + total);
+        }
+        ctx.route = Some(route.clone());
+        Ok(())
+    }
+
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
         let e = Error::explain(
             pingora::ErrorType::HTTPStatus(err.status()),
@@ -83,32 +115,9 @@ impl ProxyHttp for Gateway {
                 .get("x-request-id")
                 .map(|v| v.as_bytes()),
         );
-        let snapshot = self.state.snapshot.load();
-        let server = &snapshot.config.server;
-        ctx.max_body_bytes = server.max_body_bytes;
-        if let Err(e) = hygiene::check(session, server.max_header_bytes, server.max_body_bytes) {
-            return Err(Self::refuse(ctx, e));
-        }
-        let req = session.req_header();
-        let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
-        match snapshot
-            .routes
-            .find(&host, req.uri.path(), &req.method, &req.headers)
-        {
-            Some(route) => {
-                if let Some(total) = route.upstream.spec.total_timeout {
-                    ctx.deadline = Some(ctx.start + total);
-                }
-                ctx.route = Some(route.clone());
-                Ok(false)
-            }
-            None => {
-                let err = GatewayError::NoRoute {
-                    method: req.method.to_string(),
-                    path: req.uri.path().to_string(),
-                };
-                Err(Self::refuse(ctx, err))
-            }
+        match self.admit(session, ctx) {
+            Ok(()) => Ok(false),
+            Err(err) => Self::refuse_now(session, ctx, err).await,
         }
     }
 
@@ -326,12 +335,14 @@ impl ProxyHttp for Gateway {
             .error
             .take()
             .unwrap_or_else(|| GatewayError::from_pingora(e, upstream.as_deref()));
+        // An unread request body would be taken for the next request, so only a bodiless
+        // request refused before any upstream work keeps its connection.
+        let reuse = err.keeps_connection() && !has_body(session.req_header());
         let code = if error::downstream_is_gone(e) || session.response_written().is_some() {
             0
         } else {
-            error::respond(session, &err, &ctx.request_id).await
+            error::respond(session, &err, &ctx.request_id, reuse).await
         };
-        let reuse = !err.closes_connection() && matches!(err, GatewayError::NoRoute { .. });
         ctx.error = Some(err);
         FailToProxy {
             error_code: code,
@@ -369,6 +380,14 @@ impl ProxyHttp for Gateway {
             )
         )
     }
+}
+
+fn has_body(req: &RequestHeader) -> bool {
+    req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        || req
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessRecord {

@@ -32,8 +32,15 @@ impl Target {
     pub fn is_available(&self, now: u64) -> bool {
         self.healthy.load(Relaxed) && self.ejected_until_ms.load(Relaxed) <= now
     }
+    /// Records a health-check verdict; true when it changed. A target that passes its check
+    /// again is also forgiven its passive ejection: the check has just seen it answer.
     pub fn set_healthy(&self, healthy: bool) -> bool {
-        self.healthy.swap(healthy, Relaxed) != healthy
+        let changed = self.healthy.swap(healthy, Relaxed) != healthy;
+        if changed && healthy {
+            self.fails.store(0, Relaxed);
+            self.ejected_until_ms.store(0, Relaxed);
+        }
+        changed
     }
     pub fn inflight(&self) -> usize {
         self.inflight.load(Relaxed)

@@ -1,0 +1,121 @@
+//! `tollgate validate`: every problem with file:line:col and key path, exit 1; and `conf/`.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+const SPEC_EXAMPLE: &str = r#"
+[server]
+listen = ["127.0.0.1:18080"]
+workers = 2
+threads = 1
+
+[admin]
+listen = "127.0.0.1:19090"
+token = "${TOLLGATE_ADMIN_TOKEN}"
+
+[[upstreams]]
+name = "echo"
+targets = ["127.0.0.1:18001", "127.0.0.1:18002"]
+balance = "round_robin"
+health_check = { path = "/health", interval = "1s" }
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+"#;
+
+fn validate_env(text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut cmd = Command::new(binary());
+    cmd.args(["validate", "-c"]).arg(&path).env_remove("TOLLGATE_ADMIN_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&path.to_string_lossy().to_string(), "t.toml");
+    (out.status.success(), stderr, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_spec_example_validates() {
+    let (ok, err, _) = validate_env(SPEC_EXAMPLE, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn shipped_configs_validate() {
+    let out = Command::new(binary())
+        .args(["validate", "-c", "conf/tollgate.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_unset_secret_is_named() {
+    let (ok, err, _) = validate_env(SPEC_EXAMPLE, &[]);
+    assert!(!ok);
+    assert!(err.contains("t.toml:9:9: admin.token: environment variable TOLLGATE_ADMIN_TOKEN is not set"), "{err}");
+}
+
+#[test]
+fn five_kinds_of_mistakes_are_each_located() {
+    let cases: &[(&str, &str, &str)] = &[
+        // (what to replace, replacement, expected line in stderr)
+        ("upstream = \"echo\"", "upstream = \"ehco\"", "t.toml:20:12: routes[0].upstream: no upstream named \"ehco\" (did you mean \"echo\"?)"),
+        ("threads = 1", "thraeds = 1", "unknown key \"thraeds\" (did you mean \"threads\"?)"),
+        ("interval = \"1s\"", "interval = \"soon\"", "t.toml:15:47: upstreams[0].health_check.interval: invalid duration \"soon\""),
+        ("listen = [\"127.0.0.1:18080\"]", "listen = [\"localhost\"]", "t.toml:3:11: server.listen[0]: \"localhost\" is not an IP:port address"),
+        ("balance = \"round_robin\"", "balance = \"roundrobin\"", "upstreams[0].balance: unknown value \"roundrobin\" (did you mean \"round_robin\"?)"),
+        ("workers = 2", "workers = \"two\"", "server.workers: invalid type: string \"two\""),
+        ("path_prefix = \"/echo\"", "path_prefix = \"echo\"", "routes[0].path_prefix: \"echo\" must start with '/'"),
+        ("[[routes]]", "[[routes]\n", "TOML syntax error"),
+    ];
+    for (from, to, expected) in cases {
+        let text = SPEC_EXAMPLE.replacen(from, to, 1);
+        let (ok, err, _) = validate_env(&text, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
+        assert!(!ok, "{to} was accepted");
+        assert!(err.contains(expected), "for {to}: expected {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn every_semantic_problem_is_listed_at_once() {
+    let text = SPEC_EXAMPLE
+        .replace("upstream = \"echo\"", "upstream = \"nope\"")
+        .replace("\"127.0.0.1:18002\"", "\"127.0.0.1\"")
+        .replace("workers = 2", "workers = 0")
+        + "\n[[routes]]\nname = \"echo\"\npath = \"/x\"\nupstream = \"echo\"\n";
+    let (ok, err, _) = validate_env(&text, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
+    assert!(!ok);
+    for expected in [
+        "server.workers: workers must be between 1 and 256",
+        "upstreams[0].targets[1]: \"127.0.0.1\" has no port",
+        "routes[0].upstream: no upstream named \"nope\"",
+        "routes[1].name: duplicate route name \"echo\"",
+        "4 problem(s)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn run_refuses_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, SPEC_EXAMPLE.replace("upstream = \"echo\"", "upstream = \"ehco\"")).unwrap();
+    let out = Command::new(binary())
+        .args(["run", "-c"])
+        .arg(&path)
+        .env("TOLLGATE_ADMIN_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no upstream named \"ehco\"") && err.contains("refusing to start"), "{err}");
+}

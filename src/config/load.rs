@@ -449,7 +449,7 @@ upstream = "orders"
         assert_eq!(p.len(), 1);
         assert!(
             p[0].starts_with(
-                "12:1: routes[0].upstream: no upstream named \"ordres\" (did you mean \"orders\"?)"
+                "12:12: routes[0].upstream: no upstream named \"ordres\" (did you mean \"orders\"?)"
             ),
             "{p:?}"
         );

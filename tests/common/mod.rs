@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use upstream::{Reply, Request, Upstream};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -17,7 +18,11 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 /// A port that was free a moment ago (the gateway binds with SO_REUSEPORT, so port 0 cannot be
 /// handed to it: each worker would get its own port).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `f` every 10ms until it returns Some or the deadline passes.
@@ -27,7 +32,10 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -41,8 +49,15 @@ pub fn validate(text: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tollgate.toml");
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(binary()).args(["validate", "-c"]).arg(&path).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(binary())
+        .args(["validate", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub struct Gateway {
@@ -84,7 +99,10 @@ impl Gateway {
     pub fn start_with(workers: usize, extra_server: &str, body: &str) -> Gateway {
         let port = free_port();
         let admin_port = free_port();
-        let text = format!("{}\n{body}", base_config(port, admin_port, workers, extra_server));
+        let text = format!(
+            "{}\n{body}",
+            base_config(port, admin_port, workers, extra_server)
+        );
         Self::start_text(port, admin_port, &text)
     }
 
@@ -93,7 +111,11 @@ impl Gateway {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("tollgate.toml");
         let access = dir.path().join("access.log");
-        std::fs::write(&config_path, text.replace("ACCESS_LOG", &access.to_string_lossy())).unwrap();
+        std::fs::write(
+            &config_path,
+            text.replace("ACCESS_LOG", &access.to_string_lossy()),
+        )
+        .unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let child = Command::new(binary())
             .args(["run", "-c"])
@@ -123,7 +145,11 @@ impl Gateway {
             if self.admin_get("/readyz").map(|(s, _)| s) == Some(200) {
                 return;
             }
-            assert!(Instant::now() < deadline, "gateway not ready in 30s:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "gateway not ready in 30s:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -146,7 +172,11 @@ impl Gateway {
 
     /// GET on the admin listener with the token; (status, body) or None if it did not answer.
     pub fn admin_get(&self, path: &str) -> Option<(u16, String)> {
-        raw_get(self.admin_port, path, &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))])
+        raw_get(
+            self.admin_port,
+            path,
+            &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+        )
     }
 
     pub fn metrics(&self) -> String {
@@ -162,7 +192,11 @@ impl Gateway {
 
     pub fn rewrite_config(&self, text: &str) {
         let access = self.dir.path().join("access.log");
-        std::fs::write(&self.config_path, text.replace("ACCESS_LOG", &access.to_string_lossy())).unwrap();
+        std::fs::write(
+            &self.config_path,
+            text.replace("ACCESS_LOG", &access.to_string_lossy()),
+        )
+        .unwrap();
     }
 
     pub fn signal(&self, sig: i32) {
@@ -203,14 +237,24 @@ impl Drop for Gateway {
 
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in dir.flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         // The command name may hold spaces; fields after the last ')' are fixed.
-        let Some(rest) = stat.rsplit(')').next() else { continue };
+        let Some(rest) = stat.rsplit(')').next() else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(1).and_then(|f| f.parse::<u32>().ok()) == Some(pid) && fields.first() != Some(&"Z") {
+        if fields.get(1).and_then(|f| f.parse::<u32>().ok()) == Some(pid)
+            && fields.first() != Some(&"Z")
+        {
             out.push(p);
         }
     }

@@ -58,7 +58,11 @@ fn hash_key(on: &HashOn, session: &Session) -> Option<u64> {
 impl Gateway {
     /// Answers a request refused before any upstream work, from `request_filter`: Pingora then
     /// finishes the exchange normally and can keep the connection.
-    async fn refuse_now(session: &mut Session, ctx: &mut RequestCtx, err: GatewayError) -> Result<bool> {
+    async fn refuse_now(
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        err: GatewayError,
+    ) -> Result<bool> {
         let reuse = err.keeps_connection() && !has_body(session.req_header());
         error::respond(session, &err, &ctx.request_id, reuse).await;
         ctx.error = Some(err);
@@ -67,7 +71,12 @@ impl Gateway {
 
     /// Checks the request against the caps and picks its route. Synchronous on purpose: the
     /// snapshot guard must not live across an await.
-    fn admit(&self, session: &Session, ctx: &mut RequestCtx) -> std::result::Result<(), GatewayError> {
+    /// Returns the client keep-alive timeout to apply.
+    fn admit(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> std::result::Result<Duration, GatewayError> {
         let snapshot = self.state.snapshot.load();
         let server = &snapshot.config.server;
         ctx.max_body_bytes = server.max_body_bytes;
@@ -85,7 +94,7 @@ impl Gateway {
             ctx.deadline = Some(ctx.start + total);
         }
         ctx.route = Some(route.clone());
-        Ok(())
+        Ok(server.keepalive_timeout)
     }
 
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -116,7 +125,10 @@ impl ProxyHttp for Gateway {
                 .map(|v| v.as_bytes()),
         );
         match self.admit(session, ctx) {
-            Ok(()) => Ok(false),
+            Ok(keepalive) => {
+                session.set_keepalive(Some(keepalive.as_secs()));
+                Ok(false)
+            }
             Err(err) => Self::refuse_now(session, ctx, err).await,
         }
     }

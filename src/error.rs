@@ -100,7 +100,12 @@ pub fn downstream_is_gone(e: &Error) -> bool {
 
 /// Writes `err` as `{"error":{"message","type","code"}}` with the request id; unless
 /// `keep_alive`, the response says `Connection: close` and the connection is closed after it.
-pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str, keep_alive: bool) -> u16 {
+pub async fn respond(
+    session: &mut Session,
+    err: &GatewayError,
+    request_id: &str,
+    keep_alive: bool,
+) -> u16 {
     let status = err.status();
     let body = serde_json::json!({
         "error": { "message": err.to_string(), "type": error_type(status), "code": err.code() }

@@ -39,7 +39,9 @@ fn failing_health_check_ejects_and_recovery_readmits() {
     // Within two intervals every request goes to b, and none fails.
     wait_for("a to be ejected", Duration::from_secs(5), || {
         let got: Vec<_> = (0..4).map(|_| get(&gw)).collect();
-        got.iter().all(|(s, body)| *s == 200 && body == "b").then_some(())
+        got.iter()
+            .all(|(s, body)| *s == 200 && body == "b")
+            .then_some(())
     });
     for _ in 0..20 {
         assert_eq!(get(&gw), (200, "b".to_string()));
@@ -61,12 +63,20 @@ fn a_dead_target_costs_no_failed_request() {
         assert_eq!(get(&gw), (200, "b".to_string()));
     }
     let m = gw.metrics();
-    assert!(m.contains(&format!("tollgate_upstream_target_up{{upstream=\"echo\",target=\"{}\"}} 0", a.addr())), "{m}");
+    assert!(
+        m.contains(&format!(
+            "tollgate_upstream_target_up{{upstream=\"echo\",target=\"{}\"}} 0",
+            a.addr()
+        )),
+        "{m}"
+    );
     // It comes back on the same port and is readmitted.
     let a2 = Upstream::start_on(a.port, "a", |_| Reply::ok("a"));
-    wait_for("the restarted target to get traffic", Duration::from_secs(5), || {
-        (0..4).any(|_| get(&gw).1 == "a").then_some(())
-    });
+    wait_for(
+        "the restarted target to get traffic",
+        Duration::from_secs(5),
+        || (0..4).any(|_| get(&gw).1 == "a").then_some(()),
+    );
     drop(a2);
 }
 
@@ -74,8 +84,15 @@ fn a_dead_target_costs_no_failed_request() {
 fn passive_ejection_without_health_checks() {
     let mut a = Upstream::named("a");
     let b = Upstream::named("b");
-    let text = config(&a, &b, "passive = { max_fails = 1, fail_timeout = \"30s\" }")
-        .replace("health_check = { path = \"/health\", interval = \"200ms\", timeout = \"500ms\" }\n", "");
+    let text = config(
+        &a,
+        &b,
+        "passive = { max_fails = 1, fail_timeout = \"30s\" }",
+    )
+    .replace(
+        "health_check = { path = \"/health\", interval = \"200ms\", timeout = \"500ms\" }\n",
+        "",
+    );
     let gw = Gateway::start(1, &text);
     a.stop();
     for _ in 0..10 {
@@ -118,7 +135,16 @@ upstream = "u"
         assert_eq!(r.text().unwrap(), "fast");
     }
     // A POST is not retried after the upstream got it: the slow target's timeout is a 504.
-    let statuses: Vec<u16> = (0..2).map(|_| c.post(gw.url("/u")).body("x").send().unwrap().status().as_u16()).collect();
+    let statuses: Vec<u16> = (0..2)
+        .map(|_| {
+            c.post(gw.url("/u"))
+                .body("x")
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
     assert!(statuses.contains(&504), "{statuses:?}");
 }
 
@@ -175,5 +201,9 @@ upstream = "slow"
     let started = std::time::Instant::now();
     let r = client().get(gw.url("/x")).send().unwrap();
     assert_eq!(r.status(), 504);
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
 }

@@ -26,13 +26,20 @@ fn echo(name: &'static str) -> Upstream {
 fn routes(ups: &[(&str, &Upstream)], routes: &str) -> String {
     let mut out = String::new();
     for (name, u) in ups {
-        out.push_str(&format!("[[upstreams]]\nname = \"{name}\"\ntargets = [\"{}\"]\n\n", u.addr()));
+        out.push_str(&format!(
+            "[[upstreams]]\nname = \"{name}\"\ntargets = [\"{}\"]\n\n",
+            u.addr()
+        ));
     }
     out.push_str(routes);
     out
 }
 
-fn get_json(gw: &Gateway, path: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+fn get_json(
+    gw: &Gateway,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
     let mut req = client().get(gw.url(path));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -81,13 +88,25 @@ upstream = "d"
     assert_eq!(get_json(&gw, "/api/x", &[]).1["name"], "a");
     assert_eq!(get_json(&gw, "/api/users/7", &[]).1["name"], "b");
     assert_eq!(get_json(&gw, "/api/users/me", &[]).1["name"], "c");
-    assert_eq!(get_json(&gw, "/api/x", &[("host", "admin.example.com")]).1["name"], "d");
-    let post: serde_json::Value = client().post(gw.url("/api/x")).body("{}").send().unwrap().json().unwrap();
+    assert_eq!(
+        get_json(&gw, "/api/x", &[("host", "admin.example.com")]).1["name"],
+        "d"
+    );
+    let post: serde_json::Value = client()
+        .post(gw.url("/api/x"))
+        .body("{}")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(post["name"], "d");
     let (status, body, headers) = get_json(&gw, "/apiary", &[]);
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "route_not_found");
-    assert!(body["error"]["message"].as_str().unwrap().contains("/apiary"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/apiary"));
     assert!(headers.contains_key("x-request-id"));
 }
 
@@ -111,7 +130,12 @@ response_headers = { set = { "x-served-by" = "tollgate" }, remove = ["x-upstream
     let (status, body, headers) = get_json(
         &gw,
         "/svc/orders/7?full=1",
-        &[("x-drop-me", "1"), ("x-forwarded-for", "10.1.2.3"), ("x-request-id", "client-id-42"), ("host", "public.example.com")],
+        &[
+            ("x-drop-me", "1"),
+            ("x-forwarded-for", "10.1.2.3"),
+            ("x-request-id", "client-id-42"),
+            ("host", "public.example.com"),
+        ],
     );
     assert_eq!(status, 200);
     assert_eq!(body["path"], "/orders/7?full=1");
@@ -133,7 +157,10 @@ response_headers = { set = { "x-served-by" = "tollgate" }, remove = ["x-upstream
 #[test]
 fn hop_by_hop_request_headers_are_not_forwarded() {
     let a = echo("a");
-    let gw = Gateway::start(1, &routes(&[("a", &a)], "[[routes]]\nname = \"r\"\nupstream = \"a\"\n"));
+    let gw = Gateway::start(
+        1,
+        &routes(&[("a", &a)], "[[routes]]\nname = \"r\"\nupstream = \"a\"\n"),
+    );
     let req = b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close, x-private\r\nx-private: 1\r\nTE: trailers\r\nProxy-Authorization: Basic Zm9v\r\n\r\n";
     let resp = raw_exchange(gw.port, req, Duration::from_secs(10)).unwrap();
     let (status, _, body) = parse_response(&resp).unwrap();
@@ -167,16 +194,25 @@ fn bad_framing_is_refused_and_the_connection_closed() {
     let both = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n";
     let (status, head) = framing(&gw, both);
     assert_eq!(status, 400, "{head}");
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
 
     let dup = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd";
     assert_eq!(framing(&gw, dup).0, 400);
 
-    let big_header = format!("GET /x HTTP/1.1\r\nHost: h\r\nx-big: {}\r\n\r\n", "a".repeat(3000));
+    let big_header = format!(
+        "GET /x HTTP/1.1\r\nHost: h\r\nx-big: {}\r\n\r\n",
+        "a".repeat(3000)
+    );
     let (status, head) = framing(&gw, big_header.as_bytes());
     assert_eq!(status, 431, "{head}");
 
-    let big_body = format!("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n{}", "b".repeat(2000));
+    let big_body = format!(
+        "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n{}",
+        "b".repeat(2000)
+    );
     assert_eq!(framing(&gw, big_body.as_bytes()).0, 413);
 
     let chunk = "c".repeat(1500);
@@ -192,21 +228,31 @@ fn bad_framing_is_refused_and_the_connection_closed() {
 #[test]
 fn a_404_keeps_a_bodiless_connection_and_closes_one_with_an_unread_body() {
     let a = echo("a");
-    let text = routes(&[("a", &a)], "[[routes]]\nname = \"r\"\npath_prefix = \"/only\"\nupstream = \"a\"\n");
+    let text = routes(
+        &[("a", &a)],
+        "[[routes]]\nname = \"r\"\npath_prefix = \"/only\"\nupstream = \"a\"\n",
+    );
     let gw = Gateway::start(1, &text);
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let first = one_exchange(&mut conn, b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
     assert!(first.starts_with("HTTP/1.1 404"), "{first}");
     let second = one_exchange(&mut conn, b"GET /only HTTP/1.1\r\nHost: h\r\n\r\n");
-    assert!(second.starts_with("HTTP/1.1 200"), "the second request was not served: {second}");
+    assert!(
+        second.starts_with("HTTP/1.1 200"),
+        "the second request was not served: {second}"
+    );
     assert_eq!(a.last_request().unwrap().path, "/only");
 
     let with_body = b"POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
     let resp = raw_exchange(gw.port, with_body, Duration::from_secs(10)).unwrap();
     let (status, head, _) = parse_response(&resp).unwrap();
     assert_eq!(status, 404);
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
 }
 
 /// Writes one request and reads exactly one Content-Length response from the same connection.
@@ -216,13 +262,21 @@ fn one_exchange(conn: &mut std::net::TcpStream, req: &[u8]) -> String {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(conn.read(&mut byte).unwrap(), 1, "connection closed mid-response");
+        assert_eq!(
+            conn.read(&mut byte).unwrap(),
+            1,
+            "connection closed mid-response"
+        );
         buf.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&buf).to_string();
     let len: usize = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
         .unwrap_or(0);
     let mut body = vec![0; len];
     conn.read_exact(&mut body).unwrap();

@@ -31,13 +31,20 @@ fn validate_env(text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     let path = dir.path().join("t.toml");
     std::fs::write(&path, text).unwrap();
     let mut cmd = Command::new(binary());
-    cmd.args(["validate", "-c"]).arg(&path).env_remove("TOLLGATE_ADMIN_TOKEN");
+    cmd.args(["validate", "-c"])
+        .arg(&path)
+        .env_remove("TOLLGATE_ADMIN_TOKEN");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).replace(&path.to_string_lossy().to_string(), "t.toml");
-    (out.status.success(), stderr, String::from_utf8_lossy(&out.stdout).into_owned())
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).replace(&path.to_string_lossy().to_string(), "t.toml");
+    (
+        out.status.success(),
+        stderr,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -53,34 +60,74 @@ fn shipped_configs_validate() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn an_unset_secret_is_named() {
     let (ok, err, _) = validate_env(SPEC_EXAMPLE, &[]);
     assert!(!ok);
-    assert!(err.contains("t.toml:9:9: admin.token: environment variable TOLLGATE_ADMIN_TOKEN is not set"), "{err}");
+    assert!(
+        err.contains(
+            "t.toml:9:9: admin.token: environment variable TOLLGATE_ADMIN_TOKEN is not set"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn five_kinds_of_mistakes_are_each_located() {
     let cases: &[(&str, &str, &str)] = &[
         // (what to replace, replacement, expected line in stderr)
-        ("upstream = \"echo\"", "upstream = \"ehco\"", "t.toml:20:12: routes[0].upstream: no upstream named \"ehco\" (did you mean \"echo\"?)"),
-        ("threads = 1", "thraeds = 1", "unknown key \"thraeds\" (did you mean \"threads\"?)"),
-        ("interval = \"1s\"", "interval = \"soon\"", "t.toml:15:47: upstreams[0].health_check.interval: invalid duration \"soon\""),
-        ("listen = [\"127.0.0.1:18080\"]", "listen = [\"localhost\"]", "t.toml:3:11: server.listen[0]: \"localhost\" is not an IP:port address"),
-        ("balance = \"round_robin\"", "balance = \"roundrobin\"", "upstreams[0].balance: unknown value \"roundrobin\" (did you mean \"round_robin\"?)"),
-        ("workers = 2", "workers = \"two\"", "server.workers: invalid type: string \"two\""),
-        ("path_prefix = \"/echo\"", "path_prefix = \"echo\"", "routes[0].path_prefix: \"echo\" must start with '/'"),
+        (
+            "upstream = \"echo\"",
+            "upstream = \"ehco\"",
+            "t.toml:20:12: routes[0].upstream: no upstream named \"ehco\" (did you mean \"echo\"?)",
+        ),
+        (
+            "threads = 1",
+            "thraeds = 1",
+            "unknown key \"thraeds\" (did you mean \"threads\"?)",
+        ),
+        (
+            "interval = \"1s\"",
+            "interval = \"soon\"",
+            "t.toml:15:47: upstreams[0].health_check.interval: invalid duration \"soon\"",
+        ),
+        (
+            "listen = [\"127.0.0.1:18080\"]",
+            "listen = [\"localhost\"]",
+            "t.toml:3:11: server.listen[0]: \"localhost\" is not an IP:port address",
+        ),
+        (
+            "balance = \"round_robin\"",
+            "balance = \"roundrobin\"",
+            "upstreams[0].balance: unknown value \"roundrobin\" (did you mean \"round_robin\"?)",
+        ),
+        (
+            "workers = 2",
+            "workers = \"two\"",
+            "server.workers: invalid type: string \"two\"",
+        ),
+        (
+            "path_prefix = \"/echo\"",
+            "path_prefix = \"echo\"",
+            "routes[0].path_prefix: \"echo\" must start with '/'",
+        ),
         ("[[routes]]", "[[routes]\n", "TOML syntax error"),
     ];
     for (from, to, expected) in cases {
         let text = SPEC_EXAMPLE.replacen(from, to, 1);
         let (ok, err, _) = validate_env(&text, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
         assert!(!ok, "{to} was accepted");
-        assert!(err.contains(expected), "for {to}: expected {expected:?} in:\n{err}");
+        assert!(
+            err.contains(expected),
+            "for {to}: expected {expected:?} in:\n{err}"
+        );
     }
 }
 
@@ -108,7 +155,11 @@ fn every_semantic_problem_is_listed_at_once() {
 fn run_refuses_a_bad_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, SPEC_EXAMPLE.replace("upstream = \"echo\"", "upstream = \"ehco\"")).unwrap();
+    std::fs::write(
+        &path,
+        SPEC_EXAMPLE.replace("upstream = \"echo\"", "upstream = \"ehco\""),
+    )
+    .unwrap();
     let out = Command::new(binary())
         .args(["run", "-c"])
         .arg(&path)
@@ -117,5 +168,8 @@ fn run_refuses_a_bad_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no upstream named \"ehco\"") && err.contains("refusing to start"), "{err}");
+    assert!(
+        err.contains("no upstream named \"ehco\"") && err.contains("refusing to start"),
+        "{err}"
+    );
 }

@@ -75,11 +75,18 @@ impl Upstream {
         Self::start(name, move |_| Reply::ok(n.clone()))
     }
 
-    pub fn start(name: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Upstream {
+    pub fn start(
+        name: &str,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Upstream {
         Self::start_on(0, name, handler)
     }
 
-    pub fn start_on(port: u16, name: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Upstream {
+    pub fn start_on(
+        port: u16,
+        name: &str,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Upstream {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -88,7 +95,13 @@ impl Upstream {
         let healthy = Arc::new(AtomicBool::new(true));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
-        let (h, r, s, hl, c) = (hits.clone(), requests.clone(), stopped.clone(), healthy.clone(), conns.clone());
+        let (h, r, s, hl, c) = (
+            hits.clone(),
+            requests.clone(),
+            stopped.clone(),
+            healthy.clone(),
+            conns.clone(),
+        );
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -98,7 +111,8 @@ impl Upstream {
                 if let Ok(clone) = stream.try_clone() {
                     c.lock().unwrap().push(clone);
                 }
-                let (h, r, hl, handler, s) = (h.clone(), r.clone(), hl.clone(), handler.clone(), s.clone());
+                let (h, r, hl, handler, s) =
+                    (h.clone(), r.clone(), hl.clone(), handler.clone(), s.clone());
                 std::thread::spawn(move || serve(stream, &handler, &h, &r, &hl, &s));
             }
         });
@@ -165,7 +179,9 @@ fn serve(
     };
     let mut reader = BufReader::new(stream);
     loop {
-        let Some(req) = read_request(&mut reader) else { return };
+        let Some(req) = read_request(&mut reader) else {
+            return;
+        };
         if stopped.load(Ordering::SeqCst) {
             return;
         }
@@ -180,7 +196,11 @@ fn serve(
         if !reply.delay.is_zero() {
             std::thread::sleep(reply.delay);
         }
-        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\n", reply.status, reply.body.len());
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+            reply.status,
+            reply.body.len()
+        );
         for (k, v) in &reply.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -216,11 +236,17 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         headers,
         body: Vec::new(),
     };
-    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         let mut body = vec![0; len];
         reader.read_exact(&mut body).ok()?;
         req.body = body;
-    } else if req.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    } else if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         req.body = read_chunked(reader)?;
     }
     Some(req)

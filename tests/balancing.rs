@@ -48,8 +48,8 @@ fn round_robin_alternates() {
 fn weighted_follows_weights() {
     let a = Upstream::named("a");
     let b = Upstream::named("b");
-    let extra = format!("balance = \"weighted\"\n",);
-    let body = upstreams_toml("w", &[&a, &b], &extra).replace(
+    let extra = "balance = \"weighted\"\n";
+    let body = upstreams_toml("w", &[&a, &b], extra).replace(
         &format!("targets = [\"{}\", \"{}\"]", a.addr(), b.addr()),
         &format!(
             "targets = [{{ addr = \"{}\", weight = 3 }}, {{ addr = \"{}\", weight = 1 }}]",

@@ -348,43 +348,17 @@ fn locate(doc: &toml_edit::ImDocument<String>, at: &[Seg]) -> Option<usize> {
     let mut item: &toml_edit::Item = doc.as_item();
     let mut best = None;
     for seg in at {
-        let next = match (seg, item) {
-            (Seg::Key(k), toml_edit::Item::Table(t)) => {
-                if let Some((kk, _)) = t.get_key_value(k) {
-                    best = kk.span().map(|s| s.start).or(best);
-                }
-                t.get(k)
-            }
-            (Seg::Key(k), toml_edit::Item::Value(toml_edit::Value::InlineTable(t))) => {
-                if let Some((kk, _)) = t.get_key_value(k) {
-                    best = kk.span().map(|s| s.start).or(best);
-                }
-                t.get(k).map(|_| item).and_then(|it| it.get(k))
-            }
-            (Seg::Index(i), toml_edit::Item::ArrayOfTables(a)) => a
-                .get(*i)
-                .map(|t| {
-                    best = t.span().map(|s| s.start).or(best);
-                    t
-                })
-                .and_then(|_| item.get(*i)),
-            (Seg::Index(i), toml_edit::Item::Value(toml_edit::Value::Array(a))) => {
-                if let Some(v) = a.get(*i) {
-                    best = v.span().map(|s| s.start).or(best);
-                }
-                item.get(*i)
-            }
-            _ => None,
+        let (key_span, next) = match seg {
+            Seg::Key(k) => match item.as_table_like().and_then(|t| t.get_key_value(k)) {
+                Some((key, value)) => (key.span(), Some(value)),
+                None => (None, None),
+            },
+            Seg::Index(i) => (None, item.get(*i)),
         };
-        match next {
-            Some(n) => {
-                if let Some(s) = n.span() {
-                    best = Some(s.start);
-                }
-                item = n;
-            }
-            None => break,
-        }
+        best = key_span.map(|s| s.start).or(best);
+        let Some(next) = next else { break };
+        best = next.span().map(|s| s.start).or(best);
+        item = next;
     }
     best
 }

@@ -27,7 +27,8 @@ struct AdminApp {
     board: &'static Scoreboard,
 }
 
-pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard) -> ! {
+/// Runs the admin process; `generation` is the one of `config`.
+pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard, generation: u64) -> ! {
     let Some(admin) = &config.admin else {
         std::process::exit(0);
     };
@@ -51,7 +52,12 @@ pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard) -> ! 
     server.add_service(service);
     server.add_service(background_service(
         "admin-reload",
-        TokenReload { token, path },
+        TokenReload {
+            token,
+            path,
+            board,
+            generation,
+        },
     ));
     board.admin_slot().ready_generation.store(1, Relaxed);
     server.run_forever()
@@ -61,6 +67,9 @@ pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard) -> ! 
 struct TokenReload {
     token: Arc<ArcSwap<Secret>>,
     path: PathBuf,
+    board: &'static Scoreboard,
+    /// The generation of the configuration the process started with.
+    generation: u64,
 }
 
 #[async_trait]
@@ -70,17 +79,26 @@ impl BackgroundService for TokenReload {
         else {
             return;
         };
+        // SIGHUP was ignored until the line above (see the master's fork): catch up on a
+        // reload accepted while this process was starting.
+        if self.board.generation.load(Relaxed) > self.generation {
+            self.reload().await;
+        }
         loop {
             tokio::select! {
-                _ = hup.recv() => {
-                    let path = self.path.clone();
-                    if let Ok(Ok(cfg)) = tokio::task::spawn_blocking(move || config::load(&path)).await {
-                        if let Some(a) = cfg.admin {
-                            self.token.store(Arc::new(a.token));
-                        }
-                    }
-                }
+                _ = hup.recv() => self.reload().await,
                 _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+impl TokenReload {
+    async fn reload(&self) {
+        let path = self.path.clone();
+        if let Ok(Ok(cfg)) = tokio::task::spawn_blocking(move || config::load(&path)).await {
+            if let Some(a) = cfg.admin {
+                self.token.store(Arc::new(a.token));
             }
         }
     }
@@ -108,10 +126,11 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl AdminApp {
-    fn authorized(&self, session: &ServerSession) -> Result<(), Response<Vec<u8>>> {
+    /// The 401 to answer with when the request does not carry the admin token.
+    fn refusal(&self, session: &ServerSession) -> Option<Response<Vec<u8>>> {
         let token = self.token.load();
         if token.is_empty() {
-            return Err(json_error(
+            return Some(json_error(
                 401,
                 "admin.token is not set; set it (e.g. TOLLGATE_ADMIN_TOKEN) and reload",
             ));
@@ -123,9 +142,9 @@ impl AdminApp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         match given {
-            Some(g) if same_secret(g.trim().as_bytes(), token.expose().as_bytes()) => Ok(()),
-            Some(_) => Err(json_error(401, "wrong admin token")),
-            None => Err(json_error(
+            Some(g) if same_secret(g.trim().as_bytes(), token.expose().as_bytes()) => None,
+            Some(_) => Some(json_error(401, "wrong admin token")),
+            None => Some(json_error(
                 401,
                 "missing admin token: send Authorization: Bearer <token>",
             )),
@@ -191,7 +210,7 @@ impl ServeHttp for AdminApp {
         if !matches!(path.as_str(), "/readyz" | "/metrics") {
             return json_error(404, &format!("no admin endpoint {path}"));
         }
-        if let Err(resp) = self.authorized(session) {
+        if let Some(resp) = self.refusal(session) {
             return resp;
         }
         match path.as_str() {

@@ -174,9 +174,12 @@ impl Master {
     fn spawn(&mut self, slot: usize) {
         let role = self.role(slot);
         self.board.slots[slot].ready_generation.store(0, Relaxed);
+        // Read before the fork: once it runs, the master may accept a newer generation than the
+        // configuration the child inherits.
+        let generation = self.board.generation.load(Relaxed);
         // SAFETY: the master is single-threaded, so the child starts with a consistent heap.
         match unsafe { nix::unistd::fork() } {
-            Ok(nix::unistd::ForkResult::Child) => self.become_child(slot, role),
+            Ok(nix::unistd::ForkResult::Child) => self.become_child(slot, role, generation),
             Ok(nix::unistd::ForkResult::Parent { child }) => {
                 let pid = child.as_raw();
                 self.board.slots[slot].pid.store(pid, Relaxed);
@@ -193,11 +196,15 @@ impl Master {
         }
     }
 
-    fn become_child(&self, slot: usize, role: Role) -> ! {
+    /// Runs the child; `generation` is the one of the configuration it inherits.
+    fn become_child(&self, slot: usize, role: Role, generation: u64) -> ! {
         let set = signal_set();
         // SAFETY: plain syscalls on this process: unblock the master's signals and ask to be
-        // told (SIGTERM) if the master dies, so no orphan keeps serving.
+        // told (SIGTERM) if the master dies, so no orphan keeps serving. SIGHUP is ignored until
+        // the child installs its own handler: a reload sent while it starts would otherwise
+        // kill it (the default action). The child catches up on the generation instead.
         unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
             libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
         }
@@ -209,9 +216,15 @@ impl Master {
                 slot,
                 config_path: self.path.clone(),
                 config: self.config.clone(),
+                generation,
                 board: self.board,
             }),
-            Role::Admin => crate::admin::run(self.config.clone(), self.path.clone(), self.board),
+            Role::Admin => crate::admin::run(
+                self.config.clone(),
+                self.path.clone(),
+                self.board,
+                generation,
+            ),
         }
     }
 
@@ -308,19 +321,19 @@ impl Master {
                 return;
             }
         };
-        if new.server.listen != self.config.server.listen
-            || new.server.threads != self.config.server.threads
-        {
-            tracing::warn!("server.listen and server.threads changes apply on restart only");
-        }
-        if new.admin.as_ref().map(|a| a.listen) != self.config.admin.as_ref().map(|a| a.listen) {
-            tracing::warn!("admin.listen changes apply on restart only");
+        let fixed = restart_only_changes(&self.config, &new);
+        if !fixed.is_empty() {
+            tracing::warn!("{} changes apply on restart only", fixed.join(", "));
         }
         let generation = self.board.generation.fetch_add(1, Relaxed) + 1;
         let workers = new.server.workers;
+        // Running workers keep these settings (their listeners, threads, drain time and log
+        // writer are set up at start), so a worker forked later must get the same ones.
         let mut kept = new;
         kept.server.listen = self.config.server.listen.clone();
         kept.server.threads = self.config.server.threads;
+        kept.server.grace_period = self.config.server.grace_period;
+        kept.log = self.config.log.clone();
         self.config = Arc::new(kept);
         self.board.workers.store(workers as u64, Relaxed);
         for slot in self.slots() {
@@ -350,6 +363,24 @@ impl Master {
             }
         }
     }
+}
+
+/// The settings that differ in `new` but are only read when the gateway starts.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let admin_listen = |c: &Config| c.admin.as_ref().map(|a| a.listen);
+    let (o, n) = (&old.server, &new.server);
+    [
+        ("server.listen", o.listen != n.listen),
+        ("server.threads", o.threads != n.threads),
+        ("server.grace_period", o.grace_period != n.grace_period),
+        ("admin.listen", admin_listen(old) != admin_listen(new)),
+        ("log.access", old.log.access != new.log.access),
+        ("log.queue", old.log.queue != new.log.queue),
+        ("log.level", old.log.level != new.log.level),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 fn send(pid: i32, sig: libc::c_int) {

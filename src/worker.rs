@@ -32,6 +32,8 @@ pub struct WorkerArgs {
     pub slot: usize,
     pub config_path: PathBuf,
     pub config: Arc<Config>,
+    /// The generation of `config`; the master may have accepted a newer one since the fork.
+    pub generation: u64,
     pub board: &'static Scoreboard,
 }
 
@@ -89,6 +91,7 @@ pub fn run(args: WorkerArgs) -> ! {
     let control = Control {
         slot: args.slot,
         path: args.config_path,
+        generation: args.generation,
         board: args.board,
         state: state.clone(),
         dropped,
@@ -164,6 +167,8 @@ fn drain_then_exit(
 struct Control {
     slot: usize,
     path: PathBuf,
+    /// The generation of the configuration the worker started with.
+    generation: u64,
     board: &'static Scoreboard,
     state: Arc<GatewayState>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
@@ -184,22 +189,28 @@ impl BackgroundService for Control {
             .iter()
             .map(|a| a.port())
             .collect();
-        let generation = self.board.generation.load(Relaxed);
+        // Watched before reporting ready: until now SIGHUP was ignored (see the master's fork).
+        let hup = signal(SignalKind::hangup());
         let slot = &self.board.slots[self.slot];
         match wait_until_listening(&ports, Duration::from_secs(10)).await {
-            true => slot.ready_generation.store(generation.max(1), Relaxed),
+            // Report the generation of the configuration held, not the master's latest one.
+            true => slot.ready_generation.store(self.generation.max(1), Relaxed),
             false => {
                 tracing::error!("worker {}: listeners not up after 10s; exiting", self.slot);
                 std::process::exit(3);
             }
         }
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        let Ok(mut hup) = hup else {
             tracing::error!(
                 "worker {}: cannot watch SIGHUP; reloads will not apply",
                 self.slot
             );
             return;
         };
+        // A reload accepted while this worker was starting sent a SIGHUP that was ignored.
+        if self.board.generation.load(Relaxed) > self.generation {
+            self.reload().await;
+        }
         loop {
             tokio::select! {
                 _ = hup.recv() => self.reload().await,

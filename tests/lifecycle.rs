@@ -911,10 +911,8 @@ fn misplaced_samples(text: &str) -> Vec<String> {
 }
 
 /// Every worker keeps the counters of a route a reload removed; one started since has none. The
-/// admin process merges the workers' texts in the first worker's order and appends the series it
-/// lacks at the very end, under the last family's `# TYPE` line: an invalid exposition.
+/// merged exposition must still keep each series under its own family's `# TYPE` line.
 #[test]
-#[ignore = "bug in telemetry::metrics::merge (outside this file's scope); see the doc comment"]
 fn metrics_keep_each_family_together_when_workers_have_different_series() {
     let a = Upstream::named("a");
     let body = config_body(&[("one", &[&a])], "one");

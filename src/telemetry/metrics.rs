@@ -170,17 +170,32 @@ impl Registry {
 
 /// Merges the texts of several workers into one exposition: samples with the same name and
 /// labels are added up, except `tollgate_upstream_target_up`, which is the minimum (a target is
-/// up only where every worker sees it up). Family order and comments follow the first worker.
+/// up only where every worker sees it up). Samples stay under the family (`# HELP`/`# TYPE`)
+/// they came under, even when only a later worker has them (after a reload, say).
 pub fn merge(texts: &[String]) -> String {
-    let mut order: Vec<String> = Vec::new();
+    struct Family {
+        comments: Vec<String>,
+        series: Vec<String>,
+    }
+    let mut families: Vec<Family> = Vec::new();
+    let mut family_of: HashMap<String, usize> = HashMap::new();
     let mut values: HashMap<String, f64> = HashMap::new();
     for text in texts {
+        let mut current: Option<usize> = None;
         for line in text.lines() {
-            if line.starts_with('#') || line.is_empty() {
-                if !values.contains_key(line) {
-                    values.insert(line.to_string(), f64::NAN);
-                    order.push(line.to_string());
+            if let Some(rest) = line.strip_prefix("# ") {
+                let name = rest.split_whitespace().nth(1).unwrap_or("").to_string();
+                let idx = *family_of.entry(name).or_insert_with(|| {
+                    families.push(Family {
+                        comments: Vec::new(),
+                        series: Vec::new(),
+                    });
+                    families.len() - 1
+                });
+                if !families[idx].comments.iter().any(|c| c == line) {
+                    families[idx].comments.push(line.to_string());
                 }
+                current = Some(idx);
                 continue;
             }
             let Some((series, value)) = line.rsplit_once(' ') else {
@@ -192,20 +207,26 @@ pub fn merge(texts: &[String]) -> String {
                 Some(old) => *old += v,
                 None => {
                     values.insert(series.to_string(), v);
-                    order.push(series.to_string());
+                    let idx = current.unwrap_or_else(|| {
+                        families.push(Family {
+                            comments: Vec::new(),
+                            series: Vec::new(),
+                        });
+                        families.len() - 1
+                    });
+                    current = Some(idx);
+                    families[idx].series.push(series.to_string());
                 }
             }
         }
     }
-    let mut out = String::with_capacity(
-        texts.iter().map(String::len).sum::<usize>() / texts.len().max(1) + 64,
-    );
-    for key in order {
-        let v = values[&key];
-        if v.is_nan() {
-            let _ = writeln!(out, "{key}");
-        } else {
-            let _ = writeln!(out, "{key} {v}");
+    let mut out = String::with_capacity(texts.first().map_or(0, String::len) + 64);
+    for f in families {
+        for c in f.comments {
+            let _ = writeln!(out, "{c}");
+        }
+        for s in f.series {
+            let _ = writeln!(out, "{s} {}", values[&s]);
         }
     }
     out
@@ -225,6 +246,17 @@ mod tests {
         assert_eq!(
             m,
             "# TYPE x counter\nx{a=\"1\"} 5\ntollgate_upstream_target_up{t=\"1\"} 0\n"
+        );
+    }
+
+    #[test]
+    fn a_series_only_a_later_worker_has_stays_in_its_family() {
+        let a = "# TYPE x counter\nx{r=\"1\"} 1\n# TYPE y gauge\ny 1\n".to_string();
+        let b = "# TYPE x counter\nx{r=\"1\"} 1\nx{r=\"2\"} 4\n# TYPE y gauge\ny 2\n".to_string();
+        let m = merge(&[a, b]);
+        assert_eq!(
+            m,
+            "# TYPE x counter\nx{r=\"1\"} 2\nx{r=\"2\"} 4\n# TYPE y gauge\ny 3\n"
         );
     }
 

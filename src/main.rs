@@ -4,6 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// glibc's malloc showed as ~10% of a worker's CPU under load; mimalloc's per-thread heaps
+/// serve Pingora's many small per-request allocations more cheaply.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "tollgate", version, about = "An AI and API gateway on Pingora")]
 struct Cli {

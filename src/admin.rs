@@ -3,7 +3,7 @@
 //! abstract Unix socket and summed, so a scrape sees the whole gateway.
 
 use crate::config::compile::Secret;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::telemetry::metrics;
 use arc_swap::ArcSwap;
@@ -74,32 +74,24 @@ struct TokenReload {
 
 #[async_trait]
 impl BackgroundService for TokenReload {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        let Ok(hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
             return;
         };
-        // SIGHUP was ignored until the line above (see the master's fork): catch up on a
-        // reload accepted while this process was starting.
-        if self.board.generation.load(Relaxed) > self.generation {
-            self.reload().await;
-        }
-        loop {
-            tokio::select! {
-                _ = hup.recv() => self.reload().await,
-                _ = shutdown.changed() => return,
-            }
-        }
+        crate::worker::follow_reloads(hup, self.board, self.generation, shutdown, || self.reload())
+            .await;
     }
 }
 
 impl TokenReload {
     async fn reload(&self) {
-        let path = self.path.clone();
-        if let Ok(Ok(cfg)) = tokio::task::spawn_blocking(move || config::load(&path)).await {
-            if let Some(a) = cfg.admin {
-                self.token.store(Arc::new(a.token));
+        match crate::worker::load_off_thread(&self.path).await {
+            Ok(cfg) => {
+                if let Some(a) = cfg.admin {
+                    self.token.store(Arc::new(a.token));
+                }
             }
+            Err(problems) => tracing::debug!("admin: reload refused: {problems}"),
         }
     }
 }

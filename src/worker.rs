@@ -178,7 +178,7 @@ struct Control {
 
 #[async_trait]
 impl BackgroundService for Control {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
+    async fn start(&self, shutdown: ShutdownWatch) {
         self.state.snapshot.load().start_health_checks();
         self.spawn_metrics_server();
         let ports: Vec<u16> = self
@@ -202,33 +202,55 @@ impl BackgroundService for Control {
                 std::process::exit(3);
             }
         }
-        let Ok(mut hup) = hup else {
+        let Ok(hup) = hup else {
             tracing::error!(
                 "worker {}: cannot watch SIGHUP; reloads will not apply",
                 self.slot
             );
             return;
         };
-        // A reload accepted while this worker was starting sent a SIGHUP that was ignored.
-        if self.board.generation.load(Relaxed) > self.generation {
-            self.reload().await;
+        follow_reloads(hup, self.board, self.generation, shutdown, || self.reload()).await;
+    }
+}
+
+/// The child's side of a reload: apply one on every SIGHUP until shutdown, after catching up on
+/// a generation the master accepted while this child was starting (its SIGHUP was ignored then,
+/// see the master's fork). `started` is the generation the child was forked with.
+pub async fn follow_reloads<F>(
+    mut hup: tokio::signal::unix::Signal,
+    board: &Scoreboard,
+    started: u64,
+    mut shutdown: ShutdownWatch,
+    reload: impl Fn() -> F,
+) where
+    F: std::future::Future<Output = ()>,
+{
+    if board.generation.load(Relaxed) > started {
+        reload().await;
+    }
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload().await,
+            _ = shutdown.changed() => return,
         }
-        loop {
-            tokio::select! {
-                _ = hup.recv() => self.reload().await,
-                _ = shutdown.changed() => return,
-            }
-        }
+    }
+}
+
+/// Loads the configuration on the blocking pool, never on a request thread.
+pub async fn load_off_thread(path: &std::path::Path) -> Result<Config, String> {
+    let path = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || config::load(&path)).await {
+        Ok(Ok(cfg)) => Ok(cfg),
+        Ok(Err(problems)) => Err(problems.to_string()),
+        Err(e) => Err(format!("the loader failed: {e}")),
     }
 }
 
 impl Control {
     async fn reload(&self) {
         let generation = self.board.generation.load(Relaxed);
-        let path = self.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
-        match loaded {
-            Ok(Ok(cfg)) => {
+        match load_off_thread(&self.path).await {
+            Ok(cfg) => {
                 let old = self.state.snapshot.load_full();
                 let new = Snapshot::build(Arc::new(cfg), &self.state.registry, Some(&old));
                 new.start_health_checks();
@@ -241,13 +263,10 @@ impl Control {
                     self.slot
                 );
             }
-            Ok(Err(problems)) => {
-                tracing::error!(
-                    "worker {}: reload refused, the running configuration stays:\n{problems}",
-                    self.slot
-                )
-            }
-            Err(e) => tracing::error!("worker {}: reload failed: {e}", self.slot),
+            Err(problems) => tracing::error!(
+                "worker {}: reload refused, the running configuration stays:\n{problems}",
+                self.slot
+            ),
         }
     }
 

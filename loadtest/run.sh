@@ -1,0 +1,444 @@
+#!/usr/bin/env bash
+# Side-by-side load test: tollgate vs. nginx as a reverse proxy in front of the same upstream
+# (another nginx), on one host, loopback only. See loadtest/README.md for the knobs.
+set -euo pipefail
+
+# ---------------------------------------------------------------------------------------------
+# Knobs (environment)
+# ---------------------------------------------------------------------------------------------
+DURATION="${DURATION:-10s}"          # wrk -d for each measured run
+WARMUP="${WARMUP:-3s}"               # wrk -d for the warm-up run before each measured run
+CONNECTIONS="${CONNECTIONS:-32}"     # wrk -c
+THREADS="${THREADS:-1}"              # wrk -t
+BODY_BYTES="${BODY_BYTES:-4096}"     # size of the POST /json request body
+PROXY_CPU="${PROXY_CPU:-1}"          # CPU list (taskset -c) for the proxy under test
+LOAD_CPU="${LOAD_CPU:-0}"            # CPU list (taskset -c) for wrk and the upstream nginx
+TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build --release`
+KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
+READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+RESULTS="$HERE/results"
+HOST=127.0.0.1
+
+log() { printf '[loadtest] %s\n' "$*" >&2; }
+die() { printf '[loadtest] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies
+# ---------------------------------------------------------------------------------------------
+NGINX_BIN="$(command -v nginx || true)"
+[[ -z "$NGINX_BIN" && -x /usr/sbin/nginx ]] && NGINX_BIN=/usr/sbin/nginx
+missing=()
+[[ -n "$NGINX_BIN" ]] || missing+=(nginx)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if ((${#missing[@]})); then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        echo "loadtest: missing packages; install them with:" >&2
+        echo "  sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y "${missing[@]}"; then
+        apt-get update
+        apt-get install -y "${missing[@]}"
+    fi
+    NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
+    [[ -x "$NGINX_BIN" ]] || die "nginx still not found after installing"
+fi
+
+# One run per host at a time: two runs would measure each other.
+LOCK_FILE="${LOCK_FILE:-/tmp/tollgate-loadtest.lock}"
+exec 9>>"$LOCK_FILE"
+if ! flock -n 9; then
+    log "another load test holds $LOCK_FILE; waiting for it (up to ${LOCK_TIMEOUT:-1800}s)"
+    flock -w "${LOCK_TIMEOUT:-1800}" 9 || die "gave up waiting for $LOCK_FILE"
+fi
+
+ncpu="$(nproc --all)"
+for c in ${PROXY_CPU//,/ } ${LOAD_CPU//,/ }; do
+    [[ "${c%%-*}" =~ ^[0-9]+$ && "${c%%-*}" -lt "$ncpu" ]] ||
+        die "CPU '$c' does not exist on this host ($ncpu CPUs); set PROXY_CPU / LOAD_CPU"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Build tollgate
+# ---------------------------------------------------------------------------------------------
+src_state() { # commit of the tree being built, "+dirty" if src/ or Cargo.* have local changes
+    local rev
+    rev="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)" || { echo "unknown revision"; return; }
+    git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || rev+="+dirty"
+    echo "$rev"
+}
+if [[ -z "$TOLLGATE_BIN" ]]; then
+    BUILD_DESC="built from $(src_state)"
+    CARGO="$(command -v cargo || true)"
+    [[ -z "$CARGO" && -x "$HOME/.cargo/bin/cargo" ]] && CARGO="$HOME/.cargo/bin/cargo"
+    [[ -n "$CARGO" ]] || die "cargo not found; install Rust or set TOLLGATE_BIN"
+    log "building tollgate: cargo build --release (a build from scratch takes several minutes)"
+    (cd "$REPO" && "$CARGO" build --release --bin tollgate)
+    TOLLGATE_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/tollgate"
+fi
+[[ -x "$TOLLGATE_BIN" ]] || die "tollgate binary not found or not executable: $TOLLGATE_BIN"
+BUILD_DESC="${BUILD_DESC:-prebuilt $TOLLGATE_BIN}, binary of $(date -u -r "$TOLLGATE_BIN" '+%Y-%m-%d %H:%M UTC')"
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping and cleanup
+# ---------------------------------------------------------------------------------------------
+TMP="$(mktemp -d /tmp/tollgate-loadtest.XXXXXX)"
+chmod 755 "$TMP" # nginx workers run as an unprivileged user when started as root
+PIDS=()          # every process this script started (each is its own process-group leader)
+
+cleanup() {
+    local rc=$? pid deadline
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do
+        # Whole group first (nginx workers, tollgate children), then the pid itself.
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    deadline=$((SECONDS + 10))
+    for pid in "${PIDS[@]}"; do
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "pid $pid did not stop on SIGTERM; killing it"
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        fi
+        # Anything left in its process group (e.g. a worker whose master was killed).
+        kill -0 -- "-$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ "$KEEP_TMP" == 1 ]]; then
+        log "temp dir kept: $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME CPU CMD... : starts CMD in the background in its own session, pinned to CPU,
+# output to $TMP/NAME.out; sets START_PID.
+start() {
+    local name=$1 cpu=$2
+    shift 2
+    setsid taskset -c "$cpu" "$@" >"$TMP/$name.out" 2>&1 9>&- &
+    START_PID=$!
+    PIDS+=("$START_PID")
+}
+
+# ---------------------------------------------------------------------------------------------
+# Free loopback ports (outside the ephemeral range, so no outgoing socket holds them)
+# ---------------------------------------------------------------------------------------------
+USED_PORTS=" "
+free_port() { # free_port VAR
+    local p i
+    for ((i = 0; i < 500; i++)); do
+        p=$((20000 + RANDOM % 12000))
+        [[ "$USED_PORTS" == *" $p "* ]] && continue
+        if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
+            USED_PORTS+="$p "
+            printf -v "$1" '%s' "$p"
+            return 0
+        fi
+    done
+    die "could not find a free port on $HOST"
+}
+free_port UPORT
+free_port NPORT
+free_port TPORT
+free_port APORT
+
+# wait_for NAME PID CHECK-COMMAND... : polls CHECK until it succeeds, PID dies, or the deadline.
+wait_for() {
+    local name=$1 pid=$2
+    shift 2
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until "$@" >/dev/null 2>&1; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            sed 's/^/    /' "$TMP/$name.out" >&2 || true
+            die "$name exited before it was ready (output above)"
+        fi
+        if ((SECONDS >= deadline)); then
+            sed 's/^/    /' "$TMP/$name.out" >&2 || true
+            die "$name did not become ready within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.1
+    done
+}
+
+SMALL_BODY='hello world'
+JSON_BODY='{"ok":true,"id":42,"status":"accepted"}'
+# Succeeds when URL answers GET with exactly EXPECTED.
+body_is() { [[ "$(curl -s --max-time 2 "$1")" == "$2" ]]; }
+
+# ---------------------------------------------------------------------------------------------
+# Request body and wrk script for POST /json
+# ---------------------------------------------------------------------------------------------
+BODY_FILE="$TMP/body.json"
+awk -v size="$BODY_BYTES" 'BEGIN {
+    s = "{\"items\":["
+    for (i = 1; length(s) < size - 160; i++) {
+        if (i > 1) s = s ","
+        s = s sprintf("{\"id\":%d,\"name\":\"item-%05d\",\"qty\":%d,\"price\":%d.%02d,\"tags\":[\"a\",\"b\"]}", i, i, i % 7 + 1, i % 100, i % 97)
+    }
+    s = s "],\"pad\":\""
+    tail = "\"}"
+    pad = size - length(s) - length(tail)
+    for (j = 0; j < pad; j++) s = s "x"
+    printf "%s%s", s, tail
+}' >"$BODY_FILE"
+[[ "$(wc -c <"$BODY_FILE")" -eq "$BODY_BYTES" ]] || die "generated body is not $BODY_BYTES bytes"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -m json.tool "$BODY_FILE" >/dev/null || die "generated body is not valid JSON"
+fi
+POST_LUA="$TMP/post_json.lua"
+cat >"$POST_LUA" <<EOF
+local f = assert(io.open("$BODY_FILE", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# ---------------------------------------------------------------------------------------------
+# Upstream: nginx, one worker, fixed answers
+# ---------------------------------------------------------------------------------------------
+nginx_common() { # nginx_common DIR : the main-context and http-context lines both nginx share
+    cat <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1/client_body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 65s;
+EOF
+}
+
+UDIR="$TMP/upstream"
+mkdir -p "$UDIR"
+{
+    nginx_common "$UDIR"
+    cat <<EOF
+    server {
+        listen $HOST:$UPORT backlog=4096;
+        location = /small {
+            default_type text/plain;
+            return 200 "$SMALL_BODY\n";
+        }
+        location = /json {
+            # return discards (reads) the request body, so the connection stays reusable.
+            if (\$request_method != POST) { return 405; }
+            default_type application/json;
+            return 200 '$JSON_BODY\n';
+        }
+        location / { return 404; }
+    }
+}
+EOF
+} >"$UDIR/nginx.conf"
+"$NGINX_BIN" -t -q -p "$UDIR" -e "$UDIR/error.log" -c "$UDIR/nginx.conf" >/dev/null 2>&1 ||
+    "$NGINX_BIN" -t -p "$UDIR" -e "$UDIR/error.log" -c "$UDIR/nginx.conf" ||
+    die "upstream nginx config invalid"
+start upstream "$LOAD_CPU" "$NGINX_BIN" -p "$UDIR" -e "$UDIR/error.log" -c "$UDIR/nginx.conf"
+UPSTREAM_PID=$START_PID
+wait_for upstream "$UPSTREAM_PID" body_is "http://$HOST:$UPORT/small" "$SMALL_BODY"
+log "upstream nginx on $HOST:$UPORT (pid $UPSTREAM_PID, cpu $LOAD_CPU)"
+
+# The upstream must read the 4 KB body and keep the connection: two POSTs over one connection.
+check_post() { # check_post NAME URL : POSTs the body twice on one connection
+    local name=$1 url=$2 out
+    out="$(curl -sv --max-time 5 -H 'Content-Type: application/json' \
+        --data-binary "@$BODY_FILE" "$url" "$url" 2>"$TMP/curl.err")" ||
+        die "$name: POST $url failed"
+    [[ "$out" == "$JSON_BODY"$'\n'"$JSON_BODY" ]] ||
+        die "$name: POST $url answered '$out', expected the JSON body twice"
+    grep -q '^< HTTP/1.1 200' "$TMP/curl.err" || die "$name: POST $url is not 200"
+    [[ "$(grep -c 'Connected to' "$TMP/curl.err")" -eq 1 ]] ||
+        die "$name: the connection was not reused after a ${BODY_BYTES}-byte POST"
+}
+check_post upstream "http://$HOST:$UPORT/json"
+
+# ---------------------------------------------------------------------------------------------
+# nginx as the reverse proxy under test
+# ---------------------------------------------------------------------------------------------
+NDIR="$TMP/nginx-proxy"
+mkdir -p "$NDIR"
+{
+    nginx_common "$NDIR"
+    cat <<EOF
+    upstream up {
+        server $HOST:$UPORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+        keepalive_timeout 60s;
+    }
+    server {
+        listen $HOST:$NPORT backlog=4096;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+} >"$NDIR/nginx.conf"
+"$NGINX_BIN" -t -q -p "$NDIR" -e "$NDIR/error.log" -c "$NDIR/nginx.conf" >/dev/null 2>&1 ||
+    "$NGINX_BIN" -t -p "$NDIR" -e "$NDIR/error.log" -c "$NDIR/nginx.conf" ||
+    die "proxy nginx config invalid"
+start nginx-proxy "$PROXY_CPU" "$NGINX_BIN" -p "$NDIR" -e "$NDIR/error.log" -c "$NDIR/nginx.conf"
+NGINX_PID=$START_PID
+wait_for nginx-proxy "$NGINX_PID" body_is "http://$HOST:$NPORT/small" "$SMALL_BODY"
+check_post nginx-proxy "http://$HOST:$NPORT/json"
+log "nginx proxy on $HOST:$NPORT (pid $NGINX_PID, cpu $PROXY_CPU)"
+
+# ---------------------------------------------------------------------------------------------
+# tollgate
+# ---------------------------------------------------------------------------------------------
+TCONF="$TMP/tollgate.toml"
+cat >"$TCONF" <<EOF
+[server]
+listen = ["$HOST:$TPORT"]
+workers = 1
+threads = 1
+
+[admin]
+listen = "$HOST:$APORT"
+token = "x"
+
+[log]
+access = "off"
+level = "warn"
+
+[[upstreams]]
+name = "up"
+targets = ["$HOST:$UPORT"]
+keepalive = 64
+
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "up"
+EOF
+start tollgate "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TCONF"
+TOLLGATE_PID=$START_PID
+tollgate_ready() {
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+        "http://$HOST:$APORT/readyz" -H 'Authorization: Bearer x')" == 200 ]]
+}
+wait_for tollgate "$TOLLGATE_PID" tollgate_ready
+body_is "http://$HOST:$TPORT/small" "$SMALL_BODY" ||
+    die "tollgate is ready but GET /small does not answer '$SMALL_BODY'"
+check_post tollgate "http://$HOST:$TPORT/json"
+log "tollgate on $HOST:$TPORT, admin $HOST:$APORT (pid $TOLLGATE_PID, cpu $PROXY_CPU)"
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------------
+mkdir -p "$RESULTS/raw"
+rm -f "$RESULTS"/raw/*.txt
+
+# Busy jiffies and total jiffies of one CPU (first CPU of a list) from /proc/stat.
+cpu_ticks() {
+    local c=${1%%[,-]*}
+    awk -v c="cpu$c" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+# to_ms VALUE : wrk latency ("512.00us", "1.23ms", "1.01s") in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.3f", n
+    }'
+}
+
+ROWS=()    # markdown rows
+NOTES=()   # warnings and CPU usage lines
+declare -A RPS
+
+# measure CASE PROXY URL [wrk args...]
+measure() {
+    local case=$1 proxy=$2 url=$3
+    shift 3
+    local tag raw t0 t1 p0 p1 l0 l1 rps p50 p99 errs non2xx busy_proxy busy_load
+    tag="$(printf '%s-%s' "$case" "$proxy" | tr 'A-Z /' 'a-z__' | tr -s '_')"
+    raw="$RESULTS/raw/$tag.txt"
+    log "$case via $proxy: warm-up $WARMUP"
+    taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
+    log "$case via $proxy: measuring $DURATION (-t$THREADS -c$CONNECTIONS)"
+    read -r p0 t0 < <(cpu_ticks "$PROXY_CPU")
+    read -r l0 _ < <(cpu_ticks "$LOAD_CPU")
+    taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$raw"
+    read -r p1 t1 < <(cpu_ticks "$PROXY_CPU")
+    read -r l1 _ < <(cpu_ticks "$LOAD_CPU")
+    busy_proxy=$(awk -v a="$p0" -v b="$p1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
+    busy_load=$(awk -v a="$l0" -v b="$l1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
+
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$raw")
+    p50=$(awk '$1 == "50%" { print $2 }' "$raw")
+    p99=$(awk '$1 == "99%" { print $2 }' "$raw")
+    [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$raw" >&2; die "cannot parse wrk output ($raw)"; }
+    RPS["$case|$proxy"]=$rps
+    ROWS+=("| $case | $proxy | $(printf '%.0f' "$rps") | $(to_ms "$p50") ms | $(to_ms "$p99") ms |")
+    NOTES+=("- $case via $proxy: CPU busy: proxy CPU $PROXY_CPU ${busy_proxy}%, load CPU $LOAD_CPU ${busy_load}%")
+    non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ { print $2 }' "$raw")
+    errs=$(grep -m1 'Socket errors' "$raw" | sed 's/^ *//' || true)
+    [[ -n "$non2xx" ]] && NOTES+=("- **WARNING** $case via $proxy: $non2xx non-2xx/3xx responses")
+    [[ -n "$errs" ]] && NOTES+=("- **WARNING** $case via $proxy: $errs")
+    return 0
+}
+
+declare -A URL=([nginx]="http://$HOST:$NPORT" [tollgate]="http://$HOST:$TPORT")
+for proxy in nginx tollgate; do
+    measure "GET /small" "$proxy" "${URL[$proxy]}/small"
+done
+for proxy in nginx tollgate; do
+    measure "POST /json" "$proxy" "${URL[$proxy]}/json" -s "$POST_LUA"
+done
+
+# Tollgate's own view (status counts etc.), and its process log, for the record.
+curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
+    >"$RESULTS/raw/tollgate-metrics.txt" || true
+cp "$TMP/tollgate.out" "$RESULTS/raw/tollgate-output.txt"
+tlines=$(wc -l <"$TMP/tollgate.out")
+((tlines > 20)) && NOTES+=("- **WARNING** tollgate wrote $tlines lines of process output during the run (see results/raw/tollgate-output.txt)")
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+ratio() { awk -v a="${RPS["$1|tollgate"]}" -v b="${RPS["$1|nginx"]}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+{
+    echo "# tollgate vs nginx (reverse proxy), $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP); proxy on CPU $PROXY_CPU," \
+        "wrk + upstream nginx on CPU $LOAD_CPU; POST body $BODY_BYTES bytes JSON."
+    echo "tollgate ($BUILD_DESC): workers=1 threads=1 access log off;" \
+        "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'): 1 worker, upstream keepalive 64."
+    echo
+    echo "| case | proxy | req/s | p50 | p99 |"
+    echo "|---|---|---:|---:|---:|"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    for c in "GET /small" "POST /json"; do
+        echo "$c: tollgate/nginx req/s = $(ratio "$c")"
+    done
+    echo
+    printf '%s\n' "${NOTES[@]}"
+} | tee "$RESULTS/latest.md"
+log "written: $RESULTS/latest.md (raw wrk output in $RESULTS/raw/)"

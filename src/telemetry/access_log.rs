@@ -55,6 +55,14 @@ impl AccessLog {
                     .open(p)?,
             ),
         };
+        Self::with_sink(sink, queue, dropped)
+    }
+
+    fn with_sink(
+        sink: Box<dyn Write + Send>,
+        queue: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(queue);
         std::thread::Builder::new()
             .name("access-log".into())
@@ -136,5 +144,74 @@ fn handle(out: &mut impl Write, msg: Msg) {
             let _ = out.flush();
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::Receiver;
+
+    /// A sink that blocks every write until the test lets it go, like a stuck disk, and says
+    /// when a write has begun.
+    struct Stuck(
+        std::sync::Mutex<Receiver<()>>,
+        Arc<std::sync::Mutex<Vec<u8>>>,
+        std::sync::mpsc::Sender<()>,
+    );
+
+    impl Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.2.send(());
+            let _ = self.0.lock().unwrap().recv();
+            self.1.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(i: usize) -> AccessRecord {
+        AccessRecord {
+            time: String::new(),
+            request_id: format!("r{i}"),
+            route: Arc::from("r"),
+            upstream: None,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            bytes: 0,
+            latency_ms: 0.0,
+            upstream_latency_ms: None,
+            attempts: 1,
+            client: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_blocking() {
+        let (release, gate) = std::sync::mpsc::channel();
+        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let sink = Stuck(std::sync::Mutex::new(gate), written.clone(), entered_tx);
+        let log = AccessLog::with_sink(Box::new(sink), 2, dropped.clone()).unwrap();
+        log.send(record(0));
+        entered.recv().unwrap();
+        // The writer is stuck on line 0 and the queue holds two lines: the other 18 are dropped,
+        // and every send returns at once (a blocking send would hang this test).
+        for i in 1..=20 {
+            log.send(record(i));
+        }
+        assert_eq!(dropped.load(Relaxed), 18);
+        drop(release);
+        log.flush(std::time::Duration::from_secs(5));
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
     }
 }

@@ -41,17 +41,19 @@ fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
         .map(|a| a.ip())
 }
 
+/// The consistent-hash key: the header's value, or the client IP when it is absent. Fixed
+/// seeds, so every worker maps a key to the same target.
 fn hash_key(on: &HashOn, session: &Session) -> Option<u64> {
-    let bytes: Vec<u8> = match on {
-        HashOn::Header(name) => match session.req_header().headers.get(name) {
-            Some(v) => v.as_bytes().to_vec(),
-            None => client_ip(session)?.to_string().into_bytes(),
-        },
-        HashOn::ClientIp => client_ip(session)?.to_string().into_bytes(),
-    };
-    use std::hash::{BuildHasher, Hasher};
+    use std::hash::{BuildHasher, Hash, Hasher};
     let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
-    h.write(&bytes);
+    let header = match on {
+        HashOn::Header(name) => session.req_header().headers.get(name),
+        HashOn::ClientIp => None,
+    };
+    match header {
+        Some(v) => h.write(v.as_bytes()),
+        None => client_ip(session)?.hash(&mut h),
+    }
     Some(h.finish())
 }
 

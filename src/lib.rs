@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod master;
+pub mod procfs;
 pub mod proxy;
 pub mod routing;
 pub mod telemetry;

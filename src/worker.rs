@@ -315,7 +315,7 @@ async fn wait_until_listening(ports: &[u16], timeout: Duration) -> bool {
     while Instant::now() < deadline {
         let w = wanted.clone();
         let ok = tokio::task::spawn_blocking(move || {
-            let have = own_listening_ports();
+            let have = crate::procfs::listening_ports("self");
             w.iter().all(|p| have.contains(p))
         })
         .await
@@ -326,38 +326,4 @@ async fn wait_until_listening(ports: &[u16], timeout: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     false
-}
-
-/// Ports of the TCP sockets in LISTEN state that belong to this process, from /proc.
-fn own_listening_ports() -> Vec<u16> {
-    let mut inodes = std::collections::HashSet::new();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-        for entry in dir.flatten() {
-            if let Ok(link) = std::fs::read_link(entry.path()) {
-                let l = link.to_string_lossy();
-                if let Some(ino) = l.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
-                    inodes.insert(ino.to_string());
-                }
-            }
-        }
-    }
-    let mut ports = Vec::new();
-    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            if cols.len() > 9 && cols[3] == "0A" && inodes.contains(cols[9]) {
-                if let Some(port) = cols[1]
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| u16::from_str_radix(p, 16).ok())
-                {
-                    ports.push(port);
-                }
-            }
-        }
-    }
-    ports
 }

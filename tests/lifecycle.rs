@@ -37,44 +37,12 @@ fn full_config(gw: &Gateway, workers: usize, body: &str) -> String {
     )
 }
 
-/// Inodes of the sockets a process holds open.
-fn socket_inodes(pid: u32) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter_map(|l| {
-            let l = l.to_string_lossy().into_owned();
-            l.strip_prefix("socket:[")
-                .and_then(|s| s.strip_suffix(']'))
-                .map(str::to_string)
-        })
-        .collect()
+fn socket_inodes(pid: u32) -> std::collections::HashSet<String> {
+    tollgate::procfs::socket_inodes(&pid.to_string())
 }
 
-/// Ports on which `pid` holds a TCP socket in LISTEN state.
 fn listening_ports(pid: u32) -> Vec<u16> {
-    let inodes = socket_inodes(pid);
-    let mut ports = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            if cols.len() > 9 && cols[3] == "0A" && inodes.iter().any(|i| i == cols[9]) {
-                if let Some(p) = cols[1]
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| u16::from_str_radix(p, 16).ok())
-                {
-                    ports.push(p);
-                }
-            }
-        }
-    }
-    ports
+    tollgate::procfs::listening_ports(&pid.to_string())
 }
 
 /// The master's children that listen on the data port: the workers (the admin process does not).

@@ -16,6 +16,7 @@ LOAD_CPU="${LOAD_CPU:-0}"            # CPU list (taskset -c) for wrk and the ups
 TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build --release`
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
+OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -359,6 +360,18 @@ cpu_ticks() {
     awk -v c="cpu$c" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
+# CPU ticks (user+system, including reaped children) used so far by this script and by every
+# process group it started; with all_busy, tells how much CPU other processes took during a run.
+our_ticks() {
+    local g p t=0 v
+    for p in $$ $(for g in "${PIDS[@]}"; do pgrep -g "$g" || true; done); do
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }') || v=0
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+all_busy() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6 }' /proc/stat; }
+
 # to_ms VALUE : wrk latency ("512.00us", "1.23ms", "1.01s") in milliseconds.
 to_ms() {
     awk -v v="$1" 'BEGIN {
@@ -376,17 +389,22 @@ declare -A RPS
 measure() {
     local case=$1 proxy=$2 url=$3
     shift 3
-    local tag raw t0 t1 p0 p1 l0 l1 rps p50 p99 errs non2xx busy_proxy busy_load
+    local tag raw t0 t1 p0 p1 l0 l1 o0 o1 a0 a1 other rps p50 p99 errs non2xx busy_proxy busy_load
     tag="$(printf '%s-%s' "$case" "$proxy" | tr 'A-Z /' 'a-z__' | tr -s '_')"
     raw="$RESULTS/raw/$tag.txt"
     log "$case via $proxy: warm-up $WARMUP"
     taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
     log "$case via $proxy: measuring $DURATION (-t$THREADS -c$CONNECTIONS)"
+    o0=$(our_ticks)
+    a0=$(all_busy)
     read -r p0 t0 < <(cpu_ticks "$PROXY_CPU")
     read -r l0 _ < <(cpu_ticks "$LOAD_CPU")
     taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$raw"
     read -r p1 t1 < <(cpu_ticks "$PROXY_CPU")
     read -r l1 _ < <(cpu_ticks "$LOAD_CPU")
+    a1=$(all_busy)
+    o1=$(our_ticks)
+    other=$(awk -v a="$((a1 - a0))" -v o="$((o1 - o0))" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t && a > o) ? 100 * (a - o) / (u - t) : 0 }')
     busy_proxy=$(awk -v a="$p0" -v b="$p1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
     busy_load=$(awk -v a="$l0" -v b="$l1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
 
@@ -396,7 +414,9 @@ measure() {
     [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$raw" >&2; die "cannot parse wrk output ($raw)"; }
     RPS["$case|$proxy"]=$rps
     ROWS+=("| $case | $proxy | $(printf '%.0f' "$rps") | $(to_ms "$p50") ms | $(to_ms "$p99") ms |")
-    NOTES+=("- $case via $proxy: CPU busy: proxy CPU $PROXY_CPU ${busy_proxy}%, load CPU $LOAD_CPU ${busy_load}%")
+    NOTES+=("- $case via $proxy: CPU busy: proxy CPU $PROXY_CPU ${busy_proxy}%, load CPU $LOAD_CPU ${busy_load}%, other processes ${other}% of a CPU")
+    ((other < OTHER_CPU_WARN)) ||
+        NOTES+=("- **WARNING** $case via $proxy: other processes used ${other}% of a CPU during the run; the numbers are disturbed")
     non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ { print $2 }' "$raw")
     errs=$(grep -m1 'Socket errors' "$raw" | sed 's/^ *//' || true)
     [[ -n "$non2xx" ]] && NOTES+=("- **WARNING** $case via $proxy: $non2xx non-2xx/3xx responses")

@@ -1,5 +1,6 @@
-//! Tollgate: an AI and API gateway on Pingora. See `README.md` for the user's view and
-//! `DESIGN` notes in each module for the code's.
+//! Tollgate: an AI and API gateway on Pingora. `README.md` describes what users see; each
+//! module's doc says what it does and why it is shaped that way. The request path starts at
+//! `proxy`, the process tree at `master`.
 
 pub mod admin;
 pub mod config;

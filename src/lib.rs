@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod config;
 pub mod error;
+pub mod llm;
 pub mod master;
 pub mod procfs;
 pub mod proxy;

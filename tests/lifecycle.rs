@@ -5,7 +5,6 @@ mod common;
 use common::*;
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -630,24 +629,7 @@ fn access_log_has_one_json_line_per_request() {
 /// Runs `tollgate run` on a config that must be refused; (exit code, stderr).
 fn run_expecting_exit(text: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tollgate.toml");
-    std::fs::write(
-        &path,
-        text.replace(
-            "ACCESS_LOG",
-            &dir.path().join("access.log").to_string_lossy(),
-        ),
-    )
-    .unwrap();
-    let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let mut child = Command::new(binary())
-        .args(["run", "-c"])
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_gateway(dir.path(), text);
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {

@@ -109,22 +109,8 @@ impl Gateway {
     /// Starts from a full config text; `ACCESS_LOG` in it is replaced by the log file's path.
     pub fn start_text(port: u16, admin_port: u16, text: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
+        let child = spawn_gateway(dir.path(), text);
         let config_path = dir.path().join("tollgate.toml");
-        let access = dir.path().join("access.log");
-        std::fs::write(
-            &config_path,
-            text.replace("ACCESS_LOG", &access.to_string_lossy()),
-        )
-        .unwrap();
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let child = Command::new(binary())
-            .args(["run", "-c"])
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
         let mut gw = Gateway {
             child: Some(child),
             port,
@@ -233,6 +219,27 @@ impl Drop for Gateway {
             }
         }
     }
+}
+
+/// Writes `text` as `dir/tollgate.toml` (`ACCESS_LOG` replaced by `dir/access.log`) and starts
+/// `tollgate run` on it with stderr to `dir/stderr.log`.
+pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
+    let config_path = dir.join("tollgate.toml");
+    let access = dir.join("access.log");
+    std::fs::write(
+        &config_path,
+        text.replace("ACCESS_LOG", &access.to_string_lossy()),
+    )
+    .unwrap();
+    let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
+    Command::new(binary())
+        .args(["run", "-c"])
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 pub fn children_of(pid: u32) -> Vec<u32> {

@@ -75,6 +75,14 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+fn assert_sample(metrics: &str, series: &str, expected: f64) {
+    assert_eq!(
+        sample(metrics, series),
+        Some(expected),
+        "{series} in:\n{metrics}"
+    );
+}
+
 fn svc_2xx(text: &str) -> f64 {
     sample(
         text,
@@ -275,16 +283,8 @@ fn a_killed_worker_is_restarted_and_the_gateway_keeps_answering() {
     );
 
     let metrics = gw.metrics();
-    assert_eq!(
-        sample(&metrics, "tollgate_worker_restarts_total"),
-        Some(1.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, "tollgate_workers{state=\"serving\"}"),
-        Some(2.0),
-        "{metrics}"
-    );
+    assert_sample(&metrics, "tollgate_worker_restarts_total", 1.0);
+    assert_sample(&metrics, "tollgate_workers{state=\"serving\"}", 2.0);
     let log = gw.stderr();
     assert!(
         log.contains(&format!("(pid {victim}) exited (killed by signal 9)")),
@@ -336,16 +336,8 @@ fn reload_under_load_switches_upstream_without_a_failed_request() {
         "old upstream answered after the reload: {stale:?}"
     );
     let metrics = gw.metrics();
-    assert_eq!(
-        sample(&metrics, "tollgate_config_generation"),
-        Some(2.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, "tollgate_worker_restarts_total"),
-        Some(0.0),
-        "{metrics}"
-    );
+    assert_sample(&metrics, "tollgate_config_generation", 2.0);
+    assert_sample(&metrics, "tollgate_worker_restarts_total", 0.0);
 }
 
 #[test]
@@ -378,16 +370,8 @@ fn a_bad_reload_keeps_the_running_config() {
     }
     assert_eq!(b.hits(), 0);
     let metrics = gw.metrics();
-    assert_eq!(
-        sample(&metrics, "tollgate_config_generation"),
-        Some(1.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, "tollgate_worker_restarts_total"),
-        Some(0.0),
-        "{metrics}"
-    );
+    assert_sample(&metrics, "tollgate_config_generation", 1.0);
+    assert_sample(&metrics, "tollgate_worker_restarts_total", 0.0);
 
     // A corrected file is taken on the next SIGHUP.
     gw.rewrite_config(&full_config(&gw, 2, &config_body(&[("two", &[&b])], "two")));
@@ -549,11 +533,7 @@ fn admin_endpoints_need_the_token_and_metrics_sum_the_workers() {
         Some(0.0),
         "{metrics}"
     );
-    assert_eq!(
-        sample(&metrics, "tollgate_workers{state=\"configured\"}"),
-        Some(2.0),
-        "{metrics}"
-    );
+    assert_sample(&metrics, "tollgate_workers{state=\"configured\"}", 2.0);
     let misplaced = misplaced_samples(&metrics);
     assert!(misplaced.is_empty(), "{misplaced:#?}\n{metrics}");
     for family in [
@@ -752,11 +732,7 @@ fn reload_resizes_the_workers_and_rotates_the_admin_token() {
                 .then_some(m)
         },
     );
-    assert_eq!(
-        sample(&metrics, "tollgate_workers{state=\"configured\"}"),
-        Some(3.0),
-        "{metrics}"
-    );
+    assert_sample(&metrics, "tollgate_workers{state=\"configured\"}", 3.0);
     assert_eq!(
         gw.admin_get("/readyz").map(|r| r.0),
         Some(401),
@@ -771,21 +747,9 @@ fn reload_resizes_the_workers_and_rotates_the_admin_token() {
         assert_eq!(fresh_get(gw.port, "/svc"), Ok("a".to_string()));
     }
     let metrics = raw_get(gw.admin_port, "/metrics", &rotated).unwrap().1;
-    assert_eq!(
-        sample(&metrics, "tollgate_worker_restarts_total"),
-        Some(0.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, "tollgate_workers{state=\"configured\"}"),
-        Some(1.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, "tollgate_workers{state=\"serving\"}"),
-        Some(1.0),
-        "{metrics}"
-    );
+    assert_sample(&metrics, "tollgate_worker_restarts_total", 0.0);
+    assert_sample(&metrics, "tollgate_workers{state=\"configured\"}", 1.0);
+    assert_sample(&metrics, "tollgate_workers{state=\"serving\"}", 1.0);
     assert_eq!(
         raw_get(gw.admin_port, "/readyz", &rotated).map(|r| r.0),
         Some(200)

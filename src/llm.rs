@@ -1,4 +1,5 @@
 //! The LLM request path: canonical types, provider translation and SSE streaming.
-//! Only the SSE codec exists so far.
 
+pub mod ir;
+pub mod providers;
 pub mod sse;

@@ -1,0 +1,1 @@
+//! anthropic tests (to be written).

@@ -1,0 +1,7 @@
+//! The gemini wire format.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! gemini tests (to be written).

@@ -1,0 +1,1 @@
+//! openai tests (to be written).

@@ -1,1 +1,631 @@
-//! gemini request (to be written).
+//! Gemini request bodies, provider side: `ir::ChatRequest` -> `generateContent` and
+//! `ir::EmbeddingRequest` -> `batchEmbedContents` (REST v1beta), plus the URL paths, since
+//! Gemini names the model in the path rather than the body.
+//!
+//! Choices where Gemini has no exact equivalent (each also noted where it happens):
+//! - Tool parameters go in `parametersJsonSchema` and response schemas in `responseJsonSchema`:
+//!   both take JSON Schema as clients write it (`additionalProperties`, `anyOf`, `$ref`, ...),
+//!   while the older `parameters` / `responseSchema` take an OpenAPI subset that rejects many
+//!   keys and would need a lossy rewrite. Only a root `$schema` is removed: it names the
+//!   dialect, means nothing to the model, and Gemini rejects it with a 400.
+//! - Thinking text of earlier turns is not sent back: Gemini documents returning the
+//!   `thoughtSignature` (which carries the reasoning context), not the thought summaries. The
+//!   signature goes on the part that follows the thinking block, which is where Gemini put it
+//!   (`response.rs` decodes a signed part as an empty signed `Thinking` before it).
+//! - `user` has no Gemini field and is not sent; `parallel_tool_calls` has none either (Gemini
+//!   decides itself whether to call functions in parallel).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::llm::ir::{
+    self, ApiError, ChatRequest, EmbeddingRequest, Image, Message, Part, ResponseFormat, Role,
+    ToolChoice,
+};
+
+/// `/v1beta/models/{model}:generateContent`, or the SSE streaming method.
+pub fn chat_path(model: &str, stream: bool) -> Result<String, ApiError> {
+    check_model(model)?;
+    Ok(if stream {
+        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+    } else {
+        format!("/v1beta/models/{model}:generateContent")
+    })
+}
+
+/// `/v1beta/models/{model}:batchEmbedContents`.
+pub fn embeddings_path(model: &str) -> Result<String, ApiError> {
+    check_model(model)?;
+    Ok(format!("/v1beta/models/{model}:batchEmbedContents"))
+}
+
+/// The model name becomes a path segment verbatim: anything that would change the URL's shape
+/// is refused rather than escaped, as no Gemini model name contains it.
+fn check_model(model: &str) -> Result<(), ApiError> {
+    if model.is_empty() {
+        return Err(ApiError::invalid("model", "the Gemini model name is empty"));
+    }
+    if model
+        .chars()
+        .any(|c| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+    {
+        return Err(ApiError::invalid(
+            "model",
+            format!("the Gemini model name `{model}` contains `/`, `?`, `#` or whitespace"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateContent<'a> {
+    contents: Vec<Content<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_instruction: Option<SystemInstruction<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<ToolGroup<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<ToolConfig<'a>>,
+    #[serde(skip_serializing_if = "GenerationConfig::is_empty")]
+    generation_config: GenerationConfig<'a>,
+}
+
+#[derive(Serialize)]
+struct Content<'a> {
+    role: &'static str,
+    parts: Vec<OutPart<'a>>,
+}
+
+#[derive(Serialize)]
+struct SystemInstruction<'a> {
+    parts: Vec<OutPart<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutPart<'a> {
+    #[serde(flatten)]
+    data: PartData<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thought_signature: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+enum PartData<'a> {
+    Text(&'a str),
+    InlineData(InlineData<'a>),
+    FileData(FileData<'a>),
+    FunctionCall(FunctionCall<'a>),
+    FunctionResponse(FunctionResponse<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InlineData<'a> {
+    mime_type: &'a str,
+    data: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileData<'a> {
+    file_uri: &'a str,
+    mime_type: &'static str,
+}
+
+/// No `id`: Gemini matches results to calls by name, and ids minted by other providers (or
+/// by `response.rs`) would mean nothing to it.
+#[derive(Serialize)]
+struct FunctionCall<'a> {
+    name: &'a str,
+    // NOTE: parsed rather than embedded as-is because serde_json's `raw_value` feature is not
+    // enabled in this crate; Gemini parses `args` into a Struct either way.
+    args: Map<String, Value>,
+}
+
+#[derive(Serialize)]
+struct FunctionResponse<'a> {
+    name: &'a str,
+    response: Map<String, Value>,
+}
+
+impl<'a> OutPart<'a> {
+    fn new(data: PartData<'a>) -> Self {
+        OutPart {
+            data,
+            thought_signature: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolGroup<'a> {
+    function_declarations: Vec<FunctionDeclaration<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionDeclaration<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters_json_schema: Option<Schema<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolConfig<'a> {
+    function_calling_config: FunctionCallingConfig<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionCallingConfig<'a> {
+    mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_function_names: Option<[&'a str; 1]>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GenerationConfig<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mime_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_json_schema: Option<Schema<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_config: Option<ThinkingConfig>,
+}
+
+impl GenerationConfig<'_> {
+    fn is_empty(&self) -> bool {
+        self.temperature.is_none()
+            && self.top_p.is_none()
+            && self.top_k.is_none()
+            && self.max_output_tokens.is_none()
+            && self.stop_sequences.is_empty()
+            && self.candidate_count.is_none()
+            && self.seed.is_none()
+            && self.presence_penalty.is_none()
+            && self.frequency_penalty.is_none()
+            && self.response_mime_type.is_none()
+            && self.thinking_config.is_none()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThinkingConfig {
+    thinking_budget: u32,
+    include_thoughts: bool,
+}
+
+/// A JSON Schema written without its root `$schema` key (see the module doc).
+struct Schema<'a>(&'a Value);
+
+impl Serialize for Schema<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => s.collect_map(map.iter().filter(|(k, _)| *k != "$schema")),
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// A `generateContent` body. `model` is not used: it goes in the URL (`chat_path`).
+pub fn encode_chat(req: &ChatRequest, _model: &str) -> Result<Vec<u8>, ApiError> {
+    let mut system = Vec::new();
+    let mut contents: Vec<Content> = Vec::new();
+    // Whether the last content holds tool results, so consecutive tool messages share it.
+    let mut last_is_results = false;
+    for (i, msg) in req.messages.iter().enumerate() {
+        match msg.role {
+            // Gemini has one system instruction: every system message adds to it, wherever
+            // it stood in the conversation.
+            Role::System => {
+                for part in &msg.parts {
+                    match part {
+                        Part::Text(t) => system.push(OutPart::new(PartData::Text(t))),
+                        _ => return Err(unsupported(i, "system", part)),
+                    }
+                }
+                continue;
+            }
+            Role::User => contents.push(Content {
+                role: "user",
+                parts: user_parts(i, msg)?,
+            }),
+            Role::Assistant => {
+                let parts = model_parts(i, msg)?;
+                // A turn that was only unsigned thinking has nothing Gemini accepts.
+                if parts.is_empty() {
+                    continue;
+                }
+                contents.push(Content {
+                    role: "model",
+                    parts,
+                });
+            }
+            Role::Tool => {
+                let parts = result_parts(i, msg, &req.messages[..i])?;
+                match contents.last_mut() {
+                    Some(last) if last_is_results => last.parts.extend(parts),
+                    _ => contents.push(Content {
+                        role: "user",
+                        parts,
+                    }),
+                }
+                last_is_results = true;
+                continue;
+            }
+        }
+        last_is_results = false;
+    }
+    if contents.is_empty() {
+        return Err(ApiError::invalid(
+            "messages",
+            "Gemini needs at least one user or assistant message besides system messages",
+        ));
+    }
+
+    let body = GenerateContent {
+        contents,
+        system_instruction: (!system.is_empty()).then_some(SystemInstruction { parts: system }),
+        tools: tools(req),
+        tool_config: req.tool_choice.as_ref().map(tool_config),
+        generation_config: generation_config(req)?,
+    };
+    serde_json::to_vec(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
+}
+
+fn user_parts(i: usize, msg: &Message) -> Result<Vec<OutPart<'_>>, ApiError> {
+    msg.parts
+        .iter()
+        .map(|part| match part {
+            Part::Text(t) => Ok(OutPart::new(PartData::Text(t))),
+            Part::Image(img) => Ok(OutPart::new(image(img))),
+            _ => Err(unsupported(i, "user", part)),
+        })
+        .collect()
+}
+
+fn model_parts(i: usize, msg: &Message) -> Result<Vec<OutPart<'_>>, ApiError> {
+    let mut out = Vec::with_capacity(msg.parts.len());
+    let mut signature: Option<&str> = None;
+    for (j, part) in msg.parts.iter().enumerate() {
+        let data = match part {
+            Part::Thinking { signature: sig, .. } => {
+                // Two signatures in a row: the first had no part of its own, so it travels
+                // as Gemini sends such a signature, on an empty text part.
+                if let Some(prev) = std::mem::replace(&mut signature, sig.as_deref()) {
+                    out.push(signature_part(prev));
+                }
+                continue;
+            }
+            // Anthropic's encrypted reasoning is opaque to Gemini and cannot be replayed.
+            Part::RedactedThinking(_) => continue,
+            Part::Text(t) => PartData::Text(t),
+            Part::Image(img) => image(img),
+            Part::ToolCall(call) => PartData::FunctionCall(FunctionCall {
+                name: &call.name,
+                args: call_args(i, j, &call.arguments)?,
+            }),
+            Part::ToolResult(_) => return Err(unsupported(i, "assistant", part)),
+        };
+        out.push(OutPart {
+            data,
+            thought_signature: signature.take(),
+        });
+    }
+    if let Some(sig) = signature {
+        out.push(signature_part(sig));
+    }
+    Ok(out)
+}
+
+fn signature_part(sig: &str) -> OutPart<'_> {
+    OutPart {
+        data: PartData::Text(""),
+        thought_signature: Some(sig),
+    }
+}
+
+fn call_args(i: usize, j: usize, arguments: &str) -> Result<Map<String, Value>, ApiError> {
+    if arguments.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid(
+            format!("messages[{i}].tool_calls[{j}].arguments"),
+            format!("messages[{i}]: tool call arguments must be a JSON object for Gemini"),
+        )),
+        Err(e) => Err(ApiError::invalid(
+            format!("messages[{i}].tool_calls[{j}].arguments"),
+            format!("messages[{i}]: tool call arguments are not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// The parts of one tool message: a `functionResponse` per result, named after the call
+/// (Gemini matches by name), then any images the results carried, as plain parts beside it.
+fn result_parts<'a>(
+    i: usize,
+    msg: &'a Message,
+    earlier: &'a [Message],
+) -> Result<Vec<OutPart<'a>>, ApiError> {
+    let mut out = Vec::new();
+    let mut images = Vec::new();
+    for part in &msg.parts {
+        let Part::ToolResult(result) = part else {
+            return Err(unsupported(i, "tool", part));
+        };
+        let name = match &result.name {
+            Some(name) => name.as_str(),
+            None => call_name(earlier, &result.call_id).ok_or_else(|| {
+                ApiError::invalid(
+                    format!("messages[{i}].tool_call_id"),
+                    format!(
+                        "messages[{i}]: no earlier assistant tool call has id `{}`, and Gemini \
+                         needs its function name",
+                        result.call_id
+                    ),
+                )
+            })?,
+        };
+        let mut text = String::new();
+        for p in &result.content {
+            match p {
+                Part::Text(t) => text.push_str(t),
+                Part::Image(img) => images.push(OutPart::new(image(img))),
+                other => return Err(unsupported(i, "tool result", other)),
+            }
+        }
+        out.push(OutPart::new(PartData::FunctionResponse(FunctionResponse {
+            name,
+            response: result_object(text, result.is_error),
+        })));
+    }
+    out.extend(images);
+    Ok(out)
+}
+
+/// Gemini's `response` must be an object. Its docs name two keys: `output` for a result and
+/// `error` for a failure. A result that is itself a JSON object goes as it is (a failure is
+/// wrapped in `error`); any other text goes under `output` or `error`.
+fn result_object(text: String, is_error: bool) -> Map<String, Value> {
+    let value = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) if !is_error => return map,
+        Ok(obj @ Value::Object(_)) => obj,
+        _ => Value::String(text),
+    };
+    let mut map = Map::new();
+    map.insert(
+        (if is_error { "error" } else { "output" }).to_owned(),
+        value,
+    );
+    map
+}
+
+fn call_name<'a>(earlier: &'a [Message], call_id: &str) -> Option<&'a str> {
+    earlier
+        .iter()
+        .rev()
+        .filter(|m| m.role == Role::Assistant)
+        .flat_map(|m| &m.parts)
+        .find_map(|p| match p {
+            Part::ToolCall(c) if c.id == call_id => Some(c.name.as_str()),
+            _ => None,
+        })
+}
+
+fn image(img: &Image) -> PartData<'_> {
+    match img {
+        Image::Base64 { media_type, data } => PartData::InlineData(InlineData {
+            mime_type: media_type,
+            data,
+        }),
+        Image::Url(url) => PartData::FileData(FileData {
+            file_uri: url,
+            mime_type: guess_mime(url),
+        }),
+    }
+}
+
+/// `fileData` requires a MIME type and an ir URL carries none: it is guessed from the
+/// extension, and JPEG (the commonest photo format) when the extension says nothing.
+fn guess_mime(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+    match ext.to_ascii_lowercase().as_str() {
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => "image/jpeg",
+    }
+}
+
+fn unsupported(i: usize, role: &str, part: &Part) -> ApiError {
+    let kind = match part {
+        Part::Text(_) => "text",
+        Part::Image(_) => "image",
+        Part::Thinking { .. } => "thinking",
+        Part::RedactedThinking(_) => "redacted thinking",
+        Part::ToolCall(_) => "tool call",
+        Part::ToolResult(_) => "tool result",
+    };
+    ApiError::invalid(
+        format!("messages[{i}].content"),
+        format!("messages[{i}]: a {role} message cannot carry a {kind} part for Gemini"),
+    )
+}
+
+fn tools(req: &ChatRequest) -> Vec<ToolGroup<'_>> {
+    if req.tools.is_empty() {
+        return Vec::new();
+    }
+    let function_declarations = req
+        .tools
+        .iter()
+        .map(|t| FunctionDeclaration {
+            name: &t.name,
+            description: t.description.as_deref(),
+            parameters_json_schema: t.parameters.as_ref().map(Schema),
+        })
+        .collect();
+    vec![ToolGroup {
+        function_declarations,
+    }]
+}
+
+fn tool_config(choice: &ToolChoice) -> ToolConfig<'_> {
+    let (mode, allowed_function_names) = match choice {
+        ToolChoice::Auto => ("AUTO", None),
+        ToolChoice::None => ("NONE", None),
+        ToolChoice::Required => ("ANY", None),
+        ToolChoice::Tool(name) => ("ANY", Some([name.as_str()])),
+    };
+    ToolConfig {
+        function_calling_config: FunctionCallingConfig {
+            mode,
+            allowed_function_names,
+        },
+    }
+}
+
+fn generation_config(req: &ChatRequest) -> Result<GenerationConfig<'_>, ApiError> {
+    let seed = req
+        .seed
+        .map(|s| {
+            i32::try_from(s).map_err(|_| {
+                ApiError::invalid(
+                    "seed",
+                    format!("Gemini takes a 32-bit seed; {s} is not one"),
+                )
+            })
+        })
+        .transpose()?;
+    // JSON Schema's `name` and `strict` have no Gemini field: Gemini always constrains its
+    // output to the schema, which is what `strict: true` asks.
+    let (response_mime_type, response_json_schema) = match &req.response_format {
+        None | Some(ResponseFormat::Text) => (None, None),
+        Some(ResponseFormat::JsonObject) => (Some("application/json"), None),
+        Some(ResponseFormat::JsonSchema { schema, .. }) => {
+            (Some("application/json"), Some(Schema(schema)))
+        }
+    };
+    Ok(GenerationConfig {
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        max_output_tokens: req.max_tokens,
+        stop_sequences: &req.stop,
+        candidate_count: req.n,
+        seed,
+        presence_penalty: req.presence_penalty,
+        frequency_penalty: req.frequency_penalty,
+        response_mime_type,
+        response_json_schema,
+        thinking_config: req.thinking.as_ref().map(thinking_config).transpose()?,
+    })
+}
+
+/// Gemini 2.5 takes a token budget (Gemini 3 still accepts it); an effort level becomes a
+/// budget on Gemini's scale (its dynamic default sits near "medium"; 24576 is Flash's maximum).
+fn thinking_config(thinking: &ir::Thinking) -> Result<ThinkingConfig, ApiError> {
+    let budget = match (thinking.budget_tokens, thinking.effort.as_deref()) {
+        (Some(budget), _) => budget,
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "thinking",
+                "thinking needs a token budget or an effort level for Gemini",
+            ))
+        }
+        (None, Some(effort)) => match effort {
+            "none" => 0,
+            "minimal" => 512,
+            "low" => 1024,
+            "medium" => 8192,
+            "high" => 24576,
+            other => {
+                return Err(ApiError::invalid(
+                    "reasoning_effort",
+                    format!(
+                        "unknown reasoning effort `{other}` (none, minimal, low, medium, high)"
+                    ),
+                ))
+            }
+        },
+    };
+    Ok(ThinkingConfig {
+        thinking_budget: budget,
+        include_thoughts: true,
+    })
+}
+
+#[derive(Serialize)]
+struct BatchEmbed<'a> {
+    requests: Vec<EmbedRequest<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmbedRequest<'a> {
+    model: &'a str,
+    content: EmbedContent<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_dimensionality: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct EmbedContent<'a> {
+    parts: [OutPart<'a>; 1],
+}
+
+/// A `batchEmbedContents` body: one request per input. `base64` only shapes the client's
+/// answer, and `user` has no Gemini field.
+pub fn encode_embeddings(req: &EmbeddingRequest, model: &str) -> Result<Vec<u8>, ApiError> {
+    check_model(model)?;
+    if req.input.is_empty() {
+        return Err(ApiError::invalid("input", "input must not be empty"));
+    }
+    let name = format!("models/{model}");
+    let body = BatchEmbed {
+        requests: req
+            .input
+            .iter()
+            .map(|text| EmbedRequest {
+                model: &name,
+                content: EmbedContent {
+                    parts: [OutPart::new(PartData::Text(text))],
+                },
+                output_dimensionality: req.dimensions,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
+}

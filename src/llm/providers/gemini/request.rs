@@ -67,7 +67,7 @@ struct GenerateContent<'a> {
     tools: Vec<ToolGroup<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_config: Option<ToolConfig<'a>>,
-    #[serde(skip_serializing_if = "GenerationConfig::is_empty")]
+    #[serde(skip_serializing_if = "GenerationConfig::is_default")]
     generation_config: GenerationConfig<'a>,
 }
 
@@ -170,7 +170,7 @@ struct FunctionCallingConfig<'a> {
     allowed_function_names: Option<[&'a str; 1]>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct GenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,22 +200,12 @@ struct GenerationConfig<'a> {
 }
 
 impl GenerationConfig<'_> {
-    fn is_empty(&self) -> bool {
-        self.temperature.is_none()
-            && self.top_p.is_none()
-            && self.top_k.is_none()
-            && self.max_output_tokens.is_none()
-            && self.stop_sequences.is_empty()
-            && self.candidate_count.is_none()
-            && self.seed.is_none()
-            && self.presence_penalty.is_none()
-            && self.frequency_penalty.is_none()
-            && self.response_mime_type.is_none()
-            && self.thinking_config.is_none()
+    fn is_default(&self) -> bool {
+        *self == Self::default()
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct ThinkingConfig {
     thinking_budget: u32,
@@ -223,6 +213,7 @@ struct ThinkingConfig {
 }
 
 /// A JSON Schema written without its root `$schema` key (see the module doc).
+#[derive(PartialEq)]
 struct Schema<'a>(&'a Value);
 
 impl Serialize for Schema<'_> {

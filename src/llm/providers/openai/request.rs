@@ -722,7 +722,9 @@ fn encode_message<'a>(
                     Part::ToolResult(_) => return Err(unsupported("tool results")),
                 }
             }
-            if m.parts.iter().any(|p| matches!(p, Part::Text(_))) {
+            // OpenAI refuses an assistant turn with neither content nor tool calls, which is
+            // what a turn of only thinking would leave: send it as empty text.
+            if msg.tool_calls.is_empty() || m.parts.iter().any(|p| matches!(p, Part::Text(_))) {
                 msg.content = Some(ContentOut::Text(Cow::Owned(m.joined_text())));
             }
         }

@@ -107,6 +107,11 @@ impl StreamDecoder {
             return Err(err.into_api_error(ErrorKind::ProviderFailure));
         }
         if !self.started {
+            // Azure opens with a `prompt_filter_results` chunk that has no id, model or
+            // choices: the stream really starts at the next one.
+            if chunk.id.is_empty() && chunk.choices.is_empty() && chunk.usage.is_none() {
+                return Ok(());
+            }
             self.started = true;
             out.push(StreamEvent::Start {
                 id: chunk.id,

@@ -421,6 +421,23 @@ fn rejects_what_openai_cannot_carry() {
         ),
         (text(Role::Tool, "loose text"), "messages[0].content"),
     ];
+    // An assistant turn of only thinking still has content, or OpenAI would refuse it.
+    let req = ChatRequest {
+        messages: vec![Message {
+            role: Role::Assistant,
+            parts: vec![Part::Thinking {
+                text: "t".into(),
+                signature: None,
+            }],
+            name: None,
+        }],
+        ..ChatRequest::default()
+    };
+    let body = value(&request::encode_chat(&req, "m").unwrap());
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "assistant", "content": ""})
+    );
     for (m, param) in cases {
         let req = ChatRequest {
             messages: vec![m],
@@ -966,9 +983,10 @@ fn decode_data(lines: &[&str]) -> Result<Vec<StreamEvent>, ApiError> {
 
 #[test]
 fn decodes_compatible_server_variations() {
-    // vLLM/DeepSeek reasoning, a start carrying its first arguments, a server that numbers
+    // Azure's prompt-filter chunk first, vLLM/DeepSeek reasoning, a start carrying its first arguments, a server that numbers
     // every call 0 with new ids, one that sends no ids, and content with finish in one chunk.
     let events = decode_data(&[
+        r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}"#,
         r#"{"id":"r","model":"deepseek-reasoner","created":9,"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"Let me"}}]}"#,
         r#"{"choices":[{"index":0,"delta":{"reasoning":" think"}}]}"#,
         r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{\"x\":"}}]}}]}"#,

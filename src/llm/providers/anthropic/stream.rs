@@ -1,1 +1,617 @@
-//! anthropic stream (to be written).
+//! Anthropic Messages API streams: api.anthropic.com's SSE events to ir stream events
+//! (`StreamDecoder`) and ir stream events to the exact event sequence `/v1/messages` clients
+//! expect (`StreamEncoder`).
+//!
+//! DESIGN: Anthropic reports input tokens only in `message_start` and output tokens in
+//! `message_delta`, so the decoder keeps the first to complete the second, and the encoder
+//! holds `message_start` back until the first content (or the end) so the usage it carries
+//! includes what the provider said alongside its own start.
+
+use bytes::BytesMut;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::response::{self, OutUsage, WireUsage};
+use crate::llm::ir::{self, ApiError, ErrorKind, StreamEvent};
+use crate::llm::sse;
+
+/// Provider side: Anthropic's SSE events to ir events.
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    /// Open `tool_use` blocks: (Anthropic block index, ir call number).
+    tool_blocks: Vec<(u32, u32)>,
+    next_call: u32,
+    /// The counts `message_start` gave; `message_delta` may repeat some and omit others.
+    usage: WireUsage,
+    done: bool,
+}
+
+impl StreamDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn decode(
+        &mut self,
+        event: &sse::Event,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), ApiError> {
+        let wire: WireEvent = serde_json::from_str(&event.data).map_err(|e| {
+            ApiError::new(
+                ErrorKind::BadResponse,
+                format!("unreadable Anthropic stream event: {e}"),
+            )
+        })?;
+        if event.event.as_deref() == Some("error") || wire.kind == "error" {
+            return Err(
+                response::error_from_body(event.data.as_bytes(), 500).unwrap_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::ProviderFailure,
+                        "Anthropic sent a stream error without details",
+                    )
+                }),
+            );
+        }
+        match wire.kind.as_str() {
+            "message_start" => {
+                let message = wire.message.unwrap_or_default();
+                out.push(StreamEvent::Start {
+                    id: message.id,
+                    model: message.model,
+                    created: response::now(),
+                });
+                if let Some(usage) = message.usage {
+                    self.usage = usage;
+                    out.push(StreamEvent::Usage(usage.to_ir()));
+                }
+            }
+            "content_block_start" => {
+                let (index, block) = match (wire.index, wire.content_block) {
+                    (Some(index), Some(block)) => (index, block),
+                    _ => return Err(bad("content_block_start without index or content_block")),
+                };
+                self.block_start(index, block, out);
+            }
+            "content_block_delta" => {
+                let (index, delta) = match (wire.index, wire.delta) {
+                    (Some(index), Some(delta)) => (index, delta),
+                    _ => return Err(bad("content_block_delta without index or delta")),
+                };
+                self.block_delta(index, delta, out)?;
+            }
+            "content_block_stop" => self.tool_blocks.retain(|&(i, _)| Some(i) != wire.index),
+            "message_delta" => {
+                if let Some(reason) = wire.delta.and_then(|d| d.stop_reason) {
+                    out.push(StreamEvent::Finish {
+                        index: 0,
+                        reason: response::finish_reason(&reason),
+                    });
+                }
+                if let Some(u) = wire.usage {
+                    // Counts here are cumulative; those it leaves out keep message_start's value.
+                    let known = &mut self.usage;
+                    known.input_tokens = u.input_tokens.or(known.input_tokens);
+                    known.output_tokens = u.output_tokens.or(known.output_tokens);
+                    known.cache_read_input_tokens =
+                        u.cache_read_input_tokens.or(known.cache_read_input_tokens);
+                    known.cache_creation_input_tokens = u
+                        .cache_creation_input_tokens
+                        .or(known.cache_creation_input_tokens);
+                    out.push(StreamEvent::Usage(known.to_ir()));
+                }
+            }
+            "message_stop" => self.done = true,
+            // `ping`, and event types Anthropic may add later (its docs say to expect them).
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn block_start(&mut self, index: u32, block: WireStartBlock, out: &mut Vec<StreamEvent>) {
+        match block.kind.as_str() {
+            "text" => push_text(out, block.text, |text| StreamEvent::Text { index: 0, text }),
+            "thinking" => {
+                push_text(out, block.thinking, |text| StreamEvent::Thinking {
+                    index: 0,
+                    text,
+                });
+                push_text(out, block.signature, |signature| {
+                    StreamEvent::ThinkingSignature {
+                        index: 0,
+                        signature,
+                    }
+                });
+            }
+            "redacted_thinking" => out.push(StreamEvent::RedactedThinking {
+                index: 0,
+                data: block.data.unwrap_or_default(),
+            }),
+            "tool_use" => {
+                let call = self.next_call;
+                self.next_call += 1;
+                self.tool_blocks.push((index, call));
+                out.push(StreamEvent::ToolCallStart {
+                    index: 0,
+                    call,
+                    id: block.id.unwrap_or_default(),
+                    name: block.name.unwrap_or_default(),
+                });
+                // The input normally arrives in input_json_delta events, after an empty `{}`.
+                let input = block.input.map(|raw| raw.get().to_owned());
+                let input = input.filter(|i| i.trim_start_matches('{').trim() != "}");
+                push_text(out, input, |fragment| StreamEvent::ToolCallArguments {
+                    index: 0,
+                    call,
+                    fragment,
+                });
+            }
+            // Server tool blocks and the like: never requested through the gateway.
+            _ => {}
+        }
+    }
+
+    fn block_delta(
+        &mut self,
+        index: u32,
+        delta: WireDelta,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), ApiError> {
+        match delta.kind.as_deref() {
+            Some("text_delta") => {
+                push_text(out, delta.text, |text| StreamEvent::Text { index: 0, text })
+            }
+            Some("thinking_delta") => push_text(out, delta.thinking, |text| {
+                StreamEvent::Thinking { index: 0, text }
+            }),
+            Some("signature_delta") => push_text(out, delta.signature, |signature| {
+                StreamEvent::ThinkingSignature {
+                    index: 0,
+                    signature,
+                }
+            }),
+            Some("input_json_delta") => {
+                let Some(&(_, call)) = self.tool_blocks.iter().find(|(i, _)| *i == index) else {
+                    return Err(bad(&format!(
+                        "input_json_delta for block {index}, which is not an open tool_use"
+                    )));
+                };
+                push_text(out, delta.partial_json, |fragment| {
+                    StreamEvent::ToolCallArguments {
+                        index: 0,
+                        call,
+                        fragment,
+                    }
+                });
+            }
+            // citations_delta and delta types added later carry nothing the ir holds.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn push_text(
+    out: &mut Vec<StreamEvent>,
+    text: Option<String>,
+    event: impl FnOnce(String) -> StreamEvent,
+) {
+    if let Some(text) = text.filter(|t| !t.is_empty()) {
+        out.push(event(text));
+    }
+}
+
+fn bad(message: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::BadResponse,
+        format!("malformed Anthropic stream: {message}"),
+    )
+}
+
+#[derive(Deserialize)]
+struct WireEvent {
+    #[serde(rename = "type", default)]
+    kind: String,
+    message: Option<WireStartMessage>,
+    index: Option<u32>,
+    content_block: Option<WireStartBlock>,
+    delta: Option<WireDelta>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireStartMessage {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    model: String,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireStartBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+    thinking: Option<String>,
+    signature: Option<String>,
+    data: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+    input: Option<Box<RawValue>>,
+}
+
+/// A `content_block_delta` delta or a `message_delta` delta.
+#[derive(Deserialize)]
+struct WireDelta {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    text: Option<String>,
+    thinking: Option<String>,
+    signature: Option<String>,
+    partial_json: Option<String>,
+    stop_reason: Option<String>,
+}
+
+/// Client side: ir events to Anthropic's event sequence. Only choice 0 is sent: Anthropic
+/// streams one message.
+#[derive(Debug, Default)]
+pub struct StreamEncoder {
+    id: String,
+    model: String,
+    usage: ir::Usage,
+    /// `message_start` was written.
+    started: bool,
+    open: Option<Open>,
+    next_index: u32,
+    /// Every tool_use block so far: (ir call number, block index).
+    tool_blocks: Vec<(u32, u32)>,
+    stop_reason: Option<String>,
+    /// `finish` or `error` was written; nothing may follow.
+    ended: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Text(u32),
+    Thinking(u32),
+    Tool(u32),
+}
+
+impl StreamEncoder {
+    /// Anthropic clients always get usage, so `include_usage` changes nothing.
+    pub fn new(_include_usage: bool) -> Self {
+        Self::default()
+    }
+
+    pub fn encode(&mut self, event: &StreamEvent, out: &mut BytesMut) {
+        if self.ended {
+            return;
+        }
+        match event {
+            StreamEvent::Start { id, model, .. } if !self.started => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+            }
+            StreamEvent::Usage(usage) => self.usage.merge(usage),
+            StreamEvent::Text { index: 0, text } if !text.is_empty() => {
+                let index = self.open_block(out, Open::Text, StartBlock::Text { text: "" });
+                write(
+                    out,
+                    &OutEvent::ContentBlockDelta {
+                        index,
+                        delta: Delta::Text { text },
+                    },
+                );
+            }
+            StreamEvent::Thinking { index: 0, text } if !text.is_empty() => {
+                let index = self.open_thinking(out);
+                write(
+                    out,
+                    &OutEvent::ContentBlockDelta {
+                        index,
+                        delta: Delta::Thinking { thinking: text },
+                    },
+                );
+            }
+            StreamEvent::ThinkingSignature {
+                index: 0,
+                signature,
+            } => {
+                let index = self.open_thinking(out);
+                write(
+                    out,
+                    &OutEvent::ContentBlockDelta {
+                        index,
+                        delta: Delta::Signature { signature },
+                    },
+                );
+            }
+            StreamEvent::RedactedThinking { index: 0, data } => {
+                self.close_block(out);
+                self.ensure_started(out);
+                let index = self.take_index();
+                write(
+                    out,
+                    &OutEvent::ContentBlockStart {
+                        index,
+                        content_block: StartBlock::RedactedThinking { data },
+                    },
+                );
+                write(out, &OutEvent::ContentBlockStop { index });
+            }
+            StreamEvent::ToolCallStart {
+                index: 0,
+                call,
+                id,
+                name,
+            } => {
+                self.start_tool(out, *call, id, name);
+            }
+            StreamEvent::ToolCallArguments {
+                index: 0,
+                call,
+                fragment,
+            } if !fragment.is_empty() => {
+                // Arguments normally follow their call's start in its open block. A provider
+                // that interleaves calls gets them on the call's own (earlier) block index,
+                // which the Anthropic SDKs accumulate by; one that never started the call gets
+                // a block without id or name rather than lost arguments.
+                let index = match self.tool_blocks.iter().find(|(c, _)| c == call) {
+                    Some(&(_, index)) => index,
+                    None => self.start_tool(out, *call, "", ""),
+                };
+                write(
+                    out,
+                    &OutEvent::ContentBlockDelta {
+                        index,
+                        delta: Delta::InputJson {
+                            partial_json: fragment,
+                        },
+                    },
+                );
+            }
+            StreamEvent::Finish { index: 0, reason } => {
+                self.stop_reason = Some(response::stop_reason(reason).to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    pub fn finish(&mut self, out: &mut BytesMut) {
+        if self.ended {
+            return;
+        }
+        self.ensure_started(out);
+        self.close_block(out);
+        let stop_reason = self.stop_reason.as_deref().unwrap_or("end_turn");
+        write(
+            out,
+            &OutEvent::MessageDelta {
+                delta: MessageDelta {
+                    stop_reason,
+                    stop_sequence: None,
+                },
+                usage: OutUsage::from_ir(&self.usage),
+            },
+        );
+        write(out, &OutEvent::MessageStop);
+        self.ended = true;
+    }
+
+    pub fn error(&mut self, err: &ApiError, out: &mut BytesMut) {
+        if self.ended {
+            return;
+        }
+        let body = response::encode_error(err);
+        sse::encode(Some("error"), &String::from_utf8_lossy(&body), out);
+        self.ended = true;
+    }
+
+    fn ensure_started(&mut self, out: &mut BytesMut) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if self.id.is_empty() {
+            // The provider never said: an id of the same shape, unique enough for logs.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            self.id = format!("msg_{nanos:x}");
+        }
+        let mut usage = OutUsage::from_ir(&self.usage);
+        usage.output_tokens = 0;
+        let message = StartMessage {
+            id: &self.id,
+            kind: "message",
+            role: "assistant",
+            model: &self.model,
+            content: [],
+            stop_reason: None,
+            stop_sequence: None,
+            usage,
+        };
+        write(out, &OutEvent::MessageStart { message });
+    }
+
+    fn take_index(&mut self) -> u32 {
+        let index = self.next_index;
+        self.next_index += 1;
+        index
+    }
+
+    /// The index of the open block of `kind`, opening one (and closing another) if needed.
+    fn open_block(&mut self, out: &mut BytesMut, kind: fn(u32) -> Open, start: StartBlock) -> u32 {
+        if let Some(open) = self.open {
+            let index = open.index();
+            if open == kind(index) {
+                return index;
+            }
+        }
+        self.close_block(out);
+        self.ensure_started(out);
+        let index = self.take_index();
+        write(
+            out,
+            &OutEvent::ContentBlockStart {
+                index,
+                content_block: start,
+            },
+        );
+        self.open = Some(kind(index));
+        index
+    }
+
+    fn open_thinking(&mut self, out: &mut BytesMut) -> u32 {
+        self.open_block(
+            out,
+            Open::Thinking,
+            StartBlock::Thinking {
+                thinking: "",
+                signature: "",
+            },
+        )
+    }
+
+    fn start_tool(&mut self, out: &mut BytesMut, call: u32, id: &str, name: &str) -> u32 {
+        self.close_block(out);
+        self.ensure_started(out);
+        let index = self.take_index();
+        let block = StartBlock::ToolUse {
+            id,
+            name,
+            input: EmptyObject {},
+        };
+        write(
+            out,
+            &OutEvent::ContentBlockStart {
+                index,
+                content_block: block,
+            },
+        );
+        self.open = Some(Open::Tool(index));
+        self.tool_blocks.push((call, index));
+        index
+    }
+
+    fn close_block(&mut self, out: &mut BytesMut) {
+        if let Some(open) = self.open.take() {
+            write(
+                out,
+                &OutEvent::ContentBlockStop {
+                    index: open.index(),
+                },
+            );
+        }
+    }
+}
+
+impl Open {
+    fn index(self) -> u32 {
+        match self {
+            Open::Text(i) | Open::Thinking(i) | Open::Tool(i) => i,
+        }
+    }
+}
+
+fn write(out: &mut BytesMut, event: &OutEvent) {
+    // Serializing these borrowed structs cannot fail: every map key is a string.
+    let data = serde_json::to_string(event).unwrap_or_default();
+    sse::encode(Some(event.name()), &data, out);
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum OutEvent<'a> {
+    MessageStart {
+        message: StartMessage<'a>,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: StartBlock<'a>,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: Delta<'a>,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: MessageDelta<'a>,
+        usage: OutUsage,
+    },
+    MessageStop,
+}
+
+impl OutEvent<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            OutEvent::MessageStart { .. } => "message_start",
+            OutEvent::ContentBlockStart { .. } => "content_block_start",
+            OutEvent::ContentBlockDelta { .. } => "content_block_delta",
+            OutEvent::ContentBlockStop { .. } => "content_block_stop",
+            OutEvent::MessageDelta { .. } => "message_delta",
+            OutEvent::MessageStop => "message_stop",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StartMessage<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: [(); 0],
+    stop_reason: Option<&'a str>,
+    stop_sequence: Option<&'a str>,
+    usage: OutUsage,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StartBlock<'a> {
+    Text {
+        text: &'a str,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: EmptyObject,
+    },
+}
+
+#[derive(Serialize)]
+struct EmptyObject {}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum Delta<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+}
+
+#[derive(Serialize)]
+struct MessageDelta<'a> {
+    stop_reason: &'a str,
+    stop_sequence: Option<&'a str>,
+}

@@ -21,6 +21,10 @@ pub enum GatewayError {
     UpstreamTimeout { upstream: String },
     #[error("upstream {upstream}: {detail}")]
     UpstreamFailed { upstream: String, detail: String },
+    /// An LLM call failed: the provider's error translated, or the gateway's own about the
+    /// request (unknown model, invalid field). Written in the client's format by `llm::handler`.
+    #[error("{0}")]
+    Llm(crate::llm::ir::ApiError),
     #[error("{0}")]
     Other(String),
 }
@@ -34,6 +38,7 @@ impl GatewayError {
             GatewayError::BadFraming(_) => 400,
             GatewayError::UpstreamTimeout { .. } => 504,
             GatewayError::UpstreamFailed { .. } => 502,
+            GatewayError::Llm(e) => e.kind.status(),
             GatewayError::Other(_) => 500,
         }
     }
@@ -46,6 +51,7 @@ impl GatewayError {
             GatewayError::BadFraming(_) => "bad_framing",
             GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
             GatewayError::UpstreamFailed { .. } => "upstream_unavailable",
+            GatewayError::Llm(_) => "llm_error",
             GatewayError::Other(_) => "internal_error",
         }
     }

@@ -7,7 +7,8 @@ pub mod hygiene;
 
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
-use crate::routing::Snapshot;
+use crate::llm::models::Models;
+use crate::routing::{Handler, Snapshot};
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
 use crate::telemetry::metrics::Registry;
 use arc_swap::ArcSwap;
@@ -73,12 +74,13 @@ impl Gateway {
 
     /// Checks the request against the caps and picks its route. Synchronous on purpose: the
     /// snapshot guard must not live across an await.
-    /// Returns the client keep-alive timeout to apply.
+    /// Returns the client keep-alive timeout to apply, and the models when the route is an
+    /// LLM route.
     fn admit(
         &self,
         session: &Session,
         ctx: &mut RequestCtx,
-    ) -> std::result::Result<Duration, GatewayError> {
+    ) -> std::result::Result<(Duration, Option<Arc<Models>>), GatewayError> {
         let snapshot = self.state.snapshot.load();
         let server = &snapshot.config.server;
         ctx.max_body_bytes = server.max_body_bytes;
@@ -92,11 +94,15 @@ impl Gateway {
                 method: req.method.to_string(),
                 path: req.uri.path().to_string(),
             })?;
-        if let Some(total) = route.upstream.spec.total_timeout {
+        if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
+        let llm = match route.handler {
+            Handler::Llm => Some(snapshot.models.clone()),
+            Handler::Proxy(_) => None,
+        };
         ctx.route = Some(route.clone());
-        Ok(server.keepalive_timeout)
+        Ok((server.keepalive_timeout, llm))
     }
 
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -127,9 +133,12 @@ impl ProxyHttp for Gateway {
                 .map(|v| v.as_bytes()),
         );
         match self.admit(session, ctx) {
-            Ok(keepalive) => {
+            Ok((keepalive, llm)) => {
                 session.set_keepalive(Some(keepalive.as_secs()));
-                Ok(false)
+                match llm {
+                    Some(models) => crate::llm::handler::serve(session, ctx, models).await,
+                    None => Ok(false),
+                }
             }
             Err(err) => Self::refuse_now(session, ctx, err).await,
         }
@@ -157,13 +166,12 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let Some(route) = ctx.route.clone() else {
+        let Some(group) = ctx.group().cloned() else {
             return Err(Self::refuse(
                 ctx,
                 GatewayError::Other("no route selected".into()),
             ));
         };
-        let group = &route.upstream;
         let spec = &group.spec;
         let key = match &spec.balance {
             BalanceSpec::ConsistentHash(on) => hash_key(on, session),
@@ -254,10 +262,10 @@ impl ProxyHttp for Gateway {
         _upstream: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let (Some(route), Some(i), Some(t0)) = (&ctx.route, ctx.target, ctx.upstream_start) {
-            route.upstream.report_success(i);
+        if let (Some(group), Some(i), Some(t0)) = (ctx.group(), ctx.target, ctx.upstream_start) {
+            group.report_success(i);
             let latency = t0.elapsed();
-            route.upstream.metrics.latency.observe(latency);
+            group.metrics.latency.observe(latency);
             ctx.upstream_latency = Some(latency);
         }
         Ok(())
@@ -300,11 +308,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        if let (Some(route), Some(i)) = (&ctx.route, ctx.target) {
-            route.upstream.report_failure(i);
+        if let (Some(group), Some(i)) = (ctx.group(), ctx.target) {
+            group.report_failure(i);
             // Nothing reached the upstream, so any method may go to another target.
-            let untried = route.upstream.targets.len() > ctx.tried.count_ones() as usize;
-            e.set_retry(untried && ctx.attempts <= route.upstream.spec.retries);
+            let untried = group.targets.len() > ctx.tried.count_ones() as usize;
+            e.set_retry(untried && ctx.attempts <= group.spec.retries);
         }
         e
     }
@@ -321,12 +329,12 @@ impl ProxyHttp for Gateway {
         let safe = session.req_header().method.is_idempotent()
             && !session.as_ref().retry_buffer_truncated();
         let upstream_fault = e.esource() == &pingora::ErrorSource::Upstream;
-        if let (Some(route), Some(i)) = (&ctx.route, ctx.target) {
+        if let (Some(group), Some(i)) = (ctx.group(), ctx.target) {
             if upstream_fault && !client_reused {
-                route.upstream.report_failure(i);
+                group.report_failure(i);
             }
             let headers_seen = ctx.upstream_latency.is_some();
-            let retries_left = ctx.attempts <= route.upstream.spec.retries;
+            let retries_left = ctx.attempts <= group.spec.retries;
             if !safe || headers_seen {
                 e.set_retry(false);
             } else if upstream_fault && retries_left && ctx.error.is_none() {
@@ -344,7 +352,7 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let upstream = ctx.route.as_ref().map(|r| r.upstream.spec.name.clone());
+        let upstream = ctx.group().map(|g| g.spec.name.clone());
         let err = ctx
             .error
             .take()
@@ -406,8 +414,8 @@ fn has_body(req: &RequestHeader) -> bool {
 
 fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessRecord {
     let req = session.req_header();
-    let target = match (&ctx.route, ctx.target) {
-        (Some(r), Some(i)) => Some(r.upstream.targets[i].label.clone()),
+    let target = match (ctx.group(), ctx.target) {
+        (Some(g), Some(i)) => Some(g.targets[i].label.clone()),
         _ => None,
     };
     AccessRecord {
@@ -428,5 +436,6 @@ fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessReco
         attempts: ctx.attempts,
         client: client_ip(session).map(|ip| ip.to_string()),
         error: ctx.error.as_ref().map(|e| e.to_string()),
+        llm: ctx.llm.clone(),
     }
 }

@@ -7,8 +7,9 @@ pub mod health;
 pub mod table;
 pub mod upstream;
 
-use crate::config::compile::RouteSpec;
+use crate::config::compile::{RouteSpec, RouteTarget};
 use crate::config::Config;
+use crate::llm::models::Models;
 use crate::telemetry::metrics::{Registry, RouteMetrics};
 use std::sync::Arc;
 use table::RouteTable;
@@ -17,14 +18,31 @@ use upstream::UpstreamGroup;
 pub struct Route {
     pub name: Arc<str>,
     pub spec: RouteSpec,
-    pub upstream: Arc<UpstreamGroup>,
+    pub handler: Handler,
     pub metrics: Arc<RouteMetrics>,
+}
+
+/// What serves a route's requests.
+pub enum Handler {
+    Proxy(Arc<UpstreamGroup>),
+    Llm,
+}
+
+impl Route {
+    /// The upstream group of a proxy route.
+    pub fn group(&self) -> Option<&Arc<UpstreamGroup>> {
+        match &self.handler {
+            Handler::Proxy(g) => Some(g),
+            Handler::Llm => None,
+        }
+    }
 }
 
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub routes: RouteTable<Arc<Route>>,
     pub upstreams: Vec<Arc<UpstreamGroup>>,
+    pub models: Arc<Models>,
 }
 
 impl Snapshot {
@@ -54,13 +72,17 @@ impl Snapshot {
                 let route = Route {
                     name: Arc::from(spec.name.as_str()),
                     spec: spec.clone(),
-                    upstream: upstreams[spec.upstream].clone(),
+                    handler: match spec.target {
+                        RouteTarget::Upstream(i) => Handler::Proxy(upstreams[i].clone()),
+                        RouteTarget::Llm => Handler::Llm,
+                    },
                     metrics: registry.route(&spec.name),
                 };
                 (spec.clone(), Arc::new(route))
             })
             .collect();
         Snapshot {
+            models: Arc::new(Models::new(&config.llm)),
             config,
             routes: RouteTable::new(routes),
             upstreams,

@@ -1,4 +1,6 @@
-//! What the gateway tells about its traffic: the access log and Prometheus metrics.
+//! What the gateway tells about its traffic: the access log, LLM call records and Prometheus
+//! metrics.
 
 pub mod access_log;
+pub mod call;
 pub mod metrics;

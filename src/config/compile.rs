@@ -1,9 +1,14 @@
 //! The validated runtime form of a configuration: every reference resolved, every value parsed,
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
+mod llm;
+
 use super::problem::{did_you_mean, key, Issue, Seg};
 use super::schema::{self, Balance, FileConfig, TargetSection};
 use http::{HeaderName, HeaderValue, Method};
+pub use llm::{
+    Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
+};
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -20,6 +25,7 @@ pub struct Config {
     pub log: LogSettings,
     pub upstreams: Vec<UpstreamSpec>,
     pub routes: Vec<RouteSpec>,
+    pub llm: LlmConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,12 +141,19 @@ pub struct RouteSpec {
     pub path: PathMatch,
     pub methods: Vec<Method>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Index into `Config::upstreams`.
-    pub upstream: usize,
+    pub target: RouteTarget,
     pub strip_prefix: bool,
     pub upstream_host: Option<HeaderValue>,
     pub request_headers: HeaderTransform,
     pub response_headers: HeaderTransform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Index into `Config::upstreams`.
+    Upstream(usize),
+    /// The LLM API over `Config::llm`.
+    Llm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +218,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
         upstreams.push(compile_upstream(u, &base, &mut ck));
     }
+    let llm = llm::compile(file, &server, &mut ck);
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
     let mut routes = Vec::new();
     let mut route_names = HashSet::new();
@@ -217,7 +231,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
                 format!("duplicate route name {:?}", r.name),
             );
         }
-        if let Some(route) = compile_route(r, &names, &base, &mut ck) {
+        if let Some(route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
             if let Some(j) = routes
                 .iter()
                 .position(|o: &RouteSpec| same_match(o, &route))
@@ -241,6 +255,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             log,
             upstreams,
             routes,
+            llm,
         })
     } else {
         Err(ck.issues)
@@ -515,22 +530,12 @@ fn compile_health(h: &schema::HealthCheckSection, base: &[Seg], ck: &mut Checker
 fn compile_route(
     r: &schema::RouteSection,
     upstreams: &[&str],
+    have_models: bool,
     base: &[Seg],
     ck: &mut Checker,
 ) -> Option<RouteSpec> {
     let before = ck.issues.len();
-    let upstream = upstreams.iter().position(|n| *n == r.upstream);
-    if upstream.is_none() {
-        ck.at(
-            base,
-            &["upstream"],
-            format!(
-                "no upstream named {:?}{}",
-                r.upstream,
-                did_you_mean(&r.upstream, upstreams.iter().copied())
-            ),
-        );
-    }
+    let target = route_target(r, upstreams, have_models, base, ck);
     let path = match (&r.path, &r.path_prefix) {
         (Some(_), Some(_)) => {
             ck.at(
@@ -587,12 +592,62 @@ fn compile_route(
         path,
         methods,
         headers,
-        upstream: upstream?,
+        target: target?,
         strip_prefix: r.strip_prefix,
         upstream_host,
         request_headers,
         response_headers,
     })
+}
+
+fn route_target(
+    r: &schema::RouteSection,
+    upstreams: &[&str],
+    have_models: bool,
+    base: &[Seg],
+    ck: &mut Checker,
+) -> Option<RouteTarget> {
+    match (r.handler, r.upstream.as_deref()) {
+        (schema::Handler::Llm, Some(_)) => {
+            ck.at(
+                base,
+                &["upstream"],
+                "an LLM route sends each request to its model's deployments; remove `upstream`",
+            );
+            None
+        }
+        (schema::Handler::Llm, None) if !have_models => {
+            ck.at(
+                base,
+                &["handler"],
+                "handler = \"llm\" needs at least one [[models]] entry",
+            );
+            None
+        }
+        (schema::Handler::Llm, None) => Some(RouteTarget::Llm),
+        (schema::Handler::Proxy, None) => {
+            ck.at(
+                base,
+                &["upstream"],
+                "a proxy route needs `upstream` (or set handler = \"llm\")",
+            );
+            None
+        }
+        (schema::Handler::Proxy, Some(name)) => match upstreams.iter().position(|n| *n == name) {
+            Some(i) => Some(RouteTarget::Upstream(i)),
+            None => {
+                ck.at(
+                    base,
+                    &["upstream"],
+                    format!(
+                        "no upstream named {name:?}{}",
+                        did_you_mean(name, upstreams.iter().copied())
+                    ),
+                );
+                None
+            }
+        },
+    }
 }
 
 fn checked_path(p: &str, base: &[Seg], field: &str, ck: &mut Checker) -> String {

@@ -27,14 +27,30 @@ impl Source {
     }
 }
 
-/// Where the merged `[[upstreams]]` and `[[routes]]` entries came from: (file, index in file).
+/// Where the merged `[[upstreams]]`, `[[routes]]`, `[[providers]]` and `[[models]]` entries
+/// came from: (file, index in file).
 #[derive(Default)]
 struct Origins {
     server: Option<usize>,
     admin: Option<usize>,
     log: Option<usize>,
+    llm: Option<usize>,
     upstreams: Vec<(usize, usize)>,
     routes: Vec<(usize, usize)>,
+    providers: Vec<(usize, usize)>,
+    models: Vec<(usize, usize)>,
+}
+
+impl Origins {
+    fn list(&self, section: &str) -> Option<&[(usize, usize)]> {
+        match section {
+            "upstreams" => Some(&self.upstreams),
+            "routes" => Some(&self.routes),
+            "providers" => Some(&self.providers),
+            "models" => Some(&self.models),
+            _ => None,
+        }
+    }
 }
 
 /// Loads, merges and compiles a configuration, returning every problem found.
@@ -300,14 +316,19 @@ fn merge(
             once("log", &mut origins.log, problems);
             out.log = Some(l);
         }
-        origins
-            .upstreams
-            .extend((0..file.upstreams.len()).map(|i| (src, i)));
-        origins
-            .routes
-            .extend((0..file.routes.len()).map(|i| (src, i)));
+        if let Some(l) = file.llm {
+            once("llm", &mut origins.llm, problems);
+            out.llm = Some(l);
+        }
+        let from = |n: usize| (0..n).map(move |i| (src, i));
+        origins.upstreams.extend(from(file.upstreams.len()));
+        origins.routes.extend(from(file.routes.len()));
+        origins.providers.extend(from(file.providers.len()));
+        origins.models.extend(from(file.models.len()));
         out.upstreams.extend(file.upstreams);
         out.routes.extend(file.routes);
+        out.providers.extend(file.providers);
+        out.models.extend(file.models);
     }
     (out, origins)
 }
@@ -320,12 +341,8 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         _ => String::new(),
     };
     let src = match (section.as_str(), at.get(1)) {
-        ("upstreams", Some(Seg::Index(i))) | ("routes", Some(Seg::Index(i))) => {
-            let list = if section == "routes" {
-                &origins.routes
-            } else {
-                &origins.upstreams
-            };
+        (list, Some(Seg::Index(i))) if origins.list(list).is_some() => {
+            let list = origins.list(list).unwrap_or_default();
             let (file, local) = list.get(*i).copied().unwrap_or((0, *i));
             let global = *i;
             at[1] = Seg::Index(local);
@@ -338,6 +355,7 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         ("server", _) => origins.server,
         ("admin", _) => origins.admin,
         ("log", _) => origins.log,
+        ("llm", _) => origins.llm,
         _ => None,
     };
     sources[src.unwrap_or(0)].problem(&at, issue.message)

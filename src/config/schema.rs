@@ -3,6 +3,9 @@
 //! Every table rejects unknown keys. Values that have a unit are strings (`"250ms"`, `"10MiB"`),
 //! parsed here so that the compiled form in `compile.rs` holds plain numbers.
 
+mod llm;
+
+pub use llm::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +23,11 @@ pub struct FileConfig {
     pub upstreams: Vec<UpstreamSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    #[serde(default)]
+    pub providers: Vec<ProviderSection>,
+    #[serde(default)]
+    pub models: Vec<ModelSection>,
+    pub llm: Option<LlmSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,7 +209,10 @@ pub struct RouteSection {
     pub methods: Vec<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    pub upstream: String,
+    /// The upstream of a proxy route; LLM routes have none.
+    pub upstream: Option<String>,
+    #[serde(default)]
+    pub handler: Handler,
     #[serde(default)]
     pub strip_prefix: bool,
     /// Host header sent upstream; the client's Host is passed through when unset.
@@ -210,6 +221,16 @@ pub struct RouteSection {
     pub request_headers: HeaderTransformSection,
     #[serde(default)]
     pub response_headers: HeaderTransformSection,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handler {
+    /// Proxy to the route's upstream.
+    #[default]
+    Proxy,
+    /// The OpenAI- and Anthropic-compatible LLM API over `[[models]]`.
+    Llm,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -464,7 +464,8 @@ impl std::error::Error for ApiError {}
 pub fn body_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = err.path().to_string();
     let inner = err.into_inner();
-    if path == "." || path.is_empty() {
+    // A syntax error's path points wherever the parser stopped, which names no field.
+    if path == "." || path.is_empty() || inner.is_syntax() || inner.is_eof() {
         ApiError::invalid("body", format!("invalid JSON body: {inner}"))
     } else {
         ApiError::invalid(path.clone(), format!("invalid field `{path}`: {inner}"))

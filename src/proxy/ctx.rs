@@ -1,7 +1,9 @@
 //! Per-request state shared by the proxy phases.
 
 use crate::error::GatewayError;
+use crate::routing::upstream::UpstreamGroup;
 use crate::routing::Route;
+use crate::telemetry::call::CallRecord;
 use crate::telemetry::metrics::Registry;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -23,6 +25,8 @@ pub struct RequestCtx {
     pub body_bytes: u64,
     pub error: Option<GatewayError>,
     pub inflight: Option<InflightGuard>,
+    /// The record of an LLM call, on LLM routes.
+    pub llm: Option<Box<CallRecord>>,
 }
 
 impl RequestCtx {
@@ -41,13 +45,21 @@ impl RequestCtx {
             body_bytes: 0,
             error: None,
             inflight: None,
+            llm: None,
         }
+    }
+
+    /// The upstream group of the chosen route, when it is a proxy route.
+    pub fn group(&self) -> Option<&Arc<UpstreamGroup>> {
+        self.route.as_ref().and_then(|r| r.group())
     }
 
     /// Lets go of the current target's in-flight slot (on retry and at the end).
     pub fn release_target(&mut self) {
-        if let (Some(route), Some(i)) = (&self.route, self.target.take()) {
-            route.upstream.end(i);
+        if let Some(i) = self.target.take() {
+            if let Some(group) = self.group() {
+                group.end(i);
+            }
         }
     }
 }

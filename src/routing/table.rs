@@ -112,7 +112,7 @@ mod tests {
             path,
             methods: vec![],
             headers: vec![],
-            upstream: 0,
+            target: crate::config::compile::RouteTarget::Upstream(0),
             strip_prefix: false,
             upstream_host: None,
             request_headers: HeaderTransform::default(),

@@ -24,6 +24,9 @@ pub struct AccessRecord {
     pub attempts: u32,
     pub client: Option<String>,
     pub error: Option<String>,
+    /// On LLM routes: the call's model, deployment, usage and cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<Box<crate::telemetry::call::CallRecord>>,
 }
 
 enum Msg {
@@ -187,6 +190,7 @@ mod tests {
             attempts: 1,
             client: None,
             error: None,
+            llm: None,
         }
     }
 

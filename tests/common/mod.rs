@@ -2,6 +2,7 @@
 //! small helpers to poll with a deadline instead of sleeping.
 #![allow(dead_code)]
 
+pub mod providers;
 pub mod upstream;
 
 use std::io::{Read, Write};

@@ -30,6 +30,11 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Wait this long before answering (for timeout tests).
     pub delay: Duration,
+    /// Send the body as these chunks (chunked encoding), `chunk_delay` apart, instead of `body`.
+    pub chunks: Option<Vec<Vec<u8>>>,
+    pub chunk_delay: Duration,
+    /// Close the connection after the chunks without the final empty chunk.
+    pub cut: bool,
 }
 
 impl Reply {
@@ -39,7 +44,21 @@ impl Reply {
             headers: vec![],
             body: body.into(),
             delay: Duration::ZERO,
+            chunks: None,
+            chunk_delay: Duration::ZERO,
+            cut: false,
         }
+    }
+    /// A chunked answer, e.g. an SSE stream split at arbitrary points.
+    pub fn chunked(chunks: Vec<Vec<u8>>, chunk_delay: Duration) -> Reply {
+        let mut r = Reply::ok(Vec::new());
+        r.chunks = Some(chunks);
+        r.chunk_delay = chunk_delay;
+        r
+    }
+    pub fn cut(mut self) -> Reply {
+        self.cut = true;
+        self
     }
     pub fn status(mut self, s: u16) -> Reply {
         self.status = s;
@@ -62,6 +81,8 @@ pub struct Upstream {
     pub name: String,
     pub hits: Arc<AtomicUsize>,
     pub requests: Arc<Mutex<Vec<Request>>>,
+    /// Chunked answers whose client went away before the last chunk.
+    pub aborted: Arc<AtomicUsize>,
     stopped: Arc<AtomicBool>,
     healthy: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
@@ -94,13 +115,15 @@ impl Upstream {
         let stopped = Arc::new(AtomicBool::new(false));
         let healthy = Arc::new(AtomicBool::new(true));
         let conns = Arc::new(Mutex::new(Vec::new()));
+        let aborted = Arc::new(AtomicUsize::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
-        let (h, r, s, hl, c) = (
+        let (h, r, s, hl, c, ab) = (
             hits.clone(),
             requests.clone(),
             stopped.clone(),
             healthy.clone(),
             conns.clone(),
+            aborted.clone(),
         );
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -111,9 +134,22 @@ impl Upstream {
                 if let Ok(clone) = stream.try_clone() {
                     c.lock().unwrap().push(clone);
                 }
-                let (h, r, hl, handler, s) =
-                    (h.clone(), r.clone(), hl.clone(), handler.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &handler, &h, &r, &hl, &s));
+                let (h, r, hl, handler, s, ab) = (
+                    h.clone(),
+                    r.clone(),
+                    hl.clone(),
+                    handler.clone(),
+                    s.clone(),
+                    ab.clone(),
+                );
+                let counters = Counters {
+                    hits: h,
+                    requests: r,
+                    healthy: hl,
+                    stopped: s,
+                    aborted: ab,
+                };
+                std::thread::spawn(move || serve(stream, &handler, &counters));
             }
         });
         Upstream {
@@ -121,6 +157,7 @@ impl Upstream {
             name: name.to_string(),
             hits,
             requests,
+            aborted,
             stopped,
             healthy,
             conns,
@@ -138,6 +175,10 @@ impl Upstream {
 
     pub fn set_healthy(&self, healthy: bool) {
         self.healthy.store(healthy, Ordering::SeqCst);
+    }
+
+    pub fn aborted(&self) -> usize {
+        self.aborted.load(Ordering::SeqCst)
     }
 
     pub fn last_request(&self) -> Option<Request> {
@@ -165,14 +206,15 @@ impl Drop for Upstream {
     }
 }
 
-fn serve(
-    stream: TcpStream,
-    handler: &Arc<Handler>,
-    hits: &AtomicUsize,
-    requests: &Mutex<Vec<Request>>,
-    healthy: &AtomicBool,
-    stopped: &AtomicBool,
-) {
+struct Counters {
+    hits: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<Request>>>,
+    healthy: Arc<AtomicBool>,
+    stopped: Arc<AtomicBool>,
+    aborted: Arc<AtomicUsize>,
+}
+
+fn serve(stream: TcpStream, handler: &Arc<Handler>, c: &Counters) {
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,
@@ -182,33 +224,68 @@ fn serve(
         let Some(req) = read_request(&mut reader) else {
             return;
         };
-        if stopped.load(Ordering::SeqCst) {
+        if c.stopped.load(Ordering::SeqCst) {
             return;
         }
         let reply = if req.path == "/health" {
-            let ok = healthy.load(Ordering::SeqCst);
+            let ok = c.healthy.load(Ordering::SeqCst);
             Reply::ok(if ok { "ok" } else { "sick" }).status(if ok { 200 } else { 503 })
         } else {
-            hits.fetch_add(1, Ordering::SeqCst);
-            requests.lock().unwrap().push(req.clone());
+            c.hits.fetch_add(1, Ordering::SeqCst);
+            c.requests.lock().unwrap().push(req.clone());
             handler(&req)
         };
         if !reply.delay.is_zero() {
             std::thread::sleep(reply.delay);
         }
-        let mut head = format!(
-            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
-            reply.status,
-            reply.body.len()
-        );
-        for (k, v) in &reply.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&reply.body).is_err() {
+        if !write_reply(&mut writer, &reply, c) {
             return;
         }
     }
+}
+
+/// Writes one answer; false when the connection is finished.
+fn write_reply(writer: &mut TcpStream, reply: &Reply, c: &Counters) -> bool {
+    let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
+    if reply.chunks.is_some() {
+        head.push_str("transfer-encoding: chunked\r\n");
+    } else {
+        head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+    }
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    if writer.write_all(head.as_bytes()).is_err() {
+        return false;
+    }
+    let Some(chunks) = &reply.chunks else {
+        return writer.write_all(&reply.body).is_ok();
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        if i > 0 && !reply.chunk_delay.is_zero() {
+            std::thread::sleep(reply.chunk_delay);
+        }
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(chunk);
+        framed.extend_from_slice(b"\r\n");
+        if chunk.is_empty() {
+            continue;
+        }
+        if writer
+            .write_all(&framed)
+            .and_then(|_| writer.flush())
+            .is_err()
+        {
+            c.aborted.fetch_add(1, Ordering::SeqCst);
+            return false;
+        }
+    }
+    if reply.cut {
+        let _ = writer.shutdown(Shutdown::Both);
+        return false;
+    }
+    writer.write_all(b"0\r\n\r\n").is_ok()
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {

@@ -1,0 +1,220 @@
+//! HTTP calls to providers through Pingora's connector and connection pool.
+//!
+//! DESIGN: provider hosts are names whose addresses change, so they are not resolved when the
+//! configuration loads (as upstream targets are) but here, through a cache that the request path
+//! reads without locking. A miss or a stale entry is resolved with `tokio::net::lookup_host`,
+//! which runs `getaddrinfo` on Tokio's blocking pool, never on a worker thread; a stale entry is
+//! still used while it refreshes.
+
+use crate::config::compile::{ProviderEndpoint, ProviderSpec};
+use crate::llm::ir::{ApiError, ErrorKind};
+use arc_swap::ArcSwap;
+use bytes::{Bytes, BytesMut};
+use once_cell::sync::Lazy;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::prelude::HttpPeer;
+use pingora::protocols::http::client::HttpSession;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// How long a resolved address is used before it is looked up again.
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// One connector per worker process, shared by every provider call of it.
+static CLIENT: Lazy<Client> = Lazy::new(Client::new);
+
+pub fn client() -> &'static Client {
+    &CLIENT
+}
+
+pub struct Client {
+    connector: Connector,
+    dns: ArcSwap<HashMap<String, (SocketAddr, Instant)>>,
+}
+
+/// A provider's answer whose headers have arrived; the body is read from it.
+pub struct Exchange {
+    session: HttpSession,
+    peer: HttpPeer,
+    pub status: u16,
+    idle_timeout: Duration,
+}
+
+fn io_error(ep: &ProviderEndpoint, e: &pingora::Error) -> ApiError {
+    use pingora::ErrorType::*;
+    let kind = match e.etype() {
+        ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => ErrorKind::Timeout,
+        ConnectRefused | ConnectNoRoute | ConnectError | TLSHandshakeFailure => {
+            ErrorKind::Unavailable
+        }
+        _ => ErrorKind::BadResponse,
+    };
+    ApiError::new(
+        kind,
+        format!("provider {}: {}", ep.authority, e.etype().as_str()),
+    )
+    .with_code("provider_unreachable")
+}
+
+impl Client {
+    fn new() -> Client {
+        let mut options = pingora::connectors::ConnectorOptions::new(256);
+        options.keepalive_pool_size = 256;
+        Client {
+            connector: Connector::new(Some(options)),
+            dns: ArcSwap::from_pointee(HashMap::new()),
+        }
+    }
+
+    async fn resolve(&self, ep: &ProviderEndpoint) -> Result<SocketAddr, ApiError> {
+        if let Ok(ip) = ep.host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, ep.port));
+        }
+        let key = format!("{}:{}", ep.host, ep.port);
+        if let Some((addr, at)) = self.dns.load().get(&key).copied() {
+            if at.elapsed() > DNS_TTL {
+                let host = (ep.host.clone(), ep.port);
+                tokio::spawn(async move {
+                    let _ = client().lookup(host).await;
+                });
+            }
+            return Ok(addr);
+        }
+        self.lookup((ep.host.clone(), ep.port))
+            .await
+            .map_err(|msg| {
+                ApiError::new(ErrorKind::Unavailable, msg).with_code("provider_unresolvable")
+            })
+    }
+
+    async fn lookup(&self, (host, port): (String, u16)) -> Result<SocketAddr, String> {
+        let addr = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host} resolves to no address"))?;
+        self.dns.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.insert(format!("{host}:{port}"), (addr, Instant::now()));
+            map
+        });
+        Ok(addr)
+    }
+
+    /// Sends one request and waits for the response headers. A pooled connection that turns
+    /// out to be closed is retried once on a new one: the provider never saw that request.
+    pub async fn send(
+        &self,
+        spec: &ProviderSpec,
+        ep: &ProviderEndpoint,
+        req: RequestHeader,
+        body: Bytes,
+        read_timeout: Duration,
+    ) -> Result<Exchange, ApiError> {
+        let addr = self.resolve(ep).await?;
+        let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
+        peer.options.connection_timeout = Some(spec.connect_timeout);
+        peer.options.total_connection_timeout = Some(spec.connect_timeout);
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        for fresh_only in [false, true] {
+            let (mut session, reused) = self
+                .connector
+                .get_http_session(&peer)
+                .await
+                .map_err(|e| io_error(ep, &e))?;
+            if fresh_only && reused {
+                session.shutdown().await;
+                continue;
+            }
+            session.set_read_timeout(Some(read_timeout));
+            session.set_write_timeout(Some(spec.write_timeout));
+            match exchange(&mut session, req.clone(), body.clone()).await {
+                Ok(status) => {
+                    return Ok(Exchange {
+                        session,
+                        peer,
+                        status,
+                        idle_timeout: Duration::from_secs(60),
+                    })
+                }
+                Err(_) if reused => continue,
+                Err(e) => return Err(io_error(ep, &e)),
+            }
+        }
+        Err(ApiError::new(
+            ErrorKind::Unavailable,
+            format!("provider {}: connection closed", ep.authority),
+        ))
+    }
+}
+
+async fn exchange(
+    session: &mut HttpSession,
+    req: RequestHeader,
+    body: Bytes,
+) -> pingora::Result<u16> {
+    session.write_request_header(Box::new(req)).await?;
+    session.write_request_body(body, true).await?;
+    session.finish_request_body().await?;
+    session.read_response_header().await?;
+    Ok(session
+        .response_header()
+        .map(|h| h.status.as_u16())
+        .unwrap_or(0))
+}
+
+impl Exchange {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.session
+            .response_header()
+            .and_then(|h| h.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.session.read_response_body().await.map_err(|e| {
+            let kind = match e.etype() {
+                pingora::ErrorType::ReadTimedout => ErrorKind::Timeout,
+                _ => ErrorKind::BadResponse,
+            };
+            ApiError::new(
+                kind,
+                format!(
+                    "provider connection failed mid-response: {}",
+                    e.etype().as_str()
+                ),
+            )
+        })
+    }
+
+    /// The whole body, refused past `cap` bytes.
+    pub async fn read_all(&mut self, cap: usize) -> Result<Bytes, ApiError> {
+        let mut out = BytesMut::new();
+        while let Some(chunk) = self.read().await? {
+            if out.len() + chunk.len() > cap {
+                return Err(ApiError::new(
+                    ErrorKind::BadResponse,
+                    format!("provider response is larger than {cap} bytes"),
+                ));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out.freeze())
+    }
+
+    /// Returns the connection to the pool when the response was read to its end, and closes
+    /// it otherwise (which is how an abandoned call is cancelled at the provider).
+    pub async fn finish(mut self) {
+        if self.session.response_done() {
+            client()
+                .connector
+                .release_http_session(self.session, &self.peer, Some(self.idle_timeout))
+                .await;
+        } else {
+            self.session.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The LLM request path, run from `request_filter` on routes with `handler = "llm"`.
+//!
+//! DESIGN: the target of an LLM call depends on the `model` field of the body, and Pingora
+//! replays at most 64 KiB of a body read in `request_filter`, so this handler reads the body
+//! itself (capped), calls the provider itself (`call`), writes the answer itself (`respond`,
+//! `stream`) and returns `Ok(true)`. Nothing reaches the client before an attempt has
+//! succeeded, which is what lets `call` retry and fall back.
+
+mod call;
+mod respond;
+mod stream;
+
+use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
+use crate::llm::models::Models;
+use crate::llm::passthrough::Peek;
+use crate::llm::provider::Format;
+use crate::llm::{codec, providers::openai};
+use crate::proxy::ctx::RequestCtx;
+use crate::telemetry::call::CallRecord;
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use std::sync::Arc;
+
+/// The API a request addresses, from the end of its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Surface {
+    /// `/chat/completions` (OpenAI) or `/messages` (Anthropic).
+    Chat(Format),
+    Embeddings,
+    Models,
+    Model(String),
+}
+
+fn surface(method: &http::Method, path: &str) -> Result<Surface, ApiError> {
+    let (want, surface) = if path.ends_with("/chat/completions") {
+        (http::Method::POST, Surface::Chat(Format::OpenAi))
+    } else if path.ends_with("/messages") {
+        (http::Method::POST, Surface::Chat(Format::Anthropic))
+    } else if path.ends_with("/embeddings") {
+        (http::Method::POST, Surface::Embeddings)
+    } else if path.ends_with("/models") {
+        (http::Method::GET, Surface::Models)
+    } else if let Some((_, id)) = path
+        .rsplit_once("/models/")
+        .filter(|(_, id)| !id.is_empty())
+    {
+        (http::Method::GET, Surface::Model(id.to_owned()))
+    } else {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("no LLM API at {path}; try /v1/chat/completions, /v1/messages, /v1/embeddings or /v1/models"),
+        )
+        .with_code("unknown_url"));
+    };
+    if method != want {
+        return Err(ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!("{path} takes {want}, not {method}"),
+        )
+        .with_code("method_not_allowed"));
+    }
+    Ok(surface)
+}
+
+/// A client's request, read whole; decoded to the canonical form only when a deployment
+/// needs it (same-format calls never do).
+pub struct Inbound {
+    pub client: Format,
+    pub body: Bytes,
+    pub peek: Peek,
+    ir: Option<ChatRequest>,
+}
+
+impl Inbound {
+    pub fn ir(&mut self) -> Result<&ChatRequest, ApiError> {
+        if self.ir.is_none() {
+            self.ir = Some(codec::decode_chat(self.client, &self.body)?);
+        }
+        self.ir
+            .as_ref()
+            .ok_or_else(|| ApiError::new(ErrorKind::ProviderFailure, "request not decoded"))
+    }
+
+    /// What the client asked for `include_usage`; Anthropic clients always get usage.
+    fn include_usage(&self) -> bool {
+        self.client == Format::Anthropic || self.peek.include_usage
+    }
+}
+
+/// Serves one request of an LLM route. Always answers the client itself.
+pub async fn serve(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: Arc<Models>,
+) -> pingora::Result<bool> {
+    let req = session.req_header();
+    let anthropic_client = req.headers.contains_key("anthropic-version");
+    let surface = match surface(&req.method, req.uri.path()) {
+        Ok(s) => s,
+        Err(e) => {
+            let client = if anthropic_client {
+                Format::Anthropic
+            } else {
+                Format::OpenAi
+            };
+            return respond::error(session, ctx, client, e, None).await;
+        }
+    };
+    match surface {
+        Surface::Models => respond::models(session, ctx, &models, None, anthropic_client).await,
+        Surface::Model(id) => {
+            respond::models(session, ctx, &models, Some(&id), anthropic_client).await
+        }
+        Surface::Chat(client) => chat(session, ctx, &models, client).await,
+        Surface::Embeddings => embeddings(session, ctx, &models).await,
+    }
+}
+
+/// Reads the request body, refusing it past `cap` bytes.
+async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("request body is larger than the limit of {cap} bytes"),
+        )
+        .with_code("body_too_large")
+    };
+    let mut body = BytesMut::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > cap {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => {
+                return Err(ApiError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("could not read the request body: {}", e.etype().as_str()),
+                ))
+            }
+        }
+    }
+}
+
+/// Reads the body and finds its model; on failure the client has been answered.
+async fn admit(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    client: Format,
+) -> Result<(Inbound, usize), pingora::Result<bool>> {
+    let body = match read_body(session, models.policy.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            // The rest of the body was not read: the connection cannot carry another request.
+            session.set_keepalive(None);
+            return Err(respond::error(session, ctx, client, e, None).await);
+        }
+    };
+    let peek = match Peek::read(&body) {
+        Ok(p) => p,
+        Err(e) => return Err(respond::error(session, ctx, client, e, None).await),
+    };
+    let Some(model) = models.find(&peek.model) else {
+        let e = ApiError::new(
+            ErrorKind::NotFound,
+            format!("The model `{}` does not exist", peek.model),
+        )
+        .with_code("model_not_found");
+        return Err(respond::error(session, ctx, client, e, None).await);
+    };
+    ctx.llm = Some(Box::new(CallRecord {
+        requested_model: peek.model.clone(),
+        stream: peek.stream,
+        ..CallRecord::default()
+    }));
+    let inbound = Inbound {
+        client,
+        body,
+        peek,
+        ir: None,
+    };
+    Ok((inbound, model))
+}
+
+async fn chat(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    client: Format,
+) -> pingora::Result<bool> {
+    let (mut inbound, model) = match admit(session, ctx, models, client).await {
+        Ok(v) => v,
+        Err(answered) => return answered,
+    };
+    let outcome = call::run_chat(session, ctx, models, model, &mut inbound).await;
+    respond::outcome(session, ctx, models, &inbound, outcome).await
+}
+
+async fn embeddings(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+) -> pingora::Result<bool> {
+    let (inbound, model) = match admit(session, ctx, models, Format::OpenAi).await {
+        Ok(v) => v,
+        Err(answered) => return answered,
+    };
+    let request = match openai::request::decode_embeddings(&inbound.body) {
+        Ok(r) => r,
+        Err(e) => return respond::error(session, ctx, Format::OpenAi, e, None).await,
+    };
+    let outcome = call::run_embeddings(session, ctx, models, model, &inbound, &request).await;
+    respond::embeddings(session, ctx, models, outcome, request.base64).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surfaces_are_found_by_the_end_of_the_path() {
+        let post = http::Method::POST;
+        let get = http::Method::GET;
+        assert_eq!(
+            surface(&post, "/v1/chat/completions").unwrap(),
+            Surface::Chat(Format::OpenAi)
+        );
+        assert_eq!(
+            surface(&post, "/llm/v1/messages").unwrap(),
+            Surface::Chat(Format::Anthropic)
+        );
+        assert_eq!(
+            surface(&post, "/v1/embeddings").unwrap(),
+            Surface::Embeddings
+        );
+        assert_eq!(surface(&get, "/v1/models").unwrap(), Surface::Models);
+        assert_eq!(
+            surface(&get, "/v1/models/demo").unwrap(),
+            Surface::Model("demo".into())
+        );
+        assert_eq!(
+            surface(&get, "/v1/chat/completions").unwrap_err().kind,
+            ErrorKind::InvalidRequest
+        );
+        assert_eq!(
+            surface(&post, "/v1/nothing").unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+    }
+}

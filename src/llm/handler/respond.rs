@@ -1,0 +1,290 @@
+//! Writing LLM answers: whole bodies, streams, errors in the client's format, and the model
+//! list; and completing the call record.
+
+use super::call::{client_gone, Failure, Outcome, Reply, Success};
+use super::stream::{Source, Writer};
+use super::Inbound;
+use crate::error::GatewayError;
+use crate::llm::codec;
+use crate::llm::ir::{ApiError, Usage};
+use crate::llm::models::{cost, Models};
+use crate::llm::provider::Format;
+use crate::llm::providers::openai;
+use crate::proxy::ctx::RequestCtx;
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<ResponseHeader> {
+    let mut resp = ResponseHeader::build(status, Some(8))?;
+    resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+    Ok(resp)
+}
+
+/// Names what served the call: the public model, the deployment and the attempts it took.
+fn served(resp: &mut ResponseHeader, models: &Models, s: &Success) -> pingora::Result<()> {
+    let model = &models.models[s.model];
+    resp.insert_header("x-tollgate-model", model.spec.name.as_str())?;
+    resp.insert_header(
+        "x-tollgate-deployment",
+        model.deployments[s.deployment].label.as_str(),
+    )?;
+    resp.insert_header("x-tollgate-attempts", s.attempts)?;
+    Ok(())
+}
+
+async fn write_whole(
+    session: &mut Session,
+    mut resp: ResponseHeader,
+    body: Bytes,
+) -> pingora::Result<bool> {
+    resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    session.write_response_header(Box::new(resp), false).await?;
+    session.write_response_body(Some(body), true).await?;
+    Ok(true)
+}
+
+/// Answers with an error in the client's format, passing a 429's `Retry-After` through.
+pub async fn error(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    client: Format,
+    err: ApiError,
+    retry_after: Option<u64>,
+) -> pingora::Result<bool> {
+    let mut resp = header(err.kind.status(), "application/json", ctx)?;
+    if let Some(after) = retry_after {
+        resp.insert_header(http::header::RETRY_AFTER, after)?;
+    }
+    let body = Bytes::from(codec::encode_error(client, &err));
+    if let Some(rec) = ctx.llm.as_mut() {
+        rec.outcome = "error";
+    }
+    ctx.error = Some(GatewayError::Llm(err));
+    write_whole(session, resp, body).await
+}
+
+fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Usage) {
+    let model = &models.models[s.model];
+    let d = &model.deployments[s.deployment];
+    if let Some(rec) = ctx.llm.as_mut() {
+        rec.model = model.spec.name.clone();
+        rec.deployment = d.label.clone();
+        rec.provider = models.providers[d.spec.provider].spec.name.clone();
+        rec.set_usage(usage);
+        rec.cost_usd = cost(&model.spec.prices, usage);
+        rec.attempts = s.attempts;
+        if rec.outcome.is_empty() {
+            rec.outcome = "ok";
+        }
+    }
+}
+
+fn first_byte(ctx: &mut RequestCtx) {
+    let ttft = ctx.start.elapsed().as_secs_f64() * 1e3;
+    if let Some(rec) = ctx.llm.as_mut() {
+        rec.ttft_ms.get_or_insert(ttft);
+    }
+}
+
+fn record_failure(ctx: &mut RequestCtx, f: &Failure) {
+    if let Some(rec) = ctx.llm.as_mut() {
+        rec.attempts = f.attempts;
+        rec.outcome = if f.cancelled { "cancelled" } else { "error" };
+    }
+}
+
+/// Answers a chat call.
+pub async fn outcome(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    inbound: &Inbound,
+    outcome: Outcome,
+) -> pingora::Result<bool> {
+    let s = match outcome {
+        Ok(s) => s,
+        Err(f) => {
+            record_failure(ctx, &f);
+            if f.cancelled {
+                ctx.error = Some(GatewayError::Llm(f.err));
+                return Ok(true);
+            }
+            return error(session, ctx, inbound.client, f.err, f.retry_after).await;
+        }
+    };
+    let (body, usage) = match &s.reply {
+        Reply::Raw { body, usage } => (body.clone(), *usage),
+        Reply::Chat(resp) => (
+            Bytes::from(codec::encode_response(inbound.client, resp)),
+            resp.usage,
+        ),
+        Reply::Embeddings(_) => return Ok(true),
+        Reply::Stream(_) => return stream(session, ctx, models, inbound, s).await,
+    };
+    record_success(ctx, models, &s, &usage);
+    let mut resp = header(200, "application/json", ctx)?;
+    served(&mut resp, models, &s)?;
+    first_byte(ctx);
+    write_whole(session, resp, body).await
+}
+
+async fn stream(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    inbound: &Inbound,
+    mut s: Success,
+) -> pingora::Result<bool> {
+    let Reply::Stream(source) = std::mem::replace(
+        &mut s.reply,
+        Reply::Raw {
+            body: Bytes::new(),
+            usage: Usage::default(),
+        },
+    ) else {
+        return Ok(true);
+    };
+    let mut source: Source = *source;
+    let mut resp = header(200, "text/event-stream", ctx)?;
+    resp.insert_header(http::header::CACHE_CONTROL, "no-cache")?;
+    served(&mut resp, models, &s)?;
+    session.write_response_header(Box::new(resp), false).await?;
+    let mut writer = Writer::new(inbound.client, &source, inbound.include_usage());
+    let mut out = BytesMut::with_capacity(4096);
+    let mut outcome = "ok";
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = client_gone(session) => None,
+            n = source.next() => Some(n),
+        };
+        let done = match next {
+            None => {
+                outcome = "cancelled";
+                source.abandon().await;
+                break;
+            }
+            Some(Ok(Some(item))) => {
+                writer.item(&item, &mut out);
+                false
+            }
+            Some(Ok(None)) => {
+                writer.finish(&mut out);
+                true
+            }
+            Some(Err(e)) => {
+                writer.error(&e, &mut out);
+                outcome = "truncated";
+                ctx.error = Some(GatewayError::Llm(e));
+                true
+            }
+        };
+        if !out.is_empty() {
+            if writer.content_seen {
+                first_byte(ctx);
+            }
+            if session
+                .write_response_body(Some(out.split().freeze()), false)
+                .await
+                .is_err()
+            {
+                outcome = "cancelled";
+                source.abandon().await;
+                break;
+            }
+        }
+        if done {
+            source.abandon().await;
+            let _ = session.write_response_body(None, true).await;
+            break;
+        }
+    }
+    if let Some(rec) = ctx.llm.as_mut() {
+        rec.outcome = outcome;
+    }
+    record_success(ctx, models, &s, &writer.usage);
+    Ok(true)
+}
+
+/// Answers an embeddings call.
+pub async fn embeddings(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    outcome: Outcome,
+    base64: bool,
+) -> pingora::Result<bool> {
+    let s = match outcome {
+        Ok(s) => s,
+        Err(f) => {
+            record_failure(ctx, &f);
+            if f.cancelled {
+                return Ok(true);
+            }
+            return error(session, ctx, Format::OpenAi, f.err, f.retry_after).await;
+        }
+    };
+    let (body, usage) = match &s.reply {
+        Reply::Raw { body, usage } => (body.clone(), *usage),
+        Reply::Embeddings(r) => (
+            Bytes::from(openai::response::encode_embeddings(r, base64)),
+            r.usage,
+        ),
+        _ => (Bytes::new(), Usage::default()),
+    };
+    record_success(ctx, models, &s, &usage);
+    let mut resp = header(200, "application/json", ctx)?;
+    served(&mut resp, models, &s)?;
+    write_whole(session, resp, body).await
+}
+
+/// `GET /v1/models` and `/v1/models/{id}`, in OpenAI's shape or, for a client that sends
+/// `anthropic-version`, in Anthropic's.
+pub async fn models(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    id: Option<&str>,
+    anthropic: bool,
+) -> pingora::Result<bool> {
+    let entry = |name: &str| {
+        if anthropic {
+            serde_json::json!({"type": "model", "id": name, "display_name": name,
+                "created_at": "1970-01-01T00:00:00Z"})
+        } else {
+            serde_json::json!({"id": name, "object": "model", "created": 0, "owned_by": "tollgate"})
+        }
+    };
+    let body = match id {
+        Some(id) => match models.find(id) {
+            Some(_) => entry(id),
+            None => {
+                let client = if anthropic {
+                    Format::Anthropic
+                } else {
+                    Format::OpenAi
+                };
+                let e = ApiError::new(
+                    crate::llm::ir::ErrorKind::NotFound,
+                    format!("The model `{id}` does not exist"),
+                )
+                .with_code("model_not_found");
+                return error(session, ctx, client, e, None).await;
+            }
+        },
+        None => {
+            let names: Vec<&str> = models.models.iter().map(|m| m.spec.name.as_str()).collect();
+            let data: Vec<_> = names.iter().map(|n| entry(n)).collect();
+            if anthropic {
+                serde_json::json!({"data": data, "has_more": false,
+                    "first_id": names.first(), "last_id": names.last()})
+            } else {
+                serde_json::json!({"object": "list", "data": data})
+            }
+        }
+    };
+    let resp = header(200, "application/json", ctx)?;
+    write_whole(session, resp, Bytes::from(body.to_string())).await
+}

@@ -1,0 +1,39 @@
+//! The record every LLM call yields: what was asked, what served it, what it used and cost.
+//! The access log carries it now; the analytics store and the token limits read it later.
+
+use crate::llm::ir::Usage;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallRecord {
+    /// The public model the client asked for.
+    pub requested_model: String,
+    /// The public model that served it (differs after a fallback).
+    pub model: String,
+    /// `provider/model` of the deployment that served it.
+    pub deployment: String,
+    pub provider: String,
+    pub stream: bool,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub reasoning_tokens: u64,
+    /// US dollars, from the model's prices.
+    pub cost_usd: f64,
+    /// From the start of the request to the first byte of the answer sent to the client.
+    pub ttft_ms: Option<f64>,
+    pub attempts: u32,
+    /// `ok`, `error`, `cancelled` (client went away) or `truncated` (provider died mid-stream).
+    pub outcome: &'static str,
+}
+
+impl CallRecord {
+    pub fn set_usage(&mut self, usage: &Usage) {
+        self.prompt_tokens = usage.prompt_tokens;
+        self.completion_tokens = usage.completion_tokens;
+        self.cached_tokens = usage.cached_tokens;
+        self.cache_creation_tokens = usage.cache_creation_tokens;
+        self.reasoning_tokens = usage.reasoning_tokens;
+    }
+}

@@ -1,0 +1,450 @@
+//! The LLM API against each provider format: the mock, and in-test servers speaking OpenAI's,
+//! Azure's, Anthropic's and Gemini's wire formats.
+
+mod common;
+use common::providers::*;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn post(gw: &Gateway, path: &str, body: &Value) -> reqwest::blocking::Response {
+    client().post(gw.url(path)).json(body).send().unwrap()
+}
+
+fn chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+fn access_llm(gw: &Gateway, n: usize) -> Vec<Value> {
+    wait_for("access log lines", Duration::from_secs(10), || {
+        let lines: Vec<Value> = gw
+            .access_log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("llm").is_some())
+            .collect();
+        (lines.len() >= n).then_some(lines)
+    })
+}
+
+#[test]
+fn mock_answers_streams_lists_models_and_embeds() {
+    let gw = Gateway::start(1, &format!("{MOCK}\n{LLM_ROUTE}"));
+    let r = post(&gw, "/v1/chat/completions", &chat("demo", "hello"));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-tollgate-model"], "demo");
+    assert_eq!(r.headers()["x-tollgate-deployment"], "mock/mock-1");
+    assert_eq!(r.headers()["x-tollgate-attempts"], "1");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "You said: hello");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+
+    let mut body = chat("demo", "stream me please");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let r = post(&gw, "/v1/chat/completions", &body);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let text = r.text().unwrap();
+    let data = sse_data(&text);
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let said: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(said, "You said: stream me please");
+    assert!(
+        chunks.last().unwrap()["usage"]["completion_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    let models: Value = client()
+        .get(gw.url("/v1/models"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "demo");
+    let r = client().get(gw.url("/v1/models/nope")).send().unwrap();
+    assert_eq!(r.status(), 404);
+
+    let r = post(
+        &gw,
+        "/v1/embeddings",
+        &json!({"model": "demo", "input": ["a", "b"]}),
+    );
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(v["data"][0]["embedding"].as_array().unwrap().len(), 8);
+
+    let records = access_llm(&gw, 3);
+    let rec = &records[0]["llm"];
+    assert_eq!(rec["model"], "demo");
+    assert_eq!(rec["deployment"], "mock/mock-1");
+    assert!(rec["prompt_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        records[1]["llm"]["completion_tokens"].as_u64().unwrap() > 0,
+        "stream usage recorded"
+    );
+}
+
+#[test]
+fn bad_requests_name_the_problem() {
+    let gw = Gateway::start(1, &format!("{MOCK}\n{LLM_ROUTE}"));
+    let r = post(&gw, "/v1/chat/completions", &chat("gpt-nope", "hi"));
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "model_not_found");
+    assert!(v["error"]["message"].as_str().unwrap().contains("gpt-nope"));
+
+    let r = post(
+        &gw,
+        "/v1/chat/completions",
+        &json!({"model": "demo", "messages": [{"role": "wizard", "content": "x"}]}),
+    );
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages[0]"),
+        "{v}"
+    );
+
+    let r = post(&gw, "/v1/chat/completions", &json!({"messages": []}));
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["param"], "model");
+
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let r = client().get(gw.url("/v1/chat/completions")).send().unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post(&gw, "/v1/unknown", &json!({}));
+    assert_eq!(r.status(), 404);
+
+    // Anthropic clients get Anthropic's error shape.
+    let r = client()
+        .post(gw.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "nope", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["type"], "error");
+}
+
+#[test]
+fn bodies_over_the_cap_are_refused_and_a_mebibyte_is_delivered_intact() {
+    let openai = openai_server("ok");
+    let anthropic = anthropic_server("ok");
+    let cfg = format!(
+        "{}{}{}{}{LLM_ROUTE}[llm]\nmax_body_bytes = \"4MiB\"\n",
+        provider("oai", "openai", &openai, ""),
+        provider("ant", "anthropic", &anthropic, ""),
+        model("gpt", &[("oai", "gpt-4o")], ""),
+        model("claude", &[("ant", "claude-sonnet-4-5")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let big: String = (0..(1 << 20) + 17)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+
+    let r = post(&gw, "/v1/chat/completions", &chat("gpt", &big));
+    assert_eq!(r.status(), 200);
+    let got = body_json(&openai.last_request().unwrap());
+    assert_eq!(
+        got["messages"][0]["content"].as_str().unwrap(),
+        big,
+        "same-format body intact"
+    );
+
+    let r = post(&gw, "/v1/chat/completions", &chat("claude", &big));
+    assert_eq!(r.status(), 200);
+    let got = body_json(&anthropic.last_request().unwrap());
+    let sent = &got["messages"][0]["content"];
+    let text = sent
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| sent[0]["text"].as_str().unwrap().to_owned());
+    assert_eq!(text, big, "translated body intact");
+
+    let huge = "x".repeat(5 << 20);
+    let r = post(&gw, "/v1/chat/completions", &chat("gpt", &huge));
+    assert_eq!(r.status(), 413);
+    assert_eq!(openai.hits(), 1);
+}
+
+#[test]
+fn openai_to_openai_passes_the_body_through_byte_for_byte() {
+    let openai = openai_server("Hello there friend");
+    let cfg = format!(
+        "{}{}{LLM_ROUTE}",
+        provider("oai", "openai", &openai, ""),
+        model(
+            "gpt",
+            &[("oai", "gpt-4o")],
+            "input_price = 2.5\noutput_price = 10.0"
+        ),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let raw = r#"{"messages":[{"role":"user","content":"hi"}],  "model":"gpt","x_vendor":{"n":1.50},"logit_bias":{"50256":-100}}"#;
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(
+        v["x_provider_extra"]["kept"], true,
+        "unknown response fields survive"
+    );
+    let req = openai.last_request().unwrap();
+    assert_eq!(
+        String::from_utf8(req.body.clone()).unwrap(),
+        raw.replace(r#""model":"gpt""#, r#""model":"gpt-4o""#)
+    );
+    assert_eq!(req.path, "/chat/completions");
+    assert_eq!(req.header("authorization"), Some("Bearer sk-oai"));
+
+    // A stream: usage is asked for upstream, and its chunk hidden from a client that did not.
+    let body = r#"{"model":"gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .body(body)
+        .send()
+        .unwrap();
+    let text = r.text().unwrap();
+    let sent = body_json(&openai.last_request().unwrap());
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    assert!(!text.contains("\"usage\""), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+    let said: String = sse_data(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(said, "Hello there friend");
+
+    let recs = access_llm(&gw, 2);
+    assert_eq!(recs[0]["llm"]["prompt_tokens"], 19);
+    assert_eq!(recs[0]["llm"]["cached_tokens"], 4);
+    let cost = recs[0]["llm"]["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - (15.0 * 2.5 + 4.0 * 2.5 + 10.0 * 10.0) / 1e6).abs() < 1e-12,
+        "{cost}"
+    );
+    assert_eq!(
+        recs[1]["llm"]["prompt_tokens"], 12,
+        "stream usage from the hidden chunk"
+    );
+    assert!(recs[1]["llm"]["ttft_ms"].as_f64().is_some());
+}
+
+#[test]
+fn openai_clients_are_served_by_anthropic() {
+    let anthropic = anthropic_server("Bonjour from Claude");
+    let cfg = format!(
+        "{}{}{LLM_ROUTE}",
+        provider("ant", "anthropic", &anthropic, ""),
+        model("claude", &[("ant", "claude-sonnet-4-5")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let mut body = chat("claude", "hi");
+    body["messages"] =
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]);
+    let v: Value = post(&gw, "/v1/chat/completions", &body).json().unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "Bonjour from Claude");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["prompt_tokens"], 125, "input + cache read");
+    assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 100);
+    let req = anthropic.last_request().unwrap();
+    assert_eq!(req.path, "/v1/messages");
+    assert_eq!(req.header("x-api-key"), Some("sk-ant"));
+    assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
+    let sent = body_json(&req);
+    assert_eq!(sent["model"], "claude-sonnet-4-5");
+    assert_eq!(sent["system"], "Be brief.");
+    assert!(sent["max_tokens"].as_u64().unwrap() > 0);
+
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let text = post(&gw, "/v1/chat/completions", &body).text().unwrap();
+    let data = sse_data(&text);
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let said: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(said, "Bonjour from Claude");
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(
+        usage["prompt_tokens"], 32,
+        "input tokens come from message_start"
+    );
+    assert_eq!(usage["completion_tokens"], 15);
+}
+
+#[test]
+fn anthropic_clients_pass_through_to_anthropic_and_are_served_by_openai() {
+    let anthropic = anthropic_server("Hi from Claude");
+    let openai = openai_server("Hi from GPT");
+    let cfg = format!(
+        "{}{}{}{}{LLM_ROUTE}",
+        provider("ant", "anthropic", &anthropic, ""),
+        provider("oai", "openai", &openai, ""),
+        model("claude", &[("ant", "claude-sonnet-4-5")], ""),
+        model("gpt", &[("oai", "gpt-4o")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let raw = r#"{"model":"claude","max_tokens":64,"system":[{"type":"text","text":"sys","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = client()
+        .post(gw.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .body(raw)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["content"][0]["text"], "Hi from Claude");
+    let req = anthropic.last_request().unwrap();
+    assert_eq!(
+        String::from_utf8(req.body.clone()).unwrap(),
+        raw.replace(r#""model":"claude""#, r#""model":"claude-sonnet-4-5""#)
+    );
+
+    let ask =
+        json!({"model": "gpt", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
+    let v: Value = post(&gw, "/v1/messages", &ask).json().unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["type"], "text");
+    assert_eq!(v["content"][0]["text"], "Hi from GPT");
+    assert_eq!(v["stop_reason"], "end_turn");
+    assert_eq!(v["usage"]["input_tokens"], 15, "19 prompt - 4 cached");
+    assert_eq!(v["usage"]["cache_read_input_tokens"], 4);
+
+    let mut ask = ask;
+    ask["stream"] = json!(true);
+    let text = post(&gw, "/v1/messages", &ask).text().unwrap();
+    let names = sse_names(&text);
+    assert_eq!(names.first().map(String::as_str), Some("message_start"));
+    assert_eq!(names.last().map(String::as_str), Some("message_stop"));
+    assert!(names.contains(&"content_block_delta".to_string()));
+    let said: String = sse_data(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|e| e["delta"]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(said, "Hi from GPT");
+    let delta = sse_data(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|e| e["type"] == "message_delta")
+        .unwrap();
+    assert_eq!(delta["usage"]["output_tokens"], 3);
+}
+
+#[test]
+fn gemini_answers_and_streams() {
+    let gemini = gemini_server("Hello from Gemini");
+    let cfg = format!(
+        "{}{}{LLM_ROUTE}",
+        provider("gem", "gemini", &gemini, ""),
+        model("flash", &[("gem", "gemini-2.5-flash")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let v: Value = post(&gw, "/v1/chat/completions", &chat("flash", "hi"))
+        .json()
+        .unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello from Gemini");
+    assert_eq!(v["usage"]["prompt_tokens"], 8);
+    let req = gemini.last_request().unwrap();
+    assert_eq!(req.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(req.header("x-goog-api-key"), Some("sk-gem"));
+    assert_eq!(body_json(&req)["contents"][0]["parts"][0]["text"], "hi");
+
+    let mut body = chat("flash", "hi");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let text = post(&gw, "/v1/chat/completions", &body).text().unwrap();
+    assert_eq!(
+        gemini.last_request().unwrap().path,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    let data = sse_data(&text);
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let said: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(said, "Hello from Gemini");
+    assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 3);
+}
+
+#[test]
+fn azure_and_openai_compatible_use_their_urls_and_keys() {
+    let azure = openai_server("from azure");
+    let local = openai_server("from vllm");
+    let vllm = format!(
+        "[[providers]]\nname = \"vllm\"\nkind = \"openai_compatible\"\nbase_url = \"http://{}/v1\"\n",
+        local.addr()
+    );
+    let cfg = format!(
+        "{}{}{}{}{LLM_ROUTE}",
+        provider("az", "azure_openai", &azure, "api_version = \"2024-10-21\""),
+        vllm,
+        model("gpt-az", &[("az", "my-gpt4o-deployment")], ""),
+        model("llama", &[("vllm", "meta-llama/Llama-3.1-8B-Instruct")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let v: Value = post(&gw, "/v1/chat/completions", &chat("gpt-az", "hi"))
+        .json()
+        .unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "from azure");
+    let req = azure.last_request().unwrap();
+    assert_eq!(
+        req.path,
+        "/openai/deployments/my-gpt4o-deployment/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(req.header("api-key"), Some("sk-az"));
+    assert_eq!(req.header("authorization"), None);
+
+    let v: Value = post(&gw, "/v1/chat/completions", &chat("llama", "hi"))
+        .json()
+        .unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "from vllm");
+    let req = local.last_request().unwrap();
+    assert_eq!(req.path, "/v1/chat/completions");
+    assert_eq!(
+        req.header("authorization"),
+        None,
+        "no key configured, none sent"
+    );
+    assert_eq!(body_json(&req)["model"], "meta-llama/Llama-3.1-8B-Instruct");
+}

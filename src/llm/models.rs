@@ -81,6 +81,22 @@ impl Models {
         self.by_name.get(name).copied()
     }
 
+    /// The models a call may use, in order: the model, its fallbacks, their fallbacks, and so
+    /// on, each once (so a cycle in the configuration ends rather than loops).
+    pub fn fallback_chain(&self, model: usize) -> Vec<usize> {
+        let mut chain = vec![model];
+        let mut i = 0;
+        while i < chain.len() {
+            for &f in &self.models[chain[i]].spec.fallbacks {
+                if !chain.contains(&f) {
+                    chain.push(f);
+                }
+            }
+            i += 1;
+        }
+        chain
+    }
+
     /// Picks a deployment of `model` by weight among those not in `tried` (a bitmask) and not
     /// cooling down. When every untried one is cooling down, the one whose cool-down ends
     /// first is taken: a request is never refused only because of the breaker.

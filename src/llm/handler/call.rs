@@ -1,6 +1,6 @@
 //! Attempts, retries and fallbacks of one LLM call, before any byte reaches the client.
 //!
-//! `Plan` walks the requested model and then its fallbacks. On each it makes up to
+//! `Plan` walks the requested model and then its fallbacks (see `Models::fallback_chain`). On each it makes up to
 //! `retries + 1` attempts, spreading them over deployments by weight and skipping those whose
 //! breaker is open. Only connect errors, timeouts, 429 and 5xx move on; any other error is the
 //! answer. Between attempts it waits the backoff, or the provider's `Retry-After` when that is
@@ -88,8 +88,7 @@ struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     fn new(models: &'a Models, model: usize, start: Instant) -> Plan<'a> {
-        let mut chain = vec![model];
-        chain.extend(&models.models[model].spec.fallbacks);
+        let chain = models.fallback_chain(model);
         Plan {
             models,
             chain,
@@ -328,6 +327,12 @@ async fn send(
         .format
         .unwrap_or(crate::llm::provider::Format::OpenAi);
     let mut err = codec::decode_error(format, status, &body);
+    // Whether to try again follows the status: an error body may name a type that says
+    // otherwise (`server_error` on a 429, say), and a 429 is always a 429 to the client.
+    let by_status = ErrorKind::from_status(status);
+    if status == 429 || by_status.retryable() != err.kind.retryable() {
+        err.kind = by_status;
+    }
     err.message = format!("provider {}: {}", provider.spec.name, err.message);
     Err(AttemptError { err, retry_after })
 }

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+scripts/sdk-venv.sh
+# The SDK tests (tests/sdk.rs) run the official Python SDKs from this venv.
+export TOLLGATE_SDK_PYTHON="$PWD/target/sdk-venv/bin/python"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then

@@ -66,6 +66,25 @@ struct MessageIn {
     tool_call_id: Option<String>,
     /// DeepSeek's and vLLM's reasoning text on earlier assistant turns.
     reasoning_content: Option<String>,
+    /// LiteLLM's signed thinking on earlier assistant turns (see `ThinkingBlockIn`); when
+    /// present, it says all `reasoning_content` says.
+    thinking_blocks: Option<Vec<ThinkingBlockIn>>,
+}
+
+/// One of LiteLLM's `thinking_blocks`, as the gateway's own answers write them: Anthropic's
+/// thinking with the signature it needs back, or its redacted thinking. Unlike a provider's
+/// answer, a request with an unknown kind is refused: dropping it would break the turn.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ThinkingBlockIn {
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
 }
 
 /// A string or an array (`content`, `stop`). A hand-written visitor rather than `untagged`,
@@ -266,12 +285,26 @@ fn decode_message(i: usize, m: MessageIn) -> Result<ir::Message, ApiError> {
             });
         }
         Role::Assistant => {
-            if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
-                parts.push(Part::Thinking {
-                    text,
-                    signature: None,
-                });
+            // Thinking first: Anthropic refuses a turn whose thinking follows its text.
+            let blocks = m.thinking_blocks.unwrap_or_default();
+            if blocks.is_empty() {
+                if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
+                    parts.push(Part::Thinking {
+                        text,
+                        signature: None,
+                    });
+                }
             }
+            parts.extend(blocks.into_iter().map(|b| match b {
+                ThinkingBlockIn::Thinking {
+                    thinking,
+                    signature,
+                } => Part::Thinking {
+                    text: thinking,
+                    signature: signature.filter(|s| !s.is_empty()),
+                },
+                ThinkingBlockIn::RedactedThinking { data } => Part::RedactedThinking(data),
+            }));
             let calls = m.tool_calls.unwrap_or_default();
             // `content: ""` beside tool calls is how many SDKs write "no text".
             let empty = matches!(&content[..], [Part::Text(t)] if t.is_empty());

@@ -106,6 +106,56 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(what: &str, body: &'a [u8]) -> Resul
     })
 }
 
+// ---- thinking blocks, shared with the stream codec ---------------------------------------
+
+/// One of LiteLLM's `thinking_blocks`, the OpenAI-format carrier of Anthropic's thinking:
+/// `{"type":"thinking","thinking":"...","signature":"..."}` or
+/// `{"type":"redacted_thinking","data":"..."}`. Provider answers may carry kinds the ir has no
+/// place for; they are skipped rather than failing the answer.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ThinkingBlockIn {
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl ThinkingBlockIn {
+    fn into_part(self) -> Option<Part> {
+        match self {
+            ThinkingBlockIn::Thinking {
+                thinking,
+                signature,
+            } => Some(Part::Thinking {
+                text: thinking,
+                signature: signature.filter(|s| !s.is_empty()),
+            }),
+            ThinkingBlockIn::RedactedThinking { data } => Some(Part::RedactedThinking(data)),
+            ThinkingBlockIn::Other => None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ThinkingBlockOut<'a> {
+    Thinking {
+        thinking: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<&'a str>,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+}
+
 // ---- chat completions -------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -133,6 +183,8 @@ struct ChoiceIn {
 struct MessageIn {
     content: Option<String>,
     reasoning_content: Option<String>,
+    /// LiteLLM's signed thinking; when present, it says all `reasoning_content` says.
+    thinking_blocks: Option<Vec<ThinkingBlockIn>>,
     refusal: Option<String>,
     tool_calls: Option<Vec<ToolCallIn>>,
 }
@@ -158,12 +210,19 @@ pub fn decode_chat(body: &[u8]) -> Result<ir::ChatResponse, ApiError> {
         .into_iter()
         .map(|c| {
             let m = c.message;
-            let mut parts = Vec::new();
-            if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
-                parts.push(Part::Thinking {
-                    text,
-                    signature: None,
-                });
+            let mut parts: Vec<Part> = m
+                .thinking_blocks
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(ThinkingBlockIn::into_part)
+                .collect();
+            if parts.is_empty() {
+                if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
+                    parts.push(Part::Thinking {
+                        text,
+                        signature: None,
+                    });
+                }
             }
             if let Some(text) = m.content.filter(|t| !t.is_empty()) {
                 parts.push(Part::Text(text));
@@ -225,6 +284,8 @@ struct MessageOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    thinking_blocks: Vec<ThinkingBlockOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<ToolCallOut<'a>>,
 }
 
@@ -236,15 +297,24 @@ pub fn encode_chat(resp: &ir::ChatResponse) -> Vec<u8> {
         .map(|c| {
             let mut content: Option<String> = None;
             let mut reasoning: Option<String> = None;
+            let mut thinking_blocks = Vec::new();
             let mut tool_calls = Vec::new();
             for p in &c.message.parts {
                 match p {
                     Part::Text(t) => content.get_or_insert_with(String::new).push_str(t),
-                    // Thinking goes out as DeepSeek's `reasoning_content`, which OpenAI-SDK
-                    // clients of reasoning servers read. Signatures and redacted thinking have
-                    // no OpenAI form and are only meaningful to Anthropic.
-                    Part::Thinking { text, .. } => {
-                        reasoning.get_or_insert_with(String::new).push_str(text)
+                    // Thinking goes out twice: as DeepSeek's `reasoning_content`, which
+                    // OpenAI-SDK clients of reasoning servers read, and as LiteLLM's
+                    // `thinking_blocks`, which keep the signatures and redacted blocks a
+                    // client must send back to Anthropic on the next turn.
+                    Part::Thinking { text, signature } => {
+                        reasoning.get_or_insert_with(String::new).push_str(text);
+                        thinking_blocks.push(ThinkingBlockOut::Thinking {
+                            thinking: text,
+                            signature: signature.as_deref(),
+                        });
+                    }
+                    Part::RedactedThinking(data) => {
+                        thinking_blocks.push(ThinkingBlockOut::RedactedThinking { data });
                     }
                     Part::ToolCall(call) => tool_calls.push(ToolCallOut {
                         id: &call.id,
@@ -255,7 +325,7 @@ pub fn encode_chat(resp: &ir::ChatResponse) -> Vec<u8> {
                         },
                     }),
                     // Not produced in assistant answers by any supported provider.
-                    Part::RedactedThinking(_) | Part::Image(_) | Part::ToolResult(_) => {}
+                    Part::Image(_) | Part::ToolResult(_) => {}
                 }
             }
             if content.is_none() && tool_calls.is_empty() {
@@ -268,6 +338,7 @@ pub fn encode_chat(resp: &ir::ChatResponse) -> Vec<u8> {
                     role: "assistant",
                     content,
                     reasoning_content: reasoning,
+                    thinking_blocks,
                     tool_calls,
                 },
                 logprobs: None,

@@ -10,7 +10,10 @@
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 
-use super::response::{finish_reason, parse, ErrorObject, ErrorOut, UsageIn, UsageOut};
+use super::response::{
+    finish_reason, parse, ErrorObject, ErrorOut, ThinkingBlockIn, ThinkingBlockOut, UsageIn,
+    UsageOut,
+};
 use crate::llm::ir::{ApiError, ErrorKind, StreamEvent, Usage};
 use crate::llm::sse;
 
@@ -43,6 +46,9 @@ struct DeltaIn {
     /// DeepSeek and vLLM; newer vLLM and OpenRouter say `reasoning`.
     reasoning_content: Option<String>,
     reasoning: Option<String>,
+    /// LiteLLM's: signatures and redacted thinking, and with some servers the thinking text
+    /// again (then `reasoning_content` carries it too).
+    thinking_blocks: Option<Vec<ThinkingBlockIn>>,
     refusal: Option<String>,
     tool_calls: Option<Vec<ToolCallDeltaIn>>,
 }
@@ -60,6 +66,36 @@ struct ToolCallDeltaIn {
 struct FunctionDeltaIn {
     name: Option<String>,
     arguments: Option<String>,
+}
+
+/// The events of one `thinking_blocks` delta entry. Its text is skipped when the same delta
+/// had `reasoning_content`, which servers that send both fill with the same text.
+fn thinking_block(
+    index: u32,
+    block: ThinkingBlockIn,
+    has_reasoning: bool,
+    out: &mut Vec<StreamEvent>,
+) {
+    match block {
+        ThinkingBlockIn::Thinking {
+            thinking,
+            signature,
+        } => {
+            if !has_reasoning && !thinking.is_empty() {
+                out.push(StreamEvent::Thinking {
+                    index,
+                    text: thinking,
+                });
+            }
+            if let Some(signature) = signature.filter(|s| !s.is_empty()) {
+                out.push(StreamEvent::ThinkingSignature { index, signature });
+            }
+        }
+        ThinkingBlockIn::RedactedThinking { data } => {
+            out.push(StreamEvent::RedactedThinking { index, data });
+        }
+        ThinkingBlockIn::Other => {}
+    }
 }
 
 /// An open tool call: the provider's slot and the ir call number it maps to.
@@ -122,10 +158,15 @@ impl StreamDecoder {
         for c in chunk.choices {
             let index = c.index;
             let d = c.delta;
+            let mut has_reasoning = false;
             for text in [d.reasoning_content, d.reasoning].into_iter().flatten() {
                 if !text.is_empty() {
+                    has_reasoning = true;
                     out.push(StreamEvent::Thinking { index, text });
                 }
+            }
+            for block in d.thinking_blocks.unwrap_or_default() {
+                thinking_block(index, block, has_reasoning, out);
             }
             // A refusal is what the model answered; the ir has no separate channel for it.
             for text in [d.content, d.refusal].into_iter().flatten() {
@@ -223,6 +264,8 @@ struct DeltaOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_blocks: Option<[ThinkingBlockOut<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCallDeltaOut<'a>; 1]>,
 }
 
@@ -294,9 +337,26 @@ impl StreamEncoder {
                 };
                 (*index, delta, None)
             }
-            // Signatures and redacted thinking only mean something to Anthropic, and OpenAI
-            // chunks have no field for them.
-            StreamEvent::ThinkingSignature { .. } | StreamEvent::RedactedThinking { .. } => return,
+            // Signatures and redacted thinking go out as LiteLLM's `thinking_blocks`: the text
+            // already went out as `reasoning_content`, so the signed block carries none.
+            StreamEvent::ThinkingSignature { index, signature } => {
+                let block = ThinkingBlockOut::Thinking {
+                    thinking: "",
+                    signature: Some(signature),
+                };
+                let delta = DeltaOut {
+                    thinking_blocks: Some([block]),
+                    ..DeltaOut::default()
+                };
+                (*index, delta, None)
+            }
+            StreamEvent::RedactedThinking { index, data } => {
+                let delta = DeltaOut {
+                    thinking_blocks: Some([ThinkingBlockOut::RedactedThinking { data }]),
+                    ..DeltaOut::default()
+                };
+                (*index, delta, None)
+            }
             StreamEvent::ToolCallStart {
                 index,
                 call,

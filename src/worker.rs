@@ -49,6 +49,8 @@ pub fn run(args: WorkerArgs) -> ! {
             std::process::exit(3);
         }
     };
+    // The provider connector reads the system trust store: once, here, not on a request.
+    crate::llm::client::client();
     let snapshot = Snapshot::build(args.config.clone(), &registry, None);
     let state = Arc::new(GatewayState {
         snapshot: ArcSwap::from_pointee(snapshot),

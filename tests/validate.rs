@@ -173,3 +173,64 @@ fn run_refuses_a_bad_file() {
         "{err}"
     );
 }
+
+const LLM_EXAMPLE: &str = r#"
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "http://127.0.0.1:18102"
+api_key = "${ANTHROPIC_API_KEY}"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "claude"
+deployments = [{ provider = "anthropic", model = "claude-sonnet-4-5" }]
+fallbacks = ["demo"]
+
+[[models]]
+name = "demo"
+deployments = [{ provider = "mock", model = "mock-1" }]
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+"#;
+
+#[test]
+fn the_llm_example_validates() {
+    let (ok, err, _) = validate_env(LLM_EXAMPLE, &[("ANTHROPIC_API_KEY", "sk-ant")]);
+    assert!(ok, "{err}");
+    let (ok, err, _) = validate_env(LLM_EXAMPLE, &[]);
+    assert!(!ok);
+    assert!(err.contains("ANTHROPIC_API_KEY"), "{err}");
+}
+
+#[test]
+fn llm_mistakes_are_each_located() {
+    let text = LLM_EXAMPLE
+        .replace("provider = \"anthropic\"", "provider = \"antropic\"")
+        .replace("fallbacks = [\"demo\"]", "fallbacks = [\"dmeo\"]")
+        .replace("kind = \"mock\"", "kind = \"mock\"\nbase_url = \"http://x\"")
+        .replace("base_url = \"http://127.0.0.1:18102\"", "base_url = \"ftp://host\"")
+        + "\n[[routes]]\nname = \"api\"\npath_prefix = \"/api\"\n\n[[models]]\nname = \"demo\"\ndeployments = [{ provider = \"mock\", model = \"m\", weight = 0 }]\n";
+    let (ok, err, _) = validate_env(&text, &[("ANTHROPIC_API_KEY", "sk-ant")]);
+    assert!(!ok);
+    for expected in [
+        "providers[0].base_url: \"ftp://host\" must start with http:// or https://",
+        "providers[1].base_url: a mock provider has no base_url",
+        "models[0].deployments[0].provider: no provider named \"antropic\" (did you mean \"anthropic\"?)",
+        "models[0].fallbacks: no model named \"dmeo\" (did you mean \"demo\"?)",
+        "models[2].name: model name \"demo\" is used twice",
+        "models[2].deployments[0].weight: weight must be between 1 and 1000",
+        "routes[1].upstream: a proxy route needs `upstream`",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let kind = LLM_EXAMPLE.replace("kind = \"mock\"", "kind = \"mocky\"");
+    let (ok, err, _) = validate_env(&kind, &[("ANTHROPIC_API_KEY", "k")]);
+    assert!(!ok && err.contains("mock"), "{err}");
+}

@@ -95,8 +95,7 @@ pub struct ModelSection {
     pub output_price: f64,
     /// Price of prompt tokens read from a cache; `input_price` when unset.
     pub cached_input_price: Option<f64>,
-    /// Largest prompt + completion the model takes, in tokens (informational, shown by
-    /// `/v1/models`, and used to refuse requests that cannot fit).
+    /// Largest prompt + completion the model takes, in tokens (informational for now).
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u32>,
     /// Attempts on this model's deployments before its fallbacks; `[llm] retries` when unset.

@@ -89,10 +89,16 @@ impl Snapshot {
         }
     }
 
-    /// Starts the health-check tasks of this snapshot's upstreams (inside a Tokio runtime).
+    /// Starts the health-check tasks of this snapshot's upstreams, and resolves its LLM
+    /// providers' host names ahead of the first call (inside a Tokio runtime).
     pub fn start_health_checks(&self) {
         for g in &self.upstreams {
             health::spawn(g);
+        }
+        for p in &self.models.providers {
+            if let Some(ep) = p.spec.endpoint.clone() {
+                tokio::spawn(async move { crate::llm::client::client().warm(&ep).await });
+            }
         }
     }
 }

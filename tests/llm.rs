@@ -435,6 +435,18 @@ fn azure_and_openai_compatible_use_their_urls_and_keys() {
     assert_eq!(req.header("api-key"), Some("sk-az"));
     assert_eq!(req.header("authorization"), None);
 
+    for model in ["gpt-az", "llama"] {
+        let mut body = chat(model, "hi");
+        body["stream"] = json!(true);
+        let text = post(&gw, "/v1/chat/completions", &body).text().unwrap();
+        assert!(text.trim_end().ends_with("data: [DONE]"), "{model}: {text}");
+        assert!(text.contains("from "), "{model}: {text}");
+    }
+    assert_eq!(
+        azure.last_request().unwrap().path,
+        "/openai/deployments/my-gpt4o-deployment/chat/completions?api-version=2024-10-21"
+    );
+
     let v: Value = post(&gw, "/v1/chat/completions", &chat("llama", "hi"))
         .json()
         .unwrap();

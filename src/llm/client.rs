@@ -89,6 +89,17 @@ impl Client {
             })
     }
 
+    /// Resolves a provider's host ahead of its first call; a failure is only logged here, and
+    /// the call will try again.
+    pub async fn warm(&self, ep: &ProviderEndpoint) {
+        if ep.host.parse::<IpAddr>().is_ok() {
+            return;
+        }
+        if let Err(e) = self.lookup((ep.host.clone(), ep.port)).await {
+            tracing::warn!("provider host: {e}");
+        }
+    }
+
     async fn lookup(&self, (host, port): (String, u16)) -> Result<SocketAddr, String> {
         let addr = tokio::net::lookup_host((host.as_str(), port))
             .await

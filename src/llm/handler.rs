@@ -197,7 +197,7 @@ async fn chat(
         Err(answered) => return answered,
     };
     let outcome = call::run_chat(session, ctx, models, model, &mut inbound).await;
-    respond::outcome(session, ctx, models, &inbound, outcome).await
+    respond::outcome(session, ctx, models, &inbound, outcome, false).await
 }
 
 async fn embeddings(
@@ -214,7 +214,7 @@ async fn embeddings(
         Err(e) => return respond::error(session, ctx, Format::OpenAi, e, None).await,
     };
     let outcome = call::run_embeddings(session, ctx, models, model, &inbound, &request).await;
-    respond::embeddings(session, ctx, models, outcome, request.base64).await
+    respond::outcome(session, ctx, models, &inbound, outcome, request.base64).await
 }
 
 #[cfg(test)]

@@ -248,17 +248,31 @@ fn cancelled(attempts: u32) -> Failure {
     }
 }
 
-pub async fn run_chat(
+/// What a call asks of each deployment it tries.
+enum Job<'a> {
+    Chat(&'a mut Inbound),
+    Embeddings(&'a Inbound, &'a EmbeddingRequest),
+}
+
+/// Runs the plan, one attempt per step, until one succeeds, nothing is left to try, or the
+/// client leaves.
+async fn run(
     session: &mut Session,
     ctx: &RequestCtx,
     models: &Models,
     model: usize,
-    inbound: &mut Inbound,
+    mut job: Job<'_>,
 ) -> Outcome {
     let mut plan = Plan::new(models, model, ctx.start);
     let work = async {
         while let Some(step) = plan.next().await {
-            match attempt_chat(models, &step, inbound).await {
+            let result = match &mut job {
+                Job::Chat(inbound) => attempt_chat(models, &step, inbound).await,
+                Job::Embeddings(inbound, request) => {
+                    attempt_embeddings(models, &step, inbound, request).await
+                }
+            };
+            match result {
                 Ok(reply) => return plan.succeeded(reply),
                 Err(e) => plan.failed(e),
             }
@@ -271,6 +285,16 @@ pub async fn run_chat(
     }
 }
 
+pub async fn run_chat(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    models: &Models,
+    model: usize,
+    inbound: &mut Inbound,
+) -> Outcome {
+    run(session, ctx, models, model, Job::Chat(inbound)).await
+}
+
 pub async fn run_embeddings(
     session: &mut Session,
     ctx: &RequestCtx,
@@ -279,20 +303,14 @@ pub async fn run_embeddings(
     inbound: &Inbound,
     request: &EmbeddingRequest,
 ) -> Outcome {
-    let mut plan = Plan::new(models, model, ctx.start);
-    let work = async {
-        while let Some(step) = plan.next().await {
-            match attempt_embeddings(models, &step, inbound, request).await {
-                Ok(reply) => return plan.succeeded(reply),
-                Err(e) => plan.failed(e),
-            }
-        }
-        plan.give_up()
-    };
-    tokio::select! {
-        out = work => out,
-        _ = client_gone(session) => Err(cancelled(0)),
-    }
+    run(
+        session,
+        ctx,
+        models,
+        model,
+        Job::Embeddings(inbound, request),
+    )
+    .await
 }
 
 fn parts<'m>(models: &'m Models, step: &Step) -> (&'m Provider, &'m DeploymentState) {

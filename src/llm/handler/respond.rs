@@ -95,13 +95,14 @@ fn record_failure(ctx: &mut RequestCtx, f: &Failure) {
     }
 }
 
-/// Answers a chat call.
+/// Answers a chat or embeddings call (`base64`: the embeddings client asked for base64).
 pub async fn outcome(
     session: &mut Session,
     ctx: &mut RequestCtx,
     models: &Models,
     inbound: &Inbound,
     outcome: Outcome,
+    base64: bool,
 ) -> pingora::Result<bool> {
     let s = match outcome {
         Ok(s) => s,
@@ -120,7 +121,10 @@ pub async fn outcome(
             Bytes::from(codec::encode_response(inbound.client, resp)),
             resp.usage,
         ),
-        Reply::Embeddings(_) => return Ok(true),
+        Reply::Embeddings(r) => (
+            Bytes::from(openai::response::encode_embeddings(r, base64)),
+            r.usage,
+        ),
         Reply::Stream(_) => return stream(session, ctx, models, inbound, s).await,
     };
     record_success(ctx, models, &s, &usage);
@@ -206,38 +210,6 @@ async fn stream(
     }
     record_success(ctx, models, &s, &writer.usage);
     Ok(true)
-}
-
-/// Answers an embeddings call.
-pub async fn embeddings(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    models: &Models,
-    outcome: Outcome,
-    base64: bool,
-) -> pingora::Result<bool> {
-    let s = match outcome {
-        Ok(s) => s,
-        Err(f) => {
-            record_failure(ctx, &f);
-            if f.cancelled {
-                return Ok(true);
-            }
-            return error(session, ctx, Format::OpenAi, f.err, f.retry_after).await;
-        }
-    };
-    let (body, usage) = match &s.reply {
-        Reply::Raw { body, usage } => (body.clone(), *usage),
-        Reply::Embeddings(r) => (
-            Bytes::from(openai::response::encode_embeddings(r, base64)),
-            r.usage,
-        ),
-        _ => (Bytes::new(), Usage::default()),
-    };
-    record_success(ctx, models, &s, &usage);
-    let mut resp = header(200, "application/json", ctx)?;
-    served(&mut resp, models, &s)?;
-    write_whole(session, resp, body).await
 }
 
 /// `GET /v1/models` and `/v1/models/{id}`, in OpenAI's shape or, for a client that sends

@@ -17,6 +17,7 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
+CASES="${CASES:-get post llm}"       # which runs: get (GET /small), post (POST /json), llm (chat)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -59,6 +60,11 @@ if ! flock -n 9; then
     log "another load test holds $LOCK_FILE; waiting for it (up to ${LOCK_TIMEOUT:-1800}s)"
     flock -w "${LOCK_TIMEOUT:-1800}" 9 || die "gave up waiting for $LOCK_FILE"
 fi
+
+for c in $CASES; do
+    [[ "$c" == get || "$c" == post || "$c" == llm ]] || die "unknown case '$c' in CASES (get, post, llm)"
+done
+want() { [[ " $CASES " == *" $1 "* ]]; }
 
 ncpu="$(nproc --all)"
 for c in ${PROXY_CPU//,/ } ${LOAD_CPU//,/ }; do
@@ -208,6 +214,46 @@ wrk.headers["Content-Type"] = "application/json"
 EOF
 
 # ---------------------------------------------------------------------------------------------
+# LLM: a chat completion request (about 1 KB: system + user message, model, temperature) and
+# the providers' fixed answers (OpenAI chat.completion and Anthropic message, both with usage).
+# The answers go inside nginx single quotes: no ' and no $ in them.
+# ---------------------------------------------------------------------------------------------
+OPENAI_ANSWER='{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1763890000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Your order 48213 shipped on November 20 and should arrive by Tuesday.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":231,"completion_tokens":27,"total_tokens":258,"prompt_tokens_details":{"cached_tokens":0}},"system_fingerprint":"fp_0ba0d124f1"}'
+ANTHROPIC_ANSWER='{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Your order 48213 shipped on November 20 and should arrive by Tuesday."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":231,"output_tokens":27,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}'
+ANSWER_TEXT='Your order 48213 shipped on November 20 and should arrive by Tuesday.'
+
+# chat_body MODEL FILE : writes the chat completion request for public model MODEL.
+chat_body() {
+    printf '%s' '{"model":"'"$1"'","messages":[{"role":"system","content":"You are the customer support assistant of Northwind Outfitters, an online shop for hiking and camping gear. Answer in at most three sentences, in a friendly and factual tone. Use only the order data given in the conversation; if something is not in it, say that you do not know and offer to hand the question to a human agent. Never ask for payment details, passwords or full card numbers, and do not make promises about refunds. Dates are in the customer time zone (Europe/Paris); today is Sunday, November 23."},{"role":"user","content":"Hi, I ordered a two-person tent and a pair of trekking poles last week (order 48213, placed on November 17, standard shipping to Lyon). The order page says shipped but the tracking link does not open for me. When will the parcel arrive, and where can I find the tracking number? I am leaving for a trip on Saturday morning and need the tent by then."}],"temperature":0.2,"max_tokens":256}' >"$2"
+}
+CHAT_GPT="$TMP/chat-gpt.json"
+CHAT_CLAUDE="$TMP/chat-claude.json"
+chat_body gpt "$CHAT_GPT"
+chat_body claude "$CHAT_CLAUDE"
+if command -v python3 >/dev/null 2>&1; then
+    for f in "$CHAT_GPT" "$CHAT_CLAUDE"; do
+        python3 -m json.tool "$f" >/dev/null || die "chat request $f is not valid JSON"
+    done
+    for a in "$OPENAI_ANSWER" "$ANTHROPIC_ANSWER"; do
+        python3 -m json.tool <<<"$a" >/dev/null || die "a fixed provider answer is not valid JSON"
+    done
+fi
+# post_lua FILE LUA : a wrk script that POSTs FILE as JSON.
+post_lua() {
+    cat >"$2" <<EOF
+local f = assert(io.open("$1", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+EOF
+}
+CHAT_GPT_LUA="$TMP/chat_gpt.lua"
+CHAT_CLAUDE_LUA="$TMP/chat_claude.lua"
+post_lua "$CHAT_GPT" "$CHAT_GPT_LUA"
+post_lua "$CHAT_CLAUDE" "$CHAT_CLAUDE_LUA"
+
+# ---------------------------------------------------------------------------------------------
 # Upstream: nginx, one worker, fixed answers
 # ---------------------------------------------------------------------------------------------
 nginx_common() { # nginx_common DIR : the main-context and http-context lines both nginx share
@@ -247,6 +293,17 @@ mkdir -p "$UDIR"
             default_type application/json;
             return 200 '$JSON_BODY\n';
         }
+        # LLM providers: fixed answers to any POST (the request body is read and discarded).
+        location = /v1/chat/completions {
+            if (\$request_method != POST) { return 405; }
+            default_type application/json;
+            return 200 '$OPENAI_ANSWER';
+        }
+        location = /v1/messages {
+            if (\$request_method != POST) { return 405; }
+            default_type application/json;
+            return 200 '$ANTHROPIC_ANSWER';
+        }
         location / { return 404; }
     }
 }
@@ -273,6 +330,28 @@ check_post() { # check_post NAME URL : POSTs the body twice on one connection
         die "$name: the connection was not reused after a ${BODY_BYTES}-byte POST"
 }
 check_post upstream "http://$HOST:$UPORT/json"
+
+# check_llm NAME URL BODY-FILE NEEDLE... : POSTs BODY-FILE twice on one connection; both answers
+# must be 200 and contain every NEEDLE, and the connection must be reused.
+check_llm() {
+    local name=$1 url=$2 body=$3 out needle n
+    shift 3
+    out="$(curl -sv --max-time 5 -H 'Content-Type: application/json' \
+        --data-binary "@$body" "$url" "$url" 2>"$TMP/curl.err")" ||
+        die "$name: POST $url failed"
+    [[ "$(grep -c '^< HTTP/1.1 200' "$TMP/curl.err")" -eq 2 ]] ||
+        die "$name: POST $url did not answer 200 twice: $out"
+    for needle in "$@"; do
+        n=$(grep -oF -- "$needle" <<<"$out" | wc -l)
+        [[ "$n" -eq 2 ]] || die "$name: POST $url: '$needle' not in both answers: $out"
+    done
+    [[ "$(grep -c 'Connected to' "$TMP/curl.err")" -eq 1 ]] ||
+        die "$name: the connection was not reused after a POST to $url"
+}
+if want llm; then
+    check_llm upstream "http://$HOST:$UPORT/v1/chat/completions" "$CHAT_GPT" "$OPENAI_ANSWER"
+    check_llm upstream "http://$HOST:$UPORT/v1/messages" "$CHAT_CLAUDE" "$ANTHROPIC_ANSWER"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # nginx as the reverse proxy under test
@@ -306,6 +385,9 @@ start nginx-proxy "$PROXY_CPU" "$NGINX_BIN" -p "$NDIR" -e "$NDIR/error.log" -c "
 NGINX_PID=$START_PID
 wait_for nginx-proxy "$NGINX_PID" body_is "http://$HOST:$NPORT/small" "$SMALL_BODY"
 check_post nginx-proxy "http://$HOST:$NPORT/json"
+if want llm; then
+    check_llm nginx-proxy "http://$HOST:$NPORT/v1/chat/completions" "$CHAT_GPT" "$OPENAI_ANSWER"
+fi
 log "nginx proxy on $HOST:$NPORT (pid $NGINX_PID, cpu $PROXY_CPU)"
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +417,32 @@ keepalive = 64
 name = "all"
 path_prefix = "/"
 upstream = "up"
+
+# LLM: both providers are the upstream nginx's fixed answers.
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+
+[[providers]]
+name = "openai"
+kind = "openai"
+base_url = "http://$HOST:$UPORT/v1"
+api_key = "sk-loadtest"
+
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "http://$HOST:$UPORT"
+api_key = "sk-ant-loadtest"
+
+[[models]]
+name = "gpt"
+deployments = [{ provider = "openai", model = "gpt-4o-mini" }]
+
+[[models]]
+name = "claude"
+deployments = [{ provider = "anthropic", model = "claude-sonnet-4-5" }]
 EOF
 start tollgate "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TCONF"
 TOLLGATE_PID=$START_PID
@@ -346,6 +454,12 @@ wait_for tollgate "$TOLLGATE_PID" tollgate_ready
 body_is "http://$HOST:$TPORT/small" "$SMALL_BODY" ||
     die "tollgate is ready but GET /small does not answer '$SMALL_BODY'"
 check_post tollgate "http://$HOST:$TPORT/json"
+if want llm; then
+    check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_GPT" \
+        '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
+    check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_CLAUDE" \
+        '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
+fi
 log "tollgate on $HOST:$TPORT, admin $HOST:$APORT (pid $TOLLGATE_PID, cpu $PROXY_CPU)"
 
 # ---------------------------------------------------------------------------------------------
@@ -425,12 +539,25 @@ measure() {
 }
 
 declare -A URL=([nginx]="http://$HOST:$NPORT" [tollgate]="http://$HOST:$TPORT")
-for proxy in nginx tollgate; do
-    measure "GET /small" "$proxy" "${URL[$proxy]}/small"
-done
-for proxy in nginx tollgate; do
-    measure "POST /json" "$proxy" "${URL[$proxy]}/json" -s "$POST_LUA"
-done
+if want get; then
+    for proxy in nginx tollgate; do
+        measure "GET /small" "$proxy" "${URL[$proxy]}/small"
+    done
+fi
+if want post; then
+    for proxy in nginx tollgate; do
+        measure "POST /json" "$proxy" "${URL[$proxy]}/json" -s "$POST_LUA"
+    done
+fi
+if want llm; then
+    # nginx-llm: nginx proxies the chat request to the fixed OpenAI answer (no LLM logic).
+    # llm-openai: tollgate, model gpt -> openai provider (same format: body passed through,
+    # model name spliced). llm-anthropic: model claude -> anthropic provider (request and
+    # response translated).
+    measure nginx-llm nginx "${URL[nginx]}/v1/chat/completions" -s "$CHAT_GPT_LUA"
+    measure llm-openai tollgate "${URL[tollgate]}/v1/chat/completions" -s "$CHAT_GPT_LUA"
+    measure llm-anthropic tollgate "${URL[tollgate]}/v1/chat/completions" -s "$CHAT_CLAUDE_LUA"
+fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -442,12 +569,16 @@ tlines=$(wc -l <"$TMP/tollgate.out")
 # ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
-ratio() { awk -v a="${RPS["$1|tollgate"]}" -v b="${RPS["$1|nginx"]}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BASELINE-CASE
+    awk -v a="${RPS["$1|tollgate"]}" -v b="${RPS["${2:-$1}|nginx"]}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
+}
 {
     echo "# tollgate vs nginx (reverse proxy), $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP); proxy on CPU $PROXY_CPU," \
-        "wrk + upstream nginx on CPU $LOAD_CPU; POST body $BODY_BYTES bytes JSON."
+        "wrk + upstream nginx on CPU $LOAD_CPU; POST /json body $BODY_BYTES bytes JSON;" \
+        "LLM chat request $(wc -c <"$CHAT_GPT") bytes, fixed answers of $(printf '%s' "$OPENAI_ANSWER" | wc -c) (OpenAI)" \
+        "and $(printf '%s' "$ANTHROPIC_ANSWER" | wc -c) (Anthropic) bytes."
     echo "tollgate ($BUILD_DESC): workers=1 threads=1 access log off;" \
         "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'): 1 worker, upstream keepalive 64."
     echo
@@ -455,9 +586,12 @@ ratio() { awk -v a="${RPS["$1|tollgate"]}" -v b="${RPS["$1|nginx"]}" 'BEGIN { pr
     echo "|---|---|---:|---:|---:|"
     printf '%s\n' "${ROWS[@]}"
     echo
-    for c in "GET /small" "POST /json"; do
-        echo "$c: tollgate/nginx req/s = $(ratio "$c")"
-    done
+    if want get; then echo "GET /small: tollgate/nginx req/s = $(ratio "GET /small")"; fi
+    if want post; then echo "POST /json: tollgate/nginx req/s = $(ratio "POST /json")"; fi
+    if want llm; then
+        echo "llm-openai/nginx-llm req/s = $(ratio llm-openai nginx-llm) (goal 0.8)"
+        echo "llm-anthropic/nginx-llm req/s = $(ratio llm-anthropic nginx-llm) (goal 0.6)"
+    fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

@@ -46,16 +46,7 @@ fn mock_answers_streams_lists_models_and_embeds() {
     let r = post(&gw, "/v1/chat/completions", &body);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let text = r.text().unwrap();
-    let data = sse_data(&text);
-    assert_eq!(data.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
-    let said: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let (chunks, said) = openai_chunks(&text);
     assert_eq!(said, "You said: stream me please");
     assert!(
         chunks.last().unwrap()["usage"]["completion_tokens"]
@@ -289,16 +280,7 @@ fn openai_clients_are_served_by_anthropic() {
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
     let text = post(&gw, "/v1/chat/completions", &body).text().unwrap();
-    let data = sse_data(&text);
-    assert_eq!(data.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
-    let said: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let (chunks, said) = openai_chunks(&text);
     assert_eq!(said, "Bonjour from Claude");
     let usage = &chunks.last().unwrap()["usage"];
     assert_eq!(
@@ -394,15 +376,7 @@ fn gemini_answers_and_streams() {
         gemini.last_request().unwrap().path,
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     );
-    let data = sse_data(&text);
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
-    let said: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let (chunks, said) = openai_chunks(&text);
     assert_eq!(said, "Hello from Gemini");
     assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 3);
 }

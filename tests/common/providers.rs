@@ -225,3 +225,18 @@ pub fn sse_names(body: &str) -> Vec<String> {
         .map(|s| s.to_string())
         .collect()
 }
+
+/// The chunks of an OpenAI stream that ends with `[DONE]`, and the text their deltas carry.
+pub fn openai_chunks(body: &str) -> (Vec<serde_json::Value>, String) {
+    let data = sse_data(body);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{body}");
+    let chunks: Vec<serde_json::Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let said = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    (chunks, said)
+}

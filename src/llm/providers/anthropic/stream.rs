@@ -320,7 +320,7 @@ impl StreamEncoder {
             StreamEvent::ThinkingSignature {
                 index: 0,
                 signature,
-            } => {
+            } if !signature.is_empty() => {
                 let index = self.open_thinking(out);
                 write(
                     out,

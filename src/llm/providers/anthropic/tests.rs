@@ -551,6 +551,41 @@ fn encode_defaults_and_nearest_equivalents() {
 }
 
 #[test]
+fn encode_leaves_out_what_anthropic_rejects_and_nothing_needs() {
+    // An OpenAI-style history: empty text beside a tool call, a thinking block another
+    // provider produced (unsigned), a tool choice without tools.
+    let req = ChatRequest {
+        messages: vec![
+            text(Role::User, "hi"),
+            msg(
+                Role::Assistant,
+                vec![Part::Text(String::new()), call("c", "f", "{}")],
+            ),
+            msg(Role::Tool, vec![result("c", "ok")]),
+            msg(
+                Role::Assistant,
+                vec![Part::Thinking {
+                    text: "x".into(),
+                    signature: Some(String::new()),
+                }],
+            ),
+        ],
+        tool_choice: Some(ToolChoice::Auto),
+        ..ChatRequest::default()
+    };
+    let body = value(&request::encode_chat(&req, "c").unwrap());
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "c", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c", "content": "ok"}]},
+        ])
+    );
+    assert!(body.get("tool_choice").is_none());
+}
+
+#[test]
 fn encode_rejects_what_anthropic_cannot_take() {
     let base = ChatRequest {
         messages: vec![text(Role::User, "hi")],

@@ -36,23 +36,17 @@ impl StreamDecoder {
         event: &sse::Event,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), ApiError> {
+        if event.event.as_deref() == Some("error") {
+            return Err(stream_error(&event.data));
+        }
         let wire: WireEvent = serde_json::from_str(&event.data).map_err(|e| {
             ApiError::new(
                 ErrorKind::BadResponse,
                 format!("unreadable Anthropic stream event: {e}"),
             )
         })?;
-        if event.event.as_deref() == Some("error") || wire.kind == "error" {
-            return Err(
-                response::error_from_body(event.data.as_bytes(), 500).unwrap_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::ProviderFailure,
-                        "Anthropic sent a stream error without details",
-                    )
-                }),
-            );
-        }
         match wire.kind.as_str() {
+            "error" => return Err(stream_error(&event.data)),
             "message_start" => {
                 let message = wire.message.unwrap_or_default();
                 out.push(StreamEvent::Start {
@@ -202,6 +196,18 @@ fn push_text(
     if let Some(text) = text.filter(|t| !t.is_empty()) {
         out.push(event(text));
     }
+}
+
+/// An `error` event. Its body is the error body of a failed request; anything else still
+/// means the provider failed, and says so with the start of what it sent.
+fn stream_error(data: &str) -> ApiError {
+    response::error_from_body(data.as_bytes(), 500).unwrap_or_else(|| {
+        let cut = data.char_indices().nth(200).map_or(data.len(), |(i, _)| i);
+        ApiError::new(
+            ErrorKind::ProviderFailure,
+            format!("Anthropic stream error event: {}", &data[..cut]),
+        )
+    })
 }
 
 fn bad(message: &str) -> ApiError {

@@ -1088,6 +1088,14 @@ fn stream_errors() {
         decoder.decode(&bare_error, &mut out).unwrap_err().kind,
         ErrorKind::ProviderFailure
     );
+    let text_error = sse::Event {
+        event: Some("error".into()),
+        data: "upstream connect error".into(),
+        ..Default::default()
+    };
+    let err = decoder.decode(&text_error, &mut out).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ProviderFailure);
+    assert!(err.message.contains("upstream connect error"));
     assert!(out.is_empty());
 }
 

@@ -4,8 +4,8 @@
 //!
 //! DESIGN: Anthropic reports input tokens only in `message_start` and output tokens in
 //! `message_delta`, so the decoder keeps the first to complete the second, and the encoder
-//! holds `message_start` back until the first content (or the end) so the usage it carries
-//! includes what the provider said alongside its own start.
+//! holds `message_start` back until the first usage or content after `Start` (or the end), so
+//! it carries the input count a provider reports alongside its own start.
 
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
@@ -269,6 +269,8 @@ pub struct StreamEncoder {
     id: String,
     model: String,
     usage: ir::Usage,
+    /// `Start` came, so `message_start` waits only for the usage that may follow it.
+    seen_start: bool,
     /// `message_start` was written.
     started: bool,
     open: Option<Open>,
@@ -301,8 +303,14 @@ impl StreamEncoder {
             StreamEvent::Start { id, model, .. } if !self.started => {
                 self.id.clone_from(id);
                 self.model.clone_from(model);
+                self.seen_start = true;
             }
-            StreamEvent::Usage(usage) => self.usage.merge(usage),
+            StreamEvent::Usage(usage) => {
+                self.usage.merge(usage);
+                if self.seen_start {
+                    self.ensure_started(out);
+                }
+            }
             StreamEvent::Text { index: 0, text } if !text.is_empty() => {
                 let index = self.open_block(out, Open::Text, StartBlock::Text { text: "" });
                 write(

@@ -1378,3 +1378,15 @@ fn encoder_keeps_interleaved_arguments_on_their_call() {
         .collect();
     assert_eq!(deltas, vec![(0, "{\"x\":"), (1, "{}"), (0, "1}")]);
 }
+
+#[test]
+fn encoder_writes_message_start_once_the_input_count_is_known() {
+    let mut encoder = stream::StreamEncoder::new(false);
+    let mut out = BytesMut::new();
+    encoder.encode(&start("msg_1", "claude"), &mut out);
+    assert!(out.is_empty(), "held for the usage that follows Start");
+    encoder.encode(&usage(25, 1), &mut out);
+    let text = String::from_utf8(out.to_vec()).unwrap();
+    assert_eq!(event_names(&text), vec!["message_start"]);
+    assert!(text.contains("\"input_tokens\":25,\"output_tokens\":0"));
+}

@@ -521,7 +521,7 @@ fn out_block(part: &Part, i: usize) -> Result<Option<OutBlock<'_>>, ApiError> {
         Part::ToolResult(result) => {
             let content = match result.content.as_slice() {
                 // The common case, and the form most clients send.
-                [Part::Text(text)] => ResultContent::Text(text),
+                [Part::Text(text)] if !text.is_empty() => ResultContent::Text(text),
                 parts => {
                     let mut blocks = Vec::with_capacity(parts.len());
                     for inner in parts {

@@ -279,6 +279,8 @@ struct WireMessage {
 }
 
 /// Any content block, in a request or a response; which fields matter depends on `type`.
+/// `cache_control` is not read: the ir has no place for prompt-cache breakpoints, and leaving
+/// them out changes cost, not the answer.
 #[derive(Deserialize)]
 pub(super) struct WireBlock {
     #[serde(rename = "type")]
@@ -402,8 +404,10 @@ pub fn encode_chat(req: &ir::ChatRequest, model: &str) -> Result<Vec<u8>, ApiErr
             }
         }
         // Consecutive turns of one role merge: all tool results of a turn must share one user
-        // message, and the text a client sends after them follows them there.
+        // message, and the text a client sends after them follows them there. A turn left
+        // empty (Anthropic rejects those) had nothing in it to lose.
         match messages.last_mut() {
+            _ if content.is_empty() => {}
             Some(last) if last.role == role => last.content.extend(content),
             _ => messages.push(OutMessage { role, content }),
         }
@@ -434,10 +438,13 @@ pub fn encode_chat(req: &ir::ChatRequest, model: &str) -> Result<Vec<u8>, ApiErr
         .max_tokens
         .unwrap_or_else(|| budget.map_or(DEFAULT_MAX_TOKENS, |b| b + DEFAULT_MAX_TOKENS));
 
+    // Without tools, auto and none (and parallelism) mean nothing, and Anthropic rejects a
+    // tool_choice without tools; a forced choice is left for Anthropic to reject.
     let tool_choice = match (&req.tool_choice, req.parallel_tool_calls) {
-        (None, Some(false)) if !req.tools.is_empty() => Some(out_choice(&ToolChoice::Auto, true)),
+        (Some(ToolChoice::Auto | ToolChoice::None) | None, _) if req.tools.is_empty() => None,
+        (None, Some(false)) => Some(out_choice(&ToolChoice::Auto, true)),
         (Some(c), parallel) => Some(out_choice(c, parallel == Some(false))),
-        _ => None,
+        (None, _) => None,
     };
     // presence_penalty, frequency_penalty and seed have no Anthropic form and are left out.
     let out = OutRequest {
@@ -514,7 +521,7 @@ fn out_block(part: &Part, i: usize) -> Result<Option<OutBlock<'_>>, ApiError> {
         Part::ToolResult(result) => {
             let content = match result.content.as_slice() {
                 // The common case, and the form most clients send.
-                [Part::Text(text)] => ResultContent::Text(text),
+                [Part::Text(text)] if !text.is_empty() => ResultContent::Text(text),
                 parts => {
                     let mut blocks = Vec::with_capacity(parts.len());
                     for inner in parts {
@@ -539,9 +546,11 @@ fn out_block(part: &Part, i: usize) -> Result<Option<OutBlock<'_>>, ApiError> {
         }
         // Anthropic rejects an unsigned thinking block (one another provider produced) and
         // drops earlier turns' thinking from the context anyway, so it is left out.
-        Part::Thinking {
-            signature: None, ..
-        } => return Ok(None),
+        Part::Thinking { signature, .. } if signature.as_deref().is_none_or(str::is_empty) => {
+            return Ok(None)
+        }
+        // Anthropic rejects empty text blocks; OpenAI clients send `""` beside tool calls.
+        Part::Text(text) if text.is_empty() => return Ok(None),
         other => return Ok(OutBlock::from_part(other)),
     }))
 }

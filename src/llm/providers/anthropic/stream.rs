@@ -4,8 +4,8 @@
 //!
 //! DESIGN: Anthropic reports input tokens only in `message_start` and output tokens in
 //! `message_delta`, so the decoder keeps the first to complete the second, and the encoder
-//! holds `message_start` back until the first content (or the end) so the usage it carries
-//! includes what the provider said alongside its own start.
+//! holds `message_start` back until the first usage or content after `Start` (or the end), so
+//! it carries the input count a provider reports alongside its own start.
 
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
@@ -36,23 +36,17 @@ impl StreamDecoder {
         event: &sse::Event,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), ApiError> {
+        if event.event.as_deref() == Some("error") {
+            return Err(stream_error(&event.data));
+        }
         let wire: WireEvent = serde_json::from_str(&event.data).map_err(|e| {
             ApiError::new(
                 ErrorKind::BadResponse,
                 format!("unreadable Anthropic stream event: {e}"),
             )
         })?;
-        if event.event.as_deref() == Some("error") || wire.kind == "error" {
-            return Err(
-                response::error_from_body(event.data.as_bytes(), 500).unwrap_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::ProviderFailure,
-                        "Anthropic sent a stream error without details",
-                    )
-                }),
-            );
-        }
         match wire.kind.as_str() {
+            "error" => return Err(stream_error(&event.data)),
             "message_start" => {
                 let message = wire.message.unwrap_or_default();
                 out.push(StreamEvent::Start {
@@ -204,6 +198,18 @@ fn push_text(
     }
 }
 
+/// An `error` event. Its body is the error body of a failed request; anything else still
+/// means the provider failed, and says so with the start of what it sent.
+fn stream_error(data: &str) -> ApiError {
+    response::error_from_body(data.as_bytes(), 500).unwrap_or_else(|| {
+        let cut = data.char_indices().nth(200).map_or(data.len(), |(i, _)| i);
+        ApiError::new(
+            ErrorKind::ProviderFailure,
+            format!("Anthropic stream error event: {}", &data[..cut]),
+        )
+    })
+}
+
 fn bad(message: &str) -> ApiError {
     ApiError::new(
         ErrorKind::BadResponse,
@@ -263,6 +269,8 @@ pub struct StreamEncoder {
     id: String,
     model: String,
     usage: ir::Usage,
+    /// `Start` came, so `message_start` waits only for the usage that may follow it.
+    seen_start: bool,
     /// `message_start` was written.
     started: bool,
     open: Option<Open>,
@@ -295,8 +303,14 @@ impl StreamEncoder {
             StreamEvent::Start { id, model, .. } if !self.started => {
                 self.id.clone_from(id);
                 self.model.clone_from(model);
+                self.seen_start = true;
             }
-            StreamEvent::Usage(usage) => self.usage.merge(usage),
+            StreamEvent::Usage(usage) => {
+                self.usage.merge(usage);
+                if self.seen_start {
+                    self.ensure_started(out);
+                }
+            }
             StreamEvent::Text { index: 0, text } if !text.is_empty() => {
                 let index = self.open_block(out, Open::Text, StartBlock::Text { text: "" });
                 write(
@@ -320,7 +334,7 @@ impl StreamEncoder {
             StreamEvent::ThinkingSignature {
                 index: 0,
                 signature,
-            } => {
+            } if !signature.is_empty() => {
                 let index = self.open_thinking(out);
                 write(
                     out,

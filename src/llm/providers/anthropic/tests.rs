@@ -551,6 +551,41 @@ fn encode_defaults_and_nearest_equivalents() {
 }
 
 #[test]
+fn encode_leaves_out_what_anthropic_rejects_and_nothing_needs() {
+    // An OpenAI-style history: empty text beside a tool call, a thinking block another
+    // provider produced (unsigned), a tool choice without tools.
+    let req = ChatRequest {
+        messages: vec![
+            text(Role::User, "hi"),
+            msg(
+                Role::Assistant,
+                vec![Part::Text(String::new()), call("c", "f", "{}")],
+            ),
+            msg(Role::Tool, vec![result("c", "ok")]),
+            msg(
+                Role::Assistant,
+                vec![Part::Thinking {
+                    text: "x".into(),
+                    signature: Some(String::new()),
+                }],
+            ),
+        ],
+        tool_choice: Some(ToolChoice::Auto),
+        ..ChatRequest::default()
+    };
+    let body = value(&request::encode_chat(&req, "c").unwrap());
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "c", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c", "content": "ok"}]},
+        ])
+    );
+    assert!(body.get("tool_choice").is_none());
+}
+
+#[test]
 fn encode_rejects_what_anthropic_cannot_take() {
     let base = ChatRequest {
         messages: vec![text(Role::User, "hi")],
@@ -1053,6 +1088,14 @@ fn stream_errors() {
         decoder.decode(&bare_error, &mut out).unwrap_err().kind,
         ErrorKind::ProviderFailure
     );
+    let text_error = sse::Event {
+        event: Some("error".into()),
+        data: "upstream connect error".into(),
+        ..Default::default()
+    };
+    let err = decoder.decode(&text_error, &mut out).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ProviderFailure);
+    assert!(err.message.contains("upstream connect error"));
     assert!(out.is_empty());
 }
 
@@ -1334,4 +1377,16 @@ fn encoder_keeps_interleaved_arguments_on_their_call() {
         })
         .collect();
     assert_eq!(deltas, vec![(0, "{\"x\":"), (1, "{}"), (0, "1}")]);
+}
+
+#[test]
+fn encoder_writes_message_start_once_the_input_count_is_known() {
+    let mut encoder = stream::StreamEncoder::new(false);
+    let mut out = BytesMut::new();
+    encoder.encode(&start("msg_1", "claude"), &mut out);
+    assert!(out.is_empty(), "held for the usage that follows Start");
+    encoder.encode(&usage(25, 1), &mut out);
+    let text = String::from_utf8(out.to_vec()).unwrap();
+    assert_eq!(event_names(&text), vec!["message_start"]);
+    assert!(text.contains("\"input_tokens\":25,\"output_tokens\":0"));
 }

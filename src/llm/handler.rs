@@ -116,6 +116,9 @@ pub async fn serve(
     }
 }
 
+/// How much of a too-large body is read and dropped before the 413.
+const DRAIN_BYTES: u64 = 64 << 20;
+
 /// Reads the request body, refusing it past `cap` bytes.
 async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
     let too_large = || {
@@ -126,14 +129,23 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
         .with_code("body_too_large")
     };
     let mut body = BytesMut::new();
+    let mut seen: u64 = 0;
     loop {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
-                if (body.len() + chunk.len()) as u64 > cap {
-                    return Err(too_large());
+                seen += chunk.len() as u64;
+                if seen > cap {
+                    // Read on (discarding, within a bound) so the client, still sending, gets
+                    // the 413 rather than a reset connection.
+                    if seen > cap.saturating_add(DRAIN_BYTES) {
+                        return Err(too_large());
+                    }
+                    body.clear();
+                    continue;
                 }
                 body.extend_from_slice(&chunk);
             }
+            Ok(None) if seen > cap => return Err(too_large()),
             Ok(None) => return Ok(body.freeze()),
             Err(e) => {
                 return Err(ApiError::new(
@@ -155,7 +167,7 @@ async fn admit(
     let body = match read_body(session, models.policy.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => {
-            // The rest of the body was not read: the connection cannot carry another request.
+            // The body may not have been read to its end: the connection cannot be reused.
             session.set_keepalive(None);
             return Err(respond::error(session, ctx, client, e, None).await);
         }

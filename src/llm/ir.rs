@@ -76,12 +76,16 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn text(role: Role, text: impl Into<String>) -> Message {
+    pub fn new(role: Role, parts: Vec<Part>) -> Message {
         Message {
             role,
-            parts: vec![Part::Text(text.into())],
+            parts,
             name: None,
         }
+    }
+
+    pub fn text(role: Role, text: impl Into<String>) -> Message {
+        Message::new(role, vec![Part::Text(text.into())])
     }
 
     /// The text parts joined, for formats and features that only take plain text.
@@ -111,6 +115,16 @@ pub enum Part {
     ToolCall(ToolCall),
     /// The result of a call (tool messages only).
     ToolResult(ToolResult),
+}
+
+impl Part {
+    pub fn tool_call(id: &str, name: &str, arguments: &str) -> Part {
+        Part::ToolCall(ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -67,14 +67,9 @@ fn reply(req: &ChatRequest) -> Part {
             .parts
             .iter()
             .filter_map(|p| match p {
-                Part::ToolResult(r) => Some(
-                    Message {
-                        role: Role::Tool,
-                        parts: r.content.clone(),
-                        name: None,
-                    }
-                    .joined_text(),
-                ),
+                Part::ToolResult(r) => {
+                    Some(Message::new(Role::Tool, r.content.clone()).joined_text())
+                }
                 _ => None,
             })
             .collect();
@@ -133,11 +128,7 @@ pub fn chat(req: &ChatRequest, model: &str) -> ChatResponse {
         choices: (0..n)
             .map(|index| Choice {
                 index,
-                message: Message {
-                    role: Role::Assistant,
-                    parts: vec![part.clone()],
-                    name: None,
-                },
+                message: Message::new(Role::Assistant, vec![part.clone()]),
                 finish_reason: Some(finish_reason(&part)),
             })
             .collect(),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{request, response, stream};
 use crate::llm::ir::{
     self, ApiError, ChatRequest, ChatResponse, Choice, ErrorKind, FinishReason, Image, Message,
-    Part, ResponseFormat, Role, StreamEvent, ToolCall, ToolChoice, ToolResult, Usage,
+    Part, ResponseFormat, Role, StreamEvent, ToolChoice, ToolResult, Usage,
 };
 use crate::llm::sse;
 
@@ -30,22 +30,6 @@ fn decode_err(body: Value) -> ApiError {
 
 fn text(role: Role, t: &str) -> Message {
     Message::text(role, t)
-}
-
-fn msg(role: Role, parts: Vec<Part>) -> Message {
-    Message {
-        role,
-        parts,
-        name: None,
-    }
-}
-
-fn call(id: &str, name: &str, arguments: &str) -> Part {
-    Part::ToolCall(ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: arguments.into(),
-    })
 }
 
 fn result(call_id: &str, t: &str) -> Part {
@@ -143,7 +127,7 @@ fn decodes_thinking_tool_conversation() {
     let expected = vec![
         text(Role::System, "You are a helpful weather assistant."),
         text(Role::User, "What's the weather in Paris?"),
-        msg(
+        Message::new(
             Role::Assistant,
             vec![
                 Part::Thinking {
@@ -151,10 +135,10 @@ fn decodes_thinking_tool_conversation() {
                     signature: Some("BDaL4VrbR2Oj0hO4XpJxT28J5TILnCrrUXoKiiNBZW9P+nr8XSj1zuZzAl4egiCCpQNvfyUuFFJP5CncdYZEQPPmLxYsNrcs....".into()),
                 },
                 Part::Text("I can help you get the current weather information for Paris. Let me check that for you".into()),
-                call("toolu_01CswdEQBMshySk6Y9DFKrfq", "get_weather", r#"{"location": "Paris"}"#),
+                Part::tool_call("toolu_01CswdEQBMshySk6Y9DFKrfq", "get_weather", r#"{"location": "Paris"}"#),
             ],
         ),
-        msg(Role::Tool, vec![result("toolu_01CswdEQBMshySk6Y9DFKrfq", "Current temperature: 88°F")]),
+        Message::new(Role::Tool, vec![result("toolu_01CswdEQBMshySk6Y9DFKrfq", "Current temperature: 88°F")]),
     ];
     assert_eq!(req.messages, expected);
     assert!(!req.stream);
@@ -211,7 +195,7 @@ fn tool_results_split_from_the_rest_of_a_user_turn() {
     assert_eq!(
         req.messages,
         vec![
-            msg(
+            Message::new(
                 Role::Tool,
                 vec![
                     result("a", "one"),
@@ -238,7 +222,7 @@ fn tool_use_input_keeps_the_clients_json_text() {
     let req = request::decode_chat(body).expect("decodes");
     assert_eq!(
         req.messages[0].parts,
-        vec![call("t1", "f", r#"{"z": 1, "a": [true, null]}"#)]
+        vec![Part::tool_call("t1", "f", r#"{"z": 1, "a": [true, null]}"#)]
     );
 }
 
@@ -329,7 +313,7 @@ fn encodes_the_ir_as_anthropic_expects() {
         messages: vec![
             text(Role::System, "Be terse."),
             text(Role::User, "Weather and time in Paris?"),
-            msg(
+            Message::new(
                 Role::Assistant,
                 vec![
                     Part::Thinking {
@@ -341,12 +325,12 @@ fn encodes_the_ir_as_anthropic_expects() {
                         text: "from elsewhere".into(),
                         signature: None,
                     },
-                    call("c1", "weather", r#"{"city":"Paris"}"#),
-                    call("c2", "time", ""),
+                    Part::tool_call("c1", "weather", r#"{"city":"Paris"}"#),
+                    Part::tool_call("c2", "time", ""),
                 ],
             ),
-            msg(Role::Tool, vec![result("c1", "20C")]),
-            msg(
+            Message::new(Role::Tool, vec![result("c1", "20C")]),
+            Message::new(
                 Role::Tool,
                 vec![Part::ToolResult(ToolResult {
                     call_id: "c2".into(),
@@ -506,7 +490,7 @@ fn encode_defaults_and_nearest_equivalents() {
     );
 
     let images = ChatRequest {
-        messages: vec![msg(
+        messages: vec![Message::new(
             Role::User,
             vec![
                 Part::Image(Image::Base64 {
@@ -557,12 +541,12 @@ fn encode_leaves_out_what_anthropic_rejects_and_nothing_needs() {
     let req = ChatRequest {
         messages: vec![
             text(Role::User, "hi"),
-            msg(
+            Message::new(
                 Role::Assistant,
-                vec![Part::Text(String::new()), call("c", "f", "{}")],
+                vec![Part::Text(String::new()), Part::tool_call("c", "f", "{}")],
             ),
-            msg(Role::Tool, vec![result("c", "ok")]),
-            msg(
+            Message::new(Role::Tool, vec![result("c", "ok")]),
+            Message::new(
                 Role::Assistant,
                 vec![Part::Thinking {
                     text: "x".into(),
@@ -604,7 +588,7 @@ fn encode_rejects_what_anthropic_cannot_take() {
         let req = ChatRequest {
             messages: vec![
                 text(Role::User, "hi"),
-                msg(Role::Assistant, vec![call("c1", "f", bad)]),
+                Message::new(Role::Assistant, vec![Part::tool_call("c1", "f", bad)]),
             ],
             ..base.clone()
         };
@@ -645,12 +629,12 @@ fn decodes_response_fixtures() {
         tool.choices[0].message.parts,
         vec![
             Part::Text("I'll check the current weather and time in San Francisco for you.".into()),
-            call(
+            Part::tool_call(
                 "toolu_01A09q90qw90lq917835lq9",
                 "get_weather",
                 r#"{"location": "San Francisco, CA", "unit": "celsius"}"#
             ),
-            call(
+            Part::tool_call(
                 "toolu_01B8gU7Cv2Kq2bXp9ZHLcC5N",
                 "get_time",
                 r#"{"timezone": "America/Los_Angeles"}"#
@@ -748,13 +732,13 @@ fn encodes_a_response_for_anthropic_clients() {
         choices: vec![
             Choice {
                 index: 0,
-                message: msg(
+                message: Message::new(
                     Role::Assistant,
                     vec![
                         Part::Text("Calling.".into()),
-                        call("call_1", "f", r#"{"a":1}"#),
-                        call("call_2", "g", ""),
-                        call("call_3", "h", "{\"a\":"),
+                        Part::tool_call("call_1", "f", r#"{"a":1}"#),
+                        Part::tool_call("call_2", "g", ""),
+                        Part::tool_call("call_3", "h", "{\"a\":"),
                     ],
                 ),
                 finish_reason: Some(FinishReason::ToolCalls),

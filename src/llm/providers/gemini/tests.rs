@@ -6,29 +6,13 @@ use serde_json::{json, Value};
 use super::{request, response, stream::StreamDecoder};
 use crate::llm::ir::{
     ApiError, ChatRequest, ChatResponse, Choice, EmbeddingRequest, ErrorKind, FinishReason, Image,
-    Message, Part, ResponseFormat, Role, StreamEvent, Thinking, Tool, ToolCall, ToolChoice,
-    ToolResult, Usage,
+    Message, Part, ResponseFormat, Role, StreamEvent, Thinking, Tool, ToolChoice, ToolResult,
+    Usage,
 };
 use crate::llm::sse;
 
 fn user(text: &str) -> Message {
     Message::text(Role::User, text)
-}
-
-fn msg(role: Role, parts: Vec<Part>) -> Message {
-    Message {
-        role,
-        parts,
-        name: None,
-    }
-}
-
-fn call(id: &str, name: &str, arguments: &str) -> Part {
-    Part::ToolCall(ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: arguments.into(),
-    })
 }
 
 fn result(call_id: &str, name: Option<&str>, text: &str, is_error: bool) -> Part {
@@ -151,27 +135,27 @@ fn encodes_requests() {
             ChatRequest {
                 messages: vec![
                     user("Weather in Paris and London?"),
-                    msg(
+                    Message::new(
                         Role::Assistant,
                         vec![
                             Part::Thinking {
                                 text: "I'll call the tool twice.".into(),
                                 signature: Some("sig-1".into()),
                             },
-                            call("call_0_0", "get_weather", r#"{"location":"Paris"}"#),
-                            call("call_0_1", "get_weather", r#"{"location":"London"}"#),
-                            call("call_0_2", "now", ""),
+                            Part::tool_call("call_0_0", "get_weather", r#"{"location":"Paris"}"#),
+                            Part::tool_call("call_0_1", "get_weather", r#"{"location":"London"}"#),
+                            Part::tool_call("call_0_2", "now", ""),
                         ],
                     ),
-                    msg(
+                    Message::new(
                         Role::Tool,
                         vec![result("call_0_0", None, r#"{"temp":21}"#, false)],
                     ),
-                    msg(
+                    Message::new(
                         Role::Tool,
                         vec![result("call_0_1", Some("get_weather"), "rainy, 14C", false)],
                     ),
-                    msg(
+                    Message::new(
                         Role::Tool,
                         vec![result("call_0_2", None, "clock broken", true)],
                     ),
@@ -202,7 +186,7 @@ fn encodes_requests() {
             ChatRequest {
                 messages: vec![
                     user("Hi"),
-                    msg(
+                    Message::new(
                         Role::Assistant,
                         vec![
                             Part::Thinking {
@@ -221,7 +205,7 @@ fn encodes_requests() {
                             },
                         ],
                     ),
-                    msg(
+                    Message::new(
                         Role::Assistant,
                         vec![Part::Thinking {
                             text: "only thinking".into(),
@@ -247,7 +231,7 @@ fn encodes_requests() {
         (
             "images by URL and base64",
             ChatRequest {
-                messages: vec![msg(
+                messages: vec![Message::new(
                     Role::User,
                     vec![
                         Part::Text("What is in these?".into()),
@@ -352,8 +336,8 @@ fn tool_result_with_image_goes_beside_the_response() {
     let req = ChatRequest {
         messages: vec![
             user("Screenshot?"),
-            msg(Role::Assistant, vec![call("c1", "shot", "{}")]),
-            msg(
+            Message::new(Role::Assistant, vec![Part::tool_call("c1", "shot", "{}")]),
+            Message::new(
                 Role::Tool,
                 vec![Part::ToolResult(ToolResult {
                     call_id: "c1".into(),
@@ -385,21 +369,24 @@ fn rejects_requests_gemini_cannot_take() {
     let bad_args = ChatRequest {
         messages: vec![
             user("x"),
-            msg(Role::Assistant, vec![call("c1", "f", "{not json")]),
+            Message::new(
+                Role::Assistant,
+                vec![Part::tool_call("c1", "f", "{not json")],
+            ),
         ],
         ..Default::default()
     };
     let array_args = ChatRequest {
         messages: vec![
             user("x"),
-            msg(Role::Assistant, vec![call("c1", "f", "[1]")]),
+            Message::new(Role::Assistant, vec![Part::tool_call("c1", "f", "[1]")]),
         ],
         ..Default::default()
     };
     let unknown_call = ChatRequest {
         messages: vec![
             user("x"),
-            msg(Role::Tool, vec![result("nope", None, "r", false)]),
+            Message::new(Role::Tool, vec![result("nope", None, "r", false)]),
         ],
         ..Default::default()
     };
@@ -409,7 +396,7 @@ fn rejects_requests_gemini_cannot_take() {
     };
     let image_in_system = ChatRequest {
         messages: vec![
-            msg(Role::System, vec![Part::Image(Image::Url("u".into()))]),
+            Message::new(Role::System, vec![Part::Image(Image::Url("u".into()))]),
             user("x"),
         ],
         ..Default::default()
@@ -508,7 +495,7 @@ fn decode(body: &str) -> ChatResponse {
 }
 
 fn assistant(parts: Vec<Part>) -> Message {
-    msg(Role::Assistant, parts)
+    Message::new(Role::Assistant, parts)
 }
 
 #[test]
@@ -557,8 +544,8 @@ fn decodes_responses() {
                             text: String::new(),
                             signature: Some("CsgCAdHtim9Uh1zA5b8J7g0mxqg6Ld+2uN5hHCKpj1SH3Nw=".into()),
                         },
-                        call("call_0_0", "power_disco_ball", r#"{"power":true}"#),
-                        call("call_0_1", "start_music", r#"{"energetic":true,"loud":true}"#),
+                        Part::tool_call("call_0_0", "power_disco_ball", r#"{"power":true}"#),
+                        Part::tool_call("call_0_1", "start_music", r#"{"energetic":true,"loud":true}"#),
                     ]),
                     finish_reason: Some(FinishReason::ToolCalls),
                 }],
@@ -593,7 +580,7 @@ fn decoded_tool_calls_encode_back_with_their_signature() {
         messages: vec![
             user("Party!"),
             resp.choices[0].message.clone(),
-            msg(
+            Message::new(
                 Role::Tool,
                 vec![
                     result("call_0_0", None, r#"{"ok":true}"#, false),
@@ -648,7 +635,10 @@ fn decodes_edge_responses() {
             Some(FinishReason::Other("MALFORMED_FUNCTION_CALL".into())),
         ]
     );
-    assert_eq!(got.choices[1].message.parts, [call("fc-9", "f", "{}")]);
+    assert_eq!(
+        got.choices[1].message.parts,
+        [Part::tool_call("fc-9", "f", "{}")]
+    );
     assert_eq!(got.choices[2].message.parts, [Part::Text(String::new())]);
     assert_eq!(got.usage, Usage::default());
 

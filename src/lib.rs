@@ -3,6 +3,7 @@
 //! `proxy`, the process tree at `master`.
 
 pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod llm;

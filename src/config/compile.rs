@@ -1,10 +1,14 @@
 //! The validated runtime form of a configuration: every reference resolved, every value parsed,
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
+pub mod api;
 mod llm;
 
 use super::problem::{did_you_mean, key, Issue, Seg};
 use super::schema::{self, Balance, FileConfig, TargetSection};
+pub use api::{
+    ApiSpec, AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
+};
 use http::{HeaderName, HeaderValue, Method};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
@@ -26,6 +30,9 @@ pub struct Config {
     pub upstreams: Vec<UpstreamSpec>,
     pub routes: Vec<RouteSpec>,
     pub llm: LlmConfig,
+    /// The control-plane store; API keys and subscriptions need one.
+    pub store: Option<StoreSettings>,
+    pub tenants: Vec<TenantSeed>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +153,7 @@ pub struct RouteSpec {
     pub upstream_host: Option<HeaderValue>,
     pub request_headers: HeaderTransform,
     pub response_headers: HeaderTransform,
+    pub api: ApiSpec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +264,8 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             upstreams,
             routes,
             llm,
+            store: None,
+            tenants: Vec::new(),
         })
     } else {
         Err(ck.issues)
@@ -597,6 +607,7 @@ fn compile_route(
         upstream_host,
         request_headers,
         response_headers,
+        api: ApiSpec::default(),
     })
 }
 

@@ -117,6 +117,7 @@ mod tests {
             upstream_host: None,
             request_headers: HeaderTransform::default(),
             response_headers: HeaderTransform::default(),
+            api: Default::default(),
         }
     }
 

@@ -63,6 +63,8 @@ pub struct ModelSpec {
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u32>,
     pub retries: u32,
+    /// Which tenants' keys may use the model.
+    pub visibility: super::Visibility,
 }
 
 #[derive(Debug, Clone)]
@@ -417,6 +419,7 @@ fn compile_model(
         context_window: m.context_window,
         max_output_tokens: m.max_output_tokens,
         retries,
+        visibility: super::Visibility::Public,
     }
 }
 

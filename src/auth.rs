@@ -1,0 +1,5 @@
+//! Who is calling, and may they: API keys, tenants' provider credentials, and the in-memory
+//! directory the data plane checks them against.
+
+pub mod crypto;
+pub mod key;

@@ -256,6 +256,16 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             routes.push(route);
         }
     }
+    let store = file.store.as_ref().map(|s| api::compile_store(s, &mut ck));
+    api::check_routes(&routes, store.is_some(), &mut ck);
+    let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
+    let tenants = api::compile_seed(
+        &file.tenants,
+        &routes,
+        &model_names,
+        store.is_some(),
+        &mut ck,
+    );
     if ck.issues.is_empty() {
         Ok(Config {
             server,
@@ -264,8 +274,8 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             upstreams,
             routes,
             llm,
-            store: None,
-            tenants: Vec::new(),
+            store,
+            tenants,
         })
     } else {
         Err(ck.issues)
@@ -607,7 +617,7 @@ fn compile_route(
         upstream_host,
         request_headers,
         response_headers,
-        api: ApiSpec::default(),
+        api: api::compile_api(&r.api, base, ck),
     })
 }
 

@@ -35,10 +35,12 @@ struct Origins {
     admin: Option<usize>,
     log: Option<usize>,
     llm: Option<usize>,
+    store: Option<usize>,
     upstreams: Vec<(usize, usize)>,
     routes: Vec<(usize, usize)>,
     providers: Vec<(usize, usize)>,
     models: Vec<(usize, usize)>,
+    tenants: Vec<(usize, usize)>,
 }
 
 impl Origins {
@@ -48,6 +50,7 @@ impl Origins {
             "routes" => Some(&self.routes),
             "providers" => Some(&self.providers),
             "models" => Some(&self.models),
+            "tenants" => Some(&self.tenants),
             _ => None,
         }
     }
@@ -79,10 +82,11 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
-    let (merged, origins) = merge(files, &sources, &mut problems);
+    let (mut merged, origins) = merge(files, &sources, &mut problems);
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
+    resolve_paths(&mut merged, path.parent().unwrap_or(Path::new(".")));
     compile(&merged).map_err(|issues| {
         Problems(
             issues
@@ -91,6 +95,28 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
                 .collect(),
         )
     })
+}
+
+/// Makes the store file and OpenAPI documents relative to the main file's directory, so the
+/// gateway finds them whatever directory it was started from.
+fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
+    let resolve = |p: &mut String| {
+        if !Path::new(p.as_str()).is_absolute() {
+            *p = dir.join(&*p).to_string_lossy().into_owned();
+        }
+    };
+    if let Some(store) = merged.store.as_mut() {
+        resolve(&mut store.path);
+    }
+    for doc in merged
+        .routes
+        .iter_mut()
+        .filter_map(|r| r.api.openapi.as_mut())
+    {
+        if !doc.starts_with("http://") && !doc.starts_with("https://") {
+            resolve(doc);
+        }
+    }
 }
 
 fn read_file(
@@ -320,11 +346,17 @@ fn merge(
             once("llm", &mut origins.llm, problems);
             out.llm = Some(l);
         }
+        if let Some(l) = file.store {
+            once("store", &mut origins.store, problems);
+            out.store = Some(l);
+        }
         let from = |n: usize| (0..n).map(move |i| (src, i));
         origins.upstreams.extend(from(file.upstreams.len()));
         origins.routes.extend(from(file.routes.len()));
         origins.providers.extend(from(file.providers.len()));
         origins.models.extend(from(file.models.len()));
+        origins.tenants.extend(from(file.tenants.len()));
+        out.tenants.extend(file.tenants);
         out.upstreams.extend(file.upstreams);
         out.routes.extend(file.routes);
         out.providers.extend(file.providers);
@@ -356,6 +388,7 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         ("admin", _) => origins.admin,
         ("log", _) => origins.log,
         ("llm", _) => origins.llm,
+        ("store", _) => origins.store,
         _ => None,
     };
     sources[src.unwrap_or(0)].problem(&at, issue.message)

@@ -3,8 +3,10 @@
 //! Every table rejects unknown keys. Values that have a unit are strings (`"250ms"`, `"10MiB"`),
 //! parsed here so that the compiled form in `compile.rs` holds plain numbers.
 
+mod api;
 mod llm;
 
+pub use api::*;
 pub use llm::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -28,6 +30,9 @@ pub struct FileConfig {
     #[serde(default)]
     pub models: Vec<ModelSection>,
     pub llm: Option<LlmSection>,
+    pub store: Option<StoreSection>,
+    #[serde(default)]
+    pub tenants: Vec<TenantSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +226,9 @@ pub struct RouteSection {
     pub request_headers: HeaderTransformSection,
     #[serde(default)]
     pub response_headers: HeaderTransformSection,
+    /// The route as an API: access rules, lifecycle and catalog entry.
+    #[serde(default)]
+    pub api: ApiSection,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

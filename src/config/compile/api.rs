@@ -2,9 +2,13 @@
 //! approval, lifecycle, catalog entry), the `[store]` section and the declarative seed of
 //! tenants, apps, keys and subscriptions.
 
-use crate::auth::key::SecretHash;
+use super::{Checker, RouteSpec};
+use crate::auth::key::{self, SecretHash};
 use crate::config::compile::Secret;
+use crate::config::problem::{did_you_mean, key as k, Seg};
+use crate::config::schema::{self, VisibilitySection};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,6 +112,262 @@ pub struct KeySeed {
     pub hash: SecretHash,
     pub name: String,
     pub expires_at: Option<i64>,
+}
+
+/// Whether `name` can name a tenant or an app: 1 to 64 of `a-z`, `0-9`, `-` and `_`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+const NAME_RULE: &str = "use 1 to 64 of a-z, 0-9, '-' and '_'";
+
+pub(super) fn compile_visibility(
+    v: &VisibilitySection,
+    base: &[Seg],
+    ck: &mut Checker,
+) -> Visibility {
+    match v {
+        VisibilitySection::Word(w) if w == "public" => Visibility::Public,
+        VisibilitySection::Word(w) => {
+            ck.at(
+                base,
+                &["visibility"],
+                format!("{w:?}: write \"public\" or a list of tenant names"),
+            );
+            Visibility::Public
+        }
+        VisibilitySection::Tenants(names) => {
+            for (i, n) in names.iter().enumerate() {
+                if !valid_name(n) {
+                    let mut at = base.to_vec();
+                    at.extend([k("visibility"), Seg::Index(i)]);
+                    ck.issues.push(super::Issue::new(
+                        at,
+                        format!("{n:?} is not a tenant name: {NAME_RULE}"),
+                    ));
+                }
+            }
+            Visibility::Tenants(names.clone())
+        }
+    }
+}
+
+/// A route's `[routes.api]`; `base` is the route's key path.
+pub(super) fn compile_api(a: &schema::ApiSection, base: &[Seg], ck: &mut Checker) -> ApiSpec {
+    let mut at = base.to_vec();
+    at.push(k("api"));
+    let mut date = |field: &str, value: &Option<String>| {
+        value.as_deref().and_then(|t| match parse_date(t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                ck.at(&at, &[field], e);
+                None
+            }
+        })
+    };
+    let sunset = date("sunset", &a.sunset);
+    let deprecated_since = date("deprecated_since", &a.deprecated_since);
+    if let Some(doc) = a.openapi.as_deref() {
+        let remote = doc.starts_with("http://") || doc.starts_with("https://");
+        if !remote && !std::path::Path::new(doc).is_file() {
+            ck.at(&at, &["openapi"], format!("no OpenAPI file at {doc}"));
+        }
+    }
+    ApiSpec {
+        auth: a.auth,
+        visibility: compile_visibility(&a.visibility, &at, ck),
+        approval: a.approval,
+        state: a.state,
+        successor: a.successor.clone(),
+        sunset,
+        deprecated_since,
+        version: a.version.clone(),
+        description: a.description.clone(),
+        owner: a.owner.clone(),
+        openapi: a.openapi.clone(),
+    }
+}
+
+/// Checks what needs every route: successors name routes, and keyed APIs have a store.
+pub(super) fn check_routes(routes: &[RouteSpec], has_store: bool, ck: &mut Checker) {
+    let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+    for (i, r) in routes.iter().enumerate() {
+        let base = [k("routes"), Seg::Index(i), k("api")];
+        if let Some(s) = &r.api.successor {
+            if !names.contains(&s.as_str()) {
+                ck.at(
+                    &base,
+                    &["successor"],
+                    format!(
+                        "no route named {s:?}{}",
+                        did_you_mean(s, names.iter().copied())
+                    ),
+                );
+            }
+        }
+        if r.api.auth == AuthMode::ApiKey && !has_store {
+            ck.at(
+                &base,
+                &["auth"],
+                "auth = \"api_key\" needs a [store] section (keys live in the store)",
+            );
+        }
+    }
+}
+
+pub(super) fn compile_store(s: &schema::StoreSection, ck: &mut Checker) -> StoreSettings {
+    let base = [k("store")];
+    let secret_key = s.secret_key.as_deref().map(|t| {
+        if let Err(e) = crate::auth::crypto::Cipher::from_text(t) {
+            ck.at(&base, &["secret_key"], e.to_string());
+        }
+        Secret::new(t)
+    });
+    if s.refresh.0 < Duration::from_millis(10) || s.refresh.0 > Duration::from_secs(1) {
+        ck.at(
+            &base,
+            &["refresh"],
+            "must be between 10ms and 1s (changes must reach every worker within a second)",
+        );
+    }
+    StoreSettings {
+        path: PathBuf::from(&s.path),
+        secret_key,
+        refresh: s.refresh.0,
+    }
+}
+
+/// The `[[tenants]]` seed; `routes` and `models` are the names it may refer to.
+pub(super) fn compile_seed(
+    tenants: &[schema::TenantSection],
+    routes: &[RouteSpec],
+    models: &[&str],
+    has_store: bool,
+    ck: &mut Checker,
+) -> Vec<TenantSeed> {
+    if !tenants.is_empty() && !has_store {
+        ck.at(&[k("tenants")], &[], "[[tenants]] needs a [store] section");
+    }
+    let mut names = HashSet::new();
+    let mut key_ids = HashSet::new();
+    let mut out = Vec::new();
+    for (i, t) in tenants.iter().enumerate() {
+        let base = [k("tenants"), Seg::Index(i)];
+        if !valid_name(&t.name) {
+            ck.at(&base, &["name"], format!("{:?}: {NAME_RULE}", t.name));
+        } else if !names.insert(t.name.as_str()) {
+            ck.at(&base, &["name"], format!("duplicate tenant {:?}", t.name));
+        }
+        let mut app_names = HashSet::new();
+        let mut apps = Vec::new();
+        for (j, a) in t.apps.iter().enumerate() {
+            let base = [k("tenants"), Seg::Index(i), k("apps"), Seg::Index(j)];
+            if !valid_name(&a.name) {
+                ck.at(&base, &["name"], format!("{:?}: {NAME_RULE}", a.name));
+            } else if !app_names.insert(a.name.as_str()) {
+                ck.at(&base, &["name"], format!("duplicate app {:?}", a.name));
+            }
+            apps.push(compile_app(a, routes, models, &base, &mut key_ids, ck));
+        }
+        out.push(TenantSeed {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            apps,
+        });
+    }
+    out
+}
+
+fn compile_app(
+    a: &schema::AppSection,
+    routes: &[RouteSpec],
+    models: &[&str],
+    base: &[Seg],
+    key_ids: &mut HashSet<String>,
+    ck: &mut Checker,
+) -> AppSeed {
+    for (i, m) in a.models.iter().flatten().enumerate() {
+        if !models.contains(&m.as_str()) {
+            let mut at = base.to_vec();
+            at.extend([k("models"), Seg::Index(i)]);
+            let msg = format!(
+                "no model named {m:?}{}",
+                did_you_mean(m, models.iter().copied())
+            );
+            ck.issues.push(super::Issue::new(at, msg));
+        }
+    }
+    let route_names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+    for (i, s) in a.subscriptions.iter().enumerate() {
+        let mut at = base.to_vec();
+        at.extend([k("subscriptions"), Seg::Index(i)]);
+        let msg = match routes.iter().find(|r| &r.name == s) {
+            None => Some(format!(
+                "no route named {s:?}{}",
+                did_you_mean(s, route_names.iter().copied())
+            )),
+            Some(r) if r.api.auth != AuthMode::ApiKey => Some(format!(
+                "route {s:?} has auth = \"none\": it needs no subscription"
+            )),
+            Some(_) => None,
+        };
+        if let Some(msg) = msg {
+            ck.issues.push(super::Issue::new(at, msg));
+        }
+    }
+    let mut keys = Vec::new();
+    for (i, key_section) in a.keys.iter().enumerate() {
+        let mut at = base.to_vec();
+        at.extend([k("keys"), Seg::Index(i)]);
+        if let Some(seed) = compile_key(key_section, &at, key_ids, ck) {
+            keys.push(seed);
+        }
+    }
+    AppSeed {
+        name: a.name.clone(),
+        description: a.description.clone(),
+        models: a.models.clone(),
+        keys,
+        subscriptions: a.subscriptions.clone(),
+    }
+}
+
+fn compile_key(
+    s: &schema::KeySection,
+    at: &[Seg],
+    key_ids: &mut HashSet<String>,
+    ck: &mut Checker,
+) -> Option<KeySeed> {
+    if !key::is_public_id(&s.id) {
+        ck.at(at, &["id"], format!("{:?} is not a key id: 12 of a-z and 0-9 (the part after \"tg_\"; `tollgate admin keygen` makes one)", s.id));
+    } else if !key_ids.insert(s.id.clone()) {
+        ck.at(at, &["id"], format!("key id {:?} is declared twice", s.id));
+    }
+    let hash = key::from_hex(&s.sha256);
+    if hash.is_none() {
+        ck.at(
+            at,
+            &["sha256"],
+            "expected the 64 hex digits of the SHA-256 of the key's secret (never the key itself)",
+        );
+    }
+    let expires_at = match s.expires.as_deref().map(parse_date) {
+        Some(Err(e)) => {
+            ck.at(at, &["expires"], e);
+            None
+        }
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    Some(KeySeed {
+        public_id: s.id.clone(),
+        hash: hash?,
+        name: s.name.clone(),
+        expires_at,
+    })
 }
 
 /// Reads a date as users write it, `"2027-06-30"` (midnight UTC) or RFC 3339

@@ -419,7 +419,7 @@ fn compile_model(
         context_window: m.context_window,
         max_output_tokens: m.max_output_tokens,
         retries,
-        visibility: super::Visibility::Public,
+        visibility: super::api::compile_visibility(&m.visibility, base, ck),
     }
 }
 

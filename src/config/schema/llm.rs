@@ -100,6 +100,9 @@ pub struct ModelSection {
     pub max_output_tokens: Option<u32>,
     /// Attempts on this model's deployments before its fallbacks; `[llm] retries` when unset.
     pub retries: Option<u32>,
+    /// `"public"` or the tenants whose keys may use the model.
+    #[serde(default)]
+    pub visibility: super::VisibilitySection,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,297 @@
+//! The control-plane store: tenants, apps, API keys, subscriptions, API lifecycle overrides,
+//! tenants' provider credentials and the audit trail, in one SQLite file (WAL mode, so the
+//! workers read while the admin process writes).
+//!
+//! Everything here is synchronous: callers run it off the request path (`spawn_blocking`, a
+//! refresh task). Every change is one `BEGIN IMMEDIATE` transaction that also writes an audit
+//! row and bumps `meta.generation`, which is how the workers notice there is something new to
+//! load. Rows carry a `source`: the TOML seed (`apply_seed`) owns the `config` ones and the admin
+//! API may not change them; admin rows are never touched by the seed.
+
+mod apis;
+mod audit;
+mod keys;
+pub mod migrations;
+pub mod rows;
+mod seed;
+mod subscriptions;
+mod tenants;
+#[cfg(test)]
+mod tests;
+
+pub use audit::AuditFilter;
+pub use rows::{
+    ApiStateRow, AppRow, AuditRow, CredentialRow, KeyRow, Rows, Source, SubState, SubscriptionRow,
+    TenantRow,
+};
+pub use subscriptions::{Decision, SubscriptionFilter};
+pub use tenants::AppPatch;
+
+use crate::config::compile::api::valid_name;
+use migrations::MigrateError;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be used at all; `reason` says why in plain words.
+    #[error("store {}: {reason}", path.display())]
+    Open { path: PathBuf, reason: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The admin API tried to change an entry declared in the configuration.
+    #[error("{0}")]
+    ManagedByConfig(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// Something that is nobody's input: the random source failed.
+    #[error("{0}")]
+    Internal(String),
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Who makes a change, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    /// The client address, when the change came over the network.
+    pub remote: Option<String>,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, remote: Option<String>) -> Actor {
+        Actor {
+            name: name.into(),
+            remote,
+        }
+    }
+
+    /// The configuration seed.
+    pub fn config() -> Actor {
+        Actor::new("config", None)
+    }
+}
+
+/// One audit row to write with a change.
+pub(crate) struct Change {
+    pub action: &'static str,
+    pub target: String,
+    pub detail: serde_json::Value,
+}
+
+impl Change {
+    pub fn new(action: &'static str, target: String, detail: serde_json::Value) -> Change {
+        Change {
+            action,
+            target,
+            detail,
+        }
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the file. Fails with `StoreError::Open` saying in
+    /// plain words what is wrong: no such directory, not a database, not writable, newer schema.
+    pub fn open(path: &Path) -> Result<Store> {
+        let fail = |reason: String| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if path.is_dir() {
+            return Err(fail("this is a directory, not a file".into()));
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(fail(format!(
+                "the directory {} does not exist; create it first",
+                parent.display()
+            )));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(open_reason(&e)))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| fail(open_reason(&e)))?;
+        // journal_mode answers with a row; the others are plain settings.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(|e| fail(open_reason(&e)))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| fail(open_reason(&e)))?;
+        match migrations::migrate(&conn) {
+            Ok(m) if m.from < m.to => tracing::info!(
+                "store {}: schema migrated from version {} to {}",
+                path.display(),
+                m.from,
+                m.to
+            ),
+            Ok(_) => {}
+            Err(MigrateError::TooNew { found, known }) => {
+                return Err(fail(format!(
+                    "the file has schema version {found}, written by a newer Tollgate; this one \
+                     knows up to {known}"
+                )))
+            }
+            Err(MigrateError::Sqlite(e)) => return Err(fail(open_reason(&e))),
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bumped by every change; the data plane reloads its tables when it moves.
+    pub fn generation(&self) -> Result<u64> {
+        read_generation(&self.conn)
+    }
+
+    /// Everything the data plane needs, from one consistent snapshot.
+    pub fn rows(&self) -> Result<Rows> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        let rows = Rows {
+            generation: read_generation(&tx)?,
+            tenants: all(&tx, rows::TENANT_COLS, "tenants", "name", rows::tenant)?,
+            apps: all(&tx, rows::APP_COLS, "apps", "tenant, name", rows::app)?,
+            keys: all(&tx, rows::KEY_COLS, "api_keys", "public_id", rows::key)?,
+            subscriptions: all(
+                &tx,
+                rows::SUB_COLS,
+                "subscriptions",
+                "id",
+                rows::subscription,
+            )?,
+            api_states: all(
+                &tx,
+                rows::API_STATE_COLS,
+                "api_states",
+                "api",
+                rows::api_state,
+            )?,
+            credentials: all(
+                &tx,
+                rows::CREDENTIAL_COLS,
+                "tenant_credentials",
+                "tenant, provider",
+                rows::credential,
+            )?,
+        };
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    /// Runs `f` in a write transaction. When it reports a change, the change is audited and the
+    /// generation bumped in the same transaction; when it reports none, nothing is written.
+    pub(crate) fn mutate<T>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
+    ) -> Result<T> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let (value, change) = f(&tx)?;
+        if let Some(change) = change {
+            audit::record(&tx, actor, &change)?;
+            tx.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                [],
+            )?;
+        }
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn read_generation(conn: &Connection) -> Result<u64> {
+    let g: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+        r.get(0)
+    })?;
+    Ok(g.max(0) as u64)
+}
+
+fn all<T>(
+    conn: &Connection,
+    cols: &str,
+    table: &str,
+    order: &str,
+    map: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(&format!("SELECT {cols} FROM {table} ORDER BY {order}"))?;
+    let rows = stmt.query_map([], map)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Plain words for why a file cannot be opened or written.
+fn open_reason(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::NotADatabase) => {
+            "the file is not a SQLite database (corrupt, or some other file); move it away or \
+             point [store] path elsewhere"
+                .into()
+        }
+        Some(C::DatabaseCorrupt) => {
+            "the database is corrupt; restore it from a backup or move it away".into()
+        }
+        Some(C::ReadOnly) => "the database is read-only: this user cannot write the file or \
+                              its directory (SQLite also writes -wal and -shm files beside it)"
+            .into(),
+        Some(C::CannotOpen) | Some(C::PermissionDenied) => {
+            "cannot open the file: check that this user may read and write it and its directory"
+                .into()
+        }
+        Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => {
+            "the database stayed locked by another process for 5s".into()
+        }
+        Some(C::DiskFull) => "the disk is full".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Checks a tenant or app name as the configuration does.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{what} name {name:?}: use 1 to 64 of a-z, 0-9, '-' and '_'"
+        )))
+    }
+}
+
+/// Free text (descriptions, key names): bounded, so the store stays small.
+pub(crate) fn check_text(what: &str, text: &str, max: usize) -> Result<()> {
+    if text.len() > max {
+        return Err(StoreError::Invalid(format!(
+            "{what} is {} bytes long; at most {max}",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn now() -> i64 {
+    crate::config::compile::api::now_unix()
+}

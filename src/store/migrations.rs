@@ -1,0 +1,134 @@
+//! The schema, as an ordered list of migrations. `PRAGMA user_version` holds how many have been
+//! applied; each one runs once, all pending ones in a single `BEGIN IMMEDIATE` transaction, so
+//! two processes opening the same new file cannot both apply them. Never edit a shipped
+//! migration: append a new one.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('generation', 0);
+
+CREATE TABLE tenants (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    source      TEXT NOT NULL CHECK (source IN ('config', 'admin')),
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE apps (
+    tenant      TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    models      TEXT,
+    source      TEXT NOT NULL CHECK (source IN ('config', 'admin')),
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+
+CREATE TABLE api_keys (
+    public_id   TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    app         TEXT NOT NULL,
+    name        TEXT NOT NULL DEFAULT '',
+    secret_hash BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    revoked_at  INTEGER,
+    source      TEXT NOT NULL CHECK (source IN ('config', 'admin')),
+    FOREIGN KEY (tenant, app) REFERENCES apps (tenant, name) ON DELETE CASCADE
+);
+CREATE INDEX api_keys_by_app ON api_keys (tenant, app);
+
+CREATE TABLE subscriptions (
+    id         INTEGER PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    app        TEXT NOT NULL,
+    api        TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'active', 'rejected', 'revoked')),
+    reason     TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    source     TEXT NOT NULL CHECK (source IN ('config', 'admin')),
+    UNIQUE (tenant, app, api),
+    FOREIGN KEY (tenant, app) REFERENCES apps (tenant, name) ON DELETE CASCADE
+);
+
+CREATE TABLE api_states (
+    api        TEXT PRIMARY KEY,
+    state      TEXT NOT NULL CHECK (state IN ('draft', 'published', 'deprecated', 'retired')),
+    successor  TEXT,
+    sunset     INTEGER,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE tenant_credentials (
+    tenant     TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+    provider   TEXT NOT NULL,
+    sealed     BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, provider)
+);
+
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    remote TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_by_target ON audit (target);
+"#,
+];
+
+/// What `migrate` found: the schema version the file had before, and the one it has now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    pub from: usize,
+    pub to: usize,
+}
+
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The file was written by a newer Tollgate, whose schema this one does not know.
+    TooNew {
+        found: usize,
+        known: usize,
+    },
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sqlite(e)
+    }
+}
+
+/// Applies the pending migrations. It also writes to the file even when none is pending, so an
+/// unwritable file or directory is found at start-up rather than at the first admin change.
+pub fn migrate(conn: &Connection) -> Result<Migrated, MigrateError> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let from: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if from > MIGRATIONS.len() {
+        return Err(MigrateError::TooNew {
+            found: from,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for sql in &MIGRATIONS[from..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))?;
+    tx.commit()?;
+    Ok(Migrated {
+        from,
+        to: MIGRATIONS.len(),
+    })
+}

@@ -1,6 +1,14 @@
 //! The admin process: its own listener (never a data-plane port) serving `/healthz`, and, behind
-//! the bearer token, `/readyz` and `/metrics`. Metrics are gathered from every worker over its
-//! abstract Unix socket and summed, so a scrape sees the whole gateway.
+//! the bearer token, `/readyz`, `/metrics` and the `/admin/...` API over the store (see
+//! `admin::api`). Metrics are gathered from every worker over its abstract Unix socket and
+//! summed, so a scrape sees the whole gateway.
+
+mod access;
+pub mod api;
+mod directory;
+pub mod error;
+mod request;
+pub mod views;
 
 use crate::config::compile::Secret;
 use crate::config::Config;
@@ -25,6 +33,7 @@ use tokio::io::AsyncReadExt;
 struct AdminApp {
     token: Arc<ArcSwap<Secret>>,
     board: &'static Scoreboard,
+    api: Arc<api::Shared>,
 }
 
 /// Runs the admin process; `generation` is the one of `config`.
@@ -33,6 +42,8 @@ pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard, gener
         std::process::exit(0);
     };
     let token = Arc::new(ArcSwap::from_pointee(admin.token.clone()));
+    let current = Arc::new(ArcSwap::new(config.clone()));
+    let api = api::Shared::new(current.clone());
     let conf = ServerConf {
         threads: 1,
         grace_period_seconds: Some(0),
@@ -46,14 +57,16 @@ pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard, gener
         AdminApp {
             token: token.clone(),
             board,
+            api,
         },
     );
     service.add_tcp(&admin.listen.to_string());
     server.add_service(service);
     server.add_service(background_service(
         "admin-reload",
-        TokenReload {
+        ConfigReload {
             token,
+            config: current,
             path,
             board,
             generation,
@@ -63,9 +76,11 @@ pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard, gener
     server.run_forever()
 }
 
-/// Re-reads `admin.token` on SIGHUP, so a rotated token needs no restart.
-struct TokenReload {
+/// Re-reads the configuration on SIGHUP: a rotated `admin.token` needs no restart, and the
+/// admin API checks route, provider and model names against the current file.
+struct ConfigReload {
     token: Arc<ArcSwap<Secret>>,
+    config: Arc<ArcSwap<Config>>,
     path: PathBuf,
     board: &'static Scoreboard,
     /// The generation of the configuration the process started with.
@@ -73,7 +88,7 @@ struct TokenReload {
 }
 
 #[async_trait]
-impl BackgroundService for TokenReload {
+impl BackgroundService for ConfigReload {
     async fn start(&self, shutdown: ShutdownWatch) {
         let Ok(hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
             return;
@@ -83,20 +98,21 @@ impl BackgroundService for TokenReload {
     }
 }
 
-impl TokenReload {
+impl ConfigReload {
     async fn reload(&self) {
         match crate::worker::load_off_thread(&self.path).await {
             Ok(cfg) => {
-                if let Some(a) = cfg.admin {
-                    self.token.store(Arc::new(a.token));
+                if let Some(a) = &cfg.admin {
+                    self.token.store(Arc::new(a.token.clone()));
                 }
+                self.config.store(Arc::new(cfg));
             }
             Err(problems) => tracing::debug!("admin: reload refused: {problems}"),
         }
     }
 }
 
-fn reply(status: u16, content_type: &str, body: String) -> Response<Vec<u8>> {
+pub(crate) fn reply(status: u16, content_type: &str, body: String) -> Response<Vec<u8>> {
     let body = body.into_bytes();
     Response::builder()
         .status(status)
@@ -106,7 +122,7 @@ fn reply(status: u16, content_type: &str, body: String) -> Response<Vec<u8>> {
         .unwrap_or_default()
 }
 
-fn json_error(status: u16, message: &str) -> Response<Vec<u8>> {
+pub(crate) fn json_error(status: u16, message: &str) -> Response<Vec<u8>> {
     let body =
         serde_json::json!({"error": {"message": message, "type": "admin_error", "code": status}});
     reply(status, "application/json", body.to_string())
@@ -199,11 +215,15 @@ impl ServeHttp for AdminApp {
         if path == "/healthz" {
             return reply(200, "application/json", "{\"status\":\"ok\"}".into());
         }
-        if !matches!(path.as_str(), "/readyz" | "/metrics") {
+        let is_api = path == "/admin" || path.starts_with("/admin/");
+        if !is_api && !matches!(path.as_str(), "/readyz" | "/metrics") {
             return json_error(404, &format!("no admin endpoint {path}"));
         }
         if let Some(resp) = self.refusal(session) {
             return resp;
+        }
+        if is_api {
+            return api::serve(&self.api, session).await;
         }
         match path.as_str() {
             "/readyz" if self.board.all_workers_ready() => {

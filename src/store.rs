@@ -19,7 +19,7 @@ mod tenants;
 #[cfg(test)]
 mod tests;
 
-pub use audit::AuditFilter;
+pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
 pub use rows::{
     ApiStateRow, AppRow, AuditRow, CredentialRow, KeyRow, Rows, Source, SubState, SubscriptionRow,
     TenantRow,

@@ -1,0 +1,306 @@
+//! Handlers for who may call which API: subscriptions, API lifecycle overrides, the catalog
+//! and the audit trail.
+
+use super::api::{json, Call, Shared};
+use super::error::ApiError;
+use super::request::{self, date, only_params, param};
+use super::views;
+use crate::config::compile::api::{AuthMode, Lifecycle, Visibility};
+use crate::config::compile::RouteSpec;
+use crate::config::Config;
+use crate::store::{ApiStateRow, AuditFilter, Decision, SubState, SubscriptionFilter};
+use http::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+type Answer = Result<Response<Vec<u8>>, ApiError>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubscription {
+    api: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewState {
+    state: Lifecycle,
+    successor: Option<String>,
+    sunset: Option<String>,
+}
+
+fn route<'a>(config: &'a Config, name: &str) -> Result<&'a RouteSpec, ApiError> {
+    config
+        .routes
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no API (route) named {name:?}")))
+}
+
+fn sub_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("no subscription {id:?}")))
+}
+
+fn subscriptions_json(rows: &[crate::store::SubscriptionRow]) -> Answer {
+    json(
+        200,
+        &rows.iter().map(views::subscription).collect::<Vec<_>>(),
+    )
+}
+
+pub async fn list_app_subscriptions(shared: &Arc<Shared>, t: String, a: String) -> Answer {
+    let rows = shared
+        .store(move |s| {
+            s.get_app(&t, &a)?;
+            let filter = SubscriptionFilter {
+                tenant: Some(t),
+                app: Some(a),
+                ..SubscriptionFilter::default()
+            };
+            Ok(s.list_subscriptions(&filter)?)
+        })
+        .await?;
+    subscriptions_json(&rows)
+}
+
+/// Subscribes an app to an API the tenant can see and that takes keys.
+pub async fn request(shared: &Arc<Shared>, call: Call, t: String, a: String) -> Answer {
+    let body: NewSubscription = request::json(&call.body)?;
+    let config = shared.config.load_full();
+    let row = shared
+        .store(move |s| {
+            let r = route(&config, &body.api)?;
+            s.get_app(&t, &a)?;
+            if !r.api.visibility.admits(&t) {
+                return Err(ApiError::Forbidden(format!(
+                    "API {:?} is not visible to tenant {t:?}",
+                    r.name
+                )));
+            }
+            if r.api.auth == AuthMode::None {
+                return Err(ApiError::Conflict(format!(
+                    "API {:?} takes no key (auth = \"none\"): there is nothing to subscribe to",
+                    r.name
+                )));
+            }
+            let state = views::effective_state(r, s.get_api_state(&r.name)?.as_ref());
+            if matches!(state, Lifecycle::Draft | Lifecycle::Retired) {
+                return Err(ApiError::Conflict(format!(
+                    "API {:?} is {}; it takes no new subscriptions",
+                    r.name,
+                    crate::store::rows::lifecycle_str(state)
+                )));
+            }
+            Ok(s.request_subscription(&call.actor, &t, &a, &r.name, r.api.approval)?)
+        })
+        .await?;
+    json(201, &views::subscription(&row))
+}
+
+pub async fn list_subscriptions(shared: &Arc<Shared>, call: Call) -> Answer {
+    let q = &call.query;
+    only_params(q, &["state", "tenant", "app", "api"])?;
+    let state = match param(q, "state") {
+        Some(s) => Some(SubState::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "state={s}: use pending, active, rejected or revoked"
+            ))
+        })?),
+        None => None,
+    };
+    let filter = SubscriptionFilter {
+        state,
+        tenant: param(q, "tenant").map(String::from),
+        app: param(q, "app").map(String::from),
+        api: param(q, "api").map(String::from),
+    };
+    let rows = shared
+        .store(move |s| Ok(s.list_subscriptions(&filter)?))
+        .await?;
+    subscriptions_json(&rows)
+}
+
+pub async fn get_subscription(shared: &Arc<Shared>, id: String) -> Answer {
+    let id = sub_id(&id)?;
+    let row = shared.store(move |s| Ok(s.get_subscription(id)?)).await?;
+    json(200, &views::subscription(&row))
+}
+
+pub async fn decide(shared: &Arc<Shared>, call: Call, id: String, d: Decision) -> Answer {
+    let id = sub_id(&id)?;
+    let body: Reason = request::json(&call.body)?;
+    let row = shared
+        .store(move |s| Ok(s.decide_subscription(&call.actor, id, d, body.reason.as_deref())?))
+        .await?;
+    json(200, &views::subscription(&row))
+}
+
+pub async fn list_apis(shared: &Arc<Shared>) -> Answer {
+    let config = shared.config.load_full();
+    let overrides = shared.store(|s| Ok(s.api_states()?)).await?;
+    let out: Vec<_> = config
+        .routes
+        .iter()
+        .map(|r| views::api(r, find(&overrides, &r.name)))
+        .collect();
+    json(200, &out)
+}
+
+fn find<'a>(overrides: &'a [ApiStateRow], api: &str) -> Option<&'a ApiStateRow> {
+    overrides.iter().find(|o| o.api == api)
+}
+
+pub async fn get_api(shared: &Arc<Shared>, name: String) -> Answer {
+    let config = shared.config.load_full();
+    let r = route(&config, &name)?;
+    let over = shared.store(move |s| Ok(s.get_api_state(&name)?)).await?;
+    json(200, &views::api(r, over.as_ref()))
+}
+
+pub async fn set_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
+    let body: NewState = request::json(&call.body)?;
+    let config = shared.config.load_full();
+    let r = route(&config, &name)?;
+    if let Some(s) = &body.successor {
+        if !config.routes.iter().any(|r| &r.name == s) {
+            return Err(ApiError::BadRequest(format!(
+                "body.successor: no route named {s:?}"
+            )));
+        }
+        if s == &name {
+            return Err(ApiError::BadRequest(
+                "body.successor: an API cannot succeed itself".into(),
+            ));
+        }
+    }
+    let sunset = body
+        .sunset
+        .as_deref()
+        .map(|d| date("sunset", d))
+        .transpose()?;
+    let over = shared
+        .store(move |s| {
+            Ok(s.set_api_state(
+                &call.actor,
+                &name,
+                body.state,
+                body.successor.as_deref(),
+                sunset,
+            )?)
+        })
+        .await?;
+    json(200, &views::api(r, Some(&over)))
+}
+
+pub async fn clear_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
+    let config = shared.config.load_full();
+    let r = route(&config, &name)?;
+    shared
+        .store(move |s| Ok(s.clear_api_state(&call.actor, &name)?))
+        .await?;
+    json(200, &views::api(r, None))
+}
+
+/// Published and deprecated APIs, with their OpenAPI documents; with `tenant`, only those it
+/// may see.
+pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
+    only_params(&call.query, &["tenant"])?;
+    let tenant = param(&call.query, "tenant").map(String::from);
+    let config = shared.config.load_full();
+    let t = tenant.clone();
+    let overrides = shared
+        .store(move |s| {
+            if let Some(t) = &t {
+                s.get_tenant(t)?;
+            }
+            Ok(s.api_states()?)
+        })
+        .await?;
+    let listed: Vec<&RouteSpec> = config
+        .routes
+        .iter()
+        .filter(|r| {
+            let state = views::effective_state(r, find(&overrides, &r.name));
+            matches!(state, Lifecycle::Published | Lifecycle::Deprecated)
+                && tenant.as_deref().is_none_or(|t| r.api.visibility.admits(t))
+        })
+        .collect();
+    let docs: Vec<Option<String>> = listed.iter().map(|r| r.api.openapi.clone()).collect();
+    let docs = tokio::task::spawn_blocking(move || {
+        docs.iter()
+            .map(|d| openapi(d.as_deref()))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("reading OpenAPI files failed: {e}")))?;
+    let models: Vec<&str> = config
+        .llm
+        .models
+        .iter()
+        .filter(|m| match tenant.as_deref() {
+            Some(t) => m.visibility.admits(t),
+            None => m.visibility == Visibility::Public,
+        })
+        .map(|m| m.name.as_str())
+        .collect();
+    let out: Vec<_> = listed
+        .iter()
+        .zip(docs)
+        .map(|(r, doc)| views::CatalogEntry {
+            core: views::api_core(r, find(&overrides, &r.name)),
+            openapi: doc,
+            models: matches!(r.target, crate::config::compile::RouteTarget::Llm)
+                .then(|| models.clone()),
+        })
+        .collect();
+    json(200, &out)
+}
+
+/// An API's OpenAPI document: the file parsed as JSON (its text if it is not JSON, e.g.
+/// YAML), `{"url": ...}` for a remote one, null when there is none or it cannot be read.
+fn openapi(doc: Option<&str>) -> Value {
+    let Some(doc) = doc else { return Value::Null };
+    if doc.starts_with("http://") || doc.starts_with("https://") {
+        return serde_json::json!({ "url": doc });
+    }
+    match std::fs::read_to_string(doc) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        Err(e) => {
+            tracing::warn!("admin: catalog: cannot read the OpenAPI file {doc}: {e}");
+            Value::Null
+        }
+    }
+}
+
+pub async fn audit(shared: &Arc<Shared>, call: Call) -> Answer {
+    let q = &call.query;
+    only_params(q, &["limit", "target", "action"])?;
+    let limit = match param(q, "limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| (1..=crate::store::AUDIT_LIMIT_MAX).contains(&n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "limit={l}: give a number from 1 to {}",
+                    crate::store::AUDIT_LIMIT_MAX
+                ))
+            })?,
+        None => 100,
+    };
+    let filter = AuditFilter {
+        limit,
+        target: param(q, "target").map(String::from),
+        action: param(q, "action").map(String::from),
+    };
+    let rows = shared.store(move |s| Ok(s.audit(&filter)?)).await?;
+    json(200, &rows.iter().map(views::audit).collect::<Vec<_>>())
+}

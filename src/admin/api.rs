@@ -1,0 +1,278 @@
+//! The `/admin/...` REST API over the store: routing (method and path segments), the shared
+//! state of the admin process, and running store calls off the async threads.
+
+use super::error::ApiError;
+use super::request::{self, read_body};
+use super::{access, directory};
+use crate::config::Config;
+use crate::store::{Actor, Decision, Store};
+use arc_swap::ArcSwap;
+use http::Response;
+use pingora::protocols::http::ServerSession;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The OpenAPI 3.1 document of this API.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// What every admin request shares: the current configuration (swapped on SIGHUP) and the one
+/// store connection of the admin process.
+pub struct Shared {
+    pub config: Arc<ArcSwap<Config>>,
+    slot: Mutex<Slot>,
+}
+
+/// The open store and the path it was opened from; reopened when `[store] path` changes on a
+/// reload, or after a failed open.
+#[derive(Default)]
+struct Slot {
+    path: PathBuf,
+    store: Option<Store>,
+}
+
+impl Shared {
+    pub fn new(config: Arc<ArcSwap<Config>>) -> Arc<Shared> {
+        Arc::new(Shared {
+            config,
+            slot: Mutex::new(Slot::default()),
+        })
+    }
+
+    /// Runs `f` on the store in a blocking thread, opening the store first if needed.
+    pub async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Some(settings) = self.config.load().store.clone() else {
+            return Err(ApiError::Unavailable("no [store] configured".into()));
+        };
+        let shared = self.clone();
+        let work = move || {
+            // A panic under the lock cannot leave the connection half-changed: SQLite rolls
+            // back an unfinished transaction, so a poisoned lock is safe to take.
+            let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.path != settings.path {
+                slot.store = None;
+            }
+            let store = match slot.store.take() {
+                Some(s) => s,
+                None => Store::open(&settings.path)?,
+            };
+            let slot = &mut *slot;
+            slot.path = settings.path;
+            let out = f(&store);
+            slot.store = Some(store);
+            out
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::Internal(format!("a store call failed: {e}")))?
+    }
+}
+
+/// One admin request, parsed.
+pub struct Call {
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub actor: Actor,
+}
+
+/// Where a path leads, before the method is looked at.
+enum Target {
+    OpenApi,
+    Tenants,
+    Tenant(String),
+    Credentials(String),
+    Credential(String, String),
+    Apps(String),
+    App(String, String),
+    AppKeys(String, String),
+    AppSubscriptions(String, String),
+    Key(String),
+    KeyRotate(String),
+    Subscriptions,
+    Subscription(String),
+    Decide(String, Decision),
+    Apis,
+    Api(String),
+    ApiState(String),
+    Catalog,
+    Audit,
+}
+
+impl Target {
+    fn parse(segs: &[String]) -> Option<Target> {
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let o = |x: &str| x.to_string();
+        Some(match s.as_slice() {
+            ["openapi.json"] => Target::OpenApi,
+            ["tenants"] => Target::Tenants,
+            ["tenants", t] => Target::Tenant(o(t)),
+            ["tenants", t, "credentials"] => Target::Credentials(o(t)),
+            ["tenants", t, "credentials", p] => Target::Credential(o(t), o(p)),
+            ["tenants", t, "apps"] => Target::Apps(o(t)),
+            ["tenants", t, "apps", a] => Target::App(o(t), o(a)),
+            ["tenants", t, "apps", a, "keys"] => Target::AppKeys(o(t), o(a)),
+            ["tenants", t, "apps", a, "subscriptions"] => Target::AppSubscriptions(o(t), o(a)),
+            ["keys", id] => Target::Key(o(id)),
+            ["keys", id, "rotate"] => Target::KeyRotate(o(id)),
+            ["subscriptions"] => Target::Subscriptions,
+            ["subscriptions", id] => Target::Subscription(o(id)),
+            ["subscriptions", id, "approve"] => Target::Decide(o(id), Decision::Approve),
+            ["subscriptions", id, "reject"] => Target::Decide(o(id), Decision::Reject),
+            ["subscriptions", id, "revoke"] => Target::Decide(o(id), Decision::Revoke),
+            ["apis"] => Target::Apis,
+            ["apis", n] => Target::Api(o(n)),
+            ["apis", n, "state"] => Target::ApiState(o(n)),
+            ["catalog"] => Target::Catalog,
+            ["audit"] => Target::Audit,
+            _ => return None,
+        })
+    }
+
+    fn allowed(&self) -> &'static [&'static str] {
+        match self {
+            Target::Tenants | Target::Apps(_) | Target::AppKeys(..) => &["GET", "POST"],
+            Target::AppSubscriptions(..) => &["GET", "POST"],
+            Target::Tenant(_) | Target::App(..) => &["GET", "PATCH", "DELETE"],
+            Target::Credential(..) => &["PUT", "DELETE"],
+            Target::Key(_) => &["GET", "DELETE"],
+            Target::KeyRotate(_) | Target::Decide(..) => &["POST"],
+            Target::ApiState(_) => &["PUT", "DELETE"],
+            Target::OpenApi
+            | Target::Credentials(_)
+            | Target::Subscriptions
+            | Target::Subscription(_)
+            | Target::Apis
+            | Target::Api(_)
+            | Target::Catalog
+            | Target::Audit => &["GET"],
+        }
+    }
+}
+
+/// Answers one `/admin/...` request (the token was checked already).
+pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Response<Vec<u8>> {
+    match handle(shared, session).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            if matches!(e, ApiError::TooLarge { .. }) {
+                // The rest of the body is not read; the connection cannot be reused.
+                session.set_keepalive(None);
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    session: &mut ServerSession,
+) -> Result<Response<Vec<u8>>, ApiError> {
+    let head = session.req_header();
+    let path = head.uri.path().to_string();
+    let method = head.method.as_str().to_string();
+    let query = request::query(head.uri.query());
+    let actor = actor(session)?;
+    let segs: Vec<String> = path
+        .trim_start_matches("/admin")
+        .trim_matches('/')
+        .split('/')
+        .map(request::decode)
+        .collect();
+    let target = Target::parse(&segs)
+        .ok_or_else(|| ApiError::NotFound(format!("no admin endpoint {path}")))?;
+    if !target.allowed().contains(&method.as_str()) {
+        return Err(ApiError::MethodNotAllowed {
+            method,
+            allowed: target.allowed(),
+        });
+    }
+    let body = read_body(session).await?;
+    let call = Call { query, body, actor };
+    dispatch(shared, &method, target, call).await
+}
+
+/// The audit actor: `X-Tollgate-Actor` (default "admin") and the client address.
+fn actor(session: &ServerSession) -> Result<Actor, ApiError> {
+    let name = match session.req_header().headers.get("x-tollgate-actor") {
+        None => "admin".to_string(),
+        Some(v) => {
+            let text = v.to_str().unwrap_or("").trim();
+            if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
+                return Err(ApiError::BadRequest(
+                    "X-Tollgate-Actor: give a name of 1 to 128 printable characters".into(),
+                ));
+            }
+            text.to_string()
+        }
+    };
+    Ok(Actor::new(
+        name,
+        session.client_addr().map(|a| a.to_string()),
+    ))
+}
+
+async fn dispatch(
+    shared: &Arc<Shared>,
+    method: &str,
+    target: Target,
+    call: Call,
+) -> Result<Response<Vec<u8>>, ApiError> {
+    use directory as d;
+    match (method, target) {
+        ("GET", Target::OpenApi) => Ok(super::reply(200, "application/json", OPENAPI.into())),
+        ("GET", Target::Tenants) => d::list_tenants(shared).await,
+        ("POST", Target::Tenants) => d::create_tenant(shared, call).await,
+        ("GET", Target::Tenant(t)) => d::get_tenant(shared, t).await,
+        ("PATCH", Target::Tenant(t)) => d::update_tenant(shared, call, t).await,
+        ("DELETE", Target::Tenant(t)) => d::delete_tenant(shared, call, t).await,
+        ("GET", Target::Credentials(t)) => d::list_credentials(shared, t).await,
+        ("PUT", Target::Credential(t, p)) => d::put_credential(shared, call, t, p).await,
+        ("DELETE", Target::Credential(t, p)) => d::delete_credential(shared, call, t, p).await,
+        ("GET", Target::Apps(t)) => d::list_apps(shared, t).await,
+        ("POST", Target::Apps(t)) => d::create_app(shared, call, t).await,
+        ("GET", Target::App(t, a)) => d::get_app(shared, t, a).await,
+        ("PATCH", Target::App(t, a)) => d::update_app(shared, call, t, a).await,
+        ("DELETE", Target::App(t, a)) => d::delete_app(shared, call, t, a).await,
+        ("GET", Target::AppKeys(t, a)) => d::list_keys(shared, t, a).await,
+        ("POST", Target::AppKeys(t, a)) => d::create_key(shared, call, t, a).await,
+        ("GET", Target::Key(id)) => d::get_key(shared, id).await,
+        ("DELETE", Target::Key(id)) => d::revoke_key(shared, call, id).await,
+        ("POST", Target::KeyRotate(id)) => d::rotate_key(shared, call, id).await,
+        ("GET", Target::AppSubscriptions(t, a)) => {
+            access::list_app_subscriptions(shared, t, a).await
+        }
+        ("POST", Target::AppSubscriptions(t, a)) => access::request(shared, call, t, a).await,
+        ("GET", Target::Subscriptions) => access::list_subscriptions(shared, call).await,
+        ("GET", Target::Subscription(id)) => access::get_subscription(shared, id).await,
+        ("POST", Target::Decide(id, d)) => access::decide(shared, call, id, d).await,
+        ("GET", Target::Apis) => access::list_apis(shared).await,
+        ("GET", Target::Api(n)) => access::get_api(shared, n).await,
+        ("PUT", Target::ApiState(n)) => access::set_state(shared, call, n).await,
+        ("DELETE", Target::ApiState(n)) => access::clear_state(shared, call, n).await,
+        ("GET", Target::Catalog) => access::catalog(shared, call).await,
+        ("GET", Target::Audit) => access::audit(shared, call).await,
+        (m, t) => Err(ApiError::MethodNotAllowed {
+            method: m.to_string(),
+            allowed: t.allowed(),
+        }),
+    }
+}
+
+/// A JSON answer.
+pub fn json(status: u16, value: &impl Serialize) -> Result<Response<Vec<u8>>, ApiError> {
+    let body = serde_json::to_string(value)
+        .map_err(|e| ApiError::Internal(format!("cannot write the answer: {e}")))?;
+    Ok(super::reply(status, "application/json", body))
+}
+
+/// `204 No Content`, with neither a body nor its headers.
+pub fn no_content() -> Result<Response<Vec<u8>>, ApiError> {
+    Response::builder()
+        .status(204)
+        .body(Vec::new())
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

@@ -1,0 +1,75 @@
+//! Every way an admin request fails, and the one place that turns it into an HTTP answer.
+
+use crate::store::StoreError;
+use http::Response;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A malformed body, field or query parameter; the message names it.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The entity exists but the tenant may not use it (an API's visibility).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The path exists, for these methods only.
+    #[error("{method} is not allowed here; use {}", allowed.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        allowed: &'static [&'static str],
+    },
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) => 409,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+            ApiError::Store(e) => match e {
+                StoreError::Open { .. } => 503,
+                StoreError::NotFound(_) => 404,
+                StoreError::Conflict(_) | StoreError::ManagedByConfig(_) => 409,
+                StoreError::Invalid(_) => 400,
+                StoreError::Internal(_) => 500,
+                StoreError::Sqlite(e) => match e.sqlite_error_code() {
+                    Some(
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked,
+                    ) => 503,
+                    _ => 500,
+                },
+            },
+        }
+    }
+
+    /// The JSON error answer: `{"error":{"message","type":"admin_error","code"}}`.
+    pub fn into_response(self) -> Response<Vec<u8>> {
+        let status = self.status();
+        if status >= 500 {
+            tracing::warn!("admin: {status}: {self}");
+        }
+        let mut resp = super::json_error(status, &self.to_string());
+        if let ApiError::MethodNotAllowed { allowed, .. } = &self {
+            if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
+                resp.headers_mut().insert(http::header::ALLOW, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,250 @@
+//! The JSON shapes the admin API answers with. Times are RFC 3339 strings; key hashes and
+//! sealed credentials have no field here, so they cannot leak into an answer.
+
+use crate::config::compile::api::{format_date, Approval, AuthMode, Lifecycle, Visibility};
+use crate::config::compile::{PathMatch, RouteSpec, RouteTarget};
+use crate::store::{
+    ApiStateRow, AppRow, AuditRow, KeyRow, Source, SubState, SubscriptionRow, TenantRow,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Serialize)]
+pub struct Tenant<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub source: Source,
+    pub created_at: String,
+}
+
+pub fn tenant(t: &TenantRow) -> Tenant<'_> {
+    Tenant {
+        name: &t.name,
+        description: &t.description,
+        source: t.source,
+        created_at: format_date(t.created_at),
+    }
+}
+
+#[derive(Serialize)]
+pub struct TenantWithApps<'a> {
+    #[serde(flatten)]
+    pub tenant: Tenant<'a>,
+    pub apps: Vec<App<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct App<'a> {
+    pub tenant: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub models: Option<&'a [String]>,
+    pub source: Source,
+    pub created_at: String,
+}
+
+pub fn app(a: &AppRow) -> App<'_> {
+    App {
+        tenant: &a.tenant,
+        name: &a.name,
+        description: &a.description,
+        models: a.models.as_deref(),
+        source: a.source,
+        created_at: format_date(a.created_at),
+    }
+}
+
+#[derive(Serialize)]
+pub struct Key<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    pub app: &'a str,
+    pub name: &'a str,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub state: &'static str,
+    pub source: Source,
+}
+
+pub fn key(k: &KeyRow, now: i64) -> Key<'_> {
+    let state = if k.revoked_at.is_some() {
+        "revoked"
+    } else if k.usable_at(now) {
+        "active"
+    } else {
+        "expired"
+    };
+    Key {
+        id: &k.public_id,
+        tenant: &k.tenant,
+        app: &k.app,
+        name: &k.name,
+        created_at: format_date(k.created_at),
+        expires_at: k.expires_at.map(format_date),
+        revoked_at: k.revoked_at.map(format_date),
+        state,
+        source: k.source,
+    }
+}
+
+/// A key just made or rotated in: the only answer that holds the full key.
+#[derive(Serialize)]
+pub struct KeyWithSecret<'a> {
+    #[serde(flatten)]
+    pub meta: Key<'a>,
+    pub key: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct Subscription<'a> {
+    pub id: i64,
+    pub tenant: &'a str,
+    pub app: &'a str,
+    pub api: &'a str,
+    pub state: SubState,
+    pub reason: Option<&'a str>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub source: Source,
+}
+
+pub fn subscription(s: &SubscriptionRow) -> Subscription<'_> {
+    Subscription {
+        id: s.id,
+        tenant: &s.tenant,
+        app: &s.app,
+        api: &s.api,
+        state: s.state,
+        reason: s.reason.as_deref(),
+        created_at: format_date(s.created_at),
+        updated_at: format_date(s.updated_at),
+        source: s.source,
+    }
+}
+
+#[derive(Serialize)]
+pub struct Credential<'a> {
+    pub tenant: &'a str,
+    pub provider: &'a str,
+    pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct Audit<'a> {
+    pub id: i64,
+    pub at: String,
+    pub actor: &'a str,
+    pub remote: Option<&'a str>,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: &'a Value,
+}
+
+pub fn audit(a: &AuditRow) -> Audit<'_> {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.at.max(0) as u64);
+    Audit {
+        id: a.id,
+        at: humantime::format_rfc3339_millis(at).to_string(),
+        actor: &a.actor,
+        remote: a.remote.as_deref(),
+        action: &a.action,
+        target: &a.target,
+        detail: &a.detail,
+    }
+}
+
+/// What an API is, as the catalog and the admin API show it.
+#[derive(Serialize)]
+pub struct ApiCore<'a> {
+    pub name: &'a str,
+    pub kind: &'static str,
+    pub path: &'a str,
+    pub methods: Vec<&'a str>,
+    pub description: &'a str,
+    pub version: Option<&'a str>,
+    pub owner: Option<&'a str>,
+    pub auth: AuthMode,
+    pub visibility: Value,
+    pub approval: Approval,
+    /// The effective state: the admin override if any, else the configured one.
+    pub state: Lifecycle,
+    pub successor: Option<&'a str>,
+    pub sunset: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Override<'a> {
+    pub state: Lifecycle,
+    pub successor: Option<&'a str>,
+    pub sunset: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Api<'a> {
+    #[serde(flatten)]
+    pub core: ApiCore<'a>,
+    pub configured_state: Lifecycle,
+    #[serde(rename = "override")]
+    pub over: Option<Override<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct CatalogEntry<'a> {
+    #[serde(flatten)]
+    pub core: ApiCore<'a>,
+    /// The OpenAPI document, `{"url": ...}` for a remote one, or null.
+    pub openapi: Value,
+    /// For LLM APIs: the public models the tenant (or everyone) may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<&'a str>>,
+}
+
+/// The state an API is in, an admin override winning over the configuration.
+pub fn effective_state(route: &RouteSpec, over: Option<&ApiStateRow>) -> Lifecycle {
+    over.map_or(route.api.state, |o| o.state)
+}
+
+pub fn api_core<'a>(route: &'a RouteSpec, over: Option<&'a ApiStateRow>) -> ApiCore<'a> {
+    let spec = &route.api;
+    let visibility = match &spec.visibility {
+        Visibility::Public => Value::from("public"),
+        Visibility::Tenants(t) => Value::from(t.clone()),
+    };
+    let successor = over
+        .and_then(|o| o.successor.as_deref())
+        .or(spec.successor.as_deref());
+    let sunset = over.and_then(|o| o.sunset).or(spec.sunset);
+    ApiCore {
+        name: &route.name,
+        kind: match route.target {
+            RouteTarget::Llm => "llm",
+            RouteTarget::Upstream(_) => "rest",
+        },
+        path: match &route.path {
+            PathMatch::Exact(p) | PathMatch::Prefix(p) => p,
+        },
+        methods: route.methods.iter().map(|m| m.as_str()).collect(),
+        description: &spec.description,
+        version: spec.version.as_deref(),
+        owner: spec.owner.as_deref(),
+        auth: spec.auth,
+        visibility,
+        approval: spec.approval,
+        state: effective_state(route, over),
+        successor,
+        sunset: sunset.map(format_date),
+    }
+}
+
+pub fn api<'a>(route: &'a RouteSpec, over: Option<&'a ApiStateRow>) -> Api<'a> {
+    Api {
+        core: api_core(route, over),
+        configured_state: route.api.state,
+        over: over.map(|o| Override {
+            state: o.state,
+            successor: o.successor.as_deref(),
+            sunset: o.sunset.map(format_date),
+        }),
+    }
+}

@@ -11,5 +11,6 @@ pub mod master;
 pub mod procfs;
 pub mod proxy;
 pub mod routing;
+pub mod store;
 pub mod telemetry;
 pub mod worker;

@@ -487,6 +487,8 @@ fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessReco
         attempts: ctx.attempts,
         client: client_ip(session).map(|ip| ip.to_string()),
         error: ctx.error.as_ref().map(|e| e.to_string()),
+        tenant: ctx.principal.as_ref().map(|p| p.tenant.clone()),
+        app: ctx.principal.as_ref().map(|p| p.app.clone()),
         llm: ctx.llm.clone(),
     }
 }

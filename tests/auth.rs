@@ -204,6 +204,17 @@ fn each_key_header_is_accepted_and_none_reaches_the_upstream() {
     }
     let all = format!("{:?}", s.up.last_request().unwrap().headers);
     assert!(!all.contains(&s.a.full), "{all}");
+    // The access log names the caller, never the key.
+    let log = wait_for("access log", std::time::Duration::from_secs(10), || {
+        let log = s.gw.access_log();
+        (log.lines().count() >= 3).then_some(log)
+    });
+    let line: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (&line["tenant"], &line["app"]),
+        (&json!("acme"), &json!("web"))
+    );
+    assert!(!log.contains(&s.a.full));
 }
 
 #[test]

@@ -17,7 +17,8 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
-CASES="${CASES:-get post llm}"       # which runs: get (GET /small), post (POST /json), llm (chat)
+CASES="${CASES:-get post llm auth}"  # which runs: get (GET /small), post (POST /json), llm (chat),
+                                     # auth (GET /small through an API-key route, vs. get)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -62,7 +63,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ "$c" == get || "$c" == post || "$c" == llm ]] || die "unknown case '$c' in CASES (get, post, llm)"
+    [[ "$c" == get || "$c" == post || "$c" == llm || "$c" == auth ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth)"
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
 
@@ -393,6 +395,11 @@ log "nginx proxy on $HOST:$NPORT (pid $NGINX_PID, cpu $PROXY_CPU)"
 # ---------------------------------------------------------------------------------------------
 # tollgate
 # ---------------------------------------------------------------------------------------------
+# auth: a fixed key of the seed (id and secret are only ever used here, on loopback).
+KEY_ID=loadtest0001
+KEY_SECRET=Lt0adTestSecretKey0123456789abcd
+API_KEY="tg_${KEY_ID}_${KEY_SECRET}"
+KEY_SHA256="$(printf '%s' "$KEY_SECRET" | sha256sum | cut -d' ' -f1)"
 TCONF="$TMP/tollgate.toml"
 cat >"$TCONF" <<EOF
 [server]
@@ -417,6 +424,27 @@ keepalive = 64
 name = "all"
 path_prefix = "/"
 upstream = "up"
+
+# auth: the same upstream behind an API key (checked in memory; the store is read off-path).
+[store]
+path = "$TMP/tollgate.db"
+
+[[routes]]
+name = "keyed"
+path_prefix = "/keyed"
+strip_prefix = true
+upstream = "up"
+[routes.api]
+auth = "api_key"
+
+[[tenants]]
+name = "loadtest"
+[[tenants.apps]]
+name = "wrk"
+subscriptions = ["keyed"]
+[[tenants.apps.keys]]
+id = "$KEY_ID"
+sha256 = "$KEY_SHA256"
 
 # LLM: both providers are the upstream nginx's fixed answers.
 [[routes]]
@@ -459,6 +487,15 @@ if want llm; then
         '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
     check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_CLAUDE" \
         '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
+fi
+if want auth; then
+    body_is_with_key() {
+        [[ "$(curl -s --max-time 2 -H "Authorization: Bearer $API_KEY" "$1")" == "$2" ]]
+    }
+    body_is_with_key "http://$HOST:$TPORT/keyed/small" "$SMALL_BODY" ||
+        die "tollgate: GET /keyed/small with the seeded key does not answer '$SMALL_BODY'"
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$HOST:$TPORT/keyed/small")" == 401 ]] ||
+        die "tollgate: GET /keyed/small without a key is not 401"
 fi
 log "tollgate on $HOST:$TPORT, admin $HOST:$APORT (pid $TOLLGATE_PID, cpu $PROXY_CPU)"
 
@@ -559,6 +596,15 @@ if want llm; then
     measure llm-anthropic tollgate "${URL[tollgate]}/v1/chat/completions" -s "$CHAT_CLAUDE_LUA"
 fi
 
+if want auth; then
+    # The same request with and without the key check, alternated to spread any drift.
+    for round in 1 2; do
+        measure "GET /small anon $round" tollgate "${URL[tollgate]}/small"
+        measure "GET /small keyed $round" tollgate "${URL[tollgate]}/keyed/small" \
+            -H "Authorization: Bearer $API_KEY"
+    done
+fi
+
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
     >"$RESULTS/raw/tollgate-metrics.txt" || true
@@ -591,6 +637,11 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     if want llm; then
         echo "llm-openai/nginx-llm req/s = $(ratio llm-openai nginx-llm) (goal 0.8)"
         echo "llm-anthropic/nginx-llm req/s = $(ratio llm-anthropic nginx-llm) (goal 0.6)"
+    fi
+    if want auth; then
+        awk -v a1="${RPS["GET /small keyed 1|tollgate"]}" -v a2="${RPS["GET /small keyed 2|tollgate"]}" \
+            -v n1="${RPS["GET /small anon 1|tollgate"]}" -v n2="${RPS["GET /small anon 2|tollgate"]}" \
+            'BEGIN { printf "auth: keyed/anonymous req/s = %.3f (goal 0.95)\n", (n1 + n2 > 0) ? (a1 + a2) / (n1 + n2) : 0 }'
     fi
     echo
     printf '%s\n' "${NOTES[@]}"

@@ -2,4 +2,8 @@
 //! directory the data plane checks them against.
 
 pub mod crypto;
+pub mod directory;
 pub mod key;
+pub mod refresh;
+
+pub use directory::{Denied, Directory, Principal};

@@ -25,6 +25,14 @@ pub enum GatewayError {
     /// request (unknown model, invalid field). Written in the client's format by `llm::handler`.
     #[error("{0}")]
     Llm(crate::llm::ir::ApiError),
+    /// Refused by the API gate: no or a bad key, or no right to the API.
+    #[error("{0}")]
+    Denied(#[from] crate::auth::Denied),
+    #[error("API {api} has been retired{}", successor.as_deref().map(|s| format!("; use {s}")).unwrap_or_default())]
+    Retired {
+        api: String,
+        successor: Option<String>,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -39,6 +47,8 @@ impl GatewayError {
             GatewayError::UpstreamTimeout { .. } => 504,
             GatewayError::UpstreamFailed { .. } => 502,
             GatewayError::Llm(e) => e.kind.status(),
+            GatewayError::Denied(d) => d.status(),
+            GatewayError::Retired { .. } => 410,
             GatewayError::Other(_) => 500,
         }
     }
@@ -52,6 +62,8 @@ impl GatewayError {
             GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
             GatewayError::UpstreamFailed { .. } => "upstream_unavailable",
             GatewayError::Llm(_) => "llm_error",
+            GatewayError::Denied(d) => d.code(),
+            GatewayError::Retired { .. } => "api_retired",
             GatewayError::Other(_) => "internal_error",
         }
     }
@@ -60,7 +72,10 @@ impl GatewayError {
     /// request was refused before any body was read or any upstream was involved (Pingora
     /// does not reuse a connection after an upstream error, and bad framing cannot be trusted).
     pub fn keeps_connection(&self) -> bool {
-        matches!(self, GatewayError::NoRoute { .. })
+        matches!(
+            self,
+            GatewayError::NoRoute { .. } | GatewayError::Denied(_) | GatewayError::Retired { .. }
+        )
     }
 
     /// The Pingora error that carries this one through the proxy phases.
@@ -145,6 +160,8 @@ pub async fn respond(
 
 fn error_type(status: u16) -> &'static str {
     match status {
+        401 => "authentication_error",
+        403 => "permission_error",
         404 => "not_found_error",
         400..=499 => "invalid_request_error",
         _ => "upstream_error",

@@ -79,6 +79,12 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             );
         }
     }
+    // Opened, migrated and seeded here, then closed: each child opens its own connection
+    // after the fork (an SQLite connection must not cross one).
+    if let Err(e) = seed_store(&config) {
+        eprintln!("tollgate: {e}");
+        return 1;
+    }
     let board = match Scoreboard::map() {
         Ok(b) => b,
         Err(e) => {
@@ -321,6 +327,11 @@ impl Master {
                 return;
             }
         };
+        if let Err(e) = seed_store(&new) {
+            tracing::error!("reload refused, the running configuration stays: {e}");
+            notify::send("READY=1");
+            return;
+        }
         let fixed = restart_only_changes(&self.config, &new);
         if !fixed.is_empty() {
             tracing::warn!("{} changes apply on restart only", fixed.join(", "));
@@ -377,10 +388,26 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("log.access", old.log.access != new.log.access),
         ("log.queue", old.log.queue != new.log.queue),
         ("log.level", old.log.level != new.log.level),
+        ("store.path", store_path(old) != store_path(new)),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))
     .collect()
+}
+
+fn store_path(c: &Config) -> Option<&std::path::Path> {
+    c.store.as_ref().map(|s| s.path.as_path())
+}
+
+/// Creates or migrates the store and writes the configuration's `[[tenants]]` into it.
+fn seed_store(config: &Config) -> Result<(), String> {
+    let Some(settings) = &config.store else {
+        return Ok(());
+    };
+    let store = crate::store::Store::open(&settings.path).map_err(|e| format!("store: {e}"))?;
+    store
+        .apply_seed(&config.tenants)
+        .map_err(|e| format!("store {}: {e}", settings.path.display()))
 }
 
 fn send(pid: i32, sig: libc::c_int) {

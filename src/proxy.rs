@@ -1,6 +1,7 @@
 //! The Pingora `ProxyHttp` implementation. Each phase is thin and calls one domain function;
 //! all per-request state lives in `ctx::RequestCtx`.
 
+pub mod access;
 pub mod ctx;
 pub mod headers;
 pub mod hygiene;
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 /// State shared by every request of a worker.
 pub struct GatewayState {
     pub snapshot: ArcSwap<Snapshot>,
+    /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
+    pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,
     pub access_log: AccessLog,
     pub ids: RequestIds,
@@ -66,7 +69,7 @@ impl Gateway {
         ctx: &mut RequestCtx,
         err: GatewayError,
     ) -> Result<bool> {
-        let reuse = err.keeps_connection() && !has_body(session.req_header());
+        let reuse = err.keeps_connection() && drain_body(session).await;
         error::respond(session, &err, &ctx.request_id, reuse).await;
         ctx.error = Some(err);
         Ok(true)
@@ -94,6 +97,18 @@ impl Gateway {
                 method: req.method.to_string(),
                 path: req.uri.path().to_string(),
             })?;
+        let admitted = access::check(
+            route,
+            &snapshot,
+            &self.state.directory.load(),
+            req,
+            crate::config::compile::api::now_unix(),
+        );
+        // Kept on the context even when refused, so an LLM route answers in its client's format.
+        ctx.route = Some(route.clone());
+        let admitted = admitted?;
+        ctx.principal = admitted.principal;
+        ctx.notice = admitted.notice;
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
@@ -101,7 +116,6 @@ impl Gateway {
             Handler::Llm => Some(snapshot.models.clone()),
             Handler::Proxy(_) => None,
         };
-        ctx.route = Some(route.clone());
         Ok((server.keepalive_timeout, llm))
     }
 
@@ -139,6 +153,9 @@ impl ProxyHttp for Gateway {
                     Some(models) => crate::llm::handler::serve(session, ctx, models).await,
                     None => Ok(false),
                 }
+            }
+            Err(GatewayError::Denied(d)) if ctx.route.as_ref().is_some_and(|r| r.is_llm()) => {
+                crate::llm::handler::deny(session, ctx, d).await
             }
             Err(err) => Self::refuse_now(session, ctx, err).await,
         }
@@ -251,6 +268,12 @@ impl ProxyHttp for Gateway {
             })?;
             upstream.set_uri(parsed);
         }
+        if route.spec.api.auth == crate::config::compile::AuthMode::ApiKey {
+            // The client's key is the gateway's business; the route may set the service's own.
+            for h in crate::auth::directory::KEY_HEADERS {
+                upstream.remove_header(h);
+            }
+        }
         headers::apply_request(&route.spec.request_headers, upstream);
         upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
@@ -280,6 +303,9 @@ impl ProxyHttp for Gateway {
         headers::strip_response_hop_by_hop(resp);
         if let Some(route) = &ctx.route {
             headers::apply_response(&route.spec.response_headers, resp);
+        }
+        for (name, value) in ctx.notice.iter().flat_map(|n| n.iter()) {
+            resp.insert_header(name.clone(), value.clone())?;
         }
         resp.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
@@ -404,6 +430,31 @@ impl ProxyHttp for Gateway {
     }
 }
 
+/// How much of a refused request's body is read, so the client (still sending it) reads the
+/// answer rather than a reset, and the connection can serve its next request.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Reads and drops the request body; `false` when it could not be read to its end within
+/// the limit (the connection must then close).
+pub async fn drain_body(session: &mut Session) -> bool {
+    if !has_body(session.req_header()) {
+        return true;
+    }
+    let mut seen = 0usize;
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                seen += chunk.len();
+                if seen > DRAIN_LIMIT {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 fn has_body(req: &RequestHeader) -> bool {
     req.headers.contains_key(http::header::TRANSFER_ENCODING)
         || req
@@ -436,6 +487,8 @@ fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessReco
         attempts: ctx.attempts,
         client: client_ip(session).map(|ip| ip.to_string()),
         error: ctx.error.as_ref().map(|e| e.to_string()),
+        tenant: ctx.principal.as_ref().map(|p| p.tenant.clone()),
+        app: ctx.principal.as_ref().map(|p| p.app.clone()),
         llm: ctx.llm.clone(),
     }
 }

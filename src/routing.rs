@@ -29,6 +29,10 @@ pub enum Handler {
 }
 
 impl Route {
+    pub fn is_llm(&self) -> bool {
+        matches!(self.handler, Handler::Llm)
+    }
+
     /// The upstream group of a proxy route.
     pub fn group(&self) -> Option<&Arc<UpstreamGroup>> {
         match &self.handler {

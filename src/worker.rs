@@ -52,8 +52,22 @@ pub fn run(args: WorkerArgs) -> ! {
     // The provider connector reads the system trust store: once, here, not on a request.
     crate::llm::client::client();
     let snapshot = Snapshot::build(args.config.clone(), &registry, None);
+    // Keys are loaded before the first request: a keyed API must not answer 401 while the
+    // worker catches up.
+    let (store, directory) = match &args.config.store {
+        Some(settings) => match crate::auth::refresh::load_now(settings) {
+            Ok((store, dir)) => (Some((store, settings.clone())), dir),
+            Err(e) => {
+                tracing::error!("worker {}: {e}", args.slot);
+                std::process::exit(3);
+            }
+        },
+        None => (None, crate::auth::Directory::default()),
+    };
+    let directory = Arc::new(ArcSwap::from_pointee(directory));
     let state = Arc::new(GatewayState {
         snapshot: ArcSwap::from_pointee(snapshot),
+        directory: directory.clone(),
         registry: registry.clone(),
         access_log,
         ids: RequestIds::new(),
@@ -99,6 +113,7 @@ pub fn run(args: WorkerArgs) -> ! {
         board: args.board,
         state: state.clone(),
         dropped,
+        store: std::sync::Mutex::new(store),
     };
     server.add_service(background_service("control", control));
 
@@ -176,6 +191,8 @@ struct Control {
     board: &'static Scoreboard,
     state: Arc<GatewayState>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
+    /// Handed to the refresh task when the service starts.
+    store: std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>,
 }
 
 #[async_trait]
@@ -183,6 +200,11 @@ impl BackgroundService for Control {
     async fn start(&self, shutdown: ShutdownWatch) {
         self.state.snapshot.load().start_health_checks();
         self.spawn_metrics_server();
+        let store = self.store.lock().ok().and_then(|mut s| s.take());
+        if let Some((store, settings)) = store {
+            let target = self.state.directory.clone();
+            tokio::spawn(crate::auth::refresh::follow(store, settings, target));
+        }
         let ports: Vec<u16> = self
             .state
             .snapshot

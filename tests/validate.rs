@@ -234,3 +234,105 @@ fn llm_mistakes_are_each_located() {
     let (ok, err, _) = validate_env(&kind, &[("ANTHROPIC_API_KEY", "k")]);
     assert!(!ok && err.contains("mock"), "{err}");
 }
+
+const API_EXAMPLE: &str = r#"
+[store]
+path = "tollgate.db"
+secret_key = "${TOLLGATE_SECRET_KEY}"
+
+[[upstreams]]
+name = "orders"
+targets = ["127.0.0.1:18001"]
+
+[[routes]]
+name = "orders-v1"
+path_prefix = "/orders/v1"
+upstream = "orders"
+[routes.api]
+auth = "api_key"
+state = "deprecated"
+successor = "orders-v2"
+sunset = "2027-06-30"
+description = "Orders, first version"
+version = "v1"
+
+[[routes]]
+name = "orders-v2"
+path_prefix = "/orders/v2"
+upstream = "orders"
+[routes.api]
+auth = "api_key"
+approval = "manual"
+visibility = ["acme"]
+
+[[tenants]]
+name = "acme"
+[[tenants.apps]]
+name = "web"
+subscriptions = ["orders-v2"]
+[[tenants.apps.keys]]
+id = "abcdefghijkl"
+sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+expires = "2027-01-01"
+"#;
+
+const SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+#[test]
+fn the_api_management_example_validates() {
+    let (ok, err, _) = validate_env(API_EXAMPLE, &[("TOLLGATE_SECRET_KEY", SECRET)]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn api_management_mistakes_are_each_located() {
+    let text = API_EXAMPLE
+        .replace("successor = \"orders-v2\"", "successor = \"orders-v3\"")
+        .replace("sunset = \"2027-06-30\"", "sunset = \"next june\"")
+        .replace("id = \"abcdefghijkl\"", "id = \"ABC\"")
+        .replace(
+            "subscriptions = [\"orders-v2\"]",
+            "subscriptions = [\"ordres-v2\"]",
+        )
+        .replace("name = \"web\"", "name = \"Web App\"");
+    let (ok, err, _) = validate_env(&text, &[("TOLLGATE_SECRET_KEY", "short")]);
+    assert!(!ok);
+    for expected in [
+        "store.secret_key: the secret key must be 32 bytes",
+        "routes[0].api.successor: no route named \"orders-v3\" (did you mean",
+        "routes[0].api.sunset: \"next june\" is not a date",
+        "tenants[0].apps[0].name: \"Web App\": use 1 to 64 of a-z, 0-9, '-' and '_'",
+        "tenants[0].apps[0].subscriptions[0]: no route named \"ordres-v2\" (did you mean \"orders-v2\"?)",
+        "tenants[0].apps[0].keys[0].id: \"ABC\" is not a key id",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let text = API_EXAMPLE.replace("approval = \"manual\"", "approval = \"sometimes\"");
+    let (ok, err, _) = validate_env(&text, &[("TOLLGATE_SECRET_KEY", SECRET)]);
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "routes[1].api.approval: unknown value \"sometimes\"; expected one of: auto, manual"
+        ),
+        "{err}"
+    );
+    // Keys need a store, and a seed key is a hash, never the key itself.
+    let text = API_EXAMPLE
+        .replace(
+            "[store]\npath = \"tollgate.db\"\nsecret_key = \"${TOLLGATE_SECRET_KEY}\"\n",
+            "",
+        )
+        .replace(
+            "sha256 = \"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"",
+            "sha256 = \"tg_abcdefghijkl_secret\"",
+        );
+    let (ok, err, _) = validate_env(&text, &[]);
+    assert!(!ok);
+    for expected in [
+        "routes[0].api.auth: auth = \"api_key\" needs a [store] section",
+        "tenants: [[tenants]] needs a [store] section",
+        "tenants[0].apps[0].keys[0].sha256: expected the 64 hex digits",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}

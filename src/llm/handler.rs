@@ -10,6 +10,7 @@ mod call;
 mod respond;
 mod stream;
 
+use crate::auth::Denied;
 use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
 use crate::llm::models::Models;
 use crate::llm::passthrough::Peek;
@@ -116,6 +117,33 @@ pub async fn serve(
     }
 }
 
+/// The client's format as its headers and path tell, before any body is read.
+fn client_format(req: &pingora::http::RequestHeader) -> Format {
+    if req.headers.contains_key("anthropic-version") || req.uri.path().ends_with("/messages") {
+        Format::Anthropic
+    } else {
+        Format::OpenAi
+    }
+}
+
+fn denial(d: &Denied) -> ApiError {
+    let kind = if d.status() == 401 {
+        ErrorKind::Authentication
+    } else {
+        ErrorKind::PermissionDenied
+    };
+    ApiError::new(kind, d.to_string()).with_code(d.code())
+}
+
+/// Answers a request the API gate refused, in the client's error format.
+pub async fn deny(session: &mut Session, ctx: &mut RequestCtx, d: Denied) -> pingora::Result<bool> {
+    let client = client_format(session.req_header());
+    if !crate::proxy::drain_body(session).await {
+        session.set_keepalive(None);
+    }
+    respond::error(session, ctx, client, denial(&d), None).await
+}
+
 /// How much of a too-large body is read and dropped before the 413.
 const DRAIN_BYTES: u64 = 64 << 20;
 
@@ -184,6 +212,16 @@ async fn admit(
         .with_code("model_not_found");
         return Err(respond::error(session, ctx, client, e, None).await);
     };
+    if !respond::permitted(models, model, ctx.principal.as_deref()) {
+        let denied = Denied::Model {
+            model: peek.model.clone(),
+            app: ctx.principal.as_ref().map_or_else(
+                || "(no API key)".to_string(),
+                |p| format!("{}/{}", p.tenant, p.app),
+            ),
+        };
+        return Err(respond::error(session, ctx, client, denial(&denied), None).await);
+    }
     ctx.llm = Some(Box::new(CallRecord {
         requested_model: peek.model.clone(),
         stream: peek.stream,

@@ -27,6 +27,10 @@ pub struct RequestCtx {
     pub inflight: Option<InflightGuard>,
     /// The record of an LLM call, on LLM routes.
     pub llm: Option<Box<CallRecord>>,
+    /// The app whose key the request carries, on keyed APIs.
+    pub principal: Option<Arc<crate::auth::Principal>>,
+    /// Deprecation headers for the response.
+    pub notice: Option<Box<crate::proxy::access::Notice>>,
 }
 
 impl RequestCtx {
@@ -46,6 +50,8 @@ impl RequestCtx {
             error: None,
             inflight: None,
             llm: None,
+            principal: None,
+            notice: None,
         }
     }
 

@@ -24,6 +24,11 @@ pub struct AccessRecord {
     pub attempts: u32,
     pub client: Option<String>,
     pub error: Option<String>,
+    /// On keyed APIs: the tenant and app of the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<Arc<str>>,
     /// On LLM routes: the call's model, deployment, usage and cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<Box<crate::telemetry::call::CallRecord>>,
@@ -190,6 +195,8 @@ mod tests {
             attempts: 1,
             client: None,
             error: None,
+            tenant: None,
+            app: None,
             llm: None,
         }
     }

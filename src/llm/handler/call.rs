@@ -8,6 +8,7 @@
 
 use super::stream::Source;
 use super::Inbound;
+use crate::auth::Principal;
 use crate::llm::client::client;
 use crate::llm::ir::*;
 use crate::llm::models::{DeploymentState, Models};
@@ -264,12 +265,13 @@ async fn run(
     mut job: Job<'_>,
 ) -> Outcome {
     let mut plan = Plan::new(models, model, ctx.start);
+    let tenant = ctx.principal.as_deref();
     let work = async {
         while let Some(step) = plan.next().await {
             let result = match &mut job {
-                Job::Chat(inbound) => attempt_chat(models, &step, inbound).await,
+                Job::Chat(inbound) => attempt_chat(models, &step, inbound, tenant).await,
                 Job::Embeddings(inbound, request) => {
-                    attempt_embeddings(models, &step, inbound, request).await
+                    attempt_embeddings(models, &step, inbound, request, tenant).await
                 }
             };
             match result {
@@ -319,14 +321,19 @@ fn parts<'m>(models: &'m Models, step: &Step) -> (&'m Provider, &'m DeploymentSt
 }
 
 /// Sends a body; a provider error status comes back as the provider's error, translated.
+/// A tenant that brought its own key for the provider is served with that key.
 async fn send(
     provider: &Provider,
     d: &DeploymentState,
     op: Operation,
     body: Vec<u8>,
     read_timeout: Duration,
+    tenant: Option<&Principal>,
 ) -> Result<crate::llm::client::Exchange, AttemptError> {
-    let key = provider.key(d.spec.api_key.as_ref());
+    let key = match tenant.and_then(|t| t.credential(&provider.spec.name)) {
+        Some(own) => Some(own.expose()),
+        None => provider.key(d.spec.api_key.as_ref()),
+    };
     let req = provider.request(op, &d.spec.model, key, body.len())?;
     let Some(ep) = &provider.spec.endpoint else {
         return Err(ApiError::new(ErrorKind::ProviderFailure, "provider has no endpoint").into());
@@ -359,6 +366,7 @@ async fn attempt_chat(
     models: &Models,
     step: &Step,
     inbound: &mut Inbound,
+    tenant: Option<&Principal>,
 ) -> Result<Reply, AttemptError> {
     let (provider, d) = parts(models, step);
     let stream = inbound.peek.stream;
@@ -393,6 +401,7 @@ async fn attempt_chat(
         Operation::Chat { stream },
         body,
         step.read_timeout,
+        tenant,
     )
     .await?;
     if stream {
@@ -420,6 +429,7 @@ async fn attempt_embeddings(
     step: &Step,
     inbound: &Inbound,
     request: &EmbeddingRequest,
+    tenant: Option<&Principal>,
 ) -> Result<Reply, AttemptError> {
     let (provider, d) = parts(models, step);
     let Some(format) = provider.format else {
@@ -434,7 +444,15 @@ async fn attempt_embeddings(
     } else {
         codec::encode_embeddings(format, request, &d.spec.model)?
     };
-    let mut ex = send(provider, d, Operation::Embeddings, body, step.read_timeout).await?;
+    let mut ex = send(
+        provider,
+        d,
+        Operation::Embeddings,
+        body,
+        step.read_timeout,
+        tenant,
+    )
+    .await?;
     let body = ex.read_all(MAX_RESPONSE_BYTES).await?;
     ex.finish().await;
     let resp = codec::decode_embeddings(format, &body)?;

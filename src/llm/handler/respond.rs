@@ -19,6 +19,9 @@ fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<
     let mut resp = ResponseHeader::build(status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
     resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+    for (name, value) in ctx.notice.iter().flat_map(|n| n.iter()) {
+        resp.insert_header(name.clone(), value.clone())?;
+    }
     Ok(resp)
 }
 
@@ -229,8 +232,9 @@ pub async fn models(
             serde_json::json!({"id": name, "object": "model", "created": 0, "owned_by": "tollgate"})
         }
     };
+    let tenant = ctx.principal.as_deref();
     let body = match id {
-        Some(id) => match models.find(id) {
+        Some(id) => match models.find(id).filter(|&m| permitted(models, m, tenant)) {
             Some(_) => entry(id),
             None => {
                 let client = if anthropic {
@@ -247,7 +251,10 @@ pub async fn models(
             }
         },
         None => {
-            let names: Vec<&str> = models.models.iter().map(|m| m.spec.name.as_str()).collect();
+            let names: Vec<&str> = (0..models.models.len())
+                .filter(|&m| permitted(models, m, tenant))
+                .map(|m| models.models[m].spec.name.as_str())
+                .collect();
             let data: Vec<_> = names.iter().map(|n| entry(n)).collect();
             if anthropic {
                 serde_json::json!({"data": data, "has_more": false,
@@ -259,4 +266,14 @@ pub async fn models(
     };
     let resp = header(200, "application/json", ctx)?;
     write_whole(session, resp, Bytes::from(body.to_string())).await
+}
+
+/// Whether `tenant` (or an anonymous caller, when `None`) may use public model `m`: the model
+/// must be visible to its tenant and on the app's list, if the app has one.
+pub fn permitted(models: &Models, m: usize, tenant: Option<&crate::auth::Principal>) -> bool {
+    let spec = &models.models[m].spec;
+    match tenant {
+        Some(p) => spec.visibility.admits(&p.tenant) && p.may_use_model(&spec.name),
+        None => spec.visibility == crate::config::compile::Visibility::Public,
+    }
 }

@@ -1,0 +1,453 @@
+//! The data plane's view of the store: every key, app, subscription, tenant credential and
+//! lifecycle override, in memory. Built off the request path from one read of the store and
+//! swapped whole (see `refresh`), so checking a request never touches SQLite.
+
+use super::crypto::Cipher;
+use super::key::{self, SecretHash};
+use crate::config::compile::{Lifecycle, Secret};
+use crate::store::{Rows, SubState};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
+/// An app, as the requests made with its keys see it.
+#[derive(Debug)]
+pub struct Principal {
+    pub tenant: Arc<str>,
+    pub app: Arc<str>,
+    /// The public models the app may use; every model its tenant may see when `None`.
+    pub models: Option<Vec<String>>,
+    subscriptions: Map<String, Subscription>,
+    /// The tenant's own provider keys, by provider name, decrypted.
+    credentials: Arc<Map<String, Secret>>,
+}
+
+#[derive(Debug, Clone)]
+struct Subscription {
+    state: SubState,
+    reason: Option<String>,
+}
+
+impl Principal {
+    /// The tenant's own key for `provider`, used instead of the gateway's.
+    pub fn credential(&self, provider: &str) -> Option<&Secret> {
+        self.credentials.get(provider)
+    }
+
+    pub fn may_use_model(&self, name: &str) -> bool {
+        self.models
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|m| m == name))
+    }
+
+    /// Whether the app holds an active subscription to `api`, and if not, why.
+    pub fn subscribed(&self, api: &str) -> Result<(), Denied> {
+        let (api, app) = (api.to_string(), self.app.to_string());
+        match self.subscriptions.get(&api) {
+            Some(s) => match s.state {
+                SubState::Active => Ok(()),
+                SubState::Pending => Err(Denied::Pending { api, app }),
+                SubState::Rejected => Err(Denied::Rejected {
+                    api,
+                    app,
+                    reason: s.reason.clone(),
+                }),
+                SubState::Revoked => Err(Denied::SubscriptionRevoked {
+                    api,
+                    app,
+                    reason: s.reason.clone(),
+                }),
+            },
+            None => Err(Denied::NotSubscribed { api, app }),
+        }
+    }
+}
+
+struct KeyEntry {
+    hash: SecretHash,
+    expires_at: Option<i64>,
+    revoked: bool,
+    principal: Arc<Principal>,
+}
+
+/// A lifecycle state set through the admin API, which wins over the configured one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateOverride {
+    pub state: Lifecycle,
+    pub successor: Option<String>,
+    pub sunset: Option<i64>,
+    /// When the override was set: the deprecation date of an API deprecated through it.
+    pub since: i64,
+}
+
+/// Why a request was refused; `status` says how it is answered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Denied {
+    #[error("missing API key: send Authorization: Bearer <key>, x-api-key or x-goog-api-key")]
+    MissingKey,
+    #[error("invalid API key")]
+    InvalidKey,
+    #[error("API key {id} has expired")]
+    Expired { id: String },
+    #[error("API key {id} has been revoked")]
+    Revoked { id: String },
+    #[error("API {api} is not available to tenant {tenant}")]
+    NotVisible { api: String, tenant: String },
+    #[error("app {app} has no subscription to API {api}; request one through the admin API")]
+    NotSubscribed { api: String, app: String },
+    #[error("the subscription of app {app} to API {api} is waiting for approval")]
+    Pending { api: String, app: String },
+    #[error(
+        "the subscription of app {app} to API {api} was rejected{}",
+        because(reason)
+    )]
+    Rejected {
+        api: String,
+        app: String,
+        reason: Option<String>,
+    },
+    #[error(
+        "the subscription of app {app} to API {api} has been revoked{}",
+        because(reason)
+    )]
+    SubscriptionRevoked {
+        api: String,
+        app: String,
+        reason: Option<String>,
+    },
+    #[error("model {model} is not available to app {app}")]
+    Model { model: String, app: String },
+}
+
+fn because(reason: &Option<String>) -> String {
+    reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default()
+}
+
+impl Denied {
+    pub fn status(&self) -> u16 {
+        match self {
+            Denied::MissingKey
+            | Denied::InvalidKey
+            | Denied::Expired { .. }
+            | Denied::Revoked { .. } => 401,
+            _ => 403,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denied::MissingKey => "missing_api_key",
+            Denied::InvalidKey | Denied::Expired { .. } | Denied::Revoked { .. } => {
+                "invalid_api_key"
+            }
+            Denied::NotVisible { .. } => "api_not_visible",
+            Denied::NotSubscribed { .. } => "subscription_required",
+            Denied::Pending { .. } => "subscription_pending",
+            Denied::Rejected { .. } => "subscription_rejected",
+            Denied::SubscriptionRevoked { .. } => "subscription_revoked",
+            Denied::Model { .. } => "model_not_permitted",
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Directory {
+    /// The store generation this was built from; 0 when there is no store.
+    pub generation: u64,
+    keys: Map<String, KeyEntry>,
+    overrides: Map<String, StateOverride>,
+}
+
+impl Directory {
+    /// Builds the directory; a credential that does not decrypt is left out and reported in
+    /// the returned list (the tenant's calls then use the gateway's keys).
+    pub fn build(rows: Rows, cipher: Option<&Cipher>) -> (Directory, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut credentials: Map<String, Map<String, Secret>> = Map::default();
+        for c in rows.credentials {
+            let Some(cipher) = cipher else {
+                problems.push(format!(
+                    "tenant {} has a {} key but [store] secret_key is not set",
+                    c.tenant, c.provider
+                ));
+                continue;
+            };
+            match cipher.open(&c.sealed) {
+                Ok(plain) => {
+                    credentials
+                        .entry(c.tenant)
+                        .or_default()
+                        .insert(c.provider, Secret::new(plain));
+                }
+                Err(e) => problems.push(format!("tenant {} key for {}: {e}", c.tenant, c.provider)),
+            }
+        }
+        let credentials: Map<String, Arc<Map<String, Secret>>> = credentials
+            .into_iter()
+            .map(|(t, m)| (t, Arc::new(m)))
+            .collect();
+        let mut subscriptions: Map<(String, String), Map<String, Subscription>> = Map::default();
+        for s in rows.subscriptions {
+            subscriptions.entry((s.tenant, s.app)).or_default().insert(
+                s.api,
+                Subscription {
+                    state: s.state,
+                    reason: s.reason,
+                },
+            );
+        }
+        let mut apps: Map<(String, String), Arc<Principal>> = Map::default();
+        for a in rows.apps {
+            let principal = Principal {
+                tenant: Arc::from(a.tenant.as_str()),
+                app: Arc::from(a.name.as_str()),
+                models: a.models,
+                subscriptions: subscriptions
+                    .remove(&(a.tenant.clone(), a.name.clone()))
+                    .unwrap_or_default(),
+                credentials: credentials.get(&a.tenant).cloned().unwrap_or_default(),
+            };
+            apps.insert((a.tenant, a.name), Arc::new(principal));
+        }
+        let keys = rows
+            .keys
+            .into_iter()
+            .filter_map(|k| {
+                let principal = apps.get(&(k.tenant, k.app))?.clone();
+                let entry = KeyEntry {
+                    hash: k.hash,
+                    expires_at: k.expires_at,
+                    revoked: k.revoked_at.is_some(),
+                    principal,
+                };
+                Some((k.public_id, entry))
+            })
+            .collect();
+        let overrides = rows
+            .api_states
+            .into_iter()
+            .map(|s| {
+                let o = StateOverride {
+                    state: s.state,
+                    successor: s.successor,
+                    sunset: s.sunset,
+                    since: s.updated_at,
+                };
+                (s.api, o)
+            })
+            .collect();
+        let dir = Directory {
+            generation: rows.generation,
+            keys,
+            overrides,
+        };
+        (dir, problems)
+    }
+
+    /// Finds the app a presented key belongs to, at time `now` (Unix seconds).
+    pub fn authenticate(&self, presented: &str, now: i64) -> Result<&Arc<Principal>, Denied> {
+        let (id, secret) = key::parse(presented).ok_or(Denied::InvalidKey)?;
+        let entry = self.keys.get(id).ok_or(Denied::InvalidKey)?;
+        if !key::verify(secret, &entry.hash) {
+            return Err(Denied::InvalidKey);
+        }
+        if entry.revoked {
+            return Err(Denied::Revoked { id: id.to_string() });
+        }
+        if entry.expires_at.is_some_and(|at| at <= now) {
+            return Err(Denied::Expired { id: id.to_string() });
+        }
+        Ok(&entry.principal)
+    }
+
+    /// The admin override of an API's lifecycle, if any.
+    pub fn state_override(&self, api: &str) -> Option<&StateOverride> {
+        self.overrides.get(api)
+    }
+}
+
+/// The key a request presents: `Authorization: Bearer`, `x-api-key` (Anthropic's SDKs) or
+/// `x-goog-api-key` (Gemini's), in that order.
+pub fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(http::header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    ["x-api-key", "x-goog-api-key"]
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Headers that may carry a client's key; they never reach an upstream of a keyed API.
+pub const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ApiStateRow, AppRow, CredentialRow, KeyRow, Source, SubscriptionRow};
+
+    fn app(tenant: &str, name: &str, models: Option<Vec<String>>) -> AppRow {
+        AppRow {
+            tenant: tenant.into(),
+            name: name.into(),
+            description: String::new(),
+            models,
+            source: Source::Admin,
+            created_at: 0,
+        }
+    }
+
+    fn key_row(k: &key::NewKey, app: &str, expires_at: Option<i64>, revoked: bool) -> KeyRow {
+        KeyRow {
+            public_id: k.public_id.clone(),
+            tenant: "acme".into(),
+            app: app.into(),
+            name: String::new(),
+            hash: k.hash,
+            created_at: 0,
+            expires_at,
+            revoked_at: revoked.then_some(1),
+            source: Source::Admin,
+        }
+    }
+
+    fn sub(api: &str, state: SubState) -> SubscriptionRow {
+        SubscriptionRow {
+            id: 1,
+            tenant: "acme".into(),
+            app: "web".into(),
+            api: api.into(),
+            state,
+            reason: Some("because".into()),
+            created_at: 0,
+            updated_at: 0,
+            source: Source::Admin,
+        }
+    }
+
+    const SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn keys_are_checked_for_secret_expiry_and_revocation() {
+        let (good, old, gone) = (
+            key::generate().unwrap(),
+            key::generate().unwrap(),
+            key::generate().unwrap(),
+        );
+        let rows = Rows {
+            generation: 7,
+            apps: vec![app("acme", "web", None)],
+            keys: vec![
+                key_row(&good, "web", Some(100), false),
+                key_row(&old, "web", Some(50), false),
+                key_row(&gone, "web", None, true),
+            ],
+            ..Rows::default()
+        };
+        let (dir, problems) = Directory::build(rows, None);
+        assert!(problems.is_empty());
+        assert_eq!(dir.generation, 7);
+        let p = dir.authenticate(&good.full, 99).unwrap();
+        assert_eq!((&*p.tenant, &*p.app), ("acme", "web"));
+        assert!(matches!(
+            dir.authenticate(&good.full, 100),
+            Err(Denied::Expired { .. })
+        ));
+        assert!(matches!(
+            dir.authenticate(&old.full, 60),
+            Err(Denied::Expired { .. })
+        ));
+        assert!(matches!(
+            dir.authenticate(&gone.full, 0),
+            Err(Denied::Revoked { .. })
+        ));
+        let wrong = format!("tg_{}_{}", good.public_id, "A".repeat(32));
+        assert_eq!(dir.authenticate(&wrong, 0).unwrap_err(), Denied::InvalidKey);
+        assert_eq!(dir.authenticate("sk-x", 0).unwrap_err(), Denied::InvalidKey);
+    }
+
+    #[test]
+    fn subscriptions_models_overrides_and_credentials() {
+        let k = key::generate().unwrap();
+        let cipher = Cipher::from_text(SECRET).unwrap();
+        let rows = Rows {
+            apps: vec![app("acme", "web", Some(vec!["demo".into()]))],
+            keys: vec![key_row(&k, "web", None, false)],
+            subscriptions: vec![
+                sub("a", SubState::Active),
+                sub("p", SubState::Pending),
+                sub("r", SubState::Rejected),
+                sub("x", SubState::Revoked),
+            ],
+            api_states: vec![ApiStateRow {
+                api: "a".into(),
+                state: Lifecycle::Deprecated,
+                successor: None,
+                sunset: Some(9),
+                updated_at: 5,
+            }],
+            credentials: vec![
+                CredentialRow {
+                    tenant: "acme".into(),
+                    provider: "openai".into(),
+                    sealed: cipher.seal("sk-acme").unwrap(),
+                    created_at: 0,
+                },
+                CredentialRow {
+                    tenant: "acme".into(),
+                    provider: "broken".into(),
+                    sealed: vec![1, 2, 3],
+                    created_at: 0,
+                },
+            ],
+            ..Rows::default()
+        };
+        let (dir, problems) = Directory::build(rows, Some(&cipher));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let p = dir.authenticate(&k.full, 0).unwrap();
+        assert!(p.subscribed("a").is_ok());
+        assert!(matches!(p.subscribed("p"), Err(Denied::Pending { .. })));
+        let rejected = p.subscribed("r").unwrap_err();
+        assert!(
+            rejected.to_string().ends_with("rejected: because"),
+            "{rejected}"
+        );
+        assert!(matches!(
+            p.subscribed("x"),
+            Err(Denied::SubscriptionRevoked { .. })
+        ));
+        assert!(matches!(
+            p.subscribed("none"),
+            Err(Denied::NotSubscribed { .. })
+        ));
+        assert!(p.may_use_model("demo") && !p.may_use_model("other"));
+        assert_eq!(p.credential("openai").unwrap().expose(), "sk-acme");
+        assert!(p.credential("broken").is_none());
+        let o = dir.state_override("a").unwrap();
+        assert_eq!(
+            (o.state, o.sunset, o.since),
+            (Lifecycle::Deprecated, Some(9), 5)
+        );
+    }
+
+    #[test]
+    fn the_key_is_read_from_each_header_form() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert("x-goog-api-key", "g".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("g"));
+        h.insert("x-api-key", "a".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("a"));
+        h.insert("authorization", "bearer  b ".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("b"));
+        h.insert("authorization", "Basic b".parse().unwrap());
+        assert_eq!(presented_key(&h), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! The API gate of a request, after its route is found: the lifecycle (draft, deprecated,
+//! retired) and, on keyed APIs, the key, the tenant's visibility and the app's subscription.
+//! Everything is read from the route and the worker's in-memory directory: no store access.
+
+use crate::auth::directory::{presented_key, Denied, Directory, Principal};
+use crate::config::compile::api::http_date;
+use crate::config::compile::{AuthMode, Lifecycle, PathMatch};
+use crate::error::GatewayError;
+use crate::routing::{Route, Snapshot};
+use http::{HeaderName, HeaderValue};
+use pingora::http::RequestHeader;
+use std::sync::Arc;
+
+/// Response headers announcing a deprecated API.
+pub type Notice = Vec<(HeaderName, HeaderValue)>;
+
+#[derive(Default)]
+pub struct Admitted {
+    pub principal: Option<Arc<Principal>>,
+    pub notice: Option<Box<Notice>>,
+}
+
+pub fn check(
+    route: &Route,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+    now: i64,
+) -> Result<Admitted, GatewayError> {
+    let api = &route.spec.api;
+    let name = route.spec.name.as_str();
+    let over = dir.state_override(name);
+    let state = over.map_or(api.state, |o| o.state);
+    let successor = over.map_or(api.successor.as_deref(), |o| o.successor.as_deref());
+    let mut admitted = Admitted::default();
+    match state {
+        Lifecycle::Published => {}
+        Lifecycle::Draft => {
+            // Not routable: answered as if no route matched.
+            return Err(GatewayError::NoRoute {
+                method: req.method.to_string(),
+                path: req.uri.path().to_string(),
+            });
+        }
+        Lifecycle::Retired => {
+            return Err(GatewayError::Retired {
+                api: name.to_string(),
+                successor: successor.map(|s| describe(snapshot, s)),
+            })
+        }
+        Lifecycle::Deprecated => {
+            let since = over.map(|o| o.since).or(api.deprecated_since);
+            let sunset = over.map_or(api.sunset, |o| o.sunset);
+            admitted.notice = Some(Box::new(notice(snapshot, since, sunset, successor)));
+        }
+    }
+    if api.auth == AuthMode::ApiKey {
+        let presented = presented_key(&req.headers).ok_or(Denied::MissingKey)?;
+        let principal = dir.authenticate(presented, now)?;
+        if !api.visibility.admits(&principal.tenant) {
+            return Err(Denied::NotVisible {
+                api: name.to_string(),
+                tenant: principal.tenant.to_string(),
+            }
+            .into());
+        }
+        principal.subscribed(name)?;
+        admitted.principal = Some(principal.clone());
+    }
+    Ok(admitted)
+}
+
+fn path_of<'a>(snapshot: &'a Snapshot, route: &str) -> Option<&'a str> {
+    let spec = snapshot.config.routes.iter().find(|r| r.name == route)?;
+    Some(match &spec.path {
+        PathMatch::Exact(p) | PathMatch::Prefix(p) => p.as_str(),
+    })
+}
+
+/// `orders-v2 at /orders/v2`, for the 410 of a retired API.
+fn describe(snapshot: &Snapshot, successor: &str) -> String {
+    match path_of(snapshot, successor) {
+        Some(p) => format!("{successor} at {p}"),
+        None => successor.to_string(),
+    }
+}
+
+/// `Deprecation` (RFC 9745: `@<unix>` when the date is known), `Sunset` (RFC 8594) and a
+/// `Link` to the successor version.
+fn notice(
+    snapshot: &Snapshot,
+    since: Option<i64>,
+    sunset: Option<i64>,
+    successor: Option<&str>,
+) -> Notice {
+    let mut out = Notice::with_capacity(3);
+    let mut add = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            out.push((HeaderName::from_static(name), v));
+        }
+    };
+    add(
+        "deprecation",
+        since.map_or_else(|| "true".to_string(), |s| format!("@{s}")),
+    );
+    if let Some(at) = sunset {
+        add("sunset", http_date(at));
+    }
+    if let Some(path) = successor.and_then(|s| path_of(snapshot, s)) {
+        add("link", format!("<{path}>; rel=\"successor-version\""));
+    }
+    out
+}

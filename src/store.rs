@@ -37,8 +37,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The file cannot be used at all; `reason` says why in plain words.
-    #[error("store {}: {reason}", path.display())]
+    /// The file cannot be used at all; `reason` says why in plain words. Callers add that it
+    /// is the store ("store: ...").
+    #[error("{}: {reason}", path.display())]
     Open { path: PathBuf, reason: String },
     #[error("{0}")]
     NotFound(String),
@@ -52,7 +53,7 @@ pub enum StoreError {
     /// Something that is nobody's input: the random source failed.
     #[error("{0}")]
     Internal(String),
-    #[error("store: {0}")]
+    #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
 

@@ -20,22 +20,21 @@ const OPENAPI: &str = include_str!("openapi.json");
 /// store connection of the admin process.
 pub struct Shared {
     pub config: Arc<ArcSwap<Config>>,
-    slot: Mutex<Slot>,
-}
-
-/// The open store and the path it was opened from; reopened when `[store] path` changes on a
-/// reload, or after a failed open.
-#[derive(Default)]
-struct Slot {
-    path: PathBuf,
-    store: Option<Store>,
+    /// `[store] path` as the process started with it: like the master and the workers, the
+    /// admin process takes a changed path on restart only.
+    store_path: Option<PathBuf>,
+    /// Opened on first use, and again after a failed open, so a store that was briefly
+    /// unusable answers 503 until it works rather than for the life of the process.
+    store: Mutex<Option<Store>>,
 }
 
 impl Shared {
     pub fn new(config: Arc<ArcSwap<Config>>) -> Arc<Shared> {
+        let store_path = config.load().store.as_ref().map(|s| s.path.clone());
         Arc::new(Shared {
             config,
-            slot: Mutex::new(Slot::default()),
+            store_path,
+            store: Mutex::new(None),
         })
     }
 
@@ -45,25 +44,20 @@ impl Shared {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
     {
-        let Some(settings) = self.config.load().store.clone() else {
+        let Some(path) = self.store_path.clone() else {
             return Err(ApiError::Unavailable("no [store] configured".into()));
         };
         let shared = self.clone();
         let work = move || {
             // A panic under the lock cannot leave the connection half-changed: SQLite rolls
             // back an unfinished transaction, so a poisoned lock is safe to take.
-            let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-            if slot.path != settings.path {
-                slot.store = None;
-            }
-            let store = match slot.store.take() {
+            let mut slot = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let store = match slot.take() {
                 Some(s) => s,
-                None => Store::open(&settings.path)?,
+                None => Store::open(&path)?,
             };
-            let slot = &mut *slot;
-            slot.path = settings.path;
             let out = f(&store);
-            slot.store = Some(store);
+            *slot = Some(store);
             out
         };
         tokio::task::spawn_blocking(work)

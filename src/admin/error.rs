@@ -27,8 +27,16 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
-    #[error(transparent)]
+    #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
+}
+
+/// Store errors as they are, except that an unusable file says it is the store's.
+fn store_message(e: &StoreError) -> String {
+    match e {
+        StoreError::Open { .. } => format!("store {e}"),
+        _ => e.to_string(),
+    }
 }
 
 impl ApiError {

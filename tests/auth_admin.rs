@@ -1,0 +1,373 @@
+//! The API gate driven through the admin API, with two workers: keys created, rotated,
+//! expired and revoked; subscriptions requested, approved, rejected and revoked; lifecycle
+//! changes; tenants' own provider keys. Every change must reach both workers.
+
+mod common;
+use common::providers::*;
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+fn admin(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("http://127.0.0.1:{}{path}", gw.admin_port);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = client()
+        .request(method, url)
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("x-tollgate-actor", "alice");
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn ok(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> Value {
+    let (status, v) = admin(gw, method, path, body);
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {v}"
+    );
+    v
+}
+
+/// Status and error code of a GET with `key`, on a fresh connection (so over time the
+/// requests spread over both workers).
+fn call(gw: &Gateway, path: &str, key: &str) -> (u16, String) {
+    let r = reqwest::blocking::Client::new()
+        .get(gw.url(path))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    (
+        status,
+        v["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// Polls until `path` answers `want` with `key` 10 times in a row on new connections.
+fn settles(gw: &Gateway, path: &str, key: &str, want: (u16, &str)) {
+    let mut streak = 0;
+    wait_for(
+        &format!("{path} -> {want:?}"),
+        Duration::from_secs(5),
+        || {
+            let (status, code) = call(gw, path, key);
+            streak = if (status, code.as_str()) == want {
+                streak + 1
+            } else {
+                0
+            };
+            (streak >= 10).then_some(())
+        },
+    );
+}
+
+fn echo() -> Upstream {
+    Upstream::start("echo", |req| {
+        Reply::ok(json!({"path": req.path}).to_string())
+    })
+}
+
+fn gateway(up: &Upstream, extra: &str) -> Gateway {
+    Gateway::start(
+        2,
+        &format!(
+            r#"
+[store]
+path = "tollgate.db"
+secret_key = "{SECRET}"
+refresh = "100ms"
+
+[[upstreams]]
+name = "echo"
+targets = ["{}"]
+
+[[routes]]
+name = "orders"
+path_prefix = "/orders"
+upstream = "echo"
+[routes.api]
+auth = "api_key"
+
+[[routes]]
+name = "reports"
+path_prefix = "/reports"
+upstream = "echo"
+[routes.api]
+auth = "api_key"
+approval = "manual"
+{extra}
+"#,
+            up.addr()
+        ),
+    )
+}
+
+fn new_app(gw: &Gateway, tenant: &str, app: &str) {
+    let (status, _) = admin(gw, "GET", &format!("/admin/tenants/{tenant}"), None);
+    if status == 404 {
+        ok(gw, "POST", "/admin/tenants", Some(json!({"name": tenant})));
+    }
+    ok(
+        gw,
+        "POST",
+        &format!("/admin/tenants/{tenant}/apps"),
+        Some(json!({"name": app})),
+    );
+}
+
+fn new_key(gw: &Gateway, tenant: &str, app: &str, body: Value) -> (String, String) {
+    let v = ok(
+        gw,
+        "POST",
+        &format!("/admin/tenants/{tenant}/apps/{app}/keys"),
+        Some(body),
+    );
+    (
+        v["key"].as_str().unwrap().to_string(),
+        v["id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn subscribe(gw: &Gateway, tenant: &str, app: &str, api: &str) -> Value {
+    ok(
+        gw,
+        "POST",
+        &format!("/admin/tenants/{tenant}/apps/{app}/subscriptions"),
+        Some(json!({"api": api})),
+    )
+}
+
+#[test]
+fn a_revoked_key_is_refused_by_every_worker_within_a_second() {
+    let up = echo();
+    let gw = gateway(&up, "");
+    new_app(&gw, "acme", "web");
+    let (key, id) = new_key(&gw, "acme", "web", json!({"name": "ci"}));
+    assert!(key.starts_with(&format!("tg_{id}_")));
+    subscribe(&gw, "acme", "web", "orders");
+    settles(&gw, "/orders", &key, (200, ""));
+    // The key is shown once: never again by the admin API.
+    let listed = ok(&gw, "GET", "/admin/tenants/acme/apps/web/keys", None);
+    assert!(!listed.to_string().contains(&key), "{listed}");
+
+    ok(&gw, "DELETE", &format!("/admin/keys/{id}"), None);
+    let revoked_at = Instant::now();
+    // The bound is the requirement itself (refresh is 100ms here): from one second after the
+    // revocation, no request on any worker may pass.
+    while revoked_at.elapsed() < Duration::from_secs(1) {
+        call(&gw, "/orders", &key);
+    }
+    for _ in 0..30 {
+        assert_eq!(call(&gw, "/orders", &key), (401, "invalid_api_key".into()));
+    }
+}
+
+#[test]
+fn rotation_overlaps_and_expiry_ends_keys() {
+    let up = echo();
+    let gw = gateway(&up, "");
+    new_app(&gw, "acme", "web");
+    subscribe(&gw, "acme", "web", "orders");
+    let (old, id) = new_key(&gw, "acme", "web", json!({}));
+    settles(&gw, "/orders", &old, (200, ""));
+
+    let v = ok(
+        &gw,
+        "POST",
+        &format!("/admin/keys/{id}/rotate"),
+        Some(json!({"overlap": "1h"})),
+    );
+    let new = v["new"]["key"].as_str().unwrap().to_string();
+    assert!(v["old"]["expires_at"].is_string(), "{v}");
+    settles(&gw, "/orders", &new, (200, ""));
+    // Both work during the overlap.
+    assert_eq!(call(&gw, "/orders", &old).0, 200);
+
+    // No overlap: the key rotated away stops at once.
+    let new_id = v["new"]["id"].as_str().unwrap().to_string();
+    let v = ok(
+        &gw,
+        "POST",
+        &format!("/admin/keys/{new_id}/rotate"),
+        Some(json!({"overlap": "0s"})),
+    );
+    let newest = v["new"]["key"].as_str().unwrap().to_string();
+    settles(&gw, "/orders", &newest, (200, ""));
+    settles(&gw, "/orders", &new, (401, "invalid_api_key"));
+
+    // A key made to expire soon stops by itself, with no admin action.
+    let (short, _) = new_key(&gw, "acme", "web", json!({"expires_in": "2s"}));
+    settles(&gw, "/orders", &short, (200, ""));
+    settles(&gw, "/orders", &short, (401, "invalid_api_key"));
+}
+
+#[test]
+fn subscriptions_wait_for_approval_and_can_be_rejected_or_revoked() {
+    let up = echo();
+    let gw = gateway(&up, "");
+    new_app(&gw, "acme", "web");
+    new_app(&gw, "acme", "batch");
+    let (web, _) = new_key(&gw, "acme", "web", json!({}));
+    let (batch, _) = new_key(&gw, "acme", "batch", json!({}));
+    settles(&gw, "/reports", &web, (403, "subscription_required"));
+
+    let auto = subscribe(&gw, "acme", "web", "orders");
+    assert_eq!(auto["state"], "active");
+    settles(&gw, "/orders", &web, (200, ""));
+
+    let sub = subscribe(&gw, "acme", "web", "reports");
+    assert_eq!(sub["state"], "pending");
+    settles(&gw, "/reports", &web, (403, "subscription_pending"));
+    let id = sub["id"].as_i64().unwrap();
+    ok(
+        &gw,
+        "POST",
+        &format!("/admin/subscriptions/{id}/approve"),
+        None,
+    );
+    settles(&gw, "/reports", &web, (200, ""));
+    ok(
+        &gw,
+        "POST",
+        &format!("/admin/subscriptions/{id}/revoke"),
+        Some(json!({"reason": "contract ended"})),
+    );
+    settles(&gw, "/reports", &web, (403, "subscription_revoked"));
+
+    let sub = subscribe(&gw, "acme", "batch", "reports");
+    let id = sub["id"].as_i64().unwrap();
+    ok(
+        &gw,
+        "POST",
+        &format!("/admin/subscriptions/{id}/reject"),
+        None,
+    );
+    settles(&gw, "/reports", &batch, (403, "subscription_rejected"));
+}
+
+#[test]
+fn lifecycle_changes_apply_without_a_restart() {
+    let up = echo();
+    let gw = gateway(
+        &up,
+        "[[routes]]\nname = \"orders-v2\"\npath_prefix = \"/v2/orders\"\nupstream = \"echo\"\n",
+    );
+    new_app(&gw, "acme", "web");
+    subscribe(&gw, "acme", "web", "orders");
+    let (key, _) = new_key(&gw, "acme", "web", json!({}));
+    settles(&gw, "/orders", &key, (200, ""));
+
+    ok(
+        &gw,
+        "PUT",
+        "/admin/apis/orders/state",
+        Some(json!({"state": "deprecated", "successor": "orders-v2", "sunset": "2027-06-30"})),
+    );
+    let headers = wait_for("deprecation headers", Duration::from_secs(5), || {
+        let r = client()
+            .get(gw.url("/orders"))
+            .header("authorization", format!("Bearer {key}"))
+            .send()
+            .unwrap();
+        r.headers().get("deprecation").map(|_| r.headers().clone())
+    });
+    assert_eq!(headers["sunset"], "Wed, 30 Jun 2027 00:00:00 GMT");
+    assert_eq!(headers["link"], "</v2/orders>; rel=\"successor-version\"");
+    assert!(headers["deprecation"].to_str().unwrap().starts_with('@'));
+
+    ok(
+        &gw,
+        "PUT",
+        "/admin/apis/orders/state",
+        Some(json!({"state": "retired", "successor": "orders-v2"})),
+    );
+    settles(&gw, "/orders", &key, (410, "api_retired"));
+    ok(
+        &gw,
+        "PUT",
+        "/admin/apis/orders/state",
+        Some(json!({"state": "draft"})),
+    );
+    settles(&gw, "/orders", &key, (404, "route_not_found"));
+    ok(&gw, "DELETE", "/admin/apis/orders/state", None);
+    settles(&gw, "/orders", &key, (200, ""));
+}
+
+#[test]
+fn a_tenants_own_provider_key_serves_that_tenant_only_and_is_never_shown() {
+    let provider_up = openai_server("hello");
+    let llm = format!(
+        "{}{}[[routes]]\nname = \"llm\"\npath_prefix = \"/v1\"\nhandler = \"llm\"\n[routes.api]\nauth = \"api_key\"\n",
+        provider("oai", "openai", &provider_up, ""),
+        model("gpt", &[("oai", "gpt-4o")], ""),
+    );
+    let up = echo();
+    let gw = gateway(&up, &llm);
+    new_app(&gw, "acme", "web");
+    new_app(&gw, "globex", "svc");
+    subscribe(&gw, "acme", "web", "llm");
+    subscribe(&gw, "globex", "svc", "llm");
+    let (acme, _) = new_key(&gw, "acme", "web", json!({}));
+    let (globex, _) = new_key(&gw, "globex", "svc", json!({}));
+    ok(
+        &gw,
+        "PUT",
+        "/admin/tenants/acme/credentials/oai",
+        Some(json!({"api_key": "sk-acme-own"})),
+    );
+    settles(&gw, "/v1/models", &acme, (200, ""));
+    settles(&gw, "/v1/models", &globex, (200, ""));
+    let chat = |key: &str| {
+        let r = client()
+            .post(gw.url("/v1/chat/completions"))
+            .header("authorization", format!("Bearer {key}"))
+            .json(&json!({"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        provider_up
+            .last_request()
+            .unwrap()
+            .header("authorization")
+            .unwrap()
+            .to_string()
+    };
+    wait_for("acme's own key in use", Duration::from_secs(5), || {
+        (chat(&acme) == "Bearer sk-acme-own").then_some(())
+    });
+    for _ in 0..10 {
+        assert_eq!(chat(&acme), "Bearer sk-acme-own");
+        assert_eq!(chat(&globex), "Bearer sk-oai");
+    }
+    // Never echoed: not in the tenant's view, its credential list, nor the audit trail.
+    for path in [
+        "/admin/tenants/acme",
+        "/admin/tenants/acme/credentials",
+        "/admin/audit?limit=100",
+    ] {
+        let v = ok(&gw, "GET", path, None);
+        assert!(!v.to_string().contains("sk-acme-own"), "{path}: {v}");
+    }
+    let listed = ok(&gw, "GET", "/admin/tenants/acme/credentials", None);
+    assert_eq!(listed[0]["provider"], "oai", "{listed}");
+    let audit = ok(&gw, "GET", "/admin/audit?limit=100", None);
+    let put = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "credential.put")
+        .expect("credential.put in the audit trail");
+    assert_eq!(put["actor"], "alice");
+
+    ok(&gw, "DELETE", "/admin/tenants/acme/credentials/oai", None);
+    wait_for("the gateway's key again", Duration::from_secs(5), || {
+        (chat(&acme) == "Bearer sk-oai").then_some(())
+    });
+}

@@ -1,4 +1,5 @@
-//! The `tollgate` command line: parse, load and validate the configuration, hand over to the master.
+//! The `tollgate` command line: parse, load and validate the configuration, hand over to the
+//! master; or, for `tollgate admin`, be a client of a running gateway (`tollgate::cli`).
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Start the gateway: a master process and its pre-forked workers.
@@ -28,6 +31,8 @@ enum Command {
         #[arg(short, long = "config", default_value = "conf/tollgate.toml", num_args = 1..)]
         configs: Vec<PathBuf>,
     },
+    /// Manage tenants, apps, keys, subscriptions and APIs through a running gateway's admin API.
+    Admin(tollgate::cli::admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { configs } => validate(&configs),
         Command::Run { config } => run(config),
+        Command::Admin(args) => tollgate::cli::admin::main(args),
     }
 }
 

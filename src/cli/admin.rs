@@ -1,0 +1,423 @@
+//! `tollgate admin ...`: each command is one request to the admin API of a running gateway
+//! (`request` maps commands to requests), whose JSON answer is printed, pretty, to stdout. An
+//! error answer prints the API's own message to stderr and exits 1. `keygen` needs no server.
+
+mod pretty;
+mod request;
+
+pub use request::{call, Call};
+
+use super::http::{Client, Request, Response};
+use super::secret;
+use super::target::{self, Target};
+use super::{keygen, CliError};
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub const ACTOR_ENV: &str = "TOLLGATE_ADMIN_ACTOR";
+/// The help heading of the options every command takes.
+const CONNECTION: &str = "Connection";
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The admin API is found with --url, else TOLLGATE_ADMIN_URL, else the \
+[admin] listen address of the configuration file; its token with --token, else \
+TOLLGATE_ADMIN_TOKEN, else [admin] token. Prefer the variable to --token: other users of the \
+machine can see a command line."
+)]
+pub struct AdminArgs {
+    /// The admin API, e.g. http://127.0.0.1:9090.
+    #[arg(long, global = true, value_name = "URL", help_heading = CONNECTION)]
+    pub url: Option<String>,
+    /// The admin bearer token.
+    #[arg(long, global = true, value_name = "TOKEN", help_heading = CONNECTION)]
+    pub token: Option<String>,
+    /// The gateway's configuration, read for the admin address and token when not given.
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "conf/tollgate.toml",
+        help_heading = CONNECTION
+    )]
+    pub config: PathBuf,
+    /// Who is acting, for the audit log [default: $TOLLGATE_ADMIN_ACTOR, else $USER].
+    #[arg(long, global = true, value_name = "NAME", help_heading = CONNECTION)]
+    pub actor: Option<String>,
+    /// How long to wait to connect, and for each read of the answer.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s",
+          value_parser = humantime::parse_duration, help_heading = CONNECTION)]
+    pub timeout: Duration,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Tenants: the customers or teams that own apps.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// A tenant's own keys for LLM providers (stored encrypted, never shown).
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Apps: a tenant's clients, which hold keys and subscriptions.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// API keys of an app.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Apps' subscriptions to APIs, and their approval.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
+    /// The routes seen as APIs, and their lifecycle state.
+    #[command(subcommand)]
+    Apis(ApisCommand),
+    /// The published and deprecated APIs with their documents.
+    Catalog {
+        /// Only the APIs this tenant may see.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// The audit log of admin changes, newest first.
+    Audit {
+        /// How many entries [server's default: 100].
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Only entries about this target, e.g. "acme/web".
+        #[arg(long)]
+        target: Option<String>,
+        /// Only this action, e.g. "key.create".
+        #[arg(long)]
+        action: Option<String>,
+    },
+    /// The admin API's OpenAPI document.
+    Openapi,
+    /// Make an API key offline and print it with the [[tenants.apps.keys]] lines (id and
+    /// SHA-256 only) for the configuration's seed.
+    Keygen {
+        /// The key's name in the TOML lines.
+        #[arg(long)]
+        name: Option<String>,
+        /// When the key stops working, e.g. 2027-01-01.
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    List,
+    /// A tenant and its apps.
+    Show {
+        tenant: String,
+    },
+    Create {
+        tenant: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Update {
+        tenant: String,
+        #[arg(long)]
+        description: String,
+    },
+    /// Delete a tenant with its apps, keys, subscriptions and credentials.
+    Delete {
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// The providers a tenant has its own key for.
+    List {
+        tenant: String,
+    },
+    /// Store a tenant's key for a provider, read from standard input or --key-env.
+    Set {
+        tenant: String,
+        provider: String,
+        /// Read the key from this environment variable instead of standard input.
+        #[arg(long, value_name = "VAR")]
+        key_env: Option<String>,
+    },
+    Delete {
+        tenant: String,
+        provider: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    List {
+        tenant: String,
+    },
+    Show {
+        tenant: String,
+        app: String,
+    },
+    Create {
+        tenant: String,
+        app: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// The public models the app may use, e.g. gpt-4o,demo [default: all the tenant sees].
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+        models: Option<Vec<String>>,
+    },
+    #[command(group(ArgGroup::new("change").required(true).multiple(true)
+        .args(["description", "models", "all_models"])))]
+    Update {
+        tenant: String,
+        app: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// The public models the app may use, e.g. gpt-4o,demo.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "MODELS",
+            conflicts_with = "all_models"
+        )]
+        models: Option<Vec<String>>,
+        /// Drop the model allow-list: the app may use every model its tenant sees.
+        #[arg(long)]
+        all_models: bool,
+    },
+    /// Delete an app with its keys and subscriptions.
+    Delete {
+        tenant: String,
+        app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    List {
+        tenant: String,
+        app: String,
+    },
+    /// Create a key; it is printed once, only its hash is kept.
+    Create {
+        tenant: String,
+        app: String,
+        /// What the key is for, e.g. the client that holds it.
+        #[arg(long)]
+        name: Option<String>,
+        /// Valid for this long, e.g. 30d or 12h.
+        #[arg(long, value_name = "DURATION", conflicts_with = "expires_at")]
+        expires_in: Option<String>,
+        /// Valid until this date, e.g. 2027-01-01 or 2027-01-01T12:00:00Z.
+        #[arg(long, value_name = "DATE")]
+        expires_at: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Revoke {
+        id: String,
+    },
+    /// Make a new key for the same app; the old one keeps working for the overlap.
+    Rotate {
+        id: String,
+        /// How long the old key keeps working [server's default: 24h].
+        #[arg(long, value_name = "DURATION")]
+        overlap: Option<String>,
+    },
+}
+
+const SUB_STATES: [&str; 4] = ["pending", "active", "rejected", "revoked"];
+const API_STATES: [&str; 4] = ["draft", "published", "deprecated", "retired"];
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    List {
+        #[arg(long, value_parser = SUB_STATES)]
+        state: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long)]
+        api: Option<String>,
+    },
+    Show {
+        id: u64,
+    },
+    /// Subscribe an app to an API: active at once, or pending when the API needs approval.
+    Request {
+        tenant: String,
+        app: String,
+        api: String,
+    },
+    Approve {
+        id: u64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Reject {
+        id: u64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Revoke {
+        id: u64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApisCommand {
+    List,
+    Show {
+        name: String,
+    },
+    /// Override the lifecycle state written in the configuration.
+    SetState {
+        name: String,
+        #[arg(value_parser = API_STATES)]
+        state: String,
+        /// The route that replaces this API.
+        #[arg(long, value_name = "ROUTE")]
+        successor: Option<String>,
+        /// When the API goes away, e.g. 2027-06-30.
+        #[arg(long, value_name = "DATE")]
+        sunset: Option<String>,
+    },
+    /// Go back to the configured state.
+    ClearState {
+        name: String,
+    },
+}
+
+/// Runs a command; errors are printed to stderr and give exit status 1.
+pub fn main(args: AdminArgs) -> ExitCode {
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate admin: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: AdminArgs) -> Result<(), CliError> {
+    if let AdminCommand::Keygen { name, expires } = &args.command {
+        out(&keygen::keygen(name.as_deref(), expires.as_deref())?);
+        eprintln!("{}", keygen::ADVICE);
+        return Ok(());
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let target = target::resolve(
+        args.url.as_deref(),
+        args.token.as_deref(),
+        &args.config,
+        &env,
+    )?;
+    let actor = actor(args.actor.as_deref(), &env)?;
+    // The target first: a key typed in is not asked for when it could not be sent anyway.
+    let Some(call) = call(&args.command, &mut secret::read)? else {
+        return Ok(());
+    };
+    if let Some(answer) = send(&target, actor.as_deref(), &call, args.timeout)? {
+        out(&answer);
+    }
+    if let Some(note) = &call.note {
+        eprintln!("{note}");
+    }
+    Ok(())
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+/// Sends `call`; the answer as text to print (pretty JSON, with a final newline), if it has one.
+pub fn send(
+    target: &Target,
+    actor: Option<&str>,
+    call: &Call,
+    timeout: Duration,
+) -> Result<Option<String>, CliError> {
+    if !header_safe(&target.token) {
+        return Err(CliError::Target(
+            "the admin token holds characters that cannot go in an HTTP header".into(),
+        ));
+    }
+    let mut headers = vec![("Authorization", format!("Bearer {}", target.token))];
+    if let Some(a) = actor {
+        headers.push(("X-Tollgate-Actor", a.to_string()));
+    }
+    let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
+    let resp = Client::new(target.url.clone(), timeout).send(&Request {
+        method: call.method,
+        path: &call.path,
+        headers: &headers,
+        body: body.as_deref(),
+    })?;
+    if !(200..300).contains(&resp.status) {
+        return Err(refusal(&resp));
+    }
+    if resp.body.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(pretty::pretty(&resp.body).unwrap_or_else(|| {
+        String::from_utf8_lossy(&resp.body).into_owned()
+    })))
+}
+
+/// The error an error answer stands for: the API's own message when it sent one.
+fn refusal(resp: &Response) -> CliError {
+    let json = serde_json::from_slice::<Value>(&resp.body).ok();
+    let message = match json.as_ref().and_then(|v| v["error"]["message"].as_str()) {
+        Some(m) => m.to_string(),
+        None => {
+            let text = String::from_utf8_lossy(&resp.body);
+            let text = text.trim();
+            match text.char_indices().nth(300) {
+                _ if text.is_empty() => "the admin API gave no message".to_string(),
+                Some((cut, _)) => format!("{}...", &text[..cut]),
+                None => text.to_string(),
+            }
+        }
+    };
+    CliError::Refused {
+        status: resp.status,
+        message,
+    }
+}
+
+/// `--actor`, else `$TOLLGATE_ADMIN_ACTOR`, else the login name (when it can be a header).
+fn actor(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, CliError> {
+    let given = flag
+        .map(str::to_string)
+        .or_else(|| env(ACTOR_ENV).filter(|a| !a.is_empty()));
+    match given {
+        Some(a) if header_safe(&a) && !a.trim().is_empty() => Ok(Some(a)),
+        Some(a) => Err(CliError::Input(format!(
+            "actor {a:?}: use printable ASCII (it goes in the X-Tollgate-Actor header)"
+        ))),
+        None => Ok(env("USER").filter(|u| !u.is_empty() && header_safe(u))),
+    }
+}
+
+/// Whether `value` can be an HTTP header value as is: printable ASCII and spaces.
+fn header_safe(value: &str) -> bool {
+    value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,352 @@
+//! Each `tollgate admin` command as the one admin API request it stands for.
+
+use super::{
+    AdminCommand, ApisCommand, AppsCommand, CredentialsCommand, KeysCommand, SubscriptionsCommand,
+    TenantsCommand,
+};
+use crate::cli::secret::SecretSource;
+use crate::cli::CliError;
+use serde_json::{json, Map, Value};
+
+/// One request: `path` holds the query, `body` is sent as JSON.
+#[derive(Debug, PartialEq)]
+pub struct Call {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<Value>,
+    /// Said on stderr after a success, e.g. for a deletion, which prints nothing else.
+    pub note: Option<String>,
+}
+
+impl Call {
+    fn get(path: String) -> Call {
+        Call {
+            method: "GET",
+            path,
+            body: None,
+            note: None,
+        }
+    }
+
+    fn with(method: &'static str, path: String, body: Value) -> Call {
+        Call {
+            method,
+            path,
+            body: Some(body),
+            note: None,
+        }
+    }
+
+    fn delete(path: String, note: String) -> Call {
+        Call {
+            method: "DELETE",
+            path,
+            body: None,
+            note: Some(note),
+        }
+    }
+
+    fn note(mut self, note: impl Into<String>) -> Call {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// The request for `cmd`, or `None` for a command that needs no server. `secret` reads a key
+/// that must not come from the command line.
+pub fn call(
+    cmd: &AdminCommand,
+    secret: &mut dyn FnMut(&SecretSource) -> Result<String, CliError>,
+) -> Result<Option<Call>, CliError> {
+    Ok(Some(match cmd {
+        AdminCommand::Tenants(c) => tenants(c),
+        AdminCommand::Credentials(c) => credentials(c, secret)?,
+        AdminCommand::Apps(c) => apps(c),
+        AdminCommand::Keys(c) => keys(c),
+        AdminCommand::Subscriptions(c) => subscriptions(c),
+        AdminCommand::Apis(c) => apis(c),
+        AdminCommand::Catalog { tenant } => Call::get(format!(
+            "/admin/catalog{}",
+            query(&[("tenant", tenant.clone())])
+        )),
+        AdminCommand::Audit {
+            limit,
+            target,
+            action,
+        } => Call::get(format!(
+            "/admin/audit{}",
+            query(&[
+                ("limit", limit.map(|l| l.to_string())),
+                ("target", target.clone()),
+                ("action", action.clone()),
+            ])
+        )),
+        AdminCommand::Openapi => Call::get("/admin/openapi.json".into()),
+        AdminCommand::Keygen { .. } => return Ok(None),
+    }))
+}
+
+fn tenants(c: &TenantsCommand) -> Call {
+    match c {
+        TenantsCommand::List => Call::get("/admin/tenants".into()),
+        TenantsCommand::Show { tenant } => Call::get(tenant_path(tenant)),
+        TenantsCommand::Create {
+            tenant,
+            description,
+        } => Call::with(
+            "POST",
+            "/admin/tenants".into(),
+            object([
+                ("name", Some(json!(tenant))),
+                ("description", description.as_ref().map(|d| json!(d))),
+            ]),
+        ),
+        TenantsCommand::Update {
+            tenant,
+            description,
+        } => Call::with(
+            "PATCH",
+            tenant_path(tenant),
+            json!({ "description": description }),
+        ),
+        TenantsCommand::Delete { tenant } => Call::delete(
+            tenant_path(tenant),
+            format!("deleted tenant {tenant:?} with its apps, keys and subscriptions"),
+        ),
+    }
+}
+
+fn credentials(
+    c: &CredentialsCommand,
+    secret: &mut dyn FnMut(&SecretSource) -> Result<String, CliError>,
+) -> Result<Call, CliError> {
+    let path = |tenant: &str, provider: &str| {
+        format!("{}/credentials/{}", tenant_path(tenant), seg(provider))
+    };
+    Ok(match c {
+        CredentialsCommand::List { tenant } => {
+            Call::get(format!("{}/credentials", tenant_path(tenant)))
+        }
+        CredentialsCommand::Set {
+            tenant,
+            provider,
+            key_env,
+        } => {
+            let source = match key_env {
+                Some(var) => SecretSource::Env(var.clone()),
+                None => SecretSource::Stdin {
+                    prompt: format!("{provider} API key for tenant {tenant}"),
+                },
+            };
+            let key = secret(&source)?;
+            Call::with("PUT", path(tenant, provider), json!({ "api_key": key }))
+        }
+        CredentialsCommand::Delete { tenant, provider } => Call::delete(
+            path(tenant, provider),
+            format!("deleted tenant {tenant:?}'s key for {provider:?}"),
+        ),
+    })
+}
+
+fn apps(c: &AppsCommand) -> Call {
+    match c {
+        AppsCommand::List { tenant } => Call::get(format!("{}/apps", tenant_path(tenant))),
+        AppsCommand::Show { tenant, app } => Call::get(app_path(tenant, app)),
+        AppsCommand::Create {
+            tenant,
+            app,
+            description,
+            models,
+        } => Call::with(
+            "POST",
+            format!("{}/apps", tenant_path(tenant)),
+            object([
+                ("name", Some(json!(app))),
+                ("description", description.as_ref().map(|d| json!(d))),
+                ("models", models.as_deref().map(model_list)),
+            ]),
+        ),
+        AppsCommand::Update {
+            tenant,
+            app,
+            description,
+            models,
+            all_models,
+        } => {
+            let models = match (models, all_models) {
+                (Some(m), _) => Some(model_list(m)),
+                (None, true) => Some(Value::Null),
+                (None, false) => None,
+            };
+            Call::with(
+                "PATCH",
+                app_path(tenant, app),
+                object([
+                    ("description", description.as_ref().map(|d| json!(d))),
+                    ("models", models),
+                ]),
+            )
+        }
+        AppsCommand::Delete { tenant, app } => Call::delete(
+            app_path(tenant, app),
+            format!("deleted app {tenant}/{app} with its keys and subscriptions"),
+        ),
+    }
+}
+
+fn keys(c: &KeysCommand) -> Call {
+    match c {
+        KeysCommand::List { tenant, app } => Call::get(format!("{}/keys", app_path(tenant, app))),
+        KeysCommand::Create {
+            tenant,
+            app,
+            name,
+            expires_in,
+            expires_at,
+        } => Call::with(
+            "POST",
+            format!("{}/keys", app_path(tenant, app)),
+            object([
+                ("name", name.as_ref().map(|n| json!(n))),
+                ("expires_in", expires_in.as_ref().map(|d| json!(d))),
+                ("expires_at", expires_at.as_ref().map(|d| json!(d))),
+            ]),
+        )
+        .note("The \"key\" above is shown only this once: only its hash is kept."),
+        KeysCommand::Show { id } => Call::get(key_path(id)),
+        KeysCommand::Revoke { id } => Call {
+            method: "DELETE",
+            path: key_path(id),
+            body: None,
+            note: None,
+        },
+        KeysCommand::Rotate { id, overlap } => Call::with(
+            "POST",
+            format!("{}/rotate", key_path(id)),
+            object([("overlap", overlap.as_ref().map(|o| json!(o)))]),
+        )
+        .note(
+            "The new \"key\" above is shown only this once; the old key works until its \
+             expires_at.",
+        ),
+    }
+}
+
+fn subscriptions(c: &SubscriptionsCommand) -> Call {
+    let decide = |id: &u64, verb: &str, reason: &Option<String>| {
+        Call::with(
+            "POST",
+            format!("/admin/subscriptions/{id}/{verb}"),
+            object([("reason", reason.as_ref().map(|r| json!(r)))]),
+        )
+    };
+    match c {
+        SubscriptionsCommand::List {
+            state,
+            tenant,
+            app,
+            api,
+        } => Call::get(format!(
+            "/admin/subscriptions{}",
+            query(&[
+                ("state", state.clone()),
+                ("tenant", tenant.clone()),
+                ("app", app.clone()),
+                ("api", api.clone()),
+            ])
+        )),
+        SubscriptionsCommand::Show { id } => Call::get(format!("/admin/subscriptions/{id}")),
+        SubscriptionsCommand::Request { tenant, app, api } => Call::with(
+            "POST",
+            format!("{}/subscriptions", app_path(tenant, app)),
+            json!({ "api": api }),
+        ),
+        SubscriptionsCommand::Approve { id, reason } => decide(id, "approve", reason),
+        SubscriptionsCommand::Reject { id, reason } => decide(id, "reject", reason),
+        SubscriptionsCommand::Revoke { id, reason } => decide(id, "revoke", reason),
+    }
+}
+
+fn apis(c: &ApisCommand) -> Call {
+    let state_path = |name: &str| format!("/admin/apis/{}/state", seg(name));
+    match c {
+        ApisCommand::List => Call::get("/admin/apis".into()),
+        ApisCommand::Show { name } => Call::get(format!("/admin/apis/{}", seg(name))),
+        ApisCommand::SetState {
+            name,
+            state,
+            successor,
+            sunset,
+        } => Call::with(
+            "PUT",
+            state_path(name),
+            object([
+                ("state", Some(json!(state))),
+                ("successor", successor.as_ref().map(|s| json!(s))),
+                ("sunset", sunset.as_ref().map(|s| json!(s))),
+            ]),
+        ),
+        ApisCommand::ClearState { name } => Call {
+            method: "DELETE",
+            path: state_path(name),
+            body: None,
+            note: None,
+        },
+    }
+}
+
+fn tenant_path(tenant: &str) -> String {
+    format!("/admin/tenants/{}", seg(tenant))
+}
+
+fn app_path(tenant: &str, app: &str) -> String {
+    format!("{}/apps/{}", tenant_path(tenant), seg(app))
+}
+
+fn key_path(id: &str) -> String {
+    format!("/admin/keys/{}", seg(id))
+}
+
+/// `--models a,b`: the names, without the empty ones a stray comma leaves.
+fn model_list(models: &[String]) -> Value {
+    json!(models
+        .iter()
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty())
+        .collect::<Vec<_>>())
+}
+
+/// A JSON object of the fields that are given.
+fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    let map: Map<String, Value> = fields
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+    Value::Object(map)
+}
+
+/// `?a=1&b=2` of the parameters that are given, or nothing.
+fn query(params: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = params
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{k}={}", seg(v.as_deref()?))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Percent-encodes all but the unreserved characters, so a name cannot change the path.
+pub fn seg(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

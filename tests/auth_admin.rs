@@ -3,36 +3,13 @@
 //! changes; tenants' own provider keys. Every change must reach both workers.
 
 mod common;
+use common::admin::{call as admin, ok};
 use common::providers::*;
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-fn admin(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("http://127.0.0.1:{}{path}", gw.admin_port);
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = client()
-        .request(method, url)
-        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-        .header("x-tollgate-actor", "alice");
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-fn ok(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, v) = admin(gw, method, path, body);
-    assert!(
-        (200..300).contains(&status),
-        "{method} {path}: {status} {v}"
-    );
-    v
-}
 
 /// Status and error code of a GET with `key`, on a fresh connection (so over time the
 /// requests spread over both workers).

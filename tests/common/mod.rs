@@ -2,6 +2,7 @@
 //! small helpers to poll with a deadline instead of sleeping.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod providers;
 pub mod upstream;
 

@@ -97,13 +97,7 @@ impl Gateway {
                 method: req.method.to_string(),
                 path: req.uri.path().to_string(),
             })?;
-        let admitted = access::check(
-            route,
-            &snapshot,
-            &self.state.directory.load(),
-            req,
-            crate::config::compile::api::now_unix(),
-        );
+        let admitted = access::check(route, &snapshot, &self.state.directory.load(), req);
         // Kept on the context even when refused, so an LLM route answers in its client's format.
         ctx.route = Some(route.clone());
         let admitted = admitted?;

@@ -42,25 +42,33 @@ impl Principal {
     }
 
     /// Whether the app holds an active subscription to `api`, and if not, why.
-    pub fn subscribed(&self, api: &str) -> Result<(), Denied> {
-        let (api, app) = (api.to_string(), self.app.to_string());
-        match self.subscriptions.get(&api) {
-            Some(s) => match s.state {
-                SubState::Active => Ok(()),
-                SubState::Pending => Err(Denied::Pending { api, app }),
-                SubState::Rejected => Err(Denied::Rejected {
-                    api,
-                    app,
-                    reason: s.reason.clone(),
-                }),
-                SubState::Revoked => Err(Denied::SubscriptionRevoked {
-                    api,
-                    app,
-                    reason: s.reason.clone(),
-                }),
+    pub fn subscribed(&self, name: &str) -> Result<(), Denied> {
+        // Names are copied into the refusal only: the allowed path allocates nothing.
+        let api = || name.to_string();
+        let app = || self.app.to_string();
+        let Some(s) = self.subscriptions.get(name) else {
+            return Err(Denied::NotSubscribed {
+                api: api(),
+                app: app(),
+            });
+        };
+        Err(match s.state {
+            SubState::Active => return Ok(()),
+            SubState::Pending => Denied::Pending {
+                api: api(),
+                app: app(),
             },
-            None => Err(Denied::NotSubscribed { api, app }),
-        }
+            SubState::Rejected => Denied::Rejected {
+                api: api(),
+                app: app(),
+                reason: s.reason.clone(),
+            },
+            SubState::Revoked => Denied::SubscriptionRevoked {
+                api: api(),
+                app: app(),
+                reason: s.reason.clone(),
+            },
+        })
     }
 }
 
@@ -266,6 +274,9 @@ impl Directory {
 
     /// The admin override of an API's lifecycle, if any.
     pub fn state_override(&self, api: &str) -> Option<&StateOverride> {
+        if self.overrides.is_empty() {
+            return None;
+        }
         self.overrides.get(api)
     }
 }

@@ -3,7 +3,7 @@
 //! Everything is read from the route and the worker's in-memory directory: no store access.
 
 use crate::auth::directory::{presented_key, Denied, Directory, Principal};
-use crate::config::compile::api::http_date;
+use crate::config::compile::api::{http_date, now_unix};
 use crate::config::compile::{AuthMode, Lifecycle, PathMatch};
 use crate::error::GatewayError;
 use crate::routing::{Route, Snapshot};
@@ -25,7 +25,6 @@ pub fn check(
     snapshot: &Snapshot,
     dir: &Directory,
     req: &RequestHeader,
-    now: i64,
 ) -> Result<Admitted, GatewayError> {
     let api = &route.spec.api;
     let name = route.spec.name.as_str();
@@ -56,7 +55,7 @@ pub fn check(
     }
     if api.auth == AuthMode::ApiKey {
         let presented = presented_key(&req.headers).ok_or(Denied::MissingKey)?;
-        let principal = dir.authenticate(presented, now)?;
+        let principal = dir.authenticate(presented, now_unix())?;
         if !api.visibility.admits(&principal.tenant) {
             return Err(Denied::NotVisible {
                 api: name.to_string(),

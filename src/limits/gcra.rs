@@ -79,7 +79,8 @@ pub fn decide(rate: Rate, tat: u64, now: u64, cost: u64) -> Decision {
 /// Gives back `units` a request reserved but did not use (an LLM call that used fewer tokens
 /// than it reserved): the TAT moves back, never before `now`.
 pub fn refund(rate: Rate, tat: u64, now: u64, units: u64) -> u64 {
-    tat.saturating_sub(rate.interval.saturating_mul(units)).max(now.min(tat))
+    tat.saturating_sub(rate.interval.saturating_mul(units))
+        .max(now.min(tat))
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub enum GatewayError {
         successor: Option<String>,
     },
     #[error("{0}")]
+    RateLimited(#[from] crate::limits::check::Limited),
+    #[error("{0}")]
     Other(String),
 }
 
@@ -49,6 +51,7 @@ impl GatewayError {
             GatewayError::Llm(e) => e.kind.status(),
             GatewayError::Denied(d) => d.status(),
             GatewayError::Retired { .. } => 410,
+            GatewayError::RateLimited(_) => 429,
             GatewayError::Other(_) => 500,
         }
     }
@@ -64,6 +67,7 @@ impl GatewayError {
             GatewayError::Llm(_) => "llm_error",
             GatewayError::Denied(d) => d.code(),
             GatewayError::Retired { .. } => "api_retired",
+            GatewayError::RateLimited(_) => "rate_limit_exceeded",
             GatewayError::Other(_) => "internal_error",
         }
     }
@@ -74,7 +78,10 @@ impl GatewayError {
     pub fn keeps_connection(&self) -> bool {
         matches!(
             self,
-            GatewayError::NoRoute { .. } | GatewayError::Denied(_) | GatewayError::Retired { .. }
+            GatewayError::NoRoute { .. }
+                | GatewayError::Denied(_)
+                | GatewayError::Retired { .. }
+                | GatewayError::RateLimited(_)
         )
     }
 
@@ -126,6 +133,7 @@ pub async fn respond(
     err: &GatewayError,
     request_id: &str,
     keep_alive: bool,
+    extra: &[(http::HeaderName, http::HeaderValue)],
 ) -> u16 {
     let status = err.status();
     let body = serde_json::json!({
@@ -141,6 +149,9 @@ pub async fn respond(
     let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
     let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
     let _ = resp.insert_header("x-request-id", request_id);
+    for (name, value) in extra {
+        let _ = resp.insert_header(name.clone(), value.clone());
+    }
     if !keep_alive {
         // Said explicitly, so a client never sends its next request on a closing connection.
         let _ = resp.insert_header(http::header::CONNECTION, "close");
@@ -162,6 +173,7 @@ fn error_type(status: u16) -> &'static str {
     match status {
         401 => "authentication_error",
         403 => "permission_error",
+        429 => "requests",
         404 => "not_found_error",
         400..=499 => "invalid_request_error",
         _ => "upstream_error",

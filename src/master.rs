@@ -8,6 +8,7 @@ pub mod notify;
 pub mod scoreboard;
 
 use crate::config::{self, Config};
+use crate::limits::local::LocalTable;
 use crate::worker::{self, WorkerArgs};
 use scoreboard::{Scoreboard, MAX_SLOTS};
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub struct Master {
     path: PathBuf,
     config: Arc<Config>,
     board: &'static Scoreboard,
+    /// The host-wide limit table, mapped before the first fork.
+    limiter: LocalTable,
     children: Vec<Child>,
     stopping: Option<Instant>,
     announced_ready: bool,
@@ -92,6 +95,13 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             return 1;
         }
     };
+    let limiter = match LocalTable::map(config.server.limit_slots) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: cannot map the limit table: {e}");
+            return 1;
+        }
+    };
     let set = signal_set();
     // SAFETY: blocks signals for this (single) thread; they are taken with sigtimedwait below.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -102,6 +112,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
         path,
         config: Arc::new(config),
         board,
+        limiter,
         children: Vec::new(),
         stopping: None,
         announced_ready: false,
@@ -224,6 +235,7 @@ impl Master {
                 config: self.config.clone(),
                 generation,
                 board: self.board,
+                limiter: self.limiter,
             }),
             Role::Admin => crate::admin::run(
                 self.config.clone(),
@@ -389,6 +401,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("log.queue", old.log.queue != new.log.queue),
         ("log.level", old.log.level != new.log.level),
         ("store.path", store_path(old) != store_path(new)),
+        ("server.limit_slots", o.limit_slots != n.limit_slots),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))

@@ -8,6 +8,7 @@ pub mod hygiene;
 
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
+use crate::limits::check::Caller;
 use crate::llm::models::Models;
 use crate::routing::{Handler, Snapshot};
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
@@ -27,6 +28,8 @@ use std::time::{Duration, Instant};
 /// State shared by every request of a worker.
 pub struct GatewayState {
     pub snapshot: ArcSwap<Snapshot>,
+    /// The host-wide limit table, shared with the other workers.
+    pub limiter: crate::limits::local::LocalTable,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
     pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,
@@ -70,7 +73,7 @@ impl Gateway {
         err: GatewayError,
     ) -> Result<bool> {
         let reuse = err.keeps_connection() && drain_body(session).await;
-        error::respond(session, &err, &ctx.request_id, reuse).await;
+        error::respond(session, &err, &ctx.request_id, reuse, &ctx.response_headers).await;
         ctx.error = Some(err);
         Ok(true)
     }
@@ -101,8 +104,33 @@ impl Gateway {
         // Kept on the context even when refused, so an LLM route answers in its client's format.
         ctx.route = Some(route.clone());
         let admitted = admitted?;
+        if let Some(notice) = admitted.notice {
+            ctx.response_headers = *notice;
+        }
+        if !route.spec.limits.is_empty() {
+            let key_id = admitted.principal.as_ref().and(
+                crate::auth::directory::presented_key(&req.headers)
+                    .and_then(crate::auth::key::parse)
+                    .map(|(id, _)| id),
+            );
+            let caller = Caller {
+                route: &route.spec.name,
+                tenant: admitted.principal.as_ref().map(|p| &*p.tenant),
+                app: admitted.principal.as_ref().map(|p| &*p.app),
+                key_id,
+                model: None,
+                client_ip: client_ip(session),
+            };
+            crate::limits::check::check(
+                &self.state.limiter,
+                &snapshot.config.limits,
+                &route.spec.limits,
+                &caller,
+                crate::limits::local::now_ns(),
+                &mut ctx.response_headers,
+            )?;
+        }
         ctx.principal = admitted.principal;
-        ctx.notice = admitted.notice;
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
@@ -298,7 +326,7 @@ impl ProxyHttp for Gateway {
         if let Some(route) = &ctx.route {
             headers::apply_response(&route.spec.response_headers, resp);
         }
-        for (name, value) in ctx.notice.iter().flat_map(|n| n.iter()) {
+        for (name, value) in &ctx.response_headers {
             resp.insert_header(name.clone(), value.clone())?;
         }
         resp.insert_header("x-request-id", ctx.request_id.as_str())?;
@@ -383,7 +411,7 @@ impl ProxyHttp for Gateway {
         let code = if error::downstream_is_gone(e) || session.response_written().is_some() {
             0
         } else {
-            error::respond(session, &err, &ctx.request_id, reuse).await
+            error::respond(session, &err, &ctx.request_id, reuse, &ctx.response_headers).await
         };
         ctx.error = Some(err);
         FailToProxy {

@@ -35,6 +35,7 @@ pub struct WorkerArgs {
     /// The generation of `config`; the master may have accepted a newer one since the fork.
     pub generation: u64,
     pub board: &'static Scoreboard,
+    pub limiter: crate::limits::local::LocalTable,
 }
 
 /// Runs the worker until it is told to stop; never returns.
@@ -68,6 +69,7 @@ pub fn run(args: WorkerArgs) -> ! {
     let state = Arc::new(GatewayState {
         snapshot: ArcSwap::from_pointee(snapshot),
         directory: directory.clone(),
+        limiter: args.limiter,
         registry: registry.clone(),
         access_log,
         ids: RequestIds::new(),

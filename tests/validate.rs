@@ -336,3 +336,61 @@ fn api_management_mistakes_are_each_located() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+const LIMITS_EXAMPLE: &str = r#"
+[[upstreams]]
+name = "echo"
+targets = ["127.0.0.1:18001"]
+
+[[limits]]
+name = "per-ip"
+counts = "requests"
+rate = 10
+period = "1m"
+burst = 10
+key = ["client_ip"]
+scope = "local"
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+limits = ["per-ip"]
+"#;
+
+#[test]
+fn the_limits_example_validates_and_mistakes_are_located() {
+    let (ok, err, _) = validate_env(LIMITS_EXAMPLE, &[]);
+    assert!(ok, "{err}");
+    let text = LIMITS_EXAMPLE
+        .replace("limits = [\"per-ip\"]", "limits = [\"per_ip\"]")
+        .replace("rate = 10", "rate = 0")
+        .replace(
+            "key = [\"client_ip\"]",
+            "key = [\"client_ip\", \"client_ip\"]",
+        );
+    let (ok, err, _) = validate_env(&text, &[]);
+    assert!(!ok);
+    for expected in [
+        "routes[0].limits[0]: no limit named \"per_ip\" (did you mean \"per-ip\"?)",
+        "limits[0]: rate and burst must be at least 1",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let text = LIMITS_EXAMPLE
+        .replace("counts = \"requests\"", "counts = \"tokens\"")
+        .replace("scope = \"local\"", "scope = \"cluster\"");
+    let (ok, err, _) = validate_env(&text, &[]);
+    assert!(!ok);
+    for expected in [
+        "limits[0].counts: only counts = \"requests\" is supported so far",
+        "limits[0].scope: scope = \"cluster\" needs [redis]",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let (ok, err, _) = validate_env(
+        &LIMITS_EXAMPLE.replace("\"client_ip\"]", "\"cookie\"]"),
+        &[],
+    );
+    assert!(!ok && err.contains("limits[0].key"), "{err}");
+}

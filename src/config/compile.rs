@@ -2,6 +2,7 @@
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
 pub mod api;
+mod limits;
 mod llm;
 
 use super::problem::{did_you_mean, key, Issue, Seg};
@@ -10,6 +11,7 @@ pub use api::{
     ApiSpec, AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
 use http::{HeaderName, HeaderValue, Method};
+pub use limits::LimitSpec;
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
@@ -33,6 +35,7 @@ pub struct Config {
     /// The control-plane store; API keys and subscriptions need one.
     pub store: Option<StoreSettings>,
     pub tenants: Vec<TenantSeed>,
+    pub limits: Vec<LimitSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +47,7 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     pub max_body_bytes: u64,
     pub keepalive_timeout: Duration,
+    pub limit_slots: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +158,8 @@ pub struct RouteSpec {
     pub request_headers: HeaderTransform,
     pub response_headers: HeaderTransform,
     pub api: ApiSpec,
+    /// Indexes into `Config::limits`.
+    pub limits: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +233,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         upstreams.push(compile_upstream(u, &base, &mut ck));
     }
     let llm = llm::compile(file, &server, &mut ck);
+    let limit_specs = limits::compile_limits(&file.limits, &mut ck);
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
     let mut routes = Vec::new();
     let mut route_names = HashSet::new();
@@ -239,7 +246,8 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
                 format!("duplicate route name {:?}", r.name),
             );
         }
-        if let Some(route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
+        if let Some(mut route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
+            route.limits = limits::resolve(&r.limits, &limit_specs, &base, &mut ck);
             if let Some(j) = routes
                 .iter()
                 .position(|o: &RouteSpec| same_match(o, &route))
@@ -276,6 +284,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             llm,
             store,
             tenants,
+            limits: limit_specs,
         })
     } else {
         Err(ck.issues)
@@ -325,6 +334,7 @@ fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings
         max_header_bytes: s.max_header_bytes.0 as usize,
         max_body_bytes: s.max_body_bytes.0,
         keepalive_timeout: s.keepalive_timeout.0,
+        limit_slots: s.limit_slots,
     }
 }
 
@@ -618,6 +628,7 @@ fn compile_route(
         request_headers,
         response_headers,
         api: api::compile_api(&r.api, base, ck),
+        limits: Vec::new(),
     })
 }
 

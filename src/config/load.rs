@@ -41,6 +41,7 @@ struct Origins {
     providers: Vec<(usize, usize)>,
     models: Vec<(usize, usize)>,
     tenants: Vec<(usize, usize)>,
+    limits: Vec<(usize, usize)>,
 }
 
 impl Origins {
@@ -51,6 +52,7 @@ impl Origins {
             "providers" => Some(&self.providers),
             "models" => Some(&self.models),
             "tenants" => Some(&self.tenants),
+            "limits" => Some(&self.limits),
             _ => None,
         }
     }
@@ -357,6 +359,8 @@ fn merge(
         origins.models.extend(from(file.models.len()));
         origins.tenants.extend(from(file.tenants.len()));
         out.tenants.extend(file.tenants);
+        origins.limits.extend(from(file.limits.len()));
+        out.limits.extend(file.limits);
         out.upstreams.extend(file.upstreams);
         out.routes.extend(file.routes);
         out.providers.extend(file.providers);

@@ -4,9 +4,11 @@
 //! parsed here so that the compiled form in `compile.rs` holds plain numbers.
 
 mod api;
+mod limits;
 mod llm;
 
 pub use api::*;
+pub use limits::*;
 pub use llm::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -33,6 +35,8 @@ pub struct FileConfig {
     pub store: Option<StoreSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
+    #[serde(default)]
+    pub limits: Vec<LimitSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +55,9 @@ pub struct ServerSection {
     pub max_body_bytes: ByteSize,
     #[serde(default = "sixty_seconds")]
     pub keepalive_timeout: Dur,
+    /// Buckets of the host-wide limit table (16 bytes each), shared by all workers.
+    #[serde(default = "default_limit_slots")]
+    pub limit_slots: usize,
 }
 
 impl Default for ServerSection {
@@ -63,6 +70,7 @@ impl Default for ServerSection {
             max_header_bytes: default_header_cap(),
             max_body_bytes: default_body_cap(),
             keepalive_timeout: sixty_seconds(),
+            limit_slots: default_limit_slots(),
         }
     }
 }
@@ -229,6 +237,9 @@ pub struct RouteSection {
     /// The route as an API: access rules, lifecycle and catalog entry.
     #[serde(default)]
     pub api: ApiSection,
+    /// Names of `[[limits]]` that apply to the route's requests.
+    #[serde(default)]
+    pub limits: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -317,6 +328,9 @@ fn default_level() -> String {
     "info".to_string()
 }
 fn default_log_queue() -> usize {
+    65_536
+}
+fn default_limit_slots() -> usize {
     65_536
 }
 fn default_keepalive() -> usize {

@@ -23,6 +23,7 @@ struct Slot {
     tat: AtomicU64,
 }
 
+#[derive(Clone, Copy)]
 pub struct LocalTable {
     slots: &'static [Slot],
 }

@@ -29,8 +29,8 @@ pub struct RequestCtx {
     pub llm: Option<Box<CallRecord>>,
     /// The app whose key the request carries, on keyed APIs.
     pub principal: Option<Arc<crate::auth::Principal>>,
-    /// Deprecation headers for the response.
-    pub notice: Option<Box<crate::proxy::access::Notice>>,
+    /// Headers the gate adds to the response: deprecation and rate-limit headers.
+    pub response_headers: crate::limits::check::Headers,
 }
 
 impl RequestCtx {
@@ -51,7 +51,7 @@ impl RequestCtx {
             inflight: None,
             llm: None,
             principal: None,
-            notice: None,
+            response_headers: Vec::new(),
         }
     }
 

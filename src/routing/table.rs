@@ -118,6 +118,7 @@ mod tests {
             request_headers: HeaderTransform::default(),
             response_headers: HeaderTransform::default(),
             api: Default::default(),
+            limits: vec![],
         }
     }
 

@@ -19,7 +19,7 @@ fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<
     let mut resp = ResponseHeader::build(status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
     resp.insert_header("x-request-id", ctx.request_id.as_str())?;
-    for (name, value) in ctx.notice.iter().flat_map(|n| n.iter()) {
+    for (name, value) in &ctx.response_headers {
         resp.insert_header(name.clone(), value.clone())?;
     }
     Ok(resp)

@@ -1,0 +1,112 @@
+//! Compiles `[[limits]]` and the routes' references to them.
+
+use super::Checker;
+use crate::config::problem::{did_you_mean, key, Issue, Seg};
+use crate::config::schema::{Counts, KeyPart, LimitSection, Scope};
+use crate::limits::gcra::Rate;
+use std::collections::HashSet;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct LimitSpec {
+    pub name: String,
+    pub counts: Counts,
+    /// Units per `period`, as written (the headers show them).
+    pub rate: u64,
+    pub period: Duration,
+    pub burst: u64,
+    pub gcra: Rate,
+    pub key: Vec<KeyPart>,
+    pub scope: Scope,
+}
+
+pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<LimitSpec> {
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, l) in limits.iter().enumerate() {
+        let base = [key("limits"), Seg::Index(i)];
+        if l.name.is_empty() {
+            ck.at(&base, &["name"], "a limit needs a name");
+        } else if !names.insert(l.name.as_str()) {
+            ck.at(
+                &base,
+                &["name"],
+                format!("duplicate limit name {:?}", l.name),
+            );
+        }
+        if l.counts != Counts::Requests {
+            ck.at(
+                &base,
+                &["counts"],
+                "only counts = \"requests\" is supported so far; token and cost limits come with LLM usage settlement",
+            );
+        }
+        if l.scope == Scope::Cluster {
+            ck.at(
+                &base,
+                &["scope"],
+                "scope = \"cluster\" needs [redis], which this version does not support yet; use \"local\"",
+            );
+        }
+        let burst = l.burst.unwrap_or(l.rate);
+        if l.period.0 < Duration::from_millis(1) {
+            ck.at(&base, &["period"], "the period must be at least 1ms");
+        }
+        let gcra = Rate::new(l.rate, l.period.0, burst).unwrap_or_else(|| {
+            ck.at(&base, &[], "rate and burst must be at least 1");
+            // Kept (the file is refused anyway) so routes can still name it.
+            Rate {
+                interval: 1,
+                capacity: 1,
+            }
+        });
+        let mut seen = HashSet::new();
+        for (j, part) in l.key.iter().enumerate() {
+            if !seen.insert(*part) {
+                let mut at = base.to_vec();
+                at.extend([key("key"), Seg::Index(j)]);
+                ck.issues.push(Issue::new(
+                    at,
+                    format!("{part:?} is listed twice in the key"),
+                ));
+            }
+        }
+        out.push(LimitSpec {
+            name: l.name.clone(),
+            counts: l.counts,
+            rate: l.rate,
+            period: l.period.0,
+            burst,
+            gcra,
+            key: l.key.clone(),
+            scope: l.scope,
+        });
+    }
+    out
+}
+
+/// A route's `limits` names as indexes into the compiled limits.
+pub(super) fn resolve(
+    names: &[String],
+    limits: &[LimitSpec],
+    base: &[Seg],
+    ck: &mut Checker,
+) -> Vec<usize> {
+    let known: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        match known.iter().position(|k| k == n) {
+            Some(j) => out.push(j),
+            None => {
+                let mut at = base.to_vec();
+                at.extend([key("limits"), Seg::Index(i)]);
+                let msg = format!(
+                    "no limit named {n:?}{}",
+                    did_you_mean(n, known.iter().copied())
+                );
+                ck.issues.push(Issue::new(at, msg));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,50 @@
+//! What users write for `[[limits]]`.
+
+use super::Dur;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSection {
+    pub name: String,
+    #[serde(default)]
+    pub counts: Counts,
+    pub rate: u64,
+    pub period: Dur,
+    /// The bucket's capacity; `rate` when unset.
+    pub burst: Option<u64>,
+    pub key: Vec<KeyPart>,
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counts {
+    #[default]
+    Requests,
+    Tokens,
+    Cost,
+}
+
+/// What a limit's bucket is per: each distinct combination gets its own bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    Tenant,
+    App,
+    ApiKey,
+    Route,
+    Model,
+    ClientIp,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Exact across the workers of one host.
+    #[default]
+    Local,
+    /// Across every gateway sharing `[redis]`.
+    Cluster,
+}

@@ -1,0 +1,113 @@
+//! Applies a route's limits to one request: one bucket per limit and key, every limit
+//! counted, the tightest answering. Refused requests give back what the limits checked
+//! before them took, so a refusal costs no other bucket anything.
+
+use super::local::{key_hash, LocalTable};
+use crate::config::compile::LimitSpec;
+use crate::config::schema::KeyPart;
+use http::{HeaderName, HeaderValue};
+use std::net::IpAddr;
+
+/// What a request's buckets are keyed on.
+pub struct Caller<'a> {
+    pub route: &'a str,
+    pub tenant: Option<&'a str>,
+    pub app: Option<&'a str>,
+    /// The public id of the API key.
+    pub key_id: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A refusal: the limit, and whole seconds until a request would pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("rate limit {limit} exceeded; retry in {retry_after}s")]
+pub struct Limited {
+    pub limit: String,
+    pub retry_after: u64,
+}
+
+pub type Headers = Vec<(HeaderName, HeaderValue)>;
+
+/// Checks `limits` (indexes into `specs`) for one request at `now` (monotonic ns). Either
+/// way, the rate-limit headers of the tightest limit are appended to `headers`.
+pub fn check(
+    table: &LocalTable,
+    specs: &[LimitSpec],
+    limits: &[usize],
+    caller: &Caller,
+    now: u64,
+    headers: &mut Headers,
+) -> Result<(), Limited> {
+    // (limit, remaining, reset ns) of the tightest so far.
+    let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
+    for (n, &i) in limits.iter().enumerate() {
+        let spec = &specs[i];
+        let key = bucket(spec, caller);
+        let d = table.decide(key, spec.gcra, now, 1);
+        if !d.allowed {
+            for &j in &limits[..n] {
+                table.refund(bucket(&specs[j], caller), specs[j].gcra, now, 1);
+            }
+            let retry_after = secs(d.retry_after).max(1);
+            push(headers, spec, 0, d.reset_after);
+            headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
+            return Err(Limited {
+                limit: spec.name.clone(),
+                retry_after,
+            });
+        }
+        if tightest.is_none_or(|(_, r, _)| d.remaining < r) {
+            tightest = Some((spec, d.remaining, d.reset_after));
+        }
+    }
+    if let Some((spec, remaining, reset)) = tightest {
+        push(headers, spec, remaining, reset);
+    }
+    Ok(())
+}
+
+fn bucket(spec: &LimitSpec, c: &Caller) -> u64 {
+    let ip = c.client_ip.map(|a| match a {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    });
+    let mut parts: [&[u8]; 7] = [spec.name.as_bytes(), &[], &[], &[], &[], &[], &[]];
+    for (slot, part) in parts[1..].iter_mut().zip(&spec.key) {
+        *slot = match part {
+            KeyPart::Route => c.route.as_bytes(),
+            KeyPart::Tenant => c.tenant.unwrap_or("").as_bytes(),
+            KeyPart::App => c.app.unwrap_or("").as_bytes(),
+            KeyPart::ApiKey => c.key_id.unwrap_or("").as_bytes(),
+            KeyPart::Model => c.model.unwrap_or("").as_bytes(),
+            KeyPart::ClientIp => ip.as_ref().map_or(&[][..], |o| o.as_slice()),
+        };
+    }
+    key_hash(&parts[..=spec.key.len()])
+}
+
+fn secs(ns: u64) -> u64 {
+    ns.div_ceil(1_000_000_000)
+}
+
+/// `RateLimit-Policy` and `RateLimit` (IETF httpapi draft), and the `X-RateLimit-*` trio.
+fn push(headers: &mut Headers, spec: &LimitSpec, remaining: u64, reset_ns: u64) {
+    let reset = secs(reset_ns);
+    let window = spec.period.as_secs().max(1);
+    let mut add = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.push((HeaderName::from_static(name), v));
+        }
+    };
+    add(
+        "ratelimit-policy",
+        format!("\"{}\";q={};w={window}", spec.name, spec.burst),
+    );
+    add(
+        "ratelimit",
+        format!("\"{}\";r={remaining};t={reset}", spec.name),
+    );
+    add("x-ratelimit-limit", spec.burst.to_string());
+    add("x-ratelimit-remaining", remaining.to_string());
+    add("x-ratelimit-reset", reset.to_string());
+}

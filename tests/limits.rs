@@ -1,0 +1,138 @@
+//! Local request limits: exact across two workers through the shared table, the tightest of
+//! several limits answering, refused requests costing the other limits nothing, and the
+//! rate-limit headers on allowed and refused responses.
+
+mod common;
+use common::*;
+
+fn echo() -> Upstream {
+    Upstream::start("echo", |_| Reply::ok("ok"))
+}
+
+/// The issue's example, with a second limit and route to see refunds.
+fn gateway(up: &Upstream) -> Gateway {
+    Gateway::start(
+        2,
+        &format!(
+            r#"
+[[upstreams]]
+name = "echo"
+targets = ["{}"]
+
+[[limits]]
+name = "per-ip"
+counts = "requests"
+rate = 10
+period = "1m"
+burst = 10
+key = ["client_ip"]
+scope = "local"
+
+[[limits]]
+name = "wide"
+rate = 100
+period = "1m"
+key = ["client_ip"]
+
+[[limits]]
+name = "narrow"
+rate = 3
+period = "1h"
+key = ["client_ip", "route"]
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+limits = ["per-ip"]
+
+[[routes]]
+name = "both"
+path_prefix = "/both"
+upstream = "echo"
+limits = ["wide", "narrow"]
+
+[[routes]]
+name = "wide-only"
+path_prefix = "/wide"
+upstream = "echo"
+limits = ["wide"]
+"#,
+            up.addr()
+        ),
+    )
+}
+
+/// A GET on a new connection, so a volley spreads over both workers.
+fn get(gw: &Gateway, path: &str) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::new()
+        .get(gw.url(path))
+        .send()
+        .unwrap()
+}
+
+fn header<'a>(r: &'a reqwest::blocking::Response, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", r.headers()))
+        .to_str()
+        .unwrap()
+}
+
+#[test]
+fn a_volley_over_two_workers_gets_exactly_the_burst() {
+    let up = echo();
+    let gw = gateway(&up);
+    let mut statuses = Vec::new();
+    let mut remaining = Vec::new();
+    for _ in 0..30 {
+        let r = get(&gw, "/echo/x");
+        statuses.push(r.status().as_u16());
+        match r.status().as_u16() {
+            200 => {
+                assert_eq!(header(&r, "ratelimit-policy"), "\"per-ip\";q=10;w=60");
+                assert_eq!(header(&r, "x-ratelimit-limit"), "10");
+                remaining.push(header(&r, "x-ratelimit-remaining").parse::<u64>().unwrap());
+            }
+            429 => {
+                assert_eq!(header(&r, "retry-after"), "6");
+                assert_eq!(header(&r, "x-ratelimit-remaining"), "0");
+                assert_eq!(header(&r, "ratelimit"), "\"per-ip\";r=0;t=60");
+                let v: serde_json::Value = r.json().unwrap();
+                assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+                assert!(v["error"]["message"].as_str().unwrap().contains("per-ip"));
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 20);
+    assert_eq!(remaining, (0..10).rev().collect::<Vec<u64>>());
+    assert_eq!(up.hits(), 10);
+}
+
+#[test]
+fn the_tightest_limit_answers_and_refusals_cost_the_others_nothing() {
+    let up = echo();
+    let gw = gateway(&up);
+    for i in 0..3 {
+        let r = get(&gw, "/both");
+        assert_eq!(r.status(), 200);
+        // narrow (3 per hour) is tighter than wide (100 per minute).
+        assert!(header(&r, "ratelimit-policy").starts_with("\"narrow\""));
+        assert_eq!(header(&r, "x-ratelimit-remaining"), (2 - i).to_string());
+    }
+    for _ in 0..5 {
+        let r = get(&gw, "/both");
+        assert_eq!(r.status(), 429);
+        assert_eq!(header(&r, "retry-after"), "1200");
+    }
+    // wide was charged for the 3 admitted requests only, not the 5 refused.
+    let r = get(&gw, "/wide");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-ratelimit-remaining"), "96");
+}

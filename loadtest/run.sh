@@ -17,8 +17,9 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
-CASES="${CASES:-get post llm auth}"  # which runs: get (GET /small), post (POST /json), llm (chat),
-                                     # auth (GET /small through an API-key route, vs. get)
+CASES="${CASES:-get post llm auth limit}" # get (GET /small), post (POST /json), llm (chat),
+                                     # auth (an API-key route vs. its open twin), limit (a route
+                                     # with a local limit that never refuses vs. its open twin)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -63,8 +64,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ "$c" == get || "$c" == post || "$c" == llm || "$c" == auth ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth)"
+    [[ "$c" == get || "$c" == post || "$c" == llm || "$c" == auth || "$c" == limit ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit)"
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
 
@@ -433,6 +434,20 @@ path_prefix = "/open"
 strip_prefix = true
 upstream = "up"
 
+# limit: the same again with a local limit that never refuses (every request is decided).
+[[limits]]
+name = "never"
+rate = 1000000000
+period = "1s"
+key = ["client_ip"]
+
+[[routes]]
+name = "limited"
+path_prefix = "/limited"
+strip_prefix = true
+upstream = "up"
+limits = ["never"]
+
 [store]
 path = "$TMP/tollgate.db"
 
@@ -603,22 +618,32 @@ if want llm; then
     measure llm-anthropic tollgate "${URL[tollgate]}/v1/chat/completions" -s "$CHAT_CLAUDE_LUA"
 fi
 
-if want auth; then
-    # The same request on twin routes with and without the key check, alternated to spread
-    # drift; the anonymous one also sends the header, so both carry the same bytes.
+# twins CASE PATH : GET /small on the open twin route and on PATH, in four rounds that
+# alternate which goes first (a drift over the run then weighs on both alike), both with the
+# same Authorization header so they carry the same bytes.
+twins() {
+    local case=$1 path=$2 round kind order url
     for round in 1 2 3 4; do
-        # Odd rounds measure anonymous first, even rounds keyed first: a drift over the run
-        # then weighs on both alike.
-        order="anon keyed"
-        ((round % 2)) || order="keyed anon"
+        order="open $case"
+        ((round % 2)) || order="$case open"
         for kind in $order; do
-            path=/open/small
-            [[ "$kind" == keyed ]] && path=/keyed/small
-            measure "GET /small $kind $round" tollgate "${URL[tollgate]}$path" \
-                -H "Authorization: Bearer $API_KEY"
+            url="${URL[tollgate]}$path/small"
+            [[ "$kind" == open ]] && url="${URL[tollgate]}/open/small"
+            measure "$case: $kind $round" tollgate "$url" -H "Authorization: Bearer $API_KEY"
         done
     done
-fi
+}
+twin_ratio() { # twin_ratio CASE GOAL : sum over the rounds of CASE / sum of its open twin
+    local case=$1 goal=$2 a=0 b=0 round
+    for round in 1 2 3 4; do
+        a=$(awk -v x="$a" -v y="${RPS["$case: $case $round|tollgate"]}" 'BEGIN { print x + y }')
+        b=$(awk -v x="$b" -v y="${RPS["$case: open $round|tollgate"]}" 'BEGIN { print x + y }')
+    done
+    awk -v a="$a" -v b="$b" -v c="$case" -v g="$goal" \
+        'BEGIN { printf "%s: req/s against the open twin route = %.3f over four rounds (goal %s)\n", c, (b > 0) ? a / b : 0, g }'
+}
+if want auth; then twins auth /keyed; fi
+if want limit; then twins limit /limited; fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -653,14 +678,8 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
         echo "llm-openai/nginx-llm req/s = $(ratio llm-openai nginx-llm) (goal 0.8)"
         echo "llm-anthropic/nginx-llm req/s = $(ratio llm-anthropic nginx-llm) (goal 0.6)"
     fi
-    if want auth; then
-        keyed=0 anon=0
-        for round in 1 2 3 4; do
-            keyed=$(awk -v a="$keyed" -v b="${RPS["GET /small keyed $round|tollgate"]}" 'BEGIN { print a + b }')
-            anon=$(awk -v a="$anon" -v b="${RPS["GET /small anon $round|tollgate"]}" 'BEGIN { print a + b }')
-        done
-        awk -v k="$keyed" -v a="$anon" 'BEGIN { printf "auth: keyed/anonymous req/s = %.3f over four rounds (goal 0.95)\n", (a > 0) ? k / a : 0 }'
-    fi
+    if want auth; then twin_ratio auth 0.95; fi
+    if want limit; then twin_ratio limit 0.97; fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

@@ -93,21 +93,25 @@ fn secs(ns: u64) -> u64 {
 /// `RateLimit-Policy` and `RateLimit` (IETF httpapi draft), and the `X-RateLimit-*` trio.
 fn push(headers: &mut Headers, spec: &LimitSpec, remaining: u64, reset_ns: u64) {
     let reset = secs(reset_ns);
-    let window = spec.period.as_secs().max(1);
-    let mut add = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.push((HeaderName::from_static(name), v));
-        }
-    };
-    add(
-        "ratelimit-policy",
-        format!("\"{}\";q={};w={window}", spec.name, spec.burst),
-    );
-    add(
-        "ratelimit",
-        format!("\"{}\";r={remaining};t={reset}", spec.name),
-    );
-    add("x-ratelimit-limit", spec.burst.to_string());
-    add("x-ratelimit-remaining", remaining.to_string());
-    add("x-ratelimit-reset", reset.to_string());
+    let state = format!("\"{}\";r={remaining};t={reset}", spec.name);
+    headers.reserve(5);
+    headers.push((
+        HeaderName::from_static("ratelimit-policy"),
+        spec.policy_header.clone(),
+    ));
+    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(state)) {
+        headers.push((HeaderName::from_static("ratelimit"), v));
+    }
+    headers.push((
+        HeaderName::from_static("x-ratelimit-limit"),
+        spec.limit_header.clone(),
+    ));
+    headers.push((
+        HeaderName::from_static("x-ratelimit-remaining"),
+        HeaderValue::from(remaining),
+    ));
+    headers.push((
+        HeaderName::from_static("x-ratelimit-reset"),
+        HeaderValue::from(reset),
+    ));
 }

@@ -4,6 +4,7 @@ use super::Checker;
 use crate::config::problem::{did_you_mean, key, Issue, Seg};
 use crate::config::schema::{Counts, KeyPart, LimitSection, Scope};
 use crate::limits::gcra::Rate;
+use http::HeaderValue;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ pub struct LimitSpec {
     pub gcra: Rate,
     pub key: Vec<KeyPart>,
     pub scope: Scope,
+    /// `RateLimit-Policy` and `X-RateLimit-Limit`, made once rather than per response.
+    pub policy_header: HeaderValue,
+    pub limit_header: HeaderValue,
 }
 
 pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<LimitSpec> {
@@ -80,6 +84,13 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
             gcra,
             key: l.key.clone(),
             scope: l.scope,
+            policy_header: HeaderValue::from_str(&format!(
+                "\"{}\";q={burst};w={}",
+                l.name,
+                l.period.0.as_secs().max(1)
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("")),
+            limit_header: HeaderValue::from(burst),
         });
     }
     out

@@ -124,6 +124,7 @@ impl Gateway {
             crate::limits::check::check(
                 &self.state.limiter,
                 &snapshot.config.limits,
+                &snapshot.limit_metrics,
                 &route.spec.limits,
                 &caller,
                 crate::limits::local::now_ns(),

@@ -47,6 +47,8 @@ pub struct Snapshot {
     pub routes: RouteTable<Arc<Route>>,
     pub upstreams: Vec<Arc<UpstreamGroup>>,
     pub models: Arc<Models>,
+    /// One per `config.limits`, in order.
+    pub limit_metrics: Vec<Arc<crate::telemetry::metrics::LimitMetrics>>,
 }
 
 impl Snapshot {
@@ -86,6 +88,11 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
+            limit_metrics: config
+                .limits
+                .iter()
+                .map(|l| registry.limit(&l.name))
+                .collect(),
             models: Arc::new(Models::new(&config.llm)),
             config,
             routes: RouteTable::new(routes),

@@ -113,6 +113,14 @@ fn a_volley_over_two_workers_gets_exactly_the_burst() {
     assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 20);
     assert_eq!(remaining, (0..10).rev().collect::<Vec<u64>>());
     assert_eq!(up.hits(), 10);
+    // Summed over both workers.
+    let metrics = gw.metrics();
+    for line in [
+        "tollgate_limit_decisions_total{limit=\"per-ip\",decision=\"allowed\"} 10",
+        "tollgate_limit_decisions_total{limit=\"per-ip\",decision=\"limited\"} 20",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
 }
 
 #[test]
@@ -135,4 +143,80 @@ fn the_tightest_limit_answers_and_refusals_cost_the_others_nothing() {
     let r = get(&gw, "/wide");
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-ratelimit-remaining"), "96");
+}
+
+/// Buckets keyed on the caller's tenant and app: each app has its own, whatever its IP.
+#[test]
+fn buckets_follow_the_key_parts() {
+    let up = echo();
+    let keys: Vec<_> = (0..3)
+        .map(|_| tollgate::auth::key::generate().unwrap())
+        .collect();
+    let key_lines = |k: &tollgate::auth::key::NewKey| {
+        format!(
+            "[[tenants.apps.keys]]\nid = \"{}\"\nsha256 = \"{}\"\n",
+            k.public_id,
+            tollgate::auth::key::to_hex(&k.hash)
+        )
+    };
+    let gw = Gateway::start(
+        2,
+        &format!(
+            r#"
+[store]
+path = "tollgate.db"
+
+[[upstreams]]
+name = "echo"
+targets = ["{}"]
+
+[[limits]]
+name = "per-app"
+rate = 2
+period = "1h"
+key = ["tenant", "app"]
+
+[[routes]]
+name = "api"
+path_prefix = "/api"
+upstream = "echo"
+limits = ["per-app"]
+[routes.api]
+auth = "api_key"
+
+[[tenants]]
+name = "acme"
+[[tenants.apps]]
+name = "web"
+subscriptions = ["api"]
+{}{}
+[[tenants.apps]]
+name = "batch"
+subscriptions = ["api"]
+{}
+"#,
+            up.addr(),
+            key_lines(&keys[0]),
+            key_lines(&keys[1]),
+            key_lines(&keys[2]),
+        ),
+    );
+    let call = |k: &tollgate::auth::key::NewKey| {
+        reqwest::blocking::Client::new()
+            .get(gw.url("/api"))
+            .header("authorization", format!("Bearer {}", k.full))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // web's two keys share web's bucket; batch has its own.
+    assert_eq!(
+        [call(&keys[0]), call(&keys[1]), call(&keys[0])],
+        [200, 200, 429]
+    );
+    assert_eq!(
+        [call(&keys[2]), call(&keys[2]), call(&keys[2])],
+        [200, 200, 429]
+    );
 }

@@ -5,8 +5,11 @@
 use super::local::{key_hash, LocalTable};
 use crate::config::compile::LimitSpec;
 use crate::config::schema::KeyPart;
+use crate::telemetry::metrics::LimitMetrics;
 use http::{HeaderName, HeaderValue};
 use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 /// What a request's buckets are keyed on.
 pub struct Caller<'a> {
@@ -34,6 +37,7 @@ pub type Headers = Vec<(HeaderName, HeaderValue)>;
 pub fn check(
     table: &LocalTable,
     specs: &[LimitSpec],
+    metrics: &[Arc<LimitMetrics>],
     limits: &[usize],
     caller: &Caller,
     now: u64,
@@ -46,6 +50,7 @@ pub fn check(
         let key = bucket(spec, caller);
         let d = table.decide(key, spec.gcra, now, 1);
         if !d.allowed {
+            metrics[i].limited.fetch_add(1, Relaxed);
             for &j in &limits[..n] {
                 table.refund(bucket(&specs[j], caller), specs[j].gcra, now, 1);
             }
@@ -60,6 +65,9 @@ pub fn check(
         if tightest.is_none_or(|(_, r, _)| d.remaining < r) {
             tightest = Some((spec, d.remaining, d.reset_after));
         }
+    }
+    for &i in limits {
+        metrics[i].allowed.fetch_add(1, Relaxed);
     }
     if let Some((spec, remaining, reset)) = tightest {
         push(headers, spec, remaining, reset);

@@ -61,6 +61,13 @@ impl RouteMetrics {
     }
 }
 
+/// Decisions of one limit.
+#[derive(Default)]
+pub struct LimitMetrics {
+    pub allowed: AtomicU64,
+    pub limited: AtomicU64,
+}
+
 #[derive(Default)]
 pub struct UpstreamMetrics {
     pub latency: Histogram,
@@ -72,6 +79,7 @@ pub struct UpstreamMetrics {
 pub struct Registry {
     routes: Mutex<HashMap<String, Arc<RouteMetrics>>>,
     upstreams: Mutex<HashMap<String, Arc<UpstreamMetrics>>>,
+    limits: Mutex<HashMap<String, Arc<LimitMetrics>>>,
     pub unmatched: RouteMetrics,
     pub inflight: AtomicI64,
     pub access_log_dropped: AtomicU64,
@@ -86,6 +94,31 @@ impl Registry {
     pub fn upstream(&self, name: &str) -> Arc<UpstreamMetrics> {
         let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_string()).or_default().clone()
+    }
+
+    pub fn limit(&self, name: &str) -> Arc<LimitMetrics> {
+        let mut map = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.to_string()).or_default().clone()
+    }
+
+    fn render_limits(&self, out: &mut String) {
+        let limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<_> = limits.keys().collect();
+        names.sort();
+        out.push_str(
+            "# HELP tollgate_limit_decisions_total Requests a limit allowed or refused.\n",
+        );
+        out.push_str("# TYPE tollgate_limit_decisions_total counter\n");
+        for name in names {
+            let m = &limits[name];
+            for (decision, v) in [("allowed", &m.allowed), ("limited", &m.limited)] {
+                let _ = writeln!(
+                    out,
+                    "tollgate_limit_decisions_total{{limit=\"{name}\",decision=\"{decision}\"}} {}",
+                    v.load(Relaxed)
+                );
+            }
+        }
     }
 
     pub fn render(&self, snapshot: &Snapshot) -> String {
@@ -164,6 +197,7 @@ impl Registry {
             "tollgate_access_log_dropped_total {}",
             self.access_log_dropped.load(Relaxed)
         );
+        self.render_limits(&mut out);
         out
     }
 }

@@ -108,11 +108,11 @@ impl Gateway {
             ctx.response_headers = *notice;
         }
         if !route.spec.limits.is_empty() {
-            let key_id = admitted.principal.as_ref().and(
+            let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
                     .and_then(crate::auth::key::parse)
-                    .map(|(id, _)| id),
-            );
+                    .map(|(id, _)| id)
+            });
             let caller = Caller {
                 route: &route.spec.name,
                 tenant: admitted.principal.as_ref().map(|p| &*p.tenant),

@@ -1,6 +1,8 @@
 //! Token-bucket limits: `gcra` is the math, shared by every scope; `local` the host-wide table
-//! in shared memory; `check` applies a route's limits to a request.
+//! in shared memory; `check` applies a route's limits to a request, `budget` an LLM call's
+//! token and cost limits.
 
+pub mod budget;
 pub mod check;
 pub mod gcra;
 pub mod local;

@@ -220,3 +220,90 @@ subscriptions = ["api"]
         [200, 200, 429]
     );
 }
+
+fn llm_gateway(limits: &str) -> Gateway {
+    Gateway::start(
+        2,
+        &format!(
+            r#"
+{limits}
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+limits = ["budget"]
+
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+input_price = 10000.0
+output_price = 20000.0
+deployments = [{{ provider = "mock", model = "mock-1" }}]
+"#
+        ),
+    )
+}
+
+fn chat(gw: &Gateway, max_tokens: u64, stream: bool) -> reqwest::blocking::Response {
+    let body = serde_json::json!({
+        "model": "demo", "max_tokens": max_tokens, "stream": stream,
+        "messages": [{"role": "user", "content": "hi"}]
+    });
+    reqwest::blocking::Client::new()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn token_limits_reserve_the_estimate_and_settle_the_usage() {
+    let gw = llm_gateway(
+        "[[limits]]\nname = \"budget\"\ncounts = \"tokens\"\nrate = 1000\nperiod = \"1h\"\nkey = [\"client_ip\", \"model\"]\n",
+    );
+    // Each call reserves about 900 of the 1000 tokens and uses a few dozen: without the
+    // settlement the second one would be refused.
+    for stream in [false, true, false] {
+        let r = chat(&gw, 900, stream);
+        assert_eq!(r.status(), 200, "stream {stream}");
+        assert_eq!(header(&r, "x-ratelimit-limit"), "1000");
+        let remaining: u64 = header(&r, "x-ratelimit-remaining").parse().unwrap();
+        assert!((50..100).contains(&remaining), "{remaining}");
+        let _ = r.text();
+    }
+    // More than the bucket holds: refused in OpenAI's shape, with the headers.
+    let r = chat(&gw, 5000, false);
+    assert_eq!(r.status(), 429);
+    assert!(header(&r, "retry-after").parse::<u64>().unwrap() > 0);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("budget"));
+}
+
+#[test]
+fn a_cost_budget_refuses_once_spent() {
+    // $10,000 and $20,000 per million tokens: a call reserves about $0.32 (its prompt's bytes
+    // and one output token) and costs about $0.07 (the mock's usage).
+    let gw = llm_gateway(
+        "[[limits]]\nname = \"budget\"\ncounts = \"cost\"\nrate = 2.0\nperiod = \"1d\"\nkey = []\n",
+    );
+    let mut ok = 0;
+    for _ in 0..40 {
+        let r = chat(&gw, 1, false);
+        match r.status().as_u16() {
+            200 => ok += 1,
+            429 => break,
+            s => panic!("status {s}"),
+        }
+    }
+    // Settled at the real cost, the half dollar pays for several calls, then no more.
+    assert!(
+        (3..40).contains(&ok),
+        "{ok} calls before the budget ran out"
+    );
+    assert_eq!(chat(&gw, 10, false).status(), 429);
+}

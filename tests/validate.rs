@@ -383,7 +383,7 @@ fn the_limits_example_validates_and_mistakes_are_located() {
     let (ok, err, _) = validate_env(&text, &[]);
     assert!(!ok);
     for expected in [
-        "limits[0].counts: only counts = \"requests\" is supported so far",
+        "routes[0].limits[0]: limit \"per-ip\" counts LLM usage; only an LLM route has any",
         "limits[0].scope: scope = \"cluster\" needs [redis]",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");

@@ -158,8 +158,10 @@ pub struct RouteSpec {
     pub request_headers: HeaderTransform,
     pub response_headers: HeaderTransform,
     pub api: ApiSpec,
-    /// Indexes into `Config::limits`.
+    /// Indexes into `Config::limits`: those counting requests, and (LLM routes) those
+    /// counting tokens or cost.
     pub limits: Vec<usize>,
+    pub usage_limits: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +249,9 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             );
         }
         if let Some(mut route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
-            route.limits = limits::resolve(&r.limits, &limit_specs, &base, &mut ck);
+            let llm_route = route.target == RouteTarget::Llm;
+            (route.limits, route.usage_limits) =
+                limits::resolve(&r.limits, &limit_specs, llm_route, &base, &mut ck);
             if let Some(j) = routes
                 .iter()
                 .position(|o: &RouteSpec| same_match(o, &route))
@@ -629,6 +633,7 @@ fn compile_route(
         response_headers,
         api: api::compile_api(&r.api, base, ck),
         limits: Vec::new(),
+        usage_limits: Vec::new(),
     })
 }
 

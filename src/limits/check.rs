@@ -32,8 +32,8 @@ pub struct Limited {
 
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
 
-/// Checks `limits` (indexes into `specs`) for one request at `now` (monotonic ns). Either
-/// way, the rate-limit headers of the tightest limit are appended to `headers`.
+/// Checks `limits` (indexes into `specs`) for one request at `now` (monotonic ns), one unit
+/// each. Either way, the rate-limit headers of the tightest limit are appended to `headers`.
 pub fn check(
     table: &LocalTable,
     specs: &[LimitSpec],
@@ -43,39 +43,71 @@ pub fn check(
     now: u64,
     headers: &mut Headers,
 ) -> Result<(), Limited> {
-    // (limit, remaining, reset ns) of the tightest so far.
-    let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
-    for (n, &i) in limits.iter().enumerate() {
-        let spec = &specs[i];
-        let key = bucket(spec, caller);
-        let d = table.decide(key, spec.gcra, now, 1);
-        if !d.allowed {
-            metrics[i].limited.fetch_add(1, Relaxed);
-            for &j in &limits[..n] {
-                table.refund(bucket(&specs[j], caller), specs[j].gcra, now, 1);
-            }
-            let retry_after = secs(d.retry_after).max(1);
-            push(headers, spec, 0, d.reset_after);
-            headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
-            return Err(Limited {
-                limit: spec.name.clone(),
-                retry_after,
-            });
-        }
-        if tightest.is_none_or(|(_, r, _)| d.remaining < r) {
-            tightest = Some((spec, d.remaining, d.reset_after));
-        }
-    }
-    for &i in limits {
-        metrics[i].allowed.fetch_add(1, Relaxed);
-    }
-    if let Some((spec, remaining, reset)) = tightest {
-        push(headers, spec, remaining, reset);
-    }
-    Ok(())
+    let scope = Scope {
+        table,
+        specs,
+        metrics,
+    };
+    scope.take(limits, caller, now, headers, |_| 1, |_, _, _| {})
 }
 
-fn bucket(spec: &LimitSpec, c: &Caller) -> u64 {
+/// The table, the limits and their counters a decision reads.
+pub struct Scope<'a> {
+    pub table: &'a LocalTable,
+    pub specs: &'a [LimitSpec],
+    pub metrics: &'a [Arc<LimitMetrics>],
+}
+
+impl Scope<'_> {
+    /// Takes `units(spec)` from each limit's bucket, or nothing at all: when one refuses, the
+    /// ones before it get theirs back. `taken(limit, bucket, units)` hears of each taking as
+    /// it happens; after an `Err`, none of them stands.
+    pub fn take(
+        &self,
+        limits: &[usize],
+        caller: &Caller,
+        now: u64,
+        headers: &mut Headers,
+        units: impl Fn(&LimitSpec) -> u64,
+        mut taken: impl FnMut(usize, u64, u64),
+    ) -> Result<(), Limited> {
+        // (limit, remaining, reset ns) of the tightest so far.
+        let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
+        for (n, &i) in limits.iter().enumerate() {
+            let spec = &self.specs[i];
+            let (key, cost) = (bucket(spec, caller), units(spec));
+            let d = self.table.decide(key, spec.gcra, now, cost);
+            if !d.allowed {
+                self.metrics[i].limited.fetch_add(1, Relaxed);
+                for &j in &limits[..n] {
+                    let s = &self.specs[j];
+                    self.table.refund(bucket(s, caller), s.gcra, now, units(s));
+                }
+                let retry_after = secs(d.retry_after).max(1);
+                push(headers, spec, 0, d.reset_after);
+                headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
+                return Err(Limited {
+                    limit: spec.name.clone(),
+                    retry_after,
+                });
+            }
+            taken(i, key, cost);
+            let remaining = d.remaining / spec.scale.max(1);
+            if tightest.is_none_or(|(_, r, _)| remaining < r) {
+                tightest = Some((spec, remaining, d.reset_after));
+            }
+        }
+        for &i in limits {
+            self.metrics[i].allowed.fetch_add(1, Relaxed);
+        }
+        if let Some((spec, remaining, reset)) = tightest {
+            push(headers, spec, remaining, reset);
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn bucket(spec: &LimitSpec, c: &Caller) -> u64 {
     let ip = c.client_ip.map(|a| match a {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),

@@ -86,6 +86,18 @@ impl LocalTable {
         });
     }
 
+    /// Takes `units` whatever the bucket holds: the settlement of a call that used more than
+    /// it reserved. The key may go into debt, which later requests wait out.
+    pub fn charge(&self, key: u64, rate: Rate, now: u64, units: u64) {
+        let slot = self.slot(key, now);
+        let _ = slot.tat.fetch_update(AcqRel, Relaxed, |tat| {
+            Some(
+                tat.max(now)
+                    .saturating_add(rate.interval.saturating_mul(units)),
+            )
+        });
+    }
+
     /// The key's TAT, if it holds a slot.
     pub fn peek(&self, key: u64) -> Option<u64> {
         let key = nonzero(key);

@@ -11,6 +11,8 @@ mod respond;
 mod stream;
 
 use crate::auth::Denied;
+use crate::limits::budget::{self, Spend};
+use crate::limits::local::now_ns;
 use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
 use crate::llm::models::Models;
 use crate::llm::passthrough::Peek;
@@ -107,14 +109,16 @@ pub async fn serve(
             return respond::error(session, ctx, client, e, None).await;
         }
     };
-    match surface {
+    let served = match surface {
         Surface::Models => respond::models(session, ctx, &models, None, anthropic_client).await,
         Surface::Model(id) => {
             respond::models(session, ctx, &models, Some(&id), anthropic_client).await
         }
         Surface::Chat(client) => chat(session, ctx, &models, client).await,
         Surface::Embeddings => embeddings(session, ctx, &models).await,
-    }
+    };
+    settle(ctx);
+    served
 }
 
 /// The client's format as its headers and path tell, before any body is read.
@@ -185,6 +189,42 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
     }
 }
 
+/// Reserves the call's estimated usage from the route's token and cost limits.
+fn reserve(
+    ctx: &mut RequestCtx,
+    models: &Models,
+    model: usize,
+    peek: &Peek,
+    body_len: usize,
+) -> Result<(), crate::limits::check::Limited> {
+    let Some(budget) = ctx.budget.as_mut() else {
+        return Ok(());
+    };
+    let spec = &models.models[model].spec;
+    let prompt = body_len as u64 / 4;
+    let output = peek
+        .max_output
+        .or(spec.max_output_tokens.map(u64::from))
+        .unwrap_or(budget::DEFAULT_OUTPUT);
+    let estimate = Spend {
+        tokens: prompt + output,
+        micro_usd: (prompt as f64 * spec.prices.input + output as f64 * spec.prices.output) as u64,
+    };
+    budget.reserve(&spec.name, estimate, now_ns(), &mut ctx.response_headers)
+}
+
+/// Settles the reservation with the usage the call record holds (none after a failure).
+fn settle(ctx: &mut RequestCtx) {
+    let Some(budget) = ctx.budget.take() else {
+        return;
+    };
+    let used = ctx.llm.as_ref().map_or(Spend::default(), |r| Spend {
+        tokens: r.prompt_tokens + r.completion_tokens,
+        micro_usd: (r.cost_usd * 1e6).round() as u64,
+    });
+    budget.settle(used, now_ns());
+}
+
 /// Reads the body and finds its model; on failure the client has been answered.
 async fn admit(
     session: &mut Session,
@@ -221,6 +261,12 @@ async fn admit(
             ),
         };
         return Err(respond::error(session, ctx, client, denial(&denied), None).await);
+    }
+    if let Err(limited) = reserve(ctx, models, model, &peek, body.len()) {
+        // Retry-After is among the rate-limit headers already.
+        let e = ApiError::new(ErrorKind::RateLimited, limited.to_string())
+            .with_code("rate_limit_exceeded");
+        return Err(respond::error(session, ctx, client, e, None).await);
     }
     ctx.llm = Some(Box::new(CallRecord {
         requested_model: peek.model.clone(),

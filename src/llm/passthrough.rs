@@ -20,6 +20,8 @@ pub struct Peek {
     model_at: Range<usize>,
     pub stream: bool,
     pub include_usage: bool,
+    /// `max_tokens` or `max_completion_tokens`, when the client set one.
+    pub max_output: Option<u64>,
     stream_options_at: Option<Range<usize>>,
     /// Where the closing `}` of the top-level object is.
     end: usize,
@@ -74,6 +76,9 @@ impl Peek {
                 "stream" => {
                     peek.stream = serde_json::from_str(v.get())
                         .map_err(|_| ApiError::invalid("stream", "`stream` must be a boolean"))?
+                }
+                "max_tokens" | "max_completion_tokens" => {
+                    peek.max_output = serde_json::from_str(v.get()).ok();
                 }
                 "stream_options" => {
                     #[derive(serde::Deserialize)]

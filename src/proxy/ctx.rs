@@ -29,6 +29,8 @@ pub struct RequestCtx {
     pub llm: Option<Box<CallRecord>>,
     /// The app whose key the request carries, on keyed APIs.
     pub principal: Option<Arc<crate::auth::Principal>>,
+    /// The token and cost limits of an LLM route, and what the call reserved from them.
+    pub budget: Option<Box<crate::limits::budget::Budget>>,
     /// Headers the gate adds to the response: deprecation and rate-limit headers.
     pub response_headers: crate::limits::check::Headers,
 }
@@ -52,6 +54,7 @@ impl RequestCtx {
             llm: None,
             principal: None,
             response_headers: Vec::new(),
+            budget: None,
         }
     }
 

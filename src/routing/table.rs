@@ -119,6 +119,7 @@ mod tests {
             response_headers: HeaderTransform::default(),
             api: Default::default(),
             limits: vec![],
+            usage_limits: vec![],
         }
     }
 

@@ -13,9 +13,11 @@ pub struct LimitSpec {
     pub name: String,
     pub counts: Counts,
     /// Units per `period`, as written (the headers show them).
-    pub rate: u64,
+    pub rate: f64,
     pub period: Duration,
-    pub burst: u64,
+    pub burst: f64,
+    /// Bucket units per unit written: 1, or 1,000,000 for `cost` (micro-dollars).
+    pub scale: u64,
     pub gcra: Rate,
     pub key: Vec<KeyPart>,
     pub scope: Scope,
@@ -38,11 +40,17 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
                 format!("duplicate limit name {:?}", l.name),
             );
         }
-        if l.counts != Counts::Requests {
+        // Costs are counted in millionths of a dollar, so budgets like $0.50 stay whole.
+        let scale = match l.counts {
+            Counts::Cost => 1_000_000.0,
+            _ => 1.0,
+        };
+        let whole = |v: f64| v >= 0.0 && v.fract() == 0.0;
+        if l.counts != Counts::Cost && !(whole(l.rate) && l.burst.is_none_or(whole)) {
             ck.at(
                 &base,
-                &["counts"],
-                "only counts = \"requests\" is supported so far; token and cost limits come with LLM usage settlement",
+                &["rate"],
+                "rate and burst count whole requests or tokens",
             );
         }
         if l.scope == Scope::Cluster {
@@ -53,10 +61,11 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
             );
         }
         let burst = l.burst.unwrap_or(l.rate);
+        let (units, burst_units) = ((l.rate * scale) as u64, (burst * scale) as u64);
         if l.period.0 < Duration::from_millis(1) {
             ck.at(&base, &["period"], "the period must be at least 1ms");
         }
-        let gcra = Rate::new(l.rate, l.period.0, burst).unwrap_or_else(|| {
+        let gcra = Rate::new(units, l.period.0, burst_units).unwrap_or_else(|| {
             ck.at(&base, &[], "rate and burst must be at least 1");
             // Kept (the file is refused anyway) so routes can still name it.
             Rate {
@@ -81,6 +90,7 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
             rate: l.rate,
             period: l.period.0,
             burst,
+            scale: scale as u64,
             gcra,
             key: l.key.clone(),
             scope: l.scope,
@@ -90,24 +100,34 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
                 l.period.0.as_secs().max(1)
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("")),
-            limit_header: HeaderValue::from(burst),
+            limit_header: HeaderValue::from_str(&burst.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
         });
     }
     out
 }
 
-/// A route's `limits` names as indexes into the compiled limits.
+/// A route's `limits` names as indexes into the compiled limits: the request limits, decided
+/// when the route is matched, and the token and cost limits, which only LLM routes have.
 pub(super) fn resolve(
     names: &[String],
     limits: &[LimitSpec],
+    llm_route: bool,
     base: &[Seg],
     ck: &mut Checker,
-) -> Vec<usize> {
+) -> (Vec<usize>, Vec<usize>) {
     let known: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
-    let mut out = Vec::new();
+    let (mut requests, mut usage) = (Vec::new(), Vec::new());
     for (i, n) in names.iter().enumerate() {
         match known.iter().position(|k| k == n) {
-            Some(j) => out.push(j),
+            Some(j) if limits[j].counts == Counts::Requests => requests.push(j),
+            Some(j) if llm_route => usage.push(j),
+            Some(_) => {
+                let mut at = base.to_vec();
+                at.extend([key("limits"), Seg::Index(i)]);
+                let msg = format!("limit {n:?} counts LLM usage; only an LLM route has any");
+                ck.issues.push(Issue::new(at, msg));
+            }
             None => {
                 let mut at = base.to_vec();
                 at.extend([key("limits"), Seg::Index(i)]);
@@ -119,5 +139,5 @@ pub(super) fn resolve(
             }
         }
     }
-    out
+    (requests, usage)
 }

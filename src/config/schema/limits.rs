@@ -9,10 +9,11 @@ pub struct LimitSection {
     pub name: String,
     #[serde(default)]
     pub counts: Counts,
-    pub rate: u64,
+    /// Units per period: requests, tokens, or US dollars for `cost`.
+    pub rate: f64,
     pub period: Dur,
     /// The bucket's capacity; `rate` when unset.
-    pub burst: Option<u64>,
+    pub burst: Option<f64>,
     pub key: Vec<KeyPart>,
     #[serde(default)]
     pub scope: Scope,

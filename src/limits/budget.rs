@@ -1,0 +1,122 @@
+//! Token and cost limits of an LLM route. Before the call a request reserves an estimate
+//! (the prompt's size in tokens, about 4 bytes each, plus the output it allows: its
+//! `max_tokens`, else the model's `max_output_tokens`, else 1,024); after it, the reservation
+//! is settled with the usage the provider reported: the difference is given back or charged.
+//! A stream cut short is charged for what it delivered, a failed call for nothing.
+
+use super::check::{Caller, Headers, Limited, Scope};
+use super::local::LocalTable;
+use crate::auth::Principal;
+use crate::config::schema::Counts;
+use crate::routing::Snapshot;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Output tokens assumed when neither the request nor the model sets a maximum.
+pub const DEFAULT_OUTPUT: u64 = 1024;
+
+/// The usage limits of one request, and what it has reserved from each.
+pub struct Budget {
+    table: LocalTable,
+    snapshot: Arc<Snapshot>,
+    limits: Vec<usize>,
+    route: Arc<str>,
+    principal: Option<Arc<Principal>>,
+    key_id: Option<String>,
+    client_ip: Option<IpAddr>,
+    /// (limit, bucket, units) taken.
+    reserved: Vec<(usize, u64, u64)>,
+}
+
+/// Usage in the units limits count: tokens, and millionths of a dollar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spend {
+    pub tokens: u64,
+    pub micro_usd: u64,
+}
+
+impl Spend {
+    fn of(&self, counts: Counts) -> u64 {
+        match counts {
+            Counts::Cost => self.micro_usd,
+            _ => self.tokens,
+        }
+    }
+}
+
+impl Budget {
+    pub fn new(
+        table: LocalTable,
+        snapshot: Arc<Snapshot>,
+        limits: Vec<usize>,
+        route: Arc<str>,
+        principal: Option<Arc<Principal>>,
+        key_id: Option<String>,
+        client_ip: Option<IpAddr>,
+    ) -> Budget {
+        Budget {
+            table,
+            snapshot,
+            limits,
+            route,
+            principal,
+            key_id,
+            client_ip,
+            reserved: Vec::new(),
+        }
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            table: &self.table,
+            specs: &self.snapshot.config.limits,
+            metrics: &self.snapshot.limit_metrics,
+        }
+    }
+
+    fn caller<'a>(&'a self, model: Option<&'a str>) -> Caller<'a> {
+        Caller {
+            route: &self.route,
+            tenant: self.principal.as_ref().map(|p| &*p.tenant),
+            app: self.principal.as_ref().map(|p| &*p.app),
+            key_id: self.key_id.as_deref(),
+            model,
+            client_ip: self.client_ip,
+        }
+    }
+
+    /// Reserves `estimate` for a call to public model `model`, or refuses the call.
+    pub fn reserve(
+        &mut self,
+        model: &str,
+        estimate: Spend,
+        now: u64,
+        headers: &mut Headers,
+    ) -> Result<(), Limited> {
+        let mut reserved = Vec::with_capacity(self.limits.len());
+        let caller = self.caller(Some(model));
+        self.scope().take(
+            &self.limits,
+            &caller,
+            now,
+            headers,
+            |spec| estimate.of(spec.counts),
+            |i, key, units| reserved.push((i, key, units)),
+        )?;
+        self.reserved = reserved;
+        Ok(())
+    }
+
+    /// Settles the reservation with what the call used.
+    pub fn settle(self, used: Spend, now: u64) {
+        for &(i, key, units) in &self.reserved {
+            let spec = &self.snapshot.config.limits[i];
+            let actual = used.of(spec.counts);
+            if actual < units {
+                self.table.refund(key, spec.gcra, now, units - actual);
+            } else if actual > units {
+                self.table.charge(key, spec.gcra, now, actual - units);
+            }
+        }
+    }
+}

@@ -33,22 +33,8 @@ impl LocalTable {
     /// `PROBE`); it stays mapped for the life of the process tree.
     pub fn map(slots: usize) -> std::io::Result<LocalTable> {
         let n = slots.max(PROBE).next_power_of_two();
-        let len = n * std::mem::size_of::<Slot>();
-        // SAFETY: a fresh anonymous mapping with no address hint; checked for MAP_FAILED below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: page-aligned, zero-filled (valid atomics), `len` bytes long and never
+        let ptr = crate::master::scoreboard::map_shared(n * std::mem::size_of::<Slot>())?;
+        // SAFETY: page-aligned, zero-filled (valid atomics), `n` slots long and never
         // unmapped, so a 'static shared slice is sound; shared across fork by MAP_SHARED.
         let slots = unsafe { std::slice::from_raw_parts(ptr as *const Slot, n) };
         Ok(LocalTable { slots })

@@ -27,21 +27,7 @@ pub struct Scoreboard {
 impl Scoreboard {
     /// Maps a zeroed shared anonymous page; it stays mapped for the life of the process tree.
     pub fn map() -> std::io::Result<&'static Scoreboard> {
-        let len = std::mem::size_of::<Scoreboard>();
-        // SAFETY: a fresh anonymous mapping with no address hint; checked for MAP_FAILED below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
+        let ptr = map_shared(std::mem::size_of::<Scoreboard>())?;
         // SAFETY: the mapping is page-aligned, zero-filled (a valid bit pattern for atomics),
         // large enough, and never unmapped, so a 'static shared reference is sound.
         Ok(unsafe { &*(ptr as *const Scoreboard) })
@@ -69,6 +55,26 @@ impl Scoreboard {
     pub fn admin_slot(&self) -> &Slot {
         &self.slots[MAX_SLOTS - 1]
     }
+}
+
+/// Maps `len` zeroed bytes shared with every process forked after it (page-aligned, never
+/// unmapped): where the master puts what its children share.
+pub fn map_shared(len: usize) -> std::io::Result<*mut libc::c_void> {
+    // SAFETY: a fresh anonymous mapping with no address hint; checked for MAP_FAILED below.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(ptr)
 }
 
 /// The abstract Unix socket on which a worker serves its metrics to the admin process.

@@ -104,9 +104,7 @@ impl Gateway {
         // Kept on the context even when refused, so an LLM route answers in its client's format.
         ctx.route = Some(route.clone());
         let admitted = admitted?;
-        if let Some(notice) = admitted.notice {
-            ctx.response_headers = *notice;
-        }
+        ctx.response_headers = admitted.notice;
         if !route.spec.limits.is_empty() {
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)

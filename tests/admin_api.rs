@@ -745,33 +745,23 @@ fn a_restart_keeps_all_state() {
         "/admin/tenants/acme/credentials/mock",
         Some(json!({"api_key": "sk-x"})),
     );
-    let before: Vec<Value> = [
+    let key = format!("/admin/keys/{id}");
+    let views = [
         "/admin/tenants",
         "/admin/tenants/acme",
         "/admin/subscriptions",
         "/admin/apis",
         "/admin/tenants/acme/credentials",
         "/admin/audit",
-        &format!("/admin/keys/{id}"),
-    ]
-    .iter()
-    .map(|p| ok(gw, "GET", p, None))
-    .collect();
+        key.as_str(),
+    ];
+    let read_all =
+        |gw: &Gateway| -> Vec<Value> { views.iter().map(|p| ok(gw, "GET", p, None)).collect() };
+    let before = read_all(gw);
 
     restart(&mut s.gw);
     let gw = &s.gw;
-    let after: Vec<Value> = [
-        "/admin/tenants",
-        "/admin/tenants/acme",
-        "/admin/subscriptions",
-        "/admin/apis",
-        "/admin/tenants/acme/credentials",
-        "/admin/audit",
-        &format!("/admin/keys/{id}"),
-    ]
-    .iter()
-    .map(|p| ok(gw, "GET", p, None))
-    .collect();
+    let after = read_all(gw);
     assert_eq!(before, after);
     assert_eq!(after[6]["state"], "active");
     let sid = sub["id"].as_i64().unwrap();

@@ -17,7 +17,8 @@ pub type Notice = Vec<(HeaderName, HeaderValue)>;
 #[derive(Default)]
 pub struct Admitted {
     pub principal: Option<Arc<Principal>>,
-    pub notice: Option<Box<Notice>>,
+    /// Deprecation headers; empty (and unallocated) for other states.
+    pub notice: Notice,
 }
 
 pub fn check(
@@ -50,7 +51,7 @@ pub fn check(
         Lifecycle::Deprecated => {
             let since = over.map(|o| o.since).or(api.deprecated_since);
             let sunset = over.map_or(api.sunset, |o| o.sunset);
-            admitted.notice = Some(Box::new(notice(snapshot, since, sunset, successor)));
+            admitted.notice = notice(snapshot, since, sunset, successor);
         }
     }
     if api.auth == AuthMode::ApiKey {

@@ -402,6 +402,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("log.level", old.log.level != new.log.level),
         ("store.path", store_path(old) != store_path(new)),
         ("server.limit_slots", o.limit_slots != n.limit_slots),
+        (
+            "server.concurrency_slots",
+            o.concurrency_slots != n.concurrency_slots,
+        ),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))

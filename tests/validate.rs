@@ -394,3 +394,57 @@ fn the_limits_example_validates_and_mistakes_are_located() {
     );
     assert!(!ok && err.contains("limits[0].key"), "{err}");
 }
+
+#[test]
+fn concurrency_and_status_keys_are_checked_and_located() {
+    let cap =
+        "[[limits]]\nname = \"inflight\"\ncounts = \"concurrency\"\nmax = 4\nkey = [\"route\"]\n";
+    let text = format!(
+        "{LIMITS_EXAMPLE}{cap}\n[[limits]]\nname = \"spent\"\nrate = 5\nperiod = \"1d\"\nkey = []\nstatus = 402\n"
+    )
+    .replace("limits = [\"per-ip\"]", "limits = [\"per-ip\", \"inflight\", \"spent\"]");
+    let (ok, err, _) = validate_env(&text, &[]);
+    assert!(ok, "{err}");
+    // A cap takes max and nothing of a rate; a rate limit needs rate and period, not max.
+    let text = format!(
+        "{LIMITS_EXAMPLE}{}\n[[limits]]\nname = \"no-rate\"\nkey = []\nmax = 3\nstatus = 500\n",
+        cap.replace(
+            "max = 4",
+            "rate = 4\nperiod = \"1s\"\nburst = 2\nscope = \"cluster\""
+        )
+    );
+    let (ok, err, _) = validate_env(&text, &[]);
+    assert!(!ok);
+    for expected in [
+        "limits[1].rate: a concurrency limit counts requests in flight, not a rate: it takes max, not rate",
+        "limits[1].period: a concurrency limit counts requests in flight, not a rate: it takes max, not period",
+        "limits[1].burst: a concurrency limit counts requests in flight, not a rate: it takes max, not burst",
+        "limits[1].max: a concurrency limit needs max",
+        "limits[1].scope: a concurrency limit is counted per host",
+        "limits[2].rate: a rate limit needs a rate (units per period)",
+        "limits[2].max: max is for counts = \"concurrency\"",
+        "limits[2].status: status 500 is not allowed: a refusal answers 429 (the default) or 402",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let text = format!(
+        "{LIMITS_EXAMPLE}[[limits]]\nname = \"daily\"\nrate = 5\nkey = []\n\n{}",
+        cap.replace("max = 4", "max = 4\nstatus = 402")
+    );
+    let (ok, err, _) = validate_env(&text, &[]);
+    assert!(!ok);
+    for expected in [
+        "limits[1].period: a rate limit needs a period",
+        "limits[2].status: 402 is for spent budgets; a concurrency limit answers 429",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let (ok, err, _) = validate_env(
+        &format!("[server]\nconcurrency_slots = 0\n{LIMITS_EXAMPLE}"),
+        &[],
+    );
+    assert!(
+        !ok && err.contains("server.concurrency_slots: must be between 1 and 1048576"),
+        "{err}"
+    );
+}

@@ -48,6 +48,7 @@ pub struct ServerSettings {
     pub max_body_bytes: u64,
     pub keepalive_timeout: Duration,
     pub limit_slots: usize,
+    pub concurrency_slots: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +163,8 @@ pub struct RouteSpec {
     /// counting tokens or cost.
     pub limits: Vec<usize>,
     pub usage_limits: Vec<usize>,
+    /// Concurrency caps: requests (or streams) in flight at once.
+    pub concurrency_limits: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,8 +253,10 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
         if let Some(mut route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
             let llm_route = route.target == RouteTarget::Llm;
-            (route.limits, route.usage_limits) =
-                limits::resolve(&r.limits, &limit_specs, llm_route, &base, &mut ck);
+            let resolved = limits::resolve(&r.limits, &limit_specs, llm_route, &base, &mut ck);
+            route.limits = resolved.requests;
+            route.usage_limits = resolved.usage;
+            route.concurrency_limits = resolved.concurrency;
             if let Some(j) = routes
                 .iter()
                 .position(|o: &RouteSpec| same_match(o, &route))
@@ -330,6 +335,13 @@ fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings
             "must be between 1KiB and 1MiB",
         );
     }
+    if !(1..=1 << 20).contains(&s.concurrency_slots) {
+        ck.at(
+            &base,
+            &["concurrency_slots"],
+            "must be between 1 and 1048576 keys",
+        );
+    }
     ServerSettings {
         listen,
         workers,
@@ -339,6 +351,7 @@ fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings
         max_body_bytes: s.max_body_bytes.0,
         keepalive_timeout: s.keepalive_timeout.0,
         limit_slots: s.limit_slots,
+        concurrency_slots: s.concurrency_slots,
     }
 }
 
@@ -634,6 +647,7 @@ fn compile_route(
         api: api::compile_api(&r.api, base, ck),
         limits: Vec::new(),
         usage_limits: Vec::new(),
+        concurrency_limits: Vec::new(),
     })
 }
 

@@ -58,6 +58,9 @@ pub struct ServerSection {
     /// Buckets of the host-wide limit table (16 bytes each), shared by all workers.
     #[serde(default = "default_limit_slots")]
     pub limit_slots: usize,
+    /// Keys of the host-wide concurrency table (one counter per worker each).
+    #[serde(default = "default_concurrency_slots")]
+    pub concurrency_slots: usize,
 }
 
 impl Default for ServerSection {
@@ -71,6 +74,7 @@ impl Default for ServerSection {
             max_body_bytes: default_body_cap(),
             keepalive_timeout: sixty_seconds(),
             limit_slots: default_limit_slots(),
+            concurrency_slots: default_concurrency_slots(),
         }
     }
 }
@@ -332,6 +336,9 @@ fn default_log_queue() -> usize {
 }
 fn default_limit_slots() -> usize {
     65_536
+}
+fn default_concurrency_slots() -> usize {
+    4_096
 }
 fn default_keepalive() -> usize {
     128

@@ -120,6 +120,7 @@ mod tests {
             api: Default::default(),
             limits: vec![],
             usage_limits: vec![],
+            concurrency_limits: vec![],
         }
     }
 

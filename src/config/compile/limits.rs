@@ -19,6 +19,10 @@ pub struct LimitSpec {
     /// Bucket units per unit written: 1, or 1,000,000 for `cost` (micro-dollars).
     pub scale: u64,
     pub gcra: Rate,
+    /// In-flight requests at once, for `Counts::Concurrency` (0 otherwise).
+    pub max: u64,
+    /// The status of a refusal: 429, or 402 for a spent budget.
+    pub status: u16,
     pub key: Vec<KeyPart>,
     pub scope: Scope,
     /// `RateLimit-Policy` and `X-RateLimit-Limit`, made once rather than per response.
@@ -40,64 +44,42 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
                 format!("duplicate limit name {:?}", l.name),
             );
         }
-        // Costs are counted in millionths of a dollar, so budgets like $0.50 stay whole.
-        let scale = match l.counts {
-            Counts::Cost => 1_000_000.0,
-            _ => 1.0,
+        let status = l.status.unwrap_or(429);
+        if status != 429 && status != 402 {
+            ck.at(
+                &base,
+                &["status"],
+                format!("status {status} is not allowed: a refusal answers 429 (the default) or 402 (a spent budget)"),
+            );
+        }
+        check_key(l, &base, ck);
+        let shape = match l.counts {
+            Counts::Concurrency => concurrency_shape(l, &base, ck),
+            _ => rate_shape(l, &base, ck),
         };
-        let whole = |v: f64| v >= 0.0 && v.fract() == 0.0;
-        if l.counts != Counts::Cost && !(whole(l.rate) && l.burst.is_none_or(whole)) {
-            ck.at(
-                &base,
-                &["rate"],
-                "rate and burst count whole requests or tokens",
-            );
-        }
-        if l.scope == Scope::Cluster {
-            ck.at(
-                &base,
-                &["scope"],
-                "scope = \"cluster\" needs [redis], which this version does not support yet; use \"local\"",
-            );
-        }
-        let burst = l.burst.unwrap_or(l.rate);
-        let (units, burst_units) = ((l.rate * scale) as u64, (burst * scale) as u64);
-        if l.period.0 < Duration::from_millis(1) {
-            ck.at(&base, &["period"], "the period must be at least 1ms");
-        }
-        let gcra = Rate::new(units, l.period.0, burst_units).unwrap_or_else(|| {
-            ck.at(&base, &[], "rate and burst must be at least 1");
-            // Kept (the file is refused anyway) so routes can still name it.
-            Rate {
-                interval: 1,
-                capacity: 1,
-            }
-        });
-        let mut seen = HashSet::new();
-        for (j, part) in l.key.iter().enumerate() {
-            if !seen.insert(*part) {
-                let mut at = base.to_vec();
-                at.extend([key("key"), Seg::Index(j)]);
-                ck.issues.push(Issue::new(
-                    at,
-                    format!("{part:?} is listed twice in the key"),
-                ));
-            }
-        }
+        let Shape {
+            rate,
+            period,
+            burst,
+            scale,
+            gcra,
+        } = shape;
         out.push(LimitSpec {
             name: l.name.clone(),
             counts: l.counts,
-            rate: l.rate,
-            period: l.period.0,
+            rate,
+            period,
             burst,
-            scale: scale as u64,
+            scale,
             gcra,
+            max: l.max.unwrap_or(0),
+            status,
             key: l.key.clone(),
             scope: l.scope,
             policy_header: HeaderValue::from_str(&format!(
                 "\"{}\";q={burst};w={}",
                 l.name,
-                l.period.0.as_secs().max(1)
+                period.as_secs().max(1)
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("")),
             limit_header: HeaderValue::from_str(&burst.to_string())
@@ -107,21 +89,181 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
     out
 }
 
-/// A route's `limits` names as indexes into the compiled limits: the request limits, decided
-/// when the route is matched, and the token and cost limits, which only LLM routes have.
+/// A limit's rate in the forms the decisions and the headers use.
+struct Shape {
+    rate: f64,
+    period: Duration,
+    burst: f64,
+    scale: u64,
+    gcra: Rate,
+}
+
+/// Kept for a limit in error (the file is refused anyway) so routes can still name it.
+const NO_RATE: Rate = Rate {
+    interval: 1,
+    capacity: 1,
+};
+
+fn rate_shape(l: &LimitSection, base: &[Seg], ck: &mut Checker) -> Shape {
+    if l.max.is_some() {
+        ck.at(
+            base,
+            &["max"],
+            "max is for counts = \"concurrency\"; a rate limit takes rate, period and burst",
+        );
+    }
+    let Some(rate) = l.rate else {
+        ck.at(
+            base,
+            &["rate"],
+            "a rate limit needs a rate (units per period)",
+        );
+        return Shape::broken();
+    };
+    let Some(period) = l.period.as_ref().map(|p| p.0) else {
+        ck.at(
+            base,
+            &["period"],
+            "a rate limit needs a period, such as \"1m\"",
+        );
+        return Shape::broken();
+    };
+    // Costs are counted in millionths of a dollar, so budgets like $0.50 stay whole.
+    let scale = match l.counts {
+        Counts::Cost => 1_000_000.0,
+        _ => 1.0,
+    };
+    let whole = |v: f64| v >= 0.0 && v.fract() == 0.0;
+    if l.counts != Counts::Cost && !(whole(rate) && l.burst.is_none_or(whole)) {
+        ck.at(
+            base,
+            &["rate"],
+            "rate and burst count whole requests or tokens",
+        );
+    }
+    if l.scope == Scope::Cluster {
+        ck.at(
+            base,
+            &["scope"],
+            "scope = \"cluster\" needs [redis], which this version does not support yet; use \"local\"",
+        );
+    }
+    let burst = l.burst.unwrap_or(rate);
+    let (units, burst_units) = ((rate * scale) as u64, (burst * scale) as u64);
+    if period < Duration::from_millis(1) {
+        ck.at(base, &["period"], "the period must be at least 1ms");
+    }
+    let gcra = Rate::new(units, period, burst_units).unwrap_or_else(|| {
+        ck.at(base, &[], "rate and burst must be at least 1");
+        NO_RATE
+    });
+    Shape {
+        rate,
+        period,
+        burst,
+        scale: scale as u64,
+        gcra,
+    }
+}
+
+/// A concurrency cap has a `max` and nothing of a rate; it is counted per host.
+fn concurrency_shape(l: &LimitSection, base: &[Seg], ck: &mut Checker) -> Shape {
+    for (field, set) in [
+        ("rate", l.rate.is_some()),
+        ("period", l.period.is_some()),
+        ("burst", l.burst.is_some()),
+    ] {
+        if set {
+            ck.at(
+                base,
+                &[field],
+                format!("a concurrency limit counts requests in flight, not a rate: it takes max, not {field}"),
+            );
+        }
+    }
+    let max = l.max.unwrap_or(0);
+    if max == 0 {
+        ck.at(
+            base,
+            &["max"],
+            "a concurrency limit needs max, the requests in flight at once (at least 1)",
+        );
+    }
+    if l.scope == Scope::Cluster {
+        ck.at(
+            base,
+            &["scope"],
+            "a concurrency limit is counted per host, in the table its workers share: scope = \"cluster\" is not supported; use \"local\"",
+        );
+    }
+    if l.status == Some(402) {
+        ck.at(
+            base,
+            &["status"],
+            "402 is for spent budgets; a concurrency limit answers 429",
+        );
+    }
+    Shape {
+        rate: 0.0,
+        period: Duration::ZERO,
+        burst: max as f64,
+        scale: 1,
+        gcra: NO_RATE,
+    }
+}
+
+impl Shape {
+    fn broken() -> Shape {
+        Shape {
+            rate: 0.0,
+            period: Duration::from_secs(1),
+            burst: 0.0,
+            scale: 1,
+            gcra: NO_RATE,
+        }
+    }
+}
+
+fn check_key(l: &LimitSection, base: &[Seg], ck: &mut Checker) {
+    let mut seen = HashSet::new();
+    for (j, part) in l.key.iter().enumerate() {
+        if !seen.insert(*part) {
+            let mut at = base.to_vec();
+            at.extend([key("key"), Seg::Index(j)]);
+            ck.issues.push(Issue::new(
+                at,
+                format!("{part:?} is listed twice in the key"),
+            ));
+        }
+    }
+}
+
+/// A route's limits by what they count, as indexes into the compiled limits.
+#[derive(Debug, Default)]
+pub struct RouteLimits {
+    /// Request limits, decided when the route is matched.
+    pub requests: Vec<usize>,
+    /// Token and cost limits, which only LLM routes have.
+    pub usage: Vec<usize>,
+    /// Concurrency caps, held for as long as the request lasts.
+    pub concurrency: Vec<usize>,
+}
+
+/// A route's `limits` names as indexes into the compiled limits, sorted by what they count.
 pub(super) fn resolve(
     names: &[String],
     limits: &[LimitSpec],
     llm_route: bool,
     base: &[Seg],
     ck: &mut Checker,
-) -> (Vec<usize>, Vec<usize>) {
+) -> RouteLimits {
     let known: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
-    let (mut requests, mut usage) = (Vec::new(), Vec::new());
+    let mut out = RouteLimits::default();
     for (i, n) in names.iter().enumerate() {
         match known.iter().position(|k| k == n) {
-            Some(j) if limits[j].counts == Counts::Requests => requests.push(j),
-            Some(j) if llm_route => usage.push(j),
+            Some(j) if limits[j].counts == Counts::Requests => out.requests.push(j),
+            Some(j) if limits[j].counts == Counts::Concurrency => out.concurrency.push(j),
+            Some(j) if llm_route => out.usage.push(j),
             Some(_) => {
                 let mut at = base.to_vec();
                 at.extend([key("limits"), Seg::Index(i)]);
@@ -139,5 +281,5 @@ pub(super) fn resolve(
             }
         }
     }
-    (requests, usage)
+    out
 }

@@ -9,14 +9,19 @@ pub struct LimitSection {
     pub name: String,
     #[serde(default)]
     pub counts: Counts,
-    /// Units per period: requests, tokens, or US dollars for `cost`.
-    pub rate: f64,
-    pub period: Dur,
+    /// Units per period: requests, tokens, or US dollars for `cost`. Required for every
+    /// count but `concurrency`, which takes none.
+    pub rate: Option<f64>,
+    pub period: Option<Dur>,
     /// The bucket's capacity; `rate` when unset.
     pub burst: Option<f64>,
+    /// Requests or streams in flight at once, for `counts = "concurrency"` only.
+    pub max: Option<u64>,
     pub key: Vec<KeyPart>,
     #[serde(default)]
     pub scope: Scope,
+    /// The status of a refusal: 429, or 402 for a spent budget.
+    pub status: Option<u16>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -26,6 +31,8 @@ pub enum Counts {
     Requests,
     Tokens,
     Cost,
+    /// Requests (or streams) in flight at once, not a rate.
+    Concurrency,
 }
 
 /// What a limit's bucket is per: each distinct combination gets its own bucket.

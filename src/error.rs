@@ -51,7 +51,7 @@ impl GatewayError {
             GatewayError::Llm(e) => e.kind.status(),
             GatewayError::Denied(d) => d.status(),
             GatewayError::Retired { .. } => 410,
-            GatewayError::RateLimited(_) => 429,
+            GatewayError::RateLimited(l) => l.kind.status(),
             GatewayError::Other(_) => 500,
         }
     }
@@ -67,7 +67,7 @@ impl GatewayError {
             GatewayError::Llm(_) => "llm_error",
             GatewayError::Denied(d) => d.code(),
             GatewayError::Retired { .. } => "api_retired",
-            GatewayError::RateLimited(_) => "rate_limit_exceeded",
+            GatewayError::RateLimited(l) => l.kind.code(),
             GatewayError::Other(_) => "internal_error",
         }
     }
@@ -172,6 +172,7 @@ pub async fn respond(
 fn error_type(status: u16) -> &'static str {
     match status {
         401 => "authentication_error",
+        402 => "insufficient_quota",
         403 => "permission_error",
         429 => "requests",
         404 => "not_found_error",

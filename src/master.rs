@@ -8,6 +8,7 @@ pub mod notify;
 pub mod scoreboard;
 
 use crate::config::{self, Config};
+use crate::limits::concurrency::ConcurrencyTable;
 use crate::limits::local::LocalTable;
 use crate::worker::{self, WorkerArgs};
 use scoreboard::{Scoreboard, MAX_SLOTS};
@@ -37,6 +38,8 @@ pub struct Master {
     board: &'static Scoreboard,
     /// The host-wide limit table, mapped before the first fork.
     limiter: LocalTable,
+    /// The host-wide concurrency table; a worker's column is zeroed when no process owns it.
+    concurrency: ConcurrencyTable,
     children: Vec<Child>,
     stopping: Option<Instant>,
     announced_ready: bool,
@@ -102,6 +105,13 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             return 1;
         }
     };
+    let concurrency = match ConcurrencyTable::map(config.server.concurrency_slots) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: cannot map the concurrency table: {e}");
+            return 1;
+        }
+    };
     let set = signal_set();
     // SAFETY: blocks signals for this (single) thread; they are taken with sigtimedwait below.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -113,6 +123,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
         config: Arc::new(config),
         board,
         limiter,
+        concurrency,
         children: Vec::new(),
         stopping: None,
         announced_ready: false,
@@ -194,6 +205,8 @@ impl Master {
         // Read before the fork: once it runs, the master may accept a newer generation than the
         // configuration the child inherits.
         let generation = self.board.generation.load(Relaxed);
+        // The slot's previous worker, if any, is dead: what it held in flight is not.
+        self.concurrency.reset_worker(slot);
         // SAFETY: the master is single-threaded, so the child starts with a consistent heap.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => self.become_child(slot, role, generation),
@@ -236,6 +249,7 @@ impl Master {
                 generation,
                 board: self.board,
                 limiter: self.limiter,
+                concurrency: self.concurrency,
             }),
             Role::Admin => crate::admin::run(
                 self.config.clone(),
@@ -308,6 +322,7 @@ impl Master {
             };
             self.board.slots[slot].pid.store(0, Relaxed);
             self.board.slots[slot].ready_generation.store(0, Relaxed);
+            self.concurrency.reset_worker(slot);
             let child = &mut self.children[slot];
             child.pid = None;
             if self.stopping.is_some() || !self.slots().contains(&slot) {

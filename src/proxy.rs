@@ -30,6 +30,9 @@ pub struct GatewayState {
     pub snapshot: ArcSwap<Snapshot>,
     /// The host-wide limit table, shared with the other workers.
     pub limiter: crate::limits::local::LocalTable,
+    /// Requests in flight per key, host-wide; this worker counts in column `slot`.
+    pub concurrency: crate::limits::concurrency::ConcurrencyTable,
+    pub slot: usize,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
     pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,
@@ -105,7 +108,7 @@ impl Gateway {
         ctx.route = Some(route.clone());
         let admitted = admitted?;
         ctx.response_headers = admitted.notice;
-        if !route.spec.limits.is_empty() {
+        if !route.spec.limits.is_empty() || !route.spec.concurrency_limits.is_empty() {
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
                     .and_then(crate::auth::key::parse)
@@ -119,6 +122,16 @@ impl Gateway {
                 model: None,
                 client_ip: client_ip(session),
             };
+            // Caps first: a request refused for want of a place costs the rate limits nothing.
+            ctx.concurrency = crate::limits::concurrency::hold(
+                &self.state.concurrency,
+                self.state.slot,
+                &snapshot.config.limits,
+                &snapshot.limit_metrics,
+                &route.spec.concurrency_limits,
+                &caller,
+                &mut ctx.response_headers,
+            )?;
             crate::limits::check::check(
                 &self.state.limiter,
                 &snapshot.config.limits,
@@ -193,6 +206,9 @@ impl ProxyHttp for Gateway {
             }
             Err(GatewayError::Denied(d)) if ctx.route.as_ref().is_some_and(|r| r.is_llm()) => {
                 crate::llm::handler::deny(session, ctx, d).await
+            }
+            Err(GatewayError::RateLimited(l)) if ctx.route.as_ref().is_some_and(|r| r.is_llm()) => {
+                crate::llm::handler::limited(session, ctx, l).await
             }
             Err(err) => Self::refuse_now(session, ctx, err).await,
         }
@@ -451,6 +467,7 @@ impl ProxyHttp for Gateway {
         }
         ctx.release_target();
         ctx.inflight = None;
+        ctx.concurrency.clear();
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {

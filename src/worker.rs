@@ -36,6 +36,8 @@ pub struct WorkerArgs {
     pub generation: u64,
     pub board: &'static Scoreboard,
     pub limiter: crate::limits::local::LocalTable,
+    /// The host-wide concurrency table; this worker counts in column `slot`.
+    pub concurrency: crate::limits::concurrency::ConcurrencyTable,
 }
 
 /// Runs the worker until it is told to stop; never returns.
@@ -70,6 +72,8 @@ pub fn run(args: WorkerArgs) -> ! {
         snapshot: ArcSwap::from_pointee(snapshot),
         directory: directory.clone(),
         limiter: args.limiter,
+        concurrency: args.concurrency,
+        slot: args.slot,
         registry: registry.clone(),
         access_log,
         ids: RequestIds::new(),

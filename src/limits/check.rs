@@ -22,12 +22,66 @@ pub struct Caller<'a> {
     pub client_ip: Option<IpAddr>,
 }
 
-/// A refusal: the limit, and whole seconds until a request would pass.
+/// A refusal: the limit, what kind of refusal, and whole seconds until a request would pass.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("rate limit {limit} exceeded; retry in {retry_after}s")]
+#[error("{} {limit} {}; retry in {retry_after}s", kind.noun(), kind.verb())]
 pub struct Limited {
     pub limit: String,
     pub retry_after: u64,
+    pub kind: Refusal,
+}
+
+/// What refused a request, which decides its status and error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A rate limit: 429 `rate_limit_exceeded`.
+    Rate,
+    /// A limit with `status = 402`, meant for cost budgets: 402 `budget_exhausted`.
+    Budget,
+    /// A concurrency cap: 429 `concurrency_limit_exceeded`.
+    Concurrency,
+}
+
+impl Refusal {
+    /// The refusal a limit answers with once its bucket is empty.
+    pub fn of(spec: &LimitSpec) -> Refusal {
+        if spec.status == 402 {
+            Refusal::Budget
+        } else {
+            Refusal::Rate
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::Budget => 402,
+            Refusal::Rate | Refusal::Concurrency => 429,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Rate => "rate_limit_exceeded",
+            Refusal::Budget => "budget_exhausted",
+            Refusal::Concurrency => "concurrency_limit_exceeded",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Refusal::Rate => "rate limit",
+            Refusal::Budget => "budget",
+            Refusal::Concurrency => "concurrency limit",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Refusal::Rate => "exceeded",
+            Refusal::Budget => "exhausted",
+            Refusal::Concurrency => "reached: too many requests in flight",
+        }
+    }
 }
 
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
@@ -89,6 +143,7 @@ impl Scope<'_> {
                 return Err(Limited {
                     limit: spec.name.clone(),
                     retry_after,
+                    kind: Refusal::of(spec),
                 });
             }
             taken(i, key, cost);

@@ -25,8 +25,13 @@
 //! consistent atomics either the claimer sees the count or the request sees the lock. A row
 //! left locked by a worker that died in those few instructions is freed when it is reaped.
 
+use super::check::{bucket, Caller, Headers, Limited, Refusal};
+use crate::config::compile::LimitSpec;
 use crate::master::scoreboard::MAX_SLOTS;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use crate::telemetry::metrics::LimitMetrics;
+use http::HeaderValue;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::Arc;
 
 /// Rows a key may occupy, starting at its hash.
 pub const PROBE: usize = 8;
@@ -232,6 +237,46 @@ impl ConcurrencyTable {
         self.keys[r].store(was, SeqCst);
         Found::Busy
     }
+}
+
+/// Takes one place from each of a route's concurrency caps (`limits`, indexes into `specs`),
+/// or none: the places are held until the returned guards drop, when the request ends. A
+/// refusal says `Retry-After: 1`: places free up as requests end, not on a schedule.
+pub fn hold(
+    table: &ConcurrencyTable,
+    column: usize,
+    specs: &[LimitSpec],
+    metrics: &[Arc<LimitMetrics>],
+    limits: &[usize],
+    caller: &Caller,
+    headers: &mut Headers,
+) -> Result<Vec<Held>, Limited> {
+    let mut held = Vec::with_capacity(limits.len());
+    for &i in limits {
+        let spec = &specs[i];
+        match table.acquire(column, bucket(spec, caller), spec.max) {
+            Ok(h) => held.push(h),
+            Err(why) => {
+                metrics[i].limited.fetch_add(1, Relaxed);
+                if why == Refused::TableFull {
+                    tracing::warn!(
+                        "concurrency limit {}: no free row for its key; raise server.concurrency_slots",
+                        spec.name
+                    );
+                }
+                headers.push((http::header::RETRY_AFTER, HeaderValue::from_static("1")));
+                return Err(Limited {
+                    limit: spec.name.clone(),
+                    retry_after: 1,
+                    kind: Refusal::Concurrency,
+                });
+            }
+        }
+    }
+    for &i in limits {
+        metrics[i].allowed.fetch_add(1, Relaxed);
+    }
+    Ok(held)
 }
 
 /// A key word for `hash`: never 0 (an empty row) and never with the lock bit.

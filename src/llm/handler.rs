@@ -148,6 +148,29 @@ pub async fn deny(session: &mut Session, ctx: &mut RequestCtx, d: Denied) -> pin
     respond::error(session, ctx, client, denial(&d), None).await
 }
 
+/// The error a refusal by a limit answers with, in the OpenAI shape (or the client's).
+fn limit_error(l: &crate::limits::check::Limited) -> ApiError {
+    let kind = match l.kind.status() {
+        402 => ErrorKind::BudgetExhausted,
+        _ => ErrorKind::RateLimited,
+    };
+    ApiError::new(kind, l.to_string()).with_code(l.kind.code())
+}
+
+/// Answers a request a request limit or concurrency cap refused, in the client's error
+/// format; `Retry-After` is among the rate-limit headers already.
+pub async fn limited(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    l: crate::limits::check::Limited,
+) -> pingora::Result<bool> {
+    let client = client_format(session.req_header());
+    if !crate::proxy::drain_body(session).await {
+        session.set_keepalive(None);
+    }
+    respond::error(session, ctx, client, limit_error(&l), None).await
+}
+
 /// How much of a too-large body is read and dropped before the 413.
 const DRAIN_BYTES: u64 = 64 << 20;
 
@@ -264,8 +287,7 @@ async fn admit(
     }
     if let Err(limited) = reserve(ctx, models, model, &peek, body.len()) {
         // Retry-After is among the rate-limit headers already.
-        let e = ApiError::new(ErrorKind::RateLimited, limited.to_string())
-            .with_code("rate_limit_exceeded");
+        let e = limit_error(&limited);
         return Err(respond::error(session, ctx, client, e, None).await);
     }
     ctx.llm = Some(Box::new(CallRecord {

@@ -338,6 +338,8 @@ pub enum ErrorKind {
     RequestTimeout,
     PayloadTooLarge,
     RateLimited,
+    /// A budget of the gateway's is spent (402).
+    BudgetExhausted,
     /// The provider failed (500, 529 overloaded, 503 and the like).
     ProviderFailure,
     /// The provider's answer could not be read.
@@ -357,6 +359,7 @@ impl ErrorKind {
             ErrorKind::RequestTimeout => 408,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RateLimited => 429,
+            ErrorKind::BudgetExhausted => 402,
             ErrorKind::ProviderFailure => 500,
             ErrorKind::BadResponse => 502,
             ErrorKind::Unavailable => 503,
@@ -404,6 +407,7 @@ impl ErrorKind {
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::BudgetExhausted => "insufficient_quota",
             ErrorKind::RequestTimeout | ErrorKind::Timeout => "timeout_error",
             ErrorKind::ProviderFailure | ErrorKind::BadResponse | ErrorKind::Unavailable => {
                 "api_error"
@@ -420,6 +424,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::PayloadTooLarge => "request_too_large",
             ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::BudgetExhausted => "billing_error",
             ErrorKind::Unavailable => "overloaded_error",
             ErrorKind::RequestTimeout | ErrorKind::Timeout => "timeout_error",
             ErrorKind::ProviderFailure | ErrorKind::BadResponse => "api_error",

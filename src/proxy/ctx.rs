@@ -31,6 +31,9 @@ pub struct RequestCtx {
     pub principal: Option<Arc<crate::auth::Principal>>,
     /// The token and cost limits of an LLM route, and what the call reserved from them.
     pub budget: Option<Box<crate::limits::budget::Budget>>,
+    /// Places held in the route's concurrency caps; given back when the request ends (the
+    /// logging phase, or the context's drop), which for an LLM stream is when it ends.
+    pub concurrency: Vec<crate::limits::concurrency::Held>,
     /// Headers the gate adds to the response: deprecation and rate-limit headers.
     pub response_headers: crate::limits::check::Headers,
 }
@@ -55,6 +58,7 @@ impl RequestCtx {
             principal: None,
             response_headers: Vec::new(),
             budget: None,
+            concurrency: Vec::new(),
         }
     }
 

@@ -35,6 +35,8 @@ pub struct Reply {
     pub chunk_delay: Duration,
     /// Close the connection after the chunks without the final empty chunk.
     pub cut: bool,
+    /// Before chunk `n`, run the function (which may block: a stream held open by the test).
+    pub pause: Option<(usize, Arc<dyn Fn() + Send + Sync>)>,
 }
 
 impl Reply {
@@ -47,6 +49,7 @@ impl Reply {
             chunks: None,
             chunk_delay: Duration::ZERO,
             cut: false,
+            pause: None,
         }
     }
     /// A chunked answer, e.g. an SSE stream split at arbitrary points.
@@ -55,6 +58,11 @@ impl Reply {
         r.chunks = Some(chunks);
         r.chunk_delay = chunk_delay;
         r
+    }
+    /// Runs `wait` before sending chunk `n`.
+    pub fn pause_before(mut self, n: usize, wait: impl Fn() + Send + Sync + 'static) -> Reply {
+        self.pause = Some((n, Arc::new(wait)));
+        self
     }
     pub fn cut(mut self) -> Reply {
         self.cut = true;
@@ -265,6 +273,9 @@ fn write_reply(writer: &mut TcpStream, reply: &Reply, c: &Counters) -> bool {
     for (i, chunk) in chunks.iter().enumerate() {
         if i > 0 && !reply.chunk_delay.is_zero() {
             std::thread::sleep(reply.chunk_delay);
+        }
+        if let Some((_, wait)) = reply.pause.as_ref().filter(|(n, _)| *n == i) {
+            wait();
         }
         let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
         framed.extend_from_slice(chunk);

@@ -108,6 +108,23 @@ impl Gateway {
         ctx.route = Some(route.clone());
         let admitted = admitted?;
         ctx.response_headers = admitted.notice;
+        let llm_limited = !route.spec.limits.is_empty() || !route.spec.usage_limits.is_empty();
+        if route.is_llm() && llm_limited {
+            // Made before the request limits are decided: a refusal carries OpenAI's headers too.
+            let key_id = admitted.principal.as_ref().and_then(|_| {
+                crate::auth::directory::presented_key(&req.headers)
+                    .and_then(crate::auth::key::parse)
+                    .map(|(id, _)| id.to_string())
+            });
+            ctx.budget = Some(Box::new(crate::limits::budget::Budget::new(
+                self.state.limiter,
+                Arc::clone(&snapshot),
+                route,
+                admitted.principal.clone(),
+                key_id,
+                client_ip(session),
+            )));
+        }
         if !route.spec.limits.is_empty() || !route.spec.concurrency_limits.is_empty() {
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
@@ -143,22 +160,6 @@ impl Gateway {
             )?;
         }
         ctx.principal = admitted.principal;
-        if !route.spec.usage_limits.is_empty() {
-            let key_id = ctx.principal.as_ref().and_then(|_| {
-                crate::auth::directory::presented_key(&req.headers)
-                    .and_then(crate::auth::key::parse)
-                    .map(|(id, _)| id.to_string())
-            });
-            ctx.budget = Some(Box::new(crate::limits::budget::Budget::new(
-                self.state.limiter,
-                Arc::clone(&snapshot),
-                route.spec.usage_limits.clone(),
-                route.name.clone(),
-                ctx.principal.clone(),
-                key_id,
-                client_ip(session),
-            )));
-        }
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }

@@ -8,18 +8,24 @@ use super::check::{Caller, Headers, Limited, Scope};
 use super::local::LocalTable;
 use crate::auth::Principal;
 use crate::config::schema::Counts;
-use crate::routing::Snapshot;
+use crate::routing::{Route, Snapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Output tokens assumed when neither the request nor the model sets a maximum.
 pub const DEFAULT_OUTPUT: u64 = 1024;
 
-/// The usage limits of one request, and what it has reserved from each.
+/// The usage limits of one LLM request, and what it has reserved from each; also what the
+/// request's OpenAI rate-limit headers are read from.
 pub struct Budget {
     table: LocalTable,
     snapshot: Arc<Snapshot>,
+    /// The route's token and cost limits.
     limits: Vec<usize>,
+    /// The route's request limits (decided already; kept for the headers).
+    request_limits: Vec<usize>,
+    /// The public model asked for, once known.
+    model: Option<String>,
     route: Arc<str>,
     principal: Option<Arc<Principal>>,
     key_id: Option<String>,
@@ -48,8 +54,7 @@ impl Budget {
     pub fn new(
         table: LocalTable,
         snapshot: Arc<Snapshot>,
-        limits: Vec<usize>,
-        route: Arc<str>,
+        route: &Route,
         principal: Option<Arc<Principal>>,
         key_id: Option<String>,
         client_ip: Option<IpAddr>,
@@ -57,8 +62,10 @@ impl Budget {
         Budget {
             table,
             snapshot,
-            limits,
-            route,
+            limits: route.spec.usage_limits.clone(),
+            request_limits: route.spec.limits.clone(),
+            model: None,
+            route: route.name.clone(),
             principal,
             key_id,
             client_ip,
@@ -93,6 +100,7 @@ impl Budget {
         now: u64,
         headers: &mut Headers,
     ) -> Result<(), Limited> {
+        self.model = Some(model.to_owned());
         let mut reserved = Vec::with_capacity(self.limits.len());
         let caller = self.caller(Some(model));
         self.scope().take(
@@ -105,6 +113,35 @@ impl Budget {
         )?;
         self.reserved = reserved;
         Ok(())
+    }
+
+    /// OpenAI's `x-ratelimit-*-requests` and `-tokens` headers, from the buckets as they stand.
+    pub fn openai_headers(&self, now: u64) -> Headers {
+        let mut headers = Vec::new();
+        let specs = &self.snapshot.config.limits;
+        let caller = self.caller(None);
+        let (limits, counts) = (&self.request_limits, Counts::Requests);
+        super::openai::push(
+            &self.table,
+            specs,
+            limits,
+            counts,
+            &caller,
+            now,
+            &mut headers,
+        );
+        let caller = self.caller(self.model.as_deref());
+        let (limits, counts) = (&self.limits, Counts::Tokens);
+        super::openai::push(
+            &self.table,
+            specs,
+            limits,
+            counts,
+            &caller,
+            now,
+            &mut headers,
+        );
+        headers
     }
 
     /// Settles the reservation with what the call used.

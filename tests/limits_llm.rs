@@ -1,0 +1,199 @@
+//! Limits on LLM routes: budgets answering 402, OpenAI's rate-limit headers on every answer
+//! (streams included, refusals too), and a stream cut short charged for what it delivered.
+
+mod common;
+use common::*;
+
+const MOCK_MODEL: &str = r#"
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+input_price = 10000.0
+output_price = 20000.0
+deployments = [{ provider = "mock", model = "mock-1" }]
+"#;
+
+/// An LLM route `/v1` with `route_limits`, the mock provider, and the `limits` sections.
+fn gateway(limits: &str, route_limits: &str, provider: &str) -> Gateway {
+    Gateway::start(
+        2,
+        &format!(
+            "{limits}\n[[routes]]\nname = \"llm\"\npath_prefix = \"/v1\"\nhandler = \"llm\"\nlimits = [{route_limits}]\n{provider}"
+        ),
+    )
+}
+
+fn chat_body(max_tokens: u64, stream: bool) -> String {
+    serde_json::json!({
+        "model": "demo", "max_tokens": max_tokens, "stream": stream,
+        "messages": [{"role": "user", "content": "hi"}]
+    })
+    .to_string()
+}
+
+fn chat(gw: &Gateway, max_tokens: u64, stream: bool) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::new()
+        .post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(chat_body(max_tokens, stream))
+        .send()
+        .unwrap()
+}
+
+fn header(r: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+fn number(r: &reqwest::blocking::Response, name: &str) -> u64 {
+    header(r, name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", r.headers()))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_budget_with_status_402_answers_402_once_spent() {
+    let gw = gateway(
+        "[[limits]]\nname = \"daily\"\ncounts = \"cost\"\nrate = 1.0\nperiod = \"1d\"\nkey = []\nstatus = 402\n",
+        "\"daily\"",
+        MOCK_MODEL,
+    );
+    let mut ok = 0;
+    let refused = loop {
+        let r = chat(&gw, 1, false);
+        match r.status().as_u16() {
+            200 => ok += 1,
+            402 => break r,
+            s => panic!("status {s}"),
+        }
+        assert!(ok < 40, "the budget never ran out");
+    };
+    assert!(ok >= 1, "{ok}");
+    assert!(number(&refused, "retry-after") > 0);
+    let v: serde_json::Value = refused.json().unwrap();
+    assert_eq!(v["error"]["code"], "budget_exhausted", "{v}");
+    assert_eq!(v["error"]["type"], "insufficient_quota", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("daily"));
+    // An Anthropic client gets it in its own format (100 output tokens: $2, over the budget).
+    let r = reqwest::blocking::Client::new()
+        .post(gw.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .json(&serde_json::json!({"model": "demo", "max_tokens": 100,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 402);
+    assert!(header(&r, "retry-after").is_some());
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["error"]["type"], "billing_error", "{v}");
+}
+
+#[test]
+fn a_request_limit_with_status_402_answers_402_on_a_rest_route() {
+    let up = Upstream::start("echo", |_| Reply::ok("ok"));
+    let gw = Gateway::start(
+        2,
+        &format!(
+            "[[upstreams]]\nname = \"echo\"\ntargets = [\"{}\"]\n\n[[limits]]\nname = \"quota\"\nrate = 1\nperiod = \"1h\"\nkey = []\nstatus = 402\n\n[[routes]]\nname = \"echo\"\npath_prefix = \"/echo\"\nupstream = \"echo\"\nlimits = [\"quota\"]\n",
+            up.addr()
+        ),
+    );
+    assert_eq!(client().get(gw.url("/echo")).send().unwrap().status(), 200);
+    let r = client().get(gw.url("/echo")).send().unwrap();
+    assert_eq!(r.status(), 402);
+    assert_eq!(header(&r, "retry-after").as_deref(), Some("3600"));
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "budget_exhausted", "{v}");
+}
+
+const BOTH: &str = r#"
+[[limits]]
+name = "rpm"
+rate = 5
+period = "1m"
+key = ["client_ip"]
+
+[[limits]]
+name = "tpm"
+counts = "tokens"
+rate = 1000
+period = "1h"
+key = ["client_ip"]
+
+[[limits]]
+name = "spend"
+counts = "cost"
+rate = 100.0
+period = "1d"
+key = []
+"#;
+
+#[test]
+fn openai_headers_come_on_answers_streams_and_refusals() {
+    let gw = gateway(BOTH, "\"rpm\", \"tpm\", \"spend\"", MOCK_MODEL);
+    let r = chat(&gw, 100, false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(&r, "x-ratelimit-limit-requests").as_deref(),
+        Some("5")
+    );
+    assert_eq!(number(&r, "x-ratelimit-remaining-requests"), 4);
+    // One request of 5 per minute is back in 12 s.
+    assert_eq!(
+        header(&r, "x-ratelimit-reset-requests").as_deref(),
+        Some("12s")
+    );
+    assert_eq!(
+        header(&r, "x-ratelimit-limit-tokens").as_deref(),
+        Some("1000")
+    );
+    // The reservation (the prompt's bytes / 4 plus 100) stands while the answer is written.
+    let tokens = number(&r, "x-ratelimit-remaining-tokens");
+    assert!((850..900).contains(&tokens), "{tokens}");
+    // Over a hundred tokens of 1,000 per hour take minutes to come back.
+    let reset = header(&r, "x-ratelimit-reset-tokens").unwrap();
+    assert!(reset.contains('m') && reset.ends_with('s'), "{reset}");
+    // A stream has them in its headers, before any byte of the body.
+    let r = chat(&gw, 100, true);
+    assert_eq!(r.status(), 200);
+    assert_eq!(number(&r, "x-ratelimit-remaining-requests"), 3);
+    assert!(number(&r, "x-ratelimit-remaining-tokens") < tokens);
+    let _ = r.text();
+    // Refused for tokens: the headers show what the bucket still holds.
+    let r = chat(&gw, 5000, false);
+    assert_eq!(r.status(), 429);
+    assert_eq!(number(&r, "x-ratelimit-remaining-requests"), 2);
+    let left = number(&r, "x-ratelimit-remaining-tokens");
+    assert!((700..1000).contains(&left), "{left}");
+    let _ = r.text();
+    // Refused for requests: remaining-requests is 0.
+    for _ in 0..2 {
+        assert_eq!(chat(&gw, 1, false).status(), 200);
+    }
+    let r = chat(&gw, 1, false);
+    assert_eq!(r.status(), 429);
+    assert_eq!(number(&r, "x-ratelimit-remaining-requests"), 0);
+    assert!(header(&r, "x-ratelimit-limit-tokens").is_some());
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+}
+
+#[test]
+fn headers_of_a_kind_the_route_lacks_are_absent() {
+    let gw = gateway(BOTH, "\"tpm\"", MOCK_MODEL);
+    let r = chat(&gw, 10, false);
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "x-ratelimit-limit-tokens").is_some());
+    assert!(header(&r, "x-ratelimit-limit-requests").is_none());
+    let gw = gateway(BOTH, "\"spend\"", MOCK_MODEL);
+    let r = chat(&gw, 10, true);
+    assert_eq!(r.status(), 200);
+    for name in ["x-ratelimit-limit-tokens", "x-ratelimit-limit-requests"] {
+        assert!(header(&r, name).is_none(), "{name} in {:?}", r.headers());
+    }
+}

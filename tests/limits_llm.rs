@@ -2,7 +2,9 @@
 //! (streams included, refusals too), and a stream cut short charged for what it delivered.
 
 mod common;
+use common::providers::*;
 use common::*;
+use std::time::Duration;
 
 const MOCK_MODEL: &str = r#"
 [[providers]]
@@ -196,4 +198,61 @@ fn headers_of_a_kind_the_route_lacks_are_absent() {
     for name in ["x-ratelimit-limit-tokens", "x-ratelimit-limit-requests"] {
         assert!(header(&r, name).is_none(), "{name} in {:?}", r.headers());
     }
+}
+
+#[test]
+fn a_stream_cut_short_is_charged_for_what_it_delivered() {
+    // A stream of 40 words of 10 bytes (400 bytes, about 100 tokens), then the provider
+    // drops the connection: no usage chunk, no end marker.
+    let words: Vec<String> = (0..40).map(|i| format!("word{i:05} ")).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let events = openai_stream_events(&words, false);
+    let cut_at = events.len() - 2;
+    let up = Upstream::start("openai", move |r: &Request| {
+        if body_json(r)["stream"] == true {
+            sse_reply(&events[..cut_at]).cut()
+        } else {
+            json_reply(openai_chat("whole"))
+        }
+    });
+    let gw = gateway(
+        "[[limits]]\nname = \"tpd\"\ncounts = \"tokens\"\nrate = 100000\nperiod = \"1d\"\nkey = [\"client_ip\"]\n",
+        "\"tpd\"",
+        &format!(
+            "{}{}",
+            provider("openai", "openai", &up, ""),
+            model("demo", &[("openai", "gpt-4o")], "")
+        ),
+    );
+    let r = chat(&gw, 5000, true);
+    assert_eq!(r.status(), 200);
+    let body = r.text().unwrap();
+    assert!(body.contains("stream_truncated"), "{body}");
+    // The next call's reservation is taken from what the cut stream left: 100,000 less its
+    // prompt estimate and its ~100 delivered tokens (not its 5,000 reserved, nor nothing).
+    let prompt = (chat_body(5000, true).len() as u64).div_ceil(4);
+    let next = chat(&gw, 1, false);
+    assert_eq!(next.status(), 200);
+    let remaining = number(&next, "x-ratelimit-remaining");
+    let reserved_now = (chat_body(1, false).len() as u64).div_ceil(4) + 1;
+    let charged = 100_000 - reserved_now - remaining;
+    assert!(
+        (prompt + 95..=prompt + 105).contains(&charged),
+        "charged {charged}, prompt {prompt}"
+    );
+    let log = wait_for(
+        "the cut call in the access log",
+        Duration::from_secs(10),
+        || {
+            let log = gw.access_log();
+            log.lines()
+                .find(|l| l.contains("\"truncated\""))
+                .map(str::to_string)
+        },
+    );
+    let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+    assert_eq!(v["llm"]["usage_estimated"], true, "{v}");
+    assert_eq!(v["llm"]["prompt_tokens"], prompt, "{v}");
+    let completion = v["llm"]["completion_tokens"].as_u64().unwrap();
+    assert!((95..=105).contains(&completion), "{v}");
 }

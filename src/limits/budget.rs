@@ -2,7 +2,9 @@
 //! (the prompt's size in tokens, about 4 bytes each, plus the output it allows: its
 //! `max_tokens`, else the model's `max_output_tokens`, else 1,024); after it, the reservation
 //! is settled with the usage the provider reported: the difference is given back or charged.
-//! A stream cut short is charged for what it delivered, a failed call for nothing.
+//! A stream cut short without the provider's usage is charged an estimate of what it
+//! delivered (the prompt's estimate plus the output bytes sent, `tokens_of_bytes`); a failed
+//! call nothing.
 
 use super::check::{Caller, Headers, Limited, Scope};
 use super::local::LocalTable;
@@ -14,6 +16,12 @@ use std::sync::Arc;
 
 /// Output tokens assumed when neither the request nor the model sets a maximum.
 pub const DEFAULT_OUTPUT: u64 = 1024;
+
+/// Tokens estimated from text bytes, about 4 bytes each: a prompt before the call, and the
+/// output a stream cut short delivered without the provider's count.
+pub fn tokens_of_bytes(bytes: u64) -> u64 {
+    bytes.div_ceil(4)
+}
 
 /// The usage limits of one LLM request, and what it has reserved from each; also what the
 /// request's OpenAI rate-limit headers are read from.

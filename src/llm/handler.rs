@@ -224,7 +224,7 @@ fn reserve(
         return Ok(());
     };
     let spec = &models.models[model].spec;
-    let prompt = body_len as u64 / 4;
+    let prompt = budget::tokens_of_bytes(body_len as u64);
     let output = peek
         .max_output
         .or(spec.max_output_tokens.map(u64::from))

@@ -26,6 +26,10 @@ pub struct CallRecord {
     pub attempts: u32,
     /// `ok`, `error`, `cancelled` (client went away) or `truncated` (provider died mid-stream).
     pub outcome: &'static str,
+    /// The usage is the gateway's estimate, not the provider's: a stream cut short before the
+    /// provider reported it (the prompt's bytes / 4, and the output bytes sent / 4).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
 }
 
 impl CallRecord {

@@ -206,6 +206,7 @@ async fn stream(
                 source.abandon().await;
                 break;
             }
+            writer.sent();
         }
         if done {
             source.abandon().await;
@@ -213,11 +214,35 @@ async fn stream(
             break;
         }
     }
+    let (usage, estimated) = match outcome {
+        "ok" => (writer.usage, false),
+        _ => cut_usage(writer.usage, inbound.body.len(), writer.delivered_bytes),
+    };
     if let Some(rec) = ctx.llm.as_mut() {
         rec.outcome = outcome;
+        rec.usage_estimated = estimated;
     }
-    record_success(ctx, models, &s, &writer.usage);
+    record_success(ctx, models, &s, &usage);
     Ok(true)
+}
+
+/// The usage a stream cut short is charged: what the provider reported, where it falls short
+/// of the estimate (the prompt's bytes, the content bytes sent) the estimate; and whether any
+/// of it is estimated.
+fn cut_usage(reported: Usage, prompt_bytes: usize, sent_bytes: u64) -> (Usage, bool) {
+    use crate::limits::budget::tokens_of_bytes;
+    let mut usage = reported;
+    let mut estimated = false;
+    if usage.prompt_tokens == 0 {
+        usage.prompt_tokens = tokens_of_bytes(prompt_bytes as u64);
+        estimated = true;
+    }
+    let output = tokens_of_bytes(sent_bytes);
+    if output > usage.completion_tokens {
+        usage.completion_tokens = output;
+        estimated = true;
+    }
+    (usage, estimated)
 }
 
 /// `GET /v1/models` and `/v1/models/{id}`, in OpenAI's shape or, for a client that sends

@@ -164,6 +164,10 @@ pub struct Writer {
     encoder: StreamEncoder,
     pub usage: Usage,
     pub content_seen: bool,
+    /// Bytes of generated content (text, thinking, tool arguments) in output not yet written.
+    pending_bytes: u64,
+    /// Bytes of generated content written to the client: what a cut stream is charged for.
+    pub delivered_bytes: u64,
 }
 
 impl Writer {
@@ -175,6 +179,8 @@ impl Writer {
             encoder: StreamEncoder::new(client, include_usage),
             usage: Usage::default(),
             content_seen: false,
+            pending_bytes: 0,
+            delivered_bytes: 0,
         }
     }
 
@@ -187,6 +193,7 @@ impl Writer {
                 _ => {
                     only_usage = false;
                     self.content_seen = true;
+                    self.pending_bytes += content_bytes(ev);
                 }
             }
         }
@@ -206,6 +213,11 @@ impl Writer {
         }
     }
 
+    /// The output so far has reached the client.
+    pub fn sent(&mut self) {
+        self.delivered_bytes += std::mem::take(&mut self.pending_bytes);
+    }
+
     /// The clean end: a translated stream gets its closing events (a same-format one already
     /// carried the provider's).
     pub fn finish(&mut self, out: &mut BytesMut) {
@@ -217,4 +229,15 @@ impl Writer {
     pub fn error(&mut self, err: &ApiError, out: &mut BytesMut) {
         self.encoder.error(err, out);
     }
+}
+
+/// Bytes of generated content an event carries.
+fn content_bytes(ev: &StreamEvent) -> u64 {
+    let n = match ev {
+        StreamEvent::Text { text, .. } | StreamEvent::Thinking { text, .. } => text.len(),
+        StreamEvent::ToolCallStart { name, .. } => name.len(),
+        StreamEvent::ToolCallArguments { fragment, .. } => fragment.len(),
+        _ => 0,
+    };
+    n as u64
 }

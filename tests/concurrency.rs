@@ -5,6 +5,7 @@ mod common;
 use common::providers::*;
 use common::*;
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -240,4 +241,76 @@ fn refusals_on_llm_routes_use_the_clients_format() {
     assert!(v["error"]["message"].as_str().unwrap().contains("one"));
     gate.open();
     assert_eq!(first.join().unwrap(), 200);
+}
+
+/// The master's children that listen on the data port: the workers.
+fn worker_pids(gw: &Gateway) -> Vec<u32> {
+    gw.children()
+        .into_iter()
+        .filter(|&p| tollgate::procfs::listening_ports(&p.to_string()).contains(&gw.port))
+        .collect()
+}
+
+#[test]
+fn a_crashed_workers_places_are_given_back_when_it_is_restarted() {
+    let gate = Gate::default();
+    let (g, slow) = (gate.clone(), Arc::new(AtomicUsize::new(0)));
+    let arrived = slow.clone();
+    let up = Upstream::start("slow", move |r: &Request| {
+        if r.path.starts_with("/slow") {
+            arrived.fetch_add(1, SeqCst);
+            g.wait();
+        }
+        Reply::ok("done")
+    });
+    let mut gw = Gateway::start(
+        1,
+        &format!(
+            "[[upstreams]]\nname = \"slow\"\ntargets = [\"{}\"]\n\n[[limits]]\nname = \"one\"\ncounts = \"concurrency\"\nmax = 1\nkey = []\n\n[[routes]]\nname = \"slow\"\npath_prefix = \"/slow\"\nupstream = \"slow\"\nlimits = [\"one\"]\n\n[[routes]]\nname = \"fast\"\npath_prefix = \"/fast\"\nupstream = \"slow\"\n",
+            up.addr()
+        ),
+    );
+    let victim = wait_for("the worker", Duration::from_secs(10), || {
+        worker_pids(&gw).first().copied()
+    });
+    let url = gw.url("/slow");
+    std::thread::spawn(move || reqwest::blocking::Client::new().get(url).send());
+    wait_for(
+        "the held request at the upstream",
+        Duration::from_secs(10),
+        || (slow.load(SeqCst) == 1).then_some(()),
+    );
+    assert_eq!(
+        outcome(client().get(gw.url("/slow")).send().unwrap()).0,
+        429
+    );
+    // SAFETY: kill(2) on the worker this test's gateway forked.
+    unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+    wait_for("a new worker", Duration::from_secs(20), || {
+        let w = worker_pids(&gw);
+        (w.len() == 1 && !w.contains(&victim)).then_some(())
+    });
+    gw.wait_ready();
+    wait_for(
+        "the restarted worker answering",
+        Duration::from_secs(10),
+        || {
+            client()
+                .get(gw.url("/fast"))
+                .send()
+                .ok()
+                .filter(|r| r.status() == 200)
+        },
+    );
+    // The dead worker's place is free: the next request reaches the upstream.
+    let url = gw.url("/slow");
+    let next = std::thread::spawn(move || reqwest::blocking::Client::new().get(url).send());
+    wait_for(
+        "the next request at the upstream",
+        Duration::from_secs(10),
+        || (slow.load(SeqCst) == 2).then_some(()),
+    );
+    gate.open();
+    assert_eq!(next.join().unwrap().unwrap().status(), 200);
+    drop(up);
 }

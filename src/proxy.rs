@@ -205,7 +205,9 @@ impl Gateway {
         };
         let now = crate::limits::local::now_ns();
         let headers = &mut ctx.response_headers;
-        scope.take(&pending.draws, now, headers, |_| 1, |_| {}).await?;
+        scope
+            .take(&pending.draws, now, headers, |_| 1, |_| {})
+            .await?;
         Ok(())
     }
 

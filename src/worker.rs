@@ -70,7 +70,7 @@ pub fn run(args: WorkerArgs) -> ! {
         snapshot: ArcSwap::from_pointee(snapshot),
         directory: directory.clone(),
         limiter: args.limiter,
-        cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::connect(
+        cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::start(
             args.config.redis.as_ref(),
             args.limiter,
         )),

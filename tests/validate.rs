@@ -436,18 +436,36 @@ fn cluster_limits_and_redis_settings_are_checked() {
     ];
     for (text, expected) in bad {
         let (ok, err, _) = validate_env(&format!("{text}{redis}"), &[]);
-        assert!(!ok && err.contains(expected), "missing {expected:?} in:\n{err}");
+        assert!(
+            !ok && err.contains(expected),
+            "missing {expected:?} in:\n{err}"
+        );
     }
     let redis_bad = [
         ("url = \"http://example.com\"", "redis.url: not a Redis URL"),
-        ("url = \"redis://h:1\"\nca_file = \"nope.pem\"", "redis.ca_file: cannot read"),
-        ("url = \"redis://h:1\"\ntimeout = \"0s\"", "redis.timeout: must be between 1ms and 5s"),
-        ("url = \"redis://h:1\"\nkey_prefix = \"a{b}\"", "redis.key_prefix: braces are reserved"),
-        ("url = \"redis://h:1\"\nbreaker_failures = 0", "redis.breaker_failures: must be at least 1"),
+        (
+            "url = \"redis://h:1\"\nca_file = \"nope.pem\"",
+            "redis.ca_file: cannot read",
+        ),
+        (
+            "url = \"redis://h:1\"\ntimeout = \"0s\"",
+            "redis.timeout: must be between 1ms and 5s",
+        ),
+        (
+            "url = \"redis://h:1\"\nkey_prefix = \"a{b}\"",
+            "redis.key_prefix: braces are reserved",
+        ),
+        (
+            "url = \"redis://h:1\"\nbreaker_failures = 0",
+            "redis.breaker_failures: must be at least 1",
+        ),
         ("url = \"redis://h:1\"\npasword = \"x\"", "redis.pasword"),
     ];
     for (section, expected) in redis_bad {
         let (ok, err, _) = validate_env(&format!("{cluster}\n[redis]\n{section}\n"), &[]);
-        assert!(!ok && err.contains(expected), "missing {expected:?} in:\n{err}");
+        assert!(
+            !ok && err.contains(expected),
+            "missing {expected:?} in:\n{err}"
+        );
     }
 }

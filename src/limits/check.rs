@@ -37,7 +37,10 @@ impl std::fmt::Display for Limited {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (limit, retry) = (&self.limit, self.retry_after);
         if self.unavailable {
-            write!(f, "rate limit {limit} cannot be checked: Redis is unavailable; retry in {retry}s")
+            write!(
+                f,
+                "rate limit {limit} cannot be checked: Redis is unavailable; retry in {retry}s"
+            )
         } else {
             write!(f, "rate limit {limit} exceeded; retry in {retry}s")
         }
@@ -129,11 +132,17 @@ impl Scope<'_> {
             let decided = match (&spec.cluster, self.cluster) {
                 (None, _) => Ok((self.table.decide(draw.key, draw.rate, now, cost), By::Local)),
                 (Some(cs), Some(c)) => c.take(spec, cs, metrics, draw, cost, now).await,
-                (Some(cs), None) => Cluster::without_redis(self.table, spec, cs, metrics, draw, cost, now),
+                (Some(cs), None) => {
+                    Cluster::without_redis(self.table, spec, cs, metrics, draw, cost, now)
+                }
             };
             let refused = match decided {
                 Ok((d, by)) if d.allowed => {
-                    let t = Taken { draw: *draw, units: cost, by };
+                    let t = Taken {
+                        draw: *draw,
+                        units: cost,
+                        by,
+                    };
                     taken(t);
                     if draws.len() > 1 {
                         done.push(t);
@@ -148,11 +157,19 @@ impl Scope<'_> {
                     let retry_after = secs(d.retry_after).max(1);
                     push(headers, spec, 0, d.reset_after);
                     headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
-                    Limited { limit: spec.name.clone(), retry_after, unavailable: false }
+                    Limited {
+                        limit: spec.name.clone(),
+                        retry_after,
+                        unavailable: false,
+                    }
                 }
                 Err(Unavailable) => {
                     headers.push((http::header::RETRY_AFTER, HeaderValue::from(1)));
-                    Limited { limit: spec.name.clone(), retry_after: 1, unavailable: true }
+                    Limited {
+                        limit: spec.name.clone(),
+                        retry_after: 1,
+                        unavailable: true,
+                    }
                 }
             };
             metrics.limited.fetch_add(1, Relaxed);

@@ -24,7 +24,9 @@ pub enum Mode {
     /// All the units or none.
     Take,
     /// As many units as fit, up to the ones asked for, but at least `need`.
-    Lease { need: u64 },
+    Lease {
+        need: u64,
+    },
     Refund,
     /// Take the units even into debt (the settlement of an LLM call that used more).
     Charge,
@@ -178,6 +180,16 @@ impl RedisLink {
     pub fn connected(&self) -> bool {
         self.conn.load().is_some()
     }
+
+    /// Start-up only: waits up to the connect timeout for the first connection, so a worker
+    /// does not serve its first requests on the failure policy while Redis is up.
+    pub fn wait_connected(&self) -> bool {
+        let deadline = std::time::Instant::now() + self.settings.connect_timeout;
+        while !self.connected() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.connected()
+    }
 }
 
 fn reply(granted: i64, remaining: i64, retry_us: i64, reset_us: i64) -> Reply {
@@ -263,9 +275,12 @@ async fn connect(link: &RedisLink) -> Result<MultiplexedConnection, RedisError> 
     let mut conn = tokio::time::timeout(s.connect_timeout, connecting)
         .await
         .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
-    tokio::time::timeout(s.connect_timeout, link.script.prepare_invoke().load_async(&mut conn))
-        .await
-        .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
+    tokio::time::timeout(
+        s.connect_timeout,
+        link.script.prepare_invoke().load_async(&mut conn),
+    )
+    .await
+    .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
     Ok(conn)
 }
 

@@ -211,7 +211,9 @@ async fn reserve(
         micro_usd: (prompt as f64 * spec.prices.input + output as f64 * spec.prices.output) as u64,
     };
     let headers = &mut ctx.response_headers;
-    budget.reserve(&spec.name, estimate, now_ns(), headers).await
+    budget
+        .reserve(&spec.name, estimate, now_ns(), headers)
+        .await
 }
 
 /// Settles the reservation with the usage the call record holds (none after a failure).

@@ -1,9 +1,11 @@
 //! Compiles `[[limits]]` and the routes' references to them.
 
 use super::Checker;
-use crate::config::problem::{did_you_mean, key, Issue, Seg};
 use super::Secret;
-use crate::config::schema::{Counts, KeyPart, LimitSection, OnRedisError, RedisSection, Scope, Sync};
+use crate::config::problem::{did_you_mean, key, Issue, Seg};
+use crate::config::schema::{
+    Counts, KeyPart, LimitSection, OnRedisError, RedisSection, Scope, Sync,
+};
 use crate::limits::gcra::Rate;
 use http::HeaderValue;
 use std::collections::HashSet;
@@ -138,7 +140,11 @@ fn cluster_spec(
 ) -> Option<ClusterSpec> {
     let local = l.scope == Scope::Local;
     if local && (l.sync != Sync::PerRequest || l.lease.is_some()) {
-        ck.at(base, &["sync"], "leasing applies to scope = \"cluster\" limits only");
+        ck.at(
+            base,
+            &["sync"],
+            "leasing applies to scope = \"cluster\" limits only",
+        );
     }
     if l.lease.is_some() && l.sync != Sync::Lease {
         ck.at(base, &["lease"], "lease needs sync = \"lease\"");
@@ -159,15 +165,24 @@ fn cluster_spec(
     }
     let share = l.local_share.unwrap_or(1.0);
     if !(share > 0.0 && share <= 1.0) {
-        ck.at(base, &["local_share"], "local_share is a share of the limit, in (0, 1]");
+        ck.at(
+            base,
+            &["local_share"],
+            "local_share is a share of the limit, in (0, 1]",
+        );
     }
     // A tenth of the burst by default: few round trips, little held back from other workers.
-    let lease = l.lease.map_or((burst_units / 10).max(1), |v| (v * scale) as u64);
+    let lease = l
+        .lease
+        .map_or((burst_units / 10).max(1), |v| (v * scale) as u64);
     if lease == 0 || lease > burst_units {
         ck.at(
             base,
             &["lease"],
-            format!("lease must be at least 1 and at most the burst ({})", burst_units as f64 / scale),
+            format!(
+                "lease must be at least 1 and at most the burst ({})",
+                burst_units as f64 / scale
+            ),
         );
     }
     if local {

@@ -1,11 +1,14 @@
 //! Token-bucket limits: `gcra` is the math, shared by every scope; `local` the host-wide table
-//! in shared memory; `check` applies a route's limits to a request, `budget` an LLM call's
-//! token and cost limits; `concurrency` the host-wide table of requests in flight;
+//! in shared memory; `redis` the link to Redis and `cluster` the cluster-scope decisions made
+//! through it (per request or leased); `check` applies a request's limits, `budget` an LLM
+//! call's token and cost limits; `concurrency` the host-wide table of requests in flight;
 //! `openai` the `x-ratelimit-*` headers of LLM routes.
 
 pub mod budget;
 pub mod check;
+pub mod cluster;
 pub mod concurrency;
 pub mod gcra;
 pub mod local;
 pub mod openai;
+pub mod redis;

@@ -11,7 +11,7 @@ pub use api::{
     ApiSpec, AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
 use http::{HeaderName, HeaderValue, Method};
-pub use limits::LimitSpec;
+pub use limits::{ClusterSpec, LimitSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
@@ -36,6 +36,8 @@ pub struct Config {
     pub store: Option<StoreSettings>,
     pub tenants: Vec<TenantSeed>,
     pub limits: Vec<LimitSpec>,
+    /// Where cluster-scope limits are kept.
+    pub redis: Option<RedisSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -238,7 +240,11 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         upstreams.push(compile_upstream(u, &base, &mut ck));
     }
     let llm = llm::compile(file, &server, &mut ck);
-    let limit_specs = limits::compile_limits(&file.limits, &mut ck);
+    let redis = file
+        .redis
+        .as_ref()
+        .map(|r| limits::compile_redis(r, &mut ck));
+    let limit_specs = limits::compile_limits(&file.limits, redis.is_some(), &mut ck);
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
     let mut routes = Vec::new();
     let mut route_names = HashSet::new();
@@ -294,6 +300,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             store,
             tenants,
             limits: limit_specs,
+            redis,
         })
     } else {
         Err(ck.issues)

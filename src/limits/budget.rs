@@ -6,7 +6,8 @@
 //! delivered (the prompt's estimate plus the output bytes sent, `tokens_of_bytes`); a failed
 //! call nothing.
 
-use super::check::{Caller, Headers, Limited, Scope};
+use super::check::{draws, Caller, Headers, Limited, Scope, Taken};
+use super::cluster::Cluster;
 use super::local::LocalTable;
 use crate::auth::Principal;
 use crate::config::schema::Counts;
@@ -27,6 +28,7 @@ pub fn tokens_of_bytes(bytes: u64) -> u64 {
 /// request's OpenAI rate-limit headers are read from.
 pub struct Budget {
     table: LocalTable,
+    cluster: Option<Arc<Cluster>>,
     snapshot: Arc<Snapshot>,
     /// The route's token and cost limits.
     limits: Vec<usize>,
@@ -38,8 +40,7 @@ pub struct Budget {
     principal: Option<Arc<Principal>>,
     key_id: Option<String>,
     client_ip: Option<IpAddr>,
-    /// (limit, bucket, units) taken.
-    reserved: Vec<(usize, u64, u64)>,
+    reserved: Vec<Taken>,
 }
 
 /// Usage in the units limits count: tokens, and millionths of a dollar.
@@ -61,6 +62,7 @@ impl Spend {
 impl Budget {
     pub fn new(
         table: LocalTable,
+        cluster: Option<Arc<Cluster>>,
         snapshot: Arc<Snapshot>,
         route: &Route,
         principal: Option<Arc<Principal>>,
@@ -69,6 +71,7 @@ impl Budget {
     ) -> Budget {
         Budget {
             table,
+            cluster,
             snapshot,
             limits: route.spec.usage_limits.clone(),
             request_limits: route.spec.limits.clone(),
@@ -84,6 +87,7 @@ impl Budget {
     fn scope(&self) -> Scope<'_> {
         Scope {
             table: &self.table,
+            cluster: self.cluster.as_deref(),
             specs: &self.snapshot.config.limits,
             metrics: &self.snapshot.limit_metrics,
         }
@@ -101,7 +105,7 @@ impl Budget {
     }
 
     /// Reserves `estimate` for a call to public model `model`, or refuses the call.
-    pub fn reserve(
+    pub async fn reserve(
         &mut self,
         model: &str,
         estimate: Spend,
@@ -111,14 +115,11 @@ impl Budget {
         self.model = Some(model.to_owned());
         let mut reserved = Vec::with_capacity(self.limits.len());
         let caller = self.caller(Some(model));
-        self.scope().take(
-            &self.limits,
-            &caller,
-            now,
-            headers,
-            |spec| estimate.of(spec.counts),
-            |i, key, units| reserved.push((i, key, units)),
-        )?;
+        let draws = draws(&self.snapshot.config.limits, &self.limits, &caller);
+        let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
+        self.scope()
+            .take(&draws, now, headers, units, |t| reserved.push(t))
+            .await?;
         self.reserved = reserved;
         Ok(())
     }
@@ -154,13 +155,13 @@ impl Budget {
 
     /// Settles the reservation with what the call used.
     pub fn settle(self, used: Spend, now: u64) {
-        for &(i, key, units) in &self.reserved {
-            let spec = &self.snapshot.config.limits[i];
-            let actual = used.of(spec.counts);
-            if actual < units {
-                self.table.refund(key, spec.gcra, now, units - actual);
-            } else if actual > units {
-                self.table.charge(key, spec.gcra, now, actual - units);
+        let scope = self.scope();
+        for t in &self.reserved {
+            let actual = used.of(self.snapshot.config.limits[t.draw.limit].counts);
+            if actual < t.units {
+                scope.give_back(t, t.units - actual, now);
+            } else if actual > t.units {
+                scope.charge(t, actual - t.units, now);
             }
         }
     }

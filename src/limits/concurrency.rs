@@ -268,6 +268,7 @@ pub fn hold(
                 return Err(Limited {
                     limit: spec.name.clone(),
                     retry_after: 1,
+                    unavailable: false,
                     kind: Refusal::Concurrency,
                 });
             }

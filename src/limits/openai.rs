@@ -2,7 +2,8 @@
 //! from the tightest `requests` limit and `-tokens` from the tightest `tokens` limit, read from
 //! the buckets as they stand when the answer's headers are written (so a stream carries them
 //! before its first byte). `reset` is the time until the bucket is full again, in OpenAI's
-//! duration format (`1s`, `6m0s`, `20ms`, `1h2m3s`).
+//! duration format (`1s`, `6m0s`, `20ms`, `1h2m3s`). Only local limits count here: reading a
+//! cluster limit's bucket would cost a Redis round trip per answer.
 
 use super::check::{bucket, Caller, Headers};
 use super::gcra;
@@ -24,7 +25,8 @@ pub fn push(
 ) {
     let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
     for spec in limits.iter().map(|&i| &specs[i]) {
-        if spec.counts != counts {
+        // A cluster limit's bucket is in Redis, not in this table: its state is not read here.
+        if spec.counts != counts || spec.cluster.is_some() {
             continue;
         }
         let tat = table.peek(bucket(spec, caller)).unwrap_or(0);

@@ -150,11 +150,12 @@ pub async fn deny(session: &mut Session, ctx: &mut RequestCtx, d: Denied) -> pin
 
 /// The error a refusal by a limit answers with, in the OpenAI shape (or the client's).
 fn limit_error(l: &crate::limits::check::Limited) -> ApiError {
-    let kind = match l.kind.status() {
-        402 => ErrorKind::BudgetExhausted,
-        _ => ErrorKind::RateLimited,
+    let (kind, code) = match (l.unavailable, l.kind.status()) {
+        (true, _) => (ErrorKind::Unavailable, "rate_limiter_unavailable"),
+        (false, 402) => (ErrorKind::BudgetExhausted, l.kind.code()),
+        (false, _) => (ErrorKind::RateLimited, l.kind.code()),
     };
-    ApiError::new(kind, l.to_string()).with_code(l.kind.code())
+    ApiError::new(kind, l.to_string()).with_code(code)
 }
 
 /// Answers a request a request limit or concurrency cap refused, in the client's error
@@ -213,7 +214,7 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
 }
 
 /// Reserves the call's estimated usage from the route's token and cost limits.
-fn reserve(
+async fn reserve(
     ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
@@ -233,7 +234,10 @@ fn reserve(
         tokens: prompt + output,
         micro_usd: (prompt as f64 * spec.prices.input + output as f64 * spec.prices.output) as u64,
     };
-    budget.reserve(&spec.name, estimate, now_ns(), &mut ctx.response_headers)
+    let headers = &mut ctx.response_headers;
+    budget
+        .reserve(&spec.name, estimate, now_ns(), headers)
+        .await
 }
 
 /// Settles the reservation with the usage the call record holds (none after a failure).
@@ -285,7 +289,7 @@ async fn admit(
         };
         return Err(respond::error(session, ctx, client, denial(&denied), None).await);
     }
-    if let Err(limited) = reserve(ctx, models, model, &peek, body.len()) {
+    if let Err(limited) = reserve(ctx, models, model, &peek, body.len()).await {
         // Retry-After is among the rate-limit headers already.
         let e = limit_error(&limited);
         return Err(respond::error(session, ctx, client, e, None).await);

@@ -56,7 +56,7 @@ pub fn run(args: WorkerArgs) -> ! {
     // Keys are loaded before the first request: a keyed API must not answer 401 while the
     // worker catches up.
     let (store, directory) = match &args.config.store {
-        Some(settings) => match crate::auth::refresh::load_now(settings) {
+        Some(settings) => match crate::auth::refresh::load_now(settings, &args.config) {
             Ok((store, dir)) => (Some((store, settings.clone())), dir),
             Err(e) => {
                 tracing::error!("worker {}: {e}", args.slot);
@@ -205,7 +205,11 @@ impl BackgroundService for Control {
         let store = self.store.lock().ok().and_then(|mut s| s.take());
         if let Some((store, settings)) = store {
             let target = self.state.directory.clone();
-            tokio::spawn(crate::auth::refresh::follow(store, settings, target));
+            let state = self.state.clone();
+            let config = move || state.snapshot.load().config.clone();
+            tokio::spawn(crate::auth::refresh::follow(
+                store, settings, target, config,
+            ));
         }
         let ports: Vec<u16> = self
             .state

@@ -30,6 +30,8 @@ pub struct GatewayState {
     pub snapshot: ArcSwap<Snapshot>,
     /// The host-wide limit table, shared with the other workers.
     pub limiter: crate::limits::local::LocalTable,
+    /// The most refused buckets of the host, written on refusals only.
+    pub top: crate::limits::top::TopTable,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
     pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,

@@ -36,6 +36,8 @@ pub struct WorkerArgs {
     pub generation: u64,
     pub board: &'static Scoreboard,
     pub limiter: crate::limits::local::LocalTable,
+    /// The most refused buckets of the host, counted on refusals.
+    pub top: crate::limits::top::TopTable,
 }
 
 /// Runs the worker until it is told to stop; never returns.
@@ -70,6 +72,7 @@ pub fn run(args: WorkerArgs) -> ! {
         snapshot: ArcSwap::from_pointee(snapshot),
         directory: directory.clone(),
         limiter: args.limiter,
+        top: args.top,
         registry: registry.clone(),
         access_log,
         ids: RequestIds::new(),

@@ -51,6 +51,7 @@ impl GatewayError {
             GatewayError::Llm(e) => e.kind.status(),
             GatewayError::Denied(d) => d.status(),
             GatewayError::Retired { .. } => 410,
+            GatewayError::RateLimited(l) if l.unavailable => 503,
             GatewayError::RateLimited(_) => 429,
             GatewayError::Other(_) => 500,
         }
@@ -67,6 +68,7 @@ impl GatewayError {
             GatewayError::Llm(_) => "llm_error",
             GatewayError::Denied(d) => d.code(),
             GatewayError::Retired { .. } => "api_retired",
+            GatewayError::RateLimited(l) if l.unavailable => "rate_limiter_unavailable",
             GatewayError::RateLimited(_) => "rate_limit_exceeded",
             GatewayError::Other(_) => "internal_error",
         }

@@ -8,7 +8,7 @@ pub mod hygiene;
 
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
-use crate::limits::check::Caller;
+use crate::limits::check::{self, Caller, Scope};
 use crate::llm::models::Models;
 use crate::routing::{Handler, Snapshot};
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
@@ -32,6 +32,8 @@ pub struct GatewayState {
     pub limiter: crate::limits::local::LocalTable,
     /// The most refused buckets of the host, written on refusals only.
     pub top: crate::limits::top::TopTable,
+    /// The link to Redis for cluster-scope limits, when `[redis]` is set; remade on reload.
+    pub cluster: arc_swap::ArcSwapOption<crate::limits::cluster::Cluster>,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
     pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,
@@ -41,6 +43,21 @@ pub struct GatewayState {
 
 pub struct Gateway {
     pub state: Arc<GatewayState>,
+}
+
+/// What `Gateway::admit` decided.
+struct Admitted {
+    /// The client keep-alive timeout to apply.
+    keepalive: Duration,
+    /// The models, when the route is an LLM route.
+    llm: Option<Arc<Models>>,
+    /// Request limits still to decide in Redis.
+    pending: Option<PendingLimits>,
+}
+
+struct PendingLimits {
+    snapshot: Arc<Snapshot>,
+    draws: Vec<check::Draw>,
 }
 
 fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
@@ -82,13 +99,11 @@ impl Gateway {
 
     /// Checks the request against the caps and picks its route. Synchronous on purpose: the
     /// snapshot guard must not live across an await.
-    /// Returns the client keep-alive timeout to apply, and the models when the route is an
-    /// LLM route.
     fn admit(
         &self,
         session: &Session,
         ctx: &mut RequestCtx,
-    ) -> std::result::Result<(Duration, Option<Arc<Models>>), GatewayError> {
+    ) -> std::result::Result<Admitted, GatewayError> {
         let snapshot = self.state.snapshot.load();
         let server = &snapshot.config.server;
         ctx.max_body_bytes = server.max_body_bytes;
@@ -107,6 +122,7 @@ impl Gateway {
         ctx.route = Some(route.clone());
         let admitted = admitted?;
         ctx.response_headers = admitted.notice;
+        let mut pending = None;
         if !route.spec.limits.is_empty() {
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
@@ -121,15 +137,28 @@ impl Gateway {
                 model: None,
                 client_ip: client_ip(session),
             };
-            crate::limits::check::check(
-                &self.state.limiter,
-                &snapshot.config.limits,
-                &snapshot.limit_metrics,
-                &route.spec.limits,
-                &caller,
-                crate::limits::local::now_ns(),
-                &mut ctx.response_headers,
-            )?;
+            let specs = &snapshot.config.limits;
+            let draws = check::draws(specs, &route.spec.limits, &caller);
+            if draws.iter().any(|d| specs[d.limit].cluster.is_some()) {
+                // Redis is awaited once the snapshot guard is gone.
+                pending = Some(PendingLimits {
+                    snapshot: Arc::clone(&snapshot),
+                    draws,
+                });
+            } else {
+                let scope = Scope {
+                    table: &self.state.limiter,
+                    cluster: None,
+                    specs,
+                    metrics: &snapshot.limit_metrics,
+                };
+                let now = crate::limits::local::now_ns();
+                let take = scope.take(&draws, now, &mut ctx.response_headers, |_| 1, |_| {});
+                match check::now_or_never(take) {
+                    Some(decided) => decided?,
+                    None => return Err(GatewayError::Other("a local limit waited".into())),
+                }
+            }
         }
         ctx.principal = admitted.principal;
         if !route.spec.usage_limits.is_empty() {
@@ -140,6 +169,7 @@ impl Gateway {
             });
             ctx.budget = Some(Box::new(crate::limits::budget::Budget::new(
                 self.state.limiter,
+                self.state.cluster.load_full(),
                 Arc::clone(&snapshot),
                 route.spec.usage_limits.clone(),
                 route.name.clone(),
@@ -155,7 +185,32 @@ impl Gateway {
             Handler::Llm => Some(snapshot.models.clone()),
             Handler::Proxy(_) => None,
         };
-        Ok((server.keepalive_timeout, llm))
+        Ok(Admitted {
+            keepalive: server.keepalive_timeout,
+            llm,
+            pending,
+        })
+    }
+
+    /// Decides request limits kept in Redis.
+    async fn take_cluster(
+        &self,
+        ctx: &mut RequestCtx,
+        pending: PendingLimits,
+    ) -> std::result::Result<(), GatewayError> {
+        let cluster = self.state.cluster.load_full();
+        let scope = Scope {
+            table: &self.state.limiter,
+            cluster: cluster.as_deref(),
+            specs: &pending.snapshot.config.limits,
+            metrics: &pending.snapshot.limit_metrics,
+        };
+        let now = crate::limits::local::now_ns();
+        let headers = &mut ctx.response_headers;
+        scope
+            .take(&pending.draws, now, headers, |_| 1, |_| {})
+            .await?;
+        Ok(())
     }
 
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -185,7 +240,16 @@ impl ProxyHttp for Gateway {
                 .get("x-request-id")
                 .map(|v| v.as_bytes()),
         );
-        match self.admit(session, ctx) {
+        let admitted = match self.admit(session, ctx) {
+            Ok(Admitted {
+                pending: Some(p),
+                keepalive,
+                llm,
+            }) => self.take_cluster(ctx, p).await.map(|()| (keepalive, llm)),
+            Ok(a) => Ok((a.keepalive, a.llm)),
+            Err(e) => Err(e),
+        };
+        match admitted {
             Ok((keepalive, llm)) => {
                 session.set_keepalive(Some(keepalive.as_secs()));
                 match llm {

@@ -73,6 +73,10 @@ pub fn run(args: WorkerArgs) -> ! {
         directory: directory.clone(),
         limiter: args.limiter,
         top: args.top,
+        cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::connect(
+            args.config.redis.as_ref(),
+            args.limiter,
+        )),
         registry: registry.clone(),
         access_log,
         ids: RequestIds::new(),
@@ -287,6 +291,15 @@ impl Control {
                 let old = self.state.snapshot.load_full();
                 let new = Snapshot::build(Arc::new(cfg), &self.state.registry, Some(&old));
                 new.start_health_checks();
+                let redis = new.config.redis.as_ref();
+                match (self.state.cluster.load_full(), redis) {
+                    // The same server: keep the connection and leases; the breaker starts over.
+                    (Some(c), Some(r)) if c.link.settings() == r => c.link.reset_breaker(),
+                    _ => {
+                        let cluster = crate::limits::cluster::connect(redis, self.state.limiter);
+                        self.state.cluster.store(cluster);
+                    }
+                }
                 self.state.snapshot.store(Arc::new(new));
                 self.board.slots[self.slot]
                     .ready_generation

@@ -384,7 +384,7 @@ fn the_limits_example_validates_and_mistakes_are_located() {
     assert!(!ok);
     for expected in [
         "routes[0].limits[0]: limit \"per-ip\" counts LLM usage; only an LLM route has any",
-        "limits[0].scope: scope = \"cluster\" needs [redis]",
+        "limits[0].scope: scope = \"cluster\" needs a [redis] section",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
@@ -393,4 +393,79 @@ fn the_limits_example_validates_and_mistakes_are_located() {
         &[],
     );
     assert!(!ok && err.contains("limits[0].key"), "{err}");
+}
+
+#[test]
+fn cluster_limits_and_redis_settings_are_checked() {
+    let cluster = LIMITS_EXAMPLE.replace(
+        "scope = \"local\"",
+        "scope = \"cluster\"\nsync = \"lease\"\nlease = 2\non_redis_error = \"local\"\nlocal_share = 0.5",
+    );
+    let redis = "\n[redis]\nurl = \"redis://127.0.0.1:6379\"\n";
+    let (ok, err, _) = validate_env(&format!("{cluster}{redis}"), &[]);
+    assert!(ok, "{err}");
+    // The policy's other spelling, as the design names it.
+    let fallback = cluster.replace("\"local\"\nlocal_share", "\"local_fallback\"\nlocal_share");
+    let (ok, err, _) = validate_env(&format!("{fallback}{redis}"), &[]);
+    assert!(ok, "{err}");
+    let bad = [
+        (
+            cluster.replace("lease = 2", "lease = 50"),
+            "limits[0].lease: lease must be at least 1 and at most the burst (10)",
+        ),
+        (
+            cluster.replace("local_share = 0.5", "local_share = 1.5"),
+            "limits[0].local_share: local_share is a share of the limit, in (0, 1]",
+        ),
+        (
+            cluster.replace("on_redis_error = \"local\"", "on_redis_error = \"fail_open\""),
+            "limits[0].local_share: local_share applies with scope = \"cluster\" and on_redis_error = \"local\"",
+        ),
+        (
+            cluster.replace("sync = \"lease\"\n", ""),
+            "limits[0].lease: lease needs sync = \"lease\"",
+        ),
+        (
+            LIMITS_EXAMPLE.replace("scope = \"local\"", "scope = \"local\"\non_redis_error = \"fail_closed\""),
+            "limits[0].on_redis_error: on_redis_error applies to scope = \"cluster\" limits only",
+        ),
+        (
+            cluster.replace("on_redis_error = \"local\"", "on_redis_error = \"maybe\""),
+            "limits[0].on_redis_error",
+        ),
+    ];
+    for (text, expected) in bad {
+        let (ok, err, _) = validate_env(&format!("{text}{redis}"), &[]);
+        assert!(
+            !ok && err.contains(expected),
+            "missing {expected:?} in:\n{err}"
+        );
+    }
+    let redis_bad = [
+        ("url = \"http://example.com\"", "redis.url: not a Redis URL"),
+        (
+            "url = \"redis://h:1\"\nca_file = \"nope.pem\"",
+            "redis.ca_file: cannot read",
+        ),
+        (
+            "url = \"redis://h:1\"\ntimeout = \"0s\"",
+            "redis.timeout: must be between 1ms and 5s",
+        ),
+        (
+            "url = \"redis://h:1\"\nkey_prefix = \"a{b}\"",
+            "redis.key_prefix: braces are reserved",
+        ),
+        (
+            "url = \"redis://h:1\"\nbreaker_failures = 0",
+            "redis.breaker_failures: must be at least 1",
+        ),
+        ("url = \"redis://h:1\"\npasword = \"x\"", "redis.pasword"),
+    ];
+    for (section, expected) in redis_bad {
+        let (ok, err, _) = validate_env(&format!("{cluster}\n[redis]\n{section}\n"), &[]);
+        assert!(
+            !ok && err.contains(expected),
+            "missing {expected:?} in:\n{err}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ pub use api::{
     ApiSpec, AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
 use http::{HeaderName, HeaderValue, Method};
-pub use limits::{LimitSpec, PlanSpec};
+pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
@@ -38,6 +38,8 @@ pub struct Config {
     pub limits: Vec<LimitSpec>,
     /// `[[plans]]`: named sets of limits for tenants.
     pub plans: Vec<PlanSpec>,
+    /// Where cluster-scope limits are kept.
+    pub redis: Option<RedisSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,7 +239,11 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         upstreams.push(compile_upstream(u, &base, &mut ck));
     }
     let llm = llm::compile(file, &server, &mut ck);
-    let limit_specs = limits::compile_limits(&file.limits, &mut ck);
+    let redis = file
+        .redis
+        .as_ref()
+        .map(|r| limits::compile_redis(r, &mut ck));
+    let limit_specs = limits::compile_limits(&file.limits, redis.is_some(), &mut ck);
     let plans = limits::compile_plans(&file.plans, &limit_specs, &mut ck);
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
     let mut routes = Vec::new();
@@ -299,6 +305,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             tenants,
             limits: limit_specs,
             plans,
+            redis,
         })
     } else {
         Err(ck.issues)

@@ -36,6 +36,7 @@ struct Origins {
     log: Option<usize>,
     llm: Option<usize>,
     store: Option<usize>,
+    redis: Option<usize>,
     upstreams: Vec<(usize, usize)>,
     routes: Vec<(usize, usize)>,
     providers: Vec<(usize, usize)>,
@@ -111,6 +112,9 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     };
     if let Some(store) = merged.store.as_mut() {
         resolve(&mut store.path);
+    }
+    if let Some(ca) = merged.redis.as_mut().and_then(|r| r.ca_file.as_mut()) {
+        resolve(ca);
     }
     for doc in merged
         .routes
@@ -354,6 +358,10 @@ fn merge(
             once("store", &mut origins.store, problems);
             out.store = Some(l);
         }
+        if let Some(r) = file.redis {
+            once("redis", &mut origins.redis, problems);
+            out.redis = Some(r);
+        }
         let from = |n: usize| (0..n).map(move |i| (src, i));
         origins.upstreams.extend(from(file.upstreams.len()));
         origins.routes.extend(from(file.routes.len()));
@@ -397,6 +405,7 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         ("log", _) => origins.log,
         ("llm", _) => origins.llm,
         ("store", _) => origins.store,
+        ("redis", _) => origins.redis,
         _ => None,
     };
     sources[src.unwrap_or(0)].problem(&at, issue.message)

@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub models: Vec<ModelSection>,
     pub llm: Option<LlmSection>,
     pub store: Option<StoreSection>,
+    pub redis: Option<RedisSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
     #[serde(default)]

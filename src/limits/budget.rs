@@ -4,7 +4,8 @@
 //! is settled with the usage the provider reported: the difference is given back or charged.
 //! A stream cut short is charged for what it delivered, a failed call for nothing.
 
-use super::check::{Caller, Headers, Limited, Scope};
+use super::check::{draws, Caller, Headers, Limited, Scope, Taken};
+use super::cluster::Cluster;
 use super::local::LocalTable;
 use crate::auth::Principal;
 use crate::config::schema::Counts;
@@ -18,14 +19,14 @@ pub const DEFAULT_OUTPUT: u64 = 1024;
 /// The usage limits of one request, and what it has reserved from each.
 pub struct Budget {
     table: LocalTable,
+    cluster: Option<Arc<Cluster>>,
     snapshot: Arc<Snapshot>,
     limits: Vec<usize>,
     route: Arc<str>,
     principal: Option<Arc<Principal>>,
     key_id: Option<String>,
     client_ip: Option<IpAddr>,
-    /// (limit, bucket, units) taken.
-    reserved: Vec<(usize, u64, u64)>,
+    reserved: Vec<Taken>,
 }
 
 /// Usage in the units limits count: tokens, and millionths of a dollar.
@@ -45,8 +46,10 @@ impl Spend {
 }
 
 impl Budget {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         table: LocalTable,
+        cluster: Option<Arc<Cluster>>,
         snapshot: Arc<Snapshot>,
         limits: Vec<usize>,
         route: Arc<str>,
@@ -56,6 +59,7 @@ impl Budget {
     ) -> Budget {
         Budget {
             table,
+            cluster,
             snapshot,
             limits,
             route,
@@ -69,6 +73,7 @@ impl Budget {
     fn scope(&self) -> Scope<'_> {
         Scope {
             table: &self.table,
+            cluster: self.cluster.as_deref(),
             specs: &self.snapshot.config.limits,
             metrics: &self.snapshot.limit_metrics,
         }
@@ -86,7 +91,7 @@ impl Budget {
     }
 
     /// Reserves `estimate` for a call to public model `model`, or refuses the call.
-    pub fn reserve(
+    pub async fn reserve(
         &mut self,
         model: &str,
         estimate: Spend,
@@ -95,27 +100,24 @@ impl Budget {
     ) -> Result<(), Limited> {
         let mut reserved = Vec::with_capacity(self.limits.len());
         let caller = self.caller(Some(model));
-        self.scope().take(
-            &self.limits,
-            &caller,
-            now,
-            headers,
-            |spec| estimate.of(spec.counts),
-            |i, key, units| reserved.push((i, key, units)),
-        )?;
+        let draws = draws(&self.snapshot.config.limits, &self.limits, &caller);
+        let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
+        self.scope()
+            .take(&draws, now, headers, units, |t| reserved.push(t))
+            .await?;
         self.reserved = reserved;
         Ok(())
     }
 
     /// Settles the reservation with what the call used.
     pub fn settle(self, used: Spend, now: u64) {
-        for &(i, key, units) in &self.reserved {
-            let spec = &self.snapshot.config.limits[i];
-            let actual = used.of(spec.counts);
-            if actual < units {
-                self.table.refund(key, spec.gcra, now, units - actual);
-            } else if actual > units {
-                self.table.charge(key, spec.gcra, now, actual - units);
+        let scope = self.scope();
+        for t in &self.reserved {
+            let actual = used.of(self.snapshot.config.limits[t.draw.limit].counts);
+            if actual < t.units {
+                scope.give_back(t, t.units - actual, now);
+            } else if actual > t.units {
+                scope.charge(t, actual - t.units, now);
             }
         }
     }

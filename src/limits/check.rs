@@ -2,6 +2,8 @@
 //! counted, the tightest answering. Refused requests give back what the limits checked
 //! before them took, so a refusal costs no other bucket anything.
 
+use super::cluster::{Cluster, Unavailable};
+use super::gcra::Rate;
 use super::local::{key_hash, LocalTable};
 use crate::config::compile::LimitSpec;
 use crate::config::schema::KeyPart;
@@ -22,88 +24,197 @@ pub struct Caller<'a> {
     pub client_ip: Option<IpAddr>,
 }
 
-/// A refusal: the limit, and whole seconds until a request would pass.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("rate limit {limit} exceeded; retry in {retry_after}s")]
+/// A refusal: the limit, and whole seconds until a request would pass. `unavailable` when
+/// the limit is kept in Redis, Redis could not answer and the limit fails closed.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limited {
     pub limit: String,
     pub retry_after: u64,
+    pub unavailable: bool,
 }
+
+impl std::fmt::Display for Limited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (limit, retry) = (&self.limit, self.retry_after);
+        if self.unavailable {
+            write!(
+                f,
+                "rate limit {limit} cannot be checked: Redis is unavailable; retry in {retry}s"
+            )
+        } else {
+            write!(f, "rate limit {limit} exceeded; retry in {retry}s")
+        }
+    }
+}
+
+impl std::error::Error for Limited {}
 
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
 
-/// Checks `limits` (indexes into `specs`) for one request at `now` (monotonic ns), one unit
-/// each. Either way, the rate-limit headers of the tightest limit are appended to `headers`.
-pub fn check(
-    table: &LocalTable,
-    specs: &[LimitSpec],
-    metrics: &[Arc<LimitMetrics>],
-    limits: &[usize],
-    caller: &Caller,
-    now: u64,
-    headers: &mut Headers,
-) -> Result<(), Limited> {
-    let scope = Scope {
-        table,
-        specs,
-        metrics,
-    };
-    scope.take(limits, caller, now, headers, |_| 1, |_, _, _| {})
+/// One bucket a request draws from: the limit, the rate it applies (the limit's own, or a
+/// tenant's override) and the bucket's key hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Draw {
+    pub limit: usize,
+    pub rate: Rate,
+    pub key: u64,
 }
 
-/// The table, the limits and their counters a decision reads.
+impl Draw {
+    /// The bucket of `caller` in limit `limit`, at the limit's own rate.
+    pub fn of(specs: &[LimitSpec], limit: usize, caller: &Caller) -> Draw {
+        let spec = &specs[limit];
+        Draw {
+            limit,
+            rate: spec.gcra,
+            key: bucket(spec, caller),
+        }
+    }
+}
+
+/// The draws of `limits` (indexes into `specs`) for one caller.
+pub fn draws(specs: &[LimitSpec], limits: &[usize], caller: &Caller) -> Vec<Draw> {
+    limits.iter().map(|&i| Draw::of(specs, i, caller)).collect()
+}
+
+/// Where a draw was decided, so that what it took goes back to the same place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// The host's shared table (a local limit).
+    Local,
+    /// One run of the script in Redis.
+    Redis,
+    /// Spent from this worker's lease.
+    Lease,
+    /// The host's shared table, at the limit's local share, because Redis did not answer.
+    Fallback,
+    /// Allowed without counting, because Redis did not answer (`fail_open`).
+    Open,
+}
+
+/// A draw that was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    pub draw: Draw,
+    pub units: u64,
+    pub by: By,
+}
+
+/// The table, the Redis link, the limits and their counters a decision reads.
 pub struct Scope<'a> {
     pub table: &'a LocalTable,
+    pub cluster: Option<&'a Cluster>,
     pub specs: &'a [LimitSpec],
     pub metrics: &'a [Arc<LimitMetrics>],
 }
 
 impl Scope<'_> {
-    /// Takes `units(spec)` from each limit's bucket, or nothing at all: when one refuses, the
-    /// ones before it get theirs back. `taken(limit, bucket, units)` hears of each taking as
-    /// it happens; after an `Err`, none of them stands.
-    pub fn take(
+    /// Takes `units(spec)` from each draw's bucket, or nothing at all: when one refuses, the
+    /// ones before it get theirs back. `taken` hears of each taking as it happens; after an
+    /// `Err`, none of them stands. Without a cluster-scope draw nothing here awaits, so
+    /// `now_or_never` can run it from synchronous code.
+    pub async fn take(
         &self,
-        limits: &[usize],
-        caller: &Caller,
+        draws: &[Draw],
         now: u64,
         headers: &mut Headers,
         units: impl Fn(&LimitSpec) -> u64,
-        mut taken: impl FnMut(usize, u64, u64),
+        mut taken: impl FnMut(Taken),
     ) -> Result<(), Limited> {
         // (limit, remaining, reset ns) of the tightest so far.
         let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
-        for (n, &i) in limits.iter().enumerate() {
-            let spec = &self.specs[i];
-            let (key, cost) = (bucket(spec, caller), units(spec));
-            let d = self.table.decide(key, spec.gcra, now, cost);
-            if !d.allowed {
-                self.metrics[i].limited.fetch_add(1, Relaxed);
-                for &j in &limits[..n] {
-                    let s = &self.specs[j];
-                    self.table.refund(bucket(s, caller), s.gcra, now, units(s));
+        // Only a second draw can be refused after a first was taken.
+        let mut done: Vec<Taken> = Vec::new();
+        for draw in draws {
+            let spec = &self.specs[draw.limit];
+            let metrics = &self.metrics[draw.limit];
+            let cost = units(spec);
+            let decided = match (&spec.cluster, self.cluster) {
+                (None, _) => Ok((self.table.decide(draw.key, draw.rate, now, cost), By::Local)),
+                (Some(cs), Some(c)) => c.take(spec, cs, metrics, draw, cost, now).await,
+                (Some(cs), None) => {
+                    Cluster::without_redis(self.table, spec, cs, metrics, draw, cost, now)
                 }
-                let retry_after = secs(d.retry_after).max(1);
-                push(headers, spec, 0, d.reset_after);
-                headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
-                return Err(Limited {
-                    limit: spec.name.clone(),
-                    retry_after,
-                });
+            };
+            let refused = match decided {
+                Ok((d, by)) if d.allowed => {
+                    let t = Taken {
+                        draw: *draw,
+                        units: cost,
+                        by,
+                    };
+                    taken(t);
+                    if draws.len() > 1 {
+                        done.push(t);
+                    }
+                    let remaining = d.remaining / spec.scale.max(1);
+                    if tightest.is_none_or(|(_, r, _)| remaining < r) {
+                        tightest = Some((spec, remaining, d.reset_after));
+                    }
+                    continue;
+                }
+                Ok((d, _)) => {
+                    let retry_after = secs(d.retry_after).max(1);
+                    push(headers, spec, 0, d.reset_after);
+                    headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
+                    Limited {
+                        limit: spec.name.clone(),
+                        retry_after,
+                        unavailable: false,
+                    }
+                }
+                Err(Unavailable) => {
+                    headers.push((http::header::RETRY_AFTER, HeaderValue::from(1)));
+                    Limited {
+                        limit: spec.name.clone(),
+                        retry_after: 1,
+                        unavailable: true,
+                    }
+                }
+            };
+            metrics.limited.fetch_add(1, Relaxed);
+            for t in &done {
+                self.give_back(t, t.units, now);
             }
-            taken(i, key, cost);
-            let remaining = d.remaining / spec.scale.max(1);
-            if tightest.is_none_or(|(_, r, _)| remaining < r) {
-                tightest = Some((spec, remaining, d.reset_after));
-            }
+            return Err(refused);
         }
-        for &i in limits {
-            self.metrics[i].allowed.fetch_add(1, Relaxed);
+        for draw in draws {
+            self.metrics[draw.limit].allowed.fetch_add(1, Relaxed);
         }
         if let Some((spec, remaining, reset)) = tightest {
             push(headers, spec, remaining, reset);
         }
         Ok(())
+    }
+
+    /// Returns `units` of what `t` took.
+    pub fn give_back(&self, t: &Taken, units: u64, now: u64) {
+        let spec = &self.specs[t.draw.limit];
+        match (t.by, self.cluster, &spec.cluster) {
+            (By::Local, ..) => self.table.refund(t.draw.key, t.draw.rate, now, units),
+            (_, Some(c), Some(cs)) => c.give_back(spec, cs, t, units, now),
+            _ => {}
+        }
+    }
+
+    /// Takes `units` more for what `t` took, whatever its bucket holds.
+    pub fn charge(&self, t: &Taken, units: u64, now: u64) {
+        let spec = &self.specs[t.draw.limit];
+        match (t.by, self.cluster, &spec.cluster) {
+            (By::Local, ..) => self.table.charge(t.draw.key, t.draw.rate, now, units),
+            (_, Some(c), Some(cs)) => c.charge(spec, cs, t, units, now),
+            _ => {}
+        }
+    }
+}
+
+/// Polls `fut` once: its output when it finished without waiting, `None` otherwise.
+pub fn now_or_never<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
     }
 }
 

@@ -178,6 +178,7 @@ mod tests {
             .unwrap(),
             key: vec![KeyPart::Tenant],
             scope: Scope::Local,
+            cluster: None,
             policy_header,
             limit_header,
         }

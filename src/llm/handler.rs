@@ -190,7 +190,7 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
 }
 
 /// Reserves the call's estimated usage from the route's token and cost limits.
-fn reserve(
+async fn reserve(
     ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
@@ -210,7 +210,10 @@ fn reserve(
         tokens: prompt + output,
         micro_usd: (prompt as f64 * spec.prices.input + output as f64 * spec.prices.output) as u64,
     };
-    budget.reserve(&spec.name, estimate, now_ns(), &mut ctx.response_headers)
+    let headers = &mut ctx.response_headers;
+    budget
+        .reserve(&spec.name, estimate, now_ns(), headers)
+        .await
 }
 
 /// Settles the reservation with the usage the call record holds (none after a failure).
@@ -262,10 +265,13 @@ async fn admit(
         };
         return Err(respond::error(session, ctx, client, denial(&denied), None).await);
     }
-    if let Err(limited) = reserve(ctx, models, model, &peek, body.len()) {
+    if let Err(limited) = reserve(ctx, models, model, &peek, body.len()).await {
         // Retry-After is among the rate-limit headers already.
-        let e = ApiError::new(ErrorKind::RateLimited, limited.to_string())
-            .with_code("rate_limit_exceeded");
+        let (kind, code) = match limited.unavailable {
+            true => (ErrorKind::Unavailable, "rate_limiter_unavailable"),
+            false => (ErrorKind::RateLimited, "rate_limit_exceeded"),
+        };
+        let e = ApiError::new(kind, limited.to_string()).with_code(code);
         return Err(respond::error(session, ctx, client, e, None).await);
     }
     ctx.llm = Some(Box::new(CallRecord {

@@ -66,6 +66,12 @@ impl RouteMetrics {
 pub struct LimitMetrics {
     pub allowed: AtomicU64,
     pub limited: AtomicU64,
+    /// Cluster limits: decisions Redis could not answer, and what the policy made of them.
+    pub redis_errors: AtomicU64,
+    pub fail_open: AtomicU64,
+    pub fail_closed: AtomicU64,
+    pub fallback_local: AtomicU64,
+    pub lease_refills: AtomicU64,
 }
 
 #[derive(Default)]
@@ -105,18 +111,49 @@ impl Registry {
         let limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<_> = limits.keys().collect();
         names.sort();
-        out.push_str(
-            "# HELP tollgate_limit_decisions_total Requests a limit allowed or refused.\n",
-        );
-        out.push_str("# TYPE tollgate_limit_decisions_total counter\n");
-        for name in names {
-            let m = &limits[name];
-            for (decision, v) in [("allowed", &m.allowed), ("limited", &m.limited)] {
-                let _ = writeln!(
-                    out,
-                    "tollgate_limit_decisions_total{{limit=\"{name}\",decision=\"{decision}\"}} {}",
-                    v.load(Relaxed)
-                );
+        type Series = (&'static str, fn(&LimitMetrics) -> &AtomicU64);
+        let families: [(&str, &str, &str, &[Series]); 4] = [
+            (
+                "tollgate_limit_decisions_total",
+                "Requests a limit allowed or refused.",
+                "decision",
+                &[("allowed", |m| &m.allowed), ("limited", |m| &m.limited)],
+            ),
+            (
+                "tollgate_limit_redis_errors_total",
+                "Cluster-limit decisions Redis could not answer (error, timeout, breaker open).",
+                "",
+                &[("", |m| &m.redis_errors)],
+            ),
+            (
+                "tollgate_limit_redis_fallback_total",
+                "Cluster-limit decisions made by on_redis_error, by policy.",
+                "policy",
+                &[
+                    ("fail_open", |m| &m.fail_open),
+                    ("fail_closed", |m| &m.fail_closed),
+                    ("local", |m| &m.fallback_local),
+                ],
+            ),
+            (
+                "tollgate_limit_lease_refills_total",
+                "Leases of units a worker took from Redis.",
+                "",
+                &[("", |m| &m.lease_refills)],
+            ),
+        ];
+        for (family, help, label, series) in families {
+            let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} counter");
+            for name in &names {
+                for (value, field) in series {
+                    let extra = if label.is_empty() {
+                        String::new()
+                    } else {
+                        format!(",{label}=\"{value}\"")
+                    };
+                    let v = field(&limits[*name]).load(Relaxed);
+                    let _ = writeln!(out, "{family}{{limit=\"{name}\"{extra}}} {v}");
+                }
             }
         }
     }

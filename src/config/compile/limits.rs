@@ -1,8 +1,11 @@
 //! Compiles `[[limits]]` and the routes' references to them.
 
 use super::Checker;
+use super::Secret;
 use crate::config::problem::{did_you_mean, key, Issue, Seg};
-use crate::config::schema::{Counts, KeyPart, LimitSection, PlanSection, Scope};
+use crate::config::schema::{
+    Counts, KeyPart, LimitSection, OnRedisError, PlanSection, RedisSection, Scope, Sync,
+};
 use crate::limits::gcra::Rate;
 use http::HeaderValue;
 use std::collections::HashSet;
@@ -21,12 +24,28 @@ pub struct LimitSpec {
     pub gcra: Rate,
     pub key: Vec<KeyPart>,
     pub scope: Scope,
+    /// How a cluster-scope limit talks to Redis; `None` for a local limit.
+    pub cluster: Option<ClusterSpec>,
     /// `RateLimit-Policy` and `X-RateLimit-Limit`, made once rather than per response.
     pub policy_header: HeaderValue,
     pub limit_header: HeaderValue,
 }
 
-pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<LimitSpec> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    pub sync: Sync,
+    /// Bucket units a worker leases at a time (`sync = "lease"`).
+    pub lease: u64,
+    pub on_error: OnRedisError,
+    /// The host's share of the limit, decided locally while Redis is unreachable.
+    pub fallback: Rate,
+}
+
+pub(super) fn compile_limits(
+    limits: &[LimitSection],
+    redis: bool,
+    ck: &mut Checker,
+) -> Vec<LimitSpec> {
     let mut names = HashSet::new();
     let mut out = Vec::new();
     for (i, l) in limits.iter().enumerate() {
@@ -53,15 +72,15 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
                 "rate and burst count whole requests or tokens",
             );
         }
-        if l.scope == Scope::Cluster {
+        let burst = l.burst.unwrap_or(l.rate);
+        let (units, burst_units) = ((l.rate * scale) as u64, (burst * scale) as u64);
+        if l.scope == Scope::Cluster && !redis {
             ck.at(
                 &base,
                 &["scope"],
-                "scope = \"cluster\" needs [redis], which this version does not support yet; use \"local\"",
+                "scope = \"cluster\" needs a [redis] section with the server's url",
             );
         }
-        let burst = l.burst.unwrap_or(l.rate);
-        let (units, burst_units) = ((l.rate * scale) as u64, (burst * scale) as u64);
         if l.period.0 < Duration::from_millis(1) {
             ck.at(&base, &["period"], "the period must be at least 1ms");
         }
@@ -84,6 +103,7 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
                 ));
             }
         }
+        let cluster = cluster_spec(l, scale, units, burst_units, &base, ck);
         out.push(LimitSpec {
             name: l.name.clone(),
             counts: l.counts,
@@ -94,6 +114,7 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
             gcra,
             key: l.key.clone(),
             scope: l.scope,
+            cluster,
             policy_header: HeaderValue::from_str(&format!(
                 "\"{}\";q={burst};w={}",
                 l.name,
@@ -105,6 +126,79 @@ pub(super) fn compile_limits(limits: &[LimitSection], ck: &mut Checker) -> Vec<L
         });
     }
     out
+}
+
+/// The Redis settings of a cluster limit; the lease and fallback keys on a local limit are
+/// mistakes, since they would silently do nothing.
+fn cluster_spec(
+    l: &LimitSection,
+    scale: f64,
+    units: u64,
+    burst_units: u64,
+    base: &[Seg],
+    ck: &mut Checker,
+) -> Option<ClusterSpec> {
+    let local = l.scope == Scope::Local;
+    if local && (l.sync != Sync::PerRequest || l.lease.is_some()) {
+        ck.at(
+            base,
+            &["sync"],
+            "leasing applies to scope = \"cluster\" limits only",
+        );
+    }
+    if l.lease.is_some() && l.sync != Sync::Lease {
+        ck.at(base, &["lease"], "lease needs sync = \"lease\"");
+    }
+    if local && l.on_redis_error != OnRedisError::default() {
+        ck.at(
+            base,
+            &["on_redis_error"],
+            "on_redis_error applies to scope = \"cluster\" limits only",
+        );
+    }
+    if l.local_share.is_some() && (local || l.on_redis_error != OnRedisError::Local) {
+        ck.at(
+            base,
+            &["local_share"],
+            "local_share applies with scope = \"cluster\" and on_redis_error = \"local\"",
+        );
+    }
+    let share = l.local_share.unwrap_or(1.0);
+    if !(share > 0.0 && share <= 1.0) {
+        ck.at(
+            base,
+            &["local_share"],
+            "local_share is a share of the limit, in (0, 1]",
+        );
+    }
+    // A tenth of the burst by default: few round trips, little held back from other workers.
+    let lease = l
+        .lease
+        .map_or((burst_units / 10).max(1), |v| (v * scale) as u64);
+    if lease == 0 || lease > burst_units {
+        ck.at(
+            base,
+            &["lease"],
+            format!(
+                "lease must be at least 1 and at most the burst ({})",
+                burst_units as f64 / scale
+            ),
+        );
+    }
+    if local {
+        return None;
+    }
+    let part = |v: u64| ((v as f64 * share) as u64).max(1);
+    let period = l.period.0.max(std::time::Duration::from_millis(1));
+    Some(ClusterSpec {
+        sync: l.sync,
+        lease,
+        on_error: l.on_redis_error,
+        fallback: Rate::new(part(units), period, part(burst_units)).unwrap_or(Rate {
+            interval: 1,
+            capacity: 1,
+        }),
+    })
 }
 
 /// A route's `limits` names as indexes into the compiled limits: the request limits, decided
@@ -140,6 +234,72 @@ pub(super) fn resolve(
         }
     }
     (requests, usage)
+}
+
+/// `[redis]`, checked: the URL parses, the CA file reads, the timeouts are usable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSettings {
+    pub url: Secret,
+    pub password: Option<Secret>,
+    /// The CA file's PEM, read when the configuration is loaded.
+    pub ca_pem: Option<Vec<u8>>,
+    pub tls: bool,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
+    pub key_prefix: String,
+}
+
+pub(super) fn compile_redis(r: &RedisSection, ck: &mut Checker) -> RedisSettings {
+    let base = [key("redis")];
+    let tls = r.url.starts_with("rediss://");
+    if let Err(e) = redis::IntoConnectionInfo::into_connection_info(r.url.as_str()) {
+        // The parser's message never echoes the password.
+        ck.at(
+            &base,
+            &["url"],
+            format!("not a Redis URL (redis://host:port or rediss://host:port): {e}"),
+        );
+    }
+    let ca_pem = r.ca_file.as_ref().and_then(|f| match std::fs::read(f) {
+        Ok(pem) => Some(pem),
+        Err(e) => {
+            ck.at(&base, &["ca_file"], format!("cannot read {f}: {e}"));
+            None
+        }
+    });
+    if ca_pem.is_some() && !tls {
+        ck.at(&base, &["ca_file"], "ca_file needs a rediss:// url");
+    }
+    if r.timeout.0 < Duration::from_millis(1) || r.timeout.0 > Duration::from_secs(5) {
+        ck.at(
+            &base,
+            &["timeout"],
+            "must be between 1ms and 5s: every request waits up to this long when Redis is down",
+        );
+    }
+    if r.breaker_failures == 0 {
+        ck.at(&base, &["breaker_failures"], "must be at least 1");
+    }
+    if r.key_prefix.contains(['{', '}']) {
+        ck.at(
+            &base,
+            &["key_prefix"],
+            "braces are reserved for the hash tag Tollgate adds",
+        );
+    }
+    RedisSettings {
+        url: Secret::new(r.url.clone()),
+        password: r.password.clone().map(Secret::new),
+        ca_pem,
+        tls,
+        timeout: r.timeout.0,
+        connect_timeout: r.connect_timeout.0,
+        breaker_failures: r.breaker_failures,
+        breaker_cooldown: r.breaker_cooldown.0,
+        key_prefix: r.key_prefix.clone(),
+    }
 }
 
 /// A plan: the limits (by name) that apply to every key of a tenant on it.

@@ -17,6 +17,85 @@ pub struct LimitSection {
     pub key: Vec<KeyPart>,
     #[serde(default)]
     pub scope: Scope,
+    /// Cluster scope: ask Redis on every request, or spend leased batches locally.
+    #[serde(default)]
+    pub sync: Sync,
+    /// Units a worker leases at a time with `sync = "lease"`.
+    pub lease: Option<f64>,
+    /// What a cluster limit decides while Redis cannot answer.
+    #[serde(default)]
+    pub on_redis_error: OnRedisError,
+    /// With `on_redis_error = "local"`: the share of the limit each host allows on its own.
+    pub local_share: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sync {
+    /// One Redis round trip per decision: exact.
+    #[default]
+    PerRequest,
+    /// Tokens taken from Redis in batches and spent locally: see the README for the bound.
+    Lease,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRedisError {
+    /// Allow the request.
+    FailOpen,
+    /// Refuse the request (503).
+    FailClosed,
+    /// Decide in the host's shared table, at `local_share` of the limit.
+    #[default]
+    #[serde(alias = "local_fallback")]
+    Local,
+}
+
+/// `[redis]`: the server cluster-scope limits are kept in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
+    pub url: String,
+    /// Overrides the URL's password (for `${ENV}` interpolation without it in the URL).
+    pub password: Option<String>,
+    /// PEM file of the CA that signs the server's certificate; the system roots otherwise.
+    pub ca_file: Option<String>,
+    /// Longest a decision waits for Redis before the failure policy answers.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout: Dur,
+    #[serde(default = "default_redis_connect_timeout")]
+    pub connect_timeout: Dur,
+    /// Consecutive failures that open the circuit breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker skips Redis before it lets one decision try again.
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown: Dur,
+    /// Prefix of every key Tollgate writes.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_redis_timeout() -> Dur {
+    Dur(std::time::Duration::from_millis(50))
+}
+
+fn default_redis_connect_timeout() -> Dur {
+    Dur(std::time::Duration::from_secs(1))
+}
+
+fn default_breaker_failures() -> u32 {
+    3
+}
+
+fn default_breaker_cooldown() -> Dur {
+    Dur(std::time::Duration::from_secs(1))
+}
+
+fn default_key_prefix() -> String {
+    "tollgate".into()
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -1,0 +1,361 @@
+//! A worker's link to Redis for cluster-scope limits: one multiplexed connection, kept (and
+//! re-made after a failure) by a task on the worker's own `tollgate-redis` thread, so that a
+//! request never waits for a connect. Each decision is one run of `bucket.lua` by EVALSHA
+//! (loaded once per connection, reloaded by the client if Redis restarted and lost it),
+//! bounded by `[redis] timeout`.
+//!
+//! A circuit breaker per worker stands in front: after `breaker_failures` failures in a row it
+//! opens, and for `breaker_cooldown` every decision goes straight to the limit's failure
+//! policy. Then one decision is let through to try Redis; success closes the breaker. So a
+//! dead or stopped Redis adds at most `timeout` to a request, and only to the few that probe.
+
+use super::gcra::Rate;
+use crate::config::compile::RedisSettings;
+use arc_swap::ArcSwapOption;
+use redis::aio::MultiplexedConnection;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What a run of the script does with a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// All the units or none.
+    Take,
+    /// As many units as fit, up to the ones asked for, but at least `need`.
+    Lease {
+        need: u64,
+    },
+    Refund,
+    /// Take the units even into debt (the settlement of an LLM call that used more).
+    Charge,
+    Peek,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Take => "take",
+            Mode::Lease { .. } => "lease",
+            Mode::Refund => "refund",
+            Mode::Charge => "charge",
+            Mode::Peek => "peek",
+        }
+    }
+}
+
+/// Redis's answer, in the units and nanoseconds the local table uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// Units taken; 0 when refused.
+    pub granted: u64,
+    pub remaining: u64,
+    pub retry_after: u64,
+    pub reset_after: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    #[error("circuit breaker open after repeated Redis failures")]
+    BreakerOpen,
+    #[error("not connected to Redis")]
+    NotConnected,
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+pub struct RedisLink {
+    settings: RedisSettings,
+    conn: ArcSwapOption<MultiplexedConnection>,
+    script: redis::Script,
+    breaker: Breaker,
+    /// Wakes the keeper to check the connection after a failure.
+    wake: Notify,
+    runtime: tokio::runtime::Handle,
+}
+
+impl RedisLink {
+    /// Starts the link's thread and its keeper; the first connection is made in the
+    /// background, and decisions before it follow the failure policy.
+    pub fn start(settings: RedisSettings) -> std::io::Result<Arc<RedisLink>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let link = Arc::new(RedisLink {
+            breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown),
+            settings,
+            conn: ArcSwapOption::empty(),
+            script: redis::Script::new(include_str!("bucket.lua")),
+            wake: Notify::new(),
+            runtime: rt.handle().clone(),
+        });
+        let weak = Arc::downgrade(&link);
+        std::thread::Builder::new()
+            .name("tollgate-redis".into())
+            .spawn(move || rt.block_on(keep(weak)))?;
+        Ok(link)
+    }
+
+    /// The key of a bucket: the hash tag holds the whole bucket name, so on Redis Cluster
+    /// each bucket lives in one slot and the script touches one key.
+    pub fn key(&self, limit: &str, bucket: u64) -> String {
+        format!("{}:{{{limit}:{bucket:016x}}}", self.settings.key_prefix)
+    }
+
+    pub fn settings(&self) -> &RedisSettings {
+        &self.settings
+    }
+
+    pub fn reset_breaker(&self) {
+        self.breaker.succeeded();
+    }
+
+    /// Runs the script once for `units` of `key`.
+    pub async fn run(
+        &self,
+        key: &str,
+        rate: Rate,
+        units: u64,
+        mode: Mode,
+    ) -> Result<Reply, RedisError> {
+        if !self.breaker.admits() {
+            return Err(RedisError::BreakerOpen);
+        }
+        // Disconnected costs no time: the keeper is already reconnecting.
+        let Some(conn) = self.conn.load_full() else {
+            return Err(RedisError::NotConnected);
+        };
+        let mut conn = (*conn).clone();
+        let need = match mode {
+            Mode::Lease { need } => need,
+            _ => units,
+        };
+        let mut call = self.script.key(key);
+        call.arg(rate.interval as f64 / 1e3)
+            .arg(rate.capacity as f64 / 1e3)
+            .arg(units)
+            .arg(mode.name())
+            .arg(need);
+        let answer = tokio::time::timeout(self.settings.timeout, call.invoke_async(&mut conn));
+        match answer.await {
+            Ok(Ok((granted, remaining, retry, reset))) => {
+                self.breaker.succeeded();
+                Ok(reply(granted, remaining, retry, reset))
+            }
+            Ok(Err(e)) => {
+                self.breaker.failed();
+                self.wake.notify_one();
+                Err(e.into())
+            }
+            Err(_) => {
+                self.breaker.failed();
+                self.wake.notify_one();
+                Err(RedisError::Timeout(self.settings.timeout))
+            }
+        }
+    }
+
+    /// Runs `fut` on the link's thread: refunds and lease refills nobody waits for.
+    pub fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(fut);
+    }
+
+    /// Deletes a bucket (the admin reset).
+    pub async fn delete(&self, key: &str) -> Result<(), RedisError> {
+        let Some(conn) = self.conn.load_full() else {
+            return Err(RedisError::NotConnected);
+        };
+        let mut conn = (*conn).clone();
+        let mut cmd = redis::cmd("DEL");
+        let del = cmd.arg(key).query_async::<i64>(&mut conn);
+        match tokio::time::timeout(self.settings.timeout, del).await {
+            Ok(r) => r.map(drop).map_err(RedisError::from),
+            Err(_) => Err(RedisError::Timeout(self.settings.timeout)),
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.conn.load().is_some()
+    }
+}
+
+fn reply(granted: i64, remaining: i64, retry_us: i64, reset_us: i64) -> Reply {
+    let ns = |us: i64| (us.max(0) as u64).saturating_mul(1_000);
+    Reply {
+        granted: granted.max(0) as u64,
+        remaining: remaining.max(0) as u64,
+        retry_after: ns(retry_us),
+        reset_after: ns(reset_us),
+    }
+}
+
+/// Keeps a working connection in `link.conn` until the link is dropped: connects, loads the
+/// script, then sleeps until a failure wakes it to check the connection with a PING.
+async fn keep(link: Weak<RedisLink>) {
+    let mut backoff = Duration::from_millis(50);
+    let mut logged_down = false;
+    loop {
+        let Some(l) = link.upgrade() else { return };
+        let healthy = match l.conn.load_full() {
+            Some(conn) => ping(&l, &conn).await,
+            None => false,
+        };
+        if !healthy {
+            l.conn.store(None);
+            match connect(&l).await {
+                Ok(conn) => {
+                    tracing::info!("redis: connected");
+                    l.conn.store(Some(Arc::new(conn)));
+                    // A fresh connection that answered the script load is the best probe.
+                    l.breaker.succeeded();
+                    backoff = Duration::from_millis(50);
+                    logged_down = false;
+                }
+                Err(e) => {
+                    if !logged_down {
+                        tracing::warn!("redis: cannot connect: {e}; cluster limits follow their on_redis_error policy until it answers");
+                        logged_down = true;
+                    }
+                    drop(l);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            }
+        }
+        // Waits for a failure, but looks again now and then: the link may have been dropped.
+        let _ = tokio::time::timeout(Duration::from_secs(1), l.wake.notified()).await;
+    }
+}
+
+async fn ping(link: &RedisLink, conn: &MultiplexedConnection) -> bool {
+    let mut conn = conn.clone();
+    let cmd = redis::cmd("PING");
+    let pong = cmd.query_async::<String>(&mut conn);
+    matches!(
+        tokio::time::timeout(link.settings.timeout.max(Duration::from_millis(200)), pong).await,
+        Ok(Ok(_))
+    )
+}
+
+async fn connect(link: &RedisLink) -> Result<MultiplexedConnection, RedisError> {
+    let s = &link.settings;
+    let mut info = redis::IntoConnectionInfo::into_connection_info(s.url.expose())?;
+    if let Some(p) = &s.password {
+        let settings = info.redis_settings().clone().set_password(p.expose());
+        info = info.set_redis_settings(settings);
+    }
+    let client = match &s.ca_pem {
+        Some(pem) => redis::Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        )?,
+        None => redis::Client::open(info)?,
+    };
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(s.connect_timeout))
+        .set_response_timeout(Some(s.connect_timeout));
+    let connecting = client.get_multiplexed_async_connection_with_config(&config);
+    let mut conn = tokio::time::timeout(s.connect_timeout, connecting)
+        .await
+        .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
+    tokio::time::timeout(
+        s.connect_timeout,
+        link.script.prepare_invoke().load_async(&mut conn),
+    )
+    .await
+    .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
+    Ok(conn)
+}
+
+/// Consecutive failures open it; after the cooldown one caller is let through to probe.
+struct Breaker {
+    failures: AtomicU32,
+    /// Monotonic ns until which Redis is skipped; 0 when closed.
+    open_until: AtomicU64,
+    threshold: u32,
+    cooldown: u64,
+}
+
+impl Breaker {
+    fn new(threshold: u32, cooldown: Duration) -> Breaker {
+        Breaker {
+            failures: AtomicU32::new(0),
+            open_until: AtomicU64::new(0),
+            threshold: threshold.max(1),
+            cooldown: cooldown.as_nanos() as u64,
+        }
+    }
+
+    fn admits(&self) -> bool {
+        let until = self.open_until.load(Relaxed);
+        if until == 0 {
+            return true;
+        }
+        let now = super::local::now_ns();
+        // The one caller that moves the deadline on is the probe; the rest keep skipping.
+        now >= until
+            && self
+                .open_until
+                .compare_exchange(until, now + self.cooldown, Relaxed, Relaxed)
+                .is_ok()
+    }
+
+    fn failed(&self) {
+        if self.failures.fetch_add(1, Relaxed) + 1 >= self.threshold {
+            let until = super::local::now_ns() + self.cooldown;
+            let _ = self
+                .open_until
+                .fetch_update(Relaxed, Relaxed, |u| (u < until).then_some(until));
+        }
+    }
+
+    fn succeeded(&self) {
+        if self.failures.load(Relaxed) != 0 {
+            self.failures.store(0, Relaxed);
+        }
+        if self.open_until.load(Relaxed) != 0 {
+            self.open_until.store(0, Relaxed);
+        }
+    }
+
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
+        self.open_until.load(Relaxed) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_opens_after_the_threshold_and_lets_one_probe_through() {
+        let b = Breaker::new(3, Duration::from_millis(0));
+        assert!(b.admits());
+        b.failed();
+        b.failed();
+        assert!(!b.is_open());
+        b.failed();
+        assert!(b.is_open());
+        // Cooldown 0: the next caller probes; the breaker stays open for the others.
+        assert!(b.admits());
+        b.succeeded();
+        assert!(!b.is_open());
+        assert!(b.admits());
+    }
+
+    #[test]
+    fn an_open_breaker_skips_redis_until_the_cooldown_ends() {
+        let b = Breaker::new(1, Duration::from_secs(3600));
+        b.failed();
+        assert!(!b.admits());
+        assert!(!b.admits());
+    }
+}

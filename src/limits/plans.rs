@@ -2,15 +2,27 @@
 //! limits attached through the admin API to the tenant and to the key's app. For one limit
 //! name the most specific entry wins: the app's attachment, else the tenant's, else the plan.
 //! An attachment with a `rate` or `burst` overrides the limit's numbers for that tenant or app;
-//! the `gcra::Rate` and the header values are made here, when the directory is built, never
-//! per request.
+//! the `gcra::Rate` is made here, when the directory is built, never per request.
 
+use super::check::{bucket, Caller, Draw};
 use super::gcra::Rate;
 use crate::config::compile::{LimitSpec, PlanSpec};
 use crate::config::schema::Counts;
 use crate::store::AttachmentRow;
-use http::HeaderValue;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The snapshot's limits by name, made once per snapshot: how a key's limits, kept by name,
+/// find their spec at request time.
+pub type Index = HashMap<Arc<str>, usize, ahash::RandomState>;
+
+pub fn index(specs: &[LimitSpec]) -> Index {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (Arc::from(s.name.as_str()), i))
+        .collect()
+}
 
 /// The limits and plans a directory is built against: the configuration's.
 #[derive(Default, Clone, Copy)]
@@ -28,8 +40,6 @@ pub struct Attached {
     pub counts: Counts,
     /// The rate the bucket is decided with: the limit's own or the override's.
     pub rate: Rate,
-    /// `RateLimit-Policy` and `X-RateLimit-Limit` of an override; `None` uses the limit's.
-    pub headers: Option<(HeaderValue, HeaderValue)>,
 }
 
 /// An app's effective limits, split as the request path uses them: `requests` limits are
@@ -44,6 +54,39 @@ impl Effective {
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty() && self.usage.is_empty()
     }
+}
+
+/// The draws of one request: the route's `limits` (indexes into `specs`) at their own rate,
+/// then the key's `attached` limits of the same kind, found by name in `index`. A limit both
+/// name is drawn once, at the key's rate. A name the snapshot no longer has (a reload removed
+/// it), or that now counts something else, is skipped: the directory's next build says so.
+pub fn draws(
+    specs: &[LimitSpec],
+    index: &Index,
+    limits: &[usize],
+    attached: &[Attached],
+    caller: &Caller,
+) -> Vec<Draw> {
+    let mut out: Vec<Draw> = Vec::with_capacity(limits.len() + attached.len());
+    out.extend(limits.iter().map(|&i| Draw::of(specs, i, caller)));
+    for a in attached {
+        let Some(&i) = index.get(&a.name) else {
+            continue;
+        };
+        let spec = &specs[i];
+        if spec.counts != a.counts {
+            continue;
+        }
+        match out.iter_mut().find(|d| d.limit == i) {
+            Some(d) => d.rate = a.rate,
+            None => out.push(Draw {
+                limit: i,
+                rate: a.rate,
+                key: bucket(spec, caller),
+            }),
+        }
+    }
+    out
 }
 
 /// Where an entry came from, for the problems reported about it.
@@ -115,7 +158,6 @@ fn attach(
         name: Arc::from(spec.name.as_str()),
         counts: spec.counts,
         rate: spec.gcra,
-        headers: None,
     };
     let Some(a) = over.filter(|a| a.rate.is_some() || a.burst.is_some()) else {
         return Some(attached);
@@ -134,30 +176,23 @@ fn attach(
         return Some(attached);
     };
     attached.rate = gcra;
-    attached.headers = Some(header_values(&spec.name, burst, spec.period));
     Some(attached)
-}
-
-/// `RateLimit-Policy` (`"name";q=<burst>;w=<period in s>`) and `X-RateLimit-Limit` (the
-/// burst), as `[[limits]]` makes them for the limit's own numbers.
-pub fn header_values(
-    name: &str,
-    burst: f64,
-    period: std::time::Duration,
-) -> (HeaderValue, HeaderValue) {
-    let policy = format!("\"{name}\";q={burst};w={}", period.as_secs().max(1));
-    let empty = || HeaderValue::from_static("");
-    (
-        HeaderValue::from_str(&policy).unwrap_or_else(|_| empty()),
-        HeaderValue::from_str(&burst.to_string()).unwrap_or_else(|_| empty()),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::schema::{KeyPart, Scope};
+    use http::HeaderValue;
     use std::time::Duration;
+
+    fn header_values(name: &str, burst: f64, period: Duration) -> (HeaderValue, HeaderValue) {
+        let policy = format!("\"{name}\";q={burst};w={}", period.as_secs());
+        (
+            HeaderValue::from_str(&policy).unwrap(),
+            HeaderValue::from_str(&burst.to_string()).unwrap(),
+        )
+    }
 
     fn spec(name: &str, counts: Counts, rate: f64) -> LimitSpec {
         let scale = if counts == Counts::Cost { 1_000_000 } else { 1 };
@@ -228,10 +263,7 @@ mod tests {
         assert_eq!(e.usage[0].rate, limits[1].gcra);
         let rpm = &e.requests[0];
         assert_eq!(rpm.rate, Rate::new(5, Duration::from_secs(60), 2).unwrap());
-        let (policy, limit) = rpm.headers.clone().unwrap();
-        assert_eq!(policy, "\"rpm\";q=2;w=60");
-        assert_eq!(limit, "2");
-        assert!(e.requests[1].headers.is_none());
+        assert_eq!(e.requests[1].rate, limits[2].gcra);
         // Without the app's own entry, the tenant's override applies (burst = its rate).
         let e = effective(catalog, "acme", Some("pro"), &[&t], &[], &mut problems);
         assert_eq!(

@@ -14,6 +14,8 @@
 //! character boundary), written by the process that claimed the entry under a per-entry flag;
 //! a reader that catches it mid-write shows no label rather than a torn one.
 
+use super::check::{Caller, Draw, Limited};
+use crate::config::compile::LimitSpec;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -149,6 +151,24 @@ fn read_label(e: &Entry, key: u64) -> Option<String> {
     }
     bytes.truncate(len);
     String::from_utf8(bytes).ok()
+}
+
+/// Counts a refusal of one of `draws` in `top`, labelled with `caller`'s key parts. A
+/// refusal because Redis could not answer refused no bucket, and is not counted.
+pub fn note(
+    top: &TopTable,
+    specs: &[LimitSpec],
+    draws: &[Draw],
+    limited: &Limited,
+    caller: &Caller,
+) {
+    if limited.unavailable {
+        return;
+    }
+    if let Some(d) = draws.iter().find(|d| specs[d.limit].name == limited.limit) {
+        let spec = &specs[d.limit];
+        top.record(d.key, || super::inspect::label(spec, caller));
+    }
 }
 
 #[cfg(test)]

@@ -45,7 +45,10 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("put", "/admin/tenants/{tenant}/limits/{limit}"),
     ("delete", "/admin/tenants/{tenant}/limits/{limit}"),
     ("put", "/admin/tenants/{tenant}/apps/{app}/limits/{limit}"),
-    ("delete", "/admin/tenants/{tenant}/apps/{app}/limits/{limit}"),
+    (
+        "delete",
+        "/admin/tenants/{tenant}/apps/{app}/limits/{limit}",
+    ),
     ("get", "/admin/limits"),
     ("get", "/admin/limits/top"),
     ("get", "/admin/limits/{limit}/bucket"),

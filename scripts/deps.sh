@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tollgate needs on Debian, when it is missing:
-#   cmake, pkg-config and a C compiler (Pingora's native dependencies), and, with --loadtest,
+#   cmake, pkg-config and a C compiler (Pingora's native dependencies), redis-server (the
+#   cluster-limit tests start their own), and, with --loadtest,
 #   nginx and wrk for loadtest/run.sh. As root it uses apt-get; otherwise it says what to install.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cc >/dev/null || need+=(build-essential)
 command -v python3 >/dev/null || need+=(python3)
 command -v openssl >/dev/null || need+=(openssl)   # test certificates for TLS to providers
+command -v redis-server >/dev/null || need+=(redis-server)   # cluster-scope limit tests
 if [[ "${1:-}" == "--loadtest" ]]; then
   command -v nginx >/dev/null || need+=(nginx)
   command -v wrk >/dev/null || need+=(wrk)

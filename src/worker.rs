@@ -73,7 +73,7 @@ pub fn run(args: WorkerArgs) -> ! {
         directory: directory.clone(),
         limiter: args.limiter,
         top: args.top,
-        cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::connect(
+        cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::start(
             args.config.redis.as_ref(),
             args.limiter,
         )),

@@ -16,80 +16,6 @@ impl Drop for Killed {
     }
 }
 
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let ok = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is installed")
-        .success();
-    assert!(ok, "openssl {args:?}");
-}
-
-/// A CA, and a certificate for `localhost` signed by it.
-fn make_certs(dir: &std::path::Path) {
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=tollgate test CA",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    );
-}
-
 /// An HTTPS server answering every POST with an OpenAI chat completion; returns its port.
 fn https_server(dir: &std::path::Path) -> (Killed, u16) {
     let script = format!(
@@ -133,7 +59,7 @@ srv.serve_forever()
 #[test]
 fn providers_are_reached_over_tls_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    make_certs(dir.path());
+    tls::make_certs(dir.path());
     let (_server, port) = https_server(dir.path());
     std::env::set_var("SSL_CERT_FILE", dir.path().join("ca.pem"));
     let cfg = format!(

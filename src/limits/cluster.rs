@@ -25,6 +25,18 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+/// Starts the link to `[redis]` at worker start, and gives it the connect timeout to connect
+/// before the worker serves.
+pub fn start(redis: Option<&RedisSettings>, local: LocalTable) -> Option<Arc<Cluster>> {
+    let cluster = connect(redis, local)?;
+    if !cluster.link.wait_connected() {
+        tracing::warn!(
+            "redis: not connected yet; cluster limits follow on_redis_error until it is"
+        );
+    }
+    Some(cluster)
+}
+
 /// Starts the link to `[redis]`, when it is set. A link that cannot start (no thread) is
 /// logged, and cluster limits then follow their failure policy.
 pub fn connect(redis: Option<&RedisSettings>, local: LocalTable) -> Option<Arc<Cluster>> {

@@ -180,6 +180,16 @@ impl RedisLink {
     pub fn connected(&self) -> bool {
         self.conn.load().is_some()
     }
+
+    /// Start-up only: waits up to the connect timeout for the first connection, so a worker
+    /// does not serve its first requests on the failure policy while Redis is up.
+    pub fn wait_connected(&self) -> bool {
+        let deadline = std::time::Instant::now() + self.settings.connect_timeout;
+        while !self.connected() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.connected()
+    }
 }
 
 fn reply(granted: i64, remaining: i64, retry_us: i64, reset_us: i64) -> Reply {

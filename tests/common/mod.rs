@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod providers;
+pub mod redis;
+pub mod tls;
 pub mod upstream;
 
 use std::io::{Read, Write};

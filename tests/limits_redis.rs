@@ -1,0 +1,323 @@
+//! Cluster-scope limits against a real `redis-server` started by each test: one limit held by
+//! two gateways, leasing within its stated bound, each failure policy while Redis is stopped,
+//! killed and restarted, TLS with a password, and LLM tokens reserved and settled in Redis.
+
+mod common;
+use common::redis::RedisServer;
+use common::*;
+use std::time::{Duration, Instant};
+
+const TIMEOUT_MS: u64 = 100;
+
+fn echo() -> Upstream {
+    Upstream::start("echo", |_| Reply::ok("ok"))
+}
+
+/// A gateway with two workers, `[redis]` at `url`, and one route per limit in `limits`: the
+/// route `/<limit name>` is limited by that limit.
+fn gateway(up: &Upstream, redis: &str, limits: &[(&str, &str)]) -> Gateway {
+    let mut body = format!(
+        "[[upstreams]]\nname = \"echo\"\ntargets = [\"{}\"]\n\n[redis]\n{redis}\ntimeout = \"{TIMEOUT_MS}ms\"\nbreaker_failures = 2\nbreaker_cooldown = \"300ms\"\n",
+        up.addr()
+    );
+    for (name, settings) in limits {
+        body.push_str(&format!(
+            "\n[[limits]]\nname = \"{name}\"\n{settings}\n\n[[routes]]\nname = \"{name}\"\npath_prefix = \"/{name}\"\nupstream = \"echo\"\nlimits = [\"{name}\"]\n"
+        ));
+    }
+    Gateway::start(2, &body)
+}
+
+/// The issue's example, in Redis.
+const PER_IP: &str = "rate = 10\nperiod = \"1m\"\nburst = 10\nkey = [\"client_ip\"]\nscope = \"cluster\"\non_redis_error = \"fail_closed\"";
+
+/// A GET on a new connection, so requests spread over both workers.
+fn get(gw: &Gateway, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = reqwest::blocking::Client::new()
+        .get(gw.url(path))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().unwrap())
+}
+
+fn count(statuses: &[u16], s: u16) -> usize {
+    statuses.iter().filter(|&&x| x == s).count()
+}
+
+#[test]
+fn two_gateways_share_one_cluster_limit_exactly() {
+    let redis = RedisServer::start();
+    let up = echo();
+    let url = format!("url = \"{}\"", redis.url());
+    let a = gateway(&up, &url, &[("per-ip", PER_IP)]);
+    let b = gateway(&up, &url, &[("per-ip", PER_IP)]);
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let (status, headers, _) = get(gw, "/per-ip/x");
+        if status == 429 {
+            assert_eq!(headers["retry-after"], "6");
+            assert_eq!(headers["x-ratelimit-remaining"], "0");
+        } else {
+            assert_eq!(headers["x-ratelimit-limit"], "10");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(count(&statuses, 200), 10, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 20, "{statuses:?}");
+    assert_eq!(up.hits(), 10);
+    // One hash-tagged bucket, expiring once full again.
+    let keys = redis.command(&["KEYS", "*"]);
+    assert!(keys.contains("tollgate:{per-ip:"), "{keys}");
+    let key = keys.lines().find(|l| l.starts_with("tollgate:")).unwrap();
+    let ttl: i64 = redis
+        .command(&["PTTL", key])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+    let metrics = a.metrics();
+    assert!(
+        metrics.contains("tollgate_limit_redis_errors_total{limit=\"per-ip\"} 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_leased_limit_stays_within_its_bound_and_gives_idle_units_back() {
+    let redis = RedisServer::start();
+    let up = echo();
+    let url = format!("url = \"{}\"", redis.url());
+    let leased = "rate = 100\nperiod = \"1h\"\nkey = []\nscope = \"cluster\"\nsync = \"lease\"\nlease = 5\non_redis_error = \"fail_closed\"";
+    let a = gateway(&up, &url, &[("leased", leased)]);
+    let b = gateway(&up, &url, &[("leased", leased)]);
+    let mut statuses = Vec::new();
+    for i in 0..160 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        statuses.push(get(gw, "/leased").0);
+    }
+    // Every unit spent was taken in Redis first: never more than the burst (plus what the
+    // rate adds in these seconds). Four workers hold at most 5 units each, so never fewer
+    // than the burst minus 20.
+    let ok = count(&statuses, 200);
+    assert!((80..=101).contains(&ok), "{ok} admitted: {statuses:?}");
+    assert_eq!(ok + count(&statuses, 429), 160, "{statuses:?}");
+    let refills = |gw: &Gateway| {
+        let m = gw.metrics();
+        let line = m
+            .lines()
+            .find(|l| l.starts_with("tollgate_limit_lease_refills_total{limit=\"leased\"}"))
+            .unwrap_or_else(|| panic!("no refill count in:\n{m}"))
+            .to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    // 100 units over leases of 5: far fewer round trips than requests.
+    let trips = refills(&a) + refills(&b);
+    assert!((2..=60).contains(&trips), "{trips} lease refills");
+    // Units held by idle workers go back to Redis within about a second, so asking on, the
+    // admitted total reaches the burst, and never passes it.
+    let mut total = ok;
+    wait_for(
+        "idle leases to be given back",
+        Duration::from_secs(20),
+        || {
+            if get(&a, "/leased").0 == 200 {
+                total += 1;
+            }
+            assert!(total <= 101, "{total} admitted with a burst of 100");
+            (total >= 100).then_some(())
+        },
+    );
+}
+
+#[test]
+fn each_failure_policy_answers_within_the_timeout_while_redis_is_stopped_killed_and_back() {
+    let mut redis = RedisServer::start();
+    let up = echo();
+    let url = format!("url = \"{}\"", redis.url());
+    let open = "rate = 1000\nperiod = \"1m\"\nkey = []\nscope = \"cluster\"\non_redis_error = \"fail_open\"";
+    let closed = "rate = 1000\nperiod = \"1m\"\nkey = []\nscope = \"cluster\"\non_redis_error = \"fail_closed\"";
+    let local = "rate = 1000\nperiod = \"1h\"\nburst = 8\nkey = []\nscope = \"cluster\"\non_redis_error = \"local\"\nlocal_share = 0.5";
+    let gw = gateway(
+        &up,
+        &url,
+        &[("open", open), ("closed", closed), ("local", local)],
+    );
+    for path in ["/open", "/closed", "/local"] {
+        assert_eq!(get(&gw, path).0, 200, "{path} with Redis up");
+    }
+
+    // Stopped: connections stay open but nothing answers.
+    redis.pause();
+    let slowest = outage(&gw, 4);
+    assert!(
+        slowest < Duration::from_millis(TIMEOUT_MS + 900),
+        "a request waited {slowest:?} with a {TIMEOUT_MS}ms timeout"
+    );
+    redis.resume();
+    recovered(&gw);
+
+    // Killed: connections refused.
+    // The host's fallback bucket is still spent from the first outage.
+    redis.kill();
+    outage(&gw, 0);
+    redis.restart();
+    recovered(&gw);
+
+    let m = gw.metrics();
+    for line in [
+        "tollgate_limit_redis_fallback_total{limit=\"open\",policy=\"fail_open\"}",
+        "tollgate_limit_redis_fallback_total{limit=\"closed\",policy=\"fail_closed\"}",
+        "tollgate_limit_redis_fallback_total{limit=\"local\",policy=\"local\"}",
+    ] {
+        let v: u64 = m
+            .lines()
+            .find(|l| l.starts_with(line))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line} not in:\n{m}"));
+        assert!(v > 0, "{line} is {v}");
+    }
+    assert!(m.contains("tollgate_limit_redis_errors_total{limit=\"closed\"}"));
+}
+
+/// While Redis does not answer: fail_open allows, fail_closed refuses with 503, and local
+/// decides at half the burst on this host (`local_ok` of 8 pass). Returns the slowest answer.
+fn outage(gw: &Gateway, local_ok: usize) -> Duration {
+    let mut slowest = Duration::ZERO;
+    let mut timed = |path: &str| {
+        let start = Instant::now();
+        let r = get(gw, path);
+        slowest = slowest.max(start.elapsed());
+        r
+    };
+    for _ in 0..6 {
+        assert_eq!(timed("/open").0, 200);
+        let (status, headers, body) = timed("/closed");
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(headers["retry-after"], "1");
+        assert!(body.contains("rate_limiter_unavailable"), "{body}");
+    }
+    // Half of a burst of 8, in the host's own table, whichever worker answers.
+    let local: Vec<u16> = (0..8).map(|_| timed("/local").0).collect();
+    assert_eq!(count(&local, 200), local_ok, "{local:?}");
+    assert_eq!(count(&local, 429), 8 - local_ok, "{local:?}");
+    slowest
+}
+
+/// Polls until fail_closed answers 200 again: Redis is used again, without a restart.
+fn recovered(gw: &Gateway) {
+    wait_for("Redis to be used again", Duration::from_secs(15), || {
+        (get(gw, "/closed").0 == 200).then_some(())
+    });
+}
+
+#[test]
+fn redis_over_tls_with_a_password() {
+    let redis = RedisServer::start_with(|dir| {
+        tls::make_certs(dir);
+        let p = |f: &str| dir.join(f).display().to_string();
+        vec![
+            "--tls-port".into(),
+            "PORT".into(),
+            "--tls-cert-file".into(),
+            p("leaf.pem"),
+            "--tls-key-file".into(),
+            p("leaf.key"),
+            "--tls-ca-cert-file".into(),
+            p("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--requirepass".into(),
+            "s3cret".into(),
+        ]
+    });
+    let up = echo();
+    let ca = redis.dir().join("ca.pem");
+    let tight = "rate = 2\nperiod = \"1h\"\nkey = []\nscope = \"cluster\"\non_redis_error = \"fail_closed\"";
+    let settings = format!(
+        "url = \"rediss://localhost:{}\"\npassword = \"s3cret\"\nca_file = \"{}\"",
+        redis.port,
+        ca.display()
+    );
+    let gw = gateway(&up, &settings, &[("tight", tight)]);
+    let statuses: Vec<u16> = (0..4).map(|_| get(&gw, "/tight").0).collect();
+    // Decided in Redis: 2 pass, then 429 (a failing link would answer 503).
+    assert_eq!(statuses, [200, 200, 429, 429]);
+
+    let wrong = settings.replace("s3cret", "wrong");
+    let gw = gateway(&up, &wrong, &[("tight", tight)]);
+    let (status, _, body) = get(&gw, "/tight");
+    assert_eq!(status, 503, "{body}");
+    let log = gw.stderr();
+    assert!(log.contains("redis: cannot connect"), "{log}");
+    assert!(
+        !log.contains("wrong"),
+        "the password is never logged:\n{log}"
+    );
+}
+
+#[test]
+fn llm_tokens_are_reserved_and_settled_in_redis() {
+    let redis = RedisServer::start();
+    let gw = Gateway::start(
+        2,
+        &format!(
+            r#"
+[redis]
+url = "{}"
+
+[[limits]]
+name = "budget"
+counts = "tokens"
+rate = 1000
+period = "1h"
+key = ["client_ip", "model"]
+scope = "cluster"
+on_redis_error = "fail_closed"
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+limits = ["budget"]
+
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+deployments = [{{ provider = "mock", model = "mock-1" }}]
+"#,
+            redis.url()
+        ),
+    );
+    let chat = |stream: bool| {
+        let body = serde_json::json!({
+            "model": "demo", "max_tokens": 900, "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}]
+        });
+        let r = client()
+            .post(gw.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let _ = r.text();
+        status
+    };
+    // Each call reserves about 900 of the 1000 tokens and uses a few dozen; the refund is
+    // sent to Redis after the answer, so the next call may have to wait a moment for it.
+    for stream in [false, true, false] {
+        wait_for("the last call's refund", Duration::from_secs(10), || {
+            (chat(stream) == 200).then_some(())
+        });
+    }
+    let keys = redis.command(&["KEYS", "tollgate:{budget:*"]);
+    assert!(keys.contains("tollgate:{budget:"), "{keys}");
+}

@@ -9,6 +9,7 @@ pub mod scoreboard;
 
 use crate::config::{self, Config};
 use crate::limits::local::LocalTable;
+use crate::limits::top::TopTable;
 use crate::worker::{self, WorkerArgs};
 use scoreboard::{Scoreboard, MAX_SLOTS};
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub struct Master {
     board: &'static Scoreboard,
     /// The host-wide limit table, mapped before the first fork.
     limiter: LocalTable,
+    /// The most refused buckets, beside it.
+    top: TopTable,
     children: Vec<Child>,
     stopping: Option<Instant>,
     announced_ready: bool,
@@ -102,6 +105,13 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             return 1;
         }
     };
+    let top = match TopTable::map() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: cannot map the table of refused buckets: {e}");
+            return 1;
+        }
+    };
     let set = signal_set();
     // SAFETY: blocks signals for this (single) thread; they are taken with sigtimedwait below.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -113,6 +123,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
         config: Arc::new(config),
         board,
         limiter,
+        top,
         children: Vec::new(),
         stopping: None,
         announced_ready: false,
@@ -236,12 +247,17 @@ impl Master {
                 generation,
                 board: self.board,
                 limiter: self.limiter,
+                top: self.top,
             }),
             Role::Admin => crate::admin::run(
                 self.config.clone(),
                 self.path.clone(),
                 self.board,
                 generation,
+                crate::admin::Tables {
+                    limiter: self.limiter,
+                    top: self.top,
+                },
             ),
         }
     }

@@ -9,6 +9,7 @@ pub mod hygiene;
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
 use crate::limits::check::{self, Caller, Scope};
+use crate::limits::{plans, top};
 use crate::llm::models::Models;
 use crate::routing::{Handler, Snapshot};
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
@@ -30,6 +31,8 @@ pub struct GatewayState {
     pub snapshot: ArcSwap<Snapshot>,
     /// The host-wide limit table, shared with the other workers.
     pub limiter: crate::limits::local::LocalTable,
+    /// The most refused buckets of the host, written on refusals only.
+    pub top: crate::limits::top::TopTable,
     /// The link to Redis for cluster-scope limits, when `[redis]` is set; remade on reload.
     pub cluster: arc_swap::ArcSwapOption<crate::limits::cluster::Cluster>,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
@@ -121,7 +124,9 @@ impl Gateway {
         let admitted = admitted?;
         ctx.response_headers = admitted.notice;
         let mut pending = None;
-        if !route.spec.limits.is_empty() {
+        let attached = admitted.principal.as_ref().map(|p| &p.limits);
+        let key_limits = attached.map_or(&[][..], |e| &e.requests[..]);
+        if !route.spec.limits.is_empty() || !key_limits.is_empty() {
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
                     .and_then(crate::auth::key::parse)
@@ -136,7 +141,8 @@ impl Gateway {
                 client_ip: client_ip(session),
             };
             let specs = &snapshot.config.limits;
-            let draws = check::draws(specs, &route.spec.limits, &caller);
+            let index = &snapshot.limit_index;
+            let draws = plans::draws(specs, index, &route.spec.limits, key_limits, &caller);
             if draws.iter().any(|d| specs[d.limit].cluster.is_some()) {
                 // Redis is awaited once the snapshot guard is gone.
                 pending = Some(PendingLimits {
@@ -153,13 +159,21 @@ impl Gateway {
                 let now = crate::limits::local::now_ns();
                 let take = scope.take(&draws, now, &mut ctx.response_headers, |_| 1, |_| {});
                 match check::now_or_never(take) {
-                    Some(decided) => decided?,
+                    Some(Err(limited)) => {
+                        top::note(&self.state.top, specs, &draws, &limited, &caller);
+                        return Err(limited.into());
+                    }
+                    Some(Ok(())) => {}
                     None => return Err(GatewayError::Other("a local limit waited".into())),
                 }
             }
         }
         ctx.principal = admitted.principal;
-        if !route.spec.usage_limits.is_empty() {
+        let key_usage = ctx
+            .principal
+            .as_ref()
+            .is_some_and(|p| !p.limits.usage.is_empty());
+        if !route.spec.usage_limits.is_empty() || (key_usage && route.is_llm()) {
             let key_id = ctx.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
                     .and_then(crate::auth::key::parse)
@@ -167,6 +181,7 @@ impl Gateway {
             });
             ctx.budget = Some(Box::new(crate::limits::budget::Budget::new(
                 self.state.limiter,
+                self.state.top,
                 self.state.cluster.load_full(),
                 Arc::clone(&snapshot),
                 route.spec.usage_limits.clone(),

@@ -1,5 +1,6 @@
 //! Every way an admin request fails, and the one place that turns it into an HTTP answer.
 
+use crate::limits::inspect;
 use crate::store::StoreError;
 use http::Response;
 
@@ -25,10 +26,22 @@ pub enum ApiError {
     TooLarge { limit: usize },
     #[error("{0}")]
     Unavailable(String),
+    /// A request this version cannot answer yet (a cluster limit's bucket).
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("{0}")]
     Internal(String),
     #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
+}
+
+impl From<inspect::Error> for ApiError {
+    fn from(e: inspect::Error) -> Self {
+        match e {
+            inspect::Error::Missing { .. } => ApiError::BadRequest(e.to_string()),
+            inspect::Error::Cluster(_) => ApiError::NotImplemented(e.to_string()),
+        }
+    }
 }
 
 /// Store errors as they are, except that an unusable file says it is the store's.
@@ -49,6 +62,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::TooLarge { .. } => 413,
             ApiError::Unavailable(_) => 503,
+            ApiError::NotImplemented(_) => 501,
             ApiError::Internal(_) => 500,
             ApiError::Store(e) => match e {
                 StoreError::Open { .. } => 503,

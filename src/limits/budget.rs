@@ -4,9 +4,10 @@
 //! is settled with the usage the provider reported: the difference is given back or charged.
 //! A stream cut short is charged for what it delivered, a failed call for nothing.
 
-use super::check::{draws, Caller, Headers, Limited, Scope, Taken};
+use super::check::{Caller, Headers, Limited, Scope, Taken};
 use super::cluster::Cluster;
 use super::local::LocalTable;
+use super::top::{self, TopTable};
 use crate::auth::Principal;
 use crate::config::schema::Counts;
 use crate::routing::Snapshot;
@@ -19,6 +20,7 @@ pub const DEFAULT_OUTPUT: u64 = 1024;
 /// The usage limits of one request, and what it has reserved from each.
 pub struct Budget {
     table: LocalTable,
+    top: TopTable,
     cluster: Option<Arc<Cluster>>,
     snapshot: Arc<Snapshot>,
     limits: Vec<usize>,
@@ -49,6 +51,7 @@ impl Budget {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         table: LocalTable,
+        top: TopTable,
         cluster: Option<Arc<Cluster>>,
         snapshot: Arc<Snapshot>,
         limits: Vec<usize>,
@@ -59,6 +62,7 @@ impl Budget {
     ) -> Budget {
         Budget {
             table,
+            top,
             cluster,
             snapshot,
             limits,
@@ -100,11 +104,22 @@ impl Budget {
     ) -> Result<(), Limited> {
         let mut reserved = Vec::with_capacity(self.limits.len());
         let caller = self.caller(Some(model));
-        let draws = draws(&self.snapshot.config.limits, &self.limits, &caller);
+        let specs = &self.snapshot.config.limits;
+        let attached = self
+            .principal
+            .as_ref()
+            .map_or(&[][..], |p| &p.limits.usage[..]);
+        let index = &self.snapshot.limit_index;
+        let draws = super::plans::draws(specs, index, &self.limits, attached, &caller);
         let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
-        self.scope()
+        let taken = self
+            .scope()
             .take(&draws, now, headers, units, |t| reserved.push(t))
-            .await?;
+            .await;
+        if let Err(limited) = &taken {
+            top::note(&self.top, specs, &draws, limited, &caller);
+        }
+        taken?;
         self.reserved = reserved;
         Ok(())
     }

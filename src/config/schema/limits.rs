@@ -128,3 +128,14 @@ pub enum Scope {
     /// Across every gateway sharing `[redis]`.
     Cluster,
 }
+
+/// `[[plans]]`: a named set of limits a tenant can be put on (`[[tenants]] plan`, or the
+/// admin API); every key of the tenant's apps then draws from them on every route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSection {
+    pub name: String,
+    /// Names of `[[limits]]`.
+    #[serde(default)]
+    pub limits: Vec<String>,
+}

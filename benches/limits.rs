@@ -98,7 +98,14 @@ impl RedisProcess {
             .ok()?
             .port();
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .ok()?;

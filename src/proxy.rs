@@ -208,6 +208,7 @@ impl Gateway {
     /// Decides request limits kept in Redis.
     async fn take_cluster(
         &self,
+        session: &Session,
         ctx: &mut RequestCtx,
         pending: PendingLimits,
     ) -> std::result::Result<(), GatewayError> {
@@ -220,10 +221,29 @@ impl Gateway {
         };
         let now = crate::limits::local::now_ns();
         let headers = &mut ctx.response_headers;
-        scope
+        let Err(limited) = scope
             .take(&pending.draws, now, headers, |_| 1, |_| {})
-            .await?;
-        Ok(())
+            .await
+        else {
+            return Ok(());
+        };
+        // The same bucket description the local path gives the most-refused table.
+        let key_id = ctx.principal.as_ref().and_then(|_| {
+            crate::auth::directory::presented_key(&session.req_header().headers)
+                .and_then(crate::auth::key::parse)
+                .map(|(id, _)| id)
+        });
+        let caller = Caller {
+            route: ctx.route.as_ref().map_or("", |r| &r.spec.name),
+            tenant: ctx.principal.as_ref().map(|p| &*p.tenant),
+            app: ctx.principal.as_ref().map(|p| &*p.app),
+            key_id,
+            model: None,
+            client_ip: client_ip(session),
+        };
+        let specs = &pending.snapshot.config.limits;
+        top::note(&self.state.top, specs, &pending.draws, &limited, &caller);
+        Err(limited.into())
     }
 
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -258,7 +278,10 @@ impl ProxyHttp for Gateway {
                 pending: Some(p),
                 keepalive,
                 llm,
-            }) => self.take_cluster(ctx, p).await.map(|()| (keepalive, llm)),
+            }) => self
+                .take_cluster(session, ctx, p)
+                .await
+                .map(|()| (keepalive, llm)),
             Ok(a) => Ok((a.keepalive, a.llm)),
             Err(e) => Err(e),
         };

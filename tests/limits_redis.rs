@@ -85,6 +85,21 @@ fn two_gateways_share_one_cluster_limit_exactly() {
         metrics.contains("tollgate_limit_redis_errors_total{limit=\"per-ip\"} 0"),
         "{metrics}"
     );
+
+    // The admin API reads the bucket in Redis, lists it among this host's most refused, and
+    // resets it for both gateways.
+    let bucket = "/admin/limits/per-ip/bucket?client_ip=127.0.0.1";
+    let state = common::admin::ok(&a, "GET", bucket, None);
+    let held = (state["capacity"].as_u64(), state["remaining"].as_u64());
+    assert_eq!(held, (Some(10), Some(0)), "{state}");
+    let retry = state["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=6_000).contains(&retry), "{state}");
+    let top = common::admin::ok(&a, "GET", "/admin/limits/top?n=3", None);
+    assert_eq!(top[0]["label"], "per-ip client_ip=127.0.0.1", "{top}");
+    assert_eq!(top[0]["bucket"], state["bucket"]);
+    let after = common::admin::ok(&a, "DELETE", bucket, None);
+    assert_eq!(after["remaining"], 10, "{after}");
+    assert_eq!(get(&b, "/per-ip/x").0, 200);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use super::request::{self, read_body};
 use super::{access, directory, inspect, plans, Tables};
 use crate::config::Config;
+use crate::limits::redis::RedisLink;
 use crate::store::{Actor, Decision, Store};
 use arc_swap::ArcSwap;
 use http::Response;
@@ -28,6 +29,8 @@ pub struct Shared {
     store: Mutex<Option<Store>>,
     /// The host's limit table and its most-refused table, shared with the workers.
     pub tables: Tables,
+    /// The link to `[redis]`, made on first use and again when the settings change.
+    redis: Mutex<Option<Arc<RedisLink>>>,
 }
 
 impl Shared {
@@ -38,7 +41,27 @@ impl Shared {
             store_path,
             store: Mutex::new(None),
             tables,
+            redis: Mutex::new(None),
         })
+    }
+
+    /// The link to the current `[redis]`, waiting (up to its connect timeout) for a first
+    /// connection; `None` without `[redis]`.
+    pub async fn redis(&self) -> Option<Arc<RedisLink>> {
+        let settings = self.config.load().redis.clone()?;
+        let link = {
+            let mut held = self.redis.lock().unwrap_or_else(|e| e.into_inner());
+            match held.as_ref() {
+                Some(l) if *l.settings() == settings => Arc::clone(l),
+                _ => {
+                    let link = RedisLink::start(settings).ok()?;
+                    *held = Some(Arc::clone(&link));
+                    link
+                }
+            }
+        };
+        link.ready().await;
+        Some(link)
     }
 
     /// Runs `f` on the store in a blocking thread, opening the store first if needed.

@@ -26,9 +26,6 @@ pub enum ApiError {
     TooLarge { limit: usize },
     #[error("{0}")]
     Unavailable(String),
-    /// A request this version cannot answer yet (a cluster limit's bucket).
-    #[error("{0}")]
-    NotImplemented(String),
     #[error("{0}")]
     Internal(String),
     #[error("{}", store_message(.0))]
@@ -39,7 +36,9 @@ impl From<inspect::Error> for ApiError {
     fn from(e: inspect::Error) -> Self {
         match e {
             inspect::Error::Missing { .. } => ApiError::BadRequest(e.to_string()),
-            inspect::Error::Cluster(_) => ApiError::NotImplemented(e.to_string()),
+            inspect::Error::Cluster(_) | inspect::Error::Redis { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
         }
     }
 }
@@ -62,7 +61,6 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::TooLarge { .. } => 413,
             ApiError::Unavailable(_) => 503,
-            ApiError::NotImplemented(_) => 501,
             ApiError::Internal(_) => 500,
             ApiError::Store(e) => match e {
                 StoreError::Open { .. } => 503,

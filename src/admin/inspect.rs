@@ -142,7 +142,13 @@ async fn state(shared: &Arc<Shared>, config: &Arc<Config>, l: &str, p: Parts) ->
         }
         None => spec.gcra,
     };
-    let st = inspect::inspect(&table, &spec, rate, &p, now_ns())?;
+    let st = match spec.scope {
+        Scope::Cluster => match shared.redis().await {
+            Some(link) => inspect::inspect_redis(&link, &spec, rate, &p).await?,
+            None => return Err(inspect::Error::Cluster(spec.name.clone()).into()),
+        },
+        Scope::Local => inspect::inspect(&table, &spec, rate, &p, now_ns())?,
+    };
     json(
         200,
         &json!({
@@ -169,8 +175,13 @@ pub async fn reset(shared: &Arc<Shared>, call: Call, l: String) -> Answer {
     let p = parts(&call.query)?;
     let config = shared.config.load_full();
     let spec = limit(&config, &l)?;
-    let table = shared.tables.limiter;
-    let key = inspect::reset(&table, spec, &p)?;
+    let key = match spec.scope {
+        Scope::Cluster => match shared.redis().await {
+            Some(link) => inspect::reset_redis(&link, spec, &p).await?,
+            None => return Err(inspect::Error::Cluster(spec.name.clone()).into()),
+        },
+        Scope::Local => inspect::reset(&shared.tables.limiter, spec, &p)?,
+    };
     let detail = json!({"key": parts_json(&p), "bucket": format!("{key:016x}")});
     if config.store.is_some() {
         let (actor, target) = (call.actor.clone(), format!("limit:{l}"));

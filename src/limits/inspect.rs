@@ -1,11 +1,12 @@
 //! What the admin API reads and changes in the buckets: one bucket's state, its reset, the
 //! most refused buckets, and the text naming a bucket's key parts. Functions take the limit,
 //! the rate it runs at and the key parts, so a cluster-scope twin can answer the same calls
-//! from Redis; for now only local limits are inspected (`Error::Cluster` otherwise).
+//! from Redis (`inspect_redis`, `reset_redis` for `scope = "cluster"` limits).
 
 use super::check::{bucket, Caller};
 use super::gcra::{self, Rate};
 use super::local::LocalTable;
+use super::redis::{Mode, RedisLink};
 use super::top::{Refused, TopTable};
 use crate::config::compile::LimitSpec;
 use crate::config::schema::{KeyPart, Scope};
@@ -28,11 +29,10 @@ pub struct Parts {
 pub enum Error {
     #[error("limit {limit:?} is keyed on {part}: give {part}=...")]
     Missing { limit: String, part: &'static str },
-    #[error(
-        "limit {0:?} has scope = \"cluster\": its buckets live in Redis, which this admin \
-         API does not inspect yet"
-    )]
+    #[error("limit {0:?} has scope = \"cluster\" but no [redis] is configured")]
     Cluster(String),
+    #[error("limit {limit:?}: its bucket is in Redis, which did not answer: {reason}")]
+    Redis { limit: String, reason: String },
 }
 
 /// A bucket's state, in the limit's units (requests, tokens, or millionths of a dollar for
@@ -63,9 +63,6 @@ pub fn part_name(p: KeyPart) -> &'static str {
 
 /// The bucket hash of `parts` in `spec`; every part the limit keys on must be given.
 pub fn key(spec: &LimitSpec, parts: &Parts) -> Result<u64, Error> {
-    if spec.scope == Scope::Cluster {
-        return Err(Error::Cluster(spec.name.clone()));
-    }
     for &p in &spec.key {
         let given = match p {
             KeyPart::Tenant => parts.tenant.is_some(),
@@ -93,6 +90,56 @@ pub fn key(spec: &LimitSpec, parts: &Parts) -> Result<u64, Error> {
     Ok(bucket(spec, &caller))
 }
 
+/// The key of a bucket in the host's table; a cluster limit's buckets are not there.
+fn local_key(spec: &LimitSpec, parts: &Parts) -> Result<u64, Error> {
+    if spec.scope == Scope::Cluster {
+        return Err(Error::Cluster(spec.name.clone()));
+    }
+    key(spec, parts)
+}
+
+/// `inspect` for a cluster limit: the bucket as Redis holds it, read without changing it.
+pub async fn inspect_redis(
+    link: &RedisLink,
+    spec: &LimitSpec,
+    rate: Rate,
+    parts: &Parts,
+) -> Result<State, Error> {
+    let key = key(spec, parts)?;
+    let redis_error = |e: super::redis::RedisError| Error::Redis {
+        limit: spec.name.clone(),
+        reason: e.to_string(),
+    };
+    let r = link
+        .run(&link.key(&spec.name, key), rate, 0, Mode::Peek)
+        .await
+        .map_err(redis_error)?;
+    // One more unit fits once the debt plus its interval is within the capacity.
+    let unit = rate.interval.saturating_mul(spec.scale.max(1));
+    let retry = (r.reset_after + unit).saturating_sub(rate.capacity);
+    let ms = |ns: u64| ns.div_ceil(1_000_000);
+    Ok(State {
+        key,
+        held: r.reset_after > 0,
+        capacity: rate.burst(),
+        remaining: r.remaining,
+        reset_ms: ms(r.reset_after),
+        retry_after_ms: ms(retry),
+    })
+}
+
+/// `reset` for a cluster limit: deletes the bucket in Redis.
+pub async fn reset_redis(link: &RedisLink, spec: &LimitSpec, parts: &Parts) -> Result<u64, Error> {
+    let key = key(spec, parts)?;
+    link.delete(&link.key(&spec.name, key))
+        .await
+        .map_err(|e| Error::Redis {
+            limit: spec.name.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(key)
+}
+
 /// The state of `parts`' bucket in `spec` run at `rate`, at `now` (monotonic ns).
 pub fn inspect(
     table: &LocalTable,
@@ -101,7 +148,7 @@ pub fn inspect(
     parts: &Parts,
     now: u64,
 ) -> Result<State, Error> {
-    let key = key(spec, parts)?;
+    let key = local_key(spec, parts)?;
     let tat = table.peek(key);
     let t = tat.unwrap_or(0);
     // A decision for nothing tells what the bucket holds; one for a unit, when it comes.
@@ -120,7 +167,7 @@ pub fn inspect(
 
 /// Empties `parts`' bucket in `spec`: its next request finds it full. Returns its key.
 pub fn reset(table: &LocalTable, spec: &LimitSpec, parts: &Parts) -> Result<u64, Error> {
-    let key = key(spec, parts)?;
+    let key = local_key(spec, parts)?;
     table.reset(key);
     Ok(key)
 }

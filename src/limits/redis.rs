@@ -181,6 +181,14 @@ impl RedisLink {
         self.conn.load().is_some()
     }
 
+    /// Waits, without blocking its thread, up to the connect timeout for a connection.
+    pub async fn ready(&self) {
+        let deadline = tokio::time::Instant::now() + self.settings.connect_timeout;
+        while !self.connected() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Start-up only: waits up to the connect timeout for the first connection, so a worker
     /// does not serve its first requests on the failure policy while Redis is up.
     pub fn wait_connected(&self) -> bool {

@@ -336,3 +336,40 @@ deployments = [{{ provider = "mock", model = "mock-1" }}]
     let keys = redis.command(&["KEYS", "tollgate:{budget:*"]);
     assert!(keys.contains("tollgate:{budget:"), "{keys}");
 }
+
+#[test]
+fn a_redis_cluster_holds_buckets_in_every_node() {
+    let nodes = common::redis::cluster(3);
+    let up = echo();
+    // Six buckets (one per route) land in different slots, so on different nodes; each
+    // gateway knows one seed node and finds the rest.
+    let limits: Vec<(String, &str)> = (0..6)
+        .map(|i| {
+            let settings = "rate = 2\nperiod = \"1h\"\nkey = [\"route\"]\nscope = \"cluster\"\non_redis_error = \"fail_closed\"";
+            (format!("r{i}"), settings)
+        })
+        .collect();
+    let limits: Vec<(&str, &str)> = limits.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let seed = |n: &RedisServer| format!("url = \"{}\"\ncluster = true", n.url());
+    let a = gateway(&up, &seed(&nodes[0]), &limits);
+    let b = gateway(&up, &seed(&nodes[1]), &limits);
+    for (name, _) in &limits {
+        let statuses: Vec<u16> = (0..4)
+            .map(|i| get(if i % 2 == 0 { &a } else { &b }, &format!("/{name}")).0)
+            .collect();
+        assert_eq!(count(&statuses, 200), 2, "/{name}: {statuses:?}");
+        assert_eq!(count(&statuses, 429), 2, "/{name}: {statuses:?}");
+    }
+    let held: Vec<usize> = nodes
+        .iter()
+        .map(|n| {
+            n.command(&["DBSIZE"])
+                .trim_start_matches(':')
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(held.iter().sum::<usize>(), 6, "{held:?}");
+    assert!(held.iter().filter(|&&k| k > 0).count() >= 2, "{held:?}");
+}

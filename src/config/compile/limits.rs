@@ -244,6 +244,8 @@ pub struct RedisSettings {
     /// The CA file's PEM, read when the configuration is loaded.
     pub ca_pem: Option<Vec<u8>>,
     pub tls: bool,
+    /// `url` is a seed node of a Redis Cluster.
+    pub cluster: bool,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub breaker_failures: u32,
@@ -294,6 +296,7 @@ pub(super) fn compile_redis(r: &RedisSection, ck: &mut Checker) -> RedisSettings
         password: r.password.clone().map(Secret::new),
         ca_pem,
         tls,
+        cluster: r.cluster,
         timeout: r.timeout.0,
         connect_timeout: r.connect_timeout.0,
         breaker_failures: r.breaker_failures,

@@ -60,6 +60,9 @@ pub struct RedisSection {
     pub url: String,
     /// Overrides the URL's password (for `${ENV}` interpolation without it in the URL).
     pub password: Option<String>,
+    /// The URL is one node of a Redis Cluster; the others are discovered from it.
+    #[serde(default)]
+    pub cluster: bool,
     /// PEM file of the CA that signs the server's certificate; the system roots otherwise.
     pub ca_file: Option<String>,
     /// Longest a decision waits for Redis before the failure policy answers.

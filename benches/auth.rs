@@ -62,7 +62,7 @@ fn directory() -> (Directory, String) {
             some_key = k.full;
         }
     }
-    (Directory::build(rows, None).0, some_key)
+    (Directory::build(rows, None, Default::default()).0, some_key)
 }
 
 fn bench(c: &mut Criterion) {

@@ -17,9 +17,11 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
-CASES="${CASES:-get post llm auth limit}" # get (GET /small), post (POST /json), llm (chat),
-                                     # auth (an API-key route vs. its open twin), limit (a route
-                                     # with a local limit that never refuses vs. its open twin)
+CASES="${CASES:-get post llm auth limit redis lease}" # get (GET /small), post (POST /json),
+                                     # llm (chat), auth (an API-key route vs. its open twin),
+                                     # limit (a route with a local limit that never refuses vs.
+                                     # its open twin), redis / lease (the same with a cluster
+                                     # limit in Redis, decided per request / from leases)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -39,6 +41,9 @@ missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if [[ " $CASES " == *" redis "* || " $CASES " == *" lease "* ]]; then
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+fi
 if ((${#missing[@]})); then
     if [[ "$(id -u)" -ne 0 ]]; then
         echo "loadtest: missing packages; install them with:" >&2
@@ -64,10 +69,11 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ "$c" == get || "$c" == post || "$c" == llm || "$c" == auth || "$c" == limit ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit)"
+    [[ " get post llm auth limit redis lease " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease)"
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
+want_redis() { want redis || want lease; }
 
 ncpu="$(nproc --all)"
 for c in ${PROXY_CPU//,/ } ${LOAD_CPU//,/ }; do
@@ -163,6 +169,7 @@ free_port UPORT
 free_port NPORT
 free_port TPORT
 free_port APORT
+free_port RPORT
 
 # wait_for NAME PID CHECK-COMMAND... : polls CHECK until it succeeds, PID dies, or the deadline.
 wait_for() {
@@ -494,6 +501,49 @@ deployments = [{ provider = "openai", model = "gpt-4o-mini" }]
 name = "claude"
 deployments = [{ provider = "anthropic", model = "claude-sonnet-4-5" }]
 EOF
+if want_redis; then
+    # redis / lease: a cluster limit that never refuses, in a redis-server beside wrk.
+    start redis "$LOAD_CPU" redis-server --bind "$HOST" --port "$RPORT" --save "" --appendonly no
+    redis_ready() {
+        [[ "$(timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$RPORT; printf 'PING\r\n' >&3; head -c 5 <&3")" == "+PONG" ]]
+    }
+    wait_for redis "$START_PID" redis_ready
+    cat >>"$TCONF" <<EOF
+
+[redis]
+url = "redis://$HOST:$RPORT"
+
+[[limits]]
+name = "never-redis"
+rate = 1000000000
+period = "1s"
+key = ["client_ip"]
+scope = "cluster"
+
+[[routes]]
+name = "redis"
+path_prefix = "/redis"
+strip_prefix = true
+upstream = "up"
+limits = ["never-redis"]
+
+[[limits]]
+name = "never-leased"
+rate = 1000000000
+period = "1s"
+key = ["client_ip"]
+scope = "cluster"
+sync = "lease"
+lease = 1000
+
+[[routes]]
+name = "lease"
+path_prefix = "/lease"
+strip_prefix = true
+upstream = "up"
+limits = ["never-leased"]
+EOF
+fi
 start tollgate "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TCONF"
 TOLLGATE_PID=$START_PID
 tollgate_ready() {
@@ -644,6 +694,8 @@ twin_ratio() { # twin_ratio CASE GOAL : sum over the rounds of CASE / sum of its
 }
 if want auth; then twins auth /keyed; fi
 if want limit; then twins limit /limited; fi
+if want redis; then twins redis /redis; fi
+if want lease; then twins lease /lease; fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -680,6 +732,8 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     fi
     if want auth; then twin_ratio auth 0.95; fi
     if want limit; then twin_ratio limit 0.97; fi
+    if want redis; then twin_ratio redis 0.7; fi
+    if want lease; then twin_ratio lease 0.9; fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

@@ -7,11 +7,15 @@ mod access;
 pub mod api;
 mod directory;
 pub mod error;
+mod inspect;
+mod plans;
 mod request;
 pub mod views;
 
 use crate::config::compile::Secret;
 use crate::config::Config;
+use crate::limits::local::LocalTable;
+use crate::limits::top::TopTable;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::telemetry::metrics;
 use arc_swap::ArcSwap;
@@ -36,14 +40,27 @@ struct AdminApp {
     api: Arc<api::Shared>,
 }
 
+/// The shared tables the admin process reads: the host's buckets and the most refused ones.
+#[derive(Clone, Copy)]
+pub struct Tables {
+    pub limiter: LocalTable,
+    pub top: TopTable,
+}
+
 /// Runs the admin process; `generation` is the one of `config`.
-pub fn run(config: Arc<Config>, path: PathBuf, board: &'static Scoreboard, generation: u64) -> ! {
+pub fn run(
+    config: Arc<Config>,
+    path: PathBuf,
+    board: &'static Scoreboard,
+    generation: u64,
+    tables: Tables,
+) -> ! {
     let Some(admin) = &config.admin else {
         std::process::exit(0);
     };
     let token = Arc::new(ArcSwap::from_pointee(admin.token.clone()));
     let current = Arc::new(ArcSwap::new(config.clone()));
-    let api = api::Shared::new(current.clone());
+    let api = api::Shared::new(current.clone(), tables);
     let conf = ServerConf {
         threads: 1,
         grace_period_seconds: Some(0),

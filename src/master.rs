@@ -10,6 +10,7 @@ pub mod scoreboard;
 use crate::config::{self, Config};
 use crate::limits::concurrency::ConcurrencyTable;
 use crate::limits::local::LocalTable;
+use crate::limits::top::TopTable;
 use crate::worker::{self, WorkerArgs};
 use scoreboard::{Scoreboard, MAX_SLOTS};
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub struct Master {
     limiter: LocalTable,
     /// The host-wide concurrency table; a worker's column is zeroed when no process owns it.
     concurrency: ConcurrencyTable,
+    /// The most refused buckets, beside it.
+    top: TopTable,
     children: Vec<Child>,
     stopping: Option<Instant>,
     announced_ready: bool,
@@ -112,6 +115,13 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             return 1;
         }
     };
+    let top = match TopTable::map() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: cannot map the table of refused buckets: {e}");
+            return 1;
+        }
+    };
     let set = signal_set();
     // SAFETY: blocks signals for this (single) thread; they are taken with sigtimedwait below.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -124,6 +134,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
         board,
         limiter,
         concurrency,
+        top,
         children: Vec::new(),
         stopping: None,
         announced_ready: false,
@@ -250,12 +261,17 @@ impl Master {
                 board: self.board,
                 limiter: self.limiter,
                 concurrency: self.concurrency,
+                top: self.top,
             }),
             Role::Admin => crate::admin::run(
                 self.config.clone(),
                 self.path.clone(),
                 self.board,
                 generation,
+                crate::admin::Tables {
+                    limiter: self.limiter,
+                    top: self.top,
+                },
             ),
         }
     }

@@ -9,6 +9,7 @@ pub mod hygiene;
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
 use crate::limits::check::{self, Caller, Scope};
+use crate::limits::{plans, top};
 use crate::llm::models::Models;
 use crate::routing::{Handler, Snapshot};
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
@@ -33,6 +34,8 @@ pub struct GatewayState {
     /// Requests in flight per key, host-wide; this worker counts in column `slot`.
     pub concurrency: crate::limits::concurrency::ConcurrencyTable,
     pub slot: usize,
+    /// The most refused buckets of the host, written on refusals only.
+    pub top: crate::limits::top::TopTable,
     /// The link to Redis for cluster-scope limits, when `[redis]` is set; remade on reload.
     pub cluster: arc_swap::ArcSwapOption<crate::limits::cluster::Cluster>,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
@@ -123,8 +126,12 @@ impl Gateway {
         ctx.route = Some(route.clone());
         let admitted = admitted?;
         ctx.response_headers = admitted.notice;
-        let llm_limited = !route.spec.limits.is_empty() || !route.spec.usage_limits.is_empty();
-        if route.is_llm() && llm_limited {
+        let key_limited = admitted
+            .principal
+            .as_ref()
+            .is_some_and(|p| !p.limits.requests.is_empty() || !p.limits.usage.is_empty());
+        let route_limited = !route.spec.limits.is_empty() || !route.spec.usage_limits.is_empty();
+        if route.is_llm() && (route_limited || key_limited) {
             // Made before the request limits are decided: a refusal carries OpenAI's headers too.
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
@@ -133,6 +140,7 @@ impl Gateway {
             });
             ctx.budget = Some(Box::new(crate::limits::budget::Budget::new(
                 self.state.limiter,
+                self.state.top,
                 self.state.cluster.load_full(),
                 Arc::clone(&snapshot),
                 route,
@@ -142,7 +150,12 @@ impl Gateway {
             )));
         }
         let mut pending = None;
-        if !route.spec.limits.is_empty() || !route.spec.concurrency_limits.is_empty() {
+        let attached = admitted.principal.as_ref().map(|p| &p.limits);
+        let key_limits = attached.map_or(&[][..], |e| &e.requests[..]);
+        if !route.spec.limits.is_empty()
+            || !key_limits.is_empty()
+            || !route.spec.concurrency_limits.is_empty()
+        {
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)
                     .and_then(crate::auth::key::parse)
@@ -167,7 +180,8 @@ impl Gateway {
                 &mut ctx.response_headers,
             )?;
             let specs = &snapshot.config.limits;
-            let draws = check::draws(specs, &route.spec.limits, &caller);
+            let index = &snapshot.limit_index;
+            let draws = plans::draws(specs, index, &route.spec.limits, key_limits, &caller);
             if draws.iter().any(|d| specs[d.limit].cluster.is_some()) {
                 // Redis is awaited once the snapshot guard is gone.
                 pending = Some(PendingLimits {
@@ -184,7 +198,11 @@ impl Gateway {
                 let now = crate::limits::local::now_ns();
                 let take = scope.take(&draws, now, &mut ctx.response_headers, |_| 1, |_| {});
                 match check::now_or_never(take) {
-                    Some(decided) => decided?,
+                    Some(Err(limited)) => {
+                        top::note(&self.state.top, specs, &draws, &limited, &caller);
+                        return Err(limited.into());
+                    }
+                    Some(Ok(())) => {}
                     None => return Err(GatewayError::Other("a local limit waited".into())),
                 }
             }
@@ -207,6 +225,7 @@ impl Gateway {
     /// Decides request limits kept in Redis.
     async fn take_cluster(
         &self,
+        session: &Session,
         ctx: &mut RequestCtx,
         pending: PendingLimits,
     ) -> std::result::Result<(), GatewayError> {
@@ -219,10 +238,29 @@ impl Gateway {
         };
         let now = crate::limits::local::now_ns();
         let headers = &mut ctx.response_headers;
-        scope
+        let Err(limited) = scope
             .take(&pending.draws, now, headers, |_| 1, |_| {})
-            .await?;
-        Ok(())
+            .await
+        else {
+            return Ok(());
+        };
+        // The same bucket description the local path gives the most-refused table.
+        let key_id = ctx.principal.as_ref().and_then(|_| {
+            crate::auth::directory::presented_key(&session.req_header().headers)
+                .and_then(crate::auth::key::parse)
+                .map(|(id, _)| id)
+        });
+        let caller = Caller {
+            route: ctx.route.as_ref().map_or("", |r| &r.spec.name),
+            tenant: ctx.principal.as_ref().map(|p| &*p.tenant),
+            app: ctx.principal.as_ref().map(|p| &*p.app),
+            key_id,
+            model: None,
+            client_ip: client_ip(session),
+        };
+        let specs = &pending.snapshot.config.limits;
+        top::note(&self.state.top, specs, &pending.draws, &limited, &caller);
+        Err(limited.into())
     }
 
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -257,7 +295,10 @@ impl ProxyHttp for Gateway {
                 pending: Some(p),
                 keepalive,
                 llm,
-            }) => self.take_cluster(ctx, p).await.map(|()| (keepalive, llm)),
+            }) => self
+                .take_cluster(session, ctx, p)
+                .await
+                .map(|()| (keepalive, llm)),
             Ok(a) => Ok((a.keepalive, a.llm)),
             Err(e) => Err(e),
         };

@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub models: Arc<Models>,
     /// One per `config.limits`, in order.
     pub limit_metrics: Vec<Arc<crate::telemetry::metrics::LimitMetrics>>,
+    /// `config.limits` by name, for the limits keys carry (plans, attachments).
+    pub limit_index: crate::limits::plans::Index,
 }
 
 impl Snapshot {
@@ -88,6 +90,7 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
+            limit_index: crate::limits::plans::index(&config.limits),
             limit_metrics: config
                 .limits
                 .iter()

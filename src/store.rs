@@ -1,6 +1,6 @@
 //! The control-plane store: tenants, apps, API keys, subscriptions, API lifecycle overrides,
-//! tenants' provider credentials and the audit trail, in one SQLite file (WAL mode, so the
-//! workers read while the admin process writes).
+//! tenants' provider credentials, plans and limit attachments, and the audit trail, in one
+//! SQLite file (WAL mode, so the workers read while the admin process writes).
 //!
 //! Everything here is synchronous: callers run it off the request path (`spawn_blocking`, a
 //! refresh task). Every change is one `BEGIN IMMEDIATE` transaction that also writes an audit
@@ -11,6 +11,7 @@
 mod apis;
 mod audit;
 mod keys;
+mod limits;
 pub mod migrations;
 pub mod rows;
 mod seed;
@@ -20,9 +21,10 @@ mod tenants;
 mod tests;
 
 pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
+pub use limits::Override;
 pub use rows::{
-    ApiStateRow, AppRow, AuditRow, CredentialRow, KeyRow, Rows, Source, SubState, SubscriptionRow,
-    TenantRow,
+    ApiStateRow, AppRow, AttachmentRow, AuditRow, CredentialRow, KeyRow, Rows, Source, SubState,
+    SubscriptionRow, TenantRow,
 };
 pub use subscriptions::{Decision, SubscriptionFilter};
 pub use tenants::AppPatch;
@@ -198,6 +200,13 @@ impl Store {
                 "tenant_credentials",
                 "tenant, provider",
                 rows::credential,
+            )?,
+            attachments: all(
+                &tx,
+                rows::ATTACHMENT_COLS,
+                "limit_attachments",
+                "tenant, app, limit_name",
+                rows::attachment,
             )?,
         };
         tx.commit()?;

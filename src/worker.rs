@@ -38,6 +38,8 @@ pub struct WorkerArgs {
     pub limiter: crate::limits::local::LocalTable,
     /// The host-wide concurrency table; this worker counts in column `slot`.
     pub concurrency: crate::limits::concurrency::ConcurrencyTable,
+    /// The most refused buckets of the host, counted on refusals.
+    pub top: crate::limits::top::TopTable,
 }
 
 /// Runs the worker until it is told to stop; never returns.
@@ -58,7 +60,7 @@ pub fn run(args: WorkerArgs) -> ! {
     // Keys are loaded before the first request: a keyed API must not answer 401 while the
     // worker catches up.
     let (store, directory) = match &args.config.store {
-        Some(settings) => match crate::auth::refresh::load_now(settings) {
+        Some(settings) => match crate::auth::refresh::load_now(settings, &args.config) {
             Ok((store, dir)) => (Some((store, settings.clone())), dir),
             Err(e) => {
                 tracing::error!("worker {}: {e}", args.slot);
@@ -74,6 +76,7 @@ pub fn run(args: WorkerArgs) -> ! {
         limiter: args.limiter,
         concurrency: args.concurrency,
         slot: args.slot,
+        top: args.top,
         cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::start(
             args.config.redis.as_ref(),
             args.limiter,
@@ -213,7 +216,11 @@ impl BackgroundService for Control {
         let store = self.store.lock().ok().and_then(|mut s| s.take());
         if let Some((store, settings)) = store {
             let target = self.state.directory.clone();
-            tokio::spawn(crate::auth::refresh::follow(store, settings, target));
+            let state = self.state.clone();
+            let config = move || state.snapshot.load().config.clone();
+            tokio::spawn(crate::auth::refresh::follow(
+                store, settings, target, config,
+            ));
         }
         let ports: Vec<u16> = self
             .state

@@ -85,6 +85,21 @@ fn two_gateways_share_one_cluster_limit_exactly() {
         metrics.contains("tollgate_limit_redis_errors_total{limit=\"per-ip\"} 0"),
         "{metrics}"
     );
+
+    // The admin API reads the bucket in Redis, lists it among this host's most refused, and
+    // resets it for both gateways.
+    let bucket = "/admin/limits/per-ip/bucket?client_ip=127.0.0.1";
+    let state = common::admin::ok(&a, "GET", bucket, None);
+    let held = (state["capacity"].as_u64(), state["remaining"].as_u64());
+    assert_eq!(held, (Some(10), Some(0)), "{state}");
+    let retry = state["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=6_000).contains(&retry), "{state}");
+    let top = common::admin::ok(&a, "GET", "/admin/limits/top?n=3", None);
+    assert_eq!(top[0]["label"], "per-ip client_ip=127.0.0.1", "{top}");
+    assert_eq!(top[0]["bucket"], state["bucket"]);
+    let after = common::admin::ok(&a, "DELETE", bucket, None);
+    assert_eq!(after["remaining"], 10, "{after}");
+    assert_eq!(get(&b, "/per-ip/x").0, 200);
 }
 
 #[test]
@@ -320,4 +335,41 @@ deployments = [{{ provider = "mock", model = "mock-1" }}]
     }
     let keys = redis.command(&["KEYS", "tollgate:{budget:*"]);
     assert!(keys.contains("tollgate:{budget:"), "{keys}");
+}
+
+#[test]
+fn a_redis_cluster_holds_buckets_in_every_node() {
+    let nodes = common::redis::cluster(3);
+    let up = echo();
+    // Six buckets (one per route) land in different slots, so on different nodes; each
+    // gateway knows one seed node and finds the rest.
+    let limits: Vec<(String, &str)> = (0..6)
+        .map(|i| {
+            let settings = "rate = 2\nperiod = \"1h\"\nkey = [\"route\"]\nscope = \"cluster\"\non_redis_error = \"fail_closed\"";
+            (format!("r{i}"), settings)
+        })
+        .collect();
+    let limits: Vec<(&str, &str)> = limits.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let seed = |n: &RedisServer| format!("url = \"{}\"\ncluster = true", n.url());
+    let a = gateway(&up, &seed(&nodes[0]), &limits);
+    let b = gateway(&up, &seed(&nodes[1]), &limits);
+    for (name, _) in &limits {
+        let statuses: Vec<u16> = (0..4)
+            .map(|i| get(if i % 2 == 0 { &a } else { &b }, &format!("/{name}")).0)
+            .collect();
+        assert_eq!(count(&statuses, 200), 2, "/{name}: {statuses:?}");
+        assert_eq!(count(&statuses, 429), 2, "/{name}: {statuses:?}");
+    }
+    let held: Vec<usize> = nodes
+        .iter()
+        .map(|n| {
+            n.command(&["DBSIZE"])
+                .trim_start_matches(':')
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(held.iter().sum::<usize>(), 6, "{held:?}");
+    assert!(held.iter().filter(|&&k| k > 0).count() >= 2, "{held:?}");
 }

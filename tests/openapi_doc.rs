@@ -40,6 +40,19 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/admin/apis/{name}"),
     ("put", "/admin/apis/{name}/state"),
     ("delete", "/admin/apis/{name}/state"),
+    ("put", "/admin/tenants/{tenant}/plan"),
+    ("delete", "/admin/tenants/{tenant}/plan"),
+    ("put", "/admin/tenants/{tenant}/limits/{limit}"),
+    ("delete", "/admin/tenants/{tenant}/limits/{limit}"),
+    ("put", "/admin/tenants/{tenant}/apps/{app}/limits/{limit}"),
+    (
+        "delete",
+        "/admin/tenants/{tenant}/apps/{app}/limits/{limit}",
+    ),
+    ("get", "/admin/limits"),
+    ("get", "/admin/limits/top"),
+    ("get", "/admin/limits/{limit}/bucket"),
+    ("delete", "/admin/limits/{limit}/bucket"),
     ("get", "/admin/catalog"),
     ("get", "/admin/audit"),
 ];
@@ -241,6 +254,7 @@ fn conflicts_are_documented_where_the_api_can_refuse() {
         ("delete", "/admin/keys/{id}"),
         ("post", "/admin/tenants/{tenant}/apps/{app}/subscriptions"),
         ("post", "/admin/subscriptions/{id}/approve"),
+        ("put", "/admin/tenants/{tenant}/plan"),
     ] {
         assert!(
             d["paths"][path][method]["responses"]["409"].is_object(),

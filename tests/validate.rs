@@ -440,6 +440,16 @@ fn concurrency_and_status_keys_are_checked_and_located() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
     let (ok, err, _) = validate_env(
+        &format!("{LIMITS_EXAMPLE}{cap}\n[[plans]]\nname = \"pro\"\nlimits = [\"inflight\"]\n"),
+        &[],
+    );
+    assert!(
+        !ok && err.contains(
+            "plans[0].limits[0]: limit \"inflight\" is a concurrency cap; caps apply on routes only"
+        ),
+        "{err}"
+    );
+    let (ok, err, _) = validate_env(
         &format!("[server]\nconcurrency_slots = 0\n{LIMITS_EXAMPLE}"),
         &[],
     );

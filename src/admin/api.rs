@@ -3,8 +3,9 @@
 
 use super::error::ApiError;
 use super::request::{self, read_body};
-use super::{access, directory};
+use super::{access, directory, inspect, plans, Tables};
 use crate::config::Config;
+use crate::limits::redis::RedisLink;
 use crate::store::{Actor, Decision, Store};
 use arc_swap::ArcSwap;
 use http::Response;
@@ -26,16 +27,41 @@ pub struct Shared {
     /// Opened on first use, and again after a failed open, so a store that was briefly
     /// unusable answers 503 until it works rather than for the life of the process.
     store: Mutex<Option<Store>>,
+    /// The host's limit table and its most-refused table, shared with the workers.
+    pub tables: Tables,
+    /// The link to `[redis]`, made on first use and again when the settings change.
+    redis: Mutex<Option<Arc<RedisLink>>>,
 }
 
 impl Shared {
-    pub fn new(config: Arc<ArcSwap<Config>>) -> Arc<Shared> {
+    pub fn new(config: Arc<ArcSwap<Config>>, tables: Tables) -> Arc<Shared> {
         let store_path = config.load().store.as_ref().map(|s| s.path.clone());
         Arc::new(Shared {
             config,
             store_path,
             store: Mutex::new(None),
+            tables,
+            redis: Mutex::new(None),
         })
+    }
+
+    /// The link to the current `[redis]`, waiting (up to its connect timeout) for a first
+    /// connection; `None` without `[redis]`.
+    pub async fn redis(&self) -> Option<Arc<RedisLink>> {
+        let settings = self.config.load().redis.clone()?;
+        let link = {
+            let mut held = self.redis.lock().unwrap_or_else(|e| e.into_inner());
+            match held.as_ref() {
+                Some(l) if *l.settings() == settings => Arc::clone(l),
+                _ => {
+                    let link = RedisLink::start(settings).ok()?;
+                    *held = Some(Arc::clone(&link));
+                    link
+                }
+            }
+        };
+        link.ready().await;
+        Some(link)
     }
 
     /// Runs `f` on the store in a blocking thread, opening the store first if needed.
@@ -78,6 +104,12 @@ enum Target {
     OpenApi,
     Tenants,
     Tenant(String),
+    TenantPlan(String),
+    TenantLimit(String, String),
+    AppLimit(String, String, String),
+    Limits,
+    LimitsTop,
+    LimitBucket(String),
     Credentials(String),
     Credential(String, String),
     Apps(String),
@@ -104,6 +136,12 @@ impl Target {
             ["openapi.json"] => Target::OpenApi,
             ["tenants"] => Target::Tenants,
             ["tenants", t] => Target::Tenant(o(t)),
+            ["tenants", t, "plan"] => Target::TenantPlan(o(t)),
+            ["tenants", t, "limits", l] => Target::TenantLimit(o(t), o(l)),
+            ["tenants", t, "apps", a, "limits", l] => Target::AppLimit(o(t), o(a), o(l)),
+            ["limits"] => Target::Limits,
+            ["limits", "top"] => Target::LimitsTop,
+            ["limits", l, "bucket"] => Target::LimitBucket(o(l)),
             ["tenants", t, "credentials"] => Target::Credentials(o(t)),
             ["tenants", t, "credentials", p] => Target::Credential(o(t), o(p)),
             ["tenants", t, "apps"] => Target::Apps(o(t)),
@@ -134,7 +172,9 @@ impl Target {
             Target::Credential(..) => &["PUT", "DELETE"],
             Target::Key(_) => &["GET", "DELETE"],
             Target::KeyRotate(_) | Target::Decide(..) => &["POST"],
-            Target::ApiState(_) => &["PUT", "DELETE"],
+            Target::ApiState(_) | Target::TenantPlan(_) => &["PUT", "DELETE"],
+            Target::TenantLimit(..) | Target::AppLimit(..) => &["PUT", "DELETE"],
+            Target::LimitBucket(_) => &["GET", "DELETE"],
             Target::OpenApi
             | Target::Credentials(_)
             | Target::Subscriptions
@@ -142,6 +182,8 @@ impl Target {
             | Target::Apis
             | Target::Api(_)
             | Target::Catalog
+            | Target::Limits
+            | Target::LimitsTop
             | Target::Audit => &["GET"],
         }
     }
@@ -223,6 +265,16 @@ async fn dispatch(
         ("GET", Target::Tenant(t)) => d::get_tenant(shared, t).await,
         ("PATCH", Target::Tenant(t)) => d::update_tenant(shared, call, t).await,
         ("DELETE", Target::Tenant(t)) => d::delete_tenant(shared, call, t).await,
+        ("PUT", Target::TenantPlan(t)) => plans::set_plan(shared, call, t).await,
+        ("DELETE", Target::TenantPlan(t)) => plans::clear_plan(shared, call, t).await,
+        ("PUT", Target::TenantLimit(t, l)) => plans::attach(shared, call, t, None, l).await,
+        ("DELETE", Target::TenantLimit(t, l)) => plans::detach(shared, call, t, None, l).await,
+        ("PUT", Target::AppLimit(t, a, l)) => plans::attach(shared, call, t, Some(a), l).await,
+        ("DELETE", Target::AppLimit(t, a, l)) => plans::detach(shared, call, t, Some(a), l).await,
+        ("GET", Target::Limits) => inspect::list(shared).await,
+        ("GET", Target::LimitsTop) => inspect::top(shared, call).await,
+        ("GET", Target::LimitBucket(l)) => inspect::bucket(shared, call, l).await,
+        ("DELETE", Target::LimitBucket(l)) => inspect::reset(shared, call, l).await,
         ("GET", Target::Credentials(t)) => d::list_credentials(shared, t).await,
         ("PUT", Target::Credential(t, p)) => d::put_credential(shared, call, t, p).await,
         ("DELETE", Target::Credential(t, p)) => d::delete_credential(shared, call, t, p).await,

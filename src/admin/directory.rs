@@ -112,14 +112,21 @@ pub async fn create_tenant(shared: &Arc<Shared>, call: Call) -> Answer {
 }
 
 pub async fn get_tenant(shared: &Arc<Shared>, t: String) -> Answer {
-    let (tenant, apps) = shared
-        .store(move |s| Ok((s.get_tenant(&t)?, s.list_apps(&t)?)))
+    let (tenant, apps, limits) = shared
+        .store(move |s| {
+            Ok((
+                s.get_tenant(&t)?,
+                s.list_apps(&t)?,
+                s.list_attachments(&t, None)?,
+            ))
+        })
         .await?;
     json(
         200,
         &views::TenantWithApps {
             tenant: views::tenant(&tenant),
             apps: apps.iter().map(views::app).collect(),
+            limits: limits.iter().map(views::attachment).collect(),
         },
     )
 }
@@ -212,8 +219,16 @@ pub async fn create_app(shared: &Arc<Shared>, call: Call, t: String) -> Answer {
 }
 
 pub async fn get_app(shared: &Arc<Shared>, t: String, a: String) -> Answer {
-    let row = shared.store(move |s| Ok(s.get_app(&t, &a)?)).await?;
-    json(200, &views::app(&row))
+    let (row, limits) = shared
+        .store(move |s| Ok((s.get_app(&t, &a)?, s.list_attachments(&t, Some(&a))?)))
+        .await?;
+    json(
+        200,
+        &views::AppWithLimits {
+            app: views::app(&row),
+            limits: limits.iter().map(views::attachment).collect(),
+        },
+    )
 }
 
 pub async fn update_app(shared: &Arc<Shared>, call: Call, t: String, a: String) -> Answer {

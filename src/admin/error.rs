@@ -1,5 +1,6 @@
 //! Every way an admin request fails, and the one place that turns it into an HTTP answer.
 
+use crate::limits::inspect;
 use crate::store::StoreError;
 use http::Response;
 
@@ -29,6 +30,17 @@ pub enum ApiError {
     Internal(String),
     #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
+}
+
+impl From<inspect::Error> for ApiError {
+    fn from(e: inspect::Error) -> Self {
+        match e {
+            inspect::Error::Missing { .. } => ApiError::BadRequest(e.to_string()),
+            inspect::Error::Cluster(_) | inspect::Error::Redis { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
+        }
+    }
 }
 
 /// Store errors as they are, except that an unusable file says it is the store's.

@@ -4,7 +4,8 @@
 use crate::config::compile::api::{format_date, Approval, AuthMode, Lifecycle, Visibility};
 use crate::config::compile::{PathMatch, RouteSpec, RouteTarget};
 use crate::store::{
-    ApiStateRow, AppRow, AuditRow, KeyRow, Source, SubState, SubscriptionRow, TenantRow,
+    ApiStateRow, AppRow, AttachmentRow, AuditRow, KeyRow, Source, SubState, SubscriptionRow,
+    TenantRow,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +14,7 @@ use serde_json::Value;
 pub struct Tenant<'a> {
     pub name: &'a str,
     pub description: &'a str,
+    pub plan: Option<&'a str>,
     pub source: Source,
     pub created_at: String,
 }
@@ -21,6 +23,7 @@ pub fn tenant(t: &TenantRow) -> Tenant<'_> {
     Tenant {
         name: &t.name,
         description: &t.description,
+        plan: t.plan.as_deref(),
         source: t.source,
         created_at: format_date(t.created_at),
     }
@@ -31,6 +34,34 @@ pub struct TenantWithApps<'a> {
     #[serde(flatten)]
     pub tenant: Tenant<'a>,
     pub apps: Vec<App<'a>>,
+    /// Limits attached to the whole tenant.
+    pub limits: Vec<Attachment<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct AppWithLimits<'a> {
+    #[serde(flatten)]
+    pub app: App<'a>,
+    /// Limits attached to this app.
+    pub limits: Vec<Attachment<'a>>,
+}
+
+/// A limit attached to a tenant or an app; `rate` and `burst` null keep the limit's own.
+#[derive(Serialize)]
+pub struct Attachment<'a> {
+    pub limit: &'a str,
+    pub rate: Option<f64>,
+    pub burst: Option<f64>,
+    pub updated_at: String,
+}
+
+pub fn attachment(a: &AttachmentRow) -> Attachment<'_> {
+    Attachment {
+        limit: &a.limit,
+        rate: a.rate,
+        burst: a.burst,
+        updated_at: format_date(a.updated_at),
+    }
 }
 
 #[derive(Serialize)]

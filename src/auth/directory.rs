@@ -5,7 +5,8 @@
 use super::crypto::Cipher;
 use super::key::{self, SecretHash};
 use crate::config::compile::{Lifecycle, Secret};
-use crate::store::{Rows, SubState};
+use crate::limits::plans::{self, Catalog, Effective};
+use crate::store::{AttachmentRow, Rows, SubState};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,6 +22,9 @@ pub struct Principal {
     subscriptions: Map<String, Subscription>,
     /// The tenant's own provider keys, by provider name, decrypted.
     credentials: Arc<Map<String, Secret>>,
+    /// The limits every request of the app's keys draws from, on any route: its tenant's
+    /// plan and the limits attached to the tenant and the app.
+    pub limits: Effective,
 }
 
 #[derive(Debug, Clone)]
@@ -172,8 +176,13 @@ pub struct Directory {
 
 impl Directory {
     /// Builds the directory; a credential that does not decrypt is left out and reported in
-    /// the returned list (the tenant's calls then use the gateway's keys).
-    pub fn build(rows: Rows, cipher: Option<&Cipher>) -> (Directory, Vec<String>) {
+    /// the returned list (the tenant's calls then use the gateway's keys), as are plans and
+    /// attached limits that `catalog` (the configuration) does not have.
+    pub fn build(
+        rows: Rows,
+        cipher: Option<&Cipher>,
+        catalog: Catalog<'_>,
+    ) -> (Directory, Vec<String>) {
         let mut problems = Vec::new();
         let mut credentials: Map<String, Map<String, Secret>> = Map::default();
         for c in rows.credentials {
@@ -208,9 +217,33 @@ impl Directory {
                 },
             );
         }
+        let plan_of: Map<&str, &str> = rows
+            .tenants
+            .iter()
+            .filter_map(|t| Some((t.name.as_str(), t.plan.as_deref()?)))
+            .collect();
+        let mut attached: Map<(&str, Option<&str>), Vec<&AttachmentRow>> = Map::default();
+        for a in &rows.attachments {
+            attached
+                .entry((a.tenant.as_str(), a.app.as_deref()))
+                .or_default()
+                .push(a);
+        }
+        let none = Vec::new();
         let mut apps: Map<(String, String), Arc<Principal>> = Map::default();
         for a in rows.apps {
+            let limits = plans::effective(
+                catalog,
+                &a.tenant,
+                plan_of.get(a.tenant.as_str()).copied(),
+                attached.get(&(a.tenant.as_str(), None)).unwrap_or(&none),
+                attached
+                    .get(&(a.tenant.as_str(), Some(a.name.as_str())))
+                    .unwrap_or(&none),
+                &mut problems,
+            );
             let principal = Principal {
+                limits,
                 tenant: Arc::from(a.tenant.as_str()),
                 app: Arc::from(a.name.as_str()),
                 models: a.models,
@@ -362,7 +395,7 @@ mod tests {
             ],
             ..Rows::default()
         };
-        let (dir, problems) = Directory::build(rows, None);
+        let (dir, problems) = Directory::build(rows, None, Catalog::default());
         assert!(problems.is_empty());
         assert_eq!(dir.generation, 7);
         let p = dir.authenticate(&good.full, 99).unwrap();
@@ -420,7 +453,7 @@ mod tests {
             ],
             ..Rows::default()
         };
-        let (dir, problems) = Directory::build(rows, Some(&cipher));
+        let (dir, problems) = Directory::build(rows, Some(&cipher), Catalog::default());
         assert_eq!(problems.len(), 1, "{problems:?}");
         let p = dir.authenticate(&k.full, 0).unwrap();
         assert!(p.subscribed("a").is_ok());

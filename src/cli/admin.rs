@@ -77,6 +77,10 @@ pub enum AdminCommand {
     /// The routes seen as APIs, and their lifecycle state.
     #[command(subcommand)]
     Apis(ApisCommand),
+    /// Limits: the configured ones, a bucket's state and reset, the most refused buckets,
+    /// and limits attached to tenants and apps.
+    #[command(subcommand)]
+    Limits(LimitsCommand),
     /// The published and deprecated APIs with their documents.
     Catalog {
         /// Only the APIs this tenant may see.
@@ -129,6 +133,71 @@ pub enum TenantsCommand {
     /// Delete a tenant with its apps, keys, subscriptions and credentials.
     Delete {
         tenant: String,
+    },
+    /// Put a tenant on a [[plans]] entry: its limits apply to every key of the tenant.
+    SetPlan {
+        tenant: String,
+        plan: String,
+    },
+    /// Take a tenant off its plan.
+    ClearPlan {
+        tenant: String,
+    },
+}
+
+/// The key parts of a bucket: give each part the limit is keyed on.
+#[derive(Debug, Args)]
+pub struct BucketArgs {
+    /// The limit's name.
+    pub limit: String,
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long)]
+    pub app: Option<String>,
+    /// The API key's public id.
+    #[arg(long, value_name = "ID")]
+    pub api_key: Option<String>,
+    #[arg(long)]
+    pub route: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, value_name = "IP")]
+    pub client_ip: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LimitsCommand {
+    /// The configured limits.
+    List,
+    /// A bucket's capacity, what remains and when it refills.
+    Bucket(BucketArgs),
+    /// Reset a bucket: its next request finds it full.
+    Reset(BucketArgs),
+    /// The most refused buckets of the host.
+    Top {
+        /// How many [server's default: 20].
+        #[arg(short, long)]
+        n: Option<u32>,
+    },
+    /// Attach a limit to a tenant, or with --app to one app, optionally with its own numbers.
+    Attach {
+        tenant: String,
+        limit: String,
+        #[arg(long)]
+        app: Option<String>,
+        /// Units per the limit's period (requests, tokens, or dollars for cost).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// The bucket's capacity [default: the rate when --rate is given].
+        #[arg(long)]
+        burst: Option<f64>,
+    },
+    /// Detach a limit from a tenant, or with --app from one app.
+    Detach {
+        tenant: String,
+        limit: String,
+        #[arg(long)]
+        app: Option<String>,
     },
 }
 

@@ -11,7 +11,7 @@ pub use api::{
     ApiSpec, AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
 use http::{HeaderName, HeaderValue, Method};
-pub use limits::{ClusterSpec, LimitSpec, RedisSettings};
+pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
@@ -36,6 +36,8 @@ pub struct Config {
     pub store: Option<StoreSettings>,
     pub tenants: Vec<TenantSeed>,
     pub limits: Vec<LimitSpec>,
+    /// `[[plans]]`: named sets of limits for tenants.
+    pub plans: Vec<PlanSpec>,
     /// Where cluster-scope limits are kept.
     pub redis: Option<RedisSettings>,
 }
@@ -245,6 +247,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         .as_ref()
         .map(|r| limits::compile_redis(r, &mut ck));
     let limit_specs = limits::compile_limits(&file.limits, redis.is_some(), &mut ck);
+    let plans = limits::compile_plans(&file.plans, &limit_specs, &mut ck);
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
     let mut routes = Vec::new();
     let mut route_names = HashSet::new();
@@ -289,6 +292,12 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         store.is_some(),
         &mut ck,
     );
+    for (i, t) in file.tenants.iter().enumerate() {
+        if let Some(plan) = &t.plan {
+            let at = vec![key("tenants"), Seg::Index(i), key("plan")];
+            limits::check_plan(plan, &plans, at, &mut ck);
+        }
+    }
     if ck.issues.is_empty() {
         Ok(Config {
             server,
@@ -300,6 +309,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             store,
             tenants,
             limits: limit_specs,
+            plans,
             redis,
         })
     } else {

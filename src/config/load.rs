@@ -43,6 +43,7 @@ struct Origins {
     models: Vec<(usize, usize)>,
     tenants: Vec<(usize, usize)>,
     limits: Vec<(usize, usize)>,
+    plans: Vec<(usize, usize)>,
 }
 
 impl Origins {
@@ -54,6 +55,7 @@ impl Origins {
             "models" => Some(&self.models),
             "tenants" => Some(&self.tenants),
             "limits" => Some(&self.limits),
+            "plans" => Some(&self.plans),
             _ => None,
         }
     }
@@ -369,6 +371,8 @@ fn merge(
         out.tenants.extend(file.tenants);
         origins.limits.extend(from(file.limits.len()));
         out.limits.extend(file.limits);
+        origins.plans.extend(from(file.plans.len()));
+        out.plans.extend(file.plans);
         out.upstreams.extend(file.upstreams);
         out.routes.extend(file.routes);
         out.providers.extend(file.providers);

@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub tenants: Vec<TenantSection>,
     #[serde(default)]
     pub limits: Vec<LimitSection>,
+    #[serde(default)]
+    pub plans: Vec<PlanSection>,
 }
 
 #[derive(Debug, Deserialize)]

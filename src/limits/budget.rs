@@ -6,9 +6,10 @@
 //! delivered (the prompt's estimate plus the output bytes sent, `tokens_of_bytes`); a failed
 //! call nothing.
 
-use super::check::{draws, Caller, Headers, Limited, Scope, Taken};
+use super::check::{Caller, Headers, Limited, Scope, Taken};
 use super::cluster::Cluster;
 use super::local::LocalTable;
+use super::top::{self, TopTable};
 use crate::auth::Principal;
 use crate::config::schema::Counts;
 use crate::routing::{Route, Snapshot};
@@ -28,6 +29,7 @@ pub fn tokens_of_bytes(bytes: u64) -> u64 {
 /// request's OpenAI rate-limit headers are read from.
 pub struct Budget {
     table: LocalTable,
+    top: TopTable,
     cluster: Option<Arc<Cluster>>,
     snapshot: Arc<Snapshot>,
     /// The route's token and cost limits.
@@ -60,8 +62,10 @@ impl Spend {
 }
 
 impl Budget {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         table: LocalTable,
+        top: TopTable,
         cluster: Option<Arc<Cluster>>,
         snapshot: Arc<Snapshot>,
         route: &Route,
@@ -71,6 +75,7 @@ impl Budget {
     ) -> Budget {
         Budget {
             table,
+            top,
             cluster,
             snapshot,
             limits: route.spec.usage_limits.clone(),
@@ -115,38 +120,52 @@ impl Budget {
         self.model = Some(model.to_owned());
         let mut reserved = Vec::with_capacity(self.limits.len());
         let caller = self.caller(Some(model));
-        let draws = draws(&self.snapshot.config.limits, &self.limits, &caller);
+        let specs = &self.snapshot.config.limits;
+        let attached = self
+            .principal
+            .as_ref()
+            .map_or(&[][..], |p| &p.limits.usage[..]);
+        let index = &self.snapshot.limit_index;
+        let draws = super::plans::draws(specs, index, &self.limits, attached, &caller);
         let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
-        self.scope()
+        let taken = self
+            .scope()
             .take(&draws, now, headers, units, |t| reserved.push(t))
-            .await?;
+            .await;
+        if let Err(limited) = &taken {
+            top::note(&self.top, specs, &draws, limited, &caller);
+        }
+        taken?;
         self.reserved = reserved;
         Ok(())
     }
 
-    /// OpenAI's `x-ratelimit-*-requests` and `-tokens` headers, from the buckets as they stand.
+    /// OpenAI's `x-ratelimit-*-requests` and `-tokens` headers, from the buckets as they stand:
+    /// the route's limits and the key's (its plan's and attachments').
     pub fn openai_headers(&self, now: u64) -> Headers {
         let mut headers = Vec::new();
         let specs = &self.snapshot.config.limits;
+        let index = &self.snapshot.limit_index;
+        let key = self.principal.as_ref().map(|p| &p.limits);
         let caller = self.caller(None);
-        let (limits, counts) = (&self.request_limits, Counts::Requests);
+        let attached = key.map_or(&[][..], |k| &k.requests[..]);
+        let draws = super::plans::draws(specs, index, &self.request_limits, attached, &caller);
         super::openai::push(
             &self.table,
             specs,
-            limits,
-            counts,
-            &caller,
+            &draws,
+            Counts::Requests,
             now,
             &mut headers,
         );
         let caller = self.caller(self.model.as_deref());
-        let (limits, counts) = (&self.limits, Counts::Tokens);
+        let attached = key.map_or(&[][..], |k| &k.usage[..]);
+        let draws = super::plans::draws(specs, index, &self.limits, attached, &caller);
         super::openai::push(
             &self.table,
             specs,
-            limits,
-            counts,
-            &caller,
+            &draws,
+            Counts::Tokens,
             now,
             &mut headers,
         );

@@ -177,8 +177,8 @@ impl Scope<'_> {
         units: impl Fn(&LimitSpec) -> u64,
         mut taken: impl FnMut(Taken),
     ) -> Result<(), Limited> {
-        // (limit, remaining, reset ns) of the tightest so far.
-        let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
+        // (limit, rate, remaining, reset ns) of the tightest so far.
+        let mut tightest: Option<(&LimitSpec, Rate, u64, u64)> = None;
         // Only a second draw can be refused after a first was taken.
         let mut done: Vec<Taken> = Vec::new();
         for draw in draws {
@@ -204,14 +204,14 @@ impl Scope<'_> {
                         done.push(t);
                     }
                     let remaining = d.remaining / spec.scale.max(1);
-                    if tightest.is_none_or(|(_, r, _)| remaining < r) {
-                        tightest = Some((spec, remaining, d.reset_after));
+                    if tightest.is_none_or(|(_, _, r, _)| remaining < r) {
+                        tightest = Some((spec, draw.rate, remaining, d.reset_after));
                     }
                     continue;
                 }
                 Ok((d, _)) => {
                     let retry_after = secs(d.retry_after).max(1);
-                    push(headers, spec, 0, d.reset_after);
+                    push(headers, spec, draw.rate, 0, d.reset_after);
                     headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_after)));
                     Limited {
                         limit: spec.name.clone(),
@@ -239,8 +239,8 @@ impl Scope<'_> {
         for draw in draws {
             self.metrics[draw.limit].allowed.fetch_add(1, Relaxed);
         }
-        if let Some((spec, remaining, reset)) = tightest {
-            push(headers, spec, remaining, reset);
+        if let Some((spec, rate, remaining, reset)) = tightest {
+            push(headers, spec, rate, remaining, reset);
         }
         Ok(())
     }
@@ -299,22 +299,36 @@ fn secs(ns: u64) -> u64 {
     ns.div_ceil(1_000_000_000)
 }
 
+/// `RateLimit-Policy` and `X-RateLimit-Limit` of a draw: the limit's own, made once, or, for
+/// a tenant's or app's override (`rate` is not the limit's), made from the override's burst.
+fn policy(spec: &LimitSpec, rate: Rate) -> (HeaderValue, HeaderValue) {
+    if rate == spec.gcra {
+        return (spec.policy_header.clone(), spec.limit_header.clone());
+    }
+    let burst = rate.burst() as f64 / spec.scale.max(1) as f64;
+    let text = format!(
+        "\"{}\";q={burst};w={}",
+        spec.name,
+        spec.period.as_secs().max(1)
+    );
+    let empty = || HeaderValue::from_static("");
+    (
+        HeaderValue::from_str(&text).unwrap_or_else(|_| empty()),
+        HeaderValue::from_str(&burst.to_string()).unwrap_or_else(|_| empty()),
+    )
+}
+
 /// `RateLimit-Policy` and `RateLimit` (IETF httpapi draft), and the `X-RateLimit-*` trio.
-fn push(headers: &mut Headers, spec: &LimitSpec, remaining: u64, reset_ns: u64) {
+fn push(headers: &mut Headers, spec: &LimitSpec, rate: Rate, remaining: u64, reset_ns: u64) {
     let reset = secs(reset_ns);
+    let (policy_header, limit_header) = policy(spec, rate);
     let state = format!("\"{}\";r={remaining};t={reset}", spec.name);
     headers.reserve(5);
-    headers.push((
-        HeaderName::from_static("ratelimit-policy"),
-        spec.policy_header.clone(),
-    ));
+    headers.push((HeaderName::from_static("ratelimit-policy"), policy_header));
     if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(state)) {
         headers.push((HeaderName::from_static("ratelimit"), v));
     }
-    headers.push((
-        HeaderName::from_static("x-ratelimit-limit"),
-        spec.limit_header.clone(),
-    ));
+    headers.push((HeaderName::from_static("x-ratelimit-limit"), limit_header));
     headers.push((
         HeaderName::from_static("x-ratelimit-remaining"),
         HeaderValue::from(remaining),

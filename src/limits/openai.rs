@@ -5,38 +5,38 @@
 //! duration format (`1s`, `6m0s`, `20ms`, `1h2m3s`). Only local limits count here: reading a
 //! cluster limit's bucket would cost a Redis round trip per answer.
 
-use super::check::{bucket, Caller, Headers};
+use super::check::{Draw, Headers};
 use super::gcra;
 use super::local::LocalTable;
 use crate::config::compile::LimitSpec;
 use crate::config::schema::Counts;
 use http::{HeaderName, HeaderValue};
 
-/// Appends the three headers of `counts` (requests or tokens) for the tightest of `limits`
-/// that counts it; nothing when none does.
+/// Appends the three headers of `counts` (requests or tokens) for the tightest of `draws`
+/// that counts it (at the rate it is drawn at: a plan's override shows); nothing when none does.
 pub fn push(
     table: &LocalTable,
     specs: &[LimitSpec],
-    limits: &[usize],
+    draws: &[Draw],
     counts: Counts,
-    caller: &Caller,
     now: u64,
     headers: &mut Headers,
 ) {
-    let mut tightest: Option<(&LimitSpec, u64, u64)> = None;
-    for spec in limits.iter().map(|&i| &specs[i]) {
+    let mut tightest: Option<(&LimitSpec, &Draw, u64, u64)> = None;
+    for d in draws {
+        let spec = &specs[d.limit];
         // A cluster limit's bucket is in Redis, not in this table: its state is not read here.
         if spec.counts != counts || spec.cluster.is_some() {
             continue;
         }
-        let tat = table.peek(bucket(spec, caller)).unwrap_or(0);
-        let d = gcra::decide(spec.gcra, tat, now, 0);
-        let remaining = d.remaining / spec.scale.max(1);
-        if tightest.is_none_or(|(_, r, _)| remaining < r) {
-            tightest = Some((spec, remaining, d.reset_after));
+        let tat = table.peek(d.key).unwrap_or(0);
+        let state = gcra::decide(d.rate, tat, now, 0);
+        let remaining = state.remaining / spec.scale.max(1);
+        if tightest.is_none_or(|(_, _, r, _)| remaining < r) {
+            tightest = Some((spec, d, remaining, state.reset_after));
         }
     }
-    let Some((spec, remaining, reset)) = tightest else {
+    let Some((spec, draw, remaining, reset)) = tightest else {
         return;
     };
     let [limit, left, after] = match counts {
@@ -51,7 +51,11 @@ pub fn push(
             "x-ratelimit-reset-requests",
         ],
     };
-    headers.push((HeaderName::from_static(limit), spec.limit_header.clone()));
+    let capacity = match draw.rate == spec.gcra {
+        true => spec.limit_header.clone(),
+        false => HeaderValue::from(draw.rate.burst() / spec.scale.max(1)),
+    };
+    headers.push((HeaderName::from_static(limit), capacity));
     headers.push((HeaderName::from_static(left), HeaderValue::from(remaining)));
     if let Ok(v) = HeaderValue::from_str(&duration(reset)) {
         headers.push((HeaderName::from_static(after), v));

@@ -12,7 +12,8 @@
 use super::gcra::Rate;
 use crate::config::compile::RedisSettings;
 use arc_swap::ArcSwapOption;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -69,7 +70,7 @@ pub enum RedisError {
 
 pub struct RedisLink {
     settings: RedisSettings,
-    conn: ArcSwapOption<MultiplexedConnection>,
+    conn: ArcSwapOption<Conn>,
     script: redis::Script,
     breaker: Breaker,
     /// Wakes the keeper to check the connection after a failure.
@@ -181,6 +182,14 @@ impl RedisLink {
         self.conn.load().is_some()
     }
 
+    /// Waits, without blocking its thread, up to the connect timeout for a connection.
+    pub async fn ready(&self) {
+        let deadline = tokio::time::Instant::now() + self.settings.connect_timeout;
+        while !self.connected() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Start-up only: waits up to the connect timeout for the first connection, so a worker
     /// does not serve its first requests on the failure policy while Redis is up.
     pub fn wait_connected(&self) -> bool {
@@ -241,7 +250,7 @@ async fn keep(link: Weak<RedisLink>) {
     }
 }
 
-async fn ping(link: &RedisLink, conn: &MultiplexedConnection) -> bool {
+async fn ping(link: &RedisLink, conn: &Conn) -> bool {
     let mut conn = conn.clone();
     let cmd = redis::cmd("PING");
     let pong = cmd.query_async::<String>(&mut conn);
@@ -251,37 +260,85 @@ async fn ping(link: &RedisLink, conn: &MultiplexedConnection) -> bool {
     )
 }
 
-async fn connect(link: &RedisLink) -> Result<MultiplexedConnection, RedisError> {
+async fn connect(link: &RedisLink) -> Result<Conn, RedisError> {
     let s = &link.settings;
     let mut info = redis::IntoConnectionInfo::into_connection_info(s.url.expose())?;
     if let Some(p) = &s.password {
         let settings = info.redis_settings().clone().set_password(p.expose());
         info = info.set_redis_settings(settings);
     }
-    let client = match &s.ca_pem {
-        Some(pem) => redis::Client::build_with_tls(
-            info,
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.clone()),
-            },
-        )?,
-        None => redis::Client::open(info)?,
+    let certs = || redis::TlsCertificates {
+        client_tls: None,
+        root_cert: s.ca_pem.clone(),
     };
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(s.connect_timeout))
-        .set_response_timeout(Some(s.connect_timeout));
-    let connecting = client.get_multiplexed_async_connection_with_config(&config);
+    let connecting = async {
+        if s.cluster {
+            let mut builder = redis::cluster::ClusterClient::builder([info])
+                .connection_timeout(s.connect_timeout)
+                .response_timeout(s.connect_timeout);
+            if s.ca_pem.is_some() {
+                builder = builder.certs(certs());
+            }
+            let client = builder.build()?;
+            return Ok(Conn::Cluster(client.get_async_connection().await?));
+        }
+        let client = match &s.ca_pem {
+            Some(_) => redis::Client::build_with_tls(info, certs())?,
+            None => redis::Client::open(info)?,
+        };
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(s.connect_timeout))
+            .set_response_timeout(Some(s.connect_timeout));
+        let conn = client.get_multiplexed_async_connection_with_config(&config);
+        Ok::<_, RedisError>(Conn::Single(conn.await?))
+    };
     let mut conn = tokio::time::timeout(s.connect_timeout, connecting)
         .await
         .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
-    tokio::time::timeout(
-        s.connect_timeout,
-        link.script.prepare_invoke().load_async(&mut conn),
-    )
-    .await
-    .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
+    let invocation = link.script.prepare_invoke();
+    tokio::time::timeout(s.connect_timeout, invocation.load_async(&mut conn))
+        .await
+        .map_err(|_| RedisError::Timeout(s.connect_timeout))??;
     Ok(conn)
+}
+
+/// One server's multiplexed connection, or a Redis Cluster's (which routes each bucket's
+/// script to the node holding its slot, and loads the script on every node).
+#[derive(Clone)]
+pub enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 /// Consecutive failures open it; after the cooldown one caller is let through to probe.

@@ -86,6 +86,24 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_by_target ON audit (target);
 "#,
+    // 2: plans and limit attachments. A row with `app` NULL attaches the limit to the whole
+    // tenant; the composite foreign key is not enforced then (SQL ignores a key with a NULL),
+    // and an app row goes with its app. `rate`/`burst` NULL keep the limit's own numbers.
+    r#"
+ALTER TABLE tenants ADD COLUMN plan TEXT;
+
+CREATE TABLE limit_attachments (
+    tenant     TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+    app        TEXT,
+    limit_name TEXT NOT NULL,
+    rate       REAL,
+    burst      REAL,
+    updated_at INTEGER NOT NULL,
+    FOREIGN KEY (tenant, app) REFERENCES apps (tenant, name) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX limit_attachments_by_owner
+    ON limit_attachments (tenant, ifnull(app, ''), limit_name);
+"#,
 ];
 
 /// What `migrate` found: the schema version the file had before, and the one it has now.

@@ -34,12 +34,15 @@ pub struct Rows {
     pub subscriptions: Vec<SubscriptionRow>,
     pub api_states: Vec<ApiStateRow>,
     pub credentials: Vec<CredentialRow>,
+    pub attachments: Vec<AttachmentRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TenantRow {
     pub name: String,
     pub description: String,
+    /// A `[[plans]]` name; the plan may have left the configuration since.
+    pub plan: Option<String>,
     pub source: Source,
     pub created_at: i64,
 }
@@ -113,6 +116,18 @@ pub struct ApiStateRow {
     pub state: Lifecycle,
     pub successor: Option<String>,
     pub sunset: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// A `[[limits]]` entry attached to a tenant (`app` None) or to one of its apps, with its own
+/// rate and burst when they are set (an override).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttachmentRow {
+    pub tenant: String,
+    pub app: Option<String>,
+    pub limit: String,
+    pub rate: Option<f64>,
+    pub burst: Option<f64>,
     pub updated_at: i64,
 }
 
@@ -238,7 +253,7 @@ impl FromSql for SubState {
 
 // Column lists and row readers, shared by the single-row and list queries.
 
-pub(crate) const TENANT_COLS: &str = "name, description, source, created_at";
+pub(crate) const TENANT_COLS: &str = "name, description, source, created_at, plan";
 
 pub(crate) fn tenant(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRow> {
     Ok(TenantRow {
@@ -246,6 +261,20 @@ pub(crate) fn tenant(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRow> {
         description: r.get(1)?,
         source: r.get(2)?,
         created_at: r.get(3)?,
+        plan: r.get(4)?,
+    })
+}
+
+pub(crate) const ATTACHMENT_COLS: &str = "tenant, app, limit_name, rate, burst, updated_at";
+
+pub(crate) fn attachment(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttachmentRow> {
+    Ok(AttachmentRow {
+        tenant: r.get(0)?,
+        app: r.get(1)?,
+        limit: r.get(2)?,
+        rate: r.get(3)?,
+        burst: r.get(4)?,
+        updated_at: r.get(5)?,
     })
 }
 

@@ -65,12 +65,13 @@ fn upsert(tx: &Transaction<'_>, tenants: &[TenantSeed], report: &mut Report) -> 
     let at = now();
     for t in tenants {
         let n = tx.execute(
-            "INSERT INTO tenants (name, description, source, created_at)
-             VALUES (?1, ?2, 'config', ?3)
+            "INSERT INTO tenants (name, description, plan, source, created_at)
+             VALUES (?1, ?2, ?3, 'config', ?4)
              ON CONFLICT (name) DO UPDATE SET description = excluded.description,
-               source = 'config'
-             WHERE description IS NOT excluded.description OR source IS NOT 'config'",
-            params![t.name, t.description, at],
+               plan = excluded.plan, source = 'config'
+             WHERE description IS NOT excluded.description OR plan IS NOT excluded.plan
+               OR source IS NOT 'config'",
+            params![t.name, t.description, t.plan, at],
         )?;
         if n > 0 {
             report.changed.push(tenant_target(&t.name));
@@ -197,7 +198,8 @@ fn remove_undeclared(
         }
         let held: i64 = tx.query_row(
             "SELECT (SELECT count(*) FROM api_keys WHERE tenant = ?1 AND app = ?2)
-                  + (SELECT count(*) FROM subscriptions WHERE tenant = ?1 AND app = ?2)",
+                  + (SELECT count(*) FROM subscriptions WHERE tenant = ?1 AND app = ?2)
+                  + (SELECT count(*) FROM limit_attachments WHERE tenant = ?1 AND app = ?2)",
             [&tenant, &app],
             |r| r.get(0),
         )?;
@@ -224,7 +226,8 @@ fn remove_undeclared(
     for name in names.into_iter().filter(|n| !d_tenants.contains(n)) {
         let held: i64 = tx.query_row(
             "SELECT (SELECT count(*) FROM apps WHERE tenant = ?1)
-                  + (SELECT count(*) FROM tenant_credentials WHERE tenant = ?1)",
+                  + (SELECT count(*) FROM tenant_credentials WHERE tenant = ?1)
+                  + (SELECT count(*) FROM limit_attachments WHERE tenant = ?1)",
             [&name],
             |r| r.get(0),
         )?;

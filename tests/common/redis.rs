@@ -139,3 +139,41 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A Redis Cluster of `n` masters on loopback (no replicas), slots spread by `redis-cli`.
+pub fn cluster(n: usize) -> Vec<RedisServer> {
+    let nodes: Vec<RedisServer> = (0..n)
+        .map(|_| {
+            RedisServer::start_with(|_| {
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ]
+                .map(String::from)
+                .to_vec()
+            })
+        })
+        .collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|s| format!("127.0.0.1:{}", s.port)));
+    args.extend(["--cluster-replicas", "0", "--cluster-yes"].map(String::from));
+    let out = Command::new("redis-cli")
+        .args(&args)
+        .output()
+        .expect("redis-cli is installed");
+    assert!(
+        out.status.success(),
+        "redis-cli --cluster create: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for node in &nodes {
+        wait_for("the cluster to be up", Duration::from_secs(20), || {
+            node.command(&["CLUSTER", "INFO"])
+                .contains("cluster_state:ok")
+                .then_some(())
+        });
+    }
+    nodes
+}

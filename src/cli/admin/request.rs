@@ -1,8 +1,8 @@
 //! Each `tollgate admin` command as the one admin API request it stands for.
 
 use super::{
-    AdminCommand, ApisCommand, AppsCommand, CredentialsCommand, KeysCommand, SubscriptionsCommand,
-    TenantsCommand,
+    AdminCommand, ApisCommand, AppsCommand, BucketArgs, CredentialsCommand, KeysCommand,
+    LimitsCommand, SubscriptionsCommand, TenantsCommand,
 };
 use crate::cli::secret::SecretSource;
 use crate::cli::CliError;
@@ -65,6 +65,7 @@ pub fn call(
         AdminCommand::Keys(c) => keys(c),
         AdminCommand::Subscriptions(c) => subscriptions(c),
         AdminCommand::Apis(c) => apis(c),
+        AdminCommand::Limits(c) => limits(c),
         AdminCommand::Catalog { tenant } => Call::get(format!(
             "/admin/catalog{}",
             query(&[("tenant", tenant.clone())])
@@ -112,6 +113,73 @@ fn tenants(c: &TenantsCommand) -> Call {
         TenantsCommand::Delete { tenant } => Call::delete(
             tenant_path(tenant),
             format!("deleted tenant {tenant:?} with its apps, keys and subscriptions"),
+        ),
+        TenantsCommand::SetPlan { tenant, plan } => Call::with(
+            "PUT",
+            format!("{}/plan", tenant_path(tenant)),
+            json!({ "plan": plan }),
+        ),
+        TenantsCommand::ClearPlan { tenant } => Call {
+            method: "DELETE",
+            path: format!("{}/plan", tenant_path(tenant)),
+            body: None,
+            note: None,
+        },
+    }
+}
+
+fn limits(c: &LimitsCommand) -> Call {
+    let bucket = |b: &BucketArgs| {
+        format!(
+            "/admin/limits/{}/bucket{}",
+            seg(&b.limit),
+            query(&[
+                ("tenant", b.tenant.clone()),
+                ("app", b.app.clone()),
+                ("api_key", b.api_key.clone()),
+                ("route", b.route.clone()),
+                ("model", b.model.clone()),
+                ("client_ip", b.client_ip.clone()),
+            ])
+        )
+    };
+    let attached = |tenant: &str, app: &Option<String>, limit: &str| {
+        let owner = match app {
+            Some(a) => app_path(tenant, a),
+            None => tenant_path(tenant),
+        };
+        format!("{owner}/limits/{}", seg(limit))
+    };
+    match c {
+        LimitsCommand::List => Call::get("/admin/limits".into()),
+        LimitsCommand::Bucket(b) => Call::get(bucket(b)),
+        LimitsCommand::Reset(b) => Call {
+            method: "DELETE",
+            path: bucket(b),
+            body: None,
+            note: None,
+        },
+        LimitsCommand::Top { n } => Call::get(format!(
+            "/admin/limits/top{}",
+            query(&[("n", n.map(|n| n.to_string()))])
+        )),
+        LimitsCommand::Attach {
+            tenant,
+            limit,
+            app,
+            rate,
+            burst,
+        } => Call::with(
+            "PUT",
+            attached(tenant, app, limit),
+            object([
+                ("rate", rate.map(|r| json!(r))),
+                ("burst", burst.map(|b| json!(b))),
+            ]),
+        ),
+        LimitsCommand::Detach { tenant, limit, app } => Call::delete(
+            attached(tenant, app, limit),
+            format!("detached limit {limit:?}"),
         ),
     }
 }

@@ -316,6 +316,61 @@ fn cases() -> Vec<Case> {
             None,
         ),
         (&["openapi"], "GET", "/admin/openapi.json", None),
+        (
+            &["tenants", "set-plan", "acme", "pro"],
+            "PUT",
+            "/admin/tenants/acme/plan",
+            Some(json!({"plan": "pro"})),
+        ),
+        (
+            &["tenants", "clear-plan", "acme"],
+            "DELETE",
+            "/admin/tenants/acme/plan",
+            None,
+        ),
+        (&["limits", "list"], "GET", "/admin/limits", None),
+        (
+            &["limits", "top", "-n", "5"],
+            "GET",
+            "/admin/limits/top?n=5",
+            None,
+        ),
+        (
+            &["limits", "bucket", "per-ip", "--client-ip", "::1"],
+            "GET",
+            "/admin/limits/per-ip/bucket?client_ip=%3A%3A1",
+            None,
+        ),
+        (
+            &["limits", "reset", "rpm", "--tenant", "acme", "--app", "web"],
+            "DELETE",
+            "/admin/limits/rpm/bucket?tenant=acme&app=web",
+            None,
+        ),
+        (
+            &["limits", "attach", "acme", "rpm", "--rate", "10"],
+            "PUT",
+            "/admin/tenants/acme/limits/rpm",
+            Some(json!({"rate": 10.0})),
+        ),
+        (
+            &["limits", "attach", "acme", "rpm", "--app", "web"],
+            "PUT",
+            "/admin/tenants/acme/apps/web/limits/rpm",
+            Some(json!({})),
+        ),
+        (
+            &["limits", "detach", "acme", "rpm"],
+            "DELETE",
+            "/admin/tenants/acme/limits/rpm",
+            None,
+        ),
+        (
+            &["limits", "detach", "acme", "rpm", "--app", "web"],
+            "DELETE",
+            "/admin/tenants/acme/apps/web/limits/rpm",
+            None,
+        ),
     ]
 }
 

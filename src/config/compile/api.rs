@@ -92,6 +92,8 @@ pub struct StoreSettings {
 pub struct TenantSeed {
     pub name: String,
     pub description: String,
+    /// A `[[plans]]` name.
+    pub plan: Option<String>,
     pub apps: Vec<AppSeed>,
 }
 
@@ -275,6 +277,7 @@ pub(super) fn compile_seed(
         out.push(TenantSeed {
             name: t.name.clone(),
             description: t.description.clone(),
+            plan: t.plan.clone(),
             apps,
         });
     }

@@ -4,7 +4,7 @@ use super::Checker;
 use super::Secret;
 use crate::config::problem::{did_you_mean, key, Issue, Seg};
 use crate::config::schema::{
-    Counts, KeyPart, LimitSection, OnRedisError, RedisSection, Scope, Sync,
+    Counts, KeyPart, LimitSection, OnRedisError, PlanSection, RedisSection, Scope, Sync,
 };
 use crate::limits::gcra::Rate;
 use http::HeaderValue;
@@ -402,6 +402,8 @@ pub struct RedisSettings {
     /// The CA file's PEM, read when the configuration is loaded.
     pub ca_pem: Option<Vec<u8>>,
     pub tls: bool,
+    /// `url` is a seed node of a Redis Cluster.
+    pub cluster: bool,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub breaker_failures: u32,
@@ -452,10 +454,85 @@ pub(super) fn compile_redis(r: &RedisSection, ck: &mut Checker) -> RedisSettings
         password: r.password.clone().map(Secret::new),
         ca_pem,
         tls,
+        cluster: r.cluster,
         timeout: r.timeout.0,
         connect_timeout: r.connect_timeout.0,
         breaker_failures: r.breaker_failures,
         breaker_cooldown: r.breaker_cooldown.0,
         key_prefix: r.key_prefix.clone(),
+    }
+}
+
+/// A plan: the limits (by name) that apply to every key of a tenant on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSpec {
+    pub name: String,
+    pub limits: Vec<String>,
+}
+
+/// Compiles `[[plans]]`: unique names, and limits that exist (named with a did-you-mean).
+pub(super) fn compile_plans(
+    plans: &[PlanSection],
+    limits: &[LimitSpec],
+    ck: &mut Checker,
+) -> Vec<PlanSpec> {
+    let known: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, p) in plans.iter().enumerate() {
+        let base = [key("plans"), Seg::Index(i)];
+        if !crate::config::compile::api::valid_name(&p.name) {
+            ck.at(
+                &base,
+                &["name"],
+                format!(
+                    "{:?}: a plan name is 1 to 64 of a-z, 0-9, '-' and '_'",
+                    p.name
+                ),
+            );
+        } else if !names.insert(p.name.as_str()) {
+            ck.at(
+                &base,
+                &["name"],
+                format!("duplicate plan name {:?}", p.name),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (j, n) in p.limits.iter().enumerate() {
+            let mut at = base.to_vec();
+            at.extend([key("limits"), Seg::Index(j)]);
+            if !known.contains(&n.as_str()) {
+                let msg = format!(
+                    "no limit named {n:?}{}",
+                    did_you_mean(n, known.iter().copied())
+                );
+                ck.issues.push(Issue::new(at, msg));
+            } else if !seen.insert(n.as_str()) {
+                ck.issues
+                    .push(Issue::new(at, format!("limit {n:?} is listed twice")));
+            } else if limits
+                .iter()
+                .any(|l| l.name == *n && l.counts == Counts::Concurrency)
+            {
+                let msg = format!("limit {n:?} is a concurrency cap; caps apply on routes only");
+                ck.issues.push(Issue::new(at, msg));
+            }
+        }
+        out.push(PlanSpec {
+            name: p.name.clone(),
+            limits: p.limits.clone(),
+        });
+    }
+    out
+}
+
+/// A tenant's `plan`, which must name a `[[plans]]` entry.
+pub(super) fn check_plan(plan: &str, plans: &[PlanSpec], at: Vec<Seg>, ck: &mut Checker) {
+    if !plans.iter().any(|p| p.name == plan) {
+        let msg = format!(
+            "no plan named {plan:?}{}",
+            did_you_mean(plan, plans.iter().map(|p| p.name.as_str()))
+        );
+        ck.issues.push(Issue::new(at, msg));
     }
 }

@@ -57,6 +57,8 @@ pub struct TenantSection {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// A `[[plans]]` name: the limits every app of the tenant draws from.
+    pub plan: Option<String>,
     #[serde(default)]
     pub apps: Vec<AppSection>,
 }

@@ -65,6 +65,9 @@ pub struct RedisSection {
     pub url: String,
     /// Overrides the URL's password (for `${ENV}` interpolation without it in the URL).
     pub password: Option<String>,
+    /// The URL is one node of a Redis Cluster; the others are discovered from it.
+    #[serde(default)]
+    pub cluster: bool,
     /// PEM file of the CA that signs the server's certificate; the system roots otherwise.
     pub ca_file: Option<String>,
     /// Longest a decision waits for Redis before the failure policy answers.
@@ -134,4 +137,15 @@ pub enum Scope {
     Local,
     /// Across every gateway sharing `[redis]`.
     Cluster,
+}
+
+/// `[[plans]]`: a named set of limits a tenant can be put on (`[[tenants]] plan`, or the
+/// admin API); every key of the tenant's apps then draws from them on every route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSection {
+    pub name: String,
+    /// Names of `[[limits]]`.
+    #[serde(default)]
+    pub limits: Vec<String>,
 }

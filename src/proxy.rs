@@ -238,10 +238,12 @@ impl Gateway {
         };
         let now = crate::limits::local::now_ns();
         let headers = &mut ctx.response_headers;
-        let Err(limited) = scope
-            .take(&pending.draws, now, headers, |_| 1, |_| {})
-            .await
-        else {
+        let mut taken = Vec::new();
+        let decided = scope.take(&pending.draws, now, headers, |_| 1, |t| taken.push(t));
+        let Err(limited) = decided.await else {
+            if let Some(budget) = ctx.budget.as_mut() {
+                budget.note_cluster_requests(taken);
+            }
             return Ok(());
         };
         // The same bucket description the local path gives the most-refused table.

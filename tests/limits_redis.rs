@@ -295,11 +295,19 @@ key = ["client_ip", "model"]
 scope = "cluster"
 on_redis_error = "fail_closed"
 
+[[limits]]
+name = "calls"
+rate = 50
+period = "1h"
+key = ["client_ip"]
+scope = "cluster"
+on_redis_error = "fail_closed"
+
 [[routes]]
 name = "llm"
 path_prefix = "/v1"
 handler = "llm"
-limits = ["budget"]
+limits = ["budget", "calls"]
 
 [[providers]]
 name = "mock"
@@ -322,16 +330,34 @@ deployments = [{{ provider = "mock", model = "mock-1" }}]
             .json(&body)
             .send()
             .unwrap();
-        let status = r.status().as_u16();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
         let _ = r.text();
-        status
+        (status == 200).then_some(headers)
     };
     // Each call reserves about 900 of the 1000 tokens and uses a few dozen; the refund is
     // sent to Redis after the answer, so the next call may have to wait a moment for it.
     for stream in [false, true, false] {
-        wait_for("the last call's refund", Duration::from_secs(10), || {
-            (chat(stream) == 200).then_some(())
+        let headers = wait_for("the last call's refund", Duration::from_secs(10), || {
+            chat(stream)
         });
+        // OpenAI's headers come from the decisions Redis returned for this call.
+        assert_eq!(headers["x-ratelimit-limit-tokens"], "1000");
+        let left: u64 = headers["x-ratelimit-remaining-tokens"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            left < 100,
+            "{left} tokens left after a 900-token reservation"
+        );
+        assert_eq!(headers["x-ratelimit-limit-requests"], "50");
+        let requests: u64 = headers["x-ratelimit-remaining-requests"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(requests < 50, "{headers:?}");
     }
     let keys = redis.command(&["KEYS", "tollgate:{budget:*"]);
     assert!(keys.contains("tollgate:{budget:"), "{keys}");

@@ -43,6 +43,8 @@ pub struct Budget {
     key_id: Option<String>,
     client_ip: Option<IpAddr>,
     reserved: Vec<Taken>,
+    /// The request limits this request drew from Redis, as decided (for OpenAI's headers).
+    cluster_requests: Vec<Taken>,
 }
 
 /// Usage in the units limits count: tokens, and millionths of a dollar.
@@ -86,6 +88,7 @@ impl Budget {
             key_id,
             client_ip,
             reserved: Vec::new(),
+            cluster_requests: Vec::new(),
         }
     }
 
@@ -140,6 +143,11 @@ impl Budget {
         Ok(())
     }
 
+    /// Keeps the request limits decided in Redis for this request, for `openai_headers`.
+    pub fn note_cluster_requests(&mut self, taken: Vec<Taken>) {
+        self.cluster_requests = taken;
+    }
+
     /// OpenAI's `x-ratelimit-*-requests` and `-tokens` headers, from the buckets as they stand:
     /// the route's limits and the key's (its plan's and attachments').
     pub fn openai_headers(&self, now: u64) -> Headers {
@@ -154,6 +162,7 @@ impl Budget {
             &self.table,
             specs,
             &draws,
+            &self.cluster_requests,
             Counts::Requests,
             now,
             &mut headers,
@@ -165,6 +174,7 @@ impl Budget {
             &self.table,
             specs,
             &draws,
+            &self.reserved,
             Counts::Tokens,
             now,
             &mut headers,

@@ -154,6 +154,10 @@ pub struct Taken {
     pub draw: Draw,
     pub units: u64,
     pub by: By,
+    /// The bucket right after: units left, and ns until full (for headers that cannot read a
+    /// cluster bucket again without a round trip).
+    pub remaining: u64,
+    pub reset_after: u64,
 }
 
 /// The table, the Redis link, the limits and their counters a decision reads.
@@ -198,6 +202,8 @@ impl Scope<'_> {
                         draw: *draw,
                         units: cost,
                         by,
+                        remaining: d.remaining,
+                        reset_after: d.reset_after,
                     };
                     taken(t);
                     if draws.len() > 1 {

@@ -2,10 +2,11 @@
 //! from the tightest `requests` limit and `-tokens` from the tightest `tokens` limit, read from
 //! the buckets as they stand when the answer's headers are written (so a stream carries them
 //! before its first byte). `reset` is the time until the bucket is full again, in OpenAI's
-//! duration format (`1s`, `6m0s`, `20ms`, `1h2m3s`). Only local limits count here: reading a
-//! cluster limit's bucket would cost a Redis round trip per answer.
+//! duration format (`1s`, `6m0s`, `20ms`, `1h2m3s`). A cluster limit's bucket is in Redis, and
+//! reading it again would cost a round trip per answer: its state is the one its decision for
+//! this request returned.
 
-use super::check::{Draw, Headers};
+use super::check::{Draw, Headers, Taken};
 use super::gcra;
 use super::local::LocalTable;
 use crate::config::compile::LimitSpec;
@@ -18,6 +19,7 @@ pub fn push(
     table: &LocalTable,
     specs: &[LimitSpec],
     draws: &[Draw],
+    decided: &[Taken],
     counts: Counts,
     now: u64,
     headers: &mut Headers,
@@ -25,15 +27,23 @@ pub fn push(
     let mut tightest: Option<(&LimitSpec, &Draw, u64, u64)> = None;
     for d in draws {
         let spec = &specs[d.limit];
-        // A cluster limit's bucket is in Redis, not in this table: its state is not read here.
-        if spec.counts != counts || spec.cluster.is_some() {
+        if spec.counts != counts {
             continue;
         }
-        let tat = table.peek(d.key).unwrap_or(0);
-        let state = gcra::decide(d.rate, tat, now, 0);
-        let remaining = state.remaining / spec.scale.max(1);
+        let (remaining, reset) = match spec.cluster {
+            None => {
+                let tat = table.peek(d.key).unwrap_or(0);
+                let state = gcra::decide(d.rate, tat, now, 0);
+                (state.remaining, state.reset_after)
+            }
+            Some(_) => match decided.iter().find(|t| t.draw == *d) {
+                Some(t) => (t.remaining, t.reset_after),
+                None => continue,
+            },
+        };
+        let remaining = remaining / spec.scale.max(1);
         if tightest.is_none_or(|(_, _, r, _)| remaining < r) {
-            tightest = Some((spec, d, remaining, state.reset_after));
+            tightest = Some((spec, d, remaining, reset));
         }
     }
     let Some((spec, draw, remaining, reset)) = tightest else {

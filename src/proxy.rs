@@ -131,7 +131,8 @@ impl Gateway {
             .as_ref()
             .is_some_and(|p| !p.limits.requests.is_empty() || !p.limits.usage.is_empty());
         let route_limited = !route.spec.limits.is_empty() || !route.spec.usage_limits.is_empty();
-        if route.is_llm() && (route_limited || key_limited) {
+        let models_limited = snapshot.config.llm.models_limited;
+        if route.is_llm() && (route_limited || key_limited || models_limited) {
             // Made before the request limits are decided: a refusal carries OpenAI's headers too.
             let key_id = admitted.principal.as_ref().and_then(|_| {
                 crate::auth::directory::presented_key(&req.headers)

@@ -307,3 +307,66 @@ fn a_cost_budget_refuses_once_spent() {
     );
     assert_eq!(chat(&gw, 10, false).status(), 429);
 }
+
+#[test]
+fn a_models_limits_apply_to_its_calls_on_any_route() {
+    let gw = Gateway::start(
+        2,
+        r#"
+[[limits]]
+name = "demo-calls"
+rate = 2
+period = "1h"
+key = ["client_ip"]
+
+[[limits]]
+name = "demo-tokens"
+counts = "tokens"
+rate = 1000
+period = "1h"
+key = []
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+deployments = [{ provider = "mock", model = "mock-1" }]
+limits = ["demo-calls", "demo-tokens"]
+
+[[models]]
+name = "other"
+deployments = [{ provider = "mock", model = "mock-1" }]
+"#,
+    );
+    let call = |model: &str, max_tokens: u64| {
+        let body = serde_json::json!({
+            "model": model, "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": "hi"}]
+        });
+        client()
+            .post(gw.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    // More than the model's token bucket holds: refused, naming the model's limit.
+    let r = call("demo", 5000);
+    assert_eq!(r.status(), 429);
+    assert!(r.text().unwrap().contains("demo-tokens"));
+    let statuses: Vec<u16> = (0..3).map(|_| call("demo", 10).status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 429], "two calls of the model per hour");
+    let r = call("demo", 10);
+    assert_eq!(header(&r, "x-ratelimit-limit-requests"), "2");
+    assert_eq!(header(&r, "x-ratelimit-remaining-requests"), "0");
+    // Another model on the same route has none of them.
+    for _ in 0..3 {
+        assert_eq!(call("other", 5000).status(), 200);
+    }
+}

@@ -533,3 +533,51 @@ fn cluster_limits_and_redis_settings_are_checked() {
         );
     }
 }
+
+#[test]
+fn a_models_limits_are_checked() {
+    let text = |limits: &str| {
+        format!(
+            r#"
+[[limits]]
+name = "calls"
+rate = 2
+period = "1h"
+key = []
+
+[[limits]]
+name = "cap"
+counts = "concurrency"
+max = 2
+key = []
+
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+deployments = [{{ provider = "mock", model = "m" }}]
+limits = {limits}
+"#
+        )
+    };
+    let (ok, err, _) = validate_env(&text("[\"calls\"]"), &[]);
+    assert!(ok, "{err}");
+    for (limits, expected) in [
+        (
+            "[\"cals\"]",
+            "models[0].limits[0]: no limit named \"cals\" (did you mean \"calls\"?)",
+        ),
+        (
+            "[\"cap\"]",
+            "models[0].limits: limit \"cap\" is a concurrency cap; caps go on routes, not models",
+        ),
+    ] {
+        let (ok, err, _) = validate_env(&text(limits), &[]);
+        assert!(
+            !ok && err.contains(expected),
+            "missing {expected:?} in:\n{err}"
+        );
+    }
+}

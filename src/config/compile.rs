@@ -241,13 +241,18 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
         upstreams.push(compile_upstream(u, &base, &mut ck));
     }
-    let llm = llm::compile(file, &server, &mut ck);
+    let mut llm = llm::compile(file, &server, &mut ck);
     let redis = file
         .redis
         .as_ref()
         .map(|r| limits::compile_redis(r, &mut ck));
     let limit_specs = limits::compile_limits(&file.limits, redis.is_some(), &mut ck);
     let plans = limits::compile_plans(&file.plans, &limit_specs, &mut ck);
+    for (i, (m, spec)) in file.models.iter().zip(llm.models.iter_mut()).enumerate() {
+        let base = [key("models"), Seg::Index(i)];
+        spec.limits = limits::resolve_model(&m.limits, &limit_specs, &base, &mut ck);
+    }
+    llm.models_limited = llm.models.iter().any(|m| !m.limits.is_empty());
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
     let mut routes = Vec::new();
     let mut route_names = HashSet::new();

@@ -32,9 +32,9 @@ pub struct Budget {
     top: TopTable,
     cluster: Option<Arc<Cluster>>,
     snapshot: Arc<Snapshot>,
-    /// The route's token and cost limits.
+    /// The route's token and cost limits, and once the model is known, the model's limits.
     limits: Vec<usize>,
-    /// The route's request limits (decided already; kept for the headers).
+    /// The route's request limits (decided at admission; kept for the headers).
     request_limits: Vec<usize>,
     /// The public model asked for, once known.
     model: Option<String>,
@@ -58,6 +58,8 @@ impl Spend {
     fn of(&self, counts: Counts) -> u64 {
         match counts {
             Counts::Cost => self.micro_usd,
+            // A model's requests limit counts the call, whatever it used.
+            Counts::Requests => 1,
             _ => self.tokens,
         }
     }
@@ -112,15 +114,27 @@ impl Budget {
         }
     }
 
-    /// Reserves `estimate` for a call to public model `model`, or refuses the call.
+    /// Reserves `estimate` for a call to public model `model`, whose own limits are
+    /// `model_limits`, or refuses the call.
     pub async fn reserve(
         &mut self,
         model: &str,
+        model_limits: &[usize],
         estimate: Spend,
         now: u64,
         headers: &mut Headers,
     ) -> Result<(), Limited> {
         self.model = Some(model.to_owned());
+        for &i in model_limits {
+            if !self.limits.contains(&i) {
+                self.limits.push(i);
+            }
+            let requests = self.snapshot.config.limits[i].counts == Counts::Requests;
+            if requests && !self.request_limits.contains(&i) {
+                // Decided here with the model's other limits; listed for the headers.
+                self.request_limits.push(i);
+            }
+        }
         let mut reserved = Vec::with_capacity(self.limits.len());
         let caller = self.caller(Some(model));
         let specs = &self.snapshot.config.limits;

@@ -236,7 +236,7 @@ async fn reserve(
     };
     let headers = &mut ctx.response_headers;
     budget
-        .reserve(&spec.name, estimate, now_ns(), headers)
+        .reserve(&spec.name, &spec.limits, estimate, now_ns(), headers)
         .await
 }
 

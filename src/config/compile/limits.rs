@@ -394,6 +394,24 @@ pub(super) fn resolve(
     out
 }
 
+/// A model's `limits`: every kind but a concurrency cap (caps are held by routes' requests).
+pub(super) fn resolve_model(
+    names: &[String],
+    limits: &[LimitSpec],
+    base: &[Seg],
+    ck: &mut Checker,
+) -> Vec<usize> {
+    let r = resolve(names, limits, true, base, ck);
+    for &j in &r.concurrency {
+        let msg = format!(
+            "limit {:?} is a concurrency cap; caps go on routes, not models",
+            limits[j].name
+        );
+        ck.at(base, &["limits"], msg);
+    }
+    r.requests.into_iter().chain(r.usage).collect()
+}
+
 /// `[redis]`, checked: the URL parses, the CA file reads, the timeouts are usable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedisSettings {

@@ -13,6 +13,8 @@ pub struct LlmConfig {
     pub providers: Vec<ProviderSpec>,
     pub models: Vec<ModelSpec>,
     pub policy: LlmPolicy,
+    /// Whether any model has `limits`: LLM routes then reserve even without limits of their own.
+    pub models_limited: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,8 @@ pub struct ModelSpec {
     pub retries: u32,
     /// Which tenants' keys may use the model.
     pub visibility: super::Visibility,
+    /// Indexes into `Config::limits` that every call of the model draws from.
+    pub limits: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +170,7 @@ pub(super) fn compile(file: &FileConfig, server: &ServerSettings, ck: &mut Check
         providers,
         models,
         policy,
+        models_limited: false,
     }
 }
 
@@ -420,6 +425,8 @@ fn compile_model(
         max_output_tokens: m.max_output_tokens,
         retries,
         visibility: super::api::compile_visibility(&m.visibility, base, ck),
+        // Resolved once the limits are compiled.
+        limits: Vec::new(),
     }
 }
 

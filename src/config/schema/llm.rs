@@ -103,6 +103,9 @@ pub struct ModelSection {
     /// `"public"` or the tenants whose keys may use the model.
     #[serde(default)]
     pub visibility: super::VisibilitySection,
+    /// Names of `[[limits]]` that apply to every call of this model, on any LLM route.
+    #[serde(default)]
+    pub limits: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

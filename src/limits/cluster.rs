@@ -72,8 +72,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(link: Arc<RedisLink>, local: LocalTable) -> Arc<Cluster> {
         let leases = Arc::new(Leases::default());
-        let sweeper = (Arc::downgrade(&leases), Arc::downgrade(&link));
-        link.spawn(sweep(sweeper.0, sweeper.1));
+        link.spawn(sweep(Arc::downgrade(&leases), Arc::downgrade(&link)));
         Arc::new(Cluster {
             link,
             local,
@@ -100,7 +99,7 @@ impl Cluster {
                 self.recovered();
                 Ok((decision(&r, r.granted > 0), By::Redis))
             }
-            Err(e) => self.fallback(self.local, spec, cs, m, draw, units, now, e),
+            Err(e) => self.fallback(spec, cs, m, draw, units, now, e),
         }
     }
 
@@ -150,7 +149,7 @@ impl Cluster {
                 lease.note(&r);
                 Ok((decision(&r, false), By::Redis))
             }
-            Err(e) => self.fallback(self.local, spec, cs, m, draw, units, now, e),
+            Err(e) => self.fallback(spec, cs, m, draw, units, now, e),
         }
     }
 
@@ -191,7 +190,6 @@ impl Cluster {
     #[allow(clippy::too_many_arguments)]
     fn fallback(
         &self,
-        local: LocalTable,
         spec: &LimitSpec,
         cs: &ClusterSpec,
         m: &Arc<LimitMetrics>,
@@ -206,7 +204,7 @@ impl Cluster {
                 spec.name
             );
         }
-        policy(local, cs, m, draw, units, now)
+        policy(self.local, cs, m, draw, units, now)
     }
 
     fn recovered(&self) {

@@ -66,15 +66,6 @@ fn worker_metrics(master_pid: u32, slot: usize) -> Option<String> {
 }
 
 /// The value of one series (exact name and labels) in a Prometheus text.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .and_then(|v| v.trim().parse().ok())
-}
-
 fn assert_sample(metrics: &str, series: &str, expected: f64) {
     assert_eq!(
         sample(metrics, series),

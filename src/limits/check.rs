@@ -193,7 +193,7 @@ impl Scope<'_> {
                 (None, _) => Ok((self.table.decide(draw.key, draw.rate, now, cost), By::Local)),
                 (Some(cs), Some(c)) => c.take(spec, cs, metrics, draw, cost, now).await,
                 (Some(cs), None) => {
-                    Cluster::without_redis(self.table, spec, cs, metrics, draw, cost, now)
+                    Cluster::without_redis(self.table, cs, metrics, draw, cost, now)
                 }
             };
             let refused = match decided {

@@ -172,11 +172,10 @@ impl Cluster {
         });
     }
 
-    /// A cluster limit's decision when the gateway has no `[redis]` link (it was added by a
-    /// reload, which needs a restart): the failure policy, as if Redis were down.
+    /// A cluster limit's decision in a worker without a Redis link (its thread could not
+    /// start, which was logged): the failure policy, as if Redis were down.
     pub fn without_redis(
         local: &LocalTable,
-        spec: &LimitSpec,
         cs: &ClusterSpec,
         m: &Arc<LimitMetrics>,
         draw: &Draw,
@@ -184,7 +183,6 @@ impl Cluster {
         now: u64,
     ) -> Verdict {
         policy(*local, cs, m, draw, units, now)
-            .inspect_err(|_| tracing::debug!("limit {}: no Redis link in this worker", spec.name))
     }
 
     #[allow(clippy::too_many_arguments)]

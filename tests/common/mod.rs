@@ -19,6 +19,16 @@ pub use upstream::{Reply, Request, Upstream};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The value of one series (name and labels, exactly) in Prometheus text.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A port that was free a moment ago (the gateway binds with SO_REUSEPORT, so port 0 cannot be
 /// handed to it: each worker would get its own port).
 pub fn free_port() -> u16 {

@@ -17,6 +17,20 @@ pub enum GatewayError {
     BodyTooLarge { limit: u64 },
     #[error("bad request framing: {0}")]
     BadFraming(&'static str),
+    /// A well-framed request whose target or `Host` cannot be routed safely.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("bad request target: {0}")]
+    BadTarget(#[from] crate::routing::target::TargetError),
+    #[error("transfer coding {0:?} is not supported; only chunked is")]
+    UnsupportedTransferCoding(String),
+    #[error("expectation {0:?} is not supported; only 100-continue is")]
+    ExpectationFailed(String),
+    /// The client went away (closed or reset) before the exchange finished.
+    #[error("the client closed the connection")]
+    ClientGone,
+    #[error("the client did not send the request in time")]
+    ClientTimeout,
     #[error("upstream {upstream}: no response within the timeout")]
     UpstreamTimeout { upstream: String },
     #[error("upstream {upstream}: {detail}")]
@@ -46,6 +60,12 @@ impl GatewayError {
             GatewayError::HeaderTooLarge { .. } => 431,
             GatewayError::BodyTooLarge { .. } => 413,
             GatewayError::BadFraming(_) => 400,
+            GatewayError::BadRequest(_) | GatewayError::BadTarget(_) => 400,
+            GatewayError::UnsupportedTransferCoding(_) => 501,
+            GatewayError::ExpectationFailed(_) => 417,
+            // nginx's code for the same, never sent: there is no one left to read it.
+            GatewayError::ClientGone => 499,
+            GatewayError::ClientTimeout => 408,
             GatewayError::UpstreamTimeout { .. } => 504,
             GatewayError::UpstreamFailed { .. } => 502,
             GatewayError::Llm(e) => e.kind.status(),
@@ -63,6 +83,12 @@ impl GatewayError {
             GatewayError::HeaderTooLarge { .. } => "headers_too_large",
             GatewayError::BodyTooLarge { .. } => "body_too_large",
             GatewayError::BadFraming(_) => "bad_framing",
+            GatewayError::BadRequest(_) => "bad_request",
+            GatewayError::BadTarget(_) => "bad_request_target",
+            GatewayError::UnsupportedTransferCoding(_) => "unsupported_transfer_encoding",
+            GatewayError::ExpectationFailed(_) => "expectation_failed",
+            GatewayError::ClientGone => "client_closed_request",
+            GatewayError::ClientTimeout => "request_timeout",
             GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
             GatewayError::UpstreamFailed { .. } => "upstream_unavailable",
             GatewayError::Llm(_) => "llm_error",
@@ -81,6 +107,7 @@ impl GatewayError {
         matches!(
             self,
             GatewayError::NoRoute { .. }
+                | GatewayError::BadTarget(_)
                 | GatewayError::Denied(_)
                 | GatewayError::Retired { .. }
                 | GatewayError::RateLimited(_)
@@ -96,7 +123,9 @@ impl GatewayError {
     pub fn from_pingora(e: &Error, upstream: Option<&str>) -> GatewayError {
         use ErrorType::*;
         let upstream = upstream.unwrap_or("").to_string();
+        let downstream = e.esource() == &pingora::ErrorSource::Downstream;
         match e.etype() {
+            ReadTimedout | WriteTimedout if downstream => GatewayError::ClientTimeout,
             ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
                 GatewayError::UpstreamTimeout { upstream }
             }
@@ -112,6 +141,9 @@ impl GatewayError {
                     upstream,
                     detail: e.etype().as_str().to_lowercase().replace('_', " "),
                 },
+                pingora::ErrorSource::Downstream if downstream_is_gone(e) => {
+                    GatewayError::ClientGone
+                }
                 pingora::ErrorSource::Downstream => GatewayError::BadFraming("invalid request"),
                 _ => GatewayError::Other("internal error".into()),
             },

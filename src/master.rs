@@ -387,6 +387,8 @@ impl Master {
         kept.server.listen = self.config.server.listen.clone();
         kept.server.threads = self.config.server.threads;
         kept.server.grace_period = self.config.server.grace_period;
+        kept.server.header_timeout = self.config.server.header_timeout;
+        kept.server.max_connections = self.config.server.max_connections;
         kept.log = self.config.log.clone();
         self.config = Arc::new(kept);
         self.board.workers.store(workers as u64, Relaxed);
@@ -427,6 +429,14 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("server.listen", o.listen != n.listen),
         ("server.threads", o.threads != n.threads),
         ("server.grace_period", o.grace_period != n.grace_period),
+        (
+            "server.header_timeout",
+            o.header_timeout != n.header_timeout,
+        ),
+        (
+            "server.max_connections",
+            o.max_connections != n.max_connections,
+        ),
         ("admin.listen", admin_listen(old) != admin_listen(new)),
         ("log.access", old.log.access != new.log.access),
         ("log.queue", old.log.queue != new.log.queue),

@@ -2,6 +2,7 @@
 //! all per-request state lives in `ctx::RequestCtx`.
 
 pub mod access;
+pub mod connection;
 pub mod ctx;
 pub mod headers;
 pub mod hygiene;
@@ -57,6 +58,8 @@ struct Admitted {
     llm: Option<Arc<Models>>,
     /// Request limits still to decide in Redis.
     pending: Option<PendingLimits>,
+    /// The client waits for `100 Continue` before sending the body.
+    expects_continue: bool,
 }
 
 struct PendingLimits {
@@ -95,7 +98,12 @@ impl Gateway {
         ctx: &mut RequestCtx,
         err: GatewayError,
     ) -> Result<bool> {
-        let reuse = err.keeps_connection() && drain_body(session).await;
+        // A client waiting for `100 Continue` may never send its body: close instead.
+        let waiting = session
+            .req_header()
+            .headers
+            .contains_key(http::header::EXPECT);
+        let reuse = err.keeps_connection() && !waiting && drain_body(session).await;
         error::respond(session, &err, &ctx.request_id, reuse, &ctx.response_headers).await;
         ctx.error = Some(err);
         Ok(true)
@@ -105,13 +113,16 @@ impl Gateway {
     /// snapshot guard must not live across an await.
     fn admit(
         &self,
-        session: &Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> std::result::Result<Admitted, GatewayError> {
         let snapshot = self.state.snapshot.load();
         let server = &snapshot.config.server;
         ctx.max_body_bytes = server.max_body_bytes;
         hygiene::check(session, server.max_header_bytes, server.max_body_bytes)?;
+        hygiene::normalize_target(session.req_header_mut())?;
+        let session = &*session;
+        let expects_continue = hygiene::expects_continue(session.req_header())?;
         let req = session.req_header();
         let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
         let route = snapshot
@@ -220,6 +231,7 @@ impl Gateway {
             keepalive: server.keepalive_timeout,
             llm,
             pending,
+            expects_continue,
         })
     }
 
@@ -284,6 +296,31 @@ impl ProxyHttp for Gateway {
         RequestCtx::new()
     }
 
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        connection::mark_head_read(session);
+        // RFC 9112 9.3.2: requests sent back to back on one connection are answered in order.
+        session.as_downstream_mut().set_pipelining_enabled(true);
+        let body_timeout = self.state.snapshot.load().config.server.body_timeout;
+        session.set_read_timeout(Some(body_timeout));
+        Ok(())
+    }
+
+    /// What Pingora's own log lines say about a request: never the query string, which may
+    /// carry keys.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        format!(
+            "{} {} request_id={}",
+            req.method,
+            req.uri.path(),
+            ctx.request_id
+        )
+    }
+
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.inflight = Some(InflightGuard::new(&self.state.registry));
         ctx.request_id = self.state.ids.next(
@@ -294,20 +331,24 @@ impl ProxyHttp for Gateway {
                 .map(|v| v.as_bytes()),
         );
         let admitted = match self.admit(session, ctx) {
-            Ok(Admitted {
-                pending: Some(p),
-                keepalive,
-                llm,
-            }) => self
-                .take_cluster(session, ctx, p)
-                .await
-                .map(|()| (keepalive, llm)),
-            Ok(a) => Ok((a.keepalive, a.llm)),
+            Ok(mut a) => match a.pending.take() {
+                Some(p) => self.take_cluster(session, ctx, p).await.map(|()| a),
+                None => Ok(a),
+            },
             Err(e) => Err(e),
         };
         match admitted {
-            Ok((keepalive, llm)) => {
+            Ok(Admitted {
+                keepalive,
+                llm,
+                expects_continue,
+                ..
+            }) => {
                 session.set_keepalive(Some(keepalive.as_secs()));
+                // Only now that the request may go on is the client asked for its body.
+                if expects_continue && has_body(session.req_header()) {
+                    session.write_continue_response().await?;
+                }
                 match llm {
                     Some(models) => crate::llm::handler::serve(session, ctx, models).await,
                     None => Ok(false),
@@ -436,6 +477,8 @@ impl ProxyHttp for Gateway {
                 upstream.remove_header(h);
             }
         }
+        // The gateway answered the client's `Expect` itself.
+        upstream.remove_header(&http::header::EXPECT);
         headers::apply_request(&route.spec.request_headers, upstream);
         upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
@@ -577,6 +620,7 @@ impl ProxyHttp for Gateway {
         ctx.release_target();
         ctx.inflight = None;
         ctx.concurrency.clear();
+        connection::mark_request_done(session);
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {
@@ -588,6 +632,12 @@ impl ProxyHttp for Gateway {
                     | GatewayError::BodyTooLarge { .. }
                     | GatewayError::HeaderTooLarge { .. }
                     | GatewayError::BadFraming(_)
+                    | GatewayError::BadRequest(_)
+                    | GatewayError::BadTarget(_)
+                    | GatewayError::UnsupportedTransferCoding(_)
+                    | GatewayError::ExpectationFailed(_)
+                    | GatewayError::ClientGone
+                    | GatewayError::ClientTimeout
             )
         )
     }

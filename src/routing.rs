@@ -5,6 +5,7 @@
 
 pub mod health;
 pub mod table;
+pub mod target;
 pub mod upstream;
 
 use crate::config::compile::{RouteSpec, RouteTarget};

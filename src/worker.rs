@@ -8,6 +8,7 @@
 
 use crate::config::{self, Config};
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
+use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
 use crate::proxy::{Gateway, GatewayState};
 use crate::routing::Snapshot;
@@ -106,13 +107,19 @@ pub fn run(args: WorkerArgs) -> ! {
     server.bootstrap();
     let phases = server.watch_execution_phase();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
+    let mut http = pingora::proxy::HttpProxy::new(
         Gateway {
             state: state.clone(),
         },
-        "tollgate",
+        server.configuration.clone(),
     );
+    http.handle_init_modules();
+    let limits = ConnectionLimits {
+        max_connections: server_cfg.max_connections,
+        header_timeout: server_cfg.header_timeout,
+    };
+    let app = GuardedApp::new(http, limits, registry.connections.clone());
+    let mut proxy = pingora::services::listening::Service::new("tollgate".into(), app);
     for addr in &server_cfg.listen {
         let mut opts = TcpSocketOptions::default();
         opts.so_reuseport = Some(true);

@@ -51,6 +51,9 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     pub max_body_bytes: u64,
     pub keepalive_timeout: Duration,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
     pub limit_slots: usize,
     pub concurrency_slots: usize,
 }
@@ -357,6 +360,17 @@ fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings
             "must be between 1KiB and 1MiB",
         );
     }
+    for (name, d) in [
+        ("header_timeout", s.header_timeout.0),
+        ("body_timeout", s.body_timeout.0),
+    ] {
+        if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+            ck.at(&base, &[name], "must be between 100ms and 1h");
+        }
+    }
+    if !(1..=1_000_000).contains(&s.max_connections) {
+        ck.at(&base, &["max_connections"], "must be between 1 and 1000000");
+    }
     if !(1..=1 << 20).contains(&s.concurrency_slots) {
         ck.at(
             &base,
@@ -372,6 +386,9 @@ fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings
         max_header_bytes: s.max_header_bytes.0 as usize,
         max_body_bytes: s.max_body_bytes.0,
         keepalive_timeout: s.keepalive_timeout.0,
+        header_timeout: s.header_timeout.0,
+        body_timeout: s.body_timeout.0,
+        max_connections: s.max_connections,
         limit_slots: s.limit_slots,
         concurrency_slots: s.concurrency_slots,
     }

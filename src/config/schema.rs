@@ -58,6 +58,15 @@ pub struct ServerSection {
     pub max_body_bytes: ByteSize,
     #[serde(default = "sixty_seconds")]
     pub keepalive_timeout: Dur,
+    /// How long a client may take to send a request's head, from its first byte.
+    #[serde(default = "ten_seconds")]
+    pub header_timeout: Dur,
+    /// The longest wait for the next piece of a request body.
+    #[serde(default = "thirty_seconds")]
+    pub body_timeout: Dur,
+    /// Open client connections per worker; more are closed as they arrive.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Buckets of the host-wide limit table (16 bytes each), shared by all workers.
     #[serde(default = "default_limit_slots")]
     pub limit_slots: usize,
@@ -76,6 +85,9 @@ impl Default for ServerSection {
             max_header_bytes: default_header_cap(),
             max_body_bytes: default_body_cap(),
             keepalive_timeout: sixty_seconds(),
+            header_timeout: ten_seconds(),
+            body_timeout: thirty_seconds(),
+            max_connections: default_max_connections(),
             limit_slots: default_limit_slots(),
             concurrency_slots: default_concurrency_slots(),
         }
@@ -372,6 +384,9 @@ fn five_seconds() -> Dur {
 }
 fn ten_seconds() -> Dur {
     Dur(Duration::from_secs(10))
+}
+fn default_max_connections() -> usize {
+    10_000
 }
 fn thirty_seconds() -> Dur {
     Dur(Duration::from_secs(30))

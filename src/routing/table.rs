@@ -33,7 +33,9 @@ impl<R> RouteTable<R> {
     }
 }
 
-/// The request's host, lower-cased and without port: from the URI (absolute form) or `Host`.
+/// The request's host, lower-cased, without port and without the trailing dot of a fully
+/// qualified name (`api.example.com.` is `api.example.com`): from the URI (absolute form) or
+/// `Host`.
 pub fn request_host<'a>(
     uri_host: Option<&'a str>,
     headers: &'a HeaderMap,
@@ -49,6 +51,7 @@ pub fn request_host<'a>(
         Some(i) if !raw.ends_with(']') => &raw[..i],
         _ => raw,
     };
+    let no_port = no_port.strip_suffix('.').unwrap_or(no_port);
     if no_port.bytes().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(no_port.to_ascii_lowercase())
     } else {

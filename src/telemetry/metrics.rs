@@ -80,6 +80,14 @@ pub struct UpstreamMetrics {
     pub retries: AtomicU64,
 }
 
+/// Client connections, counted by the connection layer under the proxy.
+#[derive(Default)]
+pub struct ConnectionMetrics {
+    pub open: AtomicI64,
+    pub refused: AtomicU64,
+    pub head_timeouts: AtomicU64,
+}
+
 /// The worker's metrics; named entries survive reloads so counters never go backwards.
 #[derive(Default)]
 pub struct Registry {
@@ -89,6 +97,8 @@ pub struct Registry {
     pub unmatched: RouteMetrics,
     pub inflight: AtomicI64,
     pub access_log_dropped: AtomicU64,
+    /// Kept by the connection layer under the proxy (`proxy::connection`).
+    pub connections: Arc<ConnectionMetrics>,
 }
 
 impl Registry {
@@ -234,8 +244,39 @@ impl Registry {
             "tollgate_access_log_dropped_total {}",
             self.access_log_dropped.load(Relaxed)
         );
+        self.render_connections(&mut out);
         self.render_limits(&mut out);
         out
+    }
+
+    fn render_connections(&self, out: &mut String) {
+        let c = &self.connections;
+        let families: [(&str, &str, &str, i64); 3] = [
+            (
+                "tollgate_client_connections",
+                "Open client connections.",
+                "gauge",
+                c.open.load(Relaxed),
+            ),
+            (
+                "tollgate_client_connections_refused_total",
+                "Client connections closed on arrival because the worker held server.max_connections.",
+                "counter",
+                c.refused.load(Relaxed) as i64,
+            ),
+            (
+                "tollgate_client_header_timeouts_total",
+                "Client connections closed because a request head took longer than server.header_timeout.",
+                "counter",
+                c.head_timeouts.load(Relaxed) as i64,
+            ),
+        ];
+        for (name, help, kind, value) in families {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
     }
 }
 

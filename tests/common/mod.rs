@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod providers;
+pub mod raw;
 pub mod redis;
 pub mod tls;
 pub mod upstream;

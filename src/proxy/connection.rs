@@ -1,0 +1,317 @@
+//! The connection layer under the HTTP proxy: a cap on each worker's open client connections
+//! and a deadline on reading each request's head.
+//!
+//! Pingora bounds each single read of a request head (by the keep-alive timeout) but not the
+//! whole head, so a client sending one byte a second holds its connection, and its file
+//! descriptor, forever; a thousand such clients exhaust a worker. Here every accepted stream is
+//! wrapped in [`HeadDeadline`]: a read of a request head that is still going on
+//! `header_timeout` after the head's first byte (after the accept, for the first request) fails
+//! with `TimedOut`, and Pingora closes the connection. The proxy phases tell the stream where
+//! the request is ([`mark_head_read`] once the head is parsed, [`mark_request_done`] at the
+//! end); bodies are bounded by Pingora's own per-read timeout (`body_timeout`).
+//!
+//! A connection accepted while the worker already holds `max_connections` is closed at once
+//! and counted, so descriptors stay available for the clients being served.
+
+use crate::telemetry::metrics::ConnectionMetrics;
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, Ssl, Stream, UniqueID,
+    UniqueIDType,
+};
+use pingora::proxy::Session;
+use pingora::server::ShutdownWatch;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Per-worker connection settings, from `[server]`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+}
+
+/// Wraps a server app (the HTTP proxy) with the cap and the head deadline.
+pub struct GuardedApp<A> {
+    app: Arc<A>,
+    limits: ConnectionLimits,
+    metrics: Arc<ConnectionMetrics>,
+}
+
+impl<A> GuardedApp<A> {
+    pub fn new(app: A, limits: ConnectionLimits, metrics: Arc<ConnectionMetrics>) -> Self {
+        GuardedApp {
+            app: Arc::new(app),
+            limits,
+            metrics,
+        }
+    }
+}
+
+/// One open connection counted in `ConnectionMetrics::open`, for as long as it lives.
+struct Slot(Arc<ConnectionMetrics>);
+
+impl Slot {
+    fn take(metrics: &Arc<ConnectionMetrics>, max: usize) -> Option<Slot> {
+        let before = metrics.open.fetch_add(1, Relaxed);
+        if before >= max as i64 {
+            metrics.open.fetch_sub(1, Relaxed);
+            metrics.refused.fetch_add(1, Relaxed);
+            return None;
+        }
+        Some(Slot(metrics.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Relaxed);
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        // Dropping the stream closes it: over the cap, the client sees the connection end.
+        let _slot = Slot::take(&self.metrics, self.limits.max_connections)?;
+        let guarded: Stream = Box::new(HeadDeadline::new(
+            stream,
+            self.limits.header_timeout,
+            self.metrics.clone(),
+        ));
+        // The HTTP app serves every request of the connection itself; one that hands the
+        // stream back is given it again, so the slot is held until the connection ends.
+        let mut next = self.app.process_new(guarded, shutdown).await;
+        while let Some(stream) = next {
+            next = self.app.process_new(stream, shutdown).await;
+        }
+        None
+    }
+
+    async fn cleanup(&self) {
+        self.app.cleanup().await;
+    }
+}
+
+const READING_HEAD: u8 = 0;
+const IN_REQUEST: u8 = 1;
+const IDLE: u8 = 2;
+
+/// A client stream whose request-head reads must end by a deadline.
+pub struct HeadDeadline {
+    inner: Stream,
+    timeout: Duration,
+    /// Where the connection is: set by the proxy phases, read by `poll_read`.
+    phase: AtomicU8,
+    deadline: Option<Instant>,
+    /// Armed only when a head read has to wait, so a head that arrives whole costs no timer.
+    sleep: Option<Pin<Box<Sleep>>>,
+    metrics: Arc<ConnectionMetrics>,
+}
+
+impl HeadDeadline {
+    fn new(inner: Stream, timeout: Duration, metrics: Arc<ConnectionMetrics>) -> Self {
+        HeadDeadline {
+            inner,
+            timeout,
+            phase: AtomicU8::new(READING_HEAD),
+            deadline: Some(Instant::now() + timeout),
+            sleep: None,
+            metrics,
+        }
+    }
+
+    fn timed_out(&self) -> Poll<std::io::Result<()>> {
+        self.metrics.head_timeouts.fetch_add(1, Relaxed);
+        Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "request head not received within the header timeout",
+        )))
+    }
+}
+
+/// The guarded stream under a session, when there is one (HTTP/1 on a guarded listener).
+fn guarded(session: &Session) -> Option<&HeadDeadline> {
+    session
+        .as_downstream()
+        .stream()?
+        .as_any()
+        .downcast_ref::<HeadDeadline>()
+}
+
+/// The request head has been read: the head deadline no longer applies.
+pub fn mark_head_read(session: &Session) {
+    if let Some(s) = guarded(session) {
+        s.phase.store(IN_REQUEST, Relaxed);
+    }
+}
+
+/// The request is over: the next byte read starts the next head, and its deadline.
+pub fn mark_request_done(session: &Session) {
+    if let Some(s) = guarded(session) {
+        s.phase.store(IDLE, Relaxed);
+    }
+}
+
+impl AsyncRead for HeadDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        match this.phase.load(Relaxed) {
+            IN_REQUEST => {
+                this.deadline = None;
+                Pin::new(&mut this.inner).poll_read(cx, buf)
+            }
+            IDLE => {
+                let before = buf.filled().len();
+                let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+                if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+                    this.phase.store(READING_HEAD, Relaxed);
+                    this.deadline = Some(Instant::now() + this.timeout);
+                }
+                read
+            }
+            _ => {
+                let deadline = *this
+                    .deadline
+                    .get_or_insert_with(|| Instant::now() + this.timeout);
+                if Instant::now() >= deadline {
+                    return this.timed_out();
+                }
+                let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+                if read.is_pending() {
+                    let sleep = this
+                        .sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    if sleep.deadline() != deadline {
+                        sleep.as_mut().reset(deadline);
+                    }
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return this.timed_out();
+                    }
+                }
+                read
+            }
+        }
+    }
+}
+
+impl AsyncWrite for HeadDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl std::fmt::Debug for HeadDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadDeadline")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Shutdown for HeadDeadline {
+    async fn shutdown(&mut self) {
+        self.inner.shutdown().await;
+    }
+}
+
+impl UniqueID for HeadDeadline {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for HeadDeadline {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<pingora::protocols::ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for HeadDeadline {
+    fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for HeadDeadline {
+    fn get_proxy_digest(&self) -> Option<Arc<pingora::protocols::raw_connect::ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+
+    fn set_proxy_digest(&mut self, digest: pingora::protocols::raw_connect::ProxyDigest) {
+        self.inner.set_proxy_digest(digest);
+    }
+}
+
+impl GetSocketDigest for HeadDeadline {
+    fn get_socket_digest(&self) -> Option<Arc<pingora::protocols::SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: pingora::protocols::SocketDigest) {
+        self.inner.set_socket_digest(digest);
+    }
+}
+
+#[async_trait]
+impl Peek for HeadDeadline {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}

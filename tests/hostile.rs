@@ -1,0 +1,378 @@
+//! The hostile-client regression suite: raw bytes against the real binary, each case asserting
+//! the status, whether the connection closed, and what the upstream received. It covers the
+//! defects a hostile client found (dot segments, pipelining, odd hosts, `Expect`, transfer
+//! codings, slow clients) and the framing and smuggling families that already held, so that a
+//! later change to the HTTP path cannot regress them unseen.
+
+mod common;
+use common::raw::{exchange, Conn};
+use common::*;
+use std::time::Duration;
+
+/// An upstream that answers every request with its method and path.
+fn recorder() -> Upstream {
+    Upstream::start("rec", |req| {
+        Reply::ok(format!("{} {} {}", req.method, req.path, req.body.len()))
+    })
+}
+
+/// `/pub` open, `/priv` keyed, `/limited` allowing one request a minute, `/open` open, and a
+/// keyed route bound to the host `api.example.com`.
+fn gateway(up: &Upstream, extra_server: &str) -> Gateway {
+    let body = format!(
+        r#"
+[store]
+path = "tollgate.db"
+
+[[upstreams]]
+name = "rec"
+targets = ["{addr}"]
+
+[[limits]]
+name = "one"
+counts = "requests"
+rate = 1
+period = "1m"
+key = []
+
+[[routes]]
+name = "pub"
+path_prefix = "/pub"
+upstream = "rec"
+
+[[routes]]
+name = "open"
+path_prefix = "/open"
+upstream = "rec"
+
+[[routes]]
+name = "priv"
+path_prefix = "/priv"
+upstream = "rec"
+[routes.api]
+auth = "api_key"
+
+[[routes]]
+name = "limited"
+path_prefix = "/limited"
+upstream = "rec"
+limits = ["one"]
+
+[[routes]]
+name = "api-host"
+host = "api.example.com"
+upstream = "rec"
+[routes.api]
+auth = "api_key"
+
+[[routes]]
+name = "rest"
+upstream = "rec"
+"#,
+        addr = up.addr()
+    );
+    Gateway::start_with(1, extra_server, &body)
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()
+}
+
+/// Sends `req` on a fresh connection and expects a refusal: `status`, `code` (`""` for
+/// Pingora's own bodiless refusal), the connection closed, nothing at the upstream.
+#[track_caller]
+fn refused_and_closed(gw: &Gateway, up: &Upstream, req: &[u8], status: u16, code: &str) {
+    let hits = up.hits();
+    let (resp, closed) = exchange(gw.port, req);
+    let resp = resp.unwrap_or_else(|| panic!("no answer to {:?}", String::from_utf8_lossy(req)));
+    assert_eq!(
+        resp.status,
+        status,
+        "{:?}: {resp:?}",
+        String::from_utf8_lossy(req)
+    );
+    assert_eq!(resp.code(), code, "{resp:?}");
+    assert!(
+        closed,
+        "connection kept after {:?}",
+        String::from_utf8_lossy(req)
+    );
+    assert_eq!(
+        up.hits(),
+        hits,
+        "{:?} reached the upstream",
+        String::from_utf8_lossy(req)
+    );
+}
+
+#[test]
+fn dot_segments_cannot_reach_a_keyed_route_through_an_open_one() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    for path in [
+        "/pub/../priv/secret.txt",
+        "/pub/%2e%2e/priv/secret.txt",
+        "/pub/.%2E/priv/secret.txt",
+        "//priv/secret.txt",
+        "/pub/./../priv/secret.txt",
+    ] {
+        let mut c = Conn::open(gw.port);
+        let resp = c.send(&get(path)).response().unwrap();
+        assert_eq!(resp.status, 401, "{path}: {resp:?}");
+        assert_eq!(resp.code(), "missing_api_key", "{path}");
+        // A refusal of a well-framed request keeps the connection.
+        let next = c.send(&get("/pub/x")).response().unwrap();
+        assert_eq!(next.status, 200, "{path}: {next:?}");
+    }
+    assert_eq!(up.hits(), 5, "only the /pub/x requests reach the upstream");
+    // Encoded separators are refused outright: upstreams disagree on what they mean.
+    for path in [
+        "/pub/..%2fpriv/secret.txt",
+        "/pub/..%5Cpriv/secret.txt",
+        "/pub/%zz",
+    ] {
+        let mut c = Conn::open(gw.port);
+        let resp = c.send(&get(path)).response().unwrap();
+        assert_eq!(resp.status, 400, "{path}: {resp:?}");
+        assert_eq!(resp.code(), "bad_request_target", "{path}");
+    }
+    assert_eq!(up.hits(), 5);
+}
+
+#[test]
+fn the_upstream_gets_the_normalised_path_and_the_query_as_sent() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    let mut c = Conn::open(gw.port);
+    let resp = c
+        .send(&get("/pub/a/./b/../%7Ec//d?x=%2e%2e&y=../z"))
+        .response()
+        .unwrap();
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, "GET /pub/a/~c/d?x=%2e%2e&y=../z 0");
+    assert_eq!(
+        up.last_request().unwrap().path,
+        "/pub/a/~c/d?x=%2e%2e&y=../z"
+    );
+}
+
+#[test]
+fn dot_segments_cannot_skip_a_limit() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    assert_eq!(
+        Conn::open(gw.port)
+            .send(&get("/limited/x"))
+            .response()
+            .unwrap()
+            .status,
+        200
+    );
+    for path in ["/limited/x", "/open/../limited/x", "/open/%2E%2E/limited/x"] {
+        let resp = Conn::open(gw.port).send(&get(path)).response().unwrap();
+        assert_eq!(resp.status, 429, "{path}: {resp:?}");
+    }
+    assert_eq!(up.hits(), 1);
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    let mut c = Conn::open(gw.port);
+    c.send(b"GET /pub/1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /pub/2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /pub/3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let bodies: Vec<String> = (0..3).map(|_| c.response().unwrap().body).collect();
+    assert_eq!(bodies, ["GET /pub/1 0", "POST /pub/2 3", "GET /pub/3 0"]);
+    let paths: Vec<String> = up
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(paths, ["/pub/1", "/pub/2", "/pub/3"]);
+    // The connection still serves.
+    assert_eq!(c.send(&get("/pub/4")).response().unwrap().status, 200);
+}
+
+#[test]
+fn a_refusal_between_pipelined_requests_keeps_their_order() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    let mut c = Conn::open(gw.port);
+    c.send(b"GET /priv/x HTTP/1.1\r\nHost: h\r\n\r\nGET /pub/after HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(c.response().unwrap().status, 401);
+    assert_eq!(c.response().unwrap().body, "GET /pub/after 0");
+}
+
+#[test]
+fn hosts_are_checked_before_routing() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    // A fully qualified name with its trailing dot is the same host: the keyed route applies.
+    for host in ["api.example.com.", "API.example.com.:80", "api.example.com"] {
+        let req = format!("GET /x HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let resp = Conn::open(gw.port).send(req.as_bytes()).response().unwrap();
+        assert_eq!(resp.status, 401, "{host}: {resp:?}");
+    }
+    // (request, error code); "" where Pingora refuses it before any phase, with no body.
+    let bad: [(&[u8], &str); 5] = [
+        (b"GET /pub HTTP/1.1\r\n\r\n", "bad_request"),
+        (b"GET /pub HTTP/1.1\r\nHost: a b\r\n\r\n", "bad_request"),
+        (b"GET /pub HTTP/1.1\r\nHost: a:8x\r\n\r\n", "bad_request"),
+        (b"GET /pub HTTP/1.1\r\nHost: a@b\r\n\r\n", ""),
+        (b"GET /pub HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", ""),
+    ];
+    let mut wrong = Vec::new();
+    for (req, code) in bad {
+        let (resp, closed) = exchange(gw.port, req);
+        let got = resp.map(|r| (r.status, r.code()));
+        if got != Some((400, code.into())) || !closed {
+            wrong.push(format!(
+                "{:?}: {got:?} closed={closed}",
+                String::from_utf8_lossy(req)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(up.hits(), 0);
+    // HTTP/1.0 needs no Host.
+    let resp = Conn::open(gw.port)
+        .send(b"GET /pub/ten HTTP/1.0\r\n\r\n")
+        .response();
+    assert_eq!(resp.unwrap().body, "GET /pub/ten 0");
+}
+
+#[test]
+fn expect_100_continue_is_answered_once_the_request_may_go_on() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    let mut c = Conn::open(gw.port);
+    c.send(
+        b"POST /pub/up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let interim = c.response().unwrap();
+    assert_eq!(interim.status, 100, "{interim:?}");
+    let resp = c.send(b"hello").response().unwrap();
+    assert_eq!(resp.body, "POST /pub/up 5");
+    assert!(up.last_request().unwrap().header("expect").is_none());
+
+    // Refused: the final answer at once, no 100, and the body is not waited for.
+    let mut c = Conn::open(gw.port);
+    c.send(
+        b"POST /priv/up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let resp = c.response().unwrap();
+    assert_eq!(resp.status, 401, "{resp:?}");
+    assert!(c.closed());
+
+    let req =
+        b"POST /pub/up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 200-ok\r\n\r\nhello";
+    refused_and_closed(&gw, &up, req, 417, "expectation_failed");
+}
+
+#[test]
+fn transfer_codings_other_than_chunked_are_refused() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    let gzip = b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    refused_and_closed(&gw, &up, gzip, 501, "unsupported_transfer_encoding");
+    // Pingora itself refuses a coding it does not know, and any on HTTP/1.0.
+    let ten = b"POST /pub HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    refused_and_closed(&gw, &up, ten, 400, "");
+    let unknown =
+        b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    refused_and_closed(&gw, &up, unknown, 400, "");
+}
+
+#[test]
+fn framing_and_smuggling_attempts_are_refused_and_closed() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    let cases: [(&[u8], u16); 12] = [
+        // CL.TE and TE.CL
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /priv/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\nGET /priv/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        // duplicate, listed and signed lengths
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc", 400),
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\nabc", 400),
+        // obfuscated transfer encodings
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400),
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400),
+        // bad chunk size
+        (b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
+        // obs-fold, NUL and a bare CR in a header value
+        (b"GET /pub HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n", 400),
+        (b"GET /pub HTTP/1.1\r\nHost: h\r\nX-A: a\0b\r\n\r\n", 400),
+        (b"GET /pub HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n", 400),
+    ];
+    for (req, status) in cases {
+        let hits = up.hits();
+        let (resp, closed) = exchange(gw.port, req);
+        let shown = String::from_utf8_lossy(req);
+        // Pingora refuses some of these before any phase runs, with no answer at all.
+        if let Some(resp) = &resp {
+            assert_eq!(resp.status, status, "{shown:?}: {resp:?}");
+        }
+        assert!(closed, "connection kept after {shown:?}");
+        assert!(up.hits() <= hits + 1, "{shown:?}");
+        let smuggled = up
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.path.starts_with("/priv"));
+        assert!(!smuggled, "{shown:?} smuggled a request");
+    }
+}
+
+#[test]
+fn query_strings_never_reach_the_process_log() {
+    let up = recorder();
+    let gw = gateway(&up, "");
+    drop(up); // the upstream is gone: the proxy error is logged with the request's summary
+    let resp = Conn::open(gw.port)
+        .send(&get("/pub/x?api_key=SECRET-IN-QUERY"))
+        .response()
+        .unwrap();
+    assert_eq!(resp.status, 502, "{resp:?}");
+    let rid = resp.header("x-request-id").unwrap().to_string();
+    let logged = wait_for(
+        "the proxy error in the log",
+        Duration::from_secs(10),
+        || {
+            let text = gw.stderr();
+            text.contains(&rid).then_some(text)
+        },
+    );
+    assert!(!logged.contains("SECRET-IN-QUERY"), "{logged}");
+}
+
+#[test]
+fn a_client_that_goes_away_is_logged_as_gone_not_as_bad_framing() {
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let up = Upstream::start("slow", move |_| {
+        let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        Reply::ok("late")
+    });
+    let gw = gateway(&up, "");
+    let mut c = Conn::open(gw.port);
+    c.send(&get("/pub/slow"));
+    wait_for("the request upstream", Duration::from_secs(10), || {
+        (up.hits() == 1).then_some(())
+    });
+    drop(c);
+    // The upstream answers only once the gateway has given up on the request.
+    let line = wait_for("the access log line", Duration::from_secs(15), || {
+        gw.access_log()
+            .lines()
+            .find(|l| l.contains("/pub/slow"))
+            .map(str::to_string)
+    });
+    let _ = release.send(());
+    assert!(line.contains("client closed the connection"), "{line}");
+    assert!(!line.contains("framing"), "{line}");
+}

@@ -166,9 +166,9 @@ impl AdminApp {
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(crate::auth::directory::bearer);
         match given {
-            Some(g) if same_secret(g.trim().as_bytes(), token.expose().as_bytes()) => None,
+            Some(g) if same_secret(g.as_bytes(), token.expose().as_bytes()) => None,
             Some(_) => Some(json_error(401, "wrong admin token")),
             None => Some(json_error(
                 401,

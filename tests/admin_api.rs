@@ -153,6 +153,20 @@ fn the_token_is_required_everywhere_under_admin() {
         assert_eq!(status, 401, "{path}: {body}");
         assert!(body.contains("wrong admin token"), "{body}");
     }
+    // Auth schemes are case-insensitive (RFC 9110): any case of "Bearer" is the scheme.
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        let auth = format!("{scheme} {ADMIN_TOKEN}");
+        let (status, body) = raw_get(port, "/admin/tenants", &[("authorization", &auth)]).unwrap();
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    let (status, body) = raw_get(
+        port,
+        "/admin/tenants",
+        &[("authorization", "Basic dG9rZW4=")],
+    )
+    .unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("missing admin token"), "{body}");
     let doc = ok(&s.gw, "GET", "/admin/openapi.json", None);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(fails(&s.gw, "GET", "/admin/nowhere", None, 404).contains("/admin/nowhere"));

@@ -882,7 +882,7 @@ fn a_read_only_database_stops_run_with_a_clear_message() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("tollgate.db");
-    drop(tollgate::store::Store::open(&db).unwrap());
+    drop(tollgate::store::Store::create(&db).unwrap());
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
     // Root writes through file modes; `chattr +i` stops root too. Where it is not allowed
     // (some containers and filesystems), this case cannot be staged as root.

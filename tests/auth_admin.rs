@@ -440,3 +440,31 @@ fn a_deleted_store_keeps_every_worker_on_its_keys_and_stops_admin_changes() {
         assert_eq!(call(&gw, "/orders", &key), (200, String::new()));
     }
 }
+
+/// The store file replaced by another (valid, empty) store while running: no process takes
+/// it up (its keys would differ from what the workers hold): keys keep working, the admin API
+/// answers 503 naming the replacement, and the metric says so.
+#[test]
+fn a_replaced_store_is_not_taken_up_while_running() {
+    let up = echo();
+    let gw = gateway(&up, "");
+    new_app(&gw, "acme", "web");
+    let (key, _) = new_key(&gw, "acme", "web", json!({"name": "ci"}));
+    subscribe(&gw, "acme", "web", "orders");
+    settles(&gw, "/orders", &key, (200, ""));
+
+    let other = gw.dir.path().join("other.db");
+    drop(tollgate::store::Store::create(&other).unwrap());
+    std::fs::rename(&other, gw.dir.path().join("tollgate.db")).unwrap();
+    wait_for(
+        "both workers to report the store replaced",
+        Duration::from_secs(5),
+        || (sample(&gw.metrics(), "tollgate_store_unavailable") == Some(2.0)).then_some(()),
+    );
+    for _ in 0..40 {
+        assert_eq!(call(&gw, "/orders", &key), (200, String::new()));
+    }
+    let (status, v) = admin(&gw, "GET", "/admin/tenants/acme", None);
+    assert_eq!(status, 503, "{v}");
+    assert!(v.to_string().contains("replaced"), "{v}");
+}

@@ -7,6 +7,7 @@ mod access;
 pub mod api;
 mod directory;
 pub mod error;
+mod guard;
 mod inspect;
 mod plans;
 mod request;
@@ -165,9 +166,9 @@ impl AdminApp {
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(crate::auth::directory::bearer);
         match given {
-            Some(g) if same_secret(g.trim().as_bytes(), token.expose().as_bytes()) => None,
+            Some(g) if same_secret(g.as_bytes(), token.expose().as_bytes()) => None,
             Some(_) => Some(json_error(401, "wrong admin token")),
             None => Some(json_error(
                 401,
@@ -225,9 +226,35 @@ async fn scrape(name: &str) -> Option<String> {
         .flatten()
 }
 
+/// Runs one admin answer so that a panic in it becomes a 500 in the admin error shape
+/// (`Err`), never a connection closed with no answer.
+async fn guarded<F>(answer: F) -> Result<Response<Vec<u8>>, Response<Vec<u8>>>
+where
+    F: std::future::Future<Output = Response<Vec<u8>>>,
+{
+    guard::Guarded::new(answer).await.map_err(|msg| {
+        tracing::error!("admin: a handler panicked: {msg}");
+        json_error(
+            500,
+            "internal error: the admin handler failed (a bug; the admin process log says where)",
+        )
+    })
+}
+
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let outcome = guarded(self.answer(session)).await;
+        outcome.unwrap_or_else(|failed| {
+            // The request may be half read; the connection cannot be reused.
+            session.set_keepalive(None);
+            failed
+        })
+    }
+}
+
+impl AdminApp {
+    async fn answer(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         if path == "/healthz" {
             return reply(200, "application/json", "{\"status\":\"ok\"}".into());

@@ -90,7 +90,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
     }
     // Opened, migrated and seeded here, then closed: each child opens its own connection
     // after the fork (an SQLite connection must not cross one).
-    if let Err(e) = seed_store(&config) {
+    if let Err(e) = seed_store(&config, true) {
         eprintln!("tollgate: {e}");
         return 1;
     }
@@ -370,7 +370,7 @@ impl Master {
                 return;
             }
         };
-        if let Err(e) = seed_store(&new) {
+        if let Err(e) = seed_store(&new, false) {
             tracing::error!("reload refused, the running configuration stays: {e}");
             notify::send("READY=1");
             return;
@@ -457,12 +457,18 @@ fn store_path(c: &Config) -> Option<&std::path::Path> {
     c.store.as_ref().map(|s| s.path.as_path())
 }
 
-/// Creates or migrates the store and writes the configuration's `[[tenants]]` into it.
-fn seed_store(config: &Config) -> Result<(), String> {
+/// Writes the configuration's `[[tenants]]` into the store. At start (`create`) it also creates
+/// or migrates the file and pins it for the children; on a reload the file must be the one
+/// the gateway started with (never a new, empty one in place of a deleted one).
+fn seed_store(config: &Config, create: bool) -> Result<(), String> {
     let Some(settings) = &config.store else {
         return Ok(());
     };
-    let store = crate::store::Store::open(&settings.path).map_err(|e| format!("store: {e}"))?;
+    let store = match create {
+        true => crate::store::Store::create(&settings.path).inspect(|s| s.pin()),
+        false => crate::store::Store::open(&settings.path),
+    }
+    .map_err(|e| format!("store: {e}"))?;
     store
         .apply_seed(&config.tenants)
         .map_err(|e| format!("store {}: {e}", settings.path.display()))

@@ -33,6 +33,7 @@ use crate::config::compile::api::valid_name;
 use migrations::MigrateError;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -43,6 +44,10 @@ pub enum StoreError {
     /// is the store ("store: ...").
     #[error("{}: {reason}", path.display())]
     Open { path: PathBuf, reason: String },
+    /// The file was deleted or replaced since the gateway started: nothing is read from or
+    /// written to it until a restart (see `Store::check_file`).
+    #[error("store unavailable: {}: {reason}", path.display())]
+    Unavailable { path: PathBuf, reason: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -101,7 +106,36 @@ impl Change {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The file the connection opened, to notice the path naming another one later.
+    id: FileId,
 }
+
+/// Which file a path names: its device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok(FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+/// The file `tollgate run` created or migrated, set in the master before it forks, so every
+/// child, a restarted one too, refuses a file that replaced it at the same path.
+static PINNED: OnceLock<(PathBuf, FileId)> = OnceLock::new();
+
+const DELETED: &str = "the file was deleted while the gateway runs; keys keep working as last \
+    loaded and changes are refused until the file is restored and the gateway restarted \
+    (only `tollgate run` makes a new, empty store)";
+const REPLACED: &str = "the file was replaced since the gateway started; a store is swapped \
+    with the gateway stopped (the -wal file belongs to the old one), so restart it to use the \
+    new file";
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,9 +144,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the file. Fails with `StoreError::Open` saying in
-    /// plain words what is wrong: no such directory, not a database, not writable, newer schema.
-    pub fn open(path: &Path) -> Result<Store> {
+    /// Opens (creating if needed) and migrates the file: `tollgate run` does this, once, before
+    /// it forks; every other process uses `open`. Fails with `StoreError::Open` saying in plain
+    /// words what is wrong: no such directory, not a database, not writable, newer schema.
+    pub fn create(path: &Path) -> Result<Store> {
         let fail = |reason: String| StoreError::Open {
             path: path.to_path_buf(),
             reason,
@@ -130,17 +165,7 @@ impl Store {
                 parent.display()
             )));
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(open_reason(&e)))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| fail(open_reason(&e)))?;
-        // journal_mode answers with a row; the others are plain settings.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(|e| fail(open_reason(&e)))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| fail(open_reason(&e)))?;
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_CREATE)?;
         match migrations::migrate(&conn) {
             Ok(m) if m.from < m.to => tracing::info!(
                 "store {}: schema migrated from version {} to {}",
@@ -149,17 +174,84 @@ impl Store {
                 m.to
             ),
             Ok(_) => {}
-            Err(MigrateError::TooNew { found, known }) => {
-                return Err(fail(format!(
-                    "the file has schema version {found}, written by a newer Tollgate; this one \
-                     knows up to {known}"
-                )))
-            }
+            Err(MigrateError::TooNew { found, known }) => return Err(fail(too_new(found, known))),
             Err(MigrateError::Sqlite(e)) => return Err(fail(open_reason(&e))),
         }
+        let id = file_id(path).map_err(|e| fail(format!("cannot stat the file: {e}")))?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            id,
+        })
+    }
+
+    /// Makes this the file every process of the gateway uses (see `PINNED`); the master calls
+    /// it once, before the fork.
+    pub fn pin(&self) {
+        let _ = PINNED.set((self.path.clone(), self.id));
+    }
+
+    /// Opens the existing file, which must have the current schema: workers and the admin
+    /// process never create or migrate a store, so a deleted file is never silently replaced
+    /// by an empty one. Refuses (`Unavailable`) a file that replaced the pinned one.
+    pub fn open(path: &Path) -> Result<Store> {
+        let unavailable = |reason: &str| StoreError::Unavailable {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        let id = match file_id(path) {
+            Ok(id) => id,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(unavailable(match PINNED.get() {
+                    Some((p, _)) if p == path => DELETED,
+                    _ => "the file does not exist; `tollgate run` creates it at start",
+                }))
+            }
+            Err(e) => return Err(unavailable(&format!("cannot stat the file: {e}"))),
+        };
+        if PINNED
+            .get()
+            .is_some_and(|(p, pinned)| p == path && *pinned != id)
+        {
+            return Err(unavailable(REPLACED));
+        }
+        let conn = connect(path, OpenFlags::empty())?;
+        let fail = |reason: String| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let found = migrations::version(&conn).map_err(|e| fail(open_reason(&e)))?;
+        let known = migrations::MIGRATIONS.len();
+        if found > known {
+            return Err(fail(too_new(found, known)));
+        } else if found < known {
+            return Err(fail(format!(
+                "the file has schema version {found} and this Tollgate needs {known}: only \
+                 `tollgate run` migrates it, at start"
+            )));
+        }
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            id,
+        };
+        // Replaced between the stat and the open: refuse rather than guess which was opened.
+        store.check_file()?;
+        Ok(store)
+    }
+
+    /// Whether the path still names the file this connection opened; `Unavailable` when it
+    /// was deleted or replaced. A stat, cheap enough for every refresh tick and admin call.
+    pub fn check_file(&self) -> Result<()> {
+        let reason = match file_id(&self.path) {
+            Ok(id) if id == self.id => return Ok(()),
+            Ok(_) => REPLACED.to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DELETED.to_string(),
+            Err(e) => format!("cannot stat the file: {e}"),
+        };
+        Err(StoreError::Unavailable {
+            path: self.path.clone(),
+            reason,
         })
     }
 
@@ -232,6 +324,30 @@ impl Store {
         tx.commit()?;
         Ok(value)
     }
+}
+
+/// A read-write connection in WAL mode; `extra` adds `SQLITE_OPEN_CREATE` for `create`.
+fn connect(path: &Path, extra: OpenFlags) -> Result<Connection> {
+    let fail = |e: rusqlite::Error| StoreError::Open {
+        path: path.to_path_buf(),
+        reason: open_reason(&e),
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra;
+    let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
+    // journal_mode answers with a row; the others are plain settings.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .map_err(fail)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .map_err(fail)?;
+    Ok(conn)
+}
+
+fn too_new(found: usize, known: usize) -> String {
+    format!(
+        "the file has schema version {found}, written by a newer Tollgate; this one knows up to \
+         {known}"
+    )
 }
 
 fn read_generation(conn: &Connection) -> Result<u64> {

@@ -64,7 +64,12 @@ pub fn run(args: WorkerArgs) -> ! {
         Some(settings) => match crate::auth::refresh::load_now(settings, &args.config) {
             Ok((store, dir)) => (Some((store, settings.clone())), dir),
             Err(e) => {
-                tracing::error!("worker {}: {e}", args.slot);
+                // Never serve with no keys (every keyed request a 401): exit, and the master
+                // restarts this worker with a pause while the others keep their keys.
+                tracing::error!(
+                    "worker {}: cannot load keys from the store, not serving: {e}",
+                    args.slot
+                );
                 std::process::exit(3);
             }
         },
@@ -134,6 +139,7 @@ pub fn run(args: WorkerArgs) -> ! {
         state: state.clone(),
         dropped,
         store: std::sync::Mutex::new(store),
+        store_health: Arc::default(),
     };
     server.add_service(background_service("control", control));
 
@@ -213,6 +219,8 @@ struct Control {
     dropped: Arc<std::sync::atomic::AtomicU64>,
     /// Handed to the refresh task when the service starts.
     store: std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>,
+    /// Store refresh failures, for `/metrics`.
+    store_health: Arc<crate::auth::refresh::StoreHealth>,
 }
 
 #[async_trait]
@@ -225,8 +233,9 @@ impl BackgroundService for Control {
             let target = self.state.directory.clone();
             let state = self.state.clone();
             let config = move || state.snapshot.load().config.clone();
+            let health = self.store_health.clone();
             tokio::spawn(crate::auth::refresh::follow(
-                store, settings, target, config,
+                store, settings, target, config, health,
             ));
         }
         let ports: Vec<u16> = self
@@ -338,13 +347,15 @@ impl Control {
         };
         let state = self.state.clone();
         let dropped = self.dropped.clone();
+        let store_health = self.store_health.clone();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 state
                     .registry
                     .access_log_dropped
                     .store(dropped.load(Relaxed), Relaxed);
-                let text = state.registry.render(&state.snapshot.load());
+                let mut text = state.registry.render(&state.snapshot.load());
+                store_health.render(&mut text);
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(
                         Duration::from_secs(2),

@@ -153,6 +153,20 @@ fn the_token_is_required_everywhere_under_admin() {
         assert_eq!(status, 401, "{path}: {body}");
         assert!(body.contains("wrong admin token"), "{body}");
     }
+    // Auth schemes are case-insensitive (RFC 9110): any case of "Bearer" is the scheme.
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        let auth = format!("{scheme} {ADMIN_TOKEN}");
+        let (status, body) = raw_get(port, "/admin/tenants", &[("authorization", &auth)]).unwrap();
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    let (status, body) = raw_get(
+        port,
+        "/admin/tenants",
+        &[("authorization", "Basic dG9rZW4=")],
+    )
+    .unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("missing admin token"), "{body}");
     let doc = ok(&s.gw, "GET", "/admin/openapi.json", None);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(fails(&s.gw, "GET", "/admin/nowhere", None, 404).contains("/admin/nowhere"));
@@ -707,6 +721,59 @@ fn the_audit_trail_says_who_did_what_and_when() {
     fails(gw, "GET", "/admin/audit?limit=ten", None, 400);
 }
 
+/// Dates past what can be written (year 9999) are refused with the field named, before
+/// anything is stored; a row that holds one anyway (stored by an older build) still lists,
+/// shows and revokes, its date shown as the last writable one.
+#[test]
+fn far_dates_are_refused_and_stored_ones_still_show() {
+    let s = setup();
+    let gw = &s.gw;
+    tenant_with_app(gw, "acme", "web");
+    let keys = "/admin/tenants/acme/apps/web/keys";
+    for (body, field) in [
+        (json!({"expires_in": "8000y"}), "body.expires_in"),
+        (json!({"expires_in": "101y"}), "body.expires_in"),
+        (json!({"expires_at": "10000-01-01"}), "body.expires_at"),
+    ] {
+        let msg = fails(gw, "POST", keys, Some(body.clone()), 400);
+        assert!(msg.contains(field), "{body}: {msg}");
+    }
+    assert_eq!(
+        ok(gw, "GET", keys, None),
+        json!([]),
+        "a refused key was stored"
+    );
+
+    let key = ok(gw, "POST", keys, Some(json!({"expires_in": "100y"})));
+    let id = key["id"].as_str().unwrap().to_string();
+    let rotate = format!("/admin/keys/{id}/rotate");
+    let msg = fails(gw, "POST", &rotate, Some(json!({"overlap": "9000y"})), 400);
+    assert!(
+        msg.contains("body.overlap") && msg.contains("100 years"),
+        "{msg}"
+    );
+    let listed = ok(gw, "GET", keys, None);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["expires_at"], key["expires_at"], "{listed}");
+
+    // A far date written straight into the file, as an older build stored "8000y".
+    let db = rusqlite::Connection::open(gw.dir.path().join("tollgate.db")).unwrap();
+    let far: i64 = 252_460_000_000_000;
+    db.execute(
+        "UPDATE api_keys SET expires_at = ?1, created_at = ?1 WHERE public_id = ?2",
+        rusqlite::params![far, id],
+    )
+    .unwrap();
+    drop(db);
+    let listed = ok(gw, "GET", keys, None);
+    assert_eq!(listed[0]["expires_at"], "9999-12-31T23:59:59Z", "{listed}");
+    let one = format!("/admin/keys/{id}");
+    assert_eq!(ok(gw, "GET", &one, None)["state"], "active");
+    let rotated = ok(gw, "POST", &rotate, Some(json!({"overlap": "1h"})));
+    assert_eq!(rotated["old"]["id"], id.as_str(), "{rotated}");
+    assert_eq!(ok(gw, "DELETE", &one, None)["state"], "revoked");
+}
+
 /// Stops the gateway and starts it again on the same directory, ports and file.
 fn restart(gw: &mut Gateway) {
     assert_eq!(gw.stop(), Some(0), "{}", gw.stderr());
@@ -815,7 +882,7 @@ fn a_read_only_database_stops_run_with_a_clear_message() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("tollgate.db");
-    drop(tollgate::store::Store::open(&db).unwrap());
+    drop(tollgate::store::Store::create(&db).unwrap());
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
     // Root writes through file modes; `chattr +i` stops root too. Where it is not allowed
     // (some containers and filesystems), this case cannot be staged as root.

@@ -217,6 +217,29 @@ fn each_key_header_is_accepted_and_none_reaches_the_upstream() {
     assert!(!log.contains(&s.a.full));
 }
 
+/// The key comes from the first header that carries one: the Bearer scheme in any case
+/// (RFC 9110), and an `Authorization` of another scheme (a proxy's Basic) is passed over for
+/// `x-api-key` or `x-goog-api-key` instead of hiding them.
+#[test]
+fn any_case_of_bearer_and_basic_beside_a_key_header_authenticate() {
+    let s = setup();
+    let lower = format!("bearer {}", s.a.full);
+    let upper = format!("BEARER {}", s.a.full);
+    let basic = ("authorization", "Basic dXNlcjpwYXNz");
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("authorization", &lower)],
+        &[("authorization", &upper)],
+        &[basic, ("x-api-key", &s.a.full)],
+        &[basic, ("x-goog-api-key", &s.a.full)],
+    ];
+    for headers in cases {
+        let (status, v, _) = get(&s.gw, "/orders/v2/items", headers);
+        assert_eq!(status, 200, "{headers:?}: {v}");
+    }
+    let (status, v, _) = get(&s.gw, "/orders/v2/items", &[basic]);
+    assert_eq!((status, error_code(&v)), (401, "missing_api_key"), "{v}");
+}
+
 #[test]
 fn missing_wrong_and_expired_keys_get_401() {
     let s = setup();

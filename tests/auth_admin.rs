@@ -348,3 +348,123 @@ fn a_tenants_own_provider_key_serves_that_tenant_only_and_is_never_shown() {
         (chat(&acme) == "Bearer sk-oai").then_some(())
     });
 }
+
+fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a process this test started (through the master).
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+/// The master's children that listen on the data port: the workers (the admin process does not).
+fn worker_pids(gw: &Gateway) -> Vec<u32> {
+    gw.children()
+        .into_iter()
+        .filter(|&p| tollgate::procfs::listening_ports(&p.to_string()).contains(&gw.port))
+        .collect()
+}
+
+/// The store file deleted while the gateway runs: every worker keeps the keys it had, the
+/// admin API refuses reads and writes (503) instead of using the deleted file, the workers say
+/// so on /metrics and in the log (once each), and neither a reload nor a restarted worker
+/// makes a new, empty store: the restarted worker does not serve at all.
+#[test]
+fn a_deleted_store_keeps_every_worker_on_its_keys_and_stops_admin_changes() {
+    let up = echo();
+    let gw = gateway(&up, "");
+    new_app(&gw, "acme", "web");
+    let (key, _) = new_key(&gw, "acme", "web", json!({"name": "ci"}));
+    subscribe(&gw, "acme", "web", "orders");
+    settles(&gw, "/orders", &key, (200, ""));
+    let workers = wait_for("two workers listening", Duration::from_secs(10), || {
+        let w = worker_pids(&gw);
+        (w.len() == 2).then_some(w)
+    });
+
+    let db = gw.dir.path().join("tollgate.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    wait_for(
+        "both workers to report the store gone",
+        Duration::from_secs(5),
+        || (sample(&gw.metrics(), "tollgate_store_unavailable") == Some(2.0)).then_some(()),
+    );
+    let errors = sample(&gw.metrics(), "tollgate_store_errors_total").unwrap();
+    assert!(errors >= 2.0, "{errors}");
+    // Connections spread over both workers: each still knows the key.
+    for _ in 0..40 {
+        assert_eq!(call(&gw, "/orders", &key), (200, String::new()));
+    }
+    for (method, path, body) in [
+        ("GET", "/admin/tenants", None),
+        ("GET", "/admin/tenants/acme/apps/web/keys", None),
+        ("POST", "/admin/tenants", Some(json!({"name": "globex"}))),
+        ("POST", "/admin/tenants/acme/apps/web/keys", Some(json!({}))),
+    ] {
+        let (status, v) = admin(&gw, method, path, body);
+        assert_eq!(status, 503, "{method} {path}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("store unavailable") && msg.contains("deleted"),
+            "{v}"
+        );
+    }
+    assert!(!db.exists(), "the admin process made a new store file");
+    // Logged once per worker, not once per refresh tick.
+    let log = gw.stderr();
+    let said = log.matches("cannot refresh keys and subscriptions").count();
+    assert_eq!(said, 2, "{log}");
+
+    // A reload must not make a new store in place of the deleted one.
+    gw.signal(libc::SIGHUP);
+    wait_for("the reload to be refused", Duration::from_secs(10), || {
+        gw.stderr()
+            .contains("reload refused, the running configuration stays: store")
+            .then_some(())
+    });
+    assert!(!db.exists(), "the reload made a new store file");
+
+    // A killed worker's replacement finds no store: it says so and does not serve.
+    let restarts = |gw: &Gateway| sample(&gw.metrics(), "tollgate_worker_restarts_total");
+    kill(workers[0], libc::SIGKILL);
+    wait_for("a replacement to fail", Duration::from_secs(10), || {
+        (restarts(&gw) >= Some(2.0)).then_some(())
+    });
+    assert!(!db.exists(), "a restarted worker made a new store file");
+    let log = gw.stderr();
+    assert!(
+        log.contains("cannot load keys from the store, not serving"),
+        "{log}"
+    );
+    assert_eq!(worker_pids(&gw), vec![workers[1]]);
+    for _ in 0..20 {
+        assert_eq!(call(&gw, "/orders", &key), (200, String::new()));
+    }
+}
+
+/// The store file replaced by another (valid, empty) store while running: no process takes
+/// it up (its keys would differ from what the workers hold): keys keep working, the admin API
+/// answers 503 naming the replacement, and the metric says so.
+#[test]
+fn a_replaced_store_is_not_taken_up_while_running() {
+    let up = echo();
+    let gw = gateway(&up, "");
+    new_app(&gw, "acme", "web");
+    let (key, _) = new_key(&gw, "acme", "web", json!({"name": "ci"}));
+    subscribe(&gw, "acme", "web", "orders");
+    settles(&gw, "/orders", &key, (200, ""));
+
+    let other = gw.dir.path().join("other.db");
+    drop(tollgate::store::Store::create(&other).unwrap());
+    std::fs::rename(&other, gw.dir.path().join("tollgate.db")).unwrap();
+    wait_for(
+        "both workers to report the store replaced",
+        Duration::from_secs(5),
+        || (sample(&gw.metrics(), "tollgate_store_unavailable") == Some(2.0)).then_some(()),
+    );
+    for _ in 0..40 {
+        assert_eq!(call(&gw, "/orders", &key), (200, String::new()));
+    }
+    let (status, v) = admin(&gw, "GET", "/admin/tenants/acme", None);
+    assert_eq!(status, 503, "{v}");
+    assert!(v.to_string().contains("replaced"), "{v}");
+}

@@ -24,8 +24,9 @@ pub struct Shared {
     /// `[store] path` as the process started with it: like the master and the workers, the
     /// admin process takes a changed path on restart only.
     store_path: Option<PathBuf>,
-    /// Opened on first use, and again after a failed open, so a store that was briefly
-    /// unusable answers 503 until it works rather than for the life of the process.
+    /// Opened on first use, and again after a failed open or a failed file check, so a store
+    /// that was briefly unusable answers 503 until it works rather than for the life of the
+    /// process. It is never created here (see `Store::open`).
     store: Mutex<Option<Store>>,
     /// The host's limit table and its most-refused table, shared with the workers.
     pub tables: Tables,
@@ -82,6 +83,9 @@ impl Shared {
                 Some(s) => s,
                 None => Store::open(&path)?,
             };
+            // A deleted or replaced file is neither read nor written (503): the connection
+            // would still reach the old inode, and what is written there is lost.
+            store.check_file()?;
             let out = f(&store);
             *slot = Some(store);
             out

@@ -2,7 +2,7 @@
 
 use super::api::{json, no_content, Call, Shared};
 use super::error::ApiError;
-use super::request::{self, date, duration};
+use super::request::{self, date, date_in, duration};
 use super::views;
 use crate::auth::crypto::Cipher;
 use crate::config::compile::api::now_unix;
@@ -277,7 +277,7 @@ pub async fn create_key(shared: &Arc<Shared>, call: Call, t: String, a: String) 
             ))
         }
         (Some(d), None) => Some(date("expires_at", d)?),
-        (None, Some(d)) => Some(now.saturating_add(duration("expires_in", d)?)),
+        (None, Some(d)) => Some(date_in("expires_in", now, d)?),
         (None, None) => None,
     };
     if expires_at.is_some_and(|e| e <= now) {

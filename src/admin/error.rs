@@ -63,7 +63,7 @@ impl ApiError {
             ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
             ApiError::Store(e) => match e {
-                StoreError::Open { .. } => 503,
+                StoreError::Open { .. } | StoreError::Unavailable { .. } => 503,
                 StoreError::NotFound(_) => 404,
                 StoreError::Conflict(_) | StoreError::ManagedByConfig(_) => 409,
                 StoreError::Invalid(_) => 400,

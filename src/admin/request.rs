@@ -2,7 +2,7 @@
 //! field named), the query string, dates and durations.
 
 use super::error::ApiError;
-use crate::config::compile::api::parse_date;
+use crate::config::time::{date_after, parse_date, parse_duration};
 use pingora::protocols::http::ServerSession;
 use serde::de::DeserializeOwned;
 
@@ -118,15 +118,18 @@ pub fn date(field: &str, text: &str) -> Result<i64, ApiError> {
     parse_date(text).map_err(|e| ApiError::BadRequest(format!("body.{field}: {e}")))
 }
 
-/// A duration field (`"30d"`, `"1h"`) in seconds.
+/// A duration field (`"30d"`, `"1h"`, at most 100 years) in seconds.
 pub fn duration(field: &str, text: &str) -> Result<i64, ApiError> {
-    humantime::parse_duration(text.trim())
-        .map(|d| d.as_secs().min(i64::MAX as u64) as i64)
-        .map_err(|e| {
-            ApiError::BadRequest(format!(
-                "body.{field}: {text:?} is not a duration ({e}); write e.g. \"30d\" or \"1h\""
-            ))
-        })
+    parse_duration(text)
+        .map(|d| d.as_secs() as i64)
+        .map_err(|e| ApiError::BadRequest(format!("body.{field}: {e}")))
+}
+
+/// `now` plus a duration field, refused when the date is past what can be written.
+pub fn date_in(field: &str, now: i64, text: &str) -> Result<i64, ApiError> {
+    let by =
+        parse_duration(text).map_err(|e| ApiError::BadRequest(format!("body.{field}: {e}")))?;
+    date_after(now, by).map_err(|e| ApiError::BadRequest(format!("body.{field}: {text:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -174,6 +177,14 @@ mod tests {
         assert_eq!(duration("overlap", "1h").unwrap(), 3600);
         assert_eq!(duration("expires_in", "30d").unwrap(), 30 * 86400);
         assert!(duration("overlap", "soon").is_err());
+        let far = duration("overlap", "9000y").unwrap_err().to_string();
+        assert!(
+            far.contains("body.overlap") && far.contains("100 years"),
+            "{far}"
+        );
+        assert_eq!(date_in("expires_in", 100, "1m").unwrap(), 160);
+        let e = date_in("expires_in", crate::config::time::MAX_UNIX - 5, "1m").unwrap_err();
+        assert!(e.to_string().contains("body.expires_in"), "{e}");
         assert!(date("expires_at", "2027-06-30").is_ok());
         assert!(date("expires_at", "June")
             .unwrap_err()

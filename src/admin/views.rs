@@ -173,10 +173,9 @@ pub struct Audit<'a> {
 }
 
 pub fn audit(a: &AuditRow) -> Audit<'_> {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.at.max(0) as u64);
     Audit {
         id: a.id,
-        at: humantime::format_rfc3339_millis(at).to_string(),
+        at: crate::config::time::format_date_millis(a.at),
         actor: &a.actor,
         remote: a.remote.as_deref(),
         action: &a.action,

@@ -314,19 +314,26 @@ impl Directory {
     }
 }
 
-/// The key a request presents: `Authorization: Bearer`, `x-api-key` (Anthropic's SDKs) or
-/// `x-goog-api-key` (Gemini's), in that order.
+/// The key a request presents: from the first of `Authorization: Bearer`, `x-api-key`
+/// (Anthropic's SDKs) and `x-goog-api-key` (Gemini's) that carries one. An `Authorization` of
+/// another scheme (`Basic` for a proxy in front) carries no key, so the next header is read.
 pub fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(http::header::AUTHORIZATION) {
-        let v = v.to_str().ok()?;
-        let (scheme, token) = v.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
-    }
-    ["x-api-key", "x-goog-api-key"]
-        .iter()
-        .find_map(|h| headers.get(*h))
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("authorization").and_then(bearer).or_else(|| {
+        ["x-api-key", "x-goog-api-key"]
+            .into_iter()
+            .filter_map(header)
+            .map(str::trim)
+            .find(|k| !k.is_empty())
+    })
+}
+
+/// The token of an `Authorization` value of the `Bearer` scheme, in any case (auth schemes
+/// are case-insensitive, RFC 9110 11.1); `None` for another scheme or an empty token.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Headers that may carry a client's key; they never reach an upstream of a keyed API.
@@ -491,7 +498,16 @@ mod tests {
         assert_eq!(presented_key(&h), Some("a"));
         h.insert("authorization", "bearer  b ".parse().unwrap());
         assert_eq!(presented_key(&h), Some("b"));
-        h.insert("authorization", "Basic b".parse().unwrap());
+        h.insert("authorization", "BEARER c".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("c"));
+        // Another scheme carries no key: the next header that does is read.
+        h.insert("authorization", "Basic dXNlcjpwdw==".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("a"));
+        h.insert("x-api-key", " ".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("g"));
+        h.remove("x-goog-api-key");
+        assert_eq!(presented_key(&h), None);
+        h.insert("authorization", "Bearer ".parse().unwrap());
         assert_eq!(presented_key(&h), None);
     }
 }

@@ -289,9 +289,9 @@ impl<'de> Deserialize<'de> for Dur {
         let text = String::deserialize(d).map_err(|_| {
             serde::de::Error::custom("expected a duration string such as \"250ms\" or \"30s\"")
         })?;
-        humantime::parse_duration(text.trim())
+        crate::config::time::parse_duration(&text)
             .map(Dur)
-            .map_err(|e| serde::de::Error::custom(format!("invalid duration {text:?}: {e}")))
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -4,6 +4,7 @@ use super::rows::{self, KeyRow};
 use super::tenants::{find_app, refuse_config};
 use super::{check_text, now, Actor, Change, Result, Store, StoreError};
 use crate::auth::key;
+use crate::config::time::{MAX_DURATION, MAX_UNIX};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
@@ -91,6 +92,11 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(KeyRow, String)> {
         check_text("key name", name, KEY_NAME_MAX)?;
+        if expires_at.is_some_and(|e| e > MAX_UNIX) {
+            return Err(StoreError::Invalid(
+                "the expiry is after the year 9999".into(),
+            ));
+        }
         self.mutate(actor, |tx| {
             find_app(tx, tenant, app)?;
             let (row, full) = insert_new(tx, tenant, app, name, expires_at)?;
@@ -133,8 +139,10 @@ impl Store {
         id: &str,
         overlap_secs: i64,
     ) -> Result<(KeyRow, String, KeyRow)> {
-        if overlap_secs < 0 {
-            return Err(StoreError::Invalid("the overlap cannot be negative".into()));
+        if !(0..=MAX_DURATION.as_secs() as i64).contains(&overlap_secs) {
+            return Err(StoreError::Invalid(
+                "the overlap must be between 0 and 100 years".into(),
+            ));
         }
         self.mutate(actor, |tx| {
             let old = find_key(tx, id)?;

@@ -129,11 +129,17 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
+/// The schema version of the file: how many migrations it has had (0 for an empty file).
+pub fn version(conn: &Connection) -> rusqlite::Result<usize> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(v.max(0) as usize)
+}
+
 /// Applies the pending migrations. It also writes to the file even when none is pending, so an
 /// unwritable file or directory is found at start-up rather than at the first admin change.
 pub fn migrate(conn: &Connection) -> Result<Migrated, MigrateError> {
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    let from: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let from = version(&tx)?;
     if from > MIGRATIONS.len() {
         return Err(MigrateError::TooNew {
             found: from,

@@ -4,7 +4,7 @@ use crate::config::compile::api::{AppSeed, Approval, KeySeed, Lifecycle, TenantS
 
 fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let store = Store::create(&dir.path().join("t.db")).unwrap();
     (dir, store)
 }
 
@@ -13,7 +13,7 @@ fn admin() -> Actor {
 }
 
 fn open_reason(path: &std::path::Path) -> String {
-    match Store::open(path) {
+    match Store::create(path) {
         Err(StoreError::Open { path: p, reason }) => {
             assert_eq!(p, path);
             reason
@@ -53,7 +53,7 @@ fn seed_acme() -> Vec<TenantSeed> {
 fn migrations_are_idempotent_and_reopening_keeps_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let s = Store::open(&path).unwrap();
+    let s = Store::create(&path).unwrap();
     let version: i64 = s
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -108,12 +108,84 @@ fn a_corrupt_file_is_not_a_database() {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    drop(Store::open(&path).unwrap());
+    drop(Store::create(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch("PRAGMA user_version = 999").unwrap();
     drop(conn);
     let reason = open_reason(&path);
     assert!(reason.contains("newer Tollgate"), "{reason}");
+}
+
+fn unavailable_reason(r: Result<Store>) -> String {
+    match r {
+        Err(StoreError::Unavailable { reason, .. }) => reason,
+        Err(e) => panic!("expected Unavailable, got {e:?}"),
+        Ok(_) => panic!("expected Unavailable, got a store"),
+    }
+}
+
+/// Only `create` makes or migrates a file: `open` (workers, the admin process) refuses a
+/// missing file without making one, and a file of another schema version without touching it.
+#[test]
+fn open_never_creates_nor_migrates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let reason = unavailable_reason(Store::open(&path));
+    assert!(reason.contains("does not exist"), "{reason}");
+    assert!(!path.exists(), "open made the file");
+
+    drop(Store::create(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 1").unwrap();
+    drop(conn);
+    let reason = open_reason_of(Store::open(&path));
+    assert!(reason.contains("only `tollgate run` migrates"), "{reason}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(
+        migrations::version(&conn).unwrap(),
+        1,
+        "open migrated the file"
+    );
+    drop(conn);
+
+    std::fs::write(&path, b"").unwrap();
+    let reason = open_reason_of(Store::open(&path));
+    assert!(reason.contains("schema version 0"), "{reason}");
+}
+
+fn open_reason_of(r: Result<Store>) -> String {
+    match r {
+        Err(StoreError::Open { reason, .. }) => reason,
+        Err(e) => panic!("expected Open, got {e:?}"),
+        Ok(_) => panic!("expected Open, got a store"),
+    }
+}
+
+/// A deleted or replaced file is noticed by the connection that had it open, and a file that
+/// replaced the pinned one is refused by a new `open` (a restarted worker).
+#[test]
+fn a_deleted_or_replaced_file_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let s = Store::create(&path).unwrap();
+    s.pin();
+    let reader = Store::open(&path).unwrap();
+    reader.check_file().unwrap();
+
+    let other = dir.path().join("other.db");
+    drop(Store::create(&other).unwrap());
+    std::fs::rename(&other, &path).unwrap();
+    let reason = unavailable_reason(reader.check_file().map(|_| reader));
+    assert!(reason.contains("replaced"), "{reason}");
+    let reason = unavailable_reason(Store::open(&path));
+    assert!(reason.contains("replaced"), "{reason}");
+
+    std::fs::remove_file(&path).unwrap();
+    let reason = unavailable_reason(s.check_file().map(|_| s));
+    assert!(reason.contains("deleted"), "{reason}");
+    let reason = unavailable_reason(Store::open(&path));
+    assert!(reason.contains("deleted"), "{reason}");
+    assert!(!path.exists());
 }
 
 fn is_root() -> bool {
@@ -148,7 +220,7 @@ impl Drop for Immutable {
 fn a_read_only_file_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    drop(Store::open(&path).unwrap());
+    drop(Store::create(&path).unwrap());
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
     // Root writes through file modes; an immutable file (chattr +i) stops root too. Where
@@ -701,7 +773,7 @@ fn api_state_overrides() {
 fn two_connections_see_each_others_changes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let writer = Store::open(&path).unwrap();
+    let writer = Store::create(&path).unwrap();
     let reader = Store::open(&path).unwrap();
     writer.create_tenant(&admin(), "acme", "").unwrap();
     assert_eq!(reader.generation().unwrap(), 1);
@@ -713,7 +785,7 @@ fn two_connections_see_each_others_changes() {
 #[test]
 fn plans_and_attachments_are_audited_and_cascade() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(&dir.path().join("t.db")).unwrap();
+    let s = Store::create(&dir.path().join("t.db")).unwrap();
     let alice = Actor::new("alice", None);
     s.create_tenant(&alice, "beta", "").unwrap();
     s.create_app(&alice, "beta", "web", "", None).unwrap();
@@ -793,7 +865,7 @@ fn plans_and_attachments_are_audited_and_cascade() {
 #[test]
 fn a_configured_tenant_keeps_its_plan_but_takes_attachments() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(&dir.path().join("t.db")).unwrap();
+    let s = Store::create(&dir.path().join("t.db")).unwrap();
     s.apply_seed(&seed_acme()).unwrap();
     assert_eq!(s.get_tenant("acme").unwrap().plan.as_deref(), Some("pro"));
     let alice = Actor::new("alice", None);

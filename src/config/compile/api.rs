@@ -12,6 +12,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The date helpers live in `config::time`; these names stay for the modules that use them.
+pub use crate::config::time::{format_date, http_date, now_unix, parse_date};
+
 /// Where an API is in its life. `Draft` is not routable (404), `Retired` answers 410.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -371,55 +374,4 @@ fn compile_key(
         name: s.name.clone(),
         expires_at,
     })
-}
-
-/// Reads a date as users write it, `"2027-06-30"` (midnight UTC) or RFC 3339
-/// (`"2027-06-30T12:00:00Z"`), into Unix seconds.
-pub fn parse_date(text: &str) -> Result<i64, String> {
-    let t = text.trim();
-    let full = if t.len() == 10 {
-        format!("{t}T00:00:00Z")
-    } else {
-        t.to_string()
-    };
-    let at = humantime::parse_rfc3339_weak(&full).map_err(|_| {
-        format!("{text:?} is not a date: write \"2027-06-30\" or \"2027-06-30T12:00:00Z\"")
-    })?;
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .map_err(|_| format!("{text:?} is before 1970"))
-}
-
-/// Unix seconds as RFC 3339 (`2027-06-30T00:00:00Z`), the form the admin API answers with.
-pub fn format_date(unix: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
-/// Unix seconds as an HTTP date (`Wed, 30 Jun 2027 00:00:00 GMT`), for `Sunset`.
-pub fn http_date(unix: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
-    httpdate::fmt_http_date(at)
-}
-
-/// The current time in Unix seconds.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_parse_and_format() {
-        assert_eq!(parse_date("2027-06-30").unwrap(), 1_814_313_600);
-        assert_eq!(parse_date("2027-06-30T00:00:00Z").unwrap(), 1_814_313_600);
-        assert!(parse_date("June 30").is_err());
-        assert_eq!(format_date(1_814_313_600), "2027-06-30T00:00:00Z");
-        assert_eq!(http_date(1_814_313_600), "Wed, 30 Jun 2027 00:00:00 GMT");
-    }
 }

@@ -113,7 +113,12 @@ fn finish_reason(part: &Part) -> FinishReason {
 
 pub fn chat(req: &ChatRequest, model: &str) -> ChatResponse {
     let part = reply(req);
-    let n = req.n.unwrap_or(1).max(1);
+    // Bounded here too, not only by the request check: the mock must never loop on a number
+    // a client chose.
+    let n = req
+        .n
+        .unwrap_or(1)
+        .clamp(1, crate::llm::validate::MAX_CHOICES);
     ChatResponse {
         id: format!(
             "chatcmpl-mock-{:x}",

@@ -120,11 +120,27 @@ fn bad_requests_name_the_problem() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert_eq!(v["error"]["param"], "body", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON body"),
+        "{v}"
+    );
 
     let r = client().get(gw.url("/v1/chat/completions")).send().unwrap();
     assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
     let r = post(&gw, "/v1/unknown", &json!({}));
     assert_eq!(r.status(), 404);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "unknown_url", "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
 
     // Anthropic clients get Anthropic's error shape.
     let r = client()
@@ -136,6 +152,11 @@ fn bad_requests_name_the_problem() {
     assert_eq!(r.status(), 404);
     let v: Value = r.json().unwrap();
     assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "not_found_error", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("nope"),
+        "{v}"
+    );
 }
 
 #[test]

@@ -266,6 +266,17 @@ mod tests {
     }
 
     #[test]
+    fn choices_are_capped_whatever_n_says() {
+        // The request check refuses such an `n`; the mock must not loop on it regardless.
+        let mut req = ask("hi");
+        req.n = Some(u32::MAX);
+        assert_eq!(
+            chat(&req, "mock-1").choices.len(),
+            crate::llm::validate::MAX_CHOICES as usize
+        );
+    }
+
+    #[test]
     fn required_tool_choice_calls_the_tool() {
         let mut req = ask("weather in Paris");
         req.tools.push(Tool {

@@ -1,6 +1,6 @@
 //! Translation cost per call: a chat request from OpenAI's format to Anthropic's and Gemini's,
 //! a response back, a stream translated event by event, and the same-format passthrough
-//! (read the model, splice in the provider's name) for comparison.
+//! (read and validate the top-level fields, splice in the provider's name) for comparison.
 
 use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -8,6 +8,7 @@ use tollgate::llm::codec::{self, StreamDecoder, StreamEncoder};
 use tollgate::llm::passthrough::Peek;
 use tollgate::llm::provider::Format;
 use tollgate::llm::sse::Decoder;
+use tollgate::llm::validate::Api;
 
 /// A typical agent turn: system prompt, a few messages, one tool call and its result, a tool.
 const REQUEST: &str = r#"{"model":"gpt-4o","temperature":0.2,"max_tokens":512,"messages":[
@@ -27,7 +28,7 @@ fn requests(c: &mut Criterion) {
     let mut g = c.benchmark_group("request");
     g.bench_function("passthrough_peek_splice", |b| {
         b.iter(|| {
-            let peek = Peek::read(black_box(body)).expect("valid");
+            let peek = Peek::read(black_box(body), Api::Chat(Format::OpenAi)).expect("valid");
             peek.splice(body, "gpt-4o-2024-08-06", true)
         })
     });

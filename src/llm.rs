@@ -15,3 +15,4 @@ pub mod passthrough;
 pub mod provider;
 pub mod providers;
 pub mod sse;
+pub mod validate;

@@ -75,7 +75,11 @@ fn a_budget_with_status_402_answers_402_once_spent() {
         }
         assert!(ok < 40, "the budget never ran out");
     };
-    assert!(ok >= 1, "{ok}");
+    // Each call reserves its estimate ($0.25: a 90-byte body is 23 prompt tokens at $0.01, and
+    // 1 output token at $0.02) and settles what the mock used ($0.07: 1 prompt token, 3 of
+    // "You said: hi"). With $1, call k+1 fits while 0.07k + 0.25 <= 1: eleven calls. Had the
+    // reservations never been settled, four.
+    assert_eq!(ok, 11);
     assert!(number(&refused, "retry-after") > 0);
     let v: serde_json::Value = refused.json().unwrap();
     assert_eq!(v["error"]["code"], "budget_exhausted", "{v}");
@@ -165,7 +169,9 @@ fn openai_headers_come_on_answers_streams_and_refusals() {
     assert_eq!(r.status(), 200);
     assert_eq!(number(&r, "x-ratelimit-remaining-requests"), 3);
     assert!(number(&r, "x-ratelimit-remaining-tokens") < tokens);
-    let _ = r.text();
+    let text = r.text().unwrap();
+    let (_, said) = openai_chunks(&text);
+    assert_eq!(said, "You said: hi", "{text}");
     // Refused for tokens: the headers show what the bucket still holds.
     let r = chat(&gw, 5000, false);
     assert_eq!(r.status(), 429);

@@ -120,11 +120,27 @@ fn bad_requests_name_the_problem() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert_eq!(v["error"]["param"], "body", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON body"),
+        "{v}"
+    );
 
     let r = client().get(gw.url("/v1/chat/completions")).send().unwrap();
     assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
     let r = post(&gw, "/v1/unknown", &json!({}));
     assert_eq!(r.status(), 404);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "unknown_url", "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
 
     // Anthropic clients get Anthropic's error shape.
     let r = client()
@@ -136,6 +152,11 @@ fn bad_requests_name_the_problem() {
     assert_eq!(r.status(), 404);
     let v: Value = r.json().unwrap();
     assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "not_found_error", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("nope"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -433,4 +454,186 @@ fn azure_and_openai_compatible_use_their_urls_and_keys() {
         "no key configured, none sent"
     );
     assert_eq!(body_json(&req)["model"], "meta-llama/Llama-3.1-8B-Instruct");
+}
+
+/// Resident memory of a process, from `/proc`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn anthropic_post(gw: &Gateway, body: &str) -> reqwest::blocking::Response {
+    client()
+        .post(gw.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .unwrap()
+}
+
+fn raw_post(gw: &Gateway, path: &str, body: &str) -> reqwest::blocking::Response {
+    client()
+        .post(gw.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .unwrap()
+}
+
+/// A 400 in OpenAI's shape naming `param`.
+fn openai_invalid(r: reqwest::blocking::Response, param: &str) {
+    assert_eq!(r.status(), 400, "{param}");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert_eq!(v["error"]["param"], param, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(param),
+        "{v}"
+    );
+}
+
+/// A 400 in Anthropic's shape naming `param` in its message.
+fn anthropic_invalid(r: reqwest::blocking::Response, param: &str) {
+    assert_eq!(r.status(), 400, "{param}");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(param),
+        "{v}"
+    );
+}
+
+#[test]
+fn out_of_range_parameters_are_refused_before_any_work() {
+    let openai = openai_server("from gpt");
+    let anthropic = anthropic_server("from claude");
+    let cfg = format!(
+        "{MOCK}{}{}{}{}{LLM_ROUTE}",
+        provider("oai", "openai", &openai, ""),
+        provider("ant", "anthropic", &anthropic, ""),
+        model("gpt", &[("oai", "gpt-4o")], ""),
+        model("claude", &[("ant", "claude-sonnet-4-5")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+    // The issue's request: once a 9 GB worker. Mock, translated and pass-through deployments.
+    for m in ["demo", "gpt", "claude"] {
+        for (param, value) in [
+            ("n", "4294967295"),
+            ("n", "-1"),
+            ("n", "0"),
+            ("n", "1.5"),
+            ("n", "129"),
+            ("temperature", "2.5"),
+            ("top_p", "-0.1"),
+            ("presence_penalty", "9"),
+            ("max_tokens", "0"),
+            ("max_tokens", "18446744073709551615"),
+            ("top_logprobs", "21"),
+            ("stop", r#"["a","b","c","d","e"]"#),
+            ("logit_bias", r#"{"1":101}"#),
+        ] {
+            let body = format!(r#"{{"model":"{m}","{param}":{value},{msgs}}}"#);
+            openai_invalid(raw_post(&gw, "/v1/chat/completions", &body), param);
+        }
+    }
+    for (param, body) in [
+        ("temperature", r#""temperature":1.5,"max_tokens":5"#),
+        ("max_tokens", r#""max_tokens":0"#),
+        ("max_tokens", r#""max_tokens":null"#),
+        ("max_tokens", r#""stream":false"#),
+        ("top_k", r#""top_k":-1,"max_tokens":5"#),
+        ("stop_sequences", r#""stop_sequences":"x","max_tokens":5"#),
+    ] {
+        for m in ["demo", "gpt", "claude"] {
+            let body = format!(r#"{{"model":"{m}",{body},{msgs}}}"#);
+            anthropic_invalid(anthropic_post(&gw, &body), param);
+        }
+    }
+    for (param, body) in [
+        ("dimensions", r#""dimensions":0,"input":"a""#),
+        (
+            "input",
+            &format!(r#""input":[{}]"#, vec!["\"a\""; 2049].join(",")),
+        ),
+    ] {
+        let body = format!(r#"{{"model":"demo",{body}}}"#);
+        openai_invalid(raw_post(&gw, "/v1/embeddings", &body), param);
+    }
+    assert_eq!(openai.hits(), 0, "nothing reached the provider");
+    assert_eq!(anthropic.hits(), 0, "nothing reached the provider");
+
+    // In range, the same parameters work, and the worker is as small as it was.
+    let body = format!(r#"{{"model":"demo","n":128,"temperature":2,{msgs}}}"#);
+    let r = raw_post(&gw, "/v1/chat/completions", &body);
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["choices"].as_array().unwrap().len(), 128);
+    let body = format!(r#"{{"model":"claude","max_tokens":5,"temperature":1,{msgs}}}"#);
+    assert_eq!(anthropic_post(&gw, &body).status(), 200);
+    for worker in gw.children() {
+        let rss = rss_kib(worker);
+        assert!(rss < 200 * 1024, "worker {worker} at {rss} KiB");
+    }
+}
+
+#[test]
+fn a_body_with_a_key_given_twice_is_refused_on_every_path() {
+    let openai = openai_server("from gpt");
+    let anthropic = anthropic_server("from claude");
+    let cfg = format!(
+        "{MOCK}{}{}{}{}{LLM_ROUTE}",
+        provider("oai", "openai", &openai, ""),
+        provider("ant", "anthropic", &anthropic, ""),
+        model("gpt", &[("oai", "gpt-4o")], ""),
+        model("claude", &[("ant", "claude-sonnet-4-5")], ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+    // The second `model` would be the one a provider's parser reads, past the access check
+    // made on the first.
+    for (first, second) in [("demo", "gpt"), ("gpt", "claude"), ("claude", "gpt")] {
+        let body = format!(r#"{{"model":"{first}",{msgs},"model":"{second}"}}"#);
+        let r = raw_post(&gw, "/v1/chat/completions", &body);
+        openai_invalid(r, "model");
+        let body = format!(r#"{{"model":"{first}","max_tokens":5,{msgs},"model":"{second}"}}"#);
+        anthropic_invalid(anthropic_post(&gw, &body), "model");
+    }
+    let body = format!(r#"{{"model":"gpt","stream":false,{msgs},"stream":true}}"#);
+    openai_invalid(raw_post(&gw, "/v1/chat/completions", &body), "stream");
+    let body = r#"{"model":"demo","input":"a","model":"gpt"}"#;
+    openai_invalid(raw_post(&gw, "/v1/embeddings", body), "model");
+    assert_eq!(openai.hits(), 0, "nothing reached the provider");
+    assert_eq!(anthropic.hits(), 0, "nothing reached the provider");
+}
+
+#[test]
+fn an_unreachable_provider_is_named_but_its_address_is_not_shown() {
+    let port = free_port();
+    let cfg = format!(
+        "[[providers]]\nname = \"internal\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}\"\napi_key = \"sk\"\n\
+         {}{LLM_ROUTE}[llm]\nbackoff = \"1ms\"\nmax_backoff = \"1ms\"\n",
+        model("gpt", &[("internal", "gpt-4o")], "retries = 0"),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let r = post(&gw, "/v1/chat/completions", &chat("gpt", "hi"));
+    assert_eq!(r.status(), 503);
+    let text = r.text().unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("internal"), "names the provider: {v}");
+    assert!(!text.contains("127.0.0.1"), "{text}");
+    assert!(!text.contains(&port.to_string()), "{text}");
+    // The operator still finds the address in the log.
+    wait_for("the address in the log", Duration::from_secs(10), || {
+        gw.stderr()
+            .contains(&format!("127.0.0.1:{port}"))
+            .then_some(())
+    });
 }

@@ -1,10 +1,13 @@
 //! The official `openai` and `anthropic` Python SDKs as real clients of the real gateway: each
 //! test starts the gateway with the mock provider and runs one scenario of
 //! tests/sdk/{openai,anthropic}_client.py (chat, streaming, tools, streaming tools, models,
-//! embeddings), which asserts what the SDK parsed. The Python is `$TOLLGATE_SDK_PYTHON`, else
+//! embeddings), which asserts what the SDK parsed. Chat and streaming also run with `demo`
+//! served by in-test providers that answer as the mock does: translated (a format other than
+//! the SDK's) and byte-exact pass-through (the SDK's own format). The Python is `$TOLLGATE_SDK_PYTHON`, else
 //! target/sdk-venv/bin/python; scripts/sdk-venv.sh makes that venv (scripts/test.sh runs it).
 
 mod common;
+use common::providers;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -52,8 +55,26 @@ fn python() -> PathBuf {
 /// Runs `scenario` of tests/sdk/`script` against a fresh gateway and asserts it succeeded and
 /// that the gateway served exactly `requests` requests, all 200, on the llm route.
 fn run(script: &str, scenario: &str, requests: usize) {
+    run_with(script, scenario, requests, MOCK);
+}
+
+/// `run` with `demo` served by an in-test provider of `kind` answering as the mock does, and
+/// asserts every request reached it.
+fn run_via(script: &str, scenario: &str, requests: usize, kind: &'static str) {
+    let up = providers::echo_server(kind);
+    let cfg = format!(
+        "{}{}{}",
+        providers::provider("echo", kind, &up, ""),
+        providers::model("demo", &[("echo", "echo-1")], ""),
+        providers::LLM_ROUTE,
+    );
+    run_with(script, scenario, requests, &cfg);
+    assert_eq!(up.hits(), requests, "{script} {scenario} via {kind}");
+}
+
+fn run_with(script: &str, scenario: &str, requests: usize, config: &str) {
     let python = python();
-    let mut gw = Gateway::start(1, MOCK);
+    let mut gw = Gateway::start(1, config);
     let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(script);
@@ -222,4 +243,34 @@ fn anthropic_tools() {
 #[test]
 fn anthropic_stream_tools() {
     run("anthropic_client.py", "stream_tools", 2);
+}
+
+// Through providers: translated (another format) and byte-exact (the SDK's own format).
+
+#[test]
+fn openai_chat_via_anthropic_gemini_and_pass_through() {
+    for kind in ["anthropic", "gemini", "openai"] {
+        run_via("openai_client.py", "chat", 1, kind);
+    }
+}
+
+#[test]
+fn openai_stream_via_anthropic_gemini_and_pass_through() {
+    for kind in ["anthropic", "gemini", "openai"] {
+        run_via("openai_client.py", "stream", 2, kind);
+    }
+}
+
+#[test]
+fn anthropic_chat_via_openai_gemini_and_pass_through() {
+    for kind in ["openai", "gemini", "anthropic"] {
+        run_via("anthropic_client.py", "chat", 1, kind);
+    }
+}
+
+#[test]
+fn anthropic_stream_via_openai_gemini_and_pass_through() {
+    for kind in ["openai", "gemini", "anthropic"] {
+        run_via("anthropic_client.py", "stream", 1, kind);
+    }
 }

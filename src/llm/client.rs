@@ -42,7 +42,9 @@ pub struct Exchange {
     idle_timeout: Duration,
 }
 
-fn io_error(ep: &ProviderEndpoint, e: &pingora::Error) -> ApiError {
+/// A failure to reach a provider. The client is told the provider's name and the kind of
+/// failure; the address, internal to the operator's network, goes to the process log only.
+fn io_error(spec: &ProviderSpec, ep: &ProviderEndpoint, e: &pingora::Error) -> ApiError {
     use pingora::ErrorType::*;
     let kind = match e.etype() {
         ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => ErrorKind::Timeout,
@@ -51,9 +53,14 @@ fn io_error(ep: &ProviderEndpoint, e: &pingora::Error) -> ApiError {
         }
         _ => ErrorKind::BadResponse,
     };
+    tracing::warn!(
+        provider = %spec.name,
+        address = %ep.authority,
+        "provider call failed: {e}"
+    );
     ApiError::new(
         kind,
-        format!("provider {}: {}", ep.authority, e.etype().as_str()),
+        format!("provider {}: {}", spec.name, e.etype().as_str()),
     )
     .with_code("provider_unreachable")
 }
@@ -68,7 +75,11 @@ impl Client {
         }
     }
 
-    async fn resolve(&self, ep: &ProviderEndpoint) -> Result<SocketAddr, ApiError> {
+    async fn resolve(
+        &self,
+        spec: &ProviderSpec,
+        ep: &ProviderEndpoint,
+    ) -> Result<SocketAddr, ApiError> {
         if let Ok(ip) = ep.host.parse::<IpAddr>() {
             return Ok(SocketAddr::new(ip, ep.port));
         }
@@ -85,6 +96,8 @@ impl Client {
         self.lookup((ep.host.clone(), ep.port))
             .await
             .map_err(|msg| {
+                tracing::warn!(provider = %spec.name, "provider host: {msg}");
+                let msg = format!("provider {}: its host name cannot be resolved", spec.name);
                 ApiError::new(ErrorKind::Unavailable, msg).with_code("provider_unresolvable")
             })
     }
@@ -124,7 +137,7 @@ impl Client {
         body: Bytes,
         read_timeout: Duration,
     ) -> Result<Exchange, ApiError> {
-        let addr = self.resolve(ep).await?;
+        let addr = self.resolve(spec, ep).await?;
         let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
         peer.options.connection_timeout = Some(spec.connect_timeout);
         peer.options.total_connection_timeout = Some(spec.connect_timeout);
@@ -134,7 +147,7 @@ impl Client {
                 .connector
                 .get_http_session(&peer)
                 .await
-                .map_err(|e| io_error(ep, &e))?;
+                .map_err(|e| io_error(spec, ep, &e))?;
             if fresh_only && reused {
                 session.shutdown().await;
                 continue;
@@ -151,12 +164,12 @@ impl Client {
                     })
                 }
                 Err(_) if reused => continue,
-                Err(e) => return Err(io_error(ep, &e)),
+                Err(e) => return Err(io_error(spec, ep, &e)),
             }
         }
         Err(ApiError::new(
             ErrorKind::Unavailable,
-            format!("provider {}: connection closed", ep.authority),
+            format!("provider {}: connection closed", spec.name),
         ))
     }
 }

@@ -165,3 +165,6 @@ impl StreamEncoder {
         }
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -17,6 +17,7 @@ use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
 use crate::llm::models::Models;
 use crate::llm::passthrough::Peek;
 use crate::llm::provider::Format;
+use crate::llm::validate::Api;
 use crate::llm::{codec, providers::openai};
 use crate::proxy::ctx::RequestCtx;
 use crate::telemetry::call::CallRecord;
@@ -252,12 +253,14 @@ fn settle(ctx: &mut RequestCtx) {
     budget.settle(used, now_ns());
 }
 
-/// Reads the body and finds its model; on failure the client has been answered.
+/// Reads the body, validates its parameters for `api` and finds its model; on failure the
+/// client has been answered.
 async fn admit(
     session: &mut Session,
     ctx: &mut RequestCtx,
     models: &Models,
     client: Format,
+    api: Api,
 ) -> Result<(Inbound, usize), pingora::Result<bool>> {
     let body = match read_body(session, models.policy.max_body_bytes).await {
         Ok(b) => b,
@@ -267,7 +270,7 @@ async fn admit(
             return Err(respond::error(session, ctx, client, e, None).await);
         }
     };
-    let peek = match Peek::read(&body) {
+    let peek = match Peek::read(&body, api) {
         Ok(p) => p,
         Err(e) => return Err(respond::error(session, ctx, client, e, None).await),
     };
@@ -314,7 +317,7 @@ async fn chat(
     models: &Models,
     client: Format,
 ) -> pingora::Result<bool> {
-    let (mut inbound, model) = match admit(session, ctx, models, client).await {
+    let (mut inbound, model) = match admit(session, ctx, models, client, Api::Chat(client)).await {
         Ok(v) => v,
         Err(answered) => return answered,
     };
@@ -327,7 +330,8 @@ async fn embeddings(
     ctx: &mut RequestCtx,
     models: &Models,
 ) -> pingora::Result<bool> {
-    let (inbound, model) = match admit(session, ctx, models, Format::OpenAi).await {
+    let (inbound, model) = match admit(session, ctx, models, Format::OpenAi, Api::Embeddings).await
+    {
         Ok(v) => v,
         Err(answered) => return answered,
     };

@@ -113,7 +113,12 @@ fn finish_reason(part: &Part) -> FinishReason {
 
 pub fn chat(req: &ChatRequest, model: &str) -> ChatResponse {
     let part = reply(req);
-    let n = req.n.unwrap_or(1).max(1);
+    // Bounded here too, not only by the request check: the mock must never loop on a number
+    // a client chose.
+    let n = req
+        .n
+        .unwrap_or(1)
+        .clamp(1, crate::llm::validate::MAX_CHOICES);
     ChatResponse {
         id: format!(
             "chatcmpl-mock-{:x}",
@@ -258,6 +263,17 @@ mod tests {
         assert_eq!(r.choices[0].message.joined_text(), "You said: hello there");
         assert_eq!(r.usage.prompt_tokens, 3);
         assert!(r.usage.completion_tokens > 0);
+    }
+
+    #[test]
+    fn choices_are_capped_whatever_n_says() {
+        // The request check refuses such an `n`; the mock must not loop on it regardless.
+        let mut req = ask("hi");
+        req.n = Some(u32::MAX);
+        assert_eq!(
+            chat(&req, "mock-1").choices.len(),
+            crate::llm::validate::MAX_CHOICES as usize
+        );
     }
 
     #[test]

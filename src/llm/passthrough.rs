@@ -7,9 +7,11 @@
 //! `splice` rewrites only those byte ranges.
 
 use crate::llm::ir::ApiError;
+use crate::llm::validate::{self, Api};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 
@@ -52,20 +54,42 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
     }
 }
 
+impl Fields<'_> {
+    /// A key given twice is refused: JSON parsers disagree on which one counts (serde takes
+    /// the last, others the first), so a body the gateway checked could mean another model or
+    /// parameter to the provider it is forwarded to.
+    fn refuse_duplicates(&self) -> Result<(), ApiError> {
+        let mut seen = HashSet::with_capacity(self.entries.len());
+        for (k, _) in &self.entries {
+            if !seen.insert(k.as_ref()) {
+                return Err(ApiError::invalid(
+                    k.as_ref(),
+                    format!("the key `{k}` appears more than once in the body"),
+                )
+                .with_code("duplicate_key"));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn span(body: &[u8], raw: &RawValue) -> Range<usize> {
     let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
     start..start + raw.get().len()
 }
 
 impl Peek {
-    /// Reads the top level of a chat or embeddings body. An invalid body, or a `model` that
-    /// is missing or not a string, is a 400 naming what is wrong.
-    pub fn read(body: &[u8]) -> Result<Peek, ApiError> {
+    /// Reads the top level of a chat or embeddings body addressed to `api`, and holds every
+    /// parameter to its documented range (`validate`). An invalid body, a key given twice, or
+    /// a `model` that is missing or not a string, is a 400 naming what is wrong.
+    pub fn read(body: &[u8], api: Api) -> Result<Peek, ApiError> {
         let fields: Fields = serde_json::from_slice(body)
             .map_err(|e| ApiError::invalid("body", format!("invalid JSON body: {e}")))?;
+        fields.refuse_duplicates()?;
         let mut peek = Peek::default();
         let mut model = None;
         for (k, v) in &fields.entries {
+            validate::field(api, k, v)?;
             match k.as_ref() {
                 "model" => {
                     let name: String = serde_json::from_str(v.get())
@@ -95,6 +119,12 @@ impl Peek {
             }
         }
         peek.model = model.ok_or_else(|| ApiError::invalid("model", "`model` is required"))?;
+        validate::complete(api, |key| {
+            fields
+                .entries
+                .iter()
+                .any(|(k, v)| k == key && v.get() != "null")
+        })?;
         peek.end = body
             .iter()
             .rposition(|&b| b == b'}')
@@ -148,11 +178,40 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::provider::Format;
+
+    const CHAT: Api = Api::Chat(Format::OpenAi);
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let e = Peek::read(br#"{"model":"cheap","messages":[],"model":"dear"}"#, CHAT).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert_eq!(e.code.as_deref(), Some("duplicate_key"));
+        // An escaped key is the same key once decoded, as the provider will read it.
+        let e = Peek::read(br#"{"model":"a","mod\u0065l":"b"}"#, CHAT).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        let e = Peek::read(br#"{"model":"a","n":1,"n":2}"#, CHAT).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("n"));
+        // Nested objects are the codecs' business; only the top level is spliced.
+        Peek::read(br#"{"model":"a","metadata":{"k":1},"x":{"k":2}}"#, CHAT).unwrap();
+    }
+
+    #[test]
+    fn parameters_are_validated_on_every_path() {
+        let e = Peek::read(br#"{"model":"m","n":4294967295,"messages":[]}"#, CHAT).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("n"));
+        let anthropic = Api::Chat(Format::Anthropic);
+        let e = Peek::read(br#"{"model":"m","messages":[]}"#, anthropic).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("max_tokens"));
+        let e = Peek::read(br#"{"model":"m","max_tokens":null}"#, anthropic).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("max_tokens"));
+        Peek::read(br#"{"model":"m","max_tokens":5}"#, anthropic).unwrap();
+    }
 
     #[test]
     fn only_the_model_changes_and_everything_else_survives() {
         let body = br#"{ "messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}], "model" : "claude",  "x_unknown": 1.50 }"#;
-        let peek = Peek::read(body).unwrap();
+        let peek = Peek::read(body, CHAT).unwrap();
         assert_eq!(peek.model, "claude");
         let out = peek.splice(body, "claude-sonnet-4-5", true);
         let expected =
@@ -163,14 +222,14 @@ mod tests {
     #[test]
     fn same_model_keeps_the_body_identical() {
         let body = br#"{"model":"gpt-4o","messages":[]}"#;
-        let peek = Peek::read(body).unwrap();
+        let peek = Peek::read(body, CHAT).unwrap();
         assert_eq!(peek.splice(body, "gpt-4o", true), body.to_vec());
     }
 
     #[test]
     fn usage_is_asked_for_on_streams() {
         let body = br#"{"model":"m","stream":true,"messages":[]}"#;
-        let peek = Peek::read(body).unwrap();
+        let peek = Peek::read(body, CHAT).unwrap();
         assert!(!peek.include_usage);
         let out = peek.splice(body, "m", true);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -178,7 +237,7 @@ mod tests {
 
         let body =
             br#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"other":1}}"#;
-        let peek = Peek::read(body).unwrap();
+        let peek = Peek::read(body, CHAT).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&peek.splice(body, "m", true)).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert_eq!(v["stream_options"]["other"], 1);
@@ -186,24 +245,30 @@ mod tests {
 
     #[test]
     fn bad_bodies_name_what_is_wrong() {
-        assert_eq!(Peek::read(b"{").unwrap_err().param.as_deref(), Some("body"));
         assert_eq!(
-            Peek::read(b"[1]").unwrap_err().param.as_deref(),
+            Peek::read(b"{", CHAT).unwrap_err().param.as_deref(),
             Some("body")
         );
         assert_eq!(
-            Peek::read(br#"{"messages":[]}"#)
+            Peek::read(b"[1]", CHAT).unwrap_err().param.as_deref(),
+            Some("body")
+        );
+        assert_eq!(
+            Peek::read(br#"{"messages":[]}"#, CHAT)
                 .unwrap_err()
                 .param
                 .as_deref(),
             Some("model")
         );
         assert_eq!(
-            Peek::read(br#"{"model":3}"#).unwrap_err().param.as_deref(),
+            Peek::read(br#"{"model":3}"#, CHAT)
+                .unwrap_err()
+                .param
+                .as_deref(),
             Some("model")
         );
         assert_eq!(
-            Peek::read(br#"{"model":"m","stream":"yes"}"#)
+            Peek::read(br#"{"model":"m","stream":"yes"}"#, CHAT)
                 .unwrap_err()
                 .param
                 .as_deref(),
@@ -214,7 +279,7 @@ mod tests {
     #[test]
     fn escaped_model_names_are_read_and_replaced() {
         let body = br#"{"model":"a\"b","messages":[]}"#;
-        let peek = Peek::read(body).unwrap();
+        let peek = Peek::read(body, CHAT).unwrap();
         assert_eq!(peek.model, "a\"b");
         let out = peek.splice(body, "x", false);
         assert_eq!(out, br#"{"model":"x","messages":[]}"#.to_vec());

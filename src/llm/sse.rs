@@ -78,7 +78,8 @@ impl Decoder {
     }
 
     /// A decoder that holds at most `limit` bytes for one event: its data and event type so
-    /// far, plus a line cut by a chunk boundary (field names and comments included).
+    /// far, plus the line being read (field names and comments included), whether or not a
+    /// chunk boundary cuts it, so the outcome never depends on how the stream was split.
     pub fn with_limit(limit: usize) -> Self {
         Decoder {
             limit,
@@ -171,10 +172,12 @@ impl Decoder {
                     None => self.pending_cr = true,
                 }
             }
+            // A line counts whole however it arrived: were only a line cut by a chunk boundary
+            // held to the limit, where the network split a stream would decide whether it fails.
+            self.check_room(pos)?;
             if self.line.is_empty() {
                 self.process_line(&chunk[..pos], out)?;
             } else {
-                self.check_room(pos)?;
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(&chunk[..pos]);
                 let result = self.process_line(&line, out);

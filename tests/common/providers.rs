@@ -240,3 +240,47 @@ pub fn openai_chunks(body: &str) -> (Vec<serde_json::Value>, String) {
         .collect();
     (chunks, said)
 }
+
+/// The text of the last user turn of a request body in `format` (`openai`, `anthropic`,
+/// `gemini`): a string content, or its text parts joined.
+pub fn last_user_text(format: &str, body: &serde_json::Value) -> String {
+    let (turns, role, content) = match format {
+        "gemini" => ("contents", "user", "parts"),
+        _ => ("messages", "user", "content"),
+    };
+    let Some(turn) = body[turns]
+        .as_array()
+        .and_then(|ts| ts.iter().rev().find(|t| t["role"] == role))
+    else {
+        return String::new();
+    };
+    match &turn[content] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(parts) => {
+            parts.iter().filter_map(|p| p["text"].as_str()).collect()
+        }
+        _ => String::new(),
+    }
+}
+
+/// A server of `format` that answers as the mock provider does (`You said: <the last user
+/// text>`), streamed when asked, so the SDK scenarios can run through real provider formats.
+pub fn echo_server(format: &'static str) -> Upstream {
+    Upstream::start(format, move |r: &Request| {
+        let body = body_json(r);
+        let said = format!("You said: {}", last_user_text(format, &body));
+        let words: Vec<&str> = said.split_inclusive(' ').collect();
+        let stream = match format {
+            "gemini" => r.path.contains("streamGenerateContent"),
+            _ => body["stream"] == true,
+        };
+        match (format, stream) {
+            ("openai", true) => sse_reply(&openai_stream_events(&words, true)),
+            ("openai", false) => json_reply(openai_chat(&said)),
+            ("anthropic", true) => sse_reply(&anthropic_stream_events(&words)),
+            ("anthropic", false) => json_reply(anthropic_text(&said)),
+            (_, true) => sse_reply(&gemini_stream_events(&words)),
+            (_, false) => json_reply(gemini_text(&said)),
+        }
+    })
+}

@@ -279,6 +279,25 @@ fn too_large_event_is_an_error() {
 }
 
 #[test]
+fn a_line_over_the_limit_fails_however_the_stream_is_split() {
+    // Found by the property test below: a long comment (or field name) failed only when a
+    // chunk boundary cut it, so the network's split points decided the outcome.
+    let s = b": 0123456789abcdef\ndata: x\n\n";
+    let whole = {
+        let mut d = Decoder::with_limit(10);
+        d.push(s, &mut Vec::new())
+    };
+    let split = {
+        let mut d = Decoder::with_limit(10);
+        let mut out = Vec::new();
+        d.push(&s[..5], &mut out)
+            .and_then(|_| d.push(&s[5..], &mut out))
+    };
+    assert_eq!(whole, Err(SseError::EventTooLarge { limit: 10 }));
+    assert_eq!(split, whole);
+}
+
+#[test]
 fn invalid_utf8_in_an_event_is_an_error() {
     assert_eq!(decode(b"data: \xFF\n\n"), Err(SseError::InvalidUtf8));
     assert_eq!(
@@ -326,4 +345,112 @@ fn encode_normalises_line_ends_it_cannot_frame() {
     let mut buf = BytesMut::new();
     encode(Some("bad\r\nname"), "a\r\nb\rc", &mut buf);
     assert_eq!(decode(&buf).unwrap(), [ev(Some("badname"), "a\nb\nc")]);
+}
+
+/// Properties over generated input: the decoder never panics, where a stream is split never
+/// changes what it decodes to (events and errors alike), and `encode` round-trips as its doc
+/// says. Bounded (a few hundred cases of small inputs) to run in well under a second.
+mod props {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// The events `bytes` decodes to when fed cut at `cuts`, and the first error (from `push`
+    /// or `finish`).
+    fn decode_split(bytes: &[u8], cuts: &[Index], limit: usize) -> (Vec<Event>, Option<SseError>) {
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.push(0);
+        at.push(bytes.len());
+        at.sort_unstable();
+        let mut d = Decoder::with_limit(limit);
+        let mut out = Vec::new();
+        for w in at.windows(2) {
+            if let Err(e) = d.push(&bytes[w[0]..w[1]], &mut out) {
+                return (out, Some(e));
+            }
+        }
+        (out, d.finish().err())
+    }
+
+    /// Bytes built mostly from SSE's own vocabulary, so that fields, line ends, comments, the
+    /// BOM and broken UTF-8 meet at every position.
+    fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"data:".to_vec()),
+            Just(b"data: ".to_vec()),
+            Just(b"event: ".to_vec()),
+            Just(b"id:".to_vec()),
+            Just(b"retry: 15".to_vec()),
+            Just(b":".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(BOM.to_vec()),
+            Just(vec![0xff]),
+            Just(vec![0xc3]),
+            Just("é€👋".as_bytes().to_vec()),
+            vec(prop::sample::select(b"abz {}\":".to_vec()), 0..6),
+            vec(any::<u8>(), 0..4),
+        ];
+        vec(piece, 0..32).prop_map(|ps| ps.concat())
+    }
+
+    /// What the decoder gives back for `encode`d data: line ends as LF.
+    fn lf(data: &str) -> String {
+        data.replace("\r\n", "\n").replace('\r', "\n")
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_bytes_decode_alike_at_any_split(
+            bytes in sse_bytes(),
+            cuts in vec(any::<Index>(), 0..8),
+            limit in prop_oneof![Just(DEFAULT_EVENT_LIMIT), 1usize..48],
+        ) {
+            let whole = decode_split(&bytes, &[], limit);
+            let split = decode_split(&bytes, &cuts, limit);
+            prop_assert_eq!(whole, split);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..256), cuts in vec(any::<Index>(), 0..4)) {
+            let _ = decode_split(&bytes, &cuts, 64);
+        }
+
+        #[test]
+        fn encoded_events_come_back_at_any_split(
+            events in vec((proptest::option::of(".{0,8}"), ".{0,24}"), 0..6),
+            cuts in vec(any::<Index>(), 0..8),
+        ) {
+            let mut bytes = BytesMut::new();
+            for (name, data) in &events {
+                encode(name.as_deref(), data, &mut bytes);
+            }
+            let expected: Vec<Event> = events
+                .iter()
+                .map(|(name, data)| Event {
+                    event: name
+                        .as_deref()
+                        .map(|n| n.replace(['\r', '\n'], ""))
+                        .filter(|n| !n.is_empty()),
+                    data: lf(data),
+                    ..Event::default()
+                })
+                .collect();
+            let (got, err) = decode_split(&bytes, &cuts, DEFAULT_EVENT_LIMIT);
+            prop_assert_eq!(err, None);
+            prop_assert_eq!(got, expected);
+        }
+    }
 }

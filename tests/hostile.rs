@@ -376,3 +376,159 @@ fn a_client_that_goes_away_is_logged_as_gone_not_as_bad_framing() {
     assert!(line.contains("client closed the connection"), "{line}");
     assert!(!line.contains("framing"), "{line}");
 }
+
+/// The gateway's worker processes (its children other than the admin process are all
+/// workers here: no `[admin]`-less test runs these).
+fn max_child_rss_kib(gw: &Gateway) -> u64 {
+    gw.children()
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether the server has closed `s` (EOF or reset), without blocking.
+fn peer_closed(s: &std::net::TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let closed = match s.peek(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[test]
+fn slow_headers_are_cut_off_while_other_clients_are_served() {
+    use std::io::Write;
+    const SLOW: usize = 1000;
+    let up = recorder();
+    let gw = gateway(&up, "header_timeout = \"2s\"");
+    let started = std::time::Instant::now();
+    let mut slow: Vec<(std::net::TcpStream, Option<Duration>)> = (0..SLOW)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+            s.write_all(b"GET /pub/slow HTTP/1.1\r\nHost: h\r\nX-Slow: ")
+                .unwrap();
+            (s, None)
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut max_rss = 0;
+    // Each round: one more header byte on every slow connection still open, then twenty
+    // ordinary clients. Bounded by the round count and by the time.
+    for _ in 0..2000 {
+        for (s, closed_at) in slow.iter_mut().filter(|(_, c)| c.is_none()) {
+            if s.write_all(b"a").is_err() || peer_closed(s) {
+                *closed_at = Some(started.elapsed());
+            }
+        }
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            let resp = Conn::open(gw.port).send(&get("/pub/fast")).response();
+            latencies.push(t.elapsed());
+            assert_eq!(resp.map(|r| r.status), Some(200), "a client was not served");
+        }
+        max_rss = max_rss.max(max_child_rss_kib(&gw));
+        if slow.iter().all(|(_, c)| c.is_some()) || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    let open = slow.iter().filter(|(_, c)| c.is_none()).count();
+    assert_eq!(
+        open,
+        0,
+        "{open} slow connections still open after {:?}",
+        started.elapsed()
+    );
+    let first_close = slow.iter().filter_map(|(_, c)| *c).min().unwrap();
+    assert!(
+        first_close >= Duration::from_secs(2),
+        "closed before the deadline: {first_close:?}"
+    );
+    assert!(max_rss < 200 * 1024, "a worker grew to {max_rss} KiB");
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let last_close = slow.iter().filter_map(|(_, c)| *c).max().unwrap();
+    println!(
+        "slowloris: {SLOW} slow connections closed {first_close:?}..{last_close:?} after the start; \
+         {} ordinary requests meanwhile, median {median:?}, p99 {p99:?}; worker RSS at most {} MiB",
+        latencies.len(),
+        max_rss / 1024
+    );
+    let timeouts = sample(&gw.metrics(), "tollgate_client_header_timeouts_total").unwrap();
+    assert!(timeouts >= SLOW as f64, "{timeouts}");
+    assert!(up
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|r| r.path == "/pub/fast"));
+}
+
+#[test]
+fn a_slow_head_on_a_kept_connection_is_cut_off_too() {
+    let up = recorder();
+    let gw = gateway(&up, "header_timeout = \"1s\"");
+    let mut c = Conn::open(gw.port);
+    assert_eq!(c.send(&get("/pub/1")).response().unwrap().status, 200);
+    c.send(b"GET /pub/2 HTTP/1.1\r\nHo");
+    let t = std::time::Instant::now();
+    assert!(c.closed(), "the slow second head was not cut off");
+    assert!(t.elapsed() < Duration::from_secs(9), "{:?}", t.elapsed());
+    assert_eq!(up.hits(), 1);
+}
+
+#[test]
+fn connections_over_the_cap_are_closed_on_arrival() {
+    let up = recorder();
+    let gw = gateway(&up, "max_connections = 8\nheader_timeout = \"60s\"");
+    let open = |gw: &Gateway| sample(&gw.metrics(), "tollgate_client_connections");
+    let mut held: Vec<Conn> = (0..8).map(|_| Conn::open(gw.port)).collect();
+    wait_for("8 open connections", Duration::from_secs(10), || {
+        (open(&gw) == Some(8.0)).then_some(())
+    });
+    let mut extra = Conn::open(gw.port);
+    assert!(extra.closed(), "a ninth connection was kept");
+    assert_eq!(
+        sample(&gw.metrics(), "tollgate_client_connections_refused_total"),
+        Some(1.0)
+    );
+    // The held connections still serve, and a freed place is taken again.
+    assert_eq!(held[0].send(&get("/pub/x")).response().unwrap().status, 200);
+    held.truncate(4);
+    wait_for("4 open connections", Duration::from_secs(10), || {
+        (open(&gw) == Some(4.0)).then_some(())
+    });
+    assert_eq!(
+        Conn::open(gw.port)
+            .send(&get("/pub/y"))
+            .response()
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_body_that_stops_coming_is_timed_out() {
+    let up = recorder();
+    let gw = gateway(&up, "body_timeout = \"1s\"");
+    let mut c = Conn::open(gw.port);
+    c.send(b"POST /pub/upload HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab");
+    let resp = c.response().expect("an answer to the stalled body");
+    assert_eq!(
+        (resp.status, resp.code()),
+        (408, "request_timeout".to_string()),
+        "{resp:?}"
+    );
+    assert!(c.closed());
+}

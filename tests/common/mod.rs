@@ -111,11 +111,10 @@ pub fn validate(text: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tollgate.toml");
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(binary())
-        .args(["validate", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(binary()).args(["validate", "-c"]).arg(&path),
+        Duration::from_secs(20),
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

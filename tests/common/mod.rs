@@ -341,6 +341,11 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Outp
 /// Writes `text` as `dir/tollgate.toml` (`ACCESS_LOG` replaced by `dir/access.log`) and starts
 /// `tollgate run` on it with stderr to `dir/stderr.log`.
 pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
+    spawn_gateway_with(dir, text, |_| {})
+}
+
+/// `spawn_gateway`, with `configure` applied to the command before it is started.
+pub fn spawn_gateway_with(dir: &Path, text: &str, configure: impl FnOnce(&mut Command)) -> Child {
     let config_path = dir.join("tollgate.toml");
     let access = dir.join("access.log");
     std::fs::write(
@@ -349,14 +354,15 @@ pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
     )
     .unwrap();
     let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
-    Command::new(binary())
-        .args(["run", "-c"])
+    let mut cmd = Command::new(binary());
+    cmd.args(["run", "-c"])
         .arg(&config_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap()
+        .stderr(stderr);
+    configure(&mut cmd);
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
 }
 
 pub fn children_of(pid: u32) -> Vec<u32> {

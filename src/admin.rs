@@ -10,6 +10,7 @@ pub mod error;
 mod inspect;
 mod plans;
 mod request;
+pub mod routes;
 pub mod views;
 
 use crate::config::compile::Secret;

@@ -386,3 +386,33 @@ deployments = [{ provider = "mock", model = "mock-1" }]
         assert_eq!(call("other", 5000).status(), 200);
     }
 }
+
+#[test]
+fn allowed_answers_carry_the_reset_and_the_ratelimit_state() {
+    let up = echo();
+    let gw = gateway(&up);
+    // One connection, so the ten calls are decided in this order, fast.
+    let c = client();
+    let first_sent = std::time::Instant::now();
+    for k in 1..=10u64 {
+        let r = c.get(gw.url("/echo/x")).send().unwrap();
+        let since_first = first_sent.elapsed().as_secs();
+        assert_eq!(r.status(), 200, "call {k}");
+        assert_eq!(header(&r, "ratelimit-policy"), "\"per-ip\";q=10;w=60");
+        assert_eq!(header(&r, "x-ratelimit-limit"), "10");
+        let remaining: u64 = header(&r, "x-ratelimit-remaining").parse().unwrap();
+        assert_eq!(remaining, 10 - k);
+        // 10 a minute: each call takes 6 s of the bucket, so after k calls it is full again
+        // 6k s after the first, less the time gone since (rounded up to whole seconds).
+        let reset: u64 = header(&r, "x-ratelimit-reset").parse().unwrap();
+        assert!(
+            (6 * k - since_first..=6 * k).contains(&reset),
+            "call {k}: reset {reset}, {since_first} s after the first call"
+        );
+        assert_eq!(
+            header(&r, "ratelimit"),
+            format!("\"per-ip\";r={remaining};t={reset}"),
+            "call {k}"
+        );
+    }
+}

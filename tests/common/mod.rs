@@ -279,6 +279,10 @@ impl Drop for Gateway {
 
 /// Kills a process started by the test and its children (a gateway's workers), and reaps it.
 pub fn kill_tree(mut child: Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        // Reaped already: its pid may belong to another process by now.
+        return;
+    }
     let kids = children_of(child.id());
     let _ = child.kill();
     let _ = child.wait();

@@ -149,11 +149,13 @@ impl Upstream {
         Self::start(name, move |_| Reply::ok(n.clone()))
     }
 
+    /// On a port the test process holds (`free_port`), so that no other test takes it while
+    /// this server is stopped and before it starts again on it (`start_on`).
     pub fn start(
         name: &str,
         handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> Upstream {
-        Self::start_on(0, name, handler)
+        Self::start_on(super::free_port(), name, handler)
     }
 
     pub fn start_on(

@@ -11,6 +11,7 @@ mod guard;
 mod inspect;
 mod plans;
 mod request;
+pub mod routes;
 pub mod views;
 
 use crate::config::compile::Secret;

@@ -843,33 +843,77 @@ fn a_restart_keeps_all_state() {
     );
 }
 
-/// Starts `tollgate run` on a gateway directory holding `db` as the store file; waits for it
-/// to exit and returns (exit code, stderr).
-fn run_on_store(prepare: impl FnOnce(&Path)) -> Option<(Option<i32>, String)> {
+/// Starts `tollgate run` on a gateway directory holding `db` as the store file (made by
+/// `prepare`), the command set up by `configure`; waits for it to exit and returns (exit
+/// code, stderr).
+fn run_on_store(
+    prepare: impl FnOnce(&Path),
+    configure: impl FnOnce(&mut std::process::Command),
+) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "{}\n[store]\npath = \"tollgate.db\"\n",
         base_config(free_port(), free_port(), 1, "")
     );
     prepare(&dir.path().join("tollgate.db"));
-    let mut child = spawn_gateway(dir.path(), &text);
+    let mut child = Running(Some(spawn_gateway_with(dir.path(), &text, configure)));
     let status = wait_for("tollgate run to exit", Duration::from_secs(20), || {
-        child.try_wait().unwrap()
+        child.child().try_wait().unwrap()
     });
+    child.0 = None;
     let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
-    Some((status.code(), stderr))
+    (status.code(), stderr)
 }
 
 #[test]
 fn a_corrupt_database_stops_run_with_a_clear_message() {
-    let (code, stderr) = run_on_store(|db| {
-        std::fs::write(db, b"garbage, not a database\n".repeat(300)).unwrap();
-    })
-    .unwrap();
+    let (code, stderr) = run_on_store(
+        |db| std::fs::write(db, b"garbage, not a database\n".repeat(300)).unwrap(),
+        |_| {},
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("not a SQLite database"), "{stderr}");
     assert!(stderr.contains("tollgate.db"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Capabilities that let a process write (or chmod) a file its mode forbids.
+const FILE_OVERRIDES: [libc::c_ulong; 3] = [
+    1, // CAP_DAC_OVERRIDE
+    2, // CAP_DAC_READ_SEARCH
+    3, // CAP_FOWNER
+];
+
+/// Starts the command without the capabilities that let root write through file modes, so
+/// a read-only file is read-only to it as to any user. They are dropped from the bounding set
+/// between fork and exec, and so are not in the permitted set the exec computes for root; the
+/// inheritable set (the other source of that set) must not hold them.
+fn without_file_overrides(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let inheritable = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapInh:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .expect("CapInh in /proc/self/status");
+    for cap in FILE_OVERRIDES {
+        assert_eq!(
+            inheritable & (1 << cap),
+            0,
+            "capability {cap} is inheritable: the test cannot take it from the gateway"
+        );
+    }
+    // SAFETY: the closure only calls prctl, which is async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            for cap in FILE_OVERRIDES {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 fn is_root() -> bool {
@@ -880,34 +924,19 @@ fn is_root() -> bool {
 #[test]
 fn a_read_only_database_stops_run_with_a_clear_message() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("tollgate.db");
-    drop(tollgate::store::Store::create(&db).unwrap());
-    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
-    // Root writes through file modes; `chattr +i` stops root too. Where it is not allowed
-    // (some containers and filesystems), this case cannot be staged as root.
-    let immutable = is_root()
-        && std::process::Command::new("chattr")
-            .arg("+i")
-            .arg(&db)
-            .status()
-            .is_ok_and(|s| s.success());
-    if is_root() && !immutable {
-        eprintln!("skipped: running as root and chattr +i is not available");
-        return;
-    }
-    let copy = db.clone();
-    let result = run_on_store(move |target| {
-        // The gateway's own directory gets a symlink to the read-only file.
-        std::os::unix::fs::symlink(&copy, target).unwrap();
-    });
-    if immutable {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&db)
-            .status();
-    }
-    let (code, stderr) = result.unwrap();
+    let (code, stderr) = run_on_store(
+        |db| {
+            drop(tollgate::store::Store::create(db).unwrap());
+            std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o444)).unwrap();
+        },
+        // Root writes through file modes; without these capabilities it cannot. (Dropping
+        // them needs CAP_SETPCAP, which root has; if it is missing, the start fails loudly.)
+        |cmd| {
+            if is_root() {
+                without_file_overrides(cmd)
+            }
+        },
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("read-only"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -88,14 +88,16 @@ fn consistent_hash_on_header_sticks() {
 
 #[test]
 fn least_inflight_avoids_the_busy_target() {
+    // The held request stays in flight until the test opens the gate, however slow the run.
+    let gate = Gate::new();
+    let _open_at_exit = gate.opener();
     let handler = |name: &'static str| {
+        let gate = gate.clone();
         move |req: &Request| {
-            let hold = req.path.ends_with("/hold");
-            Reply::ok(name).delay(std::time::Duration::from_millis(if hold {
-                2000
-            } else {
-                0
-            }))
+            if req.path.ends_with("/hold") {
+                gate.wait();
+            }
+            Reply::ok(name)
         }
     };
     let a = Upstream::start("a", handler("a"));
@@ -117,5 +119,7 @@ fn least_inflight_avoids_the_busy_target() {
         got.iter().all(|g| g != busy),
         "requests went to the busy target {busy}: {got:?}"
     );
+    assert!(!held.is_finished(), "the held request was answered early");
+    gate.open();
     assert_eq!(held.join().unwrap(), busy);
 }

@@ -134,7 +134,16 @@ upstream = "u"
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().unwrap(), "fast");
     }
-    // A POST is not retried after the upstream got it: the slow target's timeout is a 504.
+    // A POST is not retried after the upstream got it: the slow target's timeout is a 504,
+    // and each POST reached exactly one target (a retry would have sent it to both).
+    let posts = |u: &Upstream| {
+        u.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
     let statuses: Vec<u16> = (0..2)
         .map(|_| {
             c.post(gw.url("/u"))
@@ -146,6 +155,11 @@ upstream = "u"
         })
         .collect();
     assert!(statuses.contains(&504), "{statuses:?}");
+    assert_eq!(
+        (posts(&slow), posts(&fast)),
+        (count(&statuses, 504), count(&statuses, 200)),
+        "POSTs received by (slow, fast) for answers {statuses:?}"
+    );
 }
 
 #[test]
@@ -206,4 +220,8 @@ upstream = "slow"
         "took {:?}",
         started.elapsed()
     );
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|&&s| s == status).count()
 }

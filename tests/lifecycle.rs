@@ -383,8 +383,13 @@ fn a_bad_reload_keeps_the_running_config() {
 
 #[test]
 fn sigterm_drains_in_flight_requests_and_exits_zero() {
-    let slow = Upstream::start("slow", |_: &Request| {
-        Reply::ok("done").delay(Duration::from_millis(1500))
+    // The request stays in flight until the test has seen the listeners close.
+    let gate = Gate::new();
+    let _open_at_exit = gate.opener();
+    let held = gate.clone();
+    let slow = Upstream::start("slow", move |_: &Request| {
+        held.wait();
+        Reply::ok("done")
     });
     let mut gw = Gateway::start(2, &config_body(&[("slow", &[&slow])], "slow"));
     let port = gw.port;
@@ -416,6 +421,7 @@ fn sigterm_drains_in_flight_requests_and_exits_zero() {
         !inflight.is_finished(),
         "connections were refused only after the in-flight request ended"
     );
+    gate.open();
 
     let got = inflight.join().unwrap();
     assert_eq!(

@@ -249,12 +249,20 @@ deployments = [{{ provider = "mock", model = "mock-1" }}]
 }
 
 fn chat(gw: &Gateway, max_tokens: u64, stream: bool) -> reqwest::blocking::Response {
+    chat_on(&reqwest::blocking::Client::new(), gw, max_tokens, stream)
+}
+
+fn chat_on(
+    c: &reqwest::blocking::Client,
+    gw: &Gateway,
+    max_tokens: u64,
+    stream: bool,
+) -> reqwest::blocking::Response {
     let body = serde_json::json!({
         "model": "demo", "max_tokens": max_tokens, "stream": stream,
         "messages": [{"role": "user", "content": "hi"}]
     });
-    reqwest::blocking::Client::new()
-        .post(gw.url("/v1/chat/completions"))
+    c.post(gw.url("/v1/chat/completions"))
         .json(&body)
         .send()
         .unwrap()
@@ -273,7 +281,12 @@ fn token_limits_reserve_the_estimate_and_settle_the_usage() {
         assert_eq!(header(&r, "x-ratelimit-limit"), "1000");
         let remaining: u64 = header(&r, "x-ratelimit-remaining").parse().unwrap();
         assert!((50..100).contains(&remaining), "{remaining}");
-        let _ = r.text();
+        let text = r.text().unwrap();
+        assert_eq!(
+            common::providers::openai_answer_text(&text, stream),
+            "You said: hi",
+            "stream {stream}"
+        );
     }
     // More than the bucket holds: refused in OpenAI's shape, with the headers.
     let r = chat(&gw, 5000, false);
@@ -291,20 +304,23 @@ fn a_cost_budget_refuses_once_spent() {
     let gw = llm_gateway(
         "[[limits]]\nname = \"budget\"\ncounts = \"cost\"\nrate = 2.0\nperiod = \"1d\"\nkey = []\n",
     );
+    // One connection: a call is settled once its answer is written, before the worker reads
+    // the next request on the connection, so no call sees its predecessor's reservation.
+    let c = client();
     let mut ok = 0;
     for _ in 0..40 {
-        let r = chat(&gw, 1, false);
+        let r = chat_on(&c, &gw, 1, false);
         match r.status().as_u16() {
             200 => ok += 1,
             429 => break,
             s => panic!("status {s}"),
         }
     }
-    // Settled at the real cost, the half dollar pays for several calls, then no more.
-    assert!(
-        (3..40).contains(&ok),
-        "{ok} calls before the budget ran out"
-    );
+    // The body is 90 bytes, so a call reserves 23 prompt tokens and 1 output token: $0.25 at
+    // these prices; the mock reports 1 prompt and 3 completion tokens: $0.07. Settled at the
+    // real cost, 25 calls leave exactly the 26th one's reservation ($1.75 + $0.25 = $2); left
+    // at the estimate (never settled), the budget would hold 8.
+    assert_eq!(ok, 26, "calls before the budget ran out");
     assert_eq!(chat(&gw, 10, false).status(), 429);
 }
 
@@ -368,5 +384,35 @@ deployments = [{ provider = "mock", model = "mock-1" }]
     // Another model on the same route has none of them.
     for _ in 0..3 {
         assert_eq!(call("other", 5000).status(), 200);
+    }
+}
+
+#[test]
+fn allowed_answers_carry_the_reset_and_the_ratelimit_state() {
+    let up = echo();
+    let gw = gateway(&up);
+    // One connection, so the ten calls are decided in this order, fast.
+    let c = client();
+    let first_sent = std::time::Instant::now();
+    for k in 1..=10u64 {
+        let r = c.get(gw.url("/echo/x")).send().unwrap();
+        let since_first = first_sent.elapsed().as_secs();
+        assert_eq!(r.status(), 200, "call {k}");
+        assert_eq!(header(&r, "ratelimit-policy"), "\"per-ip\";q=10;w=60");
+        assert_eq!(header(&r, "x-ratelimit-limit"), "10");
+        let remaining: u64 = header(&r, "x-ratelimit-remaining").parse().unwrap();
+        assert_eq!(remaining, 10 - k);
+        // 10 a minute: each call takes 6 s of the bucket, so after k calls it is full again
+        // 6k s after the first, less the time gone since (rounded up to whole seconds).
+        let reset: u64 = header(&r, "x-ratelimit-reset").parse().unwrap();
+        assert!(
+            (6 * k - since_first..=6 * k).contains(&reset),
+            "call {k}: reset {reset}, {since_first} s after the first call"
+        );
+        assert_eq!(
+            header(&r, "ratelimit"),
+            format!("\"per-ip\";r={remaining};t={reset}"),
+            "call {k}"
+        );
     }
 }

@@ -312,44 +312,59 @@ deployments = [{{ provider = "mock", model = "mock-1" }}]
             redis.url()
         ),
     );
+    let attempts = std::cell::Cell::new(0u64);
     let chat = |stream: bool| {
         let body = serde_json::json!({
             "model": "demo", "max_tokens": 900, "stream": stream,
             "messages": [{"role": "user", "content": "hi"}]
         });
+        attempts.set(attempts.get() + 1);
         let r = client()
             .post(gw.url("/v1/chat/completions"))
             .json(&body)
             .send()
             .unwrap();
         let (status, headers) = (r.status().as_u16(), r.headers().clone());
-        let _ = r.text();
-        (status == 200).then_some(headers)
+        let text = r.text().unwrap();
+        if status != 200 {
+            return None;
+        }
+        assert_eq!(
+            common::providers::openai_answer_text(&text, stream),
+            "You said: hi",
+            "stream {stream}"
+        );
+        Some(headers)
     };
-    // Each call reserves about 900 of the 1000 tokens and uses a few dozen; the refund is
-    // sent to Redis after the answer, so the next call may have to wait a moment for it.
-    for stream in [false, true, false] {
+    let number = |h: &reqwest::header::HeaderMap, name: &str| -> u64 {
+        h[name].to_str().unwrap().parse().unwrap()
+    };
+    let started = Instant::now();
+    // Each call reserves 923 of the 1000 tokens (its 91- or 92-byte body is 23 tokens, plus
+    // 900) and uses 4 (the mock's 1 prompt and 3 completion tokens); the refund is sent to
+    // Redis after the answer, so the next call may have to wait a moment for it.
+    for (calls_before, stream) in [false, true, false].into_iter().enumerate() {
         let headers = wait_for("the last call's refund", Duration::from_secs(10), || {
             chat(stream)
         });
-        // OpenAI's headers come from the decisions Redis returned for this call.
+        // OpenAI's headers come from the decisions Redis returned for this call: what the
+        // earlier calls used and this one's reservation, plus what the bucket regained since
+        // the first call (1000 an hour).
         assert_eq!(headers["x-ratelimit-limit-tokens"], "1000");
-        let left: u64 = headers["x-ratelimit-remaining-tokens"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let left = number(&headers, "x-ratelimit-remaining-tokens");
+        let want = 1000 - 4 * calls_before as u64 - 923;
+        let regained = (started.elapsed().as_secs_f64() / 3.6).ceil() as u64;
         assert!(
-            left < 100,
-            "{left} tokens left after a 900-token reservation"
+            (want..=want + regained).contains(&left),
+            "{left} tokens left, want {want} (+{regained} regained)"
         );
+        // Every attempt, the ones refused for tokens too, took a request.
         assert_eq!(headers["x-ratelimit-limit-requests"], "50");
-        let requests: u64 = headers["x-ratelimit-remaining-requests"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(requests < 50, "{headers:?}");
+        assert_eq!(
+            number(&headers, "x-ratelimit-remaining-requests"),
+            50 - attempts.get(),
+            "{headers:?}"
+        );
     }
     let keys = redis.command(&["KEYS", "tollgate:{budget:*"]);
     assert!(keys.contains("tollgate:{budget:"), "{keys}");

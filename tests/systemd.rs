@@ -31,15 +31,18 @@ fn ready_reloading_and_stopping_are_notified() {
     .replace("ACCESS_LOG", "off");
     let conf = dir.path().join("t.toml");
     std::fs::write(&conf, text).unwrap();
-    let mut child = Command::new(binary())
-        .args(["run", "-c"])
-        .arg(&conf)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
+    // Killed with its workers when dropped, so a failed assertion does not leave it running.
+    let mut gateway = Running(Some(
+        Command::new(binary())
+            .args(["run", "-c"])
+            .arg(&conf)
+            .env("NOTIFY_SOCKET", &sock_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let pid = gateway.child().id() as i32;
     assert_eq!(recv(&sock), "READY=1");
     // Ready means serving: a request goes through right away.
     assert_eq!(raw_get(port, "/", &[]).map(|r| r.0), Some(200));
@@ -50,6 +53,7 @@ fn ready_reloading_and_stopping_are_notified() {
 
     unsafe { libc::kill(pid, libc::SIGTERM) };
     assert_eq!(recv(&sock), "STOPPING=1");
+    let child = gateway.child();
     let status = wait_for("the master to exit", Duration::from_secs(20), || {
         child.try_wait().unwrap()
     });

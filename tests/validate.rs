@@ -3,15 +3,30 @@
 mod common;
 use common::*;
 use std::process::Command;
+use std::sync::LazyLock;
+use std::time::Duration;
 
-const SPEC_EXAMPLE: &str = r#"
+/// The data and admin ports of `SPEC_EXAMPLE`: held by this process (`free_port`), so `run` on
+/// the example, were it ever accepted, could not take a port another test uses.
+static PORTS: LazyLock<(u16, u16)> = LazyLock::new(|| (free_port(), free_port()));
+
+/// How long a `tollgate validate` or refused `tollgate run` may take.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+static SPEC_EXAMPLE: LazyLock<String> = LazyLock::new(|| {
+    SPEC_TEMPLATE
+        .replace("DATA_PORT", &PORTS.0.to_string())
+        .replace("ADMIN_PORT", &PORTS.1.to_string())
+});
+
+const SPEC_TEMPLATE: &str = r#"
 [server]
-listen = ["127.0.0.1:18080"]
+listen = ["127.0.0.1:DATA_PORT"]
 workers = 2
 threads = 1
 
 [admin]
-listen = "127.0.0.1:19090"
+listen = "127.0.0.1:ADMIN_PORT"
 token = "${TOLLGATE_ADMIN_TOKEN}"
 
 [[upstreams]]
@@ -37,7 +52,7 @@ fn validate_env(text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    let out = output_within(&mut cmd, DEADLINE);
     let stderr =
         String::from_utf8_lossy(&out.stderr).replace(&path.to_string_lossy().to_string(), "t.toml");
     (
@@ -49,17 +64,18 @@ fn validate_env(text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
 
 #[test]
 fn the_spec_example_validates() {
-    let (ok, err, _) = validate_env(SPEC_EXAMPLE, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
+    let (ok, err, _) = validate_env(&SPEC_EXAMPLE, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
     assert!(ok, "{err}");
 }
 
 #[test]
 fn shipped_configs_validate() {
-    let out = Command::new(binary())
-        .args(["validate", "-c", "conf/tollgate.toml"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(binary())
+            .args(["validate", "-c", "conf/tollgate.toml"])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        DEADLINE,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -69,7 +85,7 @@ fn shipped_configs_validate() {
 
 #[test]
 fn an_unset_secret_is_named() {
-    let (ok, err, _) = validate_env(SPEC_EXAMPLE, &[]);
+    let (ok, err, _) = validate_env(&SPEC_EXAMPLE, &[]);
     assert!(!ok);
     assert!(
         err.contains(
@@ -81,6 +97,7 @@ fn an_unset_secret_is_named() {
 
 #[test]
 fn five_kinds_of_mistakes_are_each_located() {
+    let listen = format!("listen = [\"127.0.0.1:{}\"]", PORTS.0);
     let cases: &[(&str, &str, &str)] = &[
         // (what to replace, replacement, expected line in stderr)
         (
@@ -99,7 +116,7 @@ fn five_kinds_of_mistakes_are_each_located() {
             "t.toml:15:47: upstreams[0].health_check.interval: invalid duration \"soon\"",
         ),
         (
-            "listen = [\"127.0.0.1:18080\"]",
+            &listen,
             "listen = [\"localhost\"]",
             "t.toml:3:11: server.listen[0]: \"localhost\" is not an IP:port address",
         ),
@@ -160,12 +177,13 @@ fn run_refuses_a_bad_file() {
         SPEC_EXAMPLE.replace("upstream = \"echo\"", "upstream = \"ehco\""),
     )
     .unwrap();
-    let out = Command::new(binary())
-        .args(["run", "-c"])
-        .arg(&path)
-        .env("TOLLGATE_ADMIN_TOKEN", "x")
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(binary())
+            .args(["run", "-c"])
+            .arg(&path)
+            .env("TOLLGATE_ADMIN_TOKEN", "x"),
+        DEADLINE,
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -1,12 +1,13 @@
-//! The `/admin/...` REST API over the store: routing (method and path segments), the shared
-//! state of the admin process, and running store calls off the async threads.
+//! The `/admin/...` REST API over the store: dispatch of the endpoints `routes` matches, the
+//! shared state of the admin process, and running store calls off the async threads.
 
 use super::error::ApiError;
 use super::request::{self, read_body};
+use super::routes::{route, Target};
 use super::{access, directory, inspect, plans, Tables};
 use crate::config::Config;
 use crate::limits::redis::RedisLink;
-use crate::store::{Actor, Decision, Store};
+use crate::store::{Actor, Store};
 use arc_swap::ArcSwap;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -103,96 +104,6 @@ pub struct Call {
     pub actor: Actor,
 }
 
-/// Where a path leads, before the method is looked at.
-enum Target {
-    OpenApi,
-    Tenants,
-    Tenant(String),
-    TenantPlan(String),
-    TenantLimit(String, String),
-    AppLimit(String, String, String),
-    Limits,
-    LimitsTop,
-    LimitBucket(String),
-    Credentials(String),
-    Credential(String, String),
-    Apps(String),
-    App(String, String),
-    AppKeys(String, String),
-    AppSubscriptions(String, String),
-    Key(String),
-    KeyRotate(String),
-    Subscriptions,
-    Subscription(String),
-    Decide(String, Decision),
-    Apis,
-    Api(String),
-    ApiState(String),
-    Catalog,
-    Audit,
-}
-
-impl Target {
-    fn parse(segs: &[String]) -> Option<Target> {
-        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-        let o = |x: &str| x.to_string();
-        Some(match s.as_slice() {
-            ["openapi.json"] => Target::OpenApi,
-            ["tenants"] => Target::Tenants,
-            ["tenants", t] => Target::Tenant(o(t)),
-            ["tenants", t, "plan"] => Target::TenantPlan(o(t)),
-            ["tenants", t, "limits", l] => Target::TenantLimit(o(t), o(l)),
-            ["tenants", t, "apps", a, "limits", l] => Target::AppLimit(o(t), o(a), o(l)),
-            ["limits"] => Target::Limits,
-            ["limits", "top"] => Target::LimitsTop,
-            ["limits", l, "bucket"] => Target::LimitBucket(o(l)),
-            ["tenants", t, "credentials"] => Target::Credentials(o(t)),
-            ["tenants", t, "credentials", p] => Target::Credential(o(t), o(p)),
-            ["tenants", t, "apps"] => Target::Apps(o(t)),
-            ["tenants", t, "apps", a] => Target::App(o(t), o(a)),
-            ["tenants", t, "apps", a, "keys"] => Target::AppKeys(o(t), o(a)),
-            ["tenants", t, "apps", a, "subscriptions"] => Target::AppSubscriptions(o(t), o(a)),
-            ["keys", id] => Target::Key(o(id)),
-            ["keys", id, "rotate"] => Target::KeyRotate(o(id)),
-            ["subscriptions"] => Target::Subscriptions,
-            ["subscriptions", id] => Target::Subscription(o(id)),
-            ["subscriptions", id, "approve"] => Target::Decide(o(id), Decision::Approve),
-            ["subscriptions", id, "reject"] => Target::Decide(o(id), Decision::Reject),
-            ["subscriptions", id, "revoke"] => Target::Decide(o(id), Decision::Revoke),
-            ["apis"] => Target::Apis,
-            ["apis", n] => Target::Api(o(n)),
-            ["apis", n, "state"] => Target::ApiState(o(n)),
-            ["catalog"] => Target::Catalog,
-            ["audit"] => Target::Audit,
-            _ => return None,
-        })
-    }
-
-    fn allowed(&self) -> &'static [&'static str] {
-        match self {
-            Target::Tenants | Target::Apps(_) | Target::AppKeys(..) => &["GET", "POST"],
-            Target::AppSubscriptions(..) => &["GET", "POST"],
-            Target::Tenant(_) | Target::App(..) => &["GET", "PATCH", "DELETE"],
-            Target::Credential(..) => &["PUT", "DELETE"],
-            Target::Key(_) => &["GET", "DELETE"],
-            Target::KeyRotate(_) | Target::Decide(..) => &["POST"],
-            Target::ApiState(_) | Target::TenantPlan(_) => &["PUT", "DELETE"],
-            Target::TenantLimit(..) | Target::AppLimit(..) => &["PUT", "DELETE"],
-            Target::LimitBucket(_) => &["GET", "DELETE"],
-            Target::OpenApi
-            | Target::Credentials(_)
-            | Target::Subscriptions
-            | Target::Subscription(_)
-            | Target::Apis
-            | Target::Api(_)
-            | Target::Catalog
-            | Target::Limits
-            | Target::LimitsTop
-            | Target::Audit => &["GET"],
-        }
-    }
-}
-
 /// Answers one `/admin/...` request (the token was checked already).
 pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Response<Vec<u8>> {
     match handle(shared, session).await {
@@ -222,12 +133,12 @@ async fn handle(
         .split('/')
         .map(request::decode)
         .collect();
-    let target = Target::parse(&segs)
-        .ok_or_else(|| ApiError::NotFound(format!("no admin endpoint {path}")))?;
-    if !target.allowed().contains(&method.as_str()) {
+    let (endpoint, target) =
+        route(&segs).ok_or_else(|| ApiError::NotFound(format!("no admin endpoint {path}")))?;
+    if !endpoint.methods.contains(&method.as_str()) {
         return Err(ApiError::MethodNotAllowed {
             method,
-            allowed: target.allowed(),
+            allowed: endpoint.methods,
         });
     }
     let body = read_body(session).await?;
@@ -305,10 +216,10 @@ async fn dispatch(
         ("DELETE", Target::ApiState(n)) => access::clear_state(shared, call, n).await,
         ("GET", Target::Catalog) => access::catalog(shared, call).await,
         ("GET", Target::Audit) => access::audit(shared, call).await,
-        (m, t) => Err(ApiError::MethodNotAllowed {
-            method: m.to_string(),
-            allowed: t.allowed(),
-        }),
+        // Only if `routes::ENDPOINTS` lists a method that is not served here.
+        (m, _) => Err(ApiError::Internal(format!(
+            "{m} is listed for this path but has no handler"
+        ))),
     }
 }
 

@@ -98,22 +98,27 @@ impl UpstreamGroup {
     pub fn select(&self, hash_key: Option<u64>, tried: u64) -> Option<usize> {
         let now = now_ms();
         let untried = |i: usize| tried & (1u64 << i) == 0;
-        self.pick(hash_key, |i| {
+        // One turn per selection: were the fallback to take a second one, a group whose
+        // targets are all down would step by two and, with an even count, try half of them.
+        let start = self.next.fetch_add(1, Relaxed);
+        self.pick(start, hash_key, |i| {
             untried(i) && self.targets[i].is_available(now)
         })
-        .or_else(|| self.pick(hash_key, untried))
+        .or_else(|| self.pick(start, hash_key, untried))
     }
 
-    fn pick(&self, hash_key: Option<u64>, ok: impl Fn(usize) -> bool) -> Option<usize> {
+    /// The first target from turn `start` that `ok` accepts, by the group's policy.
+    fn pick(
+        &self,
+        start: usize,
+        hash_key: Option<u64>,
+        ok: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         let n = self.targets.len();
         match &self.spec.balance {
-            BalanceSpec::RoundRobin => {
-                let start = self.next.fetch_add(1, Relaxed);
-                (0..n).map(|k| (start + k) % n).find(|&i| ok(i))
-            }
+            BalanceSpec::RoundRobin => (0..n).map(|k| (start + k) % n).find(|&i| ok(i)),
             BalanceSpec::Weighted => {
                 let len = self.schedule.len();
-                let start = self.next.fetch_add(1, Relaxed);
                 (0..len)
                     .map(|k| self.schedule[(start + k) % len] as usize)
                     .find(|&i| ok(i))
@@ -124,17 +129,13 @@ impl UpstreamGroup {
                     .filter(|&i| ok(i))
                     .max_by(|&a, &b| self.hrw_score(key, a).total_cmp(&self.hrw_score(key, b)))
             }
-            BalanceSpec::LeastInflight => {
-                let start = self.next.fetch_add(1, Relaxed);
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .filter(|&i| ok(i))
-                    .min_by(|&a, &b| {
-                        let (ta, tb) = (&self.targets[a], &self.targets[b]);
-                        (ta.inflight() * tb.weight as usize)
-                            .cmp(&(tb.inflight() * ta.weight as usize))
-                    })
-            }
+            BalanceSpec::LeastInflight => (0..n)
+                .map(|k| (start + k) % n)
+                .filter(|&i| ok(i))
+                .min_by(|&a, &b| {
+                    let (ta, tb) = (&self.targets[a], &self.targets[b]);
+                    (ta.inflight() * tb.weight as usize).cmp(&(tb.inflight() * ta.weight as usize))
+                }),
         }
     }
 
@@ -260,7 +261,13 @@ mod tests {
         let g = group(BalanceSpec::RoundRobin, &[1, 1]);
         g.targets[0].set_healthy(false);
         g.targets[1].set_healthy(false);
-        assert!(g.select(None, 0).is_some());
+        // Every untried target is a candidate, in turn: both are picked, and a retry gets the
+        // one not tried yet.
+        let picks: std::collections::BTreeSet<_> =
+            (0..4).map(|_| g.select(None, 0).unwrap()).collect();
+        assert_eq!(picks, [0, 1].into());
+        assert_eq!(g.select(None, 0b01), Some(1));
+        assert_eq!(g.select(None, 0b10), Some(0));
         assert_eq!(g.select(None, 0b11), None);
     }
 

@@ -10,13 +10,13 @@ pub mod tls;
 pub mod upstream;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
-pub use upstream::{Reply, Request, Upstream};
+pub use upstream::{Gate, Reply, Request, Upstream};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -30,14 +30,62 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// A port that was free a moment ago (the gateway binds with SO_REUSEPORT, so port 0 cannot be
-/// handed to it: each worker would get its own port).
+/// A loopback port reserved for this test process until it exits.
+///
+/// Bind-then-close would leave the port free between the check and the gateway's bind, for
+/// any other test (nextest runs them in parallel processes) to take; and the gateway binds with
+/// SO_REUSEPORT, so a second gateway on the same port would not even fail, it would share the
+/// connections. Instead the port stays bound (never listening, so it takes no connection) by a
+/// socket of this process: the kernel hands it to no other `bind(0)` or outgoing connection,
+/// while SO_REUSEADDR and SO_REUSEPORT, set after the bind, let the gateway (Pingora sets
+/// SO_REUSEADDR, and SO_REUSEPORT on data listeners), `redis-server` or a std listener of the
+/// test bind it explicitly.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HELD: std::sync::Mutex<Vec<std::os::fd::OwnedFd>> = std::sync::Mutex::new(Vec::new());
+    let (fd, port) = reserve_port().expect("a loopback port to reserve");
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(fd);
+    port
+}
+
+/// A TCP socket bound (not listening) to a fresh loopback port, then made shareable.
+fn reserve_port() -> std::io::Result<(std::os::fd::OwnedFd, u16)> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let check = |rc: libc::c_int| {
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    };
+    // SAFETY: plain socket calls on a descriptor this function owns; every pointer passed
+    // points to a live local of the size given beside it.
+    unsafe {
+        let raw = check(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let fd = OwnedFd::from_raw_fd(raw);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let at = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        // Bound without the reuse options first, so the kernel picks a port nobody holds.
+        check(libc::bind(fd.as_raw_fd(), at, len))?;
+        check(libc::getsockname(fd.as_raw_fd(), at, &mut len))?;
+        let one: libc::c_int = 1;
+        for opt in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+            check(libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ))?;
+        }
+        Ok((fd, u16::from_be(addr.sin_port)))
+    }
 }
 
 /// Polls `f` every 10ms until it returns Some or the deadline passes.
@@ -64,11 +112,10 @@ pub fn validate(text: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tollgate.toml");
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(binary())
-        .args(["validate", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(binary()).args(["validate", "-c"]).arg(&path),
+        Duration::from_secs(20),
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -225,20 +272,85 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let kids = children_of(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            for k in kids {
-                unsafe { libc::kill(k as i32, libc::SIGKILL) };
-            }
+        if let Some(child) = self.child.take() {
+            kill_tree(child);
         }
+    }
+}
+
+/// Kills a process started by the test and its children (a gateway's workers), and reaps it.
+pub fn kill_tree(mut child: Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        // Reaped already: its pid may belong to another process by now.
+        return;
+    }
+    let kids = children_of(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    for k in kids {
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(k as i32, libc::SIGKILL) };
+    }
+}
+
+/// A process of the test that is killed (with its children) when the guard is dropped, so a
+/// failed assertion does not leave it running.
+pub struct Running(pub Option<Child>);
+
+impl Running {
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the process is still held")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            kill_tree(child);
+        }
+    }
+}
+
+/// Runs a command to completion within `timeout` (killed and failed after it); its output.
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut running = Running(Some(
+        cmd.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap(),
+    ));
+    let read = |p: &Path| std::fs::read(p).unwrap_or_default();
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = running.child().try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{cmd:?} still running after {timeout:?}:\n{}",
+            String::from_utf8_lossy(&read(&err))
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    running.0 = None;
+    std::process::Output {
+        status,
+        stdout: read(&out),
+        stderr: read(&err),
     }
 }
 
 /// Writes `text` as `dir/tollgate.toml` (`ACCESS_LOG` replaced by `dir/access.log`) and starts
 /// `tollgate run` on it with stderr to `dir/stderr.log`.
 pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
+    spawn_gateway_with(dir, text, |_| {})
+}
+
+/// `spawn_gateway`, with `configure` applied to the command before it is started.
+pub fn spawn_gateway_with(dir: &Path, text: &str, configure: impl FnOnce(&mut Command)) -> Child {
     let config_path = dir.join("tollgate.toml");
     let access = dir.join("access.log");
     std::fs::write(
@@ -247,14 +359,15 @@ pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
     )
     .unwrap();
     let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
-    Command::new(binary())
-        .args(["run", "-c"])
+    let mut cmd = Command::new(binary());
+    cmd.args(["run", "-c"])
         .arg(&config_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap()
+        .stderr(stderr);
+    configure(&mut cmd);
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
 }
 
 pub fn children_of(pid: u32) -> Vec<u32> {

@@ -284,3 +284,16 @@ pub fn echo_server(format: &'static str) -> Upstream {
         }
     })
 }
+
+/// The assistant's text in an OpenAI chat answer: the stream's deltas (which must end with
+/// `[DONE]`) or the message of a plain answer.
+pub fn openai_answer_text(body: &str, stream: bool) -> String {
+    if stream {
+        return openai_chunks(body).1;
+    }
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message content: {body}"))
+        .to_string()
+}

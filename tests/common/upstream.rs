@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -82,6 +82,51 @@ impl Reply {
     }
 }
 
+/// A gate a handler waits at until the test opens it: an answer held for exactly as long as
+/// the test needs, instead of a delay guessed long enough. Opened when the last copy the test
+/// holds is dropped (`Gate::opener`), so a failed assertion does not leave handlers waiting; a
+/// handler waits 60 s at most in any case.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Blocks until the gate is open (or 60 s have passed).
+    pub fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut is_open = open.lock().unwrap();
+        while !*is_open {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            is_open = cv.wait_timeout(is_open, left).unwrap().0;
+        }
+    }
+
+    pub fn open(&self) {
+        let (open, cv) = &*self.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+
+    /// A guard that opens the gate when dropped (at the end of the test, or on a panic).
+    pub fn opener(&self) -> GateOpener {
+        GateOpener(self.clone())
+    }
+}
+
+pub struct GateOpener(Gate);
+
+impl Drop for GateOpener {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 
 pub struct Upstream {
@@ -104,11 +149,13 @@ impl Upstream {
         Self::start(name, move |_| Reply::ok(n.clone()))
     }
 
+    /// On a port the test process holds (`free_port`), so that no other test takes it while
+    /// this server is stopped and before it starts again on it (`start_on`).
     pub fn start(
         name: &str,
         handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> Upstream {
-        Self::start_on(0, name, handler)
+        Self::start_on(super::free_port(), name, handler)
     }
 
     pub fn start_on(

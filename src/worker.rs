@@ -45,9 +45,8 @@ pub struct WorkerArgs {
 /// Runs the worker until it is told to stop; never returns.
 pub fn run(args: WorkerArgs) -> ! {
     let registry = Arc::new(Registry::default());
-    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let log = &args.config.log;
-    let access_log = match AccessLog::start(&log.access, log.queue, dropped.clone()) {
+    let access_log = match AccessLog::start(&log.access, log.queue, registry.access_log.clone()) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("worker {}: cannot open the access log: {e}", args.slot);
@@ -125,7 +124,6 @@ pub fn run(args: WorkerArgs) -> ! {
         generation: args.generation,
         board: args.board,
         state: state.clone(),
-        dropped,
         store: std::sync::Mutex::new(store),
     };
     server.add_service(background_service("control", control));
@@ -203,7 +201,6 @@ struct Control {
     generation: u64,
     board: &'static Scoreboard,
     state: Arc<GatewayState>,
-    dropped: Arc<std::sync::atomic::AtomicU64>,
     /// Handed to the refresh task when the service starts.
     store: std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>,
 }
@@ -330,13 +327,8 @@ impl Control {
             }
         };
         let state = self.state.clone();
-        let dropped = self.dropped.clone();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
-                state
-                    .registry
-                    .access_log_dropped
-                    .store(dropped.load(Relaxed), Relaxed);
                 let text = state.registry.render(&state.snapshot.load());
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(

@@ -600,7 +600,11 @@ fn without_a_secret_key_or_a_store() {
     assert!(msg.contains("secret_key"), "{msg}");
     drop(s);
 
-    let gw = Gateway::start(1, "");
+    // No [store]; a route, since a configuration without one is refused.
+    let gw = Gateway::start(
+        1,
+        "[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"r\"\nupstream = \"u\"\n",
+    );
     for path in ["/admin/tenants", "/admin/catalog", "/admin/audit"] {
         let msg = fails(&gw, "GET", path, None, 503);
         assert_eq!(msg, "no [store] configured");

@@ -23,11 +23,11 @@ pub fn raise_open_files() -> u64 {
     let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(lim.rlim_max as u64);
-    let target = (lim.rlim_max as u64).min(ceiling);
-    if (lim.rlim_cur as u64) < target {
+        .unwrap_or(lim.rlim_max);
+    let target = lim.rlim_max.min(ceiling);
+    if lim.rlim_cur < target {
         let raised = libc::rlimit {
-            rlim_cur: target as libc::rlim_t,
+            rlim_cur: target,
             rlim_max: lim.rlim_max,
         };
         // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard one
@@ -41,7 +41,7 @@ pub fn raise_open_files() -> u64 {
             );
         }
     }
-    let now = lim.rlim_cur as u64;
+    let now = lim.rlim_cur;
     if now < WANTED {
         tracing::warn!(
             "the open-files limit is {now} (hard limit {}): each connection takes one or two, \

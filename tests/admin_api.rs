@@ -785,7 +785,7 @@ fn a_restart_keeps_all_state() {
 fn run_on_store(prepare: impl FnOnce(&Path)) -> Option<(Option<i32>, String)> {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "{}\n[store]\npath = \"tollgate.db\"\n",
+        "{}\n[store]\npath = \"tollgate.db\"\n\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"u\"\n",
         base_config(free_port(), free_port(), 1, "")
     );
     prepare(&dir.path().join("tollgate.db"));

@@ -559,6 +559,10 @@ kind = "mock"
 name = "demo"
 deployments = [{{ provider = "mock", model = "m" }}]
 limits = {limits}
+
+[[routes]]
+name = "llm"
+handler = "llm"
 "#
         )
     };

@@ -5,6 +5,7 @@
 //! `sigtimedwait`, so forking is always safe.
 
 pub mod notify;
+pub mod rlimit;
 pub mod scoreboard;
 
 use crate::config::{self, Config};
@@ -20,6 +21,9 @@ use std::time::{Duration, Instant};
 
 /// A child that dies sooner than this after its start is restarted only after a pause.
 const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long after the grace period a stopping master waits before it kills what is left.
+const KILL_AFTER_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Role {
@@ -45,6 +49,8 @@ pub struct Master {
     top: TopTable,
     children: Vec<Child>,
     stopping: Option<Instant>,
+    /// Whether the children left at the stop deadline were told to die.
+    killed_the_rest: bool,
     announced_ready: bool,
     reload_pending_since: Option<Instant>,
 }
@@ -88,9 +94,11 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             );
         }
     }
+    // Before the fork: the children inherit it.
+    rlimit::raise_open_files();
     // Opened, migrated and seeded here, then closed: each child opens its own connection
     // after the fork (an SQLite connection must not cross one).
-    if let Err(e) = seed_store(&config, true) {
+    if let Err(e) = seed_store(config.store.as_ref(), &config.tenants, true) {
         eprintln!("tollgate: {e}");
         return 1;
     }
@@ -137,6 +145,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
         top,
         children: Vec::new(),
         stopping: None,
+        killed_the_rest: false,
         announced_ready: false,
         reload_pending_since: None,
     };
@@ -241,16 +250,21 @@ impl Master {
     fn become_child(&self, slot: usize, role: Role, generation: u64) -> ! {
         let set = signal_set();
         // SAFETY: plain syscalls on this process: unblock the master's signals and ask to be
-        // told (SIGTERM) if the master dies, so no orphan keeps serving. SIGHUP is ignored until
-        // the child installs its own handler: a reload sent while it starts would otherwise
-        // kill it (the default action). The child catches up on the generation instead.
+        // killed if the master dies, so no orphan keeps serving. SIGKILL, not SIGTERM: a worker
+        // stuck in a loop never acts on a signal it has to handle (an orphan has nobody left to
+        // drain for anyway). SIGHUP is ignored until the child installs its own handler: a
+        // reload sent while it starts would otherwise kill it (the default action). The child
+        // catches up on the generation instead.
         unsafe {
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
             libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
+        // A master that died between the fork and the prctl sent no signal: the child was
+        // re-parented already, so it goes now.
         if nix::unistd::getppid().as_raw() != self.board.master_pid.load(Relaxed) {
-            std::process::exit(0);
+            // SAFETY: _exit ends this process without running the parent's exit handlers.
+            unsafe { libc::_exit(0) };
         }
         match role {
             Role::Worker => worker::run(WorkerArgs {
@@ -292,17 +306,28 @@ impl Master {
                     return 0;
                 }
                 if Instant::now() > deadline {
-                    tracing::warn!("workers still running after the grace period; killing them");
-                    for c in &self.children {
-                        if let Some(pid) = c.pid {
-                            send(pid, libc::SIGKILL);
-                        }
-                    }
+                    self.kill_the_rest();
                 }
                 continue;
             }
             self.start_due_children();
             self.track_readiness();
+        }
+    }
+
+    /// Past the stop deadline: SIGKILL every child still running (said once, sent each round
+    /// until they are reaped).
+    fn kill_the_rest(&mut self) {
+        let left: Vec<i32> = self.children.iter().filter_map(|c| c.pid).collect();
+        if !self.killed_the_rest {
+            self.killed_the_rest = true;
+            tracing::warn!(
+                "{} children still running past the stop deadline; killing them: {left:?}",
+                left.len()
+            );
+        }
+        for pid in left {
+            send(pid, libc::SIGKILL);
         }
     }
 
@@ -370,7 +395,10 @@ impl Master {
                 return;
             }
         };
-        if let Err(e) = seed_store(&new, false) {
+        // The seed goes into the store the children have open (`store.path` is restart-only);
+        // a file that drops `[store]` until the restart leaves its entries alone meanwhile.
+        let running_store = self.config.store.as_ref().filter(|_| new.store.is_some());
+        if let Err(e) = seed_store(running_store, &new.tenants, false) {
             tracing::error!("reload refused, the running configuration stays: {e}");
             notify::send("READY=1");
             return;
@@ -381,16 +409,7 @@ impl Master {
         }
         let generation = self.board.generation.fetch_add(1, Relaxed) + 1;
         let workers = new.server.workers;
-        // Running workers keep these settings (their listeners, threads, drain time and log
-        // writer are set up at start), so a worker forked later must get the same ones.
-        let mut kept = new;
-        kept.server.listen = self.config.server.listen.clone();
-        kept.server.threads = self.config.server.threads;
-        kept.server.grace_period = self.config.server.grace_period;
-        kept.server.header_timeout = self.config.server.header_timeout;
-        kept.server.max_connections = self.config.server.max_connections;
-        kept.log = self.config.log.clone();
-        self.config = Arc::new(kept);
+        self.config = Arc::new(keep_start_settings(&self.config, new));
         self.board.workers.store(workers as u64, Relaxed);
         for slot in self.slots() {
             if let Some(pid) = self.children[slot].pid {
@@ -407,12 +426,18 @@ impl Master {
             return;
         }
         notify::send("STOPPING=1");
-        tracing::info!(
-            "stopping: draining workers for up to {:?}",
+        // A fast stop drains nothing, so it waits for no grace period before the kill.
+        let grace = if sig == libc::SIGINT {
+            tracing::info!("stopping now, without draining");
+            Duration::ZERO
+        } else {
+            tracing::info!(
+                "stopping: draining workers for up to {:?}",
+                self.config.server.grace_period
+            );
             self.config.server.grace_period
-        );
-        self.stopping =
-            Some(Instant::now() + self.config.server.grace_period + Duration::from_secs(5));
+        };
+        self.stopping = Some(Instant::now() + grace + KILL_AFTER_GRACE);
         for c in &self.children {
             if let Some(pid) = c.pid {
                 send(pid, sig);
@@ -421,10 +446,40 @@ impl Master {
     }
 }
 
+/// `new` with the settings the running children read at start put back from `running`, so a
+/// child forked later is like the others: the listeners, threads, drain time, log writer and
+/// store, and the admin process (a reload never starts, stops or moves it; only its token is
+/// taken from `new`, which the running admin process re-reads itself).
+fn keep_start_settings(running: &Config, new: Config) -> Config {
+    let mut kept = new;
+    kept.server.listen = running.server.listen.clone();
+    kept.server.threads = running.server.threads;
+    kept.server.grace_period = running.server.grace_period;
+    kept.server.header_timeout = running.server.header_timeout;
+    kept.server.max_connections = running.server.max_connections;
+    kept.log = running.log.clone();
+    kept.admin = match (&running.admin, kept.admin.take()) {
+        (Some(old), Some(new)) => Some(config::compile::AdminSettings {
+            listen: old.listen,
+            token: new.token,
+        }),
+        (old, _) => old.clone(),
+    };
+    kept.store = match (&running.store, kept.store.take()) {
+        (Some(old), Some(new)) => Some(config::compile::StoreSettings {
+            path: old.path.clone(),
+            ..new
+        }),
+        (old, _) => old.clone(),
+    };
+    kept
+}
+
 /// The settings that differ in `new` but are only read when the gateway starts.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let admin_listen = |c: &Config| c.admin.as_ref().map(|a| a.listen);
     let (o, n) = (&old.server, &new.server);
+    let both_admin = old.admin.is_some() && new.admin.is_some();
     [
         ("server.listen", o.listen != n.listen),
         ("server.threads", o.threads != n.threads),
@@ -437,7 +492,11 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
             "server.max_connections",
             o.max_connections != n.max_connections,
         ),
-        ("admin.listen", admin_listen(old) != admin_listen(new)),
+        ("[admin]", old.admin.is_some() != new.admin.is_some()),
+        (
+            "admin.listen",
+            both_admin && admin_listen(old) != admin_listen(new),
+        ),
         ("log.access", old.log.access != new.log.access),
         ("log.queue", old.log.queue != new.log.queue),
         ("log.level", old.log.level != new.log.level),
@@ -460,8 +519,12 @@ fn store_path(c: &Config) -> Option<&std::path::Path> {
 /// Writes the configuration's `[[tenants]]` into the store. At start (`create`) it also creates
 /// or migrates the file and pins it for the children; on a reload the file must be the one
 /// the gateway started with (never a new, empty one in place of a deleted one).
-fn seed_store(config: &Config, create: bool) -> Result<(), String> {
-    let Some(settings) = &config.store else {
+fn seed_store(
+    settings: Option<&config::compile::StoreSettings>,
+    tenants: &[config::compile::TenantSeed],
+    create: bool,
+) -> Result<(), String> {
+    let Some(settings) = settings else {
         return Ok(());
     };
     let store = match create {
@@ -470,7 +533,7 @@ fn seed_store(config: &Config, create: bool) -> Result<(), String> {
     }
     .map_err(|e| format!("store: {e}"))?;
     store
-        .apply_seed(&config.tenants)
+        .apply_seed(tenants)
         .map_err(|e| format!("store {}: {e}", settings.path.display()))
 }
 

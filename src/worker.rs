@@ -46,9 +46,8 @@ pub struct WorkerArgs {
 /// Runs the worker until it is told to stop; never returns.
 pub fn run(args: WorkerArgs) -> ! {
     let registry = Arc::new(Registry::default());
-    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let log = &args.config.log;
-    let access_log = match AccessLog::start(&log.access, log.queue, dropped.clone()) {
+    let access_log = match AccessLog::start(&log.access, log.queue, registry.access_log.clone()) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("worker {}: cannot open the access log: {e}", args.slot);
@@ -137,7 +136,6 @@ pub fn run(args: WorkerArgs) -> ! {
         generation: args.generation,
         board: args.board,
         state: state.clone(),
-        dropped,
         store: std::sync::Mutex::new(store),
         store_health: Arc::default(),
     };
@@ -216,7 +214,6 @@ struct Control {
     generation: u64,
     board: &'static Scoreboard,
     state: Arc<GatewayState>,
-    dropped: Arc<std::sync::atomic::AtomicU64>,
     /// Handed to the refresh task when the service starts.
     store: std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>,
     /// Store refresh failures, for `/metrics`.
@@ -346,14 +343,9 @@ impl Control {
             }
         };
         let state = self.state.clone();
-        let dropped = self.dropped.clone();
         let store_health = self.store_health.clone();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
-                state
-                    .registry
-                    .access_log_dropped
-                    .store(dropped.load(Relaxed), Relaxed);
                 let mut text = state.registry.render(&state.snapshot.load());
                 store_health.render(&mut text);
                 tokio::spawn(async move {

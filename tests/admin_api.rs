@@ -614,7 +614,11 @@ fn without_a_secret_key_or_a_store() {
     assert!(msg.contains("secret_key"), "{msg}");
     drop(s);
 
-    let gw = Gateway::start(1, "");
+    // No [store]; a route, since a configuration without one is refused.
+    let gw = Gateway::start(
+        1,
+        "[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"r\"\nupstream = \"u\"\n",
+    );
     for path in ["/admin/tenants", "/admin/catalog", "/admin/audit"] {
         let msg = fails(&gw, "GET", path, None, 503);
         assert_eq!(msg, "no [store] configured");
@@ -852,7 +856,7 @@ fn run_on_store(
 ) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "{}\n[store]\npath = \"tollgate.db\"\n",
+        "{}\n[store]\npath = \"tollgate.db\"\n\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"u\"\n",
         base_config(free_port(), free_port(), 1, "")
     );
     prepare(&dir.path().join("tollgate.db"));

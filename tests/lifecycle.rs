@@ -861,3 +861,366 @@ fn metrics_keep_each_family_together_when_workers_have_different_series() {
     let misplaced = misplaced_samples(&metrics);
     assert!(misplaced.is_empty(), "{misplaced:#?}\n{metrics}");
 }
+
+/// An upstream whose answers wait for the gate, and a GET /svc sent to `gw` that it holds.
+fn held_request(gw: &Gateway, up: &Upstream) -> JoinHandle<Option<(u16, String)>> {
+    let port = gw.port;
+    let before = up.hits();
+    let client = std::thread::spawn(move || raw_get(port, "/svc", &[]));
+    wait_for(
+        "the upstream to hold the request",
+        Duration::from_secs(10),
+        || (up.hits() > before).then_some(()),
+    );
+    client
+}
+
+fn gated_upstream(gate: &Gate) -> Upstream {
+    let g = gate.clone();
+    Upstream::start("held", move |_: &Request| {
+        g.wait();
+        Reply::ok("late")
+    })
+}
+
+/// Whether a process is gone (no such pid, or a zombie nobody reaped yet).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// The admin process: the master's child that listens on the admin port.
+fn admin_pid(gw: &Gateway) -> u32 {
+    wait_for("the admin process", Duration::from_secs(10), || {
+        gw.children()
+            .into_iter()
+            .find(|&p| listening_ports(p).contains(&gw.admin_port))
+    })
+}
+
+#[test]
+fn a_reload_refuses_an_empty_or_routeless_file_and_never_stops_the_admin_process() {
+    let a = Upstream::named("a");
+    let body = config_body(&[("one", &[&a])], "one");
+    let gw = Gateway::start(2, &body);
+    let admin = admin_pid(&gw);
+    let refusals = |gw: &Gateway| gw.stderr().matches("reload refused").count();
+
+    for (text, why) in [
+        ("", "the file is empty"),
+        ("# all commented out\n", "the file is empty"),
+        (&full_config(&gw, 2, "")[..], "routes: no [[routes]]"),
+    ] {
+        let before = refusals(&gw);
+        gw.rewrite_config(text);
+        gw.signal(libc::SIGHUP);
+        let log = wait_for("the reload to be refused", Duration::from_secs(10), || {
+            let log = gw.stderr();
+            (refusals(&gw) > before).then_some(log)
+        });
+        assert!(log.contains(why), "{why:?} not in:\n{log}");
+        assert_eq!(fresh_get(gw.port, "/svc"), Ok("a".to_string()));
+    }
+    let metrics = gw.metrics();
+    assert_sample(&metrics, "tollgate_config_generation", 1.0);
+
+    // A good file without [admin]: taken, but the admin process stays as it is until a restart.
+    let no_admin = full_config(&gw, 2, &body);
+    let start = no_admin.find("[admin]").unwrap();
+    let end = no_admin.find("[log]").unwrap();
+    let no_admin = format!("{}{}", &no_admin[..start], &no_admin[end..]);
+    gw.rewrite_config(&no_admin);
+    gw.signal(libc::SIGHUP);
+    wait_for("the reload to be applied", Duration::from_secs(15), || {
+        gw.stderr()
+            .contains("reload applied by every worker")
+            .then_some(())
+    });
+    let log = gw.stderr();
+    assert!(
+        log.contains("[admin] changes apply on restart only"),
+        "{log}"
+    );
+    assert!(!gone(admin), "the admin process exited:\n{log}");
+    assert_eq!(admin_pid(&gw), admin);
+    assert_eq!(gw.admin_get("/readyz").map(|r| r.0), Some(200));
+    assert_sample(&gw.metrics(), "tollgate_config_generation", 2.0);
+    assert_eq!(fresh_get(gw.port, "/svc"), Ok("a".to_string()));
+}
+
+#[test]
+fn workers_and_the_admin_process_die_at_once_with_a_killed_master() {
+    let gate = Gate::new();
+    let _open = gate.opener();
+    let up = gated_upstream(&gate);
+    let mut gw = Gateway::start(2, &config_body(&[("held", &[&up])], "held"));
+    let children = gw.children();
+    assert_eq!(children.len(), 3, "two workers and the admin process");
+    // A worker busy with a request that never ends, as a runaway one would be.
+    let client = held_request(&gw, &up);
+
+    let mut master = gw.child.take().unwrap();
+    master.kill().unwrap();
+    master.wait().unwrap();
+    let left = wait_for_or(Duration::from_secs(5), || {
+        let left: Vec<u32> = children.iter().copied().filter(|&p| !gone(p)).collect();
+        left.is_empty().then_some(()).ok_or(left)
+    });
+    for &p in left.as_ref().err().into_iter().flatten() {
+        kill(p, libc::SIGKILL);
+    }
+    assert!(left.is_ok(), "children outlived their master: {left:?}");
+    gate.open();
+    assert_ne!(client.join().unwrap(), Some((200, "late".to_string())));
+}
+
+/// Polls `f` every 10ms until Ok or the timeout; the last Err otherwise (for a cleanup first).
+fn wait_for_or<E>(timeout: Duration, mut f: impl FnMut() -> Result<(), E>) -> Result<(), E> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+#[test]
+fn sigint_stops_at_once_without_draining() {
+    let gate = Gate::new();
+    let _open = gate.opener();
+    let up = gated_upstream(&gate);
+    let mut gw = Gateway::start(2, &config_body(&[("held", &[&up])], "held"));
+    let children = gw.children();
+    let client = held_request(&gw, &up);
+    let sent = Instant::now();
+    gw.signal(libc::SIGINT);
+    let child = gw.child.as_mut().unwrap();
+    // Grace period 10s: a stop that drained would wait for the held request that long.
+    let status = wait_for("the master to exit", Duration::from_secs(8), || {
+        child.try_wait().unwrap()
+    });
+    let took = sent.elapsed();
+    gw.child = None;
+    assert_eq!(status.code(), Some(0), "{}", gw.stderr());
+    assert!(took < Duration::from_secs(5), "a fast stop took {took:?}");
+    assert!(children.iter().all(|&p| gone(p)), "{}", gw.stderr());
+    // The held request was cut, not answered.
+    gate.open();
+    assert_ne!(client.join().unwrap(), Some((200, "late".to_string())));
+    assert!(gw.stderr().contains("stopping now, without draining"));
+}
+
+#[test]
+fn sigterm_kills_what_is_left_after_the_grace_period_plus_5s() {
+    let gate = Gate::new();
+    let _open = gate.opener();
+    let up = gated_upstream(&gate);
+    let (port, admin_port) = (free_port(), free_port());
+    let text = format!(
+        "{}\n{}",
+        base_config(port, admin_port, 2, "").replace("\"10s\"", "\"1s\""),
+        config_body(&[("held", &[&up])], "held")
+    );
+    let mut gw = Gateway::start_text(port, admin_port, &text);
+    let children = gw.children();
+    let client = held_request(&gw, &up);
+    // A child that never acts on SIGTERM: the admin process, stopped.
+    let admin = admin_pid(&gw);
+    kill(admin, libc::SIGSTOP);
+    let sent = Instant::now();
+    gw.signal(libc::SIGTERM);
+    let child = gw.child.as_mut().unwrap();
+    let status = wait_for("the master to exit", Duration::from_secs(15), || {
+        child.try_wait().unwrap()
+    });
+    let took = sent.elapsed();
+    gw.child = None;
+    let log = gw.stderr();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(children.iter().all(|&p| gone(p)), "{log}");
+    // Grace period 1s, then 5s: the stopped child is killed then, not before, not much later.
+    assert!(
+        took >= Duration::from_millis(5900) && took < Duration::from_secs(10),
+        "the stop took {took:?}:\n{log}"
+    );
+    let kill_line = log
+        .lines()
+        .find(|l| l.contains("still running past the stop deadline; killing them"));
+    assert!(
+        kill_line.is_some_and(|l| l.contains(&admin.to_string())),
+        "{log}"
+    );
+    gate.open();
+    assert_ne!(client.join().unwrap(), Some((200, "late".to_string())));
+}
+
+#[test]
+fn access_log_write_errors_are_counted_and_reported_once() {
+    let a = Upstream::named("a");
+    let (port, admin_port) = (free_port(), free_port());
+    let text = format!(
+        "{}\n{}",
+        base_config(port, admin_port, 1, "").replace("ACCESS_LOG", "/dev/full"),
+        config_body(&[("one", &[&a])], "one")
+    );
+    let gw = Gateway::start_text(port, admin_port, &text);
+    let n = 5;
+    for _ in 0..n {
+        assert_eq!(fresh_get(gw.port, "/svc"), Ok("a".to_string()));
+    }
+    // Every line is lost on the full device, and counted.
+    let metrics = wait_for("the lost lines counted", Duration::from_secs(10), || {
+        let m = gw.metrics();
+        (sample(&m, "tollgate_access_log_dropped_total") == Some(n as f64)).then_some(m)
+    });
+    let errors = sample(&metrics, "tollgate_access_log_write_errors_total").unwrap_or(0.0);
+    assert!((1.0..=n as f64).contains(&errors), "{metrics}");
+    // Reported in the process log, once for the lot (rate-limited), not once per line.
+    let log = gw.stderr();
+    let reports = log.matches("cannot write the access log").count();
+    let first = log.matches("ERROR cannot write the access log").count();
+    // One report, and a second only if the requests took over 10s: never one per write.
+    assert!(first == 1 && reports < n, "{log}");
+    assert!(log.contains("No space left on device"), "{log}");
+}
+
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_limit() {
+    let a = Upstream::named("a");
+    let hard = open_files_limit().1;
+    // (soft, hard) at the start; (what the master and every child must have, whether it warns).
+    let cases = [
+        ((256, hard), (hard.min(nr_open()), hard < 65536)),
+        ((256, 1024), (1024, true)),
+    ];
+    for ((soft, hard), (want, warned)) in cases {
+        let (port, admin_port) = (free_port(), free_port());
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("tollgate.toml");
+        let text = format!(
+            "{}\n{}",
+            base_config(port, admin_port, 1, "").replace("ACCESS_LOG", "off"),
+            config_body(&[("one", &[&a])], "one")
+        );
+        std::fs::write(&conf, text).unwrap();
+        let mut cmd = std::process::Command::new(binary());
+        cmd.args(["run", "-c"])
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
+        // SAFETY: only setrlimit (async-signal-safe) runs in the child before exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut gw = Gateway {
+            child: Some(cmd.spawn().unwrap()),
+            port,
+            admin_port,
+            dir,
+            config_path: conf,
+        };
+        gw.wait_ready();
+        let mut pids = gw.children();
+        pids.push(gw.pid());
+        for p in pids {
+            let limits = std::fs::read_to_string(format!("/proc/{p}/limits")).unwrap();
+            let line = limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .unwrap();
+            let soft_now: u64 = line.split_whitespace().nth(3).unwrap().parse().unwrap();
+            assert_eq!(soft_now, want, "pid {p}: {line}");
+        }
+        let log = gw.stderr();
+        assert_eq!(
+            log.contains("the open-files limit is"),
+            warned,
+            "soft {soft}, hard {hard}:\n{log}"
+        );
+        assert_eq!(gw.stop(), Some(0));
+    }
+}
+
+/// The test process's own (soft, hard) open-files limit.
+fn open_files_limit() -> (u64, u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    (lim.rlim_cur, lim.rlim_max)
+}
+
+fn nr_open() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn a_crash_looping_worker_is_restarted_once_a_second_and_readyz_says_503() {
+    let a = Upstream::named("a");
+    let (port, admin_port) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let access = logs.join("access.log");
+    let text = format!(
+        "{}\n{}",
+        base_config(port, admin_port, 2, "").replace("ACCESS_LOG", &access.to_string_lossy()),
+        config_body(&[("one", &[&a])], "one")
+    );
+    let gw = Gateway::start_text(port, admin_port, &text);
+    // Without the log's directory a new worker cannot open its access log and exits at once;
+    // the running ones keep theirs open.
+    std::fs::remove_dir_all(&logs).unwrap();
+    let victim = worker_pids(&gw)[0];
+    kill(victim, libc::SIGKILL);
+    wait_for("/readyz to answer 503", Duration::from_secs(10), || {
+        (gw.admin_get("/readyz").map(|r| r.0) == Some(503)).then_some(())
+    });
+    let restarts = |gw: &Gateway| sample(&gw.metrics(), "tollgate_worker_restarts_total");
+    wait_for("the crash loop to start", Duration::from_secs(10), || {
+        (restarts(&gw)? >= 2.0).then_some(())
+    });
+    // Counted over a window: with the one-second pause a 3s window sees about 3 restarts,
+    // without it hundreds.
+    let (before, window) = (restarts(&gw).unwrap(), Instant::now());
+    while window.elapsed() < Duration::from_secs(3) {
+        // Still down, and the other worker still serves meanwhile.
+        assert_eq!(gw.admin_get("/readyz").map(|r| r.0), Some(503));
+        assert_eq!(fresh_get(gw.port, "/svc"), Ok("a".to_string()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let during = restarts(&gw).unwrap() - before;
+    assert!((1.0..=4.0).contains(&during), "{during} restarts in 3s");
+    let log = gw.stderr();
+    assert!(log.contains("cannot open the access log"), "{log}");
+    assert!(log.contains("exited (exit code 3); restarting it"), "{log}");
+
+    // The cause gone, the next restart serves and /readyz is 200 again.
+    std::fs::create_dir(&logs).unwrap();
+    wait_for("/readyz to answer 200", Duration::from_secs(10), || {
+        (gw.admin_get("/readyz").map(|r| r.0) == Some(200)).then_some(())
+    });
+    assert_eq!(worker_pids(&gw).len(), 2);
+}

@@ -577,6 +577,10 @@ kind = "mock"
 name = "demo"
 deployments = [{{ provider = "mock", model = "m" }}]
 limits = {limits}
+
+[[routes]]
+name = "llm"
+handler = "llm"
 "#
         )
     };
@@ -598,4 +602,71 @@ limits = {limits}
             "missing {expected:?} in:\n{err}"
         );
     }
+}
+
+/// `tollgate run` on `path`, which must exit within 10s; (exit code, stderr).
+fn run_must_exit(path: &std::path::Path) -> (Option<i32>, String) {
+    let mut child = Command::new(binary())
+        .args(["run", "-c"])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            for k in children_of(child.id()) {
+                unsafe { libc::kill(k as i32, libc::SIGKILL) };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    assert!(status.is_some(), "tollgate run did not exit:\n{err}");
+    (status.and_then(|s| s.code()), err)
+}
+
+#[test]
+fn an_empty_file_is_refused_by_validate_and_run() {
+    for text in ["", "\n\n", "# nothing but a comment\n"] {
+        let (ok, err, _) = validate_env(text, &[]);
+        assert!(!ok, "{text:?} validated");
+        assert!(
+            err.contains("t.toml:1:1: the file is empty (or only comments)"),
+            "{text:?}: {err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, text).unwrap();
+        let (code, err) = run_must_exit(&path);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains("the file is empty") && err.contains("refusing to start"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_file_without_routes_is_refused() {
+    let no_routes = &SPEC_EXAMPLE[..SPEC_EXAMPLE.find("[[routes]]").unwrap()];
+    let (ok, err, _) = validate_env(no_routes, &[("TOLLGATE_ADMIN_TOKEN", "x")]);
+    assert!(!ok, "a file without routes validated");
+    assert!(
+        err.contains("t.toml:1:1: routes: no [[routes]]: every request would get 404"),
+        "{err}"
+    );
+    assert!(err.contains("t.toml: 1 problem(s)"), "{err}");
+    // Only [server]: the same.
+    let (ok, err, _) = validate_env("[server]\nworkers = 1\n", &[]);
+    assert!(!ok && err.contains("routes: no [[routes]]"), "{err}");
 }

@@ -49,7 +49,9 @@ mod tests {
         std::fs::write(
             &path,
             format!(
-                "[store]\npath = \"t.db\"\n\n[[tenants]]\nname = \"acme\"\n\n\
+                "[store]\npath = \"t.db\"\n\n[[upstreams]]\nname = \"u\"\n\
+                 targets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"u\"\n\n\
+                 [[tenants]]\nname = \"acme\"\n\n\
                  [[tenants.apps]]\nname = \"web\"\n\n{toml_text}"
             ),
         )

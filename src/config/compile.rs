@@ -257,6 +257,15 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     }
     llm.models_limited = llm.models.iter().any(|m| !m.limits.is_empty());
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
+    if file.routes.is_empty() {
+        // Without a route every request is a 404: that is a mistake, never a configuration.
+        ck.at(
+            &[],
+            &["routes"],
+            "no [[routes]]: every request would get 404; add at least one \
+             (e.g. [[routes]] name = \"api\" path_prefix = \"/\" upstream = \"...\")",
+        );
+    }
     let mut routes = Vec::new();
     let mut route_names = HashSet::new();
     for (i, r) in file.routes.iter().enumerate() {

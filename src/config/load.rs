@@ -68,6 +68,22 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
     let Some(main) = read_file(path, &mut sources, &mut problems) else {
         return Err(Problems(problems));
     };
+    if sources[0]
+        .doc
+        .as_ref()
+        .is_some_and(|d| d.as_table().is_empty())
+    {
+        // Saying so beats listing what an empty file lacks (and a reload must not take it).
+        problems.push(
+            sources[0].problem(
+                &[],
+                "the file is empty (or only comments): a configuration needs at least one \
+             [[routes]] entry"
+                    .into(),
+            ),
+        );
+        return Err(Problems(problems));
+    }
     let mut files = vec![(0usize, main)];
     for pattern_idx in 0..files[0].1.include.len() {
         let pattern = files[0].1.include[pattern_idx].clone();
@@ -483,6 +499,23 @@ upstream = "orders"
     #[test]
     fn a_good_file_loads() {
         assert!(problems(GOOD).is_empty(), "{:?}", problems(GOOD));
+    }
+
+    #[test]
+    fn an_empty_file_is_refused() {
+        for text in ["", "\n  \n", "# only a comment\n"] {
+            let p = problems(text);
+            assert_eq!(p.len(), 1, "{text:?}: {p:?}");
+            assert!(p[0].starts_with("1:1: : the file is empty"), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_without_routes_is_refused() {
+        let text = &GOOD[..GOOD.find("[[routes]]").unwrap()];
+        let p = problems(text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("1:1: routes: no [[routes]]"), "{p:?}");
     }
 
     #[test]

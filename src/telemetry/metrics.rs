@@ -96,7 +96,8 @@ pub struct Registry {
     limits: Mutex<HashMap<String, Arc<LimitMetrics>>>,
     pub unmatched: RouteMetrics,
     pub inflight: AtomicI64,
-    pub access_log_dropped: AtomicU64,
+    /// Shared with the access log's writer thread.
+    pub access_log: Arc<crate::telemetry::access_log::LogStats>,
     /// Kept by the connection layer under the proxy (`proxy::connection`).
     pub connections: Arc<ConnectionMetrics>,
 }
@@ -237,12 +238,19 @@ impl Registry {
             "tollgate_inflight_requests {}",
             self.inflight.load(Relaxed)
         );
-        out.push_str("# HELP tollgate_access_log_dropped_total Access log lines dropped because the queue was full.\n");
+        out.push_str("# HELP tollgate_access_log_dropped_total Access log lines lost: the queue was full or the sink refused them.\n");
         out.push_str("# TYPE tollgate_access_log_dropped_total counter\n");
         let _ = writeln!(
             out,
             "tollgate_access_log_dropped_total {}",
-            self.access_log_dropped.load(Relaxed)
+            self.access_log.dropped.load(Relaxed)
+        );
+        out.push_str("# HELP tollgate_access_log_write_errors_total Writes to the access log sink that failed.\n");
+        out.push_str("# TYPE tollgate_access_log_write_errors_total counter\n");
+        let _ = writeln!(
+            out,
+            "tollgate_access_log_write_errors_total {}",
+            self.access_log.write_errors.load(Relaxed)
         );
         self.render_connections(&mut out);
         self.render_limits(&mut out);

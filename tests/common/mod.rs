@@ -103,8 +103,14 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// The gateway under test: this build's, or `TOLLGATE_TEST_BIN` (to run the suite against
+/// another build, e.g. a release binary for figures, or an older one to see a test fail).
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_tollgate")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("TOLLGATE_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tollgate").to_string())
+    })
 }
 
 /// Runs `tollgate validate` on a config text; returns (exit success, stderr).

@@ -25,11 +25,15 @@ impl RedisServer {
 
     /// Starts a server with extra arguments, made from its directory (for certificates).
     pub fn start_with(extra: impl FnOnce(&std::path::Path) -> Vec<String>) -> RedisServer {
+        RedisServer::start_on(free_port(), extra)
+    }
+
+    fn start_on(port: u16, extra: impl FnOnce(&std::path::Path) -> Vec<String>) -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(dir.path());
         let mut r = RedisServer {
             child: None,
-            port: free_port(),
+            port,
             dir,
             extra,
             starts: 0,
@@ -142,9 +146,16 @@ impl Drop for RedisServer {
 
 /// A Redis Cluster of `n` masters on loopback (no replicas), slots spread by `redis-cli`.
 pub fn cluster(n: usize) -> Vec<RedisServer> {
+    // A node's cluster bus listens on its port + 10000, so the port must leave room for it.
+    let low_port = || loop {
+        let port = free_port();
+        if port <= u16::MAX - 10_000 {
+            return port;
+        }
+    };
     let nodes: Vec<RedisServer> = (0..n)
         .map(|_| {
-            RedisServer::start_with(|_| {
+            RedisServer::start_on(low_port(), |_| {
                 [
                     "--cluster-enabled",
                     "yes",

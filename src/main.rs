@@ -86,12 +86,16 @@ fn run(path: PathBuf) -> ExitCode {
             ))
         })
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colours only for a terminal: the journal and log files get plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
-        .init();
+        .with_filter(tollgate::telemetry::log_filter::ClientNoise)
+        .with_filter(filter);
+    tracing_subscriber::registry().with(stderr).init();
     ExitCode::from(tollgate::master::run(path, config) as u8)
 }

@@ -119,6 +119,8 @@ impl Gateway {
         let snapshot = self.state.snapshot.load();
         let server = &snapshot.config.server;
         ctx.max_body_bytes = server.max_body_bytes;
+        // Pingora's per-read timeout, from here on the wait for each piece of the body.
+        session.set_read_timeout(Some(server.body_timeout));
         hygiene::check(session, server.max_header_bytes, server.max_body_bytes)?;
         hygiene::normalize_target(session.req_header_mut())?;
         let session = &*session;
@@ -304,8 +306,6 @@ impl ProxyHttp for Gateway {
         connection::mark_head_read(session);
         // RFC 9112 9.3.2: requests sent back to back on one connection are answered in order.
         session.as_downstream_mut().set_pipelining_enabled(true);
-        let body_timeout = self.state.snapshot.load().config.server.body_timeout;
-        session.set_read_timeout(Some(body_timeout));
         Ok(())
     }
 

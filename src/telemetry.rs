@@ -3,4 +3,5 @@
 
 pub mod access_log;
 pub mod call;
+pub mod log_filter;
 pub mod metrics;

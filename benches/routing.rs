@@ -1,5 +1,5 @@
-//! Hot-path costs of the routing layer: route lookup in a table of realistic size, and target
-//! selection for each balancing policy.
+//! Hot-path costs of the routing layer: the request-target normalisation, route lookup in a
+//! table of realistic size, and target selection for each balancing policy.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, Method};
@@ -34,6 +34,13 @@ fn bench(c: &mut Criterion) {
     let registry = tollgate::telemetry::metrics::Registry::default();
     let snap = tollgate::routing::Snapshot::build(cfg.clone(), &registry, None);
     let headers = HeaderMap::new();
+    // Most paths are already normal: one scan, no allocation.
+    c.bench_function("normalize_normal_path", |b| {
+        b.iter(|| tollgate::routing::target::normalize(black_box("/svc37/v1/orders/42")))
+    });
+    c.bench_function("normalize_dot_segments", |b| {
+        b.iter(|| tollgate::routing::target::normalize(black_box("/svc37/v1/../v1/./orders/%34%32")))
+    });
     c.bench_function("route_lookup_50_routes", |b| {
         b.iter(|| {
             snap.routes.find(

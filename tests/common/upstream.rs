@@ -270,6 +270,9 @@ struct Counters {
 }
 
 fn serve(stream: TcpStream, handler: &Arc<Handler>, c: &Counters) {
+    // The head and the body go out in two writes: without this, Nagle's algorithm holds the
+    // body until the gateway's delayed ACK (40 ms), and every exchange takes that long.
+    let _ = stream.set_nodelay(true);
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,

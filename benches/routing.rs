@@ -39,7 +39,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| tollgate::routing::target::normalize(black_box("/svc37/v1/orders/42")))
     });
     c.bench_function("normalize_dot_segments", |b| {
-        b.iter(|| tollgate::routing::target::normalize(black_box("/svc37/v1/../v1/./orders/%34%32")))
+        b.iter(|| {
+            tollgate::routing::target::normalize(black_box("/svc37/v1/../v1/./orders/%34%32"))
+        })
     });
     c.bench_function("route_lookup_50_routes", |b| {
         b.iter(|| {

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Creates target/sdk-venv, a Python virtualenv with the official openai and anthropic SDKs at
-# the versions pinned in tests/sdk/requirements.txt, for the SDK tests (tests/sdk.rs). Does
+# the versions pinned in tests/it/sdk/requirements.txt, for the SDK tests (tests/it/sdk.rs). Does
 # nothing when the venv already matches the pins and the Python. python3 -m venv needs Debian's
 # python3-venv: as root it uses apt-get; otherwise it says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=target/sdk-venv
-req=tests/sdk/requirements.txt
+req=tests/it/sdk/requirements.txt
 
 need=()
 if ! command -v python3 >/dev/null; then

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/sdk-venv.sh
-# The SDK tests (tests/sdk.rs) run the official Python SDKs from this venv.
+# The SDK tests (tests/it/sdk.rs) run the official Python SDKs from this venv.
 export TOLLGATE_SDK_PYTHON="$PWD/target/sdk-venv/bin/python"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings

@@ -1,6 +1,6 @@
 //! Balancing policies across real upstreams.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn upstreams_toml(name: &str, targets: &[&Upstream], extra: &str) -> String {

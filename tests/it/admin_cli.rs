@@ -2,7 +2,7 @@
 //! gateway with a SQLite store in a temp dir, finding the admin address and token in the
 //! gateway's own configuration file (`-c`).
 
-mod common;
+use crate::common;
 
 use common::{binary, free_port, Gateway};
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! The sd_notify protocol as `Type=notify` expects it, against a datagram socket of the test.
 
-mod common;
+use crate::common;
 use common::*;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};

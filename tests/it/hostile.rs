@@ -4,7 +4,7 @@
 //! codings, slow clients) and the framing and smuggling families that already held, so that a
 //! later change to the HTTP path cannot regress them unseen.
 
-mod common;
+use crate::common;
 use common::raw::{exchange, Conn};
 use common::*;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Tool calls and thinking across formats: OpenAI clients served by Anthropic and Gemini,
 //! whole and streamed, and the follow-up turn carrying the tool result back.
 
-mod common;
+use crate::common;
 use common::providers::*;
 use common::*;
 use serde_json::{json, Value};

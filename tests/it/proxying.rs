@@ -1,6 +1,6 @@
 //! Route matching, header transforms, forwarding headers and protocol hygiene.
 
-mod common;
+use crate::common;
 use common::*;
 use std::time::Duration;
 

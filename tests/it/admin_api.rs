@@ -2,7 +2,7 @@
 //! subscriptions and their refusals, API lifecycle overrides, tenants' provider keys, the
 //! catalog, the audit trail, restarts, unusable database files and malformed requests.
 
-mod common;
+use crate::common;
 use common::admin::{call, ok, raw};
 use common::*;
 use serde_json::{json, Value};

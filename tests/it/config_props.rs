@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use std::path::Path;
 
 /// The shipped configuration, and one that uses every other section.
-const SHIPPED: &str = include_str!("../conf/tollgate.toml");
+const SHIPPED: &str = include_str!("../../conf/tollgate.toml");
 const FULL: &str = r#"
 include = []
 

@@ -2,7 +2,7 @@
 //! several limits answering, refused requests costing the other limits nothing, and the
 //! rate-limit headers on allowed and refused responses.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn echo() -> Upstream {

@@ -1,7 +1,7 @@
 //! Limits on LLM routes: budgets answering 402, OpenAI's rate-limit headers on every answer
 //! (streams included, refusals too), and a stream cut short charged for what it delivered.
 
-mod common;
+use crate::common;
 use common::providers::*;
 use common::*;
 use std::time::Duration;

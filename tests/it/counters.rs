@@ -1,7 +1,7 @@
 //! Counters the README lists that only move on a fault: `tollgate_upstream_retries_total` and
 //! `tollgate_access_log_dropped_total`, each against the real binary and a fault the test makes.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::Read;
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
 //! A provider behind TLS, reached by host name: the name is resolved by the gateway and the
 //! certificate checked against the trust store (`SSL_CERT_FILE` here, a test CA).
 
-mod common;
+use crate::common;
 use common::providers::*;
 use common::*;
 use serde_json::{json, Value};
@@ -62,14 +62,14 @@ fn providers_are_reached_over_tls_by_name() {
     let dir = tempfile::tempdir().unwrap();
     tls::make_certs(dir.path());
     let (_server, port) = https_server(dir.path());
-    std::env::set_var("SSL_CERT_FILE", dir.path().join("ca.pem"));
+    let ca = dir.path().join("ca.pem");
     let cfg = format!(
         "[[providers]]\nname = \"tls\"\nkind = \"openai\"\nbase_url = \"https://localhost:{port}/v1\"\napi_key = \"k\"\n\n\
          [[providers]]\nname = \"untrusted\"\nkind = \"openai\"\nbase_url = \"https://127.0.0.1:{port}/v1\"\napi_key = \"k\"\n\n{}{}{LLM_ROUTE}",
         model("secure", &[("tls", "gpt-4o")], ""),
         model("wrong-name", &[("untrusted", "gpt-4o")], "retries = 0"),
     );
-    let gw = Gateway::start(1, &cfg);
+    let gw = Gateway::start_env(1, &cfg, &[("SSL_CERT_FILE", ca.as_os_str())]);
     let ask = |m: &str| {
         client()
             .post(gw.url("/v1/chat/completions"))

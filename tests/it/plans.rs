@@ -3,7 +3,7 @@
 //! a restart, an app's attachment and a plan's token limit on an LLM route; and the admin
 //! API's bucket inspection, reset and most-refused list.
 
-mod common;
+use crate::common;
 use common::admin::{call as admin, ok};
 use common::*;
 use serde_json::{json, Value};

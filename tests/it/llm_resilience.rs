@@ -1,7 +1,7 @@
 //! Retries, fallbacks, the circuit breaker, key rotation, timeouts, broken streams and clients
 //! that leave: what happens to an LLM call when things go wrong.
 
-mod common;
+use crate::common;
 use common::providers::*;
 use common::*;
 use serde_json::{json, Value};
@@ -43,8 +43,7 @@ fn the_issue_example_falls_back_from_anthropic_to_demo() {
          [[models]]\nname = \"demo\"\ndeployments = [{{ provider = \"mock\", model = \"mock-1\" }}]\n\n{LLM_ROUTE}{FAST}",
         anthropic.addr()
     );
-    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-test");
-    let gw = Gateway::start(1, &cfg);
+    let gw = Gateway::start_env(1, &cfg, &[("ANTHROPIC_API_KEY", "sk-ant-test".as_ref())]);
     let r = post(&gw, &chat("claude"));
     assert_eq!(r.headers()["x-tollgate-model"], "claude");
     let v: Value = r.json().unwrap();

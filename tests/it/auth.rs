@@ -2,7 +2,7 @@
 //! subscriptions, lifecycle states and model permissions, with keys and subscriptions from
 //! the declarative `[[tenants]]` seed in a real SQLite store.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{json, Value};
 use tollgate::auth::key;

@@ -1,12 +1,12 @@
 //! The official `openai` and `anthropic` Python SDKs as real clients of the real gateway: each
 //! test starts the gateway with the mock provider and runs one scenario of
-//! tests/sdk/{openai,anthropic}_client.py (chat, streaming, tools, streaming tools, models,
+//! tests/it/sdk/{openai,anthropic}_client.py (chat, streaming, tools, streaming tools, models,
 //! embeddings), which asserts what the SDK parsed. Chat and streaming also run with `demo`
 //! served by in-test providers that answer as the mock does: translated (a format other than
 //! the SDK's) and byte-exact pass-through (the SDK's own format). The Python is `$TOLLGATE_SDK_PYTHON`, else
 //! target/sdk-venv/bin/python; scripts/sdk-venv.sh makes that venv (scripts/test.sh runs it).
 
-mod common;
+use crate::common;
 use common::providers;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ fn python() -> PathBuf {
     p
 }
 
-/// Runs `scenario` of tests/sdk/`script` against a fresh gateway and asserts it succeeded and
+/// Runs `scenario` of tests/it/sdk/`script` against a fresh gateway and asserts it succeeded and
 /// that the gateway served exactly `requests` requests, all 200, on the llm route.
 fn run(script: &str, scenario: &str, requests: usize) {
     run_with(script, scenario, requests, MOCK);
@@ -76,7 +76,7 @@ fn run_with(script: &str, scenario: &str, requests: usize, config: &str) {
     let python = python();
     let mut gw = Gateway::start(1, config);
     let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/sdk")
+        .join("tests/it/sdk")
         .join(script);
     let stdout_path = gw.dir.path().join("sdk.stdout");
     let stderr_path = gw.dir.path().join("sdk.stderr");

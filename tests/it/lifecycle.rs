@@ -1,7 +1,7 @@
 //! Process lifecycle: worker restart, reloads (good and bad) under load, draining on SIGTERM,
 //! the admin endpoints, the access log, and refusing to start.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::{TcpListener, TcpStream};

@@ -2,7 +2,7 @@
 //! expired and revoked; subscriptions requested, approved, rejected and revoked; lifecycle
 //! changes; tenants' own provider keys. Every change must reach both workers.
 
-mod common;
+use crate::common;
 use common::admin::{call as admin, ok};
 use common::providers::*;
 use common::*;

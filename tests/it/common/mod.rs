@@ -9,6 +9,7 @@ pub mod redis;
 pub mod tls;
 pub mod upstream;
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -165,19 +166,46 @@ impl Gateway {
     }
 
     pub fn start_with(workers: usize, extra_server: &str, body: &str) -> Gateway {
+        Self::start_configured(workers, extra_server, body, |_| {})
+    }
+
+    /// `start`, with `env` added to the gateway's environment only: the tests are one binary,
+    /// and under `cargo test` its threads would all see a variable set in the test process.
+    pub fn start_env(workers: usize, body: &str, env: &[(&str, &OsStr)]) -> Gateway {
+        Self::start_configured(workers, "", body, |cmd| {
+            cmd.envs(env.iter().copied());
+        })
+    }
+
+    fn start_configured(
+        workers: usize,
+        extra_server: &str,
+        body: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Gateway {
         let port = free_port();
         let admin_port = free_port();
         let text = format!(
             "{}\n{body}",
             base_config(port, admin_port, workers, extra_server)
         );
-        Self::start_text(port, admin_port, &text)
+        Self::start_text_with(port, admin_port, &text, configure)
     }
 
     /// Starts from a full config text; `ACCESS_LOG` in it is replaced by the log file's path.
     pub fn start_text(port: u16, admin_port: u16, text: &str) -> Gateway {
+        Self::start_text_with(port, admin_port, text, |_| {})
+    }
+
+    /// `start_text`, with `configure` applied to the command before it is started.
+    pub fn start_text_with(
+        port: u16,
+        admin_port: u16,
+        text: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
-        let child = spawn_gateway(dir.path(), text);
+        let child = spawn_gateway_with(dir.path(), text, configure);
         let config_path = dir.path().join("tollgate.toml");
         let mut gw = Gateway {
             child: Some(child),

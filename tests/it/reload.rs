@@ -1,8 +1,8 @@
-//! What a SIGHUP reload promises beyond switching routes (tests/lifecycle.rs): target health
+//! What a SIGHUP reload promises beyond switching routes (lifecycle.rs): target health
 //! carried over, the `[[tenants]]` seed rewritten, a store error refusing the reload, and
 //! models and limits changed in place.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -4,12 +4,12 @@
 //! generators: every reference resolves, every path parameter is declared, every operation
 //! names its errors.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-const DOC: &str = include_str!("../src/admin/openapi.json");
+const DOC: &str = include_str!("../../src/admin/openapi.json");
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

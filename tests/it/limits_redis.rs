@@ -2,7 +2,7 @@
 //! two gateways, leasing within its stated bound, each failure policy while Redis is stopped,
 //! killed and restarted, TLS with a password, and LLM tokens reserved and settled in Redis.
 
-mod common;
+use crate::common;
 use common::redis::RedisServer;
 use common::*;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Active health checks, passive ejection and retries: the spec's example upstream with two
 //! targets, one of which dies or fails its check.
 
-mod common;
+use crate::common;
 use common::*;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Concurrency caps: requests and streams in flight per key, counted host-wide across two
 //! workers, held until the request (or the stream) ends.
 
-mod common;
+use crate::common;
 use common::providers::*;
 use common::*;
 use std::io::Read;

@@ -2,7 +2,7 @@
 //! server over raw TCP, the `101` comes back with its headers, and frames flow both ways on
 //! the upgraded connection.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! The LLM API against each provider format: the mock, and in-test servers speaking OpenAI's,
 //! Azure's, Anthropic's and Gemini's wire formats.
 
-mod common;
+use crate::common;
 use common::providers::*;
 use common::*;
 use serde_json::{json, Value};

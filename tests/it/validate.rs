@@ -1,6 +1,6 @@
 //! `tollgate validate`: every problem with file:line:col and key path, exit 1; and `conf/`.
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 use std::sync::LazyLock;

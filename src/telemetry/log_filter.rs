@@ -46,7 +46,8 @@ impl Visit for Message {
 }
 
 fn is_head_read_failure(message: &str) -> bool {
-    message.starts_with("Fail to proxy: Downstream") && message.contains("while reading request headers")
+    message.starts_with("Fail to proxy: Downstream")
+        && message.contains("while reading request headers")
 }
 
 #[cfg(test)]
@@ -54,6 +55,8 @@ mod tests {
     #[test]
     fn only_the_head_read_failure_is_dropped() {
         assert!(super::is_head_read_failure("Fail to proxy: Downstream ReadError context: while reading request headers cause: request head not received within the header timeout, downstream session type: h1"));
-        assert!(!super::is_head_read_failure("Fail to proxy: Upstream ConnectRefused context: peer 127.0.0.1:1"));
+        assert!(!super::is_head_read_failure(
+            "Fail to proxy: Upstream ConnectRefused context: peer 127.0.0.1:1"
+        ));
     }
 }

@@ -3,8 +3,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::time::Duration;
+use tollgate::base::clock::now_ns;
 use tollgate::limits::gcra::Rate;
-use tollgate::limits::local::{key_hash, now_ns, LocalTable};
+use tollgate::limits::local::{key_hash, LocalTable};
 
 fn bench(c: &mut Criterion) {
     let table = LocalTable::map(65_536).expect("shared table");

@@ -4,8 +4,9 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, Method};
 use std::io::Write;
+use tollgate::base::hash::mix;
 use tollgate::config::compile::BalanceSpec;
-use tollgate::routing::upstream::{mix, UpstreamGroup};
+use tollgate::routing::upstream::UpstreamGroup;
 
 /// A config of 50 routes over 4 upstreams, loaded the way the gateway loads it.
 fn config() -> tollgate::config::Config {

@@ -5,7 +5,6 @@ pub mod compile;
 pub mod load;
 pub mod problem;
 pub mod schema;
-pub mod time;
 
 pub use compile::Config;
 pub use load::load;

@@ -1,5 +1,11 @@
 //! The `tollgate` command line: parse, load and validate the configuration, hand over to the
 //! master; or, for `tollgate admin`, be a client of a running gateway (`tollgate::cli`).
+//!
+//! The same rules as the library (`src/lib.rs`): documented `unsafe`, and `clippy.toml`'s
+//! request-path lists.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(not(test), deny(clippy::disallowed_methods, clippy::disallowed_types))]
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -21,6 +21,8 @@ pub fn socket_inodes(pid: &str) -> HashSet<String> {
 }
 
 /// Ports on which `pid` holds a TCP socket in LISTEN state (IPv4 and IPv6).
+// Read by a worker's start-up check in `spawn_blocking` and by tests, never per request.
+#[allow(clippy::disallowed_methods)]
 pub fn listening_ports(pid: &str) -> Vec<u16> {
     let inodes = socket_inodes(pid);
     let mut ports = Vec::new();

@@ -117,6 +117,9 @@ struct FileId {
     ino: u64,
 }
 
+// The store is used by the admin process, the CLI and the directory refresh (in
+// `spawn_blocking`); no request touches it.
+#[allow(clippy::disallowed_methods)]
 fn file_id(path: &Path) -> std::io::Result<FileId> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path)?;
@@ -327,6 +330,9 @@ impl Store {
 }
 
 /// A read-write connection in WAL mode; `extra` adds `SQLITE_OPEN_CREATE` for `create`.
+// The store is used by the admin process, the CLI and the directory refresh (in
+// `spawn_blocking`); no request touches it.
+#[allow(clippy::disallowed_methods)]
 fn connect(path: &Path, extra: OpenFlags) -> Result<Connection> {
     let fail = |e: rusqlite::Error| StoreError::Open {
         path: path.to_path_buf(),
@@ -419,5 +425,5 @@ pub(crate) fn check_text(what: &str, text: &str, max: usize) -> Result<()> {
 }
 
 pub(crate) fn now() -> i64 {
-    crate::config::compile::api::now_unix()
+    crate::base::clock::now_unix()
 }

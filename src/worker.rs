@@ -136,7 +136,7 @@ pub fn run(args: WorkerArgs) -> ! {
         generation: args.generation,
         board: args.board,
         state: state.clone(),
-        store: std::sync::Mutex::new(store),
+        store: StoreHandOff::new(store),
         store_health: Arc::default(),
     };
     server.add_service(background_service("control", control));
@@ -176,6 +176,8 @@ impl ShutdownSignalWatch for Signals {
 
 /// Once Pingora has stopped accepting, waits for in-flight requests (up to the grace period),
 /// flushes the access log and exits, instead of sleeping out the whole grace period.
+// Its own thread, outside the runtime: it only polls a counter while the worker drains.
+#[allow(clippy::disallowed_methods)]
 fn drain_then_exit(
     mut phases: tokio::sync::broadcast::Receiver<ExecutionPhase>,
     state: Arc<GatewayState>,
@@ -207,6 +209,12 @@ fn drain_then_exit(
     std::process::exit(0);
 }
 
+/// The store, from the worker's start-up to its control service, which takes it once.
+// Locked once, when the control service starts; requests never see it.
+#[allow(clippy::disallowed_types)]
+type StoreHandOff =
+    std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>;
+
 struct Control {
     slot: usize,
     path: PathBuf,
@@ -215,7 +223,7 @@ struct Control {
     board: &'static Scoreboard,
     state: Arc<GatewayState>,
     /// Handed to the refresh task when the service starts.
-    store: std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>,
+    store: StoreHandOff,
     /// Store refresh failures, for `/metrics`.
     store_health: Arc<crate::auth::refresh::StoreHealth>,
 }

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::request::{self, date, date_in, duration};
 use super::views;
 use crate::auth::crypto::Cipher;
-use crate::config::compile::api::now_unix;
+use crate::base::clock::now_unix;
 use crate::config::Config;
 use crate::store::AppPatch;
 use http::Response;
@@ -157,7 +157,7 @@ pub async fn list_credentials(shared: &Arc<Shared>, t: String) -> Answer {
         .map(|(provider, at)| views::Credential {
             tenant: &tenant,
             provider,
-            created_at: crate::config::compile::api::format_date(*at),
+            created_at: crate::base::time::format_date(*at),
         })
         .collect();
     json(200, &out)
@@ -190,7 +190,7 @@ pub async fn put_credential(shared: &Arc<Shared>, call: Call, t: String, p: Stri
         &views::Credential {
             tenant: &row.tenant,
             provider: &row.provider,
-            created_at: crate::config::compile::api::format_date(row.created_at),
+            created_at: crate::base::time::format_date(row.created_at),
         },
     )
 }

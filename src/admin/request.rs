@@ -2,7 +2,7 @@
 //! field named), the query string, dates and durations.
 
 use super::error::ApiError;
-use crate::config::time::{date_after, parse_date, parse_duration};
+use crate::base::time::{date_after, parse_date, parse_duration};
 use pingora::protocols::http::ServerSession;
 use serde::de::DeserializeOwned;
 
@@ -183,7 +183,7 @@ mod tests {
             "{far}"
         );
         assert_eq!(date_in("expires_in", 100, "1m").unwrap(), 160);
-        let e = date_in("expires_in", crate::config::time::MAX_UNIX - 5, "1m").unwrap_err();
+        let e = date_in("expires_in", crate::base::time::MAX_UNIX - 5, "1m").unwrap_err();
         assert!(e.to_string().contains("body.expires_in"), "{e}");
         assert!(date("expires_at", "2027-06-30").is_ok());
         assert!(date("expires_at", "June")

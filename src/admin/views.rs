@@ -1,7 +1,8 @@
 //! The JSON shapes the admin API answers with. Times are RFC 3339 strings; key hashes and
 //! sealed credentials have no field here, so they cannot leak into an answer.
 
-use crate::config::compile::api::{format_date, Approval, AuthMode, Lifecycle, Visibility};
+use crate::base::time::format_date;
+use crate::config::compile::api::{Approval, AuthMode, Lifecycle, Visibility};
 use crate::config::compile::{PathMatch, RouteSpec, RouteTarget};
 use crate::store::{
     ApiStateRow, AppRow, AttachmentRow, AuditRow, KeyRow, Source, SubState, SubscriptionRow,
@@ -175,7 +176,7 @@ pub struct Audit<'a> {
 pub fn audit(a: &AuditRow) -> Audit<'_> {
     Audit {
         id: a.id,
-        at: crate::config::time::format_date_millis(a.at),
+        at: crate::base::time::format_date_millis(a.at),
         actor: &a.actor,
         remote: a.remote.as_deref(),
         action: &a.action,

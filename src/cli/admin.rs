@@ -51,7 +51,7 @@ pub struct AdminArgs {
     pub actor: Option<String>,
     /// How long to wait to connect, and for each read of the answer.
     #[arg(long, global = true, value_name = "DURATION", default_value = "10s",
-          value_parser = crate::config::time::parse_duration, help_heading = CONNECTION)]
+          value_parser = crate::base::time::parse_duration, help_heading = CONNECTION)]
     pub timeout: Duration,
     #[command(subcommand)]
     pub command: AdminCommand,

@@ -4,7 +4,7 @@
 
 use super::CliError;
 use crate::auth::key;
-use crate::config::compile::api::parse_date;
+use crate::base::time::parse_date;
 
 /// The text to print: the key, a blank line, then the `[[tenants.apps.keys]]` lines.
 pub fn keygen(name: Option<&str>, expires: Option<&str>) -> Result<String, CliError> {

@@ -575,6 +575,9 @@ fn compile_upstream(u: &schema::UpstreamSection, base: &[Seg], ck: &mut Checker)
 }
 
 /// Resolves `host:port` once, at load time, so the request path never touches DNS.
+// The one blocking DNS lookup, while the configuration compiles (start-up, or a reload in
+// `spawn_blocking`).
+#[allow(clippy::disallowed_methods)]
 fn resolve(addr: &str) -> Result<SocketAddr, String> {
     if let Ok(a) = addr.parse::<SocketAddr>() {
         return Ok(a);

@@ -143,6 +143,9 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     }
 }
 
+// Configuration is read by the CLI and the master, and by a worker's reload inside
+// `spawn_blocking`: never on a thread that serves requests.
+#[allow(clippy::disallowed_methods)]
 fn read_file(
     path: &Path,
     sources: &mut Vec<Source>,
@@ -579,5 +582,21 @@ upstream = "orders"
         assert_eq!(ps.len(), 1);
         assert!(ps[0].file.ends_with("conf.d/a.toml"));
         assert_eq!((ps[0].line, ps[0].path.as_str()), (4, "routes[1].upstream"));
+    }
+
+    /// The configuration reads its durations with the bound of `base::time`, the key path named.
+    #[test]
+    fn a_config_duration_past_100_years_is_a_located_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        let text = "[server]\nlisten = [\"127.0.0.1:0\"]\ngrace_period = \"8000y\"\n\n\
+                    [[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n\n\
+                    [[routes]]\nname = \"r\"\npath_prefix = \"/\"\nupstream = \"u\"\n";
+        std::fs::write(&path, text).unwrap();
+        let problems = crate::config::load(&path).unwrap_err().to_string();
+        assert!(
+            problems.contains("server.grace_period") && problems.contains("100 years"),
+            "{problems}"
+        );
     }
 }

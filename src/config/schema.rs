@@ -289,7 +289,7 @@ impl<'de> Deserialize<'de> for Dur {
         let text = String::deserialize(d).map_err(|_| {
             serde::de::Error::custom("expected a duration string such as \"250ms\" or \"30s\"")
         })?;
-        crate::config::time::parse_duration(&text)
+        crate::base::time::parse_duration(&text)
             .map(Dur)
             .map_err(serde::de::Error::custom)
     }

@@ -369,7 +369,7 @@ async fn sweep(leases: Weak<Leases>, link: Weak<RedisLink>) {
         let (Some(leases), Some(link)) = (leases.upgrade(), link.upgrade()) else {
             return;
         };
-        let now = super::local::now_ns();
+        let now = crate::base::clock::now_ns();
         let idle: Vec<Arc<Lease>> = {
             let mut map = leases.map.write().unwrap_or_else(|e| e.into_inner());
             let idle = map

@@ -16,7 +16,8 @@
 //! touched. A key lives in one of `PROBE` rows after its hash. A row whose counters are all
 //! zero is idle and goes to the next key that needs one; when all rows of a window hold
 //! requests in flight, a new key is refused (fail closed: never more than the cap). Size the
-//! table above the number of keys with requests in flight at the same time.
+//! table above the number of keys with requests in flight at the same time. The header, the
+//! keys and the counters are three shared mappings (`base::shm`), each page-aligned.
 //!
 //! Giving a row to another key: the claimer locks the row (its key word becomes `LOCK` plus
 //! the claimer's column), checks again that it is idle and that no other row of the window
@@ -26,6 +27,7 @@
 //! left locked by a worker that died in those few instructions is freed when it is reaped.
 
 use super::check::{bucket, Caller, Headers, Limited, Refusal};
+use crate::base::shm::SharedSlice;
 use crate::config::compile::LimitSpec;
 use crate::master::scoreboard::MAX_SLOTS;
 use crate::telemetry::metrics::LimitMetrics;
@@ -47,6 +49,7 @@ const LOCK: u64 = 1 << 63;
 /// refused): a claim lasts a few atomic operations, so this is only reached under a storm.
 const RETRIES: u32 = 10_000;
 
+#[derive(zerocopy::FromZeros)]
 #[repr(C)]
 struct Header {
     /// Columns that may hold counts: one past the highest worker slot ever started.
@@ -94,23 +97,11 @@ impl ConcurrencyTable {
     /// `PROBE`); it stays mapped for the life of the process tree.
     pub fn map(slots: usize) -> std::io::Result<ConcurrencyTable> {
         let rows = slots.max(PROBE).next_power_of_two();
-        let keys_at = 64;
-        let counts_at = keys_at + rows * 8;
-        let len = counts_at + rows * COLUMNS * 4;
-        let ptr = crate::master::scoreboard::map_shared(len)? as *mut u8;
-        // SAFETY: the mapping is page-aligned, zero-filled (valid atomics), `len` bytes long
-        // and never unmapped; the three parts are disjoint and aligned (64 and 8 divide their
-        // offsets), so 'static shared references into it are sound across fork (MAP_SHARED).
-        unsafe {
-            Ok(ConcurrencyTable {
-                header: &*(ptr as *const Header),
-                keys: std::slice::from_raw_parts(ptr.add(keys_at) as *const AtomicU64, rows),
-                counts: std::slice::from_raw_parts(
-                    ptr.add(counts_at) as *const AtomicU32,
-                    rows * COLUMNS,
-                ),
-            })
-        }
+        Ok(ConcurrencyTable {
+            header: SharedSlice::<Header>::map_one()?,
+            keys: SharedSlice::map(rows)?.as_slice(),
+            counts: SharedSlice::map(rows * COLUMNS)?.as_slice(),
+        })
     }
 
     pub fn rows(&self) -> usize {

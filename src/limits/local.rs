@@ -11,11 +11,13 @@
 //! active within one period to keep limits exact.
 
 use super::gcra::{self, Decision, Rate};
+use crate::base::shm::SharedSlice;
 use std::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
 
 /// Slots a key may occupy, starting at its hash.
 pub const PROBE: usize = 8;
 
+#[derive(zerocopy::FromZeros)]
 #[repr(C)]
 struct Slot {
     /// The key's 64-bit hash; 0 marks an empty slot.
@@ -33,10 +35,7 @@ impl LocalTable {
     /// `PROBE`); it stays mapped for the life of the process tree.
     pub fn map(slots: usize) -> std::io::Result<LocalTable> {
         let n = slots.max(PROBE).next_power_of_two();
-        let ptr = crate::master::scoreboard::map_shared(n * std::mem::size_of::<Slot>())?;
-        // SAFETY: page-aligned, zero-filled (valid atomics), `n` slots long and never
-        // unmapped, so a 'static shared slice is sound; shared across fork by MAP_SHARED.
-        let slots = unsafe { std::slice::from_raw_parts(ptr as *const Slot, n) };
+        let slots = SharedSlice::map(n)?.as_slice();
         Ok(LocalTable { slots })
     }
 
@@ -45,7 +44,7 @@ impl LocalTable {
     }
 
     /// Decides `cost` units for `key` (a hash; see `key_hash`) at `now` (nanoseconds of the
-    /// monotonic clock, `now_ns`).
+    /// host's monotonic clock, `base::clock::now_ns`).
     pub fn decide(&self, key: u64, rate: Rate, now: u64, cost: u64) -> Decision {
         let slot = self.slot(key, now);
         loop {
@@ -140,6 +139,11 @@ impl LocalTable {
     }
 }
 
+/// The host's monotonic clock is `base::clock::now_ns`; this name stays only for the request
+/// phases being rewritten in other work (`proxy.rs`, `llm/handler`), which should import it
+/// from `base` and let this line go.
+pub use crate::base::clock::now_ns;
+
 /// 0 marks an empty slot, so no key may hash to it.
 fn nonzero(key: u64) -> u64 {
     key.max(1)
@@ -154,18 +158,6 @@ pub fn key_hash(parts: &[&[u8]]) -> u64 {
         h.write_u8(0xff);
     }
     h.finish()
-}
-
-/// Nanoseconds of CLOCK_MONOTONIC: one clock for every process of the host, read without a
-/// syscall.
-pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
 #[cfg(test)]
@@ -228,12 +220,5 @@ mod tests {
         assert!(table.decide(999, r, now, 1).allowed);
         assert!(!table.decide(1, r, now, 1).allowed);
         assert_eq!(table.capacity(), PROBE);
-    }
-
-    #[test]
-    fn the_clock_moves_forward() {
-        let a = now_ns();
-        let b = now_ns();
-        assert!(b >= a && a > 0);
     }
 }

@@ -270,6 +270,8 @@ impl RedisLink {
 
     /// Start-up only: waits up to the connect timeout for the first connection, so a worker
     /// does not serve its first requests on the failure policy while Redis is up.
+    // Before the worker's runtime serves anything: a blocking wait is what start-up wants.
+    #[allow(clippy::disallowed_methods)]
     pub fn wait_connected(&self) -> bool {
         let deadline = std::time::Instant::now() + self.settings.connect_timeout;
         while !self.connected() && std::time::Instant::now() < deadline {
@@ -444,7 +446,7 @@ impl Breaker {
         if until == 0 {
             return true;
         }
-        let now = super::local::now_ns();
+        let now = crate::base::clock::now_ns();
         // The one caller that moves the deadline on is the probe; the rest keep skipping.
         now >= until
             && self
@@ -455,7 +457,7 @@ impl Breaker {
 
     fn failed(&self) {
         if self.failures.fetch_add(1, Relaxed) + 1 >= self.threshold {
-            let until = super::local::now_ns() + self.cooldown;
+            let until = crate::base::clock::now_ns() + self.cooldown;
             let _ = self
                 .open_until
                 .fetch_update(Relaxed, Relaxed, |u| (u < until).then_some(until));

@@ -15,6 +15,7 @@
 //! a reader that catches it mid-write shows no label rather than a torn one.
 
 use super::check::{Caller, Draw, Limited};
+use crate::base::shm::SharedSlice;
 use crate::config::compile::LimitSpec;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -25,6 +26,7 @@ pub const ENTRIES: usize = 256;
 pub const LABEL_BYTES: usize = 96;
 const WORDS: usize = LABEL_BYTES / 8;
 
+#[derive(zerocopy::FromZeros)]
 #[repr(C)]
 struct Entry {
     /// The bucket's key hash; 0 when the entry is free.
@@ -60,10 +62,7 @@ pub struct TopTable {
 impl TopTable {
     /// Maps the zeroed shared table (32 KiB); it stays mapped for the life of the process tree.
     pub fn map() -> std::io::Result<TopTable> {
-        let ptr = crate::master::scoreboard::map_shared(ENTRIES * std::mem::size_of::<Entry>())?;
-        // SAFETY: page-aligned, zero-filled (valid atomics), ENTRIES entries long and never
-        // unmapped, so a 'static shared slice is sound; shared across fork by MAP_SHARED.
-        let entries = unsafe { std::slice::from_raw_parts(ptr as *const Entry, ENTRIES) };
+        let entries = SharedSlice::map(ENTRIES)?.as_slice();
         Ok(TopTable { entries })
     }
 

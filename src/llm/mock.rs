@@ -9,20 +9,13 @@
 use crate::config::compile::MockSpec;
 use crate::llm::ir::*;
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Characters of the prompt quoted back.
 const ECHO_CHARS: usize = 512;
 
 fn tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4).max(1)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The error a mock configured with `fail_status` answers.
@@ -122,10 +115,10 @@ pub fn chat(req: &ChatRequest, model: &str) -> ChatResponse {
     ChatResponse {
         id: format!(
             "chatcmpl-mock-{:x}",
-            crate::routing::upstream::mix(prompt_chars(req) as u64)
+            crate::base::hash::mix(prompt_chars(req) as u64)
         ),
         model: model.to_owned(),
-        created: unix_now(),
+        created: crate::base::clock::now_unix() as u64,
         usage: Usage {
             completion_tokens: usage(req, &part).completion_tokens * n as u64,
             ..usage(req, &part)
@@ -220,7 +213,7 @@ pub fn embeddings(req: &EmbeddingRequest, model: &str) -> EmbeddingResponse {
             });
             let mut v: Vec<f32> = (0..dims)
                 .map(|_| {
-                    seed = crate::routing::upstream::mix(seed);
+                    seed = crate::base::hash::mix(seed);
                     (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
                 })
                 .collect();

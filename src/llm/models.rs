@@ -1,15 +1,17 @@
-//! Public model names, their weighted deployments, fallbacks and prices, and the circuit
-//! breaker that takes a failing deployment out of rotation for a cool-down.
+//! Public model names, their weighted deployments, fallbacks and prices, and a breaker per
+//! deployment (`base::breaker`) that takes a failing one out of rotation for a cool-down.
 //!
 //! Built with each configuration snapshot; breaker state is per worker process and starts
 //! closed after a reload.
 
+use crate::base::breaker::Breaker;
+use crate::base::clock::now_ms;
+use crate::base::hash::mix;
 use crate::config::compile::{Deployment, LlmConfig, LlmPolicy, ModelSpec, Prices};
 use crate::llm::ir::Usage;
 use crate::llm::provider::Provider;
-use crate::routing::upstream::{mix, now_ms};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub struct Models {
@@ -29,9 +31,8 @@ pub struct DeploymentState {
     pub spec: Deployment,
     /// "provider/model", for headers, logs and records.
     pub label: String,
-    failures: AtomicU32,
-    /// Milliseconds (`now_ms`) until which the deployment is skipped; 0 when closed.
-    open_until: AtomicU64,
+    /// `failure_threshold` failures in a row skip the deployment for the `cooldown`.
+    breaker: Breaker,
 }
 
 impl Models {
@@ -57,8 +58,7 @@ impl Models {
                     .map(|d| DeploymentState {
                         label: format!("{}/{}", providers[d.provider].spec.name, d.model),
                         spec: d.clone(),
-                        failures: AtomicU32::new(0),
-                        open_until: AtomicU64::new(0),
+                        breaker: Breaker::default(),
                     })
                     .collect();
                 Model {
@@ -106,12 +106,12 @@ impl Models {
         let untried = |i: &usize| tried & (1 << i) == 0;
         let ready: Vec<usize> = (0..m.deployments.len())
             .filter(untried)
-            .filter(|&i| m.deployments[i].open_until.load(Relaxed) <= now)
+            .filter(|&i| m.deployments[i].breaker.is_closed(now))
             .collect();
         if ready.is_empty() {
             return (0..m.deployments.len())
                 .filter(untried)
-                .min_by_key(|&i| m.deployments[i].open_until.load(Relaxed));
+                .min_by_key(|&i| m.deployments[i].breaker.open_until());
         }
         let total: u64 = ready
             .iter()
@@ -128,20 +128,16 @@ impl Models {
         ready.last().copied()
     }
 
+    /// A success closes the deployment's breaker at once.
     pub fn report_success(&self, model: usize, deployment: usize) {
-        let d = &self.models[model].deployments[deployment];
-        d.failures.store(0, Relaxed);
-        d.open_until.store(0, Relaxed);
+        self.models[model].deployments[deployment].breaker.reset();
     }
 
     /// Counts a failure; the threshold-th in a row opens the breaker for the cool-down.
     pub fn report_failure(&self, model: usize, deployment: usize) {
         let d = &self.models[model].deployments[deployment];
-        let n = d.failures.fetch_add(1, Relaxed) + 1;
-        if n >= self.policy.failure_threshold {
-            let until = now_ms() + self.policy.cooldown.as_millis() as u64;
-            d.open_until.store(until, Relaxed);
-            d.failures.store(0, Relaxed);
+        let (threshold, cooldown) = (self.policy.failure_threshold, self.policy.cooldown);
+        if let Some(n) = d.breaker.failure(threshold, cooldown) {
             tracing::warn!(
                 deployment = %d.label,
                 "deployment failed {n} times in a row; skipped for {:?}",

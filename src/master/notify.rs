@@ -24,12 +24,6 @@ pub fn send(state: &str) {
 
 /// `RELOADING=1` with the monotonic timestamp that `Type=notify-reload` expects.
 pub fn reloading() {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let usec = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
+    let usec = crate::base::clock::now_ns() / 1000;
     send(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"));
 }

@@ -6,6 +6,8 @@
 pub const WANTED: u64 = 65536;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the limit now in force.
+// Reads /proc in the master at start-up, before any worker exists.
+#[allow(clippy::disallowed_methods)]
 pub fn raise_open_files() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

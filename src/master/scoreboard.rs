@@ -2,11 +2,13 @@
 //! pid and readiness and the master counts restarts. The admin process reads it for `/readyz`
 //! and `/metrics`. Only atomics live here, so no lock is shared between processes.
 
+use crate::base::shm::SharedSlice;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
 
 /// Worker slots plus one for the admin process.
 pub const MAX_SLOTS: usize = 257;
 
+#[derive(zerocopy::FromZeros)]
 #[repr(C)]
 pub struct Slot {
     pub pid: AtomicI32,
@@ -14,6 +16,7 @@ pub struct Slot {
     pub ready_generation: AtomicU64,
 }
 
+#[derive(zerocopy::FromZeros)]
 #[repr(C)]
 pub struct Scoreboard {
     pub master_pid: AtomicI32,
@@ -27,10 +30,7 @@ pub struct Scoreboard {
 impl Scoreboard {
     /// Maps a zeroed shared anonymous page; it stays mapped for the life of the process tree.
     pub fn map() -> std::io::Result<&'static Scoreboard> {
-        let ptr = map_shared(std::mem::size_of::<Scoreboard>())?;
-        // SAFETY: the mapping is page-aligned, zero-filled (a valid bit pattern for atomics),
-        // large enough, and never unmapped, so a 'static shared reference is sound.
-        Ok(unsafe { &*(ptr as *const Scoreboard) })
+        SharedSlice::map_one()
     }
 
     /// Whether every worker slot has a ready child (the admin slot is not counted).
@@ -55,26 +55,6 @@ impl Scoreboard {
     pub fn admin_slot(&self) -> &Slot {
         &self.slots[MAX_SLOTS - 1]
     }
-}
-
-/// Maps `len` zeroed bytes shared with every process forked after it (page-aligned, never
-/// unmapped): where the master puts what its children share.
-pub fn map_shared(len: usize) -> std::io::Result<*mut libc::c_void> {
-    // SAFETY: a fresh anonymous mapping with no address hint; checked for MAP_FAILED below.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(ptr)
 }
 
 /// The abstract Unix socket on which a worker serves its metrics to the admin process.

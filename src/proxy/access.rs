@@ -3,7 +3,8 @@
 //! Everything is read from the route and the worker's in-memory directory: no store access.
 
 use crate::auth::directory::{presented_key, Denied, Directory, Principal};
-use crate::config::compile::api::{http_date, now_unix};
+use crate::base::clock::now_unix;
+use crate::base::time::http_date;
 use crate::config::compile::{AuthMode, Lifecycle, PathMatch};
 use crate::error::GatewayError;
 use crate::routing::{Route, Snapshot};

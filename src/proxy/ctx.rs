@@ -113,12 +113,9 @@ pub struct RequestIds {
 
 impl RequestIds {
     pub fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+        let nanos = crate::base::clock::now_unix_ns();
         RequestIds {
-            seed: crate::routing::upstream::mix(nanos ^ ((std::process::id() as u64) << 32)),
+            seed: crate::base::hash::mix(nanos ^ ((std::process::id() as u64) << 32)),
             counter: AtomicU64::new(0),
         }
     }
@@ -132,7 +129,7 @@ impl RequestIds {
         let n = self.counter.fetch_add(1, Relaxed);
         format!(
             "{:016x}{:08x}",
-            crate::routing::upstream::mix(self.seed ^ n),
+            crate::base::hash::mix(self.seed ^ n),
             n as u32
         )
     }

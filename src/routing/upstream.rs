@@ -2,19 +2,13 @@
 //!
 //! Everything a request touches here is an atomic: selection never locks.
 
+use crate::base::breaker::Breaker;
+use crate::base::clock::now_ms;
+use crate::base::hash::mix;
 use crate::config::compile::{BalanceSpec, UpstreamSpec};
 use crate::telemetry::metrics::UpstreamMetrics;
-use once_cell::sync::Lazy;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Instant;
-
-static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
-
-/// Milliseconds on a process-wide monotonic clock.
-pub fn now_ms() -> u64 {
-    EPOCH.elapsed().as_millis() as u64
-}
 
 pub struct Target {
     pub label: String,
@@ -22,23 +16,23 @@ pub struct Target {
     pub weight: u32,
     /// Set by the active health check; true until a check says otherwise.
     healthy: AtomicBool,
-    /// Consecutive passive failures (connect errors, timeouts).
-    fails: AtomicU32,
-    ejected_until_ms: AtomicU64,
+    /// Passive ejection: consecutive connect errors and timeouts (`max_fails`) take the
+    /// target out for `fail_timeout`.
+    breaker: Breaker,
     inflight: AtomicUsize,
 }
 
 impl Target {
+    /// Whether the target takes traffic at `now` (monotonic milliseconds, `clock::now_ms`).
     pub fn is_available(&self, now: u64) -> bool {
-        self.healthy.load(Relaxed) && self.ejected_until_ms.load(Relaxed) <= now
+        self.healthy.load(Relaxed) && self.breaker.is_closed(now)
     }
     /// Records a health-check verdict; true when it changed. A target that passes its check
     /// again is also forgiven its passive ejection: the check has just seen it answer.
     pub fn set_healthy(&self, healthy: bool) -> bool {
         let changed = self.healthy.swap(healthy, Relaxed) != healthy;
         if changed && healthy {
-            self.fails.store(0, Relaxed);
-            self.ejected_until_ms.store(0, Relaxed);
+            self.breaker.reset();
         }
         changed
     }
@@ -66,8 +60,7 @@ impl UpstreamGroup {
                 addr: t.addr,
                 weight: t.weight,
                 healthy: AtomicBool::new(true),
-                fails: AtomicU32::new(0),
-                ejected_until_ms: AtomicU64::new(0),
+                breaker: Breaker::default(),
                 inflight: AtomicUsize::new(0),
             })
             .collect();
@@ -86,8 +79,7 @@ impl UpstreamGroup {
         for t in &self.targets {
             if let Some(o) = old.targets.iter().find(|o| o.addr == t.addr) {
                 t.healthy.store(o.healthy.load(Relaxed), Relaxed);
-                t.ejected_until_ms
-                    .store(o.ejected_until_ms.load(Relaxed), Relaxed);
+                t.breaker.inherit(&o.breaker);
             }
         }
     }
@@ -155,17 +147,14 @@ impl UpstreamGroup {
         self.targets[i].inflight.fetch_sub(1, Relaxed);
     }
 
-    /// A connect error or timeout: after `max_fails` in a row the target sits out `fail_timeout`.
+    /// A connect error or timeout: after `max_fails` in a row the target sits out `fail_timeout`
+    /// (`max_fails = 0` turns passive ejection off).
     pub fn report_failure(&self, i: usize) {
         let t = &self.targets[i];
-        if self.spec.max_fails == 0 {
-            return;
-        }
-        let fails = t.fails.fetch_add(1, Relaxed) + 1;
-        if fails >= self.spec.max_fails {
-            t.fails.store(0, Relaxed);
-            let until = now_ms() + self.spec.fail_timeout.as_millis() as u64;
-            t.ejected_until_ms.store(until, Relaxed);
+        if let Some(fails) = t
+            .breaker
+            .failure(self.spec.max_fails, self.spec.fail_timeout)
+        {
             tracing::warn!(
                 upstream = %self.spec.name, target = %t.label,
                 "target ejected for {:?} after {fails} consecutive failures", self.spec.fail_timeout
@@ -173,11 +162,9 @@ impl UpstreamGroup {
         }
     }
 
+    /// A success ends the target's run of failures (an ejection runs to its end).
     pub fn report_success(&self, i: usize) {
-        let t = &self.targets[i];
-        if t.fails.load(Relaxed) != 0 {
-            t.fails.store(0, Relaxed);
-        }
+        self.targets[i].breaker.success();
     }
 }
 
@@ -201,14 +188,6 @@ fn smooth_schedule(weights: &[u32]) -> Vec<u16> {
         out.push(best as u16);
     }
     out
-}
-
-/// splitmix64: a cheap, well-spread 64-bit mix.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 #[cfg(test)]

@@ -26,19 +26,12 @@ impl Default for AuditFilter {
 /// At most this many rows per read, whatever the filter asks.
 pub const AUDIT_LIMIT_MAX: usize = 10_000;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 pub(crate) fn record(conn: &Connection, actor: &Actor, change: &Change) -> Result<()> {
     conn.execute(
         "INSERT INTO audit (at, actor, remote, action, target, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            now_ms(),
+            crate::base::clock::now_unix_ms(),
             actor.name,
             actor.remote,
             change.action,

@@ -4,7 +4,7 @@ use super::rows::{self, KeyRow};
 use super::tenants::{find_app, refuse_config};
 use super::{check_text, now, Actor, Change, Result, Store, StoreError};
 use crate::auth::key;
-use crate::config::time::{MAX_DURATION, MAX_UNIX};
+use crate::base::time::{MAX_DURATION, MAX_UNIX};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 

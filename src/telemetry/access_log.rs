@@ -66,6 +66,9 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// Starts the writer thread; `Off` gives a log that accepts and discards.
+    // Opens the file when a worker starts or reloads, not per request; the writes run on the
+    // writer thread.
+    #[allow(clippy::disallowed_methods)]
     pub fn start(
         target: &AccessLogTarget,
         queue: usize,
@@ -132,6 +135,8 @@ trait SendTimeout {
 
 impl SendTimeout for SyncSender<Msg> {
     /// `SyncSender` has no send with a deadline; retry `try_send` until it fits or time is up.
+    // Only `flush` waits here, when a worker stops, after its last request.
+    #[allow(clippy::disallowed_methods)]
     fn send_timeout_compat(&self, mut msg: Msg, timeout: std::time::Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         loop {

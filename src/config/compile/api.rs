@@ -12,8 +12,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The date helpers live in `config::time`; these names stay for the modules that use them.
-pub use crate::config::time::{format_date, http_date, now_unix, parse_date};
+use crate::base::time::parse_date;
 
 /// Where an API is in its life. `Draft` is not routable (404), `Retired` answers 410.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -429,6 +429,9 @@ pub struct RedisSettings {
     pub key_prefix: String,
 }
 
+// Reads the CA file while the configuration compiles (start-up, or a reload in
+// `spawn_blocking`), never per request.
+#[allow(clippy::disallowed_methods)]
 pub(super) fn compile_redis(r: &RedisSection, ck: &mut Checker) -> RedisSettings {
     let base = [key("redis")];
     let tls = r.url.starts_with("rediss://");

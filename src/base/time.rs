@@ -81,14 +81,6 @@ pub fn http_date(unix: i64) -> String {
     httpdate::fmt_http_date(clamped(unix))
 }
 
-/// The current time in Unix seconds.
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,22 +113,6 @@ mod tests {
         assert_eq!(date_after(10, Duration::from_secs(5)), Ok(15));
         assert!(date_after(MAX_UNIX, Duration::from_secs(1)).is_err());
         assert!(date_after(i64::MAX, MAX_DURATION).is_err());
-    }
-
-    /// The configuration reads its durations with the same bound, the key path named.
-    #[test]
-    fn a_config_duration_past_100_years_is_a_located_problem() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.toml");
-        let text = "[server]\nlisten = [\"127.0.0.1:0\"]\ngrace_period = \"8000y\"\n\n\
-                    [[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n\n\
-                    [[routes]]\nname = \"r\"\npath_prefix = \"/\"\nupstream = \"u\"\n";
-        std::fs::write(&path, text).unwrap();
-        let problems = crate::config::load(&path).unwrap_err().to_string();
-        assert!(
-            problems.contains("server.grace_period") && problems.contains("100 years"),
-            "{problems}"
-        );
     }
 
     /// Any number a store row may hold formats without a panic.

@@ -45,8 +45,11 @@ pub struct Http {
     pub api_version: Option<ApiVersion>,
     pub auth: Auth,
     /// Refuses a model name that cannot stand in a path (where a path has `{model}`).
-    pub model_in_path: Option<fn(&str) -> Result<(), ApiError>>,
+    pub model_in_path: Option<ModelCheck>,
 }
+
+/// Answers whether a model name may be placed in a path as it is, and if not, why.
+pub type ModelCheck = fn(&str) -> Result<(), ApiError>;
 
 /// Paths appended to the base URL's path, one per operation. `{model}` stands for the
 /// deployment's model (Azure's deployment name), `{api_version}` for the provider's version.

@@ -2,7 +2,7 @@
 //! and never matches on it again.
 
 use crate::llm::ir::*;
-use crate::llm::provider::Format;
+use crate::llm::providers::descriptor::Format;
 use crate::llm::providers::{anthropic, gemini, openai};
 use crate::llm::sse;
 use bytes::BytesMut;

@@ -1,28 +1,13 @@
-//! A configured provider at run time: which wire format it speaks, where its endpoints are and
-//! how it wants to be authenticated. Everything a `kind` changes lives here; the formats
-//! themselves are in `providers/`.
+//! A configured provider at run time: its keys, taken in turn, and the head of each request,
+//! built from what its kind declares in its descriptor (`providers/<format>/descriptor.rs`).
 
 use crate::config::compile::{ProviderSpec, Secret};
-use crate::config::schema::ProviderKind;
 use crate::llm::ir::{ApiError, ErrorKind};
-use crate::llm::providers::gemini;
 use pingora::http::RequestHeader;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// The wire format of a provider or of a client surface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
-
-/// What a call asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Chat { stream: bool },
-    Embeddings,
-}
+/// Their home is the descriptor; the rest of the gateway names them from here.
+pub use crate::llm::providers::descriptor::{Format, Operation};
 
 pub struct Provider {
     pub spec: ProviderSpec,
@@ -33,14 +18,7 @@ pub struct Provider {
 
 impl Provider {
     pub fn new(spec: ProviderSpec) -> Provider {
-        let format = match spec.kind {
-            ProviderKind::Openai | ProviderKind::AzureOpenai | ProviderKind::OpenaiCompatible => {
-                Some(Format::OpenAi)
-            }
-            ProviderKind::Anthropic => Some(Format::Anthropic),
-            ProviderKind::Gemini => Some(Format::Gemini),
-            ProviderKind::Mock => None,
-        };
+        let format = spec.descriptor.http.as_ref().map(|h| h.format);
         Provider {
             spec,
             format,
@@ -69,42 +47,22 @@ impl Provider {
         key: Option<&str>,
         body_len: usize,
     ) -> Result<RequestHeader, ApiError> {
-        let Some(ep) = &self.spec.endpoint else {
+        let (Some(ep), Some(http)) = (&self.spec.endpoint, &self.spec.descriptor.http) else {
             return Err(ApiError::new(
                 ErrorKind::ProviderFailure,
                 "the mock provider has no endpoint",
             ));
         };
-        let path = match (self.spec.kind, op) {
-            (ProviderKind::AzureOpenai, op) => format!(
-                "{}/openai/deployments/{}/{}?api-version={}",
-                ep.path,
-                path_segment(model)?,
-                match op {
-                    Operation::Chat { .. } => "chat/completions",
-                    Operation::Embeddings => "embeddings",
-                },
-                self.spec.api_version
-            ),
-            (ProviderKind::Anthropic, Operation::Chat { .. }) => format!("{}/v1/messages", ep.path),
-            (ProviderKind::Anthropic, Operation::Embeddings) => {
-                return Err(ApiError::invalid(
-                    "model",
-                    format!(
-                        "provider {:?} (anthropic) has no embeddings endpoint",
-                        self.spec.name
-                    ),
-                ))
-            }
-            (ProviderKind::Gemini, Operation::Chat { stream }) => {
-                format!("{}{}", ep.path, gemini::request::chat_path(model, stream)?)
-            }
-            (ProviderKind::Gemini, Operation::Embeddings) => {
-                format!("{}{}", ep.path, gemini::request::embeddings_path(model)?)
-            }
-            (_, Operation::Chat { .. }) => format!("{}/chat/completions", ep.path),
-            (_, Operation::Embeddings) => format!("{}/embeddings", ep.path),
+        let Some(template) = http.paths.get(op) else {
+            return Err(ApiError::invalid(
+                "model",
+                format!(
+                    "provider {:?} ({}) has no embeddings endpoint",
+                    self.spec.name, self.spec.descriptor.kind
+                ),
+            ));
         };
+        let path = http.path(&ep.path, template, model, &self.spec.api_version)?;
         let bad = |what: &str| ApiError::new(ErrorKind::ProviderFailure, format!("bad {what}"));
         let mut req = RequestHeader::build("POST", path.as_bytes(), Some(8))
             .map_err(|_| bad("request path"))?;
@@ -122,15 +80,13 @@ impl Provider {
         if matches!(op, Operation::Chat { stream: true }) {
             set("accept", "text/event-stream")?;
         }
-        match (self.spec.kind, key) {
-            (ProviderKind::AzureOpenai, Some(k)) => set("api-key", k)?,
-            (ProviderKind::Anthropic, Some(k)) => set("x-api-key", k)?,
-            (ProviderKind::Gemini, Some(k)) => set("x-goog-api-key", k)?,
-            (_, Some(k)) => set("authorization", &format!("Bearer {k}"))?,
-            (_, None) => {}
+        match (key, http.auth.scheme) {
+            (Some(k), Some(scheme)) => set(http.auth.header, &format!("{scheme} {k}"))?,
+            (Some(k), None) => set(http.auth.header, k)?,
+            (None, _) => {}
         }
-        if self.spec.kind == ProviderKind::Anthropic {
-            set("anthropic-version", &self.spec.api_version)?;
+        if let Some(header) = http.api_version.as_ref().and_then(|v| v.header) {
+            set(header, &self.spec.api_version)?;
         }
         for (name, value) in &self.spec.headers {
             req.insert_header(name.clone(), value.clone())
@@ -138,19 +94,4 @@ impl Provider {
         }
         Ok(req)
     }
-}
-
-/// A model or deployment name placed in a URL path.
-fn path_segment(model: &str) -> Result<&str, ApiError> {
-    if model.is_empty()
-        || !model
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-    {
-        return Err(ApiError::invalid(
-            "model",
-            format!("deployment name {model:?} cannot be used in a URL"),
-        ));
-    }
-    Ok(model)
 }

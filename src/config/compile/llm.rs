@@ -1,9 +1,11 @@
 //! Compiles `[[providers]]`, `[[models]]` and `[llm]`: every provider and fallback reference
-//! resolved to an index, every base URL split into what a connection needs.
+//! resolved to an index, every base URL split into what a connection needs. A provider's
+//! defaults (base URL, API version) are what its kind's descriptor declares.
 
 use super::{header_pairs, Checker, Secret, ServerSettings};
 use crate::config::problem::{did_you_mean, key, Seg};
-use crate::config::schema::{self, FileConfig, ProviderKind};
+use crate::config::schema::{self, FileConfig};
+use crate::llm::providers::descriptor::Descriptor;
 use http::{HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,7 +22,8 @@ pub struct LlmConfig {
 #[derive(Debug, Clone)]
 pub struct ProviderSpec {
     pub name: String,
-    pub kind: ProviderKind,
+    /// What its kind declares: wire format, paths, auth header.
+    pub descriptor: &'static Descriptor,
     /// `None` for `mock`, which has no network side.
     pub endpoint: Option<ProviderEndpoint>,
     pub keys: Vec<Secret>,
@@ -199,52 +202,37 @@ fn compile_policy(s: &schema::LlmSection, server: &ServerSettings, ck: &mut Chec
     }
 }
 
-/// The public base URL of each kind, as its official SDK defaults to it.
-fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
-    match kind {
-        ProviderKind::Openai => Some("https://api.openai.com/v1"),
-        ProviderKind::Anthropic => Some("https://api.anthropic.com"),
-        ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
-        ProviderKind::AzureOpenai | ProviderKind::OpenaiCompatible | ProviderKind::Mock => None,
-    }
-}
-
-fn default_api_version(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::AzureOpenai => "2024-10-21",
-        ProviderKind::Anthropic => "2023-06-01",
-        _ => "",
-    }
-}
-
 fn compile_provider(p: &schema::ProviderSection, base: &[Seg], ck: &mut Checker) -> ProviderSpec {
-    let url = p.base_url.as_deref().or(default_base_url(p.kind));
-    let endpoint = match (p.kind, url) {
-        (ProviderKind::Mock, Some(_)) => {
-            ck.at(base, &["base_url"], "a mock provider has no base_url");
+    let desc = p.kind;
+    let endpoint = match (&desc.http, p.base_url.as_deref()) {
+        (None, Some(_)) => {
+            let msg = format!("a {} provider has no base_url", desc.kind);
+            ck.at(base, &["base_url"], msg);
             None
         }
-        (ProviderKind::Mock, None) => None,
-        (_, None) => {
-            ck.at(
-                base,
-                &["base_url"],
-                "this kind of provider needs base_url (e.g. \"https://NAME.openai.azure.com\" or \"http://127.0.0.1:8000/v1\")",
-            );
-            None
-        }
-        (_, Some(url)) => match parse_base_url(url) {
-            Ok(e) => Some(e),
-            Err(msg) => {
-                ck.at(base, &["base_url"], msg);
+        (None, None) => None,
+        (Some(http), url) => match url.or(http.base_url) {
+            None => {
+                ck.at(
+                    base,
+                    &["base_url"],
+                    "this kind of provider needs base_url (e.g. \"https://NAME.openai.azure.com\" or \"http://127.0.0.1:8000/v1\")",
+                );
                 None
             }
+            Some(url) => match parse_base_url(url) {
+                Ok(e) => Some(e),
+                Err(msg) => {
+                    ck.at(base, &["base_url"], msg);
+                    None
+                }
+            },
         },
     };
     let mut keys: Vec<Secret> = p.api_key.iter().map(|k| Secret::new(k.clone())).collect();
     keys.extend(p.api_keys.iter().map(|k| Secret::new(k.clone())));
     keys.retain(|k| !k.is_empty());
-    if p.kind != ProviderKind::Mock && (p.mock.latency.is_some() || p.mock.fail_status.is_some()) {
+    if desc.http.is_some() && (p.mock.latency.is_some() || p.mock.fail_status.is_some()) {
         ck.at(
             base,
             &["mock"],
@@ -274,15 +262,17 @@ fn compile_provider(p: &schema::ProviderSection, base: &[Seg], ck: &mut Checker)
             );
         }
     }
+    let default_version = desc.http.as_ref().and_then(|h| h.api_version.as_ref());
+    let default_version = default_version.map_or("", |v| v.default);
     ProviderSpec {
         name: p.name.clone(),
-        kind: p.kind,
+        descriptor: desc,
         endpoint,
         keys,
         api_version: p
             .api_version
             .clone()
-            .unwrap_or_else(|| default_api_version(p.kind).to_owned()),
+            .unwrap_or_else(|| default_version.to_owned()),
         headers: header_pairs(&p.headers, base, &["headers"], ck),
         connect_timeout: t.connect.0,
         read_timeout: t.read.0,

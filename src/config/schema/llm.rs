@@ -1,26 +1,18 @@
 //! What users write for the LLM path: `[[providers]]`, `[[models]]` and `[llm]`.
 
 use super::{ByteSize, Dur};
-use serde::Deserialize;
+use crate::llm::providers::{self, descriptor::Descriptor};
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Openai,
-    AzureOpenai,
-    Anthropic,
-    Gemini,
-    OpenaiCompatible,
-    Mock,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSection {
     pub name: String,
-    pub kind: ProviderKind,
+    /// One of `llm::providers::DESCRIPTORS`, whose facts the provider then has.
+    #[serde(deserialize_with = "provider_kind")]
+    pub kind: &'static Descriptor,
     /// What the provider's official SDK takes as its base URL; the public one when unset.
     pub base_url: Option<String>,
     /// One key, or several in `api_keys`, used in turn.
@@ -39,6 +31,14 @@ pub struct ProviderSection {
     /// `mock` only: how the in-process provider behaves.
     #[serde(default)]
     pub mock: MockSection,
+}
+
+/// A `kind` is looked up in the table of descriptors; an unknown one is reported as serde
+/// reports an unknown enum variant, so the loader adds its "did you mean" to it.
+fn provider_kind<'de, D: Deserializer<'de>>(d: D) -> Result<&'static Descriptor, D::Error> {
+    let name = String::deserialize(d)?;
+    providers::find(&name)
+        .ok_or_else(|| serde::de::Error::unknown_variant(&name, &providers::KINDS))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,6 @@
-//! The anthropic wire format.
+//! The Anthropic Messages wire format, and the kind that speaks it (`descriptor.rs`).
 
+pub mod descriptor;
 pub mod request;
 pub mod response;
 pub mod stream;

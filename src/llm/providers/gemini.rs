@@ -1,5 +1,6 @@
-//! The gemini wire format.
+//! The Gemini wire format, and the kind that speaks it (`descriptor.rs`).
 
+pub mod descriptor;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -1,5 +1,7 @@
-//! The openai wire format.
+//! The OpenAI wire format, and the kinds that speak it (`descriptor.rs`: openai, azure_openai,
+//! openai_compatible).
 
+pub mod descriptor;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -1,6 +1,6 @@
 //! Gemini request bodies, provider side: `ir::ChatRequest` -> `generateContent` and
-//! `ir::EmbeddingRequest` -> `batchEmbedContents` (REST v1beta), plus the URL paths, since
-//! Gemini names the model in the path rather than the body.
+//! `ir::EmbeddingRequest` -> `batchEmbedContents` (REST v1beta). Gemini names the model in the
+//! path rather than the body: the paths are in `descriptor.rs`.
 //!
 //! Choices where Gemini has no exact equivalent (each also noted where it happens):
 //! - Tool parameters go in `parametersJsonSchema` and response schemas in `responseJsonSchema`:
@@ -18,44 +18,11 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::descriptor::check_model;
 use crate::llm::ir::{
     self, ApiError, ChatRequest, EmbeddingRequest, Image, Message, Part, ResponseFormat, Role,
     ToolChoice,
 };
-
-/// `/v1beta/models/{model}:generateContent`, or the SSE streaming method.
-pub fn chat_path(model: &str, stream: bool) -> Result<String, ApiError> {
-    check_model(model)?;
-    Ok(if stream {
-        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
-    } else {
-        format!("/v1beta/models/{model}:generateContent")
-    })
-}
-
-/// `/v1beta/models/{model}:batchEmbedContents`.
-pub fn embeddings_path(model: &str) -> Result<String, ApiError> {
-    check_model(model)?;
-    Ok(format!("/v1beta/models/{model}:batchEmbedContents"))
-}
-
-/// The model name becomes a path segment verbatim: anything that would change the URL's shape
-/// is refused rather than escaped, as no Gemini model name contains it.
-fn check_model(model: &str) -> Result<(), ApiError> {
-    if model.is_empty() {
-        return Err(ApiError::invalid("model", "the Gemini model name is empty"));
-    }
-    if model
-        .chars()
-        .any(|c| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-    {
-        return Err(ApiError::invalid(
-            "model",
-            format!("the Gemini model name `{model}` contains `/`, `?`, `#` or whitespace"),
-        ));
-    }
-    Ok(())
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -225,7 +192,7 @@ impl Serialize for Schema<'_> {
     }
 }
 
-/// A `generateContent` body. `model` is not used: it goes in the URL (`chat_path`).
+/// A `generateContent` body. `model` is not used: it goes in the URL (`descriptor.rs`).
 pub fn encode_chat(req: &ChatRequest, _model: &str) -> Result<Vec<u8>, ApiError> {
     let mut system = Vec::new();
     let mut contents: Vec<Content> = Vec::new();

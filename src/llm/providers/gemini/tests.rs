@@ -3,12 +3,13 @@
 
 use serde_json::{json, Value};
 
-use super::{request, response, stream::StreamDecoder};
+use super::{descriptor, request, response, stream::StreamDecoder};
 use crate::llm::ir::{
     ApiError, ChatRequest, ChatResponse, Choice, EmbeddingRequest, ErrorKind, FinishReason, Image,
     Message, Part, ResponseFormat, Role, StreamEvent, Thinking, Tool, ToolChoice, ToolResult,
     Usage,
 };
+use crate::llm::providers::descriptor::Operation;
 use crate::llm::sse;
 
 fn user(text: &str) -> Message {
@@ -441,22 +442,34 @@ fn rejects_requests_gemini_cannot_take() {
 
 #[test]
 fn paths() {
+    let http = descriptor::GEMINI
+        .http
+        .as_ref()
+        .expect("gemini is called over HTTP");
+    let path = |op: Operation, model: &str| {
+        let template = http.paths.get(op).expect("gemini has the operation");
+        http.path("", template, model, "")
+    };
+    let (chat, stream) = (
+        Operation::Chat { stream: false },
+        Operation::Chat { stream: true },
+    );
     assert_eq!(
-        request::chat_path("gemini-2.5-flash", false).unwrap(),
+        path(chat, "gemini-2.5-flash").unwrap(),
         "/v1beta/models/gemini-2.5-flash:generateContent"
     );
     assert_eq!(
-        request::chat_path("gemini-2.5-flash", true).unwrap(),
+        path(stream, "gemini-2.5-flash").unwrap(),
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     );
     assert_eq!(
-        request::embeddings_path("gemini-embedding-001").unwrap(),
+        path(Operation::Embeddings, "gemini-embedding-001").unwrap(),
         "/v1beta/models/gemini-embedding-001:batchEmbedContents"
     );
     for bad in ["", "a/b", "a?b", "a#b", "a b", "a\tb"] {
-        let err = request::chat_path(bad, false).expect_err(bad);
+        let err = path(chat, bad).expect_err(bad);
         assert_eq!(err.param.as_deref(), Some("model"), "{bad:?}");
-        assert!(request::embeddings_path(bad).is_err(), "{bad:?}");
+        assert!(path(Operation::Embeddings, bad).is_err(), "{bad:?}");
     }
 }
 

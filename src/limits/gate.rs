@@ -100,8 +100,8 @@ impl Gate {
 
     /// Admits a request to its route's concurrency caps and request limits (the route's and
     /// `key`'s), from synchronous code. Caps come first, so a request refused for want of a
-    /// place costs the rate limits nothing; the places taken are pushed to `places` and held
-    /// until it drops them. When a draw is kept in Redis nothing is drawn yet: the draws are
+    /// place costs the rate limits nothing; the places taken go into `places`, held until the
+    /// request drops them (a refusal by a rate limit keeps them until then too). When a draw is kept in Redis nothing is drawn yet: the draws are
     /// returned, for `admit_cluster`.
     pub fn admit_local(
         &self,

@@ -70,7 +70,7 @@ lease = 1000
     {
         let spec = &config.limits[i];
         let cs = spec.cluster.as_ref().expect("cluster limit");
-        let draw = tollgate::limits::check::Draw {
+        let draw = tollgate::limits::vocab::Draw {
             limit: i,
             rate: spec.gcra,
             key: key_hash(&[spec.name.as_bytes(), b"10.0.0.1"]),

@@ -48,7 +48,7 @@ pub enum GatewayError {
         successor: Option<String>,
     },
     #[error("{0}")]
-    RateLimited(#[from] crate::limits::check::Limited),
+    RateLimited(#[from] crate::limits::vocab::Limited),
     #[error("{0}")]
     Other(String),
 }

@@ -7,12 +7,15 @@ pub mod ctx;
 pub mod headers;
 pub mod hygiene;
 
+use crate::auth::directory::KeyEntry;
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
-use crate::limits::check::{self, Caller, Scope};
-use crate::limits::{plans, top};
+use crate::limits::budget::Budget;
+use crate::limits::check::Book;
+use crate::limits::gate::{Gate, Needs, Pending};
+use crate::limits::vocab::Caller;
 use crate::llm::models::Models;
-use crate::routing::{Handler, Snapshot};
+use crate::routing::{Handler, Route, Snapshot};
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
 use crate::telemetry::metrics::Registry;
 use arc_swap::ArcSwap;
@@ -30,15 +33,8 @@ use std::time::{Duration, Instant};
 /// State shared by every request of a worker.
 pub struct GatewayState {
     pub snapshot: ArcSwap<Snapshot>,
-    /// The host-wide limit table, shared with the other workers.
-    pub limiter: crate::limits::local::LocalTable,
-    /// Requests in flight per key, host-wide; this worker counts in column `slot`.
-    pub concurrency: crate::limits::concurrency::ConcurrencyTable,
-    pub slot: usize,
-    /// The most refused buckets of the host, written on refusals only.
-    pub top: crate::limits::top::TopTable,
-    /// The link to Redis for cluster-scope limits, when `[redis]` is set; remade on reload.
-    pub cluster: arc_swap::ArcSwapOption<crate::limits::cluster::Cluster>,
+    /// The limits every request passes: caps, rate limits (local and in Redis), refusals.
+    pub gate: Gate,
     /// Keys, apps and subscriptions from the store, kept current by `auth::refresh`.
     pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,
@@ -50,21 +46,21 @@ pub struct Gateway {
     pub state: Arc<GatewayState>,
 }
 
-/// What `Gateway::admit` decided.
-struct Admitted {
+/// How an admitted request goes on.
+struct Onward {
     /// The client keep-alive timeout to apply.
     keepalive: Duration,
     /// The models, when the route is an LLM route.
     llm: Option<Arc<Models>>,
-    /// Request limits still to decide in Redis.
-    pending: Option<PendingLimits>,
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
 }
 
-struct PendingLimits {
+/// Request limits still to decide in Redis, with the snapshot they were drawn under (kept
+/// across the await, where the snapshot guard cannot be).
+struct InRedis {
     snapshot: Arc<Snapshot>,
-    draws: Vec<check::Draw>,
+    pending: Pending,
 }
 
 fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
@@ -109,13 +105,40 @@ impl Gateway {
         Ok(true)
     }
 
-    /// Checks the request against the caps and picks its route. Synchronous on purpose: the
-    /// snapshot guard must not live across an await.
-    fn admit(
+    /// Admits a request: its hygiene, its route, the API gate, then the limits gate (what is
+    /// decided locally, then what is kept in Redis).
+    async fn admit(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> std::result::Result<Admitted, GatewayError> {
+    ) -> std::result::Result<Onward, GatewayError> {
+        let (onward, in_redis) = self.admit_now(session, ctx)?;
+        if let Some(r) = in_redis {
+            let Some(caller) = &ctx.caller else {
+                return Err(GatewayError::Other(
+                    "cluster limits without a caller".into(),
+                ));
+            };
+            let book = Book::of(&r.snapshot);
+            let headers = &mut ctx.response_headers;
+            let gate = &self.state.gate;
+            let taken = gate
+                .admit_cluster(&book, r.pending, caller, headers)
+                .await?;
+            if let Some(budget) = ctx.budget.as_mut() {
+                budget.note_cluster_requests(taken);
+            }
+        }
+        Ok(onward)
+    }
+
+    /// Everything of admission that needs no await: the snapshot guard must not live across
+    /// one.
+    fn admit_now(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> std::result::Result<(Onward, Option<InRedis>), GatewayError> {
         let snapshot = self.state.snapshot.load();
         let server = &snapshot.config.server;
         ctx.max_body_bytes = server.max_body_bytes;
@@ -134,94 +157,14 @@ impl Gateway {
                 method: req.method.to_string(),
                 path: req.uri.path().to_string(),
             })?;
-        let admitted = access::check(route, &snapshot, &self.state.directory.load(), req);
+        let directory = self.state.directory.load();
+        let granted = access::check(route, &snapshot, &directory, req);
         // Kept on the context even when refused, so an LLM route answers in its client's format.
         ctx.route = Some(route.clone());
-        let admitted = admitted?;
-        ctx.response_headers = admitted.notice;
-        let key_limited = admitted
-            .principal
-            .as_ref()
-            .is_some_and(|p| !p.limits.requests.is_empty() || !p.limits.usage.is_empty());
-        let route_limited = !route.spec.limits.is_empty() || !route.spec.usage_limits.is_empty();
-        let models_limited = snapshot.config.llm.models_limited;
-        if route.is_llm() && (route_limited || key_limited || models_limited) {
-            // Made before the request limits are decided: a refusal carries OpenAI's headers too.
-            let key_id = admitted.principal.as_ref().and_then(|_| {
-                crate::auth::directory::presented_key(&req.headers)
-                    .and_then(crate::auth::key::parse)
-                    .map(|(id, _)| id.to_string())
-            });
-            ctx.budget = Some(Box::new(crate::limits::budget::Budget::new(
-                self.state.limiter,
-                self.state.top,
-                self.state.cluster.load_full(),
-                Arc::clone(&snapshot),
-                route,
-                admitted.principal.clone(),
-                key_id,
-                client_ip(session),
-            )));
-        }
-        let mut pending = None;
-        let attached = admitted.principal.as_ref().map(|p| &p.limits);
-        let key_limits = attached.map_or(&[][..], |e| &e.requests[..]);
-        if !route.spec.limits.is_empty()
-            || !key_limits.is_empty()
-            || !route.spec.concurrency_limits.is_empty()
-        {
-            let key_id = admitted.principal.as_ref().and_then(|_| {
-                crate::auth::directory::presented_key(&req.headers)
-                    .and_then(crate::auth::key::parse)
-                    .map(|(id, _)| id)
-            });
-            let caller = Caller {
-                route: &route.spec.name,
-                tenant: admitted.principal.as_ref().map(|p| &*p.tenant),
-                app: admitted.principal.as_ref().map(|p| &*p.app),
-                key_id,
-                model: None,
-                client_ip: client_ip(session),
-            };
-            // Caps first: a request refused for want of a place costs the rate limits nothing.
-            ctx.concurrency = crate::limits::concurrency::hold(
-                &self.state.concurrency,
-                self.state.slot,
-                &snapshot.config.limits,
-                &snapshot.limit_metrics,
-                &route.spec.concurrency_limits,
-                &caller,
-                &mut ctx.response_headers,
-            )?;
-            let specs = &snapshot.config.limits;
-            let index = &snapshot.limit_index;
-            let draws = plans::draws(specs, index, &route.spec.limits, key_limits, &caller);
-            if draws.iter().any(|d| specs[d.limit].cluster.is_some()) {
-                // Redis is awaited once the snapshot guard is gone.
-                pending = Some(PendingLimits {
-                    snapshot: Arc::clone(&snapshot),
-                    draws,
-                });
-            } else {
-                let scope = Scope {
-                    table: &self.state.limiter,
-                    cluster: None,
-                    specs,
-                    metrics: &snapshot.limit_metrics,
-                };
-                let now = crate::limits::local::now_ns();
-                let take = scope.take(&draws, now, &mut ctx.response_headers, |_| 1, |_| {});
-                match check::now_or_never(take) {
-                    Some(Err(limited)) => {
-                        top::note(&self.state.top, specs, &draws, &limited, &caller);
-                        return Err(limited.into());
-                    }
-                    Some(Ok(())) => {}
-                    None => return Err(GatewayError::Other("a local limit waited".into())),
-                }
-            }
-        }
-        ctx.principal = admitted.principal;
+        let granted = granted?;
+        ctx.response_headers = granted.notice;
+        let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
+        ctx.principal = granted.key.map(|k| k.principal.clone());
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
@@ -229,55 +172,78 @@ impl Gateway {
             Handler::Llm => Some(snapshot.models.clone()),
             Handler::Proxy(_) => None,
         };
-        Ok(Admitted {
+        let onward = Onward {
             keepalive: server.keepalive_timeout,
             llm,
-            pending,
             expects_continue,
-        })
+        };
+        Ok((onward, in_redis))
     }
 
-    /// Decides request limits kept in Redis.
-    async fn take_cluster(
+    /// The limits gate's synchronous half. The request's `Caller` is made here, once, and only
+    /// when its route or key has limits; so is an LLM route's budget.
+    fn limit(
         &self,
         session: &Session,
         ctx: &mut RequestCtx,
-        pending: PendingLimits,
-    ) -> std::result::Result<(), GatewayError> {
-        let cluster = self.state.cluster.load_full();
-        let scope = Scope {
-            table: &self.state.limiter,
-            cluster: cluster.as_deref(),
-            specs: &pending.snapshot.config.limits,
-            metrics: &pending.snapshot.limit_metrics,
-        };
-        let now = crate::limits::local::now_ns();
-        let headers = &mut ctx.response_headers;
-        let mut taken = Vec::new();
-        let decided = scope.take(&pending.draws, now, headers, |_| 1, |t| taken.push(t));
-        let Err(limited) = decided.await else {
-            if let Some(budget) = ctx.budget.as_mut() {
-                budget.note_cluster_requests(taken);
-            }
-            return Ok(());
-        };
-        // The same bucket description the local path gives the most-refused table.
-        let key_id = ctx.principal.as_ref().and_then(|_| {
-            crate::auth::directory::presented_key(&session.req_header().headers)
-                .and_then(crate::auth::key::parse)
-                .map(|(id, _)| id)
-        });
-        let caller = Caller {
-            route: ctx.route.as_ref().map_or("", |r| &r.spec.name),
-            tenant: ctx.principal.as_ref().map(|p| &*p.tenant),
-            app: ctx.principal.as_ref().map(|p| &*p.app),
-            key_id,
+        snapshot: &Arc<Snapshot>,
+        route: &Route,
+        key: Option<&KeyEntry>,
+    ) -> std::result::Result<Option<InRedis>, GatewayError> {
+        let principal = key.map(|k| &k.principal);
+        let models_limited = snapshot.config.llm.models_limited;
+        let limits = principal.map(|p| &p.limits);
+        let needs = Needs::of(&route.spec, route.is_llm(), models_limited, limits);
+        if !needs.any() {
+            return Ok(None);
+        }
+        let caller = ctx.caller.insert(Caller {
+            route: route.name.clone(),
+            tenant: principal.map(|p| p.tenant.clone()),
+            app: principal.map(|p| p.app.clone()),
+            key_id: key.map(|k| k.id.clone()),
             model: None,
             client_ip: client_ip(session),
-        };
-        let specs = &pending.snapshot.config.limits;
-        top::note(&self.state.top, specs, &pending.draws, &limited, &caller);
-        Err(limited.into())
+        });
+        let gate = &self.state.gate;
+        if needs.budget {
+            let budget = Budget::new(gate, Arc::clone(snapshot), &route.spec, principal.cloned());
+            ctx.budget = Some(Box::new(budget));
+        }
+        if !needs.requests {
+            return Ok(None);
+        }
+        let key_limits = limits.map_or(&[][..], |e| &e.requests[..]);
+        let headers = &mut ctx.response_headers;
+        let book = Book::of(snapshot);
+        let pending = gate.admit_local(
+            &book,
+            &route.spec,
+            key_limits,
+            caller,
+            headers,
+            &mut ctx.concurrency,
+        )?;
+        Ok(pending.map(|pending| InRedis {
+            snapshot: Arc::clone(snapshot),
+            pending,
+        }))
+    }
+
+    /// Answers a request admission refused: on an LLM route in its client's error format.
+    async fn refuse_admission(
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        err: GatewayError,
+    ) -> Result<bool> {
+        let llm = ctx.route.as_ref().is_some_and(|r| r.is_llm());
+        match err {
+            GatewayError::Denied(d) if llm => crate::llm::handler::deny(session, ctx, d).await,
+            GatewayError::RateLimited(l) if llm => {
+                crate::llm::handler::limited(session, ctx, l).await
+            }
+            err => Self::refuse_now(session, ctx, err).await,
+        }
     }
 
     fn refuse(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -330,37 +296,18 @@ impl ProxyHttp for Gateway {
                 .get("x-request-id")
                 .map(|v| v.as_bytes()),
         );
-        let admitted = match self.admit(session, ctx) {
-            Ok(mut a) => match a.pending.take() {
-                Some(p) => self.take_cluster(session, ctx, p).await.map(|()| a),
-                None => Ok(a),
-            },
-            Err(e) => Err(e),
+        let onward = match self.admit(session, ctx).await {
+            Ok(onward) => onward,
+            Err(err) => return Self::refuse_admission(session, ctx, err).await,
         };
-        match admitted {
-            Ok(Admitted {
-                keepalive,
-                llm,
-                expects_continue,
-                ..
-            }) => {
-                session.set_keepalive(Some(keepalive.as_secs()));
-                // Only now that the request may go on is the client asked for its body.
-                if expects_continue && has_body(session.req_header()) {
-                    session.write_continue_response().await?;
-                }
-                match llm {
-                    Some(models) => crate::llm::handler::serve(session, ctx, models).await,
-                    None => Ok(false),
-                }
-            }
-            Err(GatewayError::Denied(d)) if ctx.route.as_ref().is_some_and(|r| r.is_llm()) => {
-                crate::llm::handler::deny(session, ctx, d).await
-            }
-            Err(GatewayError::RateLimited(l)) if ctx.route.as_ref().is_some_and(|r| r.is_llm()) => {
-                crate::llm::handler::limited(session, ctx, l).await
-            }
-            Err(err) => Self::refuse_now(session, ctx, err).await,
+        session.set_keepalive(Some(onward.keepalive.as_secs()));
+        // Only now that the request may go on is the client asked for its body.
+        if onward.expects_continue && has_body(session.req_header()) {
+            session.write_continue_response().await?;
+        }
+        match onward.llm {
+            Some(models) => crate::llm::handler::serve(session, ctx, models).await,
+            None => Ok(false),
         }
     }
 

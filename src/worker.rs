@@ -7,6 +7,7 @@
 //! in-flight requests are done or the grace period has passed.
 
 use crate::config::{self, Config};
+use crate::limits::gate::Gate;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
@@ -78,14 +79,13 @@ pub fn run(args: WorkerArgs) -> ! {
     let state = Arc::new(GatewayState {
         snapshot: ArcSwap::from_pointee(snapshot),
         directory: directory.clone(),
-        limiter: args.limiter,
-        concurrency: args.concurrency,
-        slot: args.slot,
-        top: args.top,
-        cluster: arc_swap::ArcSwapOption::from(crate::limits::cluster::start(
-            args.config.redis.as_ref(),
+        gate: Gate::new(
             args.limiter,
-        )),
+            args.concurrency,
+            args.slot,
+            args.top,
+            args.config.redis.as_ref(),
+        ),
         registry: registry.clone(),
         access_log,
         ids: RequestIds::new(),
@@ -316,15 +316,7 @@ impl Control {
                 let old = self.state.snapshot.load_full();
                 let new = Snapshot::build(Arc::new(cfg), &self.state.registry, Some(&old));
                 new.start_health_checks();
-                let redis = new.config.redis.as_ref();
-                match (self.state.cluster.load_full(), redis) {
-                    // The same server: keep the connection and leases; the breaker starts over.
-                    (Some(c), Some(r)) if c.link.settings() == r => c.link.reset_breaker(),
-                    _ => {
-                        let cluster = crate::limits::cluster::connect(redis, self.state.limiter);
-                        self.state.cluster.store(cluster);
-                    }
-                }
+                self.state.gate.relink(new.config.redis.as_ref());
                 self.state.snapshot.store(Arc::new(new));
                 self.board.slots[self.slot]
                     .ready_generation

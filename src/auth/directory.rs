@@ -76,11 +76,25 @@ impl Principal {
     }
 }
 
-struct KeyEntry {
+/// A key of the directory: what a request that presents it is known by.
+pub struct KeyEntry {
+    /// The key's public id, shared (not copied) with every request that limits by it.
+    pub id: Arc<str>,
+    pub principal: Arc<Principal>,
     hash: SecretHash,
     expires_at: Option<i64>,
     revoked: bool,
-    principal: Arc<Principal>,
+}
+
+impl std::fmt::Debug for KeyEntry {
+    /// The public id and the app; never the secret's hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("id", &self.id)
+            .field("tenant", &self.principal.tenant)
+            .field("app", &self.principal.app)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A lifecycle state set through the admin API, which wins over the configured one.
@@ -170,7 +184,7 @@ impl Denied {
 pub struct Directory {
     /// The store generation this was built from; 0 when there is no store.
     pub generation: u64,
-    keys: Map<String, KeyEntry>,
+    keys: Map<Arc<str>, KeyEntry>,
     overrides: Map<String, StateOverride>,
 }
 
@@ -259,13 +273,15 @@ impl Directory {
             .into_iter()
             .filter_map(|k| {
                 let principal = apps.get(&(k.tenant, k.app))?.clone();
+                let id: Arc<str> = Arc::from(k.public_id);
                 let entry = KeyEntry {
+                    id: id.clone(),
                     hash: k.hash,
                     expires_at: k.expires_at,
                     revoked: k.revoked_at.is_some(),
                     principal,
                 };
-                Some((k.public_id, entry))
+                Some((id, entry))
             })
             .collect();
         let overrides = rows
@@ -289,8 +305,9 @@ impl Directory {
         (dir, problems)
     }
 
-    /// Finds the app a presented key belongs to, at time `now` (Unix seconds).
-    pub fn authenticate(&self, presented: &str, now: i64) -> Result<&Arc<Principal>, Denied> {
+    /// Finds a presented key and the app it belongs to, at time `now` (Unix seconds). The one
+    /// place a request's key is parsed: what needs its public id later reads the entry's.
+    pub fn authenticate(&self, presented: &str, now: i64) -> Result<&KeyEntry, Denied> {
         let (id, secret) = key::parse(presented).ok_or(Denied::InvalidKey)?;
         let entry = self.keys.get(id).ok_or(Denied::InvalidKey)?;
         if !key::verify(secret, &entry.hash) {
@@ -302,7 +319,7 @@ impl Directory {
         if entry.expires_at.is_some_and(|at| at <= now) {
             return Err(Denied::Expired { id: id.to_string() });
         }
-        Ok(&entry.principal)
+        Ok(entry)
     }
 
     /// The admin override of an API's lifecycle, if any.
@@ -405,7 +422,9 @@ mod tests {
         let (dir, problems) = Directory::build(rows, None, Catalog::default());
         assert!(problems.is_empty());
         assert_eq!(dir.generation, 7);
-        let p = dir.authenticate(&good.full, 99).unwrap();
+        let k = dir.authenticate(&good.full, 99).unwrap();
+        assert_eq!(&*k.id, good.public_id);
+        let p = &k.principal;
         assert_eq!((&*p.tenant, &*p.app), ("acme", "web"));
         assert!(matches!(
             dir.authenticate(&good.full, 100),
@@ -462,7 +481,7 @@ mod tests {
         };
         let (dir, problems) = Directory::build(rows, Some(&cipher), Catalog::default());
         assert_eq!(problems.len(), 1, "{problems:?}");
-        let p = dir.authenticate(&k.full, 0).unwrap();
+        let p = &dir.authenticate(&k.full, 0).unwrap().principal;
         assert!(p.subscribed("a").is_ok());
         assert!(matches!(p.subscribed("p"), Err(Denied::Pending { .. })));
         let rejected = p.subscribed("r").unwrap_err();

@@ -6,14 +6,16 @@
 //! delivered (the prompt's estimate plus the output bytes sent, `tokens_of_bytes`); a failed
 //! call nothing.
 
-use super::check::{Caller, Headers, Limited, Scope, Taken};
+use super::check::{Book, Buckets};
 use super::cluster::Cluster;
+use super::gate::Gate;
 use super::local::LocalTable;
 use super::top::{self, TopTable};
+use super::vocab::{Caller, Headers, Limited, Taken};
 use crate::auth::Principal;
+use crate::config::compile::RouteSpec;
 use crate::config::schema::Counts;
-use crate::routing::{Route, Snapshot};
-use std::net::IpAddr;
+use crate::routing::Snapshot;
 use std::sync::Arc;
 
 /// Output tokens assumed when neither the request nor the model sets a maximum.
@@ -26,7 +28,8 @@ pub fn tokens_of_bytes(bytes: u64) -> u64 {
 }
 
 /// The usage limits of one LLM request, and what it has reserved from each; also what the
-/// request's OpenAI rate-limit headers are read from.
+/// request's OpenAI rate-limit headers are read from. Its buckets are keyed on the request's
+/// `Caller`, which the request context keeps and hands to each call.
 pub struct Budget {
     table: LocalTable,
     top: TopTable,
@@ -36,12 +39,8 @@ pub struct Budget {
     limits: Vec<usize>,
     /// The route's request limits (decided at admission; kept for the headers).
     request_limits: Vec<usize>,
-    /// The public model asked for, once known.
-    model: Option<String>,
-    route: Arc<str>,
+    /// The app whose key the request carries: the limits attached to it.
     principal: Option<Arc<Principal>>,
-    key_id: Option<String>,
-    client_ip: Option<IpAddr>,
     reserved: Vec<Taken>,
     /// The request limits this request drew from Redis, as decided (for OpenAI's headers).
     cluster_requests: Vec<Taken>,
@@ -66,65 +65,47 @@ impl Spend {
 }
 
 impl Budget {
-    #[allow(clippy::too_many_arguments)]
+    /// The budget of a request to `route` under `snapshot`, made from `gate` (whose Redis
+    /// link it keeps for the whole call) before the request limits are decided, so that a
+    /// refusal carries OpenAI's headers too.
     pub fn new(
-        table: LocalTable,
-        top: TopTable,
-        cluster: Option<Arc<Cluster>>,
+        gate: &Gate,
         snapshot: Arc<Snapshot>,
-        route: &Route,
+        route: &RouteSpec,
         principal: Option<Arc<Principal>>,
-        key_id: Option<String>,
-        client_ip: Option<IpAddr>,
     ) -> Budget {
+        let (table, top, cluster) = gate.pin();
         Budget {
             table,
             top,
             cluster,
             snapshot,
-            limits: route.spec.usage_limits.clone(),
-            request_limits: route.spec.limits.clone(),
-            model: None,
-            route: route.name.clone(),
+            limits: route.usage_limits.clone(),
+            request_limits: route.limits.clone(),
             principal,
-            key_id,
-            client_ip,
             reserved: Vec::new(),
             cluster_requests: Vec::new(),
         }
     }
 
-    fn scope(&self) -> Scope<'_> {
-        Scope {
-            table: &self.table,
-            cluster: self.cluster.as_deref(),
-            specs: &self.snapshot.config.limits,
-            metrics: &self.snapshot.limit_metrics,
-        }
+    fn buckets(&self) -> Buckets<'_> {
+        Buckets::new(
+            &self.table,
+            self.cluster.as_deref(),
+            &Book::of(&self.snapshot),
+        )
     }
 
-    fn caller<'a>(&'a self, model: Option<&'a str>) -> Caller<'a> {
-        Caller {
-            route: &self.route,
-            tenant: self.principal.as_ref().map(|p| &*p.tenant),
-            app: self.principal.as_ref().map(|p| &*p.app),
-            key_id: self.key_id.as_deref(),
-            model,
-            client_ip: self.client_ip,
-        }
-    }
-
-    /// Reserves `estimate` for a call to public model `model`, whose own limits are
-    /// `model_limits`, or refuses the call.
+    /// Reserves `estimate` for a call of `caller` to its model (`caller.model`, set by the
+    /// LLM phase), whose own limits are `model_limits`, or refuses the call.
     pub async fn reserve(
         &mut self,
-        model: &str,
+        caller: &Caller,
         model_limits: &[usize],
         estimate: Spend,
         now: u64,
         headers: &mut Headers,
     ) -> Result<(), Limited> {
-        self.model = Some(model.to_owned());
         for &i in model_limits {
             if !self.limits.contains(&i) {
                 self.limits.push(i);
@@ -136,21 +117,19 @@ impl Budget {
             }
         }
         let mut reserved = Vec::with_capacity(self.limits.len());
-        let caller = self.caller(Some(model));
-        let specs = &self.snapshot.config.limits;
+        let book = Book::of(&self.snapshot);
         let attached = self
             .principal
             .as_ref()
             .map_or(&[][..], |p| &p.limits.usage[..]);
-        let index = &self.snapshot.limit_index;
-        let draws = super::plans::draws(specs, index, &self.limits, attached, &caller);
+        let draws = super::plans::draws(book.specs, book.index, &self.limits, attached, caller);
         let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
         let taken = self
-            .scope()
+            .buckets()
             .take(&draws, now, headers, units, |t| reserved.push(t))
             .await;
         if let Err(limited) = &taken {
-            top::note(&self.top, specs, &draws, limited, &caller);
+            top::note(&self.top, book.specs, &draws, limited, caller);
         }
         taken?;
         self.reserved = reserved;
@@ -162,31 +141,46 @@ impl Budget {
         self.cluster_requests = taken;
     }
 
-    /// OpenAI's `x-ratelimit-*-requests` and `-tokens` headers, from the buckets as they stand:
-    /// the route's limits and the key's (its plan's and attachments').
-    pub fn openai_headers(&self, now: u64) -> Headers {
+    /// OpenAI's `x-ratelimit-*-requests` and `-tokens` headers of `caller`'s buckets as they
+    /// stand: the route's limits and the key's (its plan's and attachments').
+    pub fn openai_headers(&self, caller: &Caller, now: u64) -> Headers {
         let mut headers = Vec::new();
-        let specs = &self.snapshot.config.limits;
-        let index = &self.snapshot.limit_index;
+        let book = Book::of(&self.snapshot);
         let key = self.principal.as_ref().map(|p| &p.limits);
-        let caller = self.caller(None);
+        // The request limits read the buckets admission keyed without a model.
+        let unmodelled;
+        let at_admission = match caller.model {
+            Some(_) => {
+                unmodelled = Caller {
+                    model: None,
+                    ..caller.clone()
+                };
+                &unmodelled
+            }
+            None => caller,
+        };
         let attached = key.map_or(&[][..], |k| &k.requests[..]);
-        let draws = super::plans::draws(specs, index, &self.request_limits, attached, &caller);
+        let draws = super::plans::draws(
+            book.specs,
+            book.index,
+            &self.request_limits,
+            attached,
+            at_admission,
+        );
         super::openai::push(
             &self.table,
-            specs,
+            book.specs,
             &draws,
             &self.cluster_requests,
             Counts::Requests,
             now,
             &mut headers,
         );
-        let caller = self.caller(self.model.as_deref());
         let attached = key.map_or(&[][..], |k| &k.usage[..]);
-        let draws = super::plans::draws(specs, index, &self.limits, attached, &caller);
+        let draws = super::plans::draws(book.specs, book.index, &self.limits, attached, caller);
         super::openai::push(
             &self.table,
-            specs,
+            book.specs,
             &draws,
             &self.reserved,
             Counts::Tokens,
@@ -198,14 +192,27 @@ impl Budget {
 
     /// Settles the reservation with what the call used.
     pub fn settle(self, used: Spend, now: u64) {
-        let scope = self.scope();
+        let buckets = self.buckets();
         for t in &self.reserved {
             let actual = used.of(self.snapshot.config.limits[t.draw.limit].counts);
             if actual < t.units {
-                scope.give_back(t, t.units - actual, now);
+                buckets.give_back(t, t.units - actual, now);
             } else if actual > t.units {
-                scope.charge(t, actual - t.units, now);
+                buckets.charge(t, actual - t.units, now);
             }
+        }
+    }
+}
+
+impl<'a> Book<'a> {
+    /// The limits of `snapshot`. Here because an LLM call keeps its snapshot for as long as it
+    /// runs (this file is where `limits/` meets the snapshot); the proxy reads its book the
+    /// same way.
+    pub fn of(snapshot: &'a Snapshot) -> Book<'a> {
+        Book {
+            specs: &snapshot.config.limits,
+            metrics: &snapshot.limit_metrics,
+            index: &snapshot.limit_index,
         }
     }
 }

@@ -1,174 +1,48 @@
-//! Applies a route's limits to one request: one bucket per limit and key, every limit
-//! counted, the tightest answering. Refused requests give back what the limits checked
-//! before them took, so a refusal costs no other bucket anything.
+//! The engine: takes a request's draws from their buckets (the host's table or Redis), one
+//! bucket per limit and key, every limit counted, the tightest answering with the rate-limit
+//! headers. Refused requests give back what the limits checked before them took, so a
+//! refusal costs no other bucket anything. The gate (`gate`) and the LLM budget (`budget`)
+//! decide through it.
 
 use super::cluster::{Cluster, Unavailable};
 use super::gcra::Rate;
-use super::local::{key_hash, LocalTable};
+use super::local::LocalTable;
+use super::plans::Index;
+use super::vocab::{By, Draw, Headers, Limited, Refusal, Taken};
 use crate::config::compile::LimitSpec;
-use crate::config::schema::KeyPart;
 use crate::telemetry::metrics::LimitMetrics;
 use http::{HeaderName, HeaderValue};
-use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-/// What a request's buckets are keyed on.
-pub struct Caller<'a> {
-    pub route: &'a str,
-    pub tenant: Option<&'a str>,
-    pub app: Option<&'a str>,
-    /// The public id of the API key.
-    pub key_id: Option<&'a str>,
-    pub model: Option<&'a str>,
-    pub client_ip: Option<IpAddr>,
-}
-
-/// A refusal: the limit, what kind of refusal, and whole seconds until a request would pass.
-/// `unavailable` when the limit is kept in Redis, Redis could not answer and the limit fails
-/// closed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limited {
-    pub limit: String,
-    pub retry_after: u64,
-    pub unavailable: bool,
-    pub kind: Refusal,
-}
-
-/// What refused a request, which decides its status and error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// A rate limit: 429 `rate_limit_exceeded`.
-    Rate,
-    /// A limit with `status = 402`, meant for cost budgets: 402 `budget_exhausted`.
-    Budget,
-    /// A concurrency cap: 429 `concurrency_limit_exceeded`.
-    Concurrency,
-}
-
-impl Refusal {
-    /// The refusal a limit answers with once its bucket is empty.
-    pub fn of(spec: &LimitSpec) -> Refusal {
-        if spec.status == 402 {
-            Refusal::Budget
-        } else {
-            Refusal::Rate
-        }
-    }
-
-    pub fn status(self) -> u16 {
-        match self {
-            Refusal::Budget => 402,
-            Refusal::Rate | Refusal::Concurrency => 429,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::Rate => "rate_limit_exceeded",
-            Refusal::Budget => "budget_exhausted",
-            Refusal::Concurrency => "concurrency_limit_exceeded",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Refusal::Rate => "rate limit",
-            Refusal::Budget => "budget",
-            Refusal::Concurrency => "concurrency limit",
-        }
-    }
-
-    fn verb(self) -> &'static str {
-        match self {
-            Refusal::Rate => "exceeded",
-            Refusal::Budget => "exhausted",
-            Refusal::Concurrency => "reached: too many requests in flight",
-        }
-    }
-}
-
-impl std::fmt::Display for Limited {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (limit, retry) = (&self.limit, self.retry_after);
-        if self.unavailable {
-            write!(
-                f,
-                "rate limit {limit} cannot be checked: Redis is unavailable; retry in {retry}s"
-            )
-        } else {
-            let (noun, verb) = (self.kind.noun(), self.kind.verb());
-            write!(f, "{noun} {limit} {verb}; retry in {retry}s")
-        }
-    }
-}
-
-impl std::error::Error for Limited {}
-
-pub type Headers = Vec<(HeaderName, HeaderValue)>;
-
-/// One bucket a request draws from: the limit, the rate it applies (the limit's own, or a
-/// tenant's override) and the bucket's key hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Draw {
-    pub limit: usize,
-    pub rate: Rate,
-    pub key: u64,
-}
-
-impl Draw {
-    /// The bucket of `caller` in limit `limit`, at the limit's own rate.
-    pub fn of(specs: &[LimitSpec], limit: usize, caller: &Caller) -> Draw {
-        let spec = &specs[limit];
-        Draw {
-            limit,
-            rate: spec.gcra,
-            key: bucket(spec, caller),
-        }
-    }
-}
-
-/// The draws of `limits` (indexes into `specs`) for one caller.
-pub fn draws(specs: &[LimitSpec], limits: &[usize], caller: &Caller) -> Vec<Draw> {
-    limits.iter().map(|&i| Draw::of(specs, i, caller)).collect()
-}
-
-/// Where a draw was decided, so that what it took goes back to the same place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum By {
-    /// The host's shared table (a local limit).
-    Local,
-    /// One run of the script in Redis.
-    Redis,
-    /// Spent from this worker's lease.
-    Lease,
-    /// The host's shared table, at the limit's local share, because Redis did not answer.
-    Fallback,
-    /// Allowed without counting, because Redis did not answer (`fail_open`).
-    Open,
-}
-
-/// A draw that was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Taken {
-    pub draw: Draw,
-    pub units: u64,
-    pub by: By,
-    /// The bucket right after: units left, and ns until full (for headers that cannot read a
-    /// cluster bucket again without a round trip).
-    pub remaining: u64,
-    pub reset_after: u64,
-}
-
-/// The table, the Redis link, the limits and their counters a decision reads.
-pub struct Scope<'a> {
-    pub table: &'a LocalTable,
-    pub cluster: Option<&'a Cluster>,
+/// The limits of the configuration a request runs under, all from its snapshot: their specs,
+/// their counters (one per spec, in order) and their index by name (for the limits keys carry).
+#[derive(Clone, Copy)]
+pub struct Book<'a> {
     pub specs: &'a [LimitSpec],
     pub metrics: &'a [Arc<LimitMetrics>],
+    pub index: &'a Index,
 }
 
-impl Scope<'_> {
+/// The buckets a decision reads and writes: the host's table, the Redis link (`None` when no
+/// draw is kept in Redis, or no link could start) and the limits of the request's `Book`.
+pub struct Buckets<'a> {
+    table: &'a LocalTable,
+    cluster: Option<&'a Cluster>,
+    specs: &'a [LimitSpec],
+    metrics: &'a [Arc<LimitMetrics>],
+}
+
+impl<'a> Buckets<'a> {
+    pub fn new(table: &'a LocalTable, cluster: Option<&'a Cluster>, book: &Book<'a>) -> Self {
+        Buckets {
+            table,
+            cluster,
+            specs: book.specs,
+            metrics: book.metrics,
+        }
+    }
+
     /// Takes `units(spec)` from each draw's bucket, or nothing at all: when one refuses, the
     /// ones before it get theirs back. `taken` hears of each taking as it happens; after an
     /// `Err`, none of them stands. Without a cluster-scope draw nothing here awaits, so
@@ -280,25 +154,6 @@ pub fn now_or_never<F: std::future::Future>(fut: F) -> Option<F::Output> {
         std::task::Poll::Ready(v) => Some(v),
         std::task::Poll::Pending => None,
     }
-}
-
-pub(super) fn bucket(spec: &LimitSpec, c: &Caller) -> u64 {
-    let ip = c.client_ip.map(|a| match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    });
-    let mut parts: [&[u8]; 7] = [spec.name.as_bytes(), &[], &[], &[], &[], &[], &[]];
-    for (slot, part) in parts[1..].iter_mut().zip(&spec.key) {
-        *slot = match part {
-            KeyPart::Route => c.route.as_bytes(),
-            KeyPart::Tenant => c.tenant.unwrap_or("").as_bytes(),
-            KeyPart::App => c.app.unwrap_or("").as_bytes(),
-            KeyPart::ApiKey => c.key_id.unwrap_or("").as_bytes(),
-            KeyPart::Model => c.model.unwrap_or("").as_bytes(),
-            KeyPart::ClientIp => ip.as_ref().map_or(&[][..], |o| o.as_slice()),
-        };
-    }
-    key_hash(&parts[..=spec.key.len()])
 }
 
 fn secs(ns: u64) -> u64 {

@@ -13,10 +13,10 @@
 //! When Redis cannot answer (error, timeout, breaker open), the limit's `on_redis_error`
 //! decides: allow, refuse, or decide in the host's shared table at `local_share` of the limit.
 
-use super::check::{By, Draw, Taken};
 use super::gcra::Decision;
 use super::local::LocalTable;
 use super::redis::{Mode, RedisError, RedisLink, Reply};
+use super::vocab::{By, Draw, Taken};
 use crate::config::compile::{ClusterSpec, LimitSpec, RedisSettings};
 use crate::config::schema::{OnRedisError, Sync};
 use crate::telemetry::metrics::LimitMetrics;

@@ -26,7 +26,7 @@
 //! consistent atomics either the claimer sees the count or the request sees the lock. A row
 //! left locked by a worker that died in those few instructions is freed when it is reaped.
 
-use super::check::{bucket, Caller, Headers, Limited, Refusal};
+use super::vocab::{bucket, Caller, Headers, Limited, Refusal};
 use crate::base::shm::SharedSlice;
 use crate::config::compile::LimitSpec;
 use crate::master::scoreboard::MAX_SLOTS;

@@ -1,17 +1,17 @@
-//! What the admin API reads and changes in the buckets: one bucket's state, its reset, the
-//! most refused buckets, and the text naming a bucket's key parts. Functions take the limit,
+//! What the admin API reads and changes in the buckets: one bucket's state, its reset and the
+//! most refused buckets (whose labels `vocab::label` makes). Functions take the limit,
 //! the rate it runs at and the key parts, so a cluster-scope twin can answer the same calls
 //! from Redis (`inspect_redis`, `reset_redis` for `scope = "cluster"` limits).
 
-use super::check::{bucket, Caller};
 use super::gcra::{self, Rate};
 use super::local::LocalTable;
 use super::redis::{Mode, RedisLink};
 use super::top::{Refused, TopTable};
+use super::vocab::{bucket, Caller};
 use crate::config::compile::LimitSpec;
 use crate::config::schema::{KeyPart, Scope};
-use std::fmt::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The key parts of a bucket, as an operator gives them.
 #[derive(Debug, Clone, Default)]
@@ -79,12 +79,13 @@ pub fn key(spec: &LimitSpec, parts: &Parts) -> Result<u64, Error> {
             });
         }
     }
+    let part = |p: &Option<String>| p.as_deref().map(Arc::from);
     let caller = Caller {
-        route: parts.route.as_deref().unwrap_or(""),
-        tenant: parts.tenant.as_deref(),
-        app: parts.app.as_deref(),
-        key_id: parts.api_key.as_deref(),
-        model: parts.model.as_deref(),
+        route: Arc::from(parts.route.as_deref().unwrap_or("")),
+        tenant: part(&parts.tenant),
+        app: part(&parts.app),
+        key_id: part(&parts.api_key),
+        model: part(&parts.model),
         client_ip: parts.client_ip,
     };
     Ok(bucket(spec, &caller))
@@ -175,24 +176,4 @@ pub fn reset(table: &LocalTable, spec: &LimitSpec, parts: &Parts) -> Result<u64,
 /// The `n` most refused buckets of the host.
 pub fn top(table: &TopTable, n: usize) -> Vec<Refused> {
     table.top(n)
-}
-
-/// The text `top` shows for a bucket: the limit's name and the key parts it is keyed on,
-/// e.g. `per-ip client_ip=10.0.0.1`. Made only when a refused bucket takes a top entry.
-pub fn label(spec: &LimitSpec, caller: &Caller) -> String {
-    let mut out = spec.name.clone();
-    for &p in &spec.key {
-        let _ = match p {
-            KeyPart::Tenant => write!(out, " tenant={}", caller.tenant.unwrap_or("")),
-            KeyPart::App => write!(out, " app={}", caller.app.unwrap_or("")),
-            KeyPart::ApiKey => write!(out, " api_key={}", caller.key_id.unwrap_or("")),
-            KeyPart::Route => write!(out, " route={}", caller.route),
-            KeyPart::Model => write!(out, " model={}", caller.model.unwrap_or("")),
-            KeyPart::ClientIp => match caller.client_ip {
-                Some(ip) => write!(out, " client_ip={ip}"),
-                None => write!(out, " client_ip="),
-            },
-        };
-    }
-    out
 }

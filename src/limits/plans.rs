@@ -4,8 +4,8 @@
 //! An attachment with a `rate` or `burst` overrides the limit's numbers for that tenant or app;
 //! the `gcra::Rate` is made here, when the directory is built, never per request.
 
-use super::check::{bucket, Caller, Draw};
 use super::gcra::Rate;
+use super::vocab::{bucket, Caller, Draw};
 use crate::config::compile::{LimitSpec, PlanSpec};
 use crate::config::schema::Counts;
 use crate::store::AttachmentRow;

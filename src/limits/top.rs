@@ -14,7 +14,7 @@
 //! character boundary), written by the process that claimed the entry under a per-entry flag;
 //! a reader that catches it mid-write shows no label rather than a torn one.
 
-use super::check::{Caller, Draw, Limited};
+use super::vocab::{label, Caller, Draw, Limited};
 use crate::base::shm::SharedSlice;
 use crate::config::compile::LimitSpec;
 use std::sync::atomic::AtomicU64;
@@ -166,7 +166,7 @@ pub fn note(
     }
     if let Some(d) = draws.iter().find(|d| specs[d.limit].name == limited.limit) {
         let spec = &specs[d.limit];
-        top.record(d.key, || super::inspect::label(spec, caller));
+        top.record(d.key, || label(spec, caller));
     }
 }
 

@@ -150,7 +150,7 @@ pub async fn deny(session: &mut Session, ctx: &mut RequestCtx, d: Denied) -> pin
 }
 
 /// The error a refusal by a limit answers with, in the OpenAI shape (or the client's).
-fn limit_error(l: &crate::limits::check::Limited) -> ApiError {
+fn limit_error(l: &crate::limits::vocab::Limited) -> ApiError {
     let (kind, code) = match (l.unavailable, l.kind.status()) {
         (true, _) => (ErrorKind::Unavailable, "rate_limiter_unavailable"),
         (false, 402) => (ErrorKind::BudgetExhausted, l.kind.code()),
@@ -164,7 +164,7 @@ fn limit_error(l: &crate::limits::check::Limited) -> ApiError {
 pub async fn limited(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    l: crate::limits::check::Limited,
+    l: crate::limits::vocab::Limited,
 ) -> pingora::Result<bool> {
     let client = client_format(session.req_header());
     if !crate::proxy::drain_body(session).await {
@@ -221,11 +221,13 @@ async fn reserve(
     model: usize,
     peek: &Peek,
     body_len: usize,
-) -> Result<(), crate::limits::check::Limited> {
-    let Some(budget) = ctx.budget.as_mut() else {
+) -> Result<(), crate::limits::vocab::Limited> {
+    let (Some(budget), Some(caller)) = (ctx.budget.as_mut(), ctx.caller.as_mut()) else {
         return Ok(());
     };
     let spec = &models.models[model].spec;
+    // Limits keyed on the model count the public model the request resolved to.
+    caller.model = Some(Arc::from(spec.name.as_str()));
     let prompt = budget::tokens_of_bytes(body_len as u64);
     let output = peek
         .max_output
@@ -237,7 +239,7 @@ async fn reserve(
     };
     let headers = &mut ctx.response_headers;
     budget
-        .reserve(&spec.name, &spec.limits, estimate, now_ns(), headers)
+        .reserve(caller, &spec.limits, estimate, now_ns(), headers)
         .await
 }
 

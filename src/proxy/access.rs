@@ -2,7 +2,7 @@
 //! retired) and, on keyed APIs, the key, the tenant's visibility and the app's subscription.
 //! Everything is read from the route and the worker's in-memory directory: no store access.
 
-use crate::auth::directory::{presented_key, Denied, Directory, Principal};
+use crate::auth::directory::{presented_key, Denied, Directory, KeyEntry};
 use crate::base::clock::now_unix;
 use crate::base::time::http_date;
 use crate::config::compile::{AuthMode, Lifecycle, PathMatch};
@@ -10,30 +10,31 @@ use crate::error::GatewayError;
 use crate::routing::{Route, Snapshot};
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
-use std::sync::Arc;
 
 /// Response headers announcing a deprecated API.
 pub type Notice = Vec<(HeaderName, HeaderValue)>;
 
+/// What the API gate let through.
 #[derive(Default)]
-pub struct Admitted {
-    pub principal: Option<Arc<Principal>>,
+pub struct Granted<'d> {
+    /// The key the request presented, on keyed APIs: its public id and its app.
+    pub key: Option<&'d KeyEntry>,
     /// Deprecation headers; empty (and unallocated) for other states.
     pub notice: Notice,
 }
 
-pub fn check(
+pub fn check<'d>(
     route: &Route,
     snapshot: &Snapshot,
-    dir: &Directory,
+    dir: &'d Directory,
     req: &RequestHeader,
-) -> Result<Admitted, GatewayError> {
+) -> Result<Granted<'d>, GatewayError> {
     let api = &route.spec.api;
     let name = route.spec.name.as_str();
     let over = dir.state_override(name);
     let state = over.map_or(api.state, |o| o.state);
     let successor = over.map_or(api.successor.as_deref(), |o| o.successor.as_deref());
-    let mut admitted = Admitted::default();
+    let mut granted = Granted::default();
     match state {
         Lifecycle::Published => {}
         Lifecycle::Draft => {
@@ -52,12 +53,13 @@ pub fn check(
         Lifecycle::Deprecated => {
             let since = over.map(|o| o.since).or(api.deprecated_since);
             let sunset = over.map_or(api.sunset, |o| o.sunset);
-            admitted.notice = notice(snapshot, since, sunset, successor);
+            granted.notice = notice(snapshot, since, sunset, successor);
         }
     }
     if api.auth == AuthMode::ApiKey {
         let presented = presented_key(&req.headers).ok_or(Denied::MissingKey)?;
-        let principal = dir.authenticate(presented, now_unix())?;
+        let key = dir.authenticate(presented, now_unix())?;
+        let principal = &key.principal;
         if !api.visibility.admits(&principal.tenant) {
             return Err(Denied::NotVisible {
                 api: name.to_string(),
@@ -66,9 +68,9 @@ pub fn check(
             .into());
         }
         principal.subscribed(name)?;
-        admitted.principal = Some(principal.clone());
+        granted.key = Some(key);
     }
-    Ok(admitted)
+    Ok(granted)
 }
 
 fn path_of<'a>(snapshot: &'a Snapshot, route: &str) -> Option<&'a str> {

@@ -29,13 +29,16 @@ pub struct RequestCtx {
     pub llm: Option<Box<CallRecord>>,
     /// The app whose key the request carries, on keyed APIs.
     pub principal: Option<Arc<crate::auth::Principal>>,
+    /// Who the request is for its limits, made once at admission when its route or key has
+    /// limits (`None` otherwise); the LLM phase adds the model.
+    pub caller: Option<crate::limits::vocab::Caller>,
     /// The token and cost limits of an LLM route, and what the call reserved from them.
     pub budget: Option<Box<crate::limits::budget::Budget>>,
     /// Places held in the route's concurrency caps; given back when the request ends (the
     /// logging phase, or the context's drop), which for an LLM stream is when it ends.
     pub concurrency: Vec<crate::limits::concurrency::Held>,
     /// Headers the gate adds to the response: deprecation and rate-limit headers.
-    pub response_headers: crate::limits::check::Headers,
+    pub response_headers: crate::limits::vocab::Headers,
 }
 
 impl RequestCtx {
@@ -56,6 +59,7 @@ impl RequestCtx {
             inflight: None,
             llm: None,
             principal: None,
+            caller: None,
             response_headers: Vec::new(),
             budget: None,
             concurrency: Vec::new(),

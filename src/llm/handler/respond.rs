@@ -22,8 +22,8 @@ fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<
     for (name, value) in &ctx.response_headers {
         resp.insert_header(name.clone(), value.clone())?;
     }
-    if let Some(budget) = &ctx.budget {
-        for (name, value) in budget.openai_headers(crate::limits::local::now_ns()) {
+    if let (Some(budget), Some(caller)) = (&ctx.budget, &ctx.caller) {
+        for (name, value) in budget.openai_headers(caller, crate::limits::local::now_ns()) {
             resp.insert_header(name, value)?;
         }
     }

@@ -28,10 +28,11 @@ impl Target {
         self.healthy.load(Relaxed) && self.breaker.is_closed(now)
     }
     /// Records a health-check verdict; true when it changed. A target that passes its check
-    /// again is also forgiven its passive ejection: the check has just seen it answer.
+    /// is also forgiven a passive ejection, whether or not a check saw it fail (requests may
+    /// eject it between two checks): the check has just seen it answer.
     pub fn set_healthy(&self, healthy: bool) -> bool {
         let changed = self.healthy.swap(healthy, Relaxed) != healthy;
-        if changed && healthy {
+        if healthy && (changed || !self.breaker.is_closed(now_ms())) {
             self.breaker.reset();
         }
         changed

@@ -20,6 +20,19 @@ pub struct Target {
     /// target out for `fail_timeout`.
     breaker: Breaker,
     inflight: AtomicUsize,
+    /// The target's own term in rendezvous hashing, from its address.
+    hrw_seed: u64,
+}
+
+/// A target's term in rendezvous hashing, from its address rather than its place in the list:
+/// the same in every worker, and unchanged when a reload adds or removes other targets (by
+/// position, removing one renumbered those after it and moved their keys too).
+fn hrw_seed(addr: std::net::SocketAddr) -> u64 {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+        std::net::IpAddr::V6(a) => u128::from(a),
+    };
+    mix(mix(ip as u64 ^ (ip >> 64) as u64) ^ u64::from(addr.port()))
 }
 
 impl Target {
@@ -63,6 +76,7 @@ impl UpstreamGroup {
                 healthy: AtomicBool::new(true),
                 breaker: Breaker::default(),
                 inflight: AtomicUsize::new(0),
+                hrw_seed: hrw_seed(t.addr),
             })
             .collect();
         let schedule = smooth_schedule(&targets.iter().map(|t| t.weight).collect::<Vec<_>>());
@@ -134,7 +148,7 @@ impl UpstreamGroup {
 
     /// Weighted rendezvous hashing: only keys of a target that leaves move elsewhere.
     fn hrw_score(&self, key: u64, i: usize) -> f64 {
-        let h = mix(key ^ mix(i as u64 + 1));
+        let h = mix(key ^ self.targets[i].hrw_seed);
         // A uniform value in (0, 1), never 0 so the logarithm stays finite.
         let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         -(self.targets[i].weight as f64) / u.ln()
@@ -198,12 +212,17 @@ mod tests {
     use std::time::Duration;
 
     fn group(balance: BalanceSpec, weights: &[u32]) -> UpstreamGroup {
+        let ports: Vec<u16> = (0..weights.len() as u16).map(|i| 1000 + i).collect();
+        group_on(balance, weights, &ports)
+    }
+
+    fn group_on(balance: BalanceSpec, weights: &[u32], ports: &[u16]) -> UpstreamGroup {
         let targets = weights
             .iter()
-            .enumerate()
-            .map(|(i, &w)| TargetSpec {
-                label: format!("t{i}"),
-                addr: format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+            .zip(ports)
+            .map(|(&w, port)| TargetSpec {
+                label: format!("t{port}"),
+                addr: format!("127.0.0.1:{port}").parse().unwrap(),
                 weight: w,
             })
             .collect();
@@ -279,6 +298,25 @@ mod tests {
                 assert_eq!(now, b, "a key whose target stayed up must not move");
             }
         }
+    }
+
+    #[test]
+    fn removing_a_target_moves_only_its_own_keys() {
+        let hash = || BalanceSpec::ConsistentHash(HashOn::ClientIp);
+        let all = group_on(hash(), &[1, 1, 1, 1], &[1000, 1001, 1002, 1003]);
+        let without = group_on(hash(), &[1, 1, 1], &[1000, 1002, 1003]);
+        let port =
+            |g: &UpstreamGroup, k: u64| g.targets[g.select(Some(mix(k)), 0).unwrap()].addr.port();
+        let mut moved_from_1001 = 0;
+        for k in 0..2000u64 {
+            let (was, now) = (port(&all, k), port(&without, k));
+            if was == 1001 {
+                moved_from_1001 += 1;
+            } else {
+                assert_eq!(now, was, "key {k} moved though its target stayed");
+            }
+        }
+        assert!(moved_from_1001 > 300, "{moved_from_1001}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod ctx;
 pub mod headers;
 pub mod hygiene;
+pub mod llm;
 
 use crate::auth::directory::KeyEntry;
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
@@ -239,10 +240,8 @@ impl Gateway {
     ) -> Result<bool> {
         let llm = ctx.route.as_ref().is_some_and(|r| r.is_llm());
         match err {
-            GatewayError::Denied(d) if llm => crate::llm::handler::deny(session, ctx, d).await,
-            GatewayError::RateLimited(l) if llm => {
-                crate::llm::handler::limited(session, ctx, l).await
-            }
+            GatewayError::Denied(d) if llm => llm::deny(session, ctx, d).await,
+            GatewayError::RateLimited(l) if llm => llm::limited(session, ctx, l).await,
             err => Self::refuse_now(session, ctx, err).await,
         }
     }
@@ -307,7 +306,7 @@ impl ProxyHttp for Gateway {
             session.write_continue_response().await?;
         }
         match onward.llm {
-            Some(models) => crate::llm::handler::serve(session, ctx, models).await,
+            Some(models) => llm::serve(session, ctx, models).await,
             None => Ok(false),
         }
     }

@@ -11,8 +11,8 @@ mod respond;
 mod stream;
 
 use crate::auth::Denied;
+use crate::base::clock::now_ns;
 use crate::limits::budget::{self, Spend};
-use crate::limits::local::now_ns;
 use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
 use crate::llm::models::Models;
 use crate::llm::passthrough::Peek;

@@ -23,7 +23,7 @@ fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<
         resp.insert_header(name.clone(), value.clone())?;
     }
     if let (Some(budget), Some(caller)) = (&ctx.budget, &ctx.caller) {
-        for (name, value) in budget.openai_headers(caller, crate::limits::local::now_ns()) {
+        for (name, value) in budget.openai_headers(caller, crate::base::clock::now_ns()) {
             resp.insert_header(name, value)?;
         }
     }

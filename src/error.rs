@@ -36,7 +36,7 @@ pub enum GatewayError {
     #[error("upstream {upstream}: {detail}")]
     UpstreamFailed { upstream: String, detail: String },
     /// An LLM call failed: the provider's error translated, or the gateway's own about the
-    /// request (unknown model, invalid field). Written in the client's format by `llm::handler`.
+    /// request (unknown model, invalid field). Written in the client's format by `proxy::llm`.
     #[error("{0}")]
     Llm(crate::llm::ir::ApiError),
     /// Refused by the API gate: no or a bad key, or no right to the API.

@@ -22,6 +22,7 @@ pub mod master;
 pub mod procfs;
 pub mod proxy;
 pub mod routing;
+pub mod snapshot;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

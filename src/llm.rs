@@ -1,13 +1,14 @@
-//! The LLM request path: canonical types, provider translation and SSE streaming.
+//! The LLM library: canonical types, provider translation and SSE streaming. It knows
+//! nothing of the proxy, limits, auth or telemetry: the request phase that uses it is
+//! `proxy::llm`.
 //!
-//! A request on an LLM route is read whole (`handler`), its `model` looked up (`models`), and
+//! A request on an LLM route is read whole (`proxy::llm`), its `model` looked up (`models`), and
 //! sent to a deployment: as it came when the provider speaks the client's format
 //! (`passthrough`), else translated through `ir` by the formats in `providers`. `client` makes
 //! the network call; `mock` answers in-process.
 
 pub mod client;
 pub mod codec;
-pub mod handler;
 pub mod ir;
 pub mod mock;
 pub mod models;

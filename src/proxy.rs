@@ -6,6 +6,7 @@ pub mod connection;
 pub mod ctx;
 pub mod headers;
 pub mod hygiene;
+pub mod llm;
 
 use crate::auth::directory::KeyEntry;
 use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
@@ -15,7 +16,8 @@ use crate::limits::check::Book;
 use crate::limits::gate::{Gate, Needs, Pending};
 use crate::limits::vocab::Caller;
 use crate::llm::models::Models;
-use crate::routing::{Handler, Route, Snapshot};
+use crate::routing::{Handler, Route};
+use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
 use crate::telemetry::metrics::Registry;
 use arc_swap::ArcSwap;
@@ -238,10 +240,8 @@ impl Gateway {
     ) -> Result<bool> {
         let llm = ctx.route.as_ref().is_some_and(|r| r.is_llm());
         match err {
-            GatewayError::Denied(d) if llm => crate::llm::handler::deny(session, ctx, d).await,
-            GatewayError::RateLimited(l) if llm => {
-                crate::llm::handler::limited(session, ctx, l).await
-            }
+            GatewayError::Denied(d) if llm => llm::deny(session, ctx, d).await,
+            GatewayError::RateLimited(l) if llm => llm::limited(session, ctx, l).await,
             err => Self::refuse_now(session, ctx, err).await,
         }
     }
@@ -306,7 +306,7 @@ impl ProxyHttp for Gateway {
             session.write_continue_response().await?;
         }
         match onward.llm {
-            Some(models) => crate::llm::handler::serve(session, ctx, models).await,
+            Some(models) => llm::serve(session, ctx, models).await,
             None => Ok(false),
         }
     }
@@ -590,21 +590,29 @@ impl ProxyHttp for Gateway {
     }
 }
 
-/// How much of a refused request's body is read, so the client (still sending it) reads the
-/// answer rather than a reset, and the connection can serve its next request.
-const DRAIN_LIMIT: usize = 1 << 20;
+/// The one body-drain policy, for every refusal (a proxy refusal, an LLM route's refusal, an
+/// LLM body over its cap): what is left of a refused request's body is read and dropped, up
+/// to this many bytes, so the client (still sending it) reads the answer rather than a reset,
+/// and the connection can serve its next request; a longer body closes the connection.
+/// 64 MiB: well above the bodies an LLM client sends over a route's cap.
+const DRAIN_LIMIT: u64 = 64 << 20;
 
-/// Reads and drops the request body; `false` when it could not be read to its end within
-/// the limit (the connection must then close).
+/// Reads and drops the request body under the drain policy; `false` when it could not be
+/// read to its end within `DRAIN_LIMIT` (the connection must then close).
 pub async fn drain_body(session: &mut Session) -> bool {
     if !has_body(session.req_header()) {
         return true;
     }
-    let mut seen = 0usize;
+    drain_rest(session).await
+}
+
+/// Reads and drops what is left of a body already being read, under the drain policy.
+pub async fn drain_rest(session: &mut Session) -> bool {
+    let mut seen: u64 = 0;
     loop {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
-                seen += chunk.len();
+                seen += chunk.len() as u64;
                 if seen > DRAIN_LIMIT {
                     return false;
                 }

@@ -12,7 +12,7 @@ use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
 use crate::proxy::{Gateway, GatewayState};
-use crate::routing::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::metrics::Registry;
 use arc_swap::ArcSwap;
@@ -346,7 +346,8 @@ impl Control {
         let store_health = self.store_health.clone();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
-                let mut text = state.registry.render(&state.snapshot.load());
+                let snapshot = state.snapshot.load();
+                let mut text = state.registry.render(&snapshot.targets_up());
                 store_health.render(&mut text);
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(

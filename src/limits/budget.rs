@@ -15,8 +15,13 @@ use super::vocab::{Caller, Headers, Limited, Taken};
 use crate::auth::Principal;
 use crate::config::compile::RouteSpec;
 use crate::config::schema::Counts;
-use crate::routing::Snapshot;
 use std::sync::Arc;
+
+/// What holds the limits a budget reads: the request's snapshot (`crate::snapshot`), a layer
+/// up, which a budget keeps alive for as long as its call runs.
+pub trait LimitBook: Send + Sync {
+    fn book(&self) -> Book<'_>;
+}
 
 /// Output tokens assumed when neither the request nor the model sets a maximum.
 pub const DEFAULT_OUTPUT: u64 = 1024;
@@ -34,7 +39,8 @@ pub struct Budget {
     table: LocalTable,
     top: TopTable,
     cluster: Option<Arc<Cluster>>,
-    snapshot: Arc<Snapshot>,
+    /// The request's snapshot (kept for the whole call), whose limits the budget reads.
+    snapshot: Arc<dyn LimitBook>,
     /// The route's token and cost limits, and once the model is known, the model's limits.
     limits: Vec<usize>,
     /// The route's request limits (decided at admission; kept for the headers).
@@ -70,7 +76,7 @@ impl Budget {
     /// refusal carries OpenAI's headers too.
     pub fn new(
         gate: &Gate,
-        snapshot: Arc<Snapshot>,
+        snapshot: Arc<impl LimitBook + 'static>,
         route: &RouteSpec,
         principal: Option<Arc<Principal>>,
     ) -> Budget {
@@ -89,11 +95,7 @@ impl Budget {
     }
 
     fn buckets(&self) -> Buckets<'_> {
-        Buckets::new(
-            &self.table,
-            self.cluster.as_deref(),
-            &Book::of(&self.snapshot),
-        )
+        Buckets::new(&self.table, self.cluster.as_deref(), &self.snapshot.book())
     }
 
     /// Reserves `estimate` for a call of `caller` to its model (`caller.model`, set by the
@@ -110,14 +112,14 @@ impl Budget {
             if !self.limits.contains(&i) {
                 self.limits.push(i);
             }
-            let requests = self.snapshot.config.limits[i].counts == Counts::Requests;
+            let requests = self.snapshot.book().specs[i].counts == Counts::Requests;
             if requests && !self.request_limits.contains(&i) {
                 // Decided here with the model's other limits; listed for the headers.
                 self.request_limits.push(i);
             }
         }
         let mut reserved = Vec::with_capacity(self.limits.len());
-        let book = Book::of(&self.snapshot);
+        let book = self.snapshot.book();
         let attached = self
             .principal
             .as_ref()
@@ -145,7 +147,7 @@ impl Budget {
     /// stand: the route's limits and the key's (its plan's and attachments').
     pub fn openai_headers(&self, caller: &Caller, now: u64) -> Headers {
         let mut headers = Vec::new();
-        let book = Book::of(&self.snapshot);
+        let book = self.snapshot.book();
         let key = self.principal.as_ref().map(|p| &p.limits);
         // The request limits read the buckets admission keyed without a model.
         let unmodelled;
@@ -193,26 +195,14 @@ impl Budget {
     /// Settles the reservation with what the call used.
     pub fn settle(self, used: Spend, now: u64) {
         let buckets = self.buckets();
+        let specs = self.snapshot.book().specs;
         for t in &self.reserved {
-            let actual = used.of(self.snapshot.config.limits[t.draw.limit].counts);
+            let actual = used.of(specs[t.draw.limit].counts);
             if actual < t.units {
                 buckets.give_back(t, t.units - actual, now);
             } else if actual > t.units {
                 buckets.charge(t, actual - t.units, now);
             }
-        }
-    }
-}
-
-impl<'a> Book<'a> {
-    /// The limits of `snapshot`. Here because an LLM call keeps its snapshot for as long as it
-    /// runs (this file is where `limits/` meets the snapshot); the proxy reads its book the
-    /// same way.
-    pub fn of(snapshot: &'a Snapshot) -> Book<'a> {
-        Book {
-            specs: &snapshot.config.limits,
-            metrics: &snapshot.limit_metrics,
-            index: &snapshot.limit_index,
         }
     }
 }

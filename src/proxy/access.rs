@@ -7,7 +7,8 @@ use crate::base::clock::now_unix;
 use crate::base::time::http_date;
 use crate::config::compile::{AuthMode, Lifecycle, PathMatch};
 use crate::error::GatewayError;
-use crate::routing::{Route, Snapshot};
+use crate::routing::Route;
+use crate::snapshot::Snapshot;
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 

@@ -2,7 +2,6 @@
 //! increments counters it already holds. Rendered as Prometheus text for the admin process,
 //! which sums the workers (see `merge`).
 
-use crate::routing::Snapshot;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -92,6 +91,13 @@ pub struct ConnectionMetrics {
     pub head_timeouts: AtomicU64,
 }
 
+/// Whether one upstream target takes traffic (health check passing, not ejected).
+pub struct TargetUp<'a> {
+    pub upstream: &'a str,
+    pub target: &'a str,
+    pub up: bool,
+}
+
 /// The worker's metrics; named entries survive reloads so counters never go backwards.
 #[derive(Default)]
 #[allow(clippy::disallowed_types)] // Locked off the request path: see the `use` above.
@@ -174,7 +180,9 @@ impl Registry {
         }
     }
 
-    pub fn render(&self, snapshot: &Snapshot) -> String {
+    /// The worker's metrics as Prometheus text, with `targets`, the health of the current
+    /// snapshot's upstream targets (handed in: metrics know nothing of routing).
+    pub fn render(&self, targets: &[TargetUp]) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP tollgate_requests_total Requests by route and status class.\n");
         out.push_str("# TYPE tollgate_requests_total counter\n");
@@ -224,17 +232,14 @@ impl Registry {
 
         out.push_str("# HELP tollgate_upstream_target_up Whether the target takes traffic (health check passing, not ejected).\n");
         out.push_str("# TYPE tollgate_upstream_target_up gauge\n");
-        let now = crate::base::clock::now_ms();
-        for g in &snapshot.upstreams {
-            for t in &g.targets {
-                let _ = writeln!(
-                    out,
-                    "tollgate_upstream_target_up{{upstream=\"{}\",target=\"{}\"}} {}",
-                    g.spec.name,
-                    t.label,
-                    u8::from(t.is_available(now))
-                );
-            }
+        for t in targets {
+            let _ = writeln!(
+                out,
+                "tollgate_upstream_target_up{{upstream=\"{}\",target=\"{}\"}} {}",
+                t.upstream,
+                t.target,
+                u8::from(t.up)
+            );
         }
         out.push_str("# HELP tollgate_inflight_requests Requests being served.\n");
         out.push_str("# TYPE tollgate_inflight_requests gauge\n");

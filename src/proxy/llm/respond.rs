@@ -23,7 +23,7 @@ fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<
         resp.insert_header(name.clone(), value.clone())?;
     }
     if let (Some(budget), Some(caller)) = (&ctx.budget, &ctx.caller) {
-        for (name, value) in budget.openai_headers(caller, crate::limits::local::now_ns()) {
+        for (name, value) in budget.openai_headers(caller, crate::base::clock::now_ns()) {
             resp.insert_header(name, value)?;
         }
     }
@@ -245,15 +245,16 @@ fn cut_usage(reported: Usage, prompt_bytes: usize, sent_bytes: u64) -> (Usage, b
     (usage, estimated)
 }
 
-/// `GET /v1/models` and `/v1/models/{id}`, in OpenAI's shape or, for a client that sends
-/// `anthropic-version`, in Anthropic's.
+/// `GET /v1/models` and `/v1/models/{id}`, in the `client`'s shape (`super::client_format`:
+/// Anthropic's for a client that sends `anthropic-version`).
 pub async fn models(
     session: &mut Session,
     ctx: &mut RequestCtx,
     models: &Models,
     id: Option<&str>,
-    anthropic: bool,
+    client: Format,
 ) -> pingora::Result<bool> {
+    let anthropic = client == Format::Anthropic;
     let entry = |name: &str| {
         if anthropic {
             serde_json::json!({"type": "model", "id": name, "display_name": name,
@@ -267,11 +268,6 @@ pub async fn models(
         Some(id) => match models.find(id).filter(|&m| permitted(models, m, tenant)) {
             Some(_) => entry(id),
             None => {
-                let client = if anthropic {
-                    Format::Anthropic
-                } else {
-                    Format::OpenAi
-                };
                 let e = ApiError::new(
                     crate::llm::ir::ErrorKind::NotFound,
                     format!("The model `{id}` does not exist"),

@@ -11,8 +11,8 @@ mod respond;
 mod stream;
 
 use crate::auth::Denied;
+use crate::base::clock::now_ns;
 use crate::limits::budget::{self, Spend};
-use crate::limits::local::now_ns;
 use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
 use crate::llm::models::Models;
 use crate::llm::passthrough::Peek;
@@ -35,11 +35,35 @@ enum Surface {
     Model(String),
 }
 
-fn surface(method: &http::Method, path: &str) -> Result<Surface, ApiError> {
-    let (want, surface) = if path.ends_with("/chat/completions") {
-        (http::Method::POST, Surface::Chat(Format::OpenAi))
+/// The chat API a path addresses, by its end.
+fn chat_format(path: &str) -> Option<Format> {
+    if path.ends_with("/chat/completions") {
+        Some(Format::OpenAi)
     } else if path.ends_with("/messages") {
-        (http::Method::POST, Surface::Chat(Format::Anthropic))
+        Some(Format::Anthropic)
+    } else {
+        None
+    }
+}
+
+/// The one rule for the format a client is answered in, errors and refusals included (the
+/// proxy's refusals on an LLM route come here too): the API its path addresses (`/messages`
+/// Anthropic's, `/chat/completions` and `/embeddings` OpenAI's), else (the model list, an
+/// unknown path) Anthropic's for a client that sends `anthropic-version`, else OpenAI's.
+/// Read from the head alone, before any body.
+pub fn client_format(req: &pingora::http::RequestHeader) -> Format {
+    let path = req.uri.path();
+    match chat_format(path) {
+        Some(format) => format,
+        None if path.ends_with("/embeddings") => Format::OpenAi,
+        None if req.headers.contains_key("anthropic-version") => Format::Anthropic,
+        None => Format::OpenAi,
+    }
+}
+
+fn surface(method: &http::Method, path: &str) -> Result<Surface, ApiError> {
+    let (want, surface) = if let Some(format) = chat_format(path) {
+        (http::Method::POST, Surface::Chat(format))
     } else if path.ends_with("/embeddings") {
         (http::Method::POST, Surface::Embeddings)
     } else if path.ends_with("/models") {
@@ -98,37 +122,20 @@ pub async fn serve(
     models: Arc<Models>,
 ) -> pingora::Result<bool> {
     let req = session.req_header();
-    let anthropic_client = req.headers.contains_key("anthropic-version");
+    let client = client_format(req);
     let surface = match surface(&req.method, req.uri.path()) {
         Ok(s) => s,
-        Err(e) => {
-            let client = if anthropic_client {
-                Format::Anthropic
-            } else {
-                Format::OpenAi
-            };
-            return respond::error(session, ctx, client, e, None).await;
-        }
+        Err(e) => return respond::error(session, ctx, client, e, None).await,
     };
     let served = match surface {
-        Surface::Models => respond::models(session, ctx, &models, None, anthropic_client).await,
-        Surface::Model(id) => {
-            respond::models(session, ctx, &models, Some(&id), anthropic_client).await
-        }
-        Surface::Chat(client) => chat(session, ctx, &models, client).await,
+        Surface::Models => respond::models(session, ctx, &models, None, client).await,
+        Surface::Model(id) => respond::models(session, ctx, &models, Some(&id), client).await,
+        // The path's format, which is `client`.
+        Surface::Chat(format) => chat(session, ctx, &models, format).await,
         Surface::Embeddings => embeddings(session, ctx, &models).await,
     };
     settle(ctx);
     served
-}
-
-/// The client's format as its headers and path tell, before any body is read.
-fn client_format(req: &pingora::http::RequestHeader) -> Format {
-    if req.headers.contains_key("anthropic-version") || req.uri.path().ends_with("/messages") {
-        Format::Anthropic
-    } else {
-        Format::OpenAi
-    }
 }
 
 fn denial(d: &Denied) -> ApiError {
@@ -143,7 +150,7 @@ fn denial(d: &Denied) -> ApiError {
 /// Answers a request the API gate refused, in the client's error format.
 pub async fn deny(session: &mut Session, ctx: &mut RequestCtx, d: Denied) -> pingora::Result<bool> {
     let client = client_format(session.req_header());
-    if !crate::proxy::drain_body(session).await {
+    if !super::drain_body(session).await {
         session.set_keepalive(None);
     }
     respond::error(session, ctx, client, denial(&d), None).await
@@ -167,14 +174,11 @@ pub async fn limited(
     l: crate::limits::vocab::Limited,
 ) -> pingora::Result<bool> {
     let client = client_format(session.req_header());
-    if !crate::proxy::drain_body(session).await {
+    if !super::drain_body(session).await {
         session.set_keepalive(None);
     }
     respond::error(session, ctx, client, limit_error(&l), None).await
 }
-
-/// How much of a too-large body is read and dropped before the 413.
-const DRAIN_BYTES: u64 = 64 << 20;
 
 /// Reads the request body, refusing it past `cap` bytes.
 async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
@@ -192,17 +196,14 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
             Ok(Some(chunk)) => {
                 seen += chunk.len() as u64;
                 if seen > cap {
-                    // Read on (discarding, within a bound) so the client, still sending, gets
-                    // the 413 rather than a reset connection.
-                    if seen > cap.saturating_add(DRAIN_BYTES) {
-                        return Err(too_large());
-                    }
-                    body.clear();
-                    continue;
+                    // Refused: the rest is drained under the one policy (`super::drain_rest`),
+                    // so the client, still sending, gets the 413 rather than a reset. The
+                    // connection closes either way (`admit`).
+                    super::drain_rest(session).await;
+                    return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(None) if seen > cap => return Err(too_large()),
             Ok(None) => return Ok(body.freeze()),
             Err(e) => {
                 return Err(ApiError::new(
@@ -378,5 +379,24 @@ mod tests {
             surface(&post, "/v1/nothing").unwrap_err().kind,
             ErrorKind::NotFound
         );
+    }
+
+    #[test]
+    fn the_client_format_is_the_paths_api_else_the_anthropic_version_header() {
+        let format = |method: &str, path: &str, anthropic: bool| {
+            let mut req =
+                pingora::http::RequestHeader::build(method, path.as_bytes(), None).unwrap();
+            if anthropic {
+                req.insert_header("anthropic-version", "2023-06-01")
+                    .unwrap();
+            }
+            client_format(&req)
+        };
+        assert_eq!(format("POST", "/v1/messages", false), Format::Anthropic);
+        assert_eq!(format("POST", "/v1/chat/completions", true), Format::OpenAi);
+        assert_eq!(format("POST", "/v1/embeddings", true), Format::OpenAi);
+        assert_eq!(format("GET", "/v1/models", true), Format::Anthropic);
+        assert_eq!(format("GET", "/v1/models/x", false), Format::OpenAi);
+        assert_eq!(format("GET", "/v1/nothing", true), Format::Anthropic);
     }
 }

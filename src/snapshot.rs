@@ -1,0 +1,125 @@
+//! The runtime world one request sees: routes, upstreams, models and the limits' index.
+//!
+//! A `Snapshot` is built from a compiled `Config` off the request path and swapped in whole
+//! (see `worker`), so a request sees one consistent set of routes and upstreams. It sits above
+//! `routing`, `llm` and `limits`, so none of them imports it: the limits read it through
+//! `LimitBook`, and the metrics get the target health it renders (`targets_up`).
+
+use crate::config::compile::RouteTarget;
+use crate::config::Config;
+use crate::limits::budget::LimitBook;
+use crate::limits::check::Book;
+use crate::llm::models::Models;
+use crate::routing::table::RouteTable;
+use crate::routing::upstream::UpstreamGroup;
+use crate::routing::{health, Handler, Route};
+use crate::telemetry::metrics::{Registry, TargetUp};
+use std::sync::Arc;
+
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub routes: RouteTable<Arc<Route>>,
+    pub upstreams: Vec<Arc<UpstreamGroup>>,
+    pub models: Arc<Models>,
+    /// One per `config.limits`, in order.
+    pub limit_metrics: Vec<Arc<crate::telemetry::metrics::LimitMetrics>>,
+    /// `config.limits` by name, for the limits keys carry (plans, attachments).
+    pub limit_index: crate::limits::plans::Index,
+}
+
+impl Snapshot {
+    /// Builds the runtime form; `previous` lends its target health to unchanged targets.
+    pub fn build(
+        config: Arc<Config>,
+        registry: &Registry,
+        previous: Option<&Snapshot>,
+    ) -> Snapshot {
+        let upstreams: Vec<Arc<UpstreamGroup>> = config
+            .upstreams
+            .iter()
+            .map(|spec| {
+                let group = UpstreamGroup::new(spec.clone(), registry.upstream(&spec.name));
+                if let Some(old) =
+                    previous.and_then(|p| p.upstreams.iter().find(|u| u.spec.name == spec.name))
+                {
+                    group.inherit_health(old);
+                }
+                Arc::new(group)
+            })
+            .collect();
+        let routes = config
+            .routes
+            .iter()
+            .map(|spec| {
+                let route = Route {
+                    name: Arc::from(spec.name.as_str()),
+                    spec: spec.clone(),
+                    handler: match spec.target {
+                        RouteTarget::Upstream(i) => Handler::Proxy(upstreams[i].clone()),
+                        RouteTarget::Llm => Handler::Llm,
+                    },
+                    metrics: registry.route(&spec.name),
+                };
+                (spec.clone(), Arc::new(route))
+            })
+            .collect();
+        Snapshot {
+            limit_index: crate::limits::plans::index(&config.limits),
+            limit_metrics: config
+                .limits
+                .iter()
+                .map(|l| registry.limit(&l.name))
+                .collect(),
+            models: Arc::new(Models::new(&config.llm)),
+            config,
+            routes: RouteTable::new(routes),
+            upstreams,
+        }
+    }
+
+    /// Starts the health-check tasks of this snapshot's upstreams, and resolves its LLM
+    /// providers' host names ahead of the first call (inside a Tokio runtime).
+    /// Whether each upstream target takes traffic now, for `/metrics`.
+    pub fn targets_up(&self) -> Vec<TargetUp<'_>> {
+        let now = crate::base::clock::now_ms();
+        self.upstreams
+            .iter()
+            .flat_map(|g| {
+                g.targets.iter().map(move |t| TargetUp {
+                    upstream: &g.spec.name,
+                    target: &t.label,
+                    up: t.is_available(now),
+                })
+            })
+            .collect()
+    }
+
+    pub fn start_health_checks(&self) {
+        for g in &self.upstreams {
+            health::spawn(g);
+        }
+        for p in &self.models.providers {
+            if let Some(ep) = p.spec.endpoint.clone() {
+                tokio::spawn(async move { crate::llm::client::client().warm(&ep).await });
+            }
+        }
+    }
+}
+
+impl<'a> Book<'a> {
+    /// The limits of `snapshot`.
+    pub fn of(snapshot: &'a Snapshot) -> Book<'a> {
+        Book {
+            specs: &snapshot.config.limits,
+            metrics: &snapshot.limit_metrics,
+            index: &snapshot.limit_index,
+        }
+    }
+}
+
+/// An LLM call's budget keeps its snapshot for as long as the call runs, to read its limits.
+impl LimitBook for Snapshot {
+    fn book(&self) -> Book<'_> {
+        Book::of(self)
+    }
+}

@@ -67,7 +67,7 @@ fn directory() -> (Directory, String) {
 
 fn bench(c: &mut Criterion) {
     let registry = tollgate::telemetry::metrics::Registry::default();
-    let snap = tollgate::routing::Snapshot::build(std::sync::Arc::new(config()), &registry, None);
+    let snap = tollgate::snapshot::Snapshot::build(std::sync::Arc::new(config()), &registry, None);
     let (dir, full) = directory();
     let route = |name: &str| {
         snap.routes

@@ -33,7 +33,7 @@ fn config() -> tollgate::config::Config {
 fn bench(c: &mut Criterion) {
     let cfg = std::sync::Arc::new(config());
     let registry = tollgate::telemetry::metrics::Registry::default();
-    let snap = tollgate::routing::Snapshot::build(cfg.clone(), &registry, None);
+    let snap = tollgate::snapshot::Snapshot::build(cfg.clone(), &registry, None);
     let headers = HeaderMap::new();
     // Most paths are already normal: one scan, no allocation.
     c.bench_function("normalize_normal_path", |b| {

@@ -39,6 +39,3 @@ impl Route {
         }
     }
 }
-
-/// Kept for the benches, which name the snapshot by its old path.
-pub use crate::snapshot::Snapshot;

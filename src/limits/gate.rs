@@ -9,10 +9,11 @@
 use super::check::{now_or_never, Book, Buckets};
 use super::cluster::{self, Cluster};
 use super::concurrency::{self, ConcurrencyTable, Held};
-use super::local::{now_ns, LocalTable};
+use super::local::LocalTable;
 use super::plans::{self, Attached, Effective};
 use super::top::{self, TopTable};
 use super::vocab::{Caller, Draw, Headers, Limited, Refusal, Taken};
+use crate::base::clock::now_ns;
 use crate::config::compile::{RedisSettings, RouteSpec};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;

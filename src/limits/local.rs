@@ -139,11 +139,6 @@ impl LocalTable {
     }
 }
 
-/// The host's monotonic clock is `base::clock::now_ns`; this name stays only for the request
-/// phases being rewritten in other work (`proxy.rs`, `llm/handler`), which should import it
-/// from `base` and let this line go.
-pub use crate::base::clock::now_ns;
-
 /// 0 marks an empty slot, so no key may hash to it.
 fn nonzero(key: u64) -> u64 {
     key.max(1)
@@ -163,6 +158,7 @@ pub fn key_hash(parts: &[&[u8]]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::clock::now_ns;
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -1,20 +1,17 @@
 //! Handlers for who may call which API: subscriptions, API lifecycle overrides, the catalog
 //! and the audit trail.
 
-use super::api::{json, Call, Shared};
 use super::error::ApiError;
 use super::request::{self, date, only_params, param};
+use super::shared::{json, Answer, Call, Shared};
 use super::views;
 use crate::config::compile::api::{AuthMode, Lifecycle, Visibility};
 use crate::config::compile::RouteSpec;
 use crate::config::Config;
 use crate::store::{ApiStateRow, AuditFilter, Decision, SubState, SubscriptionFilter};
-use http::Response;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
-
-type Answer = Result<Response<Vec<u8>>, ApiError>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,108 +1,18 @@
-//! The `/admin/...` REST API over the store: dispatch of the endpoints `routes` matches, the
-//! shared state of the admin process, and running store calls off the async threads.
+//! The `/admin/...` REST API: parses a request, matches it against `routes` and dispatches it
+//! to the handler of its endpoint (`directory`, `plans`, `inspect`, `access`).
 
 use super::error::ApiError;
 use super::request::{self, read_body};
 use super::routes::{route, Target};
-use super::{access, directory, inspect, plans, Tables};
-use crate::config::Config;
-use crate::limits::redis::RedisLink;
-use crate::store::{Actor, Store};
-use arc_swap::ArcSwap;
+use super::shared::{Answer, Call, Shared};
+use super::{access, directory, inspect, plans};
+use crate::store::Actor;
 use http::Response;
 use pingora::protocols::http::ServerSession;
-use serde::Serialize;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The OpenAPI 3.1 document of this API.
 const OPENAPI: &str = include_str!("openapi.json");
-
-/// What every admin request shares: the current configuration (swapped on SIGHUP) and the one
-/// store connection of the admin process.
-pub struct Shared {
-    pub config: Arc<ArcSwap<Config>>,
-    /// `[store] path` as the process started with it: like the master and the workers, the
-    /// admin process takes a changed path on restart only.
-    store_path: Option<PathBuf>,
-    /// Opened on first use, and again after a failed open or a failed file check, so a store
-    /// that was briefly unusable answers 503 until it works rather than for the life of the
-    /// process. It is never created here (see `Store::open`).
-    store: Mutex<Option<Store>>,
-    /// The host's limit table and its most-refused table, shared with the workers.
-    pub tables: Tables,
-    /// The link to `[redis]`, made on first use and again when the settings change.
-    redis: Mutex<Option<Arc<RedisLink>>>,
-}
-
-impl Shared {
-    pub fn new(config: Arc<ArcSwap<Config>>, tables: Tables) -> Arc<Shared> {
-        let store_path = config.load().store.as_ref().map(|s| s.path.clone());
-        Arc::new(Shared {
-            config,
-            store_path,
-            store: Mutex::new(None),
-            tables,
-            redis: Mutex::new(None),
-        })
-    }
-
-    /// The link to the current `[redis]`, waiting (up to its connect timeout) for a first
-    /// connection; `None` without `[redis]`.
-    pub async fn redis(&self) -> Option<Arc<RedisLink>> {
-        let settings = self.config.load().redis.clone()?;
-        let link = {
-            let mut held = self.redis.lock().unwrap_or_else(|e| e.into_inner());
-            match held.as_ref() {
-                Some(l) if *l.settings() == settings => Arc::clone(l),
-                _ => {
-                    let link = RedisLink::start(settings).ok()?;
-                    *held = Some(Arc::clone(&link));
-                    link
-                }
-            }
-        };
-        link.ready().await;
-        Some(link)
-    }
-
-    /// Runs `f` on the store in a blocking thread, opening the store first if needed.
-    pub async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
-    {
-        let Some(path) = self.store_path.clone() else {
-            return Err(ApiError::Unavailable("no [store] configured".into()));
-        };
-        let shared = self.clone();
-        let work = move || {
-            // A panic under the lock cannot leave the connection half-changed: SQLite rolls
-            // back an unfinished transaction, so a poisoned lock is safe to take.
-            let mut slot = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-            let store = match slot.take() {
-                Some(s) => s,
-                None => Store::open(&path)?,
-            };
-            // A deleted or replaced file is neither read nor written (503): the connection
-            // would still reach the old inode, and what is written there is lost.
-            store.check_file()?;
-            let out = f(&store);
-            *slot = Some(store);
-            out
-        };
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| ApiError::Internal(format!("a store call failed: {e}")))?
-    }
-}
-
-/// One admin request, parsed.
-pub struct Call {
-    pub query: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub actor: Actor,
-}
 
 /// Answers one `/admin/...` request (the token was checked already).
 pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Response<Vec<u8>> {
@@ -118,10 +28,7 @@ pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Respons
     }
 }
 
-async fn handle(
-    shared: &Arc<Shared>,
-    session: &mut ServerSession,
-) -> Result<Response<Vec<u8>>, ApiError> {
+async fn handle(shared: &Arc<Shared>, session: &mut ServerSession) -> Answer {
     let head = session.req_header();
     let path = head.uri.path().to_string();
     let method = head.method.as_str().to_string();
@@ -166,12 +73,7 @@ fn actor(session: &ServerSession) -> Result<Actor, ApiError> {
     ))
 }
 
-async fn dispatch(
-    shared: &Arc<Shared>,
-    method: &str,
-    target: Target,
-    call: Call,
-) -> Result<Response<Vec<u8>>, ApiError> {
+async fn dispatch(shared: &Arc<Shared>, method: &str, target: Target, call: Call) -> Answer {
     use directory as d;
     match (method, target) {
         ("GET", Target::OpenApi) => Ok(super::reply(200, "application/json", OPENAPI.into())),
@@ -221,19 +123,4 @@ async fn dispatch(
             "{m} is listed for this path but has no handler"
         ))),
     }
-}
-
-/// A JSON answer.
-pub fn json(status: u16, value: &impl Serialize) -> Result<Response<Vec<u8>>, ApiError> {
-    let body = serde_json::to_string(value)
-        .map_err(|e| ApiError::Internal(format!("cannot write the answer: {e}")))?;
-    Ok(super::reply(status, "application/json", body))
-}
-
-/// `204 No Content`, with neither a body nor its headers.
-pub fn no_content() -> Result<Response<Vec<u8>>, ApiError> {
-    Response::builder()
-        .status(204)
-        .body(Vec::new())
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -1,18 +1,15 @@
 //! Handlers for tenants, their apps, API keys and provider credentials.
 
-use super::api::{json, no_content, Call, Shared};
 use super::error::ApiError;
 use super::request::{self, date, date_in, duration};
+use super::shared::{json, no_content, Answer, Call, Shared};
 use super::views;
 use crate::auth::crypto::Cipher;
 use crate::base::clock::now_unix;
 use crate::config::Config;
 use crate::store::AppPatch;
-use http::Response;
 use serde::Deserialize;
 use std::sync::Arc;
-
-type Answer = Result<Response<Vec<u8>>, ApiError>;
 
 /// How long a rotated-out key keeps working when the request does not say.
 const DEFAULT_OVERLAP: &str = "24h";

@@ -3,10 +3,10 @@
 //! `limits::inspect`; here are the query, the rate the bucket runs at (a tenant's plan or
 //! override, read from the store) and the JSON.
 
-use super::api::{json, Call, Shared};
 use super::error::ApiError;
 use super::plans::limit;
 use super::request::{only_params, param};
+use super::shared::{json, Answer, Call, Shared};
 use crate::base::clock::now_ns;
 use crate::config::compile::LimitSpec;
 use crate::config::schema::{Counts, Scope};
@@ -15,11 +15,8 @@ use crate::limits::gcra::Rate;
 use crate::limits::inspect::{self, part_name, Parts};
 use crate::limits::plans::{self, Catalog};
 use crate::store::{Store, StoreError};
-use http::Response;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-type Answer = Result<Response<Vec<u8>>, ApiError>;
 
 const PARTS: [&str; 6] = ["tenant", "app", "api_key", "route", "model", "client_ip"];
 

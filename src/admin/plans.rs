@@ -2,9 +2,9 @@
 //! names are checked against the current configuration: an unknown limit in the path is a
 //! 404, an unknown plan in the body a 400, both with a did-you-mean.
 
-use super::api::{json, no_content, Call, Shared};
 use super::error::ApiError;
 use super::request;
+use super::shared::{json, no_content, Answer, Call, Shared};
 use super::views;
 use crate::config::compile::LimitSpec;
 use crate::config::problem::did_you_mean;
@@ -12,11 +12,8 @@ use crate::config::schema::Counts;
 use crate::config::Config;
 use crate::limits::gcra::Rate;
 use crate::store::Override;
-use http::Response;
 use serde::Deserialize;
 use std::sync::Arc;
-
-type Answer = Result<Response<Vec<u8>>, ApiError>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,117 @@
+//! What every admin handler shares: the admin process's state (`Shared`: the configuration, the
+//! store, the limit tables, the Redis link), one parsed request (`Call`) and the answer helpers.
+
+use super::error::ApiError;
+use super::Tables;
+use crate::config::Config;
+use crate::limits::redis::RedisLink;
+use crate::store::{Actor, Store};
+use arc_swap::ArcSwap;
+use http::Response;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// What an admin handler answers: a response, or an error `ApiError` turns into one.
+pub type Answer = Result<Response<Vec<u8>>, ApiError>;
+
+/// What every admin request shares: the current configuration (swapped on SIGHUP) and the one
+/// store connection of the admin process.
+pub struct Shared {
+    pub config: Arc<ArcSwap<Config>>,
+    /// `[store] path` as the process started with it: like the master and the workers, the
+    /// admin process takes a changed path on restart only.
+    store_path: Option<PathBuf>,
+    /// Opened on first use, and again after a failed open or a failed file check, so a store
+    /// that was briefly unusable answers 503 until it works rather than for the life of the
+    /// process. It is never created here (see `Store::open`).
+    store: Mutex<Option<Store>>,
+    /// The host's limit table and its most-refused table, shared with the workers.
+    pub tables: Tables,
+    /// The link to `[redis]`, made on first use and again when the settings change.
+    redis: Mutex<Option<Arc<RedisLink>>>,
+}
+
+impl Shared {
+    pub fn new(config: Arc<ArcSwap<Config>>, tables: Tables) -> Arc<Shared> {
+        let store_path = config.load().store.as_ref().map(|s| s.path.clone());
+        Arc::new(Shared {
+            config,
+            store_path,
+            store: Mutex::new(None),
+            tables,
+            redis: Mutex::new(None),
+        })
+    }
+
+    /// The link to the current `[redis]`, waiting (up to its connect timeout) for a first
+    /// connection; `None` without `[redis]`.
+    pub async fn redis(&self) -> Option<Arc<RedisLink>> {
+        let settings = self.config.load().redis.clone()?;
+        let link = {
+            let mut held = self.redis.lock().unwrap_or_else(|e| e.into_inner());
+            match held.as_ref() {
+                Some(l) if *l.settings() == settings => Arc::clone(l),
+                _ => {
+                    let link = RedisLink::start(settings).ok()?;
+                    *held = Some(Arc::clone(&link));
+                    link
+                }
+            }
+        };
+        link.ready().await;
+        Some(link)
+    }
+
+    /// Runs `f` on the store in a blocking thread, opening the store first if needed.
+    pub async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Some(path) = self.store_path.clone() else {
+            return Err(ApiError::Unavailable("no [store] configured".into()));
+        };
+        let shared = self.clone();
+        let work = move || {
+            // A panic under the lock cannot leave the connection half-changed: SQLite rolls
+            // back an unfinished transaction, so a poisoned lock is safe to take.
+            let mut slot = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let store = match slot.take() {
+                Some(s) => s,
+                None => Store::open(&path)?,
+            };
+            // A deleted or replaced file is neither read nor written (503): the connection
+            // would still reach the old inode, and what is written there is lost.
+            store.check_file()?;
+            let out = f(&store);
+            *slot = Some(store);
+            out
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::Internal(format!("a store call failed: {e}")))?
+    }
+}
+
+/// One admin request, parsed.
+pub struct Call {
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub actor: Actor,
+}
+
+/// A JSON answer.
+pub fn json(status: u16, value: &impl Serialize) -> Answer {
+    let body = serde_json::to_string(value)
+        .map_err(|e| ApiError::Internal(format!("cannot write the answer: {e}")))?;
+    Ok(super::reply(status, "application/json", body))
+}
+
+/// `204 No Content`, with neither a body nor its headers.
+pub fn no_content() -> Answer {
+    Response::builder()
+        .status(204)
+        .body(Vec::new())
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

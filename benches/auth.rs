@@ -3,7 +3,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::io::Write;
-use tollgate::auth::{key, Directory};
+use tollgate::auth::Directory;
+use tollgate::base::api_key as key;
 use tollgate::store::{AppRow, KeyRow, Rows, Source, SubState, SubscriptionRow};
 
 const KEYS: usize = 10_000;

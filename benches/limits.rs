@@ -4,7 +4,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 use tollgate::base::clock::now_ns;
-use tollgate::limits::gcra::Rate;
+use tollgate::base::gcra::Rate;
 use tollgate::limits::local::{key_hash, LocalTable};
 
 fn bench(c: &mut Criterion) {

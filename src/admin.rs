@@ -16,6 +16,7 @@ mod inspect;
 mod plans;
 mod request;
 pub mod routes;
+mod shared;
 pub mod views;
 
 use crate::config::compile::Secret;
@@ -43,7 +44,7 @@ use tokio::io::AsyncReadExt;
 struct AdminApp {
     token: Arc<ArcSwap<Secret>>,
     board: &'static Scoreboard,
-    api: Arc<api::Shared>,
+    api: Arc<shared::Shared>,
 }
 
 /// The shared tables the admin process reads: the host's buckets and the most refused ones.
@@ -66,7 +67,7 @@ pub fn run(
     };
     let token = Arc::new(ArcSwap::from_pointee(admin.token.clone()));
     let current = Arc::new(ArcSwap::new(config.clone()));
-    let api = api::Shared::new(current.clone(), tables);
+    let api = shared::Shared::new(current.clone(), tables);
     let conf = ServerConf {
         threads: 1,
         grace_period_seconds: Some(0),

@@ -3,11 +3,18 @@
 //!
 //! `clock` (the monotonic clock of the host and the wall clock), `time` (durations and dates
 //! as users write them), `hash` (a cheap 64-bit mix), `shm` (memory shared by the process tree,
-//! the crate's one shared-memory type) and `breaker` (the consecutive-failure breaker of
-//! upstream targets and LLM deployments).
+//! the crate's one shared-memory type, and the number of process slots), `breaker` (the
+//! consecutive-failure breaker of upstream targets and LLM deployments), `gcra` (the
+//! rate-limit math every limit scope runs), `api_key` (the key format and its secret's hash)
+//! and `cipher` (tenants' provider keys at rest). These last three are used by the
+//! configuration, the store, the directory and the CLI alike, which is why they live below
+//! all of them.
 
+pub mod api_key;
 pub mod breaker;
+pub mod cipher;
 pub mod clock;
+pub mod gcra;
 pub mod hash;
 pub mod shm;
 pub mod time;

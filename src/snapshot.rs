@@ -24,7 +24,7 @@ pub struct Snapshot {
     /// One per `config.limits`, in order.
     pub limit_metrics: Vec<Arc<crate::telemetry::metrics::LimitMetrics>>,
     /// `config.limits` by name, for the limits keys carry (plans, attachments).
-    pub limit_index: crate::limits::plans::Index,
+    pub limit_index: crate::limits::draws::Index,
 }
 
 impl Snapshot {
@@ -64,7 +64,7 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
-            limit_index: crate::limits::plans::index(&config.limits),
+            limit_index: crate::limits::draws::index(&config.limits),
             limit_metrics: config
                 .limits
                 .iter()

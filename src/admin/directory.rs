@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::request::{self, date, date_in, duration};
 use super::shared::{json, no_content, Answer, Call, Shared};
 use super::views;
-use crate::auth::crypto::Cipher;
+use crate::base::cipher::Cipher;
 use crate::base::clock::now_unix;
 use crate::config::Config;
 use crate::store::AppPatch;

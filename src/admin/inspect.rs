@@ -7,13 +7,13 @@ use super::error::ApiError;
 use super::plans::limit;
 use super::request::{only_params, param};
 use super::shared::{json, Answer, Call, Shared};
+use crate::auth::plans::{self as key_plans, Catalog};
 use crate::base::clock::now_ns;
+use crate::base::gcra::Rate;
 use crate::config::compile::LimitSpec;
 use crate::config::schema::{Counts, Scope};
 use crate::config::Config;
-use crate::limits::gcra::Rate;
 use crate::limits::inspect::{self, part_name, Parts};
-use crate::limits::plans::{self, Catalog};
 use crate::store::{Store, StoreError};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -107,7 +107,7 @@ fn rate_for(store: &Store, config: &Config, spec: &LimitSpec, parts: &Parts) -> 
             limits: &config.limits,
             plans: &config.plans,
         };
-        let e = plans::effective(
+        let e = key_plans::effective(
             catalog,
             t,
             plan.as_deref(),

@@ -2,10 +2,10 @@
 //! lifecycle override, in memory. Built off the request path from one read of the store and
 //! swapped whole (see `refresh`), so checking a request never touches SQLite.
 
-use super::crypto::Cipher;
-use super::key::{self, SecretHash};
+use super::plans::{self, Catalog, Effective};
+use crate::base::api_key::{self as key, SecretHash};
+use crate::base::cipher::Cipher;
 use crate::config::compile::{Lifecycle, Secret};
-use crate::limits::plans::{self, Catalog, Effective};
 use crate::store::{AttachmentRow, Rows, SubState};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,11 +10,11 @@
 //! change of state. A worker never creates or migrates the store: one that cannot open it at
 //! start exits (and is restarted with a pause), rather than serve with an empty directory.
 
-use super::crypto::Cipher;
 use super::directory::Directory;
+use super::plans::Catalog;
+use crate::base::cipher::Cipher;
 use crate::config::compile::StoreSettings;
 use crate::config::Config;
-use crate::limits::plans::Catalog;
 use crate::store::Store;
 use arc_swap::ArcSwap;
 use std::collections::HashSet;

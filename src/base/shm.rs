@@ -16,6 +16,13 @@ use std::io;
 use std::ops::Deref;
 use zerocopy::FromZeros;
 
+/// The most workers a gateway runs (`workers` in the configuration).
+pub const MAX_WORKERS: usize = 256;
+
+/// Process slots of the tree: one per worker plus the admin process's. Shared tables with a
+/// column per process (the scoreboard, the concurrency table) are sized by it.
+pub const MAX_SLOTS: usize = MAX_WORKERS + 1;
+
 /// The alignment every mapping has: a page.
 const PAGE: usize = 4096;
 

@@ -3,7 +3,7 @@
 //! public id and the SHA-256 of its secret, so a config file in version control gives no key away.
 
 use super::CliError;
-use crate::auth::key;
+use crate::base::api_key;
 use crate::base::time::parse_date;
 
 /// The text to print: the key, a blank line, then the `[[tenants.apps.keys]]` lines.
@@ -11,14 +11,14 @@ pub fn keygen(name: Option<&str>, expires: Option<&str>) -> Result<String, CliEr
     if let Some(date) = expires {
         parse_date(date).map_err(|e| CliError::Input(format!("--expires: {e}")))?;
     }
-    let k = key::generate()
+    let k = api_key::generate()
         .map_err(|e| CliError::Input(format!("no random numbers from the system: {e}")))?;
     let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
     let mut out = format!(
         "key: {}\n\n[[tenants.apps.keys]]\nid = {}\nsha256 = {}\n",
         k.full,
         quote(&k.public_id),
-        quote(&key::to_hex(&k.hash)),
+        quote(&api_key::to_hex(&k.hash)),
     );
     if let Some(name) = name {
         out.push_str(&format!("name = {}\n", quote(name)));
@@ -42,7 +42,7 @@ mod tests {
         let out = keygen(Some("ci \"runner\""), Some("2030-01-01")).unwrap();
         let (first, toml_text) = out.split_once("\n\n").unwrap();
         let full = first.strip_prefix("key: ").unwrap();
-        let (id, secret) = key::parse(full).unwrap();
+        let (id, secret) = api_key::parse(full).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
@@ -59,7 +59,7 @@ mod tests {
         let config = crate::config::load(&path).unwrap_or_else(|p| panic!("{p}"));
         let seed = &config.tenants[0].apps[0].keys[0];
         assert_eq!(seed.public_id, id);
-        assert!(key::verify(secret, &seed.hash));
+        assert!(api_key::verify(secret, &seed.hash));
         assert_eq!(seed.name, "ci \"runner\"");
         assert_eq!(seed.expires_at, Some(parse_date("2030-01-01").unwrap()));
         assert!(!toml_text.contains(secret), "the secret is not in the TOML");

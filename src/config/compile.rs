@@ -7,6 +7,7 @@ mod llm;
 
 use super::problem::{did_you_mean, key, Issue, Seg};
 use super::schema::{self, Balance, FileConfig, TargetSection};
+use crate::base::shm::MAX_WORKERS;
 pub use api::{
     ApiSpec, AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
@@ -356,8 +357,12 @@ fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    if !(1..=256).contains(&workers) {
-        ck.at(&base, &["workers"], "workers must be between 1 and 256");
+    if !(1..=MAX_WORKERS).contains(&workers) {
+        ck.at(
+            &base,
+            &["workers"],
+            format!("workers must be between 1 and {MAX_WORKERS}"),
+        );
     }
     if !(1..=256).contains(&s.threads) {
         ck.at(&base, &["threads"], "threads must be between 1 and 256");

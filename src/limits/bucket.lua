@@ -1,4 +1,4 @@
--- GCRA in Redis: the twin of src/limits/gcra.rs, run atomically, on Redis's own clock.
+-- GCRA in Redis: the twin of src/base/gcra.rs, run atomically, on Redis's own clock.
 -- KEYS[1]  the bucket (hash-tagged, so each bucket maps to one Redis Cluster slot)
 -- ARGV[1]  microseconds between two units at the steady rate
 -- ARGV[2]  microseconds of credit a full bucket holds (interval * burst)

@@ -124,7 +124,7 @@ impl Budget {
             .principal
             .as_ref()
             .map_or(&[][..], |p| &p.limits.usage[..]);
-        let draws = super::plans::draws(book.specs, book.index, &self.limits, attached, caller);
+        let draws = super::draws::draws(book.specs, book.index, &self.limits, attached, caller);
         let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
         let taken = self
             .buckets()
@@ -162,7 +162,7 @@ impl Budget {
             None => caller,
         };
         let attached = key.map_or(&[][..], |k| &k.requests[..]);
-        let draws = super::plans::draws(
+        let draws = super::draws::draws(
             book.specs,
             book.index,
             &self.request_limits,
@@ -179,7 +179,7 @@ impl Budget {
             &mut headers,
         );
         let attached = key.map_or(&[][..], |k| &k.usage[..]);
-        let draws = super::plans::draws(book.specs, book.index, &self.limits, attached, caller);
+        let draws = super::draws::draws(book.specs, book.index, &self.limits, attached, caller);
         super::openai::push(
             &self.table,
             book.specs,

@@ -5,10 +5,10 @@
 //! decide through it.
 
 use super::cluster::{Cluster, Unavailable};
-use super::gcra::Rate;
+use super::draws::Index;
 use super::local::LocalTable;
-use super::plans::Index;
 use super::vocab::{By, Draw, Headers, Limited, Refusal, Taken};
+use crate::base::gcra::Rate;
 use crate::config::compile::LimitSpec;
 use crate::telemetry::metrics::LimitMetrics;
 use http::{HeaderName, HeaderValue};

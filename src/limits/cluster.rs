@@ -13,10 +13,10 @@
 //! When Redis cannot answer (error, timeout, breaker open), the limit's `on_redis_error`
 //! decides: allow, refuse, or decide in the host's shared table at `local_share` of the limit.
 
-use super::gcra::Decision;
 use super::local::LocalTable;
 use super::redis::{Mode, RedisError, RedisLink, Reply};
 use super::vocab::{By, Draw, Taken};
+use crate::base::gcra::Decision;
 use crate::config::compile::{ClusterSpec, LimitSpec, RedisSettings};
 use crate::config::schema::{OnRedisError, Sync};
 use crate::telemetry::metrics::LimitMetrics;
@@ -296,7 +296,7 @@ fn decision(r: &Reply, allowed: bool) -> Decision {
 /// Units of one bucket this worker holds.
 struct Lease {
     key: String,
-    rate: super::gcra::Rate,
+    rate: crate::base::gcra::Rate,
     held: AtomicI64,
     /// What Redis had left at the last refill, for the headers.
     remaining: AtomicU64,

@@ -27,9 +27,8 @@
 //! left locked by a worker that died in those few instructions is freed when it is reaped.
 
 use super::vocab::{bucket, Caller, Headers, Limited, Refusal};
-use crate::base::shm::SharedSlice;
+use crate::base::shm::{SharedSlice, MAX_WORKERS};
 use crate::config::compile::LimitSpec;
-use crate::master::scoreboard::MAX_SLOTS;
 use crate::telemetry::metrics::LimitMetrics;
 use http::HeaderValue;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
@@ -38,8 +37,8 @@ use std::sync::Arc;
 /// Rows a key may occupy, starting at its hash.
 pub const PROBE: usize = 8;
 
-/// Worker columns: every worker slot of the scoreboard.
-const COLUMNS: usize = MAX_SLOTS - 1;
+/// Worker columns: one per worker slot of the process tree.
+const COLUMNS: usize = MAX_WORKERS;
 
 /// A key word with this bit set is a row being given to another key; the low bits name the
 /// claiming worker's column.

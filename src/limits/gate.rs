@@ -9,10 +9,11 @@
 use super::check::{now_or_never, Book, Buckets};
 use super::cluster::{self, Cluster};
 use super::concurrency::{self, ConcurrencyTable, Held};
+use super::draws;
 use super::local::LocalTable;
-use super::plans::{self, Attached, Effective};
 use super::top::{self, TopTable};
 use super::vocab::{Caller, Draw, Headers, Limited, Refusal, Taken};
+use crate::auth::plans::{Attached, Effective};
 use crate::base::clock::now_ns;
 use crate::config::compile::{RedisSettings, RouteSpec};
 use arc_swap::ArcSwapOption;
@@ -122,7 +123,7 @@ impl Gate {
             caller,
             headers,
         )?;
-        let draws = plans::draws(book.specs, book.index, &route.limits, key, caller);
+        let draws = draws::draws(book.specs, book.index, &route.limits, key, caller);
         if draws.iter().any(|d| book.specs[d.limit].cluster.is_some()) {
             return Ok(Some(Pending { draws }));
         }

@@ -3,11 +3,11 @@
 //! the rate it runs at and the key parts, so a cluster-scope twin can answer the same calls
 //! from Redis (`inspect_redis`, `reset_redis` for `scope = "cluster"` limits).
 
-use super::gcra::{self, Rate};
 use super::local::LocalTable;
 use super::redis::{Mode, RedisLink};
 use super::top::{Refused, TopTable};
 use super::vocab::{bucket, Caller};
+use crate::base::gcra::{self, Rate};
 use crate::config::compile::LimitSpec;
 use crate::config::schema::{KeyPart, Scope};
 use std::net::IpAddr;

@@ -10,7 +10,7 @@
 //! still limited does a busy key lose its state. Size the table above the number of keys
 //! active within one period to keep limits exact.
 
-use super::gcra::{self, Decision, Rate};
+use crate::base::gcra::{self, Decision, Rate};
 use crate::base::shm::SharedSlice;
 use std::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
 

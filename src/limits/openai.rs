@@ -6,9 +6,9 @@
 //! reading it again would cost a round trip per answer: its state is the one its decision for
 //! this request returned.
 
-use super::gcra;
 use super::local::LocalTable;
 use super::vocab::{Draw, Headers, Taken};
+use crate::base::gcra;
 use crate::config::compile::LimitSpec;
 use crate::config::schema::Counts;
 use http::{HeaderName, HeaderValue};

@@ -9,7 +9,7 @@
 //! policy. Then one decision is let through to try Redis; success closes the breaker. So a
 //! dead or stopped Redis adds at most `timeout` to a request, and only to the few that probe.
 
-use super::gcra::Rate;
+use crate::base::gcra::Rate;
 use crate::config::compile::RedisSettings;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionLike, MultiplexedConnection};

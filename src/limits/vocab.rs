@@ -4,8 +4,8 @@
 //! The engine (`check`), the caps (`concurrency`), the most-refused table (`top`), the admin
 //! reads (`inspect`) and the gate all import these from here, and none of them from each other.
 
-use super::gcra::Rate;
 use super::local::key_hash;
+use crate::base::gcra::Rate;
 use crate::config::compile::LimitSpec;
 use crate::config::schema::KeyPart;
 use http::{HeaderName, HeaderValue};

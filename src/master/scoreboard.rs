@@ -3,10 +3,8 @@
 //! and `/metrics`. Only atomics live here, so no lock is shared between processes.
 
 use crate::base::shm::SharedSlice;
+pub use crate::base::shm::MAX_SLOTS;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
-
-/// Worker slots plus one for the admin process.
-pub const MAX_SLOTS: usize = 257;
 
 #[derive(zerocopy::FromZeros)]
 #[repr(C)]

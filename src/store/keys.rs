@@ -3,7 +3,7 @@
 use super::rows::{self, KeyRow};
 use super::tenants::{find_app, refuse_config};
 use super::{check_text, now, Actor, Change, Result, Store, StoreError};
-use crate::auth::key;
+use crate::base::api_key;
 use crate::base::time::{MAX_DURATION, MAX_UNIX};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
@@ -37,7 +37,7 @@ fn insert_new(
 ) -> Result<(KeyRow, String)> {
     // A public id collision is about one in 36^12 per key; retrying once more is cheap.
     for _ in 0..3 {
-        let k = key::generate()
+        let k = api_key::generate()
             .map_err(|e| StoreError::Internal(format!("cannot read random bytes: {e}")))?;
         let n = conn.execute(
             "INSERT INTO api_keys

@@ -2,7 +2,7 @@
 //! lookup tables from `Rows`, the admin API turns them into its JSON views. Key hashes and
 //! sealed credentials are never serialized and print redacted.
 
-use crate::auth::key::SecretHash;
+use crate::base::api_key::SecretHash;
 use crate::config::compile::api::Lifecycle;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 use super::*;
-use crate::auth::key::{self, hash_secret, to_hex};
+use crate::base::api_key::{self, hash_secret, to_hex};
 use crate::config::compile::api::{AppSeed, Approval, KeySeed, Lifecycle, TenantSeed};
 
 fn fresh() -> (tempfile::TempDir, Store) {
@@ -388,9 +388,9 @@ fn keys_are_created_rotated_and_revoked() {
     let (k, full) = s
         .create_key(&a, "acme", "web", "ci", Some(4_000_000_000))
         .unwrap();
-    let (id, secret) = key::parse(&full).unwrap();
+    let (id, secret) = api_key::parse(&full).unwrap();
     assert_eq!(id, k.public_id);
-    assert!(key::verify(secret, &k.hash));
+    assert!(api_key::verify(secret, &k.hash));
     assert_eq!(k.source, Source::Admin);
     assert_eq!(k.expires_at, Some(4_000_000_000));
     assert_eq!(s.get_key(id).unwrap(), k);
@@ -402,7 +402,10 @@ fn keys_are_created_rotated_and_revoked() {
         (new.tenant.as_str(), new.app.as_str(), new.name.as_str()),
         ("acme", "web", "ci")
     );
-    assert!(key::verify(key::parse(&new_full).unwrap().1, &new.hash));
+    assert!(api_key::verify(
+        api_key::parse(&new_full).unwrap().1,
+        &new.hash
+    ));
     let until = old.expires_at.unwrap();
     assert!(until >= before + 3600 && until <= now() + 3600, "{until}");
     assert!(old.usable_at(now()) && !old.usable_at(until));
@@ -543,7 +546,7 @@ fn the_seed_upserts_and_audits_only_changes() {
     assert_eq!(rows.tenants[0].source, Source::Config);
     assert_eq!(rows.apps[0].models, Some(vec!["demo".to_string()]));
     assert_eq!(rows.keys[0].public_id, "abcdefghijkl");
-    assert!(key::verify("s3cret", &rows.keys[0].hash));
+    assert!(api_key::verify("s3cret", &rows.keys[0].hash));
     assert_eq!(rows.subscriptions[0].state, SubState::Active);
     let audit = last_audit(&s);
     assert_eq!(

@@ -1,7 +1,6 @@
 //! The record every LLM call yields: what was asked, what served it, what it used and cost.
 //! The access log carries it now; the analytics store and the token limits read it later.
 
-use crate::llm::ir::Usage;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -30,14 +29,4 @@ pub struct CallRecord {
     /// provider reported it (the prompt's bytes / 4, and the output bytes sent / 4).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub usage_estimated: bool,
-}
-
-impl CallRecord {
-    pub fn set_usage(&mut self, usage: &Usage) {
-        self.prompt_tokens = usage.prompt_tokens;
-        self.completion_tokens = usage.completion_tokens;
-        self.cached_tokens = usage.cached_tokens;
-        self.cache_creation_tokens = usage.cache_creation_tokens;
-        self.reasoning_tokens = usage.reasoning_tokens;
-    }
 }

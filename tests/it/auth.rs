@@ -5,7 +5,7 @@
 use crate::common;
 use common::*;
 use serde_json::{json, Value};
-use tollgate::auth::key;
+use tollgate::base::api_key;
 
 /// A key made for a test: the full key to send and its seed lines.
 struct TestKey {
@@ -15,9 +15,9 @@ struct TestKey {
 }
 
 fn new_key() -> TestKey {
-    let k = key::generate().unwrap();
+    let k = api_key::generate().unwrap();
     TestKey {
-        sha256: key::to_hex(&k.hash),
+        sha256: api_key::to_hex(&k.hash),
         id: k.public_id,
         full: k.full,
     }

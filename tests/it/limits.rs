@@ -150,13 +150,13 @@ fn the_tightest_limit_answers_and_refusals_cost_the_others_nothing() {
 fn buckets_follow_the_key_parts() {
     let up = echo();
     let keys: Vec<_> = (0..3)
-        .map(|_| tollgate::auth::key::generate().unwrap())
+        .map(|_| tollgate::base::api_key::generate().unwrap())
         .collect();
-    let key_lines = |k: &tollgate::auth::key::NewKey| {
+    let key_lines = |k: &tollgate::base::api_key::NewKey| {
         format!(
             "[[tenants.apps.keys]]\nid = \"{}\"\nsha256 = \"{}\"\n",
             k.public_id,
-            tollgate::auth::key::to_hex(&k.hash)
+            tollgate::base::api_key::to_hex(&k.hash)
         )
     };
     let gw = Gateway::start(
@@ -201,7 +201,7 @@ subscriptions = ["api"]
             key_lines(&keys[2]),
         ),
     );
-    let call = |k: &tollgate::auth::key::NewKey| {
+    let call = |k: &tollgate::base::api_key::NewKey| {
         reqwest::blocking::Client::new()
             .get(gw.url("/api"))
             .header("authorization", format!("Bearer {}", k.full))

@@ -6,7 +6,7 @@ use crate::common;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tollgate::auth::key;
+use tollgate::base::api_key;
 
 /// The full text of `gw`'s configuration with `body` after the base sections.
 fn full(gw: &Gateway, workers: usize, body: &str) -> String {
@@ -90,12 +90,12 @@ struct TestKey {
 }
 
 fn new_key() -> TestKey {
-    let k = key::generate().unwrap();
+    let k = api_key::generate().unwrap();
     TestKey {
         lines: format!(
             "[[tenants.apps.keys]]\nid = \"{}\"\nsha256 = \"{}\"\n",
             k.public_id,
-            key::to_hex(&k.hash)
+            api_key::to_hex(&k.hash)
         ),
         full: k.full,
     }

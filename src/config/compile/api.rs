@@ -3,7 +3,7 @@
 //! tenants, apps, keys and subscriptions.
 
 use super::{Checker, RouteSpec};
-use crate::auth::key::{self, SecretHash};
+use crate::base::api_key::{self, SecretHash};
 use crate::config::compile::Secret;
 use crate::config::problem::{did_you_mean, key as k, Seg};
 use crate::config::schema::{self, VisibilitySection};
@@ -225,7 +225,7 @@ pub(super) fn check_routes(routes: &[RouteSpec], has_store: bool, ck: &mut Check
 pub(super) fn compile_store(s: &schema::StoreSection, ck: &mut Checker) -> StoreSettings {
     let base = [k("store")];
     let secret_key = s.secret_key.as_deref().map(|t| {
-        if let Err(e) = crate::auth::crypto::Cipher::from_text(t) {
+        if let Err(e) = crate::base::cipher::Cipher::from_text(t) {
             ck.at(&base, &["secret_key"], e.to_string());
         }
         Secret::new(t)
@@ -346,12 +346,12 @@ fn compile_key(
     key_ids: &mut HashSet<String>,
     ck: &mut Checker,
 ) -> Option<KeySeed> {
-    if !key::is_public_id(&s.id) {
+    if !api_key::is_public_id(&s.id) {
         ck.at(at, &["id"], format!("{:?} is not a key id: 12 of a-z and 0-9 (the part after \"tg_\"; `tollgate admin keygen` makes one)", s.id));
     } else if !key_ids.insert(s.id.clone()) {
         ck.at(at, &["id"], format!("key id {:?} is declared twice", s.id));
     }
-    let hash = key::from_hex(&s.sha256);
+    let hash = api_key::from_hex(&s.sha256);
     if hash.is_none() {
         ck.at(
             at,

@@ -2,11 +2,11 @@
 
 use super::Checker;
 use super::Secret;
+use crate::base::gcra::Rate;
 use crate::config::problem::{did_you_mean, key, Issue, Seg};
 use crate::config::schema::{
     Counts, KeyPart, LimitSection, OnRedisError, PlanSection, RedisSection, Scope, Sync,
 };
-use crate::limits::gcra::Rate;
 use http::HeaderValue;
 use std::collections::HashSet;
 use std::time::Duration;

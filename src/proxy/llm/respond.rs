@@ -80,7 +80,12 @@ fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Us
         rec.model = model.spec.name.clone();
         rec.deployment = d.label.clone();
         rec.provider = models.providers[d.spec.provider].spec.name.clone();
-        rec.set_usage(usage);
+        // The record is telemetry's, which sits below the LLM library: copied field by field.
+        rec.prompt_tokens = usage.prompt_tokens;
+        rec.completion_tokens = usage.completion_tokens;
+        rec.cached_tokens = usage.cached_tokens;
+        rec.cache_creation_tokens = usage.cache_creation_tokens;
+        rec.reasoning_tokens = usage.reasoning_tokens;
         rec.cost_usd = cost(&model.spec.prices, usage);
         rec.attempts = s.attempts;
         if rec.outcome.is_empty() {

@@ -31,7 +31,7 @@ impl Cipher {
     /// Reads a key written as 64 hex digits or as base64 of 32 bytes.
     pub fn from_text(text: &str) -> Result<Cipher, CryptoError> {
         let text = text.trim();
-        let bytes = super::key::from_hex(text)
+        let bytes = super::api_key::from_hex(text)
             .map(|b| b.to_vec())
             .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
             .filter(|b| b.len() == 32)

@@ -4,25 +4,11 @@
 //! An attachment with a `rate` or `burst` overrides the limit's numbers for that tenant or app;
 //! the `gcra::Rate` is made here, when the directory is built, never per request.
 
-use super::gcra::Rate;
-use super::vocab::{bucket, Caller, Draw};
+use crate::base::gcra::Rate;
 use crate::config::compile::{LimitSpec, PlanSpec};
 use crate::config::schema::Counts;
 use crate::store::AttachmentRow;
-use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The snapshot's limits by name, made once per snapshot: how a key's limits, kept by name,
-/// find their spec at request time.
-pub type Index = HashMap<Arc<str>, usize, ahash::RandomState>;
-
-pub fn index(specs: &[LimitSpec]) -> Index {
-    specs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (Arc::from(s.name.as_str()), i))
-        .collect()
-}
 
 /// The limits and plans a directory is built against: the configuration's.
 #[derive(Default, Clone, Copy)]
@@ -54,39 +40,6 @@ impl Effective {
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty() && self.usage.is_empty()
     }
-}
-
-/// The draws of one request: the route's `limits` (indexes into `specs`) at their own rate,
-/// then the key's `attached` limits of the same kind, found by name in `index`. A limit both
-/// name is drawn once, at the key's rate. A name the snapshot no longer has (a reload removed
-/// it), or that now counts something else, is skipped: the directory's next build says so.
-pub fn draws(
-    specs: &[LimitSpec],
-    index: &Index,
-    limits: &[usize],
-    attached: &[Attached],
-    caller: &Caller,
-) -> Vec<Draw> {
-    let mut out: Vec<Draw> = Vec::with_capacity(limits.len() + attached.len());
-    out.extend(limits.iter().map(|&i| Draw::of(specs, i, caller)));
-    for a in attached {
-        let Some(&i) = index.get(&a.name) else {
-            continue;
-        };
-        let spec = &specs[i];
-        if spec.counts != a.counts {
-            continue;
-        }
-        match out.iter_mut().find(|d| d.limit == i) {
-            Some(d) => d.rate = a.rate,
-            None => out.push(Draw {
-                limit: i,
-                rate: a.rate,
-                key: bucket(spec, caller),
-            }),
-        }
-    }
-    out
 }
 
 /// Where an entry came from, for the problems reported about it.

@@ -182,7 +182,7 @@ pub async fn respond(
     };
     let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
     let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
-    let _ = resp.insert_header("x-request-id", request_id);
+    let _ = resp.insert_header(crate::proxy::headers::REQUEST_ID, request_id);
     for (name, value) in extra {
         let _ = resp.insert_header(name.clone(), value.clone());
     }

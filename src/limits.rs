@@ -5,7 +5,7 @@
 //! says which buckets a request takes from (its route's limits, then those its key carries,
 //! made by `auth::plans`); `check` the engine that takes a request's draws from their buckets;
 //! `concurrency` the host-wide table of requests in flight; `top` counts the most refused
-//! buckets, and `inspect` is what the admin API reads and resets; `openai` the
+//! buckets, and `inspect` is what the admin API reads and resets; `llm_headers` the
 //! `x-ratelimit-*` headers of LLM routes. `gate` is what a request passes through (caps,
 //! request limits, local then in Redis, refusals noted), and `budget` an LLM call's token and
 //! cost limits, made from it.
@@ -17,8 +17,8 @@ pub mod concurrency;
 pub mod draws;
 pub mod gate;
 pub mod inspect;
+pub mod llm_headers;
 pub mod local;
-pub mod openai;
 pub mod redis;
 pub mod top;
 pub mod vocab;

@@ -293,7 +293,7 @@ impl ProxyHttp for Gateway {
             session
                 .req_header()
                 .headers
-                .get("x-request-id")
+                .get(headers::REQUEST_ID)
                 .map(|v| v.as_bytes()),
         );
         let onward = match self.admit(session, ctx).await {
@@ -427,7 +427,7 @@ impl ProxyHttp for Gateway {
         // The gateway answered the client's `Expect` itself.
         upstream.remove_header(&http::header::EXPECT);
         headers::apply_request(&route.spec.request_headers, upstream);
-        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
         Ok(())
     }
 
@@ -459,7 +459,7 @@ impl ProxyHttp for Gateway {
         for (name, value) in &ctx.response_headers {
             resp.insert_header(name.clone(), value.clone())?;
         }
-        resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+        resp.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
         Ok(())
     }
 

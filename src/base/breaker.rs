@@ -1,6 +1,8 @@
 //! The consecutive-failure breaker: after `threshold` failures in a row a thing is skipped for
 //! a cool-down. Upstream targets use it for passive ejection (`max_fails`, `fail_timeout`, as
-//! nginx), LLM deployments for their cool-down (`failure_threshold`, `cooldown`).
+//! nginx), LLM deployments for their cool-down (`failure_threshold`, `cooldown`), and each
+//! worker's Redis link (`breaker_failures`, `breaker_cooldown`), which after a cool-down lets
+//! one probe through (`admit_or_probe`) rather than every caller.
 //!
 //! Two atomics and no lock: a request reads one of them to know whether the thing is open,
 //! and writes only when it fails or ends a run of failures. The state is per process.
@@ -58,6 +60,23 @@ impl Breaker {
         self.open_until_ms.store(0, Relaxed);
     }
 
+    /// Whether a call may go at `now`, letting one caller through once a cool-down has ended:
+    /// the caller that wins moves the cool-down on, so the others keep skipping while it
+    /// probes, and its success `reset`s the breaker. For one shared dependency (Redis), where
+    /// every worker's requests rushing back at once on recovery would hurt.
+    pub fn admit_or_probe(&self, now: u64, cooldown: Duration) -> bool {
+        let until = self.open_until_ms.load(Relaxed);
+        if until == 0 {
+            return true;
+        }
+        let next = now + cooldown.as_millis() as u64;
+        now >= until
+            && self
+                .open_until_ms
+                .compare_exchange(until, next, Relaxed, Relaxed)
+                .is_ok()
+    }
+
     /// Takes over the cool-down of `old`, the same thing in the previous configuration.
     pub fn inherit(&self, old: &Breaker) {
         self.open_until_ms.store(old.open_until(), Relaxed);
@@ -94,6 +113,32 @@ mod tests {
         b.reset();
         assert!(b.is_closed(now_ms()));
         assert_eq!(b.open_until(), 0);
+    }
+
+    #[test]
+    fn once_open_one_caller_probes_and_a_success_closes() {
+        let b = Breaker::default();
+        assert!(b.admit_or_probe(now_ms(), MINUTE));
+        assert_eq!(b.failure(3, MINUTE), None);
+        assert_eq!(b.failure(3, MINUTE), None);
+        assert_eq!(b.failure(3, MINUTE), Some(3));
+        assert!(!b.admit_or_probe(now_ms(), MINUTE));
+        // After the cool-down one caller probes; the others keep skipping while it does.
+        let later = b.open_until();
+        assert!(b.admit_or_probe(later, MINUTE));
+        assert!(!b.admit_or_probe(later, MINUTE));
+        b.reset();
+        assert!(b.admit_or_probe(later, MINUTE));
+    }
+
+    #[test]
+    fn an_open_breaker_lets_no_probe_through_before_the_cool_down_ends() {
+        let b = Breaker::default();
+        b.failure(1, MINUTE);
+        let now = now_ms();
+        assert!(!b.admit_or_probe(now, MINUTE));
+        assert!(!b.admit_or_probe(now + 59_000, MINUTE));
+        assert!(!b.is_closed(now));
     }
 
     #[test]

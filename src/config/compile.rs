@@ -715,7 +715,7 @@ fn route_target(
     ck: &mut Checker,
 ) -> Option<RouteTarget> {
     match (r.handler, r.upstream.as_deref()) {
-        (schema::Handler::Llm, Some(_)) => {
+        (schema::HandlerKind::Llm, Some(_)) => {
             ck.at(
                 base,
                 &["upstream"],
@@ -723,7 +723,7 @@ fn route_target(
             );
             None
         }
-        (schema::Handler::Llm, None) if !have_models => {
+        (schema::HandlerKind::Llm, None) if !have_models => {
             ck.at(
                 base,
                 &["handler"],
@@ -731,8 +731,8 @@ fn route_target(
             );
             None
         }
-        (schema::Handler::Llm, None) => Some(RouteTarget::Llm),
-        (schema::Handler::Proxy, None) => {
+        (schema::HandlerKind::Llm, None) => Some(RouteTarget::Llm),
+        (schema::HandlerKind::Proxy, None) => {
             ck.at(
                 base,
                 &["upstream"],
@@ -740,7 +740,8 @@ fn route_target(
             );
             None
         }
-        (schema::Handler::Proxy, Some(name)) => match upstreams.iter().position(|n| *n == name) {
+        (schema::HandlerKind::Proxy, Some(name)) => match upstreams.iter().position(|n| *n == name)
+        {
             Some(i) => Some(RouteTarget::Upstream(i)),
             None => {
                 ck.at(

@@ -244,7 +244,7 @@ pub struct RouteSection {
     /// The upstream of a proxy route; LLM routes have none.
     pub upstream: Option<String>,
     #[serde(default)]
-    pub handler: Handler,
+    pub handler: HandlerKind,
     #[serde(default)]
     pub strip_prefix: bool,
     /// Host header sent upstream; the client's Host is passed through when unset.
@@ -263,7 +263,7 @@ pub struct RouteSection {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Handler {
+pub enum HandlerKind {
     /// Proxy to the route's upstream.
     #[default]
     Proxy,

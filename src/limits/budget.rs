@@ -169,7 +169,7 @@ impl Budget {
             attached,
             at_admission,
         );
-        super::openai::push(
+        super::llm_headers::push(
             &self.table,
             book.specs,
             &draws,
@@ -180,7 +180,7 @@ impl Budget {
         );
         let attached = key.map_or(&[][..], |k| &k.usage[..]);
         let draws = super::draws::draws(book.specs, book.index, &self.limits, attached, caller);
-        super::openai::push(
+        super::llm_headers::push(
             &self.table,
             book.specs,
             &draws,

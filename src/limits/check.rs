@@ -162,7 +162,7 @@ fn secs(ns: u64) -> u64 {
 
 /// `RateLimit-Policy` and `X-RateLimit-Limit` of a draw: the limit's own, made once, or, for
 /// a tenant's or app's override (`rate` is not the limit's), made from the override's burst.
-fn policy(spec: &LimitSpec, rate: Rate) -> (HeaderValue, HeaderValue) {
+fn policy_headers(spec: &LimitSpec, rate: Rate) -> (HeaderValue, HeaderValue) {
     if rate == spec.gcra {
         return (spec.policy_header.clone(), spec.limit_header.clone());
     }
@@ -182,7 +182,7 @@ fn policy(spec: &LimitSpec, rate: Rate) -> (HeaderValue, HeaderValue) {
 /// `RateLimit-Policy` and `RateLimit` (IETF httpapi draft), and the `X-RateLimit-*` trio.
 fn push(headers: &mut Headers, spec: &LimitSpec, rate: Rate, remaining: u64, reset_ns: u64) {
     let reset = secs(reset_ns);
-    let (policy_header, limit_header) = policy(spec, rate);
+    let (policy_header, limit_header) = policy_headers(spec, rate);
     let state = format!("\"{}\";r={remaining};t={reset}", spec.name);
     headers.reserve(5);
     headers.push((HeaderName::from_static("ratelimit-policy"), policy_header));

@@ -18,7 +18,7 @@ use super::redis::{Mode, RedisError, RedisLink, Reply};
 use super::vocab::{By, Draw, Taken};
 use crate::base::gcra::Decision;
 use crate::config::compile::{ClusterSpec, LimitSpec, RedisSettings};
-use crate::config::schema::{OnRedisError, Sync};
+use crate::config::schema::{OnRedisError, SyncMode};
 use crate::telemetry::metrics::LimitMetrics;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -90,7 +90,7 @@ impl Cluster {
         units: u64,
         now: u64,
     ) -> Verdict {
-        if cs.sync == Sync::Lease {
+        if cs.sync == SyncMode::Lease {
             return self.lease_take(spec, cs, m, draw, units, now).await;
         }
         let key = self.link.key(&spec.name, draw.key);
@@ -114,7 +114,7 @@ impl Cluster {
     ) -> Verdict {
         let Some(lease) = self.leases.get(&self.link, spec, draw, now) else {
             let per_request = ClusterSpec {
-                sync: Sync::PerRequest,
+                sync: SyncMode::PerRequest,
                 ..cs.clone()
             };
             return Box::pin(self.take(spec, &per_request, m, draw, units, now)).await;
@@ -182,7 +182,7 @@ impl Cluster {
         units: u64,
         now: u64,
     ) -> Verdict {
-        policy(*local, cs, m, draw, units, now)
+        on_redis_error(*local, cs, m, draw, units, now)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -202,7 +202,7 @@ impl Cluster {
                 spec.name
             );
         }
-        policy(self.local, cs, m, draw, units, now)
+        on_redis_error(self.local, cs, m, draw, units, now)
     }
 
     fn recovered(&self) {
@@ -248,7 +248,7 @@ impl Cluster {
 }
 
 /// `on_redis_error` for one decision.
-fn policy(
+fn on_redis_error(
     local: LocalTable,
     cs: &ClusterSpec,
     m: &Arc<LimitMetrics>,

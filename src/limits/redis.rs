@@ -9,12 +9,14 @@
 //! policy. Then one decision is let through to try Redis; success closes the breaker. So a
 //! dead or stopped Redis adds at most `timeout` to a request, and only to the few that probe.
 
+use crate::base::breaker::Breaker;
+use crate::base::clock::now_ms;
 use crate::base::gcra::Rate;
 use crate::config::compile::RedisSettings;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -109,7 +111,7 @@ impl RedisLink {
             id: LINKS.fetch_add(1, Relaxed),
             epoch: AtomicU64::new(0),
             alive: Arc::new(()),
-            breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown),
+            breaker: Breaker::default(),
             settings,
             conn: ArcSwapOption::empty(),
             script: redis::Script::new(include_str!("bucket.lua")),
@@ -134,7 +136,7 @@ impl RedisLink {
     }
 
     pub fn reset_breaker(&self) {
-        self.breaker.succeeded();
+        self.breaker.reset();
     }
 
     /// Runs the script once for `units` of `key`.
@@ -145,7 +147,10 @@ impl RedisLink {
         units: u64,
         mode: Mode,
     ) -> Result<Reply, RedisError> {
-        if !self.breaker.admits() {
+        if !self
+            .breaker
+            .admit_or_probe(now_ms(), self.settings.breaker_cooldown)
+        {
             return Err(RedisError::BreakerOpen);
         }
         // Disconnected costs no time: the keeper is already reconnecting.
@@ -165,7 +170,7 @@ impl RedisLink {
         let answer = tokio::time::timeout(self.settings.timeout, call.invoke_async(&mut conn));
         match answer.await {
             Ok(Ok((granted, remaining, retry, reset))) => {
-                self.breaker.succeeded();
+                self.breaker.reset();
                 Ok(reply(granted, remaining, retry, reset))
             }
             Ok(Err(e)) => {
@@ -180,7 +185,10 @@ impl RedisLink {
     }
 
     fn failed(&self, own: bool) {
-        self.breaker.failed();
+        self.breaker.failure(
+            self.settings.breaker_failures.max(1),
+            self.settings.breaker_cooldown,
+        );
         self.wake.notify_one();
         if own {
             LOCAL.with_borrow_mut(|v| v.retain(|l| l.link != self.id));
@@ -311,7 +319,7 @@ async fn keep(link: Weak<RedisLink>) {
                     // Threads drop their own connections, made before the failure.
                     l.epoch.fetch_add(1, Relaxed);
                     // A fresh connection that answered the script load is the best probe.
-                    l.breaker.succeeded();
+                    l.breaker.reset();
                     backoff = Duration::from_millis(50);
                     logged_down = false;
                 }
@@ -419,91 +427,5 @@ impl ConnectionLike for Conn {
             Conn::Single(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
         }
-    }
-}
-
-/// Consecutive failures open it; after the cooldown one caller is let through to probe.
-struct Breaker {
-    failures: AtomicU32,
-    /// Monotonic ns until which Redis is skipped; 0 when closed.
-    open_until: AtomicU64,
-    threshold: u32,
-    cooldown: u64,
-}
-
-impl Breaker {
-    fn new(threshold: u32, cooldown: Duration) -> Breaker {
-        Breaker {
-            failures: AtomicU32::new(0),
-            open_until: AtomicU64::new(0),
-            threshold: threshold.max(1),
-            cooldown: cooldown.as_nanos() as u64,
-        }
-    }
-
-    fn admits(&self) -> bool {
-        let until = self.open_until.load(Relaxed);
-        if until == 0 {
-            return true;
-        }
-        let now = crate::base::clock::now_ns();
-        // The one caller that moves the deadline on is the probe; the rest keep skipping.
-        now >= until
-            && self
-                .open_until
-                .compare_exchange(until, now + self.cooldown, Relaxed, Relaxed)
-                .is_ok()
-    }
-
-    fn failed(&self) {
-        if self.failures.fetch_add(1, Relaxed) + 1 >= self.threshold {
-            let until = crate::base::clock::now_ns() + self.cooldown;
-            let _ = self
-                .open_until
-                .fetch_update(Relaxed, Relaxed, |u| (u < until).then_some(until));
-        }
-    }
-
-    fn succeeded(&self) {
-        if self.failures.load(Relaxed) != 0 {
-            self.failures.store(0, Relaxed);
-        }
-        if self.open_until.load(Relaxed) != 0 {
-            self.open_until.store(0, Relaxed);
-        }
-    }
-
-    #[cfg(test)]
-    fn is_open(&self) -> bool {
-        self.open_until.load(Relaxed) != 0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_breaker_opens_after_the_threshold_and_lets_one_probe_through() {
-        let b = Breaker::new(3, Duration::from_millis(0));
-        assert!(b.admits());
-        b.failed();
-        b.failed();
-        assert!(!b.is_open());
-        b.failed();
-        assert!(b.is_open());
-        // Cooldown 0: the next caller probes; the breaker stays open for the others.
-        assert!(b.admits());
-        b.succeeded();
-        assert!(!b.is_open());
-        assert!(b.admits());
-    }
-
-    #[test]
-    fn an_open_breaker_skips_redis_until_the_cooldown_ends() {
-        let b = Breaker::new(1, Duration::from_secs(3600));
-        b.failed();
-        assert!(!b.admits());
-        assert!(!b.admits());
     }
 }

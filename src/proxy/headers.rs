@@ -5,6 +5,10 @@ use crate::config::compile::HeaderTransform;
 use http::header::{self, HeaderName};
 use pingora::http::{RequestHeader, ResponseHeader};
 
+/// The request id's header: taken from the client when it sends a usable one, else made; sent
+/// upstream and on every answer, the gateway's own refusals included.
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// RFC 9110 §7.6.1 connection-specific fields. `Transfer-Encoding` is absent on purpose: Pingora
 /// re-frames bodies itself and needs to see it.
 const HOP_BY_HOP: [&str; 7] = [

@@ -5,7 +5,7 @@ use super::Secret;
 use crate::base::gcra::Rate;
 use crate::config::problem::{did_you_mean, key, Issue, Seg};
 use crate::config::schema::{
-    Counts, KeyPart, LimitSection, OnRedisError, PlanSection, RedisSection, Scope, Sync,
+    Counts, KeyPart, LimitSection, OnRedisError, PlanSection, RedisSection, Scope, SyncMode,
 };
 use http::HeaderValue;
 use std::collections::HashSet;
@@ -37,7 +37,7 @@ pub struct LimitSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterSpec {
-    pub sync: Sync,
+    pub sync: SyncMode,
     /// Bucket units a worker leases at a time (`sync = "lease"`).
     pub lease: u64,
     pub on_error: OnRedisError,
@@ -201,7 +201,7 @@ fn concurrency_shape(l: &LimitSection, base: &[Seg], ck: &mut Checker) -> Shape 
         ("rate", l.rate.is_some()),
         ("period", l.period.is_some()),
         ("burst", l.burst.is_some()),
-        ("sync", l.sync != Sync::PerRequest),
+        ("sync", l.sync != SyncMode::PerRequest),
         ("lease", l.lease.is_some()),
         (
             "on_redis_error",
@@ -286,14 +286,14 @@ fn cluster_spec(
     ck: &mut Checker,
 ) -> Option<ClusterSpec> {
     let local = l.scope == Scope::Local;
-    if local && (l.sync != Sync::PerRequest || l.lease.is_some()) {
+    if local && (l.sync != SyncMode::PerRequest || l.lease.is_some()) {
         ck.at(
             base,
             &["sync"],
             "leasing applies to scope = \"cluster\" limits only",
         );
     }
-    if l.lease.is_some() && l.sync != Sync::Lease {
+    if l.lease.is_some() && l.sync != SyncMode::Lease {
         ck.at(base, &["lease"], "lease needs sync = \"lease\"");
     }
     if local && l.on_redis_error != OnRedisError::default() {

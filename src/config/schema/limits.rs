@@ -24,7 +24,7 @@ pub struct LimitSection {
     pub status: Option<u16>,
     /// Cluster scope: ask Redis on every request, or spend leased batches locally.
     #[serde(default)]
-    pub sync: Sync,
+    pub sync: SyncMode,
     /// Units a worker leases at a time with `sync = "lease"`.
     pub lease: Option<f64>,
     /// What a cluster limit decides while Redis cannot answer.
@@ -36,7 +36,7 @@ pub struct LimitSection {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Sync {
+pub enum SyncMode {
     /// One Redis round trip per decision: exact.
     #[default]
     PerRequest,

@@ -18,7 +18,7 @@ use pingora::proxy::Session;
 fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
-    resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+    resp.insert_header(crate::proxy::headers::REQUEST_ID, ctx.request_id.as_str())?;
     for (name, value) in &ctx.response_headers {
         resp.insert_header(name.clone(), value.clone())?;
     }

@@ -5,7 +5,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::io::Write;
 use tollgate::auth::Directory;
 use tollgate::base::api_key as key;
-use tollgate::store::{AppRow, KeyRow, Rows, Source, SubState, SubscriptionRow};
+use tollgate::store::{AppRow, KeyRow, Origin, Rows, SubState, SubscriptionRow};
 
 const KEYS: usize = 10_000;
 
@@ -32,7 +32,7 @@ fn directory() -> (Directory, String) {
             name: app.clone(),
             description: String::new(),
             models: None,
-            source: Source::Admin,
+            source: Origin::Admin,
             created_at: 0,
         });
         for api in ["keyed", "other", "third"] {
@@ -45,7 +45,7 @@ fn directory() -> (Directory, String) {
                 reason: None,
                 created_at: 0,
                 updated_at: 0,
-                source: Source::Admin,
+                source: Origin::Admin,
             });
         }
         rows.keys.push(KeyRow {
@@ -57,7 +57,7 @@ fn directory() -> (Directory, String) {
             created_at: 0,
             expires_at: Some(i64::MAX),
             revoked_at: None,
-            source: Source::Admin,
+            source: Origin::Admin,
         });
         if i == KEYS / 2 {
             some_key = k.full;

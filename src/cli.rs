@@ -21,7 +21,7 @@ pub enum CliError {
     Http(#[from] http::HttpError),
     /// The address or the token could not be found.
     #[error("{0}")]
-    Target(String),
+    AdminTarget(String),
     /// Input refused before anything was sent.
     #[error("{0}")]
     Input(String),

@@ -23,10 +23,10 @@ mod tests;
 pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
 pub use limits::Override;
 pub use rows::{
-    ApiStateRow, AppRow, AttachmentRow, AuditRow, CredentialRow, KeyRow, Rows, Source, SubState,
+    ApiStateRow, AppRow, AttachmentRow, AuditRow, CredentialRow, KeyRow, Origin, Rows, SubState,
     SubscriptionRow, TenantRow,
 };
-pub use subscriptions::{Decision, SubscriptionFilter};
+pub use subscriptions::{SubDecision, SubscriptionFilter};
 pub use tenants::AppPatch;
 
 use crate::config::compile::api::valid_name;

@@ -1,14 +1,14 @@
 //! Handlers for who may call which API: subscriptions, API lifecycle overrides, the catalog
 //! and the audit trail.
 
-use super::error::ApiError;
+use super::error::AdminError;
 use super::request::{self, date, only_params, param};
 use super::shared::{json, Answer, Call, Shared};
 use super::views;
 use crate::config::compile::api::{AuthMode, Lifecycle, Visibility};
 use crate::config::compile::RouteSpec;
 use crate::config::Config;
-use crate::store::{ApiStateRow, AuditFilter, Decision, SubState, SubscriptionFilter};
+use crate::store::{ApiStateRow, AuditFilter, SubDecision, SubState, SubscriptionFilter};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -33,17 +33,17 @@ struct NewState {
     sunset: Option<String>,
 }
 
-fn route<'a>(config: &'a Config, name: &str) -> Result<&'a RouteSpec, ApiError> {
+fn route<'a>(config: &'a Config, name: &str) -> Result<&'a RouteSpec, AdminError> {
     config
         .routes
         .iter()
         .find(|r| r.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("no API (route) named {name:?}")))
+        .ok_or_else(|| AdminError::NotFound(format!("no API (route) named {name:?}")))
 }
 
-fn sub_id(id: &str) -> Result<i64, ApiError> {
+fn sub_id(id: &str) -> Result<i64, AdminError> {
     id.parse()
-        .map_err(|_| ApiError::NotFound(format!("no subscription {id:?}")))
+        .map_err(|_| AdminError::NotFound(format!("no subscription {id:?}")))
 }
 
 fn subscriptions_json(rows: &[crate::store::SubscriptionRow]) -> Answer {
@@ -77,20 +77,20 @@ pub async fn request(shared: &Arc<Shared>, call: Call, t: String, a: String) -> 
             let r = route(&config, &body.api)?;
             s.get_app(&t, &a)?;
             if !r.api.visibility.admits(&t) {
-                return Err(ApiError::Forbidden(format!(
+                return Err(AdminError::Forbidden(format!(
                     "API {:?} is not visible to tenant {t:?}",
                     r.name
                 )));
             }
             if r.api.auth == AuthMode::None {
-                return Err(ApiError::Conflict(format!(
+                return Err(AdminError::Conflict(format!(
                     "API {:?} takes no key (auth = \"none\"): there is nothing to subscribe to",
                     r.name
                 )));
             }
             let state = views::effective_state(r, s.get_api_state(&r.name)?.as_ref());
             if matches!(state, Lifecycle::Draft | Lifecycle::Retired) {
-                return Err(ApiError::Conflict(format!(
+                return Err(AdminError::Conflict(format!(
                     "API {:?} is {}; it takes no new subscriptions",
                     r.name,
                     crate::store::rows::lifecycle_str(state)
@@ -107,7 +107,7 @@ pub async fn list_subscriptions(shared: &Arc<Shared>, call: Call) -> Answer {
     only_params(q, &["state", "tenant", "app", "api"])?;
     let state = match param(q, "state") {
         Some(s) => Some(SubState::parse(s).ok_or_else(|| {
-            ApiError::BadRequest(format!(
+            AdminError::BadRequest(format!(
                 "state={s}: use pending, active, rejected or revoked"
             ))
         })?),
@@ -131,7 +131,7 @@ pub async fn get_subscription(shared: &Arc<Shared>, id: String) -> Answer {
     json(200, &views::subscription(&row))
 }
 
-pub async fn decide(shared: &Arc<Shared>, call: Call, id: String, d: Decision) -> Answer {
+pub async fn decide(shared: &Arc<Shared>, call: Call, id: String, d: SubDecision) -> Answer {
     let id = sub_id(&id)?;
     let body: Reason = request::json(&call.body)?;
     let row = shared
@@ -168,12 +168,12 @@ pub async fn set_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer
     let r = route(&config, &name)?;
     if let Some(s) = &body.successor {
         if !config.routes.iter().any(|r| &r.name == s) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(AdminError::BadRequest(format!(
                 "body.successor: no route named {s:?}"
             )));
         }
         if s == &name {
-            return Err(ApiError::BadRequest(
+            return Err(AdminError::BadRequest(
                 "body.successor: an API cannot succeed itself".into(),
             ));
         }
@@ -237,7 +237,7 @@ pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
             .collect::<Vec<_>>()
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("reading OpenAPI files failed: {e}")))?;
+    .map_err(|e| AdminError::Internal(format!("reading OpenAPI files failed: {e}")))?;
     let models: Vec<&str> = config
         .llm
         .models
@@ -286,7 +286,7 @@ pub async fn audit(shared: &Arc<Shared>, call: Call) -> Answer {
             .ok()
             .filter(|&n| (1..=crate::store::AUDIT_LIMIT_MAX).contains(&n))
             .ok_or_else(|| {
-                ApiError::BadRequest(format!(
+                AdminError::BadRequest(format!(
                     "limit={l}: give a number from 1 to {}",
                     crate::store::AUDIT_LIMIT_MAX
                 ))

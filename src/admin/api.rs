@@ -1,9 +1,9 @@
 //! The `/admin/...` REST API: parses a request, matches it against `routes` and dispatches it
 //! to the handler of its endpoint (`directory`, `plans`, `inspect`, `access`).
 
-use super::error::ApiError;
+use super::error::AdminError;
 use super::request::{self, read_body};
-use super::routes::{route, Target};
+use super::routes::{route, Resource};
 use super::shared::{Answer, Call, Shared};
 use super::{access, directory, inspect, plans};
 use crate::store::Actor;
@@ -19,7 +19,7 @@ pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Respons
     match handle(shared, session).await {
         Ok(resp) => resp,
         Err(e) => {
-            if matches!(e, ApiError::TooLarge { .. }) {
+            if matches!(e, AdminError::TooLarge { .. }) {
                 // The rest of the body is not read; the connection cannot be reused.
                 session.set_keepalive(None);
             }
@@ -41,9 +41,9 @@ async fn handle(shared: &Arc<Shared>, session: &mut ServerSession) -> Answer {
         .map(request::decode)
         .collect();
     let (endpoint, target) =
-        route(&segs).ok_or_else(|| ApiError::NotFound(format!("no admin endpoint {path}")))?;
+        route(&segs).ok_or_else(|| AdminError::NotFound(format!("no admin endpoint {path}")))?;
     if !endpoint.methods.contains(&method.as_str()) {
-        return Err(ApiError::MethodNotAllowed {
+        return Err(AdminError::MethodNotAllowed {
             method,
             allowed: endpoint.methods,
         });
@@ -54,13 +54,13 @@ async fn handle(shared: &Arc<Shared>, session: &mut ServerSession) -> Answer {
 }
 
 /// The audit actor: `X-Tollgate-Actor` (default "admin") and the client address.
-fn actor(session: &ServerSession) -> Result<Actor, ApiError> {
+fn actor(session: &ServerSession) -> Result<Actor, AdminError> {
     let name = match session.req_header().headers.get("x-tollgate-actor") {
         None => "admin".to_string(),
         Some(v) => {
             let text = v.to_str().unwrap_or("").trim();
             if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
-                return Err(ApiError::BadRequest(
+                return Err(AdminError::BadRequest(
                     "X-Tollgate-Actor: give a name of 1 to 128 printable characters".into(),
                 ));
             }
@@ -73,53 +73,53 @@ fn actor(session: &ServerSession) -> Result<Actor, ApiError> {
     ))
 }
 
-async fn dispatch(shared: &Arc<Shared>, method: &str, target: Target, call: Call) -> Answer {
+async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Call) -> Answer {
     use directory as d;
     match (method, target) {
-        ("GET", Target::OpenApi) => Ok(super::reply(200, "application/json", OPENAPI.into())),
-        ("GET", Target::Tenants) => d::list_tenants(shared).await,
-        ("POST", Target::Tenants) => d::create_tenant(shared, call).await,
-        ("GET", Target::Tenant(t)) => d::get_tenant(shared, t).await,
-        ("PATCH", Target::Tenant(t)) => d::update_tenant(shared, call, t).await,
-        ("DELETE", Target::Tenant(t)) => d::delete_tenant(shared, call, t).await,
-        ("PUT", Target::TenantPlan(t)) => plans::set_plan(shared, call, t).await,
-        ("DELETE", Target::TenantPlan(t)) => plans::clear_plan(shared, call, t).await,
-        ("PUT", Target::TenantLimit(t, l)) => plans::attach(shared, call, t, None, l).await,
-        ("DELETE", Target::TenantLimit(t, l)) => plans::detach(shared, call, t, None, l).await,
-        ("PUT", Target::AppLimit(t, a, l)) => plans::attach(shared, call, t, Some(a), l).await,
-        ("DELETE", Target::AppLimit(t, a, l)) => plans::detach(shared, call, t, Some(a), l).await,
-        ("GET", Target::Limits) => inspect::list(shared).await,
-        ("GET", Target::LimitsTop) => inspect::top(shared, call).await,
-        ("GET", Target::LimitBucket(l)) => inspect::bucket(shared, call, l).await,
-        ("DELETE", Target::LimitBucket(l)) => inspect::reset(shared, call, l).await,
-        ("GET", Target::Credentials(t)) => d::list_credentials(shared, t).await,
-        ("PUT", Target::Credential(t, p)) => d::put_credential(shared, call, t, p).await,
-        ("DELETE", Target::Credential(t, p)) => d::delete_credential(shared, call, t, p).await,
-        ("GET", Target::Apps(t)) => d::list_apps(shared, t).await,
-        ("POST", Target::Apps(t)) => d::create_app(shared, call, t).await,
-        ("GET", Target::App(t, a)) => d::get_app(shared, t, a).await,
-        ("PATCH", Target::App(t, a)) => d::update_app(shared, call, t, a).await,
-        ("DELETE", Target::App(t, a)) => d::delete_app(shared, call, t, a).await,
-        ("GET", Target::AppKeys(t, a)) => d::list_keys(shared, t, a).await,
-        ("POST", Target::AppKeys(t, a)) => d::create_key(shared, call, t, a).await,
-        ("GET", Target::Key(id)) => d::get_key(shared, id).await,
-        ("DELETE", Target::Key(id)) => d::revoke_key(shared, call, id).await,
-        ("POST", Target::KeyRotate(id)) => d::rotate_key(shared, call, id).await,
-        ("GET", Target::AppSubscriptions(t, a)) => {
+        ("GET", Resource::OpenApi) => Ok(super::reply(200, "application/json", OPENAPI.into())),
+        ("GET", Resource::Tenants) => d::list_tenants(shared).await,
+        ("POST", Resource::Tenants) => d::create_tenant(shared, call).await,
+        ("GET", Resource::Tenant(t)) => d::get_tenant(shared, t).await,
+        ("PATCH", Resource::Tenant(t)) => d::update_tenant(shared, call, t).await,
+        ("DELETE", Resource::Tenant(t)) => d::delete_tenant(shared, call, t).await,
+        ("PUT", Resource::TenantPlan(t)) => plans::set_plan(shared, call, t).await,
+        ("DELETE", Resource::TenantPlan(t)) => plans::clear_plan(shared, call, t).await,
+        ("PUT", Resource::TenantLimit(t, l)) => plans::attach(shared, call, t, None, l).await,
+        ("DELETE", Resource::TenantLimit(t, l)) => plans::detach(shared, call, t, None, l).await,
+        ("PUT", Resource::AppLimit(t, a, l)) => plans::attach(shared, call, t, Some(a), l).await,
+        ("DELETE", Resource::AppLimit(t, a, l)) => plans::detach(shared, call, t, Some(a), l).await,
+        ("GET", Resource::Limits) => inspect::list(shared).await,
+        ("GET", Resource::LimitsTop) => inspect::top(shared, call).await,
+        ("GET", Resource::LimitBucket(l)) => inspect::bucket(shared, call, l).await,
+        ("DELETE", Resource::LimitBucket(l)) => inspect::reset(shared, call, l).await,
+        ("GET", Resource::Credentials(t)) => d::list_credentials(shared, t).await,
+        ("PUT", Resource::Credential(t, p)) => d::put_credential(shared, call, t, p).await,
+        ("DELETE", Resource::Credential(t, p)) => d::delete_credential(shared, call, t, p).await,
+        ("GET", Resource::Apps(t)) => d::list_apps(shared, t).await,
+        ("POST", Resource::Apps(t)) => d::create_app(shared, call, t).await,
+        ("GET", Resource::App(t, a)) => d::get_app(shared, t, a).await,
+        ("PATCH", Resource::App(t, a)) => d::update_app(shared, call, t, a).await,
+        ("DELETE", Resource::App(t, a)) => d::delete_app(shared, call, t, a).await,
+        ("GET", Resource::AppKeys(t, a)) => d::list_keys(shared, t, a).await,
+        ("POST", Resource::AppKeys(t, a)) => d::create_key(shared, call, t, a).await,
+        ("GET", Resource::Key(id)) => d::get_key(shared, id).await,
+        ("DELETE", Resource::Key(id)) => d::revoke_key(shared, call, id).await,
+        ("POST", Resource::KeyRotate(id)) => d::rotate_key(shared, call, id).await,
+        ("GET", Resource::AppSubscriptions(t, a)) => {
             access::list_app_subscriptions(shared, t, a).await
         }
-        ("POST", Target::AppSubscriptions(t, a)) => access::request(shared, call, t, a).await,
-        ("GET", Target::Subscriptions) => access::list_subscriptions(shared, call).await,
-        ("GET", Target::Subscription(id)) => access::get_subscription(shared, id).await,
-        ("POST", Target::Decide(id, d)) => access::decide(shared, call, id, d).await,
-        ("GET", Target::Apis) => access::list_apis(shared).await,
-        ("GET", Target::Api(n)) => access::get_api(shared, n).await,
-        ("PUT", Target::ApiState(n)) => access::set_state(shared, call, n).await,
-        ("DELETE", Target::ApiState(n)) => access::clear_state(shared, call, n).await,
-        ("GET", Target::Catalog) => access::catalog(shared, call).await,
-        ("GET", Target::Audit) => access::audit(shared, call).await,
+        ("POST", Resource::AppSubscriptions(t, a)) => access::request(shared, call, t, a).await,
+        ("GET", Resource::Subscriptions) => access::list_subscriptions(shared, call).await,
+        ("GET", Resource::Subscription(id)) => access::get_subscription(shared, id).await,
+        ("POST", Resource::Decide(id, d)) => access::decide(shared, call, id, d).await,
+        ("GET", Resource::Apis) => access::list_apis(shared).await,
+        ("GET", Resource::Api(n)) => access::get_api(shared, n).await,
+        ("PUT", Resource::ApiState(n)) => access::set_state(shared, call, n).await,
+        ("DELETE", Resource::ApiState(n)) => access::clear_state(shared, call, n).await,
+        ("GET", Resource::Catalog) => access::catalog(shared, call).await,
+        ("GET", Resource::Audit) => access::audit(shared, call).await,
         // Only if `routes::ENDPOINTS` lists a method that is not served here.
-        (m, _) => Err(ApiError::Internal(format!(
+        (m, _) => Err(AdminError::Internal(format!(
             "{m} is listed for this path but has no handler"
         ))),
     }

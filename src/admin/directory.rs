@@ -1,6 +1,6 @@
 //! Handlers for tenants, their apps, API keys and provider credentials.
 
-use super::error::ApiError;
+use super::error::AdminError;
 use super::request::{self, date, date_in, duration};
 use super::shared::{json, no_content, Answer, Call, Shared};
 use super::views;
@@ -58,7 +58,7 @@ where
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+struct NewKeyBody {
     #[serde(default)]
     name: String,
     expires_at: Option<String>,
@@ -78,11 +78,11 @@ struct NewCredential {
 }
 
 /// Checks an app's allow-list names configured public models.
-fn check_models(config: &Config, models: Option<&[String]>) -> Result<(), ApiError> {
+fn check_models(config: &Config, models: Option<&[String]>) -> Result<(), AdminError> {
     for (i, m) in models.unwrap_or_default().iter().enumerate() {
         if !config.llm.models.iter().any(|spec| &spec.name == m) {
             let known: Vec<&str> = config.llm.models.iter().map(|s| s.name.as_str()).collect();
-            return Err(ApiError::BadRequest(format!(
+            return Err(AdminError::BadRequest(format!(
                 "body.models[{i}]: no model named {m:?} (configured: {})",
                 if known.is_empty() {
                     "none".to_string()
@@ -164,21 +164,21 @@ pub async fn put_credential(shared: &Arc<Shared>, call: Call, t: String, p: Stri
     let body: NewCredential = request::json(&call.body)?;
     let config = shared.config.load_full();
     if !config.llm.providers.iter().any(|spec| spec.name == p) {
-        return Err(ApiError::NotFound(format!("no provider named {p:?}")));
+        return Err(AdminError::NotFound(format!("no provider named {p:?}")));
     }
     let Some(secret) = config.store.as_ref().and_then(|s| s.secret_key.clone()) else {
-        return Err(ApiError::Conflict(
+        return Err(AdminError::Conflict(
             "tenant credentials are stored encrypted: set [store] secret_key first".into(),
         ));
     };
     if body.api_key.trim().is_empty() {
-        return Err(ApiError::BadRequest("body.api_key: is empty".into()));
+        return Err(AdminError::BadRequest("body.api_key: is empty".into()));
     }
     let cipher = Cipher::from_text(secret.expose())
-        .map_err(|e| ApiError::Conflict(format!("[store] secret_key: {e}")))?;
+        .map_err(|e| AdminError::Conflict(format!("[store] secret_key: {e}")))?;
     let sealed = cipher
         .seal(&body.api_key)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
     let row = shared
         .store(move |s| Ok(s.put_credential(&call.actor, &t, &p, &sealed)?))
         .await?;
@@ -265,11 +265,11 @@ pub async fn list_keys(shared: &Arc<Shared>, t: String, a: String) -> Answer {
 }
 
 pub async fn create_key(shared: &Arc<Shared>, call: Call, t: String, a: String) -> Answer {
-    let body: NewKey = request::json(&call.body)?;
+    let body: NewKeyBody = request::json(&call.body)?;
     let now = now_unix();
     let expires_at = match (&body.expires_at, &body.expires_in) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::BadRequest(
+            return Err(AdminError::BadRequest(
                 "body: give expires_at or expires_in, not both".into(),
             ))
         }
@@ -278,7 +278,7 @@ pub async fn create_key(shared: &Arc<Shared>, call: Call, t: String, a: String) 
         (None, None) => None,
     };
     if expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::BadRequest(
+        return Err(AdminError::BadRequest(
             "body.expires_at: the date is in the past".into(),
         ));
     }

@@ -5,7 +5,7 @@ use crate::store::StoreError;
 use http::Response;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum AdminError {
     /// A malformed body, field or query parameter; the message names it.
     #[error("{0}")]
     BadRequest(String),
@@ -32,12 +32,12 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
-impl From<inspect::Error> for ApiError {
+impl From<inspect::Error> for AdminError {
     fn from(e: inspect::Error) -> Self {
         match e {
-            inspect::Error::Missing { .. } => ApiError::BadRequest(e.to_string()),
+            inspect::Error::Missing { .. } => AdminError::BadRequest(e.to_string()),
             inspect::Error::Cluster(_) | inspect::Error::Redis { .. } => {
-                ApiError::Unavailable(e.to_string())
+                AdminError::Unavailable(e.to_string())
             }
         }
     }
@@ -51,18 +51,18 @@ fn store_message(e: &StoreError) -> String {
     }
 }
 
-impl ApiError {
+impl AdminError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::Forbidden(_) => 403,
-            ApiError::NotFound(_) => 404,
-            ApiError::Conflict(_) => 409,
-            ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::TooLarge { .. } => 413,
-            ApiError::Unavailable(_) => 503,
-            ApiError::Internal(_) => 500,
-            ApiError::Store(e) => match e {
+            AdminError::BadRequest(_) => 400,
+            AdminError::Forbidden(_) => 403,
+            AdminError::NotFound(_) => 404,
+            AdminError::Conflict(_) => 409,
+            AdminError::MethodNotAllowed { .. } => 405,
+            AdminError::TooLarge { .. } => 413,
+            AdminError::Unavailable(_) => 503,
+            AdminError::Internal(_) => 500,
+            AdminError::Store(e) => match e {
                 StoreError::Open { .. } | StoreError::Unavailable { .. } => 503,
                 StoreError::NotFound(_) => 404,
                 StoreError::Conflict(_) | StoreError::ManagedByConfig(_) => 409,
@@ -85,7 +85,7 @@ impl ApiError {
             tracing::warn!("admin: {status}: {self}");
         }
         let mut resp = super::json_error(status, &self.to_string());
-        if let ApiError::MethodNotAllowed { allowed, .. } = &self {
+        if let AdminError::MethodNotAllowed { allowed, .. } = &self {
             if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
                 resp.headers_mut().insert(http::header::ALLOW, v);
             }

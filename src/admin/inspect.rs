@@ -3,7 +3,7 @@
 //! `limits::inspect`; here are the query, the rate the bucket runs at (a tenant's plan or
 //! override, read from the store) and the JSON.
 
-use super::error::ApiError;
+use super::error::AdminError;
 use super::plans::limit;
 use super::request::{only_params, param};
 use super::shared::{json, Answer, Call, Shared};
@@ -64,12 +64,12 @@ pub async fn list(shared: &Arc<Shared>) -> Answer {
     json(200, &out)
 }
 
-fn parts(query: &[(String, String)]) -> Result<Parts, ApiError> {
+fn parts(query: &[(String, String)]) -> Result<Parts, AdminError> {
     only_params(query, &PARTS)?;
     let text = |name: &str| param(query, name).map(String::from);
     let client_ip = match param(query, "client_ip") {
         Some(ip) => Some(ip.parse().map_err(|_| {
-            ApiError::BadRequest(format!("client_ip={ip}: not an IPv4 or IPv6 address"))
+            AdminError::BadRequest(format!("client_ip={ip}: not an IPv4 or IPv6 address"))
         })?),
         None => None,
     };
@@ -196,7 +196,7 @@ pub async fn top(shared: &Arc<Shared>, call: Call) -> Answer {
     only_params(&call.query, &["n"])?;
     let n = match param(&call.query, "n") {
         Some(n) => n.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(|| {
-            ApiError::BadRequest(format!("n={n}: give a whole number, at least 1"))
+            AdminError::BadRequest(format!("n={n}: give a whole number, at least 1"))
         })?,
         None => TOP_DEFAULT,
     };

@@ -2,7 +2,7 @@
 //! names are checked against the current configuration: an unknown limit in the path is a
 //! 404, an unknown plan in the body a 400, both with a did-you-mean.
 
-use super::error::ApiError;
+use super::error::AdminError;
 use super::request;
 use super::shared::{json, no_content, Answer, Call, Shared};
 use super::views;
@@ -29,13 +29,13 @@ struct NewAttachment {
 }
 
 /// The configured limit named in a path.
-pub fn limit<'a>(config: &'a Config, name: &str) -> Result<&'a LimitSpec, ApiError> {
+pub fn limit<'a>(config: &'a Config, name: &str) -> Result<&'a LimitSpec, AdminError> {
     config
         .limits
         .iter()
         .find(|l| l.name == name)
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
+            AdminError::NotFound(format!(
                 "no limit named {name:?}{}",
                 did_you_mean(name, config.limits.iter().map(|l| l.name.as_str()))
             ))
@@ -43,9 +43,9 @@ pub fn limit<'a>(config: &'a Config, name: &str) -> Result<&'a LimitSpec, ApiErr
 }
 
 /// An override must make a limit the bucket can run: whole requests or tokens, at least one.
-fn check_override(spec: &LimitSpec, over: Override) -> Result<(), ApiError> {
+fn check_override(spec: &LimitSpec, over: Override) -> Result<(), AdminError> {
     if spec.counts == Counts::Concurrency {
-        return Err(ApiError::BadRequest(format!(
+        return Err(AdminError::BadRequest(format!(
             "limit {:?} is a concurrency cap: caps apply on routes, not to tenants or apps",
             spec.name
         )));
@@ -60,7 +60,7 @@ fn check_override(spec: &LimitSpec, over: Override) -> Result<(), ApiError> {
                 Counts::Cost => "US dollars above 0",
                 Counts::Concurrency => "not for a concurrency cap",
             };
-            return Err(ApiError::BadRequest(format!(
+            return Err(AdminError::BadRequest(format!(
                 "body.{field}: {v} is not {unit} (limit {:?} counts {})",
                 spec.name,
                 match spec.counts {
@@ -76,7 +76,7 @@ fn check_override(spec: &LimitSpec, over: Override) -> Result<(), ApiError> {
     let burst = over.burst.or(over.rate).unwrap_or(spec.burst);
     let scale = spec.scale.max(1) as f64;
     if Rate::new((rate * scale) as u64, spec.period, (burst * scale) as u64).is_none() {
-        return Err(ApiError::BadRequest(format!(
+        return Err(AdminError::BadRequest(format!(
             "body: rate {rate} with burst {burst} per {:?} is too small to count",
             spec.period
         )));
@@ -89,7 +89,7 @@ pub async fn set_plan(shared: &Arc<Shared>, call: Call, t: String) -> Answer {
     let config = shared.config.load_full();
     if !config.plans.iter().any(|p| p.name == body.plan) {
         let known = config.plans.iter().map(|p| p.name.as_str());
-        return Err(ApiError::BadRequest(format!(
+        return Err(AdminError::BadRequest(format!(
             "body.plan: no plan named {:?}{}",
             body.plan,
             did_you_mean(&body.plan, known)

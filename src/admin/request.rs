@@ -1,7 +1,7 @@
 //! Reading an admin request: the body (bounded), JSON into typed structs (with the failing
 //! field named), the query string, dates and durations.
 
-use super::error::ApiError;
+use super::error::AdminError;
 use crate::base::time::{date_after, parse_date, parse_duration};
 use pingora::protocols::http::ServerSession;
 use serde::de::DeserializeOwned;
@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 pub const MAX_BODY: usize = 1024 * 1024;
 
 /// Reads the whole body, refusing (413) one over `MAX_BODY`, by its Content-Length at once.
-pub async fn read_body(session: &mut ServerSession) -> Result<Vec<u8>, ApiError> {
+pub async fn read_body(session: &mut ServerSession) -> Result<Vec<u8>, AdminError> {
     let declared = session
         .req_header()
         .headers
@@ -18,17 +18,17 @@ pub async fn read_body(session: &mut ServerSession) -> Result<Vec<u8>, ApiError>
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(ApiError::TooLarge { limit: MAX_BODY });
+        return Err(AdminError::TooLarge { limit: MAX_BODY });
     }
     let mut body = Vec::new();
     loop {
         let chunk = session
             .read_request_body()
             .await
-            .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+            .map_err(|e| AdminError::BadRequest(format!("cannot read the request body: {e}")))?;
         let Some(chunk) = chunk else { break };
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(ApiError::TooLarge { limit: MAX_BODY });
+            return Err(AdminError::TooLarge { limit: MAX_BODY });
         }
         body.extend_from_slice(&chunk);
     }
@@ -36,7 +36,7 @@ pub async fn read_body(session: &mut ServerSession) -> Result<Vec<u8>, ApiError>
 }
 
 /// Parses a JSON body into `T`; an empty body reads as `{}`. Errors name the field.
-pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
     } else {
@@ -47,11 +47,11 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+            AdminError::BadRequest(format!("the body is not valid JSON: {inner}"))
         } else if path == "." {
-            ApiError::BadRequest(format!("body: {inner}"))
+            AdminError::BadRequest(format!("body: {inner}"))
         } else {
-            ApiError::BadRequest(format!("body.{path}: {inner}"))
+            AdminError::BadRequest(format!("body.{path}: {inner}"))
         }
     })
 }
@@ -96,9 +96,9 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Checks the query has only `known` parameters, so a typo is not silently ignored.
-pub fn only_params(params: &[(String, String)], known: &[&str]) -> Result<(), ApiError> {
+pub fn only_params(params: &[(String, String)], known: &[&str]) -> Result<(), AdminError> {
     match params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        Some((k, _)) => Err(ApiError::BadRequest(format!(
+        Some((k, _)) => Err(AdminError::BadRequest(format!(
             "unknown query parameter {k:?}; known: {}",
             known.join(", ")
         ))),
@@ -114,22 +114,22 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 }
 
 /// A date field (`"2027-06-30"` or RFC 3339) into Unix seconds.
-pub fn date(field: &str, text: &str) -> Result<i64, ApiError> {
-    parse_date(text).map_err(|e| ApiError::BadRequest(format!("body.{field}: {e}")))
+pub fn date(field: &str, text: &str) -> Result<i64, AdminError> {
+    parse_date(text).map_err(|e| AdminError::BadRequest(format!("body.{field}: {e}")))
 }
 
 /// A duration field (`"30d"`, `"1h"`, at most 100 years) in seconds.
-pub fn duration(field: &str, text: &str) -> Result<i64, ApiError> {
+pub fn duration(field: &str, text: &str) -> Result<i64, AdminError> {
     parse_duration(text)
         .map(|d| d.as_secs() as i64)
-        .map_err(|e| ApiError::BadRequest(format!("body.{field}: {e}")))
+        .map_err(|e| AdminError::BadRequest(format!("body.{field}: {e}")))
 }
 
 /// `now` plus a duration field, refused when the date is past what can be written.
-pub fn date_in(field: &str, now: i64, text: &str) -> Result<i64, ApiError> {
+pub fn date_in(field: &str, now: i64, text: &str) -> Result<i64, AdminError> {
     let by =
-        parse_duration(text).map_err(|e| ApiError::BadRequest(format!("body.{field}: {e}")))?;
-    date_after(now, by).map_err(|e| ApiError::BadRequest(format!("body.{field}: {text:?}: {e}")))
+        parse_duration(text).map_err(|e| AdminError::BadRequest(format!("body.{field}: {e}")))?;
+    date_after(now, by).map_err(|e| AdminError::BadRequest(format!("body.{field}: {text:?}: {e}")))
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! document writes them. The router matches requests against this table and nothing else, so
 //! the table is exactly what the API serves, and a test holds the document to it.
 
-use crate::store::Decision;
+use crate::store::SubDecision;
 
 /// Where a path leads, with the path's parameters, before the method is looked at.
-pub(super) enum Target {
+pub(super) enum Resource {
     OpenApi,
     Tenants,
     Tenant(String),
@@ -25,7 +25,7 @@ pub(super) enum Target {
     KeyRotate(String),
     Subscriptions,
     Subscription(String),
-    Decide(String, Decision),
+    Decide(String, SubDecision),
     Apis,
     Api(String),
     ApiState(String),
@@ -48,13 +48,13 @@ pub struct Endpoint {
     /// The template, e.g. `/admin/tenants/{tenant}`: a `{name}` stands for one segment.
     pub path: &'static str,
     pub methods: &'static [&'static str],
-    target: fn(&mut Params) -> Target,
+    target: fn(&mut Params) -> Resource,
 }
 
 const fn at(
     path: &'static str,
     methods: &'static [&'static str],
-    target: fn(&mut Params) -> Target,
+    target: fn(&mut Params) -> Resource,
 ) -> Endpoint {
     Endpoint {
         path,
@@ -72,75 +72,75 @@ const POST: &[&str] = &["POST"];
 
 /// Every endpoint of the admin API.
 pub const ENDPOINTS: &[Endpoint] = &[
-    at("/admin/openapi.json", GET, |_| Target::OpenApi),
-    at("/admin/tenants", GET_POST, |_| Target::Tenants),
+    at("/admin/openapi.json", GET, |_| Resource::OpenApi),
+    at("/admin/tenants", GET_POST, |_| Resource::Tenants),
     at("/admin/tenants/{tenant}", GET_PATCH_DELETE, |p| {
-        Target::Tenant(p.next())
+        Resource::Tenant(p.next())
     }),
     at("/admin/tenants/{tenant}/plan", PUT_DELETE, |p| {
-        Target::TenantPlan(p.next())
+        Resource::TenantPlan(p.next())
     }),
     at("/admin/tenants/{tenant}/limits/{limit}", PUT_DELETE, |p| {
-        Target::TenantLimit(p.next(), p.next())
+        Resource::TenantLimit(p.next(), p.next())
     }),
     at(
         "/admin/tenants/{tenant}/apps/{app}/limits/{limit}",
         PUT_DELETE,
-        |p| Target::AppLimit(p.next(), p.next(), p.next()),
+        |p| Resource::AppLimit(p.next(), p.next(), p.next()),
     ),
-    at("/admin/limits", GET, |_| Target::Limits),
-    at("/admin/limits/top", GET, |_| Target::LimitsTop),
+    at("/admin/limits", GET, |_| Resource::Limits),
+    at("/admin/limits/top", GET, |_| Resource::LimitsTop),
     at("/admin/limits/{limit}/bucket", GET_DELETE, |p| {
-        Target::LimitBucket(p.next())
+        Resource::LimitBucket(p.next())
     }),
     at("/admin/tenants/{tenant}/credentials", GET, |p| {
-        Target::Credentials(p.next())
+        Resource::Credentials(p.next())
     }),
     at(
         "/admin/tenants/{tenant}/credentials/{provider}",
         PUT_DELETE,
-        |p| Target::Credential(p.next(), p.next()),
+        |p| Resource::Credential(p.next(), p.next()),
     ),
     at("/admin/tenants/{tenant}/apps", GET_POST, |p| {
-        Target::Apps(p.next())
+        Resource::Apps(p.next())
     }),
     at(
         "/admin/tenants/{tenant}/apps/{app}",
         GET_PATCH_DELETE,
-        |p| Target::App(p.next(), p.next()),
+        |p| Resource::App(p.next(), p.next()),
     ),
     at("/admin/tenants/{tenant}/apps/{app}/keys", GET_POST, |p| {
-        Target::AppKeys(p.next(), p.next())
+        Resource::AppKeys(p.next(), p.next())
     }),
     at(
         "/admin/tenants/{tenant}/apps/{app}/subscriptions",
         GET_POST,
-        |p| Target::AppSubscriptions(p.next(), p.next()),
+        |p| Resource::AppSubscriptions(p.next(), p.next()),
     ),
-    at("/admin/keys/{id}", GET_DELETE, |p| Target::Key(p.next())),
+    at("/admin/keys/{id}", GET_DELETE, |p| Resource::Key(p.next())),
     at("/admin/keys/{id}/rotate", POST, |p| {
-        Target::KeyRotate(p.next())
+        Resource::KeyRotate(p.next())
     }),
-    at("/admin/subscriptions", GET, |_| Target::Subscriptions),
+    at("/admin/subscriptions", GET, |_| Resource::Subscriptions),
     at("/admin/subscriptions/{id}", GET, |p| {
-        Target::Subscription(p.next())
+        Resource::Subscription(p.next())
     }),
     at("/admin/subscriptions/{id}/approve", POST, |p| {
-        Target::Decide(p.next(), Decision::Approve)
+        Resource::Decide(p.next(), SubDecision::Approve)
     }),
     at("/admin/subscriptions/{id}/reject", POST, |p| {
-        Target::Decide(p.next(), Decision::Reject)
+        Resource::Decide(p.next(), SubDecision::Reject)
     }),
     at("/admin/subscriptions/{id}/revoke", POST, |p| {
-        Target::Decide(p.next(), Decision::Revoke)
+        Resource::Decide(p.next(), SubDecision::Revoke)
     }),
-    at("/admin/apis", GET, |_| Target::Apis),
-    at("/admin/apis/{name}", GET, |p| Target::Api(p.next())),
+    at("/admin/apis", GET, |_| Resource::Apis),
+    at("/admin/apis/{name}", GET, |p| Resource::Api(p.next())),
     at("/admin/apis/{name}/state", PUT_DELETE, |p| {
-        Target::ApiState(p.next())
+        Resource::ApiState(p.next())
     }),
-    at("/admin/catalog", GET, |_| Target::Catalog),
-    at("/admin/audit", GET, |_| Target::Audit),
+    at("/admin/catalog", GET, |_| Resource::Catalog),
+    at("/admin/audit", GET, |_| Resource::Audit),
 ];
 
 /// Every (method, path template) the API serves, e.g. `("GET", "/admin/tenants/{tenant}")`.
@@ -152,7 +152,7 @@ pub fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
 
 /// The endpoint whose template matches the decoded segments after `/admin/`, and its target.
 /// Literal segments must be equal; a `{name}` takes any one segment.
-pub(super) fn route(segs: &[String]) -> Option<(&'static Endpoint, Target)> {
+pub(super) fn route(segs: &[String]) -> Option<(&'static Endpoint, Resource)> {
     ENDPOINTS.iter().find_map(|e| {
         let template: Vec<&str> = e.path.trim_start_matches("/admin/").split('/').collect();
         if template.len() != segs.len() {
@@ -183,7 +183,7 @@ mod tests {
         let (e, t) = route(&segs("tenants/acme/apps/web/limits/daily")).unwrap();
         assert_eq!(e.path, "/admin/tenants/{tenant}/apps/{app}/limits/{limit}");
         assert!(
-            matches!(t, Target::AppLimit(a, b, c) if (a.as_str(), b.as_str(), c.as_str()) == ("acme", "web", "daily"))
+            matches!(t, Resource::AppLimit(a, b, c) if (a.as_str(), b.as_str(), c.as_str()) == ("acme", "web", "daily"))
         );
         let (e, _) = route(&segs("limits/top")).unwrap();
         assert_eq!(e.path, "/admin/limits/top");

@@ -1,7 +1,7 @@
 //! What every admin handler shares: the admin process's state (`Shared`: the configuration, the
 //! store, the limit tables, the Redis link), one parsed request (`Call`) and the answer helpers.
 
-use super::error::ApiError;
+use super::error::AdminError;
 use super::Tables;
 use crate::config::Config;
 use crate::limits::redis::RedisLink;
@@ -12,8 +12,8 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// What an admin handler answers: a response, or an error `ApiError` turns into one.
-pub type Answer = Result<Response<Vec<u8>>, ApiError>;
+/// What an admin handler answers: a response, or an error `AdminError` turns into one.
+pub type Answer = Result<Response<Vec<u8>>, AdminError>;
 
 /// What every admin request shares: the current configuration (swapped on SIGHUP) and the one
 /// store connection of the admin process.
@@ -64,13 +64,13 @@ impl Shared {
     }
 
     /// Runs `f` on the store in a blocking thread, opening the store first if needed.
-    pub async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    pub async fn store<T, F>(self: &Arc<Self>, f: F) -> Result<T, AdminError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Store) -> Result<T, AdminError> + Send + 'static,
     {
         let Some(path) = self.store_path.clone() else {
-            return Err(ApiError::Unavailable("no [store] configured".into()));
+            return Err(AdminError::Unavailable("no [store] configured".into()));
         };
         let shared = self.clone();
         let work = move || {
@@ -90,7 +90,7 @@ impl Shared {
         };
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| ApiError::Internal(format!("a store call failed: {e}")))?
+            .map_err(|e| AdminError::Internal(format!("a store call failed: {e}")))?
     }
 }
 
@@ -104,7 +104,7 @@ pub struct Call {
 /// A JSON answer.
 pub fn json(status: u16, value: &impl Serialize) -> Answer {
     let body = serde_json::to_string(value)
-        .map_err(|e| ApiError::Internal(format!("cannot write the answer: {e}")))?;
+        .map_err(|e| AdminError::Internal(format!("cannot write the answer: {e}")))?;
     Ok(super::reply(status, "application/json", body))
 }
 
@@ -113,5 +113,5 @@ pub fn no_content() -> Answer {
     Response::builder()
         .status(204)
         .body(Vec::new())
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| AdminError::Internal(e.to_string()))
 }

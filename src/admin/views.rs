@@ -5,7 +5,7 @@ use crate::base::time::format_date;
 use crate::config::compile::api::{Approval, AuthMode, Lifecycle, Visibility};
 use crate::config::compile::{PathMatch, RouteSpec, RouteTarget};
 use crate::store::{
-    ApiStateRow, AppRow, AttachmentRow, AuditRow, KeyRow, Source, SubState, SubscriptionRow,
+    ApiStateRow, AppRow, AttachmentRow, AuditRow, KeyRow, Origin, SubState, SubscriptionRow,
     TenantRow,
 };
 use serde::Serialize;
@@ -16,7 +16,7 @@ pub struct Tenant<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub plan: Option<&'a str>,
-    pub source: Source,
+    pub source: Origin,
     pub created_at: String,
 }
 
@@ -71,7 +71,7 @@ pub struct App<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub models: Option<&'a [String]>,
-    pub source: Source,
+    pub source: Origin,
     pub created_at: String,
 }
 
@@ -96,7 +96,7 @@ pub struct Key<'a> {
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
     pub state: &'static str,
-    pub source: Source,
+    pub source: Origin,
 }
 
 pub fn key(k: &KeyRow, now: i64) -> Key<'_> {
@@ -138,7 +138,7 @@ pub struct Subscription<'a> {
     pub reason: Option<&'a str>,
     pub created_at: String,
     pub updated_at: String,
-    pub source: Source,
+    pub source: Origin,
 }
 
 pub fn subscription(s: &SubscriptionRow) -> Subscription<'_> {

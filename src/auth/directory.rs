@@ -359,7 +359,7 @@ pub const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-ke
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ApiStateRow, AppRow, CredentialRow, KeyRow, Source, SubscriptionRow};
+    use crate::store::{ApiStateRow, AppRow, CredentialRow, KeyRow, Origin, SubscriptionRow};
 
     fn app(tenant: &str, name: &str, models: Option<Vec<String>>) -> AppRow {
         AppRow {
@@ -367,7 +367,7 @@ mod tests {
             name: name.into(),
             description: String::new(),
             models,
-            source: Source::Admin,
+            source: Origin::Admin,
             created_at: 0,
         }
     }
@@ -382,7 +382,7 @@ mod tests {
             created_at: 0,
             expires_at,
             revoked_at: revoked.then_some(1),
-            source: Source::Admin,
+            source: Origin::Admin,
         }
     }
 
@@ -396,7 +396,7 @@ mod tests {
             reason: Some("because".into()),
             created_at: 0,
             updated_at: 0,
-            source: Source::Admin,
+            source: Origin::Admin,
         }
     }
 

@@ -5,11 +5,11 @@
 mod pretty;
 mod request;
 
-pub use request::{call, Call};
+pub use request::{call, ApiCall};
 
-use super::http::{Client, Request, Response};
+use super::http::{AdminClient, Request, Response};
 use super::secret;
-use super::target::{self, Target};
+use super::target::{self, AdminTarget};
 use super::{keygen, CliError};
 use clap::{ArgGroup, Args, Subcommand};
 use serde_json::Value;
@@ -413,13 +413,13 @@ fn out(text: &str) {
 
 /// Sends `call`; the answer as text to print (pretty JSON, with a final newline), if it has one.
 pub fn send(
-    target: &Target,
+    target: &AdminTarget,
     actor: Option<&str>,
-    call: &Call,
+    call: &ApiCall,
     timeout: Duration,
 ) -> Result<Option<String>, CliError> {
     if !header_safe(&target.token) {
-        return Err(CliError::Target(
+        return Err(CliError::AdminTarget(
             "the admin token holds characters that cannot go in an HTTP header".into(),
         ));
     }
@@ -428,7 +428,7 @@ pub fn send(
         headers.push(("X-Tollgate-Actor", a.to_string()));
     }
     let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
-    let resp = Client::new(target.url.clone(), timeout).send(&Request {
+    let resp = AdminClient::new(target.url.clone(), timeout).send(&Request {
         method: call.method,
         path: &call.path,
         headers: &headers,

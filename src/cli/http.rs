@@ -129,16 +129,16 @@ impl Response {
     }
 }
 
-pub struct Client {
+pub struct AdminClient {
     pub url: Url,
     pub connect_timeout: Duration,
     /// For each read and write, not the whole exchange.
     pub io_timeout: Duration,
 }
 
-impl Client {
-    pub fn new(url: Url, timeout: Duration) -> Client {
-        Client {
+impl AdminClient {
+    pub fn new(url: Url, timeout: Duration) -> AdminClient {
+        AdminClient {
             url,
             connect_timeout: timeout,
             io_timeout: timeout,

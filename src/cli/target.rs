@@ -14,7 +14,7 @@ pub const URL_ENV: &str = "TOLLGATE_ADMIN_URL";
 pub const TOKEN_ENV: &str = "TOLLGATE_ADMIN_TOKEN";
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct AdminTarget {
     pub url: Url,
     pub token: String,
 }
@@ -34,7 +34,7 @@ pub fn resolve(
     token: Option<&str>,
     config: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Target, CliError> {
+) -> Result<AdminTarget, CliError> {
     let from_env = |name| env(name).filter(|v: &String| !v.is_empty());
     let url = url.map(str::to_string).or_else(|| from_env(URL_ENV));
     let token = token.map(str::to_string).or_else(|| from_env(TOKEN_ENV));
@@ -54,7 +54,7 @@ pub fn resolve(
         None => match &file {
             Some(Ok(admin)) if !admin.token.is_empty() => admin.token.clone(),
             Some(Ok(admin)) => {
-                return Err(CliError::Target(format!(
+                return Err(CliError::AdminTarget(format!(
                     "no admin token: give --token or set {TOKEN_ENV} ([admin] token in {} is \
                      empty)",
                     admin.file.display()
@@ -63,7 +63,7 @@ pub fn resolve(
             _ => return Err(missing("token", "--token", TOKEN_ENV, &file)),
         },
     };
-    Ok(Target { url, token })
+    Ok(AdminTarget { url, token })
 }
 
 fn missing(
@@ -76,7 +76,7 @@ fn missing(
         Some(Err(why)) => why.as_str(),
         _ => "the configuration was not read",
     };
-    CliError::Target(format!(
+    CliError::AdminTarget(format!(
         "no admin {what}: give {flag} or set {var}, or -c the gateway's configuration ({why})"
     ))
 }
@@ -84,7 +84,7 @@ fn missing(
 /// The address to reach a listener on: a wildcard listen address is reached on loopback.
 fn url_of_listen(admin: &AdminTable) -> Result<Url, CliError> {
     let addr: SocketAddr = admin.listen.parse().map_err(|_| {
-        CliError::Target(format!(
+        CliError::AdminTarget(format!(
             "{}: [admin] listen = {:?} is not an IP:port address",
             admin.file.display(),
             admin.listen

@@ -14,7 +14,7 @@
 //! decides: allow, refuse, or decide in the host's shared table at `local_share` of the limit.
 
 use super::local::LocalTable;
-use super::redis::{Mode, RedisError, RedisLink, Reply};
+use super::redis::{Mode, RedisError, RedisLink, ScriptReply};
 use super::vocab::{By, Draw, Taken};
 use crate::base::gcra::Decision;
 use crate::config::compile::{ClusterSpec, LimitSpec, RedisSettings};
@@ -283,7 +283,7 @@ fn on_redis_error(
     }
 }
 
-fn decision(r: &Reply, allowed: bool) -> Decision {
+fn decision(r: &ScriptReply, allowed: bool) -> Decision {
     Decision {
         allowed,
         tat: 0,
@@ -315,12 +315,12 @@ impl Lease {
             .map(|h| h - units)
     }
 
-    fn hold(&self, r: &Reply, units: i64) {
+    fn hold(&self, r: &ScriptReply, units: i64) {
         self.held.fetch_add(units, Relaxed);
         self.note(r);
     }
 
-    fn note(&self, r: &Reply) {
+    fn note(&self, r: &ScriptReply) {
         self.remaining.store(r.remaining, Relaxed);
         self.reset_after.store(r.reset_after, Relaxed);
     }

@@ -5,7 +5,7 @@
 
 use super::local::LocalTable;
 use super::redis::{Mode, RedisLink};
-use super::top::{Refused, TopTable};
+use super::top::{RefusedBucket, TopTable};
 use super::vocab::{bucket, Caller};
 use crate::base::gcra::{self, Rate};
 use crate::config::compile::LimitSpec;
@@ -174,6 +174,6 @@ pub fn reset(table: &LocalTable, spec: &LimitSpec, parts: &Parts) -> Result<u64,
 }
 
 /// The `n` most refused buckets of the host.
-pub fn top(table: &TopTable, n: usize) -> Vec<Refused> {
+pub fn top(table: &TopTable, n: usize) -> Vec<RefusedBucket> {
     table.top(n)
 }

@@ -64,7 +64,7 @@ impl Mode {
 
 /// Redis's answer, in the units and nanoseconds the local table uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reply {
+pub struct ScriptReply {
     /// Units taken; 0 when refused.
     pub granted: u64,
     pub remaining: u64,
@@ -146,7 +146,7 @@ impl RedisLink {
         rate: Rate,
         units: u64,
         mode: Mode,
-    ) -> Result<Reply, RedisError> {
+    ) -> Result<ScriptReply, RedisError> {
         if !self
             .breaker
             .admit_or_probe(now_ms(), self.settings.breaker_cooldown)
@@ -289,9 +289,9 @@ impl RedisLink {
     }
 }
 
-fn reply(granted: i64, remaining: i64, retry_us: i64, reset_us: i64) -> Reply {
+fn reply(granted: i64, remaining: i64, retry_us: i64, reset_us: i64) -> ScriptReply {
     let ns = |us: i64| (us.max(0) as u64).saturating_mul(1_000);
-    Reply {
+    ScriptReply {
         granted: granted.max(0) as u64,
         remaining: remaining.max(0) as u64,
         retry_after: ns(retry_us),

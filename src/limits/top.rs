@@ -45,7 +45,7 @@ struct Entry {
 
 /// One bucket of the table, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
+pub struct RefusedBucket {
     pub key: u64,
     pub count: u64,
     /// At most this much of `count` may belong to buckets the entry held before.
@@ -111,8 +111,8 @@ impl TopTable {
     }
 
     /// The `n` most refused buckets, most refused first.
-    pub fn top(&self, n: usize) -> Vec<Refused> {
-        let mut out: Vec<Refused> = self
+    pub fn top(&self, n: usize) -> Vec<RefusedBucket> {
+        let mut out: Vec<RefusedBucket> = self
             .entries
             .iter()
             .filter_map(|e| {
@@ -120,7 +120,7 @@ impl TopTable {
                 if key == 0 {
                     return None;
                 }
-                Some(Refused {
+                Some(RefusedBucket {
                     key,
                     count: e.count.load(Relaxed),
                     overcount: e.floor.load(Relaxed),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Who wrote a row: the TOML seed (`config`, which wins) or the admin API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Source {
+pub enum Origin {
     Config,
     Admin,
 }
@@ -43,7 +43,7 @@ pub struct TenantRow {
     pub description: String,
     /// A `[[plans]]` name; the plan may have left the configuration since.
     pub plan: Option<String>,
-    pub source: Source,
+    pub source: Origin,
     pub created_at: i64,
 }
 
@@ -54,7 +54,7 @@ pub struct AppRow {
     pub description: String,
     /// Public models the app may use; every model its tenant sees when `None`.
     pub models: Option<Vec<String>>,
-    pub source: Source,
+    pub source: Origin,
     pub created_at: i64,
 }
 
@@ -69,7 +69,7 @@ pub struct KeyRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
-    pub source: Source,
+    pub source: Origin,
 }
 
 impl KeyRow {
@@ -106,7 +106,7 @@ pub struct SubscriptionRow {
     pub reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
-    pub source: Source,
+    pub source: Origin,
 }
 
 /// An admin override of a route's configured lifecycle.
@@ -172,17 +172,17 @@ fn text_enum<T>(v: ValueRef<'_>, parse: fn(&str) -> Option<T>) -> FromSqlResult<
     parse(s).ok_or_else(|| FromSqlError::Other(format!("unexpected value {s:?}").into()))
 }
 
-impl Source {
+impl Origin {
     pub fn as_str(self) -> &'static str {
         match self {
-            Source::Config => "config",
-            Source::Admin => "admin",
+            Origin::Config => "config",
+            Origin::Admin => "admin",
         }
     }
     fn parse(s: &str) -> Option<Self> {
         match s {
-            "config" => Some(Source::Config),
-            "admin" => Some(Source::Admin),
+            "config" => Some(Origin::Config),
+            "admin" => Some(Origin::Admin),
             _ => None,
         }
     }
@@ -227,15 +227,15 @@ pub(crate) fn parse_lifecycle(s: &str) -> Option<Lifecycle> {
     }
 }
 
-impl ToSql for Source {
+impl ToSql for Origin {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(self.as_str().into())
     }
 }
 
-impl FromSql for Source {
+impl FromSql for Origin {
     fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
-        text_enum(v, Source::parse)
+        text_enum(v, Origin::parse)
     }
 }
 

@@ -11,7 +11,7 @@
 
 use super::rows::{self, SubState, SubscriptionRow};
 use super::tenants::{find_app, refuse_config};
-use super::{check_text, now, Actor, Change, Result, Source, Store, StoreError};
+use super::{check_text, now, Actor, Change, Origin, Result, Store, StoreError};
 use crate::config::compile::api::Approval;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
@@ -19,18 +19,18 @@ use serde_json::json;
 const REASON_MAX: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum SubDecision {
     Approve,
     Reject,
     Revoke,
 }
 
-impl Decision {
+impl SubDecision {
     fn action(self) -> &'static str {
         match self {
-            Decision::Approve => "subscription.approve",
-            Decision::Reject => "subscription.reject",
-            Decision::Revoke => "subscription.revoke",
+            SubDecision::Approve => "subscription.approve",
+            SubDecision::Reject => "subscription.reject",
+            SubDecision::Revoke => "subscription.revoke",
         }
     }
 }
@@ -119,7 +119,7 @@ impl Store {
             find_app(tx, tenant, app)?;
             let at = now();
             let id = match find_by_triple(tx, tenant, app, api)? {
-                Some(old) if old.source == Source::Config => {
+                Some(old) if old.source == Origin::Config => {
                     return Err(StoreError::ManagedByConfig(format!(
                         "app {tenant}/{app} is subscribed to {api} in the configuration"
                     )))
@@ -163,7 +163,7 @@ impl Store {
         &self,
         actor: &Actor,
         id: i64,
-        decision: Decision,
+        decision: SubDecision,
         reason: Option<&str>,
     ) -> Result<SubscriptionRow> {
         if let Some(r) = reason {
@@ -173,10 +173,10 @@ impl Store {
             let old = find_subscription(tx, id)?;
             refuse_config(old.source, format!("subscription {id}"))?;
             let next = match (decision, old.state) {
-                (Decision::Approve, SubState::Pending) => SubState::Active,
-                (Decision::Reject, SubState::Pending) => SubState::Rejected,
-                (Decision::Revoke, SubState::Pending | SubState::Active) => SubState::Revoked,
-                (Decision::Revoke, s) => {
+                (SubDecision::Approve, SubState::Pending) => SubState::Active,
+                (SubDecision::Reject, SubState::Pending) => SubState::Rejected,
+                (SubDecision::Revoke, SubState::Pending | SubState::Active) => SubState::Revoked,
+                (SubDecision::Revoke, s) => {
                     return Err(StoreError::Conflict(format!(
                         "subscription {id} is {}; only a pending or active one can be revoked",
                         s.as_str()
@@ -186,7 +186,7 @@ impl Store {
                     return Err(StoreError::Conflict(format!(
                         "subscription {id} is {}; only a pending one can be {}",
                         s.as_str(),
-                        if d == Decision::Approve {
+                        if d == SubDecision::Approve {
                             "approved"
                         } else {
                             "rejected"

@@ -1,7 +1,7 @@
 //! Tenants and their apps.
 
 use super::rows::{self, AppRow, TenantRow};
-use super::{check_name, check_text, now, Actor, Change, Result, Source, Store, StoreError};
+use super::{check_name, check_text, now, Actor, Change, Origin, Result, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
@@ -39,12 +39,12 @@ pub(crate) fn find_app(conn: &Connection, tenant: &str, name: &str) -> Result<Ap
     .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant:?} has no app {name:?}")))
 }
 
-pub(crate) fn refuse_config(source: Source, what: String) -> Result<()> {
+pub(crate) fn refuse_config(source: Origin, what: String) -> Result<()> {
     match source {
-        Source::Config => Err(StoreError::ManagedByConfig(format!(
+        Origin::Config => Err(StoreError::ManagedByConfig(format!(
             "{what} is declared in the configuration; change it there and reload"
         ))),
-        Source::Admin => Ok(()),
+        Origin::Admin => Ok(()),
     }
 }
 

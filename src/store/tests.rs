@@ -301,10 +301,10 @@ fn every_mutation_writes_audit_and_bumps_generation() {
         .request_subscription(&a, "acme", "web", "orders", Approval::Manual)
         .unwrap();
     step(&s, "subscription.request", "subscription:");
-    s.decide_subscription(&a, sub.id, Decision::Approve, None)
+    s.decide_subscription(&a, sub.id, SubDecision::Approve, None)
         .unwrap();
     step(&s, "subscription.approve", "subscription:");
-    s.decide_subscription(&a, sub.id, Decision::Revoke, Some("abuse"))
+    s.decide_subscription(&a, sub.id, SubDecision::Revoke, Some("abuse"))
         .unwrap();
     step(&s, "subscription.revoke", "subscription:");
     s.set_api_state(
@@ -391,7 +391,7 @@ fn keys_are_created_rotated_and_revoked() {
     let (id, secret) = api_key::parse(&full).unwrap();
     assert_eq!(id, k.public_id);
     assert!(api_key::verify(secret, &k.hash));
-    assert_eq!(k.source, Source::Admin);
+    assert_eq!(k.source, Origin::Admin);
     assert_eq!(k.expires_at, Some(4_000_000_000));
     assert_eq!(s.get_key(id).unwrap(), k);
 
@@ -476,13 +476,17 @@ fn the_subscription_state_machine() {
         .unwrap();
     assert_eq!(sub.state, SubState::Pending);
     let rejected = s
-        .decide_subscription(&a, sub.id, Decision::Reject, Some("no"))
+        .decide_subscription(&a, sub.id, SubDecision::Reject, Some("no"))
         .unwrap();
     assert_eq!(
         (rejected.state, rejected.reason.as_deref()),
         (SubState::Rejected, Some("no"))
     );
-    for d in [Decision::Approve, Decision::Reject, Decision::Revoke] {
+    for d in [
+        SubDecision::Approve,
+        SubDecision::Reject,
+        SubDecision::Revoke,
+    ] {
         assert!(matches!(
             s.decide_subscription(&a, sub.id, d, None),
             Err(StoreError::Conflict(_))
@@ -497,15 +501,15 @@ fn the_subscription_state_machine() {
         (sub.id, SubState::Pending, None)
     );
     let active = s
-        .decide_subscription(&a, sub.id, Decision::Approve, None)
+        .decide_subscription(&a, sub.id, SubDecision::Approve, None)
         .unwrap();
     assert_eq!(active.state, SubState::Active);
     assert!(matches!(
-        s.decide_subscription(&a, sub.id, Decision::Approve, None),
+        s.decide_subscription(&a, sub.id, SubDecision::Approve, None),
         Err(StoreError::Conflict(_))
     ));
     let revoked = s
-        .decide_subscription(&a, sub.id, Decision::Revoke, None)
+        .decide_subscription(&a, sub.id, SubDecision::Revoke, None)
         .unwrap();
     assert_eq!(revoked.state, SubState::Revoked);
     // A pending one can be revoked too.
@@ -513,7 +517,7 @@ fn the_subscription_state_machine() {
         .request_subscription(&a, "acme", "web", "orders", Approval::Manual)
         .unwrap();
     let r = s
-        .decide_subscription(&a, p.id, Decision::Revoke, None)
+        .decide_subscription(&a, p.id, SubDecision::Revoke, None)
         .unwrap();
     assert_eq!(r.state, SubState::Revoked);
 
@@ -543,7 +547,7 @@ fn the_seed_upserts_and_audits_only_changes() {
     s.apply_seed(&seed_acme()).unwrap();
     let rows = s.rows().unwrap();
     assert_eq!(rows.generation, 1);
-    assert_eq!(rows.tenants[0].source, Source::Config);
+    assert_eq!(rows.tenants[0].source, Origin::Config);
     assert_eq!(rows.apps[0].models, Some(vec!["demo".to_string()]));
     assert_eq!(rows.keys[0].public_id, "abcdefghijkl");
     assert!(api_key::verify("s3cret", &rows.keys[0].hash));
@@ -581,20 +585,20 @@ fn the_config_wins_over_admin_edits_of_its_entries() {
     let sub = s
         .request_subscription(&a, "acme", "web", "orders-v1", Approval::Manual)
         .unwrap();
-    s.decide_subscription(&a, sub.id, Decision::Reject, Some("no"))
+    s.decide_subscription(&a, sub.id, SubDecision::Reject, Some("no"))
         .unwrap();
     s.apply_seed(&seed_acme()).unwrap();
     let t = s.get_tenant("acme").unwrap();
-    assert_eq!((t.description.as_str(), t.source), ("Acme", Source::Config));
+    assert_eq!((t.description.as_str(), t.source), ("Acme", Origin::Config));
     let app = s.get_app("acme", "web").unwrap();
     assert_eq!(
         (app.description.as_str(), app.source),
-        ("site", Source::Config)
+        ("site", Origin::Config)
     );
     let sub = s.get_subscription(sub.id).unwrap();
     assert_eq!(
         (sub.state, sub.source, sub.reason),
-        (SubState::Active, Source::Config, None)
+        (SubState::Active, Origin::Config, None)
     );
 }
 
@@ -628,8 +632,8 @@ fn the_seed_removes_what_it_no_longer_declares_and_leaves_admin_rows() {
         .iter()
         .map(|t| (t.name.as_str(), t.source))
         .collect();
-    assert_eq!(names, [("acme", Source::Admin), ("globex", Source::Admin)]);
-    assert!(rows.apps.iter().all(|app| app.source == Source::Admin));
+    assert_eq!(names, [("acme", Origin::Admin), ("globex", Origin::Admin)]);
+    assert!(rows.apps.iter().all(|app| app.source == Origin::Admin));
     assert_eq!(rows.apps.len(), 2);
     assert_eq!(last_audit(&s).detail["kept"].as_array().unwrap().len(), 2);
 
@@ -663,7 +667,7 @@ fn configured_entries_refuse_admin_changes() {
         .unwrap()[0]
         .clone();
     managed(
-        s.decide_subscription(&a, sub.id, Decision::Revoke, None)
+        s.decide_subscription(&a, sub.id, SubDecision::Revoke, None)
             .map(drop),
     );
     managed(
@@ -672,12 +676,12 @@ fn configured_entries_refuse_admin_changes() {
     );
     // New admin rows under configured ones are fine.
     let (k, _) = s.create_key(&a, "acme", "web", "mine", None).unwrap();
-    assert_eq!(k.source, Source::Admin);
+    assert_eq!(k.source, Origin::Admin);
     s.revoke_key(&a, &k.public_id).unwrap();
     let sub = s
         .request_subscription(&a, "acme", "web", "other", Approval::Auto)
         .unwrap();
-    assert_eq!(sub.source, Source::Admin);
+    assert_eq!(sub.source, Origin::Admin);
     s.create_app(&a, "acme", "mobile", "", None).unwrap();
     s.put_credential(&a, "acme", "openai", b"x").unwrap();
 }
@@ -895,5 +899,5 @@ fn a_configured_tenant_keeps_its_plan_but_takes_attachments() {
     assert_eq!(s.rows().unwrap().attachments.len(), 1);
     // Undeclared, the tenant holds an admin attachment: it is kept, as an admin tenant.
     s.apply_seed(&[]).unwrap();
-    assert_eq!(s.get_tenant("acme").unwrap().source, Source::Admin);
+    assert_eq!(s.get_tenant("acme").unwrap().source, Origin::Admin);
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 /// One request: `path` holds the query, `body` is sent as JSON.
 #[derive(Debug, PartialEq)]
-pub struct Call {
+pub struct ApiCall {
     pub method: &'static str,
     pub path: String,
     pub body: Option<Value>,
@@ -18,9 +18,9 @@ pub struct Call {
     pub note: Option<String>,
 }
 
-impl Call {
-    fn get(path: String) -> Call {
-        Call {
+impl ApiCall {
+    fn get(path: String) -> ApiCall {
+        ApiCall {
             method: "GET",
             path,
             body: None,
@@ -28,8 +28,8 @@ impl Call {
         }
     }
 
-    fn with(method: &'static str, path: String, body: Value) -> Call {
-        Call {
+    fn with(method: &'static str, path: String, body: Value) -> ApiCall {
+        ApiCall {
             method,
             path,
             body: Some(body),
@@ -37,8 +37,8 @@ impl Call {
         }
     }
 
-    fn delete(path: String, note: String) -> Call {
-        Call {
+    fn delete(path: String, note: String) -> ApiCall {
+        ApiCall {
             method: "DELETE",
             path,
             body: None,
@@ -46,7 +46,7 @@ impl Call {
         }
     }
 
-    fn note(mut self, note: impl Into<String>) -> Call {
+    fn note(mut self, note: impl Into<String>) -> ApiCall {
         self.note = Some(note.into());
         self
     }
@@ -57,7 +57,7 @@ impl Call {
 pub fn call(
     cmd: &AdminCommand,
     secret: &mut dyn FnMut(&SecretSource) -> Result<String, CliError>,
-) -> Result<Option<Call>, CliError> {
+) -> Result<Option<ApiCall>, CliError> {
     Ok(Some(match cmd {
         AdminCommand::Tenants(c) => tenants(c),
         AdminCommand::Credentials(c) => credentials(c, secret)?,
@@ -66,7 +66,7 @@ pub fn call(
         AdminCommand::Subscriptions(c) => subscriptions(c),
         AdminCommand::Apis(c) => apis(c),
         AdminCommand::Limits(c) => limits(c),
-        AdminCommand::Catalog { tenant } => Call::get(format!(
+        AdminCommand::Catalog { tenant } => ApiCall::get(format!(
             "/admin/catalog{}",
             query(&[("tenant", tenant.clone())])
         )),
@@ -74,7 +74,7 @@ pub fn call(
             limit,
             target,
             action,
-        } => Call::get(format!(
+        } => ApiCall::get(format!(
             "/admin/audit{}",
             query(&[
                 ("limit", limit.map(|l| l.to_string())),
@@ -82,19 +82,19 @@ pub fn call(
                 ("action", action.clone()),
             ])
         )),
-        AdminCommand::Openapi => Call::get("/admin/openapi.json".into()),
+        AdminCommand::Openapi => ApiCall::get("/admin/openapi.json".into()),
         AdminCommand::Keygen { .. } => return Ok(None),
     }))
 }
 
-fn tenants(c: &TenantsCommand) -> Call {
+fn tenants(c: &TenantsCommand) -> ApiCall {
     match c {
-        TenantsCommand::List => Call::get("/admin/tenants".into()),
-        TenantsCommand::Show { tenant } => Call::get(tenant_path(tenant)),
+        TenantsCommand::List => ApiCall::get("/admin/tenants".into()),
+        TenantsCommand::Show { tenant } => ApiCall::get(tenant_path(tenant)),
         TenantsCommand::Create {
             tenant,
             description,
-        } => Call::with(
+        } => ApiCall::with(
             "POST",
             "/admin/tenants".into(),
             object([
@@ -105,21 +105,21 @@ fn tenants(c: &TenantsCommand) -> Call {
         TenantsCommand::Update {
             tenant,
             description,
-        } => Call::with(
+        } => ApiCall::with(
             "PATCH",
             tenant_path(tenant),
             json!({ "description": description }),
         ),
-        TenantsCommand::Delete { tenant } => Call::delete(
+        TenantsCommand::Delete { tenant } => ApiCall::delete(
             tenant_path(tenant),
             format!("deleted tenant {tenant:?} with its apps, keys and subscriptions"),
         ),
-        TenantsCommand::SetPlan { tenant, plan } => Call::with(
+        TenantsCommand::SetPlan { tenant, plan } => ApiCall::with(
             "PUT",
             format!("{}/plan", tenant_path(tenant)),
             json!({ "plan": plan }),
         ),
-        TenantsCommand::ClearPlan { tenant } => Call {
+        TenantsCommand::ClearPlan { tenant } => ApiCall {
             method: "DELETE",
             path: format!("{}/plan", tenant_path(tenant)),
             body: None,
@@ -128,7 +128,7 @@ fn tenants(c: &TenantsCommand) -> Call {
     }
 }
 
-fn limits(c: &LimitsCommand) -> Call {
+fn limits(c: &LimitsCommand) -> ApiCall {
     let bucket = |b: &BucketArgs| {
         format!(
             "/admin/limits/{}/bucket{}",
@@ -151,15 +151,15 @@ fn limits(c: &LimitsCommand) -> Call {
         format!("{owner}/limits/{}", seg(limit))
     };
     match c {
-        LimitsCommand::List => Call::get("/admin/limits".into()),
-        LimitsCommand::Bucket(b) => Call::get(bucket(b)),
-        LimitsCommand::Reset(b) => Call {
+        LimitsCommand::List => ApiCall::get("/admin/limits".into()),
+        LimitsCommand::Bucket(b) => ApiCall::get(bucket(b)),
+        LimitsCommand::Reset(b) => ApiCall {
             method: "DELETE",
             path: bucket(b),
             body: None,
             note: None,
         },
-        LimitsCommand::Top { n } => Call::get(format!(
+        LimitsCommand::Top { n } => ApiCall::get(format!(
             "/admin/limits/top{}",
             query(&[("n", n.map(|n| n.to_string()))])
         )),
@@ -169,7 +169,7 @@ fn limits(c: &LimitsCommand) -> Call {
             app,
             rate,
             burst,
-        } => Call::with(
+        } => ApiCall::with(
             "PUT",
             attached(tenant, app, limit),
             object([
@@ -177,7 +177,7 @@ fn limits(c: &LimitsCommand) -> Call {
                 ("burst", burst.map(|b| json!(b))),
             ]),
         ),
-        LimitsCommand::Detach { tenant, limit, app } => Call::delete(
+        LimitsCommand::Detach { tenant, limit, app } => ApiCall::delete(
             attached(tenant, app, limit),
             format!("detached limit {limit:?}"),
         ),
@@ -187,13 +187,13 @@ fn limits(c: &LimitsCommand) -> Call {
 fn credentials(
     c: &CredentialsCommand,
     secret: &mut dyn FnMut(&SecretSource) -> Result<String, CliError>,
-) -> Result<Call, CliError> {
+) -> Result<ApiCall, CliError> {
     let path = |tenant: &str, provider: &str| {
         format!("{}/credentials/{}", tenant_path(tenant), seg(provider))
     };
     Ok(match c {
         CredentialsCommand::List { tenant } => {
-            Call::get(format!("{}/credentials", tenant_path(tenant)))
+            ApiCall::get(format!("{}/credentials", tenant_path(tenant)))
         }
         CredentialsCommand::Set {
             tenant,
@@ -207,25 +207,25 @@ fn credentials(
                 },
             };
             let key = secret(&source)?;
-            Call::with("PUT", path(tenant, provider), json!({ "api_key": key }))
+            ApiCall::with("PUT", path(tenant, provider), json!({ "api_key": key }))
         }
-        CredentialsCommand::Delete { tenant, provider } => Call::delete(
+        CredentialsCommand::Delete { tenant, provider } => ApiCall::delete(
             path(tenant, provider),
             format!("deleted tenant {tenant:?}'s key for {provider:?}"),
         ),
     })
 }
 
-fn apps(c: &AppsCommand) -> Call {
+fn apps(c: &AppsCommand) -> ApiCall {
     match c {
-        AppsCommand::List { tenant } => Call::get(format!("{}/apps", tenant_path(tenant))),
-        AppsCommand::Show { tenant, app } => Call::get(app_path(tenant, app)),
+        AppsCommand::List { tenant } => ApiCall::get(format!("{}/apps", tenant_path(tenant))),
+        AppsCommand::Show { tenant, app } => ApiCall::get(app_path(tenant, app)),
         AppsCommand::Create {
             tenant,
             app,
             description,
             models,
-        } => Call::with(
+        } => ApiCall::with(
             "POST",
             format!("{}/apps", tenant_path(tenant)),
             object([
@@ -246,7 +246,7 @@ fn apps(c: &AppsCommand) -> Call {
                 (None, true) => Some(Value::Null),
                 (None, false) => None,
             };
-            Call::with(
+            ApiCall::with(
                 "PATCH",
                 app_path(tenant, app),
                 object([
@@ -255,23 +255,25 @@ fn apps(c: &AppsCommand) -> Call {
                 ]),
             )
         }
-        AppsCommand::Delete { tenant, app } => Call::delete(
+        AppsCommand::Delete { tenant, app } => ApiCall::delete(
             app_path(tenant, app),
             format!("deleted app {tenant}/{app} with its keys and subscriptions"),
         ),
     }
 }
 
-fn keys(c: &KeysCommand) -> Call {
+fn keys(c: &KeysCommand) -> ApiCall {
     match c {
-        KeysCommand::List { tenant, app } => Call::get(format!("{}/keys", app_path(tenant, app))),
+        KeysCommand::List { tenant, app } => {
+            ApiCall::get(format!("{}/keys", app_path(tenant, app)))
+        }
         KeysCommand::Create {
             tenant,
             app,
             name,
             expires_in,
             expires_at,
-        } => Call::with(
+        } => ApiCall::with(
             "POST",
             format!("{}/keys", app_path(tenant, app)),
             object([
@@ -281,14 +283,14 @@ fn keys(c: &KeysCommand) -> Call {
             ]),
         )
         .note("The \"key\" above is shown only this once: only its hash is kept."),
-        KeysCommand::Show { id } => Call::get(key_path(id)),
-        KeysCommand::Revoke { id } => Call {
+        KeysCommand::Show { id } => ApiCall::get(key_path(id)),
+        KeysCommand::Revoke { id } => ApiCall {
             method: "DELETE",
             path: key_path(id),
             body: None,
             note: None,
         },
-        KeysCommand::Rotate { id, overlap } => Call::with(
+        KeysCommand::Rotate { id, overlap } => ApiCall::with(
             "POST",
             format!("{}/rotate", key_path(id)),
             object([("overlap", overlap.as_ref().map(|o| json!(o)))]),
@@ -300,9 +302,9 @@ fn keys(c: &KeysCommand) -> Call {
     }
 }
 
-fn subscriptions(c: &SubscriptionsCommand) -> Call {
+fn subscriptions(c: &SubscriptionsCommand) -> ApiCall {
     let decide = |id: &u64, verb: &str, reason: &Option<String>| {
-        Call::with(
+        ApiCall::with(
             "POST",
             format!("/admin/subscriptions/{id}/{verb}"),
             object([("reason", reason.as_ref().map(|r| json!(r)))]),
@@ -314,7 +316,7 @@ fn subscriptions(c: &SubscriptionsCommand) -> Call {
             tenant,
             app,
             api,
-        } => Call::get(format!(
+        } => ApiCall::get(format!(
             "/admin/subscriptions{}",
             query(&[
                 ("state", state.clone()),
@@ -323,8 +325,8 @@ fn subscriptions(c: &SubscriptionsCommand) -> Call {
                 ("api", api.clone()),
             ])
         )),
-        SubscriptionsCommand::Show { id } => Call::get(format!("/admin/subscriptions/{id}")),
-        SubscriptionsCommand::Request { tenant, app, api } => Call::with(
+        SubscriptionsCommand::Show { id } => ApiCall::get(format!("/admin/subscriptions/{id}")),
+        SubscriptionsCommand::Request { tenant, app, api } => ApiCall::with(
             "POST",
             format!("{}/subscriptions", app_path(tenant, app)),
             json!({ "api": api }),
@@ -335,17 +337,17 @@ fn subscriptions(c: &SubscriptionsCommand) -> Call {
     }
 }
 
-fn apis(c: &ApisCommand) -> Call {
+fn apis(c: &ApisCommand) -> ApiCall {
     let state_path = |name: &str| format!("/admin/apis/{}/state", seg(name));
     match c {
-        ApisCommand::List => Call::get("/admin/apis".into()),
-        ApisCommand::Show { name } => Call::get(format!("/admin/apis/{}", seg(name))),
+        ApisCommand::List => ApiCall::get("/admin/apis".into()),
+        ApisCommand::Show { name } => ApiCall::get(format!("/admin/apis/{}", seg(name))),
         ApisCommand::SetState {
             name,
             state,
             successor,
             sunset,
-        } => Call::with(
+        } => ApiCall::with(
             "PUT",
             state_path(name),
             object([
@@ -354,7 +356,7 @@ fn apis(c: &ApisCommand) -> Call {
                 ("sunset", sunset.as_ref().map(|s| json!(s))),
             ]),
         ),
-        ApisCommand::ClearState { name } => Call {
+        ApisCommand::ClearState { name } => ApiCall {
             method: "DELETE",
             path: state_path(name),
             body: None,

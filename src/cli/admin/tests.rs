@@ -26,7 +26,7 @@ fn parse(args: &[&str]) -> Result<AdminArgs, clap::Error> {
 }
 
 /// The request of a command line; a key asked for is "sk-test".
-fn request(args: &[&str]) -> Call {
+fn request(args: &[&str]) -> ApiCall {
     let parsed = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
     call(&parsed.command, &mut |_| Ok("sk-test".to_string()))
         .unwrap()
@@ -555,8 +555,8 @@ fn keygen_is_offline() {
     assert!(call(&a.command, &mut |_| unreachable!()).unwrap().is_none());
 }
 
-fn target(url: Url) -> Target {
-    Target {
+fn target(url: Url) -> AdminTarget {
+    AdminTarget {
         url,
         token: "s3cret".into(),
     }
@@ -613,7 +613,7 @@ fn an_error_answer_gives_the_servers_message() {
 #[test]
 fn a_token_that_cannot_be_a_header_is_not_sent() {
     let url = Url::parse("http://127.0.0.1:9").unwrap();
-    let t = Target {
+    let t = AdminTarget {
         url,
         token: "a\r\nX-Evil: 1".into(),
     };
@@ -624,7 +624,7 @@ fn a_token_that_cannot_be_a_header_is_not_sent() {
         Duration::from_secs(1),
     )
     .unwrap_err();
-    assert!(matches!(e, CliError::Target(_)), "{e:?}");
+    assert!(matches!(e, CliError::AdminTarget(_)), "{e:?}");
 }
 
 #[test]

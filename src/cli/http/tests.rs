@@ -2,8 +2,8 @@ use super::*;
 use crate::cli::test_server::{json_answer, serve};
 use std::net::TcpListener;
 
-fn client(url: Url) -> Client {
-    Client::new(url, Duration::from_secs(5))
+fn client(url: Url) -> AdminClient {
+    AdminClient::new(url, Duration::from_secs(5))
 }
 
 fn get(url: Url) -> Result<Response, HttpError> {

@@ -7,6 +7,7 @@ use crate::base::clock::now_ms;
 use crate::base::hash::mix;
 use crate::config::compile::{BalanceSpec, UpstreamSpec};
 use crate::telemetry::metrics::UpstreamMetrics;
+use pingora::upstreams::peer::HttpPeer;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -144,6 +145,20 @@ impl UpstreamGroup {
                     (ta.inflight() * tb.weight as usize).cmp(&(tb.inflight() * ta.weight as usize))
                 }),
         }
+    }
+
+    /// How to reach target `i`: TLS, SNI and certificate checks (Pingora's default: the chain
+    /// and the host name against the SNI) and the connect, write and idle timeouts of the
+    /// group. The proxy and the health check both connect through this, so a probe goes the
+    /// way a request goes; the proxy adds its read timeout, which depends on the request.
+    pub fn peer(&self, i: usize) -> HttpPeer {
+        let spec = &self.spec;
+        let mut peer = HttpPeer::new(self.targets[i].addr, spec.tls, spec.sni.clone());
+        peer.options.connection_timeout = Some(spec.connect_timeout);
+        peer.options.total_connection_timeout = Some(spec.connect_timeout);
+        peer.options.write_timeout = Some(spec.write_timeout);
+        peer.options.idle_timeout = Some(spec.keepalive_timeout);
+        peer
     }
 
     /// Weighted rendezvous hashing: only keys of a target that leaves move elsewhere.

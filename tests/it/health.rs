@@ -301,3 +301,38 @@ upstream = "echo"
         (0..4).any(|_| get(&gw).1 == "a").then_some(())
     });
 }
+
+/// The probe checks the certificate as requests do: against the upstream's `sni`. A name the
+/// certificate does not carry fails the check, and the verdict log says why.
+#[test]
+fn a_tls_probe_checks_the_certificate_name() {
+    let certs = tempfile::tempdir().unwrap();
+    tls::make_certs(certs.path());
+    let up = tls::TlsUpstream::start(certs.path(), "a");
+    let body = format!(
+        r#"
+[[upstreams]]
+name = "echo"
+targets = ["{}"]
+tls = true
+sni = "not-localhost.example"
+health_check = {{ path = "/health", interval = "200ms", timeout = "1s" }}
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+"#,
+        up.addr()
+    );
+    let ca = certs.path().join("ca.pem");
+    let gw = Gateway::start_env(1, &body, &[("SSL_CERT_FILE", ca.as_os_str())]);
+    let line = wait_for("the verdict", Duration::from_secs(5), || {
+        gw.stderr()
+            .lines()
+            .find(|l| l.contains("failed its health check"))
+            .map(str::to_string)
+    });
+    assert!(line.contains("not valid for name"), "{line}");
+    assert!(up.requests().is_empty(), "{:?}", up.requests());
+}

@@ -1,6 +1,12 @@
 //! An upstream group at run time: its targets with their health, and target selection.
 //!
 //! Everything a request touches here is an atomic: selection never locks.
+//!
+//! DESIGN: this is our own code, not `pingora-load-balancing`'s `LoadBalancer`, which has no
+//! least-in-flight, repeats each target `weight` times in a row instead of nginx's smooth order,
+//! retries past an unhealthy pick by further turns or hashes rather than the next untried
+//! target, looks each candidate's health up in a hash map, and has no passive ejection (see the
+//! README's `[[upstreams]]` section). The active probes do use Pingora's connector (`health`).
 
 use crate::base::breaker::Breaker;
 use crate::base::clock::now_ms;

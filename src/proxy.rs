@@ -376,13 +376,8 @@ impl ProxyHttp for Gateway {
             }
             read_timeout = read_timeout.min(left);
         }
-        let target = &group.targets[i];
-        let mut peer = HttpPeer::new(target.addr, spec.tls, spec.sni.clone());
-        peer.options.connection_timeout = Some(spec.connect_timeout);
-        peer.options.total_connection_timeout = Some(spec.connect_timeout);
+        let mut peer = group.peer(i);
         peer.options.read_timeout = Some(read_timeout);
-        peer.options.write_timeout = Some(spec.write_timeout);
-        peer.options.idle_timeout = Some(spec.keepalive_timeout);
         Ok(Box::new(peer))
     }
 

@@ -77,8 +77,6 @@ impl Snapshot {
         }
     }
 
-    /// Starts the health-check tasks of this snapshot's upstreams, and resolves its LLM
-    /// providers' host names ahead of the first call (inside a Tokio runtime).
     /// Whether each upstream target takes traffic now, for `/metrics`.
     pub fn targets_up(&self) -> Vec<TargetUp<'_>> {
         let now = crate::base::clock::now_ms();
@@ -94,6 +92,8 @@ impl Snapshot {
             .collect()
     }
 
+    /// Starts the health-check tasks of this snapshot's upstreams, and resolves its LLM
+    /// providers' host names ahead of the first call (inside a Tokio runtime).
     pub fn start_health_checks(&self) {
         for g in &self.upstreams {
             health::spawn(g);

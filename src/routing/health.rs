@@ -1,12 +1,32 @@
 //! Active HTTP health checks: one task per upstream group, probing every target each interval.
 //!
+//! A probe is one `GET` through Pingora's HTTP connector, to the peer the proxy itself would
+//! use (`UpstreamGroup::peer`): a `tls = true` upstream is probed over TLS, with its SNI and
+//! the same certificate checks as its requests. The verdict (thresholds, a passing check
+//! forgiving a passive ejection) stays ours, on the target's atomics that selection reads.
+//!
+//! DESIGN: `pingora_load_balancing::health_check::HttpHealthCheck` would send the probe the
+//! same way, but it holds one request header (one `Host`) for every backend it checks and owns
+//! its connector: our default `Host` is each target's own address, so it would take one check,
+//! hence one connector with its own TLS trust store and pools, per target, per worker, per
+//! reload. Its verdicts also feed `Backends`' private health state, reporting only flips, not
+//! each pass. So the probe uses its building blocks (the connector, `RequestHeader`, the
+//! response parser) directly, one connector per worker process.
+//!
 //! The task holds only a `Weak` reference, so it ends by itself once a reload drops the group.
 
 use super::upstream::UpstreamGroup;
 use crate::config::compile::HealthSpec;
+use once_cell::sync::Lazy;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
 use std::sync::{Arc, Weak};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+/// Every probe of this worker process goes through one connector. It trusts what the proxy's
+/// own connector trusts: the platform's roots, `SSL_CERT_FILE` included (the server sets no
+/// `ca_file`). Probes never return a connection to its pool: each checks a fresh connect and
+/// handshake, as a new request to a target with no idle connection would make.
+static CONNECTOR: Lazy<Connector> = Lazy::new(|| Connector::new(None));
 
 pub fn spawn(group: &Arc<UpstreamGroup>) {
     let Some(spec) = group.spec.health.clone() else {
@@ -17,6 +37,12 @@ pub fn spawn(group: &Arc<UpstreamGroup>) {
 }
 
 async fn run(group: Weak<UpstreamGroup>, spec: HealthSpec) {
+    // Building the connector reads the trust store from disk: on the blocking pool, once per
+    // process, not on the worker thread that serves requests.
+    let _ = tokio::task::spawn_blocking(|| {
+        Lazy::force(&CONNECTOR);
+    })
+    .await;
     let spec = Arc::new(spec);
     let n = match group.upgrade() {
         Some(g) => g.targets.len(),
@@ -31,17 +57,17 @@ async fn run(group: Weak<UpstreamGroup>, spec: HealthSpec) {
         let Some(g) = group.upgrade() else { return };
         // Probes run concurrently, so one slow target does not delay the verdict on the others.
         let mut set = tokio::task::JoinSet::new();
-        for (i, t) in g.targets.iter().enumerate() {
-            let (addr, label, spec) = (t.addr, t.label.clone(), spec.clone());
-            set.spawn(async move { (i, probe(addr, &label, &spec).await) });
+        for i in 0..n {
+            let (g, spec) = (g.clone(), spec.clone());
+            set.spawn(async move { (i, probe(&g, i, &spec).await) });
         }
-        let mut results = vec![false; n];
-        while let Some(Ok((i, ok))) = set.join_next().await {
-            results[i] = ok;
+        let mut results: Vec<Result<(), String>> = vec![Err("not probed".into()); n];
+        while let Some(Ok((i, result))) = set.join_next().await {
+            results[i] = result;
         }
-        for (i, ok) in results.into_iter().enumerate() {
+        for (i, result) in results.into_iter().enumerate() {
             let s = &mut streaks[i];
-            *s = match (ok, *s) {
+            *s = match (result.is_ok(), *s) {
                 (true, s) if s > 0 => s + 1,
                 (true, _) => 1,
                 (false, s) if s < 0 => s - 1,
@@ -51,60 +77,83 @@ async fn run(group: Weak<UpstreamGroup>, spec: HealthSpec) {
             if *s >= spec.healthy_threshold as i64 && t.set_healthy(true) {
                 tracing::info!(upstream = %g.spec.name, target = %t.label, "target is healthy again");
             } else if -*s >= spec.unhealthy_threshold as i64 && t.set_healthy(false) {
-                tracing::warn!(upstream = %g.spec.name, target = %t.label, "target failed its health check");
+                let reason = result.err().unwrap_or_default();
+                tracing::warn!(upstream = %g.spec.name, target = %t.label, %reason, "target failed its health check");
             }
         }
     }
 }
 
-/// One `GET` with `Connection: close`; healthy on an expected status within the timeout.
-async fn probe(addr: std::net::SocketAddr, label: &str, spec: &HealthSpec) -> bool {
-    let host = spec.host.as_deref().unwrap_or(label);
+/// One `GET` with `Connection: close` to target `i`; healthy on an expected status within the
+/// timeout, which bounds the whole probe (connect, handshake, request and response head).
+async fn probe(group: &UpstreamGroup, i: usize, spec: &HealthSpec) -> Result<(), String> {
+    let host = spec.host.as_deref().unwrap_or(&group.targets[i].label);
+    let req = request(&spec.path, host).map_err(|e| e.to_string())?;
+    let peer = group.peer(i);
     let attempt = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let req = format!(
-            "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tollgate-health-check\r\nConnection: close\r\n\r\n",
-            spec.path
-        );
-        stream.write_all(req.as_bytes()).await?;
-        let mut buf = [0u8; 64];
-        let mut len = 0;
-        while len < 12 {
-            let n = stream.read(&mut buf[len..]).await?;
-            if n == 0 {
-                break;
-            }
-            len += n;
-        }
-        Ok::<_, std::io::Error>(parse_status(&buf[..len]))
+        let (mut session, _) = CONNECTOR.get_http_session(&peer).await?;
+        session.write_request_header(Box::new(req)).await?;
+        session.finish_request_body().await?;
+        session.read_response_header().await?;
+        Ok::<_, Box<pingora::Error>>(session.response_header().map(|h| h.status.as_u16()))
     };
     match tokio::time::timeout(spec.timeout, attempt).await {
-        Ok(Ok(Some(status))) => {
-            if spec.expect_status.is_empty() {
-                (200..400).contains(&status)
-            } else {
-                spec.expect_status.contains(&status)
-            }
-        }
-        _ => false,
+        Ok(Ok(Some(status))) if expected(spec, status) => Ok(()),
+        Ok(Ok(Some(status))) => Err(format!("status {status}")),
+        Ok(Ok(None)) => Err("no response header".into()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {:?}", spec.timeout)),
     }
 }
 
-fn parse_status(head: &[u8]) -> Option<u16> {
-    let text = std::str::from_utf8(head.get(..12)?).ok()?;
-    let rest = text.strip_prefix("HTTP/1.")?;
-    rest.get(2..5)?.parse().ok()
+fn request(path: &str, host: &str) -> pingora::Result<RequestHeader> {
+    let mut req = RequestHeader::build("GET", path.as_bytes(), None)?;
+    req.insert_header("Host", host)?;
+    req.insert_header("User-Agent", "tollgate-health-check")?;
+    req.insert_header("Connection", "close")?;
+    Ok(req)
+}
+
+/// Any 2xx or 3xx unless `expect_status` lists the statuses that count.
+fn expected(spec: &HealthSpec, status: u16) -> bool {
+    if spec.expect_status.is_empty() {
+        (200..400).contains(&status)
+    } else {
+        spec.expect_status.contains(&status)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn spec(expect_status: Vec<u16>) -> HealthSpec {
+        HealthSpec {
+            path: "/health".into(),
+            host: None,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            healthy_threshold: 1,
+            unhealthy_threshold: 1,
+            expect_status,
+        }
+    }
+
     #[test]
-    fn status_line_parses() {
-        assert_eq!(
-            super::parse_status(b"HTTP/1.1 204 No Content\r\n"),
-            Some(204)
-        );
-        assert_eq!(super::parse_status(b"HTTP/1.0 503 x"), Some(503));
-        assert_eq!(super::parse_status(b"garbage"), None);
+    fn any_2xx_or_3xx_passes_unless_statuses_are_listed() {
+        let any = spec(vec![]);
+        assert!(expected(&any, 204) && expected(&any, 302));
+        assert!(!expected(&any, 404) && !expected(&any, 503) && !expected(&any, 101));
+        let listed = spec(vec![418]);
+        assert!(expected(&listed, 418) && !expected(&listed, 200));
+    }
+
+    #[test]
+    fn the_request_names_its_host_and_closes() {
+        let req = request("/health?deep=1", "svc.internal:8443").unwrap();
+        assert_eq!(req.uri.to_string(), "/health?deep=1");
+        assert_eq!(req.headers["host"], "svc.internal:8443");
+        assert_eq!(req.headers["connection"], "close");
     }
 }

@@ -1,12 +1,19 @@
 //! An upstream group at run time: its targets with their health, and target selection.
 //!
 //! Everything a request touches here is an atomic: selection never locks.
+//!
+//! DESIGN: this is our own code, not `pingora-load-balancing`'s `LoadBalancer`, which has no
+//! least-in-flight, repeats each target `weight` times in a row instead of nginx's smooth order,
+//! retries past an unhealthy pick by further turns or hashes rather than the next untried
+//! target, looks each candidate's health up in a hash map, and has no passive ejection (see the
+//! README's `[[upstreams]]` section). The active probes do use Pingora's connector (`health`).
 
 use crate::base::breaker::Breaker;
 use crate::base::clock::now_ms;
 use crate::base::hash::mix;
 use crate::config::compile::{BalanceSpec, UpstreamSpec};
 use crate::telemetry::metrics::UpstreamMetrics;
+use pingora::upstreams::peer::HttpPeer;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -144,6 +151,20 @@ impl UpstreamGroup {
                     (ta.inflight() * tb.weight as usize).cmp(&(tb.inflight() * ta.weight as usize))
                 }),
         }
+    }
+
+    /// How to reach target `i`: TLS, SNI and certificate checks (Pingora's default: the chain
+    /// and the host name against the SNI) and the connect, write and idle timeouts of the
+    /// group. The proxy and the health check both connect through this, so a probe goes the
+    /// way a request goes; the proxy adds its read timeout, which depends on the request.
+    pub fn peer(&self, i: usize) -> HttpPeer {
+        let spec = &self.spec;
+        let mut peer = HttpPeer::new(self.targets[i].addr, spec.tls, spec.sni.clone());
+        peer.options.connection_timeout = Some(spec.connect_timeout);
+        peer.options.total_connection_timeout = Some(spec.connect_timeout);
+        peer.options.write_timeout = Some(spec.write_timeout);
+        peer.options.idle_timeout = Some(spec.keepalive_timeout);
+        peer
     }
 
     /// Weighted rendezvous hashing: only keys of a target that leaves move elsewhere.

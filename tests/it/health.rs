@@ -231,3 +231,108 @@ upstream = "slow"
 fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|&&s| s == status).count()
 }
+
+/// A `tls = true` upstream is probed over TLS, with its SNI and certificate checks: the probe
+/// arrives (only a TLS request is logged by the server), with the target's address as `Host`;
+/// a failing check takes the target out and a passing one brings it back. Probed in plain
+/// text, as before, both targets failed their checks at once.
+#[test]
+fn tls_upstreams_are_probed_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    tls::make_certs(certs.path());
+    let a = tls::TlsUpstream::start(certs.path(), "a");
+    let b = tls::TlsUpstream::start(certs.path(), "b");
+    let body = format!(
+        r#"
+[[upstreams]]
+name = "echo"
+targets = ["{}", "{}"]
+tls = true
+sni = "localhost"
+health_check = {{ path = "/health", interval = "200ms", timeout = "1s" }}
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+"#,
+        a.addr(),
+        b.addr()
+    );
+    let ca = certs.path().join("ca.pem");
+    let gw = Gateway::start_env(1, &body, &[("SSL_CERT_FILE", ca.as_os_str())]);
+    for up in [&a, &b] {
+        let probe = ("/health".to_string(), up.addr());
+        wait_for("a probe over TLS", Duration::from_secs(5), || {
+            up.requests().contains(&probe).then_some(())
+        });
+    }
+    // Several rounds of checks have passed: both targets are up and take traffic.
+    wait_for("three probes of each", Duration::from_secs(5), || {
+        (a.requests().len() >= 3 && b.requests().len() >= 3).then_some(())
+    });
+    assert!(
+        !gw.stderr().contains("failed its health check"),
+        "{}",
+        gw.stderr()
+    );
+    let m = gw.metrics();
+    for up in [&a, &b] {
+        let series = format!(
+            "tollgate_upstream_target_up{{upstream=\"echo\",target=\"{}\"}}",
+            up.addr()
+        );
+        assert_eq!(sample(&m, &series), Some(1.0), "{m}");
+    }
+    let answers: Vec<String> = (0..4).map(|_| get(&gw).1).collect();
+    assert!(answers.contains(&"a".to_string()) && answers.contains(&"b".to_string()));
+    a.set_healthy(false);
+    wait_for("a to fail its check", Duration::from_secs(5), || {
+        gw.stderr()
+            .lines()
+            .any(|l| l.contains("failed its health check") && l.contains(&a.addr()))
+            .then_some(())
+    });
+    for _ in 0..10 {
+        assert_eq!(get(&gw), (200, "b".to_string()));
+    }
+    a.set_healthy(true);
+    wait_for("a to get traffic again", Duration::from_secs(5), || {
+        (0..4).any(|_| get(&gw).1 == "a").then_some(())
+    });
+}
+
+/// The probe checks the certificate as requests do: against the upstream's `sni`. A name the
+/// certificate does not carry fails the check, and the verdict log says why.
+#[test]
+fn a_tls_probe_checks_the_certificate_name() {
+    let certs = tempfile::tempdir().unwrap();
+    tls::make_certs(certs.path());
+    let up = tls::TlsUpstream::start(certs.path(), "a");
+    let body = format!(
+        r#"
+[[upstreams]]
+name = "echo"
+targets = ["{}"]
+tls = true
+sni = "not-localhost.example"
+health_check = {{ path = "/health", interval = "200ms", timeout = "1s" }}
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+"#,
+        up.addr()
+    );
+    let ca = certs.path().join("ca.pem");
+    let gw = Gateway::start_env(1, &body, &[("SSL_CERT_FILE", ca.as_os_str())]);
+    let line = wait_for("the verdict", Duration::from_secs(5), || {
+        gw.stderr()
+            .lines()
+            .find(|l| l.contains("failed its health check"))
+            .map(str::to_string)
+    });
+    assert!(line.contains("not valid for name"), "{line}");
+    assert!(up.requests().is_empty(), "{:?}", up.requests());
+}

@@ -76,3 +76,85 @@ pub fn make_certs(dir: &std::path::Path) {
         ],
     );
 }
+
+/// An HTTPS upstream (Python's `ssl`, serving `leaf.pem` from `certs`): a GET of `/health`
+/// answers 200, or 503 while `set_healthy(false)`; any other GET answers its name. It writes
+/// each request's path and `Host` to a file, so a test sees what arrived over TLS (a
+/// plain-text request fails the handshake and is never logged).
+pub struct TlsUpstream {
+    _server: super::Running,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TlsUpstream {
+    pub fn start(certs: &std::path::Path, name: &str) -> TlsUpstream {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"
+import http.server, os, ssl, sys
+certs, name, state = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        with open(os.path.join(state, "requests.log"), "a") as log:
+            log.write("%s %s\n" % (self.path, self.headers.get("host")))
+        down = os.path.exists(os.path.join(state, "down"))
+        status, body = (503 if down else 200, b"ok") if self.path == "/health" else (200, name)
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(os.path.join(certs, "leaf.pem"), os.path.join(certs, "leaf.key"))
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(certs)
+            .arg(name)
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is installed");
+        let out = child.stdout.take().unwrap();
+        let server = super::Running(Some(child));
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        let port = line.trim().parse().expect("the server printed its port");
+        TlsUpstream {
+            _server: server,
+            port,
+            dir,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Whether `/health` answers 200 (else 503).
+    pub fn set_healthy(&self, healthy: bool) {
+        let down = self.dir.path().join("down");
+        if healthy {
+            let _ = std::fs::remove_file(down);
+        } else {
+            std::fs::write(down, "").unwrap();
+        }
+    }
+
+    /// The requests received so far: (path, Host header).
+    pub fn requests(&self) -> Vec<(String, String)> {
+        let log = std::fs::read_to_string(self.dir.path().join("requests.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(p, h)| (p.to_string(), h.to_string()))
+            .collect()
+    }
+}

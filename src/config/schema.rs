@@ -147,6 +147,7 @@ pub struct UpstreamSection {
     pub keepalive_timeout: Dur,
     #[serde(default)]
     pub tls: bool,
+    /// The TLS server name; default: each target's host as written.
     pub sni: Option<String>,
 }
 

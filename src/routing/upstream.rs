@@ -29,6 +29,17 @@ pub struct Target {
     inflight: AtomicUsize,
     /// The target's own term in rendezvous hashing, from its address.
     hrw_seed: u64,
+    /// The TLS server name: the group's `sni`, else the target's host as written (as nginx's
+    /// `proxy_ssl_name`), since rustls makes no connection without a name.
+    server_name: String,
+}
+
+/// The host of `host:port` or `[v6]:port`, as the target was written.
+fn host_of(label: &str) -> &str {
+    match label.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => label.rsplit_once(':').map_or(label, |(host, _)| host),
+    }
 }
 
 /// A target's term in rendezvous hashing, from its address rather than its place in the list:
@@ -84,6 +95,10 @@ impl UpstreamGroup {
                 breaker: Breaker::default(),
                 inflight: AtomicUsize::new(0),
                 hrw_seed: hrw_seed(t.addr),
+                server_name: match spec.sni.as_str() {
+                    "" => host_of(&t.label).to_string(),
+                    sni => sni.to_string(),
+                },
             })
             .collect();
         let schedule = smooth_schedule(&targets.iter().map(|t| t.weight).collect::<Vec<_>>());
@@ -159,7 +174,11 @@ impl UpstreamGroup {
     /// way a request goes; the proxy adds its read timeout, which depends on the request.
     pub fn peer(&self, i: usize) -> HttpPeer {
         let spec = &self.spec;
-        let mut peer = HttpPeer::new(self.targets[i].addr, spec.tls, spec.sni.clone());
+        let mut peer = HttpPeer::new(
+            self.targets[i].addr,
+            spec.tls,
+            self.targets[i].server_name.clone(),
+        );
         peer.options.connection_timeout = Some(spec.connect_timeout);
         peer.options.total_connection_timeout = Some(spec.connect_timeout);
         peer.options.write_timeout = Some(spec.write_timeout);
@@ -265,6 +284,13 @@ mod tests {
             sni: String::new(),
         };
         UpstreamGroup::new(spec, Arc::default())
+    }
+
+    #[test]
+    fn the_server_name_defaults_to_the_host_as_written() {
+        assert_eq!(host_of("api.example.com:443"), "api.example.com");
+        assert_eq!(host_of("127.0.0.1:8443"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:8443"), "::1");
     }
 
     #[test]

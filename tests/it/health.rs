@@ -336,3 +336,40 @@ upstream = "echo"
     assert!(line.contains("not valid for name"), "{line}");
     assert!(up.requests().is_empty(), "{:?}", up.requests());
 }
+
+/// Without `sni`, a TLS upstream is reached by the host its target names (here an address,
+/// which the certificate carries), as nginx's `proxy_ssl_name` does: before, the name was
+/// empty and rustls made no connection at all.
+#[test]
+fn a_tls_upstream_without_sni_uses_the_targets_host() {
+    let certs = tempfile::tempdir().unwrap();
+    tls::make_certs(certs.path());
+    let up = tls::TlsUpstream::start(certs.path(), "a");
+    let body = format!(
+        r#"
+[[upstreams]]
+name = "echo"
+targets = ["{}"]
+tls = true
+health_check = {{ path = "/health", interval = "200ms", timeout = "1s" }}
+
+[[routes]]
+name = "echo"
+path_prefix = "/echo"
+upstream = "echo"
+"#,
+        up.addr()
+    );
+    let ca = certs.path().join("ca.pem");
+    let gw = Gateway::start_env(1, &body, &[("SSL_CERT_FILE", ca.as_os_str())]);
+    assert_eq!(get(&gw), (200, "a".to_string()));
+    let probe = ("/health".to_string(), up.addr());
+    wait_for("a probe over TLS", Duration::from_secs(5), || {
+        up.requests().contains(&probe).then_some(())
+    });
+    assert!(
+        !gw.stderr().contains("failed its health check"),
+        "{}",
+        gw.stderr()
+    );
+}

@@ -1,5 +1,5 @@
 //! Test certificates made with the `openssl` command: a CA, and a certificate for
-//! `localhost` signed by it (`ca.pem`, `leaf.pem`, `leaf.key` in the given directory).
+//! `localhost` and 127.0.0.1 signed by it (`ca.pem`, `leaf.pem`, `leaf.key` in the given directory).
 
 use std::process::{Command, Stdio};
 
@@ -15,11 +15,11 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
     assert!(ok, "openssl {args:?}");
 }
 
-/// A CA, and a certificate for `localhost` signed by it.
+/// A CA, and a certificate for `localhost` and 127.0.0.1 signed by it.
 pub fn make_certs(dir: &std::path::Path) {
     std::fs::write(
         dir.join("san.ext"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
     )
     .unwrap();
     openssl(

@@ -56,7 +56,7 @@ lease = 1000
         server.port
     );
     let file: tollgate::config::schema::FileConfig = toml::from_str(&text).expect("bench config");
-    let config = tollgate::config::compile::compile(&file).expect("bench config compiles");
+    let config = tollgate::config::compile(&file).expect("bench config compiles");
     let table = LocalTable::map(1024).expect("shared table");
     let cluster = tollgate::limits::cluster::start(config.redis.as_ref(), table).expect("link");
     let rt = tokio::runtime::Builder::new_current_thread()

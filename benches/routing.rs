@@ -5,7 +5,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, Method};
 use std::io::Write;
 use tollgate::base::hash::mix;
-use tollgate::config::compile::BalanceSpec;
+use tollgate::config::BalanceSpec;
 use tollgate::routing::upstream::UpstreamGroup;
 
 /// A config of 50 routes over 4 upstreams, loaded the way the gateway loads it.
@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         ("least_inflight", BalanceSpec::LeastInflight),
         (
             "consistent_hash",
-            BalanceSpec::ConsistentHash(tollgate::config::compile::HashOn::ClientIp),
+            BalanceSpec::ConsistentHash(tollgate::config::HashOn::ClientIp),
         ),
     ] {
         let mut spec = cfg.upstreams[0].clone();

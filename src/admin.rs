@@ -19,8 +19,8 @@ pub mod routes;
 mod shared;
 pub mod views;
 
-use crate::config::compile::Secret;
 use crate::config::Config;
+use crate::config::Secret;
 use crate::limits::local::LocalTable;
 use crate::limits::top::TopTable;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};

@@ -1,11 +1,22 @@
 //! Configuration: `schema` is what users write, `load` reads files (includes, `${VAR}`), and
-//! `compile` turns it into the validated runtime form the gateway runs on.
+//! `compile` turns it into the validated runtime form the gateway runs on. The rest of the
+//! crate reads that form through the names below (`config::RouteSpec`, `config::LimitSpec`,
+//! ...), never through `compile`; of `schema`, only the enums a user's words and the runtime
+//! share (`Counts`, `KeyPart`, `Scope`, `SyncMode`, `OnRedisError`) are used beyond here.
 
-pub mod compile;
+mod compile;
 pub mod load;
 pub mod problem;
 pub mod schema;
 
-pub use compile::Config;
+pub use compile::api::valid_name;
+pub use compile::{
+    compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode, BalanceSpec, ClusterSpec,
+    Config, Deployment, HashOn, HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle,
+    LimitSpec, LlmConfig, LlmPolicy, MockSpec, ModelSpec, PathMatch, PlanSpec, Prices,
+    ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings,
+    TargetSpec, TenantSeed, UpstreamSpec, Visibility,
+};
 pub use load::load;
 pub use problem::{Problem, Problems};
+pub use schema::{Counts, KeyPart, OnRedisError, Scope, SyncMode};

@@ -459,14 +459,14 @@ fn keep_start_settings(running: &Config, new: Config) -> Config {
     kept.server.max_connections = running.server.max_connections;
     kept.log = running.log.clone();
     kept.admin = match (&running.admin, kept.admin.take()) {
-        (Some(old), Some(new)) => Some(config::compile::AdminSettings {
+        (Some(old), Some(new)) => Some(config::AdminSettings {
             listen: old.listen,
             token: new.token,
         }),
         (old, _) => old.clone(),
     };
     kept.store = match (&running.store, kept.store.take()) {
-        (Some(old), Some(new)) => Some(config::compile::StoreSettings {
+        (Some(old), Some(new)) => Some(config::StoreSettings {
             path: old.path.clone(),
             ..new
         }),
@@ -520,8 +520,8 @@ fn store_path(c: &Config) -> Option<&std::path::Path> {
 /// or migrates the file and pins it for the children; on a reload the file must be the one
 /// the gateway started with (never a new, empty one in place of a deleted one).
 fn seed_store(
-    settings: Option<&config::compile::StoreSettings>,
-    tenants: &[config::compile::TenantSeed],
+    settings: Option<&config::StoreSettings>,
+    tenants: &[config::TenantSeed],
     create: bool,
 ) -> Result<(), String> {
     let Some(settings) = settings else {

@@ -9,7 +9,7 @@ pub mod hygiene;
 pub mod llm;
 
 use crate::auth::directory::KeyEntry;
-use crate::config::compile::{BalanceSpec, HashOn, PathMatch};
+use crate::config::{BalanceSpec, HashOn, PathMatch};
 use crate::error::{self, GatewayError};
 use crate::limits::budget::Budget;
 use crate::limits::check::Book;
@@ -413,7 +413,7 @@ impl ProxyHttp for Gateway {
             })?;
             upstream.set_uri(parsed);
         }
-        if route.spec.api.auth == crate::config::compile::AuthMode::ApiKey {
+        if route.spec.api.auth == crate::config::AuthMode::ApiKey {
             // The client's key is the gateway's business; the route may set the service's own.
             for h in crate::auth::directory::KEY_HEADERS {
                 upstream.remove_header(h);

@@ -8,7 +8,7 @@ pub mod table;
 pub mod target;
 pub mod upstream;
 
-use crate::config::compile::RouteSpec;
+use crate::config::RouteSpec;
 use crate::telemetry::metrics::RouteMetrics;
 use std::sync::Arc;
 use upstream::UpstreamGroup;

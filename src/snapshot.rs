@@ -5,8 +5,8 @@
 //! `routing`, `llm` and `limits`, so none of them imports it: the limits read it through
 //! `LimitBook`, and the metrics get the target health it renders (`targets_up`).
 
-use crate::config::compile::RouteTarget;
 use crate::config::Config;
+use crate::config::RouteTarget;
 use crate::limits::budget::LimitBook;
 use crate::limits::check::Book;
 use crate::llm::models::Models;

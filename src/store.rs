@@ -29,7 +29,7 @@ pub use rows::{
 pub use subscriptions::{SubDecision, SubscriptionFilter};
 pub use tenants::AppPatch;
 
-use crate::config::compile::api::valid_name;
+use crate::config::valid_name;
 use migrations::MigrateError;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};

@@ -212,8 +212,7 @@ fn drain_then_exit(
 /// The store, from the worker's start-up to its control service, which takes it once.
 // Locked once, when the control service starts; requests never see it.
 #[allow(clippy::disallowed_types)]
-type StoreHandOff =
-    std::sync::Mutex<Option<(crate::store::Store, crate::config::compile::StoreSettings)>>;
+type StoreHandOff = std::sync::Mutex<Option<(crate::store::Store, crate::config::StoreSettings)>>;
 
 struct Control {
     slot: usize,

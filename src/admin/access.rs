@@ -5,9 +5,9 @@ use super::error::AdminError;
 use super::request::{self, date, only_params, param};
 use super::shared::{json, Answer, Call, Shared};
 use super::views;
-use crate::config::compile::api::{AuthMode, Lifecycle, Visibility};
-use crate::config::compile::RouteSpec;
 use crate::config::Config;
+use crate::config::RouteSpec;
+use crate::config::{AuthMode, Lifecycle, Visibility};
 use crate::store::{ApiStateRow, AuditFilter, SubDecision, SubState, SubscriptionFilter};
 use serde::Deserialize;
 use serde_json::Value;
@@ -254,8 +254,7 @@ pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
         .map(|(r, doc)| views::CatalogEntry {
             core: views::api_core(r, find(&overrides, &r.name)),
             openapi: doc,
-            models: matches!(r.target, crate::config::compile::RouteTarget::Llm)
-                .then(|| models.clone()),
+            models: matches!(r.target, crate::config::RouteTarget::Llm).then(|| models.clone()),
         })
         .collect();
     json(200, &out)

@@ -2,8 +2,8 @@
 //! sealed credentials have no field here, so they cannot leak into an answer.
 
 use crate::base::time::format_date;
-use crate::config::compile::api::{Approval, AuthMode, Lifecycle, Visibility};
-use crate::config::compile::{PathMatch, RouteSpec, RouteTarget};
+use crate::config::{Approval, AuthMode, Lifecycle, Visibility};
+use crate::config::{PathMatch, RouteSpec, RouteTarget};
 use crate::store::{
     ApiStateRow, AppRow, AttachmentRow, AuditRow, KeyRow, Origin, SubState, SubscriptionRow,
     TenantRow,

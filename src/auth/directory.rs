@@ -5,7 +5,7 @@
 use super::plans::{self, Catalog, Effective};
 use crate::base::api_key::{self as key, SecretHash};
 use crate::base::cipher::Cipher;
-use crate::config::compile::{Lifecycle, Secret};
+use crate::config::{Lifecycle, Secret};
 use crate::store::{AttachmentRow, Rows, SubState};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,8 +5,8 @@
 //! the `gcra::Rate` is made here, when the directory is built, never per request.
 
 use crate::base::gcra::Rate;
-use crate::config::compile::{LimitSpec, PlanSpec};
-use crate::config::schema::Counts;
+use crate::config::Counts;
+use crate::config::{LimitSpec, PlanSpec};
 use crate::store::AttachmentRow;
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ fn attach(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::schema::{KeyPart, Scope};
+    use crate::config::{KeyPart, Scope};
     use http::HeaderValue;
     use std::time::Duration;
 

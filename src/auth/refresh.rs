@@ -13,8 +13,8 @@
 use super::directory::Directory;
 use super::plans::Catalog;
 use crate::base::cipher::Cipher;
-use crate::config::compile::StoreSettings;
 use crate::config::Config;
+use crate::config::StoreSettings;
 use crate::store::Store;
 use arc_swap::ArcSwap;
 use std::collections::HashSet;

@@ -13,8 +13,8 @@ use super::local::LocalTable;
 use super::top::{self, TopTable};
 use super::vocab::{Caller, Headers, Limited, Taken};
 use crate::auth::Principal;
-use crate::config::compile::RouteSpec;
-use crate::config::schema::Counts;
+use crate::config::Counts;
+use crate::config::RouteSpec;
 use std::sync::Arc;
 
 /// What holds the limits a budget reads: the request's snapshot (`crate::snapshot`), a layer
@@ -125,7 +125,7 @@ impl Budget {
             .as_ref()
             .map_or(&[][..], |p| &p.limits.usage[..]);
         let draws = super::draws::draws(book.specs, book.index, &self.limits, attached, caller);
-        let units = |spec: &crate::config::compile::LimitSpec| estimate.of(spec.counts);
+        let units = |spec: &crate::config::LimitSpec| estimate.of(spec.counts);
         let taken = self
             .buckets()
             .take(&draws, now, headers, units, |t| reserved.push(t))

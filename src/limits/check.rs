@@ -9,7 +9,7 @@ use super::draws::Index;
 use super::local::LocalTable;
 use super::vocab::{By, Draw, Headers, Limited, Refusal, Taken};
 use crate::base::gcra::Rate;
-use crate::config::compile::LimitSpec;
+use crate::config::LimitSpec;
 use crate::telemetry::metrics::LimitMetrics;
 use http::{HeaderName, HeaderValue};
 use std::sync::atomic::Ordering::Relaxed;

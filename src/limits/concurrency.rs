@@ -28,7 +28,7 @@
 
 use super::vocab::{bucket, Caller, Headers, Limited, Refusal};
 use crate::base::shm::{SharedSlice, MAX_WORKERS};
-use crate::config::compile::LimitSpec;
+use crate::config::LimitSpec;
 use crate::telemetry::metrics::LimitMetrics;
 use http::HeaderValue;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};

@@ -4,7 +4,7 @@
 
 use super::vocab::{bucket, Caller, Draw};
 use crate::auth::plans::Attached;
-use crate::config::compile::LimitSpec;
+use crate::config::LimitSpec;
 use std::collections::HashMap;
 use std::sync::Arc;
 

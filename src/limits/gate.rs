@@ -15,7 +15,7 @@ use super::top::{self, TopTable};
 use super::vocab::{Caller, Draw, Headers, Limited, Refusal, Taken};
 use crate::auth::plans::{Attached, Effective};
 use crate::base::clock::now_ns;
-use crate::config::compile::{RedisSettings, RouteSpec};
+use crate::config::{RedisSettings, RouteSpec};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 

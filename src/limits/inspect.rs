@@ -8,8 +8,8 @@ use super::redis::{Mode, RedisLink};
 use super::top::{RefusedBucket, TopTable};
 use super::vocab::{bucket, Caller};
 use crate::base::gcra::{self, Rate};
-use crate::config::compile::LimitSpec;
-use crate::config::schema::{KeyPart, Scope};
+use crate::config::LimitSpec;
+use crate::config::{KeyPart, Scope};
 use std::net::IpAddr;
 use std::sync::Arc;
 

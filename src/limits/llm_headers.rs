@@ -9,8 +9,8 @@
 use super::local::LocalTable;
 use super::vocab::{Draw, Headers, Taken};
 use crate::base::gcra;
-use crate::config::compile::LimitSpec;
-use crate::config::schema::Counts;
+use crate::config::Counts;
+use crate::config::LimitSpec;
 use http::{HeaderName, HeaderValue};
 
 /// Appends the three headers of `counts` (requests or tokens) for the tightest of `draws`

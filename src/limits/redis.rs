@@ -12,7 +12,7 @@
 use crate::base::breaker::Breaker;
 use crate::base::clock::now_ms;
 use crate::base::gcra::Rate;
-use crate::config::compile::RedisSettings;
+use crate::config::RedisSettings;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;

@@ -16,7 +16,7 @@
 
 use super::vocab::{label, Caller, Draw, Limited};
 use crate::base::shm::SharedSlice;
-use crate::config::compile::LimitSpec;
+use crate::config::LimitSpec;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 

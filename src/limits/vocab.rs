@@ -6,8 +6,8 @@
 
 use super::local::key_hash;
 use crate::base::gcra::Rate;
-use crate::config::compile::LimitSpec;
-use crate::config::schema::KeyPart;
+use crate::config::KeyPart;
+use crate::config::LimitSpec;
 use http::{HeaderName, HeaderValue};
 use std::fmt::Write;
 use std::net::IpAddr;

@@ -6,7 +6,7 @@
 //! which runs `getaddrinfo` on Tokio's blocking pool, never on a worker thread; a stale entry is
 //! still used while it refreshes.
 
-use crate::config::compile::{ProviderEndpoint, ProviderSpec};
+use crate::config::{ProviderEndpoint, ProviderSpec};
 use crate::llm::ir::{ApiError, ErrorKind};
 use arc_swap::ArcSwap;
 use bytes::{Bytes, BytesMut};

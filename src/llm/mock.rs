@@ -6,7 +6,7 @@
 //! `{"prompt": <the last user text>}`; after a tool result it reports what the tool returned.
 //! Token counts are estimated as one token per four characters, at least one.
 
-use crate::config::compile::MockSpec;
+use crate::config::MockSpec;
 use crate::llm::ir::*;
 use std::collections::VecDeque;
 use std::time::Duration;

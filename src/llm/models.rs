@@ -7,7 +7,7 @@
 use crate::base::breaker::Breaker;
 use crate::base::clock::now_ms;
 use crate::base::hash::mix;
-use crate::config::compile::{Deployment, LlmConfig, LlmPolicy, ModelSpec, Prices};
+use crate::config::{Deployment, LlmConfig, LlmPolicy, ModelSpec, Prices};
 use crate::llm::ir::Usage;
 use crate::llm::provider::Provider;
 use std::collections::HashMap;

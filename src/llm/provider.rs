@@ -1,7 +1,7 @@
 //! A configured provider at run time: its keys, taken in turn, and the head of each request,
 //! built from what its kind declares in its descriptor (`providers/<format>/descriptor.rs`).
 
-use crate::config::compile::{ProviderSpec, Secret};
+use crate::config::{ProviderSpec, Secret};
 use crate::llm::ir::{ApiError, ErrorKind};
 use pingora::http::RequestHeader;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

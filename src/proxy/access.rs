@@ -5,7 +5,7 @@
 use crate::auth::directory::{presented_key, Denied, Directory, KeyEntry};
 use crate::base::clock::now_unix;
 use crate::base::time::http_date;
-use crate::config::compile::{AuthMode, Lifecycle, PathMatch};
+use crate::config::{AuthMode, Lifecycle, PathMatch};
 use crate::error::GatewayError;
 use crate::routing::Route;
 use crate::snapshot::Snapshot;

@@ -1,7 +1,7 @@
 //! Header rewriting between client and upstream: hop-by-hop removal, forwarding headers and the
 //! route's set/remove transforms.
 
-use crate::config::compile::HeaderTransform;
+use crate::config::HeaderTransform;
 use http::header::{self, HeaderName};
 use pingora::http::{RequestHeader, ResponseHeader};
 

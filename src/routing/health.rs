@@ -16,7 +16,7 @@
 //! The task holds only a `Weak` reference, so it ends by itself once a reload drops the group.
 
 use super::upstream::UpstreamGroup;
-use crate::config::compile::HealthSpec;
+use crate::config::HealthSpec;
 use once_cell::sync::Lazy;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;

@@ -5,7 +5,7 @@
 //! fewer; a method list beats none. Routes are sorted once at build time, so a lookup is a scan
 //! that stops at the first match.
 
-use crate::config::compile::{HostMatch, PathMatch, RouteSpec};
+use crate::config::{HostMatch, PathMatch, RouteSpec};
 use http::request::Parts;
 use http::{HeaderMap, Method};
 
@@ -106,7 +106,7 @@ fn path_matches(m: &PathMatch, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::compile::HeaderTransform;
+    use crate::config::HeaderTransform;
 
     fn spec(name: &str, host: Option<HostMatch>, path: PathMatch) -> RouteSpec {
         RouteSpec {
@@ -115,7 +115,7 @@ mod tests {
             path,
             methods: vec![],
             headers: vec![],
-            target: crate::config::compile::RouteTarget::Upstream(0),
+            target: crate::config::RouteTarget::Upstream(0),
             strip_prefix: false,
             upstream_host: None,
             request_headers: HeaderTransform::default(),

@@ -11,7 +11,7 @@
 use crate::base::breaker::Breaker;
 use crate::base::clock::now_ms;
 use crate::base::hash::mix;
-use crate::config::compile::{BalanceSpec, UpstreamSpec};
+use crate::config::{BalanceSpec, UpstreamSpec};
 use crate::telemetry::metrics::UpstreamMetrics;
 use pingora::upstreams::peer::HttpPeer;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -248,7 +248,7 @@ fn smooth_schedule(weights: &[u32]) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::compile::{HashOn, TargetSpec};
+    use crate::config::{HashOn, TargetSpec};
     use std::time::Duration;
 
     fn group(balance: BalanceSpec, weights: &[u32]) -> UpstreamGroup {

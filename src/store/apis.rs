@@ -3,7 +3,7 @@
 use super::rows::{self, lifecycle_str, ApiStateRow, CredentialRow};
 use super::tenants::find_tenant;
 use super::{now, Actor, Change, Result, Store, StoreError};
-use crate::config::compile::api::Lifecycle;
+use crate::config::Lifecycle;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 

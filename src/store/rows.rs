@@ -3,7 +3,7 @@
 //! sealed credentials are never serialized and print redacted.
 
 use crate::base::api_key::SecretHash;
-use crate::config::compile::api::Lifecycle;
+use crate::config::Lifecycle;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 use super::keys::key_target;
 use super::tenants::{app_target, tenant_target};
 use super::{now, rows, Actor, Change, Result, Store};
-use crate::config::compile::api::TenantSeed;
+use crate::config::TenantSeed;
 use rusqlite::{params, Transaction};
 use serde_json::json;
 use std::collections::HashSet;

@@ -12,7 +12,7 @@
 use super::rows::{self, SubState, SubscriptionRow};
 use super::tenants::{find_app, refuse_config};
 use super::{check_text, now, Actor, Change, Origin, Result, Store, StoreError};
-use crate::config::compile::api::Approval;
+use crate::config::Approval;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::base::api_key::{self, hash_secret, to_hex};
-use crate::config::compile::api::{AppSeed, Approval, KeySeed, Lifecycle, TenantSeed};
+use crate::config::{AppSeed, Approval, KeySeed, Lifecycle, TenantSeed};
 
 fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

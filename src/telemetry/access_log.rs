@@ -4,7 +4,7 @@
 //! write is counted, and the failure is reported in the process log at most every
 //! `REPORT_EVERY`, so a broken sink neither goes unnoticed nor floods the log.
 
-use crate::config::compile::AccessLogTarget;
+use crate::config::AccessLogTarget;
 use serde::Serialize;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -343,7 +343,7 @@ upstream = "echo"
 #[test]
 fn a_tls_upstream_without_sni_uses_the_targets_host() {
     let certs = tempfile::tempdir().unwrap();
-    tls::make_certs(certs.path());
+    tls::make_certs_for(certs.path(), "DNS:localhost,IP:127.0.0.1");
     let up = tls::TlsUpstream::start(certs.path(), "a");
     let body = format!(
         r#"

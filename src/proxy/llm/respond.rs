@@ -305,6 +305,6 @@ pub fn permitted(models: &Models, m: usize, tenant: Option<&crate::auth::Princip
     let spec = &models.models[m].spec;
     match tenant {
         Some(p) => spec.visibility.admits(&p.tenant) && p.may_use_model(&spec.name),
-        None => spec.visibility == crate::config::compile::Visibility::Public,
+        None => spec.visibility == crate::config::Visibility::Public,
     }
 }

@@ -1,5 +1,5 @@
-//! Test certificates made with the `openssl` command: a CA, and a certificate for
-//! `localhost` and 127.0.0.1 signed by it (`ca.pem`, `leaf.pem`, `leaf.key` in the given directory).
+//! Test certificates made with the `openssl` command: a CA, and a certificate for `localhost`
+//! (or other names) signed by it (`ca.pem`, `leaf.pem`, `leaf.key` in the given directory).
 
 use std::process::{Command, Stdio};
 
@@ -15,11 +15,16 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
     assert!(ok, "openssl {args:?}");
 }
 
-/// A CA, and a certificate for `localhost` and 127.0.0.1 signed by it.
+/// A CA, and a certificate for `localhost` (only) signed by it.
 pub fn make_certs(dir: &std::path::Path) {
+    make_certs_for(dir, "DNS:localhost");
+}
+
+/// A CA, and a certificate for the names of `san` (`subjectAltName` syntax) signed by it.
+pub fn make_certs_for(dir: &std::path::Path, san: &str) {
     std::fs::write(
         dir.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\n"),
     )
     .unwrap();
     openssl(

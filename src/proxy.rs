@@ -7,9 +7,10 @@ pub mod ctx;
 pub mod headers;
 pub mod hygiene;
 pub mod llm;
+pub mod upstream;
 
 use crate::auth::directory::KeyEntry;
-use crate::config::{BalanceSpec, HashOn, PathMatch};
+use crate::config::BalanceSpec;
 use crate::error::{self, GatewayError};
 use crate::limits::budget::Budget;
 use crate::limits::check::Book;
@@ -28,7 +29,6 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, Result};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,29 +63,6 @@ struct Onward {
 struct InRedis {
     snapshot: Arc<Snapshot>,
     pending: Pending,
-}
-
-fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
-    session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip())
-}
-
-/// The consistent-hash key: the header's value, or the client IP when it is absent. Fixed
-/// seeds, so every worker maps a key to the same target.
-fn hash_key(on: &HashOn, session: &Session) -> Option<u64> {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
-    let header = match on {
-        HashOn::Header(name) => session.req_header().headers.get(name),
-        HashOn::ClientIp => None,
-    };
-    match header {
-        Some(v) => h.write(v.as_bytes()),
-        None => client_ip(session)?.hash(&mut h),
-    }
-    Some(h.finish())
 }
 
 impl Gateway {
@@ -205,7 +182,7 @@ impl Gateway {
             app: principal.map(|p| p.app.clone()),
             key_id: key.map(|k| k.id.clone()),
             model: None,
-            client_ip: client_ip(session),
+            client_ip: upstream::client_ip(session),
         });
         let gate = &self.state.gate;
         if needs.budget {
@@ -334,51 +311,17 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let Some(group) = ctx.group().cloned() else {
-            return Err(Self::refuse(
-                ctx,
-                GatewayError::Other("no route selected".into()),
-            ));
-        };
-        let spec = &group.spec;
-        let key = match &spec.balance {
-            BalanceSpec::ConsistentHash(on) => hash_key(on, session),
-            _ => None,
-        };
-        // A stale pooled connection may be retried on the target that was already tried.
-        let Some(i) = group
-            .select(key, ctx.tried)
-            .or_else(|| group.select(key, 0))
-        else {
-            let err = GatewayError::UpstreamFailed {
-                upstream: spec.name.clone(),
-                detail: "no target".into(),
-            };
+            let err = GatewayError::Other("no route selected".into());
             return Err(Self::refuse(ctx, err));
         };
-        if ctx.attempts > 0 {
-            group.metrics.retries.fetch_add(1, Relaxed);
+        let key = match &group.spec.balance {
+            BalanceSpec::ConsistentHash(on) => upstream::hash_key(on, session),
+            _ => None,
+        };
+        match upstream::choose_peer(ctx, &group, key) {
+            Ok(peer) => Ok(Box::new(peer)),
+            Err(err) => Err(Self::refuse(ctx, err)),
         }
-        ctx.release_target();
-        group.begin(i);
-        ctx.target = Some(i);
-        ctx.tried |= 1 << i;
-        ctx.attempts += 1;
-        let now = Instant::now();
-        ctx.upstream_start = Some(now);
-        let mut read_timeout = spec.read_timeout;
-        if let Some(deadline) = ctx.deadline {
-            let left = deadline.saturating_duration_since(now);
-            if left.is_zero() {
-                let err = GatewayError::UpstreamTimeout {
-                    upstream: spec.name.clone(),
-                };
-                return Err(Self::refuse(ctx, err));
-            }
-            read_timeout = read_timeout.min(left);
-        }
-        let mut peer = group.peer(i);
-        peer.options.read_timeout = Some(read_timeout);
-        Ok(Box::new(peer))
     }
 
     async fn upstream_request_filter(
@@ -390,40 +333,8 @@ impl ProxyHttp for Gateway {
         let Some(route) = ctx.route.clone() else {
             return Ok(());
         };
-        let upgrade = headers::is_upgrade(upstream);
-        headers::strip_request_hop_by_hop(upstream, upgrade);
-        let original_host = session
-            .req_header()
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok());
-        let ip = client_ip(session).map(|ip| ip.to_string());
-        headers::set_forwarded(upstream, ip.as_deref(), original_host);
-        if let Some(host) = &route.spec.upstream_host {
-            upstream.insert_header(http::header::HOST, host.clone())?;
-        }
-        if let (true, PathMatch::Prefix(prefix)) = (route.spec.strip_prefix, &route.spec.path) {
-            let path = headers::strip_prefix(upstream.uri.path(), prefix);
-            let uri = match upstream.uri.query() {
-                Some(q) => format!("{path}?{q}"),
-                None => path.to_string(),
-            };
-            let parsed = uri.parse::<http::Uri>().map_err(|_| {
-                Self::refuse(ctx, GatewayError::BadFraming("path cannot be rewritten"))
-            })?;
-            upstream.set_uri(parsed);
-        }
-        if route.spec.api.auth == crate::config::AuthMode::ApiKey {
-            // The client's key is the gateway's business; the route may set the service's own.
-            for h in crate::auth::directory::KEY_HEADERS {
-                upstream.remove_header(h);
-            }
-        }
-        // The gateway answered the client's `Expect` itself.
-        upstream.remove_header(&http::header::EXPECT);
-        headers::apply_request(&route.spec.request_headers, upstream);
-        upstream.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
-        Ok(())
+        upstream::rewrite_request(&route.spec, session, upstream, &ctx.request_id)
+            .map_err(|err| Self::refuse(ctx, err))
     }
 
     async fn upstream_response_filter(
@@ -648,7 +559,7 @@ fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessReco
         latency_ms: ctx.start.elapsed().as_secs_f64() * 1e3,
         upstream_latency_ms: ctx.upstream_latency.map(|d| d.as_secs_f64() * 1e3),
         attempts: ctx.attempts,
-        client: client_ip(session).map(|ip| ip.to_string()),
+        client: upstream::client_ip(session).map(|ip| ip.to_string()),
         error: ctx.error.as_ref().map(|e| e.to_string()),
         tenant: ctx.principal.as_ref().map(|p| p.tenant.clone()),
         app: ctx.principal.as_ref().map(|p| p.app.clone()),

@@ -47,7 +47,8 @@ pub fn decode_chat(body: &[u8]) -> Result<ir::ChatResponse, ApiError> {
     Ok(ir::ChatResponse {
         id: wire.id,
         model: wire.model,
-        created: now(),
+        // Anthropic's answers carry no timestamp.
+        created: crate::base::clock::now_unix() as u64,
         choices: vec![Choice {
             index: 0,
             message: Message {
@@ -177,13 +178,6 @@ pub(super) fn stop_reason(reason: &FinishReason) -> &str {
         FinishReason::ContentFilter => "refusal",
         FinishReason::Other(name) => name,
     }
-}
-
-/// Unix seconds; Anthropic's answers carry no timestamp.
-pub(super) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Deserialize)]

@@ -52,7 +52,7 @@ impl StreamDecoder {
                 out.push(StreamEvent::Start {
                     id: message.id,
                     model: message.model,
-                    created: response::now(),
+                    created: crate::base::clock::now_unix() as u64,
                 });
                 if let Some(usage) = message.usage {
                     self.usage = usage;
@@ -432,9 +432,7 @@ impl StreamEncoder {
         self.started = true;
         if self.id.is_empty() {
             // The provider never said: an id of the same shape, unique enough for logs.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
+            let nanos = crate::base::clock::now_unix_ns();
             self.id = format!("msg_{nanos:x}");
         }
         let mut usage = OutUsage::from_ir(&self.usage);

@@ -9,11 +9,10 @@
 //! is preceded by an empty signed `Thinking`; `request.rs` puts the signature back on the part
 //! that follows it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::base::clock::now_unix;
 use crate::llm::ir::{
     ApiError, ChatResponse, Choice, EmbeddingResponse, ErrorKind, FinishReason, Image, Message,
     Part, Role, ToolCall, Usage,
@@ -147,13 +146,6 @@ pub(super) fn fallback_id(body: &[u8]) -> String {
     format!("gemini-{hash:016x}")
 }
 
-/// Gemini sends no creation time; the arrival time stands in for it.
-pub(super) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn bad_response(what: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         ErrorKind::BadResponse,
@@ -235,7 +227,8 @@ pub fn decode_chat(body: &[u8]) -> Result<ChatResponse, ApiError> {
     Ok(ChatResponse {
         id: resp.response_id.unwrap_or_else(|| fallback_id(body)),
         model: resp.model_version.unwrap_or_default(),
-        created: now(),
+        // Gemini sends no creation time; the arrival time stands in for it.
+        created: now_unix() as u64,
         choices,
         usage: resp.usage_metadata.unwrap_or_default().to_ir(),
     })

@@ -11,7 +11,7 @@ use crate::llm::ir::{ApiError, ErrorKind, FinishReason, StreamEvent};
 use crate::llm::sse;
 
 use super::response::{
-    call_arguments, call_id, fallback_id, finish_reason, now, GenerateContentResponse,
+    call_arguments, call_id, fallback_id, finish_reason, GenerateContentResponse,
 };
 
 #[derive(Debug, Default)]
@@ -58,7 +58,7 @@ impl StreamDecoder {
                     .clone()
                     .unwrap_or_else(|| fallback_id(event.data.as_bytes())),
                 model: chunk.model_version.clone().unwrap_or_default(),
-                created: now(),
+                created: crate::base::clock::now_unix() as u64,
             });
         }
         for (pos, cand) in chunk.candidates.iter().enumerate() {

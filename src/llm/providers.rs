@@ -1,6 +1,8 @@
 //! The providers: one folder per wire format, each with the same files (`request.rs`,
-//! `response.rs`, `stream.rs`, converting to and from `llm::ir`; `descriptor.rs`, the facts of
-//! the kinds that speak it; `tests.rs` and recorded `fixtures/`), and the table of every kind.
+//! `response.rs`, `stream.rs`, converting to and from `llm::ir`, split into a folder of the
+//! same name by direction or topic where one file would be too long; `descriptor.rs`, the
+//! facts of the kinds that speak it; `tests.rs` with `tests/` by topic, and recorded
+//! `fixtures/`), and the table of every kind.
 //!
 //! Adding a kind that speaks a known format is a descriptor in its format's folder and one line
 //! in `DESCRIPTORS`; configuration and the request builder read everything else from it.

@@ -2,7 +2,8 @@
 //! resolved to an index, every base URL split into what a connection needs. A provider's
 //! defaults (base URL, API version) are what its kind's descriptor declares.
 
-use super::{header_pairs, Checker, Secret, ServerSettings};
+use super::routes::header_pairs;
+use super::{Checker, Secret, ServerSettings};
 use crate::config::problem::{did_you_mean, key, Seg};
 use crate::config::schema::{self, FileConfig};
 use crate::llm::providers::descriptor::Descriptor;

@@ -54,10 +54,13 @@ impl Breaker {
         }
     }
 
-    /// Closes the breaker at once: no failures counted, no cool-down.
+    /// Closes the breaker at once: no failures counted, no cool-down. Like `success`, it writes
+    /// only what is not already clear, since the Redis link calls it after every decision.
     pub fn reset(&self) {
-        self.fails.store(0, Relaxed);
-        self.open_until_ms.store(0, Relaxed);
+        self.success();
+        if self.open_until_ms.load(Relaxed) != 0 {
+            self.open_until_ms.store(0, Relaxed);
+        }
     }
 
     /// Whether a call may go at `now`, letting one caller through once a cool-down has ended:

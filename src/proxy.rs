@@ -466,9 +466,8 @@ impl ProxyHttp for Gateway {
             None => self.state.registry.unmatched.count(status),
         }
         if self.state.access_log.enabled() {
-            self.state
-                .access_log
-                .send(access_record(session, ctx, status));
+            let record = access_record(session, ctx, status);
+            self.state.access_log.write(&record);
         }
         ctx.release_target();
         ctx.inflight = None;
@@ -537,32 +536,28 @@ fn has_body(req: &RequestHeader) -> bool {
             .is_some_and(|v| v.as_bytes() != b"0")
 }
 
-fn access_record(session: &Session, ctx: &RequestCtx, status: u16) -> AccessRecord {
+fn access_record<'a>(session: &'a Session, ctx: &'a RequestCtx, status: u16) -> AccessRecord<'a> {
     let req = session.req_header();
     let target = match (ctx.group(), ctx.target) {
-        (Some(g), Some(i)) => Some(g.targets[i].label.clone()),
+        (Some(g), Some(i)) => Some(g.targets[i].label.as_str()),
         _ => None,
     };
     AccessRecord {
-        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        request_id: ctx.request_id.clone(),
-        route: ctx
-            .route
-            .as_ref()
-            .map(|r| r.name.clone())
-            .unwrap_or_else(|| Arc::from("")),
+        time: std::time::SystemTime::now(),
+        request_id: &ctx.request_id,
+        route: ctx.route.as_ref().map_or("", |r| &r.name),
         upstream: target,
-        method: req.method.to_string(),
-        path: req.uri.path().to_string(),
+        method: req.method.as_str(),
+        path: req.uri.path(),
         status,
         bytes: session.body_bytes_sent(),
         latency_ms: ctx.start.elapsed().as_secs_f64() * 1e3,
         upstream_latency_ms: ctx.upstream_latency.map(|d| d.as_secs_f64() * 1e3),
         attempts: ctx.attempts,
-        client: upstream::client_ip(session).map(|ip| ip.to_string()),
+        client: upstream::client_ip(session),
         error: ctx.error.as_ref().map(|e| e.to_string()),
-        tenant: ctx.principal.as_ref().map(|p| p.tenant.clone()),
-        app: ctx.principal.as_ref().map(|p| p.app.clone()),
-        llm: ctx.llm.clone(),
+        tenant: ctx.principal.as_ref().map(|p| &*p.tenant),
+        app: ctx.principal.as_ref().map(|p| &*p.app),
+        llm: ctx.llm.as_deref(),
     }
 }

@@ -1,5 +1,6 @@
 //! The master process: forks the workers and the admin process before any runtime exists,
-//! restarts a child that dies, reloads on SIGHUP, drains on SIGTERM and tells systemd.
+//! restarts a child that dies, reloads on SIGHUP, has the workers reopen their access log on
+//! SIGUSR1, drains on SIGTERM and tells systemd.
 //!
 //! The master stays single-threaded: it blocks its signals and waits for them with
 //! `sigtimedwait`, so forking is always safe.
@@ -55,9 +56,10 @@ pub struct Master {
     reload_pending_since: Option<Instant>,
 }
 
-const SIGNALS: [libc::c_int; 5] = [
+const SIGNALS: [libc::c_int; 6] = [
     libc::SIGCHLD,
     libc::SIGHUP,
+    libc::SIGUSR1,
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -254,9 +256,11 @@ impl Master {
         // stuck in a loop never acts on a signal it has to handle (an orphan has nobody left to
         // drain for anyway). SIGHUP is ignored until the child installs its own handler: a
         // reload sent while it starts would otherwise kill it (the default action). The child
-        // catches up on the generation instead.
+        // catches up on the generation instead. SIGUSR1 likewise (a worker opens its access
+        // log as it starts, so it has nothing to reopen yet; the admin process has none).
         unsafe {
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGUSR1, libc::SIG_IGN);
             libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
@@ -295,6 +299,7 @@ impl Master {
             let sig = wait_signal(&set, Duration::from_millis(100));
             match sig {
                 Some(libc::SIGHUP) if self.stopping.is_none() => self.reload(),
+                Some(libc::SIGUSR1) => self.reopen_logs(),
                 Some(libc::SIGTERM | libc::SIGQUIT) => self.stop(libc::SIGTERM),
                 Some(libc::SIGINT) => self.stop(libc::SIGINT),
                 _ => {}
@@ -419,6 +424,16 @@ impl Master {
         self.resize_children();
         self.reload_pending_since = Some(Instant::now());
         tracing::info!("configuration generation {generation} accepted; workers are applying it");
+    }
+
+    /// Asks every worker to reopen its access log file (after logrotate moved it).
+    fn reopen_logs(&self) {
+        tracing::info!("SIGUSR1: workers reopen their access log");
+        for slot in 0..self.config.server.workers {
+            if let Some(pid) = self.children.get(slot).and_then(|c| c.pid) {
+                send(pid, libc::SIGUSR1);
+            }
+        }
     }
 
     fn stop(&mut self, sig: libc::c_int) {

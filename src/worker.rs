@@ -254,6 +254,7 @@ impl BackgroundService for Control {
             .collect();
         // Watched before reporting ready: until now SIGHUP was ignored (see the master's fork).
         let hup = signal(SignalKind::hangup());
+        watch_log_reopen(self.state.access_log.clone(), self.slot);
         let slot = &self.board.slots[self.slot];
         match wait_until_listening(&ports, Duration::from_secs(10)).await {
             // Report the generation of the configuration held, not the master's latest one.
@@ -271,6 +272,25 @@ impl BackgroundService for Control {
             return;
         };
         follow_reloads(hup, self.board, self.generation, shutdown, || self.reload()).await;
+    }
+}
+
+/// Reopens the access log file on every SIGUSR1 the master passes on (logrotate's `postrotate`).
+fn watch_log_reopen(log: AccessLog, slot: usize) {
+    if !log.enabled() {
+        return;
+    }
+    match signal(SignalKind::user_defined1()) {
+        Ok(mut usr1) => {
+            tokio::spawn(async move {
+                while usr1.recv().await.is_some() {
+                    log.reopen();
+                }
+            });
+        }
+        Err(e) => tracing::error!(
+            "worker {slot}: cannot watch SIGUSR1 ({e}); the access log will not be reopened"
+        ),
     }
 }
 

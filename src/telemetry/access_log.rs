@@ -15,7 +15,8 @@ use serde::{Serialize, Serializer};
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -98,6 +99,10 @@ struct Shared {
     queue: usize,
     batch_bytes: usize,
     stats: Arc<LogStats>,
+    /// Set on SIGUSR1: the writer opens the file's path again at its next turn.
+    reopen: AtomicBool,
+    /// The file's path, when the log is a file.
+    path: std::sync::OnceLock<PathBuf>,
 }
 
 /// One thread's lines, not yet handed to the writer.
@@ -115,26 +120,22 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// Starts the writer thread; `Off` gives a log that accepts and discards.
-    // Opens the file when a worker starts or reloads, not per request; the writes run on the
-    // writer thread.
-    #[allow(clippy::disallowed_methods)]
     pub fn start(
         target: &AccessLogTarget,
         queue: usize,
         stats: Arc<LogStats>,
     ) -> std::io::Result<Self> {
-        let sink: Box<dyn Write + Send> = match target {
+        let (sink, path): (Box<dyn Write + Send>, _) = match target {
             AccessLogTarget::Off => return Ok(AccessLog { shared: None }),
-            AccessLogTarget::Stdout => Box::new(std::io::stdout()),
-            AccessLogTarget::Stderr => Box::new(std::io::stderr()),
-            AccessLogTarget::File(p) => Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)?,
-            ),
+            AccessLogTarget::Stdout => (Box::new(std::io::stdout()), None),
+            AccessLogTarget::Stderr => (Box::new(std::io::stderr()), None),
+            AccessLogTarget::File(p) => (Box::new(open(p)?), Some(p.clone())),
         };
-        Self::with_sink(sink, queue, BATCH_BYTES, stats)
+        let log = Self::with_sink(sink, queue, BATCH_BYTES, stats)?;
+        if let (Some(shared), Some(path)) = (&log.shared, path) {
+            let _ = shared.path.set(path);
+        }
+        Ok(log)
     }
 
     fn with_sink(
@@ -154,6 +155,8 @@ impl AccessLog {
             queue,
             batch_bytes: batch_bytes.min(queue.saturating_mul(LINE_BYTES)).max(1),
             stats: stats.clone(),
+            reopen: AtomicBool::new(false),
+            path: std::sync::OnceLock::new(),
         });
         let writer = Writer::new(sink, stats);
         let weak = Arc::downgrade(&shared);
@@ -186,6 +189,14 @@ impl AccessLog {
         };
         if let Some(batch) = full {
             shared.hand_over(batch);
+        }
+    }
+
+    /// Asks the writer to open the file's path again (after logrotate moved the file): lines
+    /// written before go to the old file, lines after to the new one. Returns at once.
+    pub fn reopen(&self) {
+        if let Some(shared) = &self.shared {
+            shared.reopen.store(true, Relaxed);
         }
     }
 
@@ -287,8 +298,27 @@ fn write_loop(rx: Receiver<Msg>, mut writer: Writer, shared: std::sync::Weak<Sha
             Err(RecvTimeoutError::Disconnected) => break,
         }
         writer.write_out();
+        if let Some(s) = shared.upgrade() {
+            if s.reopen.swap(false, Relaxed) {
+                s.sweep(&mut writer);
+                writer.write_out();
+                if let Some(path) = s.path.get() {
+                    writer.reopen(path);
+                }
+            }
+        }
     }
     writer.write_out();
+}
+
+/// Opens the access log file for appending, creating it if needed.
+// On the writer thread, or when a worker starts: never on a request thread.
+#[allow(clippy::disallowed_methods)]
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// The writer thread's side: a batch of whole lines, the sink, and the state of a failure.
@@ -335,6 +365,21 @@ impl Writer {
                 self.write_out();
                 let _ = done.send(());
             }
+        }
+    }
+
+    /// Writes to a newly opened `path` from now on; when it cannot be opened, keeps the old
+    /// file and says so.
+    fn reopen(&mut self, path: &Path) {
+        match open(path) {
+            Ok(file) => {
+                self.sink = Box::new(file);
+                tracing::info!("access log reopened: {}", path.display());
+            }
+            Err(e) => tracing::error!(
+                "cannot reopen the access log {}: {e}; writing on to the file already open",
+                path.display()
+            ),
         }
     }
 

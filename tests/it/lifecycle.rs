@@ -1224,3 +1224,98 @@ fn a_crash_looping_worker_is_restarted_once_a_second_and_readyz_says_503() {
     });
     assert_eq!(worker_pids(&gw).len(), 2);
 }
+
+/// logrotate's way: the file is moved, then SIGUSR1 to the master makes every worker open the
+/// path again. Lines written before go to the moved file, lines after to the new one, and no
+/// line is lost or written twice.
+#[test]
+fn sigusr1_reopens_the_access_log_after_a_rotation() {
+    let a = Upstream::named("a");
+    let gw = Gateway::start(2, &config_body(&[("pool", &[&a])], "pool"));
+    let c = client();
+    let get = |tag: &str| {
+        let r = c.get(gw.url(&format!("/svc/{tag}"))).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.headers()["x-request-id"].to_str().unwrap().to_string()
+    };
+    let before: Vec<String> = (0..20).map(|i| get(&format!("before-{i}"))).collect();
+    let log = gw.dir.path().join("access.log");
+    let rotated = gw.dir.path().join("access.log.1");
+    wait_for("the first lines", Duration::from_secs(10), || {
+        (gw.access_log().lines().count() == before.len()).then_some(())
+    });
+    std::fs::rename(&log, &rotated).unwrap();
+    gw.signal(libc::SIGUSR1);
+    wait_for("both workers to reopen", Duration::from_secs(10), || {
+        (gw.stderr().matches("access log reopened").count() >= 2).then_some(())
+    });
+    let after: Vec<String> = (0..20).map(|i| get(&format!("after-{i}"))).collect();
+    let ids_in = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["request_id"].to_string()
+            })
+            .map(|id| id.trim_matches('"').to_string())
+            .collect()
+    };
+    let new_ids = wait_for(
+        "the new lines in the new file",
+        Duration::from_secs(10),
+        || {
+            let ids = ids_in(&log);
+            (ids.len() >= after.len()).then_some(ids)
+        },
+    );
+    let mut new_sorted = new_ids.clone();
+    new_sorted.sort();
+    let mut after_sorted = after.clone();
+    after_sorted.sort();
+    assert_eq!(
+        new_sorted, after_sorted,
+        "the new file holds exactly the lines after"
+    );
+    let mut old_ids = ids_in(&rotated);
+    old_ids.sort();
+    let mut before_sorted = before.clone();
+    before_sorted.sort();
+    assert_eq!(
+        old_ids, before_sorted,
+        "the moved file holds exactly the lines before"
+    );
+    // A gateway keeps serving, and a worker that cannot reopen would have said so.
+    assert!(!gw.stderr().contains("cannot reopen"), "{}", gw.stderr());
+}
+
+/// A path that cannot be opened again (here a directory took its place) keeps the open file:
+/// the lines go on to it, and the process log says why.
+#[test]
+fn a_failed_reopen_keeps_writing_to_the_open_file() {
+    let a = Upstream::named("a");
+    let gw = Gateway::start(1, &config_body(&[("pool", &[&a])], "pool"));
+    let c = client();
+    let log = gw.dir.path().join("access.log");
+    let rotated = gw.dir.path().join("access.log.1");
+    assert_eq!(c.get(gw.url("/svc/one")).send().unwrap().status(), 200);
+    wait_for("the first line", Duration::from_secs(10), || {
+        (gw.access_log().lines().count() == 1).then_some(())
+    });
+    std::fs::rename(&log, &rotated).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    gw.signal(libc::SIGUSR1);
+    wait_for("the refusal", Duration::from_secs(10), || {
+        gw.stderr()
+            .contains("cannot reopen the access log")
+            .then_some(())
+    });
+    assert_eq!(c.get(gw.url("/svc/two")).send().unwrap().status(), 200);
+    wait_for(
+        "the second line in the open file",
+        Duration::from_secs(10),
+        || {
+            let text = std::fs::read_to_string(&rotated).unwrap_or_default();
+            (text.lines().count() == 2 && text.contains("/svc/two")).then_some(())
+        },
+    );
+}

@@ -17,11 +17,13 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
-CASES="${CASES:-get post llm auth limit redis lease}" # get (GET /small), post (POST /json),
+CASES="${CASES:-get post llm auth limit redis lease log}" # get (GET /small), post (POST /json),
                                      # llm (chat), auth (an API-key route vs. its open twin),
                                      # limit (a route with a local limit that never refuses vs.
                                      # its open twin), redis / lease (the same with a cluster
-                                     # limit in Redis, decided per request / from leases)
+                                     # limit in Redis, decided per request / from leases),
+                                     # log (GET /small with the access log to a file vs. off,
+                                     # for tollgate and for nginx)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -69,8 +71,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ " get post llm auth limit redis lease " == *" $c "* ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease)"
+    [[ " get post llm auth limit redis lease log " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log)"
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
 want_redis() { want redis || want lease; }
@@ -170,6 +172,9 @@ free_port NPORT
 free_port TPORT
 free_port APORT
 free_port RPORT
+free_port NLPORT # log: nginx and tollgate with the access log to a file
+free_port TLPORT
+free_port ALPORT
 
 # wait_for NAME PID CHECK-COMMAND... : polls CHECK until it succeeds, PID dies, or the deadline.
 wait_for() {
@@ -385,6 +390,17 @@ mkdir -p "$NDIR"
             proxy_set_header Connection "";
         }
     }
+    # log: the same, with the access log to a file (nginx's default format, buffered as most
+    # deployments do).
+    server {
+        listen $HOST:$NLPORT backlog=4096;
+        access_log $TMP/nginx-access.log combined buffer=64k flush=1s;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
 }
 EOF
 } >"$NDIR/nginx.conf"
@@ -546,11 +562,21 @@ EOF
 fi
 start tollgate "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TCONF"
 TOLLGATE_PID=$START_PID
-tollgate_ready() {
+tollgate_ready() { # tollgate_ready [ADMIN-PORT]
     [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
-        "http://$HOST:$APORT/readyz" -H 'Authorization: Bearer x')" == 200 ]]
+        "http://$HOST:${1:-$APORT}/readyz" -H 'Authorization: Bearer x')" == 200 ]]
 }
 wait_for tollgate "$TOLLGATE_PID" tollgate_ready
+if want log; then
+    # log: a second gateway, the same configuration but for its ports, its store and the access
+    # log to a file.
+    sed -e "s|$HOST:$TPORT|$HOST:$TLPORT|; s|$HOST:$APORT|$HOST:$ALPORT|" \
+        -e "s|^access = \"off\"|access = \"$TMP/tollgate-access.log\"|" \
+        -e "s|$TMP/tollgate.db|$TMP/tollgate-log.db|" "$TCONF" >"$TMP/tollgate-log.toml"
+    grep -q "tollgate-access.log" "$TMP/tollgate-log.toml" || die "log: cannot make the logging config"
+    start tollgate-log "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TMP/tollgate-log.toml"
+    wait_for tollgate-log "$START_PID" tollgate_ready "$ALPORT"
+fi
 body_is "http://$HOST:$TPORT/small" "$SMALL_BODY" ||
     die "tollgate is ready but GET /small does not answer '$SMALL_BODY'"
 check_post tollgate "http://$HOST:$TPORT/json"
@@ -692,10 +718,36 @@ twin_ratio() { # twin_ratio CASE GOAL : sum over the rounds of CASE / sum of its
     awk -v a="$a" -v b="$b" -v c="$case" -v g="$goal" \
         'BEGIN { printf "%s: req/s against the open twin route = %.3f over four rounds (goal %s)\n", c, (b > 0) ? a / b : 0, g }'
 }
+# log_twins PROXY OFF-URL FILE-URL : GET /small with the access log off and to a file, four
+# rounds alternating which goes first.
+log_twins() {
+    local proxy=$1 off=$2 file=$3 round kind order url
+    for round in 1 2 3 4; do
+        order="off file"
+        ((round % 2)) || order="file off"
+        for kind in $order; do
+            if [[ "$kind" == off ]]; then url=$off; else url=$file; fi
+            measure "log: $kind $round" "$proxy" "$url/small"
+        done
+    done
+}
+log_ratio() { # log_ratio PROXY NOTE : req/s with the access log to a file / off, four rounds
+    local proxy=$1 note=$2 a=0 b=0 round
+    for round in 1 2 3 4; do
+        a=$(awk -v x="$a" -v y="${RPS["log: file $round|$proxy"]}" 'BEGIN { print x + y }')
+        b=$(awk -v x="$b" -v y="${RPS["log: off $round|$proxy"]}" 'BEGIN { print x + y }')
+    done
+    awk -v a="$a" -v b="$b" -v p="$proxy" -v n="$note" \
+        'BEGIN { printf "log: %s req/s with the access log to a file / off = %.3f over four rounds%s\n", p, (b > 0) ? a / b : 0, n }'
+}
 if want auth; then twins auth /keyed; fi
 if want limit; then twins limit /limited; fi
 if want redis; then twins redis /redis; fi
 if want lease; then twins lease /lease; fi
+if want log; then
+    log_twins nginx "${URL[nginx]}" "http://$HOST:$NLPORT"
+    log_twins tollgate "${URL[tollgate]}" "http://$HOST:$TLPORT"
+fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -734,6 +786,10 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     if want limit; then twin_ratio limit 0.97; fi
     if want redis; then twin_ratio redis 0.7; fi
     if want lease; then twin_ratio lease 0.9; fi
+    if want log; then
+        log_ratio nginx ""
+        log_ratio tollgate " (goal 0.95)"
+    fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

@@ -461,9 +461,20 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map(|r| r.status.as_u16())
             .unwrap_or(0);
+        let took = ctx.start.elapsed();
         match &ctx.route {
-            Some(r) => r.metrics.count(status),
-            None => self.state.registry.unmatched.count(status),
+            Some(r) => r.metrics.count(status, took),
+            None => self.state.registry.unmatched.count(status, took),
+        }
+        if let Some(rec) = ctx.llm.as_deref() {
+            // A call no provider answered has no served model: it counts under the one asked.
+            let model = match rec.model.as_str() {
+                "" => rec.requested_model.as_str(),
+                m => m,
+            };
+            if let Some(m) = self.state.snapshot.load().llm_metrics(model, &rec.provider) {
+                m.observe(rec, took);
+            }
         }
         if self.state.access_log.enabled() {
             let record = access_record(session, ctx, status);

@@ -13,7 +13,9 @@ use crate::llm::models::Models;
 use crate::routing::table::RouteTable;
 use crate::routing::upstream::UpstreamGroup;
 use crate::routing::{health, Handler, Route};
+use crate::telemetry::metrics::llm::LlmMetrics;
 use crate::telemetry::metrics::{Registry, TargetUp};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Snapshot {
@@ -25,6 +27,10 @@ pub struct Snapshot {
     pub limit_metrics: Vec<Arc<crate::telemetry::metrics::LimitMetrics>>,
     /// `config.limits` by name, for the limits keys carry (plans, attachments).
     pub limit_index: crate::limits::draws::Index,
+    /// LLM metrics by public model, then provider: every pair the configuration can serve
+    /// (and `""` for a call no provider answered), so a call finds its counters without a lock
+    /// and no caller can add a label.
+    llm_metrics: HashMap<String, Vec<(String, Arc<LlmMetrics>)>>,
 }
 
 impl Snapshot {
@@ -64,6 +70,7 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
+            llm_metrics: llm_metrics(&config, registry),
             limit_index: crate::limits::draws::index(&config.limits),
             limit_metrics: config
                 .limits
@@ -75,6 +82,16 @@ impl Snapshot {
             routes: RouteTable::new(routes),
             upstreams,
         }
+    }
+
+    /// The counters of calls `model` served through `provider`; `None` for a model the
+    /// configuration does not have (an unknown name a client sent adds no series).
+    pub fn llm_metrics(&self, model: &str, provider: &str) -> Option<&Arc<LlmMetrics>> {
+        let by_provider = self.llm_metrics.get(model)?;
+        by_provider
+            .iter()
+            .find(|(p, _)| p == provider)
+            .map(|(_, m)| m)
     }
 
     /// Whether each upstream target takes traffic now, for `/metrics`.
@@ -122,4 +139,28 @@ impl LimitBook for Snapshot {
     fn book(&self) -> Book<'_> {
         Book::of(self)
     }
+}
+
+fn llm_metrics(
+    config: &Config,
+    registry: &Registry,
+) -> HashMap<String, Vec<(String, Arc<LlmMetrics>)>> {
+    let llm = &config.llm;
+    llm.models
+        .iter()
+        .map(|m| {
+            let mut providers: Vec<&str> = vec![""];
+            for d in &m.deployments {
+                let name = llm.providers[d.provider].name.as_str();
+                if !providers.contains(&name) {
+                    providers.push(name);
+                }
+            }
+            let by_provider = providers
+                .into_iter()
+                .map(|p| (p.to_string(), registry.llm(&m.name, p)))
+                .collect();
+            (m.name.clone(), by_provider)
+        })
+        .collect()
 }

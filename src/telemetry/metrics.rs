@@ -2,6 +2,8 @@
 //! increments counters it already holds. Rendered as Prometheus text for the admin process,
 //! which sums the workers (see `merge`).
 
+pub mod llm;
+
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -13,8 +15,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds in seconds of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+const BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0, 120.0,
 ];
 
 #[derive(Default)]
@@ -51,16 +53,19 @@ impl Histogram {
     }
 }
 
-/// Responses of one route by status class; index 0 counts requests that got no response.
+/// Responses of one route by status class (index 0 counts requests that got no response),
+/// and how long requests took, arrival to the last byte sent.
 #[derive(Default)]
 pub struct RouteMetrics {
     by_class: [AtomicU64; 6],
+    duration: Histogram,
 }
 
 impl RouteMetrics {
-    pub fn count(&self, status: u16) {
+    pub fn count(&self, status: u16, took: Duration) {
         let class = (status / 100) as usize;
         self.by_class[if (1..=5).contains(&class) { class } else { 0 }].fetch_add(1, Relaxed);
+        self.duration.observe(took);
     }
 }
 
@@ -105,6 +110,8 @@ pub struct Registry {
     routes: Mutex<HashMap<String, Arc<RouteMetrics>>>,
     upstreams: Mutex<HashMap<String, Arc<UpstreamMetrics>>>,
     limits: Mutex<HashMap<String, Arc<LimitMetrics>>>,
+    /// By (public model, provider).
+    llm: Mutex<HashMap<(String, String), Arc<llm::LlmMetrics>>>,
     pub unmatched: RouteMetrics,
     pub inflight: AtomicI64,
     /// Shared with the access log's writer thread.
@@ -127,6 +134,22 @@ impl Registry {
     pub fn limit(&self, name: &str) -> Arc<LimitMetrics> {
         let mut map = self.limits.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_string()).or_default().clone()
+    }
+
+    pub fn llm(&self, model: &str, provider: &str) -> Arc<llm::LlmMetrics> {
+        let mut map = self.llm.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (model.to_string(), provider.to_string());
+        map.entry(key).or_default().clone()
+    }
+
+    fn render_llm(&self, out: &mut String) {
+        let map = self.llm.lock().unwrap_or_else(|e| e.into_inner());
+        let mut series: Vec<(&str, &str, &llm::LlmMetrics)> = map
+            .iter()
+            .map(|((m, p), v)| (m.as_str(), p.as_str(), &**v))
+            .collect();
+        series.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        llm::render(out, &series);
     }
 
     fn render_limits(&self, out: &mut String) {
@@ -199,10 +222,19 @@ impl Registry {
                 );
             }
         };
-        for name in names {
-            emit(name, &routes[name]);
+        for name in &names {
+            emit(name, &routes[*name]);
         }
         emit("", &self.unmatched);
+        out.push_str("# HELP tollgate_request_duration_seconds Requests by route, from arrival to the last byte sent.\n");
+        out.push_str("# TYPE tollgate_request_duration_seconds histogram\n");
+        for name in &names {
+            routes[*name].duration.render(
+                &mut out,
+                "tollgate_request_duration_seconds",
+                &format!("route=\"{name}\""),
+            );
+        }
         drop(routes);
 
         let ups = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
@@ -264,6 +296,7 @@ impl Registry {
         );
         self.render_connections(&mut out);
         self.render_limits(&mut out);
+        self.render_llm(&mut out);
         out
     }
 

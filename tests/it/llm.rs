@@ -637,3 +637,80 @@ fn an_unreachable_provider_is_named_but_its_address_is_not_shown() {
             .then_some(())
     });
 }
+
+/// `/metrics` counts LLM calls by the model that served them and its provider: tokens by kind,
+/// cost, time to first byte and duration, and every route's request duration. A model name no
+/// configuration has adds no series.
+#[test]
+fn llm_calls_are_counted_by_model_and_provider() {
+    let openai = openai_server("Hello there friend");
+    let cfg = format!(
+        "{}{}{LLM_ROUTE}",
+        provider("oai", "openai", &openai, ""),
+        model(
+            "gpt",
+            &[("oai", "gpt-4o")],
+            "input_price = 2.5\noutput_price = 10.0"
+        ),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let ask = |model: &str, stream: bool| {
+        let body = serde_json::json!({"model": model, "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}]});
+        let r = client()
+            .post(gw.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let _ = r.text();
+        status
+    };
+    assert_eq!(ask("gpt", false), 200);
+    assert_eq!(ask("gpt", true), 200);
+    assert!(ask("no-such-model", false) >= 400);
+    let labels = "model=\"gpt\",provider=\"oai\"";
+    let m = wait_for(
+        "three requests on the llm route",
+        Duration::from_secs(10),
+        || {
+            let m = gw.metrics();
+            let done = sample(&m, "tollgate_request_duration_seconds_count{route=\"llm\"}");
+            (done == Some(3.0)).then_some(m)
+        },
+    );
+    let at = |series: String| sample(&m, &series);
+    assert_eq!(
+        at(format!(
+            "tollgate_llm_requests_total{{{labels},outcome=\"ok\"}}"
+        )),
+        Some(2.0),
+        "{m}"
+    );
+    // The plain answer: 19 prompt (4 cached), 10 completion; the stream: 12 and 3.
+    for (kind, n) in [
+        ("prompt", 31.0),
+        ("completion", 13.0),
+        ("cached", 4.0),
+        ("reasoning", 0.0),
+    ] {
+        assert_eq!(
+            at(format!(
+                "tollgate_llm_tokens_total{{{labels},kind=\"{kind}\"}}"
+            )),
+            Some(n),
+            "{kind}: {m}"
+        );
+    }
+    // (15 x 2.5 + 4 x 2.5 + 10 x 10) + (12 x 2.5 + 3 x 10) dollars per million tokens.
+    let cost = at(format!("tollgate_llm_cost_usd_total{{{labels}}}")).unwrap();
+    assert!((cost - 207.5e-6).abs() < 1e-12, "{cost}");
+    for h in ["time_to_first_byte", "request_duration"] {
+        assert_eq!(
+            at(format!("tollgate_llm_{h}_seconds_count{{{labels}}}")),
+            Some(2.0),
+            "{h}: {m}"
+        );
+    }
+    assert!(!m.contains("no-such-model"), "{m}");
+}

@@ -47,6 +47,8 @@ pub struct LogStats {
     pub dropped: AtomicU64,
     /// Writes (or flushes) of the sink that failed.
     pub write_errors: AtomicU64,
+    /// Lines handed to the writer and not yet taken by it (at most `queue`).
+    pub queued: AtomicUsize,
 }
 
 /// One line, borrowed from the request it describes: nothing is copied to make it.
@@ -94,8 +96,6 @@ struct Shared {
     tx: SyncSender<Msg>,
     /// Every thread's buffer, for the writer's sweeps.
     buffers: Lock<Vec<Buffer>>,
-    /// Lines handed to the writer and not yet taken by it.
-    queued: AtomicUsize,
     queue: usize,
     batch_bytes: usize,
     stats: Arc<LogStats>,
@@ -145,13 +145,12 @@ impl AccessLog {
         stats: Arc<LogStats>,
     ) -> std::io::Result<Self> {
         static LOGS: AtomicU64 = AtomicU64::new(1);
-        // Batches, not lines: `queued` bounds the lines; this only has to hold them.
+        // Batches, not lines: `stats.queued` bounds the lines; this only has to hold them.
         let (tx, rx) = sync_channel(queue.clamp(1, 4096));
         let shared = Arc::new(Shared {
             id: LOGS.fetch_add(1, Relaxed),
             tx,
             buffers: Lock::new(Vec::new()),
-            queued: AtomicUsize::new(0),
             queue,
             batch_bytes: batch_bytes.min(queue.saturating_mul(LINE_BYTES)).max(1),
             stats: stats.clone(),
@@ -236,9 +235,9 @@ impl Shared {
     /// already wait.
     fn hand_over(&self, batch: Vec<u8>) {
         let lines = batch.iter().filter(|&&b| b == b'\n').count();
-        let waiting = self.queued.fetch_add(lines, Relaxed) + lines;
+        let waiting = self.stats.queued.fetch_add(lines, Relaxed) + lines;
         if waiting > self.queue || self.tx.try_send(Msg::Batch(batch)).is_err() {
-            self.queued.fetch_sub(lines, Relaxed);
+            self.stats.queued.fetch_sub(lines, Relaxed);
             self.stats.dropped.fetch_add(lines as u64, Relaxed);
         }
     }
@@ -354,7 +353,7 @@ impl Writer {
             Msg::Batch(lines) => {
                 if let Some(s) = shared.upgrade() {
                     let n = lines.iter().filter(|&&b| b == b'\n').count();
-                    s.queued.fetch_sub(n, Relaxed);
+                    s.stats.queued.fetch_sub(n, Relaxed);
                 }
                 self.take(lines);
             }

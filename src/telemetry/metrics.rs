@@ -287,6 +287,13 @@ impl Registry {
             "tollgate_access_log_dropped_total {}",
             self.access_log.dropped.load(Relaxed)
         );
+        out.push_str("# HELP tollgate_access_log_queued_lines Access log lines handed to the writer thread and not yet taken by it.\n");
+        out.push_str("# TYPE tollgate_access_log_queued_lines gauge\n");
+        let _ = writeln!(
+            out,
+            "tollgate_access_log_queued_lines {}",
+            self.access_log.queued.load(Relaxed)
+        );
         out.push_str("# HELP tollgate_access_log_write_errors_total Writes to the access log sink that failed.\n");
         out.push_str("# TYPE tollgate_access_log_write_errors_total counter\n");
         let _ = writeln!(

@@ -121,6 +121,13 @@ fn lines_the_access_log_cannot_queue_are_dropped_and_counted() {
     };
     let first = dropped(&gw);
     assert!(first > 0 && first < n, "{first} of {n} dropped");
+    let queued = |gw: &Gateway| sample(&gw.metrics(), "tollgate_access_log_queued_lines");
+    let waiting = queued(&gw).unwrap();
+    // Lines were dropped because the queue was full, and the writer is stuck on the pipe.
+    assert!(
+        (1.0..=2.0).contains(&waiting),
+        "{waiting} lines queued, queue = 2"
+    );
 
     // Drained, the pipe takes the rest: every request is either a line or counted as dropped.
     let mut text = Vec::new();
@@ -150,6 +157,11 @@ fn lines_the_access_log_cannot_queue_are_dropped_and_counted() {
     assert_eq!(
         sample(&gw.metrics(), "tollgate_access_log_write_errors_total"),
         Some(0.0)
+    );
+    assert_eq!(
+        queued(&gw),
+        Some(0.0),
+        "nothing waits once the pipe is drained"
     );
 }
 

@@ -281,6 +281,7 @@ impl SendTimeout for SyncSender<Msg> {
 }
 
 fn write_loop(rx: Receiver<Msg>, mut writer: Writer, shared: std::sync::Weak<Shared>) {
+    let mut swept = Instant::now();
     loop {
         match rx.recv_timeout(SWEEP_EVERY) {
             Ok(msg) => {
@@ -290,20 +291,22 @@ fn write_loop(rx: Receiver<Msg>, mut writer: Writer, shared: std::sync::Weak<Sha
                     writer.handle(msg, &shared);
                 }
             }
-            Err(RecvTimeoutError::Timeout) => match shared.upgrade() {
-                Some(s) => s.sweep(&mut writer),
-                None => break,
-            },
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        let Some(s) = shared.upgrade() else { break };
+        // By the clock, not only when the channel is quiet: a thread that serves little fills
+        // its buffer slowly, and busy threads' batches must not keep its lines waiting.
+        if swept.elapsed() >= SWEEP_EVERY {
+            s.sweep(&mut writer);
+            swept = Instant::now();
+        }
         writer.write_out();
-        if let Some(s) = shared.upgrade() {
-            if s.reopen.swap(false, Relaxed) {
-                s.sweep(&mut writer);
-                writer.write_out();
-                if let Some(path) = s.path.get() {
-                    writer.reopen(path);
-                }
+        if s.reopen.swap(false, Relaxed) {
+            s.sweep(&mut writer);
+            writer.write_out();
+            if let Some(path) = s.path.get() {
+                writer.reopen(path);
             }
         }
     }
@@ -657,5 +660,41 @@ mod tests {
             .lines()
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
         assert_eq!(stats.dropped.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_quiet_threads_line_is_not_held_back_by_a_busy_one() {
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Full(out.clone(), usize::MAX);
+        let stats = Arc::new(LogStats::default());
+        // Small batches: the busy thread hands one over every few lines, all the time.
+        let log = AccessLog::with_sink(Box::new(sink), 1 << 20, 4096, stats).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = {
+            let (log, stop) = (log.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Relaxed) {
+                    log.write(&record("busy"));
+                    std::thread::yield_now();
+                }
+            })
+        };
+        log.write(&record("quiet"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let seen = loop {
+            if String::from_utf8_lossy(&out.lock().unwrap()).contains("\"quiet\"") {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::yield_now();
+        };
+        stop.store(true, Relaxed);
+        busy.join().unwrap();
+        assert!(
+            seen,
+            "the quiet thread's line waited while another thread kept writing"
+        );
     }
 }

@@ -119,6 +119,11 @@ fn lines_the_access_log_cannot_queue_are_dropped_and_counted() {
     let dropped = |gw: &Gateway| {
         sample(&gw.metrics(), "tollgate_access_log_dropped_total").unwrap_or(-1.0) as usize
     };
+    // A request's line is written after its answer is sent, before it stops counting as in
+    // flight: once none is, every line is either handed over or dropped.
+    wait_for("every request logged", Duration::from_secs(10), || {
+        (sample(&gw.metrics(), "tollgate_inflight_requests") == Some(0.0)).then_some(())
+    });
     let first = dropped(&gw);
     assert!(first > 0 && first < n, "{first} of {n} dropped");
     let queued = |gw: &Gateway| sample(&gw.metrics(), "tollgate_access_log_queued_lines");

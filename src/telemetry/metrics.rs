@@ -53,6 +53,19 @@ impl Histogram {
     }
 }
 
+/// One histogram family: its `# HELP` and `# TYPE` lines, then a series per (labels, histogram).
+fn render_histograms<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (String, &'a Histogram)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (labels, h) in series {
+        h.render(out, name, &labels);
+    }
+}
+
 /// Responses of one route by status class (index 0 counts requests that got no response),
 /// and how long requests took, arrival to the last byte sent.
 #[derive(Default)]
@@ -226,29 +239,27 @@ impl Registry {
             emit(name, &routes[*name]);
         }
         emit("", &self.unmatched);
-        out.push_str("# HELP tollgate_request_duration_seconds Requests by route, from arrival to the last byte sent.\n");
-        out.push_str("# TYPE tollgate_request_duration_seconds histogram\n");
-        for name in &names {
-            routes[*name].duration.render(
-                &mut out,
-                "tollgate_request_duration_seconds",
-                &format!("route=\"{name}\""),
-            );
-        }
+        render_histograms(
+            &mut out,
+            "tollgate_request_duration_seconds",
+            "Requests by route, from arrival to the last byte sent.",
+            names
+                .iter()
+                .map(|n| (format!("route=\"{n}\""), &routes[*n].duration)),
+        );
         drop(routes);
 
         let ups = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<_> = ups.keys().collect();
         names.sort();
-        out.push_str("# HELP tollgate_upstream_latency_seconds Time from choosing a target to its response header.\n");
-        out.push_str("# TYPE tollgate_upstream_latency_seconds histogram\n");
-        for name in &names {
-            ups[*name].latency.render(
-                &mut out,
-                "tollgate_upstream_latency_seconds",
-                &format!("upstream=\"{name}\""),
-            );
-        }
+        render_histograms(
+            &mut out,
+            "tollgate_upstream_latency_seconds",
+            "Time from choosing a target to its response header.",
+            names
+                .iter()
+                .map(|n| (format!("upstream=\"{n}\""), &ups[*n].latency)),
+        );
         out.push_str(
             "# HELP tollgate_upstream_retries_total Requests sent again to another target.\n",
         );

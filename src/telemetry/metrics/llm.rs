@@ -101,9 +101,9 @@ pub fn render(out: &mut String, series: &[(&str, &str, &LlmMetrics)]) {
         ),
     ];
     for (name, help, field) in histograms {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (model, provider, m) in series {
-            field(m).render(out, name, &labels(model, provider));
-        }
+        let each = series
+            .iter()
+            .map(|(model, provider, m)| (labels(model, provider), field(m)));
+        super::render_histograms(out, name, help, each);
     }
 }

@@ -1,0 +1,221 @@
+//! The access log against sinks that block, fill up or fail, and threads that write a lot or
+//! little.
+
+use super::*;
+use std::sync::mpsc::Receiver;
+
+/// A sink that blocks every write until the test lets it go, like a stuck disk, and says
+/// when a write has begun.
+struct Stuck(
+    std::sync::Mutex<Receiver<()>>,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+    std::sync::mpsc::Sender<()>,
+);
+
+impl Write for Stuck {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.2.send(());
+        let _ = self.0.lock().unwrap().recv();
+        self.1.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn record(id: &str) -> AccessRecord<'_> {
+    AccessRecord {
+        time: SystemTime::UNIX_EPOCH,
+        request_id: id,
+        route: "r",
+        upstream: None,
+        method: "GET",
+        path: "/",
+        status: 200,
+        bytes: 0,
+        latency_ms: 0.0,
+        upstream_latency_ms: None,
+        attempts: 1,
+        client: None,
+        error: None,
+        tenant: None,
+        app: None,
+        llm: None,
+    }
+}
+
+/// Line `i`, as a thread's buffer holds it.
+fn line(i: usize) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&record(&format!("r{i}"))).unwrap();
+    out.push(b'\n');
+    out
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    let (release, gate) = std::sync::mpsc::channel();
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stats = Arc::new(LogStats::default());
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let sink = Stuck(std::sync::Mutex::new(gate), written.clone(), entered_tx);
+    // Every line is handed to the writer at once (a batch of one byte).
+    let log = AccessLog::with_sink(Box::new(sink), 2, 1, stats.clone()).unwrap();
+    log.write(&record("r0"));
+    entered.recv().unwrap();
+    // The writer is stuck on line 0 and the queue holds two lines: the other 18 are dropped,
+    // and every write returns at once (a blocking one would hang this test).
+    for i in 1..=20 {
+        log.write(&record(&format!("r{i}")));
+    }
+    assert_eq!(stats.dropped.load(Relaxed), 18);
+    drop(release);
+    log.flush(std::time::Duration::from_secs(5));
+    let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+}
+
+/// A sink that takes `room` bytes, then fails every write like a full disk.
+struct Full(Arc<std::sync::Mutex<Vec<u8>>>, usize);
+
+impl Write for Full {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut out = self.0.lock().unwrap();
+        let n = buf.len().min(self.1.saturating_sub(out.len()));
+        if n == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn lines_a_sink_refuses_are_counted_as_dropped() {
+    let stats = Arc::new(LogStats::default());
+    let mut w = Writer::new(Box::new(Full(Default::default(), 0)), stats.clone());
+    for i in 0..3 {
+        w.take(line(i));
+        w.write_out();
+    }
+    assert_eq!(stats.dropped.load(Relaxed), 3);
+    assert_eq!(stats.write_errors.load(Relaxed), 3);
+    assert!(w.failing.is_some());
+}
+
+#[test]
+fn a_line_cut_by_a_failing_write_is_lost_and_the_next_starts_clean() {
+    let stats = Arc::new(LogStats::default());
+    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let one = line(0).len();
+    // Room for one line and half of the next.
+    let room = one + one / 2;
+    let mut w = Writer::new(Box::new(Full(out.clone(), room)), stats.clone());
+    for i in 0..3 {
+        w.take(line(i));
+    }
+    w.write_out();
+    assert_eq!(stats.dropped.load(Relaxed), 2);
+    assert_eq!(stats.write_errors.load(Relaxed), 1);
+    assert!(w.mid_line);
+    // The disk has room again: the next line begins on its own line.
+    w.sink = Box::new(Full(out.clone(), usize::MAX));
+    w.take(line(9));
+    w.write_out();
+    assert!(w.failing.is_none() && !w.mid_line);
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    let last = text.lines().last().unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(last).unwrap()["request_id"],
+        "r9"
+    );
+    assert_eq!(text.lines().count(), 3, "{text}");
+}
+
+#[test]
+fn a_quiet_logs_lines_reach_the_sink_within_a_sweep() {
+    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Full(out.clone(), usize::MAX);
+    let stats = Arc::new(LogStats::default());
+    let log = AccessLog::with_sink(Box::new(sink), 16, BATCH_BYTES, stats).unwrap();
+    log.write(&record("quiet"));
+    // Far below a batch, and no flush: the writer's sweep must find it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while out.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the line never reached the sink");
+        std::thread::yield_now();
+    }
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("\"request_id\":\"quiet\""), "{text}");
+    assert!(
+        text.contains("\"time\":\"1970-01-01T00:00:00.000Z\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_flush_collects_every_threads_lines() {
+    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Full(out.clone(), usize::MAX);
+    let stats = Arc::new(LogStats::default());
+    let log = AccessLog::with_sink(Box::new(sink), 1000, BATCH_BYTES, stats.clone()).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let log = log.clone();
+            scope.spawn(move || {
+                for i in 0..50 {
+                    log.write(&record(&format!("t{t}-{i}")));
+                }
+            });
+        }
+    });
+    log.flush(Duration::from_secs(5));
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.lines().count(), 200, "{text}");
+    assert!(text
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert_eq!(stats.dropped.load(Relaxed), 0);
+}
+
+#[test]
+fn a_quiet_threads_line_is_not_held_back_by_a_busy_one() {
+    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Full(out.clone(), usize::MAX);
+    let stats = Arc::new(LogStats::default());
+    // Small batches: the busy thread hands one over every few lines, all the time.
+    let log = AccessLog::with_sink(Box::new(sink), 1 << 20, 4096, stats).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = {
+        let (log, stop) = (log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                log.write(&record("busy"));
+                std::thread::yield_now();
+            }
+        })
+    };
+    log.write(&record("quiet"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let seen = loop {
+        if String::from_utf8_lossy(&out.lock().unwrap()).contains("\"quiet\"") {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::yield_now();
+    };
+    stop.store(true, Relaxed);
+    busy.join().unwrap();
+    assert!(
+        seen,
+        "the quiet thread's line waited while another thread kept writing"
+    );
+}

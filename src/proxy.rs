@@ -477,7 +477,7 @@ impl ProxyHttp for Gateway {
             }
         }
         if self.state.access_log.enabled() {
-            let record = access_record(session, ctx, status);
+            let record = access_record(session, ctx, status, took);
             self.state.access_log.write(&record);
         }
         ctx.release_target();
@@ -547,7 +547,12 @@ fn has_body(req: &RequestHeader) -> bool {
             .is_some_and(|v| v.as_bytes() != b"0")
 }
 
-fn access_record<'a>(session: &'a Session, ctx: &'a RequestCtx, status: u16) -> AccessRecord<'a> {
+fn access_record<'a>(
+    session: &'a Session,
+    ctx: &'a RequestCtx,
+    status: u16,
+    took: Duration,
+) -> AccessRecord<'a> {
     let req = session.req_header();
     let target = match (ctx.group(), ctx.target) {
         (Some(g), Some(i)) => Some(g.targets[i].label.as_str()),
@@ -562,7 +567,7 @@ fn access_record<'a>(session: &'a Session, ctx: &'a RequestCtx, status: u16) -> 
         path: req.uri.path(),
         status,
         bytes: session.body_bytes_sent(),
-        latency_ms: ctx.start.elapsed().as_secs_f64() * 1e3,
+        latency_ms: took.as_secs_f64() * 1e3,
         upstream_latency_ms: ctx.upstream_latency.map(|d| d.as_secs_f64() * 1e3),
         attempts: ctx.attempts,
         client: upstream::client_ip(session),

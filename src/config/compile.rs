@@ -120,6 +120,19 @@ impl Checker {
     }
 }
 
+/// Each of `timeouts` (under `base.timeouts`) must be more than zero.
+fn positive_timeouts(timeouts: [(&str, schema::Dur); 3], base: &[Seg], ck: &mut Checker) {
+    for (name, d) in timeouts {
+        if d.0.is_zero() {
+            ck.at(
+                base,
+                &["timeouts", name],
+                "a timeout must be more than zero",
+            );
+        }
+    }
+}
+
 pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     let mut ck = Checker { issues: Vec::new() };
     let default_server = schema::ServerSection::default();

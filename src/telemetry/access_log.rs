@@ -174,8 +174,7 @@ impl AccessLog {
     /// Formats `rec` into this thread's buffer, and hands the buffer to the writer when full.
     pub fn write(&self, rec: &AccessRecord<'_>) {
         let Some(shared) = &self.shared else { return };
-        let buffer = shared.buffer();
-        let full = {
+        let full = shared.with_buffer(|buffer| {
             let mut buf = buffer.lock().unwrap_or_else(PoisonError::into_inner);
             let start = buf.len();
             if serde_json::to_writer(&mut *buf, rec).is_ok() {
@@ -185,7 +184,7 @@ impl AccessLog {
                 shared.stats.dropped.fetch_add(1, Relaxed);
             }
             (buf.len() >= shared.batch_bytes).then(|| std::mem::take(&mut *buf))
-        };
+        });
         if let Some(batch) = full {
             shared.hand_over(batch);
         }
@@ -212,23 +211,27 @@ impl AccessLog {
 }
 
 impl Shared {
-    /// This thread's buffer, made and registered for the writer's sweeps on first use.
-    fn buffer(&self) -> Buffer {
+    /// Runs `f` on this thread's buffer, made on first use (and again after a new log
+    /// replaced this one).
+    fn with_buffer<R>(&self, f: impl FnOnce(&Lock<Vec<u8>>) -> R) -> R {
         BUFFER.with(|cell| {
             let mut cell = cell.borrow_mut();
-            match cell.as_ref() {
-                Some((id, b)) if *id == self.id => b.clone(),
-                _ => {
-                    let b = Arc::new(Lock::new(Vec::with_capacity(self.batch_bytes)));
-                    self.buffers
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(b.clone());
-                    *cell = Some((self.id, b.clone()));
-                    b
-                }
+            if cell.as_ref().is_some_and(|(id, _)| *id != self.id) {
+                *cell = None;
             }
+            let (_, buffer) = cell.get_or_insert_with(|| (self.id, self.new_buffer()));
+            f(buffer)
         })
+    }
+
+    /// A buffer for one more thread, registered for the writer's sweeps.
+    fn new_buffer(&self) -> Buffer {
+        let b = Arc::new(Lock::new(Vec::with_capacity(self.batch_bytes)));
+        self.buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(b.clone());
+        b
     }
 
     /// Gives a full buffer to the writer, or drops and counts its lines when `queue` lines

@@ -66,6 +66,16 @@ fn render_histograms<'a>(
     }
 }
 
+/// Families of one unlabelled sample each: (name, help, type, value).
+fn render_values(out: &mut String, families: &[(&str, &str, &str, i64)]) {
+    for (name, help, kind, value) in families {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+}
+
 /// Responses of one route by status class (index 0 counts requests that got no response),
 /// and how long requests took, arrival to the last byte sent.
 #[derive(Default)]
@@ -284,33 +294,35 @@ impl Registry {
                 u8::from(t.up)
             );
         }
-        out.push_str("# HELP tollgate_inflight_requests Requests being served.\n");
-        out.push_str("# TYPE tollgate_inflight_requests gauge\n");
-        let _ = writeln!(
-            out,
-            "tollgate_inflight_requests {}",
-            self.inflight.load(Relaxed)
-        );
-        out.push_str("# HELP tollgate_access_log_dropped_total Access log lines lost: the queue was full or the sink refused them.\n");
-        out.push_str("# TYPE tollgate_access_log_dropped_total counter\n");
-        let _ = writeln!(
-            out,
-            "tollgate_access_log_dropped_total {}",
-            self.access_log.dropped.load(Relaxed)
-        );
-        out.push_str("# HELP tollgate_access_log_queued_lines Access log lines handed to the writer thread and not yet taken by it.\n");
-        out.push_str("# TYPE tollgate_access_log_queued_lines gauge\n");
-        let _ = writeln!(
-            out,
-            "tollgate_access_log_queued_lines {}",
-            self.access_log.queued.load(Relaxed)
-        );
-        out.push_str("# HELP tollgate_access_log_write_errors_total Writes to the access log sink that failed.\n");
-        out.push_str("# TYPE tollgate_access_log_write_errors_total counter\n");
-        let _ = writeln!(
-            out,
-            "tollgate_access_log_write_errors_total {}",
-            self.access_log.write_errors.load(Relaxed)
+        let log = &self.access_log;
+        render_values(
+            &mut out,
+            &[
+                (
+                    "tollgate_inflight_requests",
+                    "Requests being served.",
+                    "gauge",
+                    self.inflight.load(Relaxed),
+                ),
+                (
+                    "tollgate_access_log_dropped_total",
+                    "Access log lines lost: the queue was full or the sink refused them.",
+                    "counter",
+                    log.dropped.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_access_log_queued_lines",
+                    "Access log lines handed to the writer thread and not yet taken by it.",
+                    "gauge",
+                    log.queued.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_access_log_write_errors_total",
+                    "Writes to the access log sink that failed.",
+                    "counter",
+                    log.write_errors.load(Relaxed) as i64,
+                ),
+            ],
         );
         self.render_connections(&mut out);
         self.render_limits(&mut out);
@@ -320,32 +332,29 @@ impl Registry {
 
     fn render_connections(&self, out: &mut String) {
         let c = &self.connections;
-        let families: [(&str, &str, &str, i64); 3] = [
-            (
-                "tollgate_client_connections",
-                "Open client connections.",
-                "gauge",
-                c.open.load(Relaxed),
-            ),
-            (
-                "tollgate_client_connections_refused_total",
-                "Client connections closed on arrival because the worker held server.max_connections.",
-                "counter",
-                c.refused.load(Relaxed) as i64,
-            ),
-            (
-                "tollgate_client_header_timeouts_total",
-                "Client connections closed because a request head took longer than server.header_timeout.",
-                "counter",
-                c.head_timeouts.load(Relaxed) as i64,
-            ),
-        ];
-        for (name, help, kind, value) in families {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        }
+        render_values(
+            out,
+            &[
+                (
+                    "tollgate_client_connections",
+                    "Open client connections.",
+                    "gauge",
+                    c.open.load(Relaxed),
+                ),
+                (
+                    "tollgate_client_connections_refused_total",
+                    "Client connections closed on arrival because the worker held server.max_connections.",
+                    "counter",
+                    c.refused.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_client_header_timeouts_total",
+                    "Client connections closed because a request head took longer than server.header_timeout.",
+                    "counter",
+                    c.head_timeouts.load(Relaxed) as i64,
+                ),
+            ],
+        );
     }
 }
 

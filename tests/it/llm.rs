@@ -200,18 +200,24 @@ fn bodies_over_the_cap_are_refused_and_a_mebibyte_is_delivered_intact() {
     assert_eq!(openai.hits(), 1);
 }
 
-#[test]
-fn openai_to_openai_passes_the_body_through_byte_for_byte() {
-    let openai = openai_server("Hello there friend");
-    let cfg = format!(
+/// Model `gpt` on provider `oai` (the OpenAI server `openai`), at 2.5 and 10 dollars per
+/// million input and output tokens, behind the LLM route.
+fn priced_gpt_on(openai: &Upstream) -> String {
+    format!(
         "{}{}{LLM_ROUTE}",
-        provider("oai", "openai", &openai, ""),
+        provider("oai", "openai", openai, ""),
         model(
             "gpt",
             &[("oai", "gpt-4o")],
             "input_price = 2.5\noutput_price = 10.0"
         ),
-    );
+    )
+}
+
+#[test]
+fn openai_to_openai_passes_the_body_through_byte_for_byte() {
+    let openai = openai_server("Hello there friend");
+    let cfg = priced_gpt_on(&openai);
     let gw = Gateway::start(1, &cfg);
     let raw = r#"{"messages":[{"role":"user","content":"hi"}],  "model":"gpt","x_vendor":{"n":1.50},"logit_bias":{"50256":-100}}"#;
     let r = client()
@@ -644,15 +650,7 @@ fn an_unreachable_provider_is_named_but_its_address_is_not_shown() {
 #[test]
 fn llm_calls_are_counted_by_model_and_provider() {
     let openai = openai_server("Hello there friend");
-    let cfg = format!(
-        "{}{}{LLM_ROUTE}",
-        provider("oai", "openai", &openai, ""),
-        model(
-            "gpt",
-            &[("oai", "gpt-4o")],
-            "input_price = 2.5\noutput_price = 10.0"
-        ),
-    );
+    let cfg = priced_gpt_on(&openai);
     let gw = Gateway::start(1, &cfg);
     let ask = |model: &str, stream: bool| {
         let body = serde_json::json!({"model": model, "stream": stream,

@@ -3,7 +3,7 @@
 //! defaults (base URL, API version) are what its kind's descriptor declares.
 
 use super::routes::header_pairs;
-use super::{Checker, Secret, ServerSettings};
+use super::{positive_timeouts, Checker, Secret, ServerSettings};
 use crate::config::problem::{did_you_mean, key, Seg};
 use crate::config::schema::{self, FileConfig};
 use crate::llm::providers::descriptor::Descriptor;
@@ -254,15 +254,11 @@ fn compile_provider(p: &schema::ProviderSection, base: &[Seg], ck: &mut Checker)
         ck.at(base, &["mock", "chunk_chars"], "must be at least 1");
     }
     let t = &p.timeouts;
-    for (name, d) in [("connect", t.connect), ("read", t.read), ("write", t.write)] {
-        if d.0.is_zero() {
-            ck.at(
-                base,
-                &["timeouts", name],
-                "a timeout must be more than zero",
-            );
-        }
-    }
+    positive_timeouts(
+        [("connect", t.connect), ("read", t.read), ("write", t.write)],
+        base,
+        ck,
+    );
     let default_version = desc.http.as_ref().and_then(|h| h.api_version.as_ref());
     let default_version = default_version.map_or("", |v| v.default);
     ProviderSpec {

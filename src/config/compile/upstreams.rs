@@ -1,6 +1,6 @@
 //! `[[upstreams]]` compiled: targets resolved once, balancing, health checks, timeouts.
 
-use super::{Checker, MAX_TARGETS};
+use super::{positive_timeouts, Checker, MAX_TARGETS};
 use crate::config::problem::{key, Issue, Seg};
 use crate::config::schema::{self, Balance, TargetSection};
 use http::HeaderName;
@@ -134,15 +134,11 @@ pub(super) fn compile_upstream(
     };
     let health = u.health_check.as_ref().map(|h| compile_health(h, base, ck));
     let t = &u.timeouts;
-    for (name, d) in [("connect", t.connect), ("read", t.read), ("write", t.write)] {
-        if d.0.is_zero() {
-            ck.at(
-                base,
-                &["timeouts", name],
-                "a timeout must be more than zero",
-            );
-        }
-    }
+    positive_timeouts(
+        [("connect", t.connect), ("read", t.read), ("write", t.write)],
+        base,
+        ck,
+    );
     if u.passive.fail_timeout.0.is_zero() {
         ck.at(base, &["passive", "fail_timeout"], "must be more than zero");
     }

@@ -77,6 +77,15 @@ impl GatewayError {
         }
     }
 
+    /// The code the call record names the error by: the gateway's own, or for an LLM call
+    /// the provider's or the gateway's code (`model_not_found`), else the error's type.
+    pub fn record_code(&self) -> &str {
+        match self {
+            GatewayError::Llm(e) => e.code.as_deref().unwrap_or(e.kind.openai_type()),
+            other => other.code(),
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             GatewayError::NoRoute { .. } => "route_not_found",

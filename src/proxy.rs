@@ -19,8 +19,9 @@ use crate::limits::vocab::Caller;
 use crate::llm::models::Models;
 use crate::routing::{Handler, Route};
 use crate::snapshot::Snapshot;
-use crate::telemetry::access_log::{AccessLog, AccessRecord};
+use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::metrics::Registry;
+use crate::telemetry::record::Record;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,6 +30,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, Result};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,13 +139,18 @@ impl Gateway {
                 path: req.uri.path().to_string(),
             })?;
         let directory = self.state.directory.load();
-        let granted = access::check(route, &snapshot, &directory, req);
-        // Kept on the context even when refused, so an LLM route answers in its client's format.
+        let mut known = None;
+        let granted = access::check(route, &snapshot, &directory, req, &mut known);
+        // Kept on the context even when refused, so an LLM route answers in its client's format
+        // and the call record names the route and the key's tenant.
         ctx.route = Some(route.clone());
+        if let Some(key) = known {
+            ctx.principal = Some(key.principal.clone());
+            ctx.key_id = Some(key.id.clone());
+        }
         let granted = granted?;
         ctx.response_headers = granted.notice;
         let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
-        ctx.principal = granted.key.map(|k| k.principal.clone());
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
@@ -348,6 +355,7 @@ impl ProxyHttp for Gateway {
             let latency = t0.elapsed();
             group.metrics.latency.observe(latency);
             ctx.upstream_latency = Some(latency);
+            ctx.first_byte = Some(ctx.start.elapsed());
         }
         Ok(())
     }
@@ -477,7 +485,7 @@ impl ProxyHttp for Gateway {
             }
         }
         if self.state.access_log.enabled() {
-            let record = access_record(session, ctx, status, took);
+            let record = call_record(session, ctx, status, took);
             self.state.access_log.write(&record);
         }
         ctx.release_target();
@@ -547,33 +555,49 @@ fn has_body(req: &RequestHeader) -> bool {
             .is_some_and(|v| v.as_bytes() != b"0")
 }
 
-fn access_record<'a>(
+fn call_record<'a>(
     session: &'a Session,
     ctx: &'a RequestCtx,
     status: u16,
     took: Duration,
-) -> AccessRecord<'a> {
+) -> Record<'a> {
     let req = session.req_header();
     let target = match (ctx.group(), ctx.target) {
-        (Some(g), Some(i)) => Some(g.targets[i].label.as_str()),
+        (Some(g), Some(i)) => Some(g.targets[i].label.as_str().into()),
         _ => None,
     };
-    AccessRecord {
-        time: std::time::SystemTime::now(),
-        request_id: &ctx.request_id,
-        route: ctx.route.as_ref().map_or("", |r| &r.name),
+    let route = ctx.route.as_deref();
+    let key = match &ctx.key_id {
+        Some(id) => Some(Cow::Borrowed(&**id)),
+        None if route.is_some_and(|r| r.spec.api.auth == crate::config::AuthMode::ApiKey) => {
+            access::presented_id(req).map(Cow::Borrowed)
+        }
+        None => None,
+    };
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Record {
+        time: std::time::SystemTime::now()
+            .checked_sub(took)
+            .unwrap_or(std::time::UNIX_EPOCH),
+        request_id: ctx.request_id.as_str().into(),
+        route: route.map_or("", |r| &r.name).into(),
+        api_version: route.and_then(|r| r.spec.api.version.as_deref().map(Cow::Borrowed)),
         upstream: target,
-        method: req.method.as_str(),
-        path: req.uri.path(),
+        method: req.method.as_str().into(),
+        path: req.uri.path().into(),
         status,
-        bytes: session.body_bytes_sent(),
-        latency_ms: took.as_secs_f64() * 1e3,
-        upstream_latency_ms: ctx.upstream_latency.map(|d| d.as_secs_f64() * 1e3),
+        bytes_in: ctx.body_bytes,
+        bytes_out: session.body_bytes_sent() as u64,
+        latency_ms: ms(took),
+        upstream_latency_ms: ctx.upstream_latency.map(ms),
+        ttfb_ms: ctx.first_byte.map(ms),
         attempts: ctx.attempts,
         client: upstream::client_ip(session),
-        error: ctx.error.as_ref().map(|e| e.to_string()),
-        tenant: ctx.principal.as_ref().map(|p| &*p.tenant),
-        app: ctx.principal.as_ref().map(|p| &*p.app),
-        llm: ctx.llm.as_deref(),
+        error: ctx.error.as_ref().map(|e| e.to_string().into()),
+        error_code: ctx.error.as_ref().map(|e| e.record_code().into()),
+        tenant: ctx.principal.as_ref().map(|p| (&*p.tenant).into()),
+        app: ctx.principal.as_ref().map(|p| (&*p.app).into()),
+        key,
+        llm: ctx.llm.as_deref().map(Cow::Borrowed),
     }
 }

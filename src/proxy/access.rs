@@ -24,11 +24,14 @@ pub struct Granted<'d> {
     pub notice: Notice,
 }
 
+/// Admits the request or says why not; `known` is set to the key as soon as it authenticates,
+/// so that a refusal after that (not visible, not subscribed) is recorded with its tenant.
 pub fn check<'d>(
     route: &Route,
     snapshot: &Snapshot,
     dir: &'d Directory,
     req: &RequestHeader,
+    known: &mut Option<&'d KeyEntry>,
 ) -> Result<Granted<'d>, GatewayError> {
     let api = &route.spec.api;
     let name = route.spec.name.as_str();
@@ -60,6 +63,7 @@ pub fn check<'d>(
     if api.auth == AuthMode::ApiKey {
         let presented = presented_key(&req.headers).ok_or(Denied::MissingKey)?;
         let key = dir.authenticate(presented, now_unix())?;
+        *known = Some(key);
         let principal = &key.principal;
         if !api.visibility.admits(&principal.tenant) {
             return Err(Denied::NotVisible {
@@ -114,4 +118,12 @@ fn notice(
         add("link", format!("<{path}>; rel=\"successor-version\""));
     }
     out
+}
+
+/// The public id of the API key a request presents, when it is in the key format: recorded
+/// for a refused key (the secret never is).
+pub fn presented_id(req: &RequestHeader) -> Option<&str> {
+    presented_key(&req.headers)
+        .and_then(crate::base::api_key::parse)
+        .map(|(id, _)| id)
 }

@@ -20,6 +20,9 @@ pub struct RequestCtx {
     pub attempts: u32,
     pub upstream_start: Option<Instant>,
     pub upstream_latency: Option<Duration>,
+    /// From the request's arrival to the first byte of its answer: the upstream's response
+    /// header, or an LLM answer's first byte.
+    pub first_byte: Option<Duration>,
     pub deadline: Option<Instant>,
     pub max_body_bytes: u64,
     pub body_bytes: u64,
@@ -29,6 +32,8 @@ pub struct RequestCtx {
     pub llm: Option<Box<CallRecord>>,
     /// The app whose key the request carries, on keyed APIs.
     pub principal: Option<Arc<crate::auth::Principal>>,
+    /// The public id of the key the request presented (never the key), refused or not.
+    pub key_id: Option<Arc<str>>,
     /// Who the request is for its limits, made once at admission when its route or key has
     /// limits (`None` otherwise); the LLM phase adds the model.
     pub caller: Option<crate::limits::vocab::Caller>,
@@ -52,6 +57,7 @@ impl RequestCtx {
             attempts: 0,
             upstream_start: None,
             upstream_latency: None,
+            first_byte: None,
             deadline: None,
             max_body_bytes: u64::MAX,
             body_bytes: 0,
@@ -59,6 +65,7 @@ impl RequestCtx {
             inflight: None,
             llm: None,
             principal: None,
+            key_id: None,
             caller: None,
             response_headers: Vec::new(),
             budget: None,

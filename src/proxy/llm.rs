@@ -266,7 +266,10 @@ async fn admit(
     api: Api,
 ) -> Result<(Inbound, usize), pingora::Result<bool>> {
     let body = match read_body(session, models.policy.max_body_bytes).await {
-        Ok(b) => b,
+        Ok(b) => {
+            ctx.body_bytes = b.len() as u64;
+            b
+        }
         Err(e) => {
             // The body may not have been read to its end: the connection cannot be reused.
             session.set_keepalive(None);

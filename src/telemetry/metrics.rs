@@ -138,7 +138,7 @@ pub struct Registry {
     pub unmatched: RouteMetrics,
     pub inflight: AtomicI64,
     /// Shared with the access log's writer thread.
-    pub access_log: Arc<crate::telemetry::access_log::LogStats>,
+    pub access_log: Arc<crate::telemetry::batch::SinkStats>,
     /// Kept by the connection layer under the proxy (`proxy::connection`).
     pub connections: Arc<ConnectionMetrics>,
 }

@@ -38,6 +38,10 @@ pub struct Success {
     pub model: usize,
     pub deployment: usize,
     pub attempts: u32,
+    /// Moves to a fallback model on the way.
+    pub fallbacks: u32,
+    /// From the start of the attempt that succeeded to the provider's answer.
+    pub upstream_latency: Duration,
     pub reply: Reply,
 }
 
@@ -46,6 +50,7 @@ pub struct Failure {
     /// Seconds, from the last provider's 429.
     pub retry_after: Option<u64>,
     pub attempts: u32,
+    pub fallbacks: u32,
     /// Set when this failure is the client's own disconnect.
     pub cancelled: bool,
 }
@@ -81,6 +86,9 @@ struct Plan<'a> {
     tried: u64,
     excluded: u64,
     attempts: u32,
+    fallbacks: u32,
+    /// When the current attempt began.
+    started: Instant,
     wait: Duration,
     deadline: Option<Instant>,
     last: Option<AttemptError>,
@@ -98,6 +106,8 @@ impl<'a> Plan<'a> {
             tried: 0,
             excluded: 0,
             attempts: 0,
+            fallbacks: 0,
+            started: start,
             wait: Duration::ZERO,
             deadline: models.policy.total_timeout.map(|t| start + t),
             last: None,
@@ -159,7 +169,11 @@ impl<'a> Plan<'a> {
             self.tries_here += 1;
             self.attempts += 1;
             self.tried |= 1 << deployment;
+            if self.current.is_some_and(|(m, _)| m != model) {
+                self.fallbacks += 1;
+            }
             self.current = Some((model, deployment));
+            self.started = Instant::now();
             return Some(Step {
                 model,
                 deployment,
@@ -206,6 +220,8 @@ impl<'a> Plan<'a> {
             model,
             deployment,
             attempts: self.attempts,
+            fallbacks: self.fallbacks,
+            upstream_latency: self.started.elapsed(),
             reply,
         })
     }
@@ -218,6 +234,7 @@ impl<'a> Plan<'a> {
             err: last.err,
             retry_after: last.retry_after,
             attempts: self.attempts,
+            fallbacks: self.fallbacks,
             cancelled: false,
         })
     }
@@ -245,6 +262,7 @@ fn cancelled(attempts: u32) -> Failure {
         ),
         retry_after: None,
         attempts,
+        fallbacks: 0,
         cancelled: true,
     }
 }

@@ -67,13 +67,15 @@ pub async fn error(
     }
     let body = Bytes::from(codec::encode_error(client, &err));
     if let Some(rec) = ctx.llm.as_mut() {
-        rec.outcome = "error";
+        rec.outcome = "error".into();
     }
     ctx.error = Some(GatewayError::Llm(err));
     write_whole(session, resp, body).await
 }
 
 fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Usage) {
+    ctx.attempts = s.attempts;
+    ctx.upstream_latency = Some(s.upstream_latency);
     let model = &models.models[s.model];
     let d = &model.deployments[s.deployment];
     if let Some(rec) = ctx.llm.as_mut() {
@@ -88,23 +90,28 @@ fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Us
         rec.reasoning_tokens = usage.reasoning_tokens;
         rec.cost_usd = cost(&model.spec.prices, usage);
         rec.attempts = s.attempts;
+        rec.fallbacks = s.fallbacks;
         if rec.outcome.is_empty() {
-            rec.outcome = "ok";
+            rec.outcome = "ok".into();
         }
     }
 }
 
 fn first_byte(ctx: &mut RequestCtx) {
-    let ttft = ctx.start.elapsed().as_secs_f64() * 1e3;
+    let elapsed = ctx.start.elapsed();
+    ctx.first_byte.get_or_insert(elapsed);
+    let ttft = elapsed.as_secs_f64() * 1e3;
     if let Some(rec) = ctx.llm.as_mut() {
         rec.ttft_ms.get_or_insert(ttft);
     }
 }
 
 fn record_failure(ctx: &mut RequestCtx, f: &Failure) {
+    ctx.attempts = f.attempts;
     if let Some(rec) = ctx.llm.as_mut() {
         rec.attempts = f.attempts;
-        rec.outcome = if f.cancelled { "cancelled" } else { "error" };
+        rec.fallbacks = f.fallbacks;
+        rec.outcome = if f.cancelled { "cancelled" } else { "error" }.into();
     }
 }
 
@@ -224,7 +231,7 @@ async fn stream(
         _ => cut_usage(writer.usage, inbound.body.len(), writer.delivered_bytes),
     };
     if let Some(rec) = ctx.llm.as_mut() {
-        rec.outcome = outcome;
+        rec.outcome = outcome.into();
         rec.usage_estimated = estimated;
     }
     record_success(ctx, models, &s, &usage);

@@ -2,7 +2,9 @@
 //! little.
 
 use super::*;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::Receiver;
+use std::time::{Instant, SystemTime};
 
 /// A sink that blocks every write until the test lets it go, like a stuck disk, and says
 /// when a write has begun.
@@ -24,23 +26,28 @@ impl Write for Stuck {
     }
 }
 
-fn record(id: &str) -> AccessRecord<'_> {
-    AccessRecord {
+fn record(id: &str) -> Record<'_> {
+    Record {
         time: SystemTime::UNIX_EPOCH,
-        request_id: id,
-        route: "r",
+        request_id: id.into(),
+        route: "r".into(),
+        api_version: None,
         upstream: None,
-        method: "GET",
-        path: "/",
+        method: "GET".into(),
+        path: "/".into(),
         status: 200,
-        bytes: 0,
+        bytes_in: 0,
+        bytes_out: 0,
         latency_ms: 0.0,
         upstream_latency_ms: None,
+        ttfb_ms: None,
         attempts: 1,
         client: None,
         error: None,
+        error_code: None,
         tenant: None,
         app: None,
+        key: None,
         llm: None,
     }
 }
@@ -56,11 +63,11 @@ fn line(i: usize) -> Vec<u8> {
 fn a_full_queue_drops_and_counts_instead_of_blocking() {
     let (release, gate) = std::sync::mpsc::channel();
     let written = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let stats = Arc::new(LogStats::default());
+    let stats = Arc::new(SinkStats::default());
     let (entered_tx, entered) = std::sync::mpsc::channel();
     let sink = Stuck(std::sync::Mutex::new(gate), written.clone(), entered_tx);
     // Every line is handed to the writer at once (a batch of one byte).
-    let log = AccessLog::with_sink(Box::new(sink), 2, 1, stats.clone()).unwrap();
+    let log = AccessLog::with_sink(Lines::new(Box::new(sink), None), 2, 1, stats.clone()).unwrap();
     log.write(&record("r0"));
     entered.recv().unwrap();
     // The writer is stuck on line 0 and the queue holds two lines: the other 18 are dropped,
@@ -96,39 +103,31 @@ impl Write for Full {
     }
 }
 
+fn lines(range: std::ops::Range<usize>) -> Vec<u8> {
+    range.flat_map(line).collect()
+}
+
 #[test]
-fn lines_a_sink_refuses_are_counted_as_dropped() {
-    let stats = Arc::new(LogStats::default());
-    let mut w = Writer::new(Box::new(Full(Default::default(), 0)), stats.clone());
-    for i in 0..3 {
-        w.take(line(i));
-        w.write_out();
-    }
-    assert_eq!(stats.dropped.load(Relaxed), 3);
-    assert_eq!(stats.write_errors.load(Relaxed), 3);
-    assert!(w.failing.is_some());
+fn lines_a_sink_refuses_are_counted_as_lost() {
+    let mut sink = Lines::new(Box::new(Full(Default::default(), 0)), None);
+    let lost = sink.write(&lines(0..3)).unwrap_err();
+    assert_eq!(lost.records, 3);
+    assert!(lost.error.contains("space"), "{}", lost.error);
 }
 
 #[test]
 fn a_line_cut_by_a_failing_write_is_lost_and_the_next_starts_clean() {
-    let stats = Arc::new(LogStats::default());
     let out = Arc::new(std::sync::Mutex::new(Vec::new()));
     let one = line(0).len();
     // Room for one line and half of the next.
     let room = one + one / 2;
-    let mut w = Writer::new(Box::new(Full(out.clone(), room)), stats.clone());
-    for i in 0..3 {
-        w.take(line(i));
-    }
-    w.write_out();
-    assert_eq!(stats.dropped.load(Relaxed), 2);
-    assert_eq!(stats.write_errors.load(Relaxed), 1);
-    assert!(w.mid_line);
+    let mut sink = Lines::new(Box::new(Full(out.clone(), room)), None);
+    assert_eq!(sink.write(&lines(0..3)).unwrap_err().records, 2);
+    assert!(sink.mid_line);
     // The disk has room again: the next line begins on its own line.
-    w.sink = Box::new(Full(out.clone(), usize::MAX));
-    w.take(line(9));
-    w.write_out();
-    assert!(w.failing.is_none() && !w.mid_line);
+    sink.out = Box::new(Full(out.clone(), usize::MAX));
+    assert!(sink.write(&line(9)).is_ok());
+    assert!(!sink.mid_line);
     let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
     let last = text.lines().last().unwrap();
     assert_eq!(
@@ -142,8 +141,9 @@ fn a_line_cut_by_a_failing_write_is_lost_and_the_next_starts_clean() {
 fn a_quiet_logs_lines_reach_the_sink_within_a_sweep() {
     let out = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = Full(out.clone(), usize::MAX);
-    let stats = Arc::new(LogStats::default());
-    let log = AccessLog::with_sink(Box::new(sink), 16, BATCH_BYTES, stats).unwrap();
+    let stats = Arc::new(SinkStats::default());
+    let log =
+        AccessLog::with_sink(Lines::new(Box::new(sink), None), 16, BATCH_BYTES, stats).unwrap();
     log.write(&record("quiet"));
     // Far below a batch, and no flush: the writer's sweep must find it.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -163,8 +163,14 @@ fn a_quiet_logs_lines_reach_the_sink_within_a_sweep() {
 fn a_flush_collects_every_threads_lines() {
     let out = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = Full(out.clone(), usize::MAX);
-    let stats = Arc::new(LogStats::default());
-    let log = AccessLog::with_sink(Box::new(sink), 1000, BATCH_BYTES, stats.clone()).unwrap();
+    let stats = Arc::new(SinkStats::default());
+    let log = AccessLog::with_sink(
+        Lines::new(Box::new(sink), None),
+        1000,
+        BATCH_BYTES,
+        stats.clone(),
+    )
+    .unwrap();
     std::thread::scope(|scope| {
         for t in 0..4 {
             let log = log.clone();
@@ -188,9 +194,9 @@ fn a_flush_collects_every_threads_lines() {
 fn a_quiet_threads_line_is_not_held_back_by_a_busy_one() {
     let out = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = Full(out.clone(), usize::MAX);
-    let stats = Arc::new(LogStats::default());
+    let stats = Arc::new(SinkStats::default());
     // Small batches: the busy thread hands one over every few lines, all the time.
-    let log = AccessLog::with_sink(Box::new(sink), 1 << 20, 4096, stats).unwrap();
+    let log = AccessLog::with_sink(Lines::new(Box::new(sink), None), 1 << 20, 4096, stats).unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let busy = {
         let (log, stop) = (log.clone(), stop.clone());

@@ -3,7 +3,7 @@
 //! never by callers or requests.
 
 use super::Histogram;
-use crate::telemetry::call::CallRecord;
+use crate::telemetry::call::{CallRecord, OUTCOMES};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -22,8 +22,6 @@ pub struct LlmMetrics {
     time_to_first_byte: Histogram,
     duration: Histogram,
 }
-
-const OUTCOMES: [&str; 4] = ["ok", "error", "cancelled", "truncated"];
 
 impl LlmMetrics {
     /// Counts one call, `elapsed` after its request arrived.

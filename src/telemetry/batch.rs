@@ -1,0 +1,391 @@
+//! Per-thread record buffers and the writer thread behind every call sink (the access log, the
+//! call store). A request formats its record as one line into its own thread's buffer: no
+//! allocation, no wake-up, no wait on a file, a database or another thread. The buffer goes
+//! to the sink's writer thread once it holds `batch_bytes`, and the writer also collects
+//! whatever every buffer holds every `SWEEP_EVERY`, so a quiet gateway's records reach the
+//! sink within that.
+//!
+//! At most `queue` records wait for the writer; past that a buffer's records are dropped and
+//! counted. Records the sink refuses are counted as dropped too, each failed write is
+//! counted, and the failure is reported in the process log at most every `REPORT_EVERY`, so a
+//! broken sink neither goes unnoticed nor floods the log.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+// A thread's buffer is locked by its own thread per record and by the writer for the time of
+// a `mem::take` per sweep: never across I/O, so the lock is as good as uncontended.
+#[allow(clippy::disallowed_types)]
+type Lock<T> = std::sync::Mutex<T>;
+
+/// A thread hands its buffer to the writer once it holds this many bytes, and the writer
+/// hands the sink chunks of about this size.
+pub const BATCH_BYTES: usize = 64 << 10;
+
+/// About one record's bytes: a thread hands its buffer over before it holds `queue`
+/// records' worth, so a small `queue` bounds what waits in the buffers too.
+const RECORD_BYTES: usize = 256;
+
+/// How often the writer collects the threads' buffers, whatever they hold.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// At most one process-log line per this long while a sink keeps failing.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// What a sink counts, read by the worker's metrics.
+#[derive(Default)]
+pub struct SinkStats {
+    /// Records lost: the queue was full, or the sink refused them.
+    pub dropped: AtomicU64,
+    /// Writes of the sink that failed.
+    pub write_errors: AtomicU64,
+    /// Records handed to the writer and not yet taken by it (at most `queue`).
+    pub queued: AtomicUsize,
+}
+
+/// Where a writer thread puts its records: whole lines, each ending in `\n`.
+pub trait Sink: Send + 'static {
+    /// How the process log names the sink ("the access log").
+    const NAME: &'static str;
+    /// The metric that counts its lost records, named in the failure report.
+    const DROPPED_METRIC: &'static str;
+
+    /// Writes `records`; on failure says how many of them were lost.
+    fn write(&mut self, records: &[u8]) -> Result<(), Lost>;
+
+    /// Opens the sink's file again (after logrotate moved it); a no-op for most sinks.
+    fn reopen(&mut self) {}
+}
+
+/// A failed write: why, and how many records it lost.
+pub struct Lost {
+    pub error: String,
+    pub records: u64,
+}
+
+enum Msg {
+    /// Whole records from one thread's buffer.
+    Batch(Vec<u8>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// What the request threads and the writer share.
+struct Shared {
+    /// Tells this batcher's buffers from those of another sink, or of one made before a reload.
+    id: u64,
+    tx: SyncSender<Msg>,
+    /// Every thread's buffer, for the writer's sweeps.
+    buffers: Lock<Vec<Buffer>>,
+    queue: usize,
+    batch_bytes: usize,
+    stats: Arc<SinkStats>,
+    /// Set on SIGUSR1: the writer reopens its sink at its next turn.
+    reopen: AtomicBool,
+}
+
+/// One thread's records, not yet handed to the writer.
+type Buffer = Arc<Lock<Vec<u8>>>;
+
+thread_local! {
+    /// This thread's buffers, one per live batcher, with the batcher's id.
+    static BUFFERS: RefCell<Vec<(u64, Buffer)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The request threads' side of one sink.
+#[derive(Clone)]
+pub struct Batcher {
+    shared: Arc<Shared>,
+}
+
+impl Batcher {
+    /// Starts `sink`'s writer thread, named `name`.
+    pub fn start<S: Sink>(
+        name: &str,
+        sink: S,
+        queue: usize,
+        batch_bytes: usize,
+        stats: Arc<SinkStats>,
+    ) -> std::io::Result<Self> {
+        static BATCHERS: AtomicU64 = AtomicU64::new(1);
+        // Batches, not records: `stats.queued` bounds the records; this only has to hold them.
+        let (tx, rx) = sync_channel(queue.clamp(1, 4096));
+        let shared = Arc::new(Shared {
+            id: BATCHERS.fetch_add(1, Relaxed),
+            tx,
+            buffers: Lock::new(Vec::new()),
+            queue,
+            batch_bytes: batch_bytes.min(queue.saturating_mul(RECORD_BYTES)).max(1),
+            stats: stats.clone(),
+            reopen: AtomicBool::new(false),
+        });
+        let writer = Writer::new(sink, stats);
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || write_loop(rx, writer, weak))?;
+        Ok(Batcher { shared })
+    }
+
+    /// Adds one record to this thread's buffer: `format` appends it (without the newline) and
+    /// says whether it could; the buffer goes to the writer when full.
+    pub fn push(&self, format: impl FnOnce(&mut Vec<u8>) -> bool) {
+        let shared = &self.shared;
+        let full = shared.with_buffer(|buffer| {
+            let mut buf = buffer.lock().unwrap_or_else(PoisonError::into_inner);
+            let start = buf.len();
+            if format(&mut buf) {
+                buf.push(b'\n');
+            } else {
+                buf.truncate(start);
+                shared.stats.dropped.fetch_add(1, Relaxed);
+            }
+            (buf.len() >= shared.batch_bytes).then(|| std::mem::take(&mut *buf))
+        });
+        if let Some(batch) = full {
+            shared.hand_over(batch);
+        }
+    }
+
+    /// Asks the writer to reopen its sink: records written before go to the old file, those
+    /// after to the new one. Returns at once.
+    pub fn reopen(&self) {
+        self.shared.reopen.store(true, Relaxed);
+    }
+
+    /// Waits (up to `timeout`) until every record pushed so far is in the sink; used before
+    /// exit, and by tests.
+    pub fn flush(&self, timeout: Duration) {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if send_by(&self.shared.tx, Msg::Flush(done_tx), timeout) {
+            let _ = done_rx.recv_timeout(timeout);
+        }
+    }
+}
+
+impl Shared {
+    /// Runs `f` on this thread's buffer for this batcher, made on first use.
+    fn with_buffer<R>(&self, f: impl FnOnce(&Lock<Vec<u8>>) -> R) -> R {
+        BUFFERS.with(|cell| {
+            let mut buffers = cell.borrow_mut();
+            let i = match buffers.iter().position(|(id, _)| *id == self.id) {
+                Some(i) => i,
+                None => {
+                    // A batcher gone (a reload replaced it) leaves a buffer no one sweeps.
+                    buffers.retain(|(_, b)| Arc::strong_count(b) > 1);
+                    buffers.push((self.id, self.new_buffer()));
+                    buffers.len() - 1
+                }
+            };
+            f(&buffers[i].1)
+        })
+    }
+
+    /// A buffer for one more thread, registered for the writer's sweeps.
+    fn new_buffer(&self) -> Buffer {
+        let b = Arc::new(Lock::new(Vec::with_capacity(self.batch_bytes)));
+        self.buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(b.clone());
+        b
+    }
+
+    /// Gives a full buffer to the writer, or drops and counts its records when `queue`
+    /// records already wait.
+    fn hand_over(&self, batch: Vec<u8>) {
+        let records = count(&batch);
+        let waiting = self.stats.queued.fetch_add(records, Relaxed) + records;
+        if waiting > self.queue || self.tx.try_send(Msg::Batch(batch)).is_err() {
+            self.stats.queued.fetch_sub(records, Relaxed);
+            self.stats.dropped.fetch_add(records as u64, Relaxed);
+        }
+    }
+
+    /// Empties every thread's buffer into the writer's batch.
+    fn sweep<S: Sink>(&self, writer: &mut Writer<S>) {
+        let buffers = self
+            .buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for b in buffers {
+            let records = std::mem::take(&mut *b.lock().unwrap_or_else(PoisonError::into_inner));
+            writer.take(records);
+        }
+    }
+}
+
+fn count(records: &[u8]) -> usize {
+    records.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// `SyncSender` has no send with a deadline: retries `try_send` until it fits or time is up.
+// Only `flush` waits here, when a worker stops, after its last request.
+#[allow(clippy::disallowed_methods)]
+fn send_by(tx: &SyncSender<Msg>, mut msg: Msg, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match tx.try_send(msg) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(m)) if Instant::now() < deadline => {
+                msg = m;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TrySendError::Full(_)) => return false,
+        }
+    }
+}
+
+fn write_loop<S: Sink>(rx: Receiver<Msg>, mut writer: Writer<S>, shared: Weak<Shared>) {
+    let mut swept = Instant::now();
+    loop {
+        match rx.recv_timeout(SWEEP_EVERY) {
+            Ok(msg) => {
+                writer.handle(msg, &shared);
+                // Take what else is queued before writing, so a busy gateway writes large chunks.
+                while let Ok(msg) = rx.try_recv() {
+                    writer.handle(msg, &shared);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let Some(s) = shared.upgrade() else { break };
+        // By the clock, not only when the channel is quiet: a thread that serves little fills
+        // its buffer slowly, and busy threads' batches must not keep its records waiting.
+        if swept.elapsed() >= SWEEP_EVERY {
+            s.sweep(&mut writer);
+            swept = Instant::now();
+        }
+        writer.write_out();
+        if s.reopen.swap(false, Relaxed) {
+            s.sweep(&mut writer);
+            writer.write_out();
+            writer.sink.reopen();
+        }
+    }
+    writer.write_out();
+}
+
+/// The writer thread's side: a batch of whole records, the sink, and the state of a failure.
+struct Writer<S> {
+    sink: S,
+    batch: Vec<u8>,
+    stats: Arc<SinkStats>,
+    failing: Option<Failing>,
+}
+
+/// A failing sink: what was lost since the last report, and when that was.
+struct Failing {
+    reported: Instant,
+    errors: u64,
+    lost: u64,
+}
+
+impl<S: Sink> Writer<S> {
+    fn new(sink: S, stats: Arc<SinkStats>) -> Self {
+        Writer {
+            sink,
+            batch: Vec::with_capacity(BATCH_BYTES),
+            stats,
+            failing: None,
+        }
+    }
+
+    fn handle(&mut self, msg: Msg, shared: &Weak<Shared>) {
+        match msg {
+            Msg::Batch(records) => {
+                if let Some(s) = shared.upgrade() {
+                    s.stats.queued.fetch_sub(count(&records), Relaxed);
+                }
+                self.take(records);
+            }
+            Msg::Flush(done) => {
+                if let Some(s) = shared.upgrade() {
+                    s.sweep(self);
+                }
+                self.write_out();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Adds whole records to the batch, writing it out when it is large.
+    fn take(&mut self, records: Vec<u8>) {
+        if self.batch.is_empty() {
+            self.batch = records;
+        } else {
+            self.batch.extend_from_slice(&records);
+        }
+        if self.batch.len() >= BATCH_BYTES {
+            self.write_out();
+        }
+    }
+
+    /// Gives the batch to the sink; on an error counts what was lost and reports
+    /// (rate-limited). The batch is emptied either way: a sink that refuses must not make the
+    /// worker hold records without bound.
+    fn write_out(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let result = self.sink.write(&self.batch);
+        self.batch.clear();
+        match result {
+            Ok(()) => self.recovered(),
+            Err(lost) => self.failed(lost),
+        }
+    }
+
+    fn failed(&mut self, Lost { error, records }: Lost) {
+        self.stats.write_errors.fetch_add(1, Relaxed);
+        self.stats.dropped.fetch_add(records, Relaxed);
+        let now = Instant::now();
+        let Some(f) = &mut self.failing else {
+            tracing::error!(
+                "cannot write {}: {error}; {records} record(s) lost (counted in {}; reported \
+                 again at most every {}s)",
+                S::NAME,
+                S::DROPPED_METRIC,
+                REPORT_EVERY.as_secs()
+            );
+            self.failing = Some(Failing {
+                reported: now,
+                errors: 0,
+                lost: 0,
+            });
+            return;
+        };
+        f.errors += 1;
+        f.lost += records;
+        if now.duration_since(f.reported) >= REPORT_EVERY {
+            tracing::error!(
+                "still cannot write {}: {error}; {} more record(s) lost in {} failed write(s) \
+                 over {}s",
+                S::NAME,
+                f.lost,
+                f.errors,
+                now.duration_since(f.reported).as_secs()
+            );
+            *f = Failing {
+                reported: now,
+                errors: 0,
+                lost: 0,
+            };
+        }
+    }
+
+    fn recovered(&mut self) {
+        if let Some(f) = self.failing.take() {
+            tracing::warn!(
+                "{} is written again ({} more record(s) lost since the last report)",
+                S::NAME,
+                f.lost
+            );
+        }
+    }
+}

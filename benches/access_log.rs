@@ -3,31 +3,39 @@
 //! file-backed log, hand-overs to the writer thread included.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tollgate::config::AccessLogTarget;
-use tollgate::telemetry::access_log::{AccessLog, AccessRecord, LogStats};
+use tollgate::telemetry::access_log::AccessLog;
+use tollgate::telemetry::batch::SinkStats;
 use tollgate::telemetry::call::CallRecord;
+use tollgate::telemetry::record::Record;
 
-fn record<'a>(llm: Option<&'a CallRecord>) -> AccessRecord<'a> {
-    AccessRecord {
+fn record(llm: Option<&CallRecord>) -> Record<'_> {
+    Record {
         time: SystemTime::now(),
-        request_id: "01JEXAMPLE0REQUEST0ID0000",
-        route: "orders-api",
-        upstream: Some("10.0.0.12:8080"),
-        method: "GET",
-        path: "/orders/v1/items/12345",
+        request_id: "01JEXAMPLE0REQUEST0ID0000".into(),
+        route: "orders-api".into(),
+        api_version: Some("v1".into()),
+        upstream: Some("10.0.0.12:8080".into()),
+        method: "GET".into(),
+        path: "/orders/v1/items/12345".into(),
         status: 200,
-        bytes: 1843,
+        bytes_in: 0,
+        bytes_out: 1843,
         latency_ms: 1.734,
         upstream_latency_ms: Some(1.211),
+        ttfb_ms: Some(1.5),
         attempts: 1,
         client: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 44))),
         error: None,
-        tenant: Some("acme"),
-        app: Some("web"),
-        llm,
+        error_code: None,
+        tenant: Some("acme".into()),
+        app: Some("web".into()),
+        key: Some("k3x9q2m7a1b4".into()),
+        llm: llm.map(Cow::Borrowed),
     }
 }
 
@@ -44,7 +52,7 @@ fn call() -> CallRecord {
         cost_usd: 0.00612,
         ttft_ms: Some(212.5),
         attempts: 1,
-        outcome: "ok",
+        outcome: "ok".into(),
         ..CallRecord::default()
     }
 }
@@ -68,7 +76,7 @@ fn bench(c: &mut Criterion) {
     });
     let dir = tempfile::tempdir().expect("temp dir");
     let target = AccessLogTarget::File(dir.path().join("access.log"));
-    let stats = Arc::new(LogStats::default());
+    let stats = Arc::new(SinkStats::default());
     let log = AccessLog::start(&target, 65536, stats).expect("log starts");
     c.bench_function("access_log_write_rest", |b| {
         b.iter(|| log.write(black_box(&record(None))))

@@ -86,10 +86,14 @@ fn bench(c: &mut Criterion) {
     req.insert_header("authorization", format!("Bearer {full}"))
         .expect("header");
     c.bench_function("gate_open_route", |b| {
-        b.iter(|| tollgate::proxy::access::check(&open, &snap, &dir, black_box(&req)).is_ok())
+        b.iter(|| {
+            tollgate::proxy::access::check(&open, &snap, &dir, black_box(&req), &mut None).is_ok()
+        })
     });
     c.bench_function("gate_keyed_route_10k_keys", |b| {
-        b.iter(|| tollgate::proxy::access::check(&keyed, &snap, &dir, black_box(&req)).is_ok())
+        b.iter(|| {
+            tollgate::proxy::access::check(&keyed, &snap, &dir, black_box(&req), &mut None).is_ok()
+        })
     });
 }
 

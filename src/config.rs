@@ -11,11 +11,11 @@ pub mod schema;
 
 pub use compile::api::valid_name;
 pub use compile::{
-    compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode, BalanceSpec, ClusterSpec,
-    Config, Deployment, HashOn, HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle,
-    LimitSpec, LlmConfig, LlmPolicy, MockSpec, ModelSpec, PathMatch, PlanSpec, Prices,
-    ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings,
-    TargetSpec, TenantSeed, UpstreamSpec, Visibility,
+    compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode, BalanceSpec,
+    CallStoreSettings, ClusterSpec, Config, Deployment, HashOn, HeaderTransform, HealthSpec,
+    HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy, MockSpec, ModelSpec, PathMatch,
+    PlanSpec, Prices, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget,
+    Secret, StoreSettings, TargetSpec, TenantSeed, UpstreamSpec, Visibility,
 };
 pub use load::load;
 pub use problem::{Problem, Problems};

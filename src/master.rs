@@ -98,6 +98,10 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
     }
     // Before the fork: the children inherit it.
     rlimit::raise_open_files();
+    // A file grown past RLIMIT_FSIZE must fail its write (EFBIG: the sink counts it and the
+    // request goes on), not kill the process. Inherited by the children.
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     // Opened, migrated and seeded here, then closed: each child opens its own connection
     // after the fork (an SQLite connection must not cross one).
     if let Err(e) = seed_store(config.store.as_ref(), &config.tenants, true) {

@@ -43,6 +43,8 @@ pub struct GatewayState {
     pub directory: Arc<ArcSwap<crate::auth::Directory>>,
     pub registry: Arc<Registry>,
     pub access_log: AccessLog,
+    /// The call store's sink, when `[log.store]` is set.
+    pub call_store: Option<crate::telemetry::batch::Batcher>,
     pub ids: RequestIds,
 }
 
@@ -484,9 +486,12 @@ impl ProxyHttp for Gateway {
                 m.observe(rec, took);
             }
         }
-        if self.state.access_log.enabled() {
+        if self.state.access_log.enabled() || self.state.call_store.is_some() {
             let record = call_record(session, ctx, status, took);
             self.state.access_log.write(&record);
+            if let Some(calls) = &self.state.call_store {
+                calls.push(|out| record.write_json(out));
+            }
         }
         ctx.release_target();
         ctx.inflight = None;

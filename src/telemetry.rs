@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod batch;
 pub mod call;
+pub mod calls;
 pub mod log_filter;
 pub mod metrics;
 pub mod record;

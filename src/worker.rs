@@ -55,6 +55,20 @@ pub fn run(args: WorkerArgs) -> ! {
             std::process::exit(3);
         }
     };
+    // Worker 0 also deletes old calls, for the host.
+    let call_store = match &log.store {
+        Some(settings) => {
+            let stats = registry.call_store.clone();
+            match crate::telemetry::calls::start(settings, args.slot == 0, stats) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("worker {}: cannot start the call store: {e}", args.slot);
+                    std::process::exit(3);
+                }
+            }
+        }
+        None => None,
+    };
     // The provider connector reads the system trust store: once, here, not on a request.
     crate::llm::client::client();
     let snapshot = Snapshot::build(args.config.clone(), &registry, None);
@@ -88,6 +102,7 @@ pub fn run(args: WorkerArgs) -> ! {
         ),
         registry: registry.clone(),
         access_log,
+        call_store,
         ids: RequestIds::new(),
     });
     let server_cfg = &args.config.server;
@@ -206,6 +221,9 @@ fn drain_then_exit(
         tracing::warn!("grace period over with {left} requests still in flight");
     }
     state.access_log.flush(Duration::from_secs(2));
+    if let Some(calls) = &state.call_store {
+        calls.flush(Duration::from_secs(2));
+    }
     std::process::exit(0);
 }
 

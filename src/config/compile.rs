@@ -105,6 +105,18 @@ pub struct LogSettings {
     pub access: AccessLogTarget,
     pub queue: usize,
     pub level: String,
+    pub store: Option<CallStoreSettings>,
+}
+
+/// The embedded call store (`[log.store]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallStoreSettings {
+    pub path: PathBuf,
+    pub retention: Duration,
+    pub max_size: u64,
+    pub queue: usize,
+    /// How long the minute, hour and day totals are kept.
+    pub rollups: [Duration; 3],
 }
 
 /// Collects issues under a key path while a section is compiled.
@@ -385,5 +397,44 @@ fn compile_log(l: &schema::LogSection, ck: &mut Checker) -> LogSettings {
         access,
         queue: l.queue,
         level: l.level.clone(),
+        store: l.store.as_ref().map(|s| compile_call_store(s, ck)),
+    }
+}
+
+fn compile_call_store(s: &schema::CallStoreSection, ck: &mut Checker) -> CallStoreSettings {
+    let base = [key("log"), key("store")];
+    let path = PathBuf::from(&s.path);
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        ck.at(
+            &base,
+            &["path"],
+            format!("directory {} does not exist", dir.display()),
+        );
+    }
+    if s.queue == 0 {
+        ck.at(&base, &["queue"], "queue must hold at least one record");
+    }
+    // Below one page of SQLite's, every write would be followed by a purge of everything.
+    if s.max_size.0 < 1 << 20 {
+        ck.at(&base, &["max_size"], "max_size must be at least 1MiB");
+    }
+    let rollups = [&s.rollups.minute, &s.rollups.hour, &s.rollups.day];
+    for (name, d) in ["minute", "hour", "day"].into_iter().zip(rollups) {
+        if d.0.is_zero() {
+            ck.at(&base, &["rollups", name], "must be longer than zero");
+        }
+    }
+    if s.retention.0 < Duration::from_secs(1) {
+        ck.at(&base, &["retention"], "retention must be at least 1s");
+    }
+    CallStoreSettings {
+        path,
+        retention: s.retention.0,
+        max_size: s.max_size.0,
+        queue: s.queue,
+        rollups: rollups.map(|d| d.0),
     }
 }

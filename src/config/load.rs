@@ -129,6 +129,9 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     if let Some(store) = merged.store.as_mut() {
         resolve(&mut store.path);
     }
+    if let Some(calls) = merged.log.as_mut().and_then(|l| l.store.as_mut()) {
+        resolve(&mut calls.path);
+    }
     if let Some(ca) = merged.redis.as_mut().and_then(|r| r.ca_file.as_mut()) {
         resolve(ca);
     }

@@ -113,6 +113,8 @@ pub struct LogSection {
     /// Level of the process log (not the access log), in `tracing` filter syntax.
     #[serde(default = "default_level")]
     pub level: String,
+    /// The embedded call store; off when absent.
+    pub store: Option<CallStoreSection>,
 }
 
 impl Default for LogSection {
@@ -121,8 +123,69 @@ impl Default for LogSection {
             access: default_access_log(),
             queue: default_log_queue(),
             level: default_level(),
+            store: None,
         }
     }
+}
+
+/// `[log.store]`: every call recorded in a SQLite file of its own, for `/admin/calls` and
+/// `/admin/usage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallStoreSection {
+    /// A relative path is taken from the main configuration file's directory.
+    pub path: String,
+    /// Calls older than this are deleted.
+    #[serde(default = "default_call_retention")]
+    pub retention: Dur,
+    /// The oldest calls are deleted while the file holds more than this.
+    #[serde(default = "default_call_store_size")]
+    pub max_size: ByteSize,
+    /// Records waiting for the writer before new ones are dropped (and counted).
+    #[serde(default = "default_log_queue")]
+    pub queue: usize,
+    /// How long the per-minute, per-hour and per-day usage totals are kept.
+    #[serde(default)]
+    pub rollups: RollupSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollupSection {
+    #[serde(default = "two_days")]
+    pub minute: Dur,
+    #[serde(default = "ninety_days")]
+    pub hour: Dur,
+    #[serde(default = "two_years")]
+    pub day: Dur,
+}
+
+impl Default for RollupSection {
+    fn default() -> Self {
+        RollupSection {
+            minute: two_days(),
+            hour: ninety_days(),
+            day: two_years(),
+        }
+    }
+}
+
+const DAY: u64 = 86_400;
+
+fn default_call_retention() -> Dur {
+    Dur(Duration::from_secs(7 * DAY))
+}
+fn default_call_store_size() -> ByteSize {
+    ByteSize(1 << 30)
+}
+fn two_days() -> Dur {
+    Dur(Duration::from_secs(2 * DAY))
+}
+fn ninety_days() -> Dur {
+    Dur(Duration::from_secs(90 * DAY))
+}
+fn two_years() -> Dur {
+    Dur(Duration::from_secs(730 * DAY))
 }
 
 #[derive(Debug, Deserialize)]

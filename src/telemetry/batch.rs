@@ -58,6 +58,9 @@ pub trait Sink: Send + 'static {
 
     /// Opens the sink's file again (after logrotate moved it); a no-op for most sinks.
     fn reopen(&mut self) {}
+
+    /// Called at each turn of the writer (at least every `SWEEP_EVERY`), for upkeep.
+    fn tick(&mut self) {}
 }
 
 /// A failed write: why, and how many records it lost.
@@ -262,6 +265,7 @@ fn write_loop<S: Sink>(rx: Receiver<Msg>, mut writer: Writer<S>, shared: Weak<Sh
             swept = Instant::now();
         }
         writer.write_out();
+        writer.sink.tick();
         if s.reopen.swap(false, Relaxed) {
             s.sweep(&mut writer);
             writer.write_out();

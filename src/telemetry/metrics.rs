@@ -139,6 +139,7 @@ pub struct Registry {
     pub inflight: AtomicI64,
     /// Shared with the access log's writer thread.
     pub access_log: Arc<crate::telemetry::batch::SinkStats>,
+    pub call_store: Arc<crate::telemetry::batch::SinkStats>,
     /// Kept by the connection layer under the proxy (`proxy::connection`).
     pub connections: Arc<ConnectionMetrics>,
 }
@@ -295,6 +296,7 @@ impl Registry {
             );
         }
         let log = &self.access_log;
+        let calls = &self.call_store;
         render_values(
             &mut out,
             &[
@@ -321,6 +323,24 @@ impl Registry {
                     "Writes to the access log sink that failed.",
                     "counter",
                     log.write_errors.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_call_store_dropped_total",
+                    "Call records lost: the queue was full or the store refused them.",
+                    "counter",
+                    calls.dropped.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_call_store_queued_records",
+                    "Call records handed to the store's writer thread and not yet taken by it.",
+                    "gauge",
+                    calls.queued.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_call_store_write_errors_total",
+                    "Writes to the call store that failed.",
+                    "counter",
+                    calls.write_errors.load(Relaxed) as i64,
                 ),
             ],
         );

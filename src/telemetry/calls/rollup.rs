@@ -1,0 +1,89 @@
+//! A batch's calls summed per minute and per who/what (tenant, app, key, route, model,
+//! provider): the rows the store adds to its per-minute, per-hour and per-day totals.
+
+use super::hist::Hist;
+use crate::telemetry::record::Record;
+use std::collections::HashMap;
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Who made the calls and what served them: one total per distinct value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Dims {
+    pub tenant: String,
+    pub app: String,
+    pub key: String,
+    pub route: String,
+    pub model: String,
+    pub provider: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub requests: u64,
+    /// Answers of 500 and more, and calls that got no answer.
+    pub errors: u64,
+    /// Answers from 400 to 499.
+    pub client_errors: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub cost_usd: f64,
+    pub latency: Hist,
+    pub ttfb: Hist,
+}
+
+impl Totals {
+    fn add(&mut self, r: &Record<'_>) {
+        self.requests += 1;
+        match r.status {
+            0 | 500.. => self.errors += 1,
+            400..=499 => self.client_errors += 1,
+            _ => {}
+        }
+        if let Some(llm) = r.llm.as_deref() {
+            self.prompt_tokens += llm.prompt_tokens;
+            self.completion_tokens += llm.completion_tokens;
+            self.cached_tokens += llm.cached_tokens;
+            self.reasoning_tokens += llm.reasoning_tokens;
+            self.cost_usd += llm.cost_usd;
+        }
+        self.latency.observe(r.latency_ms);
+        if let Some(ms) = r.ttfb_ms {
+            self.ttfb.observe(ms);
+        }
+    }
+}
+
+/// The model a call is counted under: the one that served it, else the one asked for.
+pub fn model_of<'r>(r: &'r Record<'_>) -> &'r str {
+    match r.llm.as_deref() {
+        Some(l) if !l.model.is_empty() => &l.model,
+        Some(l) => &l.requested_model,
+        None => "",
+    }
+}
+
+/// Sums `calls` per minute (Unix milliseconds of its start) and dimensions.
+pub fn by_minute<'r, 'a: 'r>(
+    calls: impl Iterator<Item = &'r Record<'a>>,
+) -> HashMap<(i64, Dims), Totals> {
+    let mut out: HashMap<(i64, Dims), Totals> = HashMap::new();
+    for r in calls {
+        let minute = r.unix_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
+        let text = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().unwrap_or("").to_string();
+        let dims = Dims {
+            tenant: text(&r.tenant),
+            app: text(&r.app),
+            key: text(&r.key),
+            route: r.route.to_string(),
+            model: model_of(r).to_string(),
+            provider: r.llm.as_deref().map_or("", |l| &l.provider).to_string(),
+        };
+        out.entry((minute, dims)).or_default().add(r);
+    }
+    out
+}

@@ -1,0 +1,364 @@
+//! The embedded call store: a SQLite file of its own (never the control-plane store), in WAL
+//! mode so that the admin API reads while the workers write. Each call is a row holding its
+//! whole record as JSON, beside the columns a filter reads; `usage_minute`, `usage_hour` and
+//! `usage_day` hold the totals, added to in the same transaction as the calls.
+
+// Only the call store's writer threads and the admin process (in `spawn_blocking`) come here.
+#![allow(clippy::disallowed_methods)]
+
+use super::hist::Hist;
+use super::query::{Bucket, CallFilter, CallPage, Cursor, Percentiles, UsageQuery, UsageRow};
+use super::rollup::{self, Dims, Totals};
+use super::{Call, CallStore, CallStoreError, Pruned};
+use crate::config::CallStoreSettings;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    tenant TEXT,
+    app TEXT,
+    key TEXT,
+    route TEXT NOT NULL,
+    model TEXT,
+    provider TEXT,
+    status INTEGER NOT NULL,
+    error_code TEXT,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_ts ON calls(ts);
+CREATE INDEX IF NOT EXISTS calls_request_id ON calls(request_id);
+";
+
+/// The columns of every totals table, after `bucket` and the six dimensions.
+const TOTALS: &str = "requests INTEGER NOT NULL, errors INTEGER NOT NULL, \
+    client_errors INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, \
+    completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, \
+    reasoning_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, latency BLOB NOT NULL, \
+    ttfb BLOB NOT NULL";
+
+/// How many calls one delete removes, so that the workers' writes wait little on it.
+const DELETE_CHUNK: i64 = 5_000;
+
+pub struct SqliteCalls {
+    conn: Connection,
+    settings: CallStoreSettings,
+}
+
+impl SqliteCalls {
+    /// Opens (creating if needed) the file for writing and querying.
+    pub fn open(settings: &CallStoreSettings) -> Result<SqliteCalls, CallStoreError> {
+        let conn = Connection::open(&settings.path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // Must come before the first table: lets pruning give pages back to the file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        for b in Bucket::ALL {
+            conn.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {} (bucket INTEGER NOT NULL, tenant TEXT NOT NULL, \
+                 app TEXT NOT NULL, key TEXT NOT NULL, route TEXT NOT NULL, model TEXT NOT NULL, \
+                 provider TEXT NOT NULL, {TOTALS}, \
+                 PRIMARY KEY (bucket, tenant, app, key, route, model, provider)) WITHOUT ROWID",
+                b.table()
+            ))?;
+        }
+        conn.create_scalar_function("hist_add", 2, FunctionFlags::SQLITE_DETERMINISTIC, |f| {
+            let mut a = Hist::from_bytes(&f.get::<Vec<u8>>(0)?);
+            a.merge(&Hist::from_bytes(&f.get::<Vec<u8>>(1)?));
+            Ok(a.to_bytes())
+        })?;
+        Ok(SqliteCalls {
+            conn,
+            settings: settings.clone(),
+        })
+    }
+
+    /// Opens an existing file for queries only (the admin process).
+    pub fn open_read_only(settings: &CallStoreSettings) -> Result<SqliteCalls, CallStoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&settings.path, flags)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(SqliteCalls {
+            conn,
+            settings: settings.clone(),
+        })
+    }
+
+    fn add_totals(
+        tx: &rusqlite::Transaction<'_>,
+        minutes: &std::collections::HashMap<(i64, Dims), Totals>,
+    ) -> Result<(), CallStoreError> {
+        for b in Bucket::ALL {
+            let mut up = tx.prepare_cached(&format!(
+                "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?17) ON CONFLICT DO UPDATE SET \
+                 requests = requests + excluded.requests, errors = errors + excluded.errors, \
+                 client_errors = client_errors + excluded.client_errors, \
+                 prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+                 completion_tokens = completion_tokens + excluded.completion_tokens, \
+                 cached_tokens = cached_tokens + excluded.cached_tokens, \
+                 reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, \
+                 cost_usd = cost_usd + excluded.cost_usd, \
+                 latency = hist_add(latency, excluded.latency), \
+                 ttfb = hist_add(ttfb, excluded.ttfb)",
+                b.table()
+            ))?;
+            for ((minute, d), t) in minutes {
+                let bucket = minute.div_euclid(b.ms()) * b.ms();
+                up.execute(params![
+                    bucket,
+                    d.tenant,
+                    d.app,
+                    d.key,
+                    d.route,
+                    d.model,
+                    d.provider,
+                    t.requests as i64,
+                    t.errors as i64,
+                    t.client_errors as i64,
+                    t.prompt_tokens as i64,
+                    t.completion_tokens as i64,
+                    t.cached_tokens as i64,
+                    t.reasoning_tokens as i64,
+                    t.cost_usd,
+                    t.latency.to_bytes(),
+                    t.ttfb.to_bytes(),
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes the file's live pages take (free pages excluded: they are reused).
+    fn used_bytes(&self) -> Result<i64, CallStoreError> {
+        let pragma = |name: &str| -> Result<i64, CallStoreError> {
+            Ok(self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+        };
+        Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
+    }
+
+    /// Deletes calls older than `cutoff` (all of them when `None`: the oldest first, one
+    /// chunk), a chunk at a time; returns how many.
+    fn delete_calls(&self, cutoff: Option<i64>) -> Result<u64, CallStoreError> {
+        let mut total = 0;
+        loop {
+            let n = match cutoff {
+                Some(c) => self.conn.execute(
+                    "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE ts < ?1 LIMIT ?2)",
+                    params![c, DELETE_CHUNK],
+                )?,
+                None => self.conn.execute(
+                    "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY ts LIMIT ?1)",
+                    params![DELETE_CHUNK],
+                )?,
+            };
+            total += n as u64;
+            if cutoff.is_none() || (n as i64) < DELETE_CHUNK {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+impl CallStore for SqliteCalls {
+    fn insert(&mut self, calls: &[Call<'_>]) -> Result<(), CallStoreError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let minutes = rollup::by_minute(calls.iter().map(|c| &c.record));
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO calls (ts, request_id, tenant, app, key, route, model, provider, \
+                 status, error_code, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for c in calls {
+                let r = &c.record;
+                let model = Some(rollup::model_of(r)).filter(|m| !m.is_empty());
+                ins.execute(params![
+                    r.unix_ms(),
+                    r.request_id,
+                    r.tenant,
+                    r.app,
+                    r.key,
+                    r.route,
+                    model,
+                    r.llm.as_deref().map(|l| l.provider.as_str()),
+                    r.status,
+                    r.error_code,
+                    c.json,
+                ])?;
+            }
+        }
+        Self::add_totals(&tx, &minutes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn prune(&mut self, now_ms: i64) -> Result<Pruned, CallStoreError> {
+        let mut pruned = Pruned {
+            calls: self.delete_calls(Some(now_ms - ms(self.settings.retention)))?,
+            totals: 0,
+        };
+        for (b, keep) in Bucket::ALL.into_iter().zip(self.settings.rollups) {
+            pruned.totals += self.conn.execute(
+                &format!("DELETE FROM {} WHERE bucket < ?1", b.table()),
+                params![now_ms - ms(keep)],
+            )? as u64;
+        }
+        while self.used_bytes()? > self.settings.max_size as i64 {
+            let n = self.delete_calls(None)?;
+            pruned.calls += n;
+            if n == 0 {
+                break;
+            }
+        }
+        if pruned.calls + pruned.totals > 0 {
+            self.conn.execute_batch("PRAGMA incremental_vacuum")?;
+        }
+        Ok(pruned)
+    }
+
+    fn calls(&self, f: &CallFilter) -> Result<CallPage, CallStoreError> {
+        let mut sql = String::from("SELECT id, ts, record FROM calls WHERE 1 = 1");
+        let mut args: Vec<Value> = Vec::new();
+        let mut cond = |sql: &mut String, clause: &str, v: Value| {
+            sql.push_str(" AND ");
+            sql.push_str(clause);
+            args.push(v);
+        };
+        if let Some(from) = f.from {
+            cond(&mut sql, "ts >= ?", from.into());
+        }
+        if let Some(to) = f.to {
+            cond(&mut sql, "ts < ?", to.into());
+        }
+        let texts = [
+            ("tenant", &f.tenant),
+            ("app", &f.app),
+            ("key", &f.key),
+            ("route", &f.route),
+            ("model", &f.model),
+            ("provider", &f.provider),
+            ("error_code", &f.error_code),
+        ];
+        for (column, value) in texts {
+            if let Some(v) = value {
+                cond(&mut sql, &format!("{column} = ?"), v.clone().into());
+            }
+        }
+        match f.status_class {
+            Some(0) => sql.push_str(" AND status = 0"),
+            Some(c) => {
+                cond(&mut sql, "status >= ?", i64::from(c * 100).into());
+                cond(&mut sql, "status < ?", i64::from(c * 100 + 100).into());
+            }
+            None => {}
+        }
+        if let Some(c) = f.cursor {
+            sql.push_str(" AND (ts < ? OR (ts = ? AND id < ?))");
+            args.extend([c.ts.into(), c.ts.into(), c.id.into()]);
+        }
+        sql.push_str(" ORDER BY ts DESC, id DESC LIMIT ?");
+        args.push((f.limit as i64 + 1).into());
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut page = CallPage {
+            calls: Vec::new(),
+            next_cursor: None,
+        };
+        let mut last = None;
+        for row in rows {
+            let (id, ts, record) = row?;
+            if page.calls.len() == f.limit {
+                page.next_cursor = last.map(|c: Cursor| c.encode());
+                break;
+            }
+            page.calls.push(json(&record));
+            last = Some(Cursor { ts, id });
+        }
+        Ok(page)
+    }
+
+    fn call(
+        &self,
+        request_id: &str,
+        tenant: Option<&str>,
+    ) -> Result<Option<serde_json::Value>, CallStoreError> {
+        let record: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM calls WHERE request_id = ?1 \
+                 AND (?2 IS NULL OR tenant = ?2) ORDER BY id DESC LIMIT 1",
+                params![request_id, tenant],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(record.as_deref().map(json))
+    }
+
+    fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, CallStoreError> {
+        let size = q.bucket.ms();
+        let from = q.from.div_euclid(size) * size;
+        let sql = format!(
+            "SELECT bucket, {}, requests, errors, client_errors, prompt_tokens, \
+             completion_tokens, cached_tokens, reasoning_tokens, cost_usd, latency, ttfb \
+             FROM {} WHERE bucket >= ?1 AND bucket < ?2 AND (?3 IS NULL OR tenant = ?3)",
+            q.group_by.column(),
+            q.bucket.table()
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params![from, q.to, q.tenant])?;
+        let mut sums: BTreeMap<(i64, String), Totals> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let t = sums.entry((r.get(0)?, r.get(1)?)).or_default();
+            let int = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+            t.requests += int(2)?;
+            t.errors += int(3)?;
+            t.client_errors += int(4)?;
+            t.prompt_tokens += int(5)?;
+            t.completion_tokens += int(6)?;
+            t.cached_tokens += int(7)?;
+            t.reasoning_tokens += int(8)?;
+            t.cost_usd += r.get::<_, f64>(9)?;
+            t.latency.merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(10)?));
+            t.ttfb.merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(11)?));
+        }
+        Ok(sums
+            .into_iter()
+            .map(|((bucket, group), t)| UsageRow {
+                bucket: crate::base::time::format_date(bucket.div_euclid(1000)),
+                group,
+                requests: t.requests,
+                errors: t.errors,
+                client_errors: t.client_errors,
+                prompt_tokens: t.prompt_tokens,
+                completion_tokens: t.completion_tokens,
+                cached_tokens: t.cached_tokens,
+                reasoning_tokens: t.reasoning_tokens,
+                cost_usd: t.cost_usd,
+                latency_ms: Percentiles::of(&t.latency),
+                ttfb_ms: Percentiles::of(&t.ttfb),
+            })
+            .collect())
+    }
+}
+
+/// A stored record as JSON; one that does not parse (a foreign write) is shown as its text.
+fn json(record: &str) -> serde_json::Value {
+    serde_json::from_str(record).unwrap_or_else(|_| serde_json::Value::String(record.into()))
+}

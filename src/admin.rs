@@ -9,6 +9,7 @@
 
 mod access;
 pub mod api;
+mod calls;
 mod directory;
 pub mod error;
 mod guard;

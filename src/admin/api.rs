@@ -5,7 +5,7 @@ use super::error::AdminError;
 use super::request::{self, read_body};
 use super::routes::{route, Resource};
 use super::shared::{Answer, Call, Shared};
-use super::{access, directory, inspect, plans};
+use super::{access, calls, directory, inspect, plans};
 use crate::store::Actor;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -118,6 +118,9 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Ca
         ("DELETE", Resource::ApiState(n)) => access::clear_state(shared, call, n).await,
         ("GET", Resource::Catalog) => access::catalog(shared, call).await,
         ("GET", Resource::Audit) => access::audit(shared, call).await,
+        ("GET", Resource::Calls(scope)) => calls::list(shared, call, scope).await,
+        ("GET", Resource::CallRecord(scope, id)) => calls::get(shared, id, scope).await,
+        ("GET", Resource::Usage(scope)) => calls::usage(shared, call, scope).await,
         // Only if `routes::ENDPOINTS` lists a method that is not served here.
         (m, _) => Err(AdminError::Internal(format!(
             "{m} is listed for this path but has no handler"

@@ -32,6 +32,16 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::telemetry::calls::CallStoreError> for AdminError {
+    fn from(e: crate::telemetry::calls::CallStoreError) -> Self {
+        use crate::telemetry::calls::CallStoreError as E;
+        match e {
+            E::BadQuery(m) => AdminError::BadRequest(m),
+            other => AdminError::Unavailable(other.to_string()),
+        }
+    }
+}
+
 impl From<inspect::Error> for AdminError {
     fn from(e: inspect::Error) -> Self {
         match e {

@@ -31,6 +31,10 @@ pub(super) enum Resource {
     ApiState(String),
     Catalog,
     Audit,
+    /// The call store; with a tenant, restricted to it.
+    Calls(Option<String>),
+    CallRecord(Option<String>, String),
+    Usage(Option<String>),
 }
 
 /// The values of a path's `{parameters}`, in order.
@@ -141,6 +145,20 @@ pub const ENDPOINTS: &[Endpoint] = &[
     }),
     at("/admin/catalog", GET, |_| Resource::Catalog),
     at("/admin/audit", GET, |_| Resource::Audit),
+    at("/admin/calls", GET, |_| Resource::Calls(None)),
+    at("/admin/calls/{request_id}", GET, |p| {
+        Resource::CallRecord(None, p.next())
+    }),
+    at("/admin/usage", GET, |_| Resource::Usage(None)),
+    at("/admin/tenants/{tenant}/calls", GET, |p| {
+        Resource::Calls(Some(p.next()))
+    }),
+    at("/admin/tenants/{tenant}/calls/{request_id}", GET, |p| {
+        Resource::CallRecord(Some(p.next()), p.next())
+    }),
+    at("/admin/tenants/{tenant}/usage", GET, |p| {
+        Resource::Usage(Some(p.next()))
+    }),
 ];
 
 /// Every (method, path template) the API serves, e.g. `("GET", "/admin/tenants/{tenant}")`.

@@ -6,6 +6,7 @@ use super::Tables;
 use crate::config::Config;
 use crate::limits::redis::RedisLink;
 use crate::store::{Actor, Store};
+use crate::telemetry::calls::SqliteCalls;
 use arc_swap::ArcSwap;
 use http::Response;
 use serde::Serialize;
@@ -30,6 +31,8 @@ pub struct Shared {
     pub tables: Tables,
     /// The link to `[redis]`, made on first use and again when the settings change.
     redis: Mutex<Option<Arc<RedisLink>>>,
+    /// The call store's connection, opened on first use (and again after a failure).
+    calls: Mutex<Option<SqliteCalls>>,
 }
 
 impl Shared {
@@ -41,6 +44,7 @@ impl Shared {
             store: Mutex::new(None),
             tables,
             redis: Mutex::new(None),
+            calls: Mutex::new(None),
         })
     }
 
@@ -91,6 +95,37 @@ impl Shared {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| AdminError::Internal(format!("a store call failed: {e}")))?
+    }
+}
+
+impl Shared {
+    /// Runs `f` on the call store in a blocking thread, opening it first if needed.
+    pub async fn calls<T, F>(self: &Arc<Self>, f: F) -> Result<T, AdminError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SqliteCalls) -> Result<T, AdminError> + Send + 'static,
+    {
+        let Some(settings) = self.config.load().log.store.clone() else {
+            return Err(AdminError::Unavailable("no [log.store] configured".into()));
+        };
+        let shared = self.clone();
+        let work = move || {
+            let mut slot = shared.calls.lock().unwrap_or_else(|p| p.into_inner());
+            let calls = match slot.take() {
+                Some(c) => c,
+                // Made here if no call was written yet; read-only when it cannot be written.
+                None => SqliteCalls::open(&settings)
+                    .or_else(|_| SqliteCalls::open_read_only(&settings))?,
+            };
+            let out = f(&calls);
+            if !matches!(out, Err(AdminError::Unavailable(_))) {
+                *slot = Some(calls);
+            }
+            out
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AdminError::Internal(format!("a call store query failed: {e}")))?
     }
 }
 

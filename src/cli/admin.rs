@@ -99,6 +99,27 @@ pub enum AdminCommand {
         #[arg(long)]
         action: Option<String>,
     },
+    /// Stored calls (needs [log.store]).
+    #[command(subcommand)]
+    Calls(CallsCommand),
+    /// Usage totals per bucket and group (needs [log.store]).
+    Usage {
+        /// Restrict to this tenant (the /admin/tenants/{tenant}/usage form).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// tenant, app, key, route, model or provider [server's default: model].
+        #[arg(long)]
+        group_by: Option<String>,
+        /// minute, hour or day [server's default: hour].
+        #[arg(long)]
+        bucket: Option<String>,
+        /// From this time (RFC 3339, a date, or Unix ms) [server's default: 24 hours ago].
+        #[arg(long)]
+        from: Option<String>,
+        /// Before this time [server's default: now].
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// The admin API's OpenAPI document.
     Openapi,
     /// Make an API key offline and print it with the [[tenants.apps.keys]] lines (id and
@@ -490,3 +511,53 @@ fn header_safe(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[derive(Debug, Subcommand)]
+pub enum CallsCommand {
+    /// Calls, newest first, one page (give --cursor the page's next_cursor for the next).
+    List {
+        #[command(flatten)]
+        filter: CallFilterArgs,
+    },
+    /// One call's whole record.
+    Show {
+        request_id: String,
+        /// Restrict to this tenant's calls.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CallFilterArgs {
+    /// Restrict to this tenant (the /admin/tenants/{tenant}/calls form).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// From this time (RFC 3339, a date, or Unix ms).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Before this time.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub app: Option<String>,
+    /// A key's public id.
+    #[arg(long)]
+    pub key: Option<String>,
+    #[arg(long)]
+    pub route: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// A status class: 2xx, 4xx, 5xx, or 0 for calls that got no answer.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub error_code: Option<String>,
+    /// Calls per page [server's default: 50].
+    #[arg(long)]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+}

@@ -1,8 +1,8 @@
 //! Each `tollgate admin` command as the one admin API request it stands for.
 
 use super::{
-    AdminCommand, ApisCommand, AppsCommand, BucketArgs, CredentialsCommand, KeysCommand,
-    LimitsCommand, SubscriptionsCommand, TenantsCommand,
+    AdminCommand, ApisCommand, AppsCommand, BucketArgs, CallsCommand, CredentialsCommand,
+    KeysCommand, LimitsCommand, SubscriptionsCommand, TenantsCommand,
 };
 use crate::cli::secret::SecretSource;
 use crate::cli::CliError;
@@ -82,9 +82,61 @@ pub fn call(
                 ("action", action.clone()),
             ])
         )),
+        AdminCommand::Calls(c) => calls(c),
+        AdminCommand::Usage {
+            tenant,
+            group_by,
+            bucket,
+            from,
+            to,
+        } => ApiCall::get(format!(
+            "{}/usage{}",
+            scope(tenant.as_deref()),
+            query(&[
+                ("group_by", group_by.clone()),
+                ("bucket", bucket.clone()),
+                ("from", from.clone()),
+                ("to", to.clone()),
+            ])
+        )),
         AdminCommand::Openapi => ApiCall::get("/admin/openapi.json".into()),
         AdminCommand::Keygen { .. } => return Ok(None),
     }))
+}
+
+/// `/admin`, or `/admin/tenants/{tenant}` for a query restricted to one tenant.
+fn scope(tenant: Option<&str>) -> String {
+    match tenant {
+        Some(t) => tenant_path(t),
+        None => "/admin".into(),
+    }
+}
+
+fn calls(c: &CallsCommand) -> ApiCall {
+    match c {
+        CallsCommand::List { filter: f } => ApiCall::get(format!(
+            "{}/calls{}",
+            scope(f.tenant.as_deref()),
+            query(&[
+                ("from", f.from.clone()),
+                ("to", f.to.clone()),
+                ("app", f.app.clone()),
+                ("key", f.key.clone()),
+                ("route", f.route.clone()),
+                ("model", f.model.clone()),
+                ("provider", f.provider.clone()),
+                ("status", f.status.clone()),
+                ("error_code", f.error_code.clone()),
+                ("limit", f.limit.map(|l| l.to_string())),
+                ("cursor", f.cursor.clone()),
+            ])
+        )),
+        CallsCommand::Show { request_id, tenant } => ApiCall::get(format!(
+            "{}/calls/{}",
+            scope(tenant.as_deref()),
+            seg(request_id)
+        )),
+    }
 }
 
 fn tenants(c: &TenantsCommand) -> ApiCall {

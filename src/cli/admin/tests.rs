@@ -316,6 +316,38 @@ fn cases() -> Vec<Case> {
             None,
         ),
         (&["openapi"], "GET", "/admin/openapi.json", None),
+        (&["calls", "list"], "GET", "/admin/calls", None),
+        (
+            &["calls", "list", "--model", "gpt-4o", "--status", "5xx", "--limit", "10"],
+            "GET",
+            "/admin/calls?model=gpt-4o&status=5xx&limit=10",
+            None,
+        ),
+        (
+            &["calls", "list", "--tenant", "acme", "--cursor", "17.3"],
+            "GET",
+            "/admin/tenants/acme/calls?cursor=17.3",
+            None,
+        ),
+        (&["calls", "show", "a/b"], "GET", "/admin/calls/a%2Fb", None),
+        (
+            &["calls", "show", "r1", "--tenant", "acme"],
+            "GET",
+            "/admin/tenants/acme/calls/r1",
+            None,
+        ),
+        (
+            &["usage", "--group-by", "tenant", "--bucket", "day"],
+            "GET",
+            "/admin/usage?group_by=tenant&bucket=day",
+            None,
+        ),
+        (
+            &["usage", "--tenant", "acme"],
+            "GET",
+            "/admin/tenants/acme/usage",
+            None,
+        ),
         (
             &["tenants", "set-plan", "acme", "pro"],
             "PUT",

@@ -6,17 +6,25 @@ use super::error::AdminError;
 use super::request::{only_params, param};
 use super::shared::{json, Answer, Call, Shared};
 use crate::base::time::parse_date;
-use crate::telemetry::calls::{
-    Bucket, CallFilter, CallStore, Cursor, GroupBy, UsageQuery,
-};
+use crate::telemetry::calls::{Bucket, CallFilter, CallStore, Cursor, GroupBy, UsageQuery};
 use std::sync::Arc;
 
 /// The most calls one page holds.
 pub const PAGE_MAX: usize = 1000;
 
 const CALL_PARAMS: &[&str] = &[
-    "from", "to", "tenant", "app", "key", "route", "model", "provider", "status", "error_code",
-    "limit", "cursor",
+    "from",
+    "to",
+    "tenant",
+    "app",
+    "key",
+    "route",
+    "model",
+    "provider",
+    "status",
+    "error_code",
+    "limit",
+    "cursor",
 ];
 
 /// `GET /admin/calls`, or `GET /admin/tenants/{tenant}/calls` with `scope`.

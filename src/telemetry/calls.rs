@@ -72,8 +72,8 @@ const REOPEN_AFTER: Duration = Duration::from_secs(5);
 struct CallSink {
     settings: CallStoreSettings,
     store: Option<SqliteCalls>,
-    /// When the last open failed.
-    failed_at: Option<Instant>,
+    /// When the last open failed, and why.
+    failed: Option<(Instant, String)>,
     /// Whether this writer deletes old calls (one process does it for the host).
     prunes: bool,
     pruned_at: Option<Instant>,
@@ -83,14 +83,20 @@ impl CallSink {
     /// The store, opened if it is not yet (and not tried within `REOPEN_AFTER`).
     fn store(&mut self) -> Result<&mut SqliteCalls, String> {
         if self.store.is_none() {
-            if self.failed_at.is_some_and(|t| t.elapsed() < REOPEN_AFTER) {
-                return Err("the store could not be opened; trying again shortly".into());
+            if let Some((at, why)) = &self.failed {
+                if at.elapsed() < REOPEN_AFTER {
+                    return Err(why.clone());
+                }
             }
             match SqliteCalls::open(&self.settings) {
-                Ok(s) => self.store = Some(s),
+                Ok(s) => {
+                    self.store = Some(s);
+                    self.failed = None;
+                }
                 Err(e) => {
-                    self.failed_at = Some(Instant::now());
-                    return Err(e.to_string());
+                    let why = format!("cannot open {}: {e}", self.settings.path.display());
+                    self.failed = Some((Instant::now(), why.clone()));
+                    return Err(why);
                 }
             }
         }
@@ -98,7 +104,9 @@ impl CallSink {
     }
 
     fn prune_if_due(&mut self) {
-        let due = self.pruned_at.is_none_or(|t| t.elapsed() >= self.prune_every());
+        let due = self
+            .pruned_at
+            .is_none_or(|t| t.elapsed() >= self.prune_every());
         if !self.prunes || !due {
             return;
         }
@@ -168,7 +176,7 @@ pub fn start(
     let sink = CallSink {
         settings: settings.clone(),
         store: None,
-        failed_at: None,
+        failed: None,
         prunes,
         pruned_at: None,
     };

@@ -318,7 +318,9 @@ fn cases() -> Vec<Case> {
         (&["openapi"], "GET", "/admin/openapi.json", None),
         (&["calls", "list"], "GET", "/admin/calls", None),
         (
-            &["calls", "list", "--model", "gpt-4o", "--status", "5xx", "--limit", "10"],
+            &[
+                "calls", "list", "--model", "gpt-4o", "--status", "5xx", "--limit", "10",
+            ],
             "GET",
             "/admin/calls?model=gpt-4o&status=5xx&limit=10",
             None,

@@ -91,7 +91,10 @@ mod tests {
         }
         for (q, truth) in [(0.5, 500.0), (0.95, 950.0), (0.99, 990.0)] {
             let got = h.quantile(q).unwrap();
-            assert!(got >= truth && got <= truth * 1.19, "q{q}: {got} vs {truth}");
+            assert!(
+                got >= truth && got <= truth * 1.19,
+                "q{q}: {got} vs {truth}"
+            );
         }
         assert_eq!(Hist::default().quantile(0.5), None);
     }

@@ -140,7 +140,9 @@ impl SqliteCalls {
     /// Bytes the file's live pages take (free pages excluded: they are reused).
     fn used_bytes(&self) -> Result<i64, CallStoreError> {
         let pragma = |name: &str| -> Result<i64, CallStoreError> {
-            Ok(self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
         };
         Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
     }
@@ -275,7 +277,11 @@ impl CallStore for SqliteCalls {
         args.push((f.limit as i64 + 1).into());
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut page = CallPage {
             calls: Vec::new(),
@@ -335,7 +341,8 @@ impl CallStore for SqliteCalls {
             t.cached_tokens += int(7)?;
             t.reasoning_tokens += int(8)?;
             t.cost_usd += r.get::<_, f64>(9)?;
-            t.latency.merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(10)?));
+            t.latency
+                .merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(10)?));
             t.ttfb.merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(11)?));
         }
         Ok(sums

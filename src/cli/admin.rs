@@ -512,6 +512,8 @@ fn header_safe(value: &str) -> bool {
 #[cfg(test)]
 mod tests;
 
+// Parsed once per command line: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum CallsCommand {
     /// Calls, newest first, one page (give --cursor the page's next_cursor for the next).

@@ -182,3 +182,6 @@ pub fn start(
     };
     Batcher::start("call-store", sink, settings.queue, BATCH_BYTES, stats)
 }
+
+#[cfg(test)]
+mod tests;

@@ -138,7 +138,7 @@ impl SqliteCalls {
     }
 
     /// Bytes the file's live pages take (free pages excluded: they are reused).
-    fn used_bytes(&self) -> Result<i64, CallStoreError> {
+    pub(super) fn used_bytes(&self) -> Result<i64, CallStoreError> {
         let pragma = |name: &str| -> Result<i64, CallStoreError> {
             Ok(self
                 .conn
@@ -147,26 +147,27 @@ impl SqliteCalls {
         Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
     }
 
-    /// Deletes calls older than `cutoff` (all of them when `None`: the oldest first, one
-    /// chunk), a chunk at a time; returns how many.
-    fn delete_calls(&self, cutoff: Option<i64>) -> Result<u64, CallStoreError> {
+    /// Deletes calls older than `cutoff`, a chunk at a time; returns how many.
+    fn delete_older(&self, cutoff: i64) -> Result<u64, CallStoreError> {
         let mut total = 0;
         loop {
-            let n = match cutoff {
-                Some(c) => self.conn.execute(
-                    "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE ts < ?1 LIMIT ?2)",
-                    params![c, DELETE_CHUNK],
-                )?,
-                None => self.conn.execute(
-                    "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY ts LIMIT ?1)",
-                    params![DELETE_CHUNK],
-                )?,
-            };
+            let n = self.conn.execute(
+                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE ts < ?1 LIMIT ?2)",
+                params![cutoff, DELETE_CHUNK],
+            )?;
             total += n as u64;
-            if cutoff.is_none() || (n as i64) < DELETE_CHUNK {
+            if (n as i64) < DELETE_CHUNK {
                 return Ok(total);
             }
         }
+    }
+
+    /// Deletes the oldest `n` calls.
+    fn delete_oldest(&self, n: i64) -> Result<u64, CallStoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY ts LIMIT ?1)",
+            params![n],
+        )? as u64)
     }
 }
 
@@ -211,24 +212,34 @@ impl CallStore for SqliteCalls {
 
     fn prune(&mut self, now_ms: i64) -> Result<Pruned, CallStoreError> {
         let mut pruned = Pruned {
-            calls: self.delete_calls(Some(now_ms - ms(self.settings.retention)))?,
+            calls: self.delete_older(now_ms - ms(self.settings.retention))?,
             totals: 0,
         };
         for (b, keep) in Bucket::ALL.into_iter().zip(self.settings.rollups) {
+            // A bucket goes once all of it is past its retention.
             pruned.totals += self.conn.execute(
-                &format!("DELETE FROM {} WHERE bucket < ?1", b.table()),
-                params![now_ms - ms(keep)],
+                &format!("DELETE FROM {} WHERE bucket + ?1 <= ?2", b.table()),
+                params![b.ms(), now_ms - ms(keep)],
             )? as u64;
         }
+        // A twentieth of the calls at a time: close to the cap without a count per call.
+        let rows: i64 = self.conn.query_row("SELECT count(*) FROM calls", [], |r| r.get(0))?;
+        let step = (rows / 20).max(1);
         while self.used_bytes()? > self.settings.max_size as i64 {
-            let n = self.delete_calls(None)?;
+            let n = self.delete_oldest(step)?;
             pruned.calls += n;
             if n == 0 {
                 break;
             }
         }
         if pruned.calls + pruned.totals > 0 {
-            self.conn.execute_batch("PRAGMA incremental_vacuum")?;
+            // Every step of the pragma frees pages; the file shrinks when the WAL is written
+            // back into it.
+            let mut vacuum = self.conn.prepare("PRAGMA incremental_vacuum")?;
+            let mut steps = vacuum.query([])?;
+            while steps.next()?.is_some() {}
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok(pruned)
     }

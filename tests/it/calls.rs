@@ -8,6 +8,7 @@ use common::providers::*;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
+
 use tollgate::base::api_key;
 
 struct TestKey {
@@ -385,4 +386,55 @@ fn a_store_that_cannot_be_written_loses_records_not_requests() {
     );
     let (st, body) = admin::raw(&s.gw, "GET", "/admin/calls", None);
     assert_eq!(st, 503, "{body}");
+}
+
+#[test]
+fn a_full_disk_loses_log_lines_and_records_not_requests() {
+    let up = Upstream::start("rest", |_| Reply::ok("ok"));
+    let (port, admin_port) = (free_port(), free_port());
+    let text = format!(
+        "{}\n[log.store]\npath = \"calls.db\"\n\n[[upstreams]]\nname = \"u\"\ntargets = [\"{}\"]\n\n\
+         [[routes]]\nname = \"open\"\npath_prefix = \"/\"\nupstream = \"u\"\n",
+        base_config(port, admin_port, 1, ""),
+        up.addr()
+    );
+    // Every file the gateway writes stops growing at 256 KiB, as on a full disk.
+    let gw = Gateway::start_text_with(port, admin_port, &text, |cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe, and nothing else runs in the child here.
+        unsafe {
+            cmd.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 256 << 10,
+                    rlim_max: 256 << 10,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let http = client();
+    for i in 0..2000 {
+        let r = http.get(gw.url(&format!("/{i}"))).send().unwrap();
+        assert_eq!(r.status(), 200, "request {i}");
+    }
+    let counted = |name: &str| sample(&gw.metrics(), name).unwrap_or(0.0);
+    wait_for(
+        "both sinks to count their losses",
+        Duration::from_secs(10),
+        || {
+            (counted("tollgate_access_log_dropped_total") > 0.0
+                && counted("tollgate_call_store_dropped_total") > 0.0)
+                .then_some(())
+        },
+    );
+    assert!(counted("tollgate_access_log_write_errors_total") >= 1.0);
+    assert!(gw.access_log().len() <= 256 << 10);
+    assert_eq!(
+        gw.children().len(),
+        2,
+        "the worker and admin processes live on"
+    );
 }

@@ -223,7 +223,9 @@ impl CallStore for SqliteCalls {
             )? as u64;
         }
         // A twentieth of the calls at a time: close to the cap without a count per call.
-        let rows: i64 = self.conn.query_row("SELECT count(*) FROM calls", [], |r| r.get(0))?;
+        let rows: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM calls", [], |r| r.get(0))?;
         let step = (rows / 20).max(1);
         while self.used_bytes()? > self.settings.max_size as i64 {
             let n = self.delete_oldest(step)?;

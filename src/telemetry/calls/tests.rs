@@ -72,7 +72,15 @@ fn totals_add_up_across_batches_and_buckets() {
     // 100 calls a minute apart... in two batches, so totals merge in the upsert too.
     let hour: i64 = 3_600_000;
     let all: Vec<_> = (0..100)
-        .map(|i| record(i, (hour + i as i64 * 60_000) as u64, "acme", "gpt", (i + 1) as f64))
+        .map(|i| {
+            record(
+                i,
+                (hour + i as i64 * 60_000) as u64,
+                "acme",
+                "gpt",
+                (i + 1) as f64,
+            )
+        })
         .collect();
     let (a, b): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.request_id.len() % 2 == 0);
     insert(&mut store, a);
@@ -162,5 +170,8 @@ fn the_oldest_calls_go_when_the_file_outgrows_its_cap() {
         .unwrap();
     assert_eq!(newest.calls[0]["request_id"], "r1999", "the newest stay");
     let file = std::fs::metadata(&s.path).unwrap().len();
-    assert!(file <= 2 << 20, "pages went back to the file system: {file}");
+    assert!(
+        file <= 2 << 20,
+        "pages went back to the file system: {file}"
+    );
 }

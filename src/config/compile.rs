@@ -2,6 +2,7 @@
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
 pub mod api;
+mod capture;
 mod limits;
 mod llm;
 mod routes;
@@ -13,6 +14,7 @@ use crate::base::shm::MAX_WORKERS;
 pub use api::{
     AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
+pub use capture::{always_masked_header, CaptureSpec, MaskRules, MAX_CAPTURE_BYTES};
 pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
@@ -105,6 +107,8 @@ pub struct LogSettings {
     pub access: AccessLogTarget,
     pub queue: usize,
     pub level: String,
+    /// `[log.mask]`, shared by every route's `CaptureSpec`.
+    pub mask: std::sync::Arc<MaskRules>,
 }
 
 /// Collects issues under a key path while a section is compiled.
@@ -195,6 +199,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             route.limits = resolved.requests;
             route.usage_limits = resolved.usage;
             route.concurrency_limits = resolved.concurrency;
+            route.capture = capture::compile_capture(r.capture.as_ref(), &log.mask, &base, &mut ck);
             if let Some(j) = routes
                 .iter()
                 .position(|o: &RouteSpec| same_match(o, &route))
@@ -385,5 +390,6 @@ fn compile_log(l: &schema::LogSection, ck: &mut Checker) -> LogSettings {
         access,
         queue: l.queue,
         level: l.level.clone(),
+        mask: capture::compile_mask(&l.mask, ck),
     }
 }

@@ -4,10 +4,12 @@
 //! parsed here so that the compiled form in `compile.rs` holds plain numbers.
 
 mod api;
+mod capture;
 mod limits;
 mod llm;
 
 pub use api::*;
+pub use capture::*;
 pub use limits::*;
 pub use llm::*;
 use serde::{Deserialize, Deserializer};
@@ -113,6 +115,9 @@ pub struct LogSection {
     /// Level of the process log (not the access log), in `tracing` filter syntax.
     #[serde(default = "default_level")]
     pub level: String,
+    /// `[log.mask]`: masking of captured headers and bodies.
+    #[serde(default)]
+    pub mask: MaskSection,
 }
 
 impl Default for LogSection {
@@ -121,6 +126,7 @@ impl Default for LogSection {
             access: default_access_log(),
             queue: default_log_queue(),
             level: default_level(),
+            mask: MaskSection::default(),
         }
     }
 }
@@ -260,6 +266,8 @@ pub struct RouteSection {
     /// Names of `[[limits]]` that apply to the route's requests.
     #[serde(default)]
     pub limits: Vec<String>,
+    /// Capture of the route's headers and bodies into the call logs (off when unset).
+    pub capture: Option<CaptureSection>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

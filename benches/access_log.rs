@@ -28,6 +28,7 @@ fn record<'a>(llm: Option<&'a CallRecord>) -> AccessRecord<'a> {
         tenant: Some("acme"),
         app: Some("web"),
         llm,
+        capture: None,
     }
 }
 

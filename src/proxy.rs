@@ -20,6 +20,7 @@ use crate::llm::models::Models;
 use crate::routing::{Handler, Route};
 use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::{AccessLog, AccessRecord};
+use crate::telemetry::capture::Capturing;
 use crate::telemetry::metrics::Registry;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -140,6 +141,7 @@ impl Gateway {
         let granted = access::check(route, &snapshot, &directory, req);
         // Kept on the context even when refused, so an LLM route answers in its client's format.
         ctx.route = Some(route.clone());
+        ctx.capture = route.spec.capture.as_ref().map(Capturing::new);
         let granted = granted?;
         ctx.response_headers = granted.notice;
         let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
@@ -296,6 +298,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(b) = body {
+            if let Some(c) = ctx.capture.as_mut() {
+                c.request_body(b);
+            }
             ctx.body_bytes += b.len() as u64;
             if ctx.body_bytes > ctx.max_body_bytes {
                 let limit = ctx.max_body_bytes;
@@ -314,6 +319,10 @@ impl ProxyHttp for Gateway {
             let err = GatewayError::Other("no route selected".into());
             return Err(Self::refuse(ctx, err));
         };
+        if let Some(c) = ctx.capture.as_mut() {
+            // A retry sends the body again, through `request_body_filter` again.
+            c.restart_request();
+        }
         let key = match &group.spec.balance {
             BalanceSpec::ConsistentHash(on) => upstream::hash_key(on, session),
             _ => None,
@@ -372,10 +381,13 @@ impl ProxyHttp for Gateway {
     fn response_body_filter(
         &self,
         _session: &mut Session,
-        _body: &mut Option<Bytes>,
+        body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
+        if let (Some(c), Some(b)) = (ctx.capture.as_mut(), body.as_ref()) {
+            c.response_body(b);
+        }
         match ctx.deadline {
             Some(d) if Instant::now() > d => Err(Error::explain(
                 pingora::ErrorType::ReadTimedout,
@@ -476,8 +488,14 @@ impl ProxyHttp for Gateway {
                 m.observe(rec, took);
             }
         }
+        // Masked once, here, after the answer has been sent; every sink takes the result.
+        let captured = ctx
+            .capture
+            .take()
+            .map(|c| c.finish(&session.req_header().headers));
         if self.state.access_log.enabled() {
-            let record = access_record(session, ctx, status, took);
+            let mut record = access_record(session, ctx, status, took);
+            record.capture = captured.as_ref();
             self.state.access_log.write(&record);
         }
         ctx.release_target();
@@ -575,5 +593,6 @@ fn access_record<'a>(
         tenant: ctx.principal.as_ref().map(|p| &*p.tenant),
         app: ctx.principal.as_ref().map(|p| &*p.app),
         llm: ctx.llm.as_deref(),
+        capture: None,
     }
 }

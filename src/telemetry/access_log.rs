@@ -11,6 +11,7 @@
 
 use crate::config::AccessLogTarget;
 use crate::telemetry::call::CallRecord;
+use crate::telemetry::capture::Captured;
 use serde::{Serialize, Serializer};
 use std::cell::RefCell;
 use std::io::Write;
@@ -77,6 +78,10 @@ pub struct AccessRecord<'a> {
     /// On LLM routes: the call's model, deployment, usage and cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<&'a CallRecord>,
+    /// On routes with `capture`: `request_headers`, `request_body`, `response_body` and
+    /// `bodies_truncated`, masked.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<&'a Captured>,
 }
 
 fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

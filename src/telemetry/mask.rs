@@ -7,8 +7,10 @@
 //! - A JSON body is parsed: each JSON path's values are replaced whole, then the patterns are
 //!   replaced in every string, every member name, and every number whose digits match (a card
 //!   number sent as a number). The body is written back compact, members in name order.
-//! - An SSE body (a stream's bytes) is masked line by line: each `data:` payload as a JSON
-//!   body, the other lines as text.
+//! - An SSE body (a stream's bytes) is masked event by event: each `data:` payload as a JSON
+//!   body, the other lines as text; and the text a stream spreads over many events (the
+//!   `delta` strings) is also matched joined up, so a secret split over events is masked
+//!   (`mask/sse.rs`).
 //! - Any other text has the patterns replaced.
 //! - A body that is not UTF-8 is kept as `<N bytes, binary>`: base64 would carry a secret past
 //!   the patterns, which cannot see inside it.
@@ -19,6 +21,8 @@
 //! cut text drops its last, partial, word for the same reason. The limit: a secret that
 //! spans whitespace (a card number written in groups) cut in the middle can leave its first
 //! groups in a text body when they no longer match a pattern on their own.
+
+mod sse;
 
 use crate::config::MaskRules;
 use regex::NoExpand;
@@ -44,8 +48,8 @@ pub fn body(rules: &MaskRules, kept: &[u8], cut: bool, seen: u64) -> String {
         }
         Err(_) => return format!("<{seen} bytes, binary>"),
     };
-    if is_sse(whole) {
-        sse(rules, whole, cut)
+    if sse::is_sse(whole) {
+        sse::mask(rules, whole, cut)
     } else {
         json_or_text(rules, whole, cut)
     }
@@ -56,28 +60,41 @@ fn text<'t>(rules: &MaskRules, s: &'t str) -> Cow<'t, str> {
     rules.patterns.replace_all(s, NoExpand(&rules.marker))
 }
 
-fn json_or_text(rules: &MaskRules, s: &str, cut: bool) -> String {
-    if s.trim_start().starts_with(['{', '[']) {
-        let parsed = serde_json::from_str::<Value>(s).ok().or_else(|| {
-            cut.then(|| repair(s))
-                .flatten()
-                .and_then(|r| serde_json::from_str(&r).ok())
-        });
-        if let Some(v) = parsed {
-            return json(rules, v);
-        }
+/// `s` parsed as JSON, repaired first when it was `cut`; `None` when it is not JSON.
+fn parse_json(s: &str, cut: bool) -> Option<Value> {
+    if !s.trim_start().starts_with(['{', '[']) {
+        return None;
     }
+    serde_json::from_str::<Value>(s).ok().or_else(|| {
+        cut.then(|| repair(s))
+            .flatten()
+            .and_then(|r| serde_json::from_str(&r).ok())
+    })
+}
+
+fn json_or_text(rules: &MaskRules, s: &str, cut: bool) -> String {
+    match parse_json(s, cut) {
+        Some(mut v) => {
+            paths_in(rules, &mut v);
+            patterns_in(rules, &mut v);
+            v.to_string()
+        }
+        None => cut_text(rules, s, cut),
+    }
+}
+
+/// A text masked, without its last word when it was cut.
+fn cut_text(rules: &MaskRules, s: &str, cut: bool) -> String {
     let s = if cut { drop_last_word(s) } else { s };
     text(rules, s).into_owned()
 }
 
-fn json(rules: &MaskRules, mut v: Value) -> String {
+/// Every JSON path's values replaced by the marker.
+fn paths_in(rules: &MaskRules, v: &mut Value) {
     let marker = Value::String(rules.marker.clone());
     for path in &rules.json_paths {
-        path.replace(&mut v, &marker);
+        path.replace(v, &marker);
     }
-    patterns_in(rules, &mut v);
-    v.to_string()
 }
 
 /// The patterns replaced in every string, member name and number of `v`. The depth is
@@ -106,34 +123,6 @@ fn patterns_in(rules: &MaskRules, v: &mut Value) {
         }
         Value::Bool(_) | Value::Null => {}
     }
-}
-
-/// Whether a body reads as server-sent events: its first line is an SSE field.
-fn is_sse(s: &str) -> bool {
-    ["data:", "event:", "id:", "retry:", ":"]
-        .iter()
-        .any(|f| s.starts_with(f))
-}
-
-fn sse(rules: &MaskRules, s: &str, cut: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut lines = s.split_inclusive('\n').peekable();
-    while let Some(line) = lines.next() {
-        let cut_here = cut && lines.peek().is_none();
-        let content = line.trim_end_matches(['\r', '\n']);
-        let end = &line[content.len()..];
-        match content.strip_prefix("data:") {
-            Some(data) => {
-                let payload = data.strip_prefix(' ').unwrap_or(data);
-                out.push_str(&content[..content.len() - payload.len()]);
-                out.push_str(&json_or_text(rules, payload, cut_here));
-            }
-            None if cut_here => out.push_str(&text(rules, drop_last_word(content))),
-            None => out.push_str(&text(rules, content)),
-        }
-        out.push_str(end);
-    }
-    out
 }
 
 /// A cut text without its last word, which the cut may have split (half a secret no longer

@@ -42,6 +42,7 @@ fn record(id: &str) -> AccessRecord<'_> {
         tenant: None,
         app: None,
         llm: None,
+        capture: None,
     }
 }
 

@@ -244,3 +244,51 @@ fn bad_rules_are_refused_at_their_index() {
     assert!(issues[0].message.contains("starts at the root"));
     assert!(issues[1].message.contains("not a valid regular expression"));
 }
+
+#[test]
+fn a_secret_split_over_stream_events_is_masked() {
+    let r = rules(&[], &[EMAIL], &[]);
+    let openai = |piece: &str| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": piece}}]})
+        )
+    };
+    let stream: String = ["Mail ali", "ce@exa", "mple.com now"]
+        .iter()
+        .map(|p| openai(p))
+        .collect::<String>()
+        + "data: [DONE]\n\n";
+    let out = whole(&r, &stream);
+    assert!(
+        !out.contains("ali") && !out.contains("exa") && !out.contains("mple"),
+        "{out}"
+    );
+    let said: String = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(said, "Mail [MASKED] now");
+
+    // Anthropic's events, two content blocks: each block is its own channel.
+    let anthropic = |index: u32, piece: &str| {
+        format!(
+            "event: content_block_delta\ndata: {}\n\n",
+            serde_json::json!({"type": "content_block_delta", "index": index,
+                "delta": {"type": "text_delta", "text": piece}})
+        )
+    };
+    let stream = anthropic(0, "bob@") + &anthropic(1, "x ") + &anthropic(0, "example.org");
+    let out = whole(&r, &stream);
+    assert!(
+        !out.contains("bob") && !out.contains("example.org"),
+        "{out}"
+    );
+    assert!(out.contains("\"text\":\"x \""), "{out}");
+}

@@ -13,6 +13,7 @@ mod admin_cli;
 mod auth;
 mod auth_admin;
 mod balancing;
+mod capture;
 mod concurrency;
 mod config_props;
 mod counters;

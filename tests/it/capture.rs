@@ -251,6 +251,12 @@ name = "r"
 path_prefix = "/"
 upstream = "u"
 capture = {{ bodies = true, max_bytes = "2MiB" }}
+
+[[routes]]
+name = "nothing"
+path_prefix = "/nothing"
+upstream = "u"
+capture = {{ max_bytes = "1KiB" }}
 "#,
         upstream.addr()
     );
@@ -266,6 +272,10 @@ capture = {{ bodies = true, max_bytes = "2MiB" }}
             14,
             "routes[0].capture.max_bytes: must be between 1 byte and 1MiB",
         ),
+        (
+            20,
+            "routes[1].capture: captures nothing: set bodies = true, headers = true",
+        ),
     ] {
         let found = err
             .lines()
@@ -273,4 +283,78 @@ capture = {{ bodies = true, max_bytes = "2MiB" }}
             .unwrap_or_else(|| panic!("{says:?} not in:\n{err}"));
         assert!(found.contains(&format!("tollgate.toml:{line}:")), "{found}");
     }
+}
+
+/// A target that reads each request whole, body included, then closes without answering:
+/// the gateway retries an idempotent request elsewhere, sending the body again.
+struct Swallower {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Swallower {
+    fn start(body_end: &'static str) -> Swallower {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    seen.extend_from_slice(&buf[..n]);
+                    if String::from_utf8_lossy(&seen).contains(body_end) {
+                        break;
+                    }
+                }
+            }
+        });
+        Swallower { port, stop }
+    }
+}
+
+impl Drop for Swallower {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+#[test]
+fn a_retried_request_body_is_captured_once() {
+    let good = Upstream::named("good");
+    let bad = Swallower::start("body-end");
+    // No passive ejection: round robin sends every other request to the bad target first.
+    let gw = Gateway::start(
+        1,
+        &format!(
+            "[[upstreams]]\nname = \"pair\"\ntargets = [\"127.0.0.1:{}\", \"{}\"]\nretries = 1\n\
+             passive = {{ max_fails = 0 }}\n\n[[routes]]\nname = \"r\"\npath_prefix = \"/\"\n\
+             upstream = \"pair\"\ncapture = {{ bodies = true }}\n",
+            bad.port,
+            good.addr()
+        ),
+    );
+    for _ in 0..2 {
+        let r = client()
+            .put(gw.url("/items/1"))
+            .body("the-body body-end")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (_, lines) = lines(&gw, 2);
+    let retried = lines
+        .iter()
+        .find(|l| l["attempts"] == 2)
+        .unwrap_or_else(|| panic!("no request was retried: {lines:?}"));
+    assert_eq!(retried["request_body"], "the-body body-end");
+    assert_eq!(retried["response_body"], "good");
 }

@@ -170,6 +170,14 @@ pub(super) fn compile_capture(
             "must be between 1 byte and 1MiB",
         );
     }
+    if !c.bodies && !c.headers {
+        // Written, so meant: capturing nothing would drop the wish without a word.
+        ck.at(
+            base,
+            &["capture"],
+            "captures nothing: set bodies = true, headers = true, or both (or remove capture)",
+        );
+    }
     (c.bodies || c.headers).then(|| {
         Arc::new(CaptureSpec {
             bodies: c.bodies,

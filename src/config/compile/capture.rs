@@ -187,3 +187,71 @@ pub(super) fn compile_capture(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capture(text: &str) -> Result<Option<Arc<CaptureSpec>>, Vec<String>> {
+        let section: schema::CaptureSection = toml::from_str(text).unwrap();
+        let mut ck = Checker { issues: Vec::new() };
+        let mask = compile_mask(&schema::MaskSection::default(), &mut ck);
+        let spec = compile_capture(
+            Some(&section),
+            &mask,
+            &[key("routes"), Seg::Index(0)],
+            &mut ck,
+        );
+        match ck.issues.is_empty() {
+            true => Ok(spec),
+            false => Err(ck.issues.iter().map(|i| i.message.clone()).collect()),
+        }
+    }
+
+    #[test]
+    fn the_builtin_patterns_compile_and_match_credentials() {
+        let r = builtin();
+        assert!(r.is_match("tg_abcdefghijkl_ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"));
+        assert!(r.is_match("Authorization: bearer abcdefgh123"));
+        assert!(!r.is_match("a bearer of news"));
+    }
+
+    #[test]
+    fn max_bytes_defaults_to_8_kib_and_is_bounded() {
+        let spec = capture("bodies = true").unwrap().unwrap();
+        assert_eq!(
+            (spec.bodies, spec.headers, spec.max_bytes),
+            (true, false, 8192)
+        );
+        assert_eq!(
+            capture("headers = true\nmax_bytes = \"1MiB\"")
+                .unwrap()
+                .unwrap()
+                .max_bytes,
+            1 << 20
+        );
+        for bad in [
+            "bodies = true\nmax_bytes = 0",
+            "bodies = true\nmax_bytes = \"2MiB\"",
+        ] {
+            assert!(capture(bad).unwrap_err()[0].contains("between 1 byte and 1MiB"));
+        }
+        assert!(capture("max_bytes = 10").unwrap_err()[0].contains("captures nothing"));
+    }
+
+    #[test]
+    fn header_names_masked_always() {
+        for name in [
+            "authorization",
+            "x-goog-api-key",
+            "x-admin-token",
+            "set-cookie",
+            "x-session-id",
+        ] {
+            assert!(always_masked_header(name), "{name}");
+        }
+        for name in ["accept", "content-type", "x-request-id", "user-agent"] {
+            assert!(!always_masked_header(name), "{name}");
+        }
+    }
+}

@@ -358,3 +358,36 @@ fn a_retried_request_body_is_captured_once() {
     assert_eq!(retried["request_body"], "the-body body-end");
     assert_eq!(retried["response_body"], "good");
 }
+
+#[test]
+fn masking_rules_change_on_reload() {
+    let up = Upstream::named("u");
+    let body = |mask: &str| {
+        format!(
+            "[log.mask]\npatterns = [{mask}]\n\n[[upstreams]]\nname = \"u\"\ntargets = [\"{}\"]\n\n\
+             [[routes]]\nname = \"r\"\npath_prefix = \"/\"\nupstream = \"u\"\n\
+             capture = {{ bodies = true }}\n",
+            up.addr()
+        )
+    };
+    let gw = Gateway::start(1, &body(""));
+    let send = |gw: &Gateway| {
+        let r = client()
+            .post(gw.url("/x"))
+            .body("order zed-4471 now")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    send(&gw);
+    let text = format!(
+        "{}\n{}",
+        base_config(gw.port, gw.admin_port, 1, ""),
+        body("\"zed-[0-9]+\"")
+    );
+    crate::reload::reload(&gw, &text);
+    send(&gw);
+    let (_, lines) = lines(&gw, 2);
+    assert_eq!(lines[0]["request_body"], "order zed-4471 now");
+    assert_eq!(lines[1]["request_body"], "order [MASKED] now");
+}

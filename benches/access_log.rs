@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
     let stats = Arc::new(SinkStats::default());
     let log = AccessLog::start(&target, 65536, stats).expect("log starts");
     c.bench_function("access_log_write_rest", |b| {
-        b.iter(|| log.write(black_box(&record(None))))
+        b.iter(|| log.write(|out| black_box(&record(None)).write_json(out, None)))
     });
     log.flush(std::time::Duration::from_secs(5));
 }

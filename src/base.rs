@@ -8,7 +8,8 @@
 //! rate-limit math every limit scope runs), `api_key` (the key format and its secret's hash)
 //! and `cipher` (tenants' provider keys at rest). These last three are used by the
 //! configuration, the store, the directory and the CLI alike, which is why they live below
-//! all of them.
+//! all of them. `json_path` (the JSONPath subset of masking rules) is parsed by the
+//! configuration and applied by telemetry.
 
 pub mod api_key;
 pub mod breaker;
@@ -16,5 +17,6 @@ pub mod cipher;
 pub mod clock;
 pub mod gcra;
 pub mod hash;
+pub mod json_path;
 pub mod shm;
 pub mod time;

@@ -11,11 +11,12 @@ pub mod schema;
 
 pub use compile::api::valid_name;
 pub use compile::{
-    compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode, BalanceSpec,
-    CallStoreSettings, ClusterSpec, Config, Deployment, HashOn, HeaderTransform, HealthSpec,
-    HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy, MockSpec, ModelSpec, PathMatch,
-    PlanSpec, Prices, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget,
-    Secret, StoreSettings, TargetSpec, TenantSeed, UpstreamSpec, Visibility,
+    always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
+    BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
+    HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy,
+    MaskRules, MockSpec, ModelSpec, PathMatch, PlanSpec, Prices, ProviderEndpoint, ProviderSpec,
+    RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec, TenantSeed,
+    UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
 pub use load::load;
 pub use problem::{Problem, Problems};

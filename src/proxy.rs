@@ -20,6 +20,7 @@ use crate::llm::models::Models;
 use crate::routing::{Handler, Route};
 use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::AccessLog;
+use crate::telemetry::capture::Capturing;
 use crate::telemetry::metrics::Registry;
 use crate::telemetry::record::Record;
 use arc_swap::ArcSwap;
@@ -150,6 +151,7 @@ impl Gateway {
             ctx.principal = Some(key.principal.clone());
             ctx.key_id = Some(key.id.clone());
         }
+        ctx.capture = route.spec.capture.as_ref().map(Capturing::new);
         let granted = granted?;
         ctx.response_headers = granted.notice;
         let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
@@ -305,6 +307,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(b) = body {
+            if let Some(c) = ctx.capture.as_mut() {
+                c.request_body(b);
+            }
             ctx.body_bytes += b.len() as u64;
             if ctx.body_bytes > ctx.max_body_bytes {
                 let limit = ctx.max_body_bytes;
@@ -323,6 +328,10 @@ impl ProxyHttp for Gateway {
             let err = GatewayError::Other("no route selected".into());
             return Err(Self::refuse(ctx, err));
         };
+        if let Some(c) = ctx.capture.as_mut() {
+            // A retry sends the body again, through `request_body_filter` again.
+            c.restart_request();
+        }
         let key = match &group.spec.balance {
             BalanceSpec::ConsistentHash(on) => upstream::hash_key(on, session),
             _ => None,
@@ -382,10 +391,13 @@ impl ProxyHttp for Gateway {
     fn response_body_filter(
         &self,
         _session: &mut Session,
-        _body: &mut Option<Bytes>,
+        body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
+        if let (Some(c), Some(b)) = (ctx.capture.as_mut(), body.as_ref()) {
+            c.response_body(b);
+        }
         match ctx.deadline {
             Some(d) if Instant::now() > d => Err(Error::explain(
                 pingora::ErrorType::ReadTimedout,
@@ -486,11 +498,19 @@ impl ProxyHttp for Gateway {
                 m.observe(rec, took);
             }
         }
+        // Masked once, here, after the answer has been sent; every sink takes the result.
+        let captured = ctx
+            .capture
+            .take()
+            .map(|c| c.finish(&session.req_header().headers));
         if self.state.access_log.enabled() || self.state.call_store.is_some() {
             let record = call_record(session, ctx, status, took);
-            self.state.access_log.write(&record);
+            let captured = captured.as_ref();
+            self.state
+                .access_log
+                .write(|out| record.write_json(out, captured));
             if let Some(calls) = &self.state.call_store {
-                calls.push(|out| record.write_json(out));
+                calls.push(|out| record.write_json(out, captured));
             }
         }
         ctx.release_target();

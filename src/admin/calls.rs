@@ -29,6 +29,7 @@ const CALL_PARAMS: &[&str] = &[
 
 /// `GET /admin/calls`, or `GET /admin/tenants/{tenant}/calls` with `scope`.
 pub async fn list(shared: &Arc<Shared>, call: Call, scope: Option<String>) -> Answer {
+    known(shared, &scope).await?;
     let filter = call_filter(&call.query, scope)?;
     let page = shared.calls(move |c| Ok(c.calls(&filter)?)).await?;
     json(200, &page)
@@ -36,6 +37,7 @@ pub async fn list(shared: &Arc<Shared>, call: Call, scope: Option<String>) -> An
 
 /// `GET /admin/calls/{request_id}`: the whole record; 404 outside `scope`.
 pub async fn get(shared: &Arc<Shared>, id: String, scope: Option<String>) -> Answer {
+    known(shared, &scope).await?;
     let wanted = id.clone();
     let record = shared
         .calls(move |c| Ok(c.call(&wanted, scope.as_deref())?))
@@ -48,6 +50,7 @@ pub async fn get(shared: &Arc<Shared>, id: String, scope: Option<String>) -> Ans
 
 /// `GET /admin/usage`: totals per bucket and group.
 pub async fn usage(shared: &Arc<Shared>, call: Call, scope: Option<String>) -> Answer {
+    known(shared, &scope).await?;
     let q = &call.query;
     only_params(q, &["from", "to", "group_by", "bucket", "tenant"])?;
     let now = crate::base::clock::now_unix_ms();
@@ -62,6 +65,16 @@ pub async fn usage(shared: &Arc<Shared>, call: Call, scope: Option<String>) -> A
     };
     let rows = shared.calls(move |c| Ok(c.usage(&query)?)).await?;
     json(200, &serde_json::json!({ "usage": rows }))
+}
+
+/// A restriction to a tenant the store does not know is a 404, as for its other paths.
+async fn known(shared: &Arc<Shared>, scope: &Option<String>) -> Result<(), AdminError> {
+    let Some(tenant) = scope.clone() else {
+        return Ok(());
+    };
+    shared
+        .store(move |s| Ok(s.get_tenant(&tenant).map(|_| ())?))
+        .await
 }
 
 fn call_filter(q: &[(String, String)], scope: Option<String>) -> Result<CallFilter, AdminError> {

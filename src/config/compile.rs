@@ -2,6 +2,7 @@
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
 pub mod api;
+mod capture;
 mod limits;
 mod llm;
 mod routes;
@@ -13,6 +14,7 @@ use crate::base::shm::MAX_WORKERS;
 pub use api::{
     AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
+pub use capture::{always_masked_header, CaptureSpec, MaskRules, MAX_CAPTURE_BYTES};
 pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
@@ -106,6 +108,8 @@ pub struct LogSettings {
     pub queue: usize,
     pub level: String,
     pub store: Option<CallStoreSettings>,
+    /// `[log.mask]`, shared by every route's `CaptureSpec`.
+    pub mask: std::sync::Arc<MaskRules>,
 }
 
 /// The embedded call store (`[log.store]`).
@@ -207,6 +211,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             route.limits = resolved.requests;
             route.usage_limits = resolved.usage;
             route.concurrency_limits = resolved.concurrency;
+            route.capture = capture::compile_capture(r.capture.as_ref(), &log.mask, &base, &mut ck);
             if let Some(j) = routes
                 .iter()
                 .position(|o: &RouteSpec| same_match(o, &route))
@@ -398,6 +403,7 @@ fn compile_log(l: &schema::LogSection, ck: &mut Checker) -> LogSettings {
         queue: l.queue,
         level: l.level.clone(),
         store: l.store.as_ref().map(|s| compile_call_store(s, ck)),
+        mask: capture::compile_mask(&l.mask, ck),
     }
 }
 

@@ -4,10 +4,12 @@
 //! parsed here so that the compiled form in `compile.rs` holds plain numbers.
 
 mod api;
+mod capture;
 mod limits;
 mod llm;
 
 pub use api::*;
+pub use capture::*;
 pub use limits::*;
 pub use llm::*;
 use serde::{Deserialize, Deserializer};
@@ -115,6 +117,9 @@ pub struct LogSection {
     pub level: String,
     /// The embedded call store; off when absent.
     pub store: Option<CallStoreSection>,
+    /// `[log.mask]`: masking of captured headers and bodies.
+    #[serde(default)]
+    pub mask: MaskSection,
 }
 
 impl Default for LogSection {
@@ -124,6 +129,7 @@ impl Default for LogSection {
             queue: default_log_queue(),
             level: default_level(),
             store: None,
+            mask: MaskSection::default(),
         }
     }
 }
@@ -323,6 +329,8 @@ pub struct RouteSection {
     /// Names of `[[limits]]` that apply to the route's requests.
     #[serde(default)]
     pub limits: Vec<String>,
+    /// Capture of the route's headers and bodies into the call logs (off when unset).
+    pub capture: Option<CaptureSection>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -44,6 +44,8 @@ pub struct RequestCtx {
     pub concurrency: Vec<crate::limits::concurrency::Held>,
     /// Headers the gate adds to the response: deprecation and rate-limit headers.
     pub response_headers: crate::limits::vocab::Headers,
+    /// Headers and bodies kept for the call logs, on routes with `capture` only.
+    pub capture: Option<Box<crate::telemetry::capture::Capturing>>,
 }
 
 impl RequestCtx {
@@ -70,6 +72,7 @@ impl RequestCtx {
             response_headers: Vec::new(),
             budget: None,
             concurrency: Vec::new(),
+            capture: None,
         }
     }
 

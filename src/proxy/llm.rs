@@ -276,6 +276,9 @@ async fn admit(
             return Err(respond::error(session, ctx, client, e, None).await);
         }
     };
+    if let Some(c) = ctx.capture.as_mut() {
+        c.request_body(&body);
+    }
     let peek = match Peek::read(&body, api) {
         Ok(p) => p,
         Err(e) => return Err(respond::error(session, ctx, client, e, None).await),

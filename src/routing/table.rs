@@ -124,6 +124,7 @@ mod tests {
             limits: vec![],
             usage_limits: vec![],
             concurrency_limits: vec![],
+            capture: None,
         }
     }
 

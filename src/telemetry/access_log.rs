@@ -4,7 +4,6 @@
 
 use crate::config::AccessLogTarget;
 use crate::telemetry::batch::{Batcher, Lost, Sink, SinkStats, BATCH_BYTES};
-use crate::telemetry::record::Record;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,10 +46,11 @@ impl AccessLog {
         self.batcher.is_some()
     }
 
-    /// Formats `rec` into this thread's buffer.
-    pub fn write(&self, rec: &Record<'_>) {
+    /// Adds one line to this thread's buffer: `format` appends it (without the newline) and
+    /// says whether it could.
+    pub fn write(&self, format: impl FnOnce(&mut Vec<u8>) -> bool) {
         if let Some(b) = &self.batcher {
-            b.push(|out| rec.write_json(out));
+            b.push(format);
         }
     }
 

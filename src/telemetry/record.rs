@@ -3,6 +3,7 @@
 //! fields, so making one copies nothing; the call store reads it back from the line.
 
 use crate::telemetry::call::CallRecord;
+use crate::telemetry::capture::Captured;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -71,9 +72,25 @@ fn from_rfc3339<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error>
 }
 
 impl Record<'_> {
-    /// Appends the record as JSON (no newline); `false` when it cannot be written.
-    pub fn write_json(&self, out: &mut Vec<u8>) -> bool {
-        serde_json::to_writer(out, self).is_ok()
+    /// Appends the record as JSON (no newline), with the captured headers and bodies as
+    /// fields of their own; `false` when it cannot be written.
+    pub fn write_json(&self, out: &mut Vec<u8>, captured: Option<&Captured>) -> bool {
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, self).is_err() {
+            return false;
+        }
+        let Some(c) = captured else { return true };
+        // The capture's object, its braces dropped, goes inside the record's: the record
+        // stays one flat object, and the store reads it back without the capture's fields.
+        let Ok(extra) = serde_json::to_vec(c) else {
+            return false;
+        };
+        if extra.len() > 2 && out.last() == Some(&b'}') && out.len() > start + 2 {
+            out.pop();
+            out.push(b',');
+            out.extend_from_slice(&extra[1..]);
+        }
+        true
     }
 
     /// The record's start, in milliseconds since the Unix epoch.

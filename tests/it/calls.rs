@@ -335,6 +335,12 @@ fn rest_and_llm_calls_are_stored_with_exact_fields_and_totals() {
     assert_eq!(groups, vec!["svc"]);
     let (st, _) = admin::call(gw, "GET", "/admin/tenants/globex/usage?tenant=acme", None);
     assert_eq!(st, 403);
+    for path in [
+        "/admin/tenants/initech/calls",
+        "/admin/tenants/initech/usage",
+    ] {
+        assert_eq!(admin::call(gw, "GET", path, None).0, 404, "{path}");
+    }
 
     // Bad queries are refused with the parameter named.
     for (q, word) in [

@@ -14,6 +14,7 @@ mod auth;
 mod auth_admin;
 mod balancing;
 mod calls;
+mod capture;
 mod concurrency;
 mod config_props;
 mod counters;

@@ -17,7 +17,7 @@ fn full(gw: &Gateway, workers: usize, body: &str) -> String {
 }
 
 /// Rewrites the file, sends SIGHUP and waits until every worker applied it.
-fn reload(gw: &Gateway, text: &str) {
+pub(crate) fn reload(gw: &Gateway, text: &str) {
     let applied = |gw: &Gateway| {
         gw.stderr()
             .matches("reload applied by every worker")

@@ -26,6 +26,8 @@ pub struct RouteSpec {
     pub usage_limits: Vec<usize>,
     /// Concurrency caps: requests (or streams) in flight at once.
     pub concurrency_limits: Vec<usize>,
+    /// What of the route's requests is captured into the call logs; `None`: nothing.
+    pub capture: Option<std::sync::Arc<super::CaptureSpec>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +138,7 @@ pub(super) fn compile_route(
         limits: Vec::new(),
         usage_limits: Vec::new(),
         concurrency_limits: Vec::new(),
+        capture: None,
     })
 }
 

@@ -42,11 +42,16 @@ fn served(resp: &mut ResponseHeader, models: &Models, s: &Success) -> pingora::R
     Ok(())
 }
 
+/// Writes a whole answer (and keeps its body, on a route that captures).
 async fn write_whole(
     session: &mut Session,
+    ctx: &mut RequestCtx,
     mut resp: ResponseHeader,
     body: Bytes,
 ) -> pingora::Result<bool> {
+    if let Some(c) = ctx.capture.as_mut() {
+        c.response_body(&body);
+    }
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(body), true).await?;
@@ -70,7 +75,7 @@ pub async fn error(
         rec.outcome = "error".into();
     }
     ctx.error = Some(GatewayError::Llm(err));
-    write_whole(session, resp, body).await
+    write_whole(session, ctx, resp, body).await
 }
 
 fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Usage) {
@@ -151,7 +156,7 @@ pub async fn outcome(
     let mut resp = header(200, "application/json", ctx)?;
     served(&mut resp, models, &s)?;
     first_byte(ctx);
-    write_whole(session, resp, body).await
+    write_whole(session, ctx, resp, body).await
 }
 
 async fn stream(
@@ -209,8 +214,12 @@ async fn stream(
             if writer.content_seen {
                 first_byte(ctx);
             }
+            let chunk = out.split().freeze();
+            if let Some(c) = ctx.capture.as_mut() {
+                c.response_body(&chunk);
+            }
             if session
-                .write_response_body(Some(out.split().freeze()), false)
+                .write_response_body(Some(chunk), false)
                 .await
                 .is_err()
             {
@@ -303,7 +312,7 @@ pub async fn models(
         }
     };
     let resp = header(200, "application/json", ctx)?;
-    write_whole(session, resp, Bytes::from(body.to_string())).await
+    write_whole(session, ctx, resp, Bytes::from(body.to_string())).await
 }
 
 /// Whether `tenant` (or an anonymous caller, when `None`) may use public model `m`: the model

@@ -2,6 +2,7 @@
 //! little.
 
 use super::*;
+use crate::telemetry::record::Record;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::Receiver;
 use std::time::{Instant, SystemTime};
@@ -52,6 +53,10 @@ fn record(id: &str) -> Record<'_> {
     }
 }
 
+fn write(log: &AccessLog, r: &Record<'_>) {
+    log.write(|out| r.write_json(out, None));
+}
+
 /// Line `i`, as a thread's buffer holds it.
 fn line(i: usize) -> Vec<u8> {
     let mut out = serde_json::to_vec(&record(&format!("r{i}"))).unwrap();
@@ -68,12 +73,12 @@ fn a_full_queue_drops_and_counts_instead_of_blocking() {
     let sink = Stuck(std::sync::Mutex::new(gate), written.clone(), entered_tx);
     // Every line is handed to the writer at once (a batch of one byte).
     let log = AccessLog::with_sink(Lines::new(Box::new(sink), None), 2, 1, stats.clone()).unwrap();
-    log.write(&record("r0"));
+    write(&log, &record("r0"));
     entered.recv().unwrap();
     // The writer is stuck on line 0 and the queue holds two lines: the other 18 are dropped,
     // and every write returns at once (a blocking one would hang this test).
     for i in 1..=20 {
-        log.write(&record(&format!("r{i}")));
+        write(&log, &record(&format!("r{i}")));
     }
     assert_eq!(stats.dropped.load(Relaxed), 18);
     drop(release);
@@ -144,7 +149,7 @@ fn a_quiet_logs_lines_reach_the_sink_within_a_sweep() {
     let stats = Arc::new(SinkStats::default());
     let log =
         AccessLog::with_sink(Lines::new(Box::new(sink), None), 16, BATCH_BYTES, stats).unwrap();
-    log.write(&record("quiet"));
+    write(&log, &record("quiet"));
     // Far below a batch, and no flush: the writer's sweep must find it.
     let deadline = Instant::now() + Duration::from_secs(10);
     while out.lock().unwrap().is_empty() {
@@ -176,7 +181,7 @@ fn a_flush_collects_every_threads_lines() {
             let log = log.clone();
             scope.spawn(move || {
                 for i in 0..50 {
-                    log.write(&record(&format!("t{t}-{i}")));
+                    write(&log, &record(&format!("t{t}-{i}")));
                 }
             });
         }
@@ -202,12 +207,12 @@ fn a_quiet_threads_line_is_not_held_back_by_a_busy_one() {
         let (log, stop) = (log.clone(), stop.clone());
         std::thread::spawn(move || {
             while !stop.load(Relaxed) {
-                log.write(&record("busy"));
+                write(&log, &record("busy"));
                 std::thread::yield_now();
             }
         })
     };
-    log.write(&record("quiet"));
+    write(&log, &record("quiet"));
     let deadline = Instant::now() + Duration::from_secs(5);
     let seen = loop {
         if String::from_utf8_lossy(&out.lock().unwrap()).contains("\"quiet\"") {

@@ -37,6 +37,9 @@ const SECRETS: [&str; 11] = [
 fn mask_config(upstream: &Upstream) -> String {
     format!(
         r#"
+[log.store]
+path = "calls.db"
+
 [log.mask]
 json_paths = ["$.user.ssn", "$..password"]
 patterns = ["[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{{2,}}", "\\b(?:\\d[ -]?){{13,19}}\\b"]
@@ -169,6 +172,29 @@ fn captured_bodies_reach_the_log_file_with_every_secret_masked() {
         );
     }
     assert!(file.contains("[MASKED]"));
+
+    // The call store keeps the same masked record: no secret in the database's bytes.
+    let stored = wait_for("the calls to be stored", Duration::from_secs(10), || {
+        let page = common::admin::ok(&gw, "GET", "/admin/calls?route=captured", None);
+        page["calls"].as_array()?.first().cloned()
+    });
+    assert_eq!(stored, *line(&lines, "captured", None));
+    wait_for("every call to be stored", Duration::from_secs(10), || {
+        let page = common::admin::ok(&gw, "GET", "/admin/calls", None);
+        (page["calls"].as_array()?.len() == 5).then_some(())
+    });
+    let mut db = Vec::new();
+    for file in ["calls.db", "calls.db-wal"] {
+        db.extend(std::fs::read(gw.dir.path().join(file)).unwrap_or_default());
+    }
+    assert!(db.len() > 4096);
+    for secret in SECRETS {
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret:?} is in the call store"
+        );
+    }
+    assert!(db.windows(8).any(|w| w == b"[MASKED]"));
 
     let rest = line(&lines, "captured", None);
     let headers = &rest["request_headers"];

@@ -17,13 +17,14 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
-CASES="${CASES:-get post llm auth limit redis lease log}" # get (GET /small), post (POST /json),
+CASES="${CASES:-get post llm auth limit redis lease log store}" # get (GET /small), post (POST /json),
                                      # llm (chat), auth (an API-key route vs. its open twin),
                                      # limit (a route with a local limit that never refuses vs.
                                      # its open twin), redis / lease (the same with a cluster
                                      # limit in Redis, decided per request / from leases),
                                      # log (GET /small with the access log to a file vs. off,
-                                     # for tollgate and for nginx)
+                                     # for tollgate and for nginx), store (GET /small with the
+                                     # call store, [log.store], on vs. off)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -71,8 +72,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ " get post llm auth limit redis lease log " == *" $c "* ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log)"
+    [[ " get post llm auth limit redis lease log store " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store)"
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
 want_redis() { want redis || want lease; }
@@ -175,6 +176,8 @@ free_port RPORT
 free_port NLPORT # log: nginx and tollgate with the access log to a file
 free_port TLPORT
 free_port ALPORT
+free_port TSPORT # store: tollgate with the call store on
+free_port ASPORT
 
 # wait_for NAME PID CHECK-COMMAND... : polls CHECK until it succeeds, PID dies, or the deadline.
 wait_for() {
@@ -577,6 +580,15 @@ if want log; then
     start tollgate-log "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TMP/tollgate-log.toml"
     wait_for tollgate-log "$START_PID" tollgate_ready "$ALPORT"
 fi
+if want store; then
+    # store: a third gateway, the same configuration but for its ports, its store and a call
+    # store ([log.store]) in the temp dir; the access log stays off.
+    { sed -e "s|$HOST:$TPORT|$HOST:$TSPORT|; s|$HOST:$APORT|$HOST:$ASPORT|" \
+        -e "s|$TMP/tollgate.db|$TMP/tollgate-store.db|" "$TCONF"
+      printf '\n[log.store]\npath = "%s"\n' "$TMP/calls.db"; } >"$TMP/tollgate-store.toml"
+    start tollgate-store "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TMP/tollgate-store.toml"
+    wait_for tollgate-store "$START_PID" tollgate_ready "$ASPORT"
+fi
 body_is "http://$HOST:$TPORT/small" "$SMALL_BODY" ||
     die "tollgate is ready but GET /small does not answer '$SMALL_BODY'"
 check_post tollgate "http://$HOST:$TPORT/json"
@@ -718,36 +730,37 @@ twin_ratio() { # twin_ratio CASE GOAL : sum over the rounds of CASE / sum of its
     awk -v a="$a" -v b="$b" -v c="$case" -v g="$goal" \
         'BEGIN { printf "%s: req/s against the open twin route = %.3f over four rounds (goal %s)\n", c, (b > 0) ? a / b : 0, g }'
 }
-# log_twins PROXY OFF-URL FILE-URL : GET /small with the access log off and to a file, four
-# rounds alternating which goes first.
-log_twins() {
-    local proxy=$1 off=$2 file=$3 round kind order url
+# sink_twins CASE PROXY OFF-URL ON-URL : GET /small with a sink (the access log to a file, the
+# call store) off and on, four rounds alternating which goes first.
+sink_twins() {
+    local case=$1 proxy=$2 off=$3 on=$4 round kind order url
     for round in 1 2 3 4; do
-        order="off file"
-        ((round % 2)) || order="file off"
+        order="off on"
+        ((round % 2)) || order="on off"
         for kind in $order; do
-            if [[ "$kind" == off ]]; then url=$off; else url=$file; fi
-            measure "log: $kind $round" "$proxy" "$url/small"
+            if [[ "$kind" == off ]]; then url=$off; else url=$on; fi
+            measure "$case: $kind $round" "$proxy" "$url/small"
         done
     done
 }
-log_ratio() { # log_ratio PROXY NOTE : req/s with the access log to a file / off, four rounds
-    local proxy=$1 note=$2 a=0 b=0 round
+sink_ratio() { # sink_ratio CASE PROXY WHAT NOTE : req/s with the sink on / off, four rounds
+    local case=$1 proxy=$2 what=$3 note=$4 a=0 b=0 round
     for round in 1 2 3 4; do
-        a=$(awk -v x="$a" -v y="${RPS["log: file $round|$proxy"]}" 'BEGIN { print x + y }')
-        b=$(awk -v x="$b" -v y="${RPS["log: off $round|$proxy"]}" 'BEGIN { print x + y }')
+        a=$(awk -v x="$a" -v y="${RPS["$case: on $round|$proxy"]}" 'BEGIN { print x + y }')
+        b=$(awk -v x="$b" -v y="${RPS["$case: off $round|$proxy"]}" 'BEGIN { print x + y }')
     done
-    awk -v a="$a" -v b="$b" -v p="$proxy" -v n="$note" \
-        'BEGIN { printf "log: %s req/s with the access log to a file / off = %.3f over four rounds%s\n", p, (b > 0) ? a / b : 0, n }'
+    awk -v a="$a" -v b="$b" -v c="$case" -v p="$proxy" -v w="$what" -v n="$note" \
+        'BEGIN { printf "%s: %s req/s with %s / off = %.3f over four rounds%s\n", c, p, w, (b > 0) ? a / b : 0, n }'
 }
 if want auth; then twins auth /keyed; fi
 if want limit; then twins limit /limited; fi
 if want redis; then twins redis /redis; fi
 if want lease; then twins lease /lease; fi
 if want log; then
-    log_twins nginx "${URL[nginx]}" "http://$HOST:$NLPORT"
-    log_twins tollgate "${URL[tollgate]}" "http://$HOST:$TLPORT"
+    sink_twins log nginx "${URL[nginx]}" "http://$HOST:$NLPORT"
+    sink_twins log tollgate "${URL[tollgate]}" "http://$HOST:$TLPORT"
 fi
+if want store; then sink_twins store tollgate "${URL[tollgate]}" "http://$HOST:$TSPORT"; fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -787,9 +800,10 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     if want redis; then twin_ratio redis 0.7; fi
     if want lease; then twin_ratio lease 0.9; fi
     if want log; then
-        log_ratio nginx ""
-        log_ratio tollgate " (goal 0.95)"
+        sink_ratio log nginx "the access log to a file" ""
+        sink_ratio log tollgate "the access log to a file" " (goal 0.95)"
     fi
+    if want store; then sink_ratio store tollgate "the call store" " (goal 0.9)"; fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

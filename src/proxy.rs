@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod headers;
 pub mod hygiene;
 pub mod llm;
+mod record;
 pub mod upstream;
 
 use crate::auth::directory::KeyEntry;
@@ -22,7 +23,6 @@ use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::capture::Capturing;
 use crate::telemetry::metrics::Registry;
-use crate::telemetry::record::Record;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -31,7 +31,6 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, Result};
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -504,7 +503,7 @@ impl ProxyHttp for Gateway {
             .take()
             .map(|c| c.finish(&session.req_header().headers));
         if self.state.access_log.enabled() || self.state.call_store.is_some() {
-            let record = call_record(session, ctx, status, took);
+            let record = record::of(session, ctx, status, took);
             let captured = captured.as_ref();
             self.state
                 .access_log
@@ -578,51 +577,4 @@ fn has_body(req: &RequestHeader) -> bool {
             .headers
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0")
-}
-
-fn call_record<'a>(
-    session: &'a Session,
-    ctx: &'a RequestCtx,
-    status: u16,
-    took: Duration,
-) -> Record<'a> {
-    let req = session.req_header();
-    let target = match (ctx.group(), ctx.target) {
-        (Some(g), Some(i)) => Some(g.targets[i].label.as_str().into()),
-        _ => None,
-    };
-    let route = ctx.route.as_deref();
-    let key = match &ctx.key_id {
-        Some(id) => Some(Cow::Borrowed(&**id)),
-        None if route.is_some_and(|r| r.spec.api.auth == crate::config::AuthMode::ApiKey) => {
-            access::presented_id(req).map(Cow::Borrowed)
-        }
-        None => None,
-    };
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    Record {
-        time: std::time::SystemTime::now()
-            .checked_sub(took)
-            .unwrap_or(std::time::UNIX_EPOCH),
-        request_id: ctx.request_id.as_str().into(),
-        route: route.map_or("", |r| &r.name).into(),
-        api_version: route.and_then(|r| r.spec.api.version.as_deref().map(Cow::Borrowed)),
-        upstream: target,
-        method: req.method.as_str().into(),
-        path: req.uri.path().into(),
-        status,
-        bytes_in: ctx.body_bytes,
-        bytes_out: session.body_bytes_sent() as u64,
-        latency_ms: ms(took),
-        upstream_latency_ms: ctx.upstream_latency.map(ms),
-        ttfb_ms: ctx.first_byte.map(ms),
-        attempts: ctx.attempts,
-        client: upstream::client_ip(session),
-        error: ctx.error.as_ref().map(|e| e.to_string().into()),
-        error_code: ctx.error.as_ref().map(|e| e.record_code().into()),
-        tenant: ctx.principal.as_ref().map(|p| (&*p.tenant).into()),
-        app: ctx.principal.as_ref().map(|p| (&*p.app).into()),
-        key,
-        llm: ctx.llm.as_deref().map(Cow::Borrowed),
-    }
 }

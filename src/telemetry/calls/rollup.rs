@@ -10,14 +10,15 @@ pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
 /// Who made the calls and what served them: one total per distinct value.
+/// Borrowed from the batch's records: summing a batch allocates one entry per distinct total.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Dims {
-    pub tenant: String,
-    pub app: String,
-    pub key: String,
-    pub route: String,
-    pub model: String,
-    pub provider: String,
+pub struct Dims<'r> {
+    pub tenant: &'r str,
+    pub app: &'r str,
+    pub key: &'r str,
+    pub route: &'r str,
+    pub model: &'r str,
+    pub provider: &'r str,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -70,18 +71,18 @@ pub fn model_of<'r>(r: &'r Record<'_>) -> &'r str {
 /// Sums `calls` per minute (Unix milliseconds of its start) and dimensions.
 pub fn by_minute<'r, 'a: 'r>(
     calls: impl Iterator<Item = &'r Record<'a>>,
-) -> HashMap<(i64, Dims), Totals> {
-    let mut out: HashMap<(i64, Dims), Totals> = HashMap::new();
+) -> HashMap<(i64, Dims<'r>), Totals> {
+    let mut out: HashMap<(i64, Dims<'r>), Totals> = HashMap::new();
     for r in calls {
         let minute = r.unix_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
-        let text = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().unwrap_or("").to_string();
+        let text = |v: &'r Option<std::borrow::Cow<'a, str>>| v.as_deref().unwrap_or("");
         let dims = Dims {
             tenant: text(&r.tenant),
             app: text(&r.app),
             key: text(&r.key),
-            route: r.route.to_string(),
-            model: model_of(r).to_string(),
-            provider: r.llm.as_deref().map_or("", |l| &l.provider).to_string(),
+            route: &r.route,
+            model: model_of(r),
+            provider: r.llm.as_deref().map_or("", |l| &l.provider),
         };
         out.entry((minute, dims)).or_default().add(r);
     }

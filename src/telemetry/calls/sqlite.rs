@@ -94,7 +94,7 @@ impl SqliteCalls {
 
     fn add_totals(
         tx: &rusqlite::Transaction<'_>,
-        minutes: &std::collections::HashMap<(i64, Dims), Totals>,
+        minutes: &std::collections::HashMap<(i64, Dims<'_>), Totals>,
     ) -> Result<(), CallStoreError> {
         for b in Bucket::ALL {
             let mut up = tx.prepare_cached(&format!(

@@ -13,10 +13,10 @@ pub use compile::api::valid_name;
 pub use compile::{
     compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode, BalanceSpec, ClusterSpec,
     Config, Deployment, HashOn, HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle,
-    LimitSpec, LlmConfig, LlmPolicy, MockSpec, ModelSpec, PathMatch, PlanSpec, Prices,
+    LimitSpec, LlmConfig, LlmPolicy, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices,
     ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings,
     TargetSpec, TenantSeed, UpstreamSpec, Visibility,
 };
 pub use load::load;
 pub use problem::{Problem, Problems};
-pub use schema::{Counts, KeyPart, OnRedisError, Scope, SyncMode};
+pub use schema::{Counts, KeyPart, OnRedisError, OtlpProtocol, Scope, SyncMode};

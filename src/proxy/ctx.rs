@@ -39,6 +39,8 @@ pub struct RequestCtx {
     pub concurrency: Vec<crate::limits::concurrency::Held>,
     /// Headers the gate adds to the response: deprecation and rate-limit headers.
     pub response_headers: crate::limits::vocab::Headers,
+    /// The request's trace: with `[otel]` on, or to pass a client's `traceparent` on.
+    pub trace: Option<Box<crate::telemetry::otel::Trace>>,
 }
 
 impl RequestCtx {
@@ -63,6 +65,7 @@ impl RequestCtx {
             response_headers: Vec::new(),
             budget: None,
             concurrency: Vec::new(),
+            trace: None,
         }
     }
 

@@ -118,15 +118,25 @@ pub fn llm_attempt(
     };
     let d = &models.models[model].deployments[deployment];
     let provider = &models.providers[d.spec.provider].spec;
-    let operation = if stream.is_none() { "embeddings" } else { "chat" };
+    let operation = if stream.is_none() {
+        "embeddings"
+    } else {
+        "chat"
+    };
     let traceparent = trace.begin_attempt(now_unix_ns(), || {
         let mut attrs: Vec<Attr> = vec![
             ("gen_ai.operation.name", operation.into()),
-            ("gen_ai.provider.name", provider_name(provider.descriptor.kind).into()),
+            (
+                "gen_ai.provider.name",
+                provider_name(provider.descriptor.kind).into(),
+            ),
             ("gen_ai.request.model", d.spec.model.as_str().into()),
             ("tollgate.provider", provider.name.as_str().into()),
             ("tollgate.deployment", d.label.as_str().into()),
-            ("tollgate.model", models.models[model].spec.name.as_str().into()),
+            (
+                "tollgate.model",
+                models.models[model].spec.name.as_str().into(),
+            ),
         ];
         if let Some(ep) = &provider.endpoint {
             attrs.push(("server.address", ep.host.as_str().into()));
@@ -175,11 +185,7 @@ pub fn finish(otel: &Otel, session: &Session, ctx: &mut RequestCtx, status: u16)
     let now = now_unix_ns();
     let error = error_message(ctx, status);
     let ended_well = status > 0 && status < 500;
-    trace.end_attempt(
-        now,
-        None,
-        (!ended_well).then(|| error_type(ctx, status)),
-    );
+    trace.end_attempt(now, None, (!ended_well).then(|| error_type(ctx, status)));
     if let (Some(rec), Some(last)) = (ctx.llm.as_deref(), trace.attempts.last_mut()) {
         if matches!(rec.outcome, "ok" | "truncated") {
             last.attrs.extend(usage(rec, true));
@@ -253,7 +259,10 @@ fn server_attrs(session: &Session, ctx: &RequestCtx, status: u16, t: &Trace) -> 
     if status == 0 || status >= 400 {
         a.push(("error.type", error_type(ctx, status).into()));
     }
-    a.push(("tollgate.attempts", ctx.attempts.max(t.attempts.len() as u32).into()));
+    a.push((
+        "tollgate.attempts",
+        ctx.attempts.max(t.attempts.len() as u32).into(),
+    ));
     if let Some(rec) = ctx.llm.as_deref() {
         let op = match req.uri.path().ends_with("/embeddings") {
             true => "embeddings",
@@ -292,10 +301,16 @@ fn usage(rec: &CallRecord, attempt: bool) -> Vec<Attr> {
     a.push(("gen_ai.usage.input_tokens", rec.prompt_tokens.into()));
     a.push(("gen_ai.usage.output_tokens", rec.completion_tokens.into()));
     if rec.cached_tokens > 0 {
-        a.push(("gen_ai.usage.cache_read.input_tokens", rec.cached_tokens.into()));
+        a.push((
+            "gen_ai.usage.cache_read.input_tokens",
+            rec.cached_tokens.into(),
+        ));
     }
     if rec.reasoning_tokens > 0 {
-        a.push(("tollgate.usage.reasoning_tokens", rec.reasoning_tokens.into()));
+        a.push((
+            "tollgate.usage.reasoning_tokens",
+            rec.reasoning_tokens.into(),
+        ));
     }
     a.push(("tollgate.cost_usd", rec.cost_usd.into()));
     if rec.usage_estimated {

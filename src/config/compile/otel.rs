@@ -180,7 +180,9 @@ mod tests {
             endpoint("http://[::1]", grpc).unwrap(),
             ("::1".into(), 4317, String::new())
         );
-        assert!(endpoint("https://c:4318", http).unwrap_err().contains("https"));
+        assert!(endpoint("https://c:4318", http)
+            .unwrap_err()
+            .contains("https"));
         assert!(endpoint("c:4318", http).is_err());
         assert!(endpoint("http://u:p@c:4318", http).is_err());
         assert!(endpoint("http://c:4317/x", grpc).is_err());

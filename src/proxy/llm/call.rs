@@ -355,7 +355,10 @@ async fn send(
     let mut req = provider.request(op, &d.spec.model, key, body.len())?;
     for (name, value) in &step.headers {
         req.insert_header(*name, value.as_str()).map_err(|_| {
-            ApiError::new(ErrorKind::ProviderFailure, format!("bad {name} header value"))
+            ApiError::new(
+                ErrorKind::ProviderFailure,
+                format!("bad {name} header value"),
+            )
         })?;
     }
     let Some(ep) = &provider.spec.endpoint else {
@@ -418,15 +421,7 @@ async fn attempt_chat(
     } else {
         codec::encode_chat(format, inbound.ir()?, &d.spec.model)?
     };
-    let mut ex = send(
-        provider,
-        d,
-        Operation::Chat { stream },
-        body,
-        step,
-        tenant,
-    )
-    .await?;
+    let mut ex = send(provider, d, Operation::Chat { stream }, body, step, tenant).await?;
     if stream {
         let mut source = Source::remote(ex, format);
         // Only the first event shows whether the stream really started: a provider may open it
@@ -467,15 +462,7 @@ async fn attempt_embeddings(
     } else {
         codec::encode_embeddings(format, request, &d.spec.model)?
     };
-    let mut ex = send(
-        provider,
-        d,
-        Operation::Embeddings,
-        body,
-        step,
-        tenant,
-    )
-    .await?;
+    let mut ex = send(provider, d, Operation::Embeddings, body, step, tenant).await?;
     let body = ex.read_all(MAX_RESPONSE_BYTES).await?;
     ex.finish().await;
     let resp = codec::decode_embeddings(format, &body)?;

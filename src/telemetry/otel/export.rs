@@ -126,7 +126,10 @@ impl Exporter {
         let spans: Vec<&Finished> = batch.iter().filter(|f| f.spans).collect();
         let logs: Vec<&Finished> = batch.iter().filter(|f| f.log).collect();
         if !spans.is_empty() {
-            let lost = spans.iter().map(|f| 1 + f.trace.attempts.len()).sum::<usize>();
+            let lost = spans
+                .iter()
+                .map(|f| 1 + f.trace.attempts.len())
+                .sum::<usize>();
             let body = proto::traces(&self.origin, &spans);
             self.send(Signal::Traces, &body, lost as u64);
         }
@@ -141,7 +144,8 @@ impl Exporter {
         let spec = &self.spec;
         let deadline = tokio::time::Instant::now() + spec.timeout;
         let result = self.runtime.block_on(async {
-            let first = tokio::time::timeout_at(deadline, transport::send(spec, signal, body)).await;
+            let first =
+                tokio::time::timeout_at(deadline, transport::send(spec, signal, body)).await;
             match first {
                 Ok(Err(Failed {
                     retryable: true, ..

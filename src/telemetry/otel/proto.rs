@@ -263,7 +263,6 @@ fn log_record(buf: &mut Vec<u8>, f: &Finished) {
     });
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,7 +63,12 @@ pub async fn send(spec: &OtelSpec, signal: Signal, body: &[u8]) -> Result<(), Fa
 /// The largest response head read from an OTLP/HTTP collector.
 const MAX_HEAD: usize = 16 << 10;
 
-async fn post(spec: &OtelSpec, signal: Signal, body: &[u8], mut tcp: TcpStream) -> Result<(), Failed> {
+async fn post(
+    spec: &OtelSpec,
+    signal: Signal,
+    body: &[u8],
+    mut tcp: TcpStream,
+) -> Result<(), Failed> {
     let mut head = format!(
         "POST {}{} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-protobuf\r\n\
          content-length: {}\r\nconnection: close\r\nuser-agent: tollgate/{}\r\n",

@@ -19,7 +19,10 @@ fn a_valid_traceparent_parses() {
 #[test]
 fn it_formats_back_to_the_same_text() {
     let p = parse_traceparent(VALID.as_bytes()).unwrap();
-    assert_eq!(format_traceparent(&p.trace_id, &p.span_id, p.sampled), VALID);
+    assert_eq!(
+        format_traceparent(&p.trace_id, &p.span_id, p.sampled),
+        VALID
+    );
 }
 
 #[test]
@@ -34,7 +37,10 @@ fn a_later_version_may_carry_more_fields() {
 fn every_kind_of_invalid_traceparent_is_refused() {
     let cases = [
         ("", "empty"),
-        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "no flags"),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "no flags",
+        ),
         (
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
             "version 00 longer than 55",
@@ -85,7 +91,11 @@ fn every_kind_of_invalid_traceparent_is_refused() {
         ),
     ];
     for (value, why) in cases {
-        assert_eq!(parse_traceparent(value.as_bytes()), None, "{why}: {value:?}");
+        assert_eq!(
+            parse_traceparent(value.as_bytes()),
+            None,
+            "{why}: {value:?}"
+        );
     }
 }
 

@@ -174,3 +174,82 @@ impl Otel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OtlpProtocol;
+
+    fn spec(queue: usize) -> OtelSpec {
+        OtelSpec {
+            protocol: OtlpProtocol::HttpProtobuf,
+            host: "127.0.0.1".into(),
+            port: 9,
+            authority: "127.0.0.1:9".into(),
+            base_path: String::new(),
+            service_name: "t".into(),
+            sample_ratio: 1.0,
+            logs: false,
+            queue,
+            headers: Vec::new(),
+            timeout: Duration::from_millis(50),
+            batch: 1000,
+            // Never due during the test: what is queued stays queued.
+            interval: Duration::from_secs(600),
+        }
+    }
+
+    fn request(otel: &Otel) -> Box<Trace> {
+        let mut t = otel.begin(None, None, 1).unwrap();
+        t.begin_attempt(2, || ("GET svc".into(), Vec::new()));
+        t
+    }
+
+    fn describe(_: &Trace) -> RequestSpan {
+        RequestSpan {
+            name: "GET api".into(),
+            end_unix_ns: 3,
+            attrs: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn past_the_queue_a_request_drops_its_spans_and_counts_them() {
+        let stats = Arc::new(OtlpStats::default());
+        let otel = Otel::start(Some(&spec(3)), stats.clone()).unwrap();
+        // Two spans each (the server span and one attempt): the second request does not fit.
+        otel.finish(request(&otel), describe);
+        assert_eq!(stats.queued.load(Relaxed), 2);
+        otel.finish(request(&otel), describe);
+        assert_eq!(stats.queued.load(Relaxed), 2);
+        assert_eq!(stats.dropped.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn an_unsampled_request_costs_nothing_but_its_header() {
+        let stats = Arc::new(OtlpStats::default());
+        let mut s = spec(10);
+        s.sample_ratio = 0.0;
+        let otel = Otel::start(Some(&s), stats.clone()).unwrap();
+        let mut t = otel.begin(None, None, 1).unwrap();
+        let sent = t.begin_attempt(2, || unreachable!("not described when not recording"));
+        assert!(sent.ends_with("-00"));
+        assert!(t.attempts.is_empty());
+        otel.finish(t, |_| {
+            unreachable!("not described when nothing is exported")
+        });
+        assert_eq!(stats.queued.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn without_export_only_a_valid_traceparent_makes_a_trace() {
+        let off = Otel::default();
+        assert!(off.begin(None, None, 1).is_none());
+        assert!(off.begin(Some(b"00-zz"), None, 1).is_none());
+        let tp = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut t = off.begin(Some(tp), Some(b"a=b"), 1).unwrap();
+        assert_eq!(t.begin_attempt(2, || unreachable!()).as_bytes(), tp);
+        assert_eq!(t.tracestate.as_deref(), Some("a=b"));
+    }
+}

@@ -587,3 +587,51 @@ fn bad_otel_settings_are_refused_with_their_place() {
     assert!(!ok);
     assert!(err.contains("otel.protocol"), "{err}");
 }
+
+#[test]
+fn a_collector_answering_errors_gets_one_retry_then_the_batch_is_dropped() {
+    // An in-test HTTP server stands in for a collector that refuses: 503 is worth one retry
+    // (OTLP/HTTP's rule), 400 is not.
+    for (status, tries) in [(503, 2), (400, 1)] {
+        let collector = Upstream::start("collector", move |_| Reply::ok("").status(status));
+        let up = Upstream::start("svc", |_| Reply::ok("hi"));
+        let cfg = format!(
+            "{}{}",
+            rest(&format!("\"{}\"", up.addr()), 0),
+            otel(&format!("http://{}", collector.addr()), "timeout = \"2s\""),
+        );
+        let gw = Gateway::start(1, &cfg);
+        assert_eq!(get(&gw, "/", &[]).status(), 200);
+        let text = wait_for("the failed export counted", EXPORT_WAIT, || {
+            let text = gw.metrics();
+            (sample(&text, "tollgate_otlp_export_errors_total")? >= 1.0).then_some(text)
+        });
+        assert_eq!(
+            sample(&text, "tollgate_otlp_export_errors_total"),
+            Some(1.0)
+        );
+        assert_eq!(sample(&text, "tollgate_otlp_dropped_total"), Some(2.0));
+        assert_eq!(collector.hits(), tries, "HTTP {status}");
+        let req = collector.last_request().unwrap();
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/v1/traces");
+        assert_eq!(req.header("content-type"), Some("application/x-protobuf"));
+    }
+}
+
+#[test]
+fn queued_spans_are_flushed_when_a_worker_stops() {
+    let rx = Receiver::start();
+    let up = Upstream::start("svc", |_| Reply::ok("hi"));
+    // Neither the interval nor the batch would send it before the stop.
+    let cfg = format!(
+        "{}[otel]\nendpoint = \"{}\"\ninterval = \"10m\"\nbatch = 1000\n",
+        rest(&format!("\"{}\"", up.addr()), 0),
+        rx.http_endpoint(),
+    );
+    let mut gw = Gateway::start(1, &cfg);
+    assert_eq!(get(&gw, "/", &[("x-request-id", "last-1")]).status(), 200);
+    assert_eq!(gw.stop(), Some(0));
+    let (_, attempts) = rx.trace_of("last-1");
+    assert_eq!(attempts.len(), 1);
+}

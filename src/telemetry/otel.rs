@@ -16,23 +16,13 @@ mod transport;
 
 use crate::config::OtelSpec;
 use context::{new_span_id, new_trace_id, parse_traceparent, valid_tracestate, Sampler};
+pub use export::OtlpStats;
 use export::{Exporter, Msg};
 pub use span::{Attempt, Attr, Finished, Mode, RequestSpan, Trace, Value};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What the exporter counts, read by the worker's metrics.
-#[derive(Default)]
-pub struct OtlpStats {
-    /// Spans and log records lost: the queue was full, or their export failed.
-    pub dropped: AtomicU64,
-    /// Export requests that failed (after their one retry).
-    pub export_errors: AtomicU64,
-    /// Spans and log records waiting to be exported (at most `queue`).
-    pub queued: AtomicUsize,
-}
 
 struct Inner {
     tx: SyncSender<Msg>,

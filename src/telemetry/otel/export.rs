@@ -9,15 +9,25 @@
 use super::proto::{self, Origin};
 use super::span::Finished;
 use super::transport::{self, Failed, Signal};
-use super::OtlpStats;
 use crate::config::OtelSpec;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// At most one process-log line per this long while exports keep failing.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// What the exporter counts, read by the worker's metrics.
+#[derive(Default)]
+pub struct OtlpStats {
+    /// Spans and log records lost: the queue was full, or their export failed.
+    pub dropped: AtomicU64,
+    /// Export requests that failed (after their one retry).
+    pub export_errors: AtomicU64,
+    /// Spans and log records waiting to be exported (at most `queue`).
+    pub queued: AtomicUsize,
+}
 
 /// What the exporter thread receives.
 pub enum Msg {

@@ -190,6 +190,10 @@ pub fn finish(otel: &Otel, session: &Session, ctx: &mut RequestCtx, status: u16)
         if matches!(rec.outcome, "ok" | "truncated") {
             last.attrs.extend(usage(rec, true));
         }
+        // The provider died mid-stream: the attempt that served failed after all.
+        if rec.outcome == "truncated" && last.error.is_none() {
+            last.error = Some("stream_truncated".into());
+        }
     }
     otel.finish(trace, |t| RequestSpan {
         name: span_name(session, ctx),
@@ -259,10 +263,11 @@ fn server_attrs(session: &Session, ctx: &RequestCtx, status: u16, t: &Trace) -> 
     if status == 0 || status >= 400 {
         a.push(("error.type", error_type(ctx, status).into()));
     }
-    a.push((
-        "tollgate.attempts",
-        ctx.attempts.max(t.attempts.len() as u32).into(),
-    ));
+    // Proxy attempts are counted on the context, LLM ones on the call record; spans only
+    // when sampled.
+    let llm_attempts = ctx.llm.as_ref().map_or(0, |r| r.attempts);
+    let attempts = ctx.attempts.max(llm_attempts).max(t.attempts.len() as u32);
+    a.push(("tollgate.attempts", attempts.into()));
     if let Some(rec) = ctx.llm.as_deref() {
         let op = match req.uri.path().ends_with("/embeddings") {
             true => "embeddings",

@@ -107,6 +107,7 @@ impl Receiver {
                 for s in r[scope].as_array().into_iter().flatten() {
                     assert_eq!(s["scope"]["name"], "tollgate");
                     for item in s[list].as_array().into_iter().flatten() {
+                        assert_unique_keys(item);
                         let mut item = item.clone();
                         item["transport"] = e["transport"].clone();
                         out.push(item);
@@ -133,6 +134,20 @@ impl Receiver {
             Some((server, children))
         })
     }
+}
+
+/// OTLP forbids an attribute key twice on one span or record.
+fn assert_unique_keys(item: &Value) {
+    let mut keys: Vec<&str> = item["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|kv| kv["key"].as_str().unwrap())
+        .collect();
+    let n = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "an attribute key twice: {item}");
 }
 
 /// An attribute's value (`Null` when absent), ints as numbers.

@@ -250,11 +250,9 @@ fn log_record(buf: &mut Vec<u8>, f: &Finished) {
         string(b, 3, text);
         message(b, 5, |b| any_value(b, &Value::Str(f.span.name.clone())));
         attributes(b, 6, &f.span.attrs);
-        let mut extra: Vec<Attr> = Vec::with_capacity(2);
         let took = f.span.end_unix_ns.saturating_sub(t.start_unix_ns);
-        extra.push(("tollgate.duration_ms", Value::Double(took as f64 / 1e6)));
-        extra.push(("tollgate.attempts", Value::from(t.attempts.len() as u64)));
-        attributes(b, 6, &extra);
+        let duration = Value::Double(took as f64 / 1e6);
+        attributes(b, 6, &[("tollgate.duration_ms", duration)]);
         fixed32(b, 8, trace_flags(t));
         bytes(b, 9, &t.trace_id);
         bytes(b, 10, &t.span_id);

@@ -650,3 +650,31 @@ fn queued_spans_are_flushed_when_a_worker_stops() {
     let (_, attempts) = rx.trace_of("last-1");
     assert_eq!(attempts.len(), 1);
 }
+
+#[test]
+fn otel_changes_wait_for_a_restart_and_the_running_exporter_keeps_going() {
+    let rx = Receiver::start();
+    let up = Upstream::start("svc", |_| Reply::ok("hi"));
+    let cfg = format!(
+        "{}{}",
+        rest(&format!("\"{}\"", up.addr()), 0),
+        otel(&rx.http_endpoint(), ""),
+    );
+    let gw = Gateway::start(1, &cfg);
+    let text = std::fs::read_to_string(&gw.config_path).unwrap();
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    gw.rewrite_config(&text.replace(&rx.http_endpoint(), &nobody));
+    gw.signal(libc::SIGHUP);
+    wait_for("the reload to be applied", EXPORT_WAIT, || {
+        gw.stderr()
+            .contains("reload applied by every worker")
+            .then_some(())
+    });
+    let log = gw.stderr();
+    assert!(
+        log.contains("[otel] changes apply on restart only"),
+        "{log}"
+    );
+    assert_eq!(get(&gw, "/", &[("x-request-id", "after-1")]).status(), 200);
+    rx.trace_of("after-1");
+}

@@ -530,7 +530,8 @@ fn an_unreachable_collector_leaves_requests_alone_and_counts_the_loss() {
     let text = wait_for("the lost spans counted", EXPORT_WAIT, || {
         let text = gw.metrics();
         let dropped = sample(&text, "tollgate_otlp_dropped_total")?;
-        (dropped >= 10.0).then_some(text)
+        let errors = sample(&text, "tollgate_otlp_export_errors_total")?;
+        (dropped >= 10.0 && errors >= 1.0).then_some(text)
     });
     assert_eq!(sample(&text, "tollgate_otlp_dropped_total"), Some(10.0));
     assert!(sample(&text, "tollgate_otlp_export_errors_total").unwrap() >= 1.0);

@@ -127,8 +127,9 @@ impl Exporter {
             }
             let batch: Vec<Finished> = self.pending.drain(..take).collect();
             self.pending_items -= items;
-            self.export(&batch);
+            // Taken for export: no longer waiting, whatever becomes of them.
             self.stats.queued.fetch_sub(items, Relaxed);
+            self.export(&batch);
         }
     }
 
@@ -173,8 +174,8 @@ impl Exporter {
     }
 
     fn failed(&mut self, signal: Signal, f: &Failed, lost: u64) {
-        self.stats.export_errors.fetch_add(1, Relaxed);
         self.stats.dropped.fetch_add(lost, Relaxed);
+        self.stats.export_errors.fetch_add(1, Relaxed);
         let what = match signal {
             Signal::Traces => "spans",
             Signal::Logs => "log records",

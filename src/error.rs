@@ -86,7 +86,7 @@ impl GatewayError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             GatewayError::NoRoute { .. } => "route_not_found",
             GatewayError::HeaderTooLarge { .. } => "headers_too_large",

@@ -477,6 +477,7 @@ fn keep_start_settings(running: &Config, new: Config) -> Config {
     kept.server.header_timeout = running.server.header_timeout;
     kept.server.max_connections = running.server.max_connections;
     kept.log = running.log.clone();
+    kept.otel = running.otel.clone();
     kept.admin = match (&running.admin, kept.admin.take()) {
         (Some(old), Some(new)) => Some(config::AdminSettings {
             listen: old.listen,
@@ -520,6 +521,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("log.queue", old.log.queue != new.log.queue),
         ("log.level", old.log.level != new.log.level),
         ("store.path", store_path(old) != store_path(new)),
+        ("[otel]", old.otel != new.otel),
         ("server.limit_slots", o.limit_slots != n.limit_slots),
         (
             "server.concurrency_slots",

@@ -8,6 +8,7 @@ pub mod headers;
 pub mod hygiene;
 pub mod llm;
 mod record;
+pub mod trace;
 pub mod upstream;
 
 use crate::auth::directory::KeyEntry;
@@ -46,6 +47,8 @@ pub struct GatewayState {
     /// The call store's sink, when `[log.store]` is set.
     pub call_store: Option<crate::telemetry::batch::Batcher>,
     pub ids: RequestIds,
+    /// OpenTelemetry: the worker's exporter, or off.
+    pub otel: crate::telemetry::otel::Otel,
 }
 
 pub struct Gateway {
@@ -283,6 +286,7 @@ impl ProxyHttp for Gateway {
                 .get(headers::REQUEST_ID)
                 .map(|v| v.as_bytes()),
         );
+        ctx.trace = trace::begin(&self.state.otel, session, ctx);
         let onward = match self.admit(session, ctx).await {
             Ok(onward) => onward,
             Err(err) => return Self::refuse_admission(session, ctx, err).await,
@@ -336,7 +340,10 @@ impl ProxyHttp for Gateway {
             _ => None,
         };
         match upstream::choose_peer(ctx, &group, key) {
-            Ok(peer) => Ok(Box::new(peer)),
+            Ok(peer) => {
+                trace::upstream_attempt(session, ctx, &group);
+                Ok(Box::new(peer))
+            }
             Err(err) => Err(Self::refuse(ctx, err)),
         }
     }
@@ -350,6 +357,7 @@ impl ProxyHttp for Gateway {
         let Some(route) = ctx.route.clone() else {
             return Ok(());
         };
+        trace::propagate(ctx, upstream);
         upstream::rewrite_request(&route.spec, session, upstream, &ctx.request_id)
             .map_err(|err| Self::refuse(ctx, err))
     }
@@ -357,9 +365,10 @@ impl ProxyHttp for Gateway {
     async fn upstream_response_filter(
         &self,
         _session: &mut Session,
-        _upstream: &mut ResponseHeader,
+        upstream: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        trace::answered(ctx, upstream.status.as_u16());
         if let (Some(group), Some(i), Some(t0)) = (ctx.group(), ctx.target, ctx.upstream_start) {
             group.report_success(i);
             let latency = t0.elapsed();
@@ -413,6 +422,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        trace::attempt_failed(ctx, e.etype().as_str());
         if let (Some(group), Some(i)) = (ctx.group(), ctx.target) {
             group.report_failure(i);
             // Nothing reached the upstream, so any method may go to another target.
@@ -431,6 +441,7 @@ impl ProxyHttp for Gateway {
         client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("peer {peer}"));
+        trace::attempt_failed(ctx, e.etype().as_str());
         let safe = session.req_header().method.is_idempotent()
             && !session.as_ref().retry_buffer_truncated();
         let upstream_fault = e.esource() == &pingora::ErrorSource::Upstream;
@@ -512,6 +523,7 @@ impl ProxyHttp for Gateway {
                 calls.push(|out| record.write_json(out, captured));
             }
         }
+        trace::finish(&self.state.otel, session, ctx, status);
         ctx.release_target();
         ctx.inflight = None;
         ctx.concurrency.clear();

@@ -15,6 +15,7 @@ use crate::proxy::{Gateway, GatewayState};
 use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::metrics::Registry;
+use crate::telemetry::otel::Otel;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::listeners::TcpSocketOptions;
@@ -69,6 +70,13 @@ pub fn run(args: WorkerArgs) -> ! {
         }
         None => None,
     };
+    let otel = match Otel::start(args.config.otel.as_ref(), registry.otlp.clone()) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!("worker {}: cannot start the OTLP exporter: {e}", args.slot);
+            std::process::exit(3);
+        }
+    };
     // The provider connector reads the system trust store: once, here, not on a request.
     crate::llm::client::client();
     let snapshot = Snapshot::build(args.config.clone(), &registry, None);
@@ -104,6 +112,7 @@ pub fn run(args: WorkerArgs) -> ! {
         access_log,
         call_store,
         ids: RequestIds::new(),
+        otel,
     });
     let server_cfg = &args.config.server;
     let conf = ServerConf {
@@ -190,7 +199,7 @@ impl ShutdownSignalWatch for Signals {
 }
 
 /// Once Pingora has stopped accepting, waits for in-flight requests (up to the grace period),
-/// flushes the access log and exits, instead of sleeping out the whole grace period.
+/// flushes the access log and the OTLP exporter and exits, instead of sleeping out the whole grace period.
 // Its own thread, outside the runtime: it only polls a counter while the worker drains.
 #[allow(clippy::disallowed_methods)]
 fn drain_then_exit(
@@ -224,6 +233,7 @@ fn drain_then_exit(
     if let Some(calls) = &state.call_store {
         calls.flush(Duration::from_secs(2));
     }
+    state.otel.flush(Duration::from_secs(2));
     std::process::exit(0);
 }
 

@@ -5,6 +5,7 @@ pub mod api;
 mod capture;
 mod limits;
 mod llm;
+mod otel;
 mod routes;
 mod upstreams;
 
@@ -19,6 +20,7 @@ pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
+pub use otel::OtelSpec;
 use routes::{compile_route, same_match};
 pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
 use std::collections::HashSet;
@@ -48,6 +50,8 @@ pub struct Config {
     pub plans: Vec<PlanSpec>,
     /// Where cluster-scope limits are kept.
     pub redis: Option<RedisSettings>,
+    /// `[otel]`: OTLP export of traces and logs, when set.
+    pub otel: Option<OtelSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +181,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         .redis
         .as_ref()
         .map(|r| limits::compile_redis(r, &mut ck));
+    let otel = file.otel.as_ref().and_then(|o| otel::compile(o, &mut ck));
     let limit_specs = limits::compile_limits(&file.limits, redis.is_some(), &mut ck);
     let plans = limits::compile_plans(&file.plans, &limit_specs, &mut ck);
     for (i, (m, spec)) in file.models.iter().zip(llm.models.iter_mut()).enumerate() {
@@ -257,6 +262,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             limits: limit_specs,
             plans,
             redis,
+            otel,
         })
     } else {
         Err(ck.issues)

@@ -37,6 +37,7 @@ struct Origins {
     llm: Option<usize>,
     store: Option<usize>,
     redis: Option<usize>,
+    otel: Option<usize>,
     upstreams: Vec<(usize, usize)>,
     routes: Vec<(usize, usize)>,
     providers: Vec<(usize, usize)>,
@@ -384,6 +385,10 @@ fn merge(
             once("redis", &mut origins.redis, problems);
             out.redis = Some(r);
         }
+        if let Some(o) = file.otel {
+            once("otel", &mut origins.otel, problems);
+            out.otel = Some(o);
+        }
         let from = |n: usize| (0..n).map(move |i| (src, i));
         origins.upstreams.extend(from(file.upstreams.len()));
         origins.routes.extend(from(file.routes.len()));
@@ -428,6 +433,7 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         ("llm", _) => origins.llm,
         ("store", _) => origins.store,
         ("redis", _) => origins.redis,
+        ("otel", _) => origins.otel,
         _ => None,
     };
     sources[src.unwrap_or(0)].problem(&at, issue.message)

@@ -7,11 +7,13 @@ mod api;
 mod capture;
 mod limits;
 mod llm;
+mod otel;
 
 pub use api::*;
 pub use capture::*;
 pub use limits::*;
 pub use llm::*;
+pub use otel::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,6 +38,7 @@ pub struct FileConfig {
     pub llm: Option<LlmSection>,
     pub store: Option<StoreSection>,
     pub redis: Option<RedisSection>,
+    pub otel: Option<OtelSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
     #[serde(default)]

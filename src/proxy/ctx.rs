@@ -46,6 +46,8 @@ pub struct RequestCtx {
     pub response_headers: crate::limits::vocab::Headers,
     /// Headers and bodies kept for the call logs, on routes with `capture` only.
     pub capture: Option<Box<crate::telemetry::capture::Capturing>>,
+    /// The request's trace: with `[otel]` on, or to pass a client's `traceparent` on.
+    pub trace: Option<Box<crate::telemetry::otel::Trace>>,
 }
 
 impl RequestCtx {
@@ -73,6 +75,7 @@ impl RequestCtx {
             budget: None,
             concurrency: Vec::new(),
             capture: None,
+            trace: None,
         }
     }
 

@@ -140,6 +140,8 @@ pub struct Registry {
     /// Shared with the access log's writer thread.
     pub access_log: Arc<crate::telemetry::batch::SinkStats>,
     pub call_store: Arc<crate::telemetry::batch::SinkStats>,
+    /// Shared with the OTLP exporter thread.
+    pub otlp: Arc<crate::telemetry::otel::OtlpStats>,
     /// Kept by the connection layer under the proxy (`proxy::connection`).
     pub connections: Arc<ConnectionMetrics>,
 }
@@ -345,9 +347,37 @@ impl Registry {
             ],
         );
         self.render_connections(&mut out);
+        self.render_otlp(&mut out);
         self.render_limits(&mut out);
         self.render_llm(&mut out);
         out
+    }
+
+    fn render_otlp(&self, out: &mut String) {
+        let o = &self.otlp;
+        render_values(
+            out,
+            &[
+                (
+                    "tollgate_otlp_dropped_total",
+                    "Spans and log records lost: the export queue was full or their export failed.",
+                    "counter",
+                    o.dropped.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_otlp_export_errors_total",
+                    "OTLP export requests that failed, after their one retry.",
+                    "counter",
+                    o.export_errors.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_otlp_queued_spans",
+                    "Spans and log records waiting for the OTLP exporter thread.",
+                    "gauge",
+                    o.queued.load(Relaxed) as i64,
+                ),
+            ],
+        );
     }
 
     fn render_connections(&self, out: &mut String) {

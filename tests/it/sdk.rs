@@ -31,7 +31,7 @@ handler = "llm"
 /// A scenario makes a few requests with a 15s client timeout each; this bounds the whole run.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(120);
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("TOLLGATE_SDK_PYTHON") {
         let p = PathBuf::from(p);
         assert!(

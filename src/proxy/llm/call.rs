@@ -15,6 +15,7 @@ use crate::llm::models::{DeploymentState, Models};
 use crate::llm::provider::{Operation, Provider};
 use crate::llm::{codec, mock};
 use crate::proxy::ctx::RequestCtx;
+use crate::proxy::trace;
 use bytes::Bytes;
 use pingora::proxy::Session;
 use std::time::{Duration, Instant};
@@ -75,6 +76,8 @@ struct Step {
     model: usize,
     deployment: usize,
     read_timeout: Duration,
+    /// Trace context for the provider (`traceparent`, `tracestate`), when there is a trace.
+    headers: Vec<(&'static str, String)>,
 }
 
 struct Plan<'a> {
@@ -178,6 +181,7 @@ impl<'a> Plan<'a> {
                 model,
                 deployment,
                 read_timeout,
+                headers: Vec::new(),
             });
         }
     }
@@ -277,21 +281,34 @@ enum Job<'a> {
 /// client leaves.
 async fn run(
     session: &mut Session,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
     mut job: Job<'_>,
 ) -> Outcome {
     let mut plan = Plan::new(models, model, ctx.start);
     let tenant = ctx.principal.as_deref();
+    // Each attempt is a span of the request's trace, and sends its context to the provider.
+    let trace = &mut ctx.trace;
+    let stream = match &job {
+        Job::Chat(inbound) => Some(inbound.peek.stream),
+        Job::Embeddings(..) => None,
+    };
     let work = async {
-        while let Some(step) = plan.next().await {
+        while let Some(mut step) = plan.next().await {
+            let (m, d) = (step.model, step.deployment);
+            step.headers = trace::llm_attempt(trace.as_deref_mut(), models, m, d, stream);
             let result = match &mut job {
                 Job::Chat(inbound) => attempt_chat(models, &step, inbound, tenant).await,
                 Job::Embeddings(inbound, request) => {
                     attempt_embeddings(models, &step, inbound, request, tenant).await
                 }
             };
+            let ended = match &result {
+                Ok(_) => Ok(200),
+                Err(e) => Err((e.err.kind.status(), e.err.kind.openai_type())),
+            };
+            trace::llm_attempt_done(trace.as_deref_mut(), ended);
             match result {
                 Ok(reply) => return plan.succeeded(reply),
                 Err(e) => plan.failed(e),
@@ -307,7 +324,7 @@ async fn run(
 
 pub async fn run_chat(
     session: &mut Session,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
     inbound: &mut Inbound,
@@ -317,7 +334,7 @@ pub async fn run_chat(
 
 pub async fn run_embeddings(
     session: &mut Session,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
     inbound: &Inbound,
@@ -345,14 +362,23 @@ async fn send(
     d: &DeploymentState,
     op: Operation,
     body: Vec<u8>,
-    read_timeout: Duration,
+    step: &Step,
     tenant: Option<&Principal>,
 ) -> Result<crate::llm::client::Exchange, AttemptError> {
+    let read_timeout = step.read_timeout;
     let key = match tenant.and_then(|t| t.credential(&provider.spec.name)) {
         Some(own) => Some(own.expose()),
         None => provider.key(d.spec.api_key.as_ref()),
     };
-    let req = provider.request(op, &d.spec.model, key, body.len())?;
+    let mut req = provider.request(op, &d.spec.model, key, body.len())?;
+    for (name, value) in &step.headers {
+        req.insert_header(*name, value.as_str()).map_err(|_| {
+            ApiError::new(
+                ErrorKind::ProviderFailure,
+                format!("bad {name} header value"),
+            )
+        })?;
+    }
     let Some(ep) = &provider.spec.endpoint else {
         return Err(ApiError::new(ErrorKind::ProviderFailure, "provider has no endpoint").into());
     };
@@ -413,15 +439,7 @@ async fn attempt_chat(
     } else {
         codec::encode_chat(format, inbound.ir()?, &d.spec.model)?
     };
-    let mut ex = send(
-        provider,
-        d,
-        Operation::Chat { stream },
-        body,
-        step.read_timeout,
-        tenant,
-    )
-    .await?;
+    let mut ex = send(provider, d, Operation::Chat { stream }, body, step, tenant).await?;
     if stream {
         let mut source = Source::remote(ex, format);
         // Only the first event shows whether the stream really started: a provider may open it
@@ -462,15 +480,7 @@ async fn attempt_embeddings(
     } else {
         codec::encode_embeddings(format, request, &d.spec.model)?
     };
-    let mut ex = send(
-        provider,
-        d,
-        Operation::Embeddings,
-        body,
-        step.read_timeout,
-        tenant,
-    )
-    .await?;
+    let mut ex = send(provider, d, Operation::Embeddings, body, step, tenant).await?;
     let body = ex.read_all(MAX_RESPONSE_BYTES).await?;
     ex.finish().await;
     let resp = codec::decode_embeddings(format, &body)?;

@@ -24,9 +24,10 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 33)
 }
 
-/// The JSON line of call `i` of `n`, spread evenly over the day.
-fn line(i: u64, n: u64) -> String {
-    let r = mix(i);
+/// The JSON line of call `i` of `n`, spread evenly over the day; with `spread` off, every
+/// call is the same key's GET on one route (as in the load test's `store` case).
+fn line(i: u64, n: u64, spread: bool) -> String {
+    let r = if spread { mix(i) } else { 3 };
     let key = r % 120;
     let llm = !r.is_multiple_of(3);
     let model = format!("model-{}", (r >> 8) % 10);
@@ -115,7 +116,7 @@ fn bench(c: &mut Criterion) {
     let mut store = SqliteCalls::open(&settings(dir.path())).expect("store");
     let started = std::time::Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
-        let lines: Vec<String> = chunk.iter().map(|&i| line(i, n)).collect();
+        let lines: Vec<String> = chunk.iter().map(|&i| line(i, n, true)).collect();
         insert(&mut store, &lines);
     }
     let took = started.elapsed();
@@ -179,12 +180,27 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(store.calls(&errors).expect("calls")))
     });
 
-    let batch: Vec<String> = (n..n + 1000).map(|i| line(i, n)).collect();
+    // New calls after the day: a batch of a thousand, as a writer thread sees them.
+    let mut next = n;
     let mut group = c.benchmark_group("call_store_write");
     group.throughput(criterion::Throughput::Elements(1000));
-    group.bench_function("decode_and_insert_1000", |b| {
-        b.iter(|| insert(&mut store, black_box(&batch)))
-    });
+    for (name, spread) in [
+        ("decode_and_insert_1000", true),
+        ("decode_and_insert_1000_one_route", false),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    next += 1000;
+                    (next..next + 1000)
+                        .map(|i| line(i, n, spread))
+                        .collect::<Vec<_>>()
+                },
+                |batch| insert(&mut store, black_box(&batch)),
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 

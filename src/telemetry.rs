@@ -12,3 +12,4 @@ pub mod mask;
 pub mod metrics;
 pub mod otel;
 pub mod record;
+pub mod report;

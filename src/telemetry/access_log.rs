@@ -116,7 +116,7 @@ impl Lines {
 }
 
 impl Sink for Lines {
-    const NAME: &'static str = "the access log";
+    const FAILURE: &'static str = "cannot write the access log";
     const DROPPED_METRIC: &'static str = "tollgate_access_log_dropped_total";
 
     /// Writes the lines and flushes; the lines not (wholly) written are lost.

@@ -7,9 +7,9 @@
 //!
 //! At most `queue` records wait for the writer; past that a buffer's records are dropped and
 //! counted. Records the sink refuses are counted as dropped too, each failed write is
-//! counted, and the failure is reported in the process log at most every `REPORT_EVERY`, so a
-//! broken sink neither goes unnoticed nor floods the log.
+//! counted, and the failure is reported in the process log (`telemetry::report`).
 
+use crate::telemetry::report::FailureLog;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -32,9 +32,6 @@ const RECORD_BYTES: usize = 256;
 /// How often the writer collects the threads' buffers, whatever they hold.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
-/// At most one process-log line per this long while a sink keeps failing.
-const REPORT_EVERY: Duration = Duration::from_secs(10);
-
 /// What a sink counts, read by the worker's metrics.
 #[derive(Default)]
 pub struct SinkStats {
@@ -48,8 +45,8 @@ pub struct SinkStats {
 
 /// Where a writer thread puts its records: whole lines, each ending in `\n`.
 pub trait Sink: Send + 'static {
-    /// How the process log names the sink ("the access log").
-    const NAME: &'static str;
+    /// How the process log says the sink failed ("cannot write the access log").
+    const FAILURE: &'static str;
     /// The metric that counts its lost records, named in the failure report.
     const DROPPED_METRIC: &'static str;
 
@@ -275,19 +272,12 @@ fn write_loop<S: Sink>(rx: Receiver<Msg>, mut writer: Writer<S>, shared: Weak<Sh
     writer.write_out();
 }
 
-/// The writer thread's side: a batch of whole records, the sink, and the state of a failure.
+/// The writer thread's side: a batch of whole records, the sink, and its failures.
 struct Writer<S> {
     sink: S,
     batch: Vec<u8>,
     stats: Arc<SinkStats>,
-    failing: Option<Failing>,
-}
-
-/// A failing sink: what was lost since the last report, and when that was.
-struct Failing {
-    reported: Instant,
-    errors: u64,
-    lost: u64,
+    failures: FailureLog,
 }
 
 impl<S: Sink> Writer<S> {
@@ -296,7 +286,7 @@ impl<S: Sink> Writer<S> {
             sink,
             batch: Vec::with_capacity(BATCH_BYTES),
             stats,
-            failing: None,
+            failures: FailureLog::new(S::FAILURE, S::DROPPED_METRIC),
         }
     }
 
@@ -340,56 +330,12 @@ impl<S: Sink> Writer<S> {
         let result = self.sink.write(&self.batch);
         self.batch.clear();
         match result {
-            Ok(()) => self.recovered(),
-            Err(lost) => self.failed(lost),
-        }
-    }
-
-    fn failed(&mut self, Lost { error, records }: Lost) {
-        self.stats.write_errors.fetch_add(1, Relaxed);
-        self.stats.dropped.fetch_add(records, Relaxed);
-        let now = Instant::now();
-        let Some(f) = &mut self.failing else {
-            tracing::error!(
-                "cannot write {}: {error}; {records} record(s) lost (counted in {}; reported \
-                 again at most every {}s)",
-                S::NAME,
-                S::DROPPED_METRIC,
-                REPORT_EVERY.as_secs()
-            );
-            self.failing = Some(Failing {
-                reported: now,
-                errors: 0,
-                lost: 0,
-            });
-            return;
-        };
-        f.errors += 1;
-        f.lost += records;
-        if now.duration_since(f.reported) >= REPORT_EVERY {
-            tracing::error!(
-                "still cannot write {}: {error}; {} more record(s) lost in {} failed write(s) \
-                 over {}s",
-                S::NAME,
-                f.lost,
-                f.errors,
-                now.duration_since(f.reported).as_secs()
-            );
-            *f = Failing {
-                reported: now,
-                errors: 0,
-                lost: 0,
-            };
-        }
-    }
-
-    fn recovered(&mut self) {
-        if let Some(f) = self.failing.take() {
-            tracing::warn!(
-                "{} is written again ({} more record(s) lost since the last report)",
-                S::NAME,
-                f.lost
-            );
+            Ok(()) => self.failures.recovered(),
+            Err(Lost { error, records }) => {
+                self.stats.write_errors.fetch_add(1, Relaxed);
+                self.stats.dropped.fetch_add(records, Relaxed);
+                self.failures.failed(&error, records);
+            }
         }
     }
 }

@@ -125,7 +125,7 @@ impl CallSink {
 }
 
 impl Sink for CallSink {
-    const NAME: &'static str = "the call store";
+    const FAILURE: &'static str = "cannot write the call store";
     const DROPPED_METRIC: &'static str = "tollgate_call_store_dropped_total";
 
     fn write(&mut self, lines: &[u8]) -> Result<(), Lost> {

@@ -4,19 +4,17 @@
 //! only when a batch is full (or by its own timer), not per request.
 //!
 //! An export that fails is tried once more within `timeout`, then dropped and counted; the
-//! process log says so at once, then at most every `REPORT_EVERY` while it lasts.
+//! process log says so (`telemetry::report`).
 
 use super::proto::{self, Origin};
 use super::span::Finished;
 use super::transport::{self, Failed, Signal};
 use crate::config::OtelSpec;
+use crate::telemetry::report::FailureLog;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// At most one process-log line per this long while exports keep failing.
-const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// What the exporter counts, read by the worker's metrics.
 #[derive(Default)]
@@ -44,14 +42,7 @@ pub struct Exporter {
     pending: Vec<Finished>,
     /// Spans and log records in `pending`.
     pending_items: usize,
-    failing: Option<Failing>,
-}
-
-/// Exports failing since `since`: what was lost since the last report.
-struct Failing {
-    reported: Instant,
-    errors: u64,
-    lost: u64,
+    failures: FailureLog,
 }
 
 impl Exporter {
@@ -66,6 +57,10 @@ impl Exporter {
             host_name: host_name(),
             pid: std::process::id(),
         };
+        let failures = FailureLog::new(
+            format!("OTLP export to {}", spec.authority),
+            "tollgate_otlp_dropped_total",
+        );
         Ok(Exporter {
             spec,
             origin,
@@ -73,7 +68,7 @@ impl Exporter {
             runtime,
             pending: Vec::new(),
             pending_items: 0,
-            failing: None,
+            failures,
         })
     }
 
@@ -168,7 +163,7 @@ impl Exporter {
             }
         });
         match result {
-            Ok(()) => self.recovered(),
+            Ok(()) => self.failures.recovered(),
             Err(f) => self.failed(signal, &f, items),
         }
     }
@@ -180,53 +175,8 @@ impl Exporter {
             Signal::Traces => "spans",
             Signal::Logs => "log records",
         };
-        let now = Instant::now();
-        match &mut self.failing {
-            None => {
-                tracing::error!(
-                    "OTLP export to {} failed: {}; {lost} {what} dropped (counted in \
-                     tollgate_otlp_dropped_total; reported again at most every {}s)",
-                    self.spec.authority,
-                    f.reason,
-                    REPORT_EVERY.as_secs()
-                );
-                self.failing = Some(Failing {
-                    reported: now,
-                    errors: 0,
-                    lost: 0,
-                });
-            }
-            Some(state) => {
-                state.errors += 1;
-                state.lost += lost;
-                if now.duration_since(state.reported) >= REPORT_EVERY {
-                    tracing::error!(
-                        "OTLP export to {} still failing: {}; {} more item(s) dropped in {} \
-                         failed export(s) over {}s",
-                        self.spec.authority,
-                        f.reason,
-                        state.lost,
-                        state.errors,
-                        now.duration_since(state.reported).as_secs()
-                    );
-                    *state = Failing {
-                        reported: now,
-                        errors: 0,
-                        lost: 0,
-                    };
-                }
-            }
-        }
-    }
-
-    fn recovered(&mut self) {
-        if let Some(f) = self.failing.take() {
-            tracing::warn!(
-                "OTLP export to {} works again ({} more item(s) dropped since the last report)",
-                self.spec.authority,
-                f.lost
-            );
-        }
+        self.failures
+            .failed(&format!("{} ({what})", f.reason), lost);
     }
 }
 

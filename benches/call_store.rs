@@ -113,7 +113,7 @@ fn bench(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut store = SqliteCalls::open(&settings(dir.path())).expect("store");
+    let mut store = SqliteCalls::open(&settings(dir.path()), 0).expect("store");
     let started = std::time::Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
         let lines: Vec<String> = chunk.iter().map(|&i| line(i, n, true)).collect();

@@ -60,7 +60,9 @@ pub fn run(args: WorkerArgs) -> ! {
     let call_store = match &log.store {
         Some(settings) => {
             let stats = registry.call_store.clone();
-            match crate::telemetry::calls::start(settings, args.slot == 0, stats) {
+            // Slots are fewer than 256 (`base::shm::MAX_SLOTS`).
+            let slot = args.slot.min(255) as u8;
+            match crate::telemetry::calls::start(settings, slot, stats) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     tracing::error!("worker {}: cannot start the call store: {e}", args.slot);

@@ -114,7 +114,7 @@ impl Shared {
             let calls = match slot.take() {
                 Some(c) => c,
                 // Made here if no call was written yet; read-only when it cannot be written.
-                None => SqliteCalls::open(&settings)
+                None => SqliteCalls::open(&settings, u8::MAX)
                     .or_else(|_| SqliteCalls::open_read_only(&settings))?,
             };
             let out = f(&calls);

@@ -74,8 +74,8 @@ struct CallSink {
     store: Option<SqliteCalls>,
     /// When the last open failed, and why.
     failed: Option<(Instant, String)>,
-    /// Whether this writer deletes old calls (one process does it for the host).
-    prunes: bool,
+    /// The worker's slot: its place in the row ids; worker 0 deletes old calls for the host.
+    slot: u8,
     pruned_at: Option<Instant>,
 }
 
@@ -88,7 +88,7 @@ impl CallSink {
                     return Err(why.clone());
                 }
             }
-            match SqliteCalls::open(&self.settings) {
+            match SqliteCalls::open(&self.settings, self.slot) {
                 Ok(s) => {
                     self.store = Some(s);
                     self.failed = None;
@@ -107,7 +107,7 @@ impl CallSink {
         let due = self
             .pruned_at
             .is_none_or(|t| t.elapsed() >= self.prune_every());
-        if !self.prunes || !due {
+        if self.slot != 0 || !due {
             return;
         }
         self.pruned_at = Some(Instant::now());
@@ -167,17 +167,17 @@ impl Sink for CallSink {
     }
 }
 
-/// Starts the call store's writer thread; `prunes` for the one process that deletes old calls.
+/// Starts the call store's writer thread for the worker in `slot`.
 pub fn start(
     settings: &CallStoreSettings,
-    prunes: bool,
+    slot: u8,
     stats: Arc<SinkStats>,
 ) -> std::io::Result<Batcher> {
     let sink = CallSink {
         settings: settings.clone(),
         store: None,
         failed: None,
-        prunes,
+        slot,
         pruned_at: None,
     };
     Batcher::start("call-store", sink, settings.queue, BATCH_BYTES, stats)

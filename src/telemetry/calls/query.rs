@@ -25,25 +25,22 @@ pub struct CallFilter {
     pub cursor: Option<Cursor>,
 }
 
-/// A position in the newest-first order: the last call of a page.
+/// A position in the newest-first order: the row id of a page's last call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub ts: i64,
-    pub id: i64,
-}
+pub struct Cursor(pub i64);
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.ts, self.id)
+        format!("c{}", self.0)
     }
 
     pub fn decode(text: &str) -> Result<Cursor, CallStoreError> {
-        let bad = || CallStoreError::BadQuery(format!("cursor {text:?} is not one this API gave"));
-        let (ts, id) = text.split_once('.').ok_or_else(bad)?;
-        Ok(Cursor {
-            ts: ts.parse().map_err(|_| bad())?,
-            id: id.parse().map_err(|_| bad())?,
-        })
+        text.strip_prefix('c')
+            .and_then(|id| id.parse().ok())
+            .map(Cursor)
+            .ok_or_else(|| {
+                CallStoreError::BadQuery(format!("cursor {text:?} is not one this API gave"))
+            })
     }
 }
 

@@ -1,5 +1,8 @@
 //! The embedded call store: a SQLite file of its own (never the control-plane store), in WAL
-//! mode so that the admin API reads while the workers write. Each call is a row holding its
+//! mode so that the admin API reads while the workers write. A call's row id is its start time
+//! (`ID_SHIFT` bits up) with the writer and a counter below: the table is kept in time order
+//! with no index of its own, a time range is a range of row ids, and deleting the oldest
+//! calls deletes the first pages. Each call is a row holding its
 //! whole record as JSON, beside the columns a filter reads; `usage_minute`, `usage_hour` and
 //! `usage_day` hold the totals, added to in the same transaction as the calls.
 
@@ -33,7 +36,6 @@ CREATE TABLE IF NOT EXISTS calls (
     error_code TEXT,
     record TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS calls_ts ON calls(ts);
 CREATE INDEX IF NOT EXISTS calls_request_hash ON calls(request_hash);
 ";
 
@@ -44,17 +46,30 @@ const TOTALS: &str = "requests INTEGER NOT NULL, errors INTEGER NOT NULL, \
     reasoning_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, latency BLOB NOT NULL, \
     ttfb BLOB NOT NULL";
 
+/// A row id is `start ms << ID_SHIFT | writer << 12 | counter`: 4096 calls per writer per
+/// millisecond, 256 writers, and start times until the year 2248.
+const ID_SHIFT: u32 = 20;
+
+/// The first row id of calls that started at `ms`.
+fn first_id(ms: i64) -> i64 {
+    ms.clamp(0, i64::MAX >> ID_SHIFT) << ID_SHIFT
+}
+
 /// How many calls one delete removes, so that the workers' writes wait little on it.
 const DELETE_CHUNK: i64 = 5_000;
 
 pub struct SqliteCalls {
     conn: Connection,
     settings: CallStoreSettings,
+    /// This writer's place in the row ids (the worker's slot), and its counter.
+    writer: i64,
+    counter: i64,
 }
 
 impl SqliteCalls {
-    /// Opens (creating if needed) the file for writing and querying.
-    pub fn open(settings: &CallStoreSettings) -> Result<SqliteCalls, CallStoreError> {
+    /// Opens (creating if needed) the file for writing and querying; `writer` (0 to 255) tells
+    /// this writer's calls from those of the other workers.
+    pub fn open(settings: &CallStoreSettings, writer: u8) -> Result<SqliteCalls, CallStoreError> {
         let conn = Connection::open(&settings.path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         // Must come before the first table: lets pruning give pages back to the file system.
@@ -81,6 +96,8 @@ impl SqliteCalls {
         Ok(SqliteCalls {
             conn,
             settings: settings.clone(),
+            writer: i64::from(writer),
+            counter: 0,
         })
     }
 
@@ -92,6 +109,8 @@ impl SqliteCalls {
         Ok(SqliteCalls {
             conn,
             settings: settings.clone(),
+            writer: 0,
+            counter: 0,
         })
     }
 
@@ -150,13 +169,14 @@ impl SqliteCalls {
         Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
     }
 
-    /// Deletes calls older than `cutoff`, a chunk at a time; returns how many.
+    /// Deletes calls that started before `cutoff` (Unix ms), a chunk at a time; returns how
+    /// many.
     fn delete_older(&self, cutoff: i64) -> Result<u64, CallStoreError> {
         let mut total = 0;
         loop {
             let n = self.conn.execute(
-                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE ts < ?1 LIMIT ?2)",
-                params![cutoff, DELETE_CHUNK],
+                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE id < ?1 LIMIT ?2)",
+                params![first_id(cutoff), DELETE_CHUNK],
             )?;
             total += n as u64;
             if (n as i64) < DELETE_CHUNK {
@@ -168,7 +188,7 @@ impl SqliteCalls {
     /// Deletes the oldest `n` calls.
     fn delete_oldest(&self, n: i64) -> Result<u64, CallStoreError> {
         Ok(self.conn.execute(
-            "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY ts LIMIT ?1)",
+            "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
             params![n],
         )? as u64)
     }
@@ -195,18 +215,22 @@ impl CallStore for SqliteCalls {
             return Ok(());
         }
         let minutes = rollup::by_minute(calls.iter().map(|c| &c.record));
+        let (writer, mut counter) = (self.writer, self.counter);
         let tx = self.conn.transaction()?;
         {
             let mut ins = tx.prepare_cached(
-                "INSERT INTO calls (ts, request_id, request_hash, tenant, app, key, route, model, \
-                 provider, status, error_code, record) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO calls (id, ts, request_id, request_hash, tenant, app, key, route, \
+                 model, provider, status, error_code, record) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             for c in calls {
                 let r = &c.record;
                 let model = Some(rollup::model_of(r)).filter(|m| !m.is_empty());
+                let ms = r.unix_ms();
+                counter = (counter + 1) & 0xfff;
                 ins.execute(params![
-                    r.unix_ms(),
+                    first_id(ms) | writer << 12 | counter,
+                    ms,
                     r.request_id,
                     request_hash(&r.request_id),
                     r.tenant,
@@ -223,6 +247,7 @@ impl CallStore for SqliteCalls {
         }
         Self::add_totals(&tx, &minutes)?;
         tx.commit()?;
+        self.counter = counter;
         Ok(())
     }
 
@@ -263,7 +288,7 @@ impl CallStore for SqliteCalls {
     }
 
     fn calls(&self, f: &CallFilter) -> Result<CallPage, CallStoreError> {
-        let mut sql = String::from("SELECT id, ts, record FROM calls WHERE 1 = 1");
+        let mut sql = String::from("SELECT id, record FROM calls WHERE 1 = 1");
         let mut args: Vec<Value> = Vec::new();
         let mut cond = |sql: &mut String, clause: &str, v: Value| {
             sql.push_str(" AND ");
@@ -271,10 +296,10 @@ impl CallStore for SqliteCalls {
             args.push(v);
         };
         if let Some(from) = f.from {
-            cond(&mut sql, "ts >= ?", from.into());
+            cond(&mut sql, "id >= ?", first_id(from).into());
         }
         if let Some(to) = f.to {
-            cond(&mut sql, "ts < ?", to.into());
+            cond(&mut sql, "id < ?", first_id(to).into());
         }
         let texts = [
             ("tenant", &f.tenant),
@@ -299,18 +324,13 @@ impl CallStore for SqliteCalls {
             None => {}
         }
         if let Some(c) = f.cursor {
-            sql.push_str(" AND (ts < ? OR (ts = ? AND id < ?))");
-            args.extend([c.ts.into(), c.ts.into(), c.id.into()]);
+            cond(&mut sql, "id < ?", c.0.into());
         }
-        sql.push_str(" ORDER BY ts DESC, id DESC LIMIT ?");
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
         args.push((f.limit as i64 + 1).into());
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })?;
         let mut page = CallPage {
             calls: Vec::new(),
@@ -318,13 +338,13 @@ impl CallStore for SqliteCalls {
         };
         let mut last = None;
         for row in rows {
-            let (id, ts, record) = row?;
+            let (id, record) = row?;
             if page.calls.len() == f.limit {
                 page.next_cursor = last.map(|c: Cursor| c.encode());
                 break;
             }
             page.calls.push(json(&record));
-            last = Some(Cursor { ts, id });
+            last = Some(Cursor(id));
         }
         Ok(page)
     }

@@ -68,7 +68,7 @@ fn insert(store: &mut SqliteCalls, records: Vec<Record<'static>>) {
 #[test]
 fn totals_add_up_across_batches_and_buckets() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteCalls::open(&settings(dir.path())).unwrap();
+    let mut store = SqliteCalls::open(&settings(dir.path()), 0).unwrap();
     // 100 calls a minute apart... in two batches, so totals merge in the upsert too.
     let hour: i64 = 3_600_000;
     let all: Vec<_> = (0..100)
@@ -115,7 +115,7 @@ fn totals_add_up_across_batches_and_buckets() {
 #[test]
 fn old_calls_and_totals_go_by_age() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteCalls::open(&settings(dir.path())).unwrap();
+    let mut store = SqliteCalls::open(&settings(dir.path()), 0).unwrap();
     let now = 10 * 3_600_000;
     insert(
         &mut store,
@@ -145,7 +145,7 @@ fn the_oldest_calls_go_when_the_file_outgrows_its_cap() {
         max_size: 1 << 20,
         ..settings(dir.path())
     };
-    let mut store = SqliteCalls::open(&s).unwrap();
+    let mut store = SqliteCalls::open(&s, 0).unwrap();
     let pad = "x".repeat(2000);
     for batch in 0..10 {
         let records = (0..200)

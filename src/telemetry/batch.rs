@@ -49,6 +49,10 @@ pub trait Sink: Send + 'static {
     const FAILURE: &'static str;
     /// The metric that counts its lost records, named in the failure report.
     const DROPPED_METRIC: &'static str;
+    /// The writer gathers records until it holds this many bytes or a sweep is due, then
+    /// writes them in one go: more for a sink whose every write has a fixed cost (a
+    /// transaction), so that it pays that cost rarely.
+    const WRITE_BYTES: usize = BATCH_BYTES;
 
     /// Writes `records`; on failure says how many of them were lost.
     fn write(&mut self, records: &[u8]) -> Result<(), Lost>;
@@ -56,7 +60,7 @@ pub trait Sink: Send + 'static {
     /// Opens the sink's file again (after logrotate moved it); a no-op for most sinks.
     fn reopen(&mut self) {}
 
-    /// Called at each turn of the writer (at least every `SWEEP_EVERY`), for upkeep.
+    /// Called after each sweep (every `SWEEP_EVERY`), for upkeep.
     fn tick(&mut self) {}
 }
 
@@ -260,9 +264,9 @@ fn write_loop<S: Sink>(rx: Receiver<Msg>, mut writer: Writer<S>, shared: Weak<Sh
         if swept.elapsed() >= SWEEP_EVERY {
             s.sweep(&mut writer);
             swept = Instant::now();
+            writer.write_out();
+            writer.sink.tick();
         }
-        writer.write_out();
-        writer.sink.tick();
         if s.reopen.swap(false, Relaxed) {
             s.sweep(&mut writer);
             writer.write_out();
@@ -315,7 +319,7 @@ impl<S: Sink> Writer<S> {
         } else {
             self.batch.extend_from_slice(&records);
         }
-        if self.batch.len() >= BATCH_BYTES {
+        if self.batch.len() >= S::WRITE_BYTES {
             self.write_out();
         }
     }

@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
     ts INTEGER NOT NULL,
     request_id TEXT NOT NULL,
-    request_hash INTEGER NOT NULL,
     tenant TEXT,
     app TEXT,
     key TEXT,
@@ -36,7 +35,10 @@ CREATE TABLE IF NOT EXISTS calls (
     error_code TEXT,
     record TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS calls_request_hash ON calls(request_hash);
+CREATE TABLE IF NOT EXISTS call_ids (
+    id INTEGER PRIMARY KEY,
+    request_hash INTEGER NOT NULL
+);
 ";
 
 /// The columns of every totals table, after `bucket` and the six dimensions.
@@ -76,8 +78,6 @@ impl SqliteCalls {
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // 64 MiB of pages: the indexes' pages that inserts touch stay in memory.
-        conn.pragma_update(None, "cache_size", -65_536)?;
         conn.execute_batch(SCHEMA)?;
         for b in Bucket::ALL {
             conn.execute_batch(&format!(
@@ -178,6 +178,10 @@ impl SqliteCalls {
                 "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE id < ?1 LIMIT ?2)",
                 params![first_id(cutoff), DELETE_CHUNK],
             )?;
+            self.conn.execute(
+                "DELETE FROM call_ids WHERE id < (SELECT coalesce(min(id), ?1) FROM calls)",
+                params![first_id(cutoff)],
+            )?;
             total += n as u64;
             if (n as i64) < DELETE_CHUNK {
                 return Ok(total);
@@ -187,16 +191,22 @@ impl SqliteCalls {
 
     /// Deletes the oldest `n` calls.
     fn delete_oldest(&self, n: i64) -> Result<u64, CallStoreError> {
-        Ok(self.conn.execute(
+        let deleted = self.conn.execute(
             "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
             params![n],
-        )? as u64)
+        )?;
+        self.conn.execute(
+            "DELETE FROM call_ids WHERE id < (SELECT coalesce(min(id), 1 << 62) FROM calls)",
+            [],
+        )?;
+        Ok(deleted as u64)
     }
 }
 
-/// What the request-id index holds: 8 bytes per call instead of the id's text, which keeps
-/// the index small enough to stay in memory (ids arrive in no order, so each insert lands on
-/// a page of its own).
+/// How a call is found by its request id: `call_ids` holds each call's row id and this hash of
+/// its request id, 16 bytes a call in time order, scanned newest first. An index on the id
+/// would be cheaper to read but not to write: ids come in no order, so every call would
+/// dirty an index page of its own, and each page goes to the WAL whole.
 fn request_hash(id: &str) -> i64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for b in id.bytes() {
@@ -219,20 +229,23 @@ impl CallStore for SqliteCalls {
         let tx = self.conn.transaction()?;
         {
             let mut ins = tx.prepare_cached(
-                "INSERT INTO calls (id, ts, request_id, request_hash, tenant, app, key, route, \
-                 model, provider, status, error_code, record) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO calls (id, ts, request_id, tenant, app, key, route, model, \
+                 provider, status, error_code, record) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
+            let mut ids =
+                tx.prepare_cached("INSERT INTO call_ids (id, request_hash) VALUES (?1, ?2)")?;
             for c in calls {
                 let r = &c.record;
                 let model = Some(rollup::model_of(r)).filter(|m| !m.is_empty());
                 let ms = r.unix_ms();
                 counter = (counter + 1) & 0xfff;
+                let id = first_id(ms) | writer << 12 | counter;
+                ids.execute(params![id, request_hash(&r.request_id)])?;
                 ins.execute(params![
-                    first_id(ms) | writer << 12 | counter,
+                    id,
                     ms,
                     r.request_id,
-                    request_hash(&r.request_id),
                     r.tenant,
                     r.app,
                     r.key,
@@ -357,8 +370,9 @@ impl CallStore for SqliteCalls {
         let record: Option<String> = self
             .conn
             .query_row(
-                "SELECT record FROM calls WHERE request_hash = ?1 AND request_id = ?2 \
-                 AND (?3 IS NULL OR tenant = ?3) ORDER BY id DESC LIMIT 1",
+                "SELECT record FROM calls WHERE id IN \
+                 (SELECT id FROM call_ids WHERE request_hash = ?1 ORDER BY id DESC) \
+                 AND request_id = ?2 AND (?3 IS NULL OR tenant = ?3) ORDER BY id DESC LIMIT 1",
                 params![request_hash(request_id), request_id, tenant],
                 |r| r.get(0),
             )

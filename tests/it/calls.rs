@@ -444,3 +444,59 @@ fn a_full_disk_loses_log_lines_and_records_not_requests() {
         "the worker and admin processes live on"
     );
 }
+
+#[test]
+fn a_read_only_store_file_loses_records_not_requests() {
+    let up = Upstream::start("rest", |_| Reply::ok("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    // The gateway runs as an unprivileged user (root ignores file modes): it reads its
+    // configuration, and finds the store file (an empty SQLite database) read-only.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let store = dir.path().join("calls.db");
+    std::fs::write(&store, b"").unwrap();
+    std::fs::set_permissions(&store, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let (port, admin_port) = (free_port(), free_port());
+    let text = format!(
+        "{}\n[log.store]\npath = \"{}\"\n\n[[upstreams]]\nname = \"u\"\ntargets = [\"{}\"]\n\n\
+         [[routes]]\nname = \"open\"\npath_prefix = \"/\"\nupstream = \"u\"\n",
+        base_config(port, admin_port, 1, "").replace("ACCESS_LOG", "off"),
+        store.display(),
+        up.addr()
+    );
+    let child = spawn_gateway_with(dir.path(), &text, |cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            cmd.uid(65534).gid(65534);
+        }
+    });
+    let config_path = dir.path().join("tollgate.toml");
+    let mut gw = Gateway {
+        child: Some(child),
+        port,
+        admin_port,
+        dir,
+        config_path,
+    };
+    gw.wait_ready();
+    for i in 0..20 {
+        assert_eq!(get(&gw, &format!("/{i}"), None).0, 200);
+    }
+    let dropped = wait_for("the drops to be counted", Duration::from_secs(10), || {
+        let n = sample(&gw.metrics(), "tollgate_call_store_dropped_total")?;
+        (n >= 20.0).then_some(n)
+    });
+    assert_eq!(dropped, 20.0);
+    let log = gw.stderr();
+    assert!(log.contains("cannot write the call store"), "{log}");
+    assert!(log.contains("readonly"), "{log}");
+    assert_eq!(
+        std::fs::metadata(&store).unwrap().len(),
+        0,
+        "nothing written"
+    );
+}

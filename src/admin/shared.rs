@@ -76,29 +76,19 @@ impl Shared {
         let Some(path) = self.store_path.clone() else {
             return Err(AdminError::Unavailable("no [store] configured".into()));
         };
-        let shared = self.clone();
-        let work = move || {
-            // A panic under the lock cannot leave the connection half-changed: SQLite rolls
-            // back an unfinished transaction, so a poisoned lock is safe to take.
-            let mut slot = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-            let store = match slot.take() {
-                Some(s) => s,
-                None => Store::open(&path)?,
-            };
-            // A deleted or replaced file is neither read nor written (503): the connection
-            // would still reach the old inode, and what is written there is lost.
-            store.check_file()?;
-            let out = f(&store);
-            *slot = Some(store);
-            out
-        };
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AdminError::Internal(format!("a store call failed: {e}")))?
+        // A deleted or replaced file is neither read nor written (503): the connection would
+        // still reach the old inode, and what is written there is lost.
+        let check = |s: &Store| Ok(s.check_file()?);
+        on_connection(
+            self,
+            |s| &s.store,
+            move || Ok(Store::open(&path)?),
+            check,
+            f,
+        )
+        .await
     }
-}
 
-impl Shared {
     /// Runs `f` on the call store in a blocking thread, opening it first if needed.
     pub async fn calls<T, F>(self: &Arc<Self>, f: F) -> Result<T, AdminError>
     where
@@ -108,25 +98,50 @@ impl Shared {
         let Some(settings) = self.config.load().log.store.clone() else {
             return Err(AdminError::Unavailable("no [log.store] configured".into()));
         };
-        let shared = self.clone();
-        let work = move || {
-            let mut slot = shared.calls.lock().unwrap_or_else(|p| p.into_inner());
-            let calls = match slot.take() {
-                Some(c) => c,
-                // Made here if no call was written yet; read-only when it cannot be written.
-                None => SqliteCalls::open(&settings, u8::MAX)
-                    .or_else(|_| SqliteCalls::open_read_only(&settings))?,
-            };
-            let out = f(&calls);
-            if !matches!(out, Err(AdminError::Unavailable(_))) {
-                *slot = Some(calls);
-            }
-            out
+        // Made here if no call was written yet; read-only when it cannot be written.
+        let open = move || {
+            Ok(SqliteCalls::open(&settings, u8::MAX)
+                .or_else(|_| SqliteCalls::open_read_only(&settings))?)
         };
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AdminError::Internal(format!("a call store query failed: {e}")))?
+        on_connection(self, |s| &s.calls, open, |_| Ok(()), f).await
     }
+}
+
+/// Runs `f` in a blocking thread on the connection `slot` holds, opened by `open` when there
+/// is none. A connection that fails `check`, or with which `f` finds the file unusable (503),
+/// is dropped, so the next call opens the file again: a file that was briefly unusable answers
+/// 503 until it works rather than for the life of the process.
+async fn on_connection<C, T, F>(
+    shared: &Arc<Shared>,
+    slot: fn(&Shared) -> &Mutex<Option<C>>,
+    open: impl FnOnce() -> Result<C, AdminError> + Send + 'static,
+    check: fn(&C) -> Result<(), AdminError>,
+    f: F,
+) -> Result<T, AdminError>
+where
+    C: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&C) -> Result<T, AdminError> + Send + 'static,
+{
+    let shared = shared.clone();
+    let work = move || {
+        // A panic under the lock cannot leave the connection half-changed: SQLite rolls back
+        // an unfinished transaction, so a poisoned lock is safe to take.
+        let mut held = slot(&shared).lock().unwrap_or_else(|p| p.into_inner());
+        let conn = match held.take() {
+            Some(c) => c,
+            None => open()?,
+        };
+        check(&conn)?;
+        let out = f(&conn);
+        if !matches!(out, Err(AdminError::Unavailable(_))) {
+            *held = Some(conn);
+        }
+        out
+    };
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AdminError::Internal(format!("a store call failed: {e}")))?
 }
 
 /// One admin request, parsed.

@@ -13,6 +13,7 @@ mod rollup;
 mod sqlite;
 
 pub use query::{Bucket, CallFilter, CallPage, Cursor, GroupBy, UsageQuery, UsageRow};
+pub use rollup::Counts;
 pub use sqlite::SqliteCalls;
 
 use crate::config::CallStoreSettings;

@@ -3,32 +3,9 @@
 //! the declarative `[[tenants]]` seed in a real SQLite store.
 
 use crate::common;
+use common::keys::TestKey;
 use common::*;
 use serde_json::{json, Value};
-use tollgate::base::api_key;
-
-/// A key made for a test: the full key to send and its seed lines.
-struct TestKey {
-    full: String,
-    id: String,
-    sha256: String,
-}
-
-fn new_key() -> TestKey {
-    let k = api_key::generate().unwrap();
-    TestKey {
-        sha256: api_key::to_hex(&k.hash),
-        id: k.public_id,
-        full: k.full,
-    }
-}
-
-fn key_lines(k: &TestKey, extra: &str) -> String {
-    format!(
-        "[[tenants.apps.keys]]\nid = \"{}\"\nsha256 = \"{}\"\n{extra}\n",
-        k.id, k.sha256
-    )
-}
 
 fn echo() -> Upstream {
     Upstream::start("echo", |req| {
@@ -52,7 +29,7 @@ struct Setup {
 /// Tenant `acme` (app `web`) and tenant `globex` (app `svc`), over REST and LLM routes.
 fn setup() -> Setup {
     let up = echo();
-    let (a, a_expired, b) = (new_key(), new_key(), new_key());
+    let (a, a_expired, b) = (TestKey::new(), TestKey::new(), TestKey::new());
     let body = format!(
         r#"
 [store]
@@ -149,9 +126,9 @@ subscriptions = ["globex-only", "llm"]
 {b_lines}
 "#,
         addr = up.addr(),
-        a_lines = key_lines(&a, ""),
-        expired_lines = key_lines(&a_expired, "expires = \"2020-01-01\""),
-        b_lines = key_lines(&b, ""),
+        a_lines = a.lines(""),
+        expired_lines = a_expired.lines("expires = \"2020-01-01\""),
+        b_lines = b.lines(""),
     );
     Setup {
         gw: Gateway::start(2, &body),
@@ -256,7 +233,7 @@ fn missing_wrong_and_expired_keys_get_401() {
         // The right id with a wrong secret.
         format!("Bearer tg_{}_{}", s.a.id, "x".repeat(32)),
         // A well-formed key nobody issued.
-        bearer(&new_key()),
+        bearer(&TestKey::new()),
     ] {
         let (status, v, _) = get(&s.gw, "/orders/v2", &[("authorization", &bad)]);
         assert_eq!(status, 401, "{bad}: {v}");
@@ -399,7 +376,7 @@ fn llm_refusals_speak_the_clients_format() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (status, v) = chat(&s.gw, &new_key(), "demo");
+    let (status, v) = chat(&s.gw, &TestKey::new(), "demo");
     assert_eq!(
         (status, v["error"]["type"].as_str()),
         (401, Some("authentication_error")),

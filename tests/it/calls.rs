@@ -9,29 +9,13 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use tollgate::base::api_key;
-
-struct TestKey {
-    full: String,
-    id: String,
-    sha256: String,
-}
-
-fn new_key() -> TestKey {
-    let k = api_key::generate().unwrap();
-    TestKey {
-        sha256: api_key::to_hex(&k.hash),
-        id: k.public_id,
-        full: k.full,
-    }
-}
+use common::keys::TestKey;
 
 fn tenant(name: &str, app: &str, k: &TestKey) -> String {
     format!(
         "[[tenants]]\nname = \"{name}\"\n[[tenants.apps]]\nname = \"{app}\"\n\
-         subscriptions = [\"rest\", \"llm\"]\n\
-         [[tenants.apps.keys]]\nid = \"{}\"\nsha256 = \"{}\"\n",
-        k.id, k.sha256
+         subscriptions = [\"rest\", \"llm\"]\n{}",
+        k.lines("")
     )
 }
 
@@ -58,7 +42,7 @@ fn setup(store: &str) -> Setup {
         .header("content-type", "text/event-stream")
         .cut()
     });
-    let (acme, globex) = (new_key(), new_key());
+    let (acme, globex) = (TestKey::new(), TestKey::new());
     let body = format!(
         "[log.store]\n{store}\n\n\
          [store]\npath = \"tollgate.db\"\n\n\
@@ -467,22 +451,13 @@ fn a_read_only_store_file_loses_records_not_requests() {
         store.display(),
         up.addr()
     );
-    let child = spawn_gateway_with(dir.path(), &text, |cmd| {
+    let gw = Gateway::start_in(dir, port, admin_port, &text, |cmd| {
         use std::os::unix::process::CommandExt;
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
             cmd.uid(65534).gid(65534);
         }
     });
-    let config_path = dir.path().join("tollgate.toml");
-    let mut gw = Gateway {
-        child: Some(child),
-        port,
-        admin_port,
-        dir,
-        config_path,
-    };
-    gw.wait_ready();
     for i in 0..20 {
         assert_eq!(get(&gw, &format!("/{i}"), None).0, 200);
     }

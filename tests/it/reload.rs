@@ -3,10 +3,10 @@
 //! models and limits changed in place.
 
 use crate::common;
+use common::keys::TestKey;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tollgate::base::api_key;
 
 /// The full text of `gw`'s configuration with `body` after the base sections.
 fn full(gw: &Gateway, workers: usize, body: &str) -> String {
@@ -84,23 +84,6 @@ fn a_target_marked_down_stays_down_across_a_reload_that_keeps_it() {
     assert_eq!(status(&gw, "/more", &[]), 200);
 }
 
-struct TestKey {
-    full: String,
-    lines: String,
-}
-
-fn new_key() -> TestKey {
-    let k = api_key::generate().unwrap();
-    TestKey {
-        lines: format!(
-            "[[tenants.apps.keys]]\nid = \"{}\"\nsha256 = \"{}\"\n",
-            k.public_id,
-            api_key::to_hex(&k.hash)
-        ),
-        full: k.full,
-    }
-}
-
 /// A keyed route `/orders` with a store, and a seed giving tenant acme's app `web` `key`.
 fn keyed(up: &Upstream, store: &str, key: &TestKey) -> String {
     format!(
@@ -111,7 +94,7 @@ fn keyed(up: &Upstream, store: &str, key: &TestKey) -> String {
          [[tenants]]\nname = \"acme\"\n[[tenants.apps]]\nname = \"web\"\n\
          subscriptions = [\"orders\"]\n{}",
         up.addr(),
-        key.lines
+        key.lines("")
     )
 }
 
@@ -127,7 +110,7 @@ fn keyed_status(gw: &Gateway, k: &TestKey) -> u16 {
 #[test]
 fn a_reload_rewrites_the_tenants_seed() {
     let up = Upstream::named("orders");
-    let (old, new) = (new_key(), new_key());
+    let (old, new) = (TestKey::new(), TestKey::new());
     let gw = Gateway::start(2, &keyed(&up, "tollgate.db", &old));
     assert_eq!(keyed_status(&gw, &old), 200);
     assert_eq!(keyed_status(&gw, &new), 401);
@@ -150,7 +133,7 @@ fn a_reload_rewrites_the_tenants_seed() {
 #[test]
 fn a_store_error_refuses_the_reload() {
     let (a, b) = (Upstream::named("a"), Upstream::named("b"));
-    let k = new_key();
+    let k = TestKey::new();
     let body = |up: &Upstream| keyed(up, "tollgate.db", &k);
     let gw = Gateway::start(1, &body(&a));
     assert_eq!(keyed_status(&gw, &k), 200);

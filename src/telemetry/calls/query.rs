@@ -1,6 +1,6 @@
 //! What a query of the call store asks and what it answers: filters, pages and usage totals.
 
-use super::rollup::{DAY_MS, HOUR_MS, MINUTE_MS};
+use super::rollup::{Counts, DAY_MS, HOUR_MS, MINUTE_MS};
 use super::CallStoreError;
 use serde::Serialize;
 
@@ -150,14 +150,8 @@ pub struct UsageRow {
     pub bucket: String,
     /// The value of the `group_by` dimension ("" for calls without one, e.g. no key).
     pub group: String,
-    pub requests: u64,
-    pub errors: u64,
-    pub client_errors: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub cached_tokens: u64,
-    pub reasoning_tokens: u64,
-    pub cost_usd: f64,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub latency_ms: Percentiles,
     pub ttfb_ms: Percentiles,
 }

@@ -3,6 +3,7 @@
 
 use super::hist::Hist;
 use crate::telemetry::record::Record;
+use serde::Serialize;
 use std::collections::HashMap;
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -21,8 +22,9 @@ pub struct Dims<'r> {
     pub provider: &'r str,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
+/// What a total counts: the figures that add up, as `/admin/usage` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
     pub requests: u64,
     /// Answers of 500 and more, and calls that got no answer.
     pub errors: u64,
@@ -33,11 +35,16 @@ pub struct Totals {
     pub cached_tokens: u64,
     pub reasoning_tokens: u64,
     pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub counts: Counts,
     pub latency: Hist,
     pub ttfb: Hist,
 }
 
-impl Totals {
+impl Counts {
     fn add(&mut self, r: &Record<'_>) {
         self.requests += 1;
         match r.status {
@@ -52,6 +59,12 @@ impl Totals {
             self.reasoning_tokens += llm.reasoning_tokens;
             self.cost_usd += llm.cost_usd;
         }
+    }
+}
+
+impl Totals {
+    fn add(&mut self, r: &Record<'_>) {
+        self.counts.add(r);
         self.latency.observe(r.latency_ms);
         if let Some(ms) = r.ttfb_ms {
             self.ttfb.observe(ms);

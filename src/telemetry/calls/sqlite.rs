@@ -143,14 +143,14 @@ impl SqliteCalls {
                     d.route,
                     d.model,
                     d.provider,
-                    t.requests as i64,
-                    t.errors as i64,
-                    t.client_errors as i64,
-                    t.prompt_tokens as i64,
-                    t.completion_tokens as i64,
-                    t.cached_tokens as i64,
-                    t.reasoning_tokens as i64,
-                    t.cost_usd,
+                    t.counts.requests as i64,
+                    t.counts.errors as i64,
+                    t.counts.client_errors as i64,
+                    t.counts.prompt_tokens as i64,
+                    t.counts.completion_tokens as i64,
+                    t.counts.cached_tokens as i64,
+                    t.counts.reasoning_tokens as i64,
+                    t.counts.cost_usd,
                     t.latency.to_bytes(),
                     t.ttfb.to_bytes(),
                 ])?;
@@ -396,14 +396,14 @@ impl CallStore for SqliteCalls {
         while let Some(r) = rows.next()? {
             let t = sums.entry((r.get(0)?, r.get(1)?)).or_default();
             let int = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
-            t.requests += int(2)?;
-            t.errors += int(3)?;
-            t.client_errors += int(4)?;
-            t.prompt_tokens += int(5)?;
-            t.completion_tokens += int(6)?;
-            t.cached_tokens += int(7)?;
-            t.reasoning_tokens += int(8)?;
-            t.cost_usd += r.get::<_, f64>(9)?;
+            t.counts.requests += int(2)?;
+            t.counts.errors += int(3)?;
+            t.counts.client_errors += int(4)?;
+            t.counts.prompt_tokens += int(5)?;
+            t.counts.completion_tokens += int(6)?;
+            t.counts.cached_tokens += int(7)?;
+            t.counts.reasoning_tokens += int(8)?;
+            t.counts.cost_usd += r.get::<_, f64>(9)?;
             t.latency
                 .merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(10)?));
             t.ttfb.merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(11)?));
@@ -413,16 +413,9 @@ impl CallStore for SqliteCalls {
             .map(|((bucket, group), t)| UsageRow {
                 bucket: crate::base::time::format_date(bucket.div_euclid(1000)),
                 group,
-                requests: t.requests,
-                errors: t.errors,
-                client_errors: t.client_errors,
-                prompt_tokens: t.prompt_tokens,
-                completion_tokens: t.completion_tokens,
-                cached_tokens: t.cached_tokens,
-                reasoning_tokens: t.reasoning_tokens,
-                cost_usd: t.cost_usd,
                 latency_ms: Percentiles::of(&t.latency),
                 ttfb_ms: Percentiles::of(&t.ttfb),
+                counts: t.counts,
             })
             .collect())
     }

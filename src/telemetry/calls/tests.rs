@@ -95,13 +95,19 @@ fn totals_add_up_across_batches_and_buckets() {
     let hours = store.usage(&q(Bucket::Hour)).unwrap();
     assert_eq!(hours.len(), 2);
     assert_eq!(hours[0].bucket, "1970-01-01T01:00:00Z");
-    assert_eq!(hours.iter().map(|r| r.requests).sum::<u64>(), 100);
+    assert_eq!(hours.iter().map(|r| r.counts.requests).sum::<u64>(), 100);
     let day = store.usage(&q(Bucket::Day)).unwrap();
     assert_eq!(day.len(), 1);
     let d = &day[0];
-    assert_eq!((d.group.as_str(), d.requests, d.errors), ("gpt", 100, 10));
-    assert_eq!((d.prompt_tokens, d.completion_tokens), (1000, 500));
-    assert!((d.cost_usd - 25.0).abs() < 1e-9);
+    assert_eq!(
+        (d.group.as_str(), d.counts.requests, d.counts.errors),
+        ("gpt", 100, 10)
+    );
+    assert_eq!(
+        (d.counts.prompt_tokens, d.counts.completion_tokens),
+        (1000, 500)
+    );
+    assert!((d.counts.cost_usd - 25.0).abs() < 1e-9);
     let p50 = d.latency_ms.p50.unwrap();
     assert!((50.0..=50.0 * 1.19).contains(&p50), "{p50}");
     assert_eq!(store.usage(&q(Bucket::Minute)).unwrap().len(), 100);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod keys;
 pub mod providers;
 pub mod raw;
 pub mod redis;
@@ -204,7 +205,23 @@ impl Gateway {
         text: &str,
         configure: impl FnOnce(&mut Command),
     ) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(
+            tempfile::tempdir().unwrap(),
+            port,
+            admin_port,
+            text,
+            configure,
+        )
+    }
+
+    /// `start_text_with`, in a directory the test prepared (its files, its permissions).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        port: u16,
+        admin_port: u16,
+        text: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Gateway {
         let child = spawn_gateway_with(dir.path(), text, configure);
         let config_path = dir.path().join("tollgate.toml");
         let mut gw = Gateway {

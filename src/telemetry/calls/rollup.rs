@@ -62,7 +62,26 @@ impl Counts {
     }
 }
 
+impl Counts {
+    fn merge(&mut self, o: &Counts) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.client_errors += o.client_errors;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.cost_usd += o.cost_usd;
+    }
+}
+
 impl Totals {
+    pub fn merge(&mut self, o: &Totals) {
+        self.counts.merge(&o.counts);
+        self.latency.merge(&o.latency);
+        self.ttfb.merge(&o.ttfb);
+    }
+
     fn add(&mut self, r: &Record<'_>) {
         self.counts.add(r);
         self.latency.observe(r.latency_ms);
@@ -86,18 +105,37 @@ pub fn by_minute<'r, 'a: 'r>(
     calls: impl Iterator<Item = &'r Record<'a>>,
 ) -> HashMap<(i64, Dims<'r>), Totals> {
     let mut out: HashMap<(i64, Dims<'r>), Totals> = HashMap::new();
+    // Calls in a row are often alike (one route, one key): they add to the same total
+    // without hashing its dimensions again.
+    let mut last: Option<((i64, Dims<'r>), Totals)> = None;
     for r in calls {
         let minute = r.unix_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
         let text = |v: &'r Option<std::borrow::Cow<'a, str>>| v.as_deref().unwrap_or("");
-        let dims = Dims {
-            tenant: text(&r.tenant),
-            app: text(&r.app),
-            key: text(&r.key),
-            route: &r.route,
-            model: model_of(r),
-            provider: r.llm.as_deref().map_or("", |l| &l.provider),
-        };
-        out.entry((minute, dims)).or_default().add(r);
+        let at = (
+            minute,
+            Dims {
+                tenant: text(&r.tenant),
+                app: text(&r.app),
+                key: text(&r.key),
+                route: &r.route,
+                model: model_of(r),
+                provider: r.llm.as_deref().map_or("", |l| &l.provider),
+            },
+        );
+        match &mut last {
+            Some((key, totals)) if *key == at => totals.add(r),
+            _ => {
+                if let Some((key, totals)) = last.take() {
+                    out.entry(key).or_default().merge(&totals);
+                }
+                let mut totals = Totals::default();
+                totals.add(r);
+                last = Some((at, totals));
+            }
+        }
+    }
+    if let Some((key, totals)) = last {
+        out.entry(key).or_default().merge(&totals);
     }
     out
 }

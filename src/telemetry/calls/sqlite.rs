@@ -23,8 +23,6 @@ use std::time::Duration;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    request_id TEXT NOT NULL,
     tenant TEXT,
     app TEXT,
     key TEXT,
@@ -229,23 +227,19 @@ impl CallStore for SqliteCalls {
         let tx = self.conn.transaction()?;
         {
             let mut ins = tx.prepare_cached(
-                "INSERT INTO calls (id, ts, request_id, tenant, app, key, route, model, \
-                 provider, status, error_code, record) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO calls (id, tenant, app, key, route, model, provider, status, \
+                 error_code, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut ids =
                 tx.prepare_cached("INSERT INTO call_ids (id, request_hash) VALUES (?1, ?2)")?;
             for c in calls {
                 let r = &c.record;
                 let model = Some(rollup::model_of(r)).filter(|m| !m.is_empty());
-                let ms = r.unix_ms();
                 counter = (counter + 1) & 0xfff;
-                let id = first_id(ms) | writer << 12 | counter;
+                let id = first_id(r.unix_ms()) | writer << 12 | counter;
                 ids.execute(params![id, request_hash(&r.request_id)])?;
                 ins.execute(params![
                     id,
-                    ms,
-                    r.request_id,
                     r.tenant,
                     r.app,
                     r.key,
@@ -372,7 +366,8 @@ impl CallStore for SqliteCalls {
             .query_row(
                 "SELECT record FROM calls WHERE id IN \
                  (SELECT id FROM call_ids WHERE request_hash = ?1 ORDER BY id DESC) \
-                 AND request_id = ?2 AND (?3 IS NULL OR tenant = ?3) ORDER BY id DESC LIMIT 1",
+                 AND record ->> '$.request_id' = ?2 AND (?3 IS NULL OR tenant = ?3) \
+                 ORDER BY id DESC LIMIT 1",
                 params![request_hash(request_id), request_id, tenant],
                 |r| r.get(0),
             )

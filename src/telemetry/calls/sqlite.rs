@@ -72,10 +72,11 @@ impl SqliteCalls {
     pub fn open(settings: &CallStoreSettings, writer: u8) -> Result<SqliteCalls, CallStoreError> {
         let conn = Connection::open(&settings.path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        // Must come before the first table: lets pruning give pages back to the file system.
+        // Both take effect only on a new file, before its first table and before WAL mode.
+        // Pruning gives pages back to the file system; 16 KiB pages take a batch to the WAL
+        // in a quarter of the writes of SQLite's 4 KiB.
+        conn.pragma_update(None, "page_size", 16_384)?;
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
         for b in Bucket::ALL {
             conn.execute_batch(&format!(
@@ -86,6 +87,8 @@ impl SqliteCalls {
                 b.table()
             ))?;
         }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.create_scalar_function("hist_add", 2, FunctionFlags::SQLITE_DETERMINISTIC, |f| {
             let mut a = Hist::from_bytes(&f.get::<Vec<u8>>(0)?);
             a.merge(&Hist::from_bytes(&f.get::<Vec<u8>>(1)?));

@@ -1,7 +1,8 @@
 //! The call store at scale: one million calls over one day (120 keys of 40 apps of 20 tenants,
 //! LLM calls over 10 models and REST calls over 4 routes), then what the dashboards ask of it
 //! (a day's usage by model, per hour and per day; a tenant's usage per minute over an hour;
-//! the newest page of a tenant's calls), and what storing one call costs the writer thread.
+//! the newest page of a tenant's calls; one call by its request id), and what storing one
+//! call costs the writer thread.
 //! `CALLS=200000 cargo bench --bench call_store` for a smaller store.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -169,6 +170,11 @@ fn bench(c: &mut Criterion) {
     };
     c.bench_function("calls_newest_page_of_a_tenant", |b| {
         b.iter(|| black_box(store.calls(&page).expect("calls")))
+    });
+    // A call from the middle of the day, by its request id (the id `line` gives call i).
+    let id = format!("{:024x}", n / 2);
+    c.bench_function("call_by_request_id", |b| {
+        b.iter(|| black_box(store.call(&id, None).expect("call").expect("found")))
     });
     let errors = CallFilter {
         status_class: Some(5),

@@ -72,7 +72,7 @@ pub struct Lost {
 
 enum Msg {
     /// Whole records from one thread's buffer.
-    Batch(Vec<u8>),
+    Batch(Records),
     Flush(std::sync::mpsc::Sender<()>),
 }
 
@@ -91,7 +91,24 @@ struct Shared {
 }
 
 /// One thread's records, not yet handed to the writer.
-type Buffer = Arc<Lock<Vec<u8>>>;
+type Buffer = Arc<Lock<Records>>;
+
+/// Whole records, each ending in `\n`, and how many: counted as they are added, not by
+/// reading them again.
+#[derive(Default)]
+struct Records {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl Records {
+    fn with_room(bytes: usize) -> Records {
+        Records {
+            bytes: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+}
 
 thread_local! {
     /// This thread's buffers, one per live batcher, with the batcher's id.
@@ -139,14 +156,17 @@ impl Batcher {
         let shared = &self.shared;
         let full = shared.with_buffer(|buffer| {
             let mut buf = buffer.lock().unwrap_or_else(PoisonError::into_inner);
-            let start = buf.len();
-            if format(&mut buf) {
-                buf.push(b'\n');
+            let start = buf.bytes.len();
+            if format(&mut buf.bytes) {
+                buf.bytes.push(b'\n');
+                buf.count += 1;
             } else {
-                buf.truncate(start);
+                buf.bytes.truncate(start);
                 shared.stats.dropped.fetch_add(1, Relaxed);
             }
-            (buf.len() >= shared.batch_bytes).then(|| std::mem::take(&mut *buf))
+            // Replaced by a buffer of full size, so the next records do not grow it again.
+            (buf.bytes.len() >= shared.batch_bytes)
+                .then(|| std::mem::replace(&mut *buf, Records::with_room(shared.batch_bytes)))
         });
         if let Some(batch) = full {
             shared.hand_over(batch);
@@ -171,7 +191,7 @@ impl Batcher {
 
 impl Shared {
     /// Runs `f` on this thread's buffer for this batcher, made on first use.
-    fn with_buffer<R>(&self, f: impl FnOnce(&Lock<Vec<u8>>) -> R) -> R {
+    fn with_buffer<R>(&self, f: impl FnOnce(&Lock<Records>) -> R) -> R {
         BUFFERS.with(|cell| {
             let mut buffers = cell.borrow_mut();
             let i = match buffers.iter().position(|(id, _)| *id == self.id) {
@@ -189,7 +209,7 @@ impl Shared {
 
     /// A buffer for one more thread, registered for the writer's sweeps.
     fn new_buffer(&self) -> Buffer {
-        let b = Arc::new(Lock::new(Vec::with_capacity(self.batch_bytes)));
+        let b = Arc::new(Lock::new(Records::with_room(self.batch_bytes)));
         self.buffers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -199,8 +219,8 @@ impl Shared {
 
     /// Gives a full buffer to the writer, or drops and counts its records when `queue`
     /// records already wait.
-    fn hand_over(&self, batch: Vec<u8>) {
-        let records = count(&batch);
+    fn hand_over(&self, batch: Records) {
+        let records = batch.count;
         let waiting = self.stats.queued.fetch_add(records, Relaxed) + records;
         if waiting > self.queue || self.tx.try_send(Msg::Batch(batch)).is_err() {
             self.stats.queued.fetch_sub(records, Relaxed);
@@ -220,10 +240,6 @@ impl Shared {
             writer.take(records);
         }
     }
-}
-
-fn count(records: &[u8]) -> usize {
-    records.iter().filter(|&&b| b == b'\n').count()
 }
 
 /// `SyncSender` has no send with a deadline: retries `try_send` until it fits or time is up.
@@ -288,7 +304,7 @@ impl<S: Sink> Writer<S> {
     fn new(sink: S, stats: Arc<SinkStats>) -> Self {
         Writer {
             sink,
-            batch: Vec::with_capacity(BATCH_BYTES),
+            batch: Vec::with_capacity(S::WRITE_BYTES + BATCH_BYTES),
             stats,
             failures: FailureLog::new(S::FAILURE, S::DROPPED_METRIC),
         }
@@ -298,7 +314,7 @@ impl<S: Sink> Writer<S> {
         match msg {
             Msg::Batch(records) => {
                 if let Some(s) = shared.upgrade() {
-                    s.stats.queued.fetch_sub(count(&records), Relaxed);
+                    s.stats.queued.fetch_sub(records.count, Relaxed);
                 }
                 self.take(records);
             }
@@ -313,12 +329,9 @@ impl<S: Sink> Writer<S> {
     }
 
     /// Adds whole records to the batch, writing it out when it is large.
-    fn take(&mut self, records: Vec<u8>) {
-        if self.batch.is_empty() {
-            self.batch = records;
-        } else {
-            self.batch.extend_from_slice(&records);
-        }
+    fn take(&mut self, records: Records) {
+        // Into the batch's own buffer, which keeps its room from one write to the next.
+        self.batch.extend_from_slice(&records.bytes);
         if self.batch.len() >= S::WRITE_BYTES {
             self.write_out();
         }

@@ -34,8 +34,8 @@ CREATE TABLE IF NOT EXISTS calls (
     record TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS call_ids (
-    id INTEGER PRIMARY KEY,
-    request_hash INTEGER NOT NULL
+    last_id INTEGER PRIMARY KEY,
+    ids BLOB NOT NULL
 );
 ";
 
@@ -180,7 +180,7 @@ impl SqliteCalls {
                 params![first_id(cutoff), DELETE_CHUNK],
             )?;
             self.conn.execute(
-                "DELETE FROM call_ids WHERE id < (SELECT coalesce(min(id), ?1) FROM calls)",
+                "DELETE FROM call_ids WHERE last_id < (SELECT coalesce(min(id), ?1) FROM calls)",
                 params![first_id(cutoff)],
             )?;
             total += n as u64;
@@ -197,17 +197,18 @@ impl SqliteCalls {
             params![n],
         )?;
         self.conn.execute(
-            "DELETE FROM call_ids WHERE id < (SELECT coalesce(min(id), 1 << 62) FROM calls)",
+            "DELETE FROM call_ids WHERE last_id < (SELECT coalesce(min(id), 1 << 62) FROM calls)",
             [],
         )?;
         Ok(deleted as u64)
     }
 }
 
-/// How a call is found by its request id: `call_ids` holds each call's row id and this hash of
-/// its request id, 16 bytes a call in time order, scanned newest first. An index on the id
-/// would be cheaper to read but not to write: ids come in no order, so every call would
-/// dirty an index page of its own, and each page goes to the WAL whole.
+/// How a call is found by its request id: `call_ids` holds one row per batch, keyed by its
+/// newest row id, with each call's hash of its request id and row id (16 bytes a call), and is
+/// scanned newest first. An index on the id would be cheaper to read but not to write: ids
+/// come in no order, so every call would dirty an index page of its own, and each page goes
+/// to the WAL whole; a row per call would double the rows a batch inserts.
 fn request_hash(id: &str) -> i64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for b in id.bytes() {
@@ -233,14 +234,16 @@ impl CallStore for SqliteCalls {
                 "INSERT INTO calls (id, tenant, app, key, route, model, provider, status, \
                  error_code, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            let mut ids =
-                tx.prepare_cached("INSERT INTO call_ids (id, request_hash) VALUES (?1, ?2)")?;
+            let mut ids = Vec::with_capacity(calls.len() * 16);
+            let mut newest = i64::MIN;
             for c in calls {
                 let r = &c.record;
                 let model = Some(rollup::model_of(r)).filter(|m| !m.is_empty());
                 counter = (counter + 1) & 0xfff;
                 let id = first_id(r.unix_ms()) | writer << 12 | counter;
-                ids.execute(params![id, request_hash(&r.request_id)])?;
+                ids.extend_from_slice(&request_hash(&r.request_id).to_le_bytes());
+                ids.extend_from_slice(&id.to_le_bytes());
+                newest = newest.max(id);
                 ins.execute(params![
                     id,
                     r.tenant,
@@ -254,6 +257,8 @@ impl CallStore for SqliteCalls {
                     c.json,
                 ])?;
             }
+            tx.prepare_cached("INSERT INTO call_ids (last_id, ids) VALUES (?1, ?2)")?
+                .execute(params![newest, ids])?;
         }
         Self::add_totals(&tx, &minutes)?;
         tx.commit()?;
@@ -364,18 +369,33 @@ impl CallStore for SqliteCalls {
         request_id: &str,
         tenant: Option<&str>,
     ) -> Result<Option<serde_json::Value>, CallStoreError> {
-        let record: Option<String> = self
+        let hash = request_hash(request_id);
+        let mut batches = self
             .conn
-            .query_row(
-                "SELECT record FROM calls WHERE id IN \
-                 (SELECT id FROM call_ids WHERE request_hash = ?1 ORDER BY id DESC) \
-                 AND record ->> '$.request_id' = ?2 AND (?3 IS NULL OR tenant = ?3) \
-                 ORDER BY id DESC LIMIT 1",
-                params![request_hash(request_id), request_id, tenant],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(record.as_deref().map(json))
+            .prepare_cached("SELECT ids FROM call_ids ORDER BY last_id DESC")?;
+        let mut batches = batches.query([])?;
+        let mut get = self.conn.prepare_cached(
+            "SELECT record FROM calls WHERE id = ?1 AND record ->> '$.request_id' = ?2 \
+             AND (?3 IS NULL OR tenant = ?3)",
+        )?;
+        while let Some(row) = batches.next()? {
+            let blob: Vec<u8> = row.get(0)?;
+            let mut found: Vec<i64> = blob
+                .chunks_exact(16)
+                .filter(|c| c[..8] == hash.to_le_bytes())
+                .map(|c| i64::from_le_bytes(c[8..].try_into().unwrap_or_default()))
+                .collect();
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            for id in found {
+                let record: Option<String> = get
+                    .query_row(params![id, request_id, tenant], |r| r.get(0))
+                    .optional()?;
+                if let Some(r) = record {
+                    return Ok(Some(json(&r)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, CallStoreError> {

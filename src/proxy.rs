@@ -331,8 +331,10 @@ impl ProxyHttp for Gateway {
             let err = GatewayError::Other("no route selected".into());
             return Err(Self::refuse(ctx, err));
         };
+        // A retry sends the body again, through `request_body_filter` again: it is counted
+        // (and captured) once.
+        ctx.body_bytes = 0;
         if let Some(c) = ctx.capture.as_mut() {
-            // A retry sends the body again, through `request_body_filter` again.
             c.restart_request();
         }
         let key = match &group.spec.balance {

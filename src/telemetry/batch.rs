@@ -39,7 +39,8 @@ pub struct SinkStats {
     pub dropped: AtomicU64,
     /// Writes of the sink that failed.
     pub write_errors: AtomicU64,
-    /// Records handed to the writer and not yet taken by it (at most `queue`).
+    /// Records handed to the writer (or swept by it) and not yet written: what `queue`
+    /// bounds, the writer's own batch included.
     pub queued: AtomicUsize,
 }
 
@@ -237,6 +238,9 @@ impl Shared {
             .clone();
         for b in buffers {
             let records = std::mem::take(&mut *b.lock().unwrap_or_else(PoisonError::into_inner));
+            // Swept, not handed over: counted here, and never dropped (a thread's buffer is
+            // bounded on its own).
+            self.stats.queued.fetch_add(records.count, Relaxed);
             writer.take(records);
         }
     }
@@ -296,6 +300,8 @@ fn write_loop<S: Sink>(rx: Receiver<Msg>, mut writer: Writer<S>, shared: Weak<Sh
 struct Writer<S> {
     sink: S,
     batch: Vec<u8>,
+    /// Records in `batch`.
+    batch_records: usize,
     stats: Arc<SinkStats>,
     failures: FailureLog,
 }
@@ -305,6 +311,7 @@ impl<S: Sink> Writer<S> {
         Writer {
             sink,
             batch: Vec::with_capacity(S::WRITE_BYTES + BATCH_BYTES),
+            batch_records: 0,
             stats,
             failures: FailureLog::new(S::FAILURE, S::DROPPED_METRIC),
         }
@@ -312,12 +319,7 @@ impl<S: Sink> Writer<S> {
 
     fn handle(&mut self, msg: Msg, shared: &Weak<Shared>) {
         match msg {
-            Msg::Batch(records) => {
-                if let Some(s) = shared.upgrade() {
-                    s.stats.queued.fetch_sub(records.count, Relaxed);
-                }
-                self.take(records);
-            }
+            Msg::Batch(records) => self.take(records),
             Msg::Flush(done) => {
                 if let Some(s) = shared.upgrade() {
                     s.sweep(self);
@@ -332,6 +334,7 @@ impl<S: Sink> Writer<S> {
     fn take(&mut self, records: Records) {
         // Into the batch's own buffer, which keeps its room from one write to the next.
         self.batch.extend_from_slice(&records.bytes);
+        self.batch_records += records.count;
         if self.batch.len() >= S::WRITE_BYTES {
             self.write_out();
         }
@@ -346,6 +349,9 @@ impl<S: Sink> Writer<S> {
         }
         let result = self.sink.write(&self.batch);
         self.batch.clear();
+        self.stats
+            .queued
+            .fetch_sub(std::mem::take(&mut self.batch_records), Relaxed);
         match result {
             Ok(()) => self.failures.recovered(),
             Err(Lost { error, records }) => {

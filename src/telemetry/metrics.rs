@@ -316,7 +316,7 @@ impl Registry {
                 ),
                 (
                     "tollgate_access_log_queued_lines",
-                    "Access log lines handed to the writer thread and not yet taken by it.",
+                    "Access log lines handed to the writer thread and not yet written.",
                     "gauge",
                     log.queued.load(Relaxed) as i64,
                 ),
@@ -334,7 +334,7 @@ impl Registry {
                 ),
                 (
                     "tollgate_call_store_queued_records",
-                    "Call records handed to the store's writer thread and not yet taken by it.",
+                    "Call records handed to the store's writer thread and not yet written.",
                     "gauge",
                     calls.queued.load(Relaxed) as i64,
                 ),

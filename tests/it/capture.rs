@@ -354,7 +354,7 @@ impl Drop for Swallower {
 }
 
 #[test]
-fn a_retried_request_body_is_captured_once() {
+fn a_retried_request_body_is_captured_and_counted_once() {
     let good = Upstream::named("good");
     let bad = Swallower::start("body-end");
     // No passive ejection: round robin sends every other request to the bad target first.
@@ -383,6 +383,11 @@ fn a_retried_request_body_is_captured_once() {
         .unwrap_or_else(|| panic!("no request was retried: {lines:?}"));
     assert_eq!(retried["request_body"], "the-body body-end");
     assert_eq!(retried["response_body"], "good");
+    assert_eq!(
+        retried["bytes_in"],
+        "the-body body-end".len(),
+        "counted once"
+    );
 }
 
 #[test]

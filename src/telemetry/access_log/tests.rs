@@ -75,19 +75,25 @@ fn a_full_queue_drops_and_counts_instead_of_blocking() {
     let log = AccessLog::with_sink(Lines::new(Box::new(sink), None), 2, 1, stats.clone()).unwrap();
     write(&log, &record("r0"));
     entered.recv().unwrap();
-    // The writer is stuck on line 0 and the queue holds two lines: the other 18 are dropped,
-    // and every write returns at once (a blocking one would hang this test).
+    // The writer is stuck on line 0, which the queue of two still holds (it is not written
+    // yet), with line 1: the other 19 are dropped, and every write returns at once (a
+    // blocking one would hang this test).
     for i in 1..=20 {
         write(&log, &record(&format!("r{i}")));
     }
-    assert_eq!(stats.dropped.load(Relaxed), 18);
+    assert_eq!(stats.dropped.load(Relaxed), 19);
     drop(release);
     log.flush(std::time::Duration::from_secs(5));
     let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert_eq!(
+        stats.queued.load(Relaxed),
+        0,
+        "written lines leave the queue"
+    );
 }
 
 /// A sink that takes `room` bytes, then fails every write like a full disk.

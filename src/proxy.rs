@@ -517,13 +517,13 @@ impl ProxyHttp for Gateway {
             .map(|c| c.finish(&session.req_header().headers));
         if self.state.access_log.enabled() || self.state.call_store.is_some() {
             let record = record::of(session, ctx, status, took);
-            let captured = captured.as_ref();
-            self.state
-                .access_log
-                .write(|out| record.write_json(out, captured));
-            if let Some(calls) = &self.state.call_store {
-                calls.push(|out| record.write_json(out, captured));
-            }
+            record::with_line(&record, captured.as_ref(), |line| {
+                let copy = |out: &mut Vec<u8>| line.map(|l| out.extend_from_slice(l)).is_some();
+                self.state.access_log.write(copy);
+                if let Some(calls) = &self.state.call_store {
+                    calls.push(copy);
+                }
+            });
         }
         trace::finish(&self.state.otel, session, ctx, status);
         ctx.release_target();

@@ -3,10 +3,32 @@
 
 use super::ctx::RequestCtx;
 use super::{access, upstream};
+use crate::telemetry::capture::Captured;
 use crate::telemetry::record::Record;
 use pingora::proxy::Session;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::Duration;
+
+thread_local! {
+    /// Where a record's line is formatted, once, for every sink to copy.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Formats `record` (with `captured`) once and gives the line to `f`; `None` when it cannot be
+/// formatted (each sink then counts a lost record).
+pub fn with_line<R>(
+    record: &Record<'_>,
+    captured: Option<&Captured>,
+    f: impl FnOnce(Option<&[u8]>) -> R,
+) -> R {
+    LINE.with(|cell| {
+        let mut line = cell.borrow_mut();
+        line.clear();
+        let ok = record.write_json(&mut line, captured);
+        f(ok.then_some(line.as_slice()))
+    })
+}
 
 pub fn of<'a>(
     session: &'a Session,

@@ -153,7 +153,6 @@ impl Sink for CallSink {
             }),
             Err(e) => Err(e),
         };
-        self.prune_if_due();
         match (result, unreadable) {
             (Ok(()), 0) => Ok(()),
             (Ok(()), n) => Err(Lost {

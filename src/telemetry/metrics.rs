@@ -4,6 +4,7 @@
 
 pub mod llm;
 
+use crate::telemetry::batch::SinkStats;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -76,6 +77,46 @@ fn render_values(out: &mut String, families: &[(&str, &str, &str, i64)]) {
     }
 }
 
+/// A sink's three series: `tollgate_{sink}_dropped_total`, `tollgate_{sink}_queued_{unit}`
+/// and `tollgate_{sink}_write_errors_total`; `what` names its records in the help lines.
+fn render_sink(out: &mut String, sink: &str, what: &str, unit: &str, stats: &SinkStats) {
+    let name = |series: &str| format!("tollgate_{sink}_{series}");
+    let dropped = name("dropped_total");
+    let queued = name(&format!("queued_{unit}"));
+    let errors = name("write_errors_total");
+    let help = [
+        format!("{what} lost: the queue was full or the sink refused them."),
+        format!("{what} handed to the writer thread and not yet written."),
+        format!(
+            "Writes of {} to their sink that failed.",
+            what.to_lowercase()
+        ),
+    ];
+    render_values(
+        out,
+        &[
+            (
+                &dropped,
+                &help[0],
+                "counter",
+                stats.dropped.load(Relaxed) as i64,
+            ),
+            (
+                &queued,
+                &help[1],
+                "gauge",
+                stats.queued.load(Relaxed) as i64,
+            ),
+            (
+                &errors,
+                &help[2],
+                "counter",
+                stats.write_errors.load(Relaxed) as i64,
+            ),
+        ],
+    );
+}
+
 /// Responses of one route by status class (index 0 counts requests that got no response),
 /// and how long requests took, arrival to the last byte sent.
 #[derive(Default)]
@@ -138,8 +179,8 @@ pub struct Registry {
     pub unmatched: RouteMetrics,
     pub inflight: AtomicI64,
     /// Shared with the access log's writer thread.
-    pub access_log: Arc<crate::telemetry::batch::SinkStats>,
-    pub call_store: Arc<crate::telemetry::batch::SinkStats>,
+    pub access_log: Arc<SinkStats>,
+    pub call_store: Arc<SinkStats>,
     /// Shared with the OTLP exporter thread.
     pub otlp: Arc<crate::telemetry::otel::OtlpStats>,
     /// Kept by the connection layer under the proxy (`proxy::connection`).
@@ -297,54 +338,28 @@ impl Registry {
                 u8::from(t.up)
             );
         }
-        let log = &self.access_log;
-        let calls = &self.call_store;
         render_values(
             &mut out,
-            &[
-                (
-                    "tollgate_inflight_requests",
-                    "Requests being served.",
-                    "gauge",
-                    self.inflight.load(Relaxed),
-                ),
-                (
-                    "tollgate_access_log_dropped_total",
-                    "Access log lines lost: the queue was full or the sink refused them.",
-                    "counter",
-                    log.dropped.load(Relaxed) as i64,
-                ),
-                (
-                    "tollgate_access_log_queued_lines",
-                    "Access log lines handed to the writer thread and not yet written.",
-                    "gauge",
-                    log.queued.load(Relaxed) as i64,
-                ),
-                (
-                    "tollgate_access_log_write_errors_total",
-                    "Writes to the access log sink that failed.",
-                    "counter",
-                    log.write_errors.load(Relaxed) as i64,
-                ),
-                (
-                    "tollgate_call_store_dropped_total",
-                    "Call records lost: the queue was full or the store refused them.",
-                    "counter",
-                    calls.dropped.load(Relaxed) as i64,
-                ),
-                (
-                    "tollgate_call_store_queued_records",
-                    "Call records handed to the store's writer thread and not yet written.",
-                    "gauge",
-                    calls.queued.load(Relaxed) as i64,
-                ),
-                (
-                    "tollgate_call_store_write_errors_total",
-                    "Writes to the call store that failed.",
-                    "counter",
-                    calls.write_errors.load(Relaxed) as i64,
-                ),
-            ],
+            &[(
+                "tollgate_inflight_requests",
+                "Requests being served.",
+                "gauge",
+                self.inflight.load(Relaxed),
+            )],
+        );
+        render_sink(
+            &mut out,
+            "access_log",
+            "Access log lines",
+            "lines",
+            &self.access_log,
+        );
+        render_sink(
+            &mut out,
+            "call_store",
+            "Call records",
+            "records",
+            &self.call_store,
         );
         self.render_connections(&mut out);
         self.render_otlp(&mut out);

@@ -278,12 +278,16 @@ impl CallStore for SqliteCalls {
                 params![b.ms(), now_ms - ms(keep)],
             )? as u64;
         }
-        // A twentieth of the calls at a time: close to the cap without a count per call.
-        let rows: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM calls", [], |r| r.get(0))?;
-        let step = (rows / 20).max(1);
+        // A twentieth of the calls at a time: close to the cap without a count per call. The
+        // count reads the whole table, so only a store over its cap pays for it.
+        let mut step = 0;
         while self.used_bytes()? > self.settings.max_size as i64 {
+            if step == 0 {
+                let rows: i64 = self
+                    .conn
+                    .query_row("SELECT count(*) FROM calls", [], |r| r.get(0))?;
+                step = (rows / 20).max(1);
+            }
             let n = self.delete_oldest(step)?;
             pruned.calls += n;
             if n == 0 {

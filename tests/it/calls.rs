@@ -204,11 +204,18 @@ fn rest_and_llm_calls_are_stored_with_exact_fields_and_totals() {
     assert!(!x.to_string().contains(&bogus));
     assert!(by_id(&open).get("tenant").is_none());
 
-    // The access log holds the same records.
-    let log = gw.access_log();
-    for id in ids(&all) {
-        assert!(log.contains(&format!("\"request_id\":\"{id}\"")), "{id}");
-    }
+    // The access log holds the same records; its writer flushes on its own clock.
+    let want = ids(&all);
+    wait_for(
+        "every call in the access log",
+        Duration::from_secs(10),
+        || {
+            let log = gw.access_log();
+            want.iter()
+                .all(|id| log.contains(&format!("\"request_id\":\"{id}\"")))
+                .then_some(())
+        },
+    );
 
     // Filters.
     let count = |q: &str| {

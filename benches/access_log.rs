@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("access_log_format_rest", |b| {
         b.iter(|| {
             buf.clear();
-            serde_json::to_writer(&mut buf, &record(None)).expect("formats");
+            assert!(record(None).write_json(&mut buf, None));
             black_box(buf.len())
         })
     });
@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("access_log_format_llm", |b| {
         b.iter(|| {
             buf.clear();
-            serde_json::to_writer(&mut buf, &record(Some(&llm))).expect("formats");
+            assert!(record(Some(&llm)).write_json(&mut buf, None));
             black_box(buf.len())
         })
     });

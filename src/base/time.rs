@@ -76,6 +76,37 @@ pub fn format_date_millis(unix_ms: i64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms as u64)).to_string()
 }
 
+/// Appends `t` as RFC 3339 with milliseconds (`2027-06-30T12:00:00.250Z`), clamped like
+/// `format_date`. The access log writes one per request, so each thread keeps the last
+/// second's text and writes only the milliseconds while the second lasts.
+pub fn write_date_millis(t: SystemTime, out: &mut Vec<u8>) {
+    thread_local! {
+        static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+    }
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs().min(MAX_UNIX as u64);
+    let (cached, mut text) = SECOND.get();
+    if cached != secs {
+        let full = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
+        // "YYYY-MM-DDTHH:MM:SSZ": the text without its "Z".
+        text.copy_from_slice(&full.to_string().as_bytes()[..19]);
+        SECOND.set((secs, text));
+    }
+    let ms = if since.as_secs() > secs {
+        0
+    } else {
+        since.subsec_millis()
+    };
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+        b'Z',
+    ]);
+}
+
 /// Unix seconds as an HTTP date (`Wed, 30 Jun 2027 00:00:00 GMT`), for `Sunset`; clamped.
 pub fn http_date(unix: i64) -> String {
     httpdate::fmt_http_date(clamped(unix))
@@ -94,6 +125,32 @@ mod tests {
         assert!(parse_date("1969-12-31").is_err());
         assert_eq!(format_date(1_814_313_600), "2027-06-30T00:00:00Z");
         assert_eq!(http_date(1_814_313_600), "Wed, 30 Jun 2027 00:00:00 GMT");
+    }
+
+    #[test]
+    fn dates_with_millis_match_humantime_across_seconds() {
+        let mut out = Vec::new();
+        for ms in [
+            0,
+            999,
+            1_000,
+            1_814_313_600_250,
+            1_814_313_600_999,
+            1_814_313_601_001,
+            5,
+        ] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            out.clear();
+            write_date_millis(t, &mut out);
+            let want = humantime::format_rfc3339_millis(t).to_string();
+            assert_eq!(String::from_utf8_lossy(&out), want);
+        }
+        out.clear();
+        write_date_millis(
+            UNIX_EPOCH + Duration::from_millis(MAX_UNIX as u64 * 1000 + 5_000_250),
+            &mut out,
+        );
+        assert_eq!(String::from_utf8_lossy(&out), "9999-12-31T23:59:59.000Z");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::ctx::RequestCtx;
 use super::{access, upstream};
 use crate::telemetry::capture::Captured;
-use crate::telemetry::record::Record;
+use crate::telemetry::record::{millis, Record};
 use pingora::proxy::Session;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -49,7 +49,6 @@ pub fn of<'a>(
         }
         None => None,
     };
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     Record {
         time: std::time::SystemTime::now()
             .checked_sub(took)
@@ -63,9 +62,9 @@ pub fn of<'a>(
         status,
         bytes_in: ctx.body_bytes,
         bytes_out: session.body_bytes_sent() as u64,
-        latency_ms: ms(took),
-        upstream_latency_ms: ctx.upstream_latency.map(ms),
-        ttfb_ms: ctx.first_byte.map(ms),
+        latency_ms: millis(took),
+        upstream_latency_ms: ctx.upstream_latency.map(millis),
+        ttfb_ms: ctx.first_byte.map(millis),
         attempts: ctx.attempts,
         client: upstream::client_ip(session),
         error: ctx.error.as_ref().map(|e| e.to_string().into()),

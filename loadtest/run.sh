@@ -17,6 +17,7 @@ TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build -
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
+SINK_ROUNDS="${SINK_ROUNDS:-6}"       # rounds of the log and store cases (each: the sink off and on)
 CASES="${CASES:-get post llm auth limit redis lease log store}" # get (GET /small), post (POST /json),
                                      # llm (chat), auth (an API-key route vs. its open twin),
                                      # limit (a route with a local limit that never refuses vs.
@@ -75,6 +76,7 @@ for c in $CASES; do
     [[ " get post llm auth limit redis lease log store " == *" $c "* ]] ||
         die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store)"
 done
+[[ "$SINK_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "SINK_ROUNDS must be a whole number of rounds, not '$SINK_ROUNDS'"
 want() { [[ " $CASES " == *" $1 "* ]]; }
 want_redis() { want redis || want lease; }
 
@@ -731,10 +733,10 @@ twin_ratio() { # twin_ratio CASE GOAL : sum over the rounds of CASE / sum of its
         'BEGIN { printf "%s: req/s against the open twin route = %.3f over four rounds (goal %s)\n", c, (b > 0) ? a / b : 0, g }'
 }
 # sink_twins CASE PROXY OFF-URL ON-URL : GET /small with a sink (the access log to a file, the
-# call store) off and on, four rounds alternating which goes first.
+# call store) off and on, SINK_ROUNDS rounds alternating which goes first.
 sink_twins() {
     local case=$1 proxy=$2 off=$3 on=$4 round kind order url
-    for round in 1 2 3 4; do
+    for round in $(seq "$SINK_ROUNDS"); do
         order="off on"
         ((round % 2)) || order="on off"
         for kind in $order; do
@@ -743,14 +745,21 @@ sink_twins() {
         done
     done
 }
-sink_ratio() { # sink_ratio CASE PROXY WHAT NOTE : req/s with the sink on / off, four rounds
-    local case=$1 proxy=$2 what=$3 note=$4 a=0 b=0 round
-    for round in 1 2 3 4; do
-        a=$(awk -v x="$a" -v y="${RPS["$case: on $round|$proxy"]}" 'BEGIN { print x + y }')
-        b=$(awk -v x="$b" -v y="${RPS["$case: off $round|$proxy"]}" 'BEGIN { print x + y }')
+# sink_ratio CASE PROXY WHAT NOTE : req/s with the sink on / off. Each round measures both
+# back to back, so its ratio is free of the drift between rounds; the median of the rounds'
+# ratios is the figure (one disturbed run moves it little), the ratio of the sums is shown too.
+sink_ratio() {
+    local case=$1 proxy=$2 what=$3 note=$4 round pairs=()
+    for round in $(seq "$SINK_ROUNDS"); do
+        pairs+=("${RPS["$case: on $round|$proxy"]} ${RPS["$case: off $round|$proxy"]}")
     done
-    awk -v a="$a" -v b="$b" -v c="$case" -v p="$proxy" -v w="$what" -v n="$note" \
-        'BEGIN { printf "%s: %s req/s with %s / off = %.3f over four rounds%s\n", c, p, w, (b > 0) ? a / b : 0, n }'
+    printf '%s\n' "${pairs[@]}" | awk -v c="$case" -v p="$proxy" -v w="$what" -v n="$note" '
+        { on += $1; off += $2; r[NR] = ($2 > 0) ? $1 / $2 : 0 }
+        END {
+            for (i = 2; i <= NR; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+            m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+            printf "%s: %s req/s with %s / off = %.3f, the median of %d rounds (sums: %.3f)%s\n", c, p, w, m, NR, (off > 0) ? on / off : 0, n
+        }'
 }
 if want auth; then twins auth /keyed; fi
 if want limit; then twins limit /limited; fi

@@ -89,7 +89,13 @@ struct Shared {
     stats: Arc<SinkStats>,
     /// Set on SIGUSR1: the writer reopens its sink at its next turn.
     reopen: AtomicBool,
+    /// Emptied buffers the writer gives back for the threads' next records: the same few
+    /// buffers go round, warm in the cache, instead of fresh memory for every batch.
+    spares: Lock<Vec<Vec<u8>>>,
 }
+
+/// Spare buffers kept per sink: enough for the batches in flight at a steady load.
+const SPARES: usize = 4;
 
 /// One thread's records, not yet handed to the writer.
 type Buffer = Arc<Lock<Records>>;
@@ -103,11 +109,8 @@ struct Records {
 }
 
 impl Records {
-    fn with_room(bytes: usize) -> Records {
-        Records {
-            bytes: Vec::with_capacity(bytes),
-            count: 0,
-        }
+    fn new(bytes: Vec<u8>) -> Records {
+        Records { bytes, count: 0 }
     }
 }
 
@@ -142,6 +145,7 @@ impl Batcher {
             batch_bytes: batch_bytes.min(queue.saturating_mul(RECORD_BYTES)).max(1),
             stats: stats.clone(),
             reopen: AtomicBool::new(false),
+            spares: Lock::new(Vec::new()),
         });
         let writer = Writer::new(sink, stats);
         let weak = Arc::downgrade(&shared);
@@ -167,7 +171,7 @@ impl Batcher {
             }
             // Replaced by a buffer of full size, so the next records do not grow it again.
             (buf.bytes.len() >= shared.batch_bytes)
-                .then(|| std::mem::replace(&mut *buf, Records::with_room(shared.batch_bytes)))
+                .then(|| std::mem::replace(&mut *buf, Records::new(shared.spare())))
         });
         if let Some(batch) = full {
             shared.hand_over(batch);
@@ -210,7 +214,7 @@ impl Shared {
 
     /// A buffer for one more thread, registered for the writer's sweeps.
     fn new_buffer(&self) -> Buffer {
-        let b = Arc::new(Lock::new(Records::with_room(self.batch_bytes)));
+        let b = Arc::new(Lock::new(Records::new(self.spare())));
         self.buffers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -229,6 +233,25 @@ impl Shared {
         }
     }
 
+    /// An empty buffer with room for a batch: a spare if there is one.
+    fn spare(&self) -> Vec<u8> {
+        let spare = self
+            .spares
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        spare.unwrap_or_else(|| Vec::with_capacity(self.batch_bytes))
+    }
+
+    /// Keeps an emptied buffer for reuse, unless enough are kept.
+    fn give_back(&self, mut bytes: Vec<u8>) {
+        bytes.clear();
+        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        if spares.len() < SPARES && bytes.capacity() >= self.batch_bytes {
+            spares.push(bytes);
+        }
+    }
+
     /// Empties every thread's buffer into the writer's batch.
     fn sweep<S: Sink>(&self, writer: &mut Writer<S>) {
         let buffers = self
@@ -237,11 +260,17 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         for b in buffers {
-            let records = std::mem::take(&mut *b.lock().unwrap_or_else(PoisonError::into_inner));
+            let records = {
+                let mut buf = b.lock().unwrap_or_else(PoisonError::into_inner);
+                if buf.count == 0 {
+                    continue;
+                }
+                std::mem::replace(&mut *buf, Records::new(self.spare()))
+            };
             // Swept, not handed over: counted here, and never dropped (a thread's buffer is
             // bounded on its own).
             self.stats.queued.fetch_add(records.count, Relaxed);
-            writer.take(records);
+            self.give_back(writer.take(records));
         }
     }
 }
@@ -319,7 +348,12 @@ impl<S: Sink> Writer<S> {
 
     fn handle(&mut self, msg: Msg, shared: &Weak<Shared>) {
         match msg {
-            Msg::Batch(records) => self.take(records),
+            Msg::Batch(records) => {
+                let emptied = self.take(records);
+                if let Some(s) = shared.upgrade() {
+                    s.give_back(emptied);
+                }
+            }
             Msg::Flush(done) => {
                 if let Some(s) = shared.upgrade() {
                     s.sweep(self);
@@ -330,28 +364,42 @@ impl<S: Sink> Writer<S> {
         }
     }
 
-    /// Adds whole records to the batch, writing it out when it is large.
-    fn take(&mut self, records: Records) {
-        // Into the batch's own buffer, which keeps its room from one write to the next.
-        self.batch.extend_from_slice(&records.bytes);
-        self.batch_records += records.count;
-        if self.batch.len() >= S::WRITE_BYTES {
-            self.write_out();
+    /// Adds whole records to the batch, writing it out when it is large; returns their
+    /// buffer, emptied, for reuse.
+    fn take(&mut self, records: Records) -> Vec<u8> {
+        let Records { bytes, count } = records;
+        if self.batch.is_empty() && bytes.len() >= S::WRITE_BYTES {
+            // A batch on its own: written from its buffer, without a copy.
+            self.write(&bytes, count);
+        } else {
+            // Into the batch's own buffer, which keeps its room from one write to the next.
+            self.batch.extend_from_slice(&bytes);
+            self.batch_records += count;
+            if self.batch.len() >= S::WRITE_BYTES {
+                self.write_out();
+            }
         }
+        bytes
     }
 
-    /// Gives the batch to the sink; on an error counts what was lost and reports
-    /// (rate-limited). The batch is emptied either way: a sink that refuses must not make the
-    /// worker hold records without bound.
+    /// Writes the batch out and empties it (keeping its room).
     fn write_out(&mut self) {
         if self.batch.is_empty() {
             return;
         }
-        let result = self.sink.write(&self.batch);
-        self.batch.clear();
-        self.stats
-            .queued
-            .fetch_sub(std::mem::take(&mut self.batch_records), Relaxed);
+        let mut batch = std::mem::take(&mut self.batch);
+        let count = std::mem::take(&mut self.batch_records);
+        self.write(&batch, count);
+        batch.clear();
+        self.batch = batch;
+    }
+
+    /// Gives `count` records to the sink; on an error counts what was lost and reports
+    /// (rate-limited). They are done with either way: a sink that refuses must not make the
+    /// worker hold records without bound.
+    fn write(&mut self, records: &[u8], count: usize) {
+        let result = self.sink.write(records);
+        self.stats.queued.fetch_sub(count, Relaxed);
         match result {
             Ok(()) => self.failures.recovered(),
             Err(Lost { error, records }) => {

@@ -12,7 +12,6 @@ pub mod codec;
 pub mod ir;
 pub mod mock;
 pub mod models;
-pub mod openapi;
 pub mod passthrough;
 pub mod provider;
 pub mod providers;

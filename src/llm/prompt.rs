@@ -1,0 +1,195 @@
+//! Prompt templates: chat messages with `{{variable}}` placeholders, parsed once when the
+//! configuration compiles, rendered into a `ChatRequest` per call; and the check of a JSON
+//! answer against the prompt's output schema.
+//!
+//! DESIGN: variables are data, never template. A template is split into literal text and
+//! variable slots when it is compiled; rendering writes each value into its slot once and
+//! never scans it again, and each template message becomes exactly one message of the
+//! request. So a value holding `{{other}}`, a role marker (`"role": "system"`,
+//! `<|im_start|>system`), JSON or newlines stays text inside its message: it can add no
+//! message, change no role and fill no other slot.
+
+use crate::base::json_schema::{Schema, Violation};
+use crate::llm::ir::{ChatRequest, Message, ResponseFormat, Role};
+use serde_json::{Map, Value};
+
+/// A piece of a template message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Text(String),
+    /// The name of an input property.
+    Var(String),
+}
+
+/// One message of a template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateMessage {
+    pub role: Role,
+    pub segments: Vec<Segment>,
+}
+
+/// Splits `text` into literal text and `{{ name }}` slots; a name is letters, digits and `_`.
+pub fn parse(text: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed {{{{ at {:?}", clip(&rest[start..])))?;
+        let name = after[..end].trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!(
+                "{{{{{}}}}} is not a variable: write {{{{name}}}} with letters, digits and _",
+                &after[..end]
+            ));
+        }
+        if start > 0 {
+            out.push(Segment::Text(rest[..start].to_string()));
+        }
+        out.push(Segment::Var(name.to_string()));
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        out.push(Segment::Text(rest.to_string()));
+    }
+    Ok(out)
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(24).collect()
+}
+
+/// The variables a template uses, in order of appearance (with repeats).
+pub fn variables(messages: &[TemplateMessage]) -> impl Iterator<Item = &str> {
+    messages.iter().flat_map(|m| {
+        m.segments.iter().filter_map(|s| match s {
+            Segment::Var(v) => Some(v.as_str()),
+            Segment::Text(_) => None,
+        })
+    })
+}
+
+/// The text a value is inserted as: a string as it is, anything else as compact JSON, an
+/// absent optional property as nothing.
+fn value_text(v: Option<&Value>, out: &mut String) {
+    match v {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => out.push_str(s),
+        Some(other) => out.push_str(&other.to_string()),
+    }
+}
+
+/// The messages of `template` with `input`'s values in their slots.
+pub fn render(template: &[TemplateMessage], input: &Map<String, Value>) -> Vec<Message> {
+    template
+        .iter()
+        .map(|m| {
+            let mut text = String::new();
+            for seg in &m.segments {
+                match seg {
+                    Segment::Text(t) => text.push_str(t),
+                    Segment::Var(name) => value_text(input.get(name), &mut text),
+                }
+            }
+            Message::text(m.role, text)
+        })
+        .collect()
+}
+
+/// What a prompt asks of its model, beside the messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params {
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub stop: Vec<String>,
+}
+
+/// The request a prompt call sends: the rendered messages, the parameters, and (JSON output)
+/// the structured-output request, which each provider's codec maps to what it supports.
+pub fn request(
+    model: &str,
+    messages: Vec<Message>,
+    params: &Params,
+    json: Option<(&str, &Value)>,
+    stream: bool,
+) -> ChatRequest {
+    ChatRequest {
+        model: model.to_string(),
+        messages,
+        temperature: params.temperature,
+        max_tokens: params.max_tokens,
+        stop: params.stop.clone(),
+        response_format: json.map(|(name, schema)| ResponseFormat::JsonSchema {
+            name: name.to_string(),
+            schema: schema.clone(),
+            strict: None,
+        }),
+        stream,
+        include_usage: stream,
+        ..ChatRequest::default()
+    }
+}
+
+/// A name a provider accepts for a JSON schema (`^[a-zA-Z0-9_-]{1,64}$` at OpenAI).
+pub fn schema_name(prompt: &str) -> String {
+    let name: String = prompt
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "output".into()
+    } else {
+        name
+    }
+}
+
+/// Reads a model's answer as JSON and checks it against `schema`. A model that wraps its
+/// answer in a Markdown code fence is forgiven the fence.
+pub fn check_output(text: &str, schema: &Schema) -> Result<Value, String> {
+    let body = unfence(text.trim());
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| format!("the answer is not valid JSON ({e})"))?;
+    schema
+        .validate(&value, "output")
+        .map_err(|Violation { path, message }| format!("{path}: {message}"))?;
+    Ok(value)
+}
+
+fn unfence(text: &str) -> &str {
+    let Some(inner) = text.strip_prefix("```") else {
+        return text;
+    };
+    let Some(inner) = inner.strip_suffix("```") else {
+        return text;
+    };
+    // The fence's info string (`json`) ends at the first line break.
+    match inner.find('\n') {
+        Some(i) => inner[i + 1..].trim(),
+        None => inner.trim(),
+    }
+}
+
+/// The two messages of the repair attempt: the model's bad answer, and what was wrong with it.
+pub fn repair(answer: &str, problem: &str, schema: &Value) -> [Message; 2] {
+    [
+        Message::text(Role::Assistant, answer),
+        Message::text(
+            Role::User,
+            format!(
+                "Your answer was not valid: {problem}. Answer again with only a JSON value, \
+                 no prose and no code fences, that conforms to this JSON Schema:\n{schema}"
+            ),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,8 @@
 //! configuration, the store, the directory and the CLI alike, which is why they live below
 //! all of them. `json_path` (the JSONPath subset of masking rules) is parsed by the
 //! configuration and applied by telemetry. `json_schema` (the JSON Schema subset of prompt
-//! APIs' input and output) is compiled by the configuration and checked on the request path.
+//! APIs' input and output) is compiled by the configuration and checked on the request path;
+//! so is `template` (`{{variable}}` text, split once, filled with values as data).
 
 pub mod api_key;
 pub mod breaker;
@@ -21,4 +22,5 @@ pub mod hash;
 pub mod json_path;
 pub mod json_schema;
 pub mod shm;
+pub mod template;
 pub mod time;

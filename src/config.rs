@@ -15,8 +15,9 @@ pub use compile::{
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
     HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy,
     MaskRules, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput,
-    PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret,
-    StoreSettings, TargetSpec, TenantSeed, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
+    PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec,
+    RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, UpstreamSpec,
+    Visibility, MAX_CAPTURE_BYTES,
 };
 pub use load::load;
 pub use problem::{Problem, Problems};

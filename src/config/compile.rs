@@ -22,7 +22,7 @@ pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
 pub use otel::OtelSpec;
-pub use prompt::{PromptOutput, PromptSpec};
+pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
 use routes::{compile_route, same_match};
 pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
 use std::collections::HashSet;

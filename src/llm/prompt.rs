@@ -1,108 +1,34 @@
-//! Prompt templates: chat messages with `{{variable}}` placeholders, parsed once when the
-//! configuration compiles, rendered into a `ChatRequest` per call; and the check of a JSON
-//! answer against the prompt's output schema.
+//! Prompt APIs' pure parts: a template of chat messages (parsed when the configuration
+//! compiles, `config::TemplateMessage`) rendered into a `ChatRequest` per call, and the check
+//! of a JSON answer against the prompt's output schema.
 //!
 //! DESIGN: variables are data, never template. A template is split into literal text and
-//! variable slots when it is compiled; rendering writes each value into its slot once and
+//! variable slots when it is compiled (`base::template`); rendering writes each value into its slot once and
 //! never scans it again, and each template message becomes exactly one message of the
 //! request. So a value holding `{{other}}`, a role marker (`"role": "system"`,
 //! `<|im_start|>system`), JSON or newlines stays text inside its message: it can add no
 //! message, change no role and fill no other slot.
 
 use crate::base::json_schema::{Schema, Violation};
+use crate::base::template;
+use crate::config::schema::PromptRole;
+use crate::config::{PromptParams as Params, TemplateMessage};
 use crate::llm::ir::{ChatRequest, Message, ResponseFormat, Role};
 use serde_json::{Map, Value};
 
-/// A piece of a template message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Text(String),
-    /// The name of an input property.
-    Var(String),
-}
-
-/// One message of a template.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TemplateMessage {
-    pub role: Role,
-    pub segments: Vec<Segment>,
-}
-
-/// Splits `text` into literal text and `{{ name }}` slots; a name is letters, digits and `_`.
-pub fn parse(text: &str) -> Result<Vec<Segment>, String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed {{{{ at {:?}", clip(&rest[start..])))?;
-        let name = after[..end].trim();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(format!(
-                "{{{{{}}}}} is not a variable: write {{{{name}}}} with letters, digits and _",
-                &after[..end]
-            ));
-        }
-        if start > 0 {
-            out.push(Segment::Text(rest[..start].to_string()));
-        }
-        out.push(Segment::Var(name.to_string()));
-        rest = &after[end + 2..];
-    }
-    if !rest.is_empty() {
-        out.push(Segment::Text(rest.to_string()));
-    }
-    Ok(out)
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(24).collect()
-}
-
-/// The variables a template uses, in order of appearance (with repeats).
-pub fn variables(messages: &[TemplateMessage]) -> impl Iterator<Item = &str> {
-    messages.iter().flat_map(|m| {
-        m.segments.iter().filter_map(|s| match s {
-            Segment::Var(v) => Some(v.as_str()),
-            Segment::Text(_) => None,
-        })
-    })
-}
-
-/// The text a value is inserted as: a string as it is, anything else as compact JSON, an
-/// absent optional property as nothing.
-fn value_text(v: Option<&Value>, out: &mut String) {
-    match v {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => out.push_str(s),
-        Some(other) => out.push_str(&other.to_string()),
-    }
-}
-
-/// The messages of `template` with `input`'s values in their slots.
+/// The messages of `template` with `input`'s values in their slots (`base::template::fill`).
 pub fn render(template: &[TemplateMessage], input: &Map<String, Value>) -> Vec<Message> {
     template
         .iter()
         .map(|m| {
-            let mut text = String::new();
-            for seg in &m.segments {
-                match seg {
-                    Segment::Text(t) => text.push_str(t),
-                    Segment::Var(name) => value_text(input.get(name), &mut text),
-                }
-            }
-            Message::text(m.role, text)
+            let role = match m.role {
+                PromptRole::System => Role::System,
+                PromptRole::User => Role::User,
+                PromptRole::Assistant => Role::Assistant,
+            };
+            Message::text(role, template::fill(&m.segments, input))
         })
         .collect()
-}
-
-/// What a prompt asks of its model, beside the messages.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Params {
-    pub temperature: Option<f64>,
-    pub max_tokens: Option<u32>,
-    pub stop: Vec<String>,
 }
 
 /// The request a prompt call sends: the rendered messages, the parameters, and (JSON output)

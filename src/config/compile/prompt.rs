@@ -7,11 +7,25 @@ use super::api::compile_api;
 use super::routes::{checked_path, HeaderTransform, PathMatch, RouteSpec, RouteTarget};
 use super::Checker;
 use crate::base::json_schema::Schema;
+use crate::base::template::{self, Segment};
 use crate::config::problem::{did_you_mean, key, Seg};
 use crate::config::schema::{self, OutputKind, PromptRole, PromptSection};
-use crate::llm::ir::Role;
-use crate::llm::prompt::{self, Params, TemplateMessage};
 use serde_json::Value;
+
+/// One message of a prompt's template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateMessage {
+    pub role: PromptRole,
+    pub segments: Vec<Segment>,
+}
+
+/// What a prompt asks of its model, beside the messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptParams {
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub stop: Vec<String>,
+}
 
 /// A prompt API, ready for its requests.
 #[derive(Debug, Clone)]
@@ -23,7 +37,7 @@ pub struct PromptSpec {
     pub description: String,
     /// The public model it calls.
     pub model: String,
-    pub params: Params,
+    pub params: PromptParams,
     /// The input schema as written (for catalogs and tool lists)...
     pub input_schema: Value,
     /// ...and compiled.
@@ -39,7 +53,7 @@ pub enum PromptOutput {
     Text,
     /// A JSON value that must satisfy `schema` (`raw` as written, sent to the provider).
     Json {
-        schema: Schema,
+        schema: Box<Schema>,
         raw: Value,
     },
 }
@@ -130,14 +144,14 @@ pub(super) fn compile_prompt(
     Some((spec, route))
 }
 
-fn params(p: &PromptSection, base: &[Seg], ck: &mut Checker) -> Params {
+fn params(p: &PromptSection, base: &[Seg], ck: &mut Checker) -> PromptParams {
     if p.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
         ck.at(base, &["temperature"], "must be between 0 and 2");
     }
     if p.max_tokens == Some(0) {
         ck.at(base, &["max_tokens"], "must be at least 1");
     }
-    Params {
+    PromptParams {
         temperature: p.temperature,
         max_tokens: p.max_tokens,
         stop: p.stop.clone(),
@@ -200,22 +214,14 @@ fn messages(
     for (j, m) in p.messages.iter().enumerate() {
         let mut at = base.to_vec();
         at.extend([key("messages"), Seg::Index(j)]);
-        let segments = match prompt::parse(&m.content) {
+        let segments = match template::parse(&m.content) {
             Ok(s) => s,
             Err(e) => {
                 ck.at(&at, &["content"], e);
                 continue;
             }
         };
-        let message = TemplateMessage {
-            role: match m.role {
-                PromptRole::System => Role::System,
-                PromptRole::User => Role::User,
-                PromptRole::Assistant => Role::Assistant,
-            },
-            segments,
-        };
-        for var in prompt::variables(std::slice::from_ref(&message)) {
+        for var in template::variables(&segments) {
             if input.is_some() && !names.contains(&var) {
                 ck.at(
                     &at,
@@ -227,7 +233,10 @@ fn messages(
                 );
             }
         }
-        out.push(message);
+        out.push(TemplateMessage {
+            role: m.role,
+            segments,
+        });
     }
     out
 }
@@ -260,7 +269,10 @@ fn output(p: &PromptSection, base: &[Seg], ck: &mut Checker) -> Option<PromptOut
         }
         (OutputKind::Json, Some(raw)) => {
             let schema = compile_schema(&raw, base, "output_schema", ck)?;
-            Some(PromptOutput::Json { schema, raw })
+            Some(PromptOutput::Json {
+                schema: Box::new(schema),
+                raw,
+            })
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Templates: parsing, rendering as data (the injection attempts), and the output check.
+//! Templates: rendering as data (the injection attempts), and the output check.
 
 use super::*;
 use crate::llm::ir::Part;
@@ -8,32 +8,18 @@ fn template(pairs: &[(Role, &str)]) -> Vec<TemplateMessage> {
     pairs
         .iter()
         .map(|(role, text)| TemplateMessage {
-            role: *role,
-            segments: parse(text).unwrap(),
+            role: match role {
+                Role::System => PromptRole::System,
+                Role::Assistant => PromptRole::Assistant,
+                _ => PromptRole::User,
+            },
+            segments: template::parse(text).unwrap(),
         })
         .collect()
 }
 
 fn texts(messages: &[Message]) -> Vec<(Role, String)> {
     messages.iter().map(|m| (m.role, m.joined_text())).collect()
-}
-
-#[test]
-fn templates_split_into_text_and_slots() {
-    assert_eq!(
-        parse("Translate {{ text }} to {{lang}}.").unwrap(),
-        vec![
-            Segment::Text("Translate ".into()),
-            Segment::Var("text".into()),
-            Segment::Text(" to ".into()),
-            Segment::Var("lang".into()),
-            Segment::Text(".".into()),
-        ]
-    );
-    assert_eq!(parse("").unwrap(), vec![]);
-    assert!(parse("a {{text").unwrap_err().contains("unclosed"));
-    assert!(parse("a {{te xt}}").unwrap_err().contains("not a variable"));
-    assert!(parse("a {{}}").is_err());
 }
 
 #[test]

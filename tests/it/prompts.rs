@@ -479,3 +479,45 @@ subscriptions = ["keyed"]
     assert_eq!(records[0]["tenant"], "acme");
     assert_eq!(records[0]["app"], "web");
 }
+
+/// The README's example, with the sections it refers to.
+fn readme_example() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Prompt APIs").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + 8;
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[store]\npath = \"t.db\"\n{MOCK}\n\
+         [[limits]]\nname = \"per-key-tokens\"\ncounts = \"tokens\"\nrate = 1000\nperiod = \"1m\"\nkey = [\"api_key\"]\n{block}"
+    )
+}
+
+#[test]
+fn validate_takes_the_readme_example_and_locates_each_mistake() {
+    let text = readme_example();
+    let (ok, err) = validate(&text);
+    assert!(ok, "{err}");
+    let bad = text
+        .replace("model = \"demo\"", "model = \"dmeo\"")
+        .replace("written in {{lang}}", "written in {{langue}}");
+    let (ok, err) = validate(&bad);
+    assert!(!ok);
+    for expected in [
+        "prompts[0].model: no model named \"dmeo\" (did you mean \"demo\"?)",
+        "prompts[0].messages[0].content: {{langue}} is not a property of the input schema (did you mean \"lang\"?)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // Each problem points at its own line.
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("model = \"dmeo\""))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("tollgate.toml:{line}:")), "{err}");
+    let (ok, err) = validate(&text.replace("maxLength = 2000", "format = \"email\""));
+    assert!(!ok);
+    let expected = "prompts[0].input: unsupported JSON Schema: at /properties/text/format: the keyword \"format\" is not supported";
+    assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+}

@@ -521,3 +521,56 @@ fn validate_takes_the_readme_example_and_locates_each_mistake() {
     let expected = "prompts[0].input: unsupported JSON Schema: at /properties/text/format: the keyword \"format\" is not supported";
     assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
 }
+
+#[test]
+fn fallbacks_and_limits_apply_to_a_prompt_call() {
+    let body = r#"
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[providers]]
+name = "down"
+kind = "mock"
+mock = { fail_status = 503 }
+
+[[models]]
+name = "demo"
+deployments = [{ provider = "mock", model = "mock-1" }]
+
+[[models]]
+name = "flaky"
+retries = 0
+fallbacks = ["demo"]
+deployments = [{ provider = "down", model = "down-1" }]
+
+[[limits]]
+name = "one-a-minute"
+counts = "requests"
+rate = 1
+period = "1m"
+key = ["route"]
+
+[[prompts]]
+name = "p"
+path = "/prompts/p"
+model = "flaky"
+messages = [{ role = "user", content = "hi" }]
+limits = ["one-a-minute"]
+"#;
+    let gw = Gateway::start(1, body);
+    let (status, v) = post(&gw, "/prompts/p", &json!({}));
+    assert_eq!(status, 200, "{v}");
+    // Served by the fallback, after the failed attempt on the prompt's own model.
+    assert_eq!(v["model"], "demo", "{v}");
+    let records = llm_records(&gw, 1);
+    assert_eq!(records[0]["llm"]["requested_model"], "flaky");
+    assert_eq!(records[0]["llm"]["fallbacks"], 1, "{}", records[0]);
+    let r = client()
+        .post(gw.url("/prompts/p"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}

@@ -138,11 +138,9 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     if let Some(ca) = merged.redis.as_mut().and_then(|r| r.ca_file.as_mut()) {
         resolve(ca);
     }
-    for doc in merged
-        .routes
-        .iter_mut()
-        .filter_map(|r| r.api.openapi.as_mut())
-    {
+    let routes = merged.routes.iter_mut().map(|r| &mut r.api);
+    let prompts = merged.prompts.iter_mut().map(|p| &mut p.api);
+    for doc in routes.chain(prompts).filter_map(|a| a.openapi.as_mut()) {
         if !doc.starts_with("http://") && !doc.starts_with("https://") {
             resolve(doc);
         }

@@ -1,6 +1,7 @@
 //! Prompt APIs' pure parts: a template of chat messages (parsed when the configuration
 //! compiles, `config::TemplateMessage`) rendered into a `ChatRequest` per call, and the check
-//! of a JSON answer against the prompt's output schema.
+//! of a JSON answer against the prompt's output schema; `openapi` generates the API's
+//! OpenAPI document.
 //!
 //! DESIGN: variables are data, never template. A template is split into literal text and
 //! variable slots when it is compiled (`base::template`); rendering writes each value into its slot once and
@@ -8,6 +9,8 @@
 //! request. So a value holding `{{other}}`, a role marker (`"role": "system"`,
 //! `<|im_start|>system`), JSON or newlines stays text inside its message: it can add no
 //! message, change no role and fill no other slot.
+
+pub mod openapi;
 
 use crate::base::json_schema::{Schema, Violation};
 use crate::base::template;

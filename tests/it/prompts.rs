@@ -574,3 +574,61 @@ limits = ["one-a-minute"]
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
 }
+
+/// `openapi-spec-validator` (PyPI) on a document: its output when it refuses it.
+fn openapi_problems(doc: &Value) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let out = output_within(
+        std::process::Command::new("openapi-spec-validator").arg(&path),
+        Duration::from_secs(60),
+    );
+    (!out.status.success()).then(|| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn the_catalog_lists_prompt_apis_with_a_generated_openapi_document() {
+    let gw = Gateway::start(1, &format!("[store]\npath = \"t.db\"\n{MOCK}\n{PROMPTS}"));
+    let (status, body) = gw.admin_get("/admin/catalog").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let catalog: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let entry = |name: &str| {
+        catalog
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {body}"))
+            .clone()
+    };
+    let sentiment = entry("sentiment");
+    assert_eq!(sentiment["kind"], "prompt");
+    assert_eq!(sentiment["path"], "/prompts/sentiment");
+    let doc = &sentiment["openapi"];
+    let post = &doc["paths"]["/prompts/sentiment"]["post"];
+    assert_eq!(
+        post["requestBody"]["content"]["application/json"]["schema"]["properties"]["text"],
+        json!({"type": "string"})
+    );
+    let answer = &post["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(answer["properties"]["output"]["required"], json!(["label"]));
+    let translate = entry("translate-v1");
+    let doc_v1 = &translate["openapi"];
+    assert_eq!(doc_v1["info"]["version"], "v1");
+    assert_eq!(
+        doc_v1["paths"]["/prompts/translate/v1"]["post"]["parameters"][0]["name"],
+        "stream"
+    );
+    for doc in [doc, doc_v1] {
+        assert_eq!(openapi_problems(doc), None, "{doc}");
+    }
+    // The validator refuses a broken document: the check can fail.
+    let mut broken = doc.clone();
+    broken["paths"]["/prompts/sentiment"]["post"]["responses"] = json!("none");
+    assert!(openapi_problems(&broken).is_some());
+}

@@ -289,7 +289,10 @@ messages = [
 
 #[test]
 fn over_openai_values_stay_data_and_a_bad_json_answer_is_repaired() {
-    let (up, seen) = recording("openai", |n, _| {
+    let (up, seen) = recording("openai", |n, body| {
+        if body["stream"] == true {
+            return sse_reply(&openai_stream_events(&["Hola ", "mundo"], true));
+        }
         json_reply(openai_chat(if n == 1 {
             "Sure! The label is pos."
         } else {
@@ -329,6 +332,25 @@ output_schema = { type = "object", required = ["label"], properties = { label = 
         assert_eq!(sent["temperature"], 0.5);
         assert_eq!(sent["stop"], json!(["END"]));
     }
+    let r = client()
+        .post(gw.url("/prompts/p?stream=true"))
+        .json(&json!({"text": "hello", "lang": "Spanish"}))
+        .send()
+        .unwrap();
+    let body = r.text().unwrap();
+    let data: Vec<Value> = sse_data(&body)
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let said: String = data.iter().filter_map(|d| d["text"].as_str()).collect();
+    assert_eq!(said, "Hola mundo", "{body}");
+    assert!(
+        data.last().unwrap()["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{body}"
+    );
     seen.lock().unwrap().clear();
     let (status, v) = post(&gw, "/prompts/sentiment", &json!({"text": "great"}));
     assert_eq!(status, 200, "{v}");
@@ -631,4 +653,30 @@ fn the_catalog_lists_prompt_apis_with_a_generated_openapi_document() {
     let mut broken = doc.clone();
     broken["paths"]["/prompts/sentiment"]["post"]["responses"] = json!("none");
     assert!(openapi_problems(&broken).is_some());
+}
+
+#[test]
+fn over_gemini_a_prompt_answers_with_its_system_instruction() {
+    let gemini = gemini_server("Hallo Welt");
+    let body = format!(
+        "{}{}{}",
+        provider("gem", "gemini", &gemini, ""),
+        model("flash", &[("gem", "gemini-2.5-flash")], ""),
+        injection_prompt("flash", ""),
+    );
+    let gw = Gateway::start(1, &body);
+    let (status, v) = post(
+        &gw,
+        "/prompts/p",
+        &json!({"text": "hello", "lang": "German"}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (&v["output"], &v["model"]),
+        (&json!("Hallo Welt"), &json!("flash"))
+    );
+    let sent = body_json(&gemini.last_request().unwrap());
+    let system = sent["systemInstruction"]["parts"][0]["text"].as_str();
+    assert_eq!(system, Some("Translate into German."), "{sent}");
+    assert_eq!(last_user_text("gemini", &sent), "hello");
 }

@@ -13,6 +13,7 @@
 use super::ctx::RequestCtx;
 use super::llm::call::{self, client_gone, Reply, Success};
 use super::llm::{self, respond, stream::Source, Inbound};
+use crate::base::json_schema::Schema;
 use crate::config::{PromptOutput, PromptSpec};
 use crate::error::GatewayError;
 use crate::llm::ir::{ApiError, ErrorKind, StreamEvent, Usage};
@@ -79,17 +80,37 @@ async fn run(
     if stream {
         return stream_answer(session, ctx, models, first, body_len).await;
     }
-    let PromptOutput::Json { schema, raw } = &prompt.output else {
-        let text = Value::String(reply_text(&first.0));
-        return answer(session, ctx, models, first, text).await;
-    };
+    match &prompt.output {
+        PromptOutput::Text => {
+            let text = Value::String(reply_text(&first.0));
+            answer(session, ctx, models, first, text).await
+        }
+        PromptOutput::Json { schema, raw } => {
+            let call = (model, &mut inbound);
+            checked(session, ctx, models, call, first, (schema, raw)).await
+        }
+    }
+}
+
+/// Answers with the JSON a model gave, checked against the output schema: after one repair
+/// attempt when the first answer fails, and a 502 naming the problem when the second does.
+async fn checked(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    (model, inbound): (usize, &mut Inbound),
+    first: (Success, Usage),
+    (schema, raw): (&Schema, &Value),
+) -> pingora::Result<bool> {
     let problem = match prompt::check_output(&reply_text(&first.0), schema) {
         Ok(value) => return answer(session, ctx, models, first, value).await,
         Err(problem) => problem,
     };
+    // The first call's usage is recorded (and charged) even if the repair attempt fails.
+    respond::record_success(ctx, models, &first.0, &first.1);
     // One repair attempt: the model sees its answer and what was wrong with it.
     inbound.push_messages(prompt::repair(&reply_text(&first.0), &problem, raw));
-    let mut second = match attempt(session, ctx, models, model, &mut inbound).await {
+    let mut second = match attempt(session, ctx, models, model, inbound).await {
         Ok(s) => s,
         Err(answered) => return answered,
     };
@@ -297,7 +318,9 @@ async fn stream_answer(
         usage: Usage::default(),
     };
     let Reply::Stream(source) = std::mem::replace(&mut s.reply, placeholder) else {
-        return Ok(true);
+        // Never so: a streamed request is answered with a stream (`call::attempt_chat`).
+        let e = ApiError::new(ErrorKind::BadResponse, "the provider did not stream");
+        return respond::error(session, ctx, ERRORS, e, None).await;
     };
     let mut source: Source = *source;
     let mut resp = respond::header(200, "text/event-stream", ctx)?;

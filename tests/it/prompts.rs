@@ -680,3 +680,44 @@ fn over_gemini_a_prompt_answers_with_its_system_instruction() {
     assert_eq!(system, Some("Translate into German."), "{sent}");
     assert_eq!(last_user_text("gemini", &sent), "hello");
 }
+
+#[test]
+fn a_repair_the_provider_refuses_still_charges_the_first_call() {
+    let (up, _seen) = recording("openai", |n, _| {
+        if n == 1 {
+            json_reply(openai_chat("not JSON"))
+        } else {
+            let e =
+                json!({"error": {"message": "context too long", "type": "invalid_request_error"}});
+            json_reply(e.to_string()).status(400)
+        }
+    });
+    let body = format!(
+        "{}{}{}",
+        provider("oa", "openai", &up, ""),
+        model("gpt", &[("oa", "gpt-4o")], ""),
+        r#"
+[[prompts]]
+name = "j"
+path = "/prompts/j"
+model = "gpt"
+messages = [{ role = "user", content = "hi" }]
+output = "json"
+output_schema = { type = "object" }
+"#
+    );
+    let gw = Gateway::start(1, &body);
+    let (status, v) = post(&gw, "/prompts/j", &json!({}));
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("context too long"),
+        "{v}"
+    );
+    let records = llm_records(&gw, 1);
+    // The canned first answer's 19 prompt tokens, though the call failed.
+    assert_eq!(records[0]["llm"]["prompt_tokens"], 19, "{}", records[0]);
+    assert_eq!(records[0]["llm"]["outcome"], "error");
+}

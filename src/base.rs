@@ -9,7 +9,9 @@
 //! and `cipher` (tenants' provider keys at rest). These last three are used by the
 //! configuration, the store, the directory and the CLI alike, which is why they live below
 //! all of them. `json_path` (the JSONPath subset of masking rules) is parsed by the
-//! configuration and applied by telemetry.
+//! configuration and applied by telemetry. `json_schema` (the JSON Schema subset of prompt
+//! APIs' input and output) is compiled by the configuration and checked on the request path;
+//! so is `template` (`{{variable}}` text, split once, filled with values as data).
 
 pub mod api_key;
 pub mod breaker;
@@ -18,5 +20,7 @@ pub mod clock;
 pub mod gcra;
 pub mod hash;
 pub mod json_path;
+pub mod json_schema;
 pub mod shm;
+pub mod template;
 pub mod time;

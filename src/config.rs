@@ -14,9 +14,10 @@ pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
     HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy,
-    MaskRules, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, ProviderEndpoint,
-    ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec,
-    TenantSeed, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
+    MaskRules, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput,
+    PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec,
+    RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, UpstreamSpec,
+    Visibility, MAX_CAPTURE_BYTES,
 };
 pub use load::load;
 pub use problem::{Problem, Problems};

@@ -5,7 +5,8 @@
 //! A request on an LLM route is read whole (`proxy::llm`), its `model` looked up (`models`), and
 //! sent to a deployment: as it came when the provider speaks the client's format
 //! (`passthrough`), else translated through `ir` by the formats in `providers`. `client` makes
-//! the network call; `mock` answers in-process.
+//! the network call; `mock` answers in-process. `prompt` renders the templates of prompt
+//! APIs into requests and checks their JSON answers.
 
 pub mod client;
 pub mod codec;
@@ -13,6 +14,7 @@ pub mod ir;
 pub mod mock;
 pub mod models;
 pub mod passthrough;
+pub mod prompt;
 pub mod provider;
 pub mod providers;
 pub mod sse;

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod headers;
 pub mod hygiene;
 pub mod llm;
+pub mod prompt;
 mod record;
 pub mod trace;
 pub mod upstream;
@@ -59,8 +60,10 @@ pub struct Gateway {
 struct Onward {
     /// The client keep-alive timeout to apply.
     keepalive: Duration,
-    /// The models, when the route is an LLM route.
+    /// The models, when the route is an LLM route or a prompt API.
     llm: Option<Arc<Models>>,
+    /// The prompt API the route publishes.
+    prompt: Option<Arc<crate::config::PromptSpec>>,
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
 }
@@ -160,13 +163,15 @@ impl Gateway {
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
-        let llm = match route.handler {
-            Handler::Llm => Some(snapshot.models.clone()),
-            Handler::Proxy(_) => None,
+        let (llm, prompt) = match &route.handler {
+            Handler::Llm => (Some(snapshot.models.clone()), None),
+            Handler::Prompt(p) => (Some(snapshot.models.clone()), Some(p.clone())),
+            Handler::Proxy(_) => (None, None),
         };
         let onward = Onward {
             keepalive: server.keepalive_timeout,
             llm,
+            prompt,
             expects_continue,
         };
         Ok((onward, in_redis))
@@ -185,7 +190,7 @@ impl Gateway {
         let principal = key.map(|k| &k.principal);
         let models_limited = snapshot.config.llm.models_limited;
         let limits = principal.map(|p| &p.limits);
-        let needs = Needs::of(&route.spec, route.is_llm(), models_limited, limits);
+        let needs = Needs::of(&route.spec, route.calls_llm(), models_limited, limits);
         if !needs.any() {
             return Ok(None);
         }
@@ -296,9 +301,10 @@ impl ProxyHttp for Gateway {
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;
         }
-        match onward.llm {
-            Some(models) => llm::serve(session, ctx, models).await,
-            None => Ok(false),
+        match (onward.llm, onward.prompt) {
+            (Some(models), Some(p)) => prompt::serve(session, ctx, models, p).await,
+            (Some(models), None) => llm::serve(session, ctx, models).await,
+            (None, _) => Ok(false),
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Route {
 pub enum Handler {
     Proxy(Arc<UpstreamGroup>),
     Llm,
+    /// A prompt API: its template, schemas and model.
+    Prompt(Arc<crate::config::PromptSpec>),
 }
 
 impl Route {
@@ -31,11 +33,17 @@ impl Route {
         matches!(self.handler, Handler::Llm)
     }
 
+    /// Whether the route's requests call a model (an LLM route or a prompt API): what makes
+    /// token and cost limits apply to them.
+    pub fn calls_llm(&self) -> bool {
+        matches!(self.handler, Handler::Llm | Handler::Prompt(_))
+    }
+
     /// The upstream group of a proxy route.
     pub fn group(&self) -> Option<&Arc<UpstreamGroup>> {
         match &self.handler {
             Handler::Proxy(g) => Some(g),
-            Handler::Llm => None,
+            Handler::Llm | Handler::Prompt(_) => None,
         }
     }
 }

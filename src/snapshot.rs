@@ -63,6 +63,7 @@ impl Snapshot {
                     handler: match spec.target {
                         RouteTarget::Upstream(i) => Handler::Proxy(upstreams[i].clone()),
                         RouteTarget::Llm => Handler::Llm,
+                        RouteTarget::Prompt(i) => Handler::Prompt(config.prompts[i].clone()),
                     },
                     metrics: registry.route(&spec.name),
                 };
@@ -92,6 +93,12 @@ impl Snapshot {
             .iter()
             .find(|(p, _)| p == provider)
             .map(|(_, m)| m)
+    }
+
+    /// The prompt APIs, for the surfaces that list them (the catalog, MCP's tools): each
+    /// with its name, description, path and input schema (`PromptSpec::input_schema`).
+    pub fn prompts(&self) -> &[Arc<crate::config::PromptSpec>] {
+        &self.config.prompts
     }
 
     /// Whether each upstream target takes traffic now, for `/metrics`.

@@ -238,6 +238,17 @@ pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
     })
     .await
     .map_err(|e| AdminError::Internal(format!("reading OpenAPI files failed: {e}")))?;
+    // A prompt API with no document of its own has one generated from its schemas.
+    let docs = listed
+        .iter()
+        .zip(docs)
+        .map(|(r, doc)| match (r.target, doc) {
+            (crate::config::RouteTarget::Prompt(i), Value::Null) => config
+                .prompts
+                .get(i)
+                .map_or(Value::Null, |p| crate::llm::prompt::openapi::document(p, r)),
+            (_, doc) => doc,
+        });
     let models: Vec<&str> = config
         .llm
         .models

@@ -250,6 +250,7 @@ pub fn api_core<'a>(route: &'a RouteSpec, over: Option<&'a ApiStateRow>) -> ApiC
         name: &route.name,
         kind: match route.target {
             RouteTarget::Llm => "llm",
+            RouteTarget::Prompt(_) => "prompt",
             RouteTarget::Upstream(_) => "rest",
         },
         path: match &route.path {

@@ -6,6 +6,7 @@ mod capture;
 mod limits;
 mod llm;
 mod otel;
+mod prompt;
 mod routes;
 mod upstreams;
 
@@ -21,6 +22,7 @@ pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
 pub use otel::OtelSpec;
+pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
 use routes::{compile_route, same_match};
 pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
 use std::collections::HashSet;
@@ -52,6 +54,9 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// `[otel]`: OTLP export of traces and logs, when set.
     pub otel: Option<OtelSpec>,
+    /// `[[prompts]]`, in order: `RouteTarget::Prompt(i)` is `prompts[i]`; each also has its
+    /// route in `routes`.
+    pub prompts: Vec<std::sync::Arc<PromptSpec>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,7 +195,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     }
     llm.models_limited = llm.models.iter().any(|m| !m.limits.is_empty());
     let names: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
-    if file.routes.is_empty() {
+    if file.routes.is_empty() && file.prompts.is_empty() {
         // Without a route every request is a 404: that is a mistake, never a configuration.
         ck.at(
             &[],
@@ -199,42 +204,39 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
              (e.g. [[routes]] name = \"api\" path_prefix = \"/\" upstream = \"...\")",
         );
     }
-    let mut routes = Vec::new();
-    let mut route_names = HashSet::new();
+    let mut routes = Routes::default();
     for (i, r) in file.routes.iter().enumerate() {
         let base = vec![key("routes"), Seg::Index(i)];
-        if !route_names.insert(r.name.as_str()) {
-            ck.at(
-                &base,
-                &["name"],
-                format!("duplicate route name {:?}", r.name),
+        routes.name(&r.name, &base, &mut ck);
+        if let Some(route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
+            let llm_route = route.target == RouteTarget::Llm;
+            let section = (&r.limits[..], r.capture.as_ref());
+            routes.add(
+                route,
+                section,
+                llm_route,
+                base,
+                (&limit_specs, &log),
+                &mut ck,
             );
         }
-        if let Some(mut route) = compile_route(r, &names, !llm.models.is_empty(), &base, &mut ck) {
-            let llm_route = route.target == RouteTarget::Llm;
-            let resolved = limits::resolve(&r.limits, &limit_specs, llm_route, &base, &mut ck);
-            route.limits = resolved.requests;
-            route.usage_limits = resolved.usage;
-            route.concurrency_limits = resolved.concurrency;
-            route.capture = capture::compile_capture(r.capture.as_ref(), &log.mask, &base, &mut ck);
-            if let Some(j) = routes
-                .iter()
-                .position(|o: &RouteSpec| same_match(o, &route))
-            {
-                ck.at(
-                    &base,
-                    &[],
-                    format!(
-                        "route {:?} matches exactly the requests of route {:?}; one of them can never be chosen",
-                        route.name, routes[j].name
-                    ),
-                );
-            }
-            routes.push(route);
+    }
+    let mut prompts = Vec::new();
+    let model_names = prompt::model_names(file);
+    for (i, p) in file.prompts.iter().enumerate() {
+        let base = vec![key("prompts"), Seg::Index(i)];
+        routes.name(&p.name, &base, &mut ck);
+        let index = prompts.len();
+        if let Some((spec, route)) = prompt::compile_prompt(p, index, &model_names, &base, &mut ck)
+        {
+            prompts.push(std::sync::Arc::new(spec));
+            let section = (&p.limits[..], p.capture.as_ref());
+            routes.add(route, section, true, base, (&limit_specs, &log), &mut ck);
         }
     }
     let store = file.store.as_ref().map(|s| api::compile_store(s, &mut ck));
-    api::check_routes(&routes, store.is_some(), &mut ck);
+    api::check_routes(&routes.specs, &routes.bases, store.is_some(), &mut ck);
+    let routes = routes.specs;
     let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
     let tenants = api::compile_seed(
         &file.tenants,
@@ -263,9 +265,57 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             plans,
             redis,
             otel,
+            prompts,
         })
     } else {
         Err(ck.issues)
+    }
+}
+
+/// The compiled routes (prompt APIs' included) with the key path each came from.
+#[derive(Default)]
+struct Routes<'f> {
+    specs: Vec<RouteSpec>,
+    bases: Vec<Vec<Seg>>,
+    names: HashSet<&'f str>,
+}
+
+impl<'f> Routes<'f> {
+    /// Claims `name` for the entry at `base`: route and prompt API names share one space.
+    fn name(&mut self, name: &'f str, base: &[Seg], ck: &mut Checker) {
+        if !self.names.insert(name) {
+            ck.at(base, &["name"], format!("duplicate route name {name:?}"));
+        }
+    }
+
+    /// Adds a compiled route with its limits (`section`: its `limits` names and `capture`),
+    /// refusing one that matches exactly the requests of another.
+    fn add(
+        &mut self,
+        mut route: RouteSpec,
+        section: (&[String], Option<&schema::CaptureSection>),
+        llm_route: bool,
+        base: Vec<Seg>,
+        (limit_specs, log): (&[LimitSpec], &LogSettings),
+        ck: &mut Checker,
+    ) {
+        let resolved = limits::resolve(section.0, limit_specs, llm_route, &base, ck);
+        route.limits = resolved.requests;
+        route.usage_limits = resolved.usage;
+        route.concurrency_limits = resolved.concurrency;
+        route.capture = capture::compile_capture(section.1, &log.mask, &base, ck);
+        if let Some(j) = self.specs.iter().position(|o| same_match(o, &route)) {
+            ck.at(
+                &base,
+                &[],
+                format!(
+                    "route {:?} matches exactly the requests of route {:?}; one of them can never be chosen",
+                    route.name, self.specs[j].name
+                ),
+            );
+        }
+        self.specs.push(route);
+        self.bases.push(base);
     }
 }
 

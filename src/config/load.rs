@@ -45,6 +45,7 @@ struct Origins {
     tenants: Vec<(usize, usize)>,
     limits: Vec<(usize, usize)>,
     plans: Vec<(usize, usize)>,
+    prompts: Vec<(usize, usize)>,
 }
 
 impl Origins {
@@ -57,6 +58,7 @@ impl Origins {
             "tenants" => Some(&self.tenants),
             "limits" => Some(&self.limits),
             "plans" => Some(&self.plans),
+            "prompts" => Some(&self.prompts),
             _ => None,
         }
     }
@@ -119,7 +121,7 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
     })
 }
 
-/// Makes the store file and OpenAPI documents relative to the main file's directory, so the
+/// Makes the store file, OpenAPI documents and prompts' schema files relative to the main file's directory, so the
 /// gateway finds them whatever directory it was started from.
 fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     let resolve = |p: &mut String| {
@@ -136,14 +138,16 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     if let Some(ca) = merged.redis.as_mut().and_then(|r| r.ca_file.as_mut()) {
         resolve(ca);
     }
-    for doc in merged
-        .routes
-        .iter_mut()
-        .filter_map(|r| r.api.openapi.as_mut())
-    {
+    let routes = merged.routes.iter_mut().map(|r| &mut r.api);
+    let prompts = merged.prompts.iter_mut().map(|p| &mut p.api);
+    for doc in routes.chain(prompts).filter_map(|a| a.openapi.as_mut()) {
         if !doc.starts_with("http://") && !doc.starts_with("https://") {
             resolve(doc);
         }
+    }
+    for p in merged.prompts.iter_mut() {
+        let files = [p.input_file.as_mut(), p.output_schema_file.as_mut()];
+        files.into_iter().flatten().for_each(resolve);
     }
 }
 
@@ -400,6 +404,8 @@ fn merge(
         out.limits.extend(file.limits);
         origins.plans.extend(from(file.plans.len()));
         out.plans.extend(file.plans);
+        origins.prompts.extend(from(file.prompts.len()));
+        out.prompts.extend(file.prompts);
         out.upstreams.extend(file.upstreams);
         out.routes.extend(file.routes);
         out.providers.extend(file.providers);

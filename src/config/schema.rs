@@ -8,12 +8,14 @@ mod capture;
 mod limits;
 mod llm;
 mod otel;
+mod prompt;
 
 pub use api::*;
 pub use capture::*;
 pub use limits::*;
 pub use llm::*;
 pub use otel::*;
+pub use prompt::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,6 +47,9 @@ pub struct FileConfig {
     pub limits: Vec<LimitSection>,
     #[serde(default)]
     pub plans: Vec<PlanSection>,
+    /// Prompt APIs: a model and a template published at a path.
+    #[serde(default)]
+    pub prompts: Vec<PromptSection>,
 }
 
 #[derive(Debug, Deserialize)]

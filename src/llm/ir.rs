@@ -346,6 +346,10 @@ pub enum ErrorKind {
     BadResponse,
     Unavailable,
     Timeout,
+    /// The gateway's own: the path takes another method (405).
+    MethodNotAllowed,
+    /// The gateway's own: the body is not in a media type the path takes (415).
+    UnsupportedMediaType,
 }
 
 impl ErrorKind {
@@ -364,6 +368,8 @@ impl ErrorKind {
             ErrorKind::BadResponse => 502,
             ErrorKind::Unavailable => 503,
             ErrorKind::Timeout => 504,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::UnsupportedMediaType => 415,
         }
     }
 
@@ -401,9 +407,11 @@ impl ErrorKind {
     /// OpenAI's `error.type` for it.
     pub fn openai_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::NotFound => {
-                "invalid_request_error"
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::NotFound
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::UnsupportedMediaType => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
@@ -418,7 +426,9 @@ impl ErrorKind {
     /// Anthropic's `error.type` for it.
     pub fn anthropic_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest => "invalid_request_error",
+            ErrorKind::InvalidRequest
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::UnsupportedMediaType => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::NotFound => "not_found_error",

@@ -6,9 +6,9 @@
 //! `stream`) and returns `Ok(true)`. Nothing reaches the client before an attempt has
 //! succeeded, which is what lets `call` retry and fall back.
 
-mod call;
-mod respond;
-mod stream;
+pub(crate) mod call;
+pub(crate) mod respond;
+pub(crate) mod stream;
 
 use crate::auth::Denied;
 use crate::base::clock::now_ns;
@@ -97,9 +97,35 @@ pub struct Inbound {
     pub body: Bytes,
     pub peek: Peek,
     ir: Option<ChatRequest>,
+    /// The body may go as it came to a provider of the client's format; false for a request
+    /// the gateway made itself (a prompt API's), which is always encoded from `ir`.
+    pub splice: bool,
 }
 
 impl Inbound {
+    /// A request the gateway made (a prompt API's), sent to any provider encoded from `ir`.
+    pub fn rendered(request: ChatRequest) -> Inbound {
+        let mut peek = Peek::default();
+        peek.model = request.model.clone();
+        peek.stream = request.stream;
+        peek.include_usage = request.include_usage;
+        peek.max_output = request.max_tokens.map(u64::from);
+        Inbound {
+            client: Format::OpenAi,
+            body: Bytes::new(),
+            peek,
+            ir: Some(request),
+            splice: false,
+        }
+    }
+
+    /// Appends messages to a rendered request (a prompt API's repair attempt).
+    pub fn push_messages(&mut self, messages: impl IntoIterator<Item = crate::llm::ir::Message>) {
+        if let Some(ir) = self.ir.as_mut() {
+            ir.messages.extend(messages);
+        }
+    }
+
     pub fn ir(&mut self) -> Result<&ChatRequest, ApiError> {
         if self.ir.is_none() {
             self.ir = Some(codec::decode_chat(self.client, &self.body)?);
@@ -157,7 +183,7 @@ pub async fn deny(session: &mut Session, ctx: &mut RequestCtx, d: Denied) -> pin
 }
 
 /// The error a refusal by a limit answers with, in the OpenAI shape (or the client's).
-fn limit_error(l: &crate::limits::vocab::Limited) -> ApiError {
+pub(crate) fn limit_error(l: &crate::limits::vocab::Limited) -> ApiError {
     let (kind, code) = match (l.unavailable, l.kind.status()) {
         (true, _) => (ErrorKind::Unavailable, "rate_limiter_unavailable"),
         (false, 402) => (ErrorKind::BudgetExhausted, l.kind.code()),
@@ -181,7 +207,7 @@ pub async fn limited(
 }
 
 /// Reads the request body, refusing it past `cap` bytes.
-async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorKind::PayloadTooLarge,
@@ -216,7 +242,7 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
 }
 
 /// Reserves the call's estimated usage from the route's token and cost limits.
-async fn reserve(
+pub(crate) async fn reserve(
     ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
@@ -245,7 +271,7 @@ async fn reserve(
 }
 
 /// Settles the reservation with the usage the call record holds (none after a failure).
-fn settle(ctx: &mut RequestCtx) {
+pub(crate) fn settle(ctx: &mut RequestCtx) {
     let Some(budget) = ctx.budget.take() else {
         return;
     };
@@ -316,6 +342,7 @@ async fn admit(
         body,
         peek,
         ir: None,
+        splice: true,
     };
     Ok((inbound, model))
 }

@@ -31,6 +31,7 @@ mod llm_tools;
 mod openapi_doc;
 mod otel;
 mod plans;
+mod prompts;
 mod proxying;
 mod reload;
 mod sdk;

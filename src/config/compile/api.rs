@@ -196,10 +196,17 @@ pub(super) fn compile_api(a: &schema::ApiSection, base: &[Seg], ck: &mut Checker
 }
 
 /// Checks what needs every route: successors name routes, and keyed APIs have a store.
-pub(super) fn check_routes(routes: &[RouteSpec], has_store: bool, ck: &mut Checker) {
+/// `bases` are the routes' key paths (a prompt API's is `prompts[i]`).
+pub(super) fn check_routes(
+    routes: &[RouteSpec],
+    bases: &[Vec<Seg>],
+    has_store: bool,
+    ck: &mut Checker,
+) {
     let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
-    for (i, r) in routes.iter().enumerate() {
-        let base = [k("routes"), Seg::Index(i), k("api")];
+    for (r, at) in routes.iter().zip(bases) {
+        let mut base = at.clone();
+        base.push(k("api"));
         if let Some(s) = &r.api.successor {
             if !names.contains(&s.as_str()) {
                 ck.at(

@@ -36,6 +36,8 @@ pub enum RouteTarget {
     Upstream(usize),
     /// The LLM API over `Config::llm`.
     Llm,
+    /// A prompt API: index into `Config::prompts`.
+    Prompt(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -433,7 +433,7 @@ async fn attempt_chat(
             Reply::Chat(mock::chat(req, &d.spec.model))
         });
     };
-    let same = format == inbound.client;
+    let same = inbound.splice && format == inbound.client;
     let body = if same {
         inbound.peek.splice(&inbound.body, &d.spec.model, true)
     } else {

@@ -15,7 +15,11 @@ use bytes::{Bytes, BytesMut};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
-fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<ResponseHeader> {
+pub(crate) fn header(
+    status: u16,
+    content_type: &str,
+    ctx: &RequestCtx,
+) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
     resp.insert_header(crate::proxy::headers::REQUEST_ID, ctx.request_id.as_str())?;
@@ -31,7 +35,11 @@ fn header(status: u16, content_type: &str, ctx: &RequestCtx) -> pingora::Result<
 }
 
 /// Names what served the call: the public model, the deployment and the attempts it took.
-fn served(resp: &mut ResponseHeader, models: &Models, s: &Success) -> pingora::Result<()> {
+pub(crate) fn served(
+    resp: &mut ResponseHeader,
+    models: &Models,
+    s: &Success,
+) -> pingora::Result<()> {
     let model = &models.models[s.model];
     resp.insert_header("x-tollgate-model", model.spec.name.as_str())?;
     resp.insert_header(
@@ -43,7 +51,7 @@ fn served(resp: &mut ResponseHeader, models: &Models, s: &Success) -> pingora::R
 }
 
 /// Writes a whole answer (and keeps its body, on a route that captures).
-async fn write_whole(
+pub(crate) async fn write_whole(
     session: &mut Session,
     ctx: &mut RequestCtx,
     mut resp: ResponseHeader,
@@ -78,7 +86,7 @@ pub async fn error(
     write_whole(session, ctx, resp, body).await
 }
 
-fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Usage) {
+pub(crate) fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Usage) {
     ctx.attempts = s.attempts;
     ctx.upstream_latency = Some(s.upstream_latency);
     let model = &models.models[s.model];
@@ -102,7 +110,7 @@ fn record_success(ctx: &mut RequestCtx, models: &Models, s: &Success, usage: &Us
     }
 }
 
-fn first_byte(ctx: &mut RequestCtx) {
+pub(crate) fn first_byte(ctx: &mut RequestCtx) {
     let elapsed = ctx.start.elapsed();
     ctx.first_byte.get_or_insert(elapsed);
     let ttft = elapsed.as_secs_f64() * 1e3;
@@ -111,7 +119,7 @@ fn first_byte(ctx: &mut RequestCtx) {
     }
 }
 
-fn record_failure(ctx: &mut RequestCtx, f: &Failure) {
+pub(crate) fn record_failure(ctx: &mut RequestCtx, f: &Failure) {
     ctx.attempts = f.attempts;
     if let Some(rec) = ctx.llm.as_mut() {
         rec.attempts = f.attempts;
@@ -250,7 +258,7 @@ async fn stream(
 /// The usage a stream cut short is charged: what the provider reported, where it falls short
 /// of the estimate (the prompt's bytes, the content bytes sent) the estimate; and whether any
 /// of it is estimated.
-fn cut_usage(reported: Usage, prompt_bytes: usize, sent_bytes: u64) -> (Usage, bool) {
+pub(crate) fn cut_usage(reported: Usage, prompt_bytes: usize, sent_bytes: u64) -> (Usage, bool) {
     use crate::limits::budget::tokens_of_bytes;
     let mut usage = reported;
     let mut estimated = false;

@@ -597,13 +597,16 @@ limits = ["one-a-minute"]
     assert!(r.headers().contains_key("retry-after"));
 }
 
-/// `openapi-spec-validator` (PyPI) on a document: its output when it refuses it.
+/// `openapi-spec-validator` (PyPI, pinned in the SDK venv) on a document: its output when it
+/// refuses it.
 fn openapi_problems(doc: &Value) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("openapi.json");
     std::fs::write(&path, doc.to_string()).unwrap();
     let out = output_within(
-        std::process::Command::new("openapi-spec-validator").arg(&path),
+        std::process::Command::new(crate::sdk::python())
+            .args(["-m", "openapi_spec_validator"])
+            .arg(&path),
         Duration::from_secs(60),
     );
     (!out.status.success()).then(|| {

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod headers;
 pub mod hygiene;
 pub mod llm;
+mod mcp;
 mod record;
 pub mod trace;
 pub mod upstream;
@@ -49,6 +50,8 @@ pub struct GatewayState {
     pub ids: RequestIds,
     /// OpenTelemetry: the worker's exporter, or off.
     pub otel: crate::telemetry::otel::Otel,
+    /// MCP sessions, shared with every worker.
+    pub sessions: crate::mcp::sessions::SessionTable,
 }
 
 pub struct Gateway {
@@ -63,6 +66,8 @@ struct Onward {
     llm: Option<Arc<Models>>,
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
+    /// The request is to the MCP endpoint (`[mcp]`), with the snapshot it is answered under.
+    mcp: Option<(Arc<Snapshot>, Arc<crate::mcp::Catalog>)>,
 }
 
 /// Request limits still to decide in Redis, with the snapshot they were drawn under (kept
@@ -135,6 +140,18 @@ impl Gateway {
         let session = &*session;
         let expects_continue = hygiene::expects_continue(session.req_header())?;
         let req = session.req_header();
+        // The one cost of `[mcp]` to other requests: this comparison.
+        if let Some(catalog) = snapshot.mcp.as_ref() {
+            if catalog.spec.path == req.uri.path() {
+                let onward = Onward {
+                    keepalive: server.keepalive_timeout,
+                    llm: None,
+                    expects_continue,
+                    mcp: Some((Arc::clone(&snapshot), catalog.clone())),
+                };
+                return Ok((onward, None));
+            }
+        }
         let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
         let route = snapshot
             .routes
@@ -168,6 +185,7 @@ impl Gateway {
             keepalive: server.keepalive_timeout,
             llm,
             expects_continue,
+            mcp: None,
         };
         Ok((onward, in_redis))
     }
@@ -295,6 +313,9 @@ impl ProxyHttp for Gateway {
         // Only now that the request may go on is the client asked for its body.
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;
+        }
+        if let Some((snapshot, catalog)) = onward.mcp {
+            return mcp::serve(self, session, ctx, snapshot, catalog).await;
         }
         match onward.llm {
             Some(models) => llm::serve(session, ctx, models).await,

@@ -5,6 +5,7 @@ pub mod api;
 mod capture;
 mod limits;
 mod llm;
+pub mod mcp;
 mod otel;
 mod routes;
 mod upstreams;
@@ -20,6 +21,7 @@ pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
+pub use mcp::McpSpec;
 pub use otel::OtelSpec;
 use routes::{compile_route, same_match};
 pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
@@ -52,6 +54,8 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// `[otel]`: OTLP export of traces and logs, when set.
     pub otel: Option<OtelSpec>,
+    /// `[mcp]`: the Model Context Protocol endpoint, when enabled.
+    pub mcp: Option<McpSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +238,10 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
     }
     let store = file.store.as_ref().map(|s| api::compile_store(s, &mut ck));
+    let mcp = file
+        .mcp
+        .as_ref()
+        .and_then(|m| mcp::compile(m, store.is_some(), &mut ck));
     api::check_routes(&routes, store.is_some(), &mut ck);
     let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
     let tenants = api::compile_seed(
@@ -263,6 +271,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             plans,
             redis,
             otel,
+            mcp,
         })
     } else {
         Err(ck.issues)

@@ -7,12 +7,14 @@ mod api;
 mod capture;
 mod limits;
 mod llm;
+mod mcp;
 mod otel;
 
 pub use api::*;
 pub use capture::*;
 pub use limits::*;
 pub use llm::*;
+pub use mcp::*;
 pub use otel::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -39,6 +41,7 @@ pub struct FileConfig {
     pub store: Option<StoreSection>,
     pub redis: Option<RedisSection>,
     pub otel: Option<OtelSection>,
+    pub mcp: Option<McpSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
     #[serde(default)]

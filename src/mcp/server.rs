@@ -20,10 +20,14 @@ pub const ASSUMED_VERSION: &str = "2025-03-26";
 /// Resources' URIs: `tollgate://catalog/{api}`.
 pub const RESOURCE_PREFIX: &str = "tollgate://catalog/";
 
-/// An API the caller may use, in its current lifecycle state.
+/// An API of the catalog the caller's tenant may see, in its current lifecycle state.
 pub struct Visible<'a> {
     pub api: &'a Api,
     pub state: Lifecycle,
+    /// Whether the data plane's API gate lets the caller's key call it now (subscribed,
+    /// approved). Only callable APIs' tools are listed; a call to another visible API's tool
+    /// is still made, and the gate's refusal comes back as a tool error naming the reason.
+    pub callable: bool,
 }
 
 /// What to do with a request.
@@ -65,6 +69,7 @@ pub fn dispatch<'a>(method: &str, params: &Value, visible: &[Visible<'a>]) -> St
         "tools/list" => paged(params, || {
             let tools: Vec<Value> = visible
                 .iter()
+                .filter(|v| v.callable)
                 .flat_map(|v| v.api.tools.iter().map(Tool::to_json))
                 .collect();
             json!({ "tools": tools })

@@ -11,6 +11,7 @@ mod loopback;
 use super::{drain_rest, Gateway, RequestCtx};
 use crate::auth::directory::{presented_key, Denied, KeyEntry};
 use crate::base::clock::{now_ms, now_unix};
+use crate::config::Lifecycle;
 use crate::error::GatewayError;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError, INVALID_REQUEST};
 use crate::mcp::server::{self, Step, Visible};
@@ -141,8 +142,8 @@ fn authenticate<'d>(
     directory.authenticate(presented, now_unix())
 }
 
-/// The APIs the key may call, by the data plane's own gate, and whose catalog entry its
-/// tenant may see.
+/// The catalog entries the key's tenant may see (published or deprecated, visible to it),
+/// each marked callable or not by the data plane's own API gate.
 fn visible<'c>(
     catalog: &'c Catalog,
     snapshot: &Snapshot,
@@ -156,15 +157,21 @@ fn visible<'c>(
         .apis
         .iter()
         .filter(|api| api.route.spec.api.visibility.admits(tenant))
-        .filter(|api| {
-            let mut known = None;
-            super::access::check(&api.route, snapshot, directory, req, &mut known).is_ok()
-        })
-        .map(|api| Visible {
-            api,
-            state: directory
+        .filter_map(|api| {
+            let state = directory
                 .state_override(&api.route.name)
-                .map_or(api.route.spec.api.state, |o| o.state),
+                .map_or(api.route.spec.api.state, |o| o.state);
+            if !matches!(state, Lifecycle::Published | Lifecycle::Deprecated) {
+                return None;
+            }
+            let mut known = None;
+            let callable =
+                super::access::check(&api.route, snapshot, directory, req, &mut known).is_ok();
+            Some(Visible {
+                api,
+                state,
+                callable,
+            })
         })
         .collect()
 }

@@ -18,11 +18,12 @@ pub struct HttpCall {
 /// Builds the request, or says which argument is wrong.
 pub fn build(op: &Operation, args: &Map<String, Value>) -> Result<HttpCall, String> {
     if op.body != BodyFrom::Arguments {
-        if let Some(unknown) = args.keys().find(|k| {
-            !op.path_params.contains(k)
-                && !op.query_params.contains(k)
-                && !(op.body == BodyFrom::Argument && k.as_str() == "body")
-        }) {
+        let known = |k: &String| {
+            op.path_params.contains(k)
+                || op.query_params.contains(k)
+                || (op.body == BodyFrom::Argument && k.as_str() == "body")
+        };
+        if let Some(unknown) = args.keys().find(|k| !known(k)) {
             return Err(format!("unknown argument {unknown:?}"));
         }
     }

@@ -56,6 +56,10 @@ pub(super) async fn serve(
     let idle = catalog.spec.session_idle;
     let session_id = header(session, SESSION_ID).map(String::from);
     if method == Method::DELETE {
+        // A body is not expected; one that is sent is read off the connection, not answered.
+        if !super::drain_body(session).await {
+            session.set_keepalive(None);
+        }
         let status = match session_id {
             None => 400,
             Some(id) if sessions.close(&id, owner, now_ms(), idle) => 204,

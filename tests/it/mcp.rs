@@ -46,6 +46,11 @@ struct Setup {
 }
 
 fn setup(workers: usize) -> Setup {
+    setup_with(workers, "")
+}
+
+/// `setup` with `mcp` as the lines of the `[mcp]` section.
+fn setup_with(workers: usize, mcp: &str) -> Setup {
     let up = Upstream::start("svc", |req| {
         let body = String::from_utf8_lossy(&req.body).into_owned();
         Reply::ok(json!({"method": req.method, "path": req.path, "body": body}).to_string())
@@ -62,6 +67,7 @@ fn setup(workers: usize) -> Setup {
 path = "tollgate.db"
 
 [mcp]
+{mcp}
 
 [[upstreams]]
 name = "svc"
@@ -357,15 +363,21 @@ fn sessions_are_shared_by_workers_bound_to_their_key_and_ended_by_delete() {
     assert_eq!((status, body.as_str()), (202, ""));
     let answer = r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#;
     assert_eq!(raw.post(Some(&s.web), Some(&sid), answer).0, 202);
-    // Many connections, so both workers serve the session.
+    // Many connections, so both workers serve the session. A generated request id ends with
+    // its worker's request counter (8 hex digits): the same count twice means two workers.
+    let mut counts = std::collections::HashSet::new();
+    let mut two_workers = false;
     for i in 0..16 {
-        let (status, _, body) = raw.post(Some(&s.web), Some(&sid), &rpc(i, "ping"));
+        let (status, headers, body) = raw.post(Some(&s.web), Some(&sid), &rpc(i, "ping"));
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             serde_json::from_str::<Value>(&body).unwrap()["result"],
             json!({})
         );
+        let id = headers["x-request-id"].to_str().unwrap().to_string();
+        two_workers |= !counts.insert(id[id.len() - 8..].to_string());
     }
+    assert!(two_workers, "every request went to one worker: {counts:?}");
     // Another key's requests do not find the session.
     let (status, _, body) = raw.post(Some(&s.svc), Some(&sid), &rpc(1, "ping"));
     assert_eq!(status, 404, "{body}");
@@ -476,6 +488,27 @@ fn bad_requests_get_the_transports_answers() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// `enabled = false` leaves the path to the routes; a reload turns the endpoint on (its session
+/// table is mapped at start either way).
+#[test]
+fn the_endpoint_is_turned_on_by_a_reload() {
+    let s = setup_with(1, "enabled = false");
+    let raw = Raw::new(&s.gw);
+    let (status, _, body) = raw.post(Some(&s.web), None, INIT);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("route_not_found"), "{body}");
+    let text = std::fs::read_to_string(&s.gw.config_path).unwrap();
+    s.gw.rewrite_config(&text.replace("enabled = false", "enabled = true"));
+    s.gw.signal(libc::SIGHUP);
+    wait_for(
+        "the MCP endpoint after the reload",
+        Duration::from_secs(10),
+        || (raw.post(Some(&s.web), None, INIT).0 == 200).then_some(()),
+    );
+    let sid = raw.initialize(&s.web);
+    assert_eq!(raw.post(Some(&s.web), Some(&sid), &rpc(2, "ping")).0, 200);
 }
 
 #[test]

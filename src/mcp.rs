@@ -36,6 +36,8 @@ pub enum Refusal {
     NotAcceptable,
     #[error("MCP messages are JSON: send Content-Type: application/json")]
     MediaType,
+    #[error("origin {0:?} may not call the MCP endpoint (see mcp.allowed_origins)")]
+    Origin(String),
     #[error(transparent)]
     Sessions(#[from] sessions::OpenError),
 }
@@ -46,6 +48,7 @@ impl Refusal {
             Refusal::Method(_) => 405,
             Refusal::NotAcceptable => 406,
             Refusal::MediaType => 415,
+            Refusal::Origin(_) => 403,
             Refusal::Sessions(_) => 503,
         }
     }
@@ -55,6 +58,7 @@ impl Refusal {
             Refusal::Method(_) => "method_not_allowed",
             Refusal::NotAcceptable => "not_acceptable",
             Refusal::MediaType => "unsupported_media_type",
+            Refusal::Origin(_) => "origin_not_allowed",
             Refusal::Sessions(_) => "mcp_sessions_unavailable",
         }
     }

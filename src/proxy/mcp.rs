@@ -44,6 +44,13 @@ pub(super) async fn serve(
         let err = Refusal::Method(method.to_string()).into();
         return Gateway::refuse_now(session, ctx, err).await;
     }
+    // Against DNS rebinding: a browser page of another origin gets nothing (the spec's rule).
+    if let Some(origin) = header(session, "origin") {
+        if !catalog.spec.admits_origin(origin) {
+            let err = Refusal::Origin(origin.to_string()).into();
+            return Gateway::refuse_now(session, ctx, err).await;
+        }
+    }
     let directory = gw.state.directory.load();
     let key = match authenticate(session, &directory) {
         Ok(k) => k,

@@ -402,7 +402,7 @@ fn sessions_are_shared_by_workers_bound_to_their_key_and_ended_by_delete() {
 
 #[test]
 fn bad_requests_get_the_transports_answers() {
-    let s = setup(1);
+    let s = setup_with(1, r#"allowed_origins = ["https://app.example"]"#);
     let raw = Raw::new(&s.gw);
     // No key, a bad key: 401 before anything else.
     let (status, _, body) = raw.post(None, None, INIT);
@@ -472,6 +472,21 @@ fn bad_requests_get_the_transports_answers() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
     assert_eq!(resp.headers()["allow"], "POST, DELETE");
+    // A browser page of an origin not allowed gets 403; an allowed one goes on.
+    let from = |origin: &str| {
+        raw.http
+            .post(s.gw.url("/mcp"))
+            .bearer_auth(&s.web.full)
+            .header("content-type", "application/json")
+            .header("origin", origin)
+            .body(INIT)
+            .send()
+            .unwrap()
+    };
+    let resp = from("https://evil.example");
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.text().unwrap().contains("origin_not_allowed"));
+    assert_eq!(from("https://app.example").status().as_u16(), 200);
     // DELETE without a session id.
     let resp = raw
         .http
@@ -531,4 +546,26 @@ upstream = "u"
     assert!(!ok, "{out}");
     assert!(out.contains("mcp.path"), "{out}");
     assert!(out.contains("[mcp] needs a [store]"), "{out}");
+    let (ok, out) = validate(
+        r#"
+[server]
+listen = ["127.0.0.1:1"]
+[store]
+path = "t.db"
+[mcp]
+allowed_origins = ["app.example", "https://app.example/path"]
+[[upstreams]]
+name = "u"
+targets = ["127.0.0.1:2"]
+[[routes]]
+name = "r"
+path_prefix = "/"
+upstream = "u"
+"#,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("mcp.allowed_origins[0]") && out.contains("mcp.allowed_origins[1]"),
+        "{out}"
+    );
 }

@@ -12,6 +12,18 @@ pub struct McpSpec {
     pub max_sessions: usize,
     pub session_idle: Duration,
     pub call_timeout: Duration,
+    /// Lowercase, without a trailing `/`; `*` for any.
+    pub allowed_origins: Vec<String>,
+}
+
+impl McpSpec {
+    /// Whether a request with this `Origin` header may go on.
+    pub fn admits_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim().trim_end_matches('/');
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
 }
 
 /// Sessions the shared table holds when `[mcp]` is not set (it is mapped at start either way,
@@ -39,6 +51,20 @@ pub(super) fn compile(m: &McpSection, has_store: bool, ck: &mut Checker) -> Opti
     if m.call_timeout.0.is_zero() {
         ck.at(&base, &["call_timeout"], "must be more than 0s");
     }
+    for (i, o) in m.allowed_origins.iter().enumerate() {
+        let host = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        let host = host.map(|h| h.trim_end_matches('/'));
+        let ok = o == "*" || host.is_some_and(|h| !h.is_empty() && !h.contains('/'));
+        if !ok {
+            ck.at(
+                &[key("mcp"), key("allowed_origins"), crate::config::problem::Seg::Index(i)],
+                &[],
+                format!("{o:?}: an origin is a scheme and a host, e.g. \"https://app.example.com\", or \"*\""),
+            );
+        }
+    }
     if m.enabled && !has_store {
         // Every MCP request is authenticated with an API key, and keys live in the store.
         ck.at(
@@ -52,5 +78,32 @@ pub(super) fn compile(m: &McpSection, has_store: bool, ck: &mut Checker) -> Opti
         max_sessions: m.max_sessions,
         session_idle: m.session_idle.0,
         call_timeout: m.call_timeout.0,
+        allowed_origins: m
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_match_without_case_or_a_trailing_slash() {
+        let spec = |o: &[&str]| McpSpec {
+            path: "/mcp".into(),
+            max_sessions: 1,
+            session_idle: Duration::from_secs(1),
+            call_timeout: Duration::from_secs(1),
+            allowed_origins: o.iter().map(|s| s.to_string()).collect(),
+        };
+        let s = spec(&["https://app.example"]);
+        assert!(s.admits_origin("https://APP.example/"));
+        assert!(!s.admits_origin("https://evil.example"));
+        assert!(!s.admits_origin("null"));
+        assert!(!spec(&[]).admits_origin("https://app.example"));
+        assert!(spec(&["*"]).admits_origin("null"));
+    }
 }

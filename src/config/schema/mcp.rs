@@ -26,6 +26,11 @@ pub struct McpSection {
     /// The longest one `tools/call` may wait for its API's answer.
     #[serde(default = "default_call_timeout")]
     pub call_timeout: Dur,
+    /// Browser origins (`https://app.example.com`) whose pages may call the endpoint; a
+    /// request with another `Origin` header is refused (403), against DNS rebinding. Clients
+    /// that are not browsers send no `Origin`. `["*"]` allows every origin.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 fn yes() -> bool {

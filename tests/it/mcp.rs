@@ -53,7 +53,13 @@ fn setup(workers: usize) -> Setup {
 fn setup_with(workers: usize, mcp: &str) -> Setup {
     let up = Upstream::start("svc", |req| {
         let body = String::from_utf8_lossy(&req.body).into_owned();
-        Reply::ok(json!({"method": req.method, "path": req.path, "body": body}).to_string())
+        let reply =
+            Reply::ok(json!({"method": req.method, "path": req.path, "body": body}).to_string());
+        match req.path.as_str() {
+            "/orders/items/boom" => Reply::ok("the shelf fell over").status(500),
+            "/orders/items/slow" => reply.delay(Duration::from_secs(3)),
+            _ => reply,
+        }
     });
     let docs = tempfile::tempdir().unwrap();
     let orders = docs.path().join("orders.json");
@@ -503,6 +509,30 @@ fn bad_requests_get_the_transports_answers() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// An API's failure and an API slower than `call_timeout` are tool errors, never a hang.
+#[test]
+fn failing_and_slow_apis_are_tool_errors() {
+    let s = setup_with(1, r#"call_timeout = "500ms""#);
+    let raw = Raw::new(&s.gw);
+    let sid = raw.initialize(&s.web);
+    let call = |id: &str| {
+        let msg = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "orders.getItem", "arguments": {"id": id}}});
+        let (status, _, body) = raw.post(Some(&s.web), Some(&sid), &msg.to_string());
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["result"]["isError"], true, "{v}");
+        v["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(call("boom"), "HTTP 500: the shelf fell over");
+    let t0 = std::time::Instant::now();
+    assert_eq!(call("slow"), "no answer within 500ms");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
 }
 
 /// `enabled = false` leaves the path to the routes; a reload turns the endpoint on (its session

@@ -94,3 +94,23 @@ fn documents_without_paths_have_no_tools() {
     assert!(from_openapi("x", "/x", &json!({"openapi": "3.0.0"})).is_empty());
     assert!(from_openapi("x", "/x", &json!("text")).is_empty());
 }
+
+/// How another kind of API (a prompt API) offers itself: its input schema as the tool's, the
+/// arguments as the body of a POST to its path.
+#[test]
+fn a_whole_body_tool_posts_its_arguments() {
+    let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}});
+    let t = Tool::whole_body(
+        "translate v1",
+        "Translates",
+        "/prompts/translate/v1",
+        schema.clone(),
+    );
+    assert_eq!(t.name, "translate_v1");
+    assert_eq!(t.to_json()["inputSchema"], schema);
+    let args = json!({"text": "hi"}).as_object().unwrap().clone();
+    let call = crate::mcp::call::build(&t.op, &args).unwrap();
+    assert_eq!(call.method, Method::POST);
+    assert_eq!(call.path_and_query, "/prompts/translate/v1");
+    assert_eq!(call.body.unwrap(), br#"{"text":"hi"}"#);
+}

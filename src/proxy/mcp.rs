@@ -51,98 +51,169 @@ pub(super) async fn serve(
             return Gateway::refuse_now(session, ctx, err).await;
         }
     }
-    let directory = gw.state.directory.load();
+    // An Arc, not a guard: it is kept across the awaits below.
+    let directory = gw.state.directory.load_full();
     let key = match authenticate(session, &directory) {
         Ok(k) => k,
         Err(e) => return Gateway::refuse_now(session, ctx, e.into()).await,
     };
     ctx.principal = Some(key.principal.clone());
     ctx.key_id = Some(key.id.clone());
-    let owner = crate::limits::local::key_hash(&[b"mcp", key.id.as_bytes()]);
-    let sessions = &gw.state.sessions;
-    let idle = catalog.spec.session_idle;
-    let session_id = header(session, SESSION_ID).map(String::from);
+    let endpoint = Endpoint {
+        gw,
+        owner: crate::limits::local::key_hash(&[b"mcp", key.id.as_bytes()]),
+        key,
+        directory: &directory,
+        snapshot: &snapshot,
+        catalog: &catalog,
+    };
     if method == Method::DELETE {
+        return endpoint.end_session(session, ctx).await;
+    }
+    endpoint.post(session, ctx).await
+}
+
+/// An authenticated request to the endpoint, with the world it is answered in.
+struct Endpoint<'a> {
+    gw: &'a Gateway,
+    key: &'a KeyEntry,
+    /// The hash of the key a session belongs to.
+    owner: u64,
+    directory: &'a crate::auth::Directory,
+    snapshot: &'a Snapshot,
+    catalog: &'a Catalog,
+}
+
+impl Endpoint<'_> {
+    async fn end_session(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
         // A body is not expected; one that is sent is read off the connection, not answered.
         if !super::drain_body(session).await {
             session.set_keepalive(None);
         }
-        let status = match session_id {
+        let sessions = &self.gw.state.sessions;
+        let idle = self.catalog.spec.session_idle;
+        let status = match header(session, SESSION_ID) {
             None => 400,
-            Some(id) if sessions.close(&id, owner, now_ms(), idle) => 204,
+            Some(id) if sessions.close(id, self.owner, now_ms(), idle) => 204,
             Some(_) => 404,
         };
-        return empty(session, ctx, status).await;
+        empty(session, ctx, status).await
     }
-    if let Err(r) = check_media(session) {
-        return Gateway::refuse_now(session, ctx, r.into()).await;
-    }
-    let body = match read_body(session, snapshot.config.server.max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) => return Gateway::refuse_now(session, ctx, e).await,
-    };
-    let message = match jsonrpc::parse(&body) {
-        Ok(m) => m,
-        Err(e) => return rpc(session, ctx, 400, &e.to_json(), None).await,
-    };
-    if let Incoming::Request { id, method, params } = &message {
-        if method == "initialize" {
-            let opened = sessions.open(owner, now_ms(), idle);
-            let sid = match opened {
-                Ok(s) => s,
-                Err(e) => return Gateway::refuse_now(session, ctx, Refusal::from(e).into()).await,
-            };
-            let answer = jsonrpc::result(id, server::initialize(params));
-            return rpc(session, ctx, 200, &answer, Some(&sid)).await;
+
+    /// One message: `initialize` opens a session; anything else needs one.
+    async fn post(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+        if let Err(r) = check_media(session) {
+            return Gateway::refuse_now(session, ctx, r.into()).await;
         }
-    }
-    let id = match &message {
-        Incoming::Request { id, .. } => id.clone(),
-        _ => Value::Null,
-    };
-    let known = match &session_id {
-        None => Err((400, "Mcp-Session-Id header required: send initialize first")),
-        Some(sid) if sessions.touch(sid, owner, now_ms(), idle) => Ok(()),
-        Some(_) => Err((404, "unknown or ended session: send initialize again")),
-    };
-    if let Err((status, why)) = known {
-        let err = RpcError::new(INVALID_REQUEST, why).with_id(&id);
-        return rpc(session, ctx, status, &err.to_json(), None).await;
-    }
-    if let Some(v) = header(session, PROTOCOL_VERSION) {
-        if !server::VERSIONS.contains(&v) {
-            let why = format!(
-                "unsupported MCP-Protocol-Version {v:?}; this server speaks {}",
-                server::VERSIONS.join(", ")
-            );
-            let err = RpcError::new(INVALID_REQUEST, why).with_id(&id);
-            return rpc(session, ctx, 400, &err.to_json(), None).await;
-        }
-    }
-    let Incoming::Request { id, method, params } = message else {
-        // Notifications and responses are acknowledged, with no body.
-        return empty(session, ctx, 202).await;
-    };
-    let visible = visible(&catalog, &snapshot, &directory, session, key);
-    let answer = match server::dispatch(&method, &params, &visible) {
-        Step::Reply(result) => jsonrpc::result(&id, result),
-        Step::Fail(e) => e.with_id(&id).to_json(),
-        Step::Call(_tool, call) => {
-            let result = match loopback::listener(&snapshot.config.server.listen) {
-                None => server::error_content("the gateway has no listener to call"),
-                Some(to) => {
-                    let timeout = catalog.spec.call_timeout;
-                    let req = session.req_header();
-                    match loopback::send(to, &call, req, &ctx.request_id, timeout).await {
-                        Ok(a) => server::tool_result(a.status, &a.body),
-                        Err(msg) => server::error_content(&msg),
+        let cap = self.snapshot.config.server.max_body_bytes;
+        let body = match read_body(session, cap).await {
+            Ok(b) => b,
+            Err(e) => return Gateway::refuse_now(session, ctx, e).await,
+        };
+        let message = match jsonrpc::parse(&body) {
+            Ok(m) => m,
+            Err(e) => return rpc(session, ctx, 400, &e.to_json(), None).await,
+        };
+        let sessions = &self.gw.state.sessions;
+        let idle = self.catalog.spec.session_idle;
+        let (id, method, params) = match message {
+            Incoming::Request { id, method, params } if method == "initialize" => {
+                let sid = match sessions.open(self.owner, now_ms(), idle) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return Gateway::refuse_now(session, ctx, Refusal::from(e).into()).await
                     }
-                }
-            };
-            jsonrpc::result(&id, result)
+                };
+                let answer = jsonrpc::result(&id, server::initialize(&params));
+                return rpc(session, ctx, 200, &answer, Some(&sid)).await;
+            }
+            Incoming::Request { id, method, params } => (Some(id), method, params),
+            _ => (None, String::new(), Value::Null),
+        };
+        let answer_to = id.clone().unwrap_or(Value::Null);
+        if let Err((status, why)) = self.check_session(session) {
+            let err = RpcError::new(INVALID_REQUEST, why).with_id(&answer_to);
+            return rpc(session, ctx, status, &err.to_json(), None).await;
         }
-    };
-    rpc(session, ctx, 200, &answer, None).await
+        let Some(id) = id else {
+            // Notifications and responses are acknowledged, with no body.
+            return empty(session, ctx, 202).await;
+        };
+        let answer = self.answer(session, ctx, &id, &method, &params).await;
+        rpc(session, ctx, 200, &answer, None).await
+    }
+
+    /// The session must be the key's and live, and the protocol version one this server has.
+    fn check_session(&self, session: &Session) -> Result<(), (u16, String)> {
+        let idle = self.catalog.spec.session_idle;
+        match header(session, SESSION_ID) {
+            None => {
+                let why = "Mcp-Session-Id header required: send initialize first";
+                return Err((400, why.into()));
+            }
+            Some(sid)
+                if self
+                    .gw
+                    .state
+                    .sessions
+                    .touch(sid, self.owner, now_ms(), idle) => {}
+            Some(_) => {
+                return Err((
+                    404,
+                    "unknown or ended session: send initialize again".into(),
+                ))
+            }
+        }
+        match header(session, PROTOCOL_VERSION) {
+            Some(v) if !server::VERSIONS.contains(&v) => Err((
+                400,
+                format!(
+                    "unsupported MCP-Protocol-Version {v:?}; this server speaks {}",
+                    server::VERSIONS.join(", ")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The response to a request: from `server::dispatch`, or a tool call's answer.
+    async fn answer(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        id: &Value,
+        method: &str,
+        params: &Value,
+    ) -> Value {
+        let visible = visible(
+            self.catalog,
+            self.snapshot,
+            self.directory,
+            session,
+            self.key,
+        );
+        let call = match server::dispatch(method, params, &visible) {
+            Step::Reply(result) => return jsonrpc::result(id, result),
+            Step::Fail(e) => return e.with_id(id).to_json(),
+            Step::Call(_, call) => call,
+        };
+        let result = match loopback::listener(&self.snapshot.config.server.listen) {
+            None => server::error_content("the gateway has no listener to call"),
+            Some(to) => {
+                let timeout = self.catalog.spec.call_timeout;
+                let req = session.req_header();
+                match loopback::send(to, &call, req, &ctx.request_id, timeout).await {
+                    Ok(a) => server::tool_result(a.status, &a.body),
+                    Err(msg) => server::error_content(&msg),
+                }
+            }
+        };
+        jsonrpc::result(id, result)
+    }
 }
 
 fn authenticate<'d>(

@@ -68,6 +68,9 @@ pub enum OpenError {
     Busy,
 }
 
+/// Slots looked at to open a session.
+const PROBES: usize = 4096;
+
 /// Claims tried before giving up: a claim lasts a few atomic operations, so this is only
 /// reached when far more sessions open at once than the table has slots.
 const TRIES: usize = 64;
@@ -125,11 +128,13 @@ impl SessionTable {
         Err(OpenError::Busy)
     }
 
-    /// A free or idle slot if there is one, else the least recently used.
+    /// A free or idle slot if there is one, else the least recently used, among at most
+    /// `PROBES` slots from a random start: opening a session costs the same in a table of any
+    /// size (the whole table, at the default size).
     fn victim(&self, start: usize, now: u64, idle: Duration) -> usize {
         let n = self.slots.len();
         let mut oldest = (start, u64::MAX);
-        for k in 0..n {
+        for k in 0..n.min(PROBES) {
             let i = (start + k) % n;
             let slot = &self.slots[i];
             match slot.tag.load(Acquire) {

@@ -33,8 +33,8 @@ pub struct Visible<'a> {
 /// What to do with a request.
 pub enum Step<'a> {
     Reply(Value),
-    /// Make this request as the caller and answer with `tool_result`.
-    Call(&'a Tool, HttpCall),
+    /// Make this request to `api` as the caller and answer with `tool_result`.
+    Call(&'a Api, HttpCall),
     Fail(RpcError),
 }
 
@@ -110,10 +110,10 @@ fn call_tool<'a>(params: &Value, visible: &[Visible<'a>]) -> Step<'a> {
             ))
         }
     };
-    let Some(tool) = visible
+    let Some((api, tool)) = visible
         .iter()
-        .flat_map(|v| v.api.tools.iter())
-        .find(|t| t.name == name)
+        .flat_map(|v| v.api.tools.iter().map(|t| (v.api, t)))
+        .find(|(_, t)| t.name == name)
     else {
         return Step::Fail(RpcError::new(
             INVALID_PARAMS,
@@ -122,7 +122,7 @@ fn call_tool<'a>(params: &Value, visible: &[Visible<'a>]) -> Step<'a> {
     };
     // Wrong arguments are a tool error, which the model can read and correct (2025-11-25).
     match call::build(&tool.op, &args) {
-        Ok(http) => Step::Call(tool, http),
+        Ok(http) => Step::Call(api, http),
         Err(msg) => Step::Reply(error_content(&format!("{name}: {msg}"))),
     }
 }

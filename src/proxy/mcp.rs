@@ -11,7 +11,7 @@ mod loopback;
 use super::{drain_rest, Gateway, RequestCtx};
 use crate::auth::directory::{presented_key, Denied, KeyEntry};
 use crate::base::clock::{now_ms, now_unix};
-use crate::config::Lifecycle;
+use crate::config::{AuthMode, Lifecycle};
 use crate::error::GatewayError;
 use crate::mcp::jsonrpc::{self, Incoming, RpcError, INVALID_REQUEST};
 use crate::mcp::server::{self, Step, Visible};
@@ -196,17 +196,19 @@ impl Endpoint<'_> {
             session,
             self.key,
         );
-        let call = match server::dispatch(method, params, &visible) {
+        let (api, call) = match server::dispatch(method, params, &visible) {
             Step::Reply(result) => return jsonrpc::result(id, result),
             Step::Fail(e) => return e.with_id(id).to_json(),
-            Step::Call(_, call) => call,
+            Step::Call(api, call) => (api, call),
         };
+        // The caller's key goes to keyed APIs only: an open API's upstream never sees it.
+        let keyed = api.route.spec.api.auth == AuthMode::ApiKey;
         let result = match loopback::listener(&self.snapshot.config.server.listen) {
             None => server::error_content("the gateway has no listener to call"),
             Some(to) => {
                 let timeout = self.catalog.spec.call_timeout;
                 let req = session.req_header();
-                match loopback::send(to, &call, req, &ctx.request_id, timeout).await {
+                match loopback::send(to, &call, req, keyed, &ctx.request_id, timeout).await {
                     Ok(a) => server::tool_result(a.status, &a.body),
                     Err(msg) => server::error_content(&msg),
                 }

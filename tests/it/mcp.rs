@@ -106,6 +106,13 @@ auth = "api_key"
 visibility = ["globex"]
 openapi = "{billing}"
 
+[[routes]]
+name = "open"
+path_prefix = "/open"
+upstream = "svc"
+[routes.api]
+openapi = "{billing}"
+
 [[tenants]]
 name = "acme"
 [[tenants.apps]]
@@ -190,7 +197,7 @@ fn the_sdk_lists_what_each_key_may_call_and_calls_it_through_the_data_plane() {
     );
     assert_eq!(
         names(&web["tools"]),
-        ["orders.createItem", "orders.getItem"]
+        ["open.getInvoice", "orders.createItem", "orders.getItem"]
     );
     let get = &web["tools"]["orders.getItem"];
     assert_eq!(get["description"], "Get one item");
@@ -202,7 +209,11 @@ fn the_sdk_lists_what_each_key_may_call_and_calls_it_through_the_data_plane() {
     // The catalog entries acme may see: not `secret`, visible to globex only.
     assert_eq!(
         web["resources"],
-        json!(["tollgate://catalog/orders", "tollgate://catalog/billing"])
+        json!([
+            "tollgate://catalog/orders",
+            "tollgate://catalog/billing",
+            "tollgate://catalog/open"
+        ])
     );
     let entry = &web["read"]["tollgate://catalog/orders"];
     assert_eq!(entry["description"], "Orders of the shop");
@@ -266,9 +277,9 @@ fn the_sdk_lists_what_each_key_may_call_and_calls_it_through_the_data_plane() {
     );
     assert_eq!(
         names(&svc["tools"]),
-        ["billing.getInvoice", "secret.getInvoice"]
+        ["billing.getInvoice", "open.getInvoice", "secret.getInvoice"]
     );
-    assert_eq!(svc["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(svc["resources"].as_array().unwrap().len(), 4);
     assert_eq!(svc["calls"][0]["isError"], false, "{}", svc["calls"]);
     assert_eq!(s.up.last_request().unwrap().path, "/billing/invoices/7");
 }
@@ -282,7 +293,8 @@ fn a_call_the_api_gate_refuses_is_a_tool_error_with_its_message() {
         json!([{"name": "orders.getItem", "arguments": {"id": "1"}},
                {"name": "secret.getInvoice", "arguments": {"n": 1}}]),
     );
-    assert_eq!(idle["tools"], json!({}), "no subscription, no tools");
+    // No subscription: only the open API's tools.
+    assert_eq!(names(&idle["tools"]), ["open.getInvoice"]);
     let c = &idle["calls"];
     assert_eq!(c[0]["isError"], true, "{c}");
     let text = c[0]["text"].as_str().unwrap();
@@ -533,6 +545,33 @@ fn failing_and_slow_apis_are_tool_errors() {
     let t0 = std::time::Instant::now();
     assert_eq!(call("slow"), "no answer within 500ms");
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}
+
+/// A keyed API's upstream never sees the key (the API gate strips it), and an open API's
+/// never gets it either: the tool call does not send it there.
+#[test]
+fn an_open_apis_upstream_never_sees_the_callers_key() {
+    let s = setup(1);
+    let raw = Raw::new(&s.gw);
+    let sid = raw.initialize(&s.web);
+    for (tool, path) in [
+        ("open.getInvoice", "/open/invoices/3"),
+        ("orders.getItem", "/orders/items/3"),
+    ] {
+        let arg = if tool.starts_with("open") { "n" } else { "id" };
+        let msg = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {arg: 3}}});
+        let (status, _, body) = raw.post(Some(&s.web), Some(&sid), &msg.to_string());
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"isError\":false"), "{body}");
+        let got = s.up.last_request().unwrap();
+        assert_eq!(got.path, path);
+        let all = format!("{:?}", got.headers);
+        assert!(
+            !all.contains(&s.web.full) && !all.contains(&s.web.id),
+            "{all}"
+        );
+    }
 }
 
 /// `enabled = false` leaves the path to the routes; a reload turns the endpoint on (its session

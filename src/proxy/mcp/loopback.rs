@@ -35,16 +35,19 @@ pub fn listener(listen: &[SocketAddr]) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, addr.port()))
 }
 
-/// Makes `call` as the client of `incoming` (its `Host` and key headers), with the MCP
-/// request's id so the two records can be matched; fails with a message for the tool error.
+/// Makes `call` as the client of `incoming` (its `Host`, and its key headers when `with_key`),
+/// with the MCP request's id so the two records can be matched; fails with a message for the
+/// tool error.
 pub async fn send(
     to: SocketAddr,
     call: &HttpCall,
     incoming: &RequestHeader,
+    with_key: bool,
     request_id: &str,
     timeout: Duration,
 ) -> Result<Answer, String> {
-    let req = request(call, incoming, request_id).map_err(|e| format!("bad request: {e}"))?;
+    let req =
+        request(call, incoming, with_key, request_id).map_err(|e| format!("bad request: {e}"))?;
     let body = Bytes::from(call.body.clone().unwrap_or_default());
     match tokio::time::timeout(timeout, exchange(to, req, body, timeout)).await {
         Ok(r) => r,
@@ -58,6 +61,7 @@ pub async fn send(
 fn request(
     call: &HttpCall,
     incoming: &RequestHeader,
+    with_key: bool,
     request_id: &str,
 ) -> pingora::Result<RequestHeader> {
     let mut req = RequestHeader::build(call.method.clone(), call.path_and_query.as_bytes(), None)?;
@@ -67,9 +71,9 @@ fn request(
         .cloned()
         .unwrap_or_else(|| http::HeaderValue::from_static("localhost"));
     req.insert_header(http::header::HOST, host)?;
-    for name in KEY_HEADERS {
-        if let Some(v) = incoming.headers.get(name) {
-            req.insert_header(name, v.clone())?;
+    for name in KEY_HEADERS.iter().filter(|_| with_key) {
+        if let Some(v) = incoming.headers.get(*name) {
+            req.insert_header(*name, v.clone())?;
         }
     }
     req.insert_header(crate::proxy::headers::REQUEST_ID, request_id)?;

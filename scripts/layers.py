@@ -33,6 +33,7 @@ LAYERS = [
     ["config"],
     ["store", "auth", "telemetry"],
     ["llm", "limits", "routing"],
+    ["mcp"],
     ["snapshot"],
     ["proxy", "error"],
     ["admin", "master", "worker", "cli"],

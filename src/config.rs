@@ -10,11 +10,12 @@ pub mod problem;
 pub mod schema;
 
 pub use compile::api::valid_name;
+pub use compile::mcp::DEFAULT_SESSIONS as DEFAULT_MCP_SESSIONS;
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
     HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy,
-    MaskRules, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput,
+    MaskRules, McpSpec, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput,
     PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec,
     RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, UpstreamSpec,
     Visibility, MAX_CAPTURE_BYTES,

@@ -49,6 +49,9 @@ pub enum GatewayError {
     },
     #[error("{0}")]
     RateLimited(#[from] crate::limits::vocab::Limited),
+    /// An HTTP request the MCP endpoint does not take (method, media type, no session room).
+    #[error("{0}")]
+    Mcp(#[from] crate::mcp::Refusal),
     #[error("{0}")]
     Other(String),
 }
@@ -73,6 +76,7 @@ impl GatewayError {
             GatewayError::Retired { .. } => 410,
             GatewayError::RateLimited(l) if l.unavailable => 503,
             GatewayError::RateLimited(l) => l.kind.status(),
+            GatewayError::Mcp(r) => r.status(),
             GatewayError::Other(_) => 500,
         }
     }
@@ -105,6 +109,7 @@ impl GatewayError {
             GatewayError::Retired { .. } => "api_retired",
             GatewayError::RateLimited(l) if l.unavailable => "rate_limiter_unavailable",
             GatewayError::RateLimited(l) => l.kind.code(),
+            GatewayError::Mcp(r) => r.code(),
             GatewayError::Other(_) => "internal_error",
         }
     }
@@ -120,6 +125,7 @@ impl GatewayError {
                 | GatewayError::Denied(_)
                 | GatewayError::Retired { .. }
                 | GatewayError::RateLimited(_)
+                | GatewayError::Mcp(_)
         )
     }
 

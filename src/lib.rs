@@ -19,6 +19,7 @@ pub mod error;
 pub mod limits;
 pub mod llm;
 pub mod master;
+pub mod mcp;
 pub mod procfs;
 pub mod proxy;
 pub mod routing;

@@ -48,6 +48,8 @@ pub struct Master {
     concurrency: ConcurrencyTable,
     /// The most refused buckets, beside it.
     top: TopTable,
+    /// The host's MCP sessions, mapped before the first fork like the tables above.
+    sessions: crate::mcp::sessions::SessionTable,
     children: Vec<Child>,
     stopping: Option<Instant>,
     /// Whether the children left at the stop deadline were told to die.
@@ -136,6 +138,17 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
             return 1;
         }
     };
+    let sessions = config
+        .mcp
+        .as_ref()
+        .map_or(crate::config::DEFAULT_MCP_SESSIONS, |m| m.max_sessions);
+    let sessions = match crate::mcp::sessions::SessionTable::map(sessions) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: cannot map the MCP session table: {e}");
+            return 1;
+        }
+    };
     let set = signal_set();
     // SAFETY: blocks signals for this (single) thread; they are taken with sigtimedwait below.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -149,6 +162,7 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
         limiter,
         concurrency,
         top,
+        sessions,
         children: Vec::new(),
         stopping: None,
         killed_the_rest: false,
@@ -284,6 +298,7 @@ impl Master {
                 limiter: self.limiter,
                 concurrency: self.concurrency,
                 top: self.top,
+                sessions: self.sessions,
             }),
             Role::Admin => crate::admin::run(
                 self.config.clone(),
@@ -523,6 +538,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("store.path", store_path(old) != store_path(new)),
         ("[otel]", old.otel != new.otel),
         ("server.limit_slots", o.limit_slots != n.limit_slots),
+        ("mcp.max_sessions", max_sessions(old) != max_sessions(new)),
         (
             "server.concurrency_slots",
             o.concurrency_slots != n.concurrency_slots,
@@ -531,6 +547,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))
     .collect()
+}
+
+fn max_sessions(c: &Config) -> Option<usize> {
+    c.mcp.as_ref().map(|m| m.max_sessions)
 }
 
 fn store_path(c: &Config) -> Option<&std::path::Path> {

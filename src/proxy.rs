@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod headers;
 pub mod hygiene;
 pub mod llm;
+mod mcp;
 pub mod prompt;
 mod record;
 pub mod trace;
@@ -50,6 +51,8 @@ pub struct GatewayState {
     pub ids: RequestIds,
     /// OpenTelemetry: the worker's exporter, or off.
     pub otel: crate::telemetry::otel::Otel,
+    /// MCP sessions, shared with every worker.
+    pub sessions: crate::mcp::sessions::SessionTable,
 }
 
 pub struct Gateway {
@@ -66,6 +69,8 @@ struct Onward {
     prompt: Option<Arc<crate::config::PromptSpec>>,
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
+    /// The request is to the MCP endpoint (`[mcp]`), with the snapshot it is answered under.
+    mcp: Option<(Arc<Snapshot>, Arc<crate::mcp::Catalog>)>,
 }
 
 /// Request limits still to decide in Redis, with the snapshot they were drawn under (kept
@@ -138,6 +143,19 @@ impl Gateway {
         let session = &*session;
         let expects_continue = hygiene::expects_continue(session.req_header())?;
         let req = session.req_header();
+        // The one cost of `[mcp]` to other requests: this comparison.
+        if let Some(catalog) = snapshot.mcp.as_ref() {
+            if catalog.spec.path == req.uri.path() {
+                let onward = Onward {
+                    keepalive: server.keepalive_timeout,
+                    llm: None,
+                    prompt: None,
+                    expects_continue,
+                    mcp: Some((Arc::clone(&snapshot), catalog.clone())),
+                };
+                return Ok((onward, None));
+            }
+        }
         let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
         let route = snapshot
             .routes
@@ -173,6 +191,7 @@ impl Gateway {
             llm,
             prompt,
             expects_continue,
+            mcp: None,
         };
         Ok((onward, in_redis))
     }
@@ -300,6 +319,9 @@ impl ProxyHttp for Gateway {
         // Only now that the request may go on is the client asked for its body.
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;
+        }
+        if let Some((snapshot, catalog)) = onward.mcp {
+            return mcp::serve(self, session, ctx, snapshot, catalog).await;
         }
         match (onward.llm, onward.prompt) {
             (Some(models), Some(p)) => prompt::serve(session, ctx, models, p).await,

@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub limit_metrics: Vec<Arc<crate::telemetry::metrics::LimitMetrics>>,
     /// `config.limits` by name, for the limits keys carry (plans, attachments).
     pub limit_index: crate::limits::draws::Index,
+    /// What `/mcp` offers, when `[mcp]` is on.
+    pub mcp: Option<Arc<crate::mcp::Catalog>>,
     /// LLM metrics by public model, then provider: every pair the configuration can serve
     /// (and `""` for a call no provider answered), so a call finds its counters without a lock
     /// and no caller can add a label.
@@ -53,7 +55,7 @@ impl Snapshot {
                 Arc::new(group)
             })
             .collect();
-        let routes = config
+        let routes: Vec<(crate::config::RouteSpec, Arc<Route>)> = config
             .routes
             .iter()
             .map(|spec| {
@@ -70,7 +72,13 @@ impl Snapshot {
                 (spec.clone(), Arc::new(route))
             })
             .collect();
+        // The OpenAPI files are read here, once per configuration (at start or reload).
+        let mcp = config.mcp.as_ref().map(|spec| {
+            let all: Vec<Arc<Route>> = routes.iter().map(|(_, r)| r.clone()).collect();
+            Arc::new(crate::mcp::Catalog::build(spec, &all))
+        });
         Snapshot {
+            mcp,
             llm_metrics: llm_metrics(&config, registry),
             limit_index: crate::limits::draws::index(&config.limits),
             limit_metrics: config

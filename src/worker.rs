@@ -43,6 +43,8 @@ pub struct WorkerArgs {
     pub concurrency: crate::limits::concurrency::ConcurrencyTable,
     /// The most refused buckets of the host, counted on refusals.
     pub top: crate::limits::top::TopTable,
+    /// The host's MCP sessions.
+    pub sessions: crate::mcp::sessions::SessionTable,
 }
 
 /// Runs the worker until it is told to stop; never returns.
@@ -115,6 +117,7 @@ pub fn run(args: WorkerArgs) -> ! {
         call_store,
         ids: RequestIds::new(),
         otel,
+        sessions: args.sessions,
     });
     let server_cfg = &args.config.server;
     let conf = ServerConf {

@@ -5,6 +5,7 @@ pub mod api;
 mod capture;
 mod limits;
 mod llm;
+pub mod mcp;
 mod otel;
 mod prompt;
 mod routes;
@@ -21,6 +22,7 @@ pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
+pub use mcp::McpSpec;
 pub use otel::OtelSpec;
 pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
 use routes::{compile_route, same_match};
@@ -57,6 +59,8 @@ pub struct Config {
     /// `[[prompts]]`, in order: `RouteTarget::Prompt(i)` is `prompts[i]`; each also has its
     /// route in `routes`.
     pub prompts: Vec<std::sync::Arc<PromptSpec>>,
+    /// `[mcp]`: the Model Context Protocol endpoint, when enabled.
+    pub mcp: Option<McpSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -235,6 +239,10 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
     }
     let store = file.store.as_ref().map(|s| api::compile_store(s, &mut ck));
+    let mcp = file
+        .mcp
+        .as_ref()
+        .and_then(|m| mcp::compile(m, store.is_some(), &mut ck));
     api::check_routes(&routes.specs, &routes.bases, store.is_some(), &mut ck);
     let routes = routes.specs;
     let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
@@ -266,6 +274,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             redis,
             otel,
             prompts,
+            mcp,
         })
     } else {
         Err(ck.issues)

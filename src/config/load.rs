@@ -38,6 +38,7 @@ struct Origins {
     store: Option<usize>,
     redis: Option<usize>,
     otel: Option<usize>,
+    mcp: Option<usize>,
     upstreams: Vec<(usize, usize)>,
     routes: Vec<(usize, usize)>,
     providers: Vec<(usize, usize)>,
@@ -393,6 +394,10 @@ fn merge(
             once("otel", &mut origins.otel, problems);
             out.otel = Some(o);
         }
+        if let Some(m) = file.mcp {
+            once("mcp", &mut origins.mcp, problems);
+            out.mcp = Some(m);
+        }
         let from = |n: usize| (0..n).map(move |i| (src, i));
         origins.upstreams.extend(from(file.upstreams.len()));
         origins.routes.extend(from(file.routes.len()));
@@ -440,6 +445,7 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         ("store", _) => origins.store,
         ("redis", _) => origins.redis,
         ("otel", _) => origins.otel,
+        ("mcp", _) => origins.mcp,
         _ => None,
     };
     sources[src.unwrap_or(0)].problem(&at, issue.message)

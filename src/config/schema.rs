@@ -7,6 +7,7 @@ mod api;
 mod capture;
 mod limits;
 mod llm;
+mod mcp;
 mod otel;
 mod prompt;
 
@@ -14,6 +15,7 @@ pub use api::*;
 pub use capture::*;
 pub use limits::*;
 pub use llm::*;
+pub use mcp::*;
 pub use otel::*;
 pub use prompt::*;
 use serde::{Deserialize, Deserializer};
@@ -41,6 +43,7 @@ pub struct FileConfig {
     pub store: Option<StoreSection>,
     pub redis: Option<RedisSection>,
     pub otel: Option<OtelSection>,
+    pub mcp: Option<McpSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
     #[serde(default)]

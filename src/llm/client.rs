@@ -174,7 +174,8 @@ impl Client {
     }
 }
 
-async fn exchange(
+/// Writes a request with its whole body and waits for the response header; the status.
+pub(crate) async fn exchange(
     session: &mut HttpSession,
     req: RequestHeader,
     body: Bytes,

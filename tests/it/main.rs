@@ -28,6 +28,7 @@ mod llm;
 mod llm_resilience;
 mod llm_tls;
 mod llm_tools;
+mod mcp;
 mod openapi_doc;
 mod otel;
 mod plans;

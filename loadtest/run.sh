@@ -18,14 +18,16 @@ KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) afte
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
 SINK_ROUNDS="${SINK_ROUNDS:-6}"       # rounds of the log and store cases (each: the sink off and on)
-CASES="${CASES:-get post llm auth limit redis lease log store}" # get (GET /small), post (POST /json),
+CASES="${CASES:-get post llm auth limit redis lease log store prompt}" # get (GET /small), post (POST /json),
                                      # llm (chat), auth (an API-key route vs. its open twin),
                                      # limit (a route with a local limit that never refuses vs.
                                      # its open twin), redis / lease (the same with a cluster
                                      # limit in Redis, decided per request / from leases),
                                      # log (GET /small with the access log to a file vs. off,
                                      # for tollgate and for nginx), store (GET /small with the
-                                     # call store, [log.store], on vs. off)
+                                     # call store, [log.store], on vs. off), prompt (a prompt
+                                     # API on the mock provider vs. the same request to
+                                     # /v1/chat/completions)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -73,8 +75,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ " get post llm auth limit redis lease log store " == *" $c "* ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store)"
+    [[ " get post llm auth limit redis lease log store prompt " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt)"
 done
 [[ "$SINK_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "SINK_ROUNDS must be a whole number of rounds, not '$SINK_ROUNDS'"
 want() { [[ " $CASES " == *" $1 "* ]]; }
@@ -242,9 +244,12 @@ OPENAI_ANSWER='{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.com
 ANTHROPIC_ANSWER='{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Your order 48213 shipped on November 20 and should arrive by Tuesday."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":231,"output_tokens":27,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}'
 ANSWER_TEXT='Your order 48213 shipped on November 20 and should arrive by Tuesday.'
 
+# The conversation of every chat request (no " or \ in them: they go into JSON and TOML as is).
+SYSTEM_TEXT='You are the customer support assistant of Northwind Outfitters, an online shop for hiking and camping gear. Answer in at most three sentences, in a friendly and factual tone. Use only the order data given in the conversation; if something is not in it, say that you do not know and offer to hand the question to a human agent. Never ask for payment details, passwords or full card numbers, and do not make promises about refunds. Dates are in the customer time zone (Europe/Paris); today is Sunday, November 23.'
+USER_TEXT='Hi, I ordered a two-person tent and a pair of trekking poles last week (order 48213, placed on November 17, standard shipping to Lyon). The order page says shipped but the tracking link does not open for me. When will the parcel arrive, and where can I find the tracking number? I am leaving for a trip on Saturday morning and need the tent by then.'
 # chat_body MODEL FILE : writes the chat completion request for public model MODEL.
 chat_body() {
-    printf '%s' '{"model":"'"$1"'","messages":[{"role":"system","content":"You are the customer support assistant of Northwind Outfitters, an online shop for hiking and camping gear. Answer in at most three sentences, in a friendly and factual tone. Use only the order data given in the conversation; if something is not in it, say that you do not know and offer to hand the question to a human agent. Never ask for payment details, passwords or full card numbers, and do not make promises about refunds. Dates are in the customer time zone (Europe/Paris); today is Sunday, November 23."},{"role":"user","content":"Hi, I ordered a two-person tent and a pair of trekking poles last week (order 48213, placed on November 17, standard shipping to Lyon). The order page says shipped but the tracking link does not open for me. When will the parcel arrive, and where can I find the tracking number? I am leaving for a trip on Saturday morning and need the tent by then."}],"temperature":0.2,"max_tokens":256}' >"$2"
+    printf '%s' '{"model":"'"$1"'","messages":[{"role":"system","content":"'"$SYSTEM_TEXT"'"},{"role":"user","content":"'"$USER_TEXT"'"}],"temperature":0.2,"max_tokens":256}' >"$2"
 }
 CHAT_GPT="$TMP/chat-gpt.json"
 CHAT_CLAUDE="$TMP/chat-claude.json"
@@ -272,6 +277,16 @@ CHAT_GPT_LUA="$TMP/chat_gpt.lua"
 CHAT_CLAUDE_LUA="$TMP/chat_claude.lua"
 post_lua "$CHAT_GPT" "$CHAT_GPT_LUA"
 post_lua "$CHAT_CLAUDE" "$CHAT_CLAUDE_LUA"
+# prompt: the same conversation to the mock's `demo`, as a chat request and as the input of a
+# prompt API whose template is that conversation.
+PROMPT_CHAT="$TMP/prompt-chat.json"
+PROMPT_INPUT="$TMP/prompt-input.json"
+chat_body demo "$PROMPT_CHAT"
+printf '%s' '{"question":"'"$USER_TEXT"'"}' >"$PROMPT_INPUT"
+PROMPT_CHAT_LUA="$TMP/prompt_chat.lua"
+PROMPT_API_LUA="$TMP/prompt_api.lua"
+post_lua "$PROMPT_CHAT" "$PROMPT_CHAT_LUA"
+post_lua "$PROMPT_INPUT" "$PROMPT_API_LUA"
 
 # ---------------------------------------------------------------------------------------------
 # Upstream: nginx, one worker, fixed answers
@@ -522,6 +537,31 @@ deployments = [{ provider = "openai", model = "gpt-4o-mini" }]
 name = "claude"
 deployments = [{ provider = "anthropic", model = "claude-sonnet-4-5" }]
 EOF
+if want prompt; then
+    cat >>"$TCONF" <<EOF
+
+# prompt: the in-process mock, called through a prompt API and through the chat API.
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+deployments = [{ provider = "mock", model = "mock-1" }]
+
+[[prompts]]
+name = "support"
+path = "/prompts/support"
+model = "demo"
+temperature = 0.2
+max_tokens = 256
+input = { type = "object", required = ["question"], properties = { question = { type = "string", maxLength = 4000 } } }
+messages = [
+  { role = "system", content = "$SYSTEM_TEXT" },
+  { role = "user", content = "{{question}}" },
+]
+EOF
+fi
 if want_redis; then
     # redis / lease: a cluster limit that never refuses, in a redis-server beside wrk.
     start redis "$LOAD_CPU" redis-server --bind "$HOST" --port "$RPORT" --save "" --appendonly no
@@ -599,6 +639,11 @@ if want llm; then
         '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
     check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_CLAUDE" \
         '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
+fi
+if want prompt; then
+    check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$PROMPT_CHAT" \
+        '"object":"chat.completion"' '"total_tokens"'
+    check_llm tollgate "http://$HOST:$TPORT/prompts/support" "$PROMPT_INPUT" '"output":' '"usage":'
 fi
 if want auth; then
     body_is_with_key() {
@@ -732,35 +777,44 @@ twin_ratio() { # twin_ratio CASE GOAL : sum over the rounds of CASE / sum of its
     awk -v a="$a" -v b="$b" -v c="$case" -v g="$goal" \
         'BEGIN { printf "%s: req/s against the open twin route = %.3f over four rounds (goal %s)\n", c, (b > 0) ? a / b : 0, g }'
 }
-# sink_twins CASE PROXY OFF-URL ON-URL : GET /small with a sink (the access log to a file, the
-# call store) off and on, SINK_ROUNDS rounds alternating which goes first.
-sink_twins() {
-    local case=$1 proxy=$2 off=$3 on=$4 round kind order url
+# rounds CASE PROXY KIND-A URL-A LUA-A KIND-B URL-B LUA-B : SINK_ROUNDS rounds, each measuring
+# URL-A and URL-B back to back (which goes first alternates); LUA "-" is a plain GET.
+rounds() {
+    local case=$1 proxy=$2 round kind order url lua
     for round in $(seq "$SINK_ROUNDS"); do
-        order="off on"
-        ((round % 2)) || order="on off"
+        order="$3 $6"
+        ((round % 2)) || order="$6 $3"
         for kind in $order; do
-            if [[ "$kind" == off ]]; then url=$off; else url=$on; fi
-            measure "$case: $kind $round" "$proxy" "$url/small"
+            if [[ "$kind" == "$3" ]]; then url=$4 lua=$5; else url=$7 lua=$8; fi
+            if [[ "$lua" == - ]]; then
+                measure "$case: $kind $round" "$proxy" "$url"
+            else
+                measure "$case: $kind $round" "$proxy" "$url" -s "$lua"
+            fi
         done
     done
 }
-# sink_ratio CASE PROXY WHAT NOTE : req/s with the sink on / off. Each round measures both
-# back to back, so its ratio is free of the drift between rounds; the median of the rounds'
-# ratios is the figure (one disturbed run moves it little), the ratio of the sums is shown too.
-sink_ratio() {
-    local case=$1 proxy=$2 what=$3 note=$4 round pairs=()
+# sink_twins CASE PROXY OFF-URL ON-URL : GET /small with a sink (the access log to a file, the
+# call store) off and on.
+sink_twins() { rounds "$1" "$2" off "$3/small" - on "$4/small" -; }
+# round_ratio CASE PROXY KIND-A KIND-B WHAT NOTE : req/s of KIND-A / KIND-B. Each round measures
+# both back to back, so its ratio is free of the drift between rounds; the median of the
+# rounds' ratios is the figure (one disturbed run moves it little), the ratio of the sums is
+# shown too.
+round_ratio() {
+    local case=$1 proxy=$2 a=$3 b=$4 what=$5 note=$6 round pairs=()
     for round in $(seq "$SINK_ROUNDS"); do
-        pairs+=("${RPS["$case: on $round|$proxy"]} ${RPS["$case: off $round|$proxy"]}")
+        pairs+=("${RPS["$case: $a $round|$proxy"]} ${RPS["$case: $b $round|$proxy"]}")
     done
     printf '%s\n' "${pairs[@]}" | awk -v c="$case" -v p="$proxy" -v w="$what" -v n="$note" '
         { on += $1; off += $2; r[NR] = ($2 > 0) ? $1 / $2 : 0 }
         END {
             for (i = 2; i <= NR; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
             m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-            printf "%s: %s req/s with %s / off = %.3f, the median of %d rounds (sums: %.3f)%s\n", c, p, w, m, NR, (off > 0) ? on / off : 0, n
+            printf "%s: %s req/s %s = %.3f, the median of %d rounds (sums: %.3f)%s\n", c, p, w, m, NR, (off > 0) ? on / off : 0, n
         }'
 }
+sink_ratio() { round_ratio "$1" "$2" on off "with $3 / off" "$4"; }
 if want auth; then twins auth /keyed; fi
 if want limit; then twins limit /limited; fi
 if want redis; then twins redis /redis; fi
@@ -770,6 +824,10 @@ if want log; then
     sink_twins log tollgate "${URL[tollgate]}" "http://$HOST:$TLPORT"
 fi
 if want store; then sink_twins store tollgate "${URL[tollgate]}" "http://$HOST:$TSPORT"; fi
+if want prompt; then
+    rounds prompt tollgate chat "${URL[tollgate]}/v1/chat/completions" "$PROMPT_CHAT_LUA" \
+        api "${URL[tollgate]}/prompts/support" "$PROMPT_API_LUA"
+fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -813,6 +871,9 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
         sink_ratio log tollgate "the access log to a file" " (goal 0.95)"
     fi
     if want store; then sink_ratio store tollgate "the call store" " (goal 0.9)"; fi
+    if want prompt; then
+        round_ratio prompt tollgate api chat "of the prompt API / the same chat request" " (goal 0.9)"
+    fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

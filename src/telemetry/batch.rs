@@ -226,11 +226,25 @@ impl Shared {
     /// records already wait.
     fn hand_over(&self, batch: Records) {
         let records = batch.count;
-        let waiting = self.stats.queued.fetch_add(records, Relaxed) + records;
-        if waiting > self.queue || self.tx.try_send(Msg::Batch(batch)).is_err() {
-            self.stats.queued.fetch_sub(records, Relaxed);
-            self.stats.dropped.fetch_add(records as u64, Relaxed);
+        if self.enqueue(records) && self.tx.try_send(Msg::Batch(batch)).is_err() {
+            self.drop_queued(records);
         }
+    }
+
+    /// Counts `records` as waiting for the writer; when that would make more than `queue`,
+    /// counts them as dropped instead and says `false`.
+    fn enqueue(&self, records: usize) -> bool {
+        let waiting = self.stats.queued.fetch_add(records, Relaxed) + records;
+        if waiting > self.queue {
+            self.drop_queued(records);
+            return false;
+        }
+        true
+    }
+
+    fn drop_queued(&self, records: usize) {
+        self.stats.queued.fetch_sub(records, Relaxed);
+        self.stats.dropped.fetch_add(records as u64, Relaxed);
     }
 
     /// An empty buffer with room for a batch: a spare if there is one.
@@ -267,10 +281,13 @@ impl Shared {
                 }
                 std::mem::replace(&mut *buf, Records::new(self.spare()))
             };
-            // Swept, not handed over: counted here, and never dropped (a thread's buffer is
-            // bounded on its own).
-            self.stats.queued.fetch_add(records.count, Relaxed);
-            self.give_back(writer.take(records));
+            // Bounded like a hand-over: a writer that is behind (a sink that blocks) must not
+            // gather one more buffer per thread at every sweep.
+            if self.enqueue(records.count) {
+                self.give_back(writer.take(records));
+            } else {
+                self.give_back(records.bytes);
+            }
         }
     }
 }

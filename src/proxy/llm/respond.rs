@@ -2,7 +2,7 @@
 //! list; and completing the call record.
 
 use super::call::{client_gone, Failure, Outcome, Reply, Success};
-use super::stream::{Source, Writer};
+use super::stream::{Encode, Source, Writer};
 use super::Inbound;
 use crate::error::GatewayError;
 use crate::llm::codec;
@@ -174,21 +174,54 @@ async fn stream(
     inbound: &Inbound,
     mut s: Success,
 ) -> pingora::Result<bool> {
-    let Reply::Stream(source) = std::mem::replace(
-        &mut s.reply,
-        Reply::Raw {
-            body: Bytes::new(),
-            usage: Usage::default(),
-        },
-    ) else {
+    let Some(source) = take_stream(&mut s) else {
         return Ok(true);
     };
-    let mut source: Source = *source;
+    let mut writer = Writer::new(inbound.client, &source, inbound.include_usage());
+    pump(
+        session,
+        ctx,
+        models,
+        s,
+        source,
+        &mut writer,
+        inbound.body.len(),
+    )
+    .await
+}
+
+/// The provider's stream of a successful call, when it answered with one.
+pub(crate) fn take_stream(s: &mut Success) -> Option<Source> {
+    let placeholder = Reply::Raw {
+        body: Bytes::new(),
+        usage: Usage::default(),
+    };
+    match std::mem::replace(&mut s.reply, placeholder) {
+        Reply::Stream(source) => Some(*source),
+        other => {
+            s.reply = other;
+            None
+        }
+    }
+}
+
+/// Writes `source` to the client as `enc` encodes it, event by event, until it ends, breaks or
+/// the client leaves (which abandons the provider's call); then completes the call record:
+/// the outcome, and the usage (estimated from `prompt_bytes` and what was delivered when the
+/// stream was cut). Serves the chat APIs' streams and prompt APIs' alike.
+pub(crate) async fn pump(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    models: &Models,
+    s: Success,
+    mut source: Source,
+    enc: &mut impl Encode,
+    prompt_bytes: usize,
+) -> pingora::Result<bool> {
     let mut resp = header(200, "text/event-stream", ctx)?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-cache")?;
     served(&mut resp, models, &s)?;
     session.write_response_header(Box::new(resp), false).await?;
-    let mut writer = Writer::new(inbound.client, &source, inbound.include_usage());
     let mut out = BytesMut::with_capacity(4096);
     let mut outcome = "ok";
     loop {
@@ -204,22 +237,22 @@ async fn stream(
                 break;
             }
             Some(Ok(Some(item))) => {
-                writer.item(&item, &mut out);
+                enc.item(&item, &mut out);
                 false
             }
             Some(Ok(None)) => {
-                writer.finish(&mut out);
+                enc.finish(&mut out);
                 true
             }
             Some(Err(e)) => {
-                writer.error(&e, &mut out);
+                enc.error(&e, &mut out);
                 outcome = "truncated";
                 ctx.error = Some(GatewayError::Llm(e));
                 true
             }
         };
         if !out.is_empty() {
-            if writer.content_seen {
+            if enc.content_seen() {
                 first_byte(ctx);
             }
             let chunk = out.split().freeze();
@@ -235,7 +268,7 @@ async fn stream(
                 source.abandon().await;
                 break;
             }
-            writer.sent();
+            enc.sent();
         }
         if done {
             source.abandon().await;
@@ -244,8 +277,8 @@ async fn stream(
         }
     }
     let (usage, estimated) = match outcome {
-        "ok" => (writer.usage, false),
-        _ => cut_usage(writer.usage, inbound.body.len(), writer.delivered_bytes),
+        "ok" => (enc.usage(), false),
+        _ => cut_usage(enc.usage(), prompt_bytes, enc.delivered()),
     };
     if let Some(rec) = ctx.llm.as_mut() {
         rec.outcome = outcome.into();

@@ -156,18 +156,36 @@ impl Source {
     }
 }
 
+/// What the stream pump (`respond::pump`) needs from the encoder of the client's events: the
+/// chat APIs' (`Writer`) or a prompt API's.
+pub trait Encode {
+    fn item(&mut self, item: &Item, out: &mut BytesMut);
+    /// The clean end.
+    fn finish(&mut self, out: &mut BytesMut);
+    /// The provider's stream broke.
+    fn error(&mut self, err: &ApiError, out: &mut BytesMut);
+    /// Generated content (not only framing) has been encoded: the answer's first byte.
+    fn content_seen(&self) -> bool;
+    /// The output so far has reached the client.
+    fn sent(&mut self);
+    /// The usage the provider reported.
+    fn usage(&self) -> Usage;
+    /// Bytes of generated content written to the client: what a cut stream is charged for.
+    fn delivered(&self) -> u64;
+}
+
 /// Turns items into the bytes the client gets.
 pub struct Writer {
     client: Format,
     same_format: bool,
     include_usage: bool,
     encoder: StreamEncoder,
-    pub usage: Usage,
-    pub content_seen: bool,
+    usage: Usage,
+    content_seen: bool,
     /// Bytes of generated content (text, thinking, tool arguments) in output not yet written.
     pending_bytes: u64,
     /// Bytes of generated content written to the client: what a cut stream is charged for.
-    pub delivered_bytes: u64,
+    delivered_bytes: u64,
 }
 
 impl Writer {
@@ -183,8 +201,10 @@ impl Writer {
             delivered_bytes: 0,
         }
     }
+}
 
-    pub fn item(&mut self, item: &Item, out: &mut BytesMut) {
+impl Encode for Writer {
+    fn item(&mut self, item: &Item, out: &mut BytesMut) {
         let mut only_usage = !item.events.is_empty();
         for ev in &item.events {
             match ev {
@@ -214,20 +234,32 @@ impl Writer {
     }
 
     /// The output so far has reached the client.
-    pub fn sent(&mut self) {
+    fn sent(&mut self) {
         self.delivered_bytes += std::mem::take(&mut self.pending_bytes);
     }
 
     /// The clean end: a translated stream gets its closing events (a same-format one already
     /// carried the provider's).
-    pub fn finish(&mut self, out: &mut BytesMut) {
+    fn finish(&mut self, out: &mut BytesMut) {
         if !self.same_format {
             self.encoder.finish(out);
         }
     }
 
-    pub fn error(&mut self, err: &ApiError, out: &mut BytesMut) {
+    fn error(&mut self, err: &ApiError, out: &mut BytesMut) {
         self.encoder.error(err, out);
+    }
+
+    fn content_seen(&self) -> bool {
+        self.content_seen
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    fn delivered(&self) -> u64 {
+        self.delivered_bytes
     }
 }
 

@@ -1,15 +1,17 @@
 //! A prompt API's streamed answer: the provider's text as `delta` events (`{"text": ...}`),
 //! then `done` (`{"usage": ..., "model": ...}`), or `error` when the provider's stream breaks.
+//! The pump (reading, writing, the client leaving, the call record) is the chat APIs'
+//! (`respond::pump`); this file is only the events.
 
 use super::{usage_json, ERRORS};
-use crate::error::GatewayError;
 use crate::llm::ir::{ApiError, ErrorKind, StreamEvent, Usage};
 use crate::llm::models::Models;
 use crate::llm::sse;
 use crate::proxy::ctx::RequestCtx;
-use crate::proxy::llm::call::{client_gone, Reply, Success};
-use crate::proxy::llm::{respond, stream::Source};
-use bytes::{Bytes, BytesMut};
+use crate::proxy::llm::call::Success;
+use crate::proxy::llm::respond;
+use crate::proxy::llm::stream::{Encode, Item};
+use bytes::BytesMut;
 use pingora::proxy::Session;
 use serde_json::json;
 
@@ -21,94 +23,69 @@ pub(super) async fn answer(
     (mut s, _): (Success, Usage),
     body_len: usize,
 ) -> pingora::Result<bool> {
-    let placeholder = Reply::Raw {
-        body: Bytes::new(),
-        usage: Usage::default(),
-    };
-    let Reply::Stream(source) = std::mem::replace(&mut s.reply, placeholder) else {
+    let Some(source) = respond::take_stream(&mut s) else {
         // Never so: a streamed request is answered with a stream (`call::attempt_chat`).
         let e = ApiError::new(ErrorKind::BadResponse, "the provider did not stream");
         return respond::error(session, ctx, ERRORS, e, None).await;
     };
-    let mut source: Source = *source;
-    let mut resp = respond::header(200, "text/event-stream", ctx)?;
-    resp.insert_header(http::header::CACHE_CONTROL, "no-cache")?;
-    respond::served(&mut resp, models, &s)?;
-    session.write_response_header(Box::new(resp), false).await?;
-    let model = models.models[s.model].spec.name.clone();
-    let mut usage = Usage::default();
-    let mut sent: u64 = 0;
-    let mut out = BytesMut::with_capacity(1024);
-    let mut outcome = "ok";
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = client_gone(session) => None,
-            n = source.next() => Some(n),
-        };
-        let done = match next {
-            None => {
-                outcome = "cancelled";
-                true
-            }
-            Some(Ok(Some(item))) => {
-                for ev in &item.events {
-                    match ev {
-                        StreamEvent::Text { index: 0, text } => {
-                            sent += text.len() as u64;
-                            let data = json!({ "text": text }).to_string();
-                            sse::encode(Some("delta"), &data, &mut out);
-                        }
-                        StreamEvent::Usage(u) => usage.merge(u),
-                        _ => {}
-                    }
-                }
-                false
-            }
-            Some(Ok(None)) => {
-                let data = json!({"usage": usage_json(&usage), "model": model}).to_string();
-                sse::encode(Some("done"), &data, &mut out);
-                true
-            }
-            Some(Err(e)) => {
-                let data = json!({"error": {"message": e.message, "type": e.kind.openai_type(),
-                    "code": e.code}});
-                sse::encode(Some("error"), &data.to_string(), &mut out);
-                outcome = "truncated";
-                ctx.error = Some(GatewayError::Llm(e));
-                true
-            }
-        };
-        if !out.is_empty() {
-            respond::first_byte(ctx);
-            let chunk = out.split().freeze();
-            if let Some(c) = ctx.capture.as_mut() {
-                c.response_body(&chunk);
-            }
-            if session
-                .write_response_body(Some(chunk), false)
-                .await
-                .is_err()
-            {
-                outcome = "cancelled";
-            }
-        }
-        if done || outcome == "cancelled" {
-            source.abandon().await;
-            if outcome != "cancelled" {
-                let _ = session.write_response_body(None, true).await;
-            }
-            break;
-        }
-    }
-    let (usage, estimated) = match outcome {
-        "ok" => (usage, false),
-        _ => respond::cut_usage(usage, body_len, sent),
+    let mut events = Events {
+        model: models.models[s.model].spec.name.clone(),
+        usage: Usage::default(),
+        pending: 0,
+        delivered: 0,
     };
-    if let Some(rec) = ctx.llm.as_mut() {
-        rec.outcome = outcome.into();
-        rec.usage_estimated = estimated;
+    respond::pump(session, ctx, models, s, source, &mut events, body_len).await
+}
+
+/// A prompt API's events.
+struct Events {
+    /// The public model, named in `done`.
+    model: String,
+    usage: Usage,
+    /// Text bytes encoded and not yet written, and written.
+    pending: u64,
+    delivered: u64,
+}
+
+impl Encode for Events {
+    fn item(&mut self, item: &Item, out: &mut BytesMut) {
+        for ev in &item.events {
+            match ev {
+                StreamEvent::Text { index: 0, text } => {
+                    self.pending += text.len() as u64;
+                    let data = json!({ "text": text }).to_string();
+                    sse::encode(Some("delta"), &data, out);
+                }
+                StreamEvent::Usage(u) => self.usage.merge(u),
+                _ => {}
+            }
+        }
     }
-    respond::record_success(ctx, models, &s, &usage);
-    Ok(true)
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        let data = json!({"usage": usage_json(&self.usage), "model": self.model}).to_string();
+        sse::encode(Some("done"), &data, out);
+    }
+
+    fn error(&mut self, e: &ApiError, out: &mut BytesMut) {
+        let data = json!({"error": {"message": e.message, "type": e.kind.openai_type(),
+            "code": e.code}});
+        sse::encode(Some("error"), &data.to_string(), out);
+    }
+
+    fn content_seen(&self) -> bool {
+        self.pending + self.delivered > 0
+    }
+
+    fn sent(&mut self) {
+        self.delivered += std::mem::take(&mut self.pending);
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    fn delivered(&self) -> u64 {
+        self.delivered
+    }
 }

@@ -11,6 +11,7 @@ pub mod schema;
 
 pub use compile::api::valid_name;
 pub use compile::mcp::DEFAULT_SESSIONS as DEFAULT_MCP_SESSIONS;
+pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,

@@ -13,6 +13,7 @@ mod audit;
 mod keys;
 mod limits;
 pub mod migrations;
+mod prompts;
 pub mod rows;
 mod seed;
 mod subscriptions;
@@ -22,6 +23,7 @@ mod tests;
 
 pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
 pub use limits::Override;
+pub use prompts::PromptRow;
 pub use rows::{
     ApiStateRow, AppRow, AttachmentRow, AuditRow, CredentialRow, KeyRow, Origin, Rows, SubState,
     SubscriptionRow, TenantRow,

@@ -9,6 +9,7 @@ pub mod mcp;
 mod otel;
 mod prompt;
 mod routes;
+mod stored;
 mod upstreams;
 
 use super::problem::{key, Issue, Seg};
@@ -25,6 +26,7 @@ pub use llm::{
 pub use mcp::McpSpec;
 pub use otel::OtelSpec;
 pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
+pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 use routes::{compile_route, same_match};
 pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
 use std::collections::HashSet;
@@ -137,6 +139,7 @@ pub struct CallStoreSettings {
 }
 
 /// Collects issues under a key path while a section is compiled.
+#[derive(Default)]
 struct Checker {
     issues: Vec<Issue>,
 }

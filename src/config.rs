@@ -11,7 +11,6 @@ pub mod schema;
 
 pub use compile::api::valid_name;
 pub use compile::mcp::DEFAULT_SESSIONS as DEFAULT_MCP_SESSIONS;
-pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
@@ -21,6 +20,7 @@ pub use compile::{
     RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, UpstreamSpec,
     Visibility, MAX_CAPTURE_BYTES,
 };
+pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 pub use load::load;
 pub use problem::{Problem, Problems};
 pub use schema::{Counts, KeyPart, OnRedisError, OtlpProtocol, Scope, SyncMode};

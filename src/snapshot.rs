@@ -15,10 +15,10 @@ use crate::config::RouteTarget;
 use crate::limits::budget::LimitBook;
 use crate::limits::check::Book;
 use crate::llm::models::Models;
-use crate::store::PromptRow;
 use crate::routing::table::RouteTable;
 use crate::routing::upstream::UpstreamGroup;
 use crate::routing::{health, Handler, Route};
+use crate::store::PromptRow;
 use crate::telemetry::metrics::llm::LlmMetrics;
 use crate::telemetry::metrics::{Registry, TargetUp};
 use std::collections::HashMap;
@@ -67,7 +67,9 @@ impl Snapshot {
                 Arc::new(group)
             })
             .collect();
-        let stored = previous.map(|p| p.stored_prompts.clone()).unwrap_or_default();
+        let stored = previous
+            .map(|p| p.stored_prompts.clone())
+            .unwrap_or_default();
         let models = Arc::new(Models::new(&config.llm));
         Snapshot::assemble(config, stored, upstreams, models, registry)
     }
@@ -94,7 +96,9 @@ impl Snapshot {
         let config = if stored.is_empty() {
             file_config.clone()
         } else {
-            let rows = stored.iter().map(|r| (r.name.as_str(), r.version, &r.definition));
+            let rows = stored
+                .iter()
+                .map(|r| (r.name.as_str(), r.version, &r.definition));
             let (merged, skipped) = crate::config::with_stored_prompts(&file_config, rows);
             for s in skipped {
                 tracing::warn!("store: {s}");

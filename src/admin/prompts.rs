@@ -45,13 +45,17 @@ fn not_declared(config: &Config, name: &str) -> Result<(), AdminError> {
 /// without it as stored (the name is the row's).
 fn definition(body: &[u8], name: Option<&str>) -> Result<(String, Value), AdminError> {
     let mut v: Value = request::json(body)?;
-    let obj = v
-        .as_object_mut()
-        .ok_or_else(|| AdminError::BadRequest("body: a prompt definition is a JSON object".into()))?;
+    let obj = v.as_object_mut().ok_or_else(|| {
+        AdminError::BadRequest("body: a prompt definition is a JSON object".into())
+    })?;
     let given = match obj.remove("name") {
         None => None,
         Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(AdminError::BadRequest("body.name: a string is needed".into())),
+        Some(_) => {
+            return Err(AdminError::BadRequest(
+                "body.name: a string is needed".into(),
+            ))
+        }
     };
     let name = match (name, given) {
         (Some(n), Some(g)) if n != g => {
@@ -67,9 +71,17 @@ fn definition(body: &[u8], name: Option<&str>) -> Result<(String, Value), AdminE
 }
 
 /// Checks version `version` of `name` against the configuration and every stored version.
-fn check(s: &Store, config: &Config, name: &str, version: u32, def: &Value) -> Result<(), AdminError> {
+fn check(
+    s: &Store,
+    config: &Config,
+    name: &str,
+    version: u32,
+    def: &Value,
+) -> Result<(), AdminError> {
     let rows = s.prompts()?;
-    let stored = rows.iter().map(|r| (r.name.as_str(), r.version, &r.definition));
+    let stored = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.version, &r.definition));
     let (merged, _) = with_stored_prompts(config, stored);
     compile_stored_prompt(&merged, name, version, def)
         .map(|_| ())
@@ -109,7 +121,10 @@ pub async fn show(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
             None => format!("no prompt named {name:?}"),
         }));
     }
-    json(200, &j!({"name": name, "source": "admin", "versions": versions}))
+    json(
+        200,
+        &j!({"name": name, "source": "admin", "versions": versions}),
+    )
 }
 
 pub async fn create(shared: &Arc<Shared>, call: Call) -> Answer {
@@ -136,7 +151,12 @@ pub async fn update(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
     not_declared(&config, &name)?;
     let row = shared
         .store(move |s| {
-            let last = s.prompts()?.iter().filter(|r| r.name == name).map(|r| r.version).max();
+            let last = s
+                .prompts()?
+                .iter()
+                .filter(|r| r.name == name)
+                .map(|r| r.version)
+                .max();
             let Some(last) = last else {
                 return Err(AdminError::NotFound(format!("no prompt named {name:?}")));
             };
@@ -162,7 +182,9 @@ fn version_param(call: &Call) -> Result<Option<u32>, AdminError> {
     param(&call.query, "version")
         .map(|v| {
             v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                AdminError::BadRequest(format!("version: {v:?} is not a version number (1, 2, ...)"))
+                AdminError::BadRequest(format!(
+                    "version: {v:?} is not a version number (1, 2, ...)"
+                ))
             })
         })
         .transpose()

@@ -26,7 +26,6 @@ pub use llm::{
 pub use mcp::McpSpec;
 pub use otel::OtelSpec;
 pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
-pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 use routes::{compile_route, same_match};
 pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
 use std::collections::HashSet;
@@ -34,6 +33,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 use upstreams::compile_upstream;
 pub use upstreams::{BalanceSpec, HashOn, HealthSpec, TargetSpec, UpstreamSpec};
 

@@ -19,7 +19,11 @@ use std::time::Duration;
 /// `snapshot` with the store's prompts, read now; at worker start, before serving (a stored
 /// prompt must not 404 while the worker catches up). A store that cannot be read leaves it as
 /// it is: the directory's own load has refused to start already in that case.
-pub fn at_start(snapshot: Snapshot, store: &Store, registry: &crate::telemetry::metrics::Registry) -> Snapshot {
+pub fn at_start(
+    snapshot: Snapshot,
+    store: &Store,
+    registry: &crate::telemetry::metrics::Registry,
+) -> Snapshot {
     match store.prompts() {
         Ok(rows) if rows.is_empty() => snapshot,
         Ok(rows) => snapshot.with_stored_prompts(Arc::new(rows), registry),

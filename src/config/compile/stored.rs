@@ -5,8 +5,8 @@
 //! definition gives; a path or name another route has is refused, so what the configuration
 //! declares always wins.
 
-use crate::config::problem::{render_path, Seg};
 use super::{prompt, Checker, Config, PromptSpec, RouteSpec, Routes};
+use crate::config::problem::{render_path, Seg};
 use crate::config::schema::PromptSection;
 use serde_json::Value;
 use std::sync::Arc;
@@ -45,12 +45,10 @@ pub fn compile_stored_prompt(
     version: u32,
     definition: &Value,
 ) -> Result<(PromptSpec, RouteSpec), String> {
-    let mut section: PromptSection =
-        serde_path_to_error::deserialize(with_name(definition, name)).map_err(|e| {
-            match e.path().to_string() {
-                p if p == "." => e.into_inner().to_string(),
-                p => format!("{p}: {}", e.into_inner()),
-            }
+    let mut section: PromptSection = serde_path_to_error::deserialize(with_name(definition, name))
+        .map_err(|e| match e.path().to_string() {
+            p if p == "." => e.into_inner().to_string(),
+            p => format!("{p}: {}", e.into_inner()),
         })?;
     section.name = stored_route_name(name, version);
     let base: Vec<Seg> = Vec::new();
@@ -86,7 +84,12 @@ pub fn compile_stored_prompt(
         let limits = (&section.limits[..], section.capture.as_ref());
         let ctx = (&config.limits[..], &config.log);
         routes.add(route.clone(), limits, true, base.clone(), ctx, &mut ck);
-        super::api::check_routes(&routes.specs, &routes.bases, config.store.is_some(), &mut ck);
+        super::api::check_routes(
+            &routes.specs,
+            &routes.bases,
+            config.store.is_some(),
+            &mut ck,
+        );
     }
     match compiled {
         Some((spec, _)) if ck.issues.is_empty() => {

@@ -1,0 +1,259 @@
+//! Prompt APIs managed through the admin API and the CLI, against the real binary and a real
+//! store: made, versioned and deleted while the gateway runs, served by every worker without a
+//! restart; bad definitions refused with the message `tollgate validate` gives, naming the
+//! field; prompts the configuration declares read-only.
+
+use crate::common;
+use common::admin::{call, ok};
+use common::providers::MOCK;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The mock's `demo`, a store read every 100ms, and one declared prompt.
+fn config() -> String {
+    format!(
+        r#"{MOCK}
+[store]
+path = "tollgate.db"
+refresh = "100ms"
+
+[[prompts]]
+name = "fixed"
+path = "/prompts/fixed"
+model = "demo"
+messages = [{{ role = "user", content = "fixed" }}]
+"#
+    )
+}
+
+fn hello(path: &str, template: &str) -> Value {
+    json!({
+        "path": path,
+        "model": "demo",
+        "description": "Greets",
+        "input": {"type": "object", "required": ["who"], "properties": {"who": {"type": "string"}}},
+        "messages": [{"role": "user", "content": template}],
+    })
+}
+
+/// One call on a fresh connection (so that, with several workers, the calls spread).
+fn post(gw: &Gateway, path: &str) -> (u16, Value) {
+    let fresh = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let r = fresh
+        .post(gw.url(path))
+        .json(&json!({"who": "Ann"}))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// Waits until `path` answers `status` (the workers apply the store within a refresh).
+fn until(gw: &Gateway, path: &str, status: u16) -> Value {
+    wait_for(
+        &format!("{path} answering {status}"),
+        Duration::from_secs(10),
+        || {
+            let (s, v) = post(gw, path);
+            (s == status).then_some(v)
+        },
+    )
+}
+
+#[test]
+fn prompts_made_through_the_admin_api_serve_on_every_worker_with_their_versions() {
+    let gw = Gateway::start(2, &config());
+    assert_eq!(post(&gw, "/prompts/hello/v1").0, 404);
+    let (status, v) = call(
+        &gw,
+        "POST",
+        "/admin/prompts",
+        Some(
+            json!({"name": "hello", "path": "/prompts/hello/v1", "model": "demo",
+            "input": {"type": "object", "properties": {"who": {"type": "string"}}},
+            "messages": [{"role": "user", "content": "Hi {{who}}"}]}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(
+        (v["version"].as_u64(), v["route"].as_str()),
+        (Some(1), Some("hello.v1"))
+    );
+    let v = until(&gw, "/prompts/hello/v1", 200);
+    assert_eq!(v["output"], "You said: Hi Ann", "{v}");
+    // Both workers have it: calls on fresh connections spread over them, and all answer.
+    for _ in 0..20 {
+        let (s, v) = post(&gw, "/prompts/hello/v1");
+        assert_eq!((s, &v["output"]), (200, &json!("You said: Hi Ann")));
+    }
+    // The name is taken.
+    let (status, v) = call(
+        &gw,
+        "POST",
+        "/admin/prompts",
+        Some(json!({"name": "hello"})),
+    );
+    assert_eq!(status, 409, "{v}");
+
+    // Version 2 at its own path, beside version 1.
+    let v = ok(
+        &gw,
+        "PUT",
+        "/admin/prompts/hello",
+        Some(hello("/prompts/hello/v2", "Hello, {{who}}!")),
+    );
+    assert_eq!(v["version"], 2, "{v}");
+    let v = until(&gw, "/prompts/hello/v2", 200);
+    assert_eq!(v["output"], "You said: Hello, Ann!");
+    assert_eq!(
+        post(&gw, "/prompts/hello/v1").1["output"],
+        "You said: Hi Ann"
+    );
+    // A third version may not take a path another version serves.
+    let (status, v) = call(
+        &gw,
+        "PUT",
+        "/admin/prompts/hello",
+        Some(hello("/prompts/hello/v2", "x")),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("matches exactly the requests of route \"hello.v2\""),
+        "{v}"
+    );
+
+    let list = ok(&gw, "GET", "/admin/prompts", None);
+    let stored = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hello")
+        .unwrap();
+    assert_eq!(stored["versions"].as_array().unwrap().len(), 2, "{list}");
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "fixed" && p["source"] == "config"));
+    let one = ok(&gw, "GET", "/admin/prompts/hello?version=2", None);
+    assert_eq!(
+        one["versions"][0]["definition"]["path"], "/prompts/hello/v2",
+        "{one}"
+    );
+    assert_eq!(
+        call(&gw, "GET", "/admin/prompts/hello?version=3", None).0,
+        404
+    );
+
+    // Deleting version 1 takes its path away; version 2 stays.
+    let (status, _) = call(&gw, "DELETE", "/admin/prompts/hello?version=1", None);
+    assert_eq!(status, 204);
+    until(&gw, "/prompts/hello/v1", 404);
+    for _ in 0..10 {
+        assert_eq!(post(&gw, "/prompts/hello/v2").0, 200);
+    }
+    assert_eq!(
+        call(&gw, "DELETE", "/admin/prompts/hello?version=1", None).0,
+        404
+    );
+
+    // Every change is in the audit trail.
+    let audit = ok(&gw, "GET", "/admin/audit?target=prompt:hello", None);
+    let text = audit.to_string();
+    for action in ["prompt.create", "prompt.version", "prompt.delete"] {
+        assert!(text.contains(action), "{action} not in {text}");
+    }
+    let (status, _) = call(&gw, "DELETE", "/admin/prompts/hello", None);
+    assert_eq!(status, 204);
+    until(&gw, "/prompts/hello/v2", 404);
+}
+
+#[test]
+fn bad_definitions_are_refused_naming_the_field_and_declared_prompts_are_read_only() {
+    let gw = Gateway::start(1, &config());
+    let cases = [
+        (
+            json!({"name": "a", "path": "/p/a", "model": "nope", "messages": [{"role": "user", "content": "x"}]}),
+            "model: no model named \"nope\"",
+        ),
+        (
+            hello("/p/a", "Hi {{whom}}"),
+            "messages[0].content: {{whom}} is not a property of the input schema",
+        ),
+        (
+            json!({"name": "a", "path": "/p/a", "model": "demo", "input": {"type": "object", "patternProperties": {}}, "messages": [{"role": "user", "content": "x"}]}),
+            "input: unsupported JSON Schema",
+        ),
+        (
+            json!({"name": "a", "path": "/p/a", "model": "demo", "input_file": "/etc/passwd", "messages": [{"role": "user", "content": "x"}]}),
+            "input_file: not accepted through the admin API",
+        ),
+        (
+            json!({"name": "a", "path": "/p/a", "model": "demo", "colour": 1, "messages": []}),
+            "unknown field `colour`",
+        ),
+        (
+            hello("/prompts/fixed", "Hi {{who}}"),
+            "matches exactly the requests of route \"fixed\"",
+        ),
+        (
+            json!({"name": "a", "path": "/p/a"}),
+            "missing field `model`",
+        ),
+    ];
+    for (mut body, want) in cases {
+        if body.get("name").is_none() {
+            body["name"] = json!("a");
+        }
+        let (status, v) = call(&gw, "POST", "/admin/prompts", Some(body.clone()));
+        let msg = v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(msg.contains(want), "{body}: {msg:?} does not say {want:?}");
+    }
+    assert_eq!(
+        ok(&gw, "GET", "/admin/prompts", None)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // What the configuration declares is changed there only, as declared tenants.
+    for (method, path, body) in [
+        (
+            "POST",
+            "/admin/prompts",
+            Some(
+                json!({"name": "fixed", "path": "/p/f", "model": "demo", "messages": [{"role": "user", "content": "x"}]}),
+            ),
+        ),
+        ("PUT", "/admin/prompts/fixed", Some(hello("/p/f", "x"))),
+        ("DELETE", "/admin/prompts/fixed", None),
+    ] {
+        let (status, v) = call(&gw, method, path, body);
+        assert_eq!(status, 409, "{method} {path}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("declared in the configuration"),
+            "{v}"
+        );
+    }
+    assert_eq!(post(&gw, "/prompts/fixed").0, 200);
+    assert_eq!(
+        call(&gw, "PUT", "/admin/prompts/ghost", Some(hello("/p/g", "x"))).0,
+        404
+    );
+}

@@ -53,14 +53,22 @@ fn post(gw: &Gateway, path: &str) -> (u16, Value) {
     (status, r.json().unwrap_or(Value::Null))
 }
 
-/// Waits until `path` answers `status` (the workers apply the store within a refresh).
+/// Waits until `path` answers `status` on 10 fresh connections in a row, so on every worker
+/// (the calls spread over them; each applies the store within a refresh).
 fn until(gw: &Gateway, path: &str, status: u16) -> Value {
     wait_for(
-        &format!("{path} answering {status}"),
+        &format!("{path} answering {status} on every worker"),
         Duration::from_secs(10),
         || {
-            let (s, v) = post(gw, path);
-            (s == status).then_some(v)
+            let mut last = Value::Null;
+            for _ in 0..10 {
+                let (s, v) = post(gw, path);
+                if s != status {
+                    return None;
+                }
+                last = v;
+            }
+            Some(last)
         },
     )
 }
@@ -256,4 +264,71 @@ fn bad_definitions_are_refused_naming_the_field_and_declared_prompts_are_read_on
         call(&gw, "PUT", "/admin/prompts/ghost", Some(hello("/p/g", "x"))).0,
         404
     );
+}
+
+/// `tollgate admin -c <the gateway's file> prompts <args>`; (success, stdout, stderr).
+fn cli(gw: &Gateway, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(binary())
+        .args(["admin", "-c"])
+        .arg(&gw.config_path)
+        .args(["--actor", "e2e", "prompts"])
+        .args(args)
+        .env_remove("TOLLGATE_ADMIN_URL")
+        .env_remove("TOLLGATE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn the_cli_creates_updates_lists_shows_and_deletes_prompts() {
+    let gw = Gateway::start(1, &config());
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.toml");
+    std::fs::write(
+        &v1,
+        "path = \"/prompts/cli/v1\"\nmodel = \"demo\"\n\
+         input = { type = \"object\", properties = { who = { type = \"string\" } } }\n\
+         messages = [{ role = \"user\", content = \"Yo {{who}}\" }]\n",
+    )
+    .unwrap();
+    let v2 = dir.path().join("v2.json");
+    std::fs::write(&v2, hello("/prompts/cli/v2", "Hey {{who}}").to_string()).unwrap();
+    let v1s = v1.to_str().unwrap();
+    let (okay, out, err) = cli(&gw, &["create", "cli", "--file", v1s]);
+    assert!(okay, "{out}{err}");
+    assert!(out.contains("\"version\": 1"), "{out}");
+    assert_eq!(
+        until(&gw, "/prompts/cli/v1", 200)["output"],
+        "You said: Yo Ann"
+    );
+    let (okay, out, err) = cli(&gw, &["update", "cli", "--file", v2.to_str().unwrap()]);
+    assert!(okay && out.contains("\"version\": 2"), "{out}{err}");
+    assert_eq!(
+        until(&gw, "/prompts/cli/v2", 200)["output"],
+        "You said: Hey Ann"
+    );
+    let (okay, out, _) = cli(&gw, &["list"]);
+    assert!(
+        okay && out.contains("cli.v2") && out.contains("fixed"),
+        "{out}"
+    );
+    let (okay, out, _) = cli(&gw, &["show", "cli", "--version", "1"]);
+    assert!(
+        okay && out.contains("/prompts/cli/v1") && !out.contains("/prompts/cli/v2"),
+        "{out}"
+    );
+    // A refusal is the API's message, exit 1.
+    let (okay, _, err) = cli(&gw, &["create", "cli", "--file", v1s]);
+    assert!(
+        !okay && err.contains("exists") && err.contains("HTTP 409"),
+        "{err}"
+    );
+    let (okay, _, err) = cli(&gw, &["create", "x", "--file", "/nonexistent.json"]);
+    assert!(!okay && err.contains("/nonexistent.json"), "{err}");
+    let (okay, _, err) = cli(&gw, &["delete", "cli", "--version", "1"]);
+    assert!(okay && err.contains("version 1 deleted"), "{err}");
+    until(&gw, "/prompts/cli/v1", 404);
+    assert_eq!(post(&gw, "/prompts/cli/v2").0, 200);
 }

@@ -138,6 +138,20 @@ fn prompts_made_through_the_admin_api_serve_on_every_worker_with_their_versions(
         "{v}"
     );
 
+    // A reload keeps the stored prompts: they answer as soon as it is applied, not a refresh
+    // later.
+    let more = format!(
+        "{}\n[[prompts]]\nname = \"other\"\npath = \"/prompts/other\"\nmodel = \"demo\"\n\
+         messages = [{{ role = \"user\", content = \"o\" }}]\n",
+        config()
+    );
+    crate::reload::reload(&gw, &more);
+    for path in ["/prompts/hello/v1", "/prompts/hello/v2", "/prompts/other"] {
+        for _ in 0..5 {
+            assert_eq!(post(&gw, path).0, 200, "{path} after the reload");
+        }
+    }
+
     let list = ok(&gw, "GET", "/admin/prompts", None);
     let stored = list
         .as_array()
@@ -331,4 +345,46 @@ fn the_cli_creates_updates_lists_shows_and_deletes_prompts() {
     assert!(okay && err.contains("version 1 deleted"), "{err}");
     until(&gw, "/prompts/cli/v1", 404);
     assert_eq!(post(&gw, "/prompts/cli/v2").0, 200);
+}
+
+#[test]
+fn a_stored_prompt_api_is_an_api_with_keys_subscriptions_and_the_catalog() {
+    let gw = Gateway::start(1, &config());
+    let mut def = hello("/prompts/keyed", "Hi {{who}}");
+    def["name"] = json!("keyed");
+    def["api"] = json!({"auth": "api_key", "approval": "auto"});
+    assert_eq!(call(&gw, "POST", "/admin/prompts", Some(def)).0, 201);
+    until(&gw, "/prompts/keyed", 401);
+    ok(&gw, "POST", "/admin/tenants", Some(json!({"name": "acme"})));
+    ok(
+        &gw,
+        "POST",
+        "/admin/tenants/acme/apps",
+        Some(json!({"name": "web"})),
+    );
+    let key = ok(&gw, "POST", "/admin/tenants/acme/apps/web/keys", None)["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sub = ok(
+        &gw,
+        "POST",
+        "/admin/tenants/acme/apps/web/subscriptions",
+        Some(json!({"api": "keyed.v1"})),
+    );
+    assert_eq!(sub["state"], "active", "{sub}");
+    let api = ok(&gw, "GET", "/admin/apis/keyed.v1", None);
+    assert_eq!(api["name"], "keyed.v1", "{api}");
+    let catalog = ok(&gw, "GET", "/admin/catalog", None).to_string();
+    assert!(catalog.contains("/prompts/keyed"), "{catalog}");
+    let answer = wait_for("the key to work", Duration::from_secs(10), || {
+        let r = client()
+            .post(gw.url("/prompts/keyed"))
+            .bearer_auth(&key)
+            .json(&json!({"who": "Bo"}))
+            .send()
+            .unwrap();
+        (r.status() == 200).then(|| r.json::<Value>().unwrap())
+    });
+    assert_eq!(answer["output"], "You said: Hi Bo");
 }

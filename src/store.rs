@@ -1,6 +1,7 @@
 //! The control-plane store: tenants, apps, API keys, subscriptions, API lifecycle overrides,
-//! tenants' provider credentials, plans and limit attachments, and the audit trail, in one
-//! SQLite file (WAL mode, so the workers read while the admin process writes).
+//! tenants' provider credentials, plans and limit attachments, prompt APIs made through the
+//! admin API, and the audit trail, in one SQLite file (WAL mode, so the workers read while the
+//! admin process writes).
 //!
 //! Everything here is synchronous: callers run it off the request path (`spawn_blocking`, a
 //! refresh task). Every change is one `BEGIN IMMEDIATE` transaction that also writes an audit

@@ -388,3 +388,34 @@ fn a_stored_prompt_api_is_an_api_with_keys_subscriptions_and_the_catalog() {
     });
     assert_eq!(answer["output"], "You said: Hi Bo");
 }
+
+#[test]
+fn a_reload_that_takes_a_stored_versions_path_wins_and_says_so() {
+    let gw = Gateway::start(1, &config());
+    let mut def = hello("/prompts/taken", "stored {{who}}");
+    def["name"] = json!("taken");
+    assert_eq!(call(&gw, "POST", "/admin/prompts", Some(def)).0, 201);
+    assert_eq!(
+        until(&gw, "/prompts/taken", 200)["output"],
+        "You said: stored Ann"
+    );
+    let declared = format!(
+        "{}\n[[prompts]]\nname = \"decl\"\npath = \"/prompts/taken\"\nmodel = \"demo\"\n\
+         messages = [{{ role = \"user\", content = \"declared\" }}]\n",
+        config()
+    );
+    crate::reload::reload(&gw, &declared);
+    assert_eq!(
+        post(&gw, "/prompts/taken").1["output"],
+        "You said: declared"
+    );
+    let said = wait_for("the warning", Duration::from_secs(10), || {
+        let log = gw.stderr();
+        log.contains("prompt \"taken\" version 1 left out")
+            .then_some(log)
+    });
+    assert!(
+        said.contains("matches exactly the requests of route \"decl\""),
+        "{said}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Prompt APIs from the store (made through the admin API), compiled by the same code as
 //! `[[prompts]]` against a compiled configuration: the same checks, the same located messages,
-//! and a route in the same table. Each version is its own route, named `{name}.v{version}`, at the
-//! path its definition gives; a path or route name another route has is refused (the
+//! and a route in the same table. Each version is its own route, named `{name}.v{version}`, at
+//! the path its definition gives; a path or route name another route has is refused (the
 //! configuration's routes come first), so what the configuration declares always wins.
 
 use super::{prompt, Checker, Config, PromptSpec, RouteSpec, Routes};

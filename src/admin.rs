@@ -15,6 +15,7 @@ pub mod error;
 mod guard;
 mod inspect;
 mod plans;
+mod prompts;
 mod request;
 pub mod routes;
 mod shared;

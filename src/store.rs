@@ -1,6 +1,7 @@
 //! The control-plane store: tenants, apps, API keys, subscriptions, API lifecycle overrides,
-//! tenants' provider credentials, plans and limit attachments, and the audit trail, in one
-//! SQLite file (WAL mode, so the workers read while the admin process writes).
+//! tenants' provider credentials, plans and limit attachments, prompt APIs made through the
+//! admin API, and the audit trail, in one SQLite file (WAL mode, so the workers read while the
+//! admin process writes).
 //!
 //! Everything here is synchronous: callers run it off the request path (`spawn_blocking`, a
 //! refresh task). Every change is one `BEGIN IMMEDIATE` transaction that also writes an audit
@@ -13,6 +14,7 @@ mod audit;
 mod keys;
 mod limits;
 pub mod migrations;
+mod prompts;
 pub mod rows;
 mod seed;
 mod subscriptions;
@@ -22,6 +24,7 @@ mod tests;
 
 pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
 pub use limits::Override;
+pub use prompts::PromptRow;
 pub use rows::{
     ApiStateRow, AppRow, AttachmentRow, AuditRow, CredentialRow, KeyRow, Origin, Rows, SubState,
     SubscriptionRow, TenantRow,

@@ -101,6 +101,10 @@ pub fn run(args: WorkerArgs) -> ! {
         },
         None => (None, crate::auth::Directory::default()),
     };
+    let snapshot = match &store {
+        Some((s, _)) => crate::snapshot::stored::at_start(snapshot, s, &registry),
+        None => snapshot,
+    };
     let directory = Arc::new(ArcSwap::from_pointee(directory));
     let state = Arc::new(GatewayState {
         snapshot: ArcSwap::from_pointee(snapshot),
@@ -271,6 +275,12 @@ impl BackgroundService for Control {
             let state = self.state.clone();
             let config = move || state.snapshot.load().config.clone();
             let health = self.store_health.clone();
+            let (path, every) = (settings.path.clone(), settings.refresh);
+            tokio::spawn(crate::snapshot::stored::follow(
+                path,
+                every,
+                self.state.clone(),
+            ));
             tokio::spawn(crate::auth::refresh::follow(
                 store, settings, target, config, health,
             ));

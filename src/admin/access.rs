@@ -71,7 +71,7 @@ pub async fn list_app_subscriptions(shared: &Arc<Shared>, t: String, a: String) 
 /// Subscribes an app to an API the tenant can see and that takes keys.
 pub async fn request(shared: &Arc<Shared>, call: Call, t: String, a: String) -> Answer {
     let body: NewSubscription = request::json(&call.body)?;
-    let config = shared.config.load_full();
+    let config = super::prompts::apis_config(shared).await?;
     let row = shared
         .store(move |s| {
             let r = route(&config, &body.api)?;
@@ -141,7 +141,7 @@ pub async fn decide(shared: &Arc<Shared>, call: Call, id: String, d: SubDecision
 }
 
 pub async fn list_apis(shared: &Arc<Shared>) -> Answer {
-    let config = shared.config.load_full();
+    let config = super::prompts::apis_config(shared).await?;
     let overrides = shared.store(|s| Ok(s.api_states()?)).await?;
     let out: Vec<_> = config
         .routes
@@ -156,7 +156,7 @@ fn find<'a>(overrides: &'a [ApiStateRow], api: &str) -> Option<&'a ApiStateRow> 
 }
 
 pub async fn get_api(shared: &Arc<Shared>, name: String) -> Answer {
-    let config = shared.config.load_full();
+    let config = super::prompts::apis_config(shared).await?;
     let r = route(&config, &name)?;
     let over = shared.store(move |s| Ok(s.get_api_state(&name)?)).await?;
     json(200, &views::api(r, over.as_ref()))
@@ -164,7 +164,7 @@ pub async fn get_api(shared: &Arc<Shared>, name: String) -> Answer {
 
 pub async fn set_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
     let body: NewState = request::json(&call.body)?;
-    let config = shared.config.load_full();
+    let config = super::prompts::apis_config(shared).await?;
     let r = route(&config, &name)?;
     if let Some(s) = &body.successor {
         if !config.routes.iter().any(|r| &r.name == s) {
@@ -198,7 +198,7 @@ pub async fn set_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer
 }
 
 pub async fn clear_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
-    let config = shared.config.load_full();
+    let config = super::prompts::apis_config(shared).await?;
     let r = route(&config, &name)?;
     shared
         .store(move |s| Ok(s.clear_api_state(&call.actor, &name)?))
@@ -211,7 +211,7 @@ pub async fn clear_state(shared: &Arc<Shared>, call: Call, name: String) -> Answ
 pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
     only_params(&call.query, &["tenant"])?;
     let tenant = param(&call.query, "tenant").map(String::from);
-    let config = shared.config.load_full();
+    let config = super::prompts::apis_config(shared).await?;
     let t = tenant.clone();
     let overrides = shared
         .store(move |s| {

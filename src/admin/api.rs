@@ -5,7 +5,7 @@ use super::error::AdminError;
 use super::request::{self, read_body};
 use super::routes::{route, Resource};
 use super::shared::{Answer, Call, Shared};
-use super::{access, calls, directory, inspect, plans};
+use super::{access, calls, directory, inspect, plans, prompts};
 use crate::store::Actor;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -121,6 +121,11 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Ca
         ("GET", Resource::Calls(scope)) => calls::list(shared, call, scope).await,
         ("GET", Resource::CallRecord(scope, id)) => calls::get(shared, id, scope).await,
         ("GET", Resource::Usage(scope)) => calls::usage(shared, call, scope).await,
+        ("GET", Resource::Prompts) => prompts::list(shared).await,
+        ("POST", Resource::Prompts) => prompts::create(shared, call).await,
+        ("GET", Resource::Prompt(n)) => prompts::show(shared, call, n).await,
+        ("PUT", Resource::Prompt(n)) => prompts::update(shared, call, n).await,
+        ("DELETE", Resource::Prompt(n)) => prompts::delete(shared, call, n).await,
         // Only if `routes::ENDPOINTS` lists a method that is not served here.
         (m, _) => Err(AdminError::Internal(format!(
             "{m} is listed for this path but has no handler"

@@ -35,6 +35,8 @@ pub(super) enum Resource {
     Calls(Option<String>),
     CallRecord(Option<String>, String),
     Usage(Option<String>),
+    Prompts,
+    Prompt(String),
 }
 
 /// The values of a path's `{parameters}`, in order.
@@ -73,6 +75,7 @@ const GET_PATCH_DELETE: &[&str] = &["GET", "PATCH", "DELETE"];
 const GET_DELETE: &[&str] = &["GET", "DELETE"];
 const PUT_DELETE: &[&str] = &["PUT", "DELETE"];
 const POST: &[&str] = &["POST"];
+const GET_PUT_DELETE: &[&str] = &["GET", "PUT", "DELETE"];
 
 /// Every endpoint of the admin API.
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -158,6 +161,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     }),
     at("/admin/tenants/{tenant}/usage", GET, |p| {
         Resource::Usage(Some(p.next()))
+    }),
+    at("/admin/prompts", GET_POST, |_| Resource::Prompts),
+    at("/admin/prompts/{name}", GET_PUT_DELETE, |p| {
+        Resource::Prompt(p.next())
     }),
 ];
 

@@ -3,8 +3,10 @@
 //! error answer prints the API's own message to stderr and exits 1. `keygen` needs no server.
 
 mod pretty;
+mod prompts;
 mod request;
 
+pub use prompts::PromptsCommand;
 pub use request::{call, ApiCall};
 
 use super::http::{AdminClient, Request, Response};
@@ -77,6 +79,10 @@ pub enum AdminCommand {
     /// The routes seen as APIs, and their lifecycle state.
     #[command(subcommand)]
     Apis(ApisCommand),
+    /// Prompt APIs made through the admin API: list, show, create, update (a new version),
+    /// delete.
+    #[command(subcommand)]
+    Prompts(PromptsCommand),
     /// Limits: the configured ones, a bucket's state and reset, the most refused buckets,
     /// and limits attached to tenants and apps.
     #[command(subcommand)]

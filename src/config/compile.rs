@@ -9,6 +9,7 @@ pub mod mcp;
 mod otel;
 mod prompt;
 mod routes;
+mod stored;
 mod upstreams;
 
 use super::problem::{key, Issue, Seg};
@@ -32,6 +33,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 use upstreams::compile_upstream;
 pub use upstreams::{BalanceSpec, HashOn, HealthSpec, TargetSpec, UpstreamSpec};
 
@@ -137,6 +139,7 @@ pub struct CallStoreSettings {
 }
 
 /// Collects issues under a key path while a section is compiled.
+#[derive(Default)]
 struct Checker {
     issues: Vec<Issue>,
 }

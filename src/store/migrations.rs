@@ -104,6 +104,17 @@ CREATE TABLE limit_attachments (
 CREATE UNIQUE INDEX limit_attachments_by_owner
     ON limit_attachments (tenant, ifnull(app, ''), limit_name);
 "#,
+    // 3: prompt APIs managed through the admin API, one row per version. `definition` is the
+    // prompt as JSON in the shape of a `[[prompts]]` entry (see `store::prompts`).
+    r#"
+CREATE TABLE prompts (
+    name       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+"#,
 ];
 
 /// What `migrate` found: the schema version the file had before, and the one it has now.

@@ -32,6 +32,7 @@ mod mcp;
 mod openapi_doc;
 mod otel;
 mod plans;
+mod prompt_admin;
 mod prompts;
 mod proxying;
 mod reload;

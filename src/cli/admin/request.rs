@@ -19,7 +19,7 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    fn get(path: String) -> ApiCall {
+    pub(super) fn get(path: String) -> ApiCall {
         ApiCall {
             method: "GET",
             path,
@@ -28,7 +28,7 @@ impl ApiCall {
         }
     }
 
-    fn with(method: &'static str, path: String, body: Value) -> ApiCall {
+    pub(super) fn with(method: &'static str, path: String, body: Value) -> ApiCall {
         ApiCall {
             method,
             path,
@@ -37,7 +37,7 @@ impl ApiCall {
         }
     }
 
-    fn delete(path: String, note: String) -> ApiCall {
+    pub(super) fn delete(path: String, note: String) -> ApiCall {
         ApiCall {
             method: "DELETE",
             path,
@@ -65,6 +65,7 @@ pub fn call(
         AdminCommand::Keys(c) => keys(c),
         AdminCommand::Subscriptions(c) => subscriptions(c),
         AdminCommand::Apis(c) => apis(c),
+        AdminCommand::Prompts(c) => super::prompts::call(c)?,
         AdminCommand::Limits(c) => limits(c),
         AdminCommand::Catalog { tenant } => ApiCall::get(format!(
             "/admin/catalog{}",

@@ -40,8 +40,42 @@ type Case = (
     Option<Value>,
 );
 
+/// The example definition `tollgate admin prompts create` is shown with.
+const PROMPT_FILE: &str = "conf/prompts/summarize.json";
+
+fn prompt_file() -> Value {
+    serde_json::from_str(include_str!("../../../conf/prompts/summarize.json")).unwrap()
+}
+
 fn cases() -> Vec<Case> {
+    let mut named = prompt_file();
+    named["name"] = json!("summarize");
     vec![
+        (&["prompts", "list"], "GET", "/admin/prompts", None),
+        (
+            &["prompts", "show", "summarize", "--version", "2"],
+            "GET",
+            "/admin/prompts/summarize?version=2",
+            None,
+        ),
+        (
+            &["prompts", "create", "summarize", "--file", PROMPT_FILE],
+            "POST",
+            "/admin/prompts",
+            Some(named),
+        ),
+        (
+            &["prompts", "update", "summarize", "--file", PROMPT_FILE],
+            "PUT",
+            "/admin/prompts/summarize",
+            Some(prompt_file()),
+        ),
+        (
+            &["prompts", "delete", "summarize"],
+            "DELETE",
+            "/admin/prompts/summarize",
+            None,
+        ),
         (&["tenants", "list"], "GET", "/admin/tenants", None),
         (
             &["tenants", "show", "acme"],

@@ -1,0 +1,209 @@
+//! Handlers for prompt APIs managed through the admin API (`/admin/prompts`): list, show,
+//! create (version 1), update (a new version beside the old ones) and delete. A definition is
+//! checked before it is written by the compiler `tollgate validate` runs on `[[prompts]]`
+//! (`config::compile_stored_prompt`), against the configuration and the versions stored, so it
+//! is refused with the same message naming the field. Prompts the configuration declares are
+//! read-only here, as declared tenants are.
+
+use super::error::AdminError;
+use super::request::{self, param};
+use super::shared::{json, no_content, Answer, Call, Shared};
+use crate::config::{compile_stored_prompt, stored_route_name, with_stored_prompts, Config};
+use crate::store::{PromptRow, Store};
+use serde_json::{json as j, Value};
+use std::sync::Arc;
+
+/// One stored version as answered.
+fn view(r: &PromptRow) -> Value {
+    j!({
+        "name": r.name,
+        "version": r.version,
+        "route": stored_route_name(&r.name, r.version),
+        "path": r.definition.get("path"),
+        "created_at": r.created_at,
+        "definition": r.definition,
+    })
+}
+
+/// A prompt the configuration declares, as answered.
+fn declared_view(p: &crate::config::PromptSpec) -> Value {
+    j!({"name": p.name, "source": "config", "path": p.path, "model": p.model,
+        "description": p.description})
+}
+
+/// Refuses to change a name the configuration declares (a prompt API or any route).
+fn not_declared(config: &Config, name: &str) -> Result<(), AdminError> {
+    if config.routes.iter().any(|r| r.name == name) {
+        return Err(AdminError::Conflict(format!(
+            "{name:?} is declared in the configuration, which is read-only here; change it there"
+        )));
+    }
+    Ok(())
+}
+
+/// The body as a definition: a JSON object, its `name` (when given) equal to `name`, and
+/// without it as stored (the name is the row's).
+fn definition(body: &[u8], name: Option<&str>) -> Result<(String, Value), AdminError> {
+    let mut v: Value = request::json(body)?;
+    let obj = v.as_object_mut().ok_or_else(|| {
+        AdminError::BadRequest("body: a prompt definition is a JSON object".into())
+    })?;
+    let given = match obj.remove("name") {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(AdminError::BadRequest(
+                "body.name: a string is needed".into(),
+            ))
+        }
+    };
+    let name = match (name, given) {
+        (Some(n), Some(g)) if n != g => {
+            return Err(AdminError::BadRequest(format!(
+                "body.name: {g:?} is not the prompt of this path ({n:?}); leave it out"
+            )))
+        }
+        (Some(n), _) => n.to_string(),
+        (None, Some(g)) => g,
+        (None, None) => return Err(AdminError::BadRequest("body.name: required".into())),
+    };
+    Ok((name, v))
+}
+
+/// Checks version `version` of `name` against the configuration and every stored version.
+fn check(
+    s: &Store,
+    config: &Config,
+    name: &str,
+    version: u32,
+    def: &Value,
+) -> Result<(), AdminError> {
+    let rows = s.prompts()?;
+    let stored = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.version, &r.definition));
+    let (merged, _) = with_stored_prompts(config, stored);
+    compile_stored_prompt(&merged, name, version, def)
+        .map(|_| ())
+        .map_err(AdminError::BadRequest)
+}
+
+pub async fn list(shared: &Arc<Shared>) -> Answer {
+    let config = shared.config.load_full();
+    let rows = shared.store(|s| Ok(s.prompts()?)).await?;
+    let mut out: Vec<Value> = config.prompts.iter().map(|p| declared_view(p)).collect();
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    names.dedup();
+    for n in names {
+        let versions: Vec<Value> = rows.iter().filter(|r| r.name == n).map(view).collect();
+        out.push(j!({"name": n, "source": "admin", "versions": versions}));
+    }
+    json(200, &out)
+}
+
+pub async fn show(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
+    request::only_params(&call.query, &["version"])?;
+    let version = version_param(&call)?;
+    let config = shared.config.load_full();
+    if let Some(p) = config.prompts.iter().find(|p| p.name == name) {
+        return json(200, &declared_view(p));
+    }
+    let n = name.clone();
+    let rows = shared.store(move |s| Ok(s.prompts()?)).await?;
+    let versions: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.name == n && version.is_none_or(|v| r.version == v))
+        .map(view)
+        .collect();
+    if versions.is_empty() {
+        return Err(AdminError::NotFound(match version {
+            Some(v) => format!("prompt {name:?} has no version {v}"),
+            None => format!("no prompt named {name:?}"),
+        }));
+    }
+    json(
+        200,
+        &j!({"name": name, "source": "admin", "versions": versions}),
+    )
+}
+
+pub async fn create(shared: &Arc<Shared>, call: Call) -> Answer {
+    let (name, def) = definition(&call.body, None)?;
+    let config = shared.config.load_full();
+    not_declared(&config, &name)?;
+    let row = shared
+        .store(move |s| {
+            if s.prompts()?.iter().any(|r| r.name == name) {
+                return Err(AdminError::Conflict(format!(
+                    "prompt {name:?} exists; PUT /admin/prompts/{name} adds a version"
+                )));
+            }
+            check(s, &config, &name, 1, &def)?;
+            Ok(s.create_prompt(&call.actor, &name, &def)?)
+        })
+        .await?;
+    json(201, &view(&row))
+}
+
+pub async fn update(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
+    let (name, def) = definition(&call.body, Some(&name))?;
+    let config = shared.config.load_full();
+    not_declared(&config, &name)?;
+    let row = shared
+        .store(move |s| {
+            let last = s
+                .prompts()?
+                .iter()
+                .filter(|r| r.name == name)
+                .map(|r| r.version)
+                .max();
+            let Some(last) = last else {
+                return Err(AdminError::NotFound(format!("no prompt named {name:?}")));
+            };
+            check(s, &config, &name, last + 1, &def)?;
+            Ok(s.add_prompt_version(&call.actor, &name, &def)?)
+        })
+        .await?;
+    json(200, &view(&row))
+}
+
+pub async fn delete(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
+    request::only_params(&call.query, &["version"])?;
+    let version = version_param(&call)?;
+    not_declared(&shared.config.load_full(), &name)?;
+    shared
+        .store(move |s| Ok(s.delete_prompt(&call.actor, &name, version)?))
+        .await?;
+    no_content()
+}
+
+/// `?version=N`, a version number from 1.
+fn version_param(call: &Call) -> Result<Option<u32>, AdminError> {
+    param(&call.query, "version")
+        .map(|v| {
+            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                AdminError::BadRequest(format!(
+                    "version: {v:?} is not a version number (1, 2, ...)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The configuration with the stored prompt APIs added, as the workers serve it: what the
+/// handlers of APIs (list, state, subscriptions, catalog) work on, so a stored prompt API is
+/// an API like any route. A stored version that no longer compiles is left out, as there.
+pub async fn apis_config(shared: &Arc<Shared>) -> Result<Arc<Config>, AdminError> {
+    let config = shared.config.load_full();
+    if config.store.is_none() {
+        return Ok(config);
+    }
+    let rows = shared.store(|s| Ok(s.prompts()?)).await?;
+    if rows.is_empty() {
+        return Ok(config);
+    }
+    let stored = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.version, &r.definition));
+    Ok(Arc::new(with_stored_prompts(&config, stored).0))
+}

@@ -15,10 +15,10 @@ pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
     HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy,
-    MaskRules, McpSpec, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput,
-    PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec,
-    RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, UpstreamSpec,
-    Visibility, MAX_CAPTURE_BYTES,
+    MaskRules, McpServerSpec, McpSpec, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices,
+    PromptOutput, PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings,
+    RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed,
+    ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
 pub use load::load;
 pub use problem::{Problem, Problems};

@@ -6,6 +6,7 @@
 //! - `server`: the methods (`initialize`, `ping`, `tools/*`, `resources/*`) over the APIs a
 //!   caller may use.
 //! - `sessions`: the sessions, in shared memory so that every worker knows them.
+//! - `upstream`: the gateway as a client of an upstream MCP server (`[[mcp_servers]]`).
 //!
 //! The catalog below is built with each snapshot (off the request path: OpenAPI files are
 //! read here), and only when `[mcp]` is on. Which of its APIs a caller may use is decided per
@@ -20,6 +21,7 @@ pub mod jsonrpc;
 pub mod server;
 pub mod sessions;
 pub mod tools;
+pub mod upstream;
 
 use crate::config::{McpSpec, PathMatch, RouteTarget};
 use crate::routing::{Handler, Route};

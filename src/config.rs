@@ -9,7 +9,7 @@ pub mod load;
 pub mod problem;
 pub mod schema;
 
-pub use compile::api::valid_name;
+pub use compile::api::{valid_name, ApiSpec};
 pub use compile::mcp::DEFAULT_SESSIONS as DEFAULT_MCP_SESSIONS;
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,

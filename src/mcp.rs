@@ -23,7 +23,7 @@ pub mod sessions;
 pub mod tools;
 pub mod upstream;
 
-use crate::config::{McpSpec, PathMatch, RouteTarget};
+use crate::config::{McpServerSpec, McpSpec, PathMatch, RouteTarget};
 use crate::routing::{Handler, Route};
 use serde_json::Value;
 use std::sync::Arc;
@@ -70,6 +70,8 @@ impl Refusal {
 pub struct Catalog {
     pub spec: McpSpec,
     pub apis: Vec<Api>,
+    /// The upstream MCP servers, their sessions and tool lists kept for this configuration.
+    pub servers: Vec<Arc<upstream::Upstream>>,
 }
 
 /// One API of the catalog: a route, its OpenAPI document and its tools.
@@ -83,7 +85,7 @@ pub struct Api {
 impl Catalog {
     /// Reads every route's OpenAPI document (a blocking file read: call it off the request
     /// path) and makes the tools.
-    pub fn build(spec: &McpSpec, routes: &[Arc<Route>]) -> Catalog {
+    pub fn build(spec: &McpSpec, routes: &[Arc<Route>], servers: &[McpServerSpec]) -> Catalog {
         let apis = routes
             .iter()
             .map(|route| {
@@ -99,6 +101,10 @@ impl Catalog {
         Catalog {
             spec: spec.clone(),
             apis,
+            servers: servers
+                .iter()
+                .map(|s| Arc::new(upstream::Upstream::new(Arc::new(s.clone()))))
+                .collect(),
         }
     }
 }

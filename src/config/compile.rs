@@ -257,13 +257,12 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     );
     let routes = routes.specs;
     let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
-    let tenants = api::compile_seed(
-        &file.tenants,
-        &routes,
-        &model_names,
-        store.is_some(),
-        &mut ck,
-    );
+    let apis: Vec<(&str, AuthMode)> = routes
+        .iter()
+        .map(|r| (r.name.as_str(), r.api.auth))
+        .chain(mcp_servers.iter().map(|s| (s.name.as_str(), s.api.auth)))
+        .collect();
+    let tenants = api::compile_seed(&file.tenants, &apis, &model_names, store.is_some(), &mut ck);
     for (i, t) in file.tenants.iter().enumerate() {
         if let Some(plan) = &t.plan {
             let at = vec![key("tenants"), Seg::Index(i), key("plan")];

@@ -7,6 +7,7 @@
 //! data plane (`loopback`).
 
 mod loopback;
+mod servers;
 
 use super::{drain_rest, Gateway, RequestCtx};
 use crate::auth::directory::{presented_key, Denied, KeyEntry};
@@ -196,8 +197,33 @@ impl Endpoint<'_> {
             session,
             self.key,
         );
+        let req = session.req_header();
+        if method == "tools/call" {
+            let name = params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let args = params
+                .get("arguments")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            let upstream =
+                servers::call(self.catalog, self.snapshot, self.directory, req, name, args);
+            if let Some(result) = upstream.await {
+                return jsonrpc::result(id, result);
+            }
+        }
         let (api, call) = match server::dispatch(method, params, &visible) {
-            Step::Reply(result) => return jsonrpc::result(id, result),
+            Step::Reply(mut result) => {
+                if method == "tools/list" {
+                    let more =
+                        servers::list(self.catalog, self.snapshot, self.directory, req).await;
+                    if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+                        tools.extend(more);
+                    }
+                }
+                return jsonrpc::result(id, result);
+            }
             Step::Fail(e) => return e.with_id(id).to_json(),
             Step::Call(api, call) => (api, call),
         };
@@ -207,7 +233,6 @@ impl Endpoint<'_> {
             None => server::error_content("the gateway has no listener to call"),
             Some(to) => {
                 let timeout = self.catalog.spec.call_timeout;
-                let req = session.req_header();
                 match loopback::send(to, &call, req, keyed, &ctx.request_id, timeout).await {
                     Ok(a) => server::tool_result(a.status, &a.body),
                     Err(msg) => server::error_content(&msg),

@@ -1,0 +1,74 @@
+//! Upstream MCP servers' tools at the gateway's endpoint: listed as `{server}.{tool}` for a
+//! key the server's API gate admits (the data plane's own, `access::check_api`), and called
+//! through `mcp::upstream` with the server's injected headers. Any failure is a tool error.
+
+use crate::auth::Directory;
+use crate::mcp::server::error_content;
+use crate::mcp::upstream::Upstream;
+use crate::mcp::Catalog;
+use crate::snapshot::Snapshot;
+use pingora::http::RequestHeader;
+use serde_json::Value;
+
+/// Whether the caller's key may use `server` now (published or deprecated, visible,
+/// subscribed and approved), or the gateway's reason why not.
+fn admits(
+    server: &Upstream,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+) -> Result<(), String> {
+    let spec = &server.spec;
+    let mut known = None;
+    super::super::access::check_api(&spec.name, &spec.api, snapshot, dir, req, &mut known)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The tools of every server the caller may use, prefixed with the server's name. A server
+/// that cannot be listed now is left out (and logged): the others still are.
+pub(super) async fn list(
+    catalog: &Catalog,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for server in &catalog.servers {
+        if admits(server, snapshot, dir, req).is_err() {
+            continue;
+        }
+        match server.tools(false).await {
+            Ok(tools) => out.extend(tools.into_iter().map(|mut t| {
+                let name = t.get("name").and_then(Value::as_str).unwrap_or_default();
+                t["name"] = Value::from(format!("{}.{name}", server.spec.name));
+                t
+            })),
+            Err(e) => tracing::warn!("mcp: {e}"),
+        }
+    }
+    out
+}
+
+/// Calls `name` when it is `{server}.{tool}` of a configured server: the `tools/call`
+/// result; `None` when no server has that prefix.
+pub(super) async fn call(
+    catalog: &Catalog,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+    name: &str,
+    arguments: Value,
+) -> Option<Value> {
+    let (server, tool) = catalog.servers.iter().find_map(|s| {
+        let tool = name.strip_prefix(s.spec.name.as_str())?.strip_prefix('.')?;
+        Some((s, tool))
+    })?;
+    if let Err(why) = admits(server, snapshot, dir, req) {
+        return Some(error_content(&why));
+    }
+    Some(match server.call(tool, arguments).await {
+        Ok(result) => result,
+        Err(e) => error_content(&e.to_string()),
+    })
+}

@@ -1,0 +1,188 @@
+//! Upstream MCP servers behind the gateway (`[[mcp_servers]]`): an upstream written with the
+//! official `mcp` Python SDK (tests/it/sdk/mcp_upstream.py) reached through the gateway's
+//! `/mcp` by the SDK's client, its tools prefixed, filtered, gated by subscription and called
+//! with the credentials the gateway injects; and upstreams that hang, die or answer garbage.
+
+use crate::common;
+use crate::mcp::sdk_at;
+use crate::sdk::python;
+use common::keys::TestKey;
+use common::*;
+use serde_json::{json, Value};
+use std::ffi::OsStr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Starts tests/it/sdk/mcp_upstream.py on a free port and waits until it accepts connections;
+/// its URL, and the guard that kills it.
+fn python_upstream() -> (String, Running) {
+    let port = free_port();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sdk/mcp_upstream.py");
+    let child = Command::new(python())
+        .arg(&script)
+        .args(["--port", &port.to_string()])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(Some(child));
+    let addr = format!("127.0.0.1:{port}");
+    wait_for("the upstream MCP server", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&addr).ok()
+    });
+    (format!("http://{addr}/mcp"), running)
+}
+
+/// A gateway with the MCP server `up` at `url`; acme/web is subscribed to it, acme/idle not.
+fn gateway(url: &str, web: &TestKey, idle: &TestKey, filter: &str) -> (Gateway, Upstream) {
+    let rest = Upstream::start("rest", |_| Reply::ok("{}"));
+    let body = format!(
+        r#"
+[store]
+path = "tollgate.db"
+
+[mcp]
+
+[[upstreams]]
+name = "rest"
+targets = ["{rest}"]
+
+[[routes]]
+name = "rest"
+path_prefix = "/rest"
+upstream = "rest"
+
+[[mcp_servers]]
+name = "up"
+url = "{url}"
+headers = {{ Authorization = "Bearer ${{UP_TOKEN}}" }}
+{filter}
+timeout = "2s"
+[mcp_servers.api]
+auth = "api_key"
+
+[[tenants]]
+name = "acme"
+[[tenants.apps]]
+name = "web"
+subscriptions = ["up"]
+{web}
+[[tenants.apps]]
+name = "idle"
+{idle}
+"#,
+        rest = rest.addr(),
+        web = web.lines(""),
+        idle = idle.lines(""),
+    );
+    let env = [("UP_TOKEN", OsStr::new("up-token"))];
+    (Gateway::start_env(1, &body, &env), rest)
+}
+
+fn tool_names(v: &Value) -> Vec<String> {
+    let mut n: Vec<String> = v["tools"].as_object().unwrap().keys().cloned().collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn upstream_tools_are_proxied_filtered_gated_and_called_with_injected_credentials() {
+    let (url, _python) = python_upstream();
+    let (web, idle) = (TestKey::new(), TestKey::new());
+    let filter = r#"tools = ["echo", "whoami", "s*", "die"]"#;
+    let (gw, _rest) = gateway(&url, &web, &idle, filter);
+    let calls = json!([
+        {"name": "up.echo", "arguments": {"text": "hello"}},
+        {"name": "up.whoami", "arguments": {}},
+        {"name": "up.hidden", "arguments": {}},
+        {"name": "up.sleep", "arguments": {"seconds": 10}},
+        {"name": "up.echo", "arguments": {"text": "still here"}},
+        {"name": "up.die", "arguments": {}},
+        {"name": "up.echo", "arguments": {"text": "gone"}},
+    ]);
+    let out = sdk_at(&gw, "/mcp", &web, calls);
+    assert_eq!(
+        tool_names(&out),
+        ["up.die", "up.echo", "up.sleep", "up.whoami"]
+    );
+    assert_eq!(out["tools"]["up.echo"]["description"], "Echoes the text.");
+    let c = &out["calls"];
+    assert_eq!(c[0], json!({"isError": false, "text": "hello"}), "{c}");
+    // The upstream received the gateway's credentials; the client never sent them.
+    assert_eq!(
+        c[1],
+        json!({"isError": false, "text": "Bearer up-token"}),
+        "{c}"
+    );
+    assert_eq!(c[2]["isError"], true, "{c}");
+    assert!(
+        c[2]["text"].as_str().unwrap().contains("not offered"),
+        "{c}"
+    );
+    // A hanging call times out; the server still answers the next one.
+    assert_eq!(c[3]["isError"], true, "{c}");
+    assert_eq!(c[3]["text"], "MCP server up: no answer within 2s", "{c}");
+    assert_eq!(c[4], json!({"isError": false, "text": "still here"}), "{c}");
+    // The upstream process exits mid-call: a clean tool error, then one for the dead server.
+    assert_eq!(c[5]["isError"], true, "{c}");
+    assert!(
+        c[5]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("MCP server up: "),
+        "{c}"
+    );
+    assert_eq!(c[6]["isError"], true, "{c}");
+    assert!(
+        c[6]["text"].as_str().unwrap().contains("cannot connect"),
+        "{c}"
+    );
+    assert!(!gw.stderr().contains("up-token"), "the secret was logged");
+
+    // A key whose app is not subscribed sees none of the server's tools, and may call none.
+    let out = sdk_at(
+        &gw,
+        "/mcp",
+        &idle,
+        json!([{"name": "up.echo", "arguments": {"text": "x"}}]),
+    );
+    assert!(
+        tool_names(&out).iter().all(|n| !n.starts_with("up.")),
+        "{out}"
+    );
+    let c = &out["calls"][0];
+    assert_eq!(c["isError"], true, "{c}");
+    assert!(
+        c["text"].as_str().unwrap().contains("no subscription to API up"),
+        "{c}"
+    );
+}
+
+#[test]
+fn an_upstream_answering_garbage_gives_a_clean_tool_error() {
+    let garbage = Upstream::start("garbage", |_| Reply::ok("<html>not JSON-RPC</html>"));
+    let url = format!("http://{}/mcp", garbage.addr());
+    let (web, idle) = (TestKey::new(), TestKey::new());
+    let (gw, _rest) = gateway(&url, &web, &idle, "");
+    let out = sdk_at(
+        &gw,
+        "/mcp",
+        &web,
+        json!([{"name": "up.echo", "arguments": {}}]),
+    );
+    // Listing leaves the broken server out; calling it names what went wrong.
+    assert!(
+        tool_names(&out).iter().all(|n| !n.starts_with("up.")),
+        "{out}"
+    );
+    let c = &out["calls"][0];
+    assert_eq!(c["isError"], true, "{c}");
+    let text = c["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("MCP server up: bad answer: not JSON"),
+        "{c}"
+    );
+}

@@ -109,6 +109,20 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Whether `path` is an MCP endpoint: the gateway's (`Some(None)`) or one upstream
+    /// server's at `{path}/{server}` (`Some(Some(index))`).
+    pub fn endpoint(&self, path: &str) -> Option<Option<usize>> {
+        let rest = path.strip_prefix(self.spec.path.as_str())?;
+        if rest.is_empty() {
+            return Some(None);
+        }
+        let name = rest.strip_prefix('/')?;
+        let i = self.servers.iter().position(|s| s.spec.name == name)?;
+        Some(Some(i))
+    }
+}
+
 /// The tools of one route.
 pub fn tools_of(route: &Route, openapi: &Value) -> Vec<Tool> {
     match (&route.spec.target, &route.handler) {

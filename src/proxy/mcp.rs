@@ -33,8 +33,8 @@ pub(super) async fn serve(
     gw: &Gateway,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    snapshot: Arc<Snapshot>,
-    catalog: Arc<Catalog>,
+    (snapshot, catalog): (Arc<Snapshot>, Arc<Catalog>),
+    only: Option<usize>,
 ) -> pingora::Result<bool> {
     let method = session.req_header().method.clone();
     if method != Method::POST && method != Method::DELETE {
@@ -67,6 +67,7 @@ pub(super) async fn serve(
         directory: &directory,
         snapshot: &snapshot,
         catalog: &catalog,
+        only: only.and_then(|i| catalog.servers.get(i)).map(|s| &**s),
     };
     if method == Method::DELETE {
         return endpoint.end_session(session, ctx).await;
@@ -83,6 +84,8 @@ struct Endpoint<'a> {
     directory: &'a crate::auth::Directory,
     snapshot: &'a Snapshot,
     catalog: &'a Catalog,
+    /// At `{path}/{server}`: that upstream server alone, its tools unprefixed.
+    only: Option<&'a crate::mcp::upstream::Upstream>,
 }
 
 impl Endpoint<'_> {
@@ -198,6 +201,9 @@ impl Endpoint<'_> {
             self.key,
         );
         let req = session.req_header();
+        if let Some(server) = self.only {
+            return self.answer_for(server, req, id, method, params).await;
+        }
         if method == "tools/call" {
             let name = params
                 .get("name")
@@ -238,6 +244,48 @@ impl Endpoint<'_> {
                     Err(msg) => server::error_content(&msg),
                 }
             }
+        };
+        jsonrpc::result(id, result)
+    }
+}
+
+impl Endpoint<'_> {
+    /// The response at one upstream server's endpoint: its tools unprefixed; the methods
+    /// that are not about tools as at the gateway's, over no API of the catalog.
+    async fn answer_for(
+        &self,
+        server: &crate::mcp::upstream::Upstream,
+        req: &pingora::http::RequestHeader,
+        id: &Value,
+        method: &str,
+        params: &Value,
+    ) -> Value {
+        let (snapshot, dir) = (self.snapshot, self.directory);
+        let result = match method {
+            "tools/list" => {
+                let tools = servers::list_one(server, false, snapshot, dir, req).await;
+                serde_json::json!({ "tools": tools })
+            }
+            "tools/call" => {
+                let name = params
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let args = params
+                    .get("arguments")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(Default::default()));
+                servers::call_one(server, name, args, snapshot, dir, req).await
+            }
+            _ => match server::dispatch(method, params, &[]) {
+                Step::Reply(result) => result,
+                Step::Fail(e) => return e.with_id(id).to_json(),
+                Step::Call(..) => {
+                    return RpcError::new(INVALID_REQUEST, "no such call")
+                        .with_id(id)
+                        .to_json()
+                }
+            },
         };
         jsonrpc::result(id, result)
     }

@@ -94,6 +94,12 @@ fn upstream_tools_are_proxied_filtered_gated_and_called_with_injected_credential
     let (web, idle) = (TestKey::new(), TestKey::new());
     let filter = r#"tools = ["echo", "whoami", "s*", "die"]"#;
     let (gw, _rest) = gateway(&url, &web, &idle, filter);
+    // The server's own endpoint: its tools alone, unprefixed.
+    let calls = json!([{"name": "echo", "arguments": {"text": "direct"}}, {"name": "hidden"}]);
+    let own = sdk_at(&gw, "/mcp/up", &web, calls);
+    assert_eq!(tool_names(&own), ["die", "echo", "sleep", "whoami"]);
+    assert_eq!(own["calls"][0], json!({"isError": false, "text": "direct"}));
+    assert_eq!(own["calls"][1]["isError"], true, "{own}");
     let calls = json!([
         {"name": "up.echo", "arguments": {"text": "hello"}},
         {"name": "up.whoami", "arguments": {}},
@@ -156,7 +162,10 @@ fn upstream_tools_are_proxied_filtered_gated_and_called_with_injected_credential
     let c = &out["calls"][0];
     assert_eq!(c["isError"], true, "{c}");
     assert!(
-        c["text"].as_str().unwrap().contains("no subscription to API up"),
+        c["text"]
+            .as_str()
+            .unwrap()
+            .contains("no subscription to API up"),
         "{c}"
     );
 }

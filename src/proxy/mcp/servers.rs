@@ -25,8 +25,7 @@ fn admits(
         .map_err(|e| e.to_string())
 }
 
-/// The tools of every server the caller may use, prefixed with the server's name. A server
-/// that cannot be listed now is left out (and logged): the others still are.
+/// The tools of every server the caller may use, prefixed with the server's name.
 pub(super) async fn list(
     catalog: &Catalog,
     snapshot: &Snapshot,
@@ -35,19 +34,38 @@ pub(super) async fn list(
 ) -> Vec<Value> {
     let mut out = Vec::new();
     for server in &catalog.servers {
-        if admits(server, snapshot, dir, req).is_err() {
-            continue;
-        }
-        match server.tools(false).await {
-            Ok(tools) => out.extend(tools.into_iter().map(|mut t| {
+        out.extend(list_one(server, true, snapshot, dir, req).await);
+    }
+    out
+}
+
+/// The tools of `server` if the caller may use it, prefixed or as the upstream names them. A
+/// server that cannot be listed now gives none (and is logged): the others still are listed.
+pub(super) async fn list_one(
+    server: &Upstream,
+    prefixed: bool,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+) -> Vec<Value> {
+    if admits(server, snapshot, dir, req).is_err() {
+        return Vec::new();
+    }
+    match server.tools(false).await {
+        Ok(tools) if !prefixed => tools,
+        Ok(tools) => tools
+            .into_iter()
+            .map(|mut t| {
                 let name = t.get("name").and_then(Value::as_str).unwrap_or_default();
                 t["name"] = Value::from(format!("{}.{name}", server.spec.name));
                 t
-            })),
-            Err(e) => tracing::warn!("mcp: {e}"),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!("mcp: {e}");
+            Vec::new()
         }
     }
-    out
 }
 
 /// Calls `name` when it is `{server}.{tool}` of a configured server: the `tools/call`
@@ -64,11 +82,23 @@ pub(super) async fn call(
         let tool = name.strip_prefix(s.spec.name.as_str())?.strip_prefix('.')?;
         Some((s, tool))
     })?;
+    Some(call_one(server, tool, arguments, snapshot, dir, req).await)
+}
+
+/// Calls `tool` (the upstream's name) of `server` as the caller; failures are tool errors.
+pub(super) async fn call_one(
+    server: &Upstream,
+    tool: &str,
+    arguments: Value,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+) -> Value {
     if let Err(why) = admits(server, snapshot, dir, req) {
-        return Some(error_content(&why));
+        return error_content(&why);
     }
-    Some(match server.call(tool, arguments).await {
+    match server.call(tool, arguments).await {
         Ok(result) => result,
         Err(e) => error_content(&e.to_string()),
-    })
+    }
 }

@@ -36,8 +36,13 @@ fn python_upstream() -> (String, Running) {
     (format!("http://{addr}/mcp"), running)
 }
 
-/// A gateway with the MCP server `up` at `url`; acme/web is subscribed to it, acme/idle not.
+/// A gateway with the MCP server `up` at `url`, visible to acme only; acme/web is subscribed
+/// to it, acme/idle not; globex/other (the key `OTHER`) may not see it.
 fn gateway(url: &str, web: &TestKey, idle: &TestKey, filter: &str) -> (Gateway, Upstream) {
+    gateway_with(url, [web, idle, &TestKey::new()], filter)
+}
+
+fn gateway_with(url: &str, [web, idle, other]: [&TestKey; 3], filter: &str) -> (Gateway, Upstream) {
     let rest = Upstream::start("rest", |_| Reply::ok("{}"));
     let body = format!(
         r#"
@@ -63,6 +68,7 @@ headers = {{ Authorization = "Bearer ${{UP_TOKEN}}" }}
 timeout = "2s"
 [mcp_servers.api]
 auth = "api_key"
+visibility = ["acme"]
 
 [[tenants]]
 name = "acme"
@@ -73,10 +79,16 @@ subscriptions = ["up"]
 [[tenants.apps]]
 name = "idle"
 {idle}
+[[tenants]]
+name = "globex"
+[[tenants.apps]]
+name = "other"
+{other}
 "#,
         rest = rest.addr(),
         web = web.lines(""),
         idle = idle.lines(""),
+        other = other.lines(""),
     );
     let env = [("UP_TOKEN", OsStr::new("up-token"))];
     (Gateway::start_env(1, &body, &env), rest)
@@ -174,8 +186,16 @@ fn upstream_tools_are_proxied_filtered_gated_and_called_with_injected_credential
 fn an_upstream_answering_garbage_gives_a_clean_tool_error() {
     let garbage = Upstream::start("garbage", |_| Reply::ok("<html>not JSON-RPC</html>"));
     let url = format!("http://{}/mcp", garbage.addr());
-    let (web, idle) = (TestKey::new(), TestKey::new());
-    let (gw, _rest) = gateway(&url, &web, &idle, "");
+    let (web, idle, other) = (TestKey::new(), TestKey::new(), TestKey::new());
+    let (gw, _rest) = gateway_with(&url, [&web, &idle, &other], "");
+    // A tenant the server is not visible to: its tools are unknown, as a hidden route's.
+    let out = sdk_at(
+        &gw,
+        "/mcp",
+        &other,
+        json!([{"name": "up.echo", "arguments": {}}]),
+    );
+    assert_eq!(out["calls"][0]["rpcError"], -32602, "{out}");
     let out = sdk_at(
         &gw,
         "/mcp",

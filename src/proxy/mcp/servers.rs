@@ -2,7 +2,8 @@
 //! key the server's API gate admits (the data plane's own, `access::check_api`), and called
 //! through `mcp::upstream` with the server's injected headers. Any failure is a tool error.
 
-use crate::auth::Directory;
+use crate::auth::{Denied, Directory};
+use crate::error::GatewayError;
 use crate::mcp::server::error_content;
 use crate::mcp::upstream::Upstream;
 use crate::mcp::Catalog;
@@ -17,12 +18,20 @@ fn admits(
     snapshot: &Snapshot,
     dir: &Directory,
     req: &RequestHeader,
-) -> Result<(), String> {
+) -> Result<(), GatewayError> {
     let spec = &server.spec;
     let mut known = None;
     super::super::access::check_api(&spec.name, &spec.api, snapshot, dir, req, &mut known)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+}
+
+/// Whether the gate's refusal hides the server altogether (a draft, or not visible to the
+/// tenant): its tools are then unknown, as those of a route the tenant may not see.
+fn hidden(e: &GatewayError) -> bool {
+    matches!(
+        e,
+        GatewayError::NoRoute { .. } | GatewayError::Denied(Denied::NotVisible { .. })
+    )
 }
 
 /// The tools of every server the caller may use, prefixed with the server's name.
@@ -82,6 +91,9 @@ pub(super) async fn call(
         let tool = name.strip_prefix(s.spec.name.as_str())?.strip_prefix('.')?;
         Some((s, tool))
     })?;
+    if admits(server, snapshot, dir, req).is_err_and(|e| hidden(&e)) {
+        return None;
+    }
     Some(call_one(server, tool, arguments, snapshot, dir, req).await)
 }
 
@@ -95,7 +107,7 @@ pub(super) async fn call_one(
     req: &RequestHeader,
 ) -> Value {
     if let Err(why) = admits(server, snapshot, dir, req) {
-        return error_content(&why);
+        return error_content(&why.to_string());
     }
     match server.call(tool, arguments).await {
         Ok(result) => result,

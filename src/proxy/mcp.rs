@@ -213,8 +213,15 @@ impl Endpoint<'_> {
                 .get("arguments")
                 .cloned()
                 .unwrap_or_else(|| Value::Object(Default::default()));
-            let upstream =
-                servers::call(self.catalog, self.snapshot, self.directory, req, name, args);
+            let upstream = servers::call(
+                &self.gw.state.gate,
+                self.catalog,
+                self.snapshot,
+                self.directory,
+                req,
+                name,
+                args,
+            );
             if let Some(result) = upstream.await {
                 return jsonrpc::result(id, result);
             }
@@ -275,7 +282,7 @@ impl Endpoint<'_> {
                     .get("arguments")
                     .cloned()
                     .unwrap_or_else(|| Value::Object(Default::default()));
-                servers::call_one(server, name, args, snapshot, dir, req).await
+                servers::call_one(&self.gw.state.gate, server, name, args, snapshot, dir, req).await
             }
             _ => match server::dispatch(method, params, &[]) {
                 Step::Reply(result) => result,

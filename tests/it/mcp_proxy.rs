@@ -51,6 +51,13 @@ path = "tollgate.db"
 
 [mcp]
 
+[[limits]]
+name = "two"
+counts = "requests"
+rate = 2
+period = "1h"
+key = ["api_key", "route"]
+
 [[upstreams]]
 name = "rest"
 targets = ["{rest}"]
@@ -187,7 +194,7 @@ fn an_upstream_answering_garbage_gives_a_clean_tool_error() {
     let garbage = Upstream::start("garbage", |_| Reply::ok("<html>not JSON-RPC</html>"));
     let url = format!("http://{}/mcp", garbage.addr());
     let (web, idle, other) = (TestKey::new(), TestKey::new(), TestKey::new());
-    let (gw, _rest) = gateway_with(&url, [&web, &idle, &other], "");
+    let (gw, _rest) = gateway_with(&url, [&web, &idle, &other], r#"limits = ["two"]"#);
     // A tenant the server is not visible to: its tools are unknown, as a hidden route's.
     let out = sdk_at(
         &gw,
@@ -196,22 +203,23 @@ fn an_upstream_answering_garbage_gives_a_clean_tool_error() {
         json!([{"name": "up.echo", "arguments": {}}]),
     );
     assert_eq!(out["calls"][0]["rpcError"], -32602, "{out}");
-    let out = sdk_at(
-        &gw,
-        "/mcp",
-        &web,
-        json!([{"name": "up.echo", "arguments": {}}]),
-    );
+    let call = json!({"name": "up.echo", "arguments": {}});
+    let out = sdk_at(&gw, "/mcp", &web, json!([call, call, call]));
     // Listing leaves the broken server out; calling it names what went wrong.
     assert!(
         tool_names(&out).iter().all(|n| !n.starts_with("up.")),
         "{out}"
     );
-    let c = &out["calls"][0];
+    for c in &out["calls"].as_array().unwrap()[..2] {
+        assert_eq!(c["isError"], true, "{c}");
+        let text = c["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("MCP server up: bad answer: not JSON"),
+            "{c}"
+        );
+    }
+    // The server's limit: two calls per key, the third refused with the gateway's message.
+    let c = &out["calls"][2];
     assert_eq!(c["isError"], true, "{c}");
-    let text = c["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("MCP server up: bad answer: not JSON"),
-        "{c}"
-    );
+    assert!(c["text"].as_str().unwrap().contains("limit two"), "{c}");
 }

@@ -2,27 +2,66 @@
 //! key the server's API gate admits (the data plane's own, `access::check_api`), and called
 //! through `mcp::upstream` with the server's injected headers. Any failure is a tool error.
 
+use crate::auth::directory::KeyEntry;
 use crate::auth::{Denied, Directory};
 use crate::error::GatewayError;
+use crate::limits::check::Book;
+use crate::limits::concurrency::Held;
+use crate::limits::gate::Gate;
+use crate::limits::vocab::{Caller, Limited};
 use crate::mcp::server::error_content;
 use crate::mcp::upstream::Upstream;
 use crate::mcp::Catalog;
 use crate::snapshot::Snapshot;
 use pingora::http::RequestHeader;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Whether the caller's key may use `server` now (published or deprecated, visible,
 /// subscribed and approved), or the gateway's reason why not.
-fn admits(
+fn admits<'d>(
     server: &Upstream,
     snapshot: &Snapshot,
-    dir: &Directory,
+    dir: &'d Directory,
     req: &RequestHeader,
-) -> Result<(), GatewayError> {
+) -> Result<Option<&'d KeyEntry>, GatewayError> {
     let spec = &server.spec;
     let mut known = None;
     super::super::access::check_api(&spec.name, &spec.api, snapshot, dir, req, &mut known)
-        .map(|_| ())
+        .map(|g| g.key)
+}
+
+/// Draws one tool call from the server's limits and the key's (tenant, app, plan) request
+/// limits, keyed with the server's name as the route; the concurrency places it holds.
+async fn limit(
+    gate: &Gate,
+    server: &Upstream,
+    snapshot: &Snapshot,
+    key: Option<&KeyEntry>,
+) -> Result<Vec<Held>, Limited> {
+    let spec = &server.spec;
+    let principal = key.map(|k| &k.principal);
+    let key_limits = principal.map_or(&[][..], |p| &p.limits.requests[..]);
+    if spec.limits.is_empty() && spec.concurrency_limits.is_empty() && key_limits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let caller = Caller {
+        route: Arc::from(spec.name.as_str()),
+        tenant: principal.map(|p| p.tenant.clone()),
+        app: principal.map(|p| p.app.clone()),
+        key_id: key.map(|k| k.id.clone()),
+        model: None,
+        client_ip: None,
+    };
+    let book = Book::of(snapshot);
+    let (mut headers, mut held) = (Vec::new(), Vec::new());
+    let own = (&spec.limits[..], &spec.concurrency_limits[..]);
+    let pending = gate.admit_local_of(&book, own, key_limits, &caller, &mut headers, &mut held)?;
+    if let Some(pending) = pending {
+        gate.admit_cluster(&book, pending, &caller, &mut headers)
+            .await?;
+    }
+    Ok(held)
 }
 
 /// Whether the gate's refusal hides the server altogether (a draft, or not visible to the
@@ -80,6 +119,7 @@ pub(super) async fn list_one(
 /// Calls `name` when it is `{server}.{tool}` of a configured server: the `tools/call`
 /// result; `None` when no server has that prefix.
 pub(super) async fn call(
+    gate: &Gate,
     catalog: &Catalog,
     snapshot: &Snapshot,
     dir: &Directory,
@@ -94,11 +134,12 @@ pub(super) async fn call(
     if admits(server, snapshot, dir, req).is_err_and(|e| hidden(&e)) {
         return None;
     }
-    Some(call_one(server, tool, arguments, snapshot, dir, req).await)
+    Some(call_one(gate, server, tool, arguments, snapshot, dir, req).await)
 }
 
 /// Calls `tool` (the upstream's name) of `server` as the caller; failures are tool errors.
 pub(super) async fn call_one(
+    gate: &Gate,
     server: &Upstream,
     tool: &str,
     arguments: Value,
@@ -106,9 +147,15 @@ pub(super) async fn call_one(
     dir: &Directory,
     req: &RequestHeader,
 ) -> Value {
-    if let Err(why) = admits(server, snapshot, dir, req) {
-        return error_content(&why.to_string());
-    }
+    let key = match admits(server, snapshot, dir, req) {
+        Ok(key) => key,
+        Err(why) => return error_content(&why.to_string()),
+    };
+    // Held until the call ends: the server's concurrency caps count calls in flight.
+    let _held = match limit(gate, server, snapshot, key).await {
+        Ok(held) => held,
+        Err(limited) => return error_content(&GatewayError::from(limited).to_string()),
+    };
     match server.call(tool, arguments).await {
         Ok(result) => result,
         Err(e) => error_content(&e.to_string()),

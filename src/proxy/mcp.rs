@@ -8,6 +8,7 @@
 
 mod loopback;
 mod servers;
+mod tool_record;
 
 use super::{drain_rest, Gateway, RequestCtx};
 use crate::auth::directory::{presented_key, Denied, KeyEntry};
@@ -202,7 +203,9 @@ impl Endpoint<'_> {
         );
         let req = session.req_header();
         if let Some(server) = self.only {
-            return self.answer_for(server, req, id, method, params).await;
+            return self
+                .answer_for(server, (req, &ctx.request_id), id, method, params)
+                .await;
         }
         if method == "tools/call" {
             let name = params
@@ -214,7 +217,7 @@ impl Endpoint<'_> {
                 .cloned()
                 .unwrap_or_else(|| Value::Object(Default::default()));
             let upstream = servers::call(
-                &self.gw.state.gate,
+                (&self.gw.state, &ctx.request_id),
                 self.catalog,
                 self.snapshot,
                 self.directory,
@@ -262,7 +265,7 @@ impl Endpoint<'_> {
     async fn answer_for(
         &self,
         server: &crate::mcp::upstream::Upstream,
-        req: &pingora::http::RequestHeader,
+        (req, request_id): (&pingora::http::RequestHeader, &str),
         id: &Value,
         method: &str,
         params: &Value,
@@ -282,7 +285,16 @@ impl Endpoint<'_> {
                     .get("arguments")
                     .cloned()
                     .unwrap_or_else(|| Value::Object(Default::default()));
-                servers::call_one(&self.gw.state.gate, server, name, args, snapshot, dir, req).await
+                servers::call_one(
+                    (&self.gw.state, request_id),
+                    server,
+                    name,
+                    args,
+                    snapshot,
+                    dir,
+                    req,
+                )
+                .await
             }
             _ => match server::dispatch(method, params, &[]) {
                 Step::Reply(result) => result,

@@ -222,4 +222,24 @@ fn an_upstream_answering_garbage_gives_a_clean_tool_error() {
     let c = &out["calls"][2];
     assert_eq!(c["isError"], true, "{c}");
     assert!(c["text"].as_str().unwrap().contains("limit two"), "{c}");
+    // One call record per tool call: the route is the server, the path names the tool.
+    let records: Vec<Value> = wait_for("3 records of up", Duration::from_secs(10), || {
+        let lines: Vec<Value> = gw
+            .access_log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["route"] == "up")
+            .collect();
+        (lines.len() >= 3).then_some(lines)
+    });
+    assert_eq!(records.len(), 3, "{records:?}");
+    for r in &records {
+        assert_eq!(r["path"], "/mcp/up/echo", "{r}");
+        assert_eq!(r["tenant"], "acme", "{r}");
+        assert_eq!(r["app"], "web", "{r}");
+    }
+    let statuses: Vec<&Value> = records.iter().map(|r| &r["status"]).collect();
+    assert_eq!(statuses, [502, 502, 429], "{records:?}");
+    assert_eq!(records[0]["error_code"], "mcp_upstream_failed");
+    assert_eq!(records[2]["error_code"], "rate_limit_exceeded");
 }

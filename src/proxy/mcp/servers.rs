@@ -12,10 +12,12 @@ use crate::limits::vocab::{Caller, Limited};
 use crate::mcp::server::error_content;
 use crate::mcp::upstream::Upstream;
 use crate::mcp::Catalog;
+use crate::proxy::GatewayState;
 use crate::snapshot::Snapshot;
 use pingora::http::RequestHeader;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 /// Whether the caller's key may use `server` now (published or deprecated, visible,
 /// subscribed and approved), or the gateway's reason why not.
@@ -119,7 +121,7 @@ pub(super) async fn list_one(
 /// Calls `name` when it is `{server}.{tool}` of a configured server: the `tools/call`
 /// result; `None` when no server has that prefix.
 pub(super) async fn call(
-    gate: &Gate,
+    by: (&GatewayState, &str),
     catalog: &Catalog,
     snapshot: &Snapshot,
     dir: &Directory,
@@ -134,12 +136,14 @@ pub(super) async fn call(
     if admits(server, snapshot, dir, req).is_err_and(|e| hidden(&e)) {
         return None;
     }
-    Some(call_one(gate, server, tool, arguments, snapshot, dir, req).await)
+    Some(call_one(by, server, tool, arguments, snapshot, dir, req).await)
 }
 
-/// Calls `tool` (the upstream's name) of `server` as the caller; failures are tool errors.
+/// Calls `tool` (the upstream's name) of `server` as the caller (`by`: the gateway's state and
+/// the MCP request's id); failures are tool errors. Each call is recorded as a call of the API
+/// `server` (`tool_record`).
 pub(super) async fn call_one(
-    gate: &Gate,
+    by: (&GatewayState, &str),
     server: &Upstream,
     tool: &str,
     arguments: Value,
@@ -147,17 +151,52 @@ pub(super) async fn call_one(
     dir: &Directory,
     req: &RequestHeader,
 ) -> Value {
-    let key = match admits(server, snapshot, dir, req) {
-        Ok(key) => key,
-        Err(why) => return error_content(&why.to_string()),
+    let (state, request_id) = by;
+    let (time, start) = (SystemTime::now(), Instant::now());
+    let bytes_in = arguments.to_string().len() as u64;
+    let mut key = None;
+    let world = (snapshot, dir, req);
+    let outcome = attempt(&state.gate, server, tool, arguments, world, &mut key).await;
+    let result = match &outcome {
+        Ok(result) => result.clone(),
+        Err((_, _, why)) => error_content(why),
     };
+    let call = super::tool_record::ToolCall {
+        server: &server.spec,
+        tool,
+        key,
+        request_id,
+        time,
+        took: start.elapsed(),
+        outcome: outcome
+            .as_ref()
+            .map(|_| ())
+            .map_err(|(s, c, m)| (*s, *c, m.as_str())),
+        bytes: (bytes_in, result.to_string().len() as u64),
+    };
+    super::tool_record::write(state, &snapshot.config, &call);
+    result
+}
+
+/// A failed call: the status and error code its record gets, and the tool error's text.
+type Failure = (u16, &'static str, String);
+
+async fn attempt<'d>(
+    gate: &Gate,
+    server: &Upstream,
+    tool: &str,
+    arguments: Value,
+    (snapshot, dir, req): (&Snapshot, &'d Directory, &RequestHeader),
+    key: &mut Option<&'d KeyEntry>,
+) -> Result<Value, Failure> {
+    let gateway = |e: GatewayError| (e.status(), e.code(), e.to_string());
+    *key = admits(server, snapshot, dir, req).map_err(gateway)?;
     // Held until the call ends: the server's concurrency caps count calls in flight.
-    let _held = match limit(gate, server, snapshot, key).await {
-        Ok(held) => held,
-        Err(limited) => return error_content(&GatewayError::from(limited).to_string()),
-    };
-    match server.call(tool, arguments).await {
-        Ok(result) => result,
-        Err(e) => error_content(&e.to_string()),
-    }
+    let _held = limit(gate, server, snapshot, *key)
+        .await
+        .map_err(|l| gateway(l.into()))?;
+    server
+        .call(tool, arguments)
+        .await
+        .map_err(|e| (502, "mcp_upstream_failed", e.to_string()))
 }

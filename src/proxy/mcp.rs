@@ -4,7 +4,9 @@
 //! session `initialize` opens belongs to that key. Answers are `application/json`.
 //!
 //! The messages themselves are answered by `crate::mcp::server`; a tool call goes through the
-//! data plane (`loopback`).
+//! data plane (`loopback`). Upstream MCP servers' tools (`[[mcp_servers]]`) are listed and
+//! called by `servers`, each call recorded by `tool_record`; `{path}/{server}` is the same
+//! endpoint with one server's tools alone.
 
 mod loopback;
 mod servers;

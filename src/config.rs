@@ -9,16 +9,16 @@ pub mod load;
 pub mod problem;
 pub mod schema;
 
-pub use compile::api::valid_name;
+pub use compile::api::{valid_name, ApiSpec};
 pub use compile::mcp::DEFAULT_SESSIONS as DEFAULT_MCP_SESSIONS;
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
     HeaderTransform, HealthSpec, HostMatch, KeySeed, Lifecycle, LimitSpec, LlmConfig, LlmPolicy,
-    MaskRules, McpSpec, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput,
-    PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec,
-    RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, UpstreamSpec,
-    Visibility, MAX_CAPTURE_BYTES,
+    MaskRules, McpServerSpec, McpSpec, MockSpec, ModelSpec, OtelSpec, PathMatch, PlanSpec, Prices,
+    PromptOutput, PromptParams, PromptSpec, ProviderEndpoint, ProviderSpec, RedisSettings,
+    RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed,
+    ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts};
 pub use load::load;

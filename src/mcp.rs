@@ -6,6 +6,7 @@
 //! - `server`: the methods (`initialize`, `ping`, `tools/*`, `resources/*`) over the APIs a
 //!   caller may use.
 //! - `sessions`: the sessions, in shared memory so that every worker knows them.
+//! - `upstream`: the gateway as a client of an upstream MCP server (`[[mcp_servers]]`).
 //!
 //! The catalog below is built with each snapshot (off the request path: OpenAPI files are
 //! read here), and only when `[mcp]` is on. Which of its APIs a caller may use is decided per
@@ -20,8 +21,9 @@ pub mod jsonrpc;
 pub mod server;
 pub mod sessions;
 pub mod tools;
+pub mod upstream;
 
-use crate::config::{McpSpec, PathMatch, RouteTarget};
+use crate::config::{McpServerSpec, McpSpec, PathMatch, RouteTarget};
 use crate::routing::{Handler, Route};
 use serde_json::Value;
 use std::sync::Arc;
@@ -68,6 +70,8 @@ impl Refusal {
 pub struct Catalog {
     pub spec: McpSpec,
     pub apis: Vec<Api>,
+    /// The upstream MCP servers, their sessions and tool lists kept for this configuration.
+    pub servers: Vec<Arc<upstream::Upstream>>,
 }
 
 /// One API of the catalog: a route, its OpenAPI document and its tools.
@@ -81,7 +85,7 @@ pub struct Api {
 impl Catalog {
     /// Reads every route's OpenAPI document (a blocking file read: call it off the request
     /// path) and makes the tools.
-    pub fn build(spec: &McpSpec, routes: &[Arc<Route>]) -> Catalog {
+    pub fn build(spec: &McpSpec, routes: &[Arc<Route>], servers: &[McpServerSpec]) -> Catalog {
         let apis = routes
             .iter()
             .map(|route| {
@@ -97,7 +101,25 @@ impl Catalog {
         Catalog {
             spec: spec.clone(),
             apis,
+            servers: servers
+                .iter()
+                .map(|s| Arc::new(upstream::Upstream::new(Arc::new(s.clone()))))
+                .collect(),
         }
+    }
+}
+
+impl Catalog {
+    /// Whether `path` is an MCP endpoint: the gateway's (`Some(None)`) or one upstream
+    /// server's at `{path}/{server}` (`Some(Some(index))`).
+    pub fn endpoint(&self, path: &str) -> Option<Option<usize>> {
+        let rest = path.strip_prefix(self.spec.path.as_str())?;
+        if rest.is_empty() {
+            return Some(None);
+        }
+        let name = rest.strip_prefix('/')?;
+        let i = self.servers.iter().position(|s| s.spec.name == name)?;
+        Some(Some(i))
     }
 }
 

@@ -70,7 +70,8 @@ struct Onward {
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
     /// The request is to the MCP endpoint (`[mcp]`), with the snapshot it is answered under.
-    mcp: Option<(Arc<Snapshot>, Arc<crate::mcp::Catalog>)>,
+    /// The MCP endpoint's world, and the upstream server when it is `{path}/{server}`.
+    mcp: Option<(Arc<Snapshot>, Arc<crate::mcp::Catalog>, Option<usize>)>,
 }
 
 /// Request limits still to decide in Redis, with the snapshot they were drawn under (kept
@@ -145,13 +146,13 @@ impl Gateway {
         let req = session.req_header();
         // The one cost of `[mcp]` to other requests: this comparison.
         if let Some(catalog) = snapshot.mcp.as_ref() {
-            if catalog.spec.path == req.uri.path() {
+            if let Some(only) = catalog.endpoint(req.uri.path()) {
                 let onward = Onward {
                     keepalive: server.keepalive_timeout,
                     llm: None,
                     prompt: None,
                     expects_continue,
-                    mcp: Some((Arc::clone(&snapshot), catalog.clone())),
+                    mcp: Some((Arc::clone(&snapshot), catalog.clone(), only)),
                 };
                 return Ok((onward, None));
             }
@@ -320,8 +321,8 @@ impl ProxyHttp for Gateway {
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;
         }
-        if let Some((snapshot, catalog)) = onward.mcp {
-            return mcp::serve(self, session, ctx, snapshot, catalog).await;
+        if let Some((snapshot, catalog, only)) = onward.mcp {
+            return mcp::serve(self, session, ctx, (snapshot, catalog), only).await;
         }
         match (onward.llm, onward.prompt) {
             (Some(models), Some(p)) => prompt::serve(session, ctx, models, p).await,

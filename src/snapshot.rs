@@ -125,7 +125,7 @@ impl Snapshot {
         // The OpenAPI files are read here, once per configuration (at start or reload).
         let mcp = config.mcp.as_ref().map(|spec| {
             let all: Vec<Arc<Route>> = routes.iter().map(|(_, r)| r.clone()).collect();
-            Arc::new(crate::mcp::Catalog::build(spec, &all))
+            Arc::new(crate::mcp::Catalog::build(spec, &all, &config.mcp_servers))
         });
         Snapshot {
             mcp,

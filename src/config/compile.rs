@@ -6,6 +6,7 @@ mod capture;
 mod limits;
 mod llm;
 pub mod mcp;
+pub mod mcp_servers;
 mod otel;
 mod prompt;
 mod routes;
@@ -24,6 +25,7 @@ pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
 pub use mcp::McpSpec;
+pub use mcp_servers::{McpServerSpec, ToolFilter};
 pub use otel::OtelSpec;
 pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
 use routes::{compile_route, same_match};
@@ -63,6 +65,8 @@ pub struct Config {
     pub prompts: Vec<std::sync::Arc<PromptSpec>>,
     /// `[mcp]`: the Model Context Protocol endpoint, when enabled.
     pub mcp: Option<McpSpec>,
+    /// `[[mcp_servers]]`: upstream MCP servers offered through `[mcp]`.
+    pub mcp_servers: Vec<McpServerSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -247,15 +251,21 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         .as_ref()
         .and_then(|m| mcp::compile(m, store.is_some(), &mut ck));
     api::check_routes(&routes.specs, &routes.bases, store.is_some(), &mut ck);
-    let routes = routes.specs;
-    let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
-    let tenants = api::compile_seed(
-        &file.tenants,
-        &routes,
-        &model_names,
-        store.is_some(),
+    let mcp_servers = mcp_servers::compile(
+        &file.mcp_servers,
+        &routes.names,
+        &limit_specs,
+        (file.mcp.is_some(), store.is_some()),
         &mut ck,
     );
+    let routes = routes.specs;
+    let model_names: Vec<&str> = llm.models.iter().map(|m| m.name.as_str()).collect();
+    let apis: Vec<(&str, AuthMode)> = routes
+        .iter()
+        .map(|r| (r.name.as_str(), r.api.auth))
+        .chain(mcp_servers.iter().map(|s| (s.name.as_str(), s.api.auth)))
+        .collect();
+    let tenants = api::compile_seed(&file.tenants, &apis, &model_names, store.is_some(), &mut ck);
     for (i, t) in file.tenants.iter().enumerate() {
         if let Some(plan) = &t.plan {
             let at = vec![key("tenants"), Seg::Index(i), key("plan")];
@@ -278,6 +288,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             otel,
             prompts,
             mcp,
+            mcp_servers,
         })
     } else {
         Err(ck.issues)

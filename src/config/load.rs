@@ -47,6 +47,7 @@ struct Origins {
     limits: Vec<(usize, usize)>,
     plans: Vec<(usize, usize)>,
     prompts: Vec<(usize, usize)>,
+    mcp_servers: Vec<(usize, usize)>,
 }
 
 impl Origins {
@@ -60,6 +61,7 @@ impl Origins {
             "limits" => Some(&self.limits),
             "plans" => Some(&self.plans),
             "prompts" => Some(&self.prompts),
+            "mcp_servers" => Some(&self.mcp_servers),
             _ => None,
         }
     }
@@ -411,6 +413,8 @@ fn merge(
         out.plans.extend(file.plans);
         origins.prompts.extend(from(file.prompts.len()));
         out.prompts.extend(file.prompts);
+        origins.mcp_servers.extend(from(file.mcp_servers.len()));
+        out.mcp_servers.extend(file.mcp_servers);
         out.upstreams.extend(file.upstreams);
         out.routes.extend(file.routes);
         out.providers.extend(file.providers);

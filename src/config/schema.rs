@@ -8,6 +8,7 @@ mod capture;
 mod limits;
 mod llm;
 mod mcp;
+mod mcp_servers;
 mod otel;
 mod prompt;
 
@@ -16,6 +17,7 @@ pub use capture::*;
 pub use limits::*;
 pub use llm::*;
 pub use mcp::*;
+pub use mcp_servers::*;
 pub use otel::*;
 pub use prompt::*;
 use serde::{Deserialize, Deserializer};
@@ -44,6 +46,9 @@ pub struct FileConfig {
     pub redis: Option<RedisSection>,
     pub otel: Option<OtelSection>,
     pub mcp: Option<McpSection>,
+    /// Upstream MCP servers whose tools `[mcp]` offers.
+    #[serde(default)]
+    pub mcp_servers: Vec<McpServerSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
     #[serde(default)]

@@ -114,16 +114,31 @@ impl Gate {
         headers: &mut Headers,
         places: &mut Vec<Held>,
     ) -> Result<Option<Pending>, Limited> {
+        let own = (&route.limits[..], &route.concurrency_limits[..]);
+        self.admit_local_of(book, own, key, caller, headers, places)
+    }
+
+    /// `admit_local` for an API that is not a route (an upstream MCP server's tool call):
+    /// `own` are its request limits and concurrency caps.
+    pub fn admit_local_of(
+        &self,
+        book: &Book,
+        (requests, caps): (&[usize], &[usize]),
+        key: &[Attached],
+        caller: &Caller,
+        headers: &mut Headers,
+        places: &mut Vec<Held>,
+    ) -> Result<Option<Pending>, Limited> {
         *places = concurrency::hold(
             &self.concurrency,
             self.slot,
             book.specs,
             book.metrics,
-            &route.concurrency_limits,
+            caps,
             caller,
             headers,
         )?;
-        let draws = draws::draws(book.specs, book.index, &route.limits, key, caller);
+        let draws = draws::draws(book.specs, book.index, requests, key, caller);
         if draws.iter().any(|d| book.specs[d.limit].cluster.is_some()) {
             return Ok(Some(Pending { draws }));
         }

@@ -33,8 +33,19 @@ pub fn check<'d>(
     req: &RequestHeader,
     known: &mut Option<&'d KeyEntry>,
 ) -> Result<Granted<'d>, GatewayError> {
-    let api = &route.spec.api;
-    let name = route.spec.name.as_str();
+    check_api(&route.spec.name, &route.spec.api, snapshot, dir, req, known)
+}
+
+/// The gate of an API by its name and settings: a route's, or an MCP server's
+/// (`[[mcp_servers]]`), which is subscribed to like any API.
+pub fn check_api<'d>(
+    name: &str,
+    api: &crate::config::ApiSpec,
+    snapshot: &Snapshot,
+    dir: &'d Directory,
+    req: &RequestHeader,
+    known: &mut Option<&'d KeyEntry>,
+) -> Result<Granted<'d>, GatewayError> {
     let over = dir.state_override(name);
     let state = over.map_or(api.state, |o| o.state);
     let successor = over.map_or(api.successor.as_deref(), |o| o.successor.as_deref());

@@ -4,9 +4,13 @@
 //! session `initialize` opens belongs to that key. Answers are `application/json`.
 //!
 //! The messages themselves are answered by `crate::mcp::server`; a tool call goes through the
-//! data plane (`loopback`).
+//! data plane (`loopback`). Upstream MCP servers' tools (`[[mcp_servers]]`) are listed and
+//! called by `servers`, each call recorded by `tool_record`; `{path}/{server}` is the same
+//! endpoint with one server's tools alone.
 
 mod loopback;
+mod servers;
+mod tool_record;
 
 use super::{drain_rest, Gateway, RequestCtx};
 use crate::auth::directory::{presented_key, Denied, KeyEntry};
@@ -32,8 +36,8 @@ pub(super) async fn serve(
     gw: &Gateway,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    snapshot: Arc<Snapshot>,
-    catalog: Arc<Catalog>,
+    (snapshot, catalog): (Arc<Snapshot>, Arc<Catalog>),
+    only: Option<usize>,
 ) -> pingora::Result<bool> {
     let method = session.req_header().method.clone();
     if method != Method::POST && method != Method::DELETE {
@@ -66,6 +70,7 @@ pub(super) async fn serve(
         directory: &directory,
         snapshot: &snapshot,
         catalog: &catalog,
+        only: only.and_then(|i| catalog.servers.get(i)).map(|s| &**s),
     };
     if method == Method::DELETE {
         return endpoint.end_session(session, ctx).await;
@@ -82,6 +87,8 @@ struct Endpoint<'a> {
     directory: &'a crate::auth::Directory,
     snapshot: &'a Snapshot,
     catalog: &'a Catalog,
+    /// At `{path}/{server}`: that upstream server alone, its tools unprefixed.
+    only: Option<&'a crate::mcp::upstream::Upstream>,
 }
 
 impl Endpoint<'_> {
@@ -196,8 +203,45 @@ impl Endpoint<'_> {
             session,
             self.key,
         );
+        let req = session.req_header();
+        if let Some(server) = self.only {
+            return self
+                .answer_for(server, (req, &ctx.request_id), id, method, params)
+                .await;
+        }
+        if method == "tools/call" {
+            let name = params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let args = params
+                .get("arguments")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            let upstream = servers::call(
+                (&self.gw.state, &ctx.request_id),
+                self.catalog,
+                self.snapshot,
+                self.directory,
+                req,
+                name,
+                args,
+            );
+            if let Some(result) = upstream.await {
+                return jsonrpc::result(id, result);
+            }
+        }
         let (api, call) = match server::dispatch(method, params, &visible) {
-            Step::Reply(result) => return jsonrpc::result(id, result),
+            Step::Reply(mut result) => {
+                if method == "tools/list" {
+                    let more =
+                        servers::list(self.catalog, self.snapshot, self.directory, req).await;
+                    if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+                        tools.extend(more);
+                    }
+                }
+                return jsonrpc::result(id, result);
+            }
             Step::Fail(e) => return e.with_id(id).to_json(),
             Step::Call(api, call) => (api, call),
         };
@@ -207,12 +251,62 @@ impl Endpoint<'_> {
             None => server::error_content("the gateway has no listener to call"),
             Some(to) => {
                 let timeout = self.catalog.spec.call_timeout;
-                let req = session.req_header();
                 match loopback::send(to, &call, req, keyed, &ctx.request_id, timeout).await {
                     Ok(a) => server::tool_result(a.status, &a.body),
                     Err(msg) => server::error_content(&msg),
                 }
             }
+        };
+        jsonrpc::result(id, result)
+    }
+}
+
+impl Endpoint<'_> {
+    /// The response at one upstream server's endpoint: its tools unprefixed; the methods
+    /// that are not about tools as at the gateway's, over no API of the catalog.
+    async fn answer_for(
+        &self,
+        server: &crate::mcp::upstream::Upstream,
+        (req, request_id): (&pingora::http::RequestHeader, &str),
+        id: &Value,
+        method: &str,
+        params: &Value,
+    ) -> Value {
+        let (snapshot, dir) = (self.snapshot, self.directory);
+        let result = match method {
+            "tools/list" => {
+                let tools = servers::list_one(server, false, snapshot, dir, req).await;
+                serde_json::json!({ "tools": tools })
+            }
+            "tools/call" => {
+                let name = params
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let args = params
+                    .get("arguments")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(Default::default()));
+                servers::call_one(
+                    (&self.gw.state, request_id),
+                    server,
+                    name,
+                    args,
+                    snapshot,
+                    dir,
+                    req,
+                )
+                .await
+            }
+            _ => match server::dispatch(method, params, &[]) {
+                Step::Reply(result) => result,
+                Step::Fail(e) => return e.with_id(id).to_json(),
+                Step::Call(..) => {
+                    return RpcError::new(INVALID_REQUEST, "no such call")
+                        .with_id(id)
+                        .to_json()
+                }
+            },
         };
         jsonrpc::result(id, result)
     }

@@ -149,11 +149,16 @@ subscriptions = ["billing", "secret"]
 
 /// Runs tests/it/sdk/mcp_client.py as `key` with `calls`; its JSON summary.
 fn sdk(gw: &Gateway, key: &TestKey, calls: Value) -> Value {
+    sdk_at(gw, "/mcp", key, calls)
+}
+
+/// `sdk` against the MCP endpoint at `path`.
+pub fn sdk_at(gw: &Gateway, path: &str, key: &TestKey, calls: Value) -> Value {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sdk/mcp_client.py");
     let mut cmd = Command::new(python());
     cmd.arg(&script)
-        .args(["--url", &gw.url("/mcp"), "--key", &key.full])
+        .args(["--url", &gw.url(path), "--key", &key.full])
         .args(["--calls", &calls.to_string()])
         .env("PYTHONDONTWRITEBYTECODE", "1");
     for (k, _) in std::env::vars_os() {

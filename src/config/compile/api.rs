@@ -251,10 +251,11 @@ pub(super) fn compile_store(s: &schema::StoreSection, ck: &mut Checker) -> Store
     }
 }
 
-/// The `[[tenants]]` seed; `routes` and `models` are the names it may refer to.
+/// The `[[tenants]]` seed; `apis` (routes and MCP servers: name and auth) and `models` are the
+/// names it may refer to.
 pub(super) fn compile_seed(
     tenants: &[schema::TenantSection],
-    routes: &[RouteSpec],
+    apis: &[(&str, AuthMode)],
     models: &[&str],
     has_store: bool,
     ck: &mut Checker,
@@ -281,7 +282,7 @@ pub(super) fn compile_seed(
             } else if !app_names.insert(a.name.as_str()) {
                 ck.at(&base, &["name"], format!("duplicate app {:?}", a.name));
             }
-            apps.push(compile_app(a, routes, models, &base, &mut key_ids, ck));
+            apps.push(compile_app(a, apis, models, &base, &mut key_ids, ck));
         }
         out.push(TenantSeed {
             name: t.name.clone(),
@@ -295,7 +296,7 @@ pub(super) fn compile_seed(
 
 fn compile_app(
     a: &schema::AppSection,
-    routes: &[RouteSpec],
+    routes: &[(&str, AuthMode)],
     models: &[&str],
     base: &[Seg],
     key_ids: &mut HashSet<String>,
@@ -312,16 +313,16 @@ fn compile_app(
             ck.issues.push(super::Issue::new(at, msg));
         }
     }
-    let route_names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+    let route_names: Vec<&str> = routes.iter().map(|r| r.0).collect();
     for (i, s) in a.subscriptions.iter().enumerate() {
         let mut at = base.to_vec();
         at.extend([k("subscriptions"), Seg::Index(i)]);
-        let msg = match routes.iter().find(|r| &r.name == s) {
+        let msg = match routes.iter().find(|r| r.0 == s) {
             None => Some(format!(
                 "no route named {s:?}{}",
                 did_you_mean(s, route_names.iter().copied())
             )),
-            Some(r) if r.api.auth != AuthMode::ApiKey => Some(format!(
+            Some(r) if r.1 != AuthMode::ApiKey => Some(format!(
                 "route {s:?} has auth = \"none\": it needs no subscription"
             )),
             Some(_) => None,

@@ -160,9 +160,11 @@ fn upstream_tools_are_proxied_filtered_gated_and_called_with_injected_credential
             .starts_with("MCP server up: "),
         "{c}"
     );
+    // The process may still be going away (a reset) or gone (refused): a clean error either way.
     assert_eq!(c[6]["isError"], true, "{c}");
+    let dead = c[6]["text"].as_str().unwrap();
     assert!(
-        c[6]["text"].as_str().unwrap().contains("cannot connect"),
+        dead.contains("cannot connect") || dead.contains("the exchange failed"),
         "{c}"
     );
     assert!(!gw.stderr().contains("up-token"), "the secret was logged");

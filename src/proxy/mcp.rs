@@ -210,14 +210,7 @@ impl Endpoint<'_> {
                 .await;
         }
         if method == "tools/call" {
-            let name = params
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let args = params
-                .get("arguments")
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Default::default()));
+            let (name, args) = tool_call(params);
             let upstream = servers::call(
                 (&self.gw.state, &ctx.request_id),
                 self.catalog,
@@ -279,14 +272,7 @@ impl Endpoint<'_> {
                 serde_json::json!({ "tools": tools })
             }
             "tools/call" => {
-                let name = params
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let args = params
-                    .get("arguments")
-                    .cloned()
-                    .unwrap_or_else(|| Value::Object(Default::default()));
+                let (name, args) = tool_call(params);
                 servers::call_one(
                     (&self.gw.state, request_id),
                     server,
@@ -434,4 +420,17 @@ async fn write(
         session.write_response_body(Some(b), true).await?;
     }
     Ok(true)
+}
+
+/// A `tools/call`'s tool name and arguments (an empty object when it gives none).
+fn tool_call(params: &Value) -> (&str, Value) {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let args = params
+        .get("arguments")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    (name, args)
 }

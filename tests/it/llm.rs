@@ -15,18 +15,6 @@ fn chat(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}]})
 }
 
-fn access_llm(gw: &Gateway, n: usize) -> Vec<Value> {
-    wait_for("access log lines", Duration::from_secs(10), || {
-        let lines: Vec<Value> = gw
-            .access_log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v.get("llm").is_some())
-            .collect();
-        (lines.len() >= n).then_some(lines)
-    })
-}
-
 #[test]
 fn mock_answers_streams_lists_models_and_embeds() {
     let gw = Gateway::start(1, &format!("{MOCK}\n{LLM_ROUTE}"));
@@ -75,7 +63,7 @@ fn mock_answers_streams_lists_models_and_embeds() {
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
     assert_eq!(v["data"][0]["embedding"].as_array().unwrap().len(), 8);
 
-    let records = access_llm(&gw, 3);
+    let records = gw.llm_records(3);
     let rec = &records[0]["llm"];
     assert_eq!(rec["model"], "demo");
     assert_eq!(rec["deployment"], "mock/mock-1");
@@ -263,7 +251,7 @@ fn openai_to_openai_passes_the_body_through_byte_for_byte() {
         .collect();
     assert_eq!(said, "Hello there friend");
 
-    let recs = access_llm(&gw, 2);
+    let recs = gw.llm_records(2);
     assert_eq!(recs[0]["llm"]["prompt_tokens"], 19);
     assert_eq!(recs[0]["llm"]["cached_tokens"], 4);
     let cost = recs[0]["llm"]["cost_usd"].as_f64().unwrap();

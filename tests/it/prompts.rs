@@ -51,18 +51,6 @@ fn post(gw: &Gateway, path: &str, body: &Value) -> (u16, Value) {
     (status, r.json().unwrap_or(Value::Null))
 }
 
-fn llm_records(gw: &Gateway, n: usize) -> Vec<Value> {
-    wait_for("access log lines", Duration::from_secs(10), || {
-        let lines: Vec<Value> = gw
-            .access_log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v.get("llm").is_some())
-            .collect();
-        (lines.len() >= n).then_some(lines)
-    })
-}
-
 /// An in-test server that records every request body and answers the n-th with `answer(n)`.
 fn recording(
     format: &'static str,
@@ -174,7 +162,7 @@ fn prompts_over_the_mock_answer_validate_and_keep_versions_apart() {
     assert_eq!(r.status(), 405);
 
     // The call record names the prompt API's route and carries the LLM fields.
-    let records = llm_records(&gw, 2);
+    let records = gw.llm_records(2);
     let first = &records[0];
     assert_eq!(first["route"], "translate-v1", "{first}");
     assert_eq!(first["api_version"], "v1", "{first}");
@@ -198,7 +186,7 @@ fn an_answer_that_stays_invalid_is_a_502_after_one_repair() {
         message.contains("after a repair attempt: the answer is not valid JSON"),
         "{message}"
     );
-    let records = llm_records(&gw, 1);
+    let records = gw.llm_records(1);
     assert_eq!(records[0]["status"], 502);
     assert_eq!(records[0]["llm"]["attempts"], 2, "{}", records[0]);
     // A JSON prompt does not stream.
@@ -247,7 +235,7 @@ fn streaming_sends_text_deltas_then_usage() {
         done["usage"]["completion_tokens"].as_u64().unwrap() > 0,
         "{done}"
     );
-    let records = llm_records(&gw, 1);
+    let records = gw.llm_records(1);
     assert_eq!(records[0]["llm"]["stream"], true);
     // A prompt that does not allow streaming says so.
     let r = client()
@@ -496,7 +484,7 @@ subscriptions = ["keyed"]
             .contains("use keyed at /prompts/keyed"),
         "{v}"
     );
-    let records = llm_records(&gw, 1);
+    let records = gw.llm_records(1);
     assert_eq!(records[0]["route"], "keyed");
     assert_eq!(records[0]["tenant"], "acme");
     assert_eq!(records[0]["app"], "web");
@@ -585,7 +573,7 @@ limits = ["one-a-minute"]
     assert_eq!(status, 200, "{v}");
     // Served by the fallback, after the failed attempt on the prompt's own model.
     assert_eq!(v["model"], "demo", "{v}");
-    let records = llm_records(&gw, 1);
+    let records = gw.llm_records(1);
     assert_eq!(records[0]["llm"]["requested_model"], "flaky");
     assert_eq!(records[0]["llm"]["fallbacks"], 1, "{}", records[0]);
     let r = client()
@@ -719,7 +707,7 @@ output_schema = { type = "object" }
             .contains("context too long"),
         "{v}"
     );
-    let records = llm_records(&gw, 1);
+    let records = gw.llm_records(1);
     // The canned first answer's 19 prompt tokens, though the call failed.
     assert_eq!(records[0]["llm"]["prompt_tokens"], 19, "{}", records[0]);
     assert_eq!(records[0]["llm"]["outcome"], "error");

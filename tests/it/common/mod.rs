@@ -269,6 +269,24 @@ impl Gateway {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
 
+    /// The access log's LLM call records (lines with `llm`), once there are at least `n`:
+    /// the log's writer flushes on its own clock.
+    pub fn llm_records(&self, n: usize) -> Vec<serde_json::Value> {
+        wait_for(
+            "LLM call records in the access log",
+            Duration::from_secs(10),
+            || {
+                let lines: Vec<serde_json::Value> = self
+                    .access_log()
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter(|v| v.get("llm").is_some())
+                    .collect();
+                (lines.len() >= n).then_some(lines)
+            },
+        )
+    }
+
     /// GET on the admin listener with the token; (status, body) or None if it did not answer.
     pub fn admin_get(&self, path: &str) -> Option<(u16, String)> {
         raw_get(

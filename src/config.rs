@@ -20,7 +20,7 @@ pub use compile::{
     RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed,
     ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
-pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts};
+pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 pub use load::load;
 pub use problem::{Problem, Problems};
 pub use schema::{Counts, KeyPart, OnRedisError, OtlpProtocol, Scope, SyncMode};

@@ -8,21 +8,41 @@
 use super::error::AdminError;
 use super::request::{self, param};
 use super::shared::{json, no_content, Answer, Call, Shared};
-use crate::config::{compile_stored_prompt, stored_route_name, with_stored_prompts, Config};
+use crate::config::{
+    compile_stored_prompt, stored_route_name, with_stored_prompts, Config, LeftOut,
+};
 use crate::store::{PromptRow, Store};
 use serde_json::{json as j, Value};
 use std::sync::Arc;
 
-/// One stored version as answered.
-fn view(r: &PromptRow) -> Value {
-    j!({
+/// One stored version as answered: `served` is false, with the `problem`, for a version the
+/// configuration in force no longer compiles (the workers leave it out).
+fn view(r: &PromptRow, left_out: &[LeftOut]) -> Value {
+    let problem = left_out
+        .iter()
+        .find(|l| l.name == r.name && l.version == r.version)
+        .map(|l| l.problem.as_str());
+    let mut v = j!({
         "name": r.name,
         "version": r.version,
         "route": stored_route_name(&r.name, r.version),
         "path": r.definition.get("path"),
         "created_at": r.created_at,
+        "served": problem.is_none(),
         "definition": r.definition,
-    })
+    });
+    if let Some(p) = problem {
+        v["problem"] = j!(p);
+    }
+    v
+}
+
+/// The stored versions the configuration in force leaves out, as the workers do.
+fn left_out(config: &Config, rows: &[PromptRow]) -> Vec<LeftOut> {
+    let stored = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.version, &r.definition));
+    with_stored_prompts(config, stored).1
 }
 
 /// A prompt the configuration declares, as answered.
@@ -92,10 +112,15 @@ pub async fn list(shared: &Arc<Shared>) -> Answer {
     let config = shared.config.load_full();
     let rows = shared.store(|s| Ok(s.prompts()?)).await?;
     let mut out: Vec<Value> = config.prompts.iter().map(|p| declared_view(p)).collect();
+    let left_out = left_out(&config, &rows);
     let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
     for n in names {
-        let versions: Vec<Value> = rows.iter().filter(|r| r.name == n).map(view).collect();
+        let versions: Vec<Value> = rows
+            .iter()
+            .filter(|r| r.name == n)
+            .map(|r| view(r, &left_out))
+            .collect();
         out.push(j!({"name": n, "source": "admin", "versions": versions}));
     }
     json(200, &out)
@@ -110,10 +135,11 @@ pub async fn show(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
     }
     let n = name.clone();
     let rows = shared.store(move |s| Ok(s.prompts()?)).await?;
+    let left_out = left_out(&config, &rows);
     let versions: Vec<Value> = rows
         .iter()
         .filter(|r| r.name == n && version.is_none_or(|v| r.version == v))
-        .map(view)
+        .map(|r| view(r, &left_out))
         .collect();
     if versions.is_empty() {
         return Err(AdminError::NotFound(match version {
@@ -142,7 +168,7 @@ pub async fn create(shared: &Arc<Shared>, call: Call) -> Answer {
             Ok(s.create_prompt(&call.actor, &name, &def)?)
         })
         .await?;
-    json(201, &view(&row))
+    json(201, &view(&row, &[]))
 }
 
 pub async fn update(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
@@ -164,7 +190,7 @@ pub async fn update(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
             Ok(s.add_prompt_version(&call.actor, &name, &def)?)
         })
         .await?;
-    json(200, &view(&row))
+    json(200, &view(&row, &[]))
 }
 
 pub async fn delete(shared: &Arc<Shared>, call: Call, name: String) -> Answer {

@@ -35,7 +35,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts};
+pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 use upstreams::compile_upstream;
 pub use upstreams::{BalanceSpec, HashOn, HealthSpec, TargetSpec, UpstreamSpec};
 
@@ -249,7 +249,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     let mcp = file
         .mcp
         .as_ref()
-        .and_then(|m| mcp::compile(m, store.is_some(), &mut ck));
+        .and_then(|m| mcp::compile(m, &limit_specs, store.is_some(), &mut ck));
     api::check_routes(&routes.specs, &routes.bases, store.is_some(), &mut ck);
     let mcp_servers = mcp_servers::compile(
         &file.mcp_servers,

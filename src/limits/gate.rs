@@ -160,6 +160,23 @@ impl Gate {
         }
     }
 
+    /// `admit_local_of` and, when a draw is kept in Redis, `admit_cluster`: for a caller that
+    /// holds no snapshot guard (the MCP endpoint and its upstream servers' tool calls).
+    pub async fn admit_of(
+        &self,
+        book: &Book<'_>,
+        own: (&[usize], &[usize]),
+        key: &[Attached],
+        caller: &Caller,
+        headers: &mut Headers,
+        places: &mut Vec<Held>,
+    ) -> Result<(), Limited> {
+        if let Some(pending) = self.admit_local_of(book, own, key, caller, headers, places)? {
+            self.admit_cluster(book, pending, caller, headers).await?;
+        }
+        Ok(())
+    }
+
     /// Decides the request limits `admit_local` left pending, in Redis (or by the limits'
     /// failure policy when Redis does not answer). What was taken is returned for the OpenAI
     /// headers of an LLM route.

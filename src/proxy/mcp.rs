@@ -17,6 +17,8 @@ use crate::auth::directory::{presented_key, Denied, KeyEntry};
 use crate::base::clock::{now_ms, now_unix};
 use crate::config::{AuthMode, Lifecycle};
 use crate::error::GatewayError;
+use crate::limits::check::Book;
+use crate::limits::vocab::{Caller, Limited};
 use crate::mcp::jsonrpc::{self, Incoming, RpcError, INVALID_REQUEST};
 use crate::mcp::server::{self, Step, Visible};
 use crate::mcp::{Catalog, Refusal};
@@ -63,6 +65,9 @@ pub(super) async fn serve(
     };
     ctx.principal = Some(key.principal.clone());
     ctx.key_id = Some(key.id.clone());
+    if let Err(limited) = limit(gw, session, ctx, &snapshot, key).await {
+        return Gateway::refuse_now(session, ctx, limited.into()).await;
+    }
     let endpoint = Endpoint {
         gw,
         owner: crate::limits::local::key_hash(&[b"mcp", key.id.as_bytes()]),
@@ -76,6 +81,38 @@ pub(super) async fn serve(
         return endpoint.end_session(session, ctx).await;
     }
     endpoint.post(session, ctx).await
+}
+
+/// Draws the request from `[mcp] limits`, keyed with `mcp` as the route; the concurrency
+/// places it takes are held by `ctx` until the request ends.
+async fn limit(
+    gw: &Gateway,
+    session: &Session,
+    ctx: &mut RequestCtx,
+    snapshot: &Snapshot,
+    key: &KeyEntry,
+) -> Result<(), Limited> {
+    let Some(spec) = snapshot.config.mcp.as_ref() else {
+        return Ok(());
+    };
+    if spec.limits.is_empty() && spec.concurrency_limits.is_empty() {
+        return Ok(());
+    }
+    let caller = Caller {
+        route: Arc::from("mcp"),
+        tenant: Some(key.principal.tenant.clone()),
+        app: Some(key.principal.app.clone()),
+        key_id: Some(key.id.clone()),
+        model: None,
+        client_ip: super::upstream::client_ip(session),
+    };
+    let own = (&spec.limits[..], &spec.concurrency_limits[..]);
+    let (headers, places) = (&mut ctx.response_headers, &mut ctx.concurrency);
+    let book = Book::of(snapshot);
+    gw.state
+        .gate
+        .admit_of(&book, own, &[], &caller, headers, places)
+        .await
 }
 
 /// An authenticated request to the endpoint, with the world it is answered in.
@@ -414,6 +451,10 @@ async fn write(
     body: Option<Bytes>,
 ) -> pingora::Result<bool> {
     resp.insert_header(super::headers::REQUEST_ID, ctx.request_id.as_str())?;
+    // The limits' `RateLimit` headers.
+    for (name, value) in &ctx.response_headers {
+        resp.append_header(name.clone(), value.clone())?;
+    }
     let end = body.is_none();
     session.write_response_header(Box::new(resp), end).await?;
     if let Some(b) = body {

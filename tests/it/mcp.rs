@@ -602,6 +602,44 @@ fn the_endpoint_is_turned_on_by_a_reload() {
 }
 
 #[test]
+fn requests_to_the_endpoint_draw_from_its_limits_on_every_worker() {
+    let limits = r#"limits = ["mcp-per-key"]
+
+[[limits]]
+name = "mcp-per-key"
+rate = 3
+period = "1m"
+key = ["api_key", "route"]"#;
+    let s = setup_with(2, limits);
+    let raw = Raw::new(&s.gw);
+    // Three requests of one key, over fresh connections (both workers): the fourth is refused.
+    let sid = raw.initialize(&s.web);
+    for i in 0..2 {
+        let (status, headers, body) = raw.post(Some(&s.web), Some(&sid), &rpc(i, "ping"));
+        assert_eq!(status, 200, "{body}");
+        assert!(headers.contains_key("x-ratelimit-remaining"), "{headers:?}");
+    }
+    let (status, headers, body) = raw.post(Some(&s.web), Some(&sid), &rpc(3, "ping"));
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("mcp-per-key"), "{v}");
+    // Ending the session is a request too; another key has a bucket of its own.
+    let del = raw
+        .http
+        .delete(s.gw.url("/mcp"))
+        .bearer_auth(&s.web.full)
+        .header("mcp-session-id", &sid)
+        .send()
+        .unwrap();
+    assert_eq!(del.status().as_u16(), 429);
+    let other = raw.initialize(&s.idle);
+    assert_eq!(raw.post(Some(&s.idle), Some(&other), &rpc(1, "ping")).0, 200);
+}
+
+#[test]
 fn mcp_needs_a_store_and_a_path() {
     let (ok, out) = validate(
         r#"
@@ -641,6 +679,38 @@ upstream = "u"
     assert!(!ok, "{out}");
     assert!(
         out.contains("mcp.allowed_origins[0]") && out.contains("mcp.allowed_origins[1]"),
+        "{out}"
+    );
+    let (ok, out) = validate(
+        r#"
+[server]
+listen = ["127.0.0.1:1"]
+[store]
+path = "t.db"
+[mcp]
+limits = ["nope", "tokens"]
+[[limits]]
+name = "tokens"
+counts = "tokens"
+rate = 10
+period = "1m"
+key = []
+[[upstreams]]
+name = "u"
+targets = ["127.0.0.1:2"]
+[[routes]]
+name = "r"
+path_prefix = "/"
+upstream = "u"
+"#,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("mcp.limits[0]: no limit named \"nope\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("mcp.limits[1]: limit \"tokens\" counts LLM usage"),
         "{out}"
     );
 }

@@ -170,6 +170,7 @@ fn prompts_made_through_the_admin_api_serve_on_every_worker_with_their_versions(
         one["versions"][0]["definition"]["path"], "/prompts/hello/v2",
         "{one}"
     );
+    assert_eq!(one["versions"][0]["served"], true, "{one}");
     assert_eq!(
         call(&gw, "GET", "/admin/prompts/hello?version=3", None).0,
         404
@@ -418,4 +419,17 @@ fn a_reload_that_takes_a_stored_versions_path_wins_and_says_so() {
         said.contains("matches exactly the requests of route \"decl\""),
         "{said}"
     );
+    // The admin API lists the version as the workers treat it: stored, not served, and why.
+    let (status, shown) = call(&gw, "GET", "/admin/prompts/taken", None);
+    assert_eq!(status, 200, "{shown}");
+    let version = &shown["versions"][0];
+    assert_eq!(version["served"], false, "{shown}");
+    let problem = version["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("route \"decl\""), "{shown}");
+    let (_, listed) = call(&gw, "GET", "/admin/prompts", None);
+    let stored = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["name"] == "taken" && p["source"] == "admin"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(stored["versions"][0]["served"], false, "{listed}");
 }

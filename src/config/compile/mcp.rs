@@ -1,6 +1,7 @@
 //! Compiles `[mcp]`: the endpoint's path and the bounds of its sessions.
 
-use super::Checker;
+use super::limits::resolve;
+use super::{Checker, LimitSpec};
 use crate::config::problem::key;
 use crate::config::schema::McpSection;
 use std::time::Duration;
@@ -14,6 +15,10 @@ pub struct McpSpec {
     pub call_timeout: Duration,
     /// Lowercase, without a trailing `/`; `*` for any.
     pub allowed_origins: Vec<String>,
+    /// Request limits (indexes into `Config::limits`) drawn by each request to the endpoint.
+    pub limits: Vec<usize>,
+    /// Concurrency caps held for the length of each request to the endpoint.
+    pub concurrency_limits: Vec<usize>,
 }
 
 impl McpSpec {
@@ -30,8 +35,15 @@ impl McpSpec {
 /// so that a reload may turn the endpoint on).
 pub const DEFAULT_SESSIONS: usize = 4096;
 
-pub(super) fn compile(m: &McpSection, has_store: bool, ck: &mut Checker) -> Option<McpSpec> {
+pub(super) fn compile(
+    m: &McpSection,
+    limits: &[LimitSpec],
+    has_store: bool,
+    ck: &mut Checker,
+) -> Option<McpSpec> {
     let base = [key("mcp")];
+    // Usage (token, cost) limits are refused: the endpoint's requests use no model.
+    let resolved = resolve(&m.limits, limits, false, &base, ck);
     if !m.path.starts_with('/') || m.path.contains(['?', '#', ' ']) {
         ck.at(
             &base,
@@ -83,6 +95,8 @@ pub(super) fn compile(m: &McpSection, has_store: bool, ck: &mut Checker) -> Opti
             .iter()
             .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
             .collect(),
+        limits: resolved.requests,
+        concurrency_limits: resolved.concurrency,
     })
 }
 
@@ -98,6 +112,8 @@ mod tests {
             session_idle: Duration::from_secs(1),
             call_timeout: Duration::from_secs(1),
             allowed_origins: o.iter().map(|s| s.to_string()).collect(),
+            limits: Vec::new(),
+            concurrency_limits: Vec::new(),
         };
         let s = spec(&["https://app.example"]);
         assert!(s.admits_origin("https://APP.example/"));

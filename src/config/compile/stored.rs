@@ -15,13 +15,28 @@ pub fn stored_route_name(name: &str, version: u32) -> String {
     format!("{name}.v{version}")
 }
 
-/// `config` with the stored prompts added (`(name, version, definition)`), and for each one
-/// that no longer compiles (a reload removed its model, a route took its path) why it is left
-/// out: the rest still serve.
+/// A stored version that no longer compiles, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub name: String,
+    pub version: u32,
+    pub problem: String,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, version, problem) = (&self.name, self.version, &self.problem);
+        write!(f, "prompt {name:?} version {version} left out: {problem}")
+    }
+}
+
+/// `config` with the stored prompts added (`(name, version, definition)`), and each one that
+/// no longer compiles (a reload removed its model, a route took its path): the rest still
+/// serve.
 pub fn with_stored_prompts<'a>(
     config: &Config,
     stored: impl IntoIterator<Item = (&'a str, u32, &'a Value)>,
-) -> (Config, Vec<String>) {
+) -> (Config, Vec<LeftOut>) {
     let mut out = config.clone();
     let mut skipped = Vec::new();
     for (name, version, definition) in stored {
@@ -30,7 +45,11 @@ pub fn with_stored_prompts<'a>(
                 out.prompts.push(Arc::new(spec));
                 out.routes.push(route);
             }
-            Err(e) => skipped.push(format!("prompt {name:?} version {version} left out: {e}")),
+            Err(problem) => skipped.push(LeftOut {
+                name: name.to_string(),
+                version,
+                problem,
+            }),
         }
     }
     (out, skipped)

@@ -31,6 +31,11 @@ pub struct McpSection {
     /// that are not browsers send no `Origin`. `["*"]` allows every origin.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// `[[limits]]` names (requests or concurrency) drawn by every request to the endpoint
+    /// (each message, and a session's end), keyed with `mcp` as the route. A tool call also
+    /// draws its API's limits, as an HTTP call of it does.
+    #[serde(default)]
+    pub limits: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -58,11 +58,8 @@ async fn limit(
     let book = Book::of(snapshot);
     let (mut headers, mut held) = (Vec::new(), Vec::new());
     let own = (&spec.limits[..], &spec.concurrency_limits[..]);
-    let pending = gate.admit_local_of(&book, own, key_limits, &caller, &mut headers, &mut held)?;
-    if let Some(pending) = pending {
-        gate.admit_cluster(&book, pending, &caller, &mut headers)
-            .await?;
-    }
+    gate.admit_of(&book, own, key_limits, &caller, &mut headers, &mut held)
+        .await?;
     Ok(held)
 }
 

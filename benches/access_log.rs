@@ -35,6 +35,7 @@ fn record(llm: Option<&CallRecord>) -> Record<'_> {
         tenant: Some("acme".into()),
         app: Some("web".into()),
         key: Some("k3x9q2m7a1b4".into()),
+        client_cert: None,
         llm: llm.map(Cow::Borrowed),
     }
 }

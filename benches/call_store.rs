@@ -80,6 +80,7 @@ fn line(i: u64, n: u64, spread: bool) -> String {
         tenant: Some(Cow::Borrowed(&tenant)),
         app: Some(Cow::Borrowed(&app)),
         key: Some(Cow::Borrowed(&key_id)),
+        client_cert: None,
         llm: llm.then_some(Cow::Owned(rec)),
     };
     let mut out = Vec::new();

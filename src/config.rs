@@ -21,6 +21,8 @@ pub use compile::{
     ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
+pub use compile::tls::{expiring, Leaf};
+pub use compile::{CertSpec, ClientCa, Listener, ListenerTls, TlsSpec};
 pub use load::load;
 pub use problem::{Problem, Problems};
 pub use schema::{Counts, KeyPart, OnRedisError, OtlpProtocol, Scope, SyncMode};

@@ -54,7 +54,13 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for path in paths {
         match tollgate::config::load(path) {
-            Ok(_) => println!("{}: ok", path.display()),
+            Ok(config) => {
+                let now = tollgate::base::clock::now_unix();
+                for w in tollgate::config::expiring(&config.tls, now) {
+                    eprintln!("{}: warning: {w}", path.display());
+                }
+                println!("{}: ok", path.display());
+            }
             Err(problems) => {
                 failed = true;
                 for p in &problems.0 {

@@ -79,9 +79,18 @@ fn signal_set() -> libc::sigset_t {
     }
 }
 
+/// Says which certificates expire within two weeks (or have expired).
+fn warn_expiring(config: &Config) {
+    let now = crate::base::clock::now_unix();
+    for w in config::expiring(&config.tls, now) {
+        tracing::warn!("tls: {w}");
+    }
+}
+
 /// Starts the gateway and supervises it; returns the process exit code.
 pub fn run(path: PathBuf, config: Config) -> i32 {
-    for addr in &config.server.listen {
+    warn_expiring(&config);
+    for addr in config.server.listen.iter().map(|l| l.addr) {
         if let Err(e) = std::net::TcpListener::bind(addr) {
             eprintln!("tollgate: cannot listen on {addr}: {e}");
             return 1;
@@ -171,11 +180,18 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
     };
     master.resize_children();
     tracing::info!(
-        "tollgate {} started: {} workers x {} threads on {:?}",
+        "tollgate {} started: {} workers x {} threads on {}",
         env!("CARGO_PKG_VERSION"),
         master.config.server.workers,
         master.config.server.threads,
-        master.config.server.listen
+        master
+            .config
+            .server
+            .listen
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     master.supervise(set)
 }
@@ -427,6 +443,7 @@ impl Master {
             notify::send("READY=1");
             return;
         }
+        warn_expiring(&new);
         let fixed = restart_only_changes(&self.config, &new);
         if !fixed.is_empty() {
             tracing::warn!("{} changes apply on restart only", fixed.join(", "));

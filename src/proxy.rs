@@ -10,6 +10,7 @@ pub mod llm;
 mod mcp;
 pub mod prompt;
 mod record;
+pub mod tls;
 pub mod trace;
 pub mod upstream;
 
@@ -53,6 +54,8 @@ pub struct GatewayState {
     pub otel: crate::telemetry::otel::Otel,
     /// MCP sessions, shared with every worker.
     pub sessions: crate::mcp::sessions::SessionTable,
+    /// The certificates and client CAs of the TLS listeners, swapped on reload.
+    pub tls: tls::TlsState,
 }
 
 pub struct Gateway {

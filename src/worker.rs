@@ -11,6 +11,7 @@ use crate::limits::gate::Gate;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
+use crate::proxy::tls::TlsState;
 use crate::proxy::{Gateway, GatewayState};
 use crate::snapshot::Snapshot;
 use crate::telemetry::access_log::AccessLog;
@@ -106,6 +107,13 @@ pub fn run(args: WorkerArgs) -> ! {
         None => snapshot,
     };
     let directory = Arc::new(ArcSwap::from_pointee(directory));
+    let tls = match TlsState::new(&args.config) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("worker {}: cannot set up TLS: {e}", args.slot);
+            std::process::exit(3);
+        }
+    };
     let state = Arc::new(GatewayState {
         snapshot: ArcSwap::from_pointee(snapshot),
         directory: directory.clone(),
@@ -122,6 +130,7 @@ pub fn run(args: WorkerArgs) -> ! {
         ids: RequestIds::new(),
         otel,
         sessions: args.sessions,
+        tls,
     });
     let server_cfg = &args.config.server;
     let conf = ServerConf {
@@ -157,10 +166,21 @@ pub fn run(args: WorkerArgs) -> ! {
     };
     let app = GuardedApp::new(http, limits, registry.connections.clone());
     let mut proxy = pingora::services::listening::Service::new("tollgate".into(), app);
-    for addr in &server_cfg.listen {
+    for listener in &server_cfg.listen {
         let mut opts = TcpSocketOptions::default();
         opts.so_reuseport = Some(true);
-        proxy.add_tcp_with_settings(&addr.to_string(), opts);
+        let addr = listener.addr.to_string();
+        if listener.tls.is_none() {
+            proxy.add_tcp_with_settings(&addr, opts);
+            continue;
+        }
+        match state.tls.settings(listener) {
+            Ok(tls) => proxy.add_tls_with_settings(&addr, Some(opts), tls),
+            Err(e) => {
+                tracing::error!("worker {}: cannot listen with TLS on {addr}: {e}", args.slot);
+                std::process::exit(3);
+            }
+        }
     }
     server.add_service(proxy);
     let control = Control {
@@ -293,7 +313,7 @@ impl BackgroundService for Control {
             .server
             .listen
             .iter()
-            .map(|a| a.port())
+            .map(|l| l.addr.port())
             .collect();
         // Watched before reporting ready: until now SIGHUP was ignored (see the master's fork).
         let hup = signal(SignalKind::hangup());
@@ -379,6 +399,7 @@ impl Control {
                 let new = Snapshot::build(Arc::new(cfg), &self.state.registry, Some(&old));
                 new.start_health_checks();
                 self.state.gate.relink(new.config.redis.as_ref());
+                self.state.tls.update(&new.config);
                 self.state.snapshot.store(Arc::new(new));
                 self.board.slots[self.slot]
                     .ready_generation

@@ -11,6 +11,7 @@ mod otel;
 mod prompt;
 mod routes;
 mod stored;
+pub mod tls;
 mod upstreams;
 
 use super::problem::{key, Issue, Seg};
@@ -36,6 +37,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 pub use stored::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
+pub use tls::{CertSpec, ClientCa, Listener, ListenerTls, TlsSpec};
 use upstreams::compile_upstream;
 pub use upstreams::{BalanceSpec, HashOn, HealthSpec, TargetSpec, UpstreamSpec};
 
@@ -67,11 +69,13 @@ pub struct Config {
     pub mcp: Option<McpSpec>,
     /// `[[mcp_servers]]`: upstream MCP servers offered through `[mcp]`.
     pub mcp_servers: Vec<McpServerSpec>,
+    /// `[tls]`: the certificates of the TLS listeners.
+    pub tls: TlsSpec,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<Listener>,
     pub workers: usize,
     pub threads: usize,
     pub grace_period: Duration,
@@ -172,7 +176,17 @@ fn positive_timeouts(timeouts: [(&str, schema::Dur); 3], base: &[Seg], ck: &mut 
 pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     let mut ck = Checker { issues: Vec::new() };
     let default_server = schema::ServerSection::default();
-    let server = compile_server(file.server.as_ref().unwrap_or(&default_server), &mut ck);
+    let tls = file
+        .tls
+        .as_ref()
+        .map(|t| tls::compile_tls(t, &mut ck))
+        .unwrap_or_default();
+    let has_certificates = file.tls.as_ref().is_some_and(|t| !t.certificates.is_empty());
+    let server = compile_server(
+        file.server.as_ref().unwrap_or(&default_server),
+        has_certificates,
+        &mut ck,
+    );
     let admin = file
         .admin
         .as_ref()
@@ -289,6 +303,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             prompts,
             mcp,
             mcp_servers,
+            tls,
         })
     } else {
         Err(ck.issues)
@@ -342,23 +357,16 @@ impl<'f> Routes<'f> {
     }
 }
 
-fn compile_server(s: &schema::ServerSection, ck: &mut Checker) -> ServerSettings {
+fn compile_server(
+    s: &schema::ServerSection,
+    has_certificates: bool,
+    ck: &mut Checker,
+) -> ServerSettings {
     let base = [key("server")];
-    let mut listen = Vec::new();
     if s.listen.is_empty() {
         ck.at(&base, &["listen"], "at least one listen address is needed");
     }
-    for (i, a) in s.listen.iter().enumerate() {
-        match a.parse::<SocketAddr>() {
-            Ok(addr) => listen.push(addr),
-            Err(_) => ck.issues.push(Issue::new(
-                vec![key("server"), key("listen"), Seg::Index(i)],
-                format!(
-                    "{a:?} is not an IP:port address (e.g. \"127.0.0.1:8080\" or \"[::]:8080\")"
-                ),
-            )),
-        }
-    }
+    let listen = tls::compile_listeners(&s.listen, has_certificates, ck);
     let workers = s.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -432,7 +440,7 @@ fn compile_admin(
             return None;
         }
     };
-    if server.listen.contains(&listen) {
+    if server.listen.iter().any(|l| l.addr == listen) {
         ck.at(
             &base,
             &["listen"],

@@ -39,6 +39,7 @@ struct Origins {
     redis: Option<usize>,
     otel: Option<usize>,
     mcp: Option<usize>,
+    tls: Option<usize>,
     upstreams: Vec<(usize, usize)>,
     routes: Vec<(usize, usize)>,
     providers: Vec<(usize, usize)>,
@@ -124,7 +125,7 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
     })
 }
 
-/// Makes the store file, OpenAPI documents and prompts' schema files relative to the main file's directory, so the
+/// Makes the store file, OpenAPI documents, prompts' schema files and TLS files relative to the main file's directory, so the
 /// gateway finds them whatever directory it was started from.
 fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     let resolve = |p: &mut String| {
@@ -139,6 +140,17 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
         resolve(&mut calls.path);
     }
     if let Some(ca) = merged.redis.as_mut().and_then(|r| r.ca_file.as_mut()) {
+        resolve(ca);
+    }
+    for c in merged.tls.iter_mut().flat_map(|t| t.certificates.iter_mut()) {
+        resolve(&mut c.cert);
+        resolve(&mut c.key);
+    }
+    let listeners = merged.server.iter_mut().flat_map(|s| s.listen.iter_mut());
+    for ca in listeners.filter_map(|l| match l {
+        crate::config::schema::ListenEntry::Listener(l) => l.client_ca.as_mut(),
+        crate::config::schema::ListenEntry::Addr(_) => None,
+    }) {
         resolve(ca);
     }
     let routes = merged.routes.iter_mut().map(|r| &mut r.api);
@@ -400,6 +412,10 @@ fn merge(
             once("mcp", &mut origins.mcp, problems);
             out.mcp = Some(m);
         }
+        if let Some(t) = file.tls {
+            once("tls", &mut origins.tls, problems);
+            out.tls = Some(t);
+        }
         let from = |n: usize| (0..n).map(move |i| (src, i));
         origins.upstreams.extend(from(file.upstreams.len()));
         origins.routes.extend(from(file.routes.len()));
@@ -450,6 +466,7 @@ fn locate_issue(issue: Issue, origins: &Origins, sources: &[Source]) -> Problem 
         ("redis", _) => origins.redis,
         ("otel", _) => origins.otel,
         ("mcp", _) => origins.mcp,
+        ("tls", _) => origins.tls,
         _ => None,
     };
     sources[src.unwrap_or(0)].problem(&at, issue.message)

@@ -11,6 +11,7 @@ mod mcp;
 mod mcp_servers;
 mod otel;
 mod prompt;
+mod tls;
 
 pub use api::*;
 pub use capture::*;
@@ -20,6 +21,7 @@ pub use mcp::*;
 pub use mcp_servers::*;
 pub use otel::*;
 pub use prompt::*;
+pub use tls::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub struct FileConfig {
     pub redis: Option<RedisSection>,
     pub otel: Option<OtelSection>,
     pub mcp: Option<McpSection>,
+    /// The certificates of the TLS listeners.
+    pub tls: Option<TlsSection>,
     /// Upstream MCP servers whose tools `[mcp]` offers.
     #[serde(default)]
     pub mcp_servers: Vec<McpServerSection>,
@@ -64,7 +68,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     #[serde(default = "default_listen")]
-    pub listen: Vec<String>,
+    pub listen: Vec<ListenEntry>,
     pub workers: Option<usize>,
     #[serde(default = "one")]
     pub threads: usize,
@@ -425,8 +429,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
-fn default_listen() -> Vec<String> {
-    vec!["127.0.0.1:8080".to_string()]
+fn default_listen() -> Vec<ListenEntry> {
+    vec![ListenEntry::Addr("127.0.0.1:8080".to_string())]
 }
 fn default_access_log() -> String {
     "stdout".to_string()

@@ -77,6 +77,7 @@ pub fn set_forwarded(
     req: &mut RequestHeader,
     client_ip: Option<&str>,
     original_host: Option<&str>,
+    tls: bool,
 ) {
     if let Some(ip) = client_ip {
         let xff = match req
@@ -90,7 +91,7 @@ pub fn set_forwarded(
         let _ = req.insert_header("x-forwarded-for", xff);
         let _ = req.insert_header("x-real-ip", ip);
     }
-    let _ = req.insert_header("x-forwarded-proto", "http");
+    let _ = req.insert_header("x-forwarded-proto", if tls { "https" } else { "http" });
     if let Some(host) = original_host {
         let _ = req.insert_header("x-forwarded-host", host);
     }
@@ -156,7 +157,7 @@ mod tests {
     fn forwarded_for_is_appended() {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("x-forwarded-for", "10.0.0.1").unwrap();
-        set_forwarded(&mut req, Some("127.0.0.1"), Some("example.com"));
+        set_forwarded(&mut req, Some("127.0.0.1"), Some("example.com"), false);
         assert_eq!(req.headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(req.headers["x-forwarded-host"], "example.com");
     }

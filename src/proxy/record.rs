@@ -72,6 +72,7 @@ pub fn of<'a>(
         tenant: ctx.principal.as_ref().map(|p| (&*p.tenant).into()),
         app: ctx.principal.as_ref().map(|p| (&*p.app).into()),
         key,
+        client_cert: super::tls::client_cert(session).map(|c| Cow::Borrowed(c.subject.as_str())),
         llm: ctx.llm.as_deref().map(Cow::Borrowed),
     }
 }

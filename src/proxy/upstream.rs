@@ -97,7 +97,15 @@ pub fn rewrite_request(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok());
     let ip = client_ip(session).map(|ip| ip.to_string());
-    headers::set_forwarded(upstream, ip.as_deref(), original_host);
+    let tls = super::tls::is_tls(session);
+    headers::set_forwarded(upstream, ip.as_deref(), original_host, tls);
+    // Only the gateway says which client certificate verified.
+    upstream.remove_header(super::tls::CLIENT_CERT_HEADER);
+    if let Some(cert) = super::tls::client_cert(session) {
+        upstream
+            .insert_header(super::tls::CLIENT_CERT_HEADER, cert.subject.as_str())
+            .map_err(|_| GatewayError::Other("the client certificate header cannot be set".into()))?;
+    }
     let header_error = |_| GatewayError::Other("an upstream header cannot be set".into());
     if let Some(host) = &route.upstream_host {
         upstream

@@ -59,6 +59,9 @@ pub struct Record<'a> {
     pub app: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Cow<'a, str>>,
+    /// On a TLS listener that checks client certificates: the verified certificate's subject.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<Cow<'a, str>>,
     /// On LLM routes: the call's models, deployment, usage and cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<Cow<'a, CallRecord>>,

@@ -9,6 +9,7 @@ use once_cell::sync::Lazy;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
+use crate::config::Listener;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -24,22 +25,42 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-/// Where the data plane listens, as a loopback address when it listens on every address.
-pub fn listener(listen: &[SocketAddr]) -> Option<SocketAddr> {
-    let addr = *listen.first()?;
-    let ip = match addr.ip() {
+/// The listener a tool call is sent to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// Where the data plane listens, as a loopback address when it listens on every address: a
+/// plain listener if there is one, else a TLS listener that does not require a client
+/// certificate (the gateway has none to show).
+pub fn listener(listen: &[Listener]) -> Option<Target> {
+    let plain = listen.iter().find(|l| l.tls.is_none());
+    let open_tls = || {
+        listen.iter().find(|l| {
+            l.tls
+                .as_ref()
+                .is_some_and(|t| t.client_ca.as_ref().is_none_or(|ca| !ca.required))
+        })
+    };
+    let l = plain.or_else(open_tls)?;
+    let ip = match l.addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    Some(SocketAddr::new(ip, addr.port()))
+    Some(Target {
+        addr: SocketAddr::new(ip, l.addr.port()),
+        tls: l.tls.is_some(),
+    })
 }
 
 /// Makes `call` as the client of `incoming` (its `Host`, and its key headers when `with_key`),
 /// with the MCP request's id so the two records can be matched; fails with a message for the
 /// tool error.
 pub async fn send(
-    to: SocketAddr,
+    to: Target,
     call: &HttpCall,
     incoming: &RequestHeader,
     with_key: bool,
@@ -49,7 +70,8 @@ pub async fn send(
     let req =
         request(call, incoming, with_key, request_id).map_err(|e| format!("bad request: {e}"))?;
     let body = Bytes::from(call.body.clone().unwrap_or_default());
-    match tokio::time::timeout(timeout, exchange(to, req, body, timeout)).await {
+    let peer = peer(to, &req);
+    match tokio::time::timeout(timeout, exchange(&peer, req, body, timeout)).await {
         Ok(r) => r,
         Err(_) => Err(format!(
             "no answer within {}",
@@ -85,16 +107,34 @@ fn request(
     Ok(req)
 }
 
+/// The gateway's own listener as a peer: over TLS, with the caller's host name as SNI (so the
+/// certificate the caller was served is chosen) and no check of a certificate the gateway
+/// itself serves on a loopback address.
+fn peer(to: Target, req: &RequestHeader) -> HttpPeer {
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+        .map(|a| a.host().to_string())
+        .unwrap_or_default();
+    let mut peer = HttpPeer::new(to.addr, to.tls, host);
+    if to.tls {
+        peer.options.verify_cert = false;
+        peer.options.verify_hostname = false;
+    }
+    peer
+}
+
 async fn exchange(
-    to: SocketAddr,
+    peer: &HttpPeer,
     req: RequestHeader,
     body: Bytes,
     timeout: Duration,
 ) -> Result<Answer, String> {
-    let peer = HttpPeer::new(to, false, String::new());
     // A pooled connection the listener closed in between is retried once on a new one.
     for fresh_only in [false, true] {
-        let (mut session, reused) = CONNECTOR.get_http_session(&peer).await.map_err(|e| {
+        let (mut session, reused) = CONNECTOR.get_http_session(peer).await.map_err(|e| {
             format!(
                 "cannot reach the gateway's listener: {}",
                 e.etype().as_str()
@@ -127,7 +167,7 @@ async fn exchange(
             }
         }
         CONNECTOR
-            .release_http_session(session, &peer, Some(Duration::from_secs(60)))
+            .release_http_session(session, peer, Some(Duration::from_secs(60)))
             .await;
         return Ok(Answer {
             status,
@@ -141,12 +181,41 @@ async fn exchange(
 mod tests {
     use super::*;
 
+    fn plain(a: &str) -> Listener {
+        Listener {
+            addr: a.parse().unwrap(),
+            tls: None,
+        }
+    }
+
+    fn tls(a: &str, required: Option<bool>) -> Listener {
+        let client_ca = required.map(|required| crate::config::ClientCa {
+            path: String::new(),
+            required,
+            roots: std::sync::Arc::new(rustls::RootCertStore::empty()),
+        });
+        Listener {
+            addr: a.parse().unwrap(),
+            tls: Some(crate::config::ListenerTls { client_ca }),
+        }
+    }
+
     #[test]
     fn unspecified_listeners_are_reached_on_loopback() {
-        let l = |s: &str| listener(&[s.parse().unwrap()]).unwrap().to_string();
+        let l = |s: &str| listener(&[plain(s)]).unwrap().addr.to_string();
         assert_eq!(l("0.0.0.0:8080"), "127.0.0.1:8080");
         assert_eq!(l("[::]:8080"), "[::1]:8080");
         assert_eq!(l("10.0.0.2:80"), "10.0.0.2:80");
         assert!(listener(&[]).is_none());
+    }
+
+    #[test]
+    fn a_plain_listener_is_preferred_and_one_requiring_client_certificates_never_used() {
+        let at = |ls: &[Listener]| listener(ls).map(|t| (t.addr.port(), t.tls));
+        let (a, b) = (tls("127.0.0.1:1", None), plain("127.0.0.1:2"));
+        assert_eq!(at(&[a.clone(), b]), Some((2, false)));
+        assert_eq!(at(&[a]), Some((1, true)));
+        assert_eq!(at(&[tls("127.0.0.1:3", Some(false))]), Some((3, true)));
+        assert_eq!(at(&[tls("127.0.0.1:4", Some(true))]), None);
     }
 }

@@ -55,6 +55,7 @@ pub(super) fn write(state: &GatewayState, config: &Config, call: &ToolCall) {
         tenant: principal.map(|p| Cow::Borrowed(&*p.tenant)),
         app: principal.map(|p| Cow::Borrowed(&*p.app)),
         key: call.key.map(|k| Cow::Borrowed(&*k.id)),
+        client_cert: None,
         llm: None,
     };
     super::super::record::with_line(&record, None, |line| {

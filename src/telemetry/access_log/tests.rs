@@ -49,6 +49,7 @@ fn record(id: &str) -> Record<'_> {
         tenant: None,
         app: None,
         key: None,
+        client_cert: None,
         llm: None,
     }
 }

@@ -38,6 +38,7 @@ fn record(i: usize, ms: u64, tenant: &str, model: &str, latency: f64) -> Record<
         tenant: Some(tenant.to_string().into()),
         app: None,
         key: None,
+        client_cert: None,
         llm: (!model.is_empty()).then(|| {
             Cow::Owned(CallRecord {
                 requested_model: model.into(),

@@ -52,6 +52,7 @@ pub(super) fn write(r: &Record<'_>, out: &mut Vec<u8>) -> bool {
         (b",\"tenant\":", &r.tenant),
         (b",\"app\":", &r.app),
         (b",\"key\":", &r.key),
+        (b",\"client_cert\":", &r.client_cert),
     ] {
         if let Some(v) = value {
             out.extend_from_slice(name);

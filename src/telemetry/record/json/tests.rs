@@ -27,6 +27,7 @@ fn record<'a>(text: &'a str, number: f64, llm: Option<&'a CallRecord>) -> Record
         tenant: Some(text.into()),
         app: Some(text.into()),
         key: Some(text.into()),
+        client_cert: Some(text.into()),
         llm: llm.map(Cow::Borrowed),
     }
 }

@@ -1,4 +1,6 @@
-//! Drops Pingora's error line for a client that stopped while sending its request head.
+//! Drops Pingora's error lines for a client that stopped while sending its request head, or
+//! failed its TLS handshake (a plain-text request on a TLS port, an old TLS version, a name
+//! no certificate serves, a missing client certificate).
 //!
 //! Pingora logs every broken request head at error level ("Fail to proxy: Downstream ...
 //! while reading request headers"), whether the client went away or was cut off by
@@ -28,35 +30,40 @@ impl<S> Filter<S> for ClientNoise {
     }
 }
 
-/// Whether the event's message is the head-read failure.
+/// Whether the event's message is a failure of the client's making.
 struct Message(bool);
 
 impl Visit for Message {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.0 = is_head_read_failure(value);
+            self.0 = is_client_failure(value);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
-            self.0 = is_head_read_failure(&format!("{value:?}"));
+            self.0 = is_client_failure(&format!("{value:?}"));
         }
     }
 }
 
-fn is_head_read_failure(message: &str) -> bool {
-    message.starts_with("Fail to proxy: Downstream")
-        && message.contains("while reading request headers")
+fn is_client_failure(message: &str) -> bool {
+    (message.starts_with("Fail to proxy: Downstream")
+        && message.contains("while reading request headers"))
+        || message.starts_with("Downstream handshake error")
+        || message.starts_with("Downstream handshake timeout")
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn only_the_head_read_failure_is_dropped() {
-        assert!(super::is_head_read_failure("Fail to proxy: Downstream ReadError context: while reading request headers cause: request head not received within the header timeout, downstream session type: h1"));
-        assert!(!super::is_head_read_failure(
+        assert!(super::is_client_failure("Fail to proxy: Downstream ReadError context: while reading request headers cause: request head not received within the header timeout, downstream session type: h1"));
+        assert!(!super::is_client_failure(
             "Fail to proxy: Upstream ConnectRefused context: peer 127.0.0.1:1"
+        ));
+        assert!(super::is_client_failure(
+            "Downstream handshake error from 127.0.0.1:5: TLSHandshakeFailure"
         ));
     }
 }

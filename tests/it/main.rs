@@ -38,6 +38,7 @@ mod prompts;
 mod proxying;
 mod reload;
 mod sdk;
+mod tls_listen;
 mod systemd;
 mod validate;
 mod websocket;

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod providers;
 pub mod raw;
 pub mod redis;
+pub mod pki;
 pub mod tls;
 pub mod upstream;
 

@@ -21,6 +21,7 @@ pub use compile::{
     ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts};
+pub use compile::{ApiKind, ApiRef};
 pub use load::load;
 pub use problem::{Problem, Problems};
 pub use schema::{Counts, KeyPart, OnRedisError, OtlpProtocol, Scope, SyncMode};

@@ -2,6 +2,7 @@
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
 pub mod api;
+mod apis;
 mod capture;
 mod limits;
 mod llm;
@@ -19,6 +20,7 @@ use crate::base::shm::MAX_WORKERS;
 pub use api::{
     AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
+pub use apis::{ApiKind, ApiRef};
 pub use capture::{always_masked_header, CaptureSpec, MaskRules, MAX_CAPTURE_BYTES};
 pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{

@@ -195,30 +195,20 @@ pub(super) fn compile_api(a: &schema::ApiSection, base: &[Seg], ck: &mut Checker
     }
 }
 
-/// Checks what needs every route: successors name routes, and keyed APIs have a store.
-/// `bases` are the routes' key paths (a prompt API's is `prompts[i]`).
+/// Checks what needs every route: successors name APIs (`apis`: every route's and MCP
+/// server's name), and keyed APIs have a store. `bases` are the routes' key paths (a prompt
+/// API's is `prompts[i]`).
 pub(super) fn check_routes(
     routes: &[RouteSpec],
     bases: &[Vec<Seg>],
+    apis: &[&str],
     has_store: bool,
     ck: &mut Checker,
 ) {
-    let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
     for (r, at) in routes.iter().zip(bases) {
         let mut base = at.clone();
         base.push(k("api"));
-        if let Some(s) = &r.api.successor {
-            if !names.contains(&s.as_str()) {
-                ck.at(
-                    &base,
-                    &["successor"],
-                    format!(
-                        "no route named {s:?}{}",
-                        did_you_mean(s, names.iter().copied())
-                    ),
-                );
-            }
-        }
+        check_successor(r.api.successor.as_deref(), apis, &base, ck);
         if r.api.auth == AuthMode::ApiKey && !has_store {
             ck.at(
                 &base,
@@ -226,6 +216,24 @@ pub(super) fn check_routes(
                 "auth = \"api_key\" needs a [store] section (keys live in the store)",
             );
         }
+    }
+}
+
+/// A `successor` (at `base`, an `api` table) names an API of any kind.
+pub(super) fn check_successor(
+    successor: Option<&str>,
+    apis: &[&str],
+    base: &[Seg],
+    ck: &mut Checker,
+) {
+    let Some(s) = successor else { return };
+    if !apis.contains(&s) {
+        let hint = did_you_mean(s, apis.iter().copied());
+        ck.at(
+            base,
+            &["successor"],
+            format!("no API (route or MCP server) named {s:?}{hint}"),
+        );
     }
 }
 

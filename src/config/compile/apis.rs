@@ -94,6 +94,12 @@ mod tests {
     use super::*;
 
     fn load(mcp: &str) -> Config {
+        load_with(mcp, "").unwrap()
+    }
+
+    /// The configuration with `[mcp]` as `mcp`, the route `orders` and the server `github`
+    /// (`server_api`: its `api` table's lines); or its problems as `path: message`.
+    fn load_with(mcp: &str, server_api: &str) -> Result<Config, Vec<String>> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.toml");
         let text = format!(
@@ -115,10 +121,16 @@ upstream = "u"
 name = "github"
 url = "http://127.0.0.1:9/mcp"
 headers = {{ Authorization = "Bearer x" }}
+[mcp_servers.api]
+{server_api}
 "#
         );
         std::fs::write(&p, text).unwrap();
-        crate::config::load(&p).unwrap()
+        crate::config::load(&p).map_err(|e| {
+            e.0.into_iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect()
+        })
     }
 
     #[test]
@@ -143,5 +155,19 @@ headers = {{ Authorization = "Bearer x" }}
         let c = load("[mcp]\nenabled = false");
         let server = c.api("github").unwrap();
         assert_eq!(c.api_path(server), None);
+    }
+
+    #[test]
+    fn a_successor_may_be_any_api_and_must_exist() {
+        let c = load_with("[mcp]", "successor = \"orders\"").unwrap();
+        assert_eq!(c.mcp_servers[0].api.successor.as_deref(), Some("orders"));
+        let p = load_with("[mcp]", "successor = \"ordres\"").unwrap_err();
+        assert_eq!(
+            p,
+            [
+                "mcp_servers[0].api.successor: no API (route or MCP server) named \"ordres\" \
+              (did you mean \"orders\"?)"
+            ]
+        );
     }
 }

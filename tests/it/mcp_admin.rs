@@ -164,10 +164,12 @@ fn an_mcp_server_is_subscribed_to_approved_and_retired_through_the_admin_api() {
     assert!(tools.iter().any(|t| t == "up.echo"), "{tools:?}");
     assert_eq!(c, json!({"isError": false, "text": "hi"}));
 
-    // Retired: its tools disappear and a call is refused with the gateway's message.
-    ok(&gw, "PUT", state, Some(json!({"state": "retired"})));
+    // Retired: its tools disappear and a call is refused with the gateway's message, which
+    // names the successor (here another MCP server) and where it is.
+    let retired = json!({"state": "retired", "successor": "open"});
+    ok(&gw, "PUT", state, Some(retired));
     until(&gw, &web, "the retired server", |tools, c| {
-        tools.is_empty() && refused_with(c, "API up has been retired")
+        tools.is_empty() && refused_with(c, "API up has been retired; use open at /mcp/open")
     });
     let catalog = ok(&gw, "GET", "/admin/catalog?tenant=acme", None);
     assert!(!names(&catalog).contains(&"up"), "{catalog}");

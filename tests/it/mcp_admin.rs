@@ -18,7 +18,13 @@ use std::time::Duration;
 /// `later` is a draft, both at the same upstream; the route `rest` is never called. The store
 /// is read every 50ms.
 fn gateway(url: &str, web: &TestKey, other: &TestKey) -> Gateway {
-    let body = format!(
+    let env = [("UP_TOKEN", OsStr::new("up-secret-token"))];
+    Gateway::start_env(1, &gateway_config(url, web, other), &env)
+}
+
+/// The configuration `gateway` starts (after the generated base).
+fn gateway_config(url: &str, web: &TestKey, other: &TestKey) -> String {
+    format!(
         r#"
 [store]
 path = "tollgate.db"
@@ -71,9 +77,7 @@ name = "other"
 "#,
         web = web.lines(""),
         other = other.lines(""),
-    );
-    let env = [("UP_TOKEN", OsStr::new("up-secret-token"))];
-    Gateway::start_env(1, &body, &env)
+    )
 }
 
 /// What `key` sees of the server `up` at `/mcp` and what calling `up.echo` gives: its tools
@@ -303,4 +307,25 @@ fn mcp_servers_are_apis_in_the_admin_api_and_the_catalog_without_their_secrets()
     );
     let cat = crate::admin_cli::ok(&gw, &["catalog", "--tenant", "globex"]);
     assert_eq!(names(&cat), ["rest", "open"]);
+}
+
+#[test]
+fn with_the_mcp_endpoint_off_a_server_has_no_path_and_no_catalog_entry() {
+    let (web, other) = (TestKey::new(), TestKey::new());
+    let url = format!("http://127.0.0.1:{}/mcp", free_port());
+    let text = gateway_config(&url, &web, &other).replace("[mcp]\n", "[mcp]\nenabled = false\n");
+    let gw = Gateway::start_env(1, &text, &[("UP_TOKEN", OsStr::new("t"))]);
+    let up = ok(&gw, "GET", "/admin/apis/up", None);
+    assert_eq!(
+        (&up["kind"], &up["path"]),
+        (&json!("mcp_server"), &Value::Null)
+    );
+    // Nothing serves its tools, so no catalog offers it; it may still be subscribed to.
+    let acme = ok(&gw, "GET", "/admin/catalog?tenant=acme", None);
+    assert_eq!(names(&acme), ["rest"]);
+    let subs = "/admin/tenants/acme/apps/web/subscriptions";
+    assert_eq!(
+        ok(&gw, "POST", subs, Some(json!({"api": "up"})))["state"],
+        "pending"
+    );
 }

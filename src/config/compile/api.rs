@@ -304,7 +304,7 @@ pub(super) fn compile_seed(
 
 fn compile_app(
     a: &schema::AppSection,
-    routes: &[(&str, AuthMode)],
+    apis: &[(&str, AuthMode)],
     models: &[&str],
     base: &[Seg],
     key_ids: &mut HashSet<String>,
@@ -321,17 +321,17 @@ fn compile_app(
             ck.issues.push(super::Issue::new(at, msg));
         }
     }
-    let route_names: Vec<&str> = routes.iter().map(|r| r.0).collect();
+    let api_names: Vec<&str> = apis.iter().map(|r| r.0).collect();
     for (i, s) in a.subscriptions.iter().enumerate() {
         let mut at = base.to_vec();
         at.extend([k("subscriptions"), Seg::Index(i)]);
-        let msg = match routes.iter().find(|r| r.0 == s) {
+        let msg = match apis.iter().find(|r| r.0 == s) {
             None => Some(format!(
-                "no route named {s:?}{}",
-                did_you_mean(s, route_names.iter().copied())
+                "no API (route or MCP server) named {s:?}{}",
+                did_you_mean(s, api_names.iter().copied())
             )),
             Some(r) if r.1 != AuthMode::ApiKey => Some(format!(
-                "route {s:?} has auth = \"none\": it needs no subscription"
+                "API {s:?} has auth = \"none\": it needs no subscription"
             )),
             Some(_) => None,
         };

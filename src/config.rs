@@ -20,8 +20,9 @@ pub use compile::{
     RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed,
     ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
-pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 pub use compile::tls::{expiring, Leaf};
+pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
+pub use compile::{ApiKind, ApiRef};
 pub use compile::{CertSpec, ClientCa, Listener, ListenerTls, TlsSpec};
 pub use load::load;
 pub use problem::{Problem, Problems};

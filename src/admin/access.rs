@@ -1,12 +1,12 @@
 //! Handlers for who may call which API: subscriptions, API lifecycle overrides, the catalog
-//! and the audit trail.
+//! and the audit trail. An API is any kind the configuration declares (a route, a prompt API,
+//! an upstream MCP server), found by name through `Config::api`.
 
 use super::error::AdminError;
 use super::request::{self, date, only_params, param};
 use super::shared::{json, Answer, Call, Shared};
 use super::views;
-use crate::config::Config;
-use crate::config::RouteSpec;
+use crate::config::{ApiKind, ApiRef, Config, RouteTarget};
 use crate::config::{AuthMode, Lifecycle, Visibility};
 use crate::store::{ApiStateRow, AuditFilter, SubDecision, SubState, SubscriptionFilter};
 use serde::Deserialize;
@@ -33,12 +33,10 @@ struct NewState {
     sunset: Option<String>,
 }
 
-fn route<'a>(config: &'a Config, name: &str) -> Result<&'a RouteSpec, AdminError> {
+fn api<'a>(config: &'a Config, name: &str) -> Result<ApiRef<'a>, AdminError> {
     config
-        .routes
-        .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| AdminError::NotFound(format!("no API (route) named {name:?}")))
+        .api(name)
+        .ok_or_else(|| AdminError::NotFound(format!("no API named {name:?}")))
 }
 
 fn sub_id(id: &str) -> Result<i64, AdminError> {
@@ -74,29 +72,27 @@ pub async fn request(shared: &Arc<Shared>, call: Call, t: String, a: String) -> 
     let config = super::prompts::apis_config(shared).await?;
     let row = shared
         .store(move |s| {
-            let r = route(&config, &body.api)?;
+            let r = api(&config, &body.api)?;
+            let (name, spec) = (r.name(), r.spec());
             s.get_app(&t, &a)?;
-            if !r.api.visibility.admits(&t) {
+            if !spec.visibility.admits(&t) {
                 return Err(AdminError::Forbidden(format!(
-                    "API {:?} is not visible to tenant {t:?}",
-                    r.name
+                    "API {name:?} is not visible to tenant {t:?}"
                 )));
             }
-            if r.api.auth == AuthMode::None {
+            if spec.auth == AuthMode::None {
                 return Err(AdminError::Conflict(format!(
-                    "API {:?} takes no key (auth = \"none\"): there is nothing to subscribe to",
-                    r.name
+                    "API {name:?} takes no key (auth = \"none\"): there is nothing to subscribe to"
                 )));
             }
-            let state = views::effective_state(r, s.get_api_state(&r.name)?.as_ref());
+            let state = views::effective_state(spec, s.get_api_state(name)?.as_ref());
             if matches!(state, Lifecycle::Draft | Lifecycle::Retired) {
                 return Err(AdminError::Conflict(format!(
-                    "API {:?} is {}; it takes no new subscriptions",
-                    r.name,
+                    "API {name:?} is {}; it takes no new subscriptions",
                     crate::store::rows::lifecycle_str(state)
                 )));
             }
-            Ok(s.request_subscription(&call.actor, &t, &a, &r.name, r.api.approval)?)
+            Ok(s.request_subscription(&call.actor, &t, &a, name, spec.approval)?)
         })
         .await?;
     json(201, &views::subscription(&row))
@@ -144,9 +140,8 @@ pub async fn list_apis(shared: &Arc<Shared>) -> Answer {
     let config = super::prompts::apis_config(shared).await?;
     let overrides = shared.store(|s| Ok(s.api_states()?)).await?;
     let out: Vec<_> = config
-        .routes
-        .iter()
-        .map(|r| views::api(r, find(&overrides, &r.name)))
+        .apis()
+        .map(|a| views::api(&config, a, find(&overrides, a.name())))
         .collect();
     json(200, &out)
 }
@@ -157,19 +152,19 @@ fn find<'a>(overrides: &'a [ApiStateRow], api: &str) -> Option<&'a ApiStateRow> 
 
 pub async fn get_api(shared: &Arc<Shared>, name: String) -> Answer {
     let config = super::prompts::apis_config(shared).await?;
-    let r = route(&config, &name)?;
+    let r = api(&config, &name)?;
     let over = shared.store(move |s| Ok(s.get_api_state(&name)?)).await?;
-    json(200, &views::api(r, over.as_ref()))
+    json(200, &views::api(&config, r, over.as_ref()))
 }
 
 pub async fn set_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
     let body: NewState = request::json(&call.body)?;
     let config = super::prompts::apis_config(shared).await?;
-    let r = route(&config, &name)?;
+    let r = api(&config, &name)?;
     if let Some(s) = &body.successor {
-        if !config.routes.iter().any(|r| &r.name == s) {
+        if config.api(s).is_none() {
             return Err(AdminError::BadRequest(format!(
-                "body.successor: no route named {s:?}"
+                "body.successor: no API named {s:?}"
             )));
         }
         if s == &name {
@@ -194,20 +189,21 @@ pub async fn set_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer
             )?)
         })
         .await?;
-    json(200, &views::api(r, Some(&over)))
+    json(200, &views::api(&config, r, Some(&over)))
 }
 
 pub async fn clear_state(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
     let config = super::prompts::apis_config(shared).await?;
-    let r = route(&config, &name)?;
+    let r = api(&config, &name)?;
     shared
         .store(move |s| Ok(s.clear_api_state(&call.actor, &name)?))
         .await?;
-    json(200, &views::api(r, None))
+    json(200, &views::api(&config, r, None))
 }
 
-/// Published and deprecated APIs, with their OpenAPI documents; with `tenant`, only those it
-/// may see.
+/// Published and deprecated APIs, with their OpenAPI documents (an MCP server: how to reach
+/// its tools); with `tenant`, only those it may see. An MCP server is left out while `[mcp]`
+/// is off, as nothing serves its tools.
 pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
     only_params(&call.query, &["tenant"])?;
     let tenant = param(&call.query, "tenant").map(String::from);
@@ -221,34 +217,18 @@ pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
             Ok(s.api_states()?)
         })
         .await?;
-    let listed: Vec<&RouteSpec> = config
-        .routes
-        .iter()
-        .filter(|r| {
-            let state = views::effective_state(r, find(&overrides, &r.name));
+    let listed: Vec<ApiRef> = config
+        .apis()
+        .filter(|a| {
+            let state = views::effective_state(a.spec(), find(&overrides, a.name()));
             matches!(state, Lifecycle::Published | Lifecycle::Deprecated)
-                && tenant.as_deref().is_none_or(|t| r.api.visibility.admits(t))
+                && tenant
+                    .as_deref()
+                    .is_none_or(|t| a.spec().visibility.admits(t))
+                && config.api_path(*a).is_some()
         })
         .collect();
-    let docs: Vec<Option<String>> = listed.iter().map(|r| r.api.openapi.clone()).collect();
-    let docs = tokio::task::spawn_blocking(move || {
-        docs.iter()
-            .map(|d| openapi(d.as_deref()))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| AdminError::Internal(format!("reading OpenAPI files failed: {e}")))?;
-    // A prompt API with no document of its own has one generated from its schemas.
-    let docs = listed
-        .iter()
-        .zip(docs)
-        .map(|(r, doc)| match (r.target, doc) {
-            (crate::config::RouteTarget::Prompt(i), Value::Null) => config
-                .prompts
-                .get(i)
-                .map_or(Value::Null, |p| crate::llm::prompt::openapi::document(p, r)),
-            (_, doc) => doc,
-        });
+    let docs = documents(&config, &listed).await?;
     let models: Vec<&str> = config
         .llm
         .models
@@ -262,13 +242,43 @@ pub async fn catalog(shared: &Arc<Shared>, call: Call) -> Answer {
     let out: Vec<_> = listed
         .iter()
         .zip(docs)
-        .map(|(r, doc)| views::CatalogEntry {
-            core: views::api_core(r, find(&overrides, &r.name)),
+        .map(|(&a, doc)| views::CatalogEntry {
+            core: views::api_core(&config, a, find(&overrides, a.name())),
             openapi: doc,
-            models: matches!(r.target, crate::config::RouteTarget::Llm).then(|| models.clone()),
+            models: (a.kind() == ApiKind::Llm).then(|| models.clone()),
+            mcp: views::mcp_entry(&config, a),
         })
         .collect();
     json(200, &out)
+}
+
+/// The OpenAPI document of each API, its file read off the async threads; a prompt API with
+/// no document of its own has one generated from its schemas.
+async fn documents(config: &Config, listed: &[ApiRef<'_>]) -> Result<Vec<Value>, AdminError> {
+    let files: Vec<Option<String>> = listed.iter().map(|a| a.spec().openapi.clone()).collect();
+    let docs = tokio::task::spawn_blocking(move || {
+        files
+            .iter()
+            .map(|d| openapi(d.as_deref()))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| AdminError::Internal(format!("reading OpenAPI files failed: {e}")))?;
+    let generated = |a: ApiRef| match a {
+        ApiRef::Route(r) => match r.target {
+            RouteTarget::Prompt(i) => config
+                .prompts
+                .get(i)
+                .map_or(Value::Null, |p| crate::llm::prompt::openapi::document(p, r)),
+            _ => Value::Null,
+        },
+        ApiRef::McpServer(_) => Value::Null,
+    };
+    Ok(listed
+        .iter()
+        .zip(docs)
+        .map(|(&a, doc)| if doc.is_null() { generated(a) } else { doc })
+        .collect())
 }
 
 /// An API's OpenAPI document: the file parsed as JSON (its text if it is not JSON, e.g.

@@ -1,15 +1,17 @@
-//! The JSON shapes the admin API answers with. Times are RFC 3339 strings; key hashes and
-//! sealed credentials have no field here, so they cannot leak into an answer.
+//! The JSON shapes the admin API answers with. Times are RFC 3339 strings; key hashes, sealed
+//! credentials and an MCP server's URL and injected headers have no field here, so they cannot
+//! leak into an answer.
 
 use crate::base::time::format_date;
+use crate::config::{ApiKind, ApiRef, ApiSpec, Config};
 use crate::config::{Approval, AuthMode, Lifecycle, Visibility};
-use crate::config::{PathMatch, RouteSpec, RouteTarget};
 use crate::store::{
     ApiStateRow, AppRow, AttachmentRow, AuditRow, KeyRow, Origin, SubState, SubscriptionRow,
     TenantRow,
 };
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 #[derive(Serialize)]
 pub struct Tenant<'a> {
@@ -189,8 +191,9 @@ pub fn audit(a: &AuditRow) -> Audit<'_> {
 #[derive(Serialize)]
 pub struct ApiCore<'a> {
     pub name: &'a str,
-    pub kind: &'static str,
-    pub path: &'a str,
+    pub kind: ApiKind,
+    /// A route's path; an MCP server's endpoint (null while `[mcp]` is off).
+    pub path: Option<Cow<'a, str>>,
     pub methods: Vec<&'a str>,
     pub description: &'a str,
     pub version: Option<&'a str>,
@@ -229,15 +232,44 @@ pub struct CatalogEntry<'a> {
     /// For LLM APIs: the public models the tenant (or everyone) may see.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<&'a str>>,
+    /// For MCP servers: how an MCP client reaches their tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpEntry<'a>>,
+}
+
+/// An MCP server's tools are offered at its own endpoint (`path`) as the server names them,
+/// and at the gateway's `endpoint` prefixed with `tool_prefix`. Nothing of the upstream (its
+/// URL, its injected headers) is shown.
+#[derive(Serialize)]
+pub struct McpEntry<'a> {
+    pub endpoint: &'a str,
+    pub tool_prefix: String,
+}
+
+/// How an MCP client reaches an MCP server's tools; `None` for other APIs and while `[mcp]`
+/// is off.
+pub fn mcp_entry<'a>(config: &'a Config, api: ApiRef<'a>) -> Option<McpEntry<'a>> {
+    let ApiRef::McpServer(s) = api else {
+        return None;
+    };
+    let mcp = config.mcp.as_ref()?;
+    Some(McpEntry {
+        endpoint: &mcp.path,
+        tool_prefix: format!("{}.", s.name),
+    })
 }
 
 /// The state an API is in, an admin override winning over the configuration.
-pub fn effective_state(route: &RouteSpec, over: Option<&ApiStateRow>) -> Lifecycle {
-    over.map_or(route.api.state, |o| o.state)
+pub fn effective_state(api: &ApiSpec, over: Option<&ApiStateRow>) -> Lifecycle {
+    over.map_or(api.state, |o| o.state)
 }
 
-pub fn api_core<'a>(route: &'a RouteSpec, over: Option<&'a ApiStateRow>) -> ApiCore<'a> {
-    let spec = &route.api;
+pub fn api_core<'a>(
+    config: &'a Config,
+    api: ApiRef<'a>,
+    over: Option<&'a ApiStateRow>,
+) -> ApiCore<'a> {
+    let spec = api.spec();
     let visibility = match &spec.visibility {
         Visibility::Public => Value::from("public"),
         Visibility::Tenants(t) => Value::from(t.clone()),
@@ -247,32 +279,26 @@ pub fn api_core<'a>(route: &'a RouteSpec, over: Option<&'a ApiStateRow>) -> ApiC
         .or(spec.successor.as_deref());
     let sunset = over.and_then(|o| o.sunset).or(spec.sunset);
     ApiCore {
-        name: &route.name,
-        kind: match route.target {
-            RouteTarget::Llm => "llm",
-            RouteTarget::Prompt(_) => "prompt",
-            RouteTarget::Upstream(_) => "rest",
-        },
-        path: match &route.path {
-            PathMatch::Exact(p) | PathMatch::Prefix(p) => p,
-        },
-        methods: route.methods.iter().map(|m| m.as_str()).collect(),
+        name: api.name(),
+        kind: api.kind(),
+        path: config.api_path(api),
+        methods: api.methods(),
         description: &spec.description,
         version: spec.version.as_deref(),
         owner: spec.owner.as_deref(),
         auth: spec.auth,
         visibility,
         approval: spec.approval,
-        state: effective_state(route, over),
+        state: effective_state(spec, over),
         successor,
         sunset: sunset.map(format_date),
     }
 }
 
-pub fn api<'a>(route: &'a RouteSpec, over: Option<&'a ApiStateRow>) -> Api<'a> {
+pub fn api<'a>(config: &'a Config, api: ApiRef<'a>, over: Option<&'a ApiStateRow>) -> Api<'a> {
     Api {
-        core: api_core(route, over),
-        configured_state: route.api.state,
+        core: api_core(config, api, over),
+        configured_state: api.spec().state,
         over: over.map(|o| Override {
             state: o.state,
             successor: o.successor.as_deref(),

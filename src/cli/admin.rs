@@ -76,7 +76,7 @@ pub enum AdminCommand {
     /// Apps' subscriptions to APIs, and their approval.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCommand),
-    /// The routes seen as APIs, and their lifecycle state.
+    /// The APIs (routes, prompt APIs, upstream MCP servers), and their lifecycle state.
     #[command(subcommand)]
     Apis(ApisCommand),
     /// Prompt APIs made through the admin API: list, show, create, update (a new version),
@@ -379,8 +379,8 @@ pub enum ApisCommand {
         name: String,
         #[arg(value_parser = API_STATES)]
         state: String,
-        /// The route that replaces this API.
-        #[arg(long, value_name = "ROUTE")]
+        /// The API (a route or an MCP server) that replaces this one.
+        #[arg(long, value_name = "API")]
         successor: Option<String>,
         /// When the API goes away, e.g. 2027-06-30.
         #[arg(long, value_name = "DATE")]

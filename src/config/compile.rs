@@ -2,6 +2,7 @@
 //! nothing optional left for the request path. `compile` returns every problem it finds.
 
 pub mod api;
+mod apis;
 mod capture;
 mod limits;
 mod llm;
@@ -20,6 +21,7 @@ use crate::base::shm::MAX_WORKERS;
 pub use api::{
     AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
+pub use apis::{ApiKind, ApiRef};
 pub use capture::{always_masked_header, CaptureSpec, MaskRules, MAX_CAPTURE_BYTES};
 pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
@@ -264,7 +266,16 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         .mcp
         .as_ref()
         .and_then(|m| mcp::compile(m, &limit_specs, store.is_some(), &mut ck));
-    api::check_routes(&routes.specs, &routes.bases, store.is_some(), &mut ck);
+    // A successor may be any API: a route or an MCP server.
+    let api_names: Vec<&str> = (routes.specs.iter().map(|r| r.name.as_str()))
+        .chain(file.mcp_servers.iter().map(|s| s.name.as_str()))
+        .collect();
+    let has_store = store.is_some();
+    api::check_routes(&routes.specs, &routes.bases, &api_names, has_store, &mut ck);
+    for (i, s) in file.mcp_servers.iter().enumerate() {
+        let at = [key("mcp_servers"), Seg::Index(i), key("api")];
+        api::check_successor(s.api.successor.as_deref(), &api_names, &at, &mut ck);
+    }
     let mcp_servers = mcp_servers::compile(
         &file.mcp_servers,
         &routes.names,

@@ -5,7 +5,7 @@
 use crate::auth::directory::{presented_key, Denied, Directory, KeyEntry};
 use crate::base::clock::now_unix;
 use crate::base::time::http_date;
-use crate::config::{AuthMode, Lifecycle, PathMatch};
+use crate::config::{AuthMode, Lifecycle};
 use crate::error::GatewayError;
 use crate::routing::Route;
 use crate::snapshot::Snapshot;
@@ -89,11 +89,10 @@ pub fn check_api<'d>(
     Ok(granted)
 }
 
-fn path_of<'a>(snapshot: &'a Snapshot, route: &str) -> Option<&'a str> {
-    let spec = snapshot.config.routes.iter().find(|r| r.name == route)?;
-    Some(match &spec.path {
-        PathMatch::Exact(p) | PathMatch::Prefix(p) => p.as_str(),
-    })
+/// Where callers reach the API `name` (a route or an MCP server).
+fn path_of<'a>(snapshot: &'a Snapshot, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    let config = &snapshot.config;
+    config.api_path(config.api(name)?)
 }
 
 /// `orders-v2 at /orders/v2`, for the 410 of a retired API.

@@ -95,7 +95,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Runs a command that must succeed; its stdout as JSON (`Null` when it printed nothing).
-fn ok(gw: &Gateway, args: &[&str]) -> Value {
+pub(crate) fn ok(gw: &Gateway, args: &[&str]) -> Value {
     ok_with(gw, args, None)
 }
 

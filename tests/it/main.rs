@@ -29,6 +29,7 @@ mod llm_resilience;
 mod llm_tls;
 mod llm_tools;
 mod mcp;
+mod mcp_admin;
 mod mcp_proxy;
 mod openapi_doc;
 mod otel;

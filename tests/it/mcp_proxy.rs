@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Starts tests/it/sdk/mcp_upstream.py on a free port and waits until it accepts connections;
 /// its URL, and the guard that kills it.
-fn python_upstream() -> (String, Running) {
+pub(crate) fn python_upstream() -> (String, Running) {
     let port = free_port();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sdk/mcp_upstream.py");

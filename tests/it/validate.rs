@@ -317,10 +317,10 @@ fn api_management_mistakes_are_each_located() {
     assert!(!ok);
     for expected in [
         "store.secret_key: the secret key must be 32 bytes",
-        "routes[0].api.successor: no route named \"orders-v3\" (did you mean",
+        "routes[0].api.successor: no API (route or MCP server) named \"orders-v3\" (did you mean",
         "routes[0].api.sunset: \"next june\" is not a date",
         "tenants[0].apps[0].name: \"Web App\": use 1 to 64 of a-z, 0-9, '-' and '_'",
-        "tenants[0].apps[0].subscriptions[0]: no route named \"ordres-v2\" (did you mean \"orders-v2\"?)",
+        "tenants[0].apps[0].subscriptions[0]: no API (route or MCP server) named \"ordres-v2\" (did you mean \"orders-v2\"?)",
         "tenants[0].apps[0].keys[0].id: \"ABC\" is not a key id",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");

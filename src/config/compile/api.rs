@@ -195,30 +195,20 @@ pub(super) fn compile_api(a: &schema::ApiSection, base: &[Seg], ck: &mut Checker
     }
 }
 
-/// Checks what needs every route: successors name routes, and keyed APIs have a store.
-/// `bases` are the routes' key paths (a prompt API's is `prompts[i]`).
+/// Checks what needs every route: successors name APIs (`apis`: every route's and MCP
+/// server's name), and keyed APIs have a store. `bases` are the routes' key paths (a prompt
+/// API's is `prompts[i]`).
 pub(super) fn check_routes(
     routes: &[RouteSpec],
     bases: &[Vec<Seg>],
+    apis: &[&str],
     has_store: bool,
     ck: &mut Checker,
 ) {
-    let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
     for (r, at) in routes.iter().zip(bases) {
         let mut base = at.clone();
         base.push(k("api"));
-        if let Some(s) = &r.api.successor {
-            if !names.contains(&s.as_str()) {
-                ck.at(
-                    &base,
-                    &["successor"],
-                    format!(
-                        "no route named {s:?}{}",
-                        did_you_mean(s, names.iter().copied())
-                    ),
-                );
-            }
-        }
+        check_successor(r.api.successor.as_deref(), apis, &base, ck);
         if r.api.auth == AuthMode::ApiKey && !has_store {
             ck.at(
                 &base,
@@ -226,6 +216,24 @@ pub(super) fn check_routes(
                 "auth = \"api_key\" needs a [store] section (keys live in the store)",
             );
         }
+    }
+}
+
+/// A `successor` (at `base`, an `api` table) names an API of any kind.
+pub(super) fn check_successor(
+    successor: Option<&str>,
+    apis: &[&str],
+    base: &[Seg],
+    ck: &mut Checker,
+) {
+    let Some(s) = successor else { return };
+    if !apis.contains(&s) {
+        let hint = did_you_mean(s, apis.iter().copied());
+        ck.at(
+            base,
+            &["successor"],
+            format!("no API (route or MCP server) named {s:?}{hint}"),
+        );
     }
 }
 
@@ -296,7 +304,7 @@ pub(super) fn compile_seed(
 
 fn compile_app(
     a: &schema::AppSection,
-    routes: &[(&str, AuthMode)],
+    apis: &[(&str, AuthMode)],
     models: &[&str],
     base: &[Seg],
     key_ids: &mut HashSet<String>,
@@ -313,17 +321,17 @@ fn compile_app(
             ck.issues.push(super::Issue::new(at, msg));
         }
     }
-    let route_names: Vec<&str> = routes.iter().map(|r| r.0).collect();
+    let api_names: Vec<&str> = apis.iter().map(|r| r.0).collect();
     for (i, s) in a.subscriptions.iter().enumerate() {
         let mut at = base.to_vec();
         at.extend([k("subscriptions"), Seg::Index(i)]);
-        let msg = match routes.iter().find(|r| r.0 == s) {
+        let msg = match apis.iter().find(|r| r.0 == s) {
             None => Some(format!(
-                "no route named {s:?}{}",
-                did_you_mean(s, route_names.iter().copied())
+                "no API (route or MCP server) named {s:?}{}",
+                did_you_mean(s, api_names.iter().copied())
             )),
             Some(r) if r.1 != AuthMode::ApiKey => Some(format!(
-                "route {s:?} has auth = \"none\": it needs no subscription"
+                "API {s:?} has auth = \"none\": it needs no subscription"
             )),
             Some(_) => None,
         };

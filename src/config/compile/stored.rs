@@ -102,12 +102,11 @@ pub fn compile_stored_prompt(
         let limits = (&section.limits[..], section.capture.as_ref());
         let ctx = (&config.limits[..], &config.log);
         routes.add(route.clone(), limits, true, base.clone(), ctx, &mut ck);
-        super::api::check_routes(
-            &routes.specs,
-            &routes.bases,
-            config.store.is_some(),
-            &mut ck,
-        );
+        let apis: Vec<&str> = (routes.specs.iter().map(|r| r.name.as_str()))
+            .chain(config.mcp_servers.iter().map(|s| s.name.as_str()))
+            .collect();
+        let has_store = config.store.is_some();
+        super::api::check_routes(&routes.specs, &routes.bases, &apis, has_store, &mut ck);
     }
     match compiled {
         Some((spec, _)) if ck.issues.is_empty() => {

@@ -11,6 +11,7 @@ pub mod schema;
 
 pub use compile::api::{valid_name, ApiSpec};
 pub use compile::mcp::DEFAULT_SESSIONS as DEFAULT_MCP_SESSIONS;
+pub use compile::tls::{expiring, Leaf};
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
@@ -20,7 +21,6 @@ pub use compile::{
     RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec, TemplateMessage, TenantSeed,
     ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
 };
-pub use compile::tls::{expiring, Leaf};
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 pub use compile::{ApiKind, ApiRef};
 pub use compile::{CertSpec, ClientCa, Listener, ListenerTls, TlsSpec};

@@ -177,7 +177,10 @@ pub fn run(args: WorkerArgs) -> ! {
         match state.tls.settings(listener) {
             Ok(tls) => proxy.add_tls_with_settings(&addr, Some(opts), tls),
             Err(e) => {
-                tracing::error!("worker {}: cannot listen with TLS on {addr}: {e}", args.slot);
+                tracing::error!(
+                    "worker {}: cannot listen with TLS on {addr}: {e}",
+                    args.slot
+                );
                 std::process::exit(3);
             }
         }

@@ -183,7 +183,10 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         .as_ref()
         .map(|t| tls::compile_tls(t, &mut ck))
         .unwrap_or_default();
-    let has_certificates = file.tls.as_ref().is_some_and(|t| !t.certificates.is_empty());
+    let has_certificates = file
+        .tls
+        .as_ref()
+        .is_some_and(|t| !t.certificates.is_empty());
     let server = compile_server(
         file.server.as_ref().unwrap_or(&default_server),
         has_certificates,

@@ -142,7 +142,11 @@ fn resolve_paths(merged: &mut FileConfig, dir: &Path) {
     if let Some(ca) = merged.redis.as_mut().and_then(|r| r.ca_file.as_mut()) {
         resolve(ca);
     }
-    for c in merged.tls.iter_mut().flat_map(|t| t.certificates.iter_mut()) {
+    for c in merged
+        .tls
+        .iter_mut()
+        .flat_map(|t| t.certificates.iter_mut())
+    {
         resolve(&mut c.cert);
         resolve(&mut c.key);
     }

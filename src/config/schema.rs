@@ -21,10 +21,10 @@ pub use mcp::*;
 pub use mcp_servers::*;
 pub use otel::*;
 pub use prompt::*;
-pub use tls::*;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
+pub use tls::*;
 
 /// One configuration file: the main one or an included one.
 #[derive(Debug, Default, Deserialize)]

@@ -164,9 +164,7 @@ pub const CLIENT_CERT_HEADER: &str = "x-client-cert-subject";
 
 /// Whether the request came over TLS.
 pub fn is_tls(session: &pingora::proxy::Session) -> bool {
-    session
-        .digest()
-        .is_some_and(|d| d.ssl_digest.is_some())
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
 /// The verified client certificate of the request's connection.
@@ -199,7 +197,10 @@ fn header_safe(text: &str) -> String {
         .flat_map(|c| {
             let plain = c == ' ' || c.is_ascii_graphic();
             let escaped = (!plain).then(|| c.escape_unicode());
-            plain.then_some(c).into_iter().chain(escaped.into_iter().flatten())
+            plain
+                .then_some(c)
+                .into_iter()
+                .chain(escaped.into_iter().flatten())
         })
         .collect()
 }

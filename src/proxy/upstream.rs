@@ -104,7 +104,9 @@ pub fn rewrite_request(
     if let Some(cert) = super::tls::client_cert(session) {
         upstream
             .insert_header(super::tls::CLIENT_CERT_HEADER, cert.subject.as_str())
-            .map_err(|_| GatewayError::Other("the client certificate header cannot be set".into()))?;
+            .map_err(|_| {
+                GatewayError::Other("the client certificate header cannot be set".into())
+            })?;
     }
     let header_error = |_| GatewayError::Other("an upstream header cannot be set".into());
     if let Some(host) = &route.upstream_host {

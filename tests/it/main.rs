@@ -39,7 +39,7 @@ mod prompts;
 mod proxying;
 mod reload;
 mod sdk;
-mod tls_listen;
 mod systemd;
+mod tls_listen;
 mod validate;
 mod websocket;

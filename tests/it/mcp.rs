@@ -636,7 +636,10 @@ key = ["api_key", "route"]"#;
         .unwrap();
     assert_eq!(del.status().as_u16(), 429);
     let other = raw.initialize(&s.idle);
-    assert_eq!(raw.post(Some(&s.idle), Some(&other), &rpc(1, "ping")).0, 200);
+    assert_eq!(
+        raw.post(Some(&s.idle), Some(&other), &rpc(1, "ping")).0,
+        200
+    );
 }
 
 #[test]

@@ -429,7 +429,10 @@ fn a_reload_that_takes_a_stored_versions_path_wins_and_says_so() {
     let (_, listed) = call(&gw, "GET", "/admin/prompts", None);
     let stored = listed
         .as_array()
-        .and_then(|l| l.iter().find(|p| p["name"] == "taken" && p["source"] == "admin"))
+        .and_then(|l| {
+            l.iter()
+                .find(|p| p["name"] == "taken" && p["source"] == "admin")
+        })
         .unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(stored["versions"][0]["served"], false, "{listed}");
 }

@@ -135,7 +135,11 @@ fn listener_tls(
             (l.client_auth.is_some(), "client_auth"),
         ] {
             if set {
-                ck.at(base, &[field], "only a TLS listener (tls = true) checks client certificates");
+                ck.at(
+                    base,
+                    &[field],
+                    "only a TLS listener (tls = true) checks client certificates",
+                );
             }
         }
         return None;
@@ -153,10 +157,16 @@ fn listener_tls(
         }
     };
     if l.client_auth.is_some() && l.client_ca.is_none() {
-        ck.at(base, &["client_auth"], "needs client_ca: the CAs client certificates are checked against");
+        ck.at(
+            base,
+            &["client_auth"],
+            "needs client_ca: the CAs client certificates are checked against",
+        );
     }
-    let client_ca = l.client_ca.as_ref().and_then(|path| {
-        match read_roots(path) {
+    let client_ca = l
+        .client_ca
+        .as_ref()
+        .and_then(|path| match read_roots(path) {
             Ok(roots) => Some(ClientCa {
                 path: path.clone(),
                 required,
@@ -166,8 +176,7 @@ fn listener_tls(
                 ck.at(base, &["client_ca"], e);
                 None
             }
-        }
-    });
+        });
     Some(ListenerTls { client_ca })
 }
 
@@ -208,7 +217,11 @@ pub(super) fn compile_tls(t: &TlsSection, ck: &mut Checker) -> TlsSpec {
             }
         }
         if spec.default && out.certificates.iter().any(|c| c.default) {
-            ck.at(&base, &["default"], "only one certificate may be the default");
+            ck.at(
+                &base,
+                &["default"],
+                "only one certificate may be the default",
+            );
         }
         out.certificates.push(spec);
     }
@@ -239,7 +252,10 @@ fn certificate(c: &CertificateSection, base: &[Seg], ck: &mut Checker) -> Option
     let signer = match provider.key_provider.load_private_key(private) {
         Ok(s) => s,
         Err(e) => {
-            let msg = format!("{}: a key rustls cannot sign with ({e}); use ECDSA P-256/P-384, RSA or Ed25519", c.key);
+            let msg = format!(
+                "{}: a key rustls cannot sign with ({e}); use ECDSA P-256/P-384, RSA or Ed25519",
+                c.key
+            );
             ck.at(base, &["key"], msg);
             return None;
         }
@@ -261,7 +277,11 @@ fn certificate(c: &CertificateSection, base: &[Seg], ck: &mut Checker) -> Option
     for (j, n) in names.iter().enumerate() {
         if !valid_name(n) {
             let at = [base, &[key("names"), Seg::Index(j)]].concat();
-            ck.at(&at, &[], format!("{n:?} is not a host name or a wildcard (\"*.example.com\")"));
+            ck.at(
+                &at,
+                &[],
+                format!("{n:?} is not a host name or a wildcard (\"*.example.com\")"),
+            );
         }
     }
     Some(CertSpec {
@@ -351,7 +371,10 @@ pub fn expiring(tls: &TlsSpec, now: i64) -> Vec<String> {
             if c.not_after <= now {
                 format!("certificate {} expired on {date}", c.cert_path)
             } else {
-                format!("certificate {} expires in {days} day(s), on {date}", c.cert_path)
+                format!(
+                    "certificate {} expires in {days} day(s), on {date}",
+                    c.cert_path
+                )
             }
         })
         .collect()

@@ -3,13 +3,13 @@
 //! exactly as to any client's request, with nothing re-implemented here.
 
 use crate::auth::directory::KEY_HEADERS;
+use crate::config::Listener;
 use crate::mcp::call::HttpCall;
 use bytes::{Bytes, BytesMut};
 use once_cell::sync::Lazy;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
-use crate::config::Listener;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 

@@ -38,7 +38,10 @@ fn names_choose_exact_then_wildcard_then_the_default() {
     let t = CertTable::of(&spec);
     let is = |name: Option<&str>, c: &CertSpec| {
         let got = t.find(name).unwrap();
-        assert!(Arc::ptr_eq(&got, &c.key), "{name:?} got another certificate");
+        assert!(
+            Arc::ptr_eq(&got, &c.key),
+            "{name:?} got another certificate"
+        );
     };
     is(Some("api.example.com"), &api);
     is(Some("API.Example.COM."), &api);

@@ -4,10 +4,10 @@
 
 pub mod admin;
 pub mod keys;
+pub mod pki;
 pub mod providers;
 pub mod raw;
 pub mod redis;
-pub mod pki;
 pub mod tls;
 pub mod upstream;
 

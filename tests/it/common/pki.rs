@@ -60,7 +60,9 @@ impl Ca {
     pub fn client(&self, dir: &Path, stem: &str, cn: &str, org: &str) -> Issued {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
-        params.distinguished_name.push(DnType::OrganizationName, org);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         self.issue(dir, stem, params)
     }

@@ -213,7 +213,29 @@ impl AdminApp {
             self.board.worker_restarts.load(Relaxed),
             self.board.generation.load(Relaxed),
         );
+        certificate_expiry(&self.api.config.load().tls, &mut out);
         out
+    }
+}
+
+/// When each certificate of the TLS listeners stops being valid, for an alert some days before.
+fn certificate_expiry(tls: &crate::config::TlsSpec, out: &mut String) {
+    if tls.certificates.is_empty() {
+        return;
+    }
+    out.push_str(
+        "# HELP tollgate_tls_certificate_expiry_timestamp_seconds When the certificate stops being valid (Unix seconds).\n\
+         # TYPE tollgate_tls_certificate_expiry_timestamp_seconds gauge\n",
+    );
+    let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    for c in &tls.certificates {
+        let _ = writeln!(
+            out,
+            "tollgate_tls_certificate_expiry_timestamp_seconds{{cert=\"{}\",names=\"{}\"}} {}",
+            label(&c.cert_path),
+            label(&c.names.join(",")),
+            c.not_after
+        );
     }
 }
 

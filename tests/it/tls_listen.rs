@@ -130,6 +130,16 @@ fn sni_chooses_the_certificate_and_a_client_without_a_known_name_gets_the_defaul
         "http|-"
     );
 
+    // Each certificate's expiry is a metric.
+    let metrics = gw.metrics();
+    let series = format!(
+        "tollgate_tls_certificate_expiry_timestamp_seconds{{cert=\"{}\",names=\"a.test\"}}",
+        a.cert.display()
+    );
+    let expiry = sample(&metrics, &series).unwrap_or_else(|| panic!("{series} in\n{metrics}"));
+    let in_days = (expiry - tollgate::base::clock::now_unix() as f64) / 86_400.0;
+    assert!((29.0..=30.0).contains(&in_days), "{in_days}");
+
     // TLS 1.2 and 1.3 only; ALPN offers HTTP/1.1.
     for (flag, ok) in [
         ("-tls1", false),

@@ -10,7 +10,7 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cc >/dev/null || need+=(build-essential)
 command -v python3 >/dev/null || need+=(python3)
-command -v openssl >/dev/null || need+=(openssl)   # test certificates for TLS to providers
+command -v openssl >/dev/null || need+=(openssl)   # test certificates; s_client checks the TLS listeners
 command -v redis-server >/dev/null || need+=(redis-server)   # cluster-scope limit tests
 if [[ "${1:-}" == "--loadtest" ]]; then
   command -v nginx >/dev/null || need+=(nginx)

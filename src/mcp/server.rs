@@ -62,8 +62,14 @@ pub fn initialize(params: &Value) -> Value {
     })
 }
 
-/// Answers a request other than `initialize`.
-pub fn dispatch<'a>(method: &str, params: &Value, visible: &[Visible<'a>]) -> Step<'a> {
+/// Answers a request other than `initialize`; `servers` are the catalog entries of the
+/// upstream MCP servers the caller may see, offered as resources beside the APIs'.
+pub fn dispatch<'a>(
+    method: &str,
+    params: &Value,
+    visible: &[Visible<'a>],
+    servers: &[Value],
+) -> Step<'a> {
     match method {
         "ping" => Step::Reply(json!({})),
         "tools/list" => paged(params, || {
@@ -76,11 +82,12 @@ pub fn dispatch<'a>(method: &str, params: &Value, visible: &[Visible<'a>]) -> St
         }),
         "tools/call" => call_tool(params, visible),
         "resources/list" => paged(params, || {
-            let list: Vec<Value> = visible.iter().map(resource).collect();
+            let apis = visible.iter().map(|v| entry(v));
+            let list: Vec<Value> = apis.chain(servers.iter().cloned()).map(resource).collect();
             json!({ "resources": list })
         }),
         "resources/templates/list" => paged(params, || json!({ "resourceTemplates": [] })),
-        "resources/read" => read_resource(params, visible),
+        "resources/read" => read_resource(params, visible, servers),
         _ => Step::Fail(RpcError::new(
             METHOD_NOT_FOUND,
             format!("method {method:?} is not supported by this server"),
@@ -150,30 +157,33 @@ pub fn error_content(message: &str) -> Value {
     json!({ "content": [{ "type": "text", "text": message }], "isError": true })
 }
 
-fn resource(v: &Visible) -> Value {
-    let route = &v.api.route;
+/// A catalog entry as a resource of the list.
+fn resource(entry: Value) -> Value {
+    let name = entry["name"].as_str().unwrap_or_default();
     json!({
-        "uri": format!("{RESOURCE_PREFIX}{}", route.name),
-        "name": &*route.name,
-        "description": route.spec.api.description,
+        "uri": format!("{RESOURCE_PREFIX}{name}"),
+        "name": name,
+        "description": entry["description"],
         "mimeType": "application/json",
     })
 }
 
-fn read_resource<'a>(params: &Value, visible: &[Visible<'a>]) -> Step<'a> {
+fn read_resource<'a>(params: &Value, visible: &[Visible<'a>], servers: &[Value]) -> Step<'a> {
     let Some(uri) = params.get("uri").and_then(Value::as_str) else {
         return Step::Fail(RpcError::new(INVALID_PARAMS, "resources/read needs a uri"));
     };
-    let found = uri
-        .strip_prefix(RESOURCE_PREFIX)
-        .and_then(|name| visible.iter().find(|v| &*v.api.route.name == name));
-    let Some(v) = found else {
+    let found = uri.strip_prefix(RESOURCE_PREFIX).and_then(|name| {
+        let api = visible.iter().find(|v| &*v.api.route.name == name);
+        api.map(entry)
+            .or_else(|| servers.iter().find(|s| s["name"] == name).cloned())
+    });
+    let Some(found) = found else {
         return Step::Fail(RpcError::new(
             RESOURCE_NOT_FOUND,
             format!("no resource {uri:?}"),
         ));
     };
-    let text = entry(v).to_string();
+    let text = found.to_string();
     Step::Reply(json!({
         "contents": [{ "uri": uri, "mimeType": "application/json", "text": text }],
     }))
@@ -185,7 +195,7 @@ pub fn entry(v: &Visible) -> Value {
     let spec = &route.spec;
     json!({
         "name": &*route.name,
-        "kind": if route.is_llm() { "llm" } else { "rest" },
+        "kind": crate::config::ApiRef::Route(spec).kind(),
         "path": route_path(route),
         "methods": spec.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "description": spec.api.description,
@@ -219,27 +229,27 @@ mod tests {
             _ => 0,
         };
         assert_eq!(
-            code(dispatch("prompts/list", &Value::Null, &[])),
+            code(dispatch("prompts/list", &Value::Null, &[], &[])),
             METHOD_NOT_FOUND
         );
         let call = json!({"name": "nope", "arguments": {}});
-        assert_eq!(code(dispatch("tools/call", &call, &[])), INVALID_PARAMS);
+        assert_eq!(code(dispatch("tools/call", &call, &[], &[])), INVALID_PARAMS);
         assert_eq!(
-            code(dispatch("tools/call", &json!({}), &[])),
+            code(dispatch("tools/call", &json!({}), &[], &[])),
             INVALID_PARAMS
         );
         let bad = json!({"name": "x", "arguments": [1]});
-        assert_eq!(code(dispatch("tools/call", &bad, &[])), INVALID_PARAMS);
+        assert_eq!(code(dispatch("tools/call", &bad, &[], &[])), INVALID_PARAMS);
         let read = json!({"uri": "tollgate://catalog/x"});
         assert_eq!(
-            code(dispatch("resources/read", &read, &[])),
+            code(dispatch("resources/read", &read, &[], &[])),
             RESOURCE_NOT_FOUND
         );
         assert_eq!(
-            code(dispatch("tools/list", &json!({"cursor": "c"}), &[])),
+            code(dispatch("tools/list", &json!({"cursor": "c"}), &[], &[])),
             INVALID_PARAMS
         );
-        match dispatch("tools/list", &Value::Null, &[]) {
+        match dispatch("tools/list", &Value::Null, &[], &[]) {
             Step::Reply(v) => assert_eq!(v, json!({"tools": []})),
             _ => panic!("tools/list failed"),
         }

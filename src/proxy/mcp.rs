@@ -261,7 +261,14 @@ impl Endpoint<'_> {
                 return jsonrpc::result(id, result);
             }
         }
-        let (api, call) = match server::dispatch(method, params, &visible) {
+        let entries = match method.starts_with("resources/") {
+            true => {
+                let tenant = &self.key.principal.tenant;
+                servers::entries(self.catalog, self.snapshot, self.directory, req, tenant)
+            }
+            false => Vec::new(),
+        };
+        let (api, call) = match server::dispatch(method, params, &visible, &entries) {
             Step::Reply(mut result) => {
                 if method == "tools/list" {
                     let more =
@@ -321,7 +328,7 @@ impl Endpoint<'_> {
                 )
                 .await
             }
-            _ => match server::dispatch(method, params, &[]) {
+            _ => match server::dispatch(method, params, &[], &[]) {
                 Step::Reply(result) => result,
                 Step::Fail(e) => return e.with_id(id).to_json(),
                 Step::Call(..) => {

@@ -11,6 +11,7 @@ use crate::limits::gate::Gate;
 use crate::limits::vocab::{Caller, Limited};
 use crate::mcp::server::error_content;
 use crate::mcp::upstream::Upstream;
+use crate::config::Lifecycle;
 use crate::mcp::Catalog;
 use crate::proxy::GatewayState;
 use crate::snapshot::Snapshot;
@@ -70,6 +71,45 @@ fn hidden(e: &GatewayError) -> bool {
         e,
         GatewayError::NoRoute { .. } | GatewayError::Denied(Denied::NotVisible { .. })
     )
+}
+
+/// The catalog entries of the servers the caller's tenant may see (published or deprecated,
+/// visible to it), as `resources/list` offers them beside the APIs'. `callable` says whether
+/// the key may use it now (subscribed, approved). Never the server's URL nor its headers.
+pub(super) fn entries(
+    catalog: &Catalog,
+    snapshot: &Snapshot,
+    dir: &Directory,
+    req: &RequestHeader,
+    tenant: &str,
+) -> Vec<Value> {
+    catalog
+        .servers
+        .iter()
+        .filter_map(|server| {
+            let spec = &server.spec;
+            let state = dir
+                .state_override(&spec.name)
+                .map_or(spec.api.state, |o| o.state);
+            let listed = matches!(state, Lifecycle::Published | Lifecycle::Deprecated);
+            if !listed || !spec.api.visibility.admits(tenant) {
+                return None;
+            }
+            let api = crate::config::ApiRef::McpServer(spec);
+            Some(serde_json::json!({
+                "name": spec.name,
+                "kind": api.kind(),
+                "path": format!("{}/{}", catalog.spec.path, spec.name),
+                "methods": api.methods(),
+                "description": spec.api.description,
+                "version": spec.api.version,
+                "owner": spec.api.owner,
+                "state": state,
+                "tool_prefix": format!("{}.", spec.name),
+                "callable": admits(server, snapshot, dir, req).is_ok(),
+            }))
+        })
+        .collect()
 }
 
 /// The tools of every server the caller may use, prefixed with the server's name.

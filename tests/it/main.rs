@@ -30,6 +30,7 @@ mod llm_tls;
 mod llm_tools;
 mod mcp;
 mod mcp_proxy;
+mod mcp_stdio;
 mod openapi_doc;
 mod otel;
 mod plans;

@@ -29,6 +29,11 @@ use tokio::time::Instant;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The least time a child has to answer `initialize`, whatever the server's `timeout`: a server
+/// run through `npx` or `uvx` may take that long to come up the first time. The calls waiting
+/// meanwhile still give up at their own `timeout`; the next ones find the child ready.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long an exiting child's stdout is still read (its last answers), and how long a child
 /// whose stdout closed has to exit, before it is counted gone.
 const WIND_DOWN: Duration = Duration::from_secs(1);
@@ -175,7 +180,7 @@ impl Task {
         }
         self.live = Some(Live {
             process,
-            init: Some((id, Instant::now() + timeout)),
+            init: Some((id, Instant::now() + timeout.max(START_TIMEOUT))),
             held: Vec::new(),
             pending: HashMap::new(),
             eof: false,
@@ -289,8 +294,11 @@ impl Live {
         self.init = None;
         let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
         self.process.write(&note);
+        // Those whose callers gave up while the child came up are not sent.
         for ask in std::mem::take(&mut self.held) {
-            self.send(next_id, ask);
+            if !ask.reply.is_closed() {
+                self.send(next_id, ask);
+            }
         }
         None
     }

@@ -31,7 +31,8 @@ const QUEUE: usize = 1024;
 struct Ask {
     method: String,
     params: Value,
-    /// The caller's bound, also used for the child's `initialize`.
+    /// The caller's bound; a child started for this request gets at least as long to answer
+    /// `initialize` (`session::START_TIMEOUT`).
     timeout: Duration,
     reply: oneshot::Sender<Result<(u64, Value), String>>,
 }

@@ -28,6 +28,9 @@ pub const INHERITED: [&str; 8] = [
     "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR",
 ];
 
+/// How long a child whose stdin was closed has to exit before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// Lines a child's stdin queue holds before a request is refused.
 const STDIN_QUEUE: usize = 256;
 
@@ -66,15 +69,32 @@ impl Process {
     }
 
     /// Kills the child (if it still runs) and reaps it off this thread.
-    pub fn kill(mut self) {
-        if self.status().is_some() {
-            return;
-        }
-        let _ = self.child.kill();
-        let mut child = self.child;
-        // SIGKILL ends it at once; the wait only collects the exit status.
-        tokio::task::spawn_blocking(move || child.wait());
+    pub fn kill(self) {
+        kill(self.child);
     }
+
+    /// Closes the child's stdin (the stdio transport's way to ask a server to exit), gives it
+    /// `CLOSE_GRACE` to do so, then kills it.
+    pub async fn close(self) {
+        let Process {
+            child,
+            pidfd,
+            stdin,
+            stdout,
+        } = self;
+        drop((stdin, stdout));
+        let _ = tokio::time::timeout(CLOSE_GRACE, exited(&pidfd)).await;
+        kill(child);
+    }
+}
+
+fn kill(mut child: Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = child.kill();
+    // SIGKILL ends it at once; the wait only collects the exit status.
+    tokio::task::spawn_blocking(move || child.wait());
 }
 
 /// Starts the child of `launch`. Forks: call it on the stdio thread (see the module doc).

@@ -123,7 +123,7 @@ impl Task {
             self.on(event);
         }
         if let Some(live) = self.live.take() {
-            live.process.kill();
+            tokio::spawn(live.process.close());
         }
     }
 

@@ -113,3 +113,25 @@ async fn a_child_that_exits_at_once_is_not_restarted_in_a_loop() {
     let starts = std::fs::read_to_string(&count).unwrap();
     assert_eq!(starts.lines().count(), 1);
 }
+
+#[tokio::test]
+async fn a_server_no_configuration_holds_any_more_ends_its_child() {
+    // Answers, then ignores its stdin closing: killed after the grace.
+    let body = format!("{PID}; exec sleep 600");
+    let s = Server::of(&launch(&sh_server(&body)));
+    let pid = s.request("pid", json!({}), T).await.unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    let stat = format!("/proc/{pid}/stat");
+    let running = |stat: &str| {
+        std::fs::read_to_string(stat)
+            .is_ok_and(|s| !s.rsplit(')').next().unwrap().trim_start().starts_with('Z'))
+    };
+    assert!(running(&stat));
+    drop(s);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running(&stat) {
+        assert!(std::time::Instant::now() < deadline, "the child still runs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

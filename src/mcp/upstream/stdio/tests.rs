@@ -1,7 +1,7 @@
 //! The line framing, and a server's task against small `sh` servers: requests multiplexed by
-//! id, a ping from the server answered, a child that dies or writes garbage failing its calls
-//! cleanly and the next call starting a new one, a child that exits at once not restarted in a
-//! loop.
+//! id, a ping from the server answered (another request refused), a child that dies or writes
+//! garbage or too long a line failing its calls cleanly and the next call starting a new one,
+//! a child that exits at once not restarted in a loop, a child no configuration holds ended.
 
 use super::child::next_line;
 use super::*;
@@ -52,13 +52,20 @@ const PID: &str = r#"echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"pid\":$
 
 const T: Duration = Duration::from_secs(5);
 
+/// `method` with no params, bounded by `T` as `Upstream` bounds it.
+async fn ask(s: &Server, method: &str) -> Result<Value, String> {
+    tokio::time::timeout(T, s.request(method, json!({}), T))
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer to {method} within {T:?}")))
+}
+
 #[tokio::test]
 async fn requests_are_answered_and_the_env_is_injected() {
     let body = r#"echo '{"jsonrpc":"2.0","method":"notifications/message","params":{}}'; echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"env\":\"$GREETING\"}}""#;
     let s = Server::of(&launch(&sh_server(body)));
-    let r = s.request("tools/list", json!({}), T).await.unwrap();
+    let r = ask(&s, "tools/list").await.unwrap();
     assert_eq!(r, json!({"env": "s3cret"}));
-    let r = s.request("tools/list", json!({}), T).await.unwrap();
+    let r = ask(&s, "tools/list").await.unwrap();
     assert_eq!(r, json!({"env": "s3cret"}));
     // The same launch is the same server; another is another.
     assert!(Arc::ptr_eq(&s, &Server::of(&s.launch.clone())));
@@ -68,32 +75,40 @@ async fn requests_are_answered_and_the_env_is_injected() {
 
 #[tokio::test]
 async fn concurrent_requests_are_routed_by_id_and_pings_answered() {
-    // Reads two requests, pings the gateway, then answers them in the reverse order.
+    // Reads two requests, pings the gateway and asks it for roots (which it does not offer),
+    // then answers the two in the reverse order.
     let script = sh_server(&format!(
         r#"first=$id; read l; id=$(idof "$l"); echo '{{"jsonrpc":"2.0","id":"p1","method":"ping"}}'; read pong
 case "$pong" in *'"id":"p1"'*'"result":{{}}'*) ;; *) exit 9;; esac
+echo '{{"jsonrpc":"2.0","id":"r1","method":"roots/list"}}'; read no
+case "$no" in *'"code":-32601'*'"id":"r1"'*) ;; *) exit 8;; esac
 {PID}; id=$first; {PID}"#
     ));
     let s = Server::of(&launch(&script));
-    let (a, b) = tokio::join!(s.request("a", json!({}), T), s.request("b", json!({}), T));
+    let (a, b) = tokio::join!(ask(&s, "a"), ask(&s, "b"));
     assert_eq!(a.unwrap()["pid"], b.unwrap()["pid"]);
 }
 
 #[tokio::test]
 async fn garbage_and_death_fail_the_call_and_the_next_starts_a_new_child() {
     let body = format!(
-        r#"case "$l" in *'"method":"garbage"'*) echo 'not json';; *'"method":"die"'*) exit 3;; *) {PID};; esac"#
+        r#"case "$l" in *'"method":"garbage"'*) echo 'not json';; *'"method":"big"'*) printf '{{"jsonrpc":"2.0","id":%s,"result":{{"x":"' $id; head -c 5000000 /dev/zero | tr '\0' a; echo '"}}}}';; *'"method":"die"'*) exit 3;; *) {PID};; esac"#
     );
     let s = Server::of(&launch(&sh_server(&body)));
-    let e = s.request("garbage", json!({}), T).await.unwrap_err();
+    let e = ask(&s, "garbage").await.unwrap_err();
     assert!(
         e.starts_with("bad answer: a line of its stdout is not JSON"),
         "{e}"
     );
-    let first = s.request("pid", json!({}), T).await.unwrap();
-    let e = s.request("die", json!({}), T).await.unwrap_err();
+    let e = ask(&s, "big").await.unwrap_err();
+    assert_eq!(
+        e,
+        "bad answer: a line of its stdout is larger than 4194304 bytes"
+    );
+    let first = ask(&s, "pid").await.unwrap();
+    let e = ask(&s, "die").await.unwrap_err();
     assert_eq!(e, "its process ended (exit status: 3)");
-    let second = s.request("pid", json!({}), T).await.unwrap();
+    let second = ask(&s, "pid").await.unwrap();
     assert_ne!(first["pid"], second["pid"]);
 }
 
@@ -103,12 +118,12 @@ async fn a_child_that_exits_at_once_is_not_restarted_in_a_loop() {
     let count = dir.path().join("starts");
     let script = format!("echo x >> {}; exit 1", count.display());
     let s = Server::of(&launch(&script));
-    let e = s.request("x", json!({}), T).await.unwrap_err();
+    let e = ask(&s, "x").await.unwrap_err();
     assert!(
         e.contains("exit status: 1") && e.contains("before it answered initialize"),
         "{e}"
     );
-    let e = s.request("x", json!({}), T).await.unwrap_err();
+    let e = ask(&s, "x").await.unwrap_err();
     assert!(e.contains("not started again for 1s"), "{e}");
     let starts = std::fs::read_to_string(&count).unwrap();
     assert_eq!(starts.lines().count(), 1);
@@ -119,9 +134,7 @@ async fn a_server_no_configuration_holds_any_more_ends_its_child() {
     // Answers, then ignores its stdin closing: killed after the grace.
     let body = format!("{PID}; exec sleep 600");
     let s = Server::of(&launch(&sh_server(&body)));
-    let pid = s.request("pid", json!({}), T).await.unwrap()["pid"]
-        .as_u64()
-        .unwrap();
+    let pid = ask(&s, "pid").await.unwrap()["pid"].as_u64().unwrap();
     let stat = format!("/proc/{pid}/stat");
     let running = |stat: &str| {
         std::fs::read_to_string(stat)

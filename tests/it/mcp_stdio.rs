@@ -1,7 +1,7 @@
 //! Stdio MCP servers behind the gateway (`[[mcp_servers]]` with a `command`): the upstream of
 //! tests/it/sdk/mcp_upstream.py run by the gateway itself with `--stdio`, reached through `/mcp`
-//! by the official SDK's client: its tools prefixed, filtered and called with the environment
-//! the gateway injects, concurrently; a child that is killed, exits, hangs or writes garbage
+//! by the official SDK's client (and at `/mcp/up`): its tools prefixed, filtered and called
+//! with the environment the gateway injects, concurrently, each call recorded; a child that is killed, exits, hangs or writes garbage
 //! gives clean tool errors and the next call a new child; the child survives a reload that
 //! keeps its launch, is killed by one that changes it, and is gone once the gateway stops.
 
@@ -178,6 +178,20 @@ fn a_stdio_server_is_proxied_with_injected_env_and_recovers_from_its_childs_deat
             .then_some(log)
     });
     assert!(!log.contains("up-token"), "the secret was logged");
+    // Each call is recorded as a call of the API up, its upstream the program.
+    let record = wait_for("a record of up.echo", Duration::from_secs(10), || {
+        gw.access_log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|r| r["path"] == "/mcp/up/echo")
+    });
+    assert_eq!(record["route"], "up", "{record}");
+    assert_eq!(record["status"], 200, "{record}");
+    let upstream = record["upstream"].as_str().unwrap_or_default();
+    assert!(
+        upstream.starts_with("stdio:") && upstream.ends_with("python"),
+        "{record}"
+    );
     // No orphan once the gateway has stopped.
     gw.stop();
     wait_gone(last, "the child to be gone after the gateway stopped");
@@ -325,6 +339,14 @@ fn the_child_survives_a_reload_that_keeps_its_launch_and_not_one_that_changes_it
         pid_of(&sdk_at(gw, "/mcp", &web, calls)["calls"][0])
     };
     let first = pid(&gw);
+    // The server's own endpoint reaches the same child, its tools unprefixed.
+    let own = sdk_at(
+        &gw,
+        "/mcp/up",
+        &web,
+        json!([{"name": "pid", "arguments": {}}]),
+    );
+    assert_eq!(pid_of(&own["calls"][0]), first);
     // The same launch (a route added): the same child.
     reload(
         &gw,

@@ -128,6 +128,12 @@ impl Task {
     }
 
     fn ask(&mut self, ask: Ask) {
+        // A child on its way out (its stdout closed or its process ended) takes no more calls:
+        // it is finished now, and the call goes to a new one.
+        if let Some(live) = self.live.as_mut().filter(|l| l.eof || l.status.is_some()) {
+            let why = live.gone();
+            self.end(why);
+        }
         if self.live.is_none() {
             if let Err(why) = self.launch_child(ask.timeout) {
                 let _ = ask.reply.send(Err(why));

@@ -9,15 +9,15 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// How a stdio server is started. It is also the key under which a worker keeps the running
-/// child: a new configuration that launches the same way reuses it (`mcp::stdio`).
+/// child: a new configuration that launches the same way reuses it (`mcp::upstream::stdio`).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Launch {
     /// The server's name, for its errors and log lines.
     pub server: String,
     pub program: String,
     pub args: Vec<String>,
-    /// Set on top of the few variables the child inherits (`mcp::stdio::INHERITED`); the values
-    /// are credentials and never print.
+    /// Set on top of the few variables the child inherits (`INHERITED` in
+    /// `mcp::upstream::stdio::child`); the values are credentials and never print.
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
 }

@@ -7,7 +7,7 @@
 //! The child gets `PR_SET_PDEATHSIG` = SIGKILL: a worker leaves through `process::exit` (no
 //! destructor runs) or is killed by the master, and its children must not outlive it. The signal
 //! follows the *thread* that forked, so children are forked by the stdio thread, which lives as
-//! long as the worker (`stdio::runtime`).
+//! long as the worker (`session::RUNTIME`).
 
 use super::super::MAX_ANSWER;
 use crate::config::Launch;

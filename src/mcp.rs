@@ -6,7 +6,8 @@
 //! - `server`: the methods (`initialize`, `ping`, `tools/*`, `resources/*`) over the APIs a
 //!   caller may use.
 //! - `sessions`: the sessions, in shared memory so that every worker knows them.
-//! - `upstream`: the gateway as a client of an upstream MCP server (`[[mcp_servers]]`).
+//! - `upstream`: the gateway as a client of an upstream MCP server (`[[mcp_servers]]`), over
+//!   Streamable HTTP or stdio (a child process of each worker).
 //!
 //! The catalog below is built with each snapshot (off the request path: OpenAPI files are
 //! read here), and only when `[mcp]` is on. Which of its APIs a caller may use is decided per

@@ -28,7 +28,7 @@ pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
 };
 pub use mcp::McpSpec;
-pub use mcp_servers::{McpServerSpec, ToolFilter};
+pub use mcp_servers::{Launch, McpServerSpec, McpTransport, ToolFilter};
 pub use otel::OtelSpec;
 pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
 use routes::{compile_route, same_match};

@@ -1,29 +1,21 @@
-//! The gateway as an MCP client of one upstream server (`[[mcp_servers]]`, Streamable HTTP):
-//! `initialize` once and keep the session id (again when the upstream says it is gone),
-//! `tools/list` cached for `TOOLS_TTL` and filtered by the server's allow or deny list,
-//! `tools/call` forwarded. Every request carries the configured headers (credentials).
+//! The gateway as an MCP client of one upstream server (`[[mcp_servers]]`): `tools/list` cached
+//! for `TOOLS_TTL` and filtered by the server's allow or deny list, `tools/call` forwarded.
 //!
-//! The upstream may answer `application/json` or an event stream (`text/event-stream`); the
-//! stream is read until the response to our request arrives. Every exchange is bounded by the
-//! server's `timeout`; a hang, a reset, a status other than 2xx, or an answer that is not a
-//! JSON-RPC response all become an `UpstreamError` whose message names the server.
-//!
-//! Each exchange opens a connection of its own (none is pooled): a connection broken under a
-//! call is then never mistaken for a stale pooled one and the call never sent twice.
+//! The transport is the server's: Streamable HTTP (`streamable_http`) or a child process spoken to over
+//! stdio (`stdio`). Either way every exchange is bounded by the server's `timeout`, and a
+//! hang, a reset, a dead child, or an answer that is not a JSON-RPC response all become an
+//! `UpstreamError` whose message names the server.
 
-use crate::config::McpServerSpec;
+mod stdio;
+mod streamable_http;
+
+use crate::config::{McpServerSpec, McpTransport};
 use arc_swap::ArcSwapOption;
-use bytes::{Bytes, BytesMut};
-use once_cell::sync::Lazy;
-use pingora::connectors::http::Connector;
-use pingora::http::RequestHeader;
-use pingora::prelude::HttpPeer;
-use pingora::protocols::http::client::HttpSession;
 use serde_json::{json, Value};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+pub use streamable_http::find_in_stream;
 
 /// The largest answer read from an upstream.
 pub const MAX_ANSWER: usize = 4 << 20;
@@ -32,9 +24,7 @@ pub const MAX_ANSWER: usize = 4 << 20;
 pub const TOOLS_TTL: Duration = Duration::from_secs(30);
 
 /// The protocol revision offered in `initialize`.
-const VERSION: &str = "2025-06-18";
-
-static CONNECTOR: Lazy<Connector> = Lazy::new(|| Connector::new(None));
+pub(crate) const VERSION: &str = "2025-06-18";
 
 /// A failed exchange with an upstream; its text is what an MCP client is shown.
 #[derive(Debug, thiserror::Error)]
@@ -42,31 +32,36 @@ static CONNECTOR: Lazy<Connector> = Lazy::new(|| Connector::new(None));
 pub struct UpstreamError {
     pub server: String,
     pub what: String,
-    /// The upstream answered 404 to our session id: initialize again.
-    session_gone: bool,
 }
 
-/// An upstream's session: its id (none when the server keeps no sessions) and the version.
-struct Session {
-    id: Option<String>,
-    version: String,
+/// How this server is reached.
+enum Transport {
+    Http(streamable_http::Http),
+    /// This worker's child process, shared with every configuration that launches it alike.
+    Stdio(Arc<stdio::Server>),
 }
 
 /// One upstream server as the gateway's worker knows it.
 pub struct Upstream {
     pub spec: Arc<McpServerSpec>,
-    session: ArcSwapOption<Session>,
+    transport: Transport,
     tools: ArcSwapOption<(Instant, Vec<Value>)>,
-    next_id: AtomicU64,
 }
 
 impl Upstream {
+    /// The server of `spec`; a stdio server's child is the running one if this worker has one
+    /// for the same launch, else started on first use.
     pub fn new(spec: Arc<McpServerSpec>) -> Upstream {
+        let transport = match &spec.transport {
+            McpTransport::Http { url, headers } => {
+                Transport::Http(streamable_http::Http::new(url.clone(), headers.clone()))
+            }
+            McpTransport::Stdio(launch) => Transport::Stdio(stdio::Server::of(launch)),
+        };
         Upstream {
             spec,
-            session: ArcSwapOption::empty(),
+            transport,
             tools: ArcSwapOption::empty(),
-            next_id: AtomicU64::new(1),
         }
     }
 
@@ -74,7 +69,6 @@ impl Upstream {
         UpstreamError {
             server: self.spec.name.clone(),
             what: what.into(),
-            session_gone: false,
         }
     }
 
@@ -114,219 +108,23 @@ impl Upstream {
         self.request("tools/call", params).await
     }
 
-    /// One request in the current session, opened (or opened again once) as needed.
+    /// One request over the server's transport, bounded by its `timeout`.
     async fn request(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let timeout = self.spec.timeout;
         let exchange = async {
-            let session = match self.session.load_full() {
-                Some(s) => s,
-                None => self.initialize().await?,
-            };
-            match self.send(Some(&session), method, &params).await {
-                Err(e) if e.session_gone => {
-                    self.session.store(None);
-                    let session = self.initialize().await?;
-                    self.send(Some(&session), method, &params).await
-                }
-                r => r,
+            match &self.transport {
+                Transport::Http(h) => h.request(method, &params).await,
+                Transport::Stdio(s) => s.request(method, params, timeout).await,
             }
         };
         match tokio::time::timeout(timeout, exchange).await {
-            Ok(r) => r,
+            Ok(r) => r.map_err(|what| self.error(what)),
             Err(_) => Err(self.error(format!(
                 "no answer within {}",
                 humantime::format_duration(timeout)
             ))),
         }
     }
-
-    async fn initialize(&self) -> Result<Arc<Session>, UpstreamError> {
-        let params = json!({
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": { "name": "tollgate", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let message =
-            json!({ "jsonrpc": "2.0", "id": id, "method": "initialize", "params": params });
-        let (sid, answer) = self.post(None, &message).await?;
-        let result = response(answer, id).map_err(|what| self.error(what))?;
-        let version = result
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .unwrap_or(VERSION)
-            .to_string();
-        let session = Arc::new(Session { id: sid, version });
-        let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-        self.post(Some(&session), &note).await?;
-        self.session.store(Some(session.clone()));
-        Ok(session)
-    }
-
-    async fn send(
-        &self,
-        session: Option<&Session>,
-        method: &str,
-        params: &Value,
-    ) -> Result<Value, UpstreamError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        let (_, answer) = self.post(session, &message).await?;
-        response(answer, id).map_err(|what| self.error(what))
-    }
-
-    /// POSTs one message; the session id the upstream gave and the response to `message`
-    /// (none for a notification).
-    async fn post(
-        &self,
-        session: Option<&Session>,
-        message: &Value,
-    ) -> Result<(Option<String>, Option<Value>), UpstreamError> {
-        let url = &self.spec.url;
-        let host = url.host().unwrap_or_default();
-        let tls = url.scheme_str() == Some("https");
-        let port = url.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let addr = resolve(host, port)
-            .await
-            .map_err(|e| self.error(format!("cannot resolve its host: {e}")))?;
-        let req = self
-            .request_header(session, message)
-            .map_err(|e| self.error(format!("bad request: {e}")))?;
-        let peer = HttpPeer::new(addr, tls, host.to_string());
-        let (mut http, _) = CONNECTOR
-            .get_http_session(&peer)
-            .await
-            .map_err(|e| self.error(format!("cannot connect: {}", e.etype().as_str())))?;
-        let body = Bytes::from(message.to_string());
-        let status = crate::llm::client::exchange(&mut http, req, body)
-            .await
-            .map_err(|e| self.error(format!("the exchange failed: {}", e.etype().as_str())))?;
-        let header = |name: &str| {
-            http.response_header()
-                .and_then(|h| h.headers.get(name))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let sid = header("mcp-session-id");
-        let content_type = header("content-type").unwrap_or_default();
-        if status == 404 && session.and_then(|s| s.id.as_ref()).is_some() {
-            return Err(UpstreamError {
-                session_gone: true,
-                ..self.error("its session ended")
-            });
-        }
-        if !(200..300).contains(&status) {
-            return Err(self.error(format!("it answered HTTP {status}")));
-        }
-        let Some(id) = message.get("id") else {
-            return Ok((sid, None));
-        };
-        let answer = read_answer(&mut http, &content_type, id)
-            .await
-            .map_err(|what| self.error(what))?;
-        http.shutdown().await;
-        Ok((sid, Some(answer)))
-    }
-
-    fn request_header(
-        &self,
-        session: Option<&Session>,
-        message: &Value,
-    ) -> pingora::Result<RequestHeader> {
-        let url = &self.spec.url;
-        let path = url.path_and_query().map_or("/", |p| p.as_str());
-        let mut req = RequestHeader::build(http::Method::POST, path.as_bytes(), None)?;
-        req.insert_header(
-            http::header::HOST,
-            url.authority().map_or("", |a| a.as_str()),
-        )?;
-        for (name, value) in &self.spec.headers {
-            req.insert_header(name.clone(), value.clone())?;
-        }
-        req.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-        req.insert_header(http::header::ACCEPT, "application/json, text/event-stream")?;
-        if let Some(s) = session {
-            req.insert_header("mcp-protocol-version", s.version.as_str())?;
-            if let Some(id) = &s.id {
-                req.insert_header("mcp-session-id", id.as_str())?;
-            }
-        }
-        req.insert_header(http::header::CONTENT_LENGTH, message.to_string().len())?;
-        Ok(req)
-    }
-}
-
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    // getaddrinfo on Tokio's blocking pool, never on the worker thread.
-    tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or_else(|| format!("{host} has no address"))
-}
-
-/// Reads the response to request `id`: the whole JSON body, or the event stream up to the
-/// event that carries it.
-async fn read_answer(
-    http: &mut HttpSession,
-    content_type: &str,
-    id: &Value,
-) -> Result<Value, String> {
-    let stream = content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"));
-    let mut body = BytesMut::new();
-    loop {
-        let chunk = http
-            .read_response_body()
-            .await
-            .map_err(|e| format!("the answer broke off: {}", e.etype().as_str()))?;
-        let Some(chunk) = chunk else { break };
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-        if stream {
-            if let Some(v) = find_in_stream(&body, id)? {
-                return Ok(v);
-            }
-        }
-    }
-    if stream {
-        return find_in_stream(&body, id)?
-            .ok_or_else(|| "the event stream ended without the response".to_string());
-    }
-    serde_json::from_slice(&body).map_err(|e| format!("bad answer: not JSON ({e})"))
-}
-
-/// The response to `id` among the complete events of `text`, if it has arrived. Other
-/// messages (the server's notifications and requests) are passed over.
-pub fn find_in_stream(text: &[u8], id: &Value) -> Result<Option<Value>, String> {
-    let text = String::from_utf8_lossy(text).replace("\r\n", "\n");
-    let Some(end) = text.rfind("\n\n") else {
-        return Ok(None);
-    };
-    for event in text[..end].split("\n\n") {
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        if data.is_empty() {
-            continue;
-        }
-        let message: Value = serde_json::from_str(&data.join("\n"))
-            .map_err(|e| format!("bad answer: an event is not JSON ({e})"))?;
-        if message.get("id") == Some(id) {
-            return Ok(Some(message));
-        }
-    }
-    Ok(None)
 }
 
 /// The result of a JSON-RPC response to request `id`, or why it is not one.

@@ -31,6 +31,7 @@ mod llm_tools;
 mod mcp;
 mod mcp_admin;
 mod mcp_proxy;
+mod mcp_stdio;
 mod openapi_doc;
 mod otel;
 mod plans;

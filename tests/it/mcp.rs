@@ -314,13 +314,13 @@ fn a_call_the_api_gate_refuses_is_a_tool_error_with_its_message() {
 }
 
 /// Raw HTTP: one fresh connection per request, so that with two workers requests land on both.
-struct Raw<'a> {
+pub(crate) struct Raw<'a> {
     gw: &'a Gateway,
     http: reqwest::blocking::Client,
 }
 
 impl Raw<'_> {
-    fn new(gw: &Gateway) -> Raw<'_> {
+    pub(crate) fn new(gw: &Gateway) -> Raw<'_> {
         let http = reqwest::blocking::Client::builder()
             .pool_max_idle_per_host(0)
             .timeout(Duration::from_secs(15))
@@ -329,7 +329,7 @@ impl Raw<'_> {
         Raw { gw, http }
     }
 
-    fn post(
+    pub(crate) fn post(
         &self,
         key: Option<&TestKey>,
         session: Option<&str>,
@@ -353,7 +353,7 @@ impl Raw<'_> {
         (status, headers, resp.text().unwrap())
     }
 
-    fn initialize(&self, key: &TestKey) -> String {
+    pub(crate) fn initialize(&self, key: &TestKey) -> String {
         let (status, headers, body) = self.post(Some(key), None, INIT);
         assert_eq!(status, 200, "{body}");
         let v: Value = serde_json::from_str(&body).unwrap();

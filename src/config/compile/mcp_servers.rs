@@ -1,5 +1,8 @@
-//! Compiles `[[mcp_servers]]`: the upstream's address, the headers the gateway injects (marked
-//! sensitive, so they never print), the tool filter, the API settings and the limits.
+//! Compiles `[[mcp_servers]]`: the transport (an upstream's address and the headers the gateway
+//! injects, marked sensitive so they never print; or, in `stdio`, the command a worker runs), the
+//! tool filter, the API settings and the limits.
+
+mod stdio;
 
 use super::api::{compile_api, valid_name, ApiSpec, AuthMode};
 use super::limits::resolve;
@@ -9,16 +12,16 @@ use crate::config::problem::{key, Seg};
 use crate::config::schema::McpServerSection;
 use http::{HeaderName, HeaderValue};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use stdio::Launch;
 
 /// An upstream MCP server, ready for the request path.
 #[derive(Debug, Clone)]
 pub struct McpServerSpec {
     pub name: String,
-    /// An `http(s)://` URL with a host.
-    pub url: http::Uri,
-    /// Added to every upstream request; each value is marked sensitive (Debug redacts it).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub transport: McpTransport,
     pub tools: ToolFilter,
     pub timeout: Duration,
     pub api: ApiSpec,
@@ -26,6 +29,30 @@ pub struct McpServerSpec {
     pub limits: Vec<usize>,
     /// Concurrency caps held for the length of a tool call.
     pub concurrency_limits: Vec<usize>,
+}
+
+/// How the gateway speaks to an upstream MCP server.
+#[derive(Debug, Clone)]
+pub enum McpTransport {
+    /// Streamable HTTP.
+    Http {
+        /// An `http(s)://` URL with a host.
+        url: http::Uri,
+        /// Added to every upstream request; each value is marked sensitive (Debug redacts it).
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+    /// A child process of each worker, spoken to over its stdin and stdout.
+    Stdio(Arc<Launch>),
+}
+
+impl McpTransport {
+    /// What a call record names as the upstream: the URL's authority, or `stdio:{program}`.
+    pub fn upstream(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            McpTransport::Http { url, .. } => url.authority().map(|a| a.as_str().into()),
+            McpTransport::Stdio(l) => Some(format!("stdio:{}", l.program).into()),
+        }
+    }
 }
 
 /// Which of an upstream's tools are offered.
@@ -92,21 +119,7 @@ fn compile_one(
     has_store: bool,
     ck: &mut Checker,
 ) -> Option<McpServerSpec> {
-    let url = match s.url.parse::<http::Uri>() {
-        Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => Some(u),
-        _ => {
-            let msg = format!(
-                "{:?}: an http:// or https:// URL, e.g. \"https://mcp.example.com/mcp\"",
-                s.url
-            );
-            ck.at(base, &["url"], msg);
-            None
-        }
-    };
-    let mut headers = header_pairs(&s.headers, base, &["headers"], ck);
-    for (_, v) in &mut headers {
-        v.set_sensitive(true);
-    }
+    let transport = transport(s, base, ck);
     let tools = filter(s, base, ck);
     if s.timeout.0.is_zero() {
         ck.at(base, &["timeout"], "must be more than 0s");
@@ -120,14 +133,59 @@ fn compile_one(
     let resolved = resolve(&s.limits, limits, false, base, ck);
     Some(McpServerSpec {
         name: s.name.clone(),
-        url: url?,
-        headers,
+        transport: transport?,
         tools,
         timeout: s.timeout.0,
         api,
         limits: resolved.requests,
         concurrency_limits: resolved.concurrency,
     })
+}
+
+/// Exactly one of `url` (Streamable HTTP) and `command` (stdio), with the settings of its kind.
+fn transport(s: &McpServerSection, base: &[Seg], ck: &mut Checker) -> Option<McpTransport> {
+    match (&s.url, &s.command) {
+        (Some(_), Some(_)) => {
+            let msg =
+                "give either url (a Streamable HTTP server) or command (a stdio server), not both";
+            ck.at(base, &["command"], msg);
+            None
+        }
+        (None, None) => {
+            let msg = "give url (a Streamable HTTP server, e.g. \"https://mcp.example.com/mcp\") \
+                       or command (a stdio server, e.g. [\"npx\", \"-y\", \"some-mcp-server\"])";
+            ck.at(base, &[], msg);
+            None
+        }
+        (Some(url), None) => http(s, url, base, ck),
+        (None, Some(command)) => {
+            stdio::compile(s, command, base, ck).map(|l| McpTransport::Stdio(Arc::new(l)))
+        }
+    }
+}
+
+fn http(s: &McpServerSection, url: &str, base: &[Seg], ck: &mut Checker) -> Option<McpTransport> {
+    for (field, given) in [("env", !s.env.is_empty()), ("cwd", s.cwd.is_some())] {
+        if given {
+            ck.at(base, &[field], "only with command (a stdio server)");
+        }
+    }
+    let mut headers = header_pairs(&s.headers, base, &["headers"], ck);
+    for (_, v) in &mut headers {
+        v.set_sensitive(true);
+    }
+    match url.parse::<http::Uri>() {
+        Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {
+            Some(McpTransport::Http { url: u, headers })
+        }
+        _ => {
+            let msg = format!(
+                "{url:?}: an http:// or https:// URL, e.g. \"https://mcp.example.com/mcp\""
+            );
+            ck.at(base, &["url"], msg);
+            None
+        }
+    }
 }
 
 fn filter(s: &McpServerSection, base: &[Seg], ck: &mut Checker) -> ToolFilter {
@@ -212,7 +270,10 @@ auth = "api_key"
         .unwrap();
         let s = &c.mcp_servers[0];
         assert_eq!(s.name, "github");
-        assert_eq!(s.headers[0].1.to_str().unwrap(), "Bearer s3cret");
+        let McpTransport::Http { headers, .. } = &s.transport else {
+            panic!("{s:?}")
+        };
+        assert_eq!(headers[0].1.to_str().unwrap(), "Bearer s3cret");
         assert!(!format!("{c:?}").contains("s3cret"));
         assert!(s.tools.admits("get_me") && !s.tools.admits("delete_repo"));
         assert_eq!(s.timeout, Duration::from_secs(5));
@@ -264,6 +325,107 @@ deny_tools = ["[x"]
             p.iter().any(|l| l.starts_with("22: mcp_servers[0].name")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_stdio_server_compiles_with_its_env_redacted() {
+        std::env::set_var("TOLLGATE_TEST_MCP_STDIO", "s3cret");
+        let c = problems(
+            r#"
+[[mcp_servers]]
+name = "files"
+command = ["sh", "-c", "exec my-server"]
+env = { TOKEN = "${TOLLGATE_TEST_MCP_STDIO}" }
+cwd = "/"
+"#,
+        )
+        .unwrap();
+        let s = &c.mcp_servers[0];
+        let McpTransport::Stdio(l) = &s.transport else {
+            panic!("{s:?}")
+        };
+        assert_eq!((l.program.as_str(), l.args.len()), ("sh", 2));
+        assert_eq!(l.env, [("TOKEN".to_string(), "s3cret".to_string())]);
+        assert_eq!(l.cwd.as_deref(), Some(std::path::Path::new("/")));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(s.transport.upstream().as_deref(), Some("stdio:sh"));
+    }
+
+    #[test]
+    fn bad_stdio_servers_get_located_errors() {
+        let p = problems(
+            r#"
+[[mcp_servers]]
+name = "both"
+url = "http://h/mcp"
+command = ["sh"]
+
+[[mcp_servers]]
+name = "neither"
+
+[[mcp_servers]]
+name = "empty"
+command = []
+
+[[mcp_servers]]
+name = "missing"
+command = ["tollgate-no-such-program-x"]
+headers = { Authorization = "x" }
+env = { "A=B" = "x" }
+cwd = "/no/such/dir"
+
+[[mcp_servers]]
+name = "notexec"
+command = ["/etc/passwd"]
+
+[[mcp_servers]]
+name = "nofile"
+command = ["./bin/none"]
+
+[[mcp_servers]]
+name = "httpenv"
+url = "http://h/mcp"
+env = { A = "b" }
+cwd = "/"
+"#,
+        )
+        .unwrap_err();
+        let has = |s: &str| p.iter().any(|l| l.contains(s));
+        assert!(
+            has("mcp_servers[0].command: give either url (a Streamable HTTP server) or command"),
+            "{p:?}"
+        );
+        assert!(
+            has("mcp_servers[1]: give url (a Streamable HTTP server"),
+            "{p:?}"
+        );
+        assert!(
+            has("mcp_servers[2].command: name the program to run"),
+            "{p:?}"
+        );
+        assert!(
+            has("mcp_servers[3].command: program \"tollgate-no-such-program-x\" is not found on PATH"),
+            "{p:?}"
+        );
+        assert!(has("mcp_servers[3].headers: only with url"), "{p:?}");
+        assert!(
+            has("mcp_servers[3].env: \"A=B\": a variable's name"),
+            "{p:?}"
+        );
+        assert!(
+            has("mcp_servers[3].cwd: \"/no/such/dir\" is not a directory"),
+            "{p:?}"
+        );
+        assert!(
+            has("mcp_servers[4].command: \"/etc/passwd\" is not an executable file"),
+            "{p:?}"
+        );
+        assert!(
+            has("mcp_servers[5].command: \"./bin/none\" does not exist"),
+            "{p:?}"
+        );
+        assert!(has("mcp_servers[6].env: only with command"), "{p:?}");
+        assert!(has("mcp_servers[6].cwd: only with command"), "{p:?}");
     }
 
     #[test]

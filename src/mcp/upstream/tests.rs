@@ -2,7 +2,7 @@
 //! stream, a session that ends, and every failure (hang, reset, malformed) as a clean error.
 
 use super::*;
-use crate::config::{McpServerSpec, ToolFilter};
+use crate::config::{McpServerSpec, McpTransport, ToolFilter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -88,8 +88,10 @@ fn upstream(url: &str, timeout: Duration) -> Upstream {
     headers[0].1.set_sensitive(true);
     Upstream::new(Arc::new(McpServerSpec {
         name: "up".into(),
-        url: url.parse().unwrap(),
-        headers,
+        transport: McpTransport::Http {
+            url: url.parse().unwrap(),
+            headers,
+        },
         tools: ToolFilter::Deny(vec![glob::Pattern::new("secret_*").unwrap()]),
         timeout,
         api: Default::default(),

@@ -1,6 +1,7 @@
 //! Upstream MCP servers' tools at the gateway's endpoint: listed as `{server}.{tool}` for a
 //! key the server's API gate admits (the data plane's own, `access::check_api`), and called
-//! through `mcp::upstream` with the server's injected headers. Any failure is a tool error.
+//! through `mcp::upstream` with the server's injected credentials (headers, or a stdio child's
+//! environment). Any failure is a tool error.
 
 use crate::auth::directory::KeyEntry;
 use crate::auth::{Denied, Directory};

@@ -39,7 +39,7 @@ pub(super) fn write(state: &GatewayState, config: &Config, call: &ToolCall) {
         request_id: Cow::Borrowed(call.request_id),
         route: Cow::Borrowed(&spec.name),
         api_version: spec.api.version.as_deref().map(Cow::Borrowed),
-        upstream: spec.url.authority().map(|a| Cow::Borrowed(a.as_str())),
+        upstream: spec.transport.upstream(),
         method: Cow::Borrowed("POST"),
         path: Cow::Owned(format!("{mcp_path}/{}/{}", spec.name, call.tool)),
         status,

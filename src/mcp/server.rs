@@ -233,7 +233,10 @@ mod tests {
             METHOD_NOT_FOUND
         );
         let call = json!({"name": "nope", "arguments": {}});
-        assert_eq!(code(dispatch("tools/call", &call, &[], &[])), INVALID_PARAMS);
+        assert_eq!(
+            code(dispatch("tools/call", &call, &[], &[])),
+            INVALID_PARAMS
+        );
         assert_eq!(
             code(dispatch("tools/call", &json!({}), &[], &[])),
             INVALID_PARAMS

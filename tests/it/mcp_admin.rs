@@ -329,3 +329,33 @@ fn with_the_mcp_endpoint_off_a_server_has_no_path_and_no_catalog_entry() {
         "pending"
     );
 }
+
+#[test]
+fn servers_are_catalog_resources_for_the_tenants_that_may_see_them() {
+    let (web, other) = (TestKey::new(), TestKey::new());
+    // Resources never reach the upstream: its address only has to be well formed.
+    let url = format!("http://127.0.0.1:{}/mcp", free_port());
+    let gw = gateway(&url, &web, &other);
+    let acme = sdk_at(&gw, "/mcp", &web, json!([]));
+    let uris = acme["resources"].as_array().unwrap();
+    assert!(uris.contains(&json!("tollgate://catalog/up")), "{acme}");
+    assert!(uris.contains(&json!("tollgate://catalog/open")), "{acme}");
+    assert!(
+        !uris.contains(&json!("tollgate://catalog/later")),
+        "a draft: {acme}"
+    );
+    let up = &acme["read"]["tollgate://catalog/up"];
+    assert_eq!(up["kind"], "mcp_server", "{up}");
+    assert_eq!(up["path"], "/mcp/up", "{up}");
+    assert_eq!(up["tool_prefix"], "up.", "{up}");
+    assert_eq!(up["state"], "published", "{up}");
+    // Visible, not subscribed: listed, not callable yet.
+    assert_eq!(up["callable"], false, "{up}");
+    assert_eq!(acme["read"]["tollgate://catalog/open"]["callable"], true);
+    assert!(!acme["read"].to_string().contains("127.0.0.1"), "{acme}");
+    // Another tenant does not see `up`.
+    let globex = sdk_at(&gw, "/mcp", &other, json!([]));
+    let uris = globex["resources"].as_array().unwrap();
+    assert!(!uris.contains(&json!("tollgate://catalog/up")), "{globex}");
+    assert!(uris.contains(&json!("tollgate://catalog/open")), "{globex}");
+}

@@ -5,6 +5,7 @@
 
 use crate::auth::directory::KeyEntry;
 use crate::auth::{Denied, Directory};
+use crate::config::Lifecycle;
 use crate::error::GatewayError;
 use crate::limits::check::Book;
 use crate::limits::concurrency::Held;
@@ -12,7 +13,6 @@ use crate::limits::gate::Gate;
 use crate::limits::vocab::{Caller, Limited};
 use crate::mcp::server::error_content;
 use crate::mcp::upstream::Upstream;
-use crate::config::Lifecycle;
 use crate::mcp::Catalog;
 use crate::proxy::GatewayState;
 use crate::snapshot::Snapshot;

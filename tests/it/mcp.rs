@@ -642,41 +642,31 @@ key = ["api_key", "route"]"#;
     );
 }
 
+/// `tollgate validate` on `sections` with a listener, an upstream and a route.
+fn validate_sections(sections: &str) -> (bool, String) {
+    validate(&format!(
+        "[server]\nlisten = [\"127.0.0.1:1\"]\n{sections}\n[[upstreams]]\nname = \"u\"\n\
+         targets = [\"127.0.0.1:2\"]\n[[routes]]\nname = \"r\"\npath_prefix = \"/\"\nupstream = \"u\"\n"
+    ))
+}
+
 #[test]
 fn mcp_needs_a_store_and_a_path() {
-    let (ok, out) = validate(
+    let (ok, out) = validate_sections(
         r#"
-[server]
-listen = ["127.0.0.1:1"]
 [mcp]
 path = "mcp"
-[[upstreams]]
-name = "u"
-targets = ["127.0.0.1:2"]
-[[routes]]
-name = "r"
-path_prefix = "/"
-upstream = "u"
 "#,
     );
     assert!(!ok, "{out}");
     assert!(out.contains("mcp.path"), "{out}");
     assert!(out.contains("[mcp] needs a [store]"), "{out}");
-    let (ok, out) = validate(
+    let (ok, out) = validate_sections(
         r#"
-[server]
-listen = ["127.0.0.1:1"]
 [store]
 path = "t.db"
 [mcp]
 allowed_origins = ["app.example", "https://app.example/path"]
-[[upstreams]]
-name = "u"
-targets = ["127.0.0.1:2"]
-[[routes]]
-name = "r"
-path_prefix = "/"
-upstream = "u"
 "#,
     );
     assert!(!ok, "{out}");
@@ -684,10 +674,8 @@ upstream = "u"
         out.contains("mcp.allowed_origins[0]") && out.contains("mcp.allowed_origins[1]"),
         "{out}"
     );
-    let (ok, out) = validate(
+    let (ok, out) = validate_sections(
         r#"
-[server]
-listen = ["127.0.0.1:1"]
 [store]
 path = "t.db"
 [mcp]
@@ -698,13 +686,6 @@ counts = "tokens"
 rate = 10
 period = "1m"
 key = []
-[[upstreams]]
-name = "u"
-targets = ["127.0.0.1:2"]
-[[routes]]
-name = "r"
-path_prefix = "/"
-upstream = "u"
 "#,
     );
     assert!(!ok, "{out}");

@@ -217,10 +217,13 @@ fn a_killed_worker_is_restarted_and_the_gateway_keeps_answering() {
 
     let victim = before[0];
     kill(victim, libc::SIGKILL);
+    // Gone means reaped: a killed process's main thread shows as a zombie while its other
+    // threads still exit, holding the listening socket (and the connections the kernel queues
+    // on it) until the last one is gone.
     wait_for(
-        "the killed worker to be gone",
+        "the killed worker to be reaped",
         Duration::from_secs(10),
-        || (!gw.children().contains(&victim)).then_some(()),
+        || (!path_exists(&std::path::PathBuf::from(format!("/proc/{victim}")))).then_some(()),
     );
     let dead_at = Instant::now();
     let after = wait_for("a new worker listening", Duration::from_secs(20), || {

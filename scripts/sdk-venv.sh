@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates target/sdk-venv, a Python virtualenv with the official openai, anthropic and mcp SDKs (and
+# Creates target/sdk-venv, a Python virtualenv with the official openai, anthropic and mcp SDKs, h2 (and
 # the OTLP receiver's opentelemetry-proto and grpcio) at the versions pinned in
 # tests/it/sdk/requirements.txt, for the SDK and MCP tests (tests/it/sdk.rs, tests/it/mcp.rs),
 # the OpenTelemetry tests (tests/it/otel.rs) and the OpenAPI checks of tests/it/prompts.rs.
@@ -38,5 +38,5 @@ fi
 echo "sdk-venv: creating $venv from $req" >&2
 python3 -m venv --clear "$venv"
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req" >&2
-"$venv/bin/python" -c 'import openai, anthropic, mcp, grpc, google.protobuf, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, openapi_spec_validator' >&2
+"$venv/bin/python" -c 'import openai, anthropic, mcp, grpc, h2.connection, google.protobuf, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, openapi_spec_validator' >&2
 echo "$stamp" >"$venv/.stamp"

@@ -12,6 +12,12 @@
 //!
 //! A connection accepted while the worker already holds `max_connections` is closed at once
 //! and counted, so descriptors stay available for the clients being served.
+//!
+//! An HTTP/2 connection (see `http2`) is not wrapped: its requests are streams read side by
+//! side, so there is no one request head to time; the `h2` crate bounds each header block,
+//! and Pingora closes a connection that has nothing in flight for the keep-alive timeout. On an
+//! h2c listener the first bytes must arrive within `header_timeout` for the protocol to be
+//! told, or the connection is closed.
 
 use crate::telemetry::metrics::ConnectionMetrics;
 use async_trait::async_trait;
@@ -36,6 +42,8 @@ use tokio::time::{Instant, Sleep};
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// The listeners take HTTP/2 with prior knowledge (h2c).
+    pub h2c: bool,
 }
 
 /// Wraps a server app (the HTTP proxy) with the cap and the head deadline.
@@ -80,16 +88,17 @@ impl Drop for Slot {
 impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
     async fn process_new(
         self: &Arc<Self>,
-        stream: Stream,
+        mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         // Dropping the stream closes it: over the cap, the client sees the connection end.
         let _slot = Slot::take(&self.metrics, self.limits.max_connections)?;
-        let guarded: Stream = Box::new(HeadDeadline::new(
-            stream,
-            self.limits.header_timeout,
-            self.metrics.clone(),
-        ));
+        let (h2c, wait) = (self.limits.h2c, self.limits.header_timeout);
+        let guarded: Stream = match super::http2::speaks_h2(&mut stream, h2c, wait).await {
+            Some(true) => stream,
+            Some(false) => Box::new(HeadDeadline::new(stream, wait, self.metrics.clone())),
+            None => return None,
+        };
         // The HTTP app serves every request of the connection itself; one that hands the
         // stream back is given it again, so the slot is held until the connection ends.
         let mut next = self.app.process_new(guarded, shutdown).await;

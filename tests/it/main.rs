@@ -20,6 +20,7 @@ mod config_props;
 mod counters;
 mod health;
 mod hostile;
+mod http2;
 mod lifecycle;
 mod limits;
 mod limits_llm;

@@ -1,0 +1,484 @@
+//! HTTP/2: ALPN `h2` and `http/1.1` on a TLS listener, h2c with prior knowledge on a listener
+//! that opts in (and only there), HTTP/2 connections living past the request-head deadline,
+//! a bad preface, rapid reset and CONTINUATION floods cut off with the worker's memory bounded
+//! while other clients are served, and HTTP/2 to an upstream and a provider that speak only
+//! h2c. Clients: `curl` (nghttp2) and raw HTTP/2 from the pinned Python `h2` package
+//! (tests/it/http2/peer.py, run by the SDK venv's Python, see `sdk::python`).
+
+use crate::common;
+use crate::lifecycle::worker_pids;
+use crate::sdk::python;
+use common::pki::Ca;
+use common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub fn peer_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/http2")
+        .join(name)
+}
+
+/// Runs a client command of peer.py; its JSON.
+fn peer(args: &[&str], ca: Option<&Path>) -> serde_json::Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("peer.py")).args(args);
+    if let Some(ca) = ca {
+        cmd.env("CA_FILE", ca);
+    }
+    let out = output_within(&mut cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "peer.py {args:?}: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("peer.py {args:?}: {e}: {stdout}"))
+}
+
+/// An upstream that speaks only h2c (peer.py h2c-server), killed when dropped.
+pub struct H2cUpstream {
+    _proc: Running,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl H2cUpstream {
+    pub fn start() -> H2cUpstream {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let child = Command::new(python())
+            .arg(peer_script("peer.py"))
+            .arg("h2c-server")
+            .arg(&port_file)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut proc = Running(Some(child));
+        let port = wait_for("the h2c upstream", Duration::from_secs(20), || {
+            assert!(
+                proc.child().try_wait().unwrap().is_none(),
+                "h2c upstream exited"
+            );
+            std::fs::read_to_string(&port_file).ok()?.parse().ok()
+        });
+        H2cUpstream {
+            _proc: proc,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+/// `curl` with `args`: the HTTP version it spoke and the status (`"2 200"`), or `None` when
+/// the exchange failed.
+fn curl(args: &[&str]) -> Option<String> {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        "--max-time",
+        "10",
+    ])
+    .args(args);
+    let out = output_within(&mut cmd, Duration::from_secs(20));
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The listeners: `plain` (HTTP/1.1 only), `h2c` and `tls`.
+struct Ports {
+    plain: u16,
+    h2c: u16,
+    tls: u16,
+}
+
+fn start(ports: &Ports, server_extra: &str, tls: &str, body: &str) -> Gateway {
+    let admin = free_port();
+    let text = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{plain}", {{ addr = "127.0.0.1:{h2c}", h2c = true }}, {{ addr = "127.0.0.1:{tls_port}", tls = true }}]
+workers = 1
+grace_period = "5s"
+{server_extra}
+
+[admin]
+listen = "127.0.0.1:{admin}"
+token = "{ADMIN_TOKEN}"
+
+[log]
+access = "ACCESS_LOG"
+
+{tls}
+{body}
+"#,
+        plain = ports.plain,
+        h2c = ports.h2c,
+        tls_port = ports.tls,
+    );
+    Gateway::start_text(ports.plain, admin, &text)
+}
+
+fn echo() -> Upstream {
+    Upstream::start("echo", |req| {
+        let proto = req.header("x-forwarded-proto").unwrap_or("-");
+        let host = req.header("host").unwrap_or("-");
+        Reply::ok(format!("{proto}|{host}|{}", req.path))
+    })
+}
+
+const ECHO_ROUTE: &str = "[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"echo\"\n";
+
+fn echo_upstream(up: &Upstream) -> String {
+    format!(
+        "[[upstreams]]\nname = \"echo\"\ntargets = [\"{}\"]\n{ECHO_ROUTE}",
+        up.addr()
+    )
+}
+
+/// A certificate for `a.test`, the `[tls]` serving it, and the CA file that trusts it.
+fn certificate(dir: &Path) -> (String, PathBuf) {
+    let ca = Ca::new("h2 CA");
+    let leaf = ca.server(dir, "a", "a.test", &["a.test", "127.0.0.1"], 30);
+    let table = format!(
+        "[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\ndefault = true\n",
+        leaf.cert.display(),
+        leaf.key.display()
+    );
+    (table, ca.write(dir, "ca.pem"))
+}
+
+fn ports() -> Ports {
+    Ports {
+        plain: free_port(),
+        h2c: free_port(),
+        tls: free_port(),
+    }
+}
+
+#[test]
+fn alpn_picks_h2_or_http11_and_h2c_is_served_only_where_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, ca) = certificate(dir.path());
+    let up = echo();
+    let p = ports();
+    let _gw = start(&p, "", &tls, &echo_upstream(&up));
+    let ca_arg = ca.to_str().unwrap();
+    let resolve = format!("a.test:{}:127.0.0.1", p.tls);
+    let https = format!("https://a.test:{}/x", p.tls);
+    let over_tls =
+        |version: &str| curl(&[version, "--cacert", ca_arg, "--resolve", &resolve, &https]);
+    assert_eq!(over_tls("--http2").as_deref(), Some("2 200"));
+    assert_eq!(over_tls("--http1.1").as_deref(), Some("1.1 200"));
+
+    let h2c = format!("http://127.0.0.1:{}/x", p.h2c);
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", &h2c]).as_deref(),
+        Some("2 200")
+    );
+    // HTTP/1.1 is still served on an h2c listener.
+    assert_eq!(curl(&["--http1.1", &h2c]).as_deref(), Some("1.1 200"));
+    // A listener without h2c does not take HTTP/2 in clear.
+    let plain = format!("http://127.0.0.1:{}/x", p.plain);
+    assert_ne!(
+        curl(&["--http2-prior-knowledge", &plain]).as_deref(),
+        Some("2 200")
+    );
+    assert_eq!(curl(&["--http1.1", &plain]).as_deref(), Some("1.1 200"));
+
+    // A raw HTTP/2 client, ALPN h2 and h2c: the request reaches the upstream as HTTP/1.1
+    // with the scheme and the :authority as Host.
+    let r = peer(
+        &[
+            "requests",
+            &format!("https://127.0.0.1:{}/tls", p.tls),
+            "1",
+            "0",
+        ],
+        Some(&ca),
+    );
+    assert_eq!(r[0]["status"], 200, "{r}");
+    assert_eq!(
+        r[0]["body"],
+        format!("https|127.0.0.1:{}|/tls", p.tls),
+        "{r}"
+    );
+    let r = peer(
+        &[
+            "requests",
+            &format!("http://127.0.0.1:{}/clear", p.h2c),
+            "1",
+            "0",
+        ],
+        None,
+    );
+    assert_eq!(r[0]["status"], 200, "{r}");
+    assert_eq!(
+        r[0]["body"],
+        format!("http|127.0.0.1:{}|/clear", p.h2c),
+        "{r}"
+    );
+}
+
+#[test]
+fn an_h2_connection_outlives_the_request_head_deadline() {
+    let up = echo();
+    let p = ports();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, ca) = certificate(dir.path());
+    let _gw = start(&p, "header_timeout = \"300ms\"", &tls, &echo_upstream(&up));
+    // Three requests on one connection, idle longer than the head deadline between them:
+    // over HTTP/1.1 that deadline runs from each head's first byte; an HTTP/2 connection
+    // reads frames all the time and must not be cut by it.
+    for url in [
+        format!("http://127.0.0.1:{}/x", p.h2c),
+        format!("https://127.0.0.1:{}/x", p.tls),
+    ] {
+        let r = peer(&["requests", &url, "3", "0.8"], Some(&ca));
+        let statuses: Vec<_> = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["status"].clone())
+            .collect();
+        assert_eq!(statuses, [200, 200, 200], "{url}: {r}");
+    }
+}
+
+/// Sends `bytes` to `port` and reads until the server closes (or 10s pass); what it answered.
+fn send_and_read_to_close(port: u16, bytes: &[u8]) -> (bool, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (true, got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (true, got),
+            Err(_) => return (false, got),
+        }
+    }
+}
+
+#[test]
+fn an_invalid_http2_preface_is_closed_and_the_worker_serves_on() {
+    let up = echo();
+    let p = ports();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = certificate(dir.path());
+    let gw = start(&p, "header_timeout = \"1s\"", &tls, &echo_upstream(&up));
+    // The preface, then no SETTINGS frame but garbage: the HTTP/2 handshake fails.
+    let mut garbage = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    garbage.extend_from_slice(&[0xff; 64]);
+    let (closed, _) = send_and_read_to_close(p.h2c, &garbage);
+    assert!(closed, "the connection was left open");
+    // A preface that is almost right is not HTTP/2: read as HTTP/1.1, and refused.
+    let (closed, answer) = send_and_read_to_close(p.h2c, b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n");
+    assert!(closed, "the connection was left open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+    // A client that never finishes its preface is closed at the head deadline.
+    let (closed, _) = send_and_read_to_close(p.h2c, b"PRI * HT");
+    assert!(closed, "a silent client kept its connection");
+    let h2c = format!("http://127.0.0.1:{}/x", p.h2c);
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", &h2c]).as_deref(),
+        Some("2 200")
+    );
+    assert_eq!(worker_pids(&gw).len(), 1, "the worker was replaced");
+}
+
+/// The resident memory of the gateway's one worker, in KiB.
+fn worker_rss_kib(gw: &Gateway) -> u64 {
+    let kids = worker_pids(gw);
+    assert_eq!(kids.len(), 1, "one worker expected");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", kids[0])).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Runs `attack` (a peer.py flood) from 4 clients at once while another client keeps making
+/// requests over h2c; every one of those must succeed, the worker's memory must stay within
+/// 64 MiB of where it was, and it must be the same worker after.
+fn under_flood(p: &Ports, gw: &Gateway, attack: &[&str]) -> Vec<serde_json::Value> {
+    let before = worker_rss_kib(gw);
+    let worker = worker_pids(gw);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h2c = format!("http://127.0.0.1:{}/x", p.h2c);
+    let bystander = {
+        let (stop, h2c) = (stop.clone(), h2c.clone());
+        std::thread::spawn(move || {
+            let mut results = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || results.is_empty() {
+                results.push(curl(&["--http2-prior-knowledge", &h2c]));
+            }
+            results
+        })
+    };
+    let attackers: Vec<_> = (0..4)
+        .map(|_| {
+            let args: Vec<String> = attack.iter().map(|a| a.to_string()).collect();
+            std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                peer(&args, None)
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = attackers.into_iter().map(|t| t.join().unwrap()).collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served = bystander.join().unwrap();
+    assert!(
+        served.iter().all(|r| r.as_deref() == Some("2 200")),
+        "a bystander was not served during {attack:?}: {served:?}"
+    );
+    let after = worker_rss_kib(gw);
+    assert!(
+        after < before + 64 * 1024,
+        "{attack:?}: worker memory grew from {before} KiB to {after} KiB"
+    );
+    assert_eq!(worker_pids(gw), worker, "the worker was replaced");
+    outcomes
+}
+
+// RFC 9113 7.
+const ENHANCE_YOUR_CALM: u64 = 0xb;
+const COMPRESSION_ERROR: u64 = 0x9;
+
+#[test]
+fn rapid_reset_is_cut_off_with_goaway_and_memory_bounded() {
+    let up = echo();
+    let p = ports();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = certificate(dir.path());
+    let gw = start(&p, "", &tls, &echo_upstream(&up));
+    let port = p.h2c.to_string();
+    let outcomes = under_flood(&p, &gw, &["rapid-reset", "127.0.0.1", &port, "20000"]);
+    for o in outcomes {
+        // Cut off long before the 20000 streams were all sent, with ENHANCE_YOUR_CALM.
+        assert_eq!(o["goaway"].as_u64(), Some(ENHANCE_YOUR_CALM), "{o}");
+        assert_eq!(o["closed"], true, "{o}");
+    }
+}
+
+#[test]
+fn a_continuation_flood_is_cut_off_with_memory_bounded() {
+    let up = echo();
+    let p = ports();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = certificate(dir.path());
+    let gw = start(&p, "", &tls, &echo_upstream(&up));
+    let port = p.h2c.to_string();
+    // 20000 frames of 16 KiB: 320 MiB of header block if it were kept.
+    let outcomes = under_flood(&p, &gw, &["continuation", "127.0.0.1", &port, "20000"]);
+    for o in outcomes {
+        assert_eq!(o["closed"], true, "{o}");
+        let code = o["goaway"].as_u64();
+        assert!(
+            code == Some(ENHANCE_YOUR_CALM) || code == Some(COMPRESSION_ERROR),
+            "{o}"
+        );
+        assert!(o["sent"].as_u64().unwrap() < 20000, "{o}");
+    }
+}
+
+#[test]
+fn a_route_reaches_an_upstream_that_speaks_only_h2c_over_few_connections() {
+    let up = H2cUpstream::start();
+    let body = |http2: bool| {
+        format!(
+            "[[upstreams]]\nname = \"h2\"\ntargets = [\"127.0.0.1:{}\"]\nhttp2 = {http2}\n\
+             [[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"h2\"\n",
+            up.port
+        )
+    };
+    // Without `http2`, the gateway speaks HTTP/1.1, which this upstream does not.
+    let gw = Gateway::start(1, &body(false));
+    let r = client().get(gw.url("/a")).send().unwrap();
+    assert_eq!(r.status(), 502);
+    drop(gw);
+
+    let gw = Gateway::start(1, &body(true));
+    let first: serde_json::Value = client()
+        .get(gw.url("/a?q=1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(first["path"], "/a?q=1", "{first}");
+    assert_eq!(first["method"], "GET", "{first}");
+    let url = gw.url("/b");
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let r = client()
+                    .post(&url)
+                    .body(vec![b'x'; 1000 * i])
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let v: serde_json::Value = r.json().unwrap();
+                assert_eq!(v["body_len"], 1000 * i, "{v}");
+                v["connection"].as_u64().unwrap()
+            })
+        })
+        .collect();
+    let mut conns: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    conns.sort();
+    conns.dedup();
+    // 24 requests at once multiplexed: far fewer connections than requests.
+    assert!(conns.len() <= 4, "connections used: {conns:?}");
+}
+
+#[test]
+fn a_provider_is_called_over_h2c() {
+    let up = H2cUpstream::start();
+    let cfg = format!(
+        r#"
+[[providers]]
+name = "h2"
+kind = "openai"
+base_url = "http://127.0.0.1:{}/v1"
+api_key = "k"
+http2 = true
+
+[[models]]
+name = "demo"
+deployments = [{{ provider = "h2", model = "h2c-model" }}]
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+"#,
+        up.port
+    );
+    let gw = Gateway::start(1, &cfg);
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .json(
+            &serde_json::json!({"model": "demo", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "over h2c", "{v}");
+}

@@ -95,13 +95,13 @@ fn curl(args: &[&str]) -> Option<String> {
 }
 
 /// The listeners: `plain` (HTTP/1.1 only), `h2c` and `tls`.
-struct Ports {
-    plain: u16,
-    h2c: u16,
-    tls: u16,
+pub struct Ports {
+    pub plain: u16,
+    pub h2c: u16,
+    pub tls: u16,
 }
 
-fn start(ports: &Ports, server_extra: &str, tls: &str, body: &str) -> Gateway {
+pub fn start(ports: &Ports, server_extra: &str, tls: &str, body: &str) -> Gateway {
     let admin = free_port();
     let text = format!(
         r#"
@@ -146,7 +146,7 @@ fn echo_upstream(up: &Upstream) -> String {
 }
 
 /// A certificate for `a.test`, the `[tls]` serving it, and the CA file that trusts it.
-fn certificate(dir: &Path) -> (String, PathBuf) {
+pub fn certificate(dir: &Path) -> (String, PathBuf) {
     let ca = Ca::new("h2 CA");
     let leaf = ca.server(dir, "a", "a.test", &["a.test", "127.0.0.1"], 30);
     let table = format!(
@@ -157,7 +157,7 @@ fn certificate(dir: &Path) -> (String, PathBuf) {
     (table, ca.write(dir, "ca.pem"))
 }
 
-fn ports() -> Ports {
+pub fn ports() -> Ports {
     Ports {
         plain: free_port(),
         h2c: free_port(),

@@ -18,6 +18,7 @@ mod capture;
 mod concurrency;
 mod config_props;
 mod counters;
+mod grpc;
 mod health;
 mod hostile;
 mod http2;

@@ -482,3 +482,134 @@ handler = "llm"
     let v: serde_json::Value = r.json().unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "over h2c", "{v}");
 }
+
+/// The mock provider behind the LLM route, a prompt API and the MCP endpoint.
+const LLM: &str = r#"
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+deployments = [{ provider = "mock", model = "mock-1" }]
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+"#;
+
+#[test]
+fn the_openai_sdk_calls_the_llm_route_over_https_with_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, ca) = certificate(dir.path());
+    let p = ports();
+    let gw = start(&p, "", &tls, LLM);
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("openai_h2.py"))
+        .arg(format!("https://127.0.0.1:{}/v1", p.tls))
+        .arg(&ca);
+    for (k, _) in std::env::vars_os() {
+        let upper = k.to_string_lossy().to_ascii_uppercase();
+        if upper.starts_with("OPENAI_") || upper.ends_with("_PROXY") {
+            cmd.env_remove(&k);
+        }
+    }
+    let out = output_within(&mut cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        gw.stderr()
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["version"], "HTTP/2", "{v}");
+    let content = v["content"].as_str().unwrap();
+    assert!(!content.is_empty(), "{v}");
+    // The stream, read chunk by chunk over HTTP/2, says what the single answer said.
+    assert_eq!(v["stream"], content, "{v}");
+}
+
+/// `curl` over h2c with `args`: `"2 STATUS"` and the body.
+fn curl_h2c(args: &[&str]) -> (String, String) {
+    let out_file = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "--http2-prior-knowledge", "--max-time", "20"])
+        .args(["-w", "%{http_version} %{http_code}", "-o"])
+        .arg(out_file.path())
+        .args(args);
+    let out = output_within(&mut cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "curl {args:?}: {}", out.status);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        std::fs::read_to_string(out_file.path()).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn llm_routes_prompt_apis_and_refusals_answer_over_http2_as_over_http11() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = certificate(dir.path());
+    let p = ports();
+    let prompt = r#"
+[[prompts]]
+name = "greet"
+path = "/prompts/greet"
+model = "demo"
+input = { type = "object", required = ["name"], properties = { name = { type = "string" } } }
+messages = [{ role = "user", content = "Greet {{name}}" }]
+"#;
+    let _gw = start(
+        &p,
+        "max_body_bytes = \"2MiB\"",
+        &tls,
+        &format!("{LLM}{prompt}"),
+    );
+    let base = format!("http://127.0.0.1:{}", p.h2c);
+    let chat = |content: &str, stream: bool| {
+        serde_json::json!({
+            "model": "demo", "stream": stream,
+            "messages": [{"role": "user", "content": content}],
+        })
+        .to_string()
+    };
+    let json = ["-H", "content-type: application/json"];
+    let body_file = dir.path().join("big.json");
+    // A request of more than 1 MiB, read whole by the LLM handler from HTTP/2 DATA frames.
+    std::fs::write(&body_file, chat(&"x".repeat(1_500_000), false)).unwrap();
+    let big = format!("@{}", body_file.display());
+    let url = format!("{base}/v1/chat/completions");
+    let (status, body) = curl_h2c(&[&json[..], &["--data-binary", &big, &url]].concat());
+    assert_eq!(status, "2 200", "{body}");
+    assert!(body.contains("\"chat.completion\""), "{body}");
+
+    let (status, body) = curl_h2c(&[&json[..], &["-d", &chat("hi", true), &url]].concat());
+    assert_eq!(status, "2 200", "{body}");
+    assert!(
+        body.contains("data: ") && body.trim_end().ends_with("data: [DONE]"),
+        "{body}"
+    );
+
+    // Over the body cap: answered at once, and the rest of the upload stopped with
+    // RST_STREAM NO_ERROR (RFC 9113 8.1), not read (curl 7.88 takes that reset for an error,
+    // so the raw client is used).
+    let r = peer(&["post", &url, "3000000"], None);
+    assert_eq!(r["status"], 413, "{r}");
+    assert!(r["body"].as_str().unwrap().contains("\"error\""), "{r}");
+    assert_eq!(r["ended"], 0, "{r}");
+    assert!(r["unsent"].as_u64().unwrap() > 0, "{r}");
+
+    let (status, body) = curl_h2c(
+        &[
+            &json[..],
+            &["-d", "{\"name\":\"Ada\"}", &format!("{base}/prompts/greet")],
+        ]
+        .concat(),
+    );
+    assert_eq!(status, "2 200", "{body}");
+
+    let (status, body) = curl_h2c(&[&format!("{base}/nowhere")]);
+    assert_eq!(status, "2 404", "{body}");
+}

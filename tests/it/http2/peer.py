@@ -6,6 +6,8 @@
                             completion on /v1/chat/completions
   requests URL N PAUSE      N GETs on one HTTP/2 connection (h2c for http://, ALPN h2 for
                             https://, CA in $CA_FILE), PAUSE seconds apart
+  post URL SIZE             one POST of SIZE bytes of JSON-ish filler over h2c, sent while the
+                            answer has not come; its status, body and how the stream ended
   rapid-reset HOST PORT N   N streams opened and reset at once (CVE-2023-44487)
   continuation HOST PORT N  one header block that never ends: HEADERS, then up to N
                             CONTINUATION frames without END_HEADERS
@@ -183,6 +185,51 @@ def requests(url, n, pause):
     print(json.dumps(out))
 
 
+def post(url, size):
+    sock, authority, path, scheme = connect(url)
+    conn = client_conn(sock)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(
+        sid,
+        [
+            (":method", "POST"),
+            (":path", path),
+            (":scheme", scheme),
+            (":authority", authority),
+            ("content-type", "application/json"),
+            ("content-length", str(size)),
+        ],
+    )
+    sock.sendall(conn.data_to_send())
+    left, status, body, reset = size, None, b"", None
+    sock.settimeout(0.05)
+    while reset is None:
+        # Send what the windows allow, then read what came back.
+        n = min(left, conn.local_flow_control_window(sid), 16384) if left else 0
+        if n > 0:
+            conn.send_data(sid, b"x" * n, end_stream=(n == left))
+            left -= n
+            sock.sendall(conn.data_to_send())
+        try:
+            data = sock.recv(65535)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = int(dict(ev.headers)[":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                body += ev.data
+                conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+            elif isinstance(ev, h2.events.StreamEnded) and not left:
+                reset = "ended"
+            elif isinstance(ev, h2.events.StreamReset):
+                reset = ev.error_code
+        sock.sendall(conn.data_to_send())
+    print(json.dumps({"status": status, "body": body.decode(errors="replace"), "ended": reset, "unsent": left}))
+
+
 def until_closed(sock, conn, deadline):
     """Reads until the server ends the connection; the GOAWAY code if it sent one."""
     goaway = None
@@ -259,6 +306,8 @@ def main():
         h2c_server(args[0])
     elif cmd == "requests":
         requests(args[0], int(args[1]), float(args[2]))
+    elif cmd == "post":
+        post(args[0], int(args[1]))
     elif cmd == "rapid-reset":
         rapid_reset(args[0], args[1], int(args[2]))
     elif cmd == "continuation":

@@ -49,12 +49,22 @@ pub struct H2cUpstream {
 
 impl H2cUpstream {
     pub fn start() -> H2cUpstream {
+        Self::start_with(&[])
+    }
+
+    /// Over TLS with `cert` (ALPN `h2` only).
+    pub fn start_tls(cert: &common::pki::Issued) -> H2cUpstream {
+        Self::start_with(&[&cert.cert, &cert.key])
+    }
+
+    fn start_with(tls: &[&Path]) -> H2cUpstream {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
         let child = Command::new(python())
             .arg(peer_script("peer.py"))
             .arg("h2c-server")
             .arg(&port_file)
+            .args(tls)
             .stdin(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -480,7 +490,7 @@ handler = "llm"
         .unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().unwrap();
-    assert_eq!(v["choices"][0]["message"]["content"], "over h2c", "{v}");
+    assert_eq!(v["choices"][0]["message"]["content"], "over HTTP/2", "{v}");
 }
 
 /// The mock provider behind the LLM route, a prompt API and the MCP endpoint.
@@ -612,4 +622,86 @@ messages = [{ role = "user", content = "Greet {{name}}" }]
 
     let (status, body) = curl_h2c(&[&format!("{base}/nowhere")]);
     assert_eq!(status, "2 404", "{body}");
+}
+
+#[test]
+fn an_upstream_and_a_provider_over_tls_are_spoken_to_in_http2_chosen_by_alpn() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("upstream CA");
+    let leaf = ca.server(
+        dir.path(),
+        "up",
+        "localhost",
+        &["localhost", "127.0.0.1"],
+        30,
+    );
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let up = H2cUpstream::start_tls(&leaf);
+    let cfg = |http2: bool| {
+        format!(
+            r#"
+[[upstreams]]
+name = "h2"
+targets = ["127.0.0.1:{port}"]
+tls = true
+sni = "localhost"
+http2 = {http2}
+
+[[routes]]
+name = "rest"
+path_prefix = "/rest"
+upstream = "h2"
+
+[[providers]]
+name = "h2"
+kind = "openai"
+base_url = "https://localhost:{port}/v1"
+api_key = "k"
+http2 = {http2}
+
+[[models]]
+name = "demo"
+deployments = [{{ provider = "h2", model = "h2c-model" }}]
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+"#,
+            port = up.port
+        )
+    };
+    let chat =
+        serde_json::json!({"model": "demo", "messages": [{"role": "user", "content": "hi"}]});
+    let env = [("SSL_CERT_FILE", ca_file.as_os_str())];
+    // Without `http2` the gateway offers only http/1.1, which this server refuses.
+    let gw = Gateway::start_env(1, &cfg(false), &env);
+    assert_eq!(
+        client().get(gw.url("/rest/a")).send().unwrap().status(),
+        502
+    );
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    drop(gw);
+
+    let gw = Gateway::start_env(1, &cfg(true), &env);
+    let v: serde_json::Value = client()
+        .get(gw.url("/rest/a"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["path"], "/rest/a", "{v}");
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "over HTTP/2", "{v}");
 }

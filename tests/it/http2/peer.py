@@ -1,7 +1,9 @@
 """HTTP/2 peers for tests/it/http2.rs, on the pinned `h2` package (raw frames, no framework).
 
-  h2c-server PORT_FILE      an upstream that speaks only cleartext HTTP/2 with prior knowledge;
-                            answers every request with JSON (its path, method, headers, body
+  h2c-server PORT_FILE [CERT KEY]
+                            an upstream that speaks only HTTP/2: in clear with prior knowledge,
+                            or over TLS when given a certificate, where a client that does not
+                            choose `h2` by ALPN is refused; answers every request with JSON (its path, method, headers, body
                             size and which connection carried it), and an OpenAI chat
                             completion on /v1/chat/completions
   requests URL N PAUSE      N GETs on one HTTP/2 connection (h2c for http://, ALPN h2 for
@@ -37,7 +39,7 @@ CHAT = {
     "choices": [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "over h2c"},
+            "message": {"role": "assistant", "content": "over HTTP/2"},
             "finish_reason": "stop",
         }
     ],
@@ -50,6 +52,13 @@ class H2cHandler(socketserver.BaseRequestHandler):
 
     def handle(self):
         server = self.server
+        if server.tls is not None:
+            try:
+                self.request = server.tls.wrap_socket(self.request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            if self.request.selected_alpn_protocol() != "h2":
+                return
         with server.lock:
             server.connections += 1
             conn_no = server.connections
@@ -107,8 +116,13 @@ class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-def h2c_server(port_file):
+def h2c_server(port_file, cert=None, key=None):
     srv = Server(("127.0.0.1", 0), H2cHandler)
+    srv.tls = None
+    if cert:
+        srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        srv.tls.load_cert_chain(cert, key)
+        srv.tls.set_alpn_protocols(["h2"])
     srv.lock = threading.Lock()
     srv.connections = 0
     with open(port_file + ".tmp", "w") as f:
@@ -303,7 +317,7 @@ def continuation(host, port, n):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "h2c-server":
-        h2c_server(args[0])
+        h2c_server(*args)
     elif cmd == "requests":
         requests(args[0], int(args[1]), float(args[2]))
     elif cmd == "post":

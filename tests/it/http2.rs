@@ -705,3 +705,39 @@ handler = "llm"
     let v: serde_json::Value = r.json().unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "over HTTP/2", "{v}");
 }
+
+#[test]
+fn bad_http2_settings_are_each_reported_where_they_are() {
+    let text = r#"
+[server]
+listen = [{ addr = "127.0.0.1:8443", tls = true, h2c = true }]
+
+[server.http2]
+max_concurrent_streams = 0
+max_header_list_size = "2MiB"
+initial_stream_window = "1KiB"
+initial_connection_window = "64MiB"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+http2 = true
+"#;
+    let (ok, err) = validate(text);
+    assert!(!ok, "{err}");
+    for expected in [
+        "server.listen[0].h2c: h2c is cleartext HTTP/2",
+        "server.http2.max_concurrent_streams: must be between 1 and 10000",
+        "server.http2.max_header_list_size: must be between 1KiB and 1MiB",
+        "server.http2.initial_stream_window: must be between 65535 bytes and 16MiB",
+        "server.http2.initial_connection_window: must be between 65535 bytes and 16MiB",
+        "providers[0].http2: a mock provider makes no connection",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let (ok, err) = validate("[server]\nlisten = [{ addr = \"127.0.0.1:8080\", h2c = \"yes\" }]\n");
+    assert!(
+        !ok && err.contains("server.listen[0].h2c: invalid type"),
+        "{err}"
+    );
+}

@@ -414,6 +414,7 @@ fn a_route_reaches_an_upstream_that_speaks_only_h2c_over_few_connections() {
     let body = |http2: bool| {
         format!(
             "[[upstreams]]\nname = \"h2\"\ntargets = [\"127.0.0.1:{}\"]\nhttp2 = {http2}\n\
+             health_check = {{ path = \"/health\", interval = \"100ms\" }}\n\
              [[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"h2\"\n",
             up.port
         )
@@ -425,6 +426,16 @@ fn a_route_reaches_an_upstream_that_speaks_only_h2c_over_few_connections() {
     drop(gw);
 
     let gw = Gateway::start(1, &body(true));
+    // The health check speaks HTTP/2 too, as requests do.
+    let series = format!(
+        "tollgate_upstream_target_up{{upstream=\"h2\",target=\"127.0.0.1:{}\"}}",
+        up.port
+    );
+    wait_for(
+        "the target checked healthy",
+        Duration::from_secs(10),
+        || (sample(&gw.metrics(), &series) == Some(1.0)).then_some(()),
+    );
     let first: serde_json::Value = client()
         .get(gw.url("/a?q=1"))
         .send()

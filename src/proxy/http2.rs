@@ -32,6 +32,11 @@ const LOCAL_ERROR_RESETS: usize = 256;
 /// Reset streams whose late frames are still ignored (RFC 9113 5.4.2), per connection.
 const RESET_STREAMS_KEPT: usize = 64;
 
+/// Response bytes queued per stream for a client that does not read them (the `h2` crate's
+/// default is about 400 KiB): with `max_concurrent_streams` streams, what one slow reader can
+/// make a worker hold.
+const SEND_BUFFER_PER_STREAM: usize = 128 << 10;
+
 /// The `h2` server settings of every client connection.
 pub fn h2_options(s: &Http2Settings) -> H2Options {
     let mut o = H2Options::new();
@@ -41,7 +46,8 @@ pub fn h2_options(s: &Http2Settings) -> H2Options {
         .initial_connection_window_size(s.initial_connection_window)
         .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
         .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS))
-        .max_concurrent_reset_streams(RESET_STREAMS_KEPT);
+        .max_concurrent_reset_streams(RESET_STREAMS_KEPT)
+        .max_send_buffer_size(SEND_BUFFER_PER_STREAM);
     o
 }
 

@@ -1,20 +1,20 @@
 //! HTTP/2 from clients: the limits every HTTP/2 connection is held to, and how a connection
 //! is known to speak it (ALPN `h2` on TLS, the client preface on an h2c listener).
 //!
-//! Floods are bounded by the `h2` crate, set here rather than left to its defaults:
+//! Floods are bounded by the `h2` crate, set here rather than left to its defaults, and by
+//! [`ResetWatch`] where the crate's count falls short:
 //! - rapid reset (CVE-2023-44487, HEADERS then RST_STREAM at once, over and over): streams
 //!   reset before they are accepted are counted, and past `PENDING_ACCEPT_RESETS` the
 //!   connection gets GOAWAY `ENHANCE_YOUR_CALM`; resets the gateway itself had to send for a
-//!   client's protocol errors are capped the same way (`LOCAL_ERROR_RESETS`);
-//!   A client that lets each stream be accepted before resetting it is caught by
-//!   [`ResetWatch`] instead;
+//!   client's protocol errors are capped the same way (`LOCAL_ERROR_RESETS`). A client that
+//!   lets each stream be accepted before resetting it is caught by [`ResetWatch`] instead;
 //! - CONTINUATION floods (a header block that never ends): the crate counts CONTINUATION
 //!   frames against what `max_header_list_size` needs and ends the connection past it, and a
-//!   block over the size is answered 431 or cut, never buffered whole.
+//!   block over the size is answered 431 or cut, never buffered whole;
+//! - a client that reads no answers: at most `SEND_BUFFER_PER_STREAM` is queued per stream.
 //!
-//! Every stream of a connection and the connection itself count in the worker's
-//! `max_connections` once; a connection with no request in flight for the keep-alive timeout
-//! is closed.
+//! An HTTP/2 connection counts once in the worker's `max_connections`, whatever its streams;
+//! one with no request in flight for the keep-alive timeout is closed.
 
 use crate::config::Http2Settings;
 use pingora::apps::HttpServerOptions;

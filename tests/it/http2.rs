@@ -808,3 +808,71 @@ http2 = true
         "{err}"
     );
 }
+
+#[test]
+fn the_mcp_endpoint_answers_over_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = certificate(dir.path());
+    let doc = dir.path().join("billing.json");
+    std::fs::write(
+        &doc,
+        r#"{"openapi": "3.0.3", "info": {"title": "billing", "version": "1"},
+            "paths": {"/invoices/{n}": {"get": {"operationId": "getInvoice", "parameters":
+            [{"name": "n", "in": "path", "required": true, "schema": {"type": "integer"}}]}}}}"#,
+    )
+    .unwrap();
+    let key = common::keys::TestKey::new();
+    let up = echo();
+    let body = format!(
+        "[store]\npath = \"tollgate.db\"\n\n[mcp]\n\n\
+         [[upstreams]]\nname = \"echo\"\ntargets = [\"{}\"]\n\n\
+         [[routes]]\nname = \"billing\"\npath_prefix = \"/billing\"\nupstream = \"echo\"\n\
+         [routes.api]\nauth = \"api_key\"\nopenapi = \"{}\"\n\n\
+         [[tenants]]\nname = \"acme\"\n[[tenants.apps]]\nname = \"web\"\n\
+         subscriptions = [\"billing\"]\n{}",
+        up.addr(),
+        doc.display(),
+        key.lines("")
+    );
+    let p = ports();
+    let _gw = start(&p, "", &tls, &body);
+    let url = format!("http://127.0.0.1:{}/mcp", p.h2c);
+    let auth = format!("authorization: Bearer {}", key.full);
+    let post = |session: Option<&str>, msg: serde_json::Value| {
+        let head_file = tempfile::NamedTempFile::new().unwrap();
+        let sid = session.map(|s| format!("mcp-session-id: {s}"));
+        let mut args = vec![
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "accept: application/json, text/event-stream",
+            "-H",
+            &auth,
+        ];
+        if let Some(sid) = &sid {
+            args.extend(["-H", sid.as_str()]);
+        }
+        let text = msg.to_string();
+        let head_path = head_file.path().to_str().unwrap().to_string();
+        args.extend(["-D", &head_path, "-d", &text, &url]);
+        let (status, body) = curl_h2c(&args);
+        let head = std::fs::read_to_string(head_file.path()).unwrap();
+        (status, head, body)
+    };
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params":
+        {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "h2", "version": "0"}}});
+    let (status, head, body) = post(None, init);
+    assert_eq!(status, "2 200", "{body}");
+    let sid = head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .unwrap_or_else(|| panic!("no session id in {head}"))
+        .trim()
+        .to_string();
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "billing.getInvoice", "arguments": {"n": 7}}});
+    let (status, _, body) = post(Some(&sid), call);
+    assert_eq!(status, "2 200", "{body}");
+    // The tool call went through the data plane to the upstream.
+    assert!(body.contains("/billing/invoices/7"), "{body}");
+}

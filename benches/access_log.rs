@@ -36,6 +36,7 @@ fn record(llm: Option<&CallRecord>) -> Record<'_> {
         app: Some("web".into()),
         key: Some("k3x9q2m7a1b4".into()),
         client_cert: None,
+        grpc_status: None,
         llm: llm.map(Cow::Borrowed),
     }
 }

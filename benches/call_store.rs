@@ -81,6 +81,7 @@ fn line(i: u64, n: u64, spread: bool) -> String {
         app: Some(Cow::Borrowed(&app)),
         key: Some(Cow::Borrowed(&key_id)),
         client_cert: None,
+        grpc_status: None,
         llm: llm.then_some(Cow::Owned(rec)),
     };
     let mut out = Vec::new();

@@ -12,6 +12,8 @@
 //! configuration and applied by telemetry. `json_schema` (the JSON Schema subset of prompt
 //! APIs' input and output) is compiled by the configuration and checked on the request path;
 //! so is `template` (`{{variable}}` text, split once, filled with values as data).
+//! `http2` (how a Pingora peer is made to speak HTTP/2) serves upstream groups and LLM
+//! providers alike.
 
 pub mod api_key;
 pub mod breaker;
@@ -19,6 +21,7 @@ pub mod cipher;
 pub mod clock;
 pub mod gcra;
 pub mod hash;
+pub mod http2;
 pub mod json_path;
 pub mod json_schema;
 pub mod shm;

@@ -15,11 +15,12 @@ pub use compile::tls::{expiring, Leaf};
 pub use compile::{
     always_masked_header, compile, AccessLogTarget, AdminSettings, AppSeed, Approval, AuthMode,
     BalanceSpec, CallStoreSettings, CaptureSpec, ClusterSpec, Config, Deployment, HashOn,
-    HeaderTransform, HealthSpec, HostMatch, KeySeed, Launch, Lifecycle, LimitSpec, LlmConfig,
-    LlmPolicy, MaskRules, McpServerSpec, McpSpec, McpTransport, MockSpec, ModelSpec, OtelSpec,
-    PathMatch, PlanSpec, Prices, PromptOutput, PromptParams, PromptSpec, ProviderEndpoint,
-    ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec,
-    TemplateMessage, TenantSeed, ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
+    HeaderTransform, HealthSpec, HostMatch, Http2Settings, KeySeed, Launch, Lifecycle, LimitSpec,
+    LlmConfig, LlmPolicy, MaskRules, McpServerSpec, McpSpec, McpTransport, MockSpec, ModelSpec,
+    OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput, PromptParams, PromptSpec,
+    ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, ServerSettings,
+    StoreSettings, TargetSpec, TemplateMessage, TenantSeed, ToolFilter, UpstreamSpec, Visibility,
+    MAX_CAPTURE_BYTES,
 };
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 pub use compile::{ApiKind, ApiRef};

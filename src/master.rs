@@ -560,6 +560,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
             "server.concurrency_slots",
             o.concurrency_slots != n.concurrency_slots,
         ),
+        ("server.http2", o.http2 != n.http2),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))

@@ -5,6 +5,7 @@ pub mod access;
 pub mod connection;
 pub mod ctx;
 pub mod headers;
+pub mod http2;
 pub mod hygiene;
 pub mod llm;
 mod mcp;
@@ -392,7 +393,8 @@ impl ProxyHttp for Gateway {
             return Ok(());
         };
         trace::propagate(ctx, upstream);
-        upstream::rewrite_request(&route.spec, session, upstream, &ctx.request_id)
+        let http2 = ctx.group().is_some_and(|g| g.spec.http2);
+        upstream::rewrite_request(&route.spec, session, upstream, &ctx.request_id, http2)
             .map_err(|err| Self::refuse(ctx, err))
     }
 
@@ -403,6 +405,8 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         trace::answered(ctx, upstream.status.as_u16());
+        // A gRPC error may come as headers alone ("trailers-only").
+        ctx.grpc_status = headers::grpc_status(&upstream.headers);
         if let (Some(group), Some(i), Some(t0)) = (ctx.group(), ctx.target, ctx.upstream_start) {
             group.report_success(i);
             let latency = t0.elapsed();
@@ -447,6 +451,18 @@ impl ProxyHttp for Gateway {
             )),
             _ => Ok(None),
         }
+    }
+
+    fn upstream_response_trailer_filter(
+        &self,
+        _session: &mut Session,
+        trailers: &mut http::HeaderMap,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(status) = headers::grpc_status(trailers) {
+            ctx.grpc_status = Some(status);
+        }
+        Ok(())
     }
 
     fn fail_to_connect(

@@ -11,6 +11,7 @@ use crate::limits::gate::Gate;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
+use crate::proxy::http2;
 use crate::proxy::tls::TlsState;
 use crate::proxy::{Gateway, GatewayState};
 use crate::snapshot::Snapshot;
@@ -20,6 +21,7 @@ use crate::telemetry::otel::Otel;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::listeners::TcpSocketOptions;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{
     ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch,
@@ -153,39 +155,9 @@ pub fn run(args: WorkerArgs) -> ! {
     server.bootstrap();
     let phases = server.watch_execution_phase();
 
-    let mut http = pingora::proxy::HttpProxy::new(
-        Gateway {
-            state: state.clone(),
-        },
-        server.configuration.clone(),
-    );
-    http.handle_init_modules();
-    let limits = ConnectionLimits {
-        max_connections: server_cfg.max_connections,
-        header_timeout: server_cfg.header_timeout,
-    };
-    let app = GuardedApp::new(http, limits, registry.connections.clone());
-    let mut proxy = pingora::services::listening::Service::new("tollgate".into(), app);
-    for listener in &server_cfg.listen {
-        let mut opts = TcpSocketOptions::default();
-        opts.so_reuseport = Some(true);
-        let addr = listener.addr.to_string();
-        if listener.tls.is_none() {
-            proxy.add_tcp_with_settings(&addr, opts);
-            continue;
-        }
-        match state.tls.settings(listener) {
-            Ok(tls) => proxy.add_tls_with_settings(&addr, Some(opts), tls),
-            Err(e) => {
-                tracing::error!(
-                    "worker {}: cannot listen with TLS on {addr}: {e}",
-                    args.slot
-                );
-                std::process::exit(3);
-            }
-        }
+    for service in data_plane(&server, server_cfg, &state, &registry, args.slot) {
+        server.add_service(service);
     }
-    server.add_service(proxy);
     let control = Control {
         slot: args.slot,
         path: args.config_path,
@@ -206,6 +178,63 @@ pub fn run(args: WorkerArgs) -> ! {
         shutdown_signal: Box::new(Signals),
     });
     std::process::exit(0)
+}
+
+type DataPlane = pingora::services::listening::Service<GuardedApp<HttpProxy<Gateway>>>;
+
+/// The data-plane services: one for the listeners that serve HTTP/1.1 (and HTTP/2 by ALPN on
+/// TLS), and, when some listener has `h2c = true`, one for those, which also take HTTP/2 with
+/// prior knowledge. Apart so that the others never wait for a preface (each service has its
+/// own pool of upstream connections).
+fn data_plane(
+    server: &Server,
+    server_cfg: &config::ServerSettings,
+    state: &Arc<GatewayState>,
+    registry: &Registry,
+    slot: usize,
+) -> Vec<DataPlane> {
+    let mut services = Vec::new();
+    for h2c in [false, true] {
+        let listeners: Vec<_> = server_cfg.listen.iter().filter(|l| l.h2c == h2c).collect();
+        if listeners.is_empty() {
+            continue;
+        }
+        let mut http = HttpProxy::new(
+            Gateway {
+                state: state.clone(),
+            },
+            server.configuration.clone(),
+        );
+        http.handle_init_modules();
+        http.server_options = Some(http2::server_options(h2c, server_cfg.keepalive_timeout));
+        http.h2_options = Some(http2::h2_options(&server_cfg.http2));
+        let limits = ConnectionLimits {
+            max_connections: server_cfg.max_connections,
+            header_timeout: server_cfg.header_timeout,
+            h2c,
+        };
+        let app = GuardedApp::new(http, limits, registry.connections.clone());
+        let name = if h2c { "tollgate-h2c" } else { "tollgate" };
+        let mut proxy = pingora::services::listening::Service::new(name.into(), app);
+        for listener in listeners {
+            let mut opts = TcpSocketOptions::default();
+            opts.so_reuseport = Some(true);
+            let addr = listener.addr.to_string();
+            if listener.tls.is_none() {
+                proxy.add_tcp_with_settings(&addr, opts);
+                continue;
+            }
+            match state.tls.settings(listener) {
+                Ok(tls) => proxy.add_tls_with_settings(&addr, Some(opts), tls),
+                Err(e) => {
+                    tracing::error!("worker {slot}: cannot listen with TLS on {addr}: {e}");
+                    std::process::exit(3);
+                }
+            }
+        }
+        services.push(proxy);
+    }
+    services
 }
 
 /// SIGTERM and SIGQUIT drain; SIGINT stops at once. Pingora's own SIGQUIT (hand listeners to

@@ -4,6 +4,7 @@
 pub mod api;
 mod apis;
 mod capture;
+mod http2;
 mod limits;
 mod llm;
 pub mod mcp;
@@ -23,6 +24,7 @@ pub use api::{
 };
 pub use apis::{ApiKind, ApiRef};
 pub use capture::{always_masked_header, CaptureSpec, MaskRules, MAX_CAPTURE_BYTES};
+pub use http2::Http2Settings;
 pub use limits::{ClusterSpec, LimitSpec, PlanSpec, RedisSettings};
 pub use llm::{
     Deployment, LlmConfig, LlmPolicy, MockSpec, ModelSpec, Prices, ProviderEndpoint, ProviderSpec,
@@ -89,6 +91,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub limit_slots: usize,
     pub concurrency_slots: usize,
+    /// `[server.http2]`: the limits of HTTP/2 client connections.
+    pub http2: Http2Settings,
 }
 
 #[derive(Debug, Clone)]
@@ -434,6 +438,7 @@ fn compile_server(
         max_connections: s.max_connections,
         limit_slots: s.limit_slots,
         concurrency_slots: s.concurrency_slots,
+        http2: http2::compile_http2(&s.http2, ck),
     }
 }
 

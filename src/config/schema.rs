@@ -5,6 +5,7 @@
 
 mod api;
 mod capture;
+mod http2;
 mod limits;
 mod llm;
 mod mcp;
@@ -15,6 +16,7 @@ mod tls;
 
 pub use api::*;
 pub use capture::*;
+pub use http2::*;
 pub use limits::*;
 pub use llm::*;
 pub use mcp::*;
@@ -95,6 +97,9 @@ pub struct ServerSection {
     /// Keys of the host-wide concurrency table (one counter per worker each).
     #[serde(default = "default_concurrency_slots")]
     pub concurrency_slots: usize,
+    /// Limits of HTTP/2 client connections.
+    #[serde(default)]
+    pub http2: Http2Section,
 }
 
 impl Default for ServerSection {
@@ -112,6 +117,7 @@ impl Default for ServerSection {
             max_connections: default_max_connections(),
             limit_slots: default_limit_slots(),
             concurrency_slots: default_concurrency_slots(),
+            http2: Http2Section::default(),
         }
     }
 }
@@ -238,6 +244,9 @@ pub struct UpstreamSection {
     pub tls: bool,
     /// The TLS server name; default: each target's host as written.
     pub sni: Option<String>,
+    /// Speak HTTP/2 to the targets: offered by ALPN over TLS, prior knowledge (h2c) in clear.
+    #[serde(default)]
+    pub http2: bool,
 }
 
 #[derive(Debug, Deserialize)]

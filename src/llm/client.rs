@@ -142,6 +142,9 @@ impl Client {
         peer.options.connection_timeout = Some(spec.connect_timeout);
         peer.options.total_connection_timeout = Some(spec.connect_timeout);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
+        if spec.http2 {
+            crate::base::http2::use_http2(&mut peer);
+        }
         for fresh_only in [false, true] {
             let (mut session, reused) = self
                 .connector

@@ -4,7 +4,7 @@
 //! Pingora bounds each single read of a request head (by the keep-alive timeout) but not the
 //! whole head, so a client sending one byte a second holds its connection, and its file
 //! descriptor, forever; a thousand such clients exhaust a worker. Here every accepted stream is
-//! wrapped in [`HeadDeadline`]: a read of a request head that is still going on
+//! wrapped in [`Guarded`]: a read of a request head that is still going on
 //! `header_timeout` after the head's first byte (after the accept, for the first request) fails
 //! with `TimedOut`, and Pingora closes the connection. The proxy phases tell the stream where
 //! the request is ([`mark_head_read`] once the head is parsed, [`mark_request_done`] at the
@@ -12,7 +12,15 @@
 //!
 //! A connection accepted while the worker already holds `max_connections` is closed at once
 //! and counted, so descriptors stay available for the clients being served.
+//!
+//! An HTTP/2 connection (see `http2`) has no head deadline: its requests are streams read side
+//! by side, so there is no one request head to time; the `h2` crate bounds each header block,
+//! and Pingora closes a connection that has nothing in flight for the keep-alive timeout.
+//! Instead its frames are watched for streams the client resets ([`http2::ResetWatch`]). On
+//! an h2c listener the first bytes must arrive within `header_timeout` for the protocol to be
+//! told, or the connection is closed.
 
+use super::http2;
 use crate::telemetry::metrics::ConnectionMetrics;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
@@ -36,6 +44,8 @@ use tokio::time::{Instant, Sleep};
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// The listeners take HTTP/2 with prior knowledge (h2c).
+    pub h2c: bool,
 }
 
 /// Wraps a server app (the HTTP proxy) with the cap and the head deadline.
@@ -80,16 +90,14 @@ impl Drop for Slot {
 impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
     async fn process_new(
         self: &Arc<Self>,
-        stream: Stream,
+        mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         // Dropping the stream closes it: over the cap, the client sees the connection end.
         let _slot = Slot::take(&self.metrics, self.limits.max_connections)?;
-        let guarded: Stream = Box::new(HeadDeadline::new(
-            stream,
-            self.limits.header_timeout,
-            self.metrics.clone(),
-        ));
+        let (h2c, wait) = (self.limits.h2c, self.limits.header_timeout);
+        let h2 = http2::speaks_h2(&mut stream, h2c, wait).await?;
+        let guarded: Stream = Box::new(Guarded::new(stream, wait, h2, self.metrics.clone()));
         // The HTTP app serves every request of the connection itself; one that hands the
         // stream back is given it again, so the slot is held until the connection ends.
         let mut next = self.app.process_new(guarded, shutdown).await;
@@ -108,28 +116,51 @@ const READING_HEAD: u8 = 0;
 const IN_REQUEST: u8 = 1;
 const IDLE: u8 = 2;
 
-/// A client stream whose request-head reads must end by a deadline.
-pub struct HeadDeadline {
+/// A client stream under the connection layer: on HTTP/1 its request-head reads must end by a
+/// deadline; on HTTP/2 the streams its client resets are counted.
+pub struct Guarded {
     inner: Stream,
     timeout: Duration,
-    /// Where the connection is: set by the proxy phases, read by `poll_read`.
+    /// Where the connection is: set by the proxy phases, read by `poll_read` (HTTP/1).
     phase: AtomicU8,
+    /// Set on an HTTP/2 connection, which has no head deadline.
+    resets: Option<Box<http2::ResetWatch>>,
     deadline: Option<Instant>,
     /// Armed only when a head read has to wait, so a head that arrives whole costs no timer.
     sleep: Option<Pin<Box<Sleep>>>,
     metrics: Arc<ConnectionMetrics>,
 }
 
-impl HeadDeadline {
-    fn new(inner: Stream, timeout: Duration, metrics: Arc<ConnectionMetrics>) -> Self {
-        HeadDeadline {
+impl Guarded {
+    fn new(inner: Stream, timeout: Duration, h2: bool, metrics: Arc<ConnectionMetrics>) -> Self {
+        Guarded {
             inner,
             timeout,
             phase: AtomicU8::new(READING_HEAD),
-            deadline: Some(Instant::now() + timeout),
+            resets: h2.then(Box::default),
+            deadline: (!h2).then(|| Instant::now() + timeout),
             sleep: None,
             metrics,
         }
+    }
+
+    /// An HTTP/2 read: the frames read are watched; a client past the reset rule is cut.
+    fn read_h2(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let (Poll::Ready(Ok(())), Some(watch)) = (&read, self.resets.as_mut()) {
+            if !watch.observe(&buf.filled()[before..]) {
+                self.metrics.h2_reset_floods.fetch_add(1, Relaxed);
+                return Poll::Ready(Err(std::io::Error::other(
+                    "HTTP/2 client reset most of its streams",
+                )));
+            }
+        }
+        read
     }
 
     fn timed_out(&self) -> Poll<std::io::Result<()>> {
@@ -142,12 +173,12 @@ impl HeadDeadline {
 }
 
 /// The guarded stream under a session, when there is one (HTTP/1 on a guarded listener).
-fn guarded(session: &Session) -> Option<&HeadDeadline> {
+fn guarded(session: &Session) -> Option<&Guarded> {
     session
         .as_downstream()
         .stream()?
         .as_any()
-        .downcast_ref::<HeadDeadline>()
+        .downcast_ref::<Guarded>()
 }
 
 /// The request head has been read: the head deadline no longer applies.
@@ -164,13 +195,16 @@ pub fn mark_request_done(session: &Session) {
     }
 }
 
-impl AsyncRead for HeadDeadline {
+impl AsyncRead for Guarded {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
+        if this.resets.is_some() {
+            return this.read_h2(cx, buf);
+        }
         match this.phase.load(Relaxed) {
             IN_REQUEST => {
                 this.deadline = None;
@@ -210,7 +244,7 @@ impl AsyncRead for HeadDeadline {
     }
 }
 
-impl AsyncWrite for HeadDeadline {
+impl AsyncWrite for Guarded {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -240,28 +274,28 @@ impl AsyncWrite for HeadDeadline {
     }
 }
 
-impl std::fmt::Debug for HeadDeadline {
+impl std::fmt::Debug for Guarded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HeadDeadline")
+        f.debug_struct("Guarded")
             .field("inner", &self.inner)
             .finish()
     }
 }
 
 #[async_trait]
-impl Shutdown for HeadDeadline {
+impl Shutdown for Guarded {
     async fn shutdown(&mut self) {
         self.inner.shutdown().await;
     }
 }
 
-impl UniqueID for HeadDeadline {
+impl UniqueID for Guarded {
     fn id(&self) -> UniqueIDType {
         self.inner.id()
     }
 }
 
-impl Ssl for HeadDeadline {
+impl Ssl for Guarded {
     fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
         self.inner.get_ssl()
     }
@@ -275,7 +309,7 @@ impl Ssl for HeadDeadline {
     }
 }
 
-impl GetTimingDigest for HeadDeadline {
+impl GetTimingDigest for Guarded {
     fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {
         self.inner.get_timing_digest()
     }
@@ -289,7 +323,7 @@ impl GetTimingDigest for HeadDeadline {
     }
 }
 
-impl GetProxyDigest for HeadDeadline {
+impl GetProxyDigest for Guarded {
     fn get_proxy_digest(&self) -> Option<Arc<pingora::protocols::raw_connect::ProxyDigest>> {
         self.inner.get_proxy_digest()
     }
@@ -299,7 +333,7 @@ impl GetProxyDigest for HeadDeadline {
     }
 }
 
-impl GetSocketDigest for HeadDeadline {
+impl GetSocketDigest for Guarded {
     fn get_socket_digest(&self) -> Option<Arc<pingora::protocols::SocketDigest>> {
         self.inner.get_socket_digest()
     }
@@ -310,7 +344,7 @@ impl GetSocketDigest for HeadDeadline {
 }
 
 #[async_trait]
-impl Peek for HeadDeadline {
+impl Peek for Guarded {
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
         self.inner.try_peek(buf).await
     }

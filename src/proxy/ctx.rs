@@ -48,6 +48,8 @@ pub struct RequestCtx {
     pub capture: Option<Box<crate::telemetry::capture::Capturing>>,
     /// The request's trace: with `[otel]` on, or to pass a client's `traceparent` on.
     pub trace: Option<Box<crate::telemetry::otel::Trace>>,
+    /// A gRPC call's `grpc-status`, from the upstream's trailers or trailers-only headers.
+    pub grpc_status: Option<u32>,
 }
 
 impl RequestCtx {
@@ -76,6 +78,7 @@ impl RequestCtx {
             concurrency: Vec::new(),
             capture: None,
             trace: None,
+            grpc_status: None,
         }
     }
 

@@ -31,6 +31,24 @@ pub fn is_upgrade(req: &RequestHeader) -> bool {
         })
 }
 
+/// Whether the client said it takes trailers (`TE: trailers`), as gRPC clients do.
+pub fn accepts_trailers(req: &RequestHeader) -> bool {
+    req.headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    })
+}
+
+/// A gRPC answer's status code (`grpc-status`, in its trailers or trailers-only headers).
+pub fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
+    std::str::from_utf8(headers.get("grpc-status")?.as_bytes())
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// Names listed in `Connection` are hop-by-hop too.
 fn connection_listed(headers: &http::HeaderMap) -> Vec<HeaderName> {
     headers
@@ -151,6 +169,20 @@ mod tests {
         strip_request_hop_by_hop(&mut req, up);
         assert!(up);
         assert!(req.headers.get("upgrade").is_some());
+    }
+
+    #[test]
+    fn trailers_accepted_and_grpc_status_read() {
+        let mut req = RequestHeader::build("POST", b"/", None).unwrap();
+        assert!(!accepts_trailers(&req));
+        req.insert_header("te", "gzip, Trailers").unwrap();
+        assert!(accepts_trailers(&req));
+        let mut h = http::HeaderMap::new();
+        assert_eq!(grpc_status(&h), None);
+        h.insert("grpc-status", http::HeaderValue::from_static("14"));
+        assert_eq!(grpc_status(&h), Some(14));
+        h.insert("grpc-status", http::HeaderValue::from_static("x"));
+        assert_eq!(grpc_status(&h), None);
     }
 
     #[test]

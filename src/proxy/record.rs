@@ -73,6 +73,7 @@ pub fn of<'a>(
         app: ctx.principal.as_ref().map(|p| (&*p.app).into()),
         key,
         client_cert: super::tls::client_cert(session).map(|c| Cow::Borrowed(c.subject.as_str())),
+        grpc_status: ctx.grpc_status,
         llm: ctx.llm.as_deref().map(Cow::Borrowed),
     }
 }

@@ -254,14 +254,15 @@ impl TlsState {
         }
     }
 
-    /// The TLS settings of `listener`: its certificates, its client check and ALPN.
+    /// The TLS settings of `listener`: its certificates, its client check and ALPN (`h2`
+    /// preferred, `http/1.1` for clients without HTTP/2).
     pub fn settings(&self, listener: &Listener) -> pingora::Result<TlsSettings> {
         let mut settings = TlsSettings::with_callbacks(Box::new(ReadClientCert))?;
         settings.set_cert_resolver(self.certificates.clone());
         if let Some((_, check)) = self.clients.iter().find(|(a, _)| *a == listener.addr) {
             settings.set_client_cert_verifier(check.clone());
         }
-        settings.set_alpn(ALPN::H1);
+        settings.set_alpn(ALPN::H2H1);
         Ok(settings)
     }
 }

@@ -83,14 +83,23 @@ pub fn choose_peer(
 /// The head the upstream receives: hop-by-hop fields gone (an upgrade keeps its own),
 /// forwarding headers, the route's `Host`, prefix and header rewrites, the client's API key
 /// and `Expect` removed (the gateway answered both), and the request id.
+/// Over HTTP/2 to the upstream, a client's `TE: trailers` is passed on (RFC 9113 8.2.2): gRPC
+/// servers refuse a call without it.
 pub fn rewrite_request(
     route: &RouteSpec,
     session: &Session,
     upstream: &mut RequestHeader,
     request_id: &str,
+    http2: bool,
 ) -> Result<(), GatewayError> {
     let upgrade = headers::is_upgrade(upstream);
+    let te_trailers = http2 && headers::accepts_trailers(upstream);
     headers::strip_request_hop_by_hop(upstream, upgrade);
+    if te_trailers {
+        upstream
+            .insert_header(http::header::TE, "trailers")
+            .map_err(|_| GatewayError::Other("an upstream header cannot be set".into()))?;
+    }
     let original_host = session
         .req_header()
         .headers

@@ -86,9 +86,11 @@ async fn run(group: Weak<UpstreamGroup>, spec: HealthSpec) {
 
 /// One `GET` with `Connection: close` to target `i`; healthy on an expected status within the
 /// timeout, which bounds the whole probe (connect, handshake, request and response head).
+/// Over HTTP/2 (`http2 = true`) the probe is a stream on the probes' shared connection, as a
+/// request is one on the proxy's, and has no `Connection` header, which HTTP/2 forbids.
 async fn probe(group: &UpstreamGroup, i: usize, spec: &HealthSpec) -> Result<(), String> {
     let host = spec.host.as_deref().unwrap_or(&group.targets[i].label);
-    let req = request(&spec.path, host).map_err(|e| e.to_string())?;
+    let req = request(&spec.path, host, !group.spec.http2).map_err(|e| e.to_string())?;
     let peer = group.peer(i);
     let attempt = async {
         let (mut session, _) = CONNECTOR.get_http_session(&peer).await?;
@@ -106,11 +108,13 @@ async fn probe(group: &UpstreamGroup, i: usize, spec: &HealthSpec) -> Result<(),
     }
 }
 
-fn request(path: &str, host: &str) -> pingora::Result<RequestHeader> {
+fn request(path: &str, host: &str, close: bool) -> pingora::Result<RequestHeader> {
     let mut req = RequestHeader::build("GET", path.as_bytes(), None)?;
     req.insert_header("Host", host)?;
     req.insert_header("User-Agent", "tollgate-health-check")?;
-    req.insert_header("Connection", "close")?;
+    if close {
+        req.insert_header("Connection", "close")?;
+    }
     Ok(req)
 }
 
@@ -151,9 +155,11 @@ mod tests {
 
     #[test]
     fn the_request_names_its_host_and_closes() {
-        let req = request("/health?deep=1", "svc.internal:8443").unwrap();
+        let req = request("/health?deep=1", "svc.internal:8443", true).unwrap();
         assert_eq!(req.uri.to_string(), "/health?deep=1");
         assert_eq!(req.headers["host"], "svc.internal:8443");
         assert_eq!(req.headers["connection"], "close");
+        let h2 = request("/health", "svc.internal:8443", false).unwrap();
+        assert!(h2.headers.get("connection").is_none());
     }
 }

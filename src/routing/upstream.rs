@@ -183,6 +183,9 @@ impl UpstreamGroup {
         peer.options.total_connection_timeout = Some(spec.connect_timeout);
         peer.options.write_timeout = Some(spec.write_timeout);
         peer.options.idle_timeout = Some(spec.keepalive_timeout);
+        if spec.http2 {
+            crate::base::http2::use_http2(&mut peer);
+        }
         peer
     }
 
@@ -282,6 +285,7 @@ mod tests {
             keepalive_timeout: Duration::from_secs(1),
             tls: false,
             sni: String::new(),
+            http2: false,
         };
         UpstreamGroup::new(spec, Arc::default())
     }

@@ -158,6 +158,8 @@ pub struct ConnectionMetrics {
     pub open: AtomicI64,
     pub refused: AtomicU64,
     pub head_timeouts: AtomicU64,
+    /// HTTP/2 connections cut for resetting most of their streams.
+    pub h2_reset_floods: AtomicU64,
 }
 
 /// Whether one upstream target takes traffic (health check passing, not ejected).
@@ -417,6 +419,12 @@ impl Registry {
                     "Client connections closed because a request head took longer than server.header_timeout.",
                     "counter",
                     c.head_timeouts.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_client_h2_reset_floods_total",
+                    "HTTP/2 client connections cut for resetting most of the streams they opened.",
+                    "counter",
+                    c.h2_reset_floods.load(Relaxed) as i64,
                 ),
             ],
         );

@@ -62,6 +62,10 @@ pub struct Record<'a> {
     /// On a TLS listener that checks client certificates: the verified certificate's subject.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<Cow<'a, str>>,
+    /// On a gRPC call: the `grpc-status` the upstream answered (in its trailers, or in the
+    /// headers of a trailers-only answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<u32>,
     /// On LLM routes: the call's models, deployment, usage and cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<Cow<'a, CallRecord>>,

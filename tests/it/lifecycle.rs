@@ -45,7 +45,7 @@ fn listening_ports(pid: u32) -> Vec<u16> {
 }
 
 /// The master's children that listen on the data port: the workers (the admin process does not).
-fn worker_pids(gw: &Gateway) -> Vec<u32> {
+pub fn worker_pids(gw: &Gateway) -> Vec<u32> {
     gw.children()
         .into_iter()
         .filter(|&p| listening_ports(p).contains(&gw.port))

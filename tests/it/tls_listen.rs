@@ -140,7 +140,7 @@ fn sni_chooses_the_certificate_and_a_client_without_a_known_name_gets_the_defaul
     let in_days = (expiry - tollgate::base::clock::now_unix() as f64) / 86_400.0;
     assert!((29.0..=30.0).contains(&in_days), "{in_days}");
 
-    // TLS 1.2 and 1.3 only; ALPN offers HTTP/1.1.
+    // TLS 1.2 and 1.3 only.
     for (flag, ok) in [
         ("-tls1", false),
         ("-tls1_1", false),
@@ -154,12 +154,18 @@ fn sni_chooses_the_certificate_and_a_client_without_a_known_name_gets_the_defaul
         );
         assert_eq!(served.is_some(), ok, "{flag}");
     }
-    let mut cmd = std::process::Command::new("openssl");
-    cmd.args(["s_client", "-connect", &format!("127.0.0.1:{tls_port}")])
-        .args(["-servername", "a.test", "-alpn", "h2,http/1.1"]);
-    let out = output_within(&mut cmd, Duration::from_secs(10));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ALPN protocol: http/1.1"), "{text}");
+    // ALPN: h2 when the client offers it, else http/1.1.
+    for (offer, chosen) in [("http/1.1,h2", "h2"), ("http/1.1", "http/1.1")] {
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(["s_client", "-connect", &format!("127.0.0.1:{tls_port}")])
+            .args(["-servername", "a.test", "-alpn", offer]);
+        let out = output_within(&mut cmd, Duration::from_secs(10));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("ALPN protocol: {chosen}\n")),
+            "{offer}: {text}"
+        );
+    }
 }
 
 #[test]

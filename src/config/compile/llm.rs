@@ -35,6 +35,8 @@ pub struct ProviderSpec {
     pub read_timeout: Duration,
     pub write_timeout: Duration,
     pub keepalive: usize,
+    /// Called over HTTP/2: by ALPN over https, prior knowledge (h2c) over http.
+    pub http2: bool,
     pub mock: MockSpec,
 }
 
@@ -259,6 +261,13 @@ fn compile_provider(p: &schema::ProviderSection, base: &[Seg], ck: &mut Checker)
         base,
         ck,
     );
+    if p.http2 && desc.http.is_none() {
+        let msg = format!(
+            "a {} provider makes no connection to speak HTTP/2 on",
+            desc.kind
+        );
+        ck.at(base, &["http2"], msg);
+    }
     let default_version = desc.http.as_ref().and_then(|h| h.api_version.as_ref());
     let default_version = default_version.map_or("", |v| v.default);
     ProviderSpec {
@@ -275,6 +284,7 @@ fn compile_provider(p: &schema::ProviderSection, base: &[Seg], ck: &mut Checker)
         read_timeout: t.read.0,
         write_timeout: t.write.0,
         keepalive: p.keepalive,
+        http2: p.http2,
         mock: MockSpec {
             latency: p.mock.latency.map(|d| d.0).unwrap_or_default(),
             chunk_chars,

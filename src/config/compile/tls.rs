@@ -19,13 +19,17 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// Set on a TLS listener.
     pub tls: Option<ListenerTls>,
+    /// Cleartext HTTP/2 with prior knowledge is served beside HTTP/1.1 (plain listeners only;
+    /// a TLS listener offers HTTP/2 through ALPN).
+    pub h2c: bool,
 }
 
 impl std::fmt::Display for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.tls {
-            Some(_) => write!(f, "{} (TLS)", self.addr),
-            None => write!(f, "{}", self.addr),
+        match (&self.tls, self.h2c) {
+            (Some(_), _) => write!(f, "{} (TLS)", self.addr),
+            (None, true) => write!(f, "{} (h2c)", self.addr),
+            (None, false) => write!(f, "{}", self.addr),
         }
     }
 }
@@ -118,7 +122,12 @@ pub(super) fn compile_listeners(
             ck.at(&base, field, format!("{addr} is listed twice"));
         }
         let tls = table.and_then(|t| listener_tls(t, has_certificates, &base, ck));
-        out.push(Listener { addr, tls });
+        let h2c = table.is_some_and(|t| t.h2c);
+        if h2c && tls.is_some() {
+            let msg = "h2c is cleartext HTTP/2: a TLS listener offers HTTP/2 through ALPN already";
+            ck.at(&base, &["h2c"], msg);
+        }
+        out.push(Listener { addr, tls, h2c });
     }
     out
 }

@@ -24,6 +24,8 @@ pub struct UpstreamSpec {
     pub keepalive_timeout: Duration,
     pub tls: bool,
     pub sni: String,
+    /// HTTP/2 to the targets: by ALPN over TLS, prior knowledge (h2c) in clear.
+    pub http2: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +160,7 @@ pub(super) fn compile_upstream(
         keepalive_timeout: u.keepalive_timeout.0,
         tls: u.tls,
         sni: u.sni.clone().unwrap_or_default(),
+        http2: u.http2,
     }
 }
 

@@ -28,6 +28,10 @@ pub struct ProviderSection {
     pub timeouts: ProviderTimeouts,
     #[serde(default = "default_pool")]
     pub keepalive: usize,
+    /// Call the provider over HTTP/2: offered by ALPN over https, prior knowledge (h2c) over
+    /// http.
+    #[serde(default)]
+    pub http2: bool,
     /// `mock` only: how the in-process provider behaves.
     #[serde(default)]
     pub mock: MockSection,

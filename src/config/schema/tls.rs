@@ -24,6 +24,10 @@ pub struct ListenerSection {
     /// `required` (a client without a valid certificate is refused in the handshake) or
     /// `optional` (one is checked when sent); `required` when `client_ca` is given.
     pub client_auth: Option<String>,
+    /// Also serve cleartext HTTP/2 with prior knowledge (plain listeners only; HTTP/1.1 is
+    /// still served).
+    #[serde(default)]
+    pub h2c: bool,
 }
 
 impl<'de> Deserialize<'de> for ListenEntry {

@@ -185,6 +185,7 @@ mod tests {
         Listener {
             addr: a.parse().unwrap(),
             tls: None,
+            h2c: false,
         }
     }
 
@@ -197,6 +198,7 @@ mod tests {
         Listener {
             addr: a.parse().unwrap(),
             tls: Some(crate::config::ListenerTls { client_ca }),
+            h2c: false,
         }
     }
 

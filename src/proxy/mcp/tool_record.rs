@@ -56,6 +56,7 @@ pub(super) fn write(state: &GatewayState, config: &Config, call: &ToolCall) {
         app: principal.map(|p| Cow::Borrowed(&*p.app)),
         key: call.key.map(|k| Cow::Borrowed(&*k.id)),
         client_cert: None,
+        grpc_status: None,
         llm: None,
     };
     super::super::record::with_line(&record, None, |line| {

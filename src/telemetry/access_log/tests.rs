@@ -50,6 +50,7 @@ fn record(id: &str) -> Record<'_> {
         app: None,
         key: None,
         client_cert: None,
+        grpc_status: None,
         llm: None,
     }
 }

@@ -39,6 +39,7 @@ fn record(i: usize, ms: u64, tenant: &str, model: &str, latency: f64) -> Record<
         app: None,
         key: None,
         client_cert: None,
+        grpc_status: None,
         llm: (!model.is_empty()).then(|| {
             Cow::Owned(CallRecord {
                 requested_model: model.into(),

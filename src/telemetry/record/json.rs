@@ -59,6 +59,10 @@ pub(super) fn write(r: &Record<'_>, out: &mut Vec<u8>) -> bool {
             string(out, v);
         }
     }
+    if let Some(status) = r.grpc_status {
+        out.extend_from_slice(b",\"grpc_status\":");
+        int(out, status);
+    }
     if let Some(llm) = &r.llm {
         out.extend_from_slice(b",\"llm\":");
         if serde_json::to_writer(&mut *out, &**llm).is_err() {

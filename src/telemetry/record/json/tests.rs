@@ -28,6 +28,7 @@ fn record<'a>(text: &'a str, number: f64, llm: Option<&'a CallRecord>) -> Record
         app: Some(text.into()),
         key: Some(text.into()),
         client_cert: Some(text.into()),
+        grpc_status: Some(14),
         llm: llm.map(Cow::Borrowed),
     }
 }
@@ -75,6 +76,7 @@ fn absent_fields_are_written_as_serde_writes_them() {
     r.tenant = None;
     r.app = None;
     r.key = None;
+    r.grpc_status = None;
     let (mine, serde) = both(&r);
     assert_eq!(mine, serde);
     r.client = None;
@@ -97,9 +99,11 @@ proptest! {
         text in any::<String>(),
         number in any::<f64>(),
         octets in any::<[u8; 4]>(),
+        grpc_status in any::<Option<u32>>(),
     ) {
         let mut r = record(&text, number, None);
         r.client = Some(IpAddr::V4(Ipv4Addr::from(octets)));
+        r.grpc_status = grpc_status;
         let (mine, serde) = both(&r);
         prop_assert_eq!(mine, serde);
     }

@@ -2,7 +2,8 @@
 # Creates target/sdk-venv, a Python virtualenv with the official openai, anthropic and mcp SDKs (and
 # the OTLP receiver's opentelemetry-proto and grpcio) at the versions pinned in
 # tests/it/sdk/requirements.txt, for the SDK and MCP tests (tests/it/sdk.rs, tests/it/mcp.rs),
-# the OpenTelemetry tests (tests/it/otel.rs) and the OpenAPI checks of tests/it/prompts.rs.
+# the OpenTelemetry tests (tests/it/otel.rs), the OpenAPI checks of tests/it/prompts.rs and the
+# `websockets` peers of tests/it/websocket.rs.
 # Does nothing when the venv already matches the pins and the Python.
 # python3 -m venv needs Debian's python3-venv: as root it uses apt-get; otherwise it says what
 # to install.
@@ -38,5 +39,5 @@ fi
 echo "sdk-venv: creating $venv from $req" >&2
 python3 -m venv --clear "$venv"
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req" >&2
-"$venv/bin/python" -c 'import openai, anthropic, mcp, grpc, google.protobuf, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, openapi_spec_validator' >&2
+"$venv/bin/python" -c 'import openai, anthropic, mcp, grpc, google.protobuf, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, openapi_spec_validator, websockets' >&2
 echo "$stamp" >"$venv/.stamp"

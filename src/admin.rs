@@ -227,7 +227,11 @@ fn certificate_expiry(tls: &crate::config::TlsSpec, out: &mut String) {
         "# HELP tollgate_tls_certificate_expiry_timestamp_seconds When the certificate stops being valid (Unix seconds).\n\
          # TYPE tollgate_tls_certificate_expiry_timestamp_seconds gauge\n",
     );
-    let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let label = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
     for c in &tls.certificates {
         let _ = writeln!(
             out,

@@ -10,6 +10,7 @@ pub mod llm;
 mod mcp;
 pub mod prompt;
 mod record;
+pub mod redirect;
 pub mod tls;
 pub mod trace;
 pub mod upstream;
@@ -180,7 +181,7 @@ impl Gateway {
         }
         ctx.capture = route.spec.capture.as_ref().map(Capturing::new);
         let granted = granted?;
-        ctx.response_headers = granted.notice;
+        ctx.response_headers.extend(granted.notice);
         let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
@@ -315,6 +316,7 @@ impl ProxyHttp for Gateway {
                 .map(|v| v.as_bytes()),
         );
         ctx.trace = trace::begin(&self.state.otel, session, ctx);
+        tls::add_hsts(session, &self.state.snapshot, &mut ctx.response_headers);
         let onward = match self.admit(session, ctx).await {
             Ok(onward) => onward,
             Err(err) => return Self::refuse_admission(session, ctx, err).await,

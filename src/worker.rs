@@ -11,6 +11,7 @@ use crate::limits::gate::Gate;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
+use crate::proxy::redirect::RedirectHttps;
 use crate::proxy::tls::TlsState;
 use crate::proxy::{Gateway, GatewayState};
 use crate::snapshot::Snapshot;
@@ -170,6 +171,16 @@ pub fn run(args: WorkerArgs) -> ! {
         let mut opts = TcpSocketOptions::default();
         opts.so_reuseport = Some(true);
         let addr = listener.addr.to_string();
+        if let Some(port) = listener.redirect_https {
+            // Its own service: nothing of the gateway's request path runs for it, but the
+            // same connection cap and head deadline hold.
+            let app = GuardedApp::new(RedirectHttps { port }, limits, registry.connections.clone());
+            let mut service =
+                pingora::services::listening::Service::new("redirect-https".into(), app);
+            service.add_tcp_with_settings(&addr, opts);
+            server.add_service(service);
+            continue;
+        }
         if listener.tls.is_none() {
             proxy.add_tcp_with_settings(&addr, opts);
             continue;

@@ -167,6 +167,21 @@ pub fn is_tls(session: &pingora::proxy::Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
+/// `Strict-Transport-Security` for every answer to a request that came over TLS, when
+/// `[tls] hsts` sets it; never over plain HTTP, where clients ignore it (RFC 6797 8.1).
+pub fn add_hsts(
+    session: &pingora::proxy::Session,
+    snapshot: &ArcSwap<crate::snapshot::Snapshot>,
+    headers: &mut crate::limits::vocab::Headers,
+) {
+    if !is_tls(session) {
+        return;
+    }
+    if let Some(value) = &snapshot.load().config.tls.hsts {
+        headers.push((http::header::STRICT_TRANSPORT_SECURITY, value.clone()));
+    }
+}
+
 /// The verified client certificate of the request's connection.
 pub fn client_cert(session: &pingora::proxy::Session) -> Option<&ClientCert> {
     let digest = session.digest()?.ssl_digest.as_ref()?;

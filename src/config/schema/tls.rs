@@ -24,6 +24,9 @@ pub struct ListenerSection {
     /// `required` (a client without a valid certificate is refused in the handshake) or
     /// `optional` (one is checked when sent); `required` when `client_ca` is given.
     pub client_auth: Option<String>,
+    /// A plain listener that answers every request with a redirect to `https://` on this
+    /// port (no routing, no authentication).
+    pub redirect_https: Option<u16>,
 }
 
 impl<'de> Deserialize<'de> for ListenEntry {
@@ -53,6 +56,8 @@ impl<'de> Deserialize<'de> for ListenEntry {
 pub struct TlsSection {
     #[serde(default)]
     pub certificates: Vec<CertificateSection>,
+    /// The `Strict-Transport-Security` value put on every answer served over TLS.
+    pub hsts: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,7 +36,7 @@ pub struct Target {
 /// plain listener if there is one, else a TLS listener that does not require a client
 /// certificate (the gateway has none to show).
 pub fn listener(listen: &[Listener]) -> Option<Target> {
-    let plain = listen.iter().find(|l| l.tls.is_none());
+    let plain = listen.iter().find(|l| l.tls.is_none() && l.serves());
     let open_tls = || {
         listen.iter().find(|l| {
             l.tls
@@ -185,6 +185,7 @@ mod tests {
         Listener {
             addr: a.parse().unwrap(),
             tls: None,
+            redirect_https: None,
         }
     }
 
@@ -197,6 +198,7 @@ mod tests {
         Listener {
             addr: a.parse().unwrap(),
             tls: Some(crate::config::ListenerTls { client_ca }),
+            redirect_https: None,
         }
     }
 
@@ -217,5 +219,15 @@ mod tests {
         assert_eq!(at(&[a]), Some((1, true)));
         assert_eq!(at(&[tls("127.0.0.1:3", Some(false))]), Some((3, true)));
         assert_eq!(at(&[tls("127.0.0.1:4", Some(true))]), None);
+        // A listener that only redirects to HTTPS serves no tool call.
+        let redirect = Listener {
+            redirect_https: Some(443),
+            ..plain("127.0.0.1:5")
+        };
+        assert_eq!(
+            at(&[redirect.clone(), tls("127.0.0.1:6", None)]),
+            Some((6, true))
+        );
+        assert_eq!(at(&[redirect]), None);
     }
 }

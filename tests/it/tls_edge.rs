@@ -1,0 +1,250 @@
+//! The edge around TLS: `[tls] hsts` on answers over TLS only (proxied, refused by the
+//! gateway, and LLM answers), and a plain listener that redirects every request to HTTPS
+//! without routing it.
+
+use crate::common;
+use common::pki::{self, Ca};
+use common::*;
+use std::time::Duration;
+
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// A gateway with a plain listener (`gw.port`), a TLS one at `tls_port` serving `cert` for
+/// every name, the extra listeners `more`, `[tls]` lines `tls_extra`, an upstream at `/up`
+/// and the mock LLM provider at `/v1`.
+fn start(tls_port: u16, more: &str, tls_extra: &str, cert: &pki::Issued, up: &Upstream) -> Gateway {
+    let (port, admin) = (free_port(), free_port());
+    let text = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}", {{ addr = "127.0.0.1:{tls_port}", tls = true }}{more}]
+workers = 1
+threads = 1
+
+[admin]
+listen = "127.0.0.1:{admin}"
+token = "{ADMIN_TOKEN}"
+
+[log]
+access = "ACCESS_LOG"
+
+[tls]
+{tls_extra}
+
+[[tls.certificates]]
+cert = "{cert}"
+key = "{key}"
+default = true
+
+[[upstreams]]
+name = "up"
+targets = ["{up}"]
+
+[[routes]]
+name = "up"
+path_prefix = "/up"
+upstream = "up"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+
+[[models]]
+name = "demo"
+deployments = [{{ provider = "mock", model = "mock-1" }}]
+
+[[routes]]
+name = "llm"
+path_prefix = "/v1"
+handler = "llm"
+"#,
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+        up = up.addr(),
+    );
+    Gateway::start_text(port, admin, &text)
+}
+
+#[test]
+fn hsts_is_on_every_answer_over_tls_and_never_over_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("edge CA");
+    let cert = ca.server(dir.path(), "gw", "gw", &["127.0.0.1"], 30);
+    let up = Upstream::start("up", |_| {
+        // An upstream's own value is replaced by the gateway's.
+        Reply::ok("up").header("strict-transport-security", "max-age=1")
+    });
+    let tls_port = free_port();
+    let gw = start(tls_port, "", &format!("hsts = \"{HSTS}\""), &cert, &up);
+    let https = pki::client(&[&ca.pem()], &[], tls_port, None);
+    let plain = client();
+    let chat =
+        serde_json::json!({"model": "demo", "messages": [{"role": "user", "content": "hi"}]});
+    for (scheme, port, client) in [("https", tls_port, &https), ("http", gw.port, &plain)] {
+        let base = format!("{scheme}://127.0.0.1:{port}");
+        let answers = [
+            (
+                "proxied",
+                client.get(format!("{base}/up/x")).send().unwrap(),
+            ),
+            (
+                "no route",
+                client.get(format!("{base}/nothing")).send().unwrap(),
+            ),
+            (
+                "llm",
+                client
+                    .post(format!("{base}/v1/chat/completions"))
+                    .json(&chat)
+                    .send()
+                    .unwrap(),
+            ),
+        ];
+        for (what, resp) in answers {
+            let status = resp.status().as_u16();
+            assert_eq!(status, if what == "no route" { 404 } else { 200 }, "{what}");
+            let values: Vec<_> = resp
+                .headers()
+                .get_all("strict-transport-security")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect();
+            match scheme {
+                "https" => assert_eq!(values, [HSTS], "{what} over TLS"),
+                _ => assert!(
+                    values.iter().all(|v| v == "max-age=1"),
+                    "{what} over plain HTTP: {values:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_hsts_value_is_refused_by_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = Ca::new("edge CA").server(dir.path(), "gw", "gw", &["127.0.0.1"], 30);
+    for (value, says) in [
+        ("includeSubDomains", "has no max-age"),
+        ("max-age=two years", "not a number of seconds"),
+        ("max-age=60; always", "not an HSTS directive"),
+    ] {
+        let text = format!(
+            "[server]\nlisten = [{{ addr = \"127.0.0.1:1\", tls = true }}]\n\n[tls]\nhsts = \
+             \"{value}\"\n\n[[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\ndefault = true\n",
+            cert.cert.display(),
+            cert.key.display()
+        );
+        let (ok, out) = validate(&text);
+        assert!(!ok, "{value}: {out}");
+        assert!(
+            out.contains("tls.hsts") && out.contains(says),
+            "{value}: {out}"
+        );
+    }
+}
+
+/// One request in raw bytes to `port`; (status, head) of the answer, which must close the
+/// connection.
+fn exchange(port: u16, request: &str) -> (u16, String) {
+    let text = raw_exchange(port, request.as_bytes(), Duration::from_secs(10)).unwrap();
+    let (status, head, _) = parse_response(&text).unwrap_or_else(|| panic!("{text:?}"));
+    (status, head)
+}
+
+fn location(head: &str) -> Option<&str> {
+    head.lines().find_map(|l| {
+        l.strip_prefix("location: ")
+            .or(l.strip_prefix("Location: "))
+    })
+}
+
+#[test]
+fn a_redirect_listener_sends_every_request_to_https_and_routes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("edge CA");
+    let cert = ca.server(dir.path(), "gw", "gw", &["127.0.0.1", "a.test"], 30);
+    let up = Upstream::named("up");
+    let (tls_port, redirect) = (free_port(), free_port());
+    let more = format!(", {{ addr = \"127.0.0.1:{redirect}\", redirect_https = {tls_port} }}");
+    let gw = start(tls_port, &more, &format!("hsts = \"{HSTS}\""), &cert, &up);
+
+    // GET and HEAD: 301, the host without its port, the HTTPS port, the path and query.
+    for method in ["GET", "HEAD"] {
+        let (status, head) = exchange(
+            redirect,
+            &format!("{method} /up/x?a=1&b=%20 HTTP/1.1\r\nHost: a.test:{redirect}\r\n\r\n"),
+        );
+        assert_eq!(status, 301, "{head}");
+        let want = format!("https://a.test:{tls_port}/up/x?a=1&b=%20");
+        assert_eq!(location(&head), Some(want.as_str()), "{head}");
+        // Plain HTTP: no HSTS here.
+        assert!(
+            !head.to_ascii_lowercase().contains("strict-transport"),
+            "{head}"
+        );
+    }
+    // Any other method: 308, so the client repeats it, with its body, over HTTPS.
+    let (status, head) = exchange(
+        redirect,
+        "POST /up/form HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!(status, 308, "{head}");
+    let want = format!("https://a.test:{tls_port}/up/form");
+    assert_eq!(location(&head), Some(want.as_str()), "{head}");
+    // Keep-alive asked for, the connection still ends after the answer (`raw_exchange` reads to
+    // the close, within its timeout).
+    let t0 = std::time::Instant::now();
+    let (status, _) = exchange(
+        redirect,
+        "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n",
+    );
+    assert_eq!(status, 301);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "the connection stayed open"
+    );
+
+    // No usable host: a clear 400, never a redirect somewhere else.
+    for host in ["", "Host: evil.test/x\r\n", "Host: a.test:80:80\r\n"] {
+        let (status, head) = exchange(redirect, &format!("GET / HTTP/1.0\r\n{host}\r\n"));
+        assert_eq!(status, 400, "{host:?}: {head}");
+        assert_eq!(location(&head), None, "{host:?}: {head}");
+    }
+
+    // Nothing reached the upstream through the redirect listener; following the redirect does.
+    assert_eq!(up.hits(), 0);
+    let https = pki::client(&[&ca.pem()], &["a.test"], tls_port, None);
+    let resp = https.get(want.replace("/form", "/x")).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().unwrap(), "up");
+    assert_eq!(up.hits(), 1);
+    // The data-plane listeners serve as before.
+    assert_eq!(raw_get(gw.port, "/up/y", &[]), Some((200, "up".into())));
+}
+
+#[test]
+fn a_redirect_listener_is_plain_and_names_a_port() {
+    for (entry, says) in [
+        (
+            "{ addr = \"127.0.0.1:1\", redirect_https = 443, tls = true }",
+            "leave out tls",
+        ),
+        (
+            "{ addr = \"127.0.0.1:1\", redirect_https = 0 }",
+            "1 to 65535",
+        ),
+        (
+            "{ addr = \"127.0.0.1:1\", redirect_https = true }",
+            "redirect_https",
+        ),
+    ] {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:2\", {entry}]\n\n[[tls.certificates]]\ncert = \
+             \"/nonexistent.pem\"\nkey = \"/nonexistent.key\"\ndefault = true\n"
+        );
+        let (ok, out) = validate(&text);
+        assert!(!ok, "{entry}: {out}");
+        assert!(out.contains(says), "{entry}: {out}");
+    }
+}

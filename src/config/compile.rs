@@ -95,6 +95,8 @@ pub struct ServerSettings {
 pub struct AdminSettings {
     pub listen: SocketAddr,
     pub token: Secret,
+    /// Over TLS, with the certificates of `[tls]` (restart to change).
+    pub tls: bool,
 }
 
 /// A secret from the configuration; it never shows in logs or debug output.
@@ -195,7 +197,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     let admin = file
         .admin
         .as_ref()
-        .and_then(|a| compile_admin(a, &server, &mut ck));
+        .and_then(|a| compile_admin(a, &server, has_certificates, &mut ck));
     let default_log = schema::LogSection::default();
     let log = compile_log(file.log.as_ref().unwrap_or(&default_log), &mut ck);
     let mut upstreams = Vec::new();
@@ -440,6 +442,7 @@ fn compile_server(
 fn compile_admin(
     a: &schema::AdminSection,
     server: &ServerSettings,
+    has_certificates: bool,
     ck: &mut Checker,
 ) -> Option<AdminSettings> {
     let base = [key("admin")];
@@ -461,9 +464,17 @@ fn compile_admin(
             format!("{listen} is also a data-plane listener; the admin API needs its own address"),
         );
     }
+    if a.tls && !has_certificates {
+        ck.at(
+            &base,
+            &["tls"],
+            "an admin listener over TLS needs [[tls.certificates]]",
+        );
+    }
     Some(AdminSettings {
         listen,
         token: Secret::new(a.token.clone()),
+        tls: a.tls,
     })
 }
 

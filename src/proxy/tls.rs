@@ -279,6 +279,16 @@ impl TlsState {
         settings.set_alpn(ALPN::H1);
         Ok(settings)
     }
+
+    /// The admin listener's TLS settings: the same certificates, no client certificates, and
+    /// HTTP/1.1 only (the admin API is a plain HTTP/1.1 app).
+    pub fn admin_settings(&self) -> pingora::Result<TlsSettings> {
+        // Its callback finds no client certificate, as none is asked for.
+        let mut settings = TlsSettings::with_callbacks(Box::new(ReadClientCert))?;
+        settings.set_cert_resolver(self.certificates.clone());
+        settings.set_alpn(ALPN::H1);
+        Ok(settings)
+    }
 }
 
 #[cfg(test)]

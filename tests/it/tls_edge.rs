@@ -248,3 +248,142 @@ fn a_redirect_listener_is_plain_and_names_a_port() {
         assert!(out.contains(says), "{entry}: {out}");
     }
 }
+
+/// `tollgate admin -c <config> limits list`, with `env` and the arguments `extra`.
+fn admin_cli(config: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("admin").arg("-c").arg(config).args(extra);
+    cmd.args(["limits", "list"]);
+    for var in [
+        "TOLLGATE_ADMIN_URL",
+        "TOLLGATE_ADMIN_TOKEN",
+        "TOLLGATE_ADMIN_CA_FILE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = output_within(&mut cmd, Duration::from_secs(20));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_admin_listener_over_tls_serves_https_and_the_cli_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("admin CA");
+    let cert = ca.server(dir.path(), "gw", "gw", &["127.0.0.1"], 30);
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let (port, admin) = (free_port(), free_port());
+    let text = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 1
+
+[admin]
+listen = "127.0.0.1:{admin}"
+token = "{ADMIN_TOKEN}"
+tls = true
+
+[log]
+access = "ACCESS_LOG"
+
+[[tls.certificates]]
+cert = "{cert}"
+key = "{key}"
+default = true
+
+[[upstreams]]
+name = "up"
+targets = ["127.0.0.1:9"]
+
+[[routes]]
+name = "up"
+path_prefix = "/"
+upstream = "up"
+"#,
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+    );
+    let gw_dir = tempfile::tempdir().unwrap();
+    let child = spawn_gateway(gw_dir.path(), &text);
+    let config_path = gw_dir.path().join("tollgate.toml");
+    let gw = Gateway {
+        child: Some(child),
+        port,
+        admin_port: admin,
+        dir: gw_dir,
+        config_path,
+    };
+    let https = pki::client(&[&ca.pem()], &[], admin, None);
+    let get = |path: &str| {
+        https
+            .get(format!("https://127.0.0.1:{admin}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .ok()
+            .map(|r| r.status().as_u16())
+    };
+    wait_for("the admin API over TLS", Duration::from_secs(30), || {
+        (get("/readyz") == Some(200)).then_some(())
+    });
+    assert_eq!(get("/metrics"), Some(200));
+    // Plain HTTP gets no answer from a TLS listener.
+    assert_eq!(raw_get(admin, "/healthz", &[]).map(|(s, _)| s), None);
+
+    // The CLI reads tls = true from the file, and trusts --ca-file or the variable.
+    let cfg = &gw.config_path;
+    let ca_arg = ca_file.to_str().unwrap();
+    let (ok, out) = admin_cli(cfg, &["--ca-file", ca_arg], &[]);
+    assert!(ok, "{out}\n{}", gw.stderr());
+    let (ok, out) = admin_cli(cfg, &[], &[("TOLLGATE_ADMIN_CA_FILE", ca_arg)]);
+    assert!(ok, "{out}");
+    // The system's roots do not hold the test CA: a clear refusal naming what to give.
+    let (ok, out) = admin_cli(cfg, &[], &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("TLS failed") && out.contains("--ca-file") && out.contains("https://"),
+        "{out}"
+    );
+    // An explicit URL works the same.
+    let url = format!("https://127.0.0.1:{admin}");
+    let (ok, out) = admin_cli(cfg, &["--url", &url, "--ca-file", ca_arg], &[]);
+    assert!(ok, "{out}");
+
+    // A renewed certificate from another CA is served after a reload, with no restart.
+    let ca2 = Ca::new("admin CA 2");
+    let renewed = ca2.server(dir.path(), "gw2", "gw", &["127.0.0.1"], 30);
+    std::fs::write(&cert.cert, &renewed.cert_pem).unwrap();
+    std::fs::write(&cert.key, &renewed.key_pem).unwrap();
+    let ca2_file = ca2.write(dir.path(), "ca2.pem");
+    gw.signal(libc::SIGHUP);
+    wait_for(
+        "the renewed admin certificate",
+        Duration::from_secs(20),
+        || {
+            admin_cli(cfg, &["--ca-file", ca2_file.to_str().unwrap()], &[])
+                .0
+                .then_some(())
+        },
+    );
+    let (ok, out) = admin_cli(cfg, &["--ca-file", ca_arg], &[]);
+    assert!(!ok, "{out}");
+}
+
+#[test]
+fn an_admin_listener_over_tls_needs_certificates() {
+    let (ok, out) = validate(
+        "[server]\nlisten = [\"127.0.0.1:1\"]\n\n[admin]\nlisten = \"127.0.0.1:2\"\ntls = true\n",
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("admin.tls") && out.contains("[[tls.certificates]]"),
+        "{out}"
+    );
+}

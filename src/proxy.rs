@@ -321,7 +321,13 @@ impl ProxyHttp for Gateway {
             Ok(onward) => onward,
             Err(err) => return Self::refuse_admission(session, ctx, err).await,
         };
-        session.set_keepalive(Some(onward.keepalive.as_secs()));
+        // Only the idle time is the gateway's: a client that asked for the connection to end
+        // (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`) has it end after
+        // the answer, as Pingora decided on reading the request; its `set_keepalive` would
+        // otherwise keep an HTTP/1.0 connection open, and the client waiting for its close.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(onward.keepalive.as_secs()));
+        }
         // Only now that the request may go on is the client asked for its body.
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;

@@ -387,3 +387,64 @@ fn an_admin_listener_over_tls_needs_certificates() {
         "{out}"
     );
 }
+
+#[test]
+fn an_http_1_0_client_has_its_connection_closed_after_the_answer_over_tls_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("edge CA");
+    let cert = ca.server(dir.path(), "gw", "gw", &["127.0.0.1"], 30);
+    let up = Upstream::named("up");
+    let tls_port = free_port();
+    let gw = start(tls_port, "", "", &cert, &up);
+
+    // Plain: the answer, then the close (not the keep-alive timeout).
+    let t0 = std::time::Instant::now();
+    let text = raw_exchange(
+        gw.port,
+        b"GET /up/x HTTP/1.0\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "still open after the answer: {text}"
+    );
+    let (status, head, body) = parse_response(&text).unwrap();
+    assert_eq!((status, body.as_str()), (200, "up"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("keep-alive"), "{head}");
+
+    // Over TLS, as `openssl s_time` (the load test's handshake client) asks.
+    let request = dir.path().join("request");
+    std::fs::write(&request, "GET /up/x HTTP/1.0\r\n\r\n").unwrap();
+    let answer = dir.path().join("answer");
+    let t0 = std::time::Instant::now();
+    let mut client = Running(Some(
+        std::process::Command::new("openssl")
+            .args(["s_client", "-quiet", "-ign_eof", "-connect"])
+            .arg(format!("127.0.0.1:{tls_port}"))
+            .stdin(std::fs::File::open(&request).unwrap())
+            .stdout(std::fs::File::create(&answer).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for(
+        "the end of the TLS connection",
+        Duration::from_secs(20),
+        || client.child().try_wait().unwrap(),
+    );
+    let text = std::fs::read_to_string(&answer).unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "still open after the answer: {text}"
+    );
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.ends_with("up"),
+        "{text}"
+    );
+
+    // HTTP/1.0 that asks for keep-alive keeps the connection: two answers on one.
+    let two = b"GET /up/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /up/b HTTP/1.0\r\n\r\n";
+    let text = raw_exchange(gw.port, two, Duration::from_secs(10)).unwrap();
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+}

@@ -2,7 +2,7 @@
 //! server over raw TCP, the `101` comes back with its headers, and frames flow both ways on
 //! the upgraded connection. Then the `websockets` package at both ends
 //! (tests/it/sdk/websocket_peer.py), over plain HTTP/1.1 and over TLS: messages of every kind
-//! and size, either side closing mid-stream, and a client that just drops the connection.
+//! and size, either side closing mid-stream, and either side just dropping the connection.
 
 use crate::common;
 use common::*;
@@ -305,7 +305,7 @@ upstream = "plain"
 
     let mut paths = Vec::new();
     for (scheme, port) in [("ws", port), ("wss", tls_port)] {
-        for scenario in ["echo", "client-close", "server-close", "drop"] {
+        for scenario in ["echo", "client-close", "server-close", "drop", "server-drop"] {
             let path = format!("/ws/{scheme}/{scenario}");
             let url = format!("{scheme}://127.0.0.1:{port}{path}");
             let summary = py_client(&url, &ca_file, scenario);
@@ -316,8 +316,8 @@ upstream = "plain"
                 "echo" => (Some(1000), true),
                 "client-close" => (Some(4001), true),
                 "server-close" => (Some(4000), true),
-                // The server saw the connection end (the gateway closed its side) rather than
-                // waiting on it forever.
+                // The side that stayed saw the connection end (the gateway closed it) rather
+                // than waiting on it forever.
                 _ => (None, false),
             };
             assert_eq!(end["code"].as_u64(), code, "{what}");

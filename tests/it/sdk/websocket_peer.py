@@ -5,7 +5,8 @@
       An echo server on a free loopback port (printed on the first line of stdout). Every
       message comes back as it came (text as text, binary as binary). The text `stream` starts
       an endless stream of `tick N` messages beside the echo; `stream-then-close` sends 20
-      ticks, then closes with 4000 "server bye". How each connection ended is appended to
+      ticks, then closes with 4000 "server bye"; `stream-then-drop` sends 5 ticks, then drops
+      the TCP connection with no close frame. How each connection ended is appended to
       EVENTS as one JSON line: {"path", "code", "reason", "clean"} (`clean`: the close
       handshake completed, both close frames crossed the gateway).
 
@@ -17,6 +18,7 @@
         client-close  the client closes (4001 "client bye") while the server streams
         server-close  the server closes (4000 "server bye") mid-stream; the client answers
         drop          the client drops the TCP connection mid-stream, with no close frame
+        server-drop   the server drops the TCP connection mid-stream: the client sees the end
 """
 
 import argparse
@@ -58,6 +60,10 @@ async def handle(ws, events):
             elif message == "stream-then-close":
                 await ticks(20)
                 await ws.close(4000, "server bye")
+                break
+            elif message == "stream-then-drop":
+                await ticks(5)
+                ws.transport.abort()
                 break
             else:
                 await ws.send(message)
@@ -140,11 +146,25 @@ def scenario_drop(ws):
     return {}
 
 
+def scenario_server_drop(ws):
+    ws.send("stream-then-drop")
+    got = []
+    try:
+        while True:
+            got.append(ws.recv(timeout=20))
+    except ConnectionClosed:
+        pass
+    check(got == ["tick %d" % n for n in range(5)], "every tick before the drop: %r" % got)
+    check(ws.protocol.close_rcvd is None, "no close frame came: the server sent none")
+    return {}
+
+
 SCENARIOS = {
     "echo": scenario_echo,
     "client-close": scenario_client_close,
     "server-close": scenario_server_close,
     "drop": scenario_drop,
+    "server-drop": scenario_server_drop,
 }
 
 

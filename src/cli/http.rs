@@ -31,8 +31,9 @@ pub enum HttpError {
     #[error("{url}: {reason}")]
     Io { url: String, reason: String },
     #[error(
-        "{url}: TLS failed: {reason} (the admin certificate must chain to --ca-file, \
-         TOLLGATE_ADMIN_CA_FILE or the system's roots, and name the URL's host)"
+        "{url}: TLS failed: {reason} (an https URL needs an admin listener with tls = true, \
+         whose certificate chains to --ca-file, TOLLGATE_ADMIN_CA_FILE or the system's roots \
+         and names the URL's host)"
     )]
     Tls { url: String, reason: String },
     #[error("{url}: not a valid HTTP answer: {reason}")]
@@ -239,6 +240,13 @@ impl AdminClient {
         let mut reader = BufReader::new(stream);
         read_response(&mut reader, req.method == "HEAD").map_err(|e| match e {
             ReadError::Io(e) => self.io_error(e),
+            // A TLS listener answers a request in plain text with an alert, or closes.
+            ReadError::Bad(reason) if !self.url.tls && [CLOSED, TLS_ANSWER].contains(&&*reason) => {
+                HttpError::BadResponse {
+                    url: self.url.to_string(),
+                    reason: format!("{reason} (is the admin listener over TLS? then use https://)"),
+                }
+            }
             ReadError::Bad(reason) => HttpError::BadResponse {
                 url: self.url.to_string(),
                 reason,
@@ -324,6 +332,11 @@ impl From<std::io::Error> for ReadError {
     }
 }
 
+/// Why reading failed when the server closed without a byte.
+const CLOSED: &str = "the connection closed before an answer";
+/// Why reading failed when the answer is a TLS record (an alert), not HTTP.
+const TLS_ANSWER: &str = "the server answered in TLS";
+
 fn bad<T>(reason: impl Into<String>) -> Result<T, ReadError> {
     Err(ReadError::Bad(reason.into()))
 }
@@ -332,10 +345,14 @@ fn bad<T>(reason: impl Into<String>) -> Result<T, ReadError> {
 /// `Transfer-Encoding: chunked`, else `Content-Length`, else the end of the connection.
 fn read_response(r: &mut impl BufRead, head_only: bool) -> Result<Response, ReadError> {
     let mut budget = MAX_HEAD;
+    // A TLS record's first byte: 0x15 an alert, 0x16 a handshake.
+    if matches!(r.fill_buf()?.first(), Some(0x15 | 0x16)) {
+        return bad(TLS_ANSWER);
+    }
     let (status, headers) = loop {
         let line = read_line(r, &mut budget)?;
         if line.is_empty() {
-            return bad("the connection closed before an answer");
+            return bad(CLOSED);
         }
         let line = line.trim_end_matches(['\r', '\n']);
         let mut parts = line.splitn(3, ' ');

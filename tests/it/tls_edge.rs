@@ -314,7 +314,7 @@ upstream = "up"
     let gw_dir = tempfile::tempdir().unwrap();
     let child = spawn_gateway(gw_dir.path(), &text);
     let config_path = gw_dir.path().join("tollgate.toml");
-    let gw = Gateway {
+    let mut gw = Gateway {
         child: Some(child),
         port,
         admin_port: admin,
@@ -331,6 +331,9 @@ upstream = "up"
             .map(|r| r.status().as_u16())
     };
     wait_for("the admin API over TLS", Duration::from_secs(30), || {
+        if let Some(status) = gw.child.as_mut().unwrap().try_wait().unwrap() {
+            panic!("the gateway exited ({status}):\n{}", gw.stderr());
+        }
         (get("/readyz") == Some(200)).then_some(())
     });
     assert_eq!(get("/metrics"), Some(200));
@@ -351,10 +354,13 @@ upstream = "up"
         out.contains("TLS failed") && out.contains("--ca-file") && out.contains("https://"),
         "{out}"
     );
-    // An explicit URL works the same.
+    // An explicit URL works the same; a plain one says what may be wrong.
     let url = format!("https://127.0.0.1:{admin}");
     let (ok, out) = admin_cli(cfg, &["--url", &url, "--ca-file", ca_arg], &[]);
     assert!(ok, "{out}");
+    let plain = format!("http://127.0.0.1:{admin}");
+    let (ok, out) = admin_cli(cfg, &["--url", &plain], &[]);
+    assert!(!ok && out.contains("over TLS? then use https://"), "{out}");
 
     // A renewed certificate from another CA is served after a reload, with no restart.
     let ca2 = Ca::new("admin CA 2");

@@ -180,3 +180,12 @@ fn urls_parse() {
     assert_eq!((u.tls, u.port, u.base.as_str()), (true, 9443, "/gw"));
     assert!(!Url::parse("127.0.0.1:1").unwrap().tls);
 }
+
+#[test]
+fn a_tls_answer_to_plain_http_says_to_use_https() {
+    for answer in [&b"\x15\x03\x03\x00\x02\x02\x32"[..], &b""[..]] {
+        let (url, _rx) = serve(vec![answer]);
+        let err = get(url).unwrap_err().to_string();
+        assert!(err.contains("then use https://"), "{answer:?}: {err}");
+    }
+}

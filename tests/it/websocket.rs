@@ -305,7 +305,13 @@ upstream = "plain"
 
     let mut paths = Vec::new();
     for (scheme, port) in [("ws", port), ("wss", tls_port)] {
-        for scenario in ["echo", "client-close", "server-close", "drop", "server-drop"] {
+        for scenario in [
+            "echo",
+            "client-close",
+            "server-close",
+            "drop",
+            "server-drop",
+        ] {
             let path = format!("/ws/{scheme}/{scenario}");
             let url = format!("{scheme}://127.0.0.1:{port}{path}");
             let summary = py_client(&url, &ca_file, scenario);

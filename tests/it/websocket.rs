@@ -286,6 +286,16 @@ targets = ["127.0.0.1:{ws}"]
 name = "plain"
 targets = ["{plain}"]
 
+[[upstreams]]
+name = "ws-idle"
+targets = ["127.0.0.1:{ws}"]
+timeouts = {{ read = "1s" }}
+
+[[routes]]
+name = "ws-idle"
+path_prefix = "/idle"
+upstream = "ws-idle"
+
 [[routes]]
 name = "ws"
 path_prefix = "/ws"
@@ -339,6 +349,14 @@ upstream = "plain"
             assert_eq!((status, body.as_str()), (200, "plain"), "{}", gw.stderr());
         }
     }
+    // A WebSocket idle for longer than its upstream's read timeout is ended, as nginx's
+    // proxy_read_timeout does: the client sees the end, and so does the server.
+    let summary = py_client(&format!("ws://127.0.0.1:{port}/idle"), &ca_file, "idle");
+    let idle = summary["idle_seconds"].as_f64().unwrap();
+    assert!((0.9..15.0).contains(&idle), "{summary}");
+    assert_eq!(server.ended("/idle")["clean"], false);
+    paths.push("/idle".to_string());
+
     let https = common::pki::client(&[&ca.pem()], &[], tls_port, None);
     let resp = https
         .get(format!("https://127.0.0.1:{tls_port}/after"))

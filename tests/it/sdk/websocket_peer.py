@@ -19,6 +19,8 @@
         server-close  the server closes (4000 "server bye") mid-stream; the client answers
         drop          the client drops the TCP connection mid-stream, with no close frame
         server-drop   the server drops the TCP connection mid-stream: the client sees the end
+        idle          one echo, then nothing from either side: the client waits for the end
+                      (the gateway's upstream read timeout), and reports how long it took
 """
 
 import argparse
@@ -28,6 +30,7 @@ import os
 import socket
 import ssl
 import sys
+import time
 
 import websockets
 from websockets.asyncio.server import serve
@@ -159,12 +162,25 @@ def scenario_server_drop(ws):
     return {}
 
 
+def scenario_idle(ws):
+    ws.send("hello")
+    check(ws.recv(timeout=20) == "hello", "the echo")
+    t0 = time.monotonic()
+    try:
+        ws.recv(timeout=30)
+        check(False, "a message came while both sides were idle")
+    except ConnectionClosed:
+        pass
+    return {"idle_seconds": round(time.monotonic() - t0, 2)}
+
+
 SCENARIOS = {
     "echo": scenario_echo,
     "client-close": scenario_client_close,
     "server-close": scenario_server_close,
     "drop": scenario_drop,
     "server-drop": scenario_server_drop,
+    "idle": scenario_idle,
 }
 
 

@@ -383,6 +383,11 @@ fn compile_server(
         ck.at(&base, &["listen"], "at least one listen address is needed");
     }
     let listen = tls::compile_listeners(&s.listen, has_certificates, ck);
+    if !listen.is_empty() && !listen.iter().any(|l| l.serves()) {
+        let msg = "every listener redirects to HTTPS, so nothing serves the routes: add a TLS \
+                   listener ({ addr = \"0.0.0.0:443\", tls = true })";
+        ck.at(&base, &["listen"], msg);
+    }
     let workers = s.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

@@ -224,28 +224,31 @@ fn a_redirect_listener_sends_every_request_to_https_and_routes_none() {
 }
 
 #[test]
-fn a_redirect_listener_is_plain_and_names_a_port() {
-    for (entry, says) in [
+fn a_redirect_listener_is_plain_names_a_port_and_is_not_alone() {
+    let plain = "\"127.0.0.1:2\"";
+    let redirect = "{ addr = \"127.0.0.1:1\", redirect_https = 443 }";
+    for (listen, says) in [
         (
-            "{ addr = \"127.0.0.1:1\", redirect_https = 443, tls = true }",
+            format!("{plain}, {{ addr = \"127.0.0.1:1\", redirect_https = 443, tls = true }}"),
             "leave out tls",
         ),
         (
-            "{ addr = \"127.0.0.1:1\", redirect_https = 0 }",
+            format!("{plain}, {{ addr = \"127.0.0.1:1\", redirect_https = 0 }}"),
             "1 to 65535",
         ),
         (
-            "{ addr = \"127.0.0.1:1\", redirect_https = true }",
+            format!("{plain}, {{ addr = \"127.0.0.1:1\", redirect_https = true }}"),
             "redirect_https",
         ),
+        (redirect.to_string(), "nothing serves the routes"),
     ] {
         let text = format!(
-            "[server]\nlisten = [\"127.0.0.1:2\", {entry}]\n\n[[tls.certificates]]\ncert = \
+            "[server]\nlisten = [{listen}]\n\n[[tls.certificates]]\ncert = \
              \"/nonexistent.pem\"\nkey = \"/nonexistent.key\"\ndefault = true\n"
         );
         let (ok, out) = validate(&text);
-        assert!(!ok, "{entry}: {out}");
-        assert!(out.contains(says), "{entry}: {out}");
+        assert!(!ok, "{listen}: {out}");
+        assert!(out.contains(says), "{listen}: {out}");
     }
 }
 

@@ -792,7 +792,11 @@ declare -A RPS
 # and one `GET /small HTTP/1.0` each. Prints the connections per second of wall time, summed,
 # as "Requests/sec:", and each client's own lines.
 handshakes() {
-    local secs=${1%s} addr=$2 i t0 t1 n pids=()
+    local secs addr=$2 i t0 t1 n pids=()
+    # s_time takes whole seconds: "10s" -> 10, "1m" -> 60, "500ms" -> 1.
+    secs=$(awk -v d="$1" 'BEGIN { n = d + 0; u = d; sub(/^[0-9.]+/, "", u)
+        if (u == "m") n *= 60; else if (u == "ms") n /= 1000; else if (u == "h") n *= 3600
+        n = int(n + 0.999); print (n < 1) ? 1 : n }')
     local dir
     dir="$(mktemp -d "$TMP/s_time.XXXXXX")"
     t0=$(date +%s.%N)
@@ -817,7 +821,7 @@ load() {
     case $tool in
     wrk) taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --latency "$@" "$url" ;;
     h2load) taskset -c "$LOAD_CPU" h2load -t"$THREADS" -c"$CONNECTIONS" -m"$H2_STREAMS" \
-        -D"${dur%s}" "$@" "$url" ;;
+        -D"$dur" "$@" "$url" ;;
     handshakes) handshakes "$dur" "$url" ;;
     esac
 }

@@ -18,7 +18,7 @@ KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) afte
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
 SINK_ROUNDS="${SINK_ROUNDS:-6}"       # rounds of the log and store cases (each: the sink off and on)
-CASES="${CASES:-get post llm auth limit redis lease log store prompt}" # get (GET /small), post (POST /json),
+CASES="${CASES:-get post llm auth limit redis lease log store prompt https handshake h2}" # get (GET /small), post (POST /json),
                                      # llm (chat), auth (an API-key route vs. its open twin),
                                      # limit (a route with a local limit that never refuses vs.
                                      # its open twin), redis / lease (the same with a cluster
@@ -27,7 +27,12 @@ CASES="${CASES:-get post llm auth limit redis lease log store prompt}" # get (GE
                                      # for tollgate and for nginx), store (GET /small with the
                                      # call store, [log.store], on vs. off), prompt (a prompt
                                      # API on the mock provider vs. the same request to
-                                     # /v1/chat/completions)
+                                     # /v1/chat/completions), https (GET /small over TLS,
+                                     # keep-alive), handshake (GET /small over TLS, a new
+                                     # connection and full handshake per request), h2 (GET
+                                     # /small over TLS with HTTP/2, h2load)
+H2_STREAMS="${H2_STREAMS:-10}"       # h2load -m: concurrent streams per connection (h2 case)
+HANDSHAKE_CLIENTS="${HANDSHAKE_CLIENTS:-8}" # parallel `openssl s_time -new` clients (handshake case)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -49,6 +54,12 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 if [[ " $CASES " == *" redis "* || " $CASES " == *" lease "* ]]; then
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+fi
+if [[ " $CASES " == *" https "* || " $CASES " == *" handshake "* || " $CASES " == *" h2 "* ]]; then
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
+if [[ " $CASES " == *" h2 "* ]]; then
+    command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 fi
 if ((${#missing[@]})); then
     if [[ "$(id -u)" -ne 0 ]]; then
@@ -75,12 +86,16 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ " get post llm auth limit redis lease log store prompt " == *" $c "* ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt)"
+    [[ " get post llm auth limit redis lease log store prompt https handshake h2 " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt, https, handshake, h2)"
 done
+[[ "$H2_STREAMS" =~ ^[1-9][0-9]*$ ]] || die "H2_STREAMS must be a whole number, not '$H2_STREAMS'"
+[[ "$HANDSHAKE_CLIENTS" =~ ^[1-9][0-9]*$ ]] ||
+    die "HANDSHAKE_CLIENTS must be a whole number, not '$HANDSHAKE_CLIENTS'"
 [[ "$SINK_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "SINK_ROUNDS must be a whole number of rounds, not '$SINK_ROUNDS'"
 want() { [[ " $CASES " == *" $1 "* ]]; }
 want_redis() { want redis || want lease; }
+want_tls() { want https || want handshake || want h2; }
 
 ncpu="$(nproc --all)"
 for c in ${PROXY_CPU//,/ } ${LOAD_CPU//,/ }; do
@@ -182,6 +197,8 @@ free_port TLPORT
 free_port ALPORT
 free_port TSPORT # store: tollgate with the call store on
 free_port ASPORT
+free_port NTPORT # https, handshake, h2: the TLS listeners of nginx and tollgate
+free_port TTPORT
 
 # wait_for NAME PID CHECK-COMMAND... : polls CHECK until it succeeds, PID dies, or the deadline.
 wait_for() {
@@ -205,6 +222,40 @@ SMALL_BODY='hello world'
 JSON_BODY='{"ok":true,"id":42,"status":"accepted"}'
 # Succeeds when URL answers GET with exactly EXPECTED.
 body_is() { [[ "$(curl -s --max-time 2 "$1")" == "$2" ]]; }
+
+# ---------------------------------------------------------------------------------------------
+# https, handshake, h2: one certificate for both proxies, ECDSA P-256, self-signed (the load
+# tools do not check it; curl is told to trust it)
+# ---------------------------------------------------------------------------------------------
+CERT="$TMP/cert.pem"
+CERT_KEY="$TMP/cert.key"
+if want_tls; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -keyout "$CERT_KEY" -out "$CERT" -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:$HOST" >"$TMP/openssl.out" 2>&1 ||
+        { cat "$TMP/openssl.out" >&2; die "cannot make the test certificate with openssl"; }
+fi
+# body_is_tls URL EXPECTED : body_is over TLS, trusting the test certificate.
+body_is_tls() { [[ "$(curl -s --max-time 2 --cacert "$CERT" "$1")" == "$2" ]]; }
+# http_version URL : the HTTP version curl gets at URL when it offers h2 by ALPN ("2", "1.1").
+http_version() { curl -s --max-time 2 --http2 --cacert "$CERT" -o /dev/null -w '%{http_version}' "$1" || true; }
+# tls_params PORT : what a default OpenSSL client gets at PORT: protocol, cipher, key exchange.
+tls_params() {
+    openssl s_client -connect "$HOST:$1" </dev/null 2>/dev/null |
+        awk '/^New, / { p = $2 " " $5 } /^Server Temp Key:/ { k = $4 } END { gsub(",", "", p); gsub(",", "", k); print p " " k }'
+}
+# resumes PORT : "yes" when a second connection to PORT resumes the first one's TLS session.
+resumes() {
+    local s="$TMP/tls-session-$1" req=$'GET /small HTTP/1.0\r\n\r\n'
+    rm -f "$s"
+    openssl s_client -connect "$HOST:$1" -sess_out "$s" -ign_eof <<<"$req" >/dev/null 2>&1 || true
+    if [[ -s "$s" ]] && openssl s_client -connect "$HOST:$1" -sess_in "$s" -ign_eof <<<"$req" 2>/dev/null |
+        grep -q '^Reused'; then
+        echo yes
+    else
+        echo no
+    fi
+}
 
 # ---------------------------------------------------------------------------------------------
 # Request body and wrk script for POST /json
@@ -421,8 +472,29 @@ mkdir -p "$NDIR"
             proxy_set_header Connection "";
         }
     }
-}
 EOF
+    if want_tls; then
+        # https, handshake, h2: the same proxy over TLS with tollgate's certificate and
+        # settings: TLS 1.2 and 1.3, the key exchange groups rustls offers, ALPN h2 and
+        # http/1.1, and no session resumption (no cache, no tickets).
+        cat <<EOF
+    server {
+        listen $HOST:$NTPORT ssl http2 backlog=4096;
+        ssl_certificate $CERT;
+        ssl_certificate_key $CERT_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ecdh_curve X25519:prime256v1:secp384r1;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+EOF
+    fi
+    echo "}"
 } >"$NDIR/nginx.conf"
 "$NGINX_BIN" -t -q -p "$NDIR" -e "$NDIR/error.log" -c "$NDIR/nginx.conf" >/dev/null 2>&1 ||
     "$NGINX_BIN" -t -p "$NDIR" -e "$NDIR/error.log" -c "$NDIR/nginx.conf" ||
@@ -431,6 +503,12 @@ start nginx-proxy "$PROXY_CPU" "$NGINX_BIN" -p "$NDIR" -e "$NDIR/error.log" -c "
 NGINX_PID=$START_PID
 wait_for nginx-proxy "$NGINX_PID" body_is "http://$HOST:$NPORT/small" "$SMALL_BODY"
 check_post nginx-proxy "http://$HOST:$NPORT/json"
+if want_tls; then
+    body_is_tls "https://$HOST:$NTPORT/small" "$SMALL_BODY" ||
+        die "nginx-proxy: GET https://$HOST:$NTPORT/small does not answer '$SMALL_BODY'"
+    [[ "$(http_version "https://$HOST:$NTPORT/small")" == 2 ]] ||
+        die "nginx-proxy: no HTTP/2 over TLS (ALPN h2); is curl built with HTTP/2?"
+fi
 if want llm; then
     check_llm nginx-proxy "http://$HOST:$NPORT/v1/chat/completions" "$CHAT_GPT" "$OPENAI_ANSWER"
 fi
@@ -605,7 +683,16 @@ upstream = "up"
 limits = ["never-leased"]
 EOF
 fi
-start tollgate "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TCONF"
+# The measured gateway also listens with TLS for https, handshake and h2 (the log and store
+# gateways below are made from $TCONF, without it).
+TMAIN="$TCONF"
+if want_tls; then
+    TMAIN="$TMP/tollgate-tls.toml"
+    { sed "s|^listen = \[\"$HOST:$TPORT\"\]\$|listen = [\"$HOST:$TPORT\", { addr = \"$HOST:$TTPORT\", tls = true }]|" "$TCONF"
+      printf '\n[[tls.certificates]]\ncert = "%s"\nkey = "%s"\ndefault = true\n' "$CERT" "$CERT_KEY"; } >"$TMAIN"
+    grep -q "tls = true" "$TMAIN" || die "https: cannot make the TLS configuration"
+fi
+start tollgate "$PROXY_CPU" "$TOLLGATE_BIN" run -c "$TMAIN"
 TOLLGATE_PID=$START_PID
 tollgate_ready() { # tollgate_ready [ADMIN-PORT]
     [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
@@ -633,6 +720,12 @@ if want store; then
 fi
 body_is "http://$HOST:$TPORT/small" "$SMALL_BODY" ||
     die "tollgate is ready but GET /small does not answer '$SMALL_BODY'"
+TOLLGATE_H2=no
+if want_tls; then
+    body_is_tls "https://$HOST:$TTPORT/small" "$SMALL_BODY" ||
+        die "tollgate: GET https://$HOST:$TTPORT/small does not answer '$SMALL_BODY'"
+    [[ "$(http_version "https://$HOST:$TTPORT/small")" == 2 ]] && TOLLGATE_H2=yes
+fi
 check_post tollgate "http://$HOST:$TPORT/json"
 if want llm; then
     check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_GPT" \
@@ -693,21 +786,64 @@ ROWS=()    # markdown rows
 NOTES=()   # warnings and CPU usage lines
 declare -A RPS
 
+# handshakes DURATION HOST:PORT : HANDSHAKE_CLIENTS `openssl s_time -new` clients at once on
+# LOAD_CPU, each opening one connection after another for DURATION, with a full handshake (-new:
+# no session is offered again, which wrk would do: it keeps the session across its reconnects)
+# and one `GET /small HTTP/1.0` each. Prints the connections per second of wall time, summed,
+# as "Requests/sec:", and each client's own lines.
+handshakes() {
+    local secs addr=$2 i t0 t1 n pids=()
+    # s_time takes whole seconds: "10s" -> 10, "1m" -> 60, "500ms" -> 1.
+    secs=$(awk -v d="$1" 'BEGIN { n = d + 0; u = d; sub(/^[0-9.]+/, "", u)
+        if (u == "m") n *= 60; else if (u == "ms") n /= 1000; else if (u == "h") n *= 3600
+        n = int(n + 0.999); print (n < 1) ? 1 : n }')
+    local dir
+    dir="$(mktemp -d "$TMP/s_time.XXXXXX")"
+    t0=$(date +%s.%N)
+    for ((i = 0; i < HANDSHAKE_CLIENTS; i++)); do
+        taskset -c "$LOAD_CPU" openssl s_time -connect "$addr" -new -time "$secs" -www /small \
+            >"$dir/$i" 2>&1 </dev/null &
+        pids+=($!)
+    done
+    wait "${pids[@]}" || true
+    t1=$(date +%s.%N)
+    n=$(cat "$dir"/* | awk '/connections in .* real seconds/ { n += $1 } END { print n + 0 }')
+    awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "Connections: %d in %.2fs\nRequests/sec: %.2f\n", n, b - a, (b > a) ? n / (b - a) : 0 }'
+    grep -h 'connections' "$dir"/* || true
+    rm -rf "$dir"
+}
+
+# load TOOL DURATION URL [args...] : one run of the load tool (wrk; h2load for the h2 case;
+# handshakes for the handshake case, URL being HOST:PORT), its output to stdout.
+load() {
+    local tool=$1 dur=$2 url=$3
+    shift 3
+    case $tool in
+    wrk) taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --latency "$@" "$url" ;;
+    h2load) taskset -c "$LOAD_CPU" h2load -t"$THREADS" -c"$CONNECTIONS" -m"$H2_STREAMS" \
+        -D"$dur" "$@" "$url" ;;
+    handshakes) handshakes "$dur" "$url" ;;
+    esac
+}
+
+LOAD_TOOL=wrk # the tool `measure` runs; set for one call: LOAD_TOOL=h2load measure ...
+
 # measure CASE PROXY URL [wrk args...]
 measure() {
     local case=$1 proxy=$2 url=$3
     shift 3
     local tag raw t0 t1 p0 p1 l0 l1 o0 o1 a0 a1 other rps p50 p99 errs non2xx busy_proxy busy_load
+    local tool=$LOAD_TOOL
     tag="$(printf '%s-%s' "$case" "$proxy" | tr 'A-Z /' 'a-z__' | tr -s '_')"
     raw="$RESULTS/raw/$tag.txt"
     log "$case via $proxy: warm-up $WARMUP"
-    taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
-    log "$case via $proxy: measuring $DURATION (-t$THREADS -c$CONNECTIONS)"
+    load "$tool" "$WARMUP" "$url" "$@" >/dev/null
+    log "$case via $proxy: measuring $DURATION with $tool (-t$THREADS -c$CONNECTIONS)"
     o0=$(our_ticks)
     a0=$(all_busy)
     read -r p0 t0 < <(cpu_ticks "$PROXY_CPU")
     read -r l0 _ < <(cpu_ticks "$LOAD_CPU")
-    taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$raw"
+    load "$tool" "$DURATION" "$url" "$@" >"$raw"
     read -r p1 t1 < <(cpu_ticks "$PROXY_CPU")
     read -r l1 _ < <(cpu_ticks "$LOAD_CPU")
     a1=$(all_busy)
@@ -716,17 +852,36 @@ measure() {
     busy_proxy=$(awk -v a="$p0" -v b="$p1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
     busy_load=$(awk -v a="$l0" -v b="$l1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
 
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$raw")
-    p50=$(awk '$1 == "50%" { print $2 }' "$raw")
-    p99=$(awk '$1 == "99%" { print $2 }' "$raw")
-    [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$raw" >&2; die "cannot parse wrk output ($raw)"; }
+    case $tool in
+    wrk)
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$raw")
+        p50=$(awk '$1 == "50%" { print $2 }' "$raw")
+        p99=$(awk '$1 == "99%" { print $2 }' "$raw")
+        ;;
+    h2load) # no percentiles: the mean and the max time for a request go to the notes
+        rps=$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$raw")
+        p50=- p99=-
+        NOTES+=("- $case via $proxy: h2load time for request: $(awk '/^time for request:/ { print "min " $4 ", max " $5 ", mean " $6 }' "$raw")")
+        ;;
+    handshakes)
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$raw")
+        p50=- p99=-
+        [[ "${rps%.*}" -gt 0 ]] || { cat "$raw" >&2; die "$case via $proxy: no connection made ($raw)"; }
+        ;;
+    esac
+    [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$raw" >&2; die "cannot parse $tool output ($raw)"; }
     RPS["$case|$proxy"]=$rps
-    ROWS+=("| $case | $proxy | $(printf '%.0f' "$rps") | $(to_ms "$p50") ms | $(to_ms "$p99") ms |")
+    ms() { if [[ "$1" == - ]]; then echo -; else echo "$(to_ms "$1") ms"; fi; }
+    ROWS+=("| $case | $proxy | $(printf '%.0f' "$rps") | $(ms "$p50") | $(ms "$p99") |")
     NOTES+=("- $case via $proxy: CPU busy: proxy CPU $PROXY_CPU ${busy_proxy}%, load CPU $LOAD_CPU ${busy_load}%, other processes ${other}% of a CPU")
     ((other < OTHER_CPU_WARN)) ||
         NOTES+=("- **WARNING** $case via $proxy: other processes used ${other}% of a CPU during the run; the numbers are disturbed")
     non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ { print $2 }' "$raw")
     errs=$(grep -m1 'Socket errors' "$raw" | sed 's/^ *//' || true)
+    if [[ "$tool" == h2load ]]; then
+        non2xx=$(awk '/^status codes:/ { n = $5 + $7 + $9; if (n) print n }' "$raw")
+        errs=$(awk '/^requests:/ { if ($10 + $12 + $14) printf "%d failed, %d errored, %d timeout", $10, $12, $14 }' "$raw")
+    fi
     [[ -n "$non2xx" ]] && NOTES+=("- **WARNING** $case via $proxy: $non2xx non-2xx/3xx responses")
     [[ -n "$errs" ]] && NOTES+=("- **WARNING** $case via $proxy: $errs")
     return 0
@@ -828,6 +983,31 @@ if want prompt; then
     rounds prompt tollgate chat "${URL[tollgate]}/v1/chat/completions" "$PROMPT_CHAT_LUA" \
         api "${URL[tollgate]}/prompts/support" "$PROMPT_API_LUA"
 fi
+declare -A TLS_PORT=([nginx]="$NTPORT" [tollgate]="$TTPORT")
+if want_tls; then
+    for proxy in nginx tollgate; do
+        NOTES+=("- TLS of $proxy to an OpenSSL client: $(tls_params "${TLS_PORT[$proxy]}")")
+    done
+fi
+if want https; then
+    for proxy in nginx tollgate; do
+        measure https "$proxy" "https://$HOST:${TLS_PORT[$proxy]}/small"
+    done
+fi
+if want handshake; then
+    for proxy in nginx tollgate; do
+        NOTES+=("- handshake: $proxy resumes a TLS session when offered one: $(resumes "${TLS_PORT[$proxy]}") (s_time -new never offers one, so every handshake is full)")
+        LOAD_TOOL=handshakes measure handshake "$proxy" "$HOST:${TLS_PORT[$proxy]}"
+    done
+fi
+if want h2; then
+    LOAD_TOOL=h2load measure h2 nginx "https://$HOST:$NTPORT/small"
+    if [[ "$TOLLGATE_H2" == yes ]]; then
+        LOAD_TOOL=h2load measure h2 tollgate "https://$HOST:$TTPORT/small"
+    else
+        NOTES+=("- h2: tollgate does not offer HTTP/2 (ALPN h2) on its TLS listener; nginx alone was measured")
+    fi
+fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -873,6 +1053,16 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     if want store; then sink_ratio store tollgate "the call store" " (goal 0.9)"; fi
     if want prompt; then
         round_ratio prompt tollgate api chat "of the prompt API / the same chat request" " (goal 0.9)"
+    fi
+    if want https; then echo "https: tollgate/nginx req/s = $(ratio https) (goal 0.8)"; fi
+    if want handshake; then
+        echo "handshake: tollgate/nginx new TLS connections/s = $(ratio handshake) (goal 0.8;" \
+            "$HANDSHAKE_CLIENTS openssl s_time -new clients)"
+    fi
+    if want h2 && [[ "$TOLLGATE_H2" == yes ]]; then
+        echo "h2: tollgate/nginx req/s = $(ratio h2) (goal 0.8; h2load -m$H2_STREAMS)"
+    elif want h2; then
+        echo "h2: nginx only (tollgate offers no HTTP/2 yet)"
     fi
     echo
     printf '%s\n' "${NOTES[@]}"

@@ -3,7 +3,8 @@
 # the OTLP receiver's opentelemetry-proto and grpcio, and h2) at the versions pinned in
 # tests/it/sdk/requirements.txt, for the SDK and MCP tests (tests/it/sdk.rs, tests/it/mcp.rs),
 # the OpenTelemetry tests (tests/it/otel.rs), the OpenAPI checks of tests/it/prompts.rs and the
-# HTTP/2 and gRPC tests (tests/it/http2.rs, tests/it/grpc.rs).
+# HTTP/2 and gRPC tests (tests/it/http2.rs, tests/it/grpc.rs); `websockets` peers of
+# tests/it/websocket.rs.
 # Does nothing when the venv already matches the pins and the Python.
 # python3 -m venv needs Debian's python3-venv: as root it uses apt-get; otherwise it says what
 # to install.
@@ -39,5 +40,5 @@ fi
 echo "sdk-venv: creating $venv from $req" >&2
 python3 -m venv --clear "$venv"
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req" >&2
-"$venv/bin/python" -c 'import openai, anthropic, mcp, grpc, h2.connection, google.protobuf, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, openapi_spec_validator' >&2
+"$venv/bin/python" -c 'import openai, anthropic, mcp, grpc, h2.connection, google.protobuf, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, openapi_spec_validator, websockets' >&2
 echo "$stamp" >"$venv/.stamp"

@@ -26,6 +26,7 @@ use crate::config::Secret;
 use crate::limits::local::LocalTable;
 use crate::limits::top::TopTable;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
+use crate::proxy::tls::TlsState;
 use crate::telemetry::metrics;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -86,13 +87,27 @@ pub fn run(
             api,
         },
     );
-    service.add_tcp(&admin.listen.to_string());
+    let tls = match admin
+        .tls
+        .then(|| listen_tls(&mut service, &config, admin.listen))
+    {
+        Some(Ok(tls)) => Some(tls),
+        Some(Err(e)) => {
+            tracing::error!("admin: cannot listen with TLS on {}: {e}", admin.listen);
+            std::process::exit(3);
+        }
+        None => {
+            service.add_tcp(&admin.listen.to_string());
+            None
+        }
+    };
     server.add_service(service);
     server.add_service(background_service(
         "admin-reload",
         ConfigReload {
             token,
             config: current,
+            tls,
             path,
             board,
             generation,
@@ -102,11 +117,27 @@ pub fn run(
     server.run_forever()
 }
 
-/// Re-reads the configuration on SIGHUP: a rotated `admin.token` needs no restart, and the
-/// admin API checks route, provider and model names against the current file.
+/// The admin listener over TLS, serving the certificates of `[tls]` as the data plane does
+/// (chosen by SNI, swapped by a reload); the state to update on reload.
+fn listen_tls(
+    service: &mut Service<AdminApp>,
+    config: &Config,
+    addr: std::net::SocketAddr,
+) -> Result<Arc<TlsState>, String> {
+    let tls = TlsState::new(config)?;
+    let settings = tls.admin_settings().map_err(|e| e.to_string())?;
+    service.add_tls_with_settings(&addr.to_string(), None, settings);
+    Ok(Arc::new(tls))
+}
+
+/// Re-reads the configuration on SIGHUP: a rotated `admin.token` or a renewed certificate
+/// needs no restart, and the admin API checks route, provider and model names against the
+/// current file.
 struct ConfigReload {
     token: Arc<ArcSwap<Secret>>,
     config: Arc<ArcSwap<Config>>,
+    /// Set when the admin listener is over TLS.
+    tls: Option<Arc<TlsState>>,
     path: PathBuf,
     board: &'static Scoreboard,
     /// The generation of the configuration the process started with.
@@ -130,6 +161,9 @@ impl ConfigReload {
             Ok(cfg) => {
                 if let Some(a) = &cfg.admin {
                     self.token.store(Arc::new(a.token.clone()));
+                }
+                if let Some(tls) = &self.tls {
+                    tls.update(&cfg);
                 }
                 self.config.store(Arc::new(cfg));
             }

@@ -514,6 +514,7 @@ fn keep_start_settings(running: &Config, new: Config) -> Config {
         (Some(old), Some(new)) => Some(config::AdminSettings {
             listen: old.listen,
             token: new.token,
+            tls: old.tls,
         }),
         (old, _) => old.clone(),
     };
@@ -530,6 +531,7 @@ fn keep_start_settings(running: &Config, new: Config) -> Config {
 /// The settings that differ in `new` but are only read when the gateway starts.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let admin_listen = |c: &Config| c.admin.as_ref().map(|a| a.listen);
+    let admin_tls = |c: &Config| c.admin.as_ref().map(|a| a.tls);
     let (o, n) = (&old.server, &new.server);
     let both_admin = old.admin.is_some() && new.admin.is_some();
     [
@@ -549,6 +551,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
             "admin.listen",
             both_admin && admin_listen(old) != admin_listen(new),
         ),
+        ("admin.tls", both_admin && admin_tls(old) != admin_tls(new)),
         ("log.access", old.log.access != new.log.access),
         ("log.queue", old.log.queue != new.log.queue),
         ("log.level", old.log.level != new.log.level),

@@ -11,6 +11,7 @@ pub mod llm;
 mod mcp;
 pub mod prompt;
 mod record;
+pub mod redirect;
 pub mod tls;
 pub mod trace;
 pub mod upstream;
@@ -181,7 +182,7 @@ impl Gateway {
         }
         ctx.capture = route.spec.capture.as_ref().map(Capturing::new);
         let granted = granted?;
-        ctx.response_headers = granted.notice;
+        ctx.response_headers.extend(granted.notice);
         let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
@@ -316,11 +317,18 @@ impl ProxyHttp for Gateway {
                 .map(|v| v.as_bytes()),
         );
         ctx.trace = trace::begin(&self.state.otel, session, ctx);
+        tls::add_hsts(session, &self.state.snapshot, &mut ctx.response_headers);
         let onward = match self.admit(session, ctx).await {
             Ok(onward) => onward,
             Err(err) => return Self::refuse_admission(session, ctx, err).await,
         };
-        session.set_keepalive(Some(onward.keepalive.as_secs()));
+        // Only the idle time is the gateway's: a client that asked for the connection to end
+        // (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`) has it end after
+        // the answer, as Pingora decided on reading the request; its `set_keepalive` would
+        // otherwise keep an HTTP/1.0 connection open, and the client waiting for its close.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(onward.keepalive.as_secs()));
+        }
         // Only now that the request may go on is the client asked for its body.
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;

@@ -12,6 +12,7 @@ use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp};
 use crate::proxy::ctx::RequestIds;
 use crate::proxy::http2;
+use crate::proxy::redirect::RedirectHttps;
 use crate::proxy::tls::TlsState;
 use crate::proxy::{Gateway, GatewayState};
 use crate::snapshot::Snapshot;
@@ -158,6 +159,9 @@ pub fn run(args: WorkerArgs) -> ! {
     for service in data_plane(&server, server_cfg, &state, &registry, args.slot) {
         server.add_service(service);
     }
+    for service in redirects(server_cfg, &registry) {
+        server.add_service(service);
+    }
     let control = Control {
         slot: args.slot,
         path: args.config_path,
@@ -195,7 +199,9 @@ fn data_plane(
 ) -> Vec<DataPlane> {
     let mut services = Vec::new();
     for h2c in [false, true] {
-        let listeners: Vec<_> = server_cfg.listen.iter().filter(|l| l.h2c == h2c).collect();
+        let listeners: Vec<_> = (server_cfg.listen.iter())
+            .filter(|l| l.h2c == h2c && l.redirect_https.is_none())
+            .collect();
         if listeners.is_empty() {
             continue;
         }
@@ -233,6 +239,32 @@ fn data_plane(
             }
         }
         services.push(proxy);
+    }
+    services
+}
+
+/// A service per listener that only redirects to HTTPS: nothing of the gateway's request path
+/// runs for it, but the same connection cap and head deadline hold.
+fn redirects(
+    server_cfg: &config::ServerSettings,
+    registry: &Registry,
+) -> Vec<pingora::services::listening::Service<GuardedApp<RedirectHttps>>> {
+    let limits = ConnectionLimits {
+        max_connections: server_cfg.max_connections,
+        header_timeout: server_cfg.header_timeout,
+        h2c: false,
+    };
+    let mut services = Vec::new();
+    for listener in &server_cfg.listen {
+        let Some(port) = listener.redirect_https else {
+            continue;
+        };
+        let mut opts = TcpSocketOptions::default();
+        opts.so_reuseport = Some(true);
+        let app = GuardedApp::new(RedirectHttps { port }, limits, registry.connections.clone());
+        let mut service = pingora::services::listening::Service::new("redirect-https".into(), app);
+        service.add_tcp_with_settings(&listener.addr.to_string(), opts);
+        services.push(service);
     }
     services
 }

@@ -27,8 +27,8 @@ const CONNECTION: &str = "Connection";
 #[derive(Debug, Args)]
 #[command(
     after_help = "The admin API is found with --url, else TOLLGATE_ADMIN_URL, else the \
-[admin] listen address of the configuration file; its token with --token, else \
-TOLLGATE_ADMIN_TOKEN, else [admin] token. Prefer the variable to --token: other users of the \
+[admin] listen address of the configuration file (https with [admin] tls = true); its token \
+with --token, else TOLLGATE_ADMIN_TOKEN, else [admin] token. Prefer the variable to --token: other users of the \
 machine can see a command line."
 )]
 pub struct AdminArgs {
@@ -38,6 +38,10 @@ pub struct AdminArgs {
     /// The admin bearer token.
     #[arg(long, global = true, value_name = "TOKEN", help_heading = CONNECTION)]
     pub token: Option<String>,
+    /// For an https admin URL: the PEM file of CAs its certificate must chain to [default:
+    /// $TOLLGATE_ADMIN_CA_FILE, else the system's roots].
+    #[arg(long, global = true, value_name = "FILE", help_heading = CONNECTION)]
+    pub ca_file: Option<PathBuf>,
     /// The gateway's configuration, read for the admin address and token when not given.
     #[arg(
         short,
@@ -413,6 +417,7 @@ fn run(args: AdminArgs) -> Result<(), CliError> {
     let target = target::resolve(
         args.url.as_deref(),
         args.token.as_deref(),
+        args.ca_file.as_deref(),
         &args.config,
         &env,
     )?;
@@ -455,7 +460,9 @@ pub fn send(
         headers.push(("X-Tollgate-Actor", a.to_string()));
     }
     let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
-    let resp = AdminClient::new(target.url.clone(), timeout).send(&Request {
+    let mut client = AdminClient::new(target.url.clone(), timeout);
+    client.ca_file = target.ca_file.clone();
+    let resp = client.send(&Request {
         method: call.method,
         path: &call.path,
         headers: &headers,

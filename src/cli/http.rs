@@ -1,11 +1,13 @@
 //! A small blocking HTTP/1.1 client for `tollgate admin`: one request per connection
-//! (`Connection: close`) over plain TCP, with connect and read timeouts. The admin listener
-//! speaks plain HTTP on a private address, and a command line sends one request and exits, so a
-//! blocking socket is all it needs; the answer may come with `Content-Length`, chunked, or
-//! delimited by the close.
+//! (`Connection: close`) over plain TCP, or over TLS for an `https://` admin listener (rustls,
+//! trusting `--ca-file` or the platform's roots), with connect and read timeouts. A command line
+//! sends one request and exits, so a blocking socket is all it needs; the answer may come with
+//! `Content-Length`, chunked, or delimited by the close.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest answer read; the audit log and the catalog (with its documents) are the big ones.
@@ -28,13 +30,21 @@ pub enum HttpError {
     Timeout { url: String, timeout: Duration },
     #[error("{url}: {reason}")]
     Io { url: String, reason: String },
+    #[error(
+        "{url}: TLS failed: {reason} (an https URL needs an admin listener with tls = true, \
+         whose certificate chains to --ca-file, TOLLGATE_ADMIN_CA_FILE or the system's roots \
+         and names the URL's host)"
+    )]
+    Tls { url: String, reason: String },
     #[error("{url}: not a valid HTTP answer: {reason}")]
     BadResponse { url: String, reason: String },
 }
 
-/// Where the admin API is: `http://host[:port][/base]`.
+/// Where the admin API is: `http[s]://host[:port][/base]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// `https`: over TLS.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// A path prefix put before every request path, without a trailing `/` (usually empty).
@@ -42,20 +52,15 @@ pub struct Url {
 }
 
 impl Url {
-    /// Reads `http://host:port[/base]`; the scheme may be left out.
+    /// Reads `http[s]://host:port[/base]`; the scheme may be left out (`http`).
     pub fn parse(text: &str) -> Result<Url, HttpError> {
         let bad = |why: &str| HttpError::BadUrl(format!("{text:?} is not an admin URL: {why}"));
         let t = text.trim();
-        let rest = match t.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-                return Err(bad(
-                    "the admin listener speaks plain HTTP, not https (reach a remote one \
-                     through an SSH tunnel)",
-                ))
-            }
-            Some(_) => return Err(bad("write http://HOST:PORT")),
-            None => t,
+        let (tls, rest) = match t.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+            Some(_) => return Err(bad("write http://HOST:PORT or https://HOST:PORT")),
+            None => (false, t),
         };
         let (authority, base) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
@@ -78,9 +83,11 @@ impl Url {
         }
         let port = match port {
             Some(p) => p.parse().map_err(|_| bad("the port is not a number"))?,
+            None if tls => 443,
             None => 80,
         };
         Ok(Url {
+            tls,
             host: host.to_string(),
             port,
             base: base.to_string(),
@@ -99,7 +106,8 @@ impl Url {
 
 impl std::fmt::Display for Url {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}{}", self.authority(), self.base)
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.authority(), self.base)
     }
 }
 
@@ -134,7 +142,14 @@ pub struct AdminClient {
     pub connect_timeout: Duration,
     /// For each read and write, not the whole exchange.
     pub io_timeout: Duration,
+    /// The PEM file of CAs an `https` admin listener's certificate must chain to; the
+    /// platform's roots (and `SSL_CERT_FILE`) when `None`.
+    pub ca_file: Option<PathBuf>,
 }
+
+/// A connection, plain or TLS.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
 
 impl AdminClient {
     pub fn new(url: Url, timeout: Duration) -> AdminClient {
@@ -142,7 +157,47 @@ impl AdminClient {
             url,
             connect_timeout: timeout,
             io_timeout: timeout,
+            ca_file: None,
         }
+    }
+
+    /// The rustls client for an `https` URL: TLS 1.2 and 1.3, the CAs trusted, the URL's host
+    /// as the name the certificate must have (and the SNI, for a name).
+    fn tls(&self, tcp: TcpStream) -> Result<impl Conn, HttpError> {
+        let url = self.url.to_string();
+        let failed = |reason: String| HttpError::Tls {
+            url: url.clone(),
+            reason,
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+                for cert in rustls_pemfile::certs(&mut &pem[..]) {
+                    let cert = cert.map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                }
+                if roots.is_empty() {
+                    return Err(failed(format!("{}: no certificate in it", path.display())));
+                }
+            }
+            None => pingora::tls::load_platform_certs_incl_env_into_store(&mut roots)
+                .map_err(|e| failed(format!("cannot load the system's roots: {e}")))?,
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| failed(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from(self.url.host.clone())
+            .map_err(|e| failed(format!("{:?}: {e}", self.url.host)))?;
+        let conn = rustls::ClientConnection::new(Arc::new(config), name)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(rustls::StreamOwned::new(conn, tcp))
     }
 
     /// Sends one request on a new connection and reads the whole answer.
@@ -153,6 +208,10 @@ impl AdminClient {
         stream
             .set_write_timeout(Some(self.io_timeout))
             .map_err(io)?;
+        let mut stream: Box<dyn Conn> = match self.url.tls {
+            true => Box::new(self.tls(stream)?),
+            false => Box::new(stream),
+        };
         let mut head = format!(
             "{} {}{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: tollgate/{}\r\n\
              Accept: application/json\r\n",
@@ -172,15 +231,22 @@ impl AdminClient {
             ));
         }
         head.push_str("\r\n");
-        let mut writer = &stream;
-        writer.write_all(head.as_bytes()).map_err(io)?;
+        // The TLS handshake happens on this first write.
+        stream.write_all(head.as_bytes()).map_err(io)?;
         if let Some(body) = req.body {
-            writer.write_all(body).map_err(io)?;
+            stream.write_all(body).map_err(io)?;
         }
-        writer.flush().map_err(io)?;
-        let mut reader = BufReader::new(&stream);
+        stream.flush().map_err(io)?;
+        let mut reader = BufReader::new(stream);
         read_response(&mut reader, req.method == "HEAD").map_err(|e| match e {
             ReadError::Io(e) => self.io_error(e),
+            // A TLS listener answers a request in plain text with an alert, or closes.
+            ReadError::Bad(reason) if !self.url.tls && [CLOSED, TLS_ANSWER].contains(&&*reason) => {
+                HttpError::BadResponse {
+                    url: self.url.to_string(),
+                    reason: format!("{reason} (is the admin listener over TLS? then use https://)"),
+                }
+            }
             ReadError::Bad(reason) => HttpError::BadResponse {
                 url: self.url.to_string(),
                 reason,
@@ -225,6 +291,13 @@ impl AdminClient {
 
     fn io_error(&self, e: std::io::Error) -> HttpError {
         let url = self.url.to_string();
+        // rustls reports a failed handshake (an unknown CA, a wrong name) as an I/O error.
+        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return HttpError::Tls {
+                url,
+                reason: tls.to_string(),
+            };
+        }
         if is_timeout(&e) {
             HttpError::Timeout {
                 url,
@@ -259,6 +332,11 @@ impl From<std::io::Error> for ReadError {
     }
 }
 
+/// Why reading failed when the server closed without a byte.
+const CLOSED: &str = "the connection closed before an answer";
+/// Why reading failed when the answer is a TLS record (an alert), not HTTP.
+const TLS_ANSWER: &str = "the server answered in TLS";
+
 fn bad<T>(reason: impl Into<String>) -> Result<T, ReadError> {
     Err(ReadError::Bad(reason.into()))
 }
@@ -267,10 +345,14 @@ fn bad<T>(reason: impl Into<String>) -> Result<T, ReadError> {
 /// `Transfer-Encoding: chunked`, else `Content-Length`, else the end of the connection.
 fn read_response(r: &mut impl BufRead, head_only: bool) -> Result<Response, ReadError> {
     let mut budget = MAX_HEAD;
+    // A TLS record's first byte: 0x15 an alert, 0x16 a handshake.
+    if matches!(r.fill_buf()?.first(), Some(0x15 | 0x16)) {
+        return bad(TLS_ANSWER);
+    }
     let (status, headers) = loop {
         let line = read_line(r, &mut budget)?;
         if line.is_empty() {
-            return bad("the connection closed before an answer");
+            return bad(CLOSED);
         }
         let line = line.trim_end_matches(['\r', '\n']);
         let mut parts = line.splitn(3, ' ');

@@ -1,7 +1,8 @@
 //! Which admin API to talk to, and with which token: `--url` > `TOLLGATE_ADMIN_URL` >
-//! `http://<[admin] listen>` of the configuration file; `--token` > `TOLLGATE_ADMIN_TOKEN` >
-//! `[admin] token`. Only the `[admin]` table is read from the file (the main file, then its
-//! includes), with `${VAR}` expanded in its two values: a full load would also want every
+//! `http://<[admin] listen>` of the configuration file (`https://` with `[admin] tls = true`);
+//! `--token` > `TOLLGATE_ADMIN_TOKEN` > `[admin] token`; for `https`, the CAs to trust from
+//! `--ca-file` > `TOLLGATE_ADMIN_CA_FILE` > the system's. Only the `[admin]` table is read from
+//! the file (the main file, then its includes), with `${VAR}` expanded in its values: a full load would also want every
 //! provider's secret in the environment and every upstream's name in DNS, which an operator's
 //! shell need not have to reach the admin API.
 
@@ -12,11 +13,14 @@ use std::path::{Path, PathBuf};
 
 pub const URL_ENV: &str = "TOLLGATE_ADMIN_URL";
 pub const TOKEN_ENV: &str = "TOLLGATE_ADMIN_TOKEN";
+pub const CA_FILE_ENV: &str = "TOLLGATE_ADMIN_CA_FILE";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct AdminTarget {
     pub url: Url,
     pub token: String,
+    /// The CAs an `https` admin listener's certificate must chain to (else the system's).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The `[admin]` values of a configuration, `${VAR}` expanded.
@@ -25,6 +29,7 @@ struct AdminTable {
     file: PathBuf,
     listen: String,
     token: String,
+    tls: bool,
 }
 
 /// `env` looks a variable up (the process environment, or a table in tests); an empty value
@@ -32,6 +37,7 @@ struct AdminTable {
 pub fn resolve(
     url: Option<&str>,
     token: Option<&str>,
+    ca_file: Option<&Path>,
     config: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AdminTarget, CliError> {
@@ -63,7 +69,22 @@ pub fn resolve(
             _ => return Err(missing("token", "--token", TOKEN_ENV, &file)),
         },
     };
-    Ok(AdminTarget { url, token })
+    let ca_file = match ca_file {
+        Some(_) if !url.tls => {
+            return Err(CliError::AdminTarget(format!(
+                "--ca-file is for an https admin URL, and {url} is plain HTTP"
+            )))
+        }
+        Some(path) => Some(path.to_path_buf()),
+        None if url.tls => from_env(CA_FILE_ENV).map(PathBuf::from),
+        // The variable may be set for every command; a plain URL just does not use it.
+        None => None,
+    };
+    Ok(AdminTarget {
+        url,
+        token,
+        ca_file,
+    })
 }
 
 fn missing(
@@ -96,6 +117,7 @@ fn url_of_listen(admin: &AdminTable) -> Result<Url, CliError> {
         ip => ip,
     };
     Ok(Url {
+        tls: admin.tls,
         host: ip.to_string(),
         port: addr.port(),
         base: String::new(),
@@ -151,10 +173,21 @@ fn admin_values(file: &Path, admin: &toml::Value) -> Result<AdminTable, String> 
     };
     let listen = value("listen")?
         .ok_or_else(|| format!("{}: [admin] has no listen address", file.display()))?;
+    let tls = match admin.get("tls") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(_) => {
+            return Err(format!(
+                "{}: admin.tls is not true or false",
+                file.display()
+            ))
+        }
+    };
     Ok(AdminTable {
         file: file.to_path_buf(),
         listen,
         token: value("token")?.unwrap_or_default(),
+        tls,
     })
 }
 
@@ -178,6 +211,7 @@ mod tests {
         let t = resolve(
             Some("http://10.0.0.1:1"),
             Some("flag"),
+            None,
             Path::new("/nonexistent"),
             &env,
         )
@@ -199,7 +233,7 @@ mod tests {
             URL_ENV => Some(String::new()),
             _ => None,
         };
-        let t = resolve(None, None, &cfg, &env).unwrap();
+        let t = resolve(None, None, None, &cfg, &env).unwrap();
         assert_eq!(t.url.to_string(), "http://127.0.0.1:9");
         assert_eq!(t.token, "env-token");
     }
@@ -212,7 +246,7 @@ mod tests {
             "t.toml",
             "[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"${TOLLGATE_CLI_TEST_UNSET:-dflt}\"\n",
         );
-        let t = resolve(None, None, &cfg, &no_env).unwrap();
+        let t = resolve(None, None, None, &cfg, &no_env).unwrap();
         assert_eq!(t.url.to_string(), "http://127.0.0.1:9090");
         assert_eq!(t.token, "dflt");
         write(
@@ -220,7 +254,7 @@ mod tests {
             "t.toml",
             "[admin]\nlisten = \"[::]:9\"\ntoken = \"x\"\n",
         );
-        let t = resolve(None, None, &cfg, &no_env).unwrap();
+        let t = resolve(None, None, None, &cfg, &no_env).unwrap();
         assert_eq!(t.url.to_string(), "http://[::1]:9");
     }
 
@@ -234,14 +268,14 @@ mod tests {
             "[admin]\nlisten = \"127.0.0.1:7\"\ntoken = \"inc\"\n",
         );
         let cfg = write(dir.path(), "main.toml", "include = [\"conf.d/*.toml\"]\n");
-        let t = resolve(None, None, &cfg, &no_env).unwrap();
+        let t = resolve(None, None, None, &cfg, &no_env).unwrap();
         assert_eq!((t.url.port, t.token.as_str()), (7, "inc"));
     }
 
     #[test]
     fn missing_pieces_say_what_to_give() {
         let dir = tempfile::tempdir().unwrap();
-        let none = resolve(None, None, &dir.path().join("absent.toml"), &no_env)
+        let none = resolve(None, None, None, &dir.path().join("absent.toml"), &no_env)
             .unwrap_err()
             .to_string();
         assert!(
@@ -250,7 +284,7 @@ mod tests {
         );
 
         let cfg = write(dir.path(), "t.toml", "[server]\n");
-        let e = resolve(Some("http://x:1"), None, &cfg, &no_env)
+        let e = resolve(Some("http://x:1"), None, None, &cfg, &no_env)
             .unwrap_err()
             .to_string();
         assert!(
@@ -259,7 +293,9 @@ mod tests {
         );
 
         write(dir.path(), "t.toml", "[admin]\nlisten = \"127.0.0.1:1\"\n");
-        let e = resolve(None, None, &cfg, &no_env).unwrap_err().to_string();
+        let e = resolve(None, None, None, &cfg, &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("token") && e.contains("is empty"), "{e}");
 
         write(
@@ -267,11 +303,57 @@ mod tests {
             "t.toml",
             "[admin]\nlisten = \"localhost\"\ntoken = \"x\"\n",
         );
-        let e = resolve(None, None, &cfg, &no_env).unwrap_err().to_string();
+        let e = resolve(None, None, None, &cfg, &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not an IP:port"), "{e}");
 
         write(dir.path(), "t.toml", "[admin\n");
-        let e = resolve(None, None, &cfg, &no_env).unwrap_err().to_string();
+        let e = resolve(None, None, None, &cfg, &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn an_admin_listener_over_tls_is_reached_with_https_and_the_ca_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = write(
+            dir.path(),
+            "t.toml",
+            "[admin]\nlisten = \"0.0.0.0:9443\"\ntoken = \"x\"\ntls = true\n",
+        );
+        let t = resolve(None, None, None, &cfg, &no_env).unwrap();
+        assert_eq!(t.url.to_string(), "https://127.0.0.1:9443");
+        assert_eq!(t.ca_file, None);
+        let env = |n: &str| (n == CA_FILE_ENV).then(|| "/env/ca.pem".to_string());
+        let t = resolve(None, None, None, &cfg, &env).unwrap();
+        assert_eq!(t.ca_file.as_deref(), Some(Path::new("/env/ca.pem")));
+        let flag = Some(Path::new("/flag/ca.pem"));
+        let t = resolve(None, None, flag, &cfg, &env).unwrap();
+        assert_eq!(t.ca_file.as_deref(), flag);
+
+        // The variable is ignored for a plain URL; the flag is refused with one.
+        write(
+            dir.path(),
+            "t.toml",
+            "[admin]\nlisten = \"127.0.0.1:9\"\ntoken = \"x\"\n",
+        );
+        let t = resolve(None, None, None, &cfg, &env).unwrap();
+        assert_eq!((t.url.tls, t.ca_file), (false, None));
+        let e = resolve(None, None, flag, &cfg, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--ca-file") && e.contains("plain HTTP"), "{e}");
+
+        write(
+            dir.path(),
+            "t.toml",
+            "[admin]\nlisten = \"127.0.0.1:9\"\ntls = \"yes\"\n",
+        );
+        let e = resolve(None, None, None, &cfg, &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("admin.tls"), "{e}");
     }
 }

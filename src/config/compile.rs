@@ -99,6 +99,8 @@ pub struct ServerSettings {
 pub struct AdminSettings {
     pub listen: SocketAddr,
     pub token: Secret,
+    /// Over TLS, with the certificates of `[tls]` (restart to change).
+    pub tls: bool,
 }
 
 /// A secret from the configuration; it never shows in logs or debug output.
@@ -199,7 +201,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
     let admin = file
         .admin
         .as_ref()
-        .and_then(|a| compile_admin(a, &server, &mut ck));
+        .and_then(|a| compile_admin(a, &server, has_certificates, &mut ck));
     let default_log = schema::LogSection::default();
     let log = compile_log(file.log.as_ref().unwrap_or(&default_log), &mut ck);
     let mut upstreams = Vec::new();
@@ -385,6 +387,11 @@ fn compile_server(
         ck.at(&base, &["listen"], "at least one listen address is needed");
     }
     let listen = tls::compile_listeners(&s.listen, has_certificates, ck);
+    if !listen.is_empty() && !listen.iter().any(|l| l.serves()) {
+        let msg = "every listener redirects to HTTPS, so nothing serves the routes: add a TLS \
+                   listener ({ addr = \"0.0.0.0:443\", tls = true })";
+        ck.at(&base, &["listen"], msg);
+    }
     let workers = s.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -445,6 +452,7 @@ fn compile_server(
 fn compile_admin(
     a: &schema::AdminSection,
     server: &ServerSettings,
+    has_certificates: bool,
     ck: &mut Checker,
 ) -> Option<AdminSettings> {
     let base = [key("admin")];
@@ -466,9 +474,17 @@ fn compile_admin(
             format!("{listen} is also a data-plane listener; the admin API needs its own address"),
         );
     }
+    if a.tls && !has_certificates {
+        ck.at(
+            &base,
+            &["tls"],
+            "an admin listener over TLS needs [[tls.certificates]]",
+        );
+    }
     Some(AdminSettings {
         listen,
         token: Secret::new(a.token.clone()),
+        tls: a.tls,
     })
 }
 

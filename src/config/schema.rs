@@ -128,6 +128,9 @@ pub struct AdminSection {
     pub listen: String,
     #[serde(default)]
     pub token: String,
+    /// Serve the admin API over TLS, with the certificates of `[tls]`.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Deserialize)]

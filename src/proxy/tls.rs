@@ -167,6 +167,21 @@ pub fn is_tls(session: &pingora::proxy::Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
+/// `Strict-Transport-Security` for every answer to a request that came over TLS, when
+/// `[tls] hsts` sets it; never over plain HTTP, where clients ignore it (RFC 6797 8.1).
+pub fn add_hsts(
+    session: &pingora::proxy::Session,
+    snapshot: &ArcSwap<crate::snapshot::Snapshot>,
+    headers: &mut crate::limits::vocab::Headers,
+) {
+    if !is_tls(session) {
+        return;
+    }
+    if let Some(value) = &snapshot.load().config.tls.hsts {
+        headers.push((http::header::STRICT_TRANSPORT_SECURITY, value.clone()));
+    }
+}
+
 /// The verified client certificate of the request's connection.
 pub fn client_cert(session: &pingora::proxy::Session) -> Option<&ClientCert> {
     let digest = session.digest()?.ssl_digest.as_ref()?;
@@ -263,6 +278,16 @@ impl TlsState {
             settings.set_client_cert_verifier(check.clone());
         }
         settings.set_alpn(ALPN::H2H1);
+        Ok(settings)
+    }
+
+    /// The admin listener's TLS settings: the same certificates, no client certificates, and
+    /// HTTP/1.1 only (the admin API is a plain HTTP/1.1 app).
+    pub fn admin_settings(&self) -> pingora::Result<TlsSettings> {
+        // Its callback finds no client certificate, as none is asked for.
+        let mut settings = TlsSettings::with_callbacks(Box::new(ReadClientCert))?;
+        settings.set_cert_resolver(self.certificates.clone());
+        settings.set_alpn(ALPN::H1);
         Ok(settings)
     }
 }

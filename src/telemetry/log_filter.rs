@@ -1,6 +1,8 @@
 //! Drops Pingora's error lines for a client that stopped while sending its request head, or
 //! failed its TLS handshake (a plain-text request on a TLS port, an old TLS version, a name
-//! no certificate serves, a missing client certificate).
+//! no certificate serves, a missing client certificate), and rustls's warning for a client
+//! that sends an IP address as its server name (wrk does, on every connection to
+//! `https://127.0.0.1`; the handshake goes on without the name, as it should).
 //!
 //! Pingora logs every broken request head at error level ("Fail to proxy: Downstream ...
 //! while reading request headers"), whether the client went away or was cut off by
@@ -21,7 +23,7 @@ impl<S> Filter<S> for ClientNoise {
     /// Pingora logs through the `log` crate, whose events all come under one bridged target,
     /// so the message is what tells them apart. Events are rare (none per request).
     fn event_enabled(&self, event: &tracing::Event<'_>, _cx: &Context<'_, S>) -> bool {
-        if event.metadata().level() != &tracing::Level::ERROR {
+        if event.metadata().level() > &tracing::Level::WARN {
             return true;
         }
         let mut message = Message(false);
@@ -52,6 +54,7 @@ fn is_client_failure(message: &str) -> bool {
         && message.contains("while reading request headers"))
         || message.starts_with("Downstream handshake error")
         || message.starts_with("Downstream handshake timeout")
+        || message.starts_with("Illegal SNI extension")
 }
 
 #[cfg(test)]
@@ -64,6 +67,9 @@ mod tests {
         ));
         assert!(super::is_client_failure(
             "Downstream handshake error from 127.0.0.1:5: TLSHandshakeFailure"
+        ));
+        assert!(super::is_client_failure(
+            "Illegal SNI extension: ignoring IP address presented as hostname (3132372e302e302e31)"
         ));
     }
 }

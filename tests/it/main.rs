@@ -43,6 +43,7 @@ mod proxying;
 mod reload;
 mod sdk;
 mod systemd;
+mod tls_edge;
 mod tls_listen;
 mod validate;
 mod websocket;

@@ -1,6 +1,8 @@
 //! WebSocket pass-through: an upgrade through the gateway reaches an in-test WebSocket echo
 //! server over raw TCP, the `101` comes back with its headers, and frames flow both ways on
-//! the upgraded connection.
+//! the upgraded connection. Then the `websockets` package at both ends
+//! (tests/it/sdk/websocket_peer.py), over plain HTTP/1.1 and over TLS: messages of every kind
+//! and size, either side closing mid-stream, and either side just dropping the connection.
 
 use crate::common;
 use common::*;
@@ -172,4 +174,211 @@ fn a_websocket_upgrade_passes_through_and_frames_echo_both_ways() {
         .unwrap();
     assert_eq!(read_frame(&mut reader).unwrap(), (CLOSE, vec![0x03, 0xe8]));
     server.join().unwrap();
+}
+
+/// The `websockets` echo server of tests/it/sdk/websocket_peer.py, and the file where it
+/// writes how each connection ended.
+struct PyServer {
+    _server: Running,
+    port: u16,
+    events: std::path::PathBuf,
+}
+
+fn peer_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sdk/websocket_peer.py")
+}
+
+impl PyServer {
+    fn start(dir: &std::path::Path) -> PyServer {
+        let events = dir.join("events.jsonl");
+        let mut child = std::process::Command::new(crate::sdk::python())
+            .arg(peer_script())
+            .args(["server".as_ref(), events.as_os_str()])
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("server.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let server = Running(Some(child));
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).unwrap();
+        let port = line.trim().parse().expect("the server printed its port");
+        PyServer {
+            _server: server,
+            port,
+            events,
+        }
+    }
+
+    /// How the connection to `path` ended, once the server has seen it end.
+    fn ended(&self, path: &str) -> serde_json::Value {
+        wait_for(
+            &format!("the end of {path} at the server"),
+            Duration::from_secs(20),
+            || {
+                let text = std::fs::read_to_string(&self.events).unwrap_or_default();
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find(|e| e["path"] == path)
+            },
+        )
+    }
+}
+
+/// Runs one scenario of the `websockets` client; its summary, or a panic with its stderr.
+fn py_client(url: &str, ca: &std::path::Path, scenario: &str) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(crate::sdk::python());
+    cmd.arg(peer_script())
+        .args(["client", url, "--ca"])
+        .arg(ca)
+        .arg(scenario)
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().to_ascii_uppercase().ends_with("_PROXY") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = output_within(&mut cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{scenario} via {url}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_websockets_package_talks_through_the_gateway_over_http_and_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = PyServer::start(dir.path());
+    let ca = common::pki::Ca::new("ws CA");
+    let cert = ca.server(dir.path(), "gw", "gw", &["127.0.0.1"], 30);
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let plain = Upstream::named("plain");
+    let (port, tls_port, admin) = (free_port(), free_port(), free_port());
+    let text = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}", {{ addr = "127.0.0.1:{tls_port}", tls = true }}]
+workers = 1
+threads = 1
+
+[admin]
+listen = "127.0.0.1:{admin}"
+token = "{ADMIN_TOKEN}"
+
+[log]
+access = "ACCESS_LOG"
+
+[[tls.certificates]]
+cert = "{cert}"
+key = "{key}"
+default = true
+
+[[upstreams]]
+name = "ws"
+targets = ["127.0.0.1:{ws}"]
+
+[[upstreams]]
+name = "plain"
+targets = ["{plain}"]
+
+[[upstreams]]
+name = "ws-idle"
+targets = ["127.0.0.1:{ws}"]
+timeouts = {{ read = "1s" }}
+
+[[routes]]
+name = "ws-idle"
+path_prefix = "/idle"
+upstream = "ws-idle"
+
+[[routes]]
+name = "ws"
+path_prefix = "/ws"
+upstream = "ws"
+
+[[routes]]
+name = "plain"
+path_prefix = "/"
+upstream = "plain"
+"#,
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+        ws = server.port,
+        plain = plain.addr(),
+    );
+    let gw = Gateway::start_text(port, admin, &text);
+
+    let mut paths = Vec::new();
+    for (scheme, port) in [("ws", port), ("wss", tls_port)] {
+        for scenario in [
+            "echo",
+            "client-close",
+            "server-close",
+            "drop",
+            "server-drop",
+        ] {
+            let path = format!("/ws/{scheme}/{scenario}");
+            let url = format!("{scheme}://127.0.0.1:{port}{path}");
+            let summary = py_client(&url, &ca_file, scenario);
+            let end = server.ended(&path);
+            let what = format!("{url}: client {summary}, server {end}");
+            // Both close frames crossed the gateway, whichever side began.
+            let (code, clean) = match scenario {
+                "echo" => (Some(1000), true),
+                "client-close" => (Some(4001), true),
+                "server-close" => (Some(4000), true),
+                // The side that stayed saw the connection end (the gateway closed it) rather
+                // than waiting on it forever.
+                _ => (None, false),
+            };
+            assert_eq!(end["code"].as_u64(), code, "{what}");
+            assert_eq!(end["clean"], clean, "{what}");
+            if scenario == "server-close" {
+                assert_eq!(summary["reason"], "server bye", "{what}");
+            }
+            paths.push(path);
+        }
+        // The worker keeps serving on that listener.
+        let (status, body) = raw_get(port, "/after", &[]).unwrap_or_default();
+        if scheme == "ws" {
+            assert_eq!((status, body.as_str()), (200, "plain"), "{}", gw.stderr());
+        }
+    }
+    // A WebSocket idle for longer than its upstream's read timeout is ended, as nginx's
+    // proxy_read_timeout does: the client sees the end, and so does the server.
+    let summary = py_client(&format!("ws://127.0.0.1:{port}/idle"), &ca_file, "idle");
+    let idle = summary["idle_seconds"].as_f64().unwrap();
+    assert!((0.9..15.0).contains(&idle), "{summary}");
+    assert_eq!(server.ended("/idle")["clean"], false);
+    paths.push("/idle".to_string());
+
+    let https = common::pki::client(&[&ca.pem()], &[], tls_port, None);
+    let resp = https
+        .get(format!("https://127.0.0.1:{tls_port}/after"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Each connection is one call in the access log, with the 101 of its upgrade.
+    let log = wait_for("the access log", Duration::from_secs(10), || {
+        let l = gw.access_log();
+        paths
+            .iter()
+            .all(|p| l.contains(&format!("\"path\":\"{p}\"")))
+            .then_some(l)
+    });
+    for p in &paths {
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["path"] == p.as_str())
+            .collect();
+        assert_eq!(lines.len(), 1, "{p}:\n{log}");
+        assert_eq!(lines[0]["status"], 101, "{p}:\n{log}");
+    }
 }

@@ -627,6 +627,7 @@ fn target(url: Url) -> AdminTarget {
     AdminTarget {
         url,
         token: "s3cret".into(),
+        ca_file: None,
     }
 }
 
@@ -684,6 +685,7 @@ fn a_token_that_cannot_be_a_header_is_not_sent() {
     let t = AdminTarget {
         url,
         token: "a\r\nX-Evil: 1".into(),
+        ca_file: None,
     };
     let e = send(
         &t,

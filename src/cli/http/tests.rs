@@ -165,7 +165,6 @@ fn urls_parse() {
     assert_eq!((u.host.as_str(), u.port), ("::1", 9090));
     assert_eq!(u.to_string(), "http://[::1]:9090");
     for bad in [
-        "https://x:1",
         "ftp://x",
         "http://:9090",
         "http://x:port",
@@ -174,6 +173,19 @@ fn urls_parse() {
     ] {
         assert!(Url::parse(bad).is_err(), "{bad}");
     }
-    let https = Url::parse("https://x").unwrap_err().to_string();
-    assert!(https.contains("plain HTTP"), "{https}");
+    let u = Url::parse("HTTPS://admin.internal").unwrap();
+    assert_eq!((u.tls, u.port), (true, 443));
+    assert_eq!(u.to_string(), "https://admin.internal:443");
+    let u = Url::parse("https://127.0.0.1:9443/gw").unwrap();
+    assert_eq!((u.tls, u.port, u.base.as_str()), (true, 9443, "/gw"));
+    assert!(!Url::parse("127.0.0.1:1").unwrap().tls);
+}
+
+#[test]
+fn a_tls_answer_to_plain_http_says_to_use_https() {
+    for answer in [&b"\x15\x03\x03\x00\x02\x02\x32"[..], &b""[..]] {
+        let (url, _rx) = serve(vec![answer]);
+        let err = get(url).unwrap_err().to_string();
+        assert!(err.contains("then use https://"), "{answer:?}: {err}");
+    }
 }

@@ -22,15 +22,25 @@ pub struct Listener {
     /// Cleartext HTTP/2 with prior knowledge is served beside HTTP/1.1 (plain listeners only;
     /// a TLS listener offers HTTP/2 through ALPN).
     pub h2c: bool,
+    /// Set on a plain listener that only redirects to HTTPS on this port.
+    pub redirect_https: Option<u16>,
 }
 
 impl std::fmt::Display for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.tls, self.h2c) {
-            (Some(_), _) => write!(f, "{} (TLS)", self.addr),
-            (None, true) => write!(f, "{} (h2c)", self.addr),
-            (None, false) => write!(f, "{}", self.addr),
+        match (&self.tls, self.redirect_https, self.h2c) {
+            (Some(_), _, _) => write!(f, "{} (TLS)", self.addr),
+            (None, Some(port), _) => write!(f, "{} (redirect to HTTPS port {port})", self.addr),
+            (None, None, true) => write!(f, "{} (h2c)", self.addr),
+            (None, None, false) => write!(f, "{}", self.addr),
         }
+    }
+}
+
+impl Listener {
+    /// Whether the gateway serves requests here (routes, APIs), rather than redirecting them.
+    pub fn serves(&self) -> bool {
+        self.redirect_https.is_none()
     }
 }
 
@@ -70,6 +80,8 @@ impl std::fmt::Debug for ClientCa {
 #[derive(Debug, Clone, Default)]
 pub struct TlsSpec {
     pub certificates: Vec<CertSpec>,
+    /// `Strict-Transport-Security` for answers over TLS.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 /// One certificate, parsed, with its key loaded.
@@ -127,9 +139,32 @@ pub(super) fn compile_listeners(
             let msg = "h2c is cleartext HTTP/2: a TLS listener offers HTTP/2 through ALPN already";
             ck.at(&base, &["h2c"], msg);
         }
-        out.push(Listener { addr, tls, h2c });
+        let redirect_https = table.and_then(|t| redirect(t, &base, ck));
+        out.push(Listener {
+            addr,
+            tls,
+            h2c,
+            redirect_https,
+        });
     }
     out
+}
+
+/// The HTTPS port a redirecting listener sends clients to.
+fn redirect(l: &ListenerSection, base: &[Seg], ck: &mut Checker) -> Option<u16> {
+    let port = l.redirect_https?;
+    if l.tls {
+        let msg = "a listener that redirects to HTTPS is plain HTTP: leave out tls = true";
+        ck.at(base, &["redirect_https"], msg);
+    }
+    if port == 0 {
+        ck.at(
+            base,
+            &["redirect_https"],
+            "the HTTPS port, 1 to 65535 (e.g. 443)",
+        );
+    }
+    Some(port)
 }
 
 fn listener_tls(
@@ -234,7 +269,41 @@ pub(super) fn compile_tls(t: &TlsSection, ck: &mut Checker) -> TlsSpec {
         }
         out.certificates.push(spec);
     }
+    out.hsts = t.hsts.as_deref().and_then(|v| match hsts(v) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            ck.at(&[key("tls")], &["hsts"], e);
+            None
+        }
+    });
     out
+}
+
+/// A `Strict-Transport-Security` value (RFC 6797 6.1): `max-age=SECONDS`, then optionally
+/// `includeSubDomains` and `preload`.
+fn hsts(v: &str) -> Result<http::HeaderValue, String> {
+    let example = "e.g. \"max-age=63072000; includeSubDomains\"";
+    let mut max_age = false;
+    for d in v.split(';').map(str::trim) {
+        let (name, value) = d
+            .split_once('=')
+            .map_or((d, None), |(n, v)| (n.trim(), Some(v)));
+        match (name.to_ascii_lowercase().as_str(), value) {
+            ("max-age", Some(secs)) if !max_age => {
+                let secs = secs.trim().trim_matches('"');
+                if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("max-age={secs:?} is not a number of seconds"));
+                }
+                max_age = true;
+            }
+            ("includesubdomains" | "preload", None) => {}
+            _ => return Err(format!("{d:?} is not an HSTS directive ({example})")),
+        }
+    }
+    if !max_age {
+        return Err(format!("{v:?} has no max-age ({example})"));
+    }
+    http::HeaderValue::from_str(v.trim()).map_err(|e| format!("{v:?}: {e}"))
 }
 
 fn certificate(c: &CertificateSection, base: &[Seg], ck: &mut Checker) -> Option<CertSpec> {
@@ -391,7 +460,31 @@ pub fn expiring(tls: &TlsSpec, now: i64) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use super::{hsts, valid_name};
+
+    #[test]
+    fn hsts_takes_max_age_and_the_two_flags() {
+        for ok in [
+            "max-age=63072000",
+            "max-age=0",
+            "max-age=31536000; includeSubDomains",
+            "max-age=\"60\"; includeSubDomains; preload",
+        ] {
+            assert!(hsts(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "includeSubDomains",
+            "max-age=1y",
+            "max-age=",
+            "max-age=1; max-age=2",
+            "max-age=1; includeSubDomains=1",
+            "max-age=1; always",
+            "max-age=1\nx",
+        ] {
+            assert!(hsts(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn names_are_hosts_or_one_label_wildcards() {

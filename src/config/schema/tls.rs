@@ -28,6 +28,9 @@ pub struct ListenerSection {
     /// still served).
     #[serde(default)]
     pub h2c: bool,
+    /// A plain listener that answers every request with a redirect to `https://` on this
+    /// port (no routing, no authentication).
+    pub redirect_https: Option<u16>,
 }
 
 impl<'de> Deserialize<'de> for ListenEntry {
@@ -57,6 +60,8 @@ impl<'de> Deserialize<'de> for ListenEntry {
 pub struct TlsSection {
     #[serde(default)]
     pub certificates: Vec<CertificateSection>,
+    /// The `Strict-Transport-Security` value put on every answer served over TLS.
+    pub hsts: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,7 +36,7 @@ pub struct Target {
 /// plain listener if there is one, else a TLS listener that does not require a client
 /// certificate (the gateway has none to show).
 pub fn listener(listen: &[Listener]) -> Option<Target> {
-    let plain = listen.iter().find(|l| l.tls.is_none());
+    let plain = listen.iter().find(|l| l.tls.is_none() && l.serves());
     let open_tls = || {
         listen.iter().find(|l| {
             l.tls
@@ -186,6 +186,7 @@ mod tests {
             addr: a.parse().unwrap(),
             tls: None,
             h2c: false,
+            redirect_https: None,
         }
     }
 
@@ -199,6 +200,7 @@ mod tests {
             addr: a.parse().unwrap(),
             tls: Some(crate::config::ListenerTls { client_ca }),
             h2c: false,
+            redirect_https: None,
         }
     }
 
@@ -219,5 +221,15 @@ mod tests {
         assert_eq!(at(&[a]), Some((1, true)));
         assert_eq!(at(&[tls("127.0.0.1:3", Some(false))]), Some((3, true)));
         assert_eq!(at(&[tls("127.0.0.1:4", Some(true))]), None);
+        // A listener that only redirects to HTTPS serves no tool call.
+        let redirect = Listener {
+            redirect_https: Some(443),
+            ..plain("127.0.0.1:5")
+        };
+        assert_eq!(
+            at(&[redirect.clone(), tls("127.0.0.1:6", None)]),
+            Some((6, true))
+        );
+        assert_eq!(at(&[redirect]), None);
     }
 }

@@ -34,6 +34,7 @@ fn names_choose_exact_then_wildcard_then_the_default() {
     );
     let spec = TlsSpec {
         certificates: vec![api.clone(), any.clone(), fallback.clone()],
+        ..TlsSpec::default()
     };
     let t = CertTable::of(&spec);
     let is = |name: Option<&str>, c: &CertSpec| {
@@ -54,6 +55,7 @@ fn names_choose_exact_then_wildcard_then_the_default() {
 
     let without_default = CertTable::of(&TlsSpec {
         certificates: vec![api],
+        ..TlsSpec::default()
     });
     assert!(without_default.find(Some("unknown.test")).is_none());
     assert!(without_default.find(None).is_none());

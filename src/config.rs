@@ -19,7 +19,8 @@ pub use compile::{
     LlmPolicy, MaskRules, McpServerSpec, McpSpec, McpTransport, MockSpec, ModelSpec, OtelSpec,
     PathMatch, PlanSpec, Prices, PromptOutput, PromptParams, PromptSpec, ProviderEndpoint,
     ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, StoreSettings, TargetSpec,
-    TemplateMessage, TenantSeed, ToolFilter, UpstreamSpec, Visibility, MAX_CAPTURE_BYTES,
+    TemplateMessage, TenantSeed, ToolFilter, UpstreamSpec, UserSettings, Visibility,
+    MAX_CAPTURE_BYTES, MIN_PASSWORD,
 };
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 pub use compile::{ApiKind, ApiRef};

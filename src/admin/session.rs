@@ -202,3 +202,19 @@ pub async fn revoke_token(shared: &Arc<Shared>, call: Call, id: String) -> Answe
         .await?;
     no_content()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cookie;
+
+    #[test]
+    fn the_cookie_is_http_only_strict_and_secure_when_asked() {
+        let c = cookie("abc", 60, false);
+        assert_eq!(
+            c,
+            "tollgate_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+        assert!(cookie("abc", 60, true).ends_with("; Secure"));
+        assert!(cookie("", 0, false).contains("Max-Age=0"));
+    }
+}

@@ -137,7 +137,6 @@ CREATE INDEX users_by_tenant ON users (tenant);
 CREATE TABLE sessions (
     id_hash    BLOB PRIMARY KEY,
     user       TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
-    csrf       TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL,
     expires_at INTEGER NOT NULL

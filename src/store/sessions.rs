@@ -1,6 +1,8 @@
 //! Sign-in sessions and personal API tokens of users. Only SHA-256 hashes of session ids and
 //! token secrets are stored (both carry about 190 random bits, so a fast hash is enough, as
-//! for API keys); whoever reads the file cannot sign in with what it holds.
+//! for API keys); whoever reads the file cannot sign in with what it holds. A session's CSRF
+//! token is not stored either: it is a hash of the session id, so only the holder of the
+//! cookie can compute it, and the server recomputes it from the cookie.
 
 use super::users::{find_user, user_target, UserRow};
 use super::{now, Actor, Change, Result, Store, StoreError};
@@ -43,6 +45,12 @@ fn token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
 
 const TOKEN_COLS: &str = "public_id, name, created_at, expires_at, last_used";
 
+/// The CSRF token of the session with id `id`: a one-way function of it, so it reveals
+/// nothing of the id.
+fn csrf_of(id: &str) -> String {
+    api_key::to_hex(&api_key::hash_secret(&format!("tollgate-csrf:{id}")))
+}
+
 fn random() -> Result<String> {
     api_key::random_secret()
         .map_err(|e| StoreError::Internal(format!("cannot read random bytes: {e}")))
@@ -53,16 +61,16 @@ impl Store {
     /// CSRF token (the id is not stored, only its hash).
     pub fn create_session(&self, user: &str, ttl: i64) -> Result<(String, String, i64)> {
         let id = random()?;
-        let csrf = random()?;
+        let csrf = csrf_of(&id);
         let now = now();
         let expires_at = now.saturating_add(ttl);
         // Expired sessions go whenever a new one is made, so the table stays small.
         self.conn
             .execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
         self.conn.execute(
-            "INSERT INTO sessions (id_hash, user, csrf, created_at, last_seen, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-            params![&api_key::hash_secret(&id)[..], user, csrf, now, expires_at],
+            "INSERT INTO sessions (id_hash, user, created_at, last_seen, expires_at)
+             VALUES (?1, ?2, ?3, ?3, ?4)",
+            params![&api_key::hash_secret(&id)[..], user, now, expires_at],
         )?;
         Ok((id, csrf, expires_at))
     }
@@ -71,15 +79,15 @@ impl Store {
     /// seconds, and its user not disabled. A live session's use is noted; a dead one deleted.
     pub fn session(&self, id: &str, idle: i64) -> Result<Option<SessionRow>> {
         let hash = api_key::hash_secret(id);
-        let found: Option<(String, String, i64, i64)> = self
+        let found: Option<(String, i64, i64)> = self
             .conn
             .query_row(
-                "SELECT user, csrf, last_seen, expires_at FROM sessions WHERE id_hash = ?1",
+                "SELECT user, last_seen, expires_at FROM sessions WHERE id_hash = ?1",
                 [&hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((name, csrf, last_seen, expires_at)) = found else {
+        let Some((name, last_seen, expires_at)) = found else {
             return Ok(None);
         };
         let now = now();
@@ -96,7 +104,7 @@ impl Store {
         }
         Ok(Some(SessionRow {
             user,
-            csrf,
+            csrf: csrf_of(id),
             expires_at,
         }))
     }

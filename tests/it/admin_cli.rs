@@ -274,7 +274,7 @@ fn an_operator_manages_tenants_keys_subscriptions_and_apis() {
         );
     }
     assert_eq!(audit[0]["action"], "key.revoke", "newest first");
-    assert_eq!(audit[0]["actor"], "e2e");
+    assert_eq!(audit[0]["actor"], "admin-token (e2e)");
     assert!(
         !audit.to_string().contains(&full),
         "the audit log holds no key"

@@ -42,5 +42,6 @@ mod reload;
 mod sdk;
 mod systemd;
 mod tls_listen;
+mod users;
 mod validate;
 mod websocket;

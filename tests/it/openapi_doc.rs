@@ -45,14 +45,25 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value, &Value)> {
 }
 
 #[test]
-fn it_is_openapi_3_1_with_a_bearer_scheme() {
+fn it_is_openapi_3_1_with_bearer_and_cookie_schemes() {
     let d = doc();
     assert!(d["openapi"].as_str().unwrap().starts_with("3.1."));
     assert!(d["info"]["title"].is_string() && d["info"]["version"].is_string());
     let bearer = &d["components"]["securitySchemes"]["bearer"];
     assert_eq!(bearer["type"], "http");
     assert_eq!(bearer["scheme"], "bearer");
-    assert_eq!(d["security"], serde_json::json!([{"bearer": []}]));
+    let cookie = &d["components"]["securitySchemes"]["cookie"];
+    assert_eq!(cookie["in"], "cookie");
+    assert_eq!(cookie["name"], "tollgate_session");
+    assert_eq!(
+        d["security"],
+        serde_json::json!([{"bearer": []}, {"cookie": []}])
+    );
+    // Signing in is the one operation that needs no credential.
+    assert_eq!(
+        d["paths"]["/admin/login"]["post"]["security"],
+        serde_json::json!([])
+    );
 }
 
 #[test]

@@ -47,16 +47,24 @@ async fn handle(shared: &Arc<Shared>, admin_token: &Secret, session: &mut Server
         .split('/')
         .map(request::decode)
         .collect();
+    let routed = route(&segs);
+    let public = routed.as_ref().is_some_and(|(e, _, _)| {
+        e.methods.contains(&method.as_str()) && e.access_for(&method) == Access::Public
+    });
+    // Only a caller with a credential learns which paths and methods exist.
+    let who = match public {
+        true => None,
+        false => Some(authenticate(shared, admin_token, session).await?),
+    };
     let (endpoint, target, params) =
-        route(&segs).ok_or_else(|| AdminError::NotFound(format!("no admin endpoint {path}")))?;
+        routed.ok_or_else(|| AdminError::NotFound(format!("no admin endpoint {path}")))?;
     if !endpoint.methods.contains(&method.as_str()) {
         return Err(AdminError::MethodNotAllowed {
             method,
             allowed: endpoint.methods,
         });
     }
-    let access = endpoint.access_for(&method);
-    if access == Access::Public {
+    let Some(who) = who else {
         let remote = session.client_addr().map(|a| a.to_string());
         let body = read_body(session).await?;
         return match target {
@@ -65,8 +73,8 @@ async fn handle(shared: &Arc<Shared>, admin_token: &Secret, session: &mut Server
                 "{path} has no public handler"
             ))),
         };
-    }
-    let who = authenticate(shared, admin_token, session).await?;
+    };
+    let access = endpoint.access_for(&method);
     who.check_csrf(&method, session)?;
     let grant = scope::authorize(shared, &who, access, &params).await?;
     let target = scope::confine(&grant, access, target, &mut query)?;

@@ -323,14 +323,35 @@ impl Store {
         actor: &Actor,
         f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
     ) -> Result<T> {
+        self.change(actor, true, f)
+    }
+
+    /// `mutate` for what the data plane does not read (users, their tokens): audited, but the
+    /// generation stays, so no worker reloads for it.
+    pub(crate) fn mutate_private<T>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
+    ) -> Result<T> {
+        self.change(actor, false, f)
+    }
+
+    fn change<T>(
+        &self,
+        actor: &Actor,
+        bump: bool,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
+    ) -> Result<T> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let (value, change) = f(&tx)?;
         if let Some(change) = change {
             audit::record(&tx, actor, &change)?;
-            tx.execute(
-                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
-                [],
-            )?;
+            if bump {
+                tx.execute(
+                    "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                    [],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(value)

@@ -125,7 +125,7 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(TokenRow, String)> {
         super::check_text("token name", name, TOKEN_NAME_MAX)?;
-        self.mutate(actor, |tx| {
+        self.mutate_private(actor, |tx| {
             let k = api_key::generate_with(TOKEN_PREFIX)
                 .map_err(|e| StoreError::Internal(format!("cannot read random bytes: {e}")))?;
             tx.execute(
@@ -157,7 +157,7 @@ impl Store {
 
     /// Deletes one of `user`'s tokens; another user's token is "not found", like a missing one.
     pub fn revoke_token(&self, actor: &Actor, user: &str, id: &str) -> Result<()> {
-        self.mutate(actor, |tx| {
+        self.mutate_private(actor, |tx| {
             let n = tx.execute(
                 "DELETE FROM user_tokens WHERE public_id = ?1 AND user = ?2",
                 params![id, user],

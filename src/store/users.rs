@@ -185,7 +185,7 @@ impl Store {
     }
 
     pub fn create_user(&self, actor: &Actor, u: &NewUser) -> Result<UserRow> {
-        self.mutate(actor, |tx| {
+        self.mutate_private(actor, |tx| {
             if !insert(tx, u)? {
                 return Err(StoreError::Conflict(format!(
                     "user {:?} exists already",
@@ -200,7 +200,7 @@ impl Store {
 
     /// Makes the user unless one by that name exists (the bootstrap operator); whether it did.
     pub fn ensure_user(&self, u: &NewUser) -> Result<bool> {
-        self.mutate(&Actor::config(), |tx| {
+        self.mutate_private(&Actor::config(), |tx| {
             let made = insert(tx, u)?;
             let detail = json!({"role": u.role, "tenant": u.tenant, "bootstrap": true});
             let change = made.then(|| Change::new("user.create", user_target(&u.name), detail));
@@ -209,7 +209,7 @@ impl Store {
     }
 
     pub fn update_user(&self, actor: &Actor, name: &str, p: UserPatch) -> Result<UserRow> {
-        self.mutate(actor, |tx| {
+        self.mutate_private(actor, |tx| {
             let old = must_find(tx, name)?;
             let role = p.role.unwrap_or(old.role);
             let tenant = p.tenant.clone().unwrap_or(old.tenant.clone());
@@ -244,7 +244,7 @@ impl Store {
 
     /// Deletes a user with its sessions and tokens.
     pub fn delete_user(&self, actor: &Actor, name: &str) -> Result<()> {
-        self.mutate(actor, |tx| {
+        self.mutate_private(actor, |tx| {
             must_find(tx, name)?;
             tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
             let change = Change::new("user.delete", user_target(name), json!({}));

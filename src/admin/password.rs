@@ -65,11 +65,15 @@ pub async fn hash(password: String) -> Result<Secret, AdminError> {
 /// Whether `password` matches `phc`; with no user (`None`), the dummy hash is checked and the
 /// answer is false, in about the same time.
 pub async fn verify(password: String, phc: Option<Secret>) -> bool {
-    let work = move || match &phc {
-        Some(h) => verify_blocking(&password, h.expose()),
-        None => {
-            let _ = verify_blocking(&password, dummy());
-            false
+    let work = move || {
+        // Made on the first check of either kind, so that one costs the same for both.
+        let dummy = dummy();
+        match &phc {
+            Some(h) => verify_blocking(&password, h.expose()),
+            None => {
+                let _ = verify_blocking(&password, dummy);
+                false
+            }
         }
     };
     tokio::task::spawn_blocking(work).await.unwrap_or(false)

@@ -281,6 +281,13 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
     }
     let store = file.store.as_ref().map(|s| api::compile_store(s, &mut ck));
+    if store.is_none() && admin.as_ref().is_some_and(|a| a.users.bootstrap.is_some()) {
+        ck.at(
+            &[key("admin")],
+            &["bootstrap_operator"],
+            "users live in the store: add a [store] section".to_string(),
+        );
+    }
     let mcp = file
         .mcp
         .as_ref()

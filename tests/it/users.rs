@@ -505,6 +505,11 @@ fn tenant_admins_manage_their_own_members_only() {
         send(&gw, "GET", "/admin/users", Cred::Bearer(&dtoken), None).status,
         403
     );
+    // The gateway's metrics and readiness are the operators'.
+    for path in ["/metrics", "/readyz"] {
+        let a = send(&gw, "GET", path, Cred::Bearer(&dtoken), None);
+        assert_eq!(a.status, 403, "{path}: {}", a.text);
+    }
     nowhere(
         &gw,
         &[
@@ -651,4 +656,40 @@ fn no_endpoint_lets_a_tenant_user_reach_another_tenant() {
         Some(json!({})),
     );
     assert_eq!(mine.status, 201, "{}", mine.text);
+}
+
+/// `tollgate validate` names each bad `[admin]` key about users.
+#[test]
+fn bad_user_settings_are_named_by_validate() {
+    let text = r#"
+[admin]
+listen = "127.0.0.1:1"
+bootstrap_operator = { name = "Root!", password = "x" }
+session_ttl = "0s"
+login_max_failures = 0
+login_per_ip = 0
+"#;
+    let (ok, out) = validate(text);
+    assert!(!ok, "{out}");
+    for problem in [
+        "admin.bootstrap_operator: name \"Root!\"",
+        "admin.session_ttl: give a duration longer than 0s",
+        "admin.login_max_failures: at least 1",
+        "admin.login_per_ip: at least 1",
+    ] {
+        assert!(out.contains(problem), "{problem} in {out}");
+    }
+    let short = "[admin]\nlisten = \"127.0.0.1:1\"\n\
+                 bootstrap_operator = { name = \"root\", password = \"short\" }\n";
+    let (_, out) = validate(short);
+    assert!(out.contains("password: at least 12 characters"), "{out}");
+    assert!(
+        !out.contains("\"short\""),
+        "the password is not echoed: {out}"
+    );
+    let (_, out) = validate(
+        "[admin]\nlisten = \"127.0.0.1:1\"\n\
+         bootstrap_operator = { name = \"root\", password = \"long-enough-password\" }\n",
+    );
+    assert!(out.contains("users live in the store"), "{out}");
 }

@@ -8,7 +8,7 @@
 use crate::common;
 use common::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const OP_PASSWORD: &str = "root-pass-Vq83-never-logged";
 const DOC: &str = include_str!("../../src/admin/openapi.json");
@@ -348,26 +348,30 @@ fn sessions_expire_and_one_address_is_limited() {
         csrf: None,
     };
     assert_eq!(send(&gw, "GET", "/admin/me", session, None).status, 200);
-    let started = Instant::now();
     wait_for("the session to expire", Duration::from_secs(10), || {
         (send(&gw, "GET", "/admin/me", session, None).status == 401).then_some(())
     });
-    assert!(started.elapsed() < Duration::from_secs(5));
-    // Three attempts a minute from one address: the fourth (of any name) waits.
-    let mut statuses = Vec::new();
-    for name in ["a", "b", "c"] {
-        let body = json!({"name": name, "password": "whatever-password"});
-        statuses.push(send(&gw, "POST", "/admin/login", Cred::None, Some(body)).status);
-    }
-    let body = json!({"name": "root", "password": OP_PASSWORD});
-    let limited = send(&gw, "POST", "/admin/login", Cred::None, Some(body));
-    // The first sign-in above was one of the three, when within the same minute.
-    assert!(
-        statuses.iter().all(|s| *s == 401 || *s == 429),
-        "{statuses:?}"
-    );
+    // Three attempts a minute from one address: past them, any name waits. Seven attempts
+    // span at most two minutes, so one of those minutes sees a fourth.
+    let wrong = json!({"name": "nobody", "password": "whatever-password"});
+    let limited = (0..7)
+        .map(|_| send(&gw, "POST", "/admin/login", Cred::None, Some(wrong.clone())))
+        .find(|a| a.status != 401)
+        .expect("a refusal within 7 attempts");
     assert_eq!(limited.status, 429, "{}", limited.text);
-    assert!(limited.headers.contains_key("retry-after"));
+    assert!(limited.text.contains("this address"), "{}", limited.text);
+    let wait: i64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    if wait >= 2 {
+        // Still the same minute: the right password of a real user waits too.
+        let body = json!({"name": "root", "password": OP_PASSWORD});
+        let a = send(&gw, "POST", "/admin/login", Cred::None, Some(body));
+        assert_eq!(a.status, 429, "{}", a.text);
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! The admin process: its own listener (never a data-plane port) serving `/healthz`, and, to
-//! operators (the admin token, or a signed-in user), `/readyz`, `/metrics`, and the
-//! `/admin/...` API over the store to every user as their role allows (see `admin::api`). Metrics are gathered from every worker over its abstract Unix socket and
-//! summed, so a scrape sees the whole gateway.
+//! The admin process: its own listener (never a data-plane port) serving `/healthz`, to
+//! operators (the admin token or an operator user) `/readyz` and `/metrics`, and the
+//! `/admin/...` API over the store to every user as their role allows (see `admin::api`).
+//! Metrics are gathered from every worker over its abstract Unix socket and summed, so a
+//! scrape sees the whole gateway.
 
 // The admin process serves no gateway request: clippy.toml's request-path rules are off here
 // (its store calls still run off the async threads, in `spawn_blocking`).
@@ -277,11 +278,13 @@ impl AdminApp {
         if is_api {
             return api::serve(&self.api, &token, session).await;
         }
-        // The gateway's health and metrics are the operators'.
-        match principal::authenticate(&self.api, &token, session).await {
-            Ok(p) if p.role == crate::store::Role::Operator => {}
-            Ok(_) => return json_error(403, "only operators may read this"),
-            Err(e) => return e.into_response(),
+        // The gateway's readiness and metrics are the operators'.
+        let allowed = match principal::authenticate(&self.api, &token, session).await {
+            Ok(who) => scope::authorize(&self.api, &who, scope::Access::Operator, &[]).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = allowed {
+            return e.into_response();
         }
         match path.as_str() {
             "/readyz" if self.board.all_workers_ready() => {

@@ -257,6 +257,16 @@ pub fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
         .flat_map(|e| e.methods.iter().map(move |m| (*m, e.path)))
 }
 
+/// Who may call each (method, path template): `public`, `signed_in`, `operator`,
+/// `tenant_member` or `tenant_admin` (operators may call every one).
+pub fn access() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    ENDPOINTS.iter().flat_map(|e| {
+        e.methods
+            .iter()
+            .map(move |m| (*m, e.path, e.access_for(m).label()))
+    })
+}
+
 /// The endpoint whose template matches the decoded segments after `/admin/`, its target and
 /// the path's parameters. Literal segments must be equal; a `{name}` takes any one segment.
 pub(super) fn route(segs: &[String]) -> Option<(&'static Endpoint, Resource, Vec<String>)> {

@@ -51,6 +51,19 @@ pub enum Owner {
     Filter,
 }
 
+impl Access {
+    /// Who may call, in the words of the OpenAPI document's `x-tollgate-access`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Public => "public",
+            Anyone => "signed_in",
+            Operator => "operator",
+            Tenant(Member, _) => "tenant_member",
+            Tenant(Admin, _) => "tenant_admin",
+        }
+    }
+}
+
 /// What `authorize` allows: everything, or one tenant's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {

@@ -84,6 +84,22 @@ fn it_has_exactly_the_endpoints_of_the_admin_router() {
     );
 }
 
+/// Each operation says who may call it (`x-tollgate-access`), as the router's table does.
+#[test]
+fn every_operation_says_who_may_call_it_as_the_router_does() {
+    let d = doc();
+    let mut wrong = Vec::new();
+    for (method, path, who) in tollgate::admin::routes::access() {
+        let documented = &d["paths"][path][method.to_lowercase()]["x-tollgate-access"];
+        if documented != who {
+            wrong.push(format!(
+                "{method} {path}: documented {documented}, served as {who}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 /// A documented path with each `{parameter}` filled in with a value no entity has.
 fn concrete(template: &str) -> String {
     template

@@ -1,7 +1,8 @@
-//! The admin process: its own listener (never a data-plane port) serving `/healthz`, and, behind
-//! the bearer token, `/readyz`, `/metrics` and the `/admin/...` API over the store (see
-//! `admin::api`). Metrics are gathered from every worker over its abstract Unix socket and
-//! summed, so a scrape sees the whole gateway.
+//! The admin process: its own listener (never a data-plane port) serving `/healthz`, to
+//! operators (the admin token or an operator user) `/readyz` and `/metrics`, and the
+//! `/admin/...` API over the store to every user as their role allows (see `admin::api`).
+//! Metrics are gathered from every worker over its abstract Unix socket and summed, so a
+//! scrape sees the whole gateway.
 
 // The admin process serves no gateway request: clippy.toml's request-path rules are off here
 // (its store calls still run off the async threads, in `spawn_blocking`).
@@ -14,11 +15,17 @@ mod directory;
 pub mod error;
 mod guard;
 mod inspect;
+pub mod password;
 mod plans;
+mod principal;
 mod prompts;
 mod request;
 pub mod routes;
+mod scope;
+mod session;
 mod shared;
+mod throttle;
+mod users;
 pub mod views;
 
 use crate::config::Config;
@@ -188,37 +195,7 @@ pub(crate) fn json_error(status: u16, message: &str) -> Response<Vec<u8>> {
     reply(status, "application/json", body.to_string())
 }
 
-/// Compares in time that depends only on the length, not on where the first difference is.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl AdminApp {
-    /// The 401 to answer with when the request does not carry the admin token.
-    fn refusal(&self, session: &ServerSession) -> Option<Response<Vec<u8>>> {
-        let token = self.token.load();
-        if token.is_empty() {
-            return Some(json_error(
-                401,
-                "admin.token is not set; set it (e.g. TOLLGATE_ADMIN_TOKEN) and reload",
-            ));
-        }
-        let given = session
-            .req_header()
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::auth::directory::bearer);
-        match given {
-            Some(g) if same_secret(g.as_bytes(), token.expose().as_bytes()) => None,
-            Some(_) => Some(json_error(401, "wrong admin token")),
-            None => Some(json_error(
-                401,
-                "missing admin token: send Authorization: Bearer <token>",
-            )),
-        }
-    }
-
     async fn metrics(&self) -> String {
         let master = self.board.master_pid.load(Relaxed);
         let workers = self.board.workers.load(Relaxed) as usize;
@@ -331,11 +308,17 @@ impl AdminApp {
         if !is_api && !matches!(path.as_str(), "/readyz" | "/metrics") {
             return json_error(404, &format!("no admin endpoint {path}"));
         }
-        if let Some(resp) = self.refusal(session) {
-            return resp;
-        }
+        let token = self.token.load();
         if is_api {
-            return api::serve(&self.api, session).await;
+            return api::serve(&self.api, &token, session).await;
+        }
+        // The gateway's readiness and metrics are the operators'.
+        let allowed = match principal::authenticate(&self.api, &token, session).await {
+            Ok(who) => scope::authorize(&self.api, &who, scope::Access::Operator, &[]).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = allowed {
+            return e.into_response();
         }
         match path.as_str() {
             "/readyz" if self.board.all_workers_ready() => {

@@ -115,7 +115,9 @@ pub fn run(path: PathBuf, config: Config) -> i32 {
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     // Opened, migrated and seeded here, then closed: each child opens its own connection
     // after the fork (an SQLite connection must not cross one).
-    if let Err(e) = seed_store(config.store.as_ref(), &config.tenants, true) {
+    if let Err(e) = seed_store(config.store.as_ref(), &config.tenants, true)
+        .and_then(|()| bootstrap_operator(&config))
+    {
         eprintln!("tollgate: {e}");
         return 1;
     }
@@ -443,6 +445,11 @@ impl Master {
             notify::send("READY=1");
             return;
         }
+        if let Err(e) = bootstrap_operator(&new) {
+            tracing::error!("reload refused, the running configuration stays: {e}");
+            notify::send("READY=1");
+            return;
+        }
         warn_expiring(&new);
         let fixed = restart_only_changes(&self.config, &new);
         if !fixed.is_empty() {
@@ -513,8 +520,8 @@ fn keep_start_settings(running: &Config, new: Config) -> Config {
     kept.admin = match (&running.admin, kept.admin.take()) {
         (Some(old), Some(new)) => Some(config::AdminSettings {
             listen: old.listen,
-            token: new.token,
             tls: old.tls,
+            ..new
         }),
         (old, _) => old.clone(),
     };
@@ -597,6 +604,39 @@ fn seed_store(
     store
         .apply_seed(tenants)
         .map_err(|e| format!("store {}: {e}", settings.path.display()))
+}
+
+/// Makes `[admin] bootstrap_operator` in the store unless a user has its name (an existing
+/// user's password is never changed from here). Hashing takes a moment, only when it is made.
+fn bootstrap_operator(config: &Config) -> Result<(), String> {
+    let Some((name, password)) = config
+        .admin
+        .as_ref()
+        .and_then(|a| a.users.bootstrap.as_ref())
+    else {
+        return Ok(());
+    };
+    let Some(settings) = &config.store else {
+        return Err("admin.bootstrap_operator: users live in the store; configure [store]".into());
+    };
+    let fail = |e: crate::store::StoreError| format!("store {}: {e}", settings.path.display());
+    let store = crate::store::Store::open(&settings.path).map_err(fail)?;
+    if store.find_user(name).map_err(fail)?.is_some() {
+        return Ok(());
+    }
+    let hash = crate::admin::password::hash_blocking(password.expose())
+        .map_err(|e| format!("admin.bootstrap_operator: {e}"))?;
+    let user = crate::store::NewUser {
+        name: name.clone(),
+        email: String::new(),
+        role: crate::store::Role::Operator,
+        tenant: None,
+        password_hash: config::Secret::new(hash),
+    };
+    if store.ensure_user(&user).map_err(fail)? {
+        tracing::info!("admin: made the bootstrap operator {name:?}");
+    }
+    Ok(())
 }
 
 fn send(pid: i32, sig: libc::c_int) {

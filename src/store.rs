@@ -1,6 +1,7 @@
 //! The control-plane store: tenants, apps, API keys, subscriptions, API lifecycle overrides,
 //! tenants' provider credentials, plans and limit attachments, prompt APIs made through the
-//! admin API, and the audit trail, in one SQLite file (WAL mode, so the workers read while the
+//! admin API, users of the admin API with their sessions and personal tokens, and the audit
+//! trail, in one SQLite file (WAL mode, so the workers read while the
 //! admin process writes).
 //!
 //! Everything here is synchronous: callers run it off the request path (`spawn_blocking`, a
@@ -17,10 +18,12 @@ pub mod migrations;
 mod prompts;
 pub mod rows;
 mod seed;
+mod sessions;
 mod subscriptions;
 mod tenants;
 #[cfg(test)]
 mod tests;
+mod users;
 
 pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
 pub use limits::Override;
@@ -29,8 +32,10 @@ pub use rows::{
     ApiStateRow, AppRow, AttachmentRow, AuditRow, CredentialRow, KeyRow, Origin, Rows, SubState,
     SubscriptionRow, TenantRow,
 };
+pub use sessions::{SessionRow, TokenRow, TOKEN_PREFIX};
 pub use subscriptions::{SubDecision, SubscriptionFilter};
 pub use tenants::AppPatch;
+pub use users::{NewUser, Role, UserPatch, UserRow};
 
 use crate::config::valid_name;
 use migrations::MigrateError;
@@ -318,14 +323,35 @@ impl Store {
         actor: &Actor,
         f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
     ) -> Result<T> {
+        self.change(actor, true, f)
+    }
+
+    /// `mutate` for what the data plane does not read (users, their tokens): audited, but the
+    /// generation stays, so no worker reloads for it.
+    pub(crate) fn mutate_private<T>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
+    ) -> Result<T> {
+        self.change(actor, false, f)
+    }
+
+    fn change<T>(
+        &self,
+        actor: &Actor,
+        bump: bool,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Change>)>,
+    ) -> Result<T> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let (value, change) = f(&tx)?;
         if let Some(change) = change {
             audit::record(&tx, actor, &change)?;
-            tx.execute(
-                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
-                [],
-            )?;
+            if bump {
+                tx.execute(
+                    "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                    [],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(value)

@@ -1,12 +1,15 @@
-//! The `/admin/...` REST API: parses a request, matches it against `routes` and dispatches it
-//! to the handler of its endpoint (`directory`, `plans`, `inspect`, `access`).
+//! The `/admin/...` REST API: parses a request, matches it against `routes`, authenticates the
+//! caller (`principal`), authorizes the call (`scope`, from the route table) and dispatches it
+//! to the handler of its endpoint (`directory`, `plans`, `inspect`, `access`, `users`...).
 
 use super::error::AdminError;
+use super::principal::authenticate;
 use super::request::{self, read_body};
 use super::routes::{route, Resource};
+use super::scope::{self, Access};
 use super::shared::{Answer, Call, Shared};
-use super::{access, calls, directory, inspect, plans, prompts};
-use crate::store::Actor;
+use super::{access, calls, directory, inspect, plans, prompts, session, users};
+use crate::config::Secret;
 use http::Response;
 use pingora::protocols::http::ServerSession;
 use std::sync::Arc;
@@ -14,9 +17,14 @@ use std::sync::Arc;
 /// The OpenAPI 3.1 document of this API.
 const OPENAPI: &str = include_str!("openapi.json");
 
-/// Answers one `/admin/...` request (the token was checked already).
-pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Response<Vec<u8>> {
-    match handle(shared, session).await {
+/// Answers one `/admin/...` request: finds the endpoint, who is calling (`principal`), whether
+/// they may (`scope`), then runs its handler.
+pub async fn serve(
+    shared: &Arc<Shared>,
+    admin_token: &Secret,
+    session: &mut ServerSession,
+) -> Response<Vec<u8>> {
+    match handle(shared, admin_token, session).await {
         Ok(resp) => resp,
         Err(e) => {
             if matches!(e, AdminError::TooLarge { .. }) {
@@ -28,49 +36,57 @@ pub async fn serve(shared: &Arc<Shared>, session: &mut ServerSession) -> Respons
     }
 }
 
-async fn handle(shared: &Arc<Shared>, session: &mut ServerSession) -> Answer {
+async fn handle(shared: &Arc<Shared>, admin_token: &Secret, session: &mut ServerSession) -> Answer {
     let head = session.req_header();
     let path = head.uri.path().to_string();
     let method = head.method.as_str().to_string();
-    let query = request::query(head.uri.query());
-    let actor = actor(session)?;
+    let mut query = request::query(head.uri.query());
     let segs: Vec<String> = path
         .trim_start_matches("/admin")
         .trim_matches('/')
         .split('/')
         .map(request::decode)
         .collect();
-    let (endpoint, target) =
-        route(&segs).ok_or_else(|| AdminError::NotFound(format!("no admin endpoint {path}")))?;
+    let routed = route(&segs);
+    let public = routed.as_ref().is_some_and(|(e, _, _)| {
+        e.methods.contains(&method.as_str()) && e.access_for(&method) == Access::Public
+    });
+    // Only a caller with a credential learns which paths and methods exist.
+    let who = match public {
+        true => None,
+        false => Some(authenticate(shared, admin_token, session).await?),
+    };
+    let (endpoint, target, params) =
+        routed.ok_or_else(|| AdminError::NotFound(format!("no admin endpoint {path}")))?;
     if !endpoint.methods.contains(&method.as_str()) {
         return Err(AdminError::MethodNotAllowed {
             method,
             allowed: endpoint.methods,
         });
     }
-    let body = read_body(session).await?;
-    let call = Call { query, body, actor };
-    dispatch(shared, &method, target, call).await
-}
-
-/// The audit actor: `X-Tollgate-Actor` (default "admin") and the client address.
-fn actor(session: &ServerSession) -> Result<Actor, AdminError> {
-    let name = match session.req_header().headers.get("x-tollgate-actor") {
-        None => "admin".to_string(),
-        Some(v) => {
-            let text = v.to_str().unwrap_or("").trim();
-            if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
-                return Err(AdminError::BadRequest(
-                    "X-Tollgate-Actor: give a name of 1 to 128 printable characters".into(),
-                ));
-            }
-            text.to_string()
-        }
+    let Some(who) = who else {
+        let remote = session.client_addr().map(|a| a.to_string());
+        let body = read_body(session).await?;
+        return match target {
+            Resource::Login => session::login(shared, body, remote).await,
+            _ => Err(AdminError::Internal(format!(
+                "{path} has no public handler"
+            ))),
+        };
     };
-    Ok(Actor::new(
-        name,
-        session.client_addr().map(|a| a.to_string()),
-    ))
+    let access = endpoint.access_for(&method);
+    who.check_csrf(&method, session)?;
+    let grant = scope::authorize(shared, &who, access, &params).await?;
+    let target = scope::confine(&grant, access, target, &mut query)?;
+    let body = read_body(session).await?;
+    let call = Call {
+        query,
+        body,
+        actor: who.actor(),
+        who,
+        grant,
+    };
+    dispatch(shared, &method, target, call).await
 }
 
 async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Call) -> Answer {
@@ -126,6 +142,16 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Ca
         ("GET", Resource::Prompt(n)) => prompts::show(shared, call, n).await,
         ("PUT", Resource::Prompt(n)) => prompts::update(shared, call, n).await,
         ("DELETE", Resource::Prompt(n)) => prompts::delete(shared, call, n).await,
+        ("POST", Resource::Logout) => session::logout(shared, call).await,
+        ("GET", Resource::Me) => session::me(shared, call).await,
+        ("GET", Resource::MyTokens) => session::list_tokens(shared, call).await,
+        ("POST", Resource::MyTokens) => session::create_token(shared, call).await,
+        ("DELETE", Resource::MyToken(id)) => session::revoke_token(shared, call, id).await,
+        ("GET", Resource::Users) => users::list(shared, call).await,
+        ("POST", Resource::Users) => users::create(shared, call).await,
+        ("GET", Resource::User(n)) => users::get(shared, n).await,
+        ("PATCH", Resource::User(n)) => users::update(shared, call, n).await,
+        ("DELETE", Resource::User(n)) => users::delete(shared, call, n).await,
         // Only if `routes::ENDPOINTS` lists a method that is not served here.
         (m, _) => Err(AdminError::Internal(format!(
             "{m} is listed for this path but has no handler"

@@ -9,9 +9,16 @@ pub enum AdminError {
     /// A malformed body, field or query parameter; the message names it.
     #[error("{0}")]
     BadRequest(String),
-    /// The entity exists but the tenant may not use it (an API's visibility).
+    /// No credential, or one that is wrong, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The entity exists but the tenant may not use it (an API's visibility), or the caller's
+    /// role does not reach it, or a state change lacks its CSRF token.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many sign-in attempts: try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyAttempts { message: String, retry_after: i64 },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -65,7 +72,9 @@ impl AdminError {
     pub fn status(&self) -> u16 {
         match self {
             AdminError::BadRequest(_) => 400,
+            AdminError::Unauthorized(_) => 401,
             AdminError::Forbidden(_) => 403,
+            AdminError::TooManyAttempts { .. } => 429,
             AdminError::NotFound(_) => 404,
             AdminError::Conflict(_) => 409,
             AdminError::MethodNotAllowed { .. } => 405,
@@ -99,6 +108,10 @@ impl AdminError {
             if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
                 resp.headers_mut().insert(http::header::ALLOW, v);
             }
+        }
+        if let AdminError::TooManyAttempts { retry_after, .. } = &self {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, (*retry_after).max(1).into());
         }
         resp
     }

@@ -3,7 +3,7 @@
 
 use super::error::AdminError;
 use super::Tables;
-use crate::config::Config;
+use crate::config::{Config, UserSettings};
 use crate::limits::redis::RedisLink;
 use crate::store::{Actor, Store};
 use crate::telemetry::calls::SqliteCalls;
@@ -33,6 +33,8 @@ pub struct Shared {
     redis: Mutex<Option<Arc<RedisLink>>>,
     /// The call store's connection, opened on first use (and again after a failure).
     calls: Mutex<Option<SqliteCalls>>,
+    /// Sign-in attempts per client address.
+    pub logins: super::throttle::Throttle,
 }
 
 impl Shared {
@@ -45,7 +47,16 @@ impl Shared {
             tables,
             redis: Mutex::new(None),
             calls: Mutex::new(None),
+            logins: Default::default(),
         })
+    }
+
+    /// How users sign in, as the current configuration says.
+    pub fn user_settings(&self) -> UserSettings {
+        match &self.config.load().admin {
+            Some(a) => a.users.clone(),
+            None => UserSettings::default(),
+        }
     }
 
     /// The link to the current `[redis]`, waiting (up to its connect timeout) for a first
@@ -144,11 +155,15 @@ where
         .map_err(|e| AdminError::Internal(format!("a store call failed: {e}")))?
 }
 
-/// One admin request, parsed.
+/// One admin request, parsed and authorized.
 pub struct Call {
     pub query: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub actor: Actor,
+    /// Who is calling.
+    pub who: super::principal::Principal,
+    /// What `scope::authorize` allowed: everything, or one tenant.
+    pub grant: super::scope::Grant,
 }
 
 /// A JSON answer.

@@ -24,18 +24,34 @@ pub struct NewKey {
 
 /// Makes a key from the operating system's random source.
 pub fn generate() -> Result<NewKey, getrandom::Error> {
+    generate_with(PREFIX)
+}
+
+/// Makes a token of the same shape with another prefix (`tgu_` for the admin's personal
+/// tokens), so neither kind can be mistaken for the other.
+pub fn generate_with(prefix: &str) -> Result<NewKey, getrandom::Error> {
     let public_id = random_text(ID_ALPHABET, PUBLIC_ID_LEN)?;
-    let secret = random_text(SECRET_ALPHABET, SECRET_LEN)?;
+    let secret = random_secret()?;
     Ok(NewKey {
-        full: format!("{PREFIX}{public_id}_{secret}"),
+        full: format!("{prefix}{public_id}_{secret}"),
         hash: hash_secret(&secret),
         public_id,
     })
 }
 
+/// A random secret of `SECRET_LEN` characters (about 190 bits), e.g. a session id.
+pub fn random_secret() -> Result<String, getrandom::Error> {
+    random_text(SECRET_ALPHABET, SECRET_LEN)
+}
+
 /// Splits a presented key into its public id and secret; `None` when it is not in the format.
 pub fn parse(key: &str) -> Option<(&str, &str)> {
-    let rest = key.strip_prefix(PREFIX)?;
+    parse_with(PREFIX, key)
+}
+
+/// `parse` for a token made by `generate_with(prefix)`.
+pub fn parse_with<'a>(prefix: &str, key: &'a str) -> Option<(&'a str, &'a str)> {
+    let rest = key.strip_prefix(prefix)?;
     let (id, secret) = rest.split_once('_')?;
     (is_public_id(id) && secret.len() == SECRET_LEN).then_some((id, secret))
 }

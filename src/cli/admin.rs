@@ -5,9 +5,11 @@
 mod pretty;
 mod prompts;
 mod request;
+mod users;
 
 pub use prompts::PromptsCommand;
 pub use request::{call, ApiCall};
+pub use users::{TokensCommand, UsersCommand};
 
 use super::http::{AdminClient, Request, Response};
 use super::secret;
@@ -28,14 +30,15 @@ const CONNECTION: &str = "Connection";
 #[command(
     after_help = "The admin API is found with --url, else TOLLGATE_ADMIN_URL, else the \
 [admin] listen address of the configuration file (https with [admin] tls = true); its token \
-with --token, else TOLLGATE_ADMIN_TOKEN, else [admin] token. Prefer the variable to --token: other users of the \
-machine can see a command line."
+with --token, else TOLLGATE_ADMIN_TOKEN, else [admin] token. The token is the admin token or a \
+personal token (`tollgate admin tokens create`), with which the audit log names you. Prefer the \
+variable to --token: other users of the machine can see a command line."
 )]
 pub struct AdminArgs {
     /// The admin API, e.g. http://127.0.0.1:9090.
     #[arg(long, global = true, value_name = "URL", help_heading = CONNECTION)]
     pub url: Option<String>,
-    /// The admin bearer token.
+    /// The admin token, or your personal token (tgu_...).
     #[arg(long, global = true, value_name = "TOKEN", help_heading = CONNECTION)]
     pub token: Option<String>,
     /// For an https admin URL: the PEM file of CAs its certificate must chain to [default:
@@ -52,7 +55,8 @@ pub struct AdminArgs {
         help_heading = CONNECTION
     )]
     pub config: PathBuf,
-    /// Who is acting, for the audit log [default: $TOLLGATE_ADMIN_ACTOR, else $USER].
+    /// Who is acting, noted in the audit log beside `admin-token` when the admin token is used
+    /// (a personal token names its user itself) [default: $TOLLGATE_ADMIN_ACTOR, else $USER].
     #[arg(long, global = true, value_name = "NAME", help_heading = CONNECTION)]
     pub actor: Option<String>,
     /// How long to wait to connect, and for each read of the answer.
@@ -87,6 +91,14 @@ pub enum AdminCommand {
     /// delete.
     #[command(subcommand)]
     Prompts(PromptsCommand),
+    /// Users of the admin API and the console: operators, tenant admins and developers.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Your personal tokens, for this CLI (--token or TOLLGATE_ADMIN_TOKEN).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Who the token you use stands for: your user, role and tenant.
+    Me,
     /// Limits: the configured ones, a bucket's state and reset, the most refused buckets,
     /// and limits attached to tenants and apps.
     #[command(subcommand)]

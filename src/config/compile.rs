@@ -19,6 +19,7 @@ mod upstreams;
 use super::problem::{key, Issue, Seg};
 use super::schema::{self, FileConfig};
 use crate::base::shm::MAX_WORKERS;
+use api::valid_name;
 pub use api::{
     AppSeed, Approval, AuthMode, KeySeed, Lifecycle, StoreSettings, TenantSeed, Visibility,
 };
@@ -101,6 +102,21 @@ pub struct AdminSettings {
     pub token: Secret,
     /// Over TLS, with the certificates of `[tls]` (restart to change).
     pub tls: bool,
+    pub users: UserSettings,
+}
+
+/// How users sign in to the admin API (the `[admin]` keys about users).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSettings {
+    /// The operator made at start when no user has its name: (name, password).
+    pub bootstrap: Option<(String, Secret)>,
+    pub session_ttl: Duration,
+    pub session_idle: Duration,
+    /// Whether the session cookie says `Secure`; an HTTPS admin listener turns it on.
+    pub secure_cookies: bool,
+    pub max_failures: u32,
+    pub lockout: Duration,
+    pub per_ip_per_minute: u32,
 }
 
 /// A secret from the configuration; it never shows in logs or debug output.
@@ -271,6 +287,13 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
         }
     }
     let store = file.store.as_ref().map(|s| api::compile_store(s, &mut ck));
+    if store.is_none() && admin.as_ref().is_some_and(|a| a.users.bootstrap.is_some()) {
+        ck.at(
+            &[key("admin")],
+            &["bootstrap_operator"],
+            "users live in the store: add a [store] section".to_string(),
+        );
+    }
     let mcp = file
         .mcp
         .as_ref()
@@ -485,8 +508,75 @@ fn compile_admin(
         listen,
         token: Secret::new(a.token.clone()),
         tls: a.tls,
+        users: compile_users(a, ck),
     })
 }
+
+fn compile_users(a: &schema::AdminSection, ck: &mut Checker) -> UserSettings {
+    let base = [key("admin")];
+    let bootstrap = a.bootstrap_operator.as_ref().and_then(|b| {
+        let at = ["bootstrap_operator"];
+        if !valid_name(&b.name) {
+            ck.at(
+                &base,
+                &at,
+                format!("name {:?}: use 1 to 64 of a-z, 0-9, '-' and '_'", b.name),
+            );
+            return None;
+        }
+        if b.password.chars().count() < MIN_PASSWORD {
+            ck.at(
+                &base,
+                &at,
+                format!("password: at least {MIN_PASSWORD} characters"),
+            );
+            return None;
+        }
+        Some((b.name.clone(), Secret::new(b.password.clone())))
+    });
+    for (name, d) in [
+        ("session_ttl", a.session_ttl.0),
+        ("session_idle", a.session_idle.0),
+    ] {
+        if d.is_zero() {
+            ck.at(&base, &[name], "give a duration longer than 0s".to_string());
+        }
+    }
+    if a.login_max_failures == 0 {
+        ck.at(&base, &["login_max_failures"], "at least 1".to_string());
+    }
+    if a.login_per_ip == 0 {
+        ck.at(&base, &["login_per_ip"], "at least 1".to_string());
+    }
+    UserSettings {
+        bootstrap,
+        session_ttl: a.session_ttl.0,
+        session_idle: a.session_idle.0,
+        // A cookie of an HTTPS admin listener never travels in clear.
+        secure_cookies: a.secure_cookies || a.tls,
+        max_failures: a.login_max_failures,
+        lockout: a.login_lockout.0,
+        per_ip_per_minute: a.login_per_ip,
+    }
+}
+
+impl Default for UserSettings {
+    /// The schema's defaults.
+    fn default() -> Self {
+        UserSettings {
+            bootstrap: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(30 * 60),
+            secure_cookies: false,
+            max_failures: 5,
+            lockout: Duration::from_secs(15 * 60),
+            per_ip_per_minute: 30,
+        }
+    }
+}
+
+/// The shortest password a user may have.
+pub const MIN_PASSWORD: usize = 12;
 
 fn compile_log(l: &schema::LogSection, ck: &mut Checker) -> LogSettings {
     let access = match l.access.as_str() {

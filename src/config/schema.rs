@@ -131,6 +131,51 @@ pub struct AdminSection {
     /// Serve the admin API over TLS, with the certificates of `[tls]`.
     #[serde(default)]
     pub tls: bool,
+    // Users' sign-in (see README, "Users and roles").
+    /// An operator made at start when no user has its name.
+    pub bootstrap_operator: Option<BootstrapOperator>,
+    /// How long a session lasts at most.
+    #[serde(default = "twelve_hours")]
+    pub session_ttl: Dur,
+    /// A session unused for this long ends.
+    #[serde(default = "thirty_minutes")]
+    pub session_idle: Dur,
+    /// Mark the session cookie `Secure` (the browser sends it over HTTPS only).
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// Wrong passwords in a row before a user is locked out.
+    #[serde(default = "five")]
+    pub login_max_failures: u32,
+    /// How long a locked-out user waits.
+    #[serde(default = "fifteen_minutes")]
+    pub login_lockout: Dur,
+    /// Sign-in attempts one client address may make per minute.
+    #[serde(default = "thirty")]
+    pub login_per_ip: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapOperator {
+    pub name: String,
+    /// Write it as `"${VAR}"`: a password does not belong in a file.
+    pub password: String,
+}
+
+fn twelve_hours() -> Dur {
+    Dur(Duration::from_secs(12 * 3600))
+}
+fn thirty_minutes() -> Dur {
+    Dur(Duration::from_secs(30 * 60))
+}
+fn fifteen_minutes() -> Dur {
+    Dur(Duration::from_secs(15 * 60))
+}
+fn five() -> u32 {
+    5
+}
+fn thirty() -> u32 {
+    30
 }
 
 #[derive(Debug, Deserialize)]

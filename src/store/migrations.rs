@@ -115,6 +115,45 @@ CREATE TABLE prompts (
     PRIMARY KEY (name, version)
 );
 "#,
+    // 4: users of the admin API and the console, their sessions and personal tokens. An
+    // operator has no tenant; a tenant member has one and goes with it. Only hashes of
+    // passwords (Argon2id PHC strings), session ids and token secrets are kept.
+    r#"
+CREATE TABLE users (
+    name          TEXT PRIMARY KEY,
+    email         TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('operator', 'tenant_admin', 'tenant_developer')),
+    tenant        TEXT REFERENCES tenants (name) ON DELETE CASCADE,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    last_login    INTEGER,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until  INTEGER,
+    CHECK ((role = 'operator') = (tenant IS NULL))
+);
+CREATE INDEX users_by_tenant ON users (tenant);
+
+CREATE TABLE sessions (
+    id_hash    BLOB PRIMARY KEY,
+    user       TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user);
+
+CREATE TABLE user_tokens (
+    public_id   TEXT PRIMARY KEY,
+    user        TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    name        TEXT NOT NULL DEFAULT '',
+    secret_hash BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    last_used   INTEGER
+);
+CREATE INDEX user_tokens_by_user ON user_tokens (user);
+"#,
 ];
 
 /// What `migrate` found: the schema version the file had before, and the one it has now.

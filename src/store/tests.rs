@@ -8,6 +8,7 @@ mod plans;
 mod reads;
 mod seed;
 mod subscriptions;
+mod users;
 
 use super::*;
 use crate::base::api_key::hash_secret;

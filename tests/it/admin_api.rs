@@ -681,7 +681,7 @@ fn the_audit_trail_says_who_did_what_and_when() {
     let gw = &s.gw;
     let before = std::time::SystemTime::now();
     tenant_with_app(gw, "acme", "web");
-    // Without X-Tollgate-Actor the actor is "admin".
+    // The admin token is audited as "admin-token", with X-Tollgate-Actor's claim beside it.
     let url = format!("http://127.0.0.1:{}/admin/tenants/acme", gw.admin_port);
     let r = client()
         .patch(url)
@@ -698,8 +698,8 @@ fn the_audit_trail_says_who_did_what_and_when() {
         actions,
         ["tenant.update", "app.create", "tenant.create", "seed.apply"]
     );
-    assert_eq!(rows[0]["actor"], "admin");
-    assert_eq!(rows[1]["actor"], "alice");
+    assert_eq!(rows[0]["actor"], "admin-token");
+    assert_eq!(rows[1]["actor"], "admin-token (alice)");
     assert_eq!(rows[3]["actor"], "config");
     assert_eq!(rows[0]["target"], "tenant:acme");
     assert_eq!(rows[1]["target"], "app:acme/web");

@@ -274,7 +274,7 @@ fn an_operator_manages_tenants_keys_subscriptions_and_apis() {
         );
     }
     assert_eq!(audit[0]["action"], "key.revoke", "newest first");
-    assert_eq!(audit[0]["actor"], "e2e");
+    assert_eq!(audit[0]["actor"], "admin-token (e2e)");
     assert!(
         !audit.to_string().contains(&full),
         "the audit log holds no key"
@@ -346,4 +346,70 @@ fn a_provider_key_on_the_command_line_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
+}
+
+/// A user made from the command line (the password piped in), then the CLI run with their
+/// personal token: `me` names them, and so does the audit trail, whatever `--actor` says.
+#[test]
+fn users_and_personal_tokens_from_the_command_line() {
+    let gw = gateway();
+    let password = "cli-made-password-42";
+    let user = ok_with(
+        &gw,
+        &["users", "create", "ann", "--role", "operator"],
+        Some(&format!("{password}\n")),
+    );
+    assert_eq!(
+        (user["name"].as_str(), user["role"].as_str()),
+        (Some("ann"), Some("operator"))
+    );
+    // Sign in over HTTP and make the first personal token, as the README says.
+    let url = |p: &str| format!("http://127.0.0.1:{}{p}", gw.admin_port);
+    let r = common::client()
+        .post(url("/admin/login"))
+        .body(serde_json::json!({"name": "ann", "password": password}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = r.json::<Value>().unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let made: Value = common::client()
+        .post(url("/admin/me/tokens"))
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .body("{}")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    let me = ok(&gw, &["--token", &token, "me"]);
+    assert_eq!(
+        (me["name"].as_str(), me["via"].as_str()),
+        (Some("ann"), Some("token"))
+    );
+    let more = ok(
+        &gw,
+        &["--token", &token, "tokens", "create", "--name", "laptop"],
+    );
+    assert!(more["token"].as_str().unwrap().starts_with("tgu_"));
+    let list = ok(&gw, &["--token", &token, "tokens", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains(&token));
+    ok(&gw, &["--token", &token, "tenants", "create", "t1"]);
+    let audit = ok(&gw, &["audit", "--action", "tenant.create"]);
+    assert_eq!(audit[0]["actor"], "ann", "the token's user, not --actor");
+    let users = ok(&gw, &["users", "list"]);
+    assert_eq!(names(&users, "name"), ["ann"]);
+    assert!(!users.to_string().contains(password));
+    assert!(!gw.stderr().contains(password) && !gw.stderr().contains(&token));
 }

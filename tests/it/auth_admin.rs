@@ -341,7 +341,7 @@ fn a_tenants_own_provider_key_serves_that_tenant_only_and_is_never_shown() {
         .iter()
         .find(|a| a["action"] == "credential.put")
         .expect("credential.put in the audit trail");
-    assert_eq!(put["actor"], "alice");
+    assert_eq!(put["actor"], "admin-token (alice)");
 
     ok(&gw, "DELETE", "/admin/tenants/acme/credentials/oai", None);
     wait_for("the gateway's key again", Duration::from_secs(5), || {

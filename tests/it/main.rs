@@ -45,5 +45,6 @@ mod sdk;
 mod systemd;
 mod tls_edge;
 mod tls_listen;
+mod users;
 mod validate;
 mod websocket;

@@ -45,14 +45,25 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value, &Value)> {
 }
 
 #[test]
-fn it_is_openapi_3_1_with_a_bearer_scheme() {
+fn it_is_openapi_3_1_with_bearer_and_cookie_schemes() {
     let d = doc();
     assert!(d["openapi"].as_str().unwrap().starts_with("3.1."));
     assert!(d["info"]["title"].is_string() && d["info"]["version"].is_string());
     let bearer = &d["components"]["securitySchemes"]["bearer"];
     assert_eq!(bearer["type"], "http");
     assert_eq!(bearer["scheme"], "bearer");
-    assert_eq!(d["security"], serde_json::json!([{"bearer": []}]));
+    let cookie = &d["components"]["securitySchemes"]["cookie"];
+    assert_eq!(cookie["in"], "cookie");
+    assert_eq!(cookie["name"], "tollgate_session");
+    assert_eq!(
+        d["security"],
+        serde_json::json!([{"bearer": []}, {"cookie": []}])
+    );
+    // Signing in is the one operation that needs no credential.
+    assert_eq!(
+        d["paths"]["/admin/login"]["post"]["security"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -71,6 +82,22 @@ fn it_has_exactly_the_endpoints_of_the_admin_router() {
         missing.is_empty() && extra.is_empty(),
         "served but not documented {missing:?}, documented but not routed {extra:?}"
     );
+}
+
+/// Each operation says who may call it (`x-tollgate-access`), as the router's table does.
+#[test]
+fn every_operation_says_who_may_call_it_as_the_router_does() {
+    let d = doc();
+    let mut wrong = Vec::new();
+    for (method, path, who) in tollgate::admin::routes::access() {
+        let documented = &d["paths"][path][method.to_lowercase()]["x-tollgate-access"];
+        if documented != who {
+            wrong.push(format!(
+                "{method} {path}: documented {documented}, served as {who}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 /// A documented path with each `{parameter}` filled in with a value no entity has.

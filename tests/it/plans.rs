@@ -494,7 +494,7 @@ fn a_bucket_is_inspected_reset_and_listed_among_the_most_refused() {
     assert_eq!(open(&gw), 200);
     let audit = ok(&gw, "GET", "/admin/audit?action=limit.reset", None);
     assert_eq!(audit[0]["target"], "limit:per-ip");
-    assert_eq!(audit[0]["actor"], "alice");
+    assert_eq!(audit[0]["actor"], "admin-token (alice)");
     let limits = ok(&gw, "GET", "/admin/limits", None);
     let pro = limits
         .as_array()

@@ -46,7 +46,7 @@ impl ApiCall {
         }
     }
 
-    fn note(mut self, note: impl Into<String>) -> ApiCall {
+    pub(super) fn note(mut self, note: impl Into<String>) -> ApiCall {
         self.note = Some(note.into());
         self
     }
@@ -66,6 +66,9 @@ pub fn call(
         AdminCommand::Subscriptions(c) => subscriptions(c),
         AdminCommand::Apis(c) => apis(c),
         AdminCommand::Prompts(c) => super::prompts::call(c)?,
+        AdminCommand::Users(c) => super::users::users(c, secret)?,
+        AdminCommand::Tokens(c) => super::users::tokens(c),
+        AdminCommand::Me => ApiCall::get("/admin/me".into()),
         AdminCommand::Limits(c) => limits(c),
         AdminCommand::Catalog { tenant } => ApiCall::get(format!(
             "/admin/catalog{}",
@@ -449,7 +452,7 @@ fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
 }
 
 /// `?a=1&b=2` of the parameters that are given, or nothing.
-fn query(params: &[(&str, Option<String>)]) -> String {
+pub(super) fn query(params: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = params
         .iter()
         .filter_map(|(k, v)| Some(format!("{k}={}", seg(v.as_deref()?))))

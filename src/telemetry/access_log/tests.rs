@@ -218,7 +218,7 @@ fn a_quiet_threads_line_is_not_held_back_by_a_busy_one() {
     .unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let busy = {
-        let (log, stop) = (log.clone(), stop.clone());
+        let (log, stop, stats) = (log.clone(), stop.clone(), stats.clone());
         std::thread::spawn(move || {
             while !stop.load(Relaxed) {
                 write(&log, &record("busy"));

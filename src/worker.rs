@@ -9,7 +9,7 @@
 use crate::config::{self, Config};
 use crate::limits::gate::Gate;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
-use crate::proxy::connection::{ConnectionLimits, GuardedApp};
+use crate::proxy::connection::{ConnectionLimits, GuardedApp, TlsListeners};
 use crate::proxy::ctx::RequestIds;
 use crate::proxy::http2;
 use crate::proxy::redirect::RedirectHttps;
@@ -219,24 +219,25 @@ fn data_plane(
             header_timeout: server_cfg.header_timeout,
             h2c,
         };
-        let app = GuardedApp::new(http, limits, registry.connections.clone());
+        // TLS listeners are added as TCP ones: the connection layer makes their handshake.
+        let mut tls = TlsListeners::default();
+        for listener in listeners.iter().filter(|l| l.tls.is_some()) {
+            match state.tls.settings(listener) {
+                Ok(settings) => tls.add(listener.addr, settings.build()),
+                Err(e) => {
+                    let addr = listener.addr;
+                    tracing::error!("worker {slot}: cannot listen with TLS on {addr}: {e}");
+                    std::process::exit(3);
+                }
+            }
+        }
+        let app = GuardedApp::new(http, limits, registry.connections.clone()).with_tls(tls);
         let name = if h2c { "tollgate-h2c" } else { "tollgate" };
         let mut proxy = pingora::services::listening::Service::new(name.into(), app);
         for listener in listeners {
             let mut opts = TcpSocketOptions::default();
             opts.so_reuseport = Some(true);
-            let addr = listener.addr.to_string();
-            if listener.tls.is_none() {
-                proxy.add_tcp_with_settings(&addr, opts);
-                continue;
-            }
-            match state.tls.settings(listener) {
-                Ok(tls) => proxy.add_tls_with_settings(&addr, Some(opts), tls),
-                Err(e) => {
-                    tracing::error!("worker {slot}: cannot listen with TLS on {addr}: {e}");
-                    std::process::exit(3);
-                }
-            }
+            proxy.add_tcp_with_settings(&listener.addr.to_string(), opts);
         }
         services.push(proxy);
     }

@@ -11,7 +11,8 @@
 //! end); bodies are bounded by Pingora's own per-read timeout (`body_timeout`).
 //!
 //! A connection accepted while the worker already holds `max_connections` is closed at once
-//! and counted, so descriptors stay available for the clients being served.
+//! and counted, so descriptors stay available for the clients being served. A TLS listener's
+//! handshake is made here too (`handshake`), under the cap and within `header_timeout`.
 //!
 //! An HTTP/2 connection (see `http2`) has no head deadline: its requests are streams read side
 //! by side, so there is no one request head to time; the `h2` crate bounds each header block,
@@ -19,6 +20,10 @@
 //! Instead its frames are watched for streams the client resets ([`http2::ResetWatch`]). On
 //! an h2c listener the first bytes must arrive within `header_timeout` for the protocol to be
 //! told, or the connection is closed.
+
+mod handshake;
+
+pub use handshake::TlsListeners;
 
 use super::http2;
 use crate::telemetry::metrics::ConnectionMetrics;
@@ -48,11 +53,13 @@ pub struct ConnectionLimits {
     pub h2c: bool,
 }
 
-/// Wraps a server app (the HTTP proxy) with the cap and the head deadline.
+/// Wraps a server app (the HTTP proxy) with the cap, the TLS handshake of its TLS listeners
+/// and the head deadline.
 pub struct GuardedApp<A> {
     app: Arc<A>,
     limits: ConnectionLimits,
     metrics: Arc<ConnectionMetrics>,
+    tls: TlsListeners,
 }
 
 impl<A> GuardedApp<A> {
@@ -61,7 +68,14 @@ impl<A> GuardedApp<A> {
             app: Arc::new(app),
             limits,
             metrics,
+            tls: TlsListeners::default(),
         }
+    }
+
+    /// The listeners among the service's whose connections start with a TLS handshake.
+    pub fn with_tls(mut self, tls: TlsListeners) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
@@ -90,12 +104,13 @@ impl Drop for Slot {
 impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
     async fn process_new(
         self: &Arc<Self>,
-        mut stream: Stream,
+        stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         // Dropping the stream closes it: over the cap, the client sees the connection end.
         let _slot = Slot::take(&self.metrics, self.limits.max_connections)?;
         let (h2c, wait) = (self.limits.h2c, self.limits.header_timeout);
+        let mut stream = self.tls.accept(stream, wait, &self.metrics).await?;
         let h2 = http2::speaks_h2(&mut stream, h2c, wait).await?;
         let guarded: Stream = Box::new(Guarded::new(stream, wait, h2, self.metrics.clone()));
         // The HTTP app serves every request of the connection itself; one that hands the

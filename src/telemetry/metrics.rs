@@ -160,6 +160,8 @@ pub struct ConnectionMetrics {
     pub head_timeouts: AtomicU64,
     /// HTTP/2 connections cut for resetting most of their streams.
     pub h2_reset_floods: AtomicU64,
+    /// TLS handshakes that failed or took longer than `header_timeout`.
+    pub tls_handshake_failures: AtomicU64,
 }
 
 /// Whether one upstream target takes traffic (health check passing, not ejected).
@@ -425,6 +427,12 @@ impl Registry {
                     "HTTP/2 client connections cut for resetting most of the streams they opened.",
                     "counter",
                     c.h2_reset_floods.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_client_tls_handshake_failures_total",
+                    "Client connections closed because their TLS handshake failed or took longer than server.header_timeout.",
+                    "counter",
+                    c.tls_handshake_failures.load(Relaxed) as i64,
                 ),
             ],
         );

@@ -15,6 +15,11 @@ use std::time::Duration;
 /// A gateway with a plain listener (`gw.port`) and the TLS listeners `tls` (TOML tables,
 /// `PORT_n` replaced by the n-th of `ports`), `[tls]` as given, and an echo upstream at `/`.
 fn start(ports: &[u16], listeners: &str, tls: &str, up: &Upstream) -> Gateway {
+    start_with(ports, listeners, tls, up, "workers = 2")
+}
+
+/// `start` with `server` as the `[server]` keys after `listen`.
+fn start_with(ports: &[u16], listeners: &str, tls: &str, up: &Upstream, server: &str) -> Gateway {
     let (port, admin) = (free_port(), free_port());
     let mut listeners = listeners.to_string();
     for (i, p) in ports.iter().enumerate() {
@@ -24,7 +29,7 @@ fn start(ports: &[u16], listeners: &str, tls: &str, up: &Upstream) -> Gateway {
         r#"
 [server]
 listen = ["127.0.0.1:{port}", {listeners}]
-workers = 2
+{server}
 grace_period = "5s"
 
 [admin]
@@ -425,4 +430,58 @@ fn hostile_clients_on_the_tls_port_are_closed_and_the_worker_keeps_serving() {
     works();
     // None of it is the gateway's fault: none of it is logged as an error.
     assert!(!gw.stderr().contains("handshake error"), "{}", gw.stderr());
+}
+
+#[test]
+fn a_handshake_is_bounded_by_the_header_timeout_and_counted_in_the_connection_cap() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let site = ca.server(dir.path(), "site", "site", &["site.test"], 30);
+    let up = echo();
+    let tls_port = free_port();
+    let server = "workers = 1\nmax_connections = 3\nheader_timeout = \"1s\"";
+    let listener = "{ addr = \"127.0.0.1:PORT_0\", tls = true }";
+    let gw = start_with(
+        &[tls_port],
+        listener,
+        &cert_table(&site, None, false),
+        &up,
+        server,
+    );
+    let metric = |name: &str| sample(&gw.metrics(), name).unwrap_or(0.0);
+    // Three clients that connect and never say hello hold every place of the worker...
+    let silent: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", tls_port)).unwrap())
+        .collect();
+    wait_for(
+        "the silent connections to be counted",
+        Duration::from_secs(10),
+        || (metric("tollgate_client_connections") >= 3.0).then_some(()),
+    );
+    // ...so a fourth is closed on arrival, handshake or not.
+    let c = pki::client(&[&ca.pem()], &["site.test"], tls_port, None);
+    let url = format!("https://site.test:{tls_port}/");
+    assert!(c.get(&url).send().is_err());
+    assert!(metric("tollgate_client_connections_refused_total") >= 1.0);
+    // The silent ones are closed once the header timeout has passed, long before Pingora's
+    // own 60 s, and counted as failed handshakes.
+    for mut s in silent {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 16];
+        let read = s.read(&mut buf);
+        let closed = match &read {
+            Ok(n) => *n == 0,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        };
+        assert!(closed, "still open after 10 s: {read:?}");
+    }
+    wait_for("the failures counted", Duration::from_secs(10), || {
+        (metric("tollgate_client_tls_handshake_failures_total") >= 3.0).then_some(())
+    });
+    // Places free again: a client is served.
+    let r = wait_for("a place for a client", Duration::from_secs(10), || {
+        c.get(&url).send().ok().filter(|r| r.status() == 200)
+    });
+    assert_eq!(r.text().unwrap(), "https|-");
 }

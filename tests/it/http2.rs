@@ -138,6 +138,32 @@ access = "ACCESS_LOG"
     Gateway::start_text(ports.plain, admin, &text)
 }
 
+/// A gateway with the test's listeners (plain, h2c, TLS with a test certificate) and an echo
+/// upstream at `/`; `server_extra` goes into `[server]`.
+struct Echoing {
+    up: Upstream,
+    p: Ports,
+    /// The CA of the TLS listener's certificate.
+    ca: PathBuf,
+    gw: Gateway,
+    _dir: tempfile::TempDir,
+}
+
+fn echoing(server_extra: &str) -> Echoing {
+    let up = echo();
+    let p = ports();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, ca) = certificate(dir.path());
+    let gw = start(&p, server_extra, &tls, &echo_upstream(&up));
+    Echoing {
+        up,
+        p,
+        ca,
+        gw,
+        _dir: dir,
+    }
+}
+
 fn echo() -> Upstream {
     Upstream::start("echo", |req| {
         let proto = req.header("x-forwarded-proto").unwrap_or("-");
@@ -177,11 +203,13 @@ pub fn ports() -> Ports {
 
 #[test]
 fn alpn_picks_h2_or_http11_and_h2c_is_served_only_where_enabled() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, ca) = certificate(dir.path());
-    let up = echo();
-    let p = ports();
-    let _gw = start(&p, "", &tls, &echo_upstream(&up));
+    let Echoing {
+        up: _up,
+        p,
+        ca,
+        gw: _gw,
+        _dir,
+    } = echoing("");
     let ca_arg = ca.to_str().unwrap();
     let resolve = format!("a.test:{}:127.0.0.1", p.tls);
     let https = format!("https://a.test:{}/x", p.tls);
@@ -241,11 +269,13 @@ fn alpn_picks_h2_or_http11_and_h2c_is_served_only_where_enabled() {
 
 #[test]
 fn an_h2_connection_outlives_the_request_head_deadline() {
-    let up = echo();
-    let p = ports();
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, ca) = certificate(dir.path());
-    let _gw = start(&p, "header_timeout = \"300ms\"", &tls, &echo_upstream(&up));
+    let Echoing {
+        up: _up,
+        p,
+        ca,
+        gw: _gw,
+        _dir,
+    } = echoing("header_timeout = \"300ms\"");
     // Three requests on one connection, idle longer than the head deadline between them:
     // over HTTP/1.1 that deadline runs from each head's first byte; an HTTP/2 connection
     // reads frames all the time and must not be cut by it.
@@ -266,11 +296,13 @@ fn an_h2_connection_outlives_the_request_head_deadline() {
 
 #[test]
 fn an_idle_h2_connection_is_closed_after_the_keepalive_timeout() {
-    let up = echo();
-    let p = ports();
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, _) = certificate(dir.path());
-    let _gw = start(&p, "keepalive_timeout = \"1s\"", &tls, &echo_upstream(&up));
+    let Echoing {
+        up: _up,
+        p,
+        ca: _,
+        gw: _gw,
+        _dir,
+    } = echoing("keepalive_timeout = \"1s\"");
     // Idle for twice the keep-alive timeout after the first answer: the second request finds
     // the connection closed.
     let url = format!("http://127.0.0.1:{}/x", p.h2c);
@@ -304,11 +336,13 @@ fn send_and_read_to_close(port: u16, bytes: &[u8]) -> (bool, Vec<u8>) {
 
 #[test]
 fn an_invalid_http2_preface_is_closed_and_the_worker_serves_on() {
-    let up = echo();
-    let p = ports();
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, _) = certificate(dir.path());
-    let gw = start(&p, "header_timeout = \"1s\"", &tls, &echo_upstream(&up));
+    let Echoing {
+        up: _up,
+        p,
+        ca: _,
+        gw,
+        _dir,
+    } = echoing("header_timeout = \"1s\"");
     // The preface, then no SETTINGS frame but garbage: the HTTP/2 handshake fails.
     let mut garbage = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     garbage.extend_from_slice(&[0xff; 64]);
@@ -394,11 +428,13 @@ const COMPRESSION_ERROR: u64 = 0x9;
 
 #[test]
 fn rapid_reset_is_cut_off_with_goaway_and_memory_bounded() {
-    let up = echo();
-    let p = ports();
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, _) = certificate(dir.path());
-    let gw = start(&p, "", &tls, &echo_upstream(&up));
+    let Echoing {
+        up: _up,
+        p,
+        ca: _,
+        gw,
+        _dir,
+    } = echoing("");
     let port = p.h2c.to_string();
     let outcomes = under_flood(&p, &gw, 4, &["rapid-reset", "127.0.0.1", &port, "20000"]);
     // Cut off long before the 20000 streams were all sent: by the h2 crate with GOAWAY
@@ -418,11 +454,13 @@ fn rapid_reset_is_cut_off_with_goaway_and_memory_bounded() {
 
 #[test]
 fn resets_of_streams_already_accepted_are_cut_off_too() {
-    let up = echo();
-    let p = ports();
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, _) = certificate(dir.path());
-    let gw = start(&p, "", &tls, &echo_upstream(&up));
+    let Echoing {
+        up,
+        p,
+        ca: _,
+        gw,
+        _dir,
+    } = echoing("");
     let port = p.h2c.to_string();
     // Each reset 5 ms after its HEADERS: the stream has been accepted (and its request
     // started) by then, so the h2 crate's count of resets before acceptance never trips.
@@ -445,11 +483,13 @@ fn resets_of_streams_already_accepted_are_cut_off_too() {
 
 #[test]
 fn a_continuation_flood_is_cut_off_with_memory_bounded() {
-    let up = echo();
-    let p = ports();
-    let dir = tempfile::tempdir().unwrap();
-    let (tls, _) = certificate(dir.path());
-    let gw = start(&p, "", &tls, &echo_upstream(&up));
+    let Echoing {
+        up: _up,
+        p,
+        ca: _,
+        gw,
+        _dir,
+    } = echoing("");
     let port = p.h2c.to_string();
     // 20000 frames of 16 KiB: 320 MiB of header block if it were kept.
     let outcomes = under_flood(&p, &gw, 4, &["continuation", "127.0.0.1", &port, "20000"]);

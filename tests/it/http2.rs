@@ -601,20 +601,7 @@ handler = "llm"
 }
 
 /// The mock provider behind the LLM route, a prompt API and the MCP endpoint.
-const LLM: &str = r#"
-[[providers]]
-name = "mock"
-kind = "mock"
-
-[[models]]
-name = "demo"
-deployments = [{ provider = "mock", model = "mock-1" }]
-
-[[routes]]
-name = "llm"
-path_prefix = "/v1"
-handler = "llm"
-"#;
+const LLM: &str = common::providers::MOCK_LLM;
 
 #[test]
 fn the_openai_sdk_calls_the_llm_route_over_https_with_http2() {

@@ -13,20 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const MOCK: &str = r#"
-[[providers]]
-name = "mock"
-kind = "mock"
-
-[[models]]
-name = "demo"
-deployments = [{ provider = "mock", model = "mock-1" }]
-
-[[routes]]
-name = "llm"
-path_prefix = "/v1"
-handler = "llm"
-"#;
+const MOCK: &str = providers::MOCK_LLM;
 
 /// A scenario makes a few requests with a 15s client timeout each; this bounds the whole run.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(120);

@@ -194,7 +194,19 @@ pub fn provider(name: &str, kind: &str, up: &Upstream, extra: &str) -> String {
 pub const LLM_ROUTE: &str =
     "[[routes]]\nname = \"llm\"\npath_prefix = \"/v1\"\nhandler = \"llm\"\n";
 
-pub const MOCK: &str = "[[providers]]\nname = \"mock\"\nkind = \"mock\"\n\n[[models]]\nname = \"demo\"\ndeployments = [{ provider = \"mock\", model = \"mock-1\" }]\n";
+macro_rules! mock_provider {
+    () => {
+        "[[providers]]\nname = \"mock\"\nkind = \"mock\"\n\n[[models]]\nname = \"demo\"\ndeployments = [{ provider = \"mock\", model = \"mock-1\" }]\n"
+    };
+}
+
+pub const MOCK: &str = mock_provider!();
+
+/// `MOCK` behind an LLM route at `/v1`.
+pub const MOCK_LLM: &str = concat!(
+    mock_provider!(),
+    "\n[[routes]]\nname = \"llm\"\npath_prefix = \"/v1\"\nhandler = \"llm\"\n"
+);
 
 pub fn model(name: &str, deployments: &[(&str, &str)], extra: &str) -> String {
     let ds: Vec<String> = deployments

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tollgate needs on Debian, when it is missing:
 #   cmake, pkg-config and a C compiler (Pingora's native dependencies), redis-server (the
-#   cluster-limit tests start their own), and, with --loadtest,
+#   cluster-limit tests start their own), chromium and chromium-driver (the console's browser
+#   tests), and, with --loadtest,
 #   nginx and wrk for loadtest/run.sh. As root it uses apt-get; otherwise it says what to install.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v python3 >/dev/null || need+=(python3)
 command -v openssl >/dev/null || need+=(openssl)   # test certificates; s_client checks the TLS listeners
 command -v redis-server >/dev/null || need+=(redis-server)   # cluster-scope limit tests
+command -v chromium >/dev/null || need+=(chromium)            # the console's browser tests...
+command -v chromedriver >/dev/null || need+=(chromium-driver) # ...driven through chromedriver
 if [[ "${1:-}" == "--loadtest" ]]; then
   command -v nginx >/dev/null || need+=(nginx)
   command -v wrk >/dev/null || need+=(wrk)

@@ -1,6 +1,7 @@
 //! The admin process: its own listener (never a data-plane port) serving `/healthz`, to
 //! operators (the admin token or an operator user) `/readyz` and `/metrics`, and the
-//! `/admin/...` API over the store to every user as their role allows (see `admin::api`).
+//! `/admin/...` API over the store to every user as their role allows (see `admin::api`), and
+//! the web console's files under `/console/` (see `admin::console`).
 //! Metrics are gathered from every worker over its abstract Unix socket and summed, so a
 //! scrape sees the whole gateway.
 
@@ -11,6 +12,7 @@
 mod access;
 pub mod api;
 mod calls;
+mod console;
 mod directory;
 pub mod error;
 mod guard;
@@ -303,6 +305,13 @@ impl AdminApp {
         let path = session.req_header().uri.path().to_string();
         if path == "/healthz" {
             return reply(200, "application/json", "{\"status\":\"ok\"}".into());
+        }
+        if console::serves(&path) {
+            let tag = session
+                .req_header()
+                .headers
+                .get(http::header::IF_NONE_MATCH);
+            return console::answer(&path, tag.and_then(|v| v.to_str().ok()));
         }
         let is_api = path == "/admin" || path.starts_with("/admin/");
         if !is_api && !matches!(path.as_str(), "/readyz" | "/metrics") {

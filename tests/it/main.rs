@@ -17,6 +17,7 @@ mod calls;
 mod capture;
 mod concurrency;
 mod config_props;
+mod console;
 mod counters;
 mod grpc;
 mod health;

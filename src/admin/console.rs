@@ -1,0 +1,158 @@
+//! The web console's files, built into the binary and served by the admin process under
+//! `/console/` (`/` and `/console` lead there). They are static: what a user sees comes from the
+//! `/admin/...` API, called by the page with the user's session cookie, so serving the files
+//! needs no sign-in and the API's authorization stays the only one.
+//!
+//! The files are plain HTML, CSS and JavaScript modules written by hand in `console/` (no build
+//! step, no Node.js, no CDN); `ASSETS` lists them, and a test makes sure it lists every file.
+//! The security headers forbid any script, style or frame that is not the console's own, so a
+//! value that slips into the page as markup still cannot run.
+
+use http::Response;
+
+/// One file: its path under `/console/`, its type and its bytes.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! assets {
+    ($($path:literal => $type:expr),* $(,)?) => {
+        &[$(Asset {
+            path: $path,
+            content_type: $type,
+            body: include_bytes!(concat!("../../console/", $path)),
+        }),*]
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+const ASSETS: &[Asset] = assets! {
+    "index.html" => "text/html; charset=utf-8",
+    "console.css" => "text/css; charset=utf-8",
+    "favicon.svg" => "image/svg+xml",
+    "js/app.js" => JS,
+    "js/core.js" => JS,
+    "js/ui.js" => JS,
+    "js/pages/signin.js" => JS,
+    "js/pages/home.js" => JS,
+};
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; \
+                   frame-ancestors 'none'";
+
+/// Whether the admin listener should answer `path` from here.
+pub fn serves(path: &str) -> bool {
+    path == "/" || path == "/console" || path.starts_with("/console/")
+}
+
+/// The answer for a console path: a file, a redirect to the console's start, or 404.
+/// `if_none_match` is the request's `If-None-Match`, answered with 304 when the file is unchanged.
+pub fn answer(path: &str, if_none_match: Option<&str>) -> Response<Vec<u8>> {
+    let file = match path.strip_prefix("/console/") {
+        Some("") => "index.html",
+        Some(file) => file,
+        None => return redirect("/console/"),
+    };
+    let Some(asset) = ASSETS.iter().find(|a| a.path == file) else {
+        return super::json_error(404, &format!("no console file {file}"));
+    };
+    let tag = etag(asset.body);
+    let builder = Response::builder()
+        .header(http::header::ETAG, &tag)
+        // Revalidated on every load: a new binary's files are picked up at once.
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .header("content-security-policy", CSP)
+        .header("x-content-type-options", "nosniff")
+        .header("x-frame-options", "DENY")
+        .header("referrer-policy", "no-referrer");
+    if if_none_match == Some(tag.as_str()) {
+        return builder.status(304).body(Vec::new()).unwrap_or_default();
+    }
+    builder
+        .status(200)
+        .header(http::header::CONTENT_TYPE, asset.content_type)
+        .header(http::header::CONTENT_LENGTH, asset.body.len())
+        .body(asset.body.to_vec())
+        .unwrap_or_default()
+}
+
+fn redirect(to: &str) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(308)
+        .header(http::header::LOCATION, to)
+        .header(http::header::CONTENT_LENGTH, 0)
+        .body(Vec::new())
+        .unwrap_or_default()
+}
+
+/// A strong validator from the file's bytes (FNV-1a: the files are the binary's own, so a
+/// collision needs no defending against, only a change noticing).
+fn etag(body: &[u8]) -> String {
+    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{hash:016x}-{}\"", body.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn files_under(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                files_under(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_console_file_is_served_with_its_type() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
+        let mut files = Vec::new();
+        files_under(&root, "", &mut files);
+        for file in &files {
+            let asset = ASSETS.iter().find(|a| &a.path == file);
+            let asset = asset.unwrap_or_else(|| panic!("console/{file} is not in ASSETS"));
+            let ext = file.rsplit('.').next().unwrap();
+            let want = match ext {
+                "js" => JS,
+                "html" => "text/html; charset=utf-8",
+                "css" => "text/css; charset=utf-8",
+                "svg" => "image/svg+xml",
+                other => panic!("console/{file}: no type for .{other}"),
+            };
+            assert_eq!(asset.content_type, want, "{file}");
+        }
+        assert_eq!(
+            files.len(),
+            ASSETS.len(),
+            "ASSETS lists a file that is not there"
+        );
+    }
+
+    #[test]
+    fn the_start_page_and_redirects() {
+        assert_eq!(answer("/", None).status(), 308);
+        assert_eq!(answer("/console", None).status(), 308);
+        let index = answer("/console/", None);
+        assert_eq!(index.status(), 200);
+        let tag = index.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(answer("/console/index.html", Some(&tag)).status(), 304);
+        assert_eq!(answer("/console/../Cargo.toml", None).status(), 404);
+        assert_eq!(answer("/console/js/nope.js", None).status(), 404);
+        assert!(index.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"));
+    }
+}

@@ -121,7 +121,7 @@ mod tests {
         let mut files = Vec::new();
         files_under(&root, "", &mut files);
         for file in &files {
-            let asset = ASSETS.iter().find(|a| &a.path == file);
+            let asset = ASSETS.iter().find(|a| a.path == file);
             let asset = asset.unwrap_or_else(|| panic!("console/{file} is not in ASSETS"));
             let ext = file.rsplit('.').next().unwrap();
             let want = match ext {

@@ -5,6 +5,7 @@
 //!
 //! The files are plain HTML, CSS and JavaScript modules written by hand in `console/` (no build
 //! step, no Node.js, no CDN); `ASSETS` lists them, and a test makes sure it lists every file.
+//! While working on them, `TOLLGATE_CONSOLE_DIR=console` serves the listed files from disk.
 //! The security headers forbid any script, style or frame that is not the console's own, so a
 //! value that slips into the page as markup still cannot run.
 
@@ -60,7 +61,9 @@ pub fn answer(path: &str, if_none_match: Option<&str>) -> Response<Vec<u8>> {
     let Some(asset) = ASSETS.iter().find(|a| a.path == file) else {
         return super::json_error(404, &format!("no console file {file}"));
     };
-    let tag = etag(asset.body);
+    let from_disk = development_copy(asset.path);
+    let body: &[u8] = from_disk.as_deref().unwrap_or(asset.body);
+    let tag = etag(body);
     let builder = Response::builder()
         .header(http::header::ETAG, &tag)
         // Revalidated on every load: a new binary's files are picked up at once.
@@ -75,9 +78,16 @@ pub fn answer(path: &str, if_none_match: Option<&str>) -> Response<Vec<u8>> {
     builder
         .status(200)
         .header(http::header::CONTENT_TYPE, asset.content_type)
-        .header(http::header::CONTENT_LENGTH, asset.body.len())
-        .body(asset.body.to_vec())
+        .header(http::header::CONTENT_LENGTH, body.len())
+        .body(body.to_vec())
         .unwrap_or_default()
+}
+
+/// With `TOLLGATE_CONSOLE_DIR` set (console development), the file as it is now in that
+/// directory, so an edit shows on reload without a rebuild. Only files `ASSETS` lists are read.
+fn development_copy(path: &str) -> Option<Vec<u8>> {
+    let dir = std::env::var_os("TOLLGATE_CONSOLE_DIR")?;
+    std::fs::read(std::path::Path::new(&dir).join(path)).ok()
 }
 
 fn redirect(to: &str) -> Response<Vec<u8>> {

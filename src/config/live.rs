@@ -53,12 +53,12 @@ pub fn section(word: &str) -> Option<&'static str> {
     SECTIONS.iter().copied().find(|s| *s == word)
 }
 
-/// One entry read into its schema type.
+/// One entry read into its schema type (boxed: the sections differ much in size).
 enum Parsed {
-    Upstream(UpstreamSection),
-    Route(RouteSection),
-    Provider(ProviderSection),
-    Model(ModelSection),
+    Upstream(Box<UpstreamSection>),
+    Route(Box<RouteSection>),
+    Provider(Box<ProviderSection>),
+    Model(Box<ModelSection>),
 }
 
 /// `config` (compiled from the files) with the stored entries added, and each entry left
@@ -124,10 +124,10 @@ fn merged(source: &Arc<FileConfig>, parsed: &[(&StoredEntry, Parsed)]) -> FileCo
     let mut file = (**source).clone();
     for (_, p) in parsed {
         match p {
-            Parsed::Upstream(s) => file.upstreams.push(s.clone()),
-            Parsed::Route(s) => file.routes.push(s.clone()),
-            Parsed::Provider(s) => file.providers.push(s.clone()),
-            Parsed::Model(s) => file.models.push(s.clone()),
+            Parsed::Upstream(s) => file.upstreams.push((**s).clone()),
+            Parsed::Route(s) => file.routes.push((**s).clone()),
+            Parsed::Provider(s) => file.providers.push((**s).clone()),
+            Parsed::Model(s) => file.models.push((**s).clone()),
         }
     }
     file

@@ -202,6 +202,22 @@ fn providers_and_models_made_through_the_admin_api_serve_chats_and_never_show_th
         v["choices"][0]["message"]["content"], "You said: hello",
         "{v}"
     );
+    // A prompt API may use a stored model, which then cannot go while the prompt needs it.
+    let prompt = json!({"name": "greet", "path": "/greet", "model": "live-demo",
+                        "messages": [{"role": "user", "content": "hey"}]});
+    ok(&gw, "POST", "/admin/prompts", Some(prompt));
+    let (status, v) = call(&gw, "DELETE", "/admin/models/live-demo", None);
+    assert_eq!(status, 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(r#"prompt "greet" version 1 left out: model"#),
+        "{v}"
+    );
+    ok(&gw, "DELETE", "/admin/prompts/greet", None);
+    ok(&gw, "DELETE", "/admin/models/live-demo", None);
+    wait_for("live-demo gone", Duration::from_secs(3), || {
+        (chat(&gw, "live-demo").0 != 200).then_some(())
+    });
 
     // A literal key is sealed in the store, used on the wire, and never shown.
     let provider = json!({"name": "live-openai", "kind": "openai",

@@ -103,6 +103,8 @@ fn an_upstream_and_a_route_made_changed_and_deleted_serve_on_every_worker_within
         .iter()
         .find(|a| a["name"] == "orders");
     assert!(orders.is_some(), "{apis}");
+    let catalog = ok(&gw, "GET", "/admin/catalog", None).to_string();
+    assert!(catalog.contains(r#""description":"Orders""#), "{catalog}");
 
     // Replaced: the new target serves.
     let v = ok(

@@ -19,6 +19,7 @@ mod guard;
 mod inspect;
 pub mod password;
 mod plans;
+mod playground;
 mod principal;
 mod prompts;
 mod request;

@@ -41,6 +41,8 @@ pub(super) enum Resource {
     Usage(Option<String>),
     Prompts,
     Prompt(String),
+    /// The console's model playground: a chat sent through the data plane with a given key.
+    Playground,
     Login,
     Logout,
     Me,
@@ -227,6 +229,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     at("/admin/prompts/{name}", GET_PUT_DELETE, OP3, |p| {
         Resource::Prompt(p.next())
     }),
+    at("/admin/playground", POST, &[Anyone], |_| Resource::Playground),
     at("/admin/login", POST, &[Public], |_| Resource::Login),
     at("/admin/logout", POST, &[Anyone], |_| Resource::Logout),
     at("/admin/me", GET, &[Anyone], |_| Resource::Me),

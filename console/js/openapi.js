@@ -197,17 +197,36 @@ function mergeAllOf(schema, ctx) {
 function fieldList(schema, ctx, seen) {
   const required = new Set(schema.required || []);
   return h('ul', { class: 'fields' }, Object.entries(schema.properties).map(([name, prop]) => {
-    const p = prop.$ref ? prop : mergeAllOf(prop, ctx);
-    const target = resolve(p, ctx);
-    const nested = objectLike(p, ctx) && !(p.$ref && seen.has(p.$ref));
-    const inner = p.$ref ? new Set(seen).add(p.$ref) : seen;
+    const target = resolve(prop, ctx);
     return h('li', { class: 'field-item' },
       h('code', { class: 'field-name' }, name), ' ',
-      h('span', { class: 'field-type' }, typeName(p, ctx)),
+      h('span', { class: 'field-type' }, typeName(prop, ctx)),
       required.has(name) ? h('span', { class: 'field-req' }, ' required') : null,
       target.description ? h('span', { class: 'field-desc' }, ` – ${target.description}`) : null,
-      nested ? (target.properties || target.allOf ? fieldList(mergeAllOf(target, ctx), ctx, inner) : schemaView(target, ctx, inner)) : null);
+      children(prop, ctx, seen));
   }));
+}
+
+/**
+ * The fields inside a field: of its object, or of its array's items, following `$ref`s (the
+ * type label already names them). A `$ref` already on the way down is not opened again.
+ */
+function children(schema, ctx, seen) {
+  let s = schema;
+  const marks = new Set(seen);
+  for (let i = 0; i < 8; i++) {
+    if (s.$ref) {
+      if (marks.has(s.$ref)) return null;
+      marks.add(s.$ref);
+      s = resolve(s, ctx);
+    } else if (s.type === 'array' && s.items) {
+      s = s.items;
+    } else break;
+  }
+  const merged = mergeAllOf(s, ctx);
+  if (merged.properties) return fieldList(merged, ctx, marks);
+  if (merged.oneOf || merged.anyOf) return schemaView(merged, ctx, marks);
+  return null;
 }
 
 /** Text with blank-line paragraphs (CommonMark is not rendered; its text stays readable). */

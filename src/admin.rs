@@ -20,6 +20,7 @@ mod inspect;
 mod live;
 pub mod password;
 mod plans;
+mod playground;
 mod principal;
 mod prompts;
 mod request;

@@ -8,7 +8,7 @@ pub mod headers;
 pub mod http2;
 pub mod hygiene;
 pub mod llm;
-mod mcp;
+pub(crate) mod mcp;
 pub mod prompt;
 mod record;
 pub mod redirect;

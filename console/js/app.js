@@ -10,8 +10,14 @@ import { api, session, register, routes, allowed, current, navigate, onSignedOut
 import { h, notice, button } from './ui.js';
 import * as signin from './pages/signin.js';
 import * as home from './pages/home.js';
+import * as catalog from './pages/catalog.js';
+import * as models from './pages/models.js';
+import * as apps from './pages/apps.js';
+import * as subscriptions from './pages/subscriptions.js';
+import * as approvals from './pages/approvals.js';
+import * as people from './pages/people.js';
 
-const modules = [home];
+const modules = [home, catalog, models, apps, subscriptions, approvals, people];
 for (const m of modules) m.routes.forEach(register);
 
 const root = document.getElementById('app');

@@ -131,7 +131,8 @@ export function toast(text, kind = 'ok') {
 
 /**
  * A form. fields = [{ name, label, type ('text', 'password', 'number', 'select', 'textarea',
- * 'checkbox'), options (for select: [value, label] pairs), required, placeholder, help, value }].
+ * 'checkbox'), options (for select: [value, label] pairs), required, placeholder, help, value,
+ * matches (a RegExp: a server message it matches is shown under this field) }].
  * `onSubmit(values)` may throw an ApiError: a message that names a field ("name: ..." or
  * "... `name` ...") is shown under that field, anything else above the buttons.
  */
@@ -225,6 +226,8 @@ function fieldOf(message, fields) {
     if (names.includes(lead[1])) return lead[1];
     if (names.includes(last)) return last;
   }
+  const named = fields.find((f) => f.matches && f.matches.test(message));
+  if (named) return named.name;
   for (const n of names) {
     if (message.includes(`\`${n}\``) || message.includes(`"${n}"`) || message.includes(`'${n}'`)) return n;
   }

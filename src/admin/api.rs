@@ -8,7 +8,9 @@ use super::request::{self, read_body};
 use super::routes::{route, Resource};
 use super::scope::{self, Access};
 use super::shared::{Answer, Call, Shared};
-use super::{access, calls, directory, inspect, live, plans, prompts, session, users};
+use super::{
+    access, calls, directory, inspect, live, playground, plans, prompts, session, users,
+};
 use crate::config::Secret;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -147,6 +149,7 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Ca
         ("GET", Resource::LiveEntry(s, n)) => live::show(shared, s, n).await,
         ("PUT", Resource::LiveEntry(s, n)) => live::replace(shared, call, s, n).await,
         ("DELETE", Resource::LiveEntry(s, n)) => live::delete(shared, call, s, n).await,
+        ("POST", Resource::Playground) => playground::chat(shared, call).await,
         ("POST", Resource::Logout) => session::logout(shared, call).await,
         ("GET", Resource::Me) => session::me(shared, call).await,
         ("GET", Resource::MyTokens) => session::list_tokens(shared, call).await,

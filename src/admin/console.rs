@@ -39,6 +39,14 @@ const ASSETS: &[Asset] = assets! {
     "js/ui.js" => JS,
     "js/pages/signin.js" => JS,
     "js/pages/home.js" => JS,
+    "js/portal.js" => JS,
+    "js/openapi.js" => JS,
+    "js/pages/catalog.js" => JS,
+    "js/pages/models.js" => JS,
+    "js/pages/apps.js" => JS,
+    "js/pages/subscriptions.js" => JS,
+    "js/pages/approvals.js" => JS,
+    "js/pages/people.js" => JS,
 };
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

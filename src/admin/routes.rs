@@ -44,6 +44,8 @@ pub(super) enum Resource {
     /// `/admin/upstreams`, `/admin/routes`, `/admin/providers`, `/admin/models`.
     Live(&'static str),
     LiveEntry(&'static str, String),
+    /// The console's model playground: a chat sent through the data plane with a given key.
+    Playground,
     Login,
     Logout,
     Me,
@@ -250,6 +252,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     at("/admin/models/{name}", GET_PUT_DELETE, OP3, |p| {
         Resource::LiveEntry("models", p.next())
     }),
+    at("/admin/playground", POST, &[Anyone], |_| Resource::Playground),
     at("/admin/login", POST, &[Public], |_| Resource::Login),
     at("/admin/logout", POST, &[Anyone], |_| Resource::Logout),
     at("/admin/me", GET, &[Anyone], |_| Resource::Me),

@@ -8,7 +8,7 @@
 //! called by `servers`, each call recorded by `tool_record`; `{path}/{server}` is the same
 //! endpoint with one server's tools alone.
 
-mod loopback;
+pub(crate) mod loopback;
 mod servers;
 mod tool_record;
 

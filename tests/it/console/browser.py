@@ -80,7 +80,13 @@ class Console:
 
     def go(self, route, ready=None):
         """Goes to `route` inside the running console; returns the render time in ms."""
-        self.driver.execute_script("location.hash = arguments[0]", route)
+        # The old page's data-ready goes first, and the same address is rendered again (a
+        # hash that does not change fires no hashchange), so the wait is for the new render.
+        self.driver.execute_script(
+            "const main = document.querySelector('main[data-ready]');"
+            "if (main) main.removeAttribute('data-ready');"
+            "if (location.hash === '#' + arguments[0]) window.dispatchEvent(new HashChangeEvent('hashchange'));"
+            "else location.hash = arguments[0];", route)
         return self.ready(ready or route.split("?")[0])
 
     def ready(self, pattern):

@@ -10,8 +10,12 @@ import { api, session, register, routes, allowed, current, navigate, onSignedOut
 import { h, notice, button } from './ui.js';
 import * as signin from './pages/signin.js';
 import * as home from './pages/home.js';
+import * as usage from './pages/usage.js';
+import * as calls from './pages/calls.js';
+import * as audit from './pages/audit.js';
+import * as limits from './pages/limits.js';
 
-const modules = [home];
+const modules = [home, usage, calls, audit, limits];
 for (const m of modules) m.routes.forEach(register);
 
 const root = document.getElementById('app');

@@ -39,6 +39,11 @@ const ASSETS: &[Asset] = assets! {
     "js/ui.js" => JS,
     "js/pages/signin.js" => JS,
     "js/pages/home.js" => JS,
+    "js/chart.js" => JS,
+    "js/pages/usage.js" => JS,
+    "js/pages/calls.js" => JS,
+    "js/pages/audit.js" => JS,
+    "js/pages/limits.js" => JS,
 };
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -17,7 +17,12 @@ import * as subscriptions from './pages/subscriptions.js';
 import * as approvals from './pages/approvals.js';
 import * as people from './pages/people.js';
 
-const modules = [home, catalog, models, apps, subscriptions, approvals, people];
+import * as usage from './pages/usage.js';
+import * as calls from './pages/calls.js';
+import * as audit from './pages/audit.js';
+import * as limits from './pages/limits.js';
+
+const modules = [home, catalog, models, apps, subscriptions, usage, calls, approvals, people, audit, limits];
 for (const m of modules) m.routes.forEach(register);
 
 const root = document.getElementById('app');

@@ -23,6 +23,7 @@ const CALL_PARAMS: &[&str] = &[
     "provider",
     "status",
     "error_code",
+    "path",
     "limit",
     "cursor",
 ];
@@ -105,6 +106,7 @@ fn call_filter(q: &[(String, String)], scope: Option<String>) -> Result<CallFilt
         provider: text("provider"),
         status_class,
         error_code: text("error_code"),
+        path: text("path").filter(|p| !p.is_empty()),
         limit,
         cursor: param(q, "cursor").map(Cursor::decode).transpose()?,
     })

@@ -47,6 +47,11 @@ const ASSETS: &[Asset] = assets! {
     "js/pages/subscriptions.js" => JS,
     "js/pages/approvals.js" => JS,
     "js/pages/people.js" => JS,
+    "js/chart.js" => JS,
+    "js/pages/usage.js" => JS,
+    "js/pages/calls.js" => JS,
+    "js/pages/audit.js" => JS,
+    "js/pages/limits.js" => JS,
 };
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -28,6 +28,17 @@ pub struct ConsoleGateway {
 }
 
 pub fn start(admin_extra: &str, extra: &str) -> ConsoleGateway {
+    start_in(tempfile::tempdir().unwrap(), admin_extra, "", extra)
+}
+
+/// `start` in a directory the test prepared (e.g. with a seeded `tollgate.db` and `calls.db`),
+/// with `log_store_extra` lines in `[log.store]`.
+pub fn start_in(
+    dir: tempfile::TempDir,
+    admin_extra: &str,
+    log_store_extra: &str,
+    extra: &str,
+) -> ConsoleGateway {
     let upstream = Upstream::named("orders");
     let (port, admin_port) = (free_port(), free_port());
     let token_line = format!("token = \"{ADMIN_TOKEN}\"\n");
@@ -39,6 +50,7 @@ pub fn start(admin_extra: &str, extra: &str) -> ConsoleGateway {
         r#"{text}
 [log.store]
 path = "calls.db"
+{log_store_extra}
 
 [store]
 path = "tollgate.db"
@@ -78,7 +90,7 @@ description = "OpenAI-compatible chat for every model."
 "#,
         up = upstream.port
     );
-    let gw = Gateway::start_text_with(port, admin_port, &text, |c| {
+    let gw = Gateway::start_in(dir, port, admin_port, &text, |c| {
         c.env("OP_PASSWORD", OP_PASSWORD);
     });
     ConsoleGateway { gw, upstream }

@@ -18,6 +18,8 @@ mod capture;
 mod concurrency;
 mod config_props;
 mod console;
+mod console_dash;
+mod console_seed;
 mod counters;
 mod grpc;
 mod health;

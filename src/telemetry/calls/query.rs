@@ -20,6 +20,8 @@ pub struct CallFilter {
     /// 2 for 2xx, ..., 5 for 5xx; 0 for calls that got no answer.
     pub status_class: Option<u16>,
     pub error_code: Option<String>,
+    /// Text the request path contains (the record's `path`, without the query).
+    pub path: Option<String>,
     pub limit: usize,
     /// Where the previous page stopped.
     pub cursor: Option<Cursor>,

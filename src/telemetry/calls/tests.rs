@@ -183,3 +183,36 @@ fn the_oldest_calls_go_when_the_file_outgrows_its_cap() {
         "pages went back to the file system: {file}"
     );
 }
+
+#[test]
+fn the_path_filter_finds_calls_whose_path_contains_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteCalls::open(&settings(dir.path()), 0).unwrap();
+    let records = ["/orders/17", "/orders/170/items", "/health", "/v1/%_orders"]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut r = record(i, 1_000 + i as u64, "a", "", 1.0);
+            r.path = Cow::Owned((*p).to_string());
+            r
+        })
+        .collect();
+    insert(&mut store, records);
+    let ids = |text: &str| -> Vec<String> {
+        let page = store
+            .calls(&CallFilter {
+                path: Some(text.into()),
+                limit: 10,
+                ..CallFilter::default()
+            })
+            .unwrap();
+        page.calls
+            .iter()
+            .map(|c| c["request_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids("orders/17"), ["r1", "r0"]);
+    // Plain text, not a pattern: LIKE's wildcards match only themselves.
+    assert_eq!(ids("%_"), ["r3"]);
+    assert!(ids("/nowhere").is_empty());
+}

@@ -17,6 +17,7 @@ mod directory;
 pub mod error;
 mod guard;
 mod inspect;
+mod live;
 pub mod password;
 mod plans;
 mod principal;

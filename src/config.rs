@@ -5,6 +5,7 @@
 //! share (`Counts`, `KeyPart`, `Scope`, `SyncMode`, `OnRedisError`) are used beyond here.
 
 mod compile;
+pub mod live;
 pub mod load;
 pub mod problem;
 pub mod schema;

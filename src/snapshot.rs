@@ -5,8 +5,9 @@
 //! `routing`, `llm` and `limits`, so none of them imports it: the limits read it through
 //! `LimitBook`, and the metrics get the target health it renders (`targets_up`).
 //!
-//! Prompt APIs made through the admin API live in the store; `stored` follows them and swaps in
-//! a snapshot with their routes added (`with_stored_prompts`), and a reload keeps them.
+//! Upstreams, routes, providers, models and prompt APIs made through the admin API live in the
+//! store; `stored` follows them and swaps in a snapshot with them compiled in (`with_stored`),
+//! and a reload keeps them.
 
 pub mod stored;
 
@@ -18,19 +19,18 @@ use crate::llm::models::Models;
 use crate::routing::table::RouteTable;
 use crate::routing::upstream::UpstreamGroup;
 use crate::routing::{health, Handler, Route};
-use crate::store::PromptRow;
 use crate::telemetry::metrics::llm::LlmMetrics;
 use crate::telemetry::metrics::{Registry, TargetUp};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Snapshot {
-    /// The configuration in force: the loaded one with the store's prompt APIs added.
+    /// The configuration in force: the loaded one with the store's entries and prompt APIs.
     pub config: Arc<Config>,
-    /// The configuration as loaded from the files, before the store's prompts were added.
+    /// The configuration as loaded from the files, before the store's rows were added.
     pub file_config: Arc<Config>,
-    /// The store's prompt API versions compiled into `config` (see `stored`).
-    pub stored_prompts: Arc<Vec<PromptRow>>,
+    /// The store's rows compiled into `config` (see `stored`).
+    pub stored: Arc<stored::Stored>,
     pub routes: RouteTable<Arc<Route>>,
     pub upstreams: Vec<Arc<UpstreamGroup>>,
     pub models: Arc<Models>,
@@ -48,12 +48,35 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds the runtime form of a loaded configuration; `previous` lends its target health to
-    /// unchanged targets, and its stored prompt APIs, which are compiled against `config`.
+    /// unchanged targets, and its store's rows, which are compiled into `config`.
     pub fn build(
         config: Arc<Config>,
         registry: &Registry,
         previous: Option<&Snapshot>,
     ) -> Snapshot {
+        let stored = previous.map(|p| p.stored.clone()).unwrap_or_default();
+        Snapshot::assemble(config, stored, registry, previous)
+    }
+
+    /// This snapshot with the store's rows `stored` in place of the ones it has; the targets
+    /// keep their health.
+    pub fn with_stored(&self, stored: Arc<stored::Stored>, registry: &Registry) -> Self {
+        Snapshot::assemble(self.file_config.clone(), stored, registry, Some(self))
+    }
+
+    fn assemble(
+        file_config: Arc<Config>,
+        stored: Arc<stored::Stored>,
+        registry: &Registry,
+        previous: Option<&Snapshot>,
+    ) -> Snapshot {
+        let (config, left_out) = stored::merge(&file_config, &stored);
+        for l in &left_out.entries {
+            tracing::warn!("store: {l}");
+        }
+        for l in &left_out.prompts {
+            tracing::warn!("store: {l}");
+        }
         let upstreams: Vec<Arc<UpstreamGroup>> = config
             .upstreams
             .iter()
@@ -67,44 +90,7 @@ impl Snapshot {
                 Arc::new(group)
             })
             .collect();
-        let stored = previous
-            .map(|p| p.stored_prompts.clone())
-            .unwrap_or_default();
         let models = Arc::new(Models::new(&config.llm));
-        Snapshot::assemble(config, stored, upstreams, models, registry)
-    }
-
-    /// This snapshot with the store's prompt APIs `stored` in place of the ones it has: the
-    /// upstreams and providers (their health, their connections) are kept as they are.
-    pub fn with_stored_prompts(&self, stored: Arc<Vec<PromptRow>>, registry: &Registry) -> Self {
-        Snapshot::assemble(
-            self.file_config.clone(),
-            stored,
-            self.upstreams.clone(),
-            self.models.clone(),
-            registry,
-        )
-    }
-
-    fn assemble(
-        file_config: Arc<Config>,
-        stored: Arc<Vec<PromptRow>>,
-        upstreams: Vec<Arc<UpstreamGroup>>,
-        models: Arc<Models>,
-        registry: &Registry,
-    ) -> Snapshot {
-        let config = if stored.is_empty() {
-            file_config.clone()
-        } else {
-            let rows = stored
-                .iter()
-                .map(|r| (r.name.as_str(), r.version, &r.definition));
-            let (merged, skipped) = crate::config::with_stored_prompts(&file_config, rows);
-            for s in skipped {
-                tracing::warn!("store: {s}");
-            }
-            Arc::new(merged)
-        };
         let routes: Vec<(crate::config::RouteSpec, Arc<Route>)> = config
             .routes
             .iter()
@@ -139,7 +125,7 @@ impl Snapshot {
             models,
             config,
             file_config,
-            stored_prompts: stored,
+            stored,
             routes: RouteTable::new(routes),
             upstreams,
         }

@@ -12,6 +12,7 @@
 
 mod apis;
 mod audit;
+mod entries;
 mod keys;
 mod limits;
 pub mod migrations;
@@ -26,6 +27,7 @@ mod tests;
 mod users;
 
 pub use audit::{AuditFilter, AUDIT_LIMIT_MAX};
+pub use entries::{EntryRow, NewEntry};
 pub use limits::Override;
 pub use prompts::PromptRow;
 pub use rows::{

@@ -8,7 +8,7 @@ use super::request::{self, read_body};
 use super::routes::{route, Resource};
 use super::scope::{self, Access};
 use super::shared::{Answer, Call, Shared};
-use super::{access, calls, directory, inspect, plans, prompts, session, users};
+use super::{access, calls, directory, inspect, live, plans, prompts, session, users};
 use crate::config::Secret;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -142,6 +142,11 @@ async fn dispatch(shared: &Arc<Shared>, method: &str, target: Resource, call: Ca
         ("GET", Resource::Prompt(n)) => prompts::show(shared, call, n).await,
         ("PUT", Resource::Prompt(n)) => prompts::update(shared, call, n).await,
         ("DELETE", Resource::Prompt(n)) => prompts::delete(shared, call, n).await,
+        ("GET", Resource::Live(s)) => live::list(shared, s).await,
+        ("POST", Resource::Live(s)) => live::create(shared, call, s).await,
+        ("GET", Resource::LiveEntry(s, n)) => live::show(shared, s, n).await,
+        ("PUT", Resource::LiveEntry(s, n)) => live::replace(shared, call, s, n).await,
+        ("DELETE", Resource::LiveEntry(s, n)) => live::delete(shared, call, s, n).await,
         ("POST", Resource::Logout) => session::logout(shared, call).await,
         ("GET", Resource::Me) => session::me(shared, call).await,
         ("GET", Resource::MyTokens) => session::list_tokens(shared, call).await,

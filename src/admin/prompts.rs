@@ -216,20 +216,17 @@ fn version_param(call: &Call) -> Result<Option<u32>, AdminError> {
         .transpose()
 }
 
-/// The configuration with the stored prompt APIs added, as the workers serve it: what the
-/// handlers of APIs (list, state, subscriptions, catalog) work on, so a stored prompt API is
-/// an API like any route. A stored version that no longer compiles is left out, as there.
+/// The configuration with the store's entries and prompt APIs added, as the workers serve it
+/// (`snapshot::stored::merge`): what the handlers of APIs (list, state, subscriptions,
+/// catalog) work on, so a stored route or prompt API is an API like a declared route. What no
+/// longer compiles is left out, as there.
 pub async fn apis_config(shared: &Arc<Shared>) -> Result<Arc<Config>, AdminError> {
     let config = shared.config.load_full();
     if config.store.is_none() {
         return Ok(config);
     }
-    let rows = shared.store(|s| Ok(s.prompts()?)).await?;
-    if rows.is_empty() {
-        return Ok(config);
-    }
-    let stored = rows
-        .iter()
-        .map(|r| (r.name.as_str(), r.version, &r.definition));
-    Ok(Arc::new(with_stored_prompts(&config, stored).0))
+    let rows = shared
+        .store(|s| Ok(crate::snapshot::stored::Stored::read(s)?))
+        .await?;
+    Ok(crate::snapshot::stored::merge(&config, &rows).0)
 }

@@ -41,6 +41,9 @@ pub(super) enum Resource {
     Usage(Option<String>),
     Prompts,
     Prompt(String),
+    /// `/admin/upstreams`, `/admin/routes`, `/admin/providers`, `/admin/models`.
+    Live(&'static str),
+    LiveEntry(&'static str, String),
     Login,
     Logout,
     Me,
@@ -226,6 +229,26 @@ pub const ENDPOINTS: &[Endpoint] = &[
     at("/admin/prompts", GET_POST, OP2, |_| Resource::Prompts),
     at("/admin/prompts/{name}", GET_PUT_DELETE, OP3, |p| {
         Resource::Prompt(p.next())
+    }),
+    at("/admin/upstreams", GET_POST, OP2, |_| {
+        Resource::Live("upstreams")
+    }),
+    at("/admin/upstreams/{name}", GET_PUT_DELETE, OP3, |p| {
+        Resource::LiveEntry("upstreams", p.next())
+    }),
+    at("/admin/routes", GET_POST, OP2, |_| Resource::Live("routes")),
+    at("/admin/routes/{name}", GET_PUT_DELETE, OP3, |p| {
+        Resource::LiveEntry("routes", p.next())
+    }),
+    at("/admin/providers", GET_POST, OP2, |_| {
+        Resource::Live("providers")
+    }),
+    at("/admin/providers/{name}", GET_PUT_DELETE, OP3, |p| {
+        Resource::LiveEntry("providers", p.next())
+    }),
+    at("/admin/models", GET_POST, OP2, |_| Resource::Live("models")),
+    at("/admin/models/{name}", GET_PUT_DELETE, OP3, |p| {
+        Resource::LiveEntry("models", p.next())
     }),
     at("/admin/login", POST, &[Public], |_| Resource::Login),
     at("/admin/logout", POST, &[Anyone], |_| Resource::Logout),

@@ -76,6 +76,9 @@ pub struct Config {
     pub mcp_servers: Vec<McpServerSpec>,
     /// `[tls]`: the certificates of the TLS listeners.
     pub tls: TlsSpec,
+    /// What this was compiled from: the stored entries are added to it and compiled again
+    /// (`config::live`), and the admin API shows its entries as written.
+    pub source: std::sync::Arc<FileConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -347,6 +350,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             mcp,
             mcp_servers,
             tls,
+            source: std::sync::Arc::new(file.clone()),
         })
     } else {
         Err(ck.issues)

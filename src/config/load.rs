@@ -223,6 +223,7 @@ fn read_file(
         }
     };
     let mut value = value;
+    let written = super::schema::Written::read(&value);
     let before = problems.len();
     interpolate(&mut value, &mut Vec::new(), &src, problems);
     if problems.len() > before {
@@ -231,7 +232,10 @@ fn read_file(
     }
     let result = serde_path_to_error::deserialize::<_, FileConfig>(value);
     let out = match result {
-        Ok(f) => Some(f),
+        Ok(mut f) => {
+            f.written = written;
+            Some(f)
+        }
         Err(e) => {
             let at = error_path(e.path());
             let message = explain_schema_error(&e.inner().to_string());
@@ -326,7 +330,7 @@ pub fn expand_env(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn error_path(path: &serde_path_to_error::Path) -> Vec<Seg> {
+pub(super) fn error_path(path: &serde_path_to_error::Path) -> Vec<Seg> {
     use serde_path_to_error::Segment;
     path.iter()
         .filter_map(|s| match s {
@@ -339,7 +343,7 @@ fn error_path(path: &serde_path_to_error::Path) -> Vec<Seg> {
 }
 
 /// Adds a "did you mean" to serde's unknown-field and unknown-variant messages.
-fn explain_schema_error(msg: &str) -> String {
+pub(super) fn explain_schema_error(msg: &str) -> String {
     // toml appends "in `a.b`" after the message; the key path is reported separately.
     let msg = msg.split("\nin `").next().unwrap_or(msg).trim_end();
     let kind = if msg.starts_with("unknown field") {
@@ -439,6 +443,7 @@ fn merge(
         out.routes.extend(file.routes);
         out.providers.extend(file.providers);
         out.models.extend(file.models);
+        out.written.extend(file.written);
     }
     (out, origins)
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 pub use tls::*;
 
 /// One configuration file: the main one or an included one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
@@ -64,9 +64,66 @@ pub struct FileConfig {
     /// Prompt APIs: a model and a template published at a path.
     #[serde(default)]
     pub prompts: Vec<PromptSection>,
+    /// The entries the admin API shows, as written (filled by the loader, never parsed).
+    #[serde(skip)]
+    pub written: Written,
 }
 
-#[derive(Debug, Deserialize)]
+/// The `[[upstreams]]`, `[[routes]]`, `[[providers]]` and `[[models]]` entries as the files
+/// write them, in JSON and before `${VAR}` is replaced: what the admin API shows of a declared
+/// entry (a secret's `${VAR}` reference, never its value).
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    pub upstreams: Vec<serde_json::Value>,
+    pub routes: Vec<serde_json::Value>,
+    pub providers: Vec<serde_json::Value>,
+    pub models: Vec<serde_json::Value>,
+}
+
+impl Written {
+    /// The lists by section name, in the order the sections are shown.
+    pub const SECTIONS: [&'static str; 4] = ["upstreams", "routes", "providers", "models"];
+
+    /// The entries of `section` (one of `SECTIONS`).
+    pub fn of(&self, section: &str) -> &[serde_json::Value] {
+        match section {
+            "upstreams" => &self.upstreams,
+            "routes" => &self.routes,
+            "providers" => &self.providers,
+            "models" => &self.models,
+            _ => &[],
+        }
+    }
+
+    /// Reads the four lists of one file's TOML, before interpolation.
+    pub fn read(file: &toml::Value) -> Written {
+        let list = |k: &str| -> Vec<serde_json::Value> {
+            match file.get(k) {
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| serde_json::to_value(v).ok())
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        Written {
+            upstreams: list("upstreams"),
+            routes: list("routes"),
+            providers: list("providers"),
+            models: list("models"),
+        }
+    }
+
+    /// Appends another file's entries, in the order the loader merges them.
+    pub fn extend(&mut self, other: Written) {
+        self.upstreams.extend(other.upstreams);
+        self.routes.extend(other.routes);
+        self.providers.extend(other.providers);
+        self.models.extend(other.models);
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     #[serde(default = "default_listen")]
@@ -122,7 +179,7 @@ impl Default for ServerSection {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSection {
     pub listen: String,
@@ -154,7 +211,7 @@ pub struct AdminSection {
     pub login_per_ip: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapOperator {
     pub name: String,
@@ -178,7 +235,7 @@ fn thirty() -> u32 {
     30
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     /// `"stdout"`, `"stderr"`, `"off"` or a file path.
@@ -210,7 +267,7 @@ impl Default for LogSection {
 
 /// `[log.store]`: every call recorded in a SQLite file of its own, for `/admin/calls` and
 /// `/admin/usage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallStoreSection {
     /// A relative path is taken from the main configuration file's directory.
@@ -229,7 +286,7 @@ pub struct CallStoreSection {
     pub rollups: RollupSection,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollupSection {
     #[serde(default = "two_days")]
@@ -268,7 +325,7 @@ fn two_years() -> Dur {
     Dur(Duration::from_secs(730 * DAY))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSection {
     pub name: String,
@@ -297,7 +354,7 @@ pub struct UpstreamSection {
     pub http2: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum TargetSection {
     Addr(String),
@@ -318,7 +375,7 @@ pub enum Balance {
     LeastInflight,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckSection {
     pub path: String,
@@ -336,7 +393,7 @@ pub struct HealthCheckSection {
     pub host: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PassiveSection {
     #[serde(default = "three_u32")]
@@ -354,7 +411,7 @@ impl Default for PassiveSection {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsSection {
     #[serde(default = "two_seconds")]
@@ -377,7 +434,7 @@ impl Default for TimeoutsSection {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSection {
     pub name: String,
@@ -420,7 +477,7 @@ pub enum HandlerKind {
     Llm,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderTransformSection {
     #[serde(default)]

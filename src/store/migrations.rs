@@ -154,6 +154,19 @@ CREATE TABLE user_tokens (
 );
 CREATE INDEX user_tokens_by_user ON user_tokens (user);
 "#,
+    // 5: upstreams, routes, providers and models made through the admin API: each the JSON of
+    // its TOML table, a provider's literal secrets sealed apart with `[store] secret_key`.
+    r#"
+CREATE TABLE config_entries (
+    section    TEXT NOT NULL CHECK (section IN ('upstreams', 'routes', 'providers', 'models')),
+    name       TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    sealed     BLOB,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY (section, name)
+);
+"#,
 ];
 
 /// What `migrate` found: the schema version the file had before, and the one it has now.

@@ -27,6 +27,7 @@ mod lifecycle;
 mod limits;
 mod limits_llm;
 mod limits_redis;
+mod live_config;
 mod llm;
 mod llm_resilience;
 mod llm_tls;

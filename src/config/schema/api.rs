@@ -5,7 +5,7 @@ use super::Dur;
 use crate::config::compile::{Approval, AuthMode, Lifecycle};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// The SQLite file; a relative path is taken from the main configuration file's directory.
@@ -30,7 +30,7 @@ impl Default for VisibilitySection {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
     #[serde(default)]
@@ -51,7 +51,7 @@ pub struct ApiSection {
     pub openapi: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSection {
     pub name: String,
@@ -63,7 +63,7 @@ pub struct TenantSection {
     pub apps: Vec<AppSection>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSection {
     pub name: String,
@@ -77,7 +77,7 @@ pub struct AppSection {
 }
 
 /// A key given by its public id and the SHA-256 of its secret, never the secret itself.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeySection {
     pub id: String,

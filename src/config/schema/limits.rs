@@ -3,7 +3,7 @@
 use super::Dur;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSection {
     pub name: String,
@@ -58,7 +58,7 @@ pub enum OnRedisError {
 }
 
 /// `[redis]`: the server cluster-scope limits are kept in.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSection {
     /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
@@ -141,7 +141,7 @@ pub enum Scope {
 
 /// `[[plans]]`: a named set of limits a tenant can be put on (`[[tenants]] plan`, or the
 /// admin API); every key of the tenant's apps then draws from them on every route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSection {
     pub name: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSection {
     pub name: String,
@@ -45,7 +45,7 @@ fn provider_kind<'de, D: Deserializer<'de>>(d: D) -> Result<&'static Descriptor,
         .ok_or_else(|| serde::de::Error::unknown_variant(&name, &providers::KINDS))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderTimeouts {
     #[serde(default = "five_seconds")]
@@ -67,7 +67,7 @@ impl Default for ProviderTimeouts {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MockSection {
     /// Delay before the first byte.
@@ -80,7 +80,7 @@ pub struct MockSection {
     pub fail_status: Option<u16>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// The public name clients send as `model`.
@@ -112,7 +112,7 @@ pub struct ModelSection {
     pub limits: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentSection {
     pub provider: String,
@@ -124,7 +124,7 @@ pub struct DeploymentSection {
     pub api_key: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmSection {
     /// Extra attempts after the first on a model's deployments, before its fallbacks.

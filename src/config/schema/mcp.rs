@@ -5,7 +5,7 @@ use super::Dur;
 use serde::Deserialize;
 use std::time::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpSection {
     /// `false` keeps the section written but the endpoint off (it then answers as any path

@@ -4,7 +4,7 @@
 use super::{ApiSection, CaptureSection};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptSection {
     /// The API's name: the route name in call records, subscriptions and the catalog.
@@ -39,7 +39,7 @@ pub struct PromptSection {
     pub capture: Option<CaptureSection>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptMessageSection {
     pub role: PromptRole,

@@ -55,7 +55,7 @@ impl<'de> Deserialize<'de> for ListenEntry {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     #[serde(default)]
@@ -64,7 +64,7 @@ pub struct TlsSection {
     pub hsts: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSection {
     /// PEM: the certificate, then its intermediates.

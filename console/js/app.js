@@ -10,8 +10,12 @@ import { api, session, register, routes, allowed, current, navigate, onSignedOut
 import { h, notice, button } from './ui.js';
 import * as signin from './pages/signin.js';
 import * as home from './pages/home.js';
+import * as apis from './pages/apis.js';
+import * as upstreams from './pages/upstreams.js';
+import * as providers from './pages/providers.js';
+import * as adminModels from './pages/admin-models.js';
 
-const modules = [home];
+const modules = [home, apis, upstreams, providers, adminModels];
 for (const m of modules) m.routes.forEach(register);
 
 const root = document.getElementById('app');

@@ -39,6 +39,11 @@ const ASSETS: &[Asset] = assets! {
     "js/ui.js" => JS,
     "js/pages/signin.js" => JS,
     "js/pages/home.js" => JS,
+    "js/entries.js" => JS,
+    "js/pages/apis.js" => JS,
+    "js/pages/upstreams.js" => JS,
+    "js/pages/providers.js" => JS,
+    "js/pages/admin-models.js" => JS,
 };
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

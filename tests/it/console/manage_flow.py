@@ -187,6 +187,17 @@ def providers_and_models(open_console):
     c.ready("/providers/edit/:name")
     assert c.field("API key").get_attribute("value") == ""
     assert "sk-literal" not in c.driver.page_source
+    # A mock provider takes no base URL: said under the field.
+    c.fill("Base URL", "http://127.0.0.1:9/v1")
+    save(c, "Save changes")
+    c.wait_for(".field-error", "base_url")
+    assert "a mock provider has no base_url" in field_error(c, "Base URL")
+    # Saved with the key left empty: the stored key stays.
+    c.field("Base URL").clear()
+    save(c, "Save changes")
+    c.ready("/providers")
+    status, provider = admin_api("GET", "/admin/providers/mock2")
+    assert status == 200 and provider["api_key"] == "********", provider
 
     # A model with a bad deployment: the error is under Deployments.
     c.go("/admin-models/new")

@@ -16,13 +16,20 @@ import * as apps from './pages/apps.js';
 import * as subscriptions from './pages/subscriptions.js';
 import * as approvals from './pages/approvals.js';
 import * as people from './pages/people.js';
-
 import * as usage from './pages/usage.js';
 import * as calls from './pages/calls.js';
 import * as audit from './pages/audit.js';
 import * as limits from './pages/limits.js';
 
-const modules = [home, catalog, models, apps, subscriptions, usage, calls, approvals, people, audit, limits];
+import * as apis from './pages/apis.js';
+import * as upstreams from './pages/upstreams.js';
+import * as providers from './pages/providers.js';
+import * as adminModels from './pages/admin-models.js';
+
+const modules = [
+  home, catalog, models, apps, subscriptions, usage, calls,
+  approvals, apis, upstreams, providers, adminModels, people, audit, limits,
+];
 for (const m of modules) m.routes.forEach(register);
 
 const root = document.getElementById('app');

@@ -217,14 +217,23 @@ function makeControl(f, id) {
   }
 }
 
-/** The field a server message names: "name: ..." or a `name` in backticks or quotes. */
+/**
+ * The field a server message names: "name: ...", a path such as "routes[orders].api.approval: ..."
+ * or "upstreams[u].targets[0]: ..." (the entry's own `section[name]` and list indexes dropped,
+ * then the longest part of the path that is a field: `api.approval`, else `approval`), or a
+ * `name` in backticks or quotes.
+ */
 function fieldOf(message, fields) {
   const names = fields.map((f) => f.name);
-  const lead = /^([\w.[\]]+):/.exec(message);
+  const lead = /^(\S+?):\s/.exec(message);
   if (lead) {
-    const last = lead[1].split(/[.[\]]/).filter(Boolean).pop();
-    if (names.includes(lead[1])) return lead[1];
-    if (names.includes(last)) return last;
+    const parts = lead[1].replace(/^\w+\[[^\]]*\]\.?/, '').replace(/\[[^\]]*\]/g, '.').split('.').filter(Boolean);
+    for (let len = parts.length; len > 0; len--) {
+      for (let from = parts.length - len; from >= 0; from--) {
+        const candidate = parts.slice(from, from + len).join('.');
+        if (names.includes(candidate)) return candidate;
+      }
+    }
   }
   const named = fields.find((f) => f.matches && f.matches.test(message));
   if (named) return named.name;

@@ -52,6 +52,11 @@ const ASSETS: &[Asset] = assets! {
     "js/pages/calls.js" => JS,
     "js/pages/audit.js" => JS,
     "js/pages/limits.js" => JS,
+    "js/entries.js" => JS,
+    "js/pages/apis.js" => JS,
+    "js/pages/upstreams.js" => JS,
+    "js/pages/providers.js" => JS,
+    "js/pages/admin-models.js" => JS,
 };
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

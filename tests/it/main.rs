@@ -19,6 +19,7 @@ mod concurrency;
 mod config_props;
 mod console;
 mod console_dash;
+mod console_manage;
 mod console_seed;
 mod counters;
 mod grpc;

@@ -152,3 +152,36 @@ fn an_expired_session_sends_the_console_back_to_sign_in() {
     let c = start("session_ttl = \"3s\"", "");
     run("signin_flow.py", "session_expires", &c.gw, &[]);
 }
+
+/// The issue's whole journey across two browser sessions (journey_flow.py says each step).
+/// `TOLLGATE_README_SHOTS=docs/console` also writes the README's screenshots there.
+#[test]
+fn an_operator_publishes_and_approves_while_a_developer_subscribes_calls_and_sees_the_call() {
+    let draft = r#"
+[[routes]]
+name = "inventory"
+path_prefix = "/inventory"
+upstream = "orders-svc"
+[routes.api]
+auth = "api_key"
+approval = "manual"
+state = "draft"
+description = "Inventory: stock levels per warehouse."
+version = "0.3.0"
+"#;
+    let c = start("", draft);
+    let shots = std::env::var("TOLLGATE_README_SHOTS").ok().map(|d| {
+        let d = Path::new(&d);
+        match d.is_absolute() {
+            true => d.to_path_buf(),
+            false => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        }
+    });
+    let shots = shots.map(|d| d.display().to_string()).unwrap_or_default();
+    let env: &[(&str, &str)] = match shots.is_empty() {
+        true => &[],
+        false => &[("TG_README_SHOTS", &shots)],
+    };
+    run("journey_flow.py", "operator_and_developer", &c.gw, env);
+    assert_eq!(c.upstream.hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

@@ -59,7 +59,10 @@ pub fn seeded() -> (PathBuf, Duration) {
     }
     let started = Instant::now();
     // Built beside and renamed into place, so that a seed cut short is never reused.
-    let building = root.join(format!("target/console-seed/building-{}", std::process::id()));
+    let building = root.join(format!(
+        "target/console-seed/building-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&building);
     std::fs::create_dir_all(&building).unwrap();
     let now = now_ms();
@@ -96,7 +99,9 @@ fn seed_store(path: &Path) {
             .unwrap();
         for a in 0..APPS_PER_TENANT {
             let j = t * APPS_PER_TENANT + a;
-            store.create_app(&actor, &tenant(t), &app(j), "", None).unwrap();
+            store
+                .create_app(&actor, &tenant(t), &app(j), "", None)
+                .unwrap();
         }
     }
 }

@@ -337,7 +337,11 @@ impl CallStore for SqliteCalls {
         if let Some(p) = &f.path {
             // The path is read from the record: no column (and no index) for a filter that
             // matches inside the text; the other filters and the id range narrow the scan.
-            cond(&mut sql, "instr(record ->> '$.path', ?) > 0", p.clone().into());
+            cond(
+                &mut sql,
+                "instr(record ->> '$.path', ?) > 0",
+                p.clone().into(),
+            );
         }
         match f.status_class {
             Some(0) => sql.push_str(" AND status = 0"),

@@ -4,7 +4,9 @@
 //! by compiling the configuration with every stored entry and the change (`snapshot::stored::
 //! merge`, what the workers run): one that leaves any entry out (its own bad field, a route
 //! whose upstream it deletes) is refused with the compiler's message, naming the field.
-//! What the configuration files declare is read-only here, as declared tenants are.
+//! What the configuration files declare is read-only here, as declared tenants are. The check
+//! and the write run under the admin process's one store connection (`Shared::store`), so two
+//! changes cannot both pass against the same rows.
 
 mod secrets;
 

@@ -14,7 +14,6 @@ use super::load::{error_path, expand_env, explain_schema_error};
 use super::problem::{render_path, Issue, Seg};
 use super::schema::{FileConfig, ModelSection, ProviderSection, RouteSection, UpstreamSection};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The sections the admin API manages, as named in the configuration and in its paths.
 pub const SECTIONS: [&str; 4] = ["upstreams", "routes", "providers", "models"];
@@ -120,8 +119,8 @@ fn leave(e: &StoredEntry, problem: String) -> EntryLeftOut {
 }
 
 /// The files' configuration with the parsed entries appended to their sections.
-fn merged(source: &Arc<FileConfig>, parsed: &[(&StoredEntry, Parsed)]) -> FileConfig {
-    let mut file = (**source).clone();
+fn merged(source: &FileConfig, parsed: &[(&StoredEntry, Parsed)]) -> FileConfig {
+    let mut file = source.clone();
     for (_, p) in parsed {
         match p {
             Parsed::Upstream(s) => file.upstreams.push((**s).clone()),

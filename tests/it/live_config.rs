@@ -431,3 +431,47 @@ fn a_stored_route_a_reload_breaks_is_left_out_and_says_why_while_the_rest_serves
     ok(&gw, "PUT", "/admin/routes/r2", Some(fixed));
     until(&gw, "/r2", 200, Some("declared"));
 }
+
+#[test]
+fn a_stored_route_is_an_api_with_keys_and_subscriptions() {
+    let (declared, orders) = (Upstream::named("declared"), Upstream::named("orders"));
+    let gw = Gateway::start(1, &config(&declared));
+    let upstream = json!({"name": "orders", "targets": [orders.addr()]});
+    ok(&gw, "POST", "/admin/upstreams", Some(upstream));
+    let route = json!({"name": "orders", "path_prefix": "/orders", "upstream": "orders",
+                       "api": {"auth": "api_key", "approval": "manual", "state": "published"}});
+    ok(&gw, "POST", "/admin/routes", Some(route));
+    until(&gw, "/orders", 401, None);
+    ok(&gw, "POST", "/admin/tenants", Some(json!({"name": "acme"})));
+    let app = json!({"name": "web"});
+    ok(&gw, "POST", "/admin/tenants/acme/apps", Some(app));
+    let key = ok(&gw, "POST", "/admin/tenants/acme/apps/web/keys", None)["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sub = ok(
+        &gw,
+        "POST",
+        "/admin/tenants/acme/apps/web/subscriptions",
+        Some(json!({"api": "orders"})),
+    );
+    assert_eq!(sub["state"], "pending", "{sub}");
+    let keyed = || {
+        let r = client()
+            .get(gw.url("/orders"))
+            .bearer_auth(&key)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    };
+    assert_eq!(keyed().0, 403);
+    ok(
+        &gw,
+        "POST",
+        &format!("/admin/subscriptions/{}/approve", sub["id"]),
+        None,
+    );
+    wait_for("the approved key to work", Duration::from_secs(3), || {
+        (keyed() == (200, "orders".to_string())).then_some(())
+    });
+}

@@ -4,7 +4,9 @@
 //! by compiling the configuration with every stored entry and the change (`snapshot::stored::
 //! merge`, what the workers run): one that leaves any entry out (its own bad field, a route
 //! whose upstream it deletes) is refused with the compiler's message, naming the field.
-//! What the configuration files declare is read-only here, as declared tenants are.
+//! What the configuration files declare is read-only here, as declared tenants are. The check
+//! and the write run under the admin process's one store connection (`Shared::store`), so two
+//! changes cannot both pass against the same rows.
 
 mod secrets;
 
@@ -20,16 +22,9 @@ use serde_json::{json as j, Value};
 use std::sync::Arc;
 
 /// A stored entry as answered: `served` is false, with the `problem`, for one the
-/// configuration in force leaves out.
-fn stored_view(r: &EntryRow, config: &Arc<Config>, all: &[EntryRow]) -> Value {
-    let stored = Stored {
-        entries: all.to_vec(),
-        prompts: Vec::new(),
-    };
-    let left = merge(config, &stored).1.entries;
-    let problem = (left.iter())
-        .find(|l| l.section == r.section && l.name == r.name)
-        .map(|l| l.problem.clone());
+/// configuration in force leaves out (`left`).
+fn stored_view(r: &EntryRow, left: &[EntryLeftOut]) -> Value {
+    let problem = (left.iter()).find(|l| l.section == r.section && l.name == r.name);
     let mut v = item(&r.section, &r.name, &r.definition);
     v["source"] = j!("store");
     v["read_only"] = j!(false);
@@ -37,9 +32,18 @@ fn stored_view(r: &EntryRow, config: &Arc<Config>, all: &[EntryRow]) -> Value {
     v["updated_by"] = j!(r.updated_by);
     v["served"] = j!(problem.is_none());
     if let Some(p) = problem {
-        v["problem"] = j!(p);
+        v["problem"] = j!(p.problem);
     }
     v
+}
+
+/// The stored entries the configuration in force leaves out, as the workers do.
+fn left_out(config: &Arc<Config>, all: &[EntryRow]) -> Vec<EntryLeftOut> {
+    let stored = Stored {
+        entries: all.to_vec(),
+        prompts: Vec::new(),
+    };
+    merge(config, &stored).1.entries
 }
 
 /// The table with its name, its secrets masked.
@@ -86,31 +90,12 @@ async fn rows(shared: &Arc<Shared>, config: &Config) -> Result<Vec<EntryRow>, Ad
 pub async fn list(shared: &Arc<Shared>, section: &'static str) -> Answer {
     let config = shared.config.load_full();
     let all = rows(shared, &config).await?;
-    let left = merge(
-        &config,
-        &Stored {
-            entries: all.clone(),
-            prompts: Vec::new(),
-        },
-    )
-    .1
-    .entries;
+    let left = left_out(&config, &all);
     let mut items: Vec<Value> = declared(&config, section)
         .map(|(n, v)| declared_view(section, n, v))
         .collect();
-    for r in all.iter().filter(|r| r.section == section) {
-        let mut v = item(section, &r.name, &r.definition);
-        let problem = (left.iter()).find(|l| l.section == section && l.name == r.name);
-        v["source"] = j!("store");
-        v["read_only"] = j!(false);
-        v["updated_at"] = j!(r.updated_at);
-        v["updated_by"] = j!(r.updated_by);
-        v["served"] = j!(problem.is_none());
-        if let Some(p) = problem {
-            v["problem"] = j!(p.problem);
-        }
-        items.push(v);
-    }
+    let stored = all.iter().filter(|r| r.section == section);
+    items.extend(stored.map(|r| stored_view(r, &left)));
     json(200, &j!({ section: items }))
 }
 
@@ -123,7 +108,7 @@ pub async fn show(shared: &Arc<Shared>, section: &'static str, name: String) -> 
     let Some(r) = all.iter().find(|r| r.section == section && r.name == name) else {
         return Err(missing(section, &name));
     };
-    json(200, &stored_view(r, &config, &all))
+    json(200, &stored_view(r, &left_out(&config, &all)))
 }
 
 fn missing(section: &str, name: &str) -> AdminError {
@@ -196,7 +181,7 @@ async fn put(
             };
             let row = s.put_entry(&call.actor, entry, create)?;
             let all = s.entries()?;
-            Ok(stored_view(&row, &config, &all))
+            Ok(stored_view(&row, &left_out(&config, &all)))
         })
         .await?;
     json(if create { 201 } else { 200 }, &row)

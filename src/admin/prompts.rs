@@ -8,9 +8,8 @@
 use super::error::AdminError;
 use super::request::{self, param};
 use super::shared::{json, no_content, Answer, Call, Shared};
-use crate::config::{
-    compile_stored_prompt, stored_route_name, with_stored_prompts, Config, LeftOut,
-};
+use crate::config::{compile_stored_prompt, stored_route_name, Config, LeftOut};
+use crate::snapshot::stored::{merge, Stored};
 use crate::store::{PromptRow, Store};
 use serde_json::{json as j, Value};
 use std::sync::Arc;
@@ -37,12 +36,10 @@ fn view(r: &PromptRow, left_out: &[LeftOut]) -> Value {
     v
 }
 
-/// The stored versions the configuration in force leaves out, as the workers do.
-fn left_out(config: &Config, rows: &[PromptRow]) -> Vec<LeftOut> {
-    let stored = rows
-        .iter()
-        .map(|r| (r.name.as_str(), r.version, &r.definition));
-    with_stored_prompts(config, stored).1
+/// The stored versions the configuration in force (with the store's live entries: a prompt
+/// may use a stored model) leaves out, as the workers do.
+fn left_out(config: &Arc<Config>, stored: &Stored) -> Vec<LeftOut> {
+    merge(config, stored).1.prompts
 }
 
 /// A prompt the configuration declares, as answered.
@@ -90,19 +87,16 @@ fn definition(body: &[u8], name: Option<&str>) -> Result<(String, Value), AdminE
     Ok((name, v))
 }
 
-/// Checks version `version` of `name` against the configuration and every stored version.
+/// Checks version `version` of `name` against the configuration, the store's live entries and
+/// every stored version.
 fn check(
     s: &Store,
-    config: &Config,
+    config: &Arc<Config>,
     name: &str,
     version: u32,
     def: &Value,
 ) -> Result<(), AdminError> {
-    let rows = s.prompts()?;
-    let stored = rows
-        .iter()
-        .map(|r| (r.name.as_str(), r.version, &r.definition));
-    let (merged, _) = with_stored_prompts(config, stored);
+    let (merged, _) = merge(config, &Stored::read(s)?);
     compile_stored_prompt(&merged, name, version, def)
         .map(|_| ())
         .map_err(AdminError::BadRequest)
@@ -110,9 +104,10 @@ fn check(
 
 pub async fn list(shared: &Arc<Shared>) -> Answer {
     let config = shared.config.load_full();
-    let rows = shared.store(|s| Ok(s.prompts()?)).await?;
+    let stored = shared.store(|s| Ok(Stored::read(s)?)).await?;
+    let rows = &stored.prompts;
     let mut out: Vec<Value> = config.prompts.iter().map(|p| declared_view(p)).collect();
-    let left_out = left_out(&config, &rows);
+    let left_out = left_out(&config, &stored);
     let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
     for n in names {
@@ -134,8 +129,9 @@ pub async fn show(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
         return json(200, &declared_view(p));
     }
     let n = name.clone();
-    let rows = shared.store(move |s| Ok(s.prompts()?)).await?;
-    let left_out = left_out(&config, &rows);
+    let stored = shared.store(move |s| Ok(Stored::read(s)?)).await?;
+    let rows = &stored.prompts;
+    let left_out = left_out(&config, &stored);
     let versions: Vec<Value> = rows
         .iter()
         .filter(|r| r.name == n && version.is_none_or(|v| r.version == v))

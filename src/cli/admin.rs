@@ -2,11 +2,13 @@
 //! (`request` maps commands to requests), whose JSON answer is printed, pretty, to stdout. An
 //! error answer prints the API's own message to stderr and exits 1. `keygen` needs no server.
 
+mod live;
 mod pretty;
 mod prompts;
 mod request;
 mod users;
 
+pub use live::LiveCommand;
 pub use prompts::PromptsCommand;
 pub use request::{call, ApiCall};
 pub use users::{TokensCommand, UsersCommand};
@@ -91,6 +93,18 @@ pub enum AdminCommand {
     /// delete.
     #[command(subcommand)]
     Prompts(PromptsCommand),
+    /// Upstreams made through the admin API (the declared ones are listed, read-only).
+    #[command(subcommand)]
+    Upstreams(LiveCommand),
+    /// Routes, with their API settings, made through the admin API.
+    #[command(subcommand)]
+    Routes(LiveCommand),
+    /// LLM providers made through the admin API; their secrets are never shown.
+    #[command(subcommand)]
+    Providers(LiveCommand),
+    /// Models made through the admin API.
+    #[command(subcommand)]
+    Models(LiveCommand),
     /// Users of the admin API and the console: operators, tenant admins and developers.
     #[command(subcommand)]
     Users(UsersCommand),

@@ -78,7 +78,25 @@ pub struct Config {
     pub tls: TlsSpec,
     /// What this was compiled from: the stored entries are added to it and compiled again
     /// (`config::live`), and the admin API shows its entries as written.
-    pub source: std::sync::Arc<FileConfig>,
+    pub source: Source,
+}
+
+/// The parsed files a `Config` was compiled from. Its `Debug` shows none of it: it holds the
+/// secrets as the files and the environment gave them.
+#[derive(Clone)]
+pub struct Source(pub std::sync::Arc<FileConfig>);
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Source(<redacted>)")
+    }
+}
+
+impl std::ops::Deref for Source {
+    type Target = FileConfig;
+    fn deref(&self) -> &FileConfig {
+        &self.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -350,7 +368,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<Issue>> {
             mcp,
             mcp_servers,
             tls,
-            source: std::sync::Arc::new(file.clone()),
+            source: Source(std::sync::Arc::new(file.clone())),
         })
     } else {
         Err(ck.issues)

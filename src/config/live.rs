@@ -14,7 +14,6 @@ use super::load::{error_path, expand_env, explain_schema_error};
 use super::problem::{render_path, Issue, Seg};
 use super::schema::{FileConfig, ModelSection, ProviderSection, RouteSection, UpstreamSection};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The sections the admin API manages, as named in the configuration and in its paths.
 pub const SECTIONS: [&str; 4] = ["upstreams", "routes", "providers", "models"];
@@ -53,12 +52,12 @@ pub fn section(word: &str) -> Option<&'static str> {
     SECTIONS.iter().copied().find(|s| *s == word)
 }
 
-/// One entry read into its schema type.
+/// One entry read into its schema type (boxed: the sections differ much in size).
 enum Parsed {
-    Upstream(UpstreamSection),
-    Route(RouteSection),
-    Provider(ProviderSection),
-    Model(ModelSection),
+    Upstream(Box<UpstreamSection>),
+    Route(Box<RouteSection>),
+    Provider(Box<ProviderSection>),
+    Model(Box<ModelSection>),
 }
 
 /// `config` (compiled from the files) with the stored entries added, and each entry left
@@ -120,14 +119,14 @@ fn leave(e: &StoredEntry, problem: String) -> EntryLeftOut {
 }
 
 /// The files' configuration with the parsed entries appended to their sections.
-fn merged(source: &Arc<FileConfig>, parsed: &[(&StoredEntry, Parsed)]) -> FileConfig {
-    let mut file = (**source).clone();
+fn merged(source: &FileConfig, parsed: &[(&StoredEntry, Parsed)]) -> FileConfig {
+    let mut file = source.clone();
     for (_, p) in parsed {
         match p {
-            Parsed::Upstream(s) => file.upstreams.push(s.clone()),
-            Parsed::Route(s) => file.routes.push(s.clone()),
-            Parsed::Provider(s) => file.providers.push(s.clone()),
-            Parsed::Model(s) => file.models.push(s.clone()),
+            Parsed::Upstream(s) => file.upstreams.push((**s).clone()),
+            Parsed::Route(s) => file.routes.push((**s).clone()),
+            Parsed::Provider(s) => file.providers.push((**s).clone()),
+            Parsed::Model(s) => file.models.push((**s).clone()),
         }
     }
     file

@@ -2,6 +2,7 @@
 //! subject; this file holds the helpers they share (a fresh store, the admin actor, the seed).
 
 mod changes;
+mod entries;
 mod keys;
 mod opening;
 mod plans;

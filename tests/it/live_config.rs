@@ -79,19 +79,32 @@ fn an_upstream_and_a_route_made_changed_and_deleted_serve_on_every_worker_within
         Some(json!({"name": "live", "targets": [a.addr()], "retries": 0})),
     );
     assert_eq!(status, 201, "{v}");
-    assert_eq!((&v["source"], &v["read_only"]), (&json!("store"), &json!(false)));
+    assert_eq!(
+        (&v["source"], &v["read_only"]),
+        (&json!("store"), &json!(false))
+    );
     assert!(v["updated_by"].as_str().unwrap().contains("alice"), "{v}");
     assert!(v["updated_at"].as_i64().unwrap() > 0, "{v}");
     let route = json!({"name": "orders", "path_prefix": "/orders", "upstream": "live",
                        "api": {"description": "Orders", "version": "1.0"}});
     let v = ok(&gw, "POST", "/admin/routes", Some(route));
-    assert_eq!((&v["served"], &v["upstream"]), (&json!(true), &json!("live")), "{v}");
+    assert_eq!(
+        (&v["served"], &v["upstream"]),
+        (&json!(true), &json!("live")),
+        "{v}"
+    );
     until(&gw, "/orders/1", 200, Some("a"));
 
     // A stored route is an API like a declared one.
     let apis = ok(&gw, "GET", "/admin/apis", None);
-    let orders = apis.as_array().unwrap().iter().find(|a| a["name"] == "orders");
+    let orders = apis
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "orders");
     assert!(orders.is_some(), "{apis}");
+    let catalog = ok(&gw, "GET", "/admin/catalog", None).to_string();
+    assert!(catalog.contains(r#""description":"Orders""#), "{catalog}");
 
     // Replaced: the new target serves.
     let v = ok(
@@ -121,7 +134,12 @@ fn an_upstream_and_a_route_made_changed_and_deleted_serve_on_every_worker_within
 
     // Every change is audited, naming who made it.
     let audit = ok(&gw, "GET", "/admin/audit", None).to_string();
-    for action in ["upstream.create", "route.create", "upstream.update", "route.delete"] {
+    for action in [
+        "upstream.create",
+        "route.create",
+        "upstream.update",
+        "route.delete",
+    ] {
         assert!(audit.contains(action), "{action}: {audit}");
     }
 }
@@ -131,7 +149,9 @@ fn openai() -> (Upstream, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let up = Upstream::start("openai", move |r| {
-        s.lock().unwrap().push(r.header("authorization").unwrap_or("").to_string());
+        s.lock()
+            .unwrap()
+            .push(r.header("authorization").unwrap_or("").to_string());
         Reply::ok(openai_chat("hi")).header("content-type", "application/json")
     });
     (up, seen)
@@ -148,10 +168,14 @@ fn chat(gw: &Gateway, model: &str) -> (u16, Value) {
 }
 
 fn chat_until_ok(gw: &Gateway, model: &str) -> Value {
-    wait_for(&format!("model {model} served"), Duration::from_secs(3), || {
-        let (status, v) = chat(gw, model);
-        (status == 200).then_some(v)
-    })
+    wait_for(
+        &format!("model {model} served"),
+        Duration::from_secs(3),
+        || {
+            let (status, v) = chat(gw, model);
+            (status == 200).then_some(v)
+        },
+    )
 }
 
 #[test]
@@ -167,11 +191,35 @@ fn providers_and_models_made_through_the_admin_api_serve_chats_and_never_show_th
     let gw = Gateway::start_env(1, &body, &env);
 
     // The mock provider, through a provider and a model made here.
-    ok(&gw, "POST", "/admin/providers", Some(json!({"name": "mock2", "kind": "mock"})));
+    ok(
+        &gw,
+        "POST",
+        "/admin/providers",
+        Some(json!({"name": "mock2", "kind": "mock"})),
+    );
     let model = json!({"name": "live-demo", "deployments": [{"provider": "mock2", "model": "m"}]});
     ok(&gw, "POST", "/admin/models", Some(model));
     let v = chat_until_ok(&gw, "live-demo");
-    assert_eq!(v["choices"][0]["message"]["content"], "You said: hello", "{v}");
+    assert_eq!(
+        v["choices"][0]["message"]["content"], "You said: hello",
+        "{v}"
+    );
+    // A prompt API may use a stored model, which then cannot go while the prompt needs it.
+    let prompt = json!({"name": "greet", "path": "/greet", "model": "live-demo",
+                        "messages": [{"role": "user", "content": "hey"}]});
+    ok(&gw, "POST", "/admin/prompts", Some(prompt));
+    let (status, v) = call(&gw, "DELETE", "/admin/models/live-demo", None);
+    assert_eq!(status, 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(r#"prompt "greet" version 1 left out: model"#),
+        "{v}"
+    );
+    ok(&gw, "DELETE", "/admin/prompts/greet", None);
+    ok(&gw, "DELETE", "/admin/models/live-demo", None);
+    wait_for("live-demo gone", Duration::from_secs(3), || {
+        (chat(&gw, "live-demo").0 != 200).then_some(())
+    });
 
     // A literal key is sealed in the store, used on the wire, and never shown.
     let provider = json!({"name": "live-openai", "kind": "openai",
@@ -182,18 +230,27 @@ fn providers_and_models_made_through_the_admin_api_serve_chats_and_never_show_th
     ok(&gw, "POST", "/admin/models", Some(model));
     let v = chat_until_ok(&gw, "gpt-4.1-live");
     assert_eq!(v["choices"][0]["message"]["content"], "hi", "{v}");
-    assert!(seen.lock().unwrap().contains(&"Bearer sk-live-secret".to_string()));
+    assert!(seen
+        .lock()
+        .unwrap()
+        .contains(&"Bearer sk-live-secret".to_string()));
 
     // Sent back as shown, the stored key stays.
     let v = ok(&gw, "GET", "/admin/providers/live-openai", None);
     ok(&gw, "PUT", "/admin/providers/live-openai", Some(v));
     seen.lock().unwrap().clear();
     chat_until_ok(&gw, "gpt-4.1-live");
-    assert!(seen.lock().unwrap().contains(&"Bearer sk-live-secret".to_string()));
+    assert!(seen
+        .lock()
+        .unwrap()
+        .contains(&"Bearer sk-live-secret".to_string()));
 
     // A declared provider shows its references as written and its literals masked.
     let v = ok(&gw, "GET", "/admin/providers/declared", None);
-    assert_eq!((&v["api_key"], &v["api_keys"]), (&json!("********"), &json!(["${LIVE_KEY}"])));
+    assert_eq!(
+        (&v["api_key"], &v["api_keys"]),
+        (&json!("********"), &json!(["${LIVE_KEY}"]))
+    );
     let mut answers = String::new();
     for path in [
         "/admin/providers",
@@ -204,13 +261,20 @@ fn providers_and_models_made_through_the_admin_api_serve_chats_and_never_show_th
     ] {
         answers.push_str(&raw(&gw, "GET", path, None).1);
     }
-    for secret in ["sk-live-secret", "sk-declared-literal", "sk-from-the-environment"] {
+    for secret in [
+        "sk-live-secret",
+        "sk-declared-literal",
+        "sk-from-the-environment",
+    ] {
         assert!(!answers.contains(secret), "{secret} shown: {answers}");
     }
     for file in ["tollgate.db", "tollgate.db-wal"] {
         let bytes = std::fs::read(gw.dir.path().join(file)).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("sk-live-secret"), "{file} holds the key in clear");
+        assert!(
+            !text.contains("sk-live-secret"),
+            "{file} holds the key in clear"
+        );
     }
 }
 
@@ -222,21 +286,34 @@ fn declared_entries_are_listed_read_only_and_refused_changes() {
     let list = v["upstreams"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{v}");
     assert_eq!(list[0]["name"], "declared");
-    assert_eq!((&list[0]["source"], &list[0]["read_only"]), (&json!("config"), &json!(true)));
+    assert_eq!(
+        (&list[0]["source"], &list[0]["read_only"]),
+        (&json!("config"), &json!(true))
+    );
     assert_eq!(list[0]["targets"], json!([declared.addr()]));
     let v = ok(&gw, "GET", "/admin/routes/declared", None);
-    assert_eq!((&v["upstream"], &v["read_only"]), (&json!("declared"), &json!(true)));
+    assert_eq!(
+        (&v["upstream"], &v["read_only"]),
+        (&json!("declared"), &json!(true))
+    );
     let table = json!({"targets": [declared.addr()]});
     for (method, path, body) in [
         ("PUT", "/admin/upstreams/declared", Some(table.clone())),
         ("DELETE", "/admin/upstreams/declared", None),
         ("DELETE", "/admin/routes/declared", None),
-        ("POST", "/admin/upstreams", Some(json!({"name": "declared", "targets": [declared.addr()]}))),
+        (
+            "POST",
+            "/admin/upstreams",
+            Some(json!({"name": "declared", "targets": [declared.addr()]})),
+        ),
     ] {
         let (status, v) = call(&gw, method, path, body);
         assert_eq!(status, 409, "{method} {path}: {v}");
         let message = v["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("declared in the configuration file"), "{v}");
+        assert!(
+            message.contains("declared in the configuration file"),
+            "{v}"
+        );
     }
     assert_eq!(get(&gw, "/declared"), (200, "declared".to_string()));
 }
@@ -272,8 +349,16 @@ fn bad_entries_are_refused_naming_the_field_and_change_nothing() {
             json!({"name": "m", "deployments": [{"provider": "nope", "model": "x"}]}),
             "models[m].deployments[0].provider",
         ),
-        ("/admin/routes", json!({"path_prefix": "/x"}), "body.name: required"),
-        ("/admin/upstreams", json!({"name": "bad/name", "targets": [target]}), "name:"),
+        (
+            "/admin/routes",
+            json!({"path_prefix": "/x"}),
+            "body.name: required",
+        ),
+        (
+            "/admin/upstreams",
+            json!({"name": "bad/name", "targets": [target]}),
+            "name:",
+        ),
     ];
     for (path, body, expected) in cases {
         let (status, v) = call(&gw, "POST", path, Some(body.clone()));
@@ -281,11 +366,21 @@ fn bad_entries_are_refused_naming_the_field_and_change_nothing() {
         let message = v["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{path} {body}: {message}");
     }
-    let (status, v) = call(&gw, "PUT", "/admin/routes/orders", Some(json!({"name": "other"})));
+    let (status, v) = call(
+        &gw,
+        "PUT",
+        "/admin/routes/orders",
+        Some(json!({"name": "other"})),
+    );
     assert_eq!(status, 400, "{v}");
     for section in ["upstreams", "routes", "models"] {
         let v = ok(&gw, "GET", &format!("/admin/{section}"), None);
-        let stored = v[section].as_array().unwrap().iter().filter(|e| e["source"] == "store").count();
+        let stored = v[section]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["source"] == "store")
+            .count();
         assert_eq!(stored, 0, "{v}");
     }
     let audit = ok(&gw, "GET", "/admin/audit", None).to_string();
@@ -308,17 +403,28 @@ fn a_stored_route_a_reload_breaks_is_left_out_and_says_why_while_the_rest_serves
     until(&gw, "/r2", 200, Some("shared"));
     until(&gw, "/r3", 200, Some("declared"));
 
-    let text = format!("{}\n{}", base_config(gw.port, gw.admin_port, 1, ""), config(&declared));
+    let text = format!(
+        "{}\n{}",
+        base_config(gw.port, gw.admin_port, 1, ""),
+        config(&declared)
+    );
     crate::reload::reload(&gw, &text);
     until(&gw, "/r2", 404, None);
     assert_eq!(get(&gw, "/r3"), (200, "declared".to_string()));
     let v = ok(&gw, "GET", "/admin/routes/r2", None);
     assert_eq!(v["served"], false, "{v}");
     let problem = v["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains(r#"routes[r2].upstream: no upstream named "shared""#), "{v}");
+    assert!(
+        problem.contains(r#"routes[r2].upstream: no upstream named "shared""#),
+        "{v}"
+    );
     let v = ok(&gw, "GET", "/admin/routes/r3", None);
     assert_eq!(v["served"], true, "{v}");
-    assert!(gw.stderr().contains("routes[r2] left out"), "{}", gw.stderr());
+    assert!(
+        gw.stderr().contains("routes[r2] left out"),
+        "{}",
+        gw.stderr()
+    );
 
     // The broken entry may be fixed, and other changes are not held up by it.
     let fixed = json!({"path_prefix": "/r2", "upstream": "declared"});

@@ -68,10 +68,10 @@ pub fn call(c: &PromptsCommand) -> Result<ApiCall, CliError> {
     })
 }
 
-/// The definition in `file`, as JSON.
+/// The definition in `file`, as JSON (also the tables of `tollgate admin routes ...`).
 // The CLI is a one-shot process; reading its input file blocks nothing else.
 #[allow(clippy::disallowed_methods)]
-fn read(file: &Path) -> Result<Value, CliError> {
+pub(super) fn read(file: &Path) -> Result<Value, CliError> {
     let fail = |e: String| CliError::Input(format!("{}: {e}", file.display()));
     let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
     let value: Value = if file.extension().is_some_and(|e| e == "toml") {
@@ -80,7 +80,7 @@ fn read(file: &Path) -> Result<Value, CliError> {
         serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?
     };
     if !value.is_object() {
-        return Err(fail("a prompt definition is an object (a table)".into()));
+        return Err(fail("a definition is an object (a table)".into()));
     }
     Ok(value)
 }

@@ -47,10 +47,50 @@ fn prompt_file() -> Value {
     serde_json::from_str(include_str!("../../../conf/prompts/summarize.json")).unwrap()
 }
 
+/// The five commands of one section of `tollgate admin upstreams|routes|providers|models`.
+macro_rules! live_cases {
+    ($s:literal) => {
+        [
+            (&[$s, "list"][..], "GET", concat!("/admin/", $s), None),
+            (
+                &[$s, "show", "orders"][..],
+                "GET",
+                concat!("/admin/", $s, "/orders"),
+                None,
+            ),
+            (
+                &[$s, "create", "orders", "--file", PROMPT_FILE][..],
+                "POST",
+                concat!("/admin/", $s),
+                Some(named_orders()),
+            ),
+            (
+                &[$s, "put", "orders", "--file", PROMPT_FILE][..],
+                "PUT",
+                concat!("/admin/", $s, "/orders"),
+                Some(prompt_file()),
+            ),
+            (
+                &[$s, "delete", "orders"][..],
+                "DELETE",
+                concat!("/admin/", $s, "/orders"),
+                None,
+            ),
+        ]
+    };
+}
+
+/// The prompt file with `name = "orders"`: any table does for the mapping to requests.
+fn named_orders() -> Value {
+    let mut v = prompt_file();
+    v["name"] = json!("orders");
+    v
+}
+
 fn cases() -> Vec<Case> {
     let mut named = prompt_file();
     named["name"] = json!("summarize");
-    vec![
+    let listed: Vec<Case> = vec![
         (
             &["users", "list", "--tenant", "acme"],
             "GET",
@@ -497,7 +537,14 @@ fn cases() -> Vec<Case> {
             "/admin/tenants/acme/apps/web/limits/rpm",
             None,
         ),
-    ]
+    ];
+    listed
+        .into_iter()
+        .chain(live_cases!("upstreams"))
+        .chain(live_cases!("routes"))
+        .chain(live_cases!("providers"))
+        .chain(live_cases!("models"))
+        .collect()
 }
 
 #[test]

@@ -33,6 +33,13 @@ async function renderList({ refresh }) {
   const byRoute = new Map(routes.routes.map((r) => [r.name, r]));
   const promptSource = new Map((prompts || []).map((p) => [p.name, p.source]));
   const rows = apis.map((x) => ({ ...x, entry: byRoute.get(x.name), promptSource: promptSource.get(String(x.name).replace(/\.v[^.]+$/, '')) }));
+  // A stored route the configuration in force leaves out (a reload removed its upstream) is no
+  // API now, but it is still there to fix or delete.
+  const served = new Set(apis.map((x) => x.name));
+  for (const r of routes.routes.filter((r) => !served.has(r.name))) {
+    const settings = r.api || {};
+    rows.push({ name: r.name, kind: r.handler === 'llm' ? 'llm' : 'rest', path: r.path_prefix || r.path, version: settings.version, state: 'not served', visibility: settings.visibility, approval: settings.approval, entry: r });
+  }
   return page({
     title: 'APIs',
     lead: 'Every API the gateway serves, its lifecycle and who may use it. Changes apply on every worker within a second.',
@@ -55,6 +62,7 @@ async function renderList({ refresh }) {
 }
 
 function stateCell(r) {
+  if (r.entry && r.entry.served === false) return h('div', null, badge('not served', 'error'), h('div', { class: 'small problem' }, r.entry.problem));
   const overridden = r.override ? h('div', { class: 'muted small', title: 'Set here; the configured state is the route\'s own' }, `set here (configured: ${r.configured_state})`) : null;
   return h('div', null, badge(r.state), overridden);
 }

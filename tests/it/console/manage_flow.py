@@ -1,7 +1,8 @@
 """The console pages that manage APIs and models live (tests/it/console_manage.rs starts the
 gateway): an operator creates an upstream and a route, publishes the API and calls it through
 the data plane; creates a provider and a model and chats with it; a bad entry's error is shown
-next to its field; a declared (TOML) entry has no edit controls."""
+next to its field; a declared (TOML) entry has no edit controls; a stored route a reload broke
+says why."""
 
 import json
 import os
@@ -250,4 +251,25 @@ def providers_and_models(open_console):
     c.shot("model-deleted")
 
 
-run({"routes_and_upstreams": routes_and_upstreams, "providers_and_models": providers_and_models})
+def left_out(open_console):
+    """A stored route whose upstream a reload removed: listed as not served, with the reason,
+    and still editable (pointed at another upstream, it serves again)."""
+    c = open_console("operator")
+    c.sign_in(OP, PASSWORD)
+    c.go("/apis")
+    row = c.wait_for("tr.api-legacy")
+    assert "not served" in row.text and 'no upstream named "extra-svc"' in row.text, row.text
+    assert "Publish" not in row.text and "Deprecate" not in row.text, row.text
+    c.shot("left-out")
+    c.click("Edit", "tr.api-legacy a")
+    c.ready("/apis/route/:name")
+    assert "Not served" in c.text(".notice.error")
+    c.fill("Upstream", "orders-svc")
+    save(c, "Save changes")
+    c.ready("/apis")
+    row = c.wait_for("tr.api-legacy", "published")
+    assert "not served" not in row.text, row.text
+    until("the fixed route", lambda: (lambda s: (s == (200, "orders"), s))(call("GET", "/legacy/x")))
+
+
+run({"routes_and_upstreams": routes_and_upstreams, "providers_and_models": providers_and_models, "left_out": left_out})

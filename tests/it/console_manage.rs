@@ -13,15 +13,17 @@ use std::sync::atomic::Ordering;
 #[test]
 fn an_operator_creates_an_upstream_and_a_route_publishes_it_and_calls_it() {
     let c = start("", "");
-    let shipping = Upstream::named("shipping");
-    run(
-        "manage_flow.py",
-        "routes_and_upstreams",
-        &c.gw,
-        &[("TG_SHIP_ADDR", &shipping.addr())],
-    );
-    // The published route reached the new upstream, not the declared one.
+    let (shipping, moved) = (Upstream::named("shipping"), Upstream::named("shipping-2"));
+    let env = [
+        ("TG_SHIP_ADDR", shipping.addr()),
+        ("TG_SHIP2_ADDR", moved.addr()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run("manage_flow.py", "routes_and_upstreams", &c.gw, &env);
+    // The published route reached the new upstream, then the target it was moved to, never
+    // the declared one.
     assert!(shipping.hits.load(Ordering::SeqCst) >= 1);
+    assert!(moved.hits.load(Ordering::SeqCst) >= 1);
     assert_eq!(c.upstream.hits.load(Ordering::SeqCst), 0);
 }
 

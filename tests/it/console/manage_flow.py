@@ -15,6 +15,8 @@ OP, PASSWORD = os.environ["TG_OP_NAME"], os.environ["TG_OP_PASSWORD"]
 DATA = os.environ["TG_DATA_URL"].rstrip("/")
 # A second in-test upstream, answering "shipping".
 SHIP = os.environ.get("TG_SHIP_ADDR", "")
+# A third, answering "shipping-2": the upstream's target after an edit.
+SHIP2 = os.environ.get("TG_SHIP2_ADDR", "")
 
 
 def call(method, path, body=None, key=None):
@@ -133,6 +135,20 @@ def routes_and_upstreams(open_console):
     c.shot("published")
     seen = until("the published route", lambda: (lambda s: (s == (200, "shipping"), s))(call("GET", "/shipping/x")))
     print(f"published route answered {seen}")
+
+    # Edit the upstream's target through its form: the route follows it.
+    if SHIP2:
+        c.go("/upstreams")
+        c.click("Edit", "tr.upstream-shipping-svc a")
+        c.ready("/upstreams/edit/:name")
+        c.fill("Targets", SHIP2)
+        c.fill("Health check path", "/health")
+        save(c, "Save changes")
+        c.ready("/upstreams")
+        row = c.wait_for("tr.upstream-shipping-svc", SHIP2)
+        assert "/health" in row.text, row.text
+        until("the edited upstream", lambda: (lambda s: (s == (200, "shipping-2"), s))(call("GET", "/shipping/x")))
+        c.go("/apis")
 
     # A declared route: no edit or delete.
     row = c.wait_for("tr.api-orders")

@@ -150,6 +150,19 @@ def routes_and_upstreams(open_console):
         until("the edited upstream", lambda: (lambda s: (s == (200, "shipping-2"), s))(call("GET", "/shipping/x")))
         c.go("/apis")
 
+    # Deprecate it, naming its successor and sunset date in the dialog.
+    c.click("Deprecate", "tr.api-shipping button")
+    dialog = c.wait_for("dialog", "Deprecate shipping?")
+    c.fill("Successor", "orders")
+    c.driver.execute_script("arguments[0].value = '2027-06-30'", c.field("Sunset date"))
+    c.shot("deprecate-dialog")
+    c.click("Deprecate", "dialog button[type=submit]")
+    row = c.wait_for("tr.api-shipping", "deprecated")
+    assert "orders" in row.text and "2027-06-30" in row.text, row.text
+    status, shown = admin_api("GET", "/admin/apis/shipping")
+    assert shown["state"] == "deprecated" and shown["successor"] == "orders", shown
+    assert shown["sunset"].startswith("2027-06-30"), shown
+
     # A declared route: no edit or delete.
     row = c.wait_for("tr.api-orders")
     assert "read-only" in row.text and "Delete" not in row.text, row.text

@@ -229,6 +229,24 @@ def providers_and_models(open_console):
     status, provider = admin_api("GET", "/admin/providers/mock2")
     assert status == 200 and provider["api_key"] == "********", provider
 
+    # A provider whose key is a ${VAR} reference: shown as written, and deleted.
+    c.go("/providers/new")
+    c.fill("Name", "mock3")
+    c.fill("Kind", "mock")
+    c.fill("API key", "${OP_PASSWORD}")
+    save(c, "Create provider")
+    c.ready("/providers")
+    row = c.wait_for("tr.provider-mock3")
+    assert "${OP_PASSWORD}" in row.text, row.text
+    c.click("Edit", "tr.provider-mock3 a")
+    c.ready("/providers/edit/:name")
+    key = c.field("API key")
+    assert key.get_attribute("type") == "text" and key.get_attribute("value") == "${OP_PASSWORD}"
+    c.go("/providers")
+    c.click("Delete", "tr.provider-mock3 button")
+    c.click("Delete", "dialog button")
+    c.wait_gone("tr.provider-mock3")
+
     # A model with a bad deployment: the error is under Deployments.
     c.go("/admin-models/new")
     c.fill("Name", "chatty")

@@ -51,7 +51,7 @@ export async function remove(kind, name, then) {
     then();
     return true;
   } catch (e) {
-    toast(e.message, 'error');
+    toast(`${name} was not deleted: ${e.message}`, 'error');
     return false;
   }
 }

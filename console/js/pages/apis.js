@@ -5,7 +5,7 @@
 // edited and deleted here too (/admin/routes); declared ones are read-only.
 
 import { api, seg } from '../core.js';
-import { h, page, table, badge, button, toast, confirmDialog } from '../ui.js';
+import { h, page, table, badge, button, toast, confirmDialog, form } from '../ui.js';
 import { editor, sourceCell, rowActions, list, put, READ_ONLY_WHY } from '../entries.js';
 
 const OPS = ['operator'];
@@ -33,6 +33,13 @@ async function renderList({ refresh }) {
   const byRoute = new Map(routes.routes.map((r) => [r.name, r]));
   const promptSource = new Map((prompts || []).map((p) => [p.name, p.source]));
   const rows = apis.map((x) => ({ ...x, entry: byRoute.get(x.name), promptSource: promptSource.get(String(x.name).replace(/\.v[^.]+$/, '')) }));
+  // A stored route the configuration in force leaves out (a reload removed its upstream) is no
+  // API now, but it is still there to fix or delete.
+  const served = new Set(apis.map((x) => x.name));
+  for (const r of routes.routes.filter((r) => !served.has(r.name))) {
+    const settings = r.api || {};
+    rows.push({ name: r.name, kind: r.handler === 'llm' ? 'llm' : 'rest', path: r.path_prefix || r.path, version: settings.version, state: 'not served', visibility: settings.visibility, approval: settings.approval, entry: r });
+  }
   return page({
     title: 'APIs',
     lead: 'Every API the gateway serves, its lifecycle and who may use it. Changes apply on every worker within a second.',
@@ -45,7 +52,7 @@ async function renderList({ refresh }) {
       { label: 'Visibility', value: (r) => visibility(r.visibility) },
       { label: 'Approval', value: (r) => badge(r.approval || 'auto', 'plain') },
       { label: 'Source', value: (r) => source(r) },
-      { label: 'Lifecycle', value: (r) => lifecycle(r, refresh) },
+      { label: 'Lifecycle', value: (r) => lifecycle(r, refresh, apis.map((x) => x.name)) },
       { label: 'Route', value: (r) => (r.entry ? rowActions('routes', r.entry, '/apis/route', refresh) : managedElsewhere(r)) },
     ],
     rows,
@@ -55,8 +62,12 @@ async function renderList({ refresh }) {
 }
 
 function stateCell(r) {
+  if (r.entry && r.entry.served === false) return h('div', null, badge('not served', 'error'), h('div', { class: 'small problem' }, r.entry.problem));
   const overridden = r.override ? h('div', { class: 'muted small', title: 'Set here; the configured state is the route\'s own' }, `set here (configured: ${r.configured_state})`) : null;
-  return h('div', null, badge(r.state), overridden);
+  const next = r.state === 'deprecated' && (r.successor || r.sunset)
+    ? h('div', { class: 'muted small' }, [r.successor ? `→ ${r.successor}` : null, r.sunset ? `sunset ${r.sunset.slice(0, 10)}` : null].filter(Boolean).join(', '))
+    : null;
+  return h('div', null, badge(r.state), next, overridden);
 }
 
 const visibility = (v) => (Array.isArray(v) ? `tenants: ${v.join(', ')}` : v || 'public');
@@ -73,16 +84,17 @@ function managedElsewhere(r) {
 }
 
 /** The lifecycle buttons for the API's state, and the way back to the configured state. */
-function lifecycle(r, refresh) {
+function lifecycle(r, refresh, names) {
   const moves = (MOVES[r.state] || []).map(([state, label]) =>
-    button(label, () => move(r, state, label, refresh), state === 'retired' ? 'danger small' : 'small', { 'aria-label': `${label} ${r.name}` }));
+    button(label, () => move(r, state, label, refresh, names), state === 'retired' ? 'danger small' : 'small', { 'aria-label': `${label} ${r.name}` }));
   const reset = r.override
     ? button('Back to configured', () => unset(r, refresh), 'link small', { 'aria-label': `Back to the configured state of ${r.name}` })
     : null;
   return h('div', { class: 'row-actions' }, moves, reset);
 }
 
-async function move(r, state, label, refresh) {
+async function move(r, state, label, refresh, names) {
+  if (state === 'deprecated') return deprecate(r, names, refresh);
   const ok = await confirmDialog(`${label} ${r.name}? ${WHY[state]}`, { confirm: label, danger: state === 'retired' });
   if (!ok) return;
   try {
@@ -92,6 +104,33 @@ async function move(r, state, label, refresh) {
   } catch (e) {
     toast(e.message, 'error');
   }
+}
+
+/** Deprecating asks for the successor and the sunset date callers are told about. */
+function deprecate(r, names, refresh) {
+  const dialog = h('dialog', { class: 'dialog', 'aria-label': `Deprecate ${r.name}` });
+  const close = () => {
+    dialog.close();
+    dialog.remove();
+  };
+  const f = form({
+    fields: [
+      { name: 'successor', label: 'Successor', type: 'select', options: [['', '– none –'], ...names.filter((n) => n !== r.name).map((n) => [n, n])], value: r.successor || '', help: 'The API callers should move to (the Link header, the catalog).' },
+      { name: 'sunset', label: 'Sunset date', type: 'date', value: (r.sunset || '').slice(0, 10), help: 'When it is to be retired (the Sunset header).' },
+    ],
+    submit: 'Deprecate',
+    cancel: close,
+    onSubmit: async (v) => {
+      await api('PUT', `/admin/apis/${seg(r.name)}/state`, { state: 'deprecated', successor: v.successor || undefined, sunset: v.sunset || undefined });
+      toast(`${r.name} is deprecated.`);
+      close();
+      refresh();
+    },
+  });
+  dialog.addEventListener('cancel', close);
+  dialog.append(h('p', null, `Deprecate ${r.name}? ${WHY.deprecated}`), f);
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 async function unset(r, refresh) {

@@ -65,7 +65,8 @@ function fields(t) {
     {
       name: 'api_key',
       label: 'API key',
-      type: 'password',
+      // A reference is no secret and reads as written; a key being typed is hidden.
+      type: t.api_key && !hidden ? 'text' : 'password',
       placeholder: hidden ? 'Set; leave empty to keep it' : '${OPENAI_API_KEY}',
       help: 'A ${VAR} reference to the gateway\'s environment, or the key itself: stored encrypted and never shown again.',
       value: hidden ? '' : t.api_key,

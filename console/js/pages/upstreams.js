@@ -22,7 +22,7 @@ async function renderList({ refresh }) {
       { label: 'Targets', value: (u) => h('ul', { class: 'plain' }, (u.targets || []).map((t) => h('li', null, h('code', null, target(t))))) },
       { label: 'Balance', value: (u) => u.balance || 'round_robin' },
       { label: 'Health check', value: (u) => (u.health_check ? h('code', null, u.health_check.path) : h('span', { class: 'muted' }, 'passive only')) },
-      { label: 'Protocol', value: (u) => [u.tls ? badge('TLS', 'plain') : null, ' ', u.http2 ? badge('HTTP/2', 'plain') : null] },
+      { label: 'Protocol', value: (u) => (u.tls || u.http2 ? [u.tls ? badge('TLS', 'plain') : null, ' ', u.http2 ? badge('HTTP/2', 'plain') : null] : h('span', { class: 'muted' }, 'HTTP/1.1')) },
       { label: 'Source', value: sourceCell },
       { label: '', value: (u) => rowActions('upstreams', u, '/upstreams/edit', refresh) },
     ],

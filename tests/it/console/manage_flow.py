@@ -1,7 +1,8 @@
 """The console pages that manage APIs and models live (tests/it/console_manage.rs starts the
 gateway): an operator creates an upstream and a route, publishes the API and calls it through
 the data plane; creates a provider and a model and chats with it; a bad entry's error is shown
-next to its field; a declared (TOML) entry has no edit controls."""
+next to its field; a declared (TOML) entry has no edit controls; a stored route a reload broke
+says why."""
 
 import json
 import os
@@ -14,6 +15,8 @@ OP, PASSWORD = os.environ["TG_OP_NAME"], os.environ["TG_OP_PASSWORD"]
 DATA = os.environ["TG_DATA_URL"].rstrip("/")
 # A second in-test upstream, answering "shipping".
 SHIP = os.environ.get("TG_SHIP_ADDR", "")
+# A third, answering "shipping-2": the upstream's target after an edit.
+SHIP2 = os.environ.get("TG_SHIP2_ADDR", "")
 
 
 def call(method, path, body=None, key=None):
@@ -133,6 +136,33 @@ def routes_and_upstreams(open_console):
     seen = until("the published route", lambda: (lambda s: (s == (200, "shipping"), s))(call("GET", "/shipping/x")))
     print(f"published route answered {seen}")
 
+    # Edit the upstream's target through its form: the route follows it.
+    if SHIP2:
+        c.go("/upstreams")
+        c.click("Edit", "tr.upstream-shipping-svc a")
+        c.ready("/upstreams/edit/:name")
+        c.fill("Targets", SHIP2)
+        c.fill("Health check path", "/health")
+        save(c, "Save changes")
+        c.ready("/upstreams")
+        row = c.wait_for("tr.upstream-shipping-svc", SHIP2)
+        assert "/health" in row.text, row.text
+        until("the edited upstream", lambda: (lambda s: (s == (200, "shipping-2"), s))(call("GET", "/shipping/x")))
+        c.go("/apis")
+
+    # Deprecate it, naming its successor and sunset date in the dialog.
+    c.click("Deprecate", "tr.api-shipping button")
+    dialog = c.wait_for("dialog", "Deprecate shipping?")
+    c.fill("Successor", "orders")
+    c.driver.execute_script("arguments[0].value = '2027-06-30'", c.field("Sunset date"))
+    c.shot("deprecate-dialog")
+    c.click("Deprecate", "dialog button[type=submit]")
+    row = c.wait_for("tr.api-shipping", "deprecated")
+    assert "orders" in row.text and "2027-06-30" in row.text, row.text
+    status, shown = admin_api("GET", "/admin/apis/shipping")
+    assert shown["state"] == "deprecated" and shown["successor"] == "orders", shown
+    assert shown["sunset"].startswith("2027-06-30"), shown
+
     # A declared route: no edit or delete.
     row = c.wait_for("tr.api-orders")
     assert "read-only" in row.text and "Delete" not in row.text, row.text
@@ -199,6 +229,24 @@ def providers_and_models(open_console):
     status, provider = admin_api("GET", "/admin/providers/mock2")
     assert status == 200 and provider["api_key"] == "********", provider
 
+    # A provider whose key is a ${VAR} reference: shown as written, and deleted.
+    c.go("/providers/new")
+    c.fill("Name", "mock3")
+    c.fill("Kind", "mock")
+    c.fill("API key", "${OP_PASSWORD}")
+    save(c, "Create provider")
+    c.ready("/providers")
+    row = c.wait_for("tr.provider-mock3")
+    assert "${OP_PASSWORD}" in row.text, row.text
+    c.click("Edit", "tr.provider-mock3 a")
+    c.ready("/providers/edit/:name")
+    key = c.field("API key")
+    assert key.get_attribute("type") == "text" and key.get_attribute("value") == "${OP_PASSWORD}"
+    c.go("/providers")
+    c.click("Delete", "tr.provider-mock3 button")
+    c.click("Delete", "dialog button")
+    c.wait_gone("tr.provider-mock3")
+
     # A model with a bad deployment: the error is under Deployments.
     c.go("/admin-models/new")
     c.fill("Name", "chatty")
@@ -250,4 +298,25 @@ def providers_and_models(open_console):
     c.shot("model-deleted")
 
 
-run({"routes_and_upstreams": routes_and_upstreams, "providers_and_models": providers_and_models})
+def left_out(open_console):
+    """A stored route whose upstream a reload removed: listed as not served, with the reason,
+    and still editable (pointed at another upstream, it serves again)."""
+    c = open_console("operator")
+    c.sign_in(OP, PASSWORD)
+    c.go("/apis")
+    row = c.wait_for("tr.api-legacy")
+    assert "not served" in row.text and 'no upstream named "extra-svc"' in row.text, row.text
+    assert "Publish" not in row.text and "Deprecate" not in row.text, row.text
+    c.shot("left-out")
+    c.click("Edit", "tr.api-legacy a")
+    c.ready("/apis/route/:name")
+    assert "Not served" in c.text(".notice.error")
+    c.fill("Upstream", "orders-svc")
+    save(c, "Save changes")
+    c.ready("/apis")
+    row = c.wait_for("tr.api-legacy", "published")
+    assert "not served" not in row.text, row.text
+    until("the fixed route", lambda: (lambda s: (s == (200, "orders"), s))(call("GET", "/legacy/x")))
+
+
+run({"routes_and_upstreams": routes_and_upstreams, "providers_and_models": providers_and_models, "left_out": left_out})

@@ -18,6 +18,7 @@ mod capture;
 mod concurrency;
 mod config_props;
 mod console;
+mod console_portal;
 mod counters;
 mod grpc;
 mod health;

@@ -4,6 +4,8 @@ keyboard use, and each page's empty state (tests/it/console_portal.rs starts the
 the `shop` API whose OpenAPI document is orders-openapi.json here)."""
 
 import os
+import time
+import urllib.request
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -28,6 +30,21 @@ def tenant_with_developer(tenant="acme", apps=("web",)):
     for app in apps:
         ok(admin_api("POST", f"/admin/tenants/{tenant}/apps", {"name": app, "description": f"The {app} app"}))
     ok(admin_api("POST", "/admin/users", {"name": DEV, "role": "tenant_developer", "tenant": tenant, "password": DEV_PASSWORD}))
+
+
+def wait_key_works(key):
+    """Polls the data plane until every worker has loaded `key` (within `[store] refresh`)."""
+    deadline = time.monotonic() + 10
+    while True:
+        req = urllib.request.Request(os.environ["TG_DATA_URL"] + "/v1/models", headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except urllib.error.HTTPError as e:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the key is not taken by the data plane: {e.code}")
+        time.sleep(0.1)
 
 
 def active(c):
@@ -285,6 +302,7 @@ def models(open_console):
     tenant_with_developer()
     key = ok(admin_api("POST", "/admin/tenants/acme/apps/web/keys", {"name": "play"}))["key"]
     ok(admin_api("POST", "/admin/tenants/acme/apps/web/subscriptions", {"api": "llm"}))
+    wait_key_works(key)
     c = open_console("developer")
     c.sign_in(DEV, DEV_PASSWORD)
     c.go("/models")

@@ -20,7 +20,7 @@ import traceback
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -104,7 +104,8 @@ class Console:
                     return el
             return False
         try:
-            return WebDriverWait(self.driver, timeout or WAIT).until(found)
+            # An element the page replaced while it was looked at is looked for again.
+            return WebDriverWait(self.driver, timeout or WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(found)
         except TimeoutException:
             raise AssertionError(f"{self.name}: no visible {css!r}" + (f" with {text!r}" if text else "") + f" within {timeout or WAIT}s")
 

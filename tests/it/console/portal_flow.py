@@ -7,9 +7,11 @@ import os
 import time
 import urllib.request
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from browser import admin_api, run
 
@@ -177,14 +179,13 @@ def apps_and_keys(open_console):
     assert ok(admin_api("GET", f"/admin/keys/{old}"))["state"] == "revoked"
 
     # Request subscriptions from the app: auto approval is active at once, manual is pending.
+    subs_rows = "main .card:last-of-type tbody tr"
     c.fill("API", "llm")
     c.click("Request subscription", "button")
-    c.wait_for("main .card tbody tr", "active")
+    assert "active" in c.wait_for(subs_rows, "llm").text
     c.fill("API", "orders")
     c.click("Request subscription", "button")
-    c.wait_for("main .card tbody tr", "pending")
-    subs = c.text("main .card:last-of-type")
-    assert "llm" in subs and "orders" in subs, subs
+    assert "pending" in c.wait_for(subs_rows, "orders").text
     c.shot("app-subscriptions")
 
 
@@ -226,7 +227,10 @@ def approvals(open_console):
     assert "active" in rows["shop"], rows
     dev.shot("decisions")
     dev.fill("State", "rejected")
-    dev.ready("/subscriptions")
+    WebDriverWait(dev.driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: [r.text for r in d.find_elements(By.CSS_SELECTOR, "main tbody tr")] and all(
+            "rejected" in r.text for r in d.find_elements(By.CSS_SELECTOR, "main tbody tr")))
+    assert "state=rejected" in dev.driver.current_url
     assert len(dev.driver.find_elements(By.CSS_SELECTOR, "main tbody tr")) == 1
 
 

@@ -8,7 +8,7 @@ use super::request::{self, read_body};
 use super::routes::{route, Resource};
 use super::scope::{self, Access};
 use super::shared::{Answer, Call, Shared};
-use super::{access, calls, directory, inspect, playground, plans, prompts, session, users};
+use super::{access, calls, directory, inspect, plans, playground, prompts, session, users};
 use crate::config::Secret;
 use http::Response;
 use pingora::protocols::http::ServerSession;

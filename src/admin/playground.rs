@@ -105,7 +105,8 @@ fn check(ask: &Ask) -> Result<(), AdminError> {
 
 /// The request the loopback call copies its `Host` and key header from.
 fn client(key: &str) -> Result<RequestHeader, AdminError> {
-    let internal = |e: Box<pingora::Error>| AdminError::Internal(format!("playground request: {e}"));
+    let internal =
+        |e: Box<pingora::Error>| AdminError::Internal(format!("playground request: {e}"));
     let mut req = RequestHeader::build("POST", b"/", None).map_err(internal)?;
     req.insert_header(http::header::HOST, "localhost")
         .map_err(internal)?;
@@ -124,6 +125,8 @@ fn chat_path(config: &Config, api: &str) -> Result<String, AdminError> {
         Some(_) => Err(AdminError::BadRequest(format!(
             "body.api: {api} is not an LLM API"
         ))),
-        None => Err(AdminError::NotFound(format!("body.api: no API named {api}"))),
+        None => Err(AdminError::NotFound(format!(
+            "body.api: no API named {api}"
+        ))),
     }
 }

@@ -229,7 +229,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     at("/admin/prompts/{name}", GET_PUT_DELETE, OP3, |p| {
         Resource::Prompt(p.next())
     }),
-    at("/admin/playground", POST, &[Anyone], |_| Resource::Playground),
+    at("/admin/playground", POST, &[Anyone], |_| {
+        Resource::Playground
+    }),
     at("/admin/login", POST, &[Public], |_| Resource::Login),
     at("/admin/logout", POST, &[Anyone], |_| Resource::Logout),
     at("/admin/me", GET, &[Anyone], |_| Resource::Me),

@@ -81,8 +81,18 @@ fn the_playground_calls_the_data_plane_and_never_echoes_the_key() {
     let c = gateway();
     let gw = &c.gw;
     ok(gw, "POST", "/admin/tenants", Some(json!({"name": "acme"})));
-    ok(gw, "POST", "/admin/tenants/acme/apps", Some(json!({"name": "web"})));
-    let key = ok(gw, "POST", "/admin/tenants/acme/apps/web/keys", Some(json!({})))["key"]
+    ok(
+        gw,
+        "POST",
+        "/admin/tenants/acme/apps",
+        Some(json!({"name": "web"})),
+    );
+    let key = ok(
+        gw,
+        "POST",
+        "/admin/tenants/acme/apps/web/keys",
+        Some(json!({})),
+    )["key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -97,7 +107,10 @@ fn the_playground_calls_the_data_plane_and_never_echoes_the_key() {
         (v["status"] != 401).then_some(v)
     });
     assert_eq!(refused["status"], 403, "{refused}");
-    assert_eq!(refused["response"]["error"]["code"], "subscription_required");
+    assert_eq!(
+        refused["response"]["error"]["code"],
+        "subscription_required"
+    );
     ok(
         gw,
         "POST",
@@ -105,23 +118,36 @@ fn the_playground_calls_the_data_plane_and_never_echoes_the_key() {
         Some(json!({"api": "llm"})),
     );
     // Every worker takes the subscription within `[store] refresh`.
-    let answer = wait_for("the subscription in the workers", Duration::from_secs(10), || {
-        let v = ok(gw, "POST", "/admin/playground", Some(ask("llm", &key)));
-        (v["status"] == 200).then_some(v)
-    });
+    let answer = wait_for(
+        "the subscription in the workers",
+        Duration::from_secs(10),
+        || {
+            let v = ok(gw, "POST", "/admin/playground", Some(ask("llm", &key)));
+            (v["status"] == 200).then_some(v)
+        },
+    );
     assert_eq!(
         answer["response"]["choices"][0]["message"]["content"],
         "You said: ping"
     );
-    assert!(answer["response"]["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        answer["response"]["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     assert!(answer["latency_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(answer["path"], "/v1/chat/completions");
     // The data plane recorded the call like any client's, under the id the playground gave.
     let id = answer["request_id"].as_str().unwrap().to_string();
-    let record = wait_for("the playground's call record", Duration::from_secs(10), || {
-        let (status, v) = call(gw, "GET", &format!("/admin/calls/{id}"), None);
-        (status == 200).then_some(v)
-    });
+    let record = wait_for(
+        "the playground's call record",
+        Duration::from_secs(10),
+        || {
+            let (status, v) = call(gw, "GET", &format!("/admin/calls/{id}"), None);
+            (status == 200).then_some(v)
+        },
+    );
     assert_eq!(record["tenant"], "acme", "{record}");
     assert_eq!(record["app"], "web", "{record}");
 
@@ -130,10 +156,26 @@ fn the_playground_calls_the_data_plane_and_never_echoes_the_key() {
         (ask("llm", "tg_a\r\nx-evil: 1"), 400, "body.key"),
         (ask("orders", &key), 400, "body.api"),
         (ask("nothing", &key), 404, "body.api"),
-        (json!({"api": "llm", "model": "", "key": key, "messages": [{}]}), 400, "body.model"),
-        (json!({"api": "llm", "model": "demo", "key": key, "messages": []}), 400, "body.messages"),
-        (json!({"api": "llm", "model": "demo", "key": key}), 400, "messages"),
-        (json!({"api": "llm", "model": "demo", "key": key, "messages": [], "extra": 1}), 400, "extra"),
+        (
+            json!({"api": "llm", "model": "", "key": key, "messages": [{}]}),
+            400,
+            "body.model",
+        ),
+        (
+            json!({"api": "llm", "model": "demo", "key": key, "messages": []}),
+            400,
+            "body.messages",
+        ),
+        (
+            json!({"api": "llm", "model": "demo", "key": key}),
+            400,
+            "messages",
+        ),
+        (
+            json!({"api": "llm", "model": "demo", "key": key, "messages": [], "extra": 1}),
+            400,
+            "extra",
+        ),
     ] {
         let (got, v) = call(gw, "POST", "/admin/playground", Some(body.clone()));
         assert_eq!(got, status, "{body}: {v}");
@@ -142,10 +184,17 @@ fn the_playground_calls_the_data_plane_and_never_echoes_the_key() {
         assert!(!message.contains(&key), "the key in an error: {message}");
     }
     // Only signed-in callers: no credential, no call.
-    let (status, _) = raw_post_json(gw.admin_port, "/admin/playground", &ask("llm", &key).to_string());
+    let (status, _) = raw_post_json(
+        gw.admin_port,
+        "/admin/playground",
+        &ask("llm", &key).to_string(),
+    );
     assert_eq!(status, 401);
     let secret = key.rsplit('_').next().unwrap();
-    assert!(!gw.stderr().contains(secret), "the key is in the gateway's log");
+    assert!(
+        !gw.stderr().contains(secret),
+        "the key is in the gateway's log"
+    );
     let audit = ok(gw, "GET", "/admin/audit?limit=500", None).to_string();
     assert!(!audit.contains(secret), "the key is in the audit log");
 }

@@ -55,7 +55,7 @@ def active(c):
 
 
 def catalog(open_console):
-    tenant_with_developer()
+    tenant_with_developer(apps=("web", "mobile"))
     c = open_console("developer")
     c.sign_in(DEV, DEV_PASSWORD)
     c.go("/catalog")
@@ -113,6 +113,20 @@ def catalog(open_console):
     c.go("/catalog")
     shop = next(r for r in c.driver.find_elements(By.CSS_SELECTOR, "main tbody tr") if r.text.startswith("shop"))
     assert "web" in shop.text and "pending" in shop.text, shop.text
+
+    # An operator sees every tenant's subscriptions, and subscribes any tenant's app.
+    op = open_console("operator")
+    op.sign_in(OP, OP_PASSWORD)
+    op.go("/catalog")
+    shop = next(r for r in op.driver.find_elements(By.CSS_SELECTOR, "main tbody tr") if r.text.startswith("shop"))
+    assert "0 active" in shop.text and "1 pending" in shop.text, shop.text
+    op.go("/catalog/shop", "/catalog/:api")
+    op.fill("Tenant", "acme")
+    op.fill("App", "mobile")
+    op.click("Request subscription", "button")
+    listed = op.wait_for(".subs", "acme/mobile").text
+    assert "acme/web" in listed, listed
+    op.shot("operator-subscribes")
 
 
 def apps_and_keys(open_console):

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The `shop` API beside the standard ones: manual approval, and an OpenAPI document
-/// (tests/it/console/orders-openapi.json) for the reference page.
+/// (tests/it/console/orders-openapi.json) for the reference page; and `partners`, which only
+/// the tenant `globex` may see.
 fn gateway() -> ConsoleGateway {
     let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/console/orders-openapi.json");
     start(
@@ -28,6 +29,15 @@ approval = "manual"
 description = "The shop: orders with a published reference."
 version = "2.0.0"
 openapi = "{}"
+
+[[routes]]
+name = "partners"
+path_prefix = "/partners"
+upstream = "orders-svc"
+[routes.api]
+auth = "api_key"
+visibility = ["globex"]
+description = "Only for globex."
 "#,
             doc.display()
         ),

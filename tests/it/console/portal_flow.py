@@ -127,6 +127,12 @@ def catalog(open_console):
     listed = op.wait_for(".subs", "acme/mobile").text
     assert "acme/web" in listed, listed
     op.shot("operator-subscribes")
+    # The operator sees every API, but an app is offered only what its tenant may see.
+    op.go("/catalog")
+    assert "partners" in op.text("main tbody")
+    op.go("/apps/acme/web", "/apps/:tenant/:app")
+    offered = [o.get_attribute("value") for o in op.field("API").find_elements(By.TAG_NAME, "option")]
+    assert offered == ["orders", "llm"], offered
 
 
 def apps_and_keys(open_console):
@@ -381,7 +387,7 @@ def keyboard(open_console):
 
 def empty_states(open_console):
     # A fresh tenant whose catalog has nothing: every API put in draft.
-    for name in ("orders", "llm", "shop"):
+    for name in ("orders", "llm", "shop", "partners"):
         ok(admin_api("PUT", f"/admin/apis/{name}/state", {"state": "draft"}))
     ok(admin_api("POST", "/admin/tenants", {"name": "fresh"}))
     ok(admin_api("POST", "/admin/users", {"name": TADMIN, "role": "tenant_admin", "tenant": "fresh", "password": TADMIN_PASSWORD}))

@@ -402,6 +402,9 @@ def empty_states(open_console):
         c.go(route)
         c.wait_for(".empty", text)
         c.shot(f"empty{route.replace('/', '-')}")
+    # An API that left the catalog (a draft now) is not shown, with the way back.
+    c.go("/catalog/orders", "/catalog/:api")
+    c.wait_for(".empty", "There is no published API of this name")
     c.go("/users")
     # The only member is the admin themself.
     assert [r.text.split("\n")[0] for r in c.driver.find_elements(By.CSS_SELECTOR, "main tbody tr")] == [TADMIN]

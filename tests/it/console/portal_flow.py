@@ -332,9 +332,15 @@ def models(open_console):
     c.go("/models")
     row = c.wait_for("main tbody tr", "demo")
     assert "llm" in row.text and "/v1/chat/completions" in row.text, row.text
+    # A key that cannot be one: the admin API's message, under the key's field.
+    c.fill("API key", "not a key")
+    c.fill("Message", "hello")
+    c.click("Send", "button")
+    assert "printable ASCII" in c.wait_for(".field-error").text
+    assert c.field("API key").get_attribute("aria-invalid") == "true"
+    assert not c.driver.find_elements(By.CSS_SELECTOR, ".playground-result *"), "a stale result is left"
     # A wrong key: the data plane's refusal is shown.
     c.fill("API key", "tg_notakey_0000")
-    c.fill("Message", "hello")
     c.click("Send", "button")
     c.wait_for(".notice.error", "invalid API key")
     assert c.text(".play-status") == "401"

@@ -35,9 +35,9 @@ export async function tenantNames() {
   return ((await api('GET', '/admin/tenants')) || []).map((t) => t.name);
 }
 
-/** The catalog as the signed-in user sees it. */
-export function catalog() {
-  return api('GET', `/admin/catalog${query({ tenant: myTenant() })}`);
+/** The catalog as `tenant` sees it (by default the signed-in user's; an operator's: all). */
+export function catalog(tenant = myTenant()) {
+  return api('GET', `/admin/catalog${query({ tenant })}`);
 }
 
 /**

@@ -21,6 +21,7 @@ mod console;
 mod console_dash;
 mod console_manage;
 mod console_seed;
+mod console_portal;
 mod counters;
 mod grpc;
 mod health;

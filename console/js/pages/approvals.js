@@ -7,7 +7,7 @@ import { h, page, table, empty, button, toast, confirmDialog, a } from '../ui.js
 import { when } from '../portal.js';
 
 async function approvals({ refresh }) {
-  const pending = (await api('GET', '/admin/subscriptions?state=pending')) || [];
+  const pending = ((await api('GET', '/admin/subscriptions?state=pending')) || []).sort((x, y) => x.id - y.id);
   const decide = async (s, verb) => {
     let body = {};
     if (verb === 'reject') {

@@ -76,7 +76,7 @@ async function detail({ params, refresh }) {
     api('GET', `/admin/tenants/${seg(tenant)}/apps/${seg(name)}`),
     api('GET', `/admin/tenants/${seg(tenant)}/apps/${seg(name)}/keys`),
     api('GET', `/admin/tenants/${seg(tenant)}/apps/${seg(name)}/subscriptions`),
-    catalog(),
+    catalog(tenant), // what this app's tenant may subscribe to, also when an operator looks
   ]);
   const fresh = shownOnce && shownOnce.tenant === tenant && shownOnce.app === name ? shownOnce.key : null;
   shownOnce = null;

@@ -48,7 +48,13 @@ function playground(models) {
     onSubmit: async (v) => {
       const [apiName, model] = v.target.split('\u0000');
       result.replaceChildren(h('p', { class: 'loading' }, 'Waiting for the answer…'));
-      const out = await api('POST', '/admin/playground', { api: apiName, model, key: v.key, messages: [{ role: 'user', content: v.message }] });
+      let out;
+      try {
+        out = await api('POST', '/admin/playground', { api: apiName, model, key: v.key, messages: [{ role: 'user', content: v.message }] });
+      } catch (e) {
+        result.replaceChildren(); // the form shows the error, at its field when it names one
+        throw e;
+      }
       result.replaceChildren(answer(out));
     },
   });

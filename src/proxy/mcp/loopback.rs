@@ -1,6 +1,7 @@
 //! A tool call made as an HTTP request to the gateway's own data-plane listener, carrying the
 //! caller's key: the API gate, the limits, the upstream call and the call record apply to it
-//! exactly as to any client's request, with nothing re-implemented here.
+//! exactly as to any client's request, with nothing re-implemented here. The console's model
+//! playground (`admin/playground.rs`) sends its chats the same way.
 
 use crate::auth::directory::KEY_HEADERS;
 use crate::config::Listener;

@@ -104,9 +104,8 @@ class Console:
                     return el
             return False
         try:
-            # A page that re-renders while it is searched (a refresh after a change) leaves
-            # stale elements behind: look again.
-            return WebDriverWait(self.driver, timeout or WAIT, ignored_exceptions=[StaleElementReferenceException]).until(found)
+            # An element the page replaced while it was looked at is looked for again.
+            return WebDriverWait(self.driver, timeout or WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(found)
         except TimeoutException:
             raise AssertionError(f"{self.name}: no visible {css!r}" + (f" with {text!r}" if text else "") + f" within {timeout or WAIT}s")
 

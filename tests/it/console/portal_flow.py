@@ -4,10 +4,14 @@ keyboard use, and each page's empty state (tests/it/console_portal.rs starts the
 the `shop` API whose OpenAPI document is orders-openapi.json here)."""
 
 import os
+import time
+import urllib.request
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from browser import admin_api, run
 
@@ -30,13 +34,28 @@ def tenant_with_developer(tenant="acme", apps=("web",)):
     ok(admin_api("POST", "/admin/users", {"name": DEV, "role": "tenant_developer", "tenant": tenant, "password": DEV_PASSWORD}))
 
 
+def wait_key_works(key):
+    """Polls the data plane until every worker has loaded `key` (within `[store] refresh`)."""
+    deadline = time.monotonic() + 10
+    while True:
+        req = urllib.request.Request(os.environ["TG_DATA_URL"] + "/v1/models", headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except urllib.error.HTTPError as e:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the key is not taken by the data plane: {e.code}")
+        time.sleep(0.1)
+
+
 def active(c):
     """The element that has the keyboard focus."""
     return c.driver.switch_to.active_element
 
 
 def catalog(open_console):
-    tenant_with_developer()
+    tenant_with_developer(apps=("web", "mobile"))
     c = open_console("developer")
     c.sign_in(DEV, DEV_PASSWORD)
     c.go("/catalog")
@@ -94,6 +113,26 @@ def catalog(open_console):
     c.go("/catalog")
     shop = next(r for r in c.driver.find_elements(By.CSS_SELECTOR, "main tbody tr") if r.text.startswith("shop"))
     assert "web" in shop.text and "pending" in shop.text, shop.text
+
+    # An operator sees every tenant's subscriptions, and subscribes any tenant's app.
+    op = open_console("operator")
+    op.sign_in(OP, OP_PASSWORD)
+    op.go("/catalog")
+    shop = next(r for r in op.driver.find_elements(By.CSS_SELECTOR, "main tbody tr") if r.text.startswith("shop"))
+    assert "0 active" in shop.text and "1 pending" in shop.text, shop.text
+    op.go("/catalog/shop", "/catalog/:api")
+    op.fill("Tenant", "acme")
+    op.fill("App", "mobile")
+    op.click("Request subscription", "button")
+    listed = op.wait_for(".subs", "acme/mobile").text
+    assert "acme/web" in listed, listed
+    op.shot("operator-subscribes")
+    # The operator sees every API, but an app is offered only what its tenant may see.
+    op.go("/catalog")
+    assert "partners" in op.text("main tbody")
+    op.go("/apps/acme/web", "/apps/:tenant/:app")
+    offered = [o.get_attribute("value") for o in op.field("API").find_elements(By.TAG_NAME, "option")]
+    assert offered == ["orders", "llm"], offered
 
 
 def apps_and_keys(open_console):
@@ -160,14 +199,13 @@ def apps_and_keys(open_console):
     assert ok(admin_api("GET", f"/admin/keys/{old}"))["state"] == "revoked"
 
     # Request subscriptions from the app: auto approval is active at once, manual is pending.
+    subs_rows = "main .card:last-of-type tbody tr"
     c.fill("API", "llm")
     c.click("Request subscription", "button")
-    c.wait_for("main .card tbody tr", "active")
+    assert "active" in c.wait_for(subs_rows, "llm").text
     c.fill("API", "orders")
     c.click("Request subscription", "button")
-    c.wait_for("main .card tbody tr", "pending")
-    subs = c.text("main .card:last-of-type")
-    assert "llm" in subs and "orders" in subs, subs
+    assert "pending" in c.wait_for(subs_rows, "orders").text
     c.shot("app-subscriptions")
 
 
@@ -209,7 +247,10 @@ def approvals(open_console):
     assert "active" in rows["shop"], rows
     dev.shot("decisions")
     dev.fill("State", "rejected")
-    dev.ready("/subscriptions")
+    WebDriverWait(dev.driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: [r.text for r in d.find_elements(By.CSS_SELECTOR, "main tbody tr")] and all(
+            "rejected" in r.text for r in d.find_elements(By.CSS_SELECTOR, "main tbody tr")))
+    assert "state=rejected" in dev.driver.current_url
     assert len(dev.driver.find_elements(By.CSS_SELECTOR, "main tbody tr")) == 1
 
 
@@ -285,14 +326,21 @@ def models(open_console):
     tenant_with_developer()
     key = ok(admin_api("POST", "/admin/tenants/acme/apps/web/keys", {"name": "play"}))["key"]
     ok(admin_api("POST", "/admin/tenants/acme/apps/web/subscriptions", {"api": "llm"}))
+    wait_key_works(key)
     c = open_console("developer")
     c.sign_in(DEV, DEV_PASSWORD)
     c.go("/models")
     row = c.wait_for("main tbody tr", "demo")
     assert "llm" in row.text and "/v1/chat/completions" in row.text, row.text
+    # A key that cannot be one: the admin API's message, under the key's field.
+    c.fill("API key", "not a key")
+    c.fill("Message", "hello")
+    c.click("Send", "button")
+    assert "printable ASCII" in c.wait_for(".field-error").text
+    assert c.field("API key").get_attribute("aria-invalid") == "true"
+    assert not c.driver.find_elements(By.CSS_SELECTOR, ".playground-result *"), "a stale result is left"
     # A wrong key: the data plane's refusal is shown.
     c.fill("API key", "tg_notakey_0000")
-    c.fill("Message", "hello")
     c.click("Send", "button")
     c.wait_for(".notice.error", "invalid API key")
     assert c.text(".play-status") == "401"
@@ -345,7 +393,7 @@ def keyboard(open_console):
 
 def empty_states(open_console):
     # A fresh tenant whose catalog has nothing: every API put in draft.
-    for name in ("orders", "llm", "shop"):
+    for name in ("orders", "llm", "shop", "partners"):
         ok(admin_api("PUT", f"/admin/apis/{name}/state", {"state": "draft"}))
     ok(admin_api("POST", "/admin/tenants", {"name": "fresh"}))
     ok(admin_api("POST", "/admin/users", {"name": TADMIN, "role": "tenant_admin", "tenant": "fresh", "password": TADMIN_PASSWORD}))
@@ -360,6 +408,9 @@ def empty_states(open_console):
         c.go(route)
         c.wait_for(".empty", text)
         c.shot(f"empty{route.replace('/', '-')}")
+    # An API that left the catalog (a draft now) is not shown, with the way back.
+    c.go("/catalog/orders", "/catalog/:api")
+    c.wait_for(".empty", "There is no published API of this name")
     c.go("/users")
     # The only member is the admin themself.
     assert [r.text.split("\n")[0] for r in c.driver.find_elements(By.CSS_SELECTOR, "main tbody tr")] == [TADMIN]

@@ -21,8 +21,13 @@ DEV, DEV_PASSWORD = "dana", "dana-Journey-Pw-0192"
 README_SHOTS = os.environ.get("TG_README_SHOTS")
 
 
-def readme_shot(c, name):
-    """The step's screenshot, and a copy for the README when asked for."""
+def readme_shot(c, name, show=None):
+    """The step's screenshot (from the top of the page, or with `show`, a css selector, in
+    view), and a copy for the README when asked for."""
+    if show:
+        c.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", c.wait_for(show))
+    else:
+        c.driver.execute_script("window.scrollTo(0, 0)")
     path = c.shot(name)
     if README_SHOTS:
         os.makedirs(README_SHOTS, exist_ok=True)
@@ -118,7 +123,7 @@ def operator_and_developer(open_console):
     copied = dev.driver.execute_async_script(
         "navigator.clipboard.readText().then(arguments[0], () => arguments[0](null))")
     assert copied in (key, None), copied
-    readme_shot(dev, "app-key")
+    readme_shot(dev, "app-key", ".secret")
 
     # The key works: curl through the gateway reaches the upstream behind `inventory`.
     for i in range(3):

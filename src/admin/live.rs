@@ -257,32 +257,11 @@ fn check(
     }
 }
 
-/// The body as a table: a JSON object, its `name` (when given) equal to `name`; returned
-/// without it, as stored (the name is the row's).
+/// The body as a table, as `request::named_object` reads it, without what a GET adds.
 fn table(body: &[u8], section: &str, name: Option<&str>) -> Result<(String, Value), AdminError> {
-    let mut v: Value = request::json(body)?;
-    let obj = v.as_object_mut().ok_or_else(|| {
-        AdminError::BadRequest(format!("body: a {section} entry is a JSON object"))
-    })?;
-    let given = match obj.remove("name") {
-        None => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            return Err(AdminError::BadRequest(
-                "body.name: a string is needed".into(),
-            ))
-        }
-    };
-    let name = match (name, given) {
-        (Some(n), Some(g)) if n != g => {
-            return Err(AdminError::BadRequest(format!(
-                "body.name: {g:?} is not the entry of this path ({n:?}); renaming is a delete \
-                 and a create"
-            )))
-        }
-        (Some(n), _) => n.to_string(),
-        (None, Some(g)) => g,
-        (None, None) => return Err(AdminError::BadRequest("body.name: required".into())),
+    let (name, mut v) = request::named_object(body, &format!("{section} entry"), name)?;
+    let Some(obj) = v.as_object_mut() else {
+        return Ok((name, v));
     };
     // What a GET adds to the table: a console may send back what it was shown.
     for k in [

@@ -58,35 +58,6 @@ fn not_declared(config: &Config, name: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// The body as a definition: a JSON object, its `name` (when given) equal to `name`, and
-/// without it as stored (the name is the row's).
-fn definition(body: &[u8], name: Option<&str>) -> Result<(String, Value), AdminError> {
-    let mut v: Value = request::json(body)?;
-    let obj = v.as_object_mut().ok_or_else(|| {
-        AdminError::BadRequest("body: a prompt definition is a JSON object".into())
-    })?;
-    let given = match obj.remove("name") {
-        None => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            return Err(AdminError::BadRequest(
-                "body.name: a string is needed".into(),
-            ))
-        }
-    };
-    let name = match (name, given) {
-        (Some(n), Some(g)) if n != g => {
-            return Err(AdminError::BadRequest(format!(
-                "body.name: {g:?} is not the prompt of this path ({n:?}); leave it out"
-            )))
-        }
-        (Some(n), _) => n.to_string(),
-        (None, Some(g)) => g,
-        (None, None) => return Err(AdminError::BadRequest("body.name: required".into())),
-    };
-    Ok((name, v))
-}
-
 /// Checks version `version` of `name` against the configuration, the store's live entries and
 /// every stored version.
 fn check(
@@ -150,7 +121,7 @@ pub async fn show(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
 }
 
 pub async fn create(shared: &Arc<Shared>, call: Call) -> Answer {
-    let (name, def) = definition(&call.body, None)?;
+    let (name, def) = request::named_object(&call.body, "prompt definition", None)?;
     let config = shared.config.load_full();
     not_declared(&config, &name)?;
     let row = shared
@@ -168,7 +139,7 @@ pub async fn create(shared: &Arc<Shared>, call: Call) -> Answer {
 }
 
 pub async fn update(shared: &Arc<Shared>, call: Call, name: String) -> Answer {
-    let (name, def) = definition(&call.body, Some(&name))?;
+    let (name, def) = request::named_object(&call.body, "prompt definition", Some(&name))?;
     let config = shared.config.load_full();
     not_declared(&config, &name)?;
     let row = shared

@@ -57,6 +57,41 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
 }
 
 /// The query string as decoded (name, value) pairs.
+/// A body that is a named JSON object (a prompt definition, a live configuration entry): the
+/// name, and the object without it (the name is the stored row's). At `path` (when `at` is
+/// given), a `name` in the body must be that one; `what` names the object in messages.
+pub fn named_object(
+    body: &[u8],
+    what: &str,
+    at: Option<&str>,
+) -> Result<(String, serde_json::Value), AdminError> {
+    let mut v: serde_json::Value = json(body)?;
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| AdminError::BadRequest(format!("body: a {what} is a JSON object")))?;
+    let given = match obj.remove("name") {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(AdminError::BadRequest(
+                "body.name: a string is needed".into(),
+            ))
+        }
+    };
+    let name = match (at, given) {
+        (Some(n), Some(g)) if n != g => {
+            return Err(AdminError::BadRequest(format!(
+                "body.name: {g:?} is not the {what} of this path ({n:?}); a {what} is not renamed: \
+                 leave the name out, or delete it and create another"
+            )))
+        }
+        (Some(n), _) => n.to_string(),
+        (None, Some(g)) => g,
+        (None, None) => return Err(AdminError::BadRequest("body.name: required".into())),
+    };
+    Ok((name, v))
+}
+
 pub fn query(text: Option<&str>) -> Vec<(String, String)> {
     text.unwrap_or("")
         .split('&')

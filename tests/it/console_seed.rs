@@ -148,7 +148,7 @@ fn line(i: u64, at_ms: u64) -> String {
     let r = mix(i);
     let j = r % (TENANTS * APPS_PER_TENANT);
     let llm = !r.is_multiple_of(3);
-    let model = if (r >> 8) % 10 == 0 {
+    let model = if (r >> 8).is_multiple_of(10) {
         "demo".to_string()
     } else {
         format!("model-{}", (r >> 8) % 10)

@@ -394,9 +394,7 @@ def page_load(open_console):
         pattern = "/calls/:id" if route.startswith("/calls/") else route.split("?")[0]
         times = []
         for _ in range(rounds):
-            c.driver.get(f"{ADMIN}/console/#{route}")
-            main = c.wait_for(f'main[data-ready="{pattern}"]', timeout=60)
-            times.append(int(main.get_attribute("data-at") or 0))
+            times.append(c.load(route, pattern, timeout=60))
         times.sort()
         figures.append((route, times[len(times) // 2], times[-1]))
         c.shot("load-" + route.strip("/").replace("/", "-").replace("?", "-")[:40] or "overview")

@@ -109,6 +109,12 @@ export function chartTable({ title, buckets, bucketMs, series, format = String, 
     ...series.map((se, k) => ({ label: se.name, class: 'num', value: (r) => format(r.values[k]) })),
   ];
   if (total) columns.push({ label: 'Total', class: 'num', value: (r) => format(r.values.reduce((a, v) => a + (v || 0), 0)) });
-  const rows = buckets.map((at, i) => ({ at, values: series.map((se) => se.values[i]) }));
-  return h('details', { class: 'chart-data' }, h('summary', null, `${title} as a table`), table({ columns, rows, caption: title }));
+  // Built when first opened: a page has several charts of up to a few hundred buckets.
+  const details = h('details', { class: 'chart-data' }, h('summary', null, `${title} as a table`));
+  details.addEventListener('toggle', () => {
+    if (!details.open || details.querySelector('table')) return;
+    const rows = buckets.map((at, i) => ({ at, values: series.map((se) => se.values[i]) }));
+    details.append(table({ columns, rows, caption: title }));
+  });
+  return details;
 }

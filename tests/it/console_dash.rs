@@ -99,12 +99,7 @@ fn page_load_figures_with_a_million_calls() {
         std::fs::copy(seed.join(f), dir.path().join(f)).unwrap();
     }
     let copied = copied.elapsed();
-    let c = start_in(
-        dir,
-        "",
-        "retention = \"30d\"\nmax_size = \"16GiB\"",
-        "",
-    );
+    let c = start_in(dir, "", "retention = \"30d\"\nmax_size = \"16GiB\"", "");
     let out = run(
         "dash_flow.py",
         "page_load",
@@ -121,6 +116,7 @@ fn page_load_figures_with_a_million_calls() {
         copied.as_secs_f64()
     );
     println!("{figures}");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-artifacts/page_load/figures.txt");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/console-artifacts/page_load/figures.txt");
     std::fs::write(&path, &figures).unwrap();
 }

@@ -59,7 +59,10 @@ pub fn seeded() -> (PathBuf, Duration) {
     }
     let started = Instant::now();
     // Built beside and renamed into place, so that a seed cut short is never reused.
-    let building = root.join(format!("target/console-seed/building-{}", std::process::id()));
+    let building = root.join(format!(
+        "target/console-seed/building-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&building);
     std::fs::create_dir_all(&building).unwrap();
     let now = now_ms();
@@ -68,6 +71,16 @@ pub fn seeded() -> (PathBuf, Duration) {
     std::fs::write(building.join("seeded_at"), now.to_string()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&building, &dir).unwrap();
+    // Seeds of other sources are no longer used: nearly a gigabyte each.
+    for old in std::fs::read_dir(root.join("target/console-seed"))
+        .unwrap()
+        .flatten()
+    {
+        let name = old.file_name().to_string_lossy().into_owned();
+        if name.len() == 16 && old.path() != dir {
+            let _ = std::fs::remove_dir_all(old.path());
+        }
+    }
     (dir, started.elapsed())
 }
 
@@ -96,7 +109,9 @@ fn seed_store(path: &Path) {
             .unwrap();
         for a in 0..APPS_PER_TENANT {
             let j = t * APPS_PER_TENANT + a;
-            store.create_app(&actor, &tenant(t), &app(j), "", None).unwrap();
+            store
+                .create_app(&actor, &tenant(t), &app(j), "", None)
+                .unwrap();
         }
     }
 }
@@ -143,7 +158,7 @@ fn line(i: u64, at_ms: u64) -> String {
     let r = mix(i);
     let j = r % (TENANTS * APPS_PER_TENANT);
     let llm = !r.is_multiple_of(3);
-    let model = if (r >> 8) % 10 == 0 {
+    let model = if (r >> 8).is_multiple_of(10) {
         "demo".to_string()
     } else {
         format!("model-{}", (r >> 8) % 10)

@@ -218,6 +218,9 @@ def usage_charts(open_console):
     assert "range=custom" in op.driver.current_url and "from=2020-01-01" in op.driver.current_url
     op.wait_for(".empty", "No calls in this time range")
     op.shot("usage-custom-empty")
+    # A range that ends before it starts is said to be one, not sent.
+    op.go("/usage?range=custom&from=2020-01-02T00:00&to=2020-01-01T00:00", "/usage")
+    op.wait_for(".empty", "The start of the range must be before its end")
     # A linked view opens as it was left.
     op.load("/usage?range=24h&group=app&tenant=globex")
     assert chart_totals(op, "requests") == {"Total": sent(tenant="globex"), "other": sent(tenant="globex")}
@@ -274,6 +277,10 @@ def call_log(open_console):
     op.go("/calls?path=item-5&route=orders")
     paths = sorted(r.text.split("GET ")[1].split()[0] for r in op.driver.find_elements(By.CSS_SELECTOR, "main tbody tr"))
     assert paths == ["/orders/item-5"] + [f"/orders/item-{i}" for i in range(50, 55)], paths
+    # A cursor this API never gave: the API's message, and a way back.
+    op.go("/calls?cursor=bogus")
+    op.wait_for(".notice.error", "cursor")
+    op.wait_for("button", "Try again")
     op.go("/calls?app=nobody")
     op.wait_for(".empty", "No call matches these filters")
     op.shot("calls-none-match")

@@ -12,6 +12,9 @@ const PAD = { left: 56, right: 12, top: 10, bottom: 28 };
 /** How many colours console.css defines; later series reuse them. */
 const COLOURS = 8;
 
+/** A series' colour: its own `colour` (e.g. grey for "Other"), else the next in turn. */
+const colour = (se, i) => (se.colour ?? i % COLOURS);
+
 /** Round tick values from 0 to at least `max`: about `n` of them, at 1, 2 or 5 times 10^k. */
 export function ticks(max, n = 4) {
   if (!(max > 0)) return [0, 1];
@@ -64,7 +67,7 @@ export function timeChart({ title, buckets, bucketMs, series, kind = 'stack', fo
   if (kind === 'stack') drawBars(svg, { buckets, series, x, y, slot, format });
   else drawLines(svg, { buckets, series, x, y, slot, format });
   const legend = h('ul', { class: 'legend', 'aria-label': `${title}: legend` },
-    series.map((se, i) => h('li', null, h('span', { class: `swatch series-${i % COLOURS}`, 'aria-hidden': 'true' }), se.name)));
+    series.map((se, i) => h('li', null, h('span', { class: `swatch series-${colour(se, i)}`, 'aria-hidden': 'true' }), se.name)));
   return h('figure', { class: 'chart-figure' }, svg, legend);
 }
 
@@ -75,7 +78,7 @@ function drawBars(svg, { buckets, series, x, y, slot, format }) {
     series.forEach((se, k) => {
       const v = se.values[i] || 0;
       if (v <= 0) return;
-      const rect = s('rect', { x: x(i) + (slot - width) / 2, y: y(base + v), width, height: Math.max(0.5, y(base) - y(base + v)), class: `bar series-${k % COLOURS}` },
+      const rect = s('rect', { x: x(i) + (slot - width) / 2, y: y(base + v), width, height: Math.max(0.5, y(base) - y(base + v)), class: `bar series-${colour(se, k)}` },
         s('title', null, `${se.name}: ${format(v)}`));
       svg.append(rect);
       base += v;
@@ -96,9 +99,9 @@ function drawLines(svg, { buckets, series, x, y, slot, format }) {
       }
       d += `${pen ? 'L' : 'M'}${(x(i) + slot / 2).toFixed(1)},${y(v).toFixed(1)} `;
       pen = true;
-      svg.append(s('circle', { cx: x(i) + slot / 2, cy: y(v), r: 2.5, class: `dot series-${k % COLOURS}` }, s('title', null, `${se.name}: ${format(v)}`)));
+      svg.append(s('circle', { cx: x(i) + slot / 2, cy: y(v), r: 2.5, class: `dot series-${colour(se, k)}` }, s('title', null, `${se.name}: ${format(v)}`)));
     });
-    if (d) svg.insertBefore(s('path', { d, class: `line series-${k % COLOURS}` }), svg.querySelector('circle'));
+    if (d) svg.insertBefore(s('path', { d, class: `line series-${colour(se, k)}` }), svg.querySelector('circle'));
   });
 }
 
@@ -109,6 +112,12 @@ export function chartTable({ title, buckets, bucketMs, series, format = String, 
     ...series.map((se, k) => ({ label: se.name, class: 'num', value: (r) => format(r.values[k]) })),
   ];
   if (total) columns.push({ label: 'Total', class: 'num', value: (r) => format(r.values.reduce((a, v) => a + (v || 0), 0)) });
-  const rows = buckets.map((at, i) => ({ at, values: series.map((se) => se.values[i]) }));
-  return h('details', { class: 'chart-data' }, h('summary', null, `${title} as a table`), table({ columns, rows, caption: title }));
+  // Built when first opened: a page has several charts of up to a few hundred buckets.
+  const details = h('details', { class: 'chart-data' }, h('summary', null, `${title} as a table`));
+  details.addEventListener('toggle', () => {
+    if (!details.open || details.querySelector('table')) return;
+    const rows = buckets.map((at, i) => ({ at, values: series.map((se) => se.values[i]) }));
+    details.append(table({ columns, rows, caption: title }));
+  });
+  return details;
 }

@@ -71,6 +71,16 @@ pub fn seeded() -> (PathBuf, Duration) {
     std::fs::write(building.join("seeded_at"), now.to_string()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&building, &dir).unwrap();
+    // Seeds of other sources are no longer used: nearly a gigabyte each.
+    for old in std::fs::read_dir(root.join("target/console-seed"))
+        .unwrap()
+        .flatten()
+    {
+        let name = old.file_name().to_string_lossy().into_owned();
+        if name.len() == 16 && old.path() != dir {
+            let _ = std::fs::remove_dir_all(old.path());
+        }
+    }
     (dir, started.elapsed())
 }
 

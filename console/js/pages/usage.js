@@ -23,6 +23,8 @@ const BUCKET_MS = { minute: MINUTE, hour: HOUR, day: DAY };
 const GROUPS = [['route', 'API'], ['app', 'App'], ['model', 'Model']];
 /** Groups drawn on their own; the rest are added up as "Other". */
 const SHOWN = 5;
+/** console.css's grey, for the groups added up as "Other". */
+const OTHER_COLOUR = 6;
 
 /** A datetime-local value (local time) for `ms`. */
 function localInput(ms) {
@@ -128,7 +130,7 @@ function shape(rows, w, group) {
       return { name, values };
     };
     const out = named.map((g) => make(g.name, [g]));
-    if (other && rest.length) out.push(make(`Other (${rest.length})`, rest));
+    if (other && rest.length) out.push({ ...make(`Other (${rest.length})`, rest), colour: OTHER_COLOUR });
     return out;
   };
   const latency = named.map((g) => {

@@ -83,22 +83,28 @@ impl Hist {
     /// dropped from the first bad byte on.
     pub fn from_bytes(bytes: &[u8]) -> Hist {
         let mut h = Hist::default();
+        h.add_bytes(bytes);
+        h
+    }
+
+    /// Adds what `to_bytes` wrote, as `merge(&from_bytes(bytes))` does, touching only the
+    /// buckets written: a usage query adds up thousands of rows of a few buckets each.
+    pub fn add_bytes(&mut self, bytes: &[u8]) {
         let mut at = bytes.iter();
         while let Some(&i) = at.next() {
             let (mut n, mut shift) = (0u32, 0);
             loop {
-                let Some(&b) = at.next() else { return h };
+                let Some(&b) = at.next() else { return };
                 n |= u32::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
                 shift += 7;
                 if b & 0x80 == 0 {
                     break;
                 }
             }
-            if let Some(slot) = h.0.get_mut(usize::from(i)) {
+            if let Some(slot) = self.0.get_mut(usize::from(i)) {
                 *slot = slot.saturating_add(n);
             }
         }
-        h
     }
 }
 
@@ -141,5 +147,10 @@ mod tests {
         let mut sum = h.clone();
         sum.merge(&h);
         assert_eq!(sum.count(), 6);
+        let mut added = h.clone();
+        added.add_bytes(&h.to_bytes());
+        assert_eq!(added, sum, "adding the bytes is merging what they hold");
+        added.add_bytes(&[7, 0x80]);
+        assert_eq!(added, sum, "a cut value adds nothing");
     }
 }

@@ -17,7 +17,7 @@ use crate::config::CallStoreSettings;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 const SCHEMA: &str = "
@@ -91,7 +91,7 @@ impl SqliteCalls {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.create_scalar_function("hist_add", 2, FunctionFlags::SQLITE_DETERMINISTIC, |f| {
             let mut a = Hist::from_bytes(&f.get::<Vec<u8>>(0)?);
-            a.merge(&Hist::from_bytes(&f.get::<Vec<u8>>(1)?));
+            a.add_bytes(&f.get::<Vec<u8>>(1)?);
             Ok(a.to_bytes())
         })?;
         Ok(SqliteCalls {
@@ -423,9 +423,20 @@ impl CallStore for SqliteCalls {
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params![from, q.to, q.tenant])?;
-        let mut sums: BTreeMap<(i64, String), Totals> = BTreeMap::new();
+        // A day of hourly totals of a busy host is 100,000 rows (one per tenant, app, key,
+        // route, model and provider that called in the hour) of a few groups: each row is
+        // added to its group's total without allocating (a group's name is copied once).
+        // Measured slower: `GROUP BY` in SQL, which sorts every row before adding it up.
+        let mut sums: BTreeMap<i64, HashMap<String, Totals>> = BTreeMap::new();
         while let Some(r) = rows.next()? {
-            let t = sums.entry((r.get(0)?, r.get(1)?)).or_default();
+            let groups = sums.entry(r.get(0)?).or_default();
+            let group = r.get_ref(1)?.as_str().map_err(|e| from_sql(1, e))?;
+            if !groups.contains_key(group) {
+                groups.insert(group.to_string(), Totals::default());
+            }
+            let Some(t) = groups.get_mut(group) else {
+                continue;
+            };
             let int = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
             t.counts.requests += int(2)?;
             t.counts.errors += int(3)?;
@@ -436,12 +447,18 @@ impl CallStore for SqliteCalls {
             t.counts.reasoning_tokens += int(8)?;
             t.counts.cost_usd += r.get::<_, f64>(9)?;
             t.latency
-                .merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(10)?));
-            t.ttfb.merge(&Hist::from_bytes(&r.get::<_, Vec<u8>>(11)?));
+                .add_bytes(r.get_ref(10)?.as_blob().map_err(|e| from_sql(10, e))?);
+            t.ttfb
+                .add_bytes(r.get_ref(11)?.as_blob().map_err(|e| from_sql(11, e))?);
         }
         Ok(sums
             .into_iter()
-            .map(|((bucket, group), t)| UsageRow {
+            .flat_map(|(bucket, groups)| {
+                let mut groups: Vec<_> = groups.into_iter().collect();
+                groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                groups.into_iter().map(move |(group, t)| (bucket, group, t))
+            })
+            .map(|(bucket, group, t)| UsageRow {
                 bucket: crate::base::time::format_date(bucket.div_euclid(1000)),
                 group,
                 latency_ms: Percentiles::of(&t.latency),
@@ -450,6 +467,11 @@ impl CallStore for SqliteCalls {
             })
             .collect())
     }
+}
+
+/// A column of the wrong type, as rusqlite's `get` would say it.
+fn from_sql(column: usize, e: rusqlite::types::FromSqlError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Null, Box::new(e))
 }
 
 /// A stored record as JSON; one that does not parse (a foreign write) is shown as its text.

@@ -71,10 +71,14 @@ class Console:
 
     # ---- navigation --------------------------------------------------------------------
 
-    def load(self, route="/"):
-        """A full page load of `route`; returns ms from navigation start to rendered."""
+    def load(self, route="/", ready=None, timeout=None):
+        """A full page load of `route`; returns ms from navigation start to rendered. `ready`
+        is the route's pattern when it has parameters (/calls/:id)."""
+        # From another document: going from one console URL to another changes only the hash,
+        # which reloads nothing (and performance.now() would count from the first load).
+        self.driver.get("about:blank")
         self.driver.get(f"{ADMIN}/console/#{route}")
-        main = self.wait_for(f'main[data-ready="{route.split("?")[0]}"]')
+        main = self.wait_for(f'main[data-ready="{ready or route.split("?")[0]}"]', timeout=timeout)
         # performance.now() counts from navigation start, so data-at is the whole load.
         return int(main.get_attribute("data-at") or 0)
 

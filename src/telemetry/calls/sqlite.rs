@@ -337,6 +337,12 @@ impl CallStore for SqliteCalls {
         if let Some(p) = &f.path {
             // The path is read from the record: no column (and no index) for a filter that
             // matches inside the text; the other filters and the id range narrow the scan.
+            // First a test of the record's raw text, which costs a memchr where reading the
+            // JSON costs a parse: exact for text the record writes as is (JSON escapes only
+            // `"`, `\` and control characters), so it only skips rows that cannot match.
+            if !p.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+                cond(&mut sql, "instr(record, ?) > 0", p.clone().into());
+            }
             cond(
                 &mut sql,
                 "instr(record ->> '$.path', ?) > 0",

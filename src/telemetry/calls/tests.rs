@@ -188,15 +188,21 @@ fn the_oldest_calls_go_when_the_file_outgrows_its_cap() {
 fn the_path_filter_finds_calls_whose_path_contains_the_text() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteCalls::open(&settings(dir.path()), 0).unwrap();
-    let records = ["/orders/17", "/orders/170/items", "/health", "/v1/%_orders"]
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut r = record(i, 1_000 + i as u64, "a", "", 1.0);
-            r.path = Cow::Owned((*p).to_string());
-            r
-        })
-        .collect();
+    let records = [
+        "/orders/17",
+        "/orders/170/items",
+        "/health",
+        "/v1/%_orders",
+        "/q\"uote\\d",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, p)| {
+        let mut r = record(i, 1_000 + i as u64, "a", "", 1.0);
+        r.path = Cow::Owned((*p).to_string());
+        r
+    })
+    .collect();
     insert(&mut store, records);
     let ids = |text: &str| -> Vec<String> {
         let page = store
@@ -215,4 +221,8 @@ fn the_path_filter_finds_calls_whose_path_contains_the_text() {
     // Plain text, not a pattern: LIKE's wildcards match only themselves.
     assert_eq!(ids("%_"), ["r3"]);
     assert!(ids("/nowhere").is_empty());
+    // Text the record escapes is still found (past the raw-text test, which it skips)...
+    assert_eq!(ids("q\"uote\\"), ["r4"]);
+    // ...and text elsewhere in the record than its path is not.
+    assert!(ids("request_id").is_empty());
 }

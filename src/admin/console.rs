@@ -70,22 +70,38 @@ pub fn serves(path: &str) -> bool {
 
 /// The answer for a console path: a file, a redirect to the console's start, or 404.
 /// `if_none_match` is the request's `If-None-Match`, answered with 304 when the file is unchanged.
+///
+/// The start page loads everything else under `/console/v-<version>/`, the version being a hash
+/// of all the files: under it a file is cached for good (`immutable`), so a page load fetches
+/// only the start page, while a new binary's files, under a new version, are fetched at once.
 pub fn answer(path: &str, if_none_match: Option<&str>) -> Response<Vec<u8>> {
     let file = match path.strip_prefix("/console/") {
         Some("") => "index.html",
         Some(file) => file,
         None => return redirect("/console/"),
     };
+    // A file under an older version (a page loaded before an upgrade) is served, uncached.
+    let (file, current) = match file.strip_prefix("v-").and_then(|f| f.split_once('/')) {
+        Some((v, file)) => (file, v == version()),
+        None => (file, false),
+    };
     let Some(asset) = ASSETS.iter().find(|a| a.path == file) else {
         return super::json_error(404, &format!("no console file {file}"));
     };
     let from_disk = development_copy(asset.path);
-    let body: &[u8] = from_disk.as_deref().unwrap_or(asset.body);
-    let tag = etag(body);
+    let forever = current && from_disk.is_none();
+    let mut body = from_disk.unwrap_or_else(|| asset.body.to_vec());
+    if file == "index.html" {
+        body = versioned_start_page(&body);
+    }
+    let tag = etag(&body);
+    let cache = match forever {
+        true => "public, max-age=31536000, immutable",
+        false => "no-cache",
+    };
     let builder = Response::builder()
         .header(http::header::ETAG, &tag)
-        // Revalidated on every load: a new binary's files are picked up at once.
-        .header(http::header::CACHE_CONTROL, "no-cache")
+        .header(http::header::CACHE_CONTROL, cache)
         .header("content-security-policy", CSP)
         .header("x-content-type-options", "nosniff")
         .header("x-frame-options", "DENY")
@@ -97,8 +113,30 @@ pub fn answer(path: &str, if_none_match: Option<&str>) -> Response<Vec<u8>> {
         .status(200)
         .header(http::header::CONTENT_TYPE, asset.content_type)
         .header(http::header::CONTENT_LENGTH, body.len())
-        .body(body.to_vec())
+        .body(body)
         .unwrap_or_default()
+}
+
+/// This build's version of the files: a hash of them all.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let all: Vec<u8> = ASSETS.iter().flat_map(|a| a.body.iter().copied()).collect();
+        etag(&all).trim_matches('"').to_string()
+    })
+}
+
+/// The start page with its style sheet and script under this build's version (relative
+/// imports in the scripts then resolve under it too).
+fn versioned_start_page(body: &[u8]) -> Vec<u8> {
+    let v = version();
+    String::from_utf8_lossy(body)
+        .replace(
+            "href=\"console.css\"",
+            &format!("href=\"v-{v}/console.css\""),
+        )
+        .replace("src=\"js/app.js\"", &format!("src=\"v-{v}/js/app.js\""))
+        .into_bytes()
 }
 
 /// With `TOLLGATE_CONSOLE_DIR` set (console development), the file as it is now in that
@@ -178,6 +216,21 @@ mod tests {
         assert_eq!(answer("/console/index.html", Some(&tag)).status(), 304);
         assert_eq!(answer("/console/../Cargo.toml", None).status(), 404);
         assert_eq!(answer("/console/js/nope.js", None).status(), 404);
+        // The start page loads the rest under this build's version, cached for good.
+        let page = String::from_utf8(index.body().clone()).unwrap();
+        let script = format!("src=\"v-{}/js/app.js\"", version());
+        assert!(page.contains(&script), "{page}");
+        assert_eq!(index.headers()["cache-control"], "no-cache");
+        let app = answer(&format!("/console/v-{}/js/app.js", version()), None);
+        assert_eq!(app.status(), 200);
+        assert!(app.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable"));
+        // An older version's file is still served, but not kept.
+        let old = answer("/console/v-0123/js/app.js", None);
+        assert_eq!(old.status(), 200);
+        assert_eq!(old.headers()["cache-control"], "no-cache");
         assert!(index.headers()["content-security-policy"]
             .to_str()
             .unwrap()

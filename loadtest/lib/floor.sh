@@ -44,7 +44,7 @@ start_haproxy() {
     cat >"$dir/haproxy.cfg" <<EOF
 global
     nbthread $PROXY_CORES
-    maxconn 20000
+    maxconn 4096
     pidfile $dir/haproxy.pid
 defaults
     mode http
@@ -146,7 +146,8 @@ floor_goal() {
 # floor_report : the table of medians, the goal lines and every run, as markdown.
 floor_report() {
     local conn case proxy rps u k c nrps nc frps fc
-    echo "## floor: nginx, HAProxy, the Pingora floor and tollgate (medians of $ROUNDS rounds)"
+    echo
+    echo "## floor: nginx, HAProxy, the Pingora floor and tollgate (median over ROUNDS=$ROUNDS)"
     echo
     echo "wrk -t$THREADS -d$DURATION (warm-up $WARMUP) at -c $CONNECTIONS; every proxy on CPU $PROXY_CPU" \
         "($PROXY_CORES core(s): nginx $PROXY_CORES worker(s), HAProxy $("$HAPROXY_BIN" -v | awk 'NR == 1 { print $3 }')" \

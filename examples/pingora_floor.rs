@@ -69,7 +69,11 @@ fn main() -> ExitCode {
 }
 
 /// The command line, each part checked, so a typo is an error message rather than a panic.
-fn parse(listen: &str, peer: &str, threads: &str) -> Result<(SocketAddr, SocketAddr, usize), String> {
+fn parse(
+    listen: &str,
+    peer: &str,
+    threads: &str,
+) -> Result<(SocketAddr, SocketAddr, usize), String> {
     let addr = |what: &str, s: &str| {
         s.parse::<SocketAddr>()
             .map_err(|e| format!("{what} '{s}' is not an IP:port ({e})"))

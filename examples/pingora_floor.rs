@@ -84,3 +84,24 @@ fn parse(
     };
     Ok((addr("LISTEN", listen)?, addr("PEER", peer)?, threads))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn command_line_is_checked() {
+        let ok = parse("127.0.0.1:8080", "127.0.0.1:9000", "2").expect("valid");
+        assert_eq!(ok.2, 2);
+        assert_eq!(ok.1.port(), 9000);
+        for (listen, peer, threads, needle) in [
+            ("localhost:1", "127.0.0.1:2", "1", "LISTEN"),
+            ("127.0.0.1:1", "127.0.0.1", "1", "PEER"),
+            ("127.0.0.1:1", "127.0.0.1:2", "0", "THREADS"),
+            ("127.0.0.1:1", "127.0.0.1:2", "x", "THREADS"),
+        ] {
+            let err = parse(listen, peer, threads).expect_err("invalid");
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side load test: tollgate vs. nginx as a reverse proxy in front of the same upstream
-# (another nginx), on one host, loopback only. See loadtest/README.md for the knobs.
+# Side-by-side load test: tollgate vs. nginx (and, in the `floor` case, HAProxy and a minimal
+# Pingora proxy) as reverse proxies in front of the same upstream (another nginx), on one host,
+# loopback only. See loadtest/README.md for the knobs.
 set -euo pipefail
 
 # ---------------------------------------------------------------------------------------------
@@ -8,17 +9,25 @@ set -euo pipefail
 # ---------------------------------------------------------------------------------------------
 DURATION="${DURATION:-10s}"          # wrk -d for each measured run
 WARMUP="${WARMUP:-3s}"               # wrk -d for the warm-up run before each measured run
-CONNECTIONS="${CONNECTIONS:-32}"     # wrk -c
+CONNECTIONS="${CONNECTIONS:-32}"     # wrk -c, a list ("32 256"): the floor case runs at each
+                                     # count, the other cases at the first one
+PROXY_CORES="${PROXY_CORES:-1}"      # cores for the proxy under test: cores 0..N-1, load on the
+                                     # rest; workers / threads / nbthread = N for every proxy
+ROUNDS="${ROUNDS:-3}"                # floor case: rounds, the proxies' order alternating
+FLOOR_BIN="${FLOOR_BIN:-}"           # use this pingora_floor instead of building the example
 THREADS="${THREADS:-1}"              # wrk -t
 BODY_BYTES="${BODY_BYTES:-4096}"     # size of the POST /json request body
-PROXY_CPU="${PROXY_CPU:-1}"          # CPU list (taskset -c) for the proxy under test
-LOAD_CPU="${LOAD_CPU:-0}"            # CPU list (taskset -c) for wrk and the upstream nginx
+PROXY_CPU="${PROXY_CPU:-}"           # CPU list (taskset -c) for the proxy under test (PROXY_CORES)
+LOAD_CPU="${LOAD_CPU:-}"             # CPU list (taskset -c) for wrk and the upstream nginx
 TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build --release`
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
 SINK_ROUNDS="${SINK_ROUNDS:-6}"       # rounds of the log and store cases (each: the sink off and on)
 CASES="${CASES:-get post llm auth limit redis lease log store prompt https handshake h2}" # get (GET /small), post (POST /json),
+                                     # floor (not by default: nginx, HAProxy, the Pingora floor
+                                     # and tollgate on GET, POST and both LLM paths, with CPU
+                                     # microseconds per request, ROUNDS rounds, each count),
                                      # llm (chat), auth (an API-key route vs. its open twin),
                                      # limit (a route with a local limit that never refuses vs.
                                      # its open twin), redis / lease (the same with a cluster
@@ -41,6 +50,8 @@ HOST=127.0.0.1
 
 log() { printf '[loadtest] %s\n' "$*" >&2; }
 die() { printf '[loadtest] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=loadtest/lib/floor.sh
+source "$HERE/lib/floor.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Dependencies
@@ -61,6 +72,9 @@ fi
 if [[ " $CASES " == *" h2 "* ]]; then
     command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 fi
+HAPROXY_BIN="$(command -v haproxy || true)"
+[[ -z "$HAPROXY_BIN" && -x /usr/sbin/haproxy ]] && HAPROXY_BIN=/usr/sbin/haproxy
+if [[ " $CASES " == *" floor "* && -z "$HAPROXY_BIN" ]]; then missing+=(haproxy); fi
 if ((${#missing[@]})); then
     if [[ "$(id -u)" -ne 0 ]]; then
         echo "loadtest: missing packages; install them with:" >&2
@@ -75,6 +89,7 @@ if ((${#missing[@]})); then
     fi
     NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
     [[ -x "$NGINX_BIN" ]] || die "nginx still not found after installing"
+    HAPROXY_BIN="$(command -v haproxy || echo /usr/sbin/haproxy)"
 fi
 
 # One run per host at a time: two runs would measure each other.
@@ -86,8 +101,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ " get post llm auth limit redis lease log store prompt https handshake h2 " == *" $c "* ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt, https, handshake, h2)"
+    [[ " get post llm auth limit redis lease log store prompt https handshake h2 floor " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt, https, handshake, h2, floor)"
 done
 [[ "$H2_STREAMS" =~ ^[1-9][0-9]*$ ]] || die "H2_STREAMS must be a whole number, not '$H2_STREAMS'"
 [[ "$HANDSHAKE_CLIENTS" =~ ^[1-9][0-9]*$ ]] ||
@@ -96,12 +111,33 @@ done
 want() { [[ " $CASES " == *" $1 "* ]]; }
 want_redis() { want redis || want lease; }
 want_tls() { want https || want handshake || want h2; }
+want_llm() { want llm || want floor; }
+for c in $CONNECTIONS; do
+    [[ "$c" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be whole numbers, not '$c' (in '$CONNECTIONS')"
+done
+[[ -n "${CONNECTIONS// /}" ]] || die "CONNECTIONS is empty"
+read -r CONN _ <<<"$CONNECTIONS" # wrk -c of the run at hand; the cases other than floor use the first
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number of rounds, not '$ROUNDS'"
 
 ncpu="$(nproc --all)"
+[[ "$PROXY_CORES" =~ ^[1-9][0-9]*$ && "$PROXY_CORES" -lt "$ncpu" ]] ||
+    die "PROXY_CORES must be 1 to $((ncpu - 1)) on this host ($ncpu CPUs: the load needs one), not '$PROXY_CORES'"
+# The proxy on cores 0..N-1, the load (wrk, the upstream) on the rest, unless set by hand.
+[[ -n "$PROXY_CPU" ]] || PROXY_CPU="0-$((PROXY_CORES - 1))"
+[[ -n "$LOAD_CPU" ]] || LOAD_CPU="$PROXY_CORES-$((ncpu - 1))"
+# cpu_list LIST : the CPUs of a taskset list ("0-2,5" -> "0 1 2 5").
+cpu_list() {
+    local part
+    for part in ${1//,/ }; do
+        if [[ "$part" == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+    done | tr '\n' ' '
+}
 for c in ${PROXY_CPU//,/ } ${LOAD_CPU//,/ }; do
-    [[ "${c%%-*}" =~ ^[0-9]+$ && "${c%%-*}" -lt "$ncpu" ]] ||
+    [[ "${c%%-*}" =~ ^[0-9]+$ && "${c#*-}" =~ ^[0-9]+$ && "${c#*-}" -lt "$ncpu" ]] ||
         die "CPU '$c' does not exist on this host ($ncpu CPUs); set PROXY_CPU / LOAD_CPU"
 done
+LOAD_CPUS=$(wc -w <<<"$(cpu_list "$LOAD_CPU")") # the upstream nginx gets one worker per load CPU
+PROXY_CPUS=$(wc -w <<<"$(cpu_list "$PROXY_CPU")")
 
 # ---------------------------------------------------------------------------------------------
 # Build tollgate
@@ -122,6 +158,16 @@ if [[ -z "$TOLLGATE_BIN" ]]; then
     TOLLGATE_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/tollgate"
 fi
 [[ -x "$TOLLGATE_BIN" ]] || die "tollgate binary not found or not executable: $TOLLGATE_BIN"
+if want floor && [[ -z "$FLOOR_BIN" ]]; then
+    CARGO="${CARGO:-$(command -v cargo || echo "$HOME/.cargo/bin/cargo")}"
+    [[ -x "$CARGO" ]] || die "cargo not found; install Rust or set FLOOR_BIN"
+    # Its own cargo call: building the example with tollgate's binary would unify their
+    # features with the dev-dependencies' and change the tollgate being measured.
+    log "building the Pingora floor: cargo build --release --example pingora_floor"
+    (cd "$REPO" && "$CARGO" build --release --example pingora_floor)
+    FLOOR_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/examples/pingora_floor"
+fi
+if want floor; then [[ -x "$FLOOR_BIN" ]] || die "pingora_floor binary not found or not executable: $FLOOR_BIN"; fi
 BUILD_DESC="${BUILD_DESC:-prebuilt $TOLLGATE_BIN}, binary of $(date -u -r "$TOLLGATE_BIN" '+%Y-%m-%d %H:%M UTC')"
 
 # ---------------------------------------------------------------------------------------------
@@ -342,9 +388,9 @@ post_lua "$PROMPT_INPUT" "$PROMPT_API_LUA"
 # ---------------------------------------------------------------------------------------------
 # Upstream: nginx, one worker, fixed answers
 # ---------------------------------------------------------------------------------------------
-nginx_common() { # nginx_common DIR : the main-context and http-context lines both nginx share
+nginx_common() { # nginx_common DIR WORKERS : the main-context and http-context lines both nginx share
     cat <<EOF
-worker_processes 1;
+worker_processes $2;
 daemon off;
 master_process on;
 pid $1/nginx.pid;
@@ -365,7 +411,7 @@ EOF
 UDIR="$TMP/upstream"
 mkdir -p "$UDIR"
 {
-    nginx_common "$UDIR"
+    nginx_common "$UDIR" "$LOAD_CPUS"
     cat <<EOF
     server {
         listen $HOST:$UPORT backlog=4096;
@@ -434,7 +480,7 @@ check_llm() {
     [[ "$(grep -c 'Connected to' "$TMP/curl.err")" -eq 1 ]] ||
         die "$name: the connection was not reused after a POST to $url"
 }
-if want llm; then
+if want_llm; then
     check_llm upstream "http://$HOST:$UPORT/v1/chat/completions" "$CHAT_GPT" "$OPENAI_ANSWER"
     check_llm upstream "http://$HOST:$UPORT/v1/messages" "$CHAT_CLAUDE" "$ANTHROPIC_ANSWER"
 fi
@@ -445,7 +491,7 @@ fi
 NDIR="$TMP/nginx-proxy"
 mkdir -p "$NDIR"
 {
-    nginx_common "$NDIR"
+    nginx_common "$NDIR" "$PROXY_CORES"
     cat <<EOF
     upstream up {
         server $HOST:$UPORT;
@@ -509,7 +555,7 @@ if want_tls; then
     [[ "$(http_version "https://$HOST:$NTPORT/small")" == 2 ]] ||
         die "nginx-proxy: no HTTP/2 over TLS (ALPN h2); is curl built with HTTP/2?"
 fi
-if want llm; then
+if want_llm; then
     check_llm nginx-proxy "http://$HOST:$NPORT/v1/chat/completions" "$CHAT_GPT" "$OPENAI_ANSWER"
 fi
 log "nginx proxy on $HOST:$NPORT (pid $NGINX_PID, cpu $PROXY_CPU)"
@@ -526,7 +572,7 @@ TCONF="$TMP/tollgate.toml"
 cat >"$TCONF" <<EOF
 [server]
 listen = ["$HOST:$TPORT"]
-workers = 1
+workers = $PROXY_CORES
 threads = 1
 
 [admin]
@@ -727,7 +773,7 @@ if want_tls; then
     [[ "$(http_version "https://$HOST:$TTPORT/small")" == 2 ]] && TOLLGATE_H2=yes
 fi
 check_post tollgate "http://$HOST:$TPORT/json"
-if want llm; then
+if want_llm; then
     check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_GPT" \
         '"object":"chat.completion"' "$ANSWER_TEXT" '"total_tokens":258'
     check_llm tollgate "http://$HOST:$TPORT/v1/chat/completions" "$CHAT_CLAUDE" \
@@ -748,6 +794,7 @@ if want auth; then
         die "tollgate: GET /keyed/small without a key is not 401"
 fi
 log "tollgate on $HOST:$TPORT, admin $HOST:$APORT (pid $TOLLGATE_PID, cpu $PROXY_CPU)"
+if want floor; then floor_start; fi
 
 # ---------------------------------------------------------------------------------------------
 # Measurements
@@ -755,10 +802,11 @@ log "tollgate on $HOST:$TPORT, admin $HOST:$APORT (pid $TOLLGATE_PID, cpu $PROXY
 mkdir -p "$RESULTS/raw"
 rm -f "$RESULTS"/raw/*.txt
 
-# Busy jiffies and total jiffies of one CPU (first CPU of a list) from /proc/stat.
+# Busy jiffies and total jiffies of the CPUs of a taskset list, summed, from /proc/stat.
 cpu_ticks() {
-    local c=${1%%[,-]*}
-    awk -v c="cpu$c" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+    awk -v cs=" $(cpu_list "$1")" '$1 ~ /^cpu[0-9]/ && index(cs, " " substr($1, 4) " ") {
+        t = 0; for (i = 2; i <= 9; i++) t += $i; busy += t - $5 - $6; all += t
+    } END { print busy + 0, all + 0 }' /proc/stat
 }
 
 # CPU ticks (user+system, including reaped children) used so far by this script and by every
@@ -819,36 +867,43 @@ load() {
     local tool=$1 dur=$2 url=$3
     shift 3
     case $tool in
-    wrk) taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --latency "$@" "$url" ;;
-    h2load) taskset -c "$LOAD_CPU" h2load -t"$THREADS" -c"$CONNECTIONS" -m"$H2_STREAMS" \
+    wrk) taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONN" -d"$dur" --latency "$@" "$url" ;;
+    h2load) taskset -c "$LOAD_CPU" h2load -t"$THREADS" -c"$CONN" -m"$H2_STREAMS" \
         -D"$dur" "$@" "$url" ;;
     handshakes) handshakes "$dur" "$url" ;;
     esac
 }
 
 LOAD_TOOL=wrk # the tool `measure` runs; set for one call: LOAD_TOOL=h2load measure ...
+CPU_PGID=     # set for one call: the proxy's process group, whose CPU time per request is taken
+MEASURE_ROW=1 # 0 for one call: no row in the main table (the floor case has its own)
 
-# measure CASE PROXY URL [wrk args...]
+# measure CASE PROXY URL [wrk args...] : one warm-up and one measured run; sets LAST_RPS,
+# LAST_BUSY (proxy CPU %, load CPU %, other processes %) and, with CPU_PGID, LAST_CPU (user and
+# kernel microseconds per request).
 measure() {
     local case=$1 proxy=$2 url=$3
     shift 3
     local tag raw t0 t1 p0 p1 l0 l1 o0 o1 a0 a1 other rps p50 p99 errs non2xx busy_proxy busy_load
-    local tool=$LOAD_TOOL
+    local tool=$LOAD_TOOL c0 c1
     tag="$(printf '%s-%s' "$case" "$proxy" | tr 'A-Z /' 'a-z__' | tr -s '_')"
     raw="$RESULTS/raw/$tag.txt"
     log "$case via $proxy: warm-up $WARMUP"
     load "$tool" "$WARMUP" "$url" "$@" >/dev/null
-    log "$case via $proxy: measuring $DURATION with $tool (-t$THREADS -c$CONNECTIONS)"
+    log "$case via $proxy: measuring $DURATION with $tool (-t$THREADS -c$CONN)"
     o0=$(our_ticks)
     a0=$(all_busy)
     read -r p0 t0 < <(cpu_ticks "$PROXY_CPU")
     read -r l0 _ < <(cpu_ticks "$LOAD_CPU")
+    [[ -z "$CPU_PGID" ]] || c0=$(group_ticks "$CPU_PGID")
     load "$tool" "$DURATION" "$url" "$@" >"$raw"
+    [[ -z "$CPU_PGID" ]] || c1=$(group_ticks "$CPU_PGID")
     read -r p1 t1 < <(cpu_ticks "$PROXY_CPU")
     read -r l1 _ < <(cpu_ticks "$LOAD_CPU")
     a1=$(all_busy)
     o1=$(our_ticks)
-    other=$(awk -v a="$((a1 - a0))" -v o="$((o1 - o0))" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t && a > o) ? 100 * (a - o) / (u - t) : 0 }')
+    # t0..t1 spans the proxy CPUs' clocks, PROXY_CPUS of them: "other" is in % of one CPU.
+    other=$(awk -v a="$((a1 - a0))" -v o="$((o1 - o0))" -v t="$t0" -v u="$t1" -v n="$PROXY_CPUS" 'BEGIN { printf "%.0f", (u > t && a > o) ? 100 * n * (a - o) / (u - t) : 0 }')
     busy_proxy=$(awk -v a="$p0" -v b="$p1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
     busy_load=$(awk -v a="$l0" -v b="$l1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.0f", (u > t) ? (b - a < u - t ? 100 * (b - a) / (u - t) : 100) : 0 }')
 
@@ -871,9 +926,14 @@ measure() {
     esac
     [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$raw" >&2; die "cannot parse $tool output ($raw)"; }
     RPS["$case|$proxy"]=$rps
+    LAST_RPS=$rps
+    LAST_BUSY="$busy_proxy $busy_load $other"
+    [[ -z "$CPU_PGID" ]] || LAST_CPU=$(per_request "$c0" "$c1" "$(awk '/ requests in / { print $1 }' "$raw")")
     ms() { if [[ "$1" == - ]]; then echo -; else echo "$(to_ms "$1") ms"; fi; }
-    ROWS+=("| $case | $proxy | $(printf '%.0f' "$rps") | $(ms "$p50") | $(ms "$p99") |")
-    NOTES+=("- $case via $proxy: CPU busy: proxy CPU $PROXY_CPU ${busy_proxy}%, load CPU $LOAD_CPU ${busy_load}%, other processes ${other}% of a CPU")
+    if ((MEASURE_ROW)); then
+        ROWS+=("| $case | $proxy | $(printf '%.0f' "$rps") | $(ms "$p50") | $(ms "$p99") |")
+        NOTES+=("- $case via $proxy: CPU busy: proxy CPU $PROXY_CPU ${busy_proxy}%, load CPU $LOAD_CPU ${busy_load}%, other processes ${other}% of a CPU")
+    fi
     ((other < OTHER_CPU_WARN)) ||
         NOTES+=("- **WARNING** $case via $proxy: other processes used ${other}% of a CPU during the run; the numbers are disturbed")
     non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ { print $2 }' "$raw")
@@ -1009,6 +1069,11 @@ if want h2; then
     fi
 fi
 
+if want floor; then
+    floor_compare
+    floor_report >"$RESULTS/floor.md"
+fi
+
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
     >"$RESULTS/raw/tollgate-metrics.txt" || true
@@ -1025,17 +1090,19 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
 {
     echo "# tollgate vs nginx (reverse proxy), $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP); proxy on CPU $PROXY_CPU," \
+    echo "wrk -t$THREADS -c$CONN -d$DURATION --latency (warm-up $WARMUP); proxy on CPU $PROXY_CPU," \
         "wrk + upstream nginx on CPU $LOAD_CPU; POST /json body $BODY_BYTES bytes JSON;" \
         "LLM chat request $(wc -c <"$CHAT_GPT") bytes, fixed answers of $(printf '%s' "$OPENAI_ANSWER" | wc -c) (OpenAI)" \
         "and $(printf '%s' "$ANTHROPIC_ANSWER" | wc -c) (Anthropic) bytes."
-    echo "tollgate ($BUILD_DESC): workers=1 threads=1 access log off;" \
-        "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'): 1 worker, upstream keepalive 64."
+    echo "tollgate ($BUILD_DESC): workers=$PROXY_CORES threads=1 access log off;" \
+        "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'): $PROXY_CORES worker(s), upstream keepalive 64."
     echo
-    echo "| case | proxy | req/s | p50 | p99 |"
-    echo "|---|---|---:|---:|---:|"
-    printf '%s\n' "${ROWS[@]}"
-    echo
+    if ((${#ROWS[@]})); then
+        echo "| case | proxy | req/s | p50 | p99 |"
+        echo "|---|---|---:|---:|---:|"
+        printf '%s\n' "${ROWS[@]}"
+        echo
+    fi
     if want get; then echo "GET /small: tollgate/nginx req/s = $(ratio "GET /small")"; fi
     if want post; then echo "POST /json: tollgate/nginx req/s = $(ratio "POST /json")"; fi
     if want llm; then
@@ -1064,6 +1131,7 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     elif want h2; then
         echo "h2: nginx only (tollgate offers no HTTP/2 yet)"
     fi
+    if want floor; then cat "$RESULTS/floor.md"; fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

@@ -1,0 +1,107 @@
+//! The minimal Pingora proxy that `loadtest/run.sh` measures beside Tollgate (issue 17's
+//! "floor"): the same Pingora release build and allocator (mimalloc) as Tollgate, one fixed
+//! peer, a keep-alive pool, no filters. Whatever Tollgate costs above this is Tollgate's own.
+//!
+//! `pingora_floor LISTEN PEER [THREADS]`, for example
+//! `pingora_floor 127.0.0.1:8080 127.0.0.1:9000 1`. Built with
+//! `cargo build --release --example pingora_floor`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+
+/// The same allocator as the `tollgate` binary (src/main.rs), so the floor differs from it by
+/// Tollgate's own work only.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Keep-alive connections to the peer kept per thread (Tollgate's loadtest upstream has 64).
+const POOL: usize = 64;
+
+/// Every request goes to one peer, over plain HTTP/1.1, pooled.
+struct Floor {
+    peer: SocketAddr,
+}
+
+#[async_trait]
+impl ProxyHttp for Floor {
+    type CTX = ();
+
+    fn new_ctx(&self) -> Self::CTX {}
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(self.peer, false, String::new())))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parsed = match args.as_slice() {
+        [listen, peer] => parse(listen, peer, "1"),
+        [listen, peer, threads] => parse(listen, peer, threads),
+        _ => Err("usage: pingora_floor LISTEN PEER [THREADS]".to_string()),
+    };
+    let (listen, peer, threads) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("pingora_floor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let conf = ServerConf {
+        threads,
+        // As Tollgate's workers (src/worker.rs): one current-thread runtime per thread.
+        work_stealing: false,
+        upstream_keepalive_pool_size: POOL,
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy = http_proxy_service(&server.configuration, Floor { peer });
+    proxy.add_tcp(&listen.to_string());
+    server.add_service(proxy);
+    server.run_forever()
+}
+
+/// The command line, each part checked, so a typo is an error message rather than a panic.
+fn parse(
+    listen: &str,
+    peer: &str,
+    threads: &str,
+) -> Result<(SocketAddr, SocketAddr, usize), String> {
+    let addr = |what: &str, s: &str| {
+        s.parse::<SocketAddr>()
+            .map_err(|e| format!("{what} '{s}' is not an IP:port ({e})"))
+    };
+    let threads = match threads.parse::<usize>() {
+        Ok(n) if n > 0 => n,
+        _ => return Err(format!("THREADS '{threads}' is not a whole number above 0")),
+    };
+    Ok((addr("LISTEN", listen)?, addr("PEER", peer)?, threads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn command_line_is_checked() {
+        let ok = parse("127.0.0.1:8080", "127.0.0.1:9000", "2").expect("valid");
+        assert_eq!(ok.2, 2);
+        assert_eq!(ok.1.port(), 9000);
+        for (listen, peer, threads, needle) in [
+            ("localhost:1", "127.0.0.1:2", "1", "LISTEN"),
+            ("127.0.0.1:1", "127.0.0.1", "1", "PEER"),
+            ("127.0.0.1:1", "127.0.0.1:2", "0", "THREADS"),
+            ("127.0.0.1:1", "127.0.0.1:2", "x", "THREADS"),
+        ] {
+            let err = parse(listen, peer, threads).expect_err("invalid");
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

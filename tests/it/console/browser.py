@@ -173,21 +173,55 @@ class Console:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def admin_api(method, path, body=None, token=None):
-    """The admin API with the admin token (for a test's set-up and its checks)."""
-    req = urllib.request.Request(f"{ADMIN}{path}", method=method)
-    req.add_header("Authorization", f"Bearer {token or os.environ['TG_ADMIN_TOKEN']}")
+def _request(url, method, body, headers):
+    """(status, body text) of one HTTP request; an error status is an answer, not an exception."""
+    req = urllib.request.Request(url, method=method, headers=headers)
     data = None
     if body is not None:
         data = json.dumps(body).encode()
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, data=data, timeout=WAIT) as r:
-            text = r.read().decode()
-            return r.status, (json.loads(text) if text else None)
+            return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
-        text = e.read().decode()
-        return e.code, (json.loads(text) if text else None)
+        return e.code, e.read().decode()
+
+
+def admin_api(method, path, body=None, token=None):
+    """The admin API with the admin token (for a test's set-up and its checks): (status, JSON)."""
+    auth = {"Authorization": f"Bearer {token or os.environ['TG_ADMIN_TOKEN']}"}
+    status, text = _request(f"{ADMIN}{path}", method, body, auth)
+    return status, (json.loads(text) if text else None)
+
+
+def data_plane(method, path, key=None, body=None):
+    """The gateway's data plane, with `key` as the bearer token: (status, body text)."""
+    return _request(f"{DATA}{path}", method, body, {"Authorization": f"Bearer {key}"} if key else {})
+
+
+def ok(answer, *codes):
+    """The body of a (status, body) answer whose status is one of `codes` (default: 2xx)."""
+    status, body = answer
+    assert status in (codes or (200, 201, 204)), f"{status}: {body}"
+    return body
+
+
+def until(what, check, deadline=WAIT):
+    """Polls `check()`, a (done, seen) pair, until done, within `deadline` seconds; returns the
+    last `seen` (the gateway applies a change within a second, a new key within a refresh)."""
+    end = time.monotonic() + deadline
+    while True:
+        done, seen = check()
+        if done:
+            return seen
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: still {seen!r} after {deadline}s")
+        time.sleep(0.1)
+
+
+def number(text):
+    """A figure as a page shows it ("1,234", "$0.50", "12 ms") as a number."""
+    return float(text.replace(",", "").replace("$", "").replace(" ms", "").strip())
 
 
 def run(scenarios):

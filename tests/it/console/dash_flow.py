@@ -9,23 +9,14 @@ test) and prints the figures; it asserts nothing about time.
 
 import json
 import os
-import time
-import urllib.error
-import urllib.request
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from browser import ADMIN, DATA, WAIT, admin_api, run
+from browser import admin_api, data_plane, number, ok, run, until
 
 OP, PASSWORD = os.environ["TG_OP_NAME"], os.environ["TG_OP_PASSWORD"]
 DEV, DEV_PASSWORD = "dev", "dev-password-Zq81-long"
-
-
-def ok(answer, *codes):
-    status, body = answer
-    assert status in (codes or (200, 201, 204)), f"{status}: {body}"
-    return body
 
 
 # Every call a scenario sends through the data plane, as the call store should count it:
@@ -50,19 +41,7 @@ def data_call(method, path, key=None, body=None):
 
 
 def _data_call(method, path, key=None, body=None):
-    req = urllib.request.Request(f"{DATA}{path}", method=method)
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, data=data, timeout=WAIT) as r:
-            text = r.read().decode()
-            status = r.status
-    except urllib.error.HTTPError as e:
-        text, status = e.read().decode(), e.code
+    status, text = data_plane(method, path, key, body)
     try:
         return status, json.loads(text)
     except ValueError:
@@ -99,36 +78,23 @@ def setup():
         OWNERS[key] = owners[name]
     # The workers take up new keys within a store refresh: until then a key is unknown (401).
     # These calls are stored too, and SENT counts them.
-    deadline = time.monotonic() + WAIT
     for key in keys.values():
-        while data_call("GET", "/orders/warm-up", key)[0] == 401:
-            assert time.monotonic() < deadline, "a new key was not taken up in time"
-            time.sleep(0.05)
+        until("a new key taken up", lambda: (lambda st: (st != 401, st))(data_call("GET", "/orders/warm-up", key)[0]))
     return keys
 
 
 def wait_stored(n, tenant=None):
-    """Polls the call store (with a deadline) until it holds `n` calls (of `tenant`)."""
-    deadline = time.monotonic() + WAIT
-    path = f"/admin/usage?group_by=route&bucket=day&from=0" + (f"&tenant={tenant}" if tenant else "")
-    got = None
-    while time.monotonic() < deadline:
-        got = sum(r["requests"] for r in ok(admin_api("GET", path))["usage"])
-        if got >= n:
-            assert got == n, f"the store holds {got} calls, {n} were sent"
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the store holds {got} calls after {WAIT}s, {n} were sent")
+    """Waits until the call store holds `n` calls (of `tenant`), and no more."""
+    path = "/admin/usage?group_by=route&bucket=day&from=0" + (f"&tenant={tenant}" if tenant else "")
+    stored = lambda: sum(r["requests"] for r in ok(admin_api("GET", path))["usage"])
+    got = until(f"{n} calls in the store", lambda: (lambda g: (g >= n, g))(stored()))
+    assert got == n, f"the store holds {got} calls, {n} were sent"
 
 
 def chat(key, model, text):
     status, body = data_call("POST", "/v1/chat/completions", key, {"model": model, "messages": [{"role": "user", "content": text}]})
     assert status == 200, body
     return body["usage"]
-
-
-def number(text):
-    return float(text.replace(",", "").replace("$", "").replace(" ms", "").strip())
 
 
 def chart_totals(c, chart):

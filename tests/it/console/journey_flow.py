@@ -9,11 +9,10 @@ TG_README_SHOTS set, the main pages are also written there for the README."""
 import os
 import shutil
 import subprocess
-import time
 
 from selenium.webdriver.common.by import By
 
-from browser import admin_api, run
+from browser import admin_api, number, run, until
 
 OP, OP_PASSWORD = os.environ["TG_OP_NAME"], os.environ["TG_OP_PASSWORD"]
 DATA = os.environ["TG_DATA_URL"].rstrip("/")
@@ -34,10 +33,6 @@ def readme_shot(c, name, show=None):
         shutil.copy(path, os.path.join(README_SHOTS, f"{name}.png"))
 
 
-def number(text):
-    return float(text.replace(",", "").replace("$", "").strip())
-
-
 def curl(path, key):
     """The data plane through curl, as a developer would: (status, body)."""
     out = subprocess.run(
@@ -46,18 +41,6 @@ def curl(path, key):
         capture_output=True, text=True, timeout=20, check=True)
     body, _, status = out.stdout.rpartition("\n")
     return int(status), body
-
-
-def until(what, check, deadline=10.0):
-    """Polls `check()` (returning a truthy value when done) until it is, within `deadline`."""
-    end = time.monotonic() + deadline
-    while True:
-        seen = check()
-        if seen:
-            return seen
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not done after {deadline}s")
-        time.sleep(0.1)
 
 
 def operator_and_developer(open_console):
@@ -108,7 +91,8 @@ def operator_and_developer(open_console):
     op.wait_for("main tbody tr", "storefront")
     readme_shot(op, "approvals")
     op.click("Approve", 'button[aria-label="Approve acme/storefront for inventory"]')
-    until("the approval", lambda: not op.driver.find_elements(By.CSS_SELECTOR, 'button[aria-label="Approve acme/storefront for inventory"]'))
+    approve = 'button[aria-label="Approve acme/storefront for inventory"]'
+    until("the approval", lambda: (not op.driver.find_elements(By.CSS_SELECTOR, approve), "still in the queue"))
 
     # The developer sees it active, creates a key and copies it.
     dev.driver.refresh()
@@ -136,7 +120,7 @@ def operator_and_developer(open_console):
     def logged():
         dev.go("/calls")
         rows = dev.driver.find_elements(By.CSS_SELECTOR, "main tbody tr")
-        return len(rows) >= 4 and rows
+        return len(rows) >= 4, rows
     rows = until("the calls in the call log", logged)
     texts = [r.text for r in rows]
     assert sum("/inventory/items/" in t and "200" in t for t in texts) == 3, texts

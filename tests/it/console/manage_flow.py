@@ -6,10 +6,8 @@ says why."""
 
 import json
 import os
-import time
-import urllib.request
 
-from browser import admin_api, run
+from browser import admin_api, data_plane, run, until
 
 OP, PASSWORD = os.environ["TG_OP_NAME"], os.environ["TG_OP_PASSWORD"]
 DATA = os.environ["TG_DATA_URL"].rstrip("/")
@@ -17,35 +15,6 @@ DATA = os.environ["TG_DATA_URL"].rstrip("/")
 SHIP = os.environ.get("TG_SHIP_ADDR", "")
 # A third, answering "shipping-2": the upstream's target after an edit.
 SHIP2 = os.environ.get("TG_SHIP2_ADDR", "")
-
-
-def call(method, path, body=None, key=None):
-    """The data plane: (status, body text)."""
-    req = urllib.request.Request(f"{DATA}{path}", method=method)
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, data=data, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def until(what, check, deadline=5.0):
-    """Polls `check()` (a (ok, seen) pair) until ok, within `deadline` seconds (the gateway
-    applies a change within a second)."""
-    end = time.monotonic() + deadline
-    while True:
-        ok, seen = check()
-        if ok:
-            return seen
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: still {seen!r} after {deadline}s")
-        time.sleep(0.1)
 
 
 def field_error(c, label):
@@ -124,7 +93,7 @@ def routes_and_upstreams(open_console):
     assert "draft" in row.text and "store" in row.text and "Publish" in row.text, row.text
     c.shot("route-created")
     # A draft is not routable.
-    until("the draft route", lambda: (lambda s: (s[0] == 404, s))(call("GET", "/shipping/x")))
+    until("the draft route", lambda: (lambda s: (s[0] == 404, s))(data_plane("GET", "/shipping/x")))
 
     # Publish it, with a confirm; then the data plane answers from the in-test upstream.
     c.click("Publish", "tr.api-shipping button")
@@ -133,7 +102,7 @@ def routes_and_upstreams(open_console):
     c.click("Publish", "dialog button")
     c.wait_for("tr.api-shipping", "published")
     c.shot("published")
-    seen = until("the published route", lambda: (lambda s: (s == (200, "shipping"), s))(call("GET", "/shipping/x")))
+    seen = until("the published route", lambda: (lambda s: (s == (200, "shipping"), s))(data_plane("GET", "/shipping/x")))
     print(f"published route answered {seen}")
 
     # Edit the upstream's target through its form: the route follows it.
@@ -147,12 +116,12 @@ def routes_and_upstreams(open_console):
         c.ready("/upstreams")
         row = c.wait_for("tr.upstream-shipping-svc", SHIP2)
         assert "/health" in row.text, row.text
-        until("the edited upstream", lambda: (lambda s: (s == (200, "shipping-2"), s))(call("GET", "/shipping/x")))
+        until("the edited upstream", lambda: (lambda s: (s == (200, "shipping-2"), s))(data_plane("GET", "/shipping/x")))
         c.go("/apis")
 
     # Deprecate it, naming its successor and sunset date in the dialog.
     c.click("Deprecate", "tr.api-shipping button")
-    dialog = c.wait_for("dialog", "Deprecate shipping?")
+    c.wait_for("dialog", "Deprecate shipping?")
     c.fill("Successor", "orders")
     c.driver.execute_script("arguments[0].value = '2027-06-30'", c.field("Sunset date"))
     c.shot("deprecate-dialog")
@@ -186,7 +155,7 @@ def routes_and_upstreams(open_console):
     c.click("Delete", "tr.api-shipping button")
     c.click("Delete", "dialog button")
     c.wait_gone("tr.api-shipping")
-    until("the deleted route", lambda: (lambda s: (s[0] == 404, s))(call("GET", "/shipping/x")))
+    until("the deleted route", lambda: (lambda s: (s[0] == 404, s))(data_plane("GET", "/shipping/x")))
     c.shot("route-deleted")
 
 
@@ -277,7 +246,7 @@ def providers_and_models(open_console):
     chat = {"model": "chatty", "messages": [{"role": "user", "content": "hello"}]}
 
     def chatted():
-        status, text = call("POST", "/v1/chat/completions", chat, key)
+        status, text = data_plane("POST", "/v1/chat/completions", key, chat)
         if status != 200:
             return False, (status, text)
         return True, json.loads(text)
@@ -316,7 +285,7 @@ def left_out(open_console):
     c.ready("/apis")
     row = c.wait_for("tr.api-legacy", "published")
     assert "not served" not in row.text, row.text
-    until("the fixed route", lambda: (lambda s: (s == (200, "orders"), s))(call("GET", "/legacy/x")))
+    until("the fixed route", lambda: (lambda s: (s == (200, "orders"), s))(data_plane("GET", "/legacy/x")))
 
 
 run({"routes_and_upstreams": routes_and_upstreams, "providers_and_models": providers_and_models, "left_out": left_out})

@@ -4,8 +4,6 @@ keyboard use, and each page's empty state (tests/it/console_portal.rs starts the
 the `shop` API whose OpenAPI document is orders-openapi.json here)."""
 
 import os
-import time
-import urllib.request
 
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -13,17 +11,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import admin_api, run
+from browser import admin_api, data_plane, ok, run, until
 
 OP, OP_PASSWORD = os.environ["TG_OP_NAME"], os.environ["TG_OP_PASSWORD"]
 DEV, DEV_PASSWORD = "dana", "dana-Pw-0123456789"
 TADMIN, TADMIN_PASSWORD = "tara", "tara-Pw-0123456789"
-
-
-def ok(status_body, *expected):
-    status, body = status_body
-    assert status in (expected or (200, 201, 204)), f"{status}: {body}"
-    return body
 
 
 def tenant_with_developer(tenant="acme", apps=("web",)):
@@ -36,17 +28,7 @@ def tenant_with_developer(tenant="acme", apps=("web",)):
 
 def wait_key_works(key):
     """Polls the data plane until every worker has loaded `key` (within `[store] refresh`)."""
-    deadline = time.monotonic() + 10
-    while True:
-        req = urllib.request.Request(os.environ["TG_DATA_URL"] + "/v1/models", headers={"Authorization": f"Bearer {key}"})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except urllib.error.HTTPError as e:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the key is not taken by the data plane: {e.code}")
-        time.sleep(0.1)
+    until("the key taken by the data plane", lambda: (lambda a: (a[0] == 200, a))(data_plane("GET", "/v1/models", key)))
 
 
 def active(c):

@@ -70,25 +70,14 @@ approval = "manual"
 description = "Orders: place, list and track orders."
 version = "1.2.0"
 
-[[providers]]
-name = "mock"
-kind = "mock"
-
-[[models]]
-name = "demo"
-deployments = [{{ provider = "mock", model = "mock-1" }}]
-
-[[routes]]
-name = "llm"
-path_prefix = "/v1"
-handler = "llm"
-[routes.api]
+{mock_llm}[routes.api]
 auth = "api_key"
 approval = "auto"
 description = "OpenAI-compatible chat for every model."
 {extra}
 "#,
-        up = upstream.port
+        up = upstream.port,
+        mock_llm = common::providers::MOCK_LLM,
     );
     let gw = Gateway::start_in(dir, port, admin_port, &text, |c| {
         c.env("OP_PASSWORD", OP_PASSWORD);

@@ -2,8 +2,9 @@
 //! "floor"): the same Pingora release build and allocator (mimalloc) as Tollgate, one fixed
 //! peer, a keep-alive pool, no filters. Whatever Tollgate costs above this is Tollgate's own.
 //!
-//! `pingora_floor LISTEN PEER [THREADS]`, for example
-//! `pingora_floor 127.0.0.1:8080 127.0.0.1:9000 1`. Built with
+//! `pingora_floor LISTEN PEER [THREADS [POOL]]`, for example
+//! `pingora_floor 127.0.0.1:8080 127.0.0.1:9000 1 256` (POOL: idle connections kept to the peer,
+//! default 64, as an upstream's `keepalive`). Built with
 //! `cargo build --release --example pingora_floor`.
 
 use std::net::SocketAddr;
@@ -17,9 +18,6 @@ use pingora::server::configuration::ServerConf;
 /// Tollgate's own work only.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Keep-alive connections to the peer kept per thread (Tollgate's loadtest upstream has 64).
-const POOL: usize = 64;
 
 /// Every request goes to one peer, over plain HTTP/1.1, pooled.
 struct Floor {
@@ -40,11 +38,12 @@ impl ProxyHttp for Floor {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let parsed = match args.as_slice() {
-        [listen, peer] => parse(listen, peer, "1"),
-        [listen, peer, threads] => parse(listen, peer, threads),
-        _ => Err("usage: pingora_floor LISTEN PEER [THREADS]".to_string()),
+        [listen, peer] => parse(listen, peer, "1", "64"),
+        [listen, peer, threads] => parse(listen, peer, threads, "64"),
+        [listen, peer, threads, pool] => parse(listen, peer, threads, pool),
+        _ => Err("usage: pingora_floor LISTEN PEER [THREADS [POOL]]".to_string()),
     };
-    let (listen, peer, threads) = match parsed {
+    let (listen, peer, threads, pool) = match parsed {
         Ok(p) => p,
         Err(e) => {
             eprintln!("pingora_floor: {e}");
@@ -55,7 +54,7 @@ fn main() -> ExitCode {
         threads,
         // As Tollgate's workers (src/worker.rs): one current-thread runtime per thread.
         work_stealing: false,
-        upstream_keepalive_pool_size: POOL,
+        upstream_keepalive_pool_size: pool,
         grace_period_seconds: Some(1),
         graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
@@ -73,16 +72,22 @@ fn parse(
     listen: &str,
     peer: &str,
     threads: &str,
-) -> Result<(SocketAddr, SocketAddr, usize), String> {
+    pool: &str,
+) -> Result<(SocketAddr, SocketAddr, usize, usize), String> {
     let addr = |what: &str, s: &str| {
         s.parse::<SocketAddr>()
             .map_err(|e| format!("{what} '{s}' is not an IP:port ({e})"))
     };
-    let threads = match threads.parse::<usize>() {
-        Ok(n) if n > 0 => n,
-        _ => return Err(format!("THREADS '{threads}' is not a whole number above 0")),
+    let count = |what: &str, s: &str| match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{what} '{s}' is not a whole number above 0")),
     };
-    Ok((addr("LISTEN", listen)?, addr("PEER", peer)?, threads))
+    Ok((
+        addr("LISTEN", listen)?,
+        addr("PEER", peer)?,
+        count("THREADS", threads)?,
+        count("POOL", pool)?,
+    ))
 }
 
 #[cfg(test)]
@@ -91,16 +96,18 @@ mod tests {
 
     #[test]
     fn command_line_is_checked() {
-        let ok = parse("127.0.0.1:8080", "127.0.0.1:9000", "2").expect("valid");
+        let ok = parse("127.0.0.1:8080", "127.0.0.1:9000", "2", "256").expect("valid");
         assert_eq!(ok.2, 2);
+        assert_eq!(ok.3, 256);
         assert_eq!(ok.1.port(), 9000);
-        for (listen, peer, threads, needle) in [
-            ("localhost:1", "127.0.0.1:2", "1", "LISTEN"),
-            ("127.0.0.1:1", "127.0.0.1", "1", "PEER"),
-            ("127.0.0.1:1", "127.0.0.1:2", "0", "THREADS"),
-            ("127.0.0.1:1", "127.0.0.1:2", "x", "THREADS"),
+        for (listen, peer, threads, pool, needle) in [
+            ("localhost:1", "127.0.0.1:2", "1", "1", "LISTEN"),
+            ("127.0.0.1:1", "127.0.0.1", "1", "1", "PEER"),
+            ("127.0.0.1:1", "127.0.0.1:2", "0", "1", "THREADS"),
+            ("127.0.0.1:1", "127.0.0.1:2", "x", "1", "THREADS"),
+            ("127.0.0.1:1", "127.0.0.1:2", "1", "0", "POOL"),
         ] {
-            let err = parse(listen, peer, threads).expect_err("invalid");
+            let err = parse(listen, peer, threads, pool).expect_err("invalid");
             assert!(err.contains(needle), "{err}");
         }
     }

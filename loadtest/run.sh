@@ -17,6 +17,9 @@ ROUNDS="${ROUNDS:-3}"                # floor case: rounds, the proxies' order al
 FLOOR_BIN="${FLOOR_BIN:-}"           # use this pingora_floor instead of building the example
 THREADS="${THREADS:-1}"              # wrk -t
 BODY_BYTES="${BODY_BYTES:-4096}"     # size of the POST /json request body
+KEEPALIVE="${KEEPALIVE:-256}"        # idle upstream connections every proxy keeps (nginx, tollgate,
+                                     # the floor); at least the largest CONNECTIONS, else a run
+                                     # measures upstream connection churn, not the proxy
 PROXY_CPU="${PROXY_CPU:-}"           # CPU list (taskset -c) for the proxy under test (PROXY_CORES)
 LOAD_CPU="${LOAD_CPU:-}"             # CPU list (taskset -c) for wrk and the upstream nginx
 TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build --release`
@@ -495,7 +498,7 @@ mkdir -p "$NDIR"
     cat <<EOF
     upstream up {
         server $HOST:$UPORT;
-        keepalive 64;
+        keepalive $KEEPALIVE;
         keepalive_requests 1000000;
         keepalive_timeout 60s;
     }
@@ -586,7 +589,7 @@ level = "warn"
 [[upstreams]]
 name = "up"
 targets = ["$HOST:$UPORT"]
-keepalive = 64
+keepalive = $KEEPALIVE
 
 [[routes]]
 name = "all"
@@ -1095,7 +1098,7 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
         "LLM chat request $(wc -c <"$CHAT_GPT") bytes, fixed answers of $(printf '%s' "$OPENAI_ANSWER" | wc -c) (OpenAI)" \
         "and $(printf '%s' "$ANTHROPIC_ANSWER" | wc -c) (Anthropic) bytes."
     echo "tollgate ($BUILD_DESC): workers=$PROXY_CORES threads=1 access log off;" \
-        "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'): $PROXY_CORES worker(s), upstream keepalive 64."
+        "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'): $PROXY_CORES worker(s), upstream keepalive $KEEPALIVE."
     echo
     if ((${#ROWS[@]})); then
         echo "| case | proxy | req/s | p50 | p99 |"

@@ -69,7 +69,7 @@ EOF
 # start_floor : the minimal Pingora proxy on PROXY_CPU, PROXY_CORES threads, to the upstream.
 start_floor() {
     free_port FPORT
-    start floor "$PROXY_CPU" "$FLOOR_BIN" "$HOST:$FPORT" "$HOST:$UPORT" "$PROXY_CORES"
+    start floor "$PROXY_CPU" "$FLOOR_BIN" "$HOST:$FPORT" "$HOST:$UPORT" "$PROXY_CORES" "$KEEPALIVE"
     FLOOR_PGID[floor]=$START_PID
     FLOOR_URL[floor]="http://$HOST:$FPORT"
 }

@@ -96,16 +96,20 @@ serves_all() {
     for ((i = 0; i < 20; i++)); do body_is "$1" "$2" || return 1; done
 }
 
-# conns_client NAME ARGS... : runs conns.py, its key=value lines into CR (and the raw output
-# to results/raw/NAME.txt); bounded by a deadline so a stuck run cannot hang the script.
+# conns_client NAME ARGS... : runs conns.py, its key=value lines into CR (its output kept in
+# results/raw/NAME.txt). Started like the servers (its own process group, in PIDS) and waited
+# for with `wait`, so a signal to this script stops it at once and cleanup() ends the client
+# too; bounded by a deadline so a stuck run cannot hang the script.
 conns_client() {
-    local name=$1 raw="$RESULTS/raw/$1.txt" k v
+    local name=$1 raw="$RESULTS/raw/$1.txt" k v rc=0
     shift
     CR=()
-    timeout --kill-after=10 "$((IDLE_HOLD + 900))" python3 "$CONNS_PY" "$@" \
-        >"$raw" 2> >(sed "s/^/[loadtest] $name: /" >&2) ||
-        die "$name: the client failed (exit $?); output in $raw"
-    while IFS='=' read -r k v; do CR[$k]=$v; done <"$raw"
+    start "$name-client" "$ALL_CPU" timeout --kill-after=10 "$((IDLE_HOLD + 900))" python3 "$CONNS_PY" "$@"
+    wait "$START_PID" || rc=$?
+    cp "$TMP/$name-client.out" "$raw"
+    { grep '^\[conns\]' "$raw" || true; } | sed "s/^/[loadtest] $name: /" >&2
+    ((rc == 0)) || die "$name: the client failed (exit $rc); output in $raw"
+    while IFS='=' read -r k v; do CR[$k]=$v; done < <(grep -E '^[a-z_0-9.]+=' "$raw")
     [[ -n "${CR[failed]:-}" ]] || die "$name: the client printed no result ($raw)"
 }
 

@@ -104,7 +104,7 @@ conns_client() {
     local name=$1 raw="$RESULTS/raw/$1.txt" k v rc=0
     shift
     CR=()
-    start "$name-client" "$ALL_CPU" timeout --kill-after=10 "$((IDLE_HOLD + 900))" python3 "$CONNS_PY" "$@"
+    start "$name-client" "$ALL_CPU" timeout --kill-after=10 "$((IDLE_HOLD + 900))" python3 -B "$CONNS_PY" "$@"
     wait "$START_PID" || rc=$?
     cp "$TMP/$name-client.out" "$raw"
     { grep '^\[conns\]' "$raw" || true; } | sed "s/^/[loadtest] $name: /" >&2

@@ -42,7 +42,10 @@ CASES="${CASES:-get post llm auth limit redis lease log store prompt https hands
                                      # /v1/chat/completions), https (GET /small over TLS,
                                      # keep-alive), handshake (GET /small over TLS, a new
                                      # connection and full handshake per request), h2 (GET
-                                     # /small over TLS with HTTP/2, h2load)
+                                     # /small over TLS with HTTP/2, h2load); not by default:
+                                     # idle (10,000 keep-alive connections held, RSS per worker,
+                                     # tollgate and nginx) and sse (5,000 streams at once from
+                                     # the mock provider), knobs in loadtest/lib/conns.sh
 H2_STREAMS="${H2_STREAMS:-10}"       # h2load -m: concurrent streams per connection (h2 case)
 HANDSHAKE_CLIENTS="${HANDSHAKE_CLIENTS:-8}" # parallel `openssl s_time -new` clients (handshake case)
 
@@ -55,6 +58,8 @@ log() { printf '[loadtest] %s\n' "$*" >&2; }
 die() { printf '[loadtest] ERROR: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=loadtest/lib/floor.sh
 source "$HERE/lib/floor.sh"
+# shellcheck source=loadtest/lib/conns.sh
+source "$HERE/lib/conns.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Dependencies
@@ -78,6 +83,10 @@ fi
 HAPROXY_BIN="$(command -v haproxy || true)"
 [[ -z "$HAPROXY_BIN" && -x /usr/sbin/haproxy ]] && HAPROXY_BIN=/usr/sbin/haproxy
 if [[ " $CASES " == *" floor "* && -z "$HAPROXY_BIN" ]]; then missing+=(haproxy); fi
+if [[ " $CASES " == *" idle "* || " $CASES " == *" sse "* ]]; then
+    command -v python3 >/dev/null 2>&1 || missing+=(python3) # the client, loadtest/lib/conns.py
+    command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
+fi
 if ((${#missing[@]})); then
     if [[ "$(id -u)" -ne 0 ]]; then
         echo "loadtest: missing packages; install them with:" >&2
@@ -93,6 +102,9 @@ if ((${#missing[@]})); then
     NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
     [[ -x "$NGINX_BIN" ]] || die "nginx still not found after installing"
     HAPROXY_BIN="$(command -v haproxy || echo /usr/sbin/haproxy)"
+    if [[ " $CASES " == *" idle "* || " $CASES " == *" sse "* ]]; then
+        command -v python3 >/dev/null 2>&1 || die "python3 still not found after installing"
+    fi
 fi
 
 # One run per host at a time: two runs would measure each other.
@@ -104,8 +116,8 @@ if ! flock -n 9; then
 fi
 
 for c in $CASES; do
-    [[ " get post llm auth limit redis lease log store prompt https handshake h2 floor " == *" $c "* ]] ||
-        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt, https, handshake, h2, floor)"
+    [[ " get post llm auth limit redis lease log store prompt https handshake h2 floor idle sse " == *" $c "* ]] ||
+        die "unknown case '$c' in CASES (get, post, llm, auth, limit, redis, lease, log, store, prompt, https, handshake, h2, floor, idle, sse)"
 done
 [[ "$H2_STREAMS" =~ ^[1-9][0-9]*$ ]] || die "H2_STREAMS must be a whole number, not '$H2_STREAMS'"
 [[ "$HANDSHAKE_CLIENTS" =~ ^[1-9][0-9]*$ ]] ||
@@ -121,6 +133,7 @@ done
 [[ -n "${CONNECTIONS// /}" ]] || die "CONNECTIONS is empty"
 read -r CONN _ <<<"$CONNECTIONS" # wrk -c of the run at hand; the cases other than floor use the first
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number of rounds, not '$ROUNDS'"
+if want idle || want sse; then conns_check; fi
 
 ncpu="$(nproc --all)"
 [[ "$PROXY_CORES" =~ ^[1-9][0-9]*$ && "$PROXY_CORES" -lt "$ncpu" ]] ||
@@ -1076,6 +1089,9 @@ if want floor; then
     floor_compare
     floor_report >"$RESULTS/floor.md"
 fi
+if want idle; then idle_case; fi
+if want sse; then sse_case; fi
+if want idle || want sse; then conns_report >"$RESULTS/conns.md"; fi
 
 # Tollgate's own view (status counts etc.), and its process log, for the record.
 curl -s --max-time 5 "http://$HOST:$APORT/metrics" -H 'Authorization: Bearer x' \
@@ -1135,6 +1151,7 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
         echo "h2: nginx only (tollgate offers no HTTP/2 yet)"
     fi
     if want floor; then cat "$RESULTS/floor.md"; fi
+    if want idle || want sse; then cat "$RESULTS/conns.md"; fi
     echo
     printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS/latest.md"

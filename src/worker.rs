@@ -21,7 +21,7 @@ use crate::telemetry::metrics::Registry;
 use crate::telemetry::otel::Otel;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use pingora::listeners::TcpSocketOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig, TcpSocketOptions};
 use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{
@@ -235,13 +235,30 @@ fn data_plane(
         let name = if h2c { "tollgate-h2c" } else { "tollgate" };
         let mut proxy = pingora::services::listening::Service::new(name.into(), app);
         for listener in listeners {
-            let mut opts = TcpSocketOptions::default();
-            opts.so_reuseport = Some(true);
-            proxy.add_tcp_with_settings(&listener.addr.to_string(), opts);
+            proxy.add_listener(listener_config(listener));
         }
         services.push(proxy);
     }
     services
+}
+
+/// A data-plane listener as Pingora takes it: `SO_REUSEPORT` (every worker binds it), and on a
+/// plain listener no L4 read buffer. Pingora gives each accepted connection a 64 KiB read buffer
+/// that lives as long as the connection, idle keep-alive ones included: 10,000 idle client
+/// connections held 640 MiB of them in one worker (`CASES=idle loadtest/run.sh`, issue 17).
+/// Pingora reads request heads and bodies into buffers of its own, so on plain HTTP the one
+/// below only saved a system call on a body that arrived with its head; HTTP/2 (h2c) has its
+/// own read buffer too. A TLS listener keeps it: the TLS layer reads in small pieces, which the
+/// buffer serves from one system call (Pingora's reason for the default).
+fn listener_config(listener: &config::Listener) -> ListenerConfig {
+    let mut opts = TcpSocketOptions::default();
+    opts.so_reuseport = Some(true);
+    let config = ListenerConfig::tcp(listener.addr.to_string()).tcp_socket_options(opts);
+    if listener.tls.is_some() {
+        config
+    } else {
+        config.l4_buffer(L4BufferSettings::default().read(0))
+    }
 }
 
 /// A service per listener that only redirects to HTTPS: nothing of the gateway's request path
@@ -260,11 +277,9 @@ fn redirects(
         let Some(port) = listener.redirect_https else {
             continue;
         };
-        let mut opts = TcpSocketOptions::default();
-        opts.so_reuseport = Some(true);
         let app = GuardedApp::new(RedirectHttps { port }, limits, registry.connections.clone());
         let mut service = pingora::services::listening::Service::new("redirect-https".into(), app);
-        service.add_tcp_with_settings(&listener.addr.to_string(), opts);
+        service.add_listener(listener_config(listener));
         services.push(service);
     }
     services

@@ -700,3 +700,60 @@ fn llm_calls_are_counted_by_model_and_provider() {
     }
     assert!(!m.contains("no-such-model"), "{m}");
 }
+
+/// Reads from `s` until what was read ends with `end`; panics when the gateway closes first.
+fn read_until_end(s: &mut std::net::TcpStream, end: &[u8]) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !got.ends_with(end) {
+        match s.read(&mut buf) {
+            Ok(0) => panic!(
+                "the connection closed before the end: {}",
+                String::from_utf8_lossy(&got)
+            ),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("{e} after: {}", String::from_utf8_lossy(&got)),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A stream to an HTTP/1.1 client is chunked: the client sees where it ends, and the connection
+/// serves the next request. It used to go close-delimited under `Connection: keep-alive`
+/// (found by `CASES=sse loadtest/run.sh`, issue 17). An HTTP/1.0 client reads it to the close.
+#[test]
+fn streams_are_chunked_and_keep_the_connection() {
+    use std::io::{Read, Write};
+    let gw = Gateway::start(1, &format!("{MOCK}\n{LLM_ROUTE}"));
+    let body = r#"{"model":"demo","stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
+    let request = |version: &str| {
+        format!(
+            "POST /v1/chat/completions HTTP/{version}\r\nHost: gw\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for round in 1..=2 {
+        s.write_all(request("1.1").as_bytes()).unwrap();
+        let text = read_until_end(&mut s, b"\r\n0\r\n\r\n").to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "round {round}: {text}");
+        assert!(
+            text.contains("\r\ntransfer-encoding: chunked\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nconnection: keep-alive\r\n"), "{text}");
+        assert!(text.contains("data: [done]"), "{text}");
+    }
+
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request("1.0").as_bytes()).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let head = text.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+}

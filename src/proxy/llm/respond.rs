@@ -220,6 +220,13 @@ pub(crate) async fn pump(
 ) -> pingora::Result<bool> {
     let mut resp = header(200, "text/event-stream", ctx)?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-cache")?;
+    // Chunked for an HTTP/1.1 client: with neither a length nor chunked, Pingora sends the
+    // stream close-delimited (under `Connection: keep-alive`), so the connection closes after
+    // each stream and a stream cut short cannot be told from a whole one. An HTTP/1.0 client
+    // cannot take chunked and reads to the close; HTTP/2 frames the stream itself.
+    if session.req_header().version == http::Version::HTTP_11 {
+        resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+    }
     served(&mut resp, models, &s)?;
     session.write_response_header(Box::new(resp), false).await?;
     let mut out = BytesMut::with_capacity(4096);

@@ -344,6 +344,11 @@ where
             return self.clone().process_custom_session(stream, shutdown).await;
         } else {
             // No ALPN or ALPN::H1 and h2c was not configured, fallback to HTTP/1.1
+            let first = if *shutdown.borrow() {
+                None
+            } else {
+                Some(wait_for_request(&mut stream, Some(60), shutdown).await?)
+            };
             let mut session = ServerSession::new_http1(stream);
             if *shutdown.borrow() {
                 // stop downstream from reusing if this service is shutting down soon
@@ -357,11 +362,25 @@ where
                     .and_then(|opts| opts.keepalive_request_limit),
             );
 
+            if let Some(first) = first {
+                session.set_pipelined_prefix(first);
+            }
             let mut result = self.process_new_http(session, shutdown).await;
-            while let Some((stream, persistent_settings)) = result.map(|r| r.consume()) {
+            while let Some((mut stream, persistent_settings)) = result.map(|r| r.consume()) {
+                let first = match &persistent_settings {
+                    Some(s) if s.pipelined_prefix.as_ref().is_some_and(|p| !p.is_empty()) => None,
+                    _ if *shutdown.borrow() => None,
+                    s => {
+                        let keepalive = s.as_ref().and_then(|s| s.keepalive_timeout);
+                        Some(wait_for_request(&mut stream, keepalive, shutdown).await?)
+                    }
+                };
                 let mut session = ServerSession::new_http1(stream);
                 if let Some(persistent_settings) = persistent_settings {
                     persistent_settings.apply_to_session(&mut session);
+                }
+                if let Some(first) = first {
+                    session.set_pipelined_prefix(first);
                 }
 
                 result = self.process_new_http(session, shutdown).await;
@@ -375,10 +394,142 @@ where
     }
 }
 
+/// The first read of a request head (`INIT_HEADER_BUF_SIZE` in `protocols::http::v1`).
+const FIRST_READ_SIZE: usize = 4096;
+
+/// Waits for the first bytes of the next HTTP/1 request on `stream` before the caller builds
+/// the per-request state (the session and `process_new_http`'s future, tens of kilobytes in a
+/// proxy), to hand them to the session as the start of the request. An idle keep-alive
+/// connection then holds only its stream and this small future: with 10,000 idle client
+/// connections that is a few kilobytes each instead of tens. No system call is added: the read
+/// made here is the one the session would make first, and its buffer becomes the session's head
+/// buffer.
+///
+/// `None`, for the caller to close the connection, where the session's own first read would
+/// have ended it: the client closed or the read failed, the keep-alive timeout (`keepalive`, as
+/// the session takes it) passed, or the service began to shut down while the connection was
+/// idle.
+async fn wait_for_request(
+    stream: &mut Stream,
+    keepalive: Option<u64>,
+    shutdown: &ShutdownWatch,
+) -> Option<BytesMut> {
+    let mut shutdown = shutdown.clone();
+    tokio::select! {
+        biased;
+        read = keepalive_bounded(first_bytes(stream), keepalive) => read,
+        _ = shutdown.changed() => None,
+    }
+}
+
+/// The session's keep-alive timeout over `read`: `Some(0)` waits forever, `None` (keep-alive
+/// off, the first request) waits as the session's first read would, without a timeout.
+async fn keepalive_bounded(
+    read: impl std::future::Future<Output = Option<BytesMut>>,
+    keepalive: Option<u64>,
+) -> Option<BytesMut> {
+    match keepalive {
+        Some(secs) if secs > 0 => pingora_timeout::timeout(Duration::from_secs(secs), read)
+            .await
+            .unwrap_or_else(|_| {
+                debug!("keepalive timeout {secs}s reached while waiting for a request");
+                None
+            }),
+        _ => read.await,
+    }
+}
+
+/// One read from `stream`, with a buffer that exists only while the read is polled: while the
+/// connection is idle nothing is allocated. `None` when the client closed or the read failed.
+async fn first_bytes(stream: &mut Stream) -> Option<BytesMut> {
+    use std::pin::Pin;
+    use std::task::Poll;
+    use tokio::io::{AsyncRead, ReadBuf};
+
+    let read = std::future::poll_fn(|cx| {
+        let mut buf = BytesMut::with_capacity(FIRST_READ_SIZE);
+        let mut dst = ReadBuf::uninit(buf.spare_capacity_mut());
+        match Pin::new(&mut *stream).poll_read(cx, &mut dst) {
+            Poll::Ready(Ok(())) => {
+                let n = dst.filled().len();
+                // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(n) };
+                Poll::Ready(Ok(buf))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    match read {
+        Ok(buf) if !buf.is_empty() => Some(buf),
+        Ok(_) => {
+            debug!("client closed an idle connection");
+            None
+        }
+        Err(e) => {
+            debug!("read error on an idle connection: {e}");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio_test::io::Builder;
+
+    /// A real loopback connection: the server side as a `Stream`, and the client.
+    async fn connection() -> (Stream, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Box::new(crate::protocols::l4::stream::Stream::from(server)), client)
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_request_returns_its_first_bytes() {
+        use tokio::io::AsyncWriteExt;
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (mut stream, mut client) = connection().await;
+        client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let first = wait_for_request(&mut stream, Some(60), &shutdown).await;
+        assert_eq!(first.as_deref(), Some(&b"GET / HTTP/1.1\r\n"[..]));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_request_ends_when_the_client_closes() {
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (mut stream, client) = connection().await;
+        drop(client);
+        assert!(wait_for_request(&mut stream, Some(60), &shutdown)
+            .await
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_request_ends_at_the_keepalive_timeout() {
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (mut stream, _client) = connection().await;
+        let started = std::time::Instant::now();
+        assert!(wait_for_request(&mut stream, Some(1), &shutdown)
+            .await
+            .is_none());
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_request_ends_when_the_service_shuts_down() {
+        let (tx, shutdown) = tokio::sync::watch::channel(false);
+        let (mut stream, _client) = connection().await;
+        let (first, _) = tokio::join!(wait_for_request(&mut stream, None, &shutdown), async {
+            tokio::task::yield_now().await;
+            tx.send(true).unwrap();
+        });
+        assert!(first.is_none());
+    }
 
     #[test]
     fn test_persistent_settings_user_context_roundtrip() {

@@ -117,6 +117,10 @@ impl HttpSession {
     /// Write the request header to the server
     /// After the request header is sent. The caller can either start reading the response or
     /// sending request body if any.
+    ///
+    /// When a Content-Length body follows (without `Expect: 100-continue`), the header is not
+    /// flushed: on a stream with a write buffer it leaves with the body, which the caller must
+    /// then write (see `header_waits_for_body`). Otherwise it is flushed here.
     pub async fn write_request_header(&mut self, req: Box<RequestHeader>) -> Result<usize> {
         // TODO: make sure this can only be called once
         // init body writer

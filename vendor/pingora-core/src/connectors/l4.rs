@@ -19,7 +19,9 @@ use crate::protocols::l4::ext::{
     set_tcp_fastopen_connect, ConnectAttempt, ConnectErrorDetails,
 };
 use crate::protocols::l4::socket::SocketAddr;
-use crate::protocols::l4::stream::Stream;
+use crate::protocols::l4::stream::{
+    L4BufferSettings, Stream, DEFAULT_UPSTREAM_L4_WRITE_BUFFER_SIZE,
+};
 use crate::protocols::{GetSocketDigest, SocketDigest};
 use crate::upstreams::peer::Peer;
 use async_trait::async_trait;
@@ -229,6 +231,10 @@ where
         stream.set_keepalive(ka)?;
     }
     stream.set_nodelay()?;
+    // A write buffer, so that a request's pieces (header, body) leave in one write when
+    // the writer flushes, rather than one syscall and packet each. Reads stay unbuffered:
+    // the protocol layers above read into their own buffers.
+    stream.set_buffer(L4BufferSettings::unbuffered().write(DEFAULT_UPSTREAM_L4_WRITE_BUFFER_SIZE));
 
     #[cfg(unix)]
     let digest = SocketDigest::from_raw_fd(stream.as_raw_fd());
@@ -351,6 +357,24 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn test_upstream_stream_has_write_buffer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = BasicPeer::new(&listener.local_addr().unwrap().to_string());
+        let mut stream = connect(&peer, None).await.unwrap();
+        stream.write_all(b"abc").await.unwrap();
+        assert_eq!(stream.buffered_write_len(), 3, "held until flushed");
+        stream.write_all(b"def").await.unwrap();
+        stream.flush().await.unwrap();
+        assert_eq!(stream.buffered_write_len(), 0);
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut got = [0; 6];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"abcdef");
+    }
 
     #[cfg(target_os = "linux")]
     async fn wait_for_peer<P>(peer: &P)

@@ -23,7 +23,7 @@ mod tls;
 use crate::tls::connectors as tls;
 
 use crate::protocols::l4::ext::attach_connect_local_addr;
-use crate::protocols::{GetSocketDigest, Stream};
+use crate::protocols::{GetSocketDigest, SocketDigest, Stream};
 use crate::server::configuration::ServerConf;
 use crate::upstreams::peer::{Peer, ALPN};
 
@@ -261,8 +261,11 @@ impl TransportConnector {
                         // test_reusable_stream: we assume server would never actively send data
                         // first on an idle stream.
                         #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
-                            && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
+                        if connection_is_to(
+                            peer,
+                            stream.get_socket_digest().as_deref(),
+                            stream.id(),
+                        ) && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
                         {
                             Some(stream)
                         } else {
@@ -468,6 +471,31 @@ impl PreferredHttpVersion {
     }
 }
 
+/// Whether a pooled connection (`fd`, with the `socket_digest` recorded when it was made) is a
+/// connection to `peer`. The pool finds connections by reuse hash; this check makes sure that
+/// a hash collision, or a connection that is not what it was taken for, never sends a request
+/// to another server.
+///
+/// The address a connection was made to is recorded in its digest at connect (see
+/// [`l4::connect`]), so it is compared with [`Peer::matches_addr`]: no system call per reuse.
+/// A connection without a recorded address (one made through a CONNECT proxy) is checked by
+/// asking the kernel with [`Peer::matches_fd`] (`getpeername`), as before. Whether the
+/// connection is still open is a separate check ([`test_reusable_stream`]).
+#[cfg(unix)]
+pub(crate) fn connection_is_to<P: Peer>(
+    peer: &P,
+    socket_digest: Option<&SocketDigest>,
+    fd: std::os::unix::io::RawFd,
+) -> bool {
+    match socket_digest
+        .and_then(|d| d.peer_addr.get())
+        .and_then(Option::as_ref)
+    {
+        Some(addr) => peer.matches_addr(addr),
+        None => peer.matches_fd(fd),
+    }
+}
+
 use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
 
@@ -493,6 +521,110 @@ fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &Atomic
         false
     } else {
         true
+    }
+}
+
+/// Reuse of pooled connections, against a local server.
+#[cfg(all(test, unix))]
+mod tests_reuse {
+    use super::*;
+    use crate::upstreams::peer::BasicPeer;
+    use std::fmt;
+    use tokio::net::TcpListener;
+    use tokio::task::JoinHandle;
+
+    /// A peer with a chosen pool key whose address check can be made to refuse.
+    #[derive(Clone)]
+    struct KeyedPeer {
+        inner: BasicPeer,
+        key: u64,
+        addr_ok: bool,
+    }
+
+    impl fmt::Display for KeyedPeer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}", self.inner)
+        }
+    }
+
+    impl Peer for KeyedPeer {
+        fn address(&self) -> &crate::protocols::l4::socket::SocketAddr {
+            self.inner.address()
+        }
+        fn tls(&self) -> bool {
+            false
+        }
+        fn sni(&self) -> &str {
+            ""
+        }
+        fn reuse_hash(&self) -> u64 {
+            self.key
+        }
+        fn matches_addr(&self, addr: &crate::protocols::l4::socket::SocketAddr) -> bool {
+            self.addr_ok && self.inner.matches_addr(addr)
+        }
+    }
+
+    /// A server that accepts connections and holds them open; its address.
+    async fn server() -> (String, JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let task = tokio::spawn(async move {
+            let mut held = vec![];
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        (addr, task)
+    }
+
+    async fn pooled(connector: &TransportConnector, peer: &BasicPeer, key: u64) {
+        let stream = connector.new_stream(peer).await.unwrap();
+        connector.release_stream(stream, key, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pooled_connection_is_reused_for_its_peer() {
+        let (addr, server) = server().await;
+        let connector = TransportConnector::new(None);
+        let peer = BasicPeer::new(&addr);
+        pooled(&connector, &peer, peer.reuse_hash()).await;
+        assert!(connector.reused_stream(&peer).await.is_some());
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pooled_connection_is_checked_by_its_recorded_address() {
+        let (addr, server) = server().await;
+        let connector = TransportConnector::new(None);
+        let peer = BasicPeer::new(&addr);
+        pooled(&connector, &peer, peer.reuse_hash()).await;
+        let refusing = KeyedPeer {
+            inner: peer.clone(),
+            key: peer.reuse_hash(),
+            addr_ok: false,
+        };
+        // `matches_fd` (getpeername) would accept this connection; the address recorded at
+        // connect is what is checked
+        assert!(connector.reused_stream(&refusing).await.is_none());
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pooled_connection_is_not_given_to_another_server_with_the_same_key() {
+        let (addr_a, server_a) = server().await;
+        let (addr_b, server_b) = server().await;
+        let connector = TransportConnector::new(None);
+        let peer_a = BasicPeer::new(&addr_a);
+        pooled(&connector, &peer_a, 7).await;
+        let peer_b = KeyedPeer {
+            inner: BasicPeer::new(&addr_b),
+            key: 7,
+            addr_ok: true,
+        };
+        assert!(connector.reused_stream(&peer_b).await.is_none());
+        server_a.abort();
+        server_b.abort();
     }
 }
 

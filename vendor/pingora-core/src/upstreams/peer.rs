@@ -261,6 +261,17 @@ pub trait Peer: Display + Clone {
         self.address().check_fd_match(fd)
     }
 
+    /// Whether a pooled connection that was made to `addr` may serve this peer.
+    ///
+    /// The connectors record the address a connection was made to in its socket digest, and
+    /// check a pooled connection with this method rather than [`Peer::matches_fd`], which asks
+    /// the kernel (`getpeername`, a system call per reuse). Connections without a recorded
+    /// address are still checked with [`Peer::matches_fd`]. A peer that overrides one of the
+    /// two should override both.
+    fn matches_addr(&self, addr: &SocketAddr) -> bool {
+        self.address() == addr
+    }
+
     #[cfg(windows)]
     fn matches_sock<V: AsRawSocket>(&self, sock: V) -> bool {
         use crate::protocols::ConnSockReusable;
@@ -852,6 +863,18 @@ impl Peer for HttpPeer {
             proxy.next_hop.check_fd_match(fd)
         } else {
             self.address().check_fd_match(fd)
+        }
+    }
+
+    #[cfg(unix)]
+    fn matches_addr(&self, addr: &SocketAddr) -> bool {
+        match self.get_proxy() {
+            // the connection goes to the proxy's socket, as in `matches_fd`
+            Some(proxy) => addr
+                .as_unix()
+                .and_then(|a| a.as_pathname())
+                .is_some_and(|path| path == &*proxy.next_hop),
+            None => self.address() == addr,
         }
     }
 

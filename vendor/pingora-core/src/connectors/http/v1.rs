@@ -192,6 +192,10 @@ ZZ\r\n",
             fn matches_fd<V: AsRawFd>(&self, _fd: V) -> bool {
                 false
             }
+
+            fn matches_addr(&self, _addr: &SocketAddr) -> bool {
+                false
+            }
         }
 
         let connector = Connector::new(None);

@@ -421,7 +421,11 @@ impl Connector {
             .or_else(|| self.idle_pool.get(&reuse_hash));
         if let Some(conn) = maybe_conn {
             #[cfg(unix)]
-            if !peer.matches_fd(conn.id()) {
+            if !crate::connectors::connection_is_to(
+                peer,
+                conn.digest().socket_digest.as_deref(),
+                conn.id(),
+            ) {
                 return Ok(None);
             }
             #[cfg(windows)]
@@ -931,6 +935,10 @@ mod tests {
             }
 
             fn matches_fd<V: AsRawFd>(&self, _fd: V) -> bool {
+                false
+            }
+
+            fn matches_addr(&self, _addr: &SocketAddr) -> bool {
                 false
             }
         }

@@ -369,6 +369,16 @@ pub const DEFAULT_L4_READ_BUFFER_SIZE: usize = 64 * 1024;
 /// similar to Nagle's algorithm, but user space can control when to flush.
 pub const DEFAULT_L4_WRITE_BUFFER_SIZE: usize = 1460;
 
+/// The L4 write buffer of connections to upstream servers (see [`crate::connectors`]).
+///
+/// It lets an HTTP/1 request header and a Content-Length body leave in one write
+/// instead of one per piece (a header write, then one per body chunk): see
+/// `HttpSession::write_request_header` in `protocols::http::v1::client`. 16 KiB holds the
+/// header and a typical API request body; a larger body leaves in writes of about this
+/// size. Writers that need bytes on the wire at once flush, as they do on downstream
+/// streams (whose buffer is [`DEFAULT_L4_WRITE_BUFFER_SIZE`]).
+pub const DEFAULT_UPSTREAM_L4_WRITE_BUFFER_SIZE: usize = 16 * 1024;
+
 /// L4 read and write buffer sizing.
 ///
 /// Leaving either side as `None` preserves Pingora's default for that side.
@@ -621,6 +631,12 @@ impl Stream {
         if !data.is_empty() {
             self.rewind_read_buf.push(data.to_vec());
         }
+    }
+
+    /// How many written bytes wait in the write buffer for a flush.
+    #[cfg(test)]
+    pub(crate) fn buffered_write_len(&self) -> usize {
+        self.stream().writer().buffer().len()
     }
 
     /// Set the read and write buffer sizes

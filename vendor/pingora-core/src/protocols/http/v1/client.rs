@@ -25,7 +25,7 @@ use std::str;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::body::{BodyReader, BodyWriter};
+use super::body::{BodyMode, BodyReader, BodyWriter};
 use super::common::*;
 use crate::protocols::http::HttpTask;
 use crate::protocols::{Digest, SocketAddr, Stream, UniqueID, UniqueIDType};
@@ -117,6 +117,10 @@ impl HttpSession {
     /// Write the request header to the server
     /// After the request header is sent. The caller can either start reading the response or
     /// sending request body if any.
+    ///
+    /// When a Content-Length body follows (without `Expect: 100-continue`), the header is not
+    /// flushed: on a stream with a write buffer it leaves with the body, which the caller must
+    /// then write (see `header_waits_for_body`). Otherwise it is flushed here.
     pub async fn write_request_header(&mut self, req: Box<RequestHeader>) -> Result<usize> {
         // TODO: make sure this can only be called once
         // init body writer
@@ -145,14 +149,33 @@ impl HttpSession {
             _ => Error::because(WriteError, "while writing request headers", e),
         })?;
 
-        self.underlying_stream
-            .flush()
-            .await
-            .or_err(WriteError, "flushing request header")?;
+        if !self.header_waits_for_body(&req) {
+            self.underlying_stream
+                .flush()
+                .await
+                .or_err(WriteError, "flushing request header")?;
+        }
 
         // write was successful
         self.request_written = Some(req);
         Ok(to_wire.len())
+    }
+
+    /// Whether the request header just written may stay in the stream's write buffer until the
+    /// body's first bytes join it, so that header and body leave in one write (one syscall and
+    /// one packet instead of two or three). Upstream streams made by the connectors have a write
+    /// buffer; on a stream without one, the header is on the wire already and nothing changes.
+    ///
+    /// Only a Content-Length body qualifies: the body writer flushes it when it is complete (or
+    /// as the buffer fills), so nothing waits for long, and a sized body is not real-time
+    /// traffic (the same reasoning as buffered Content-Length bodies in [`BodyWriter`]). The
+    /// header goes out on its own, as before, when no body follows, for chunked bodies (which
+    /// may be interactive), for `Expect: 100-continue` (the server must see the header before
+    /// the client sends the body) and for upgrade requests (the client may wait for the 101).
+    fn header_waits_for_body(&self, req: &RequestHeader) -> bool {
+        matches!(self.body_writer.body_mode, BodyMode::ContentLength(total, 0) if total > 0)
+            && !is_expect_continue_req(req)
+            && !is_upgrade_req(req)
     }
 
     async fn do_write_body(&mut self, buf: &[u8]) -> Result<Option<usize>> {
@@ -658,7 +681,10 @@ impl HttpSession {
     /// If the connection cannot be reused, the underlying stream will be closed and `None` will be
     /// returned.
     pub async fn reuse(mut self) -> Option<Stream> {
-        if !self.body_reader.body_complete() || self.body_reader.has_bytes_overread() {
+        if !self.body_reader.body_complete()
+            || self.body_reader.has_bytes_overread()
+            || self.request_body_unfinished()
+        {
             self.set_keepalive(None);
         }
 
@@ -671,6 +697,17 @@ impl HttpSession {
                 None
             }
             _ => Some(self.underlying_stream),
+        }
+    }
+
+    /// Whether the request body was left unfinished (fewer bytes than its Content-Length, or no
+    /// last chunk). The server is still reading that request, and with a write buffer part of
+    /// it may still sit unsent in the stream, so the connection must not serve another request.
+    fn request_body_unfinished(&self) -> bool {
+        match self.body_writer.body_mode {
+            BodyMode::ContentLength(total, written) => written < total,
+            BodyMode::ChunkedEncoding(_) => true,
+            _ => false,
         }
     }
 
@@ -2931,5 +2968,211 @@ mod test_sync {
         assert!(!request_target_has_forbidden_byte(b"/normal/path?a=b"));
         assert!(request_target_has_forbidden_byte(b"/x HTTP/1.1")); // SP
         assert!(request_target_has_forbidden_byte(b"/a\r\nb")); // CR/LF
+    }
+}
+
+/// The request on a stream with a write buffer, as the connectors make upstream streams: how
+/// many writes (syscalls, on a real socket) a request takes.
+#[cfg(test)]
+mod tests_write_buffer {
+    use super::*;
+    use crate::protocols::l4::stream::{
+        L4BufferSettings, Stream as L4Stream, DEFAULT_UPSTREAM_L4_WRITE_BUFFER_SIZE,
+    };
+    use crate::protocols::l4::virt::{VirtualSockOpt, VirtualSocket, VirtualSocketStream};
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
+
+    /// Records each write it is given as one entry; serves reads from a script, then EOF.
+    #[derive(Debug)]
+    struct RecordingSocket {
+        writes: Writes,
+        reads: VecDeque<Vec<u8>>,
+    }
+
+    impl AsyncRead for RecordingSocket {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if let Some(next) = self.reads.pop_front() {
+                let n = next.len().min(buf.remaining());
+                buf.put_slice(&next[..n]);
+                if n < next.len() {
+                    self.reads.push_front(next[n..].to_vec());
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for RecordingSocket {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.writes.lock().unwrap().push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl VirtualSocket for RecordingSocket {
+        fn set_socket_option(&self, _opt: VirtualSockOpt) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A client session over a stream buffered as upstream streams are, answering `reads`.
+    fn session(reads: &[&[u8]]) -> (HttpSession, Writes) {
+        let writes = Writes::default();
+        let socket = RecordingSocket {
+            writes: writes.clone(),
+            reads: reads.iter().map(|r| r.to_vec()).collect(),
+        };
+        let mut stream = L4Stream::from(VirtualSocketStream::new(Box::new(socket)));
+        stream.set_buffer(
+            L4BufferSettings::unbuffered().write(DEFAULT_UPSTREAM_L4_WRITE_BUFFER_SIZE),
+        );
+        (HttpSession::new(Box::new(stream)), writes)
+    }
+
+    fn post(body_len: usize) -> Box<RequestHeader> {
+        let mut req = RequestHeader::build("POST", b"/up", None).unwrap();
+        req.insert_header("Content-Length", body_len.to_string())
+            .unwrap();
+        Box::new(req)
+    }
+
+    fn taken(writes: &Writes) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *writes.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn content_length_body_leaves_with_header_in_one_write() {
+        let (mut http, writes) = session(&[]);
+        http.write_request_header(post(6)).await.unwrap();
+        assert!(taken(&writes).is_empty(), "header waits for the body");
+        http.write_body(b"abc").await.unwrap();
+        assert!(
+            taken(&writes).is_empty(),
+            "a partial body waits for the rest"
+        );
+        http.write_body(b"def").await.unwrap();
+        http.finish_body().await.unwrap();
+        assert_eq!(
+            taken(&writes),
+            vec![b"POST /up HTTP/1.1\r\nContent-Length: 6\r\n\r\nabcdef".to_vec()]
+        );
+    }
+
+    #[tokio::test]
+    async fn body_larger_than_buffer_is_all_sent() {
+        let body = vec![b'x'; DEFAULT_UPSTREAM_L4_WRITE_BUFFER_SIZE * 2 + 5];
+        let (mut http, writes) = session(&[]);
+        http.write_request_header(post(body.len())).await.unwrap();
+        for part in body.chunks(1000) {
+            http.write_body(part).await.unwrap();
+        }
+        http.finish_body().await.unwrap();
+        let sent: Vec<u8> = taken(&writes).concat();
+        let header = b"POST /up HTTP/1.1\r\nContent-Length: 32773\r\n\r\n";
+        assert_eq!(&sent[..header.len()], &header[..]);
+        assert_eq!(&sent[header.len()..], &body[..]);
+    }
+
+    #[tokio::test]
+    async fn request_without_body_is_sent_at_once() {
+        let (mut http, writes) = session(&[]);
+        let req = RequestHeader::build("GET", b"/", None).unwrap();
+        http.write_request_header(Box::new(req)).await.unwrap();
+        assert_eq!(taken(&writes), vec![b"GET / HTTP/1.1\r\n\r\n".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn chunked_header_is_sent_at_once() {
+        let (mut http, writes) = session(&[]);
+        let mut req = RequestHeader::build("POST", b"/", None).unwrap();
+        req.insert_header("Transfer-Encoding", "chunked").unwrap();
+        http.write_request_header(Box::new(req)).await.unwrap();
+        assert_eq!(
+            taken(&writes),
+            vec![b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()]
+        );
+        http.write_body(b"abc").await.unwrap();
+        assert_eq!(
+            taken(&writes),
+            vec![b"3\r\nabc\r\n".to_vec()],
+            "a chunk at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn expect_continue_header_is_sent_alone_before_the_body() {
+        let (mut http, writes) = session(&[b"HTTP/1.1 100 Continue\r\n\r\n"]);
+        let mut req = post(3);
+        req.insert_header("Expect", "100-continue").unwrap();
+        http.write_request_header(req).await.unwrap();
+        assert_eq!(
+            taken(&writes),
+            vec![
+                b"POST /up HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n".to_vec()
+            ],
+            "the server sees the header while the body is held"
+        );
+        http.read_response().await.unwrap();
+        assert_eq!(http.get_status(), Some(StatusCode::CONTINUE));
+        http.write_body(b"abc").await.unwrap();
+        assert_eq!(taken(&writes), vec![b"abc".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn upgrade_header_is_sent_at_once() {
+        let (mut http, writes) = session(&[]);
+        let mut req = post(3);
+        req.insert_header("Upgrade", "websocket").unwrap();
+        req.insert_header("Connection", "Upgrade").unwrap();
+        http.write_request_header(req).await.unwrap();
+        assert_eq!(taken(&writes).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn connection_with_unfinished_request_body_is_not_reused() {
+        let (mut http, _writes) = session(&[b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]);
+        http.write_request_header(post(6)).await.unwrap();
+        http.write_body(b"abc").await.unwrap();
+        http.read_response().await.unwrap();
+        http.respect_keepalive();
+        assert!(http.will_keepalive(), "the response alone allows reuse");
+        assert!(
+            http.reuse().await.is_none(),
+            "half a request body is pending"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_with_finished_request_is_reused() {
+        let (mut http, writes) = session(&[b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]);
+        http.write_request_header(post(3)).await.unwrap();
+        http.write_body(b"abc").await.unwrap();
+        http.finish_body().await.unwrap();
+        http.read_response().await.unwrap();
+        http.respect_keepalive();
+        assert_eq!(taken(&writes).len(), 1);
+        assert!(http.reuse().await.is_some());
     }
 }

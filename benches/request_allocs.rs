@@ -63,6 +63,7 @@ fn main() {
     let headers = http::HeaderMap::new();
     let request = common::get_request();
     let response = common::small_response();
+    let id = ids.next(None);
     println!(
         "size of RequestCtx: {} bytes",
         std::mem::size_of::<RequestCtx>()
@@ -98,7 +99,7 @@ fn main() {
             "request head rewritten (upstream)",
             || request.clone(),
             |mut req| {
-                common::rewrite_request(&route, &request, &mut req, "3f2a9c0d5e6b7a8c9d0e1f20");
+                common::rewrite_request(&route, &request, &mut req, id.header());
                 req
             },
         ),
@@ -106,7 +107,7 @@ fn main() {
             "answer head rewritten (downstream)",
             || response.clone(),
             |mut resp| {
-                common::rewrite_response(&route, &mut resp, "3f2a9c0d5e6b7a8c9d0e1f20");
+                common::rewrite_response(&route, &mut resp, id.header());
                 resp
             },
         ),
@@ -126,8 +127,9 @@ fn main() {
         "  forwarding headers (4) set",
         || request.clone(),
         |mut req| {
-            let ip = std::net::IpAddr::from([127, 0, 0, 1]).to_string();
-            headers::set_forwarded(&mut req, Some(&ip), Some("127.0.0.1:8080"), false);
+            let ip = headers::ip_value(std::net::IpAddr::from([127, 0, 0, 1]));
+            let host = request.headers.get(http::header::HOST);
+            headers::set_forwarded(&mut req, ip.as_ref(), host, false);
             req
         },
     );
@@ -143,7 +145,7 @@ fn main() {
         "  request id set",
         || request.clone(),
         |mut req| {
-            let _ = req.insert_header(headers::REQUEST_ID, "3f2a9c0d5e6b7a8c9d0e1f20");
+            let _ = req.insert_header(headers::REQUEST_ID, id.header().clone());
             req
         },
     );

@@ -26,14 +26,16 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("request_id_made", |b| b.iter(|| ids.next(black_box(None))));
     c.bench_function("request_id_from_client", |b| {
-        b.iter(|| ids.next(black_box(Some(b"3f2a9c0d5e6b7a8c9d0e1f20".as_slice()))))
+        let client = http::HeaderValue::from_static("3f2a9c0d5e6b7a8c9d0e1f20");
+        b.iter(|| ids.next(black_box(Some(&client))))
     });
+    let id = ids.next(None);
     let request = common::get_request();
     c.bench_function("header_rewrite_request", |b| {
         b.iter_batched(
             || request.clone(),
             |mut req| {
-                common::rewrite_request(&route, &request, &mut req, "3f2a9c0d5e6b7a8c9d0e1f20");
+                common::rewrite_request(&route, &request, &mut req, id.header());
                 req
             },
             BatchSize::SmallInput,
@@ -44,7 +46,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || response.clone(),
             |mut resp| {
-                common::rewrite_response(&route, &mut resp, "3f2a9c0d5e6b7a8c9d0e1f20");
+                common::rewrite_response(&route, &mut resp, id.header());
                 resp
             },
             BatchSize::SmallInput,

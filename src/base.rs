@@ -2,7 +2,8 @@
 //! of it. Nothing here imports the rest of the crate, so any module may import from here.
 //!
 //! `clock` (the monotonic clock of the host and the wall clock), `time` (durations and dates
-//! as users write them), `hash` (a cheap 64-bit mix), `shm` (memory shared by the process tree,
+//! as users write them), `hash` (a cheap 64-bit mix), `header` (header values made once and shared by every
+//! request that sets them), `shm` (memory shared by the process tree,
 //! the crate's one shared-memory type, and the number of process slots), `breaker` (the
 //! consecutive-failure breaker of upstream targets and LLM deployments), `gcra` (the
 //! rate-limit math every limit scope runs), `api_key` (the key format and its secret's hash)
@@ -21,6 +22,7 @@ pub mod cipher;
 pub mod clock;
 pub mod gcra;
 pub mod hash;
+pub mod header;
 pub mod http2;
 pub mod json_path;
 pub mod json_schema;

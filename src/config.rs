@@ -20,8 +20,8 @@ pub use compile::{
     LlmConfig, LlmPolicy, MaskRules, McpServerSpec, McpSpec, McpTransport, MockSpec, ModelSpec,
     OtelSpec, PathMatch, PlanSpec, Prices, PromptOutput, PromptParams, PromptSpec,
     ProviderEndpoint, ProviderSpec, RedisSettings, RouteSpec, RouteTarget, Secret, ServerSettings,
-    StoreSettings, TargetSpec, TemplateMessage, TenantSeed, ToolFilter, UpstreamSpec, UserSettings,
-    Visibility, MAX_CAPTURE_BYTES, MIN_PASSWORD,
+    SetHeader, StoreSettings, TargetSpec, TemplateMessage, TenantSeed, ToolFilter, UpstreamSpec,
+    UserSettings, Visibility, MAX_CAPTURE_BYTES, MIN_PASSWORD,
 };
 pub use compile::{compile_stored_prompt, stored_route_name, with_stored_prompts, LeftOut};
 pub use compile::{ApiKind, ApiRef};

@@ -101,7 +101,7 @@ impl Gateway {
             .contains_key(http::header::EXPECT);
         let reuse = err.keeps_connection() && !waiting && drain_body(session).await;
         error::respond(session, &err, &ctx.request_id, reuse, &ctx.response_headers).await;
-        ctx.error = Some(err);
+        ctx.error = Some(Box::new(err));
         Ok(true)
     }
 
@@ -122,9 +122,8 @@ impl Gateway {
             let book = Book::of(&r.snapshot);
             let headers = &mut ctx.response_headers;
             let gate = &self.state.gate;
-            let taken = gate
-                .admit_cluster(&book, r.pending, caller, headers)
-                .await?;
+            // Boxed: a rare path, kept out of `request_filter`'s future (see there).
+            let taken = Box::pin(gate.admit_cluster(&book, r.pending, caller, headers)).await?;
             if let Some(budget) = ctx.budget.as_mut() {
                 budget.note_cluster_requests(taken);
             }
@@ -219,14 +218,14 @@ impl Gateway {
         if !needs.any() {
             return Ok(None);
         }
-        let caller = ctx.caller.insert(Caller {
+        let caller = ctx.caller.insert(Box::new(Caller {
             route: route.name.clone(),
             tenant: principal.map(|p| p.tenant.clone()),
             app: principal.map(|p| p.app.clone()),
             key_id: key.map(|k| k.id.clone()),
             model: None,
             client_ip: upstream::client_ip(session),
-        });
+        }));
         let gate = &self.state.gate;
         if needs.budget {
             let budget = Budget::new(gate, Arc::clone(snapshot), &route.spec, principal.cloned());
@@ -271,7 +270,7 @@ impl Gateway {
             pingora::ErrorType::HTTPStatus(err.status()),
             err.to_string(),
         );
-        ctx.error = Some(err);
+        ctx.error = Some(Box::new(err));
         e
     }
 }
@@ -309,36 +308,36 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.inflight = Some(InflightGuard::new(&self.state.registry));
-        ctx.request_id = self.state.ids.next(
-            session
-                .req_header()
-                .headers
-                .get(headers::REQUEST_ID)
-                .map(|v| v.as_bytes()),
-        );
+        ctx.request_id = self
+            .state
+            .ids
+            .next(session.req_header().headers.get(headers::REQUEST_ID));
         ctx.trace = trace::begin(&self.state.otel, session, ctx);
         tls::add_hsts(session, &self.state.snapshot, &mut ctx.response_headers);
+        // Every path but the plain proxy's is boxed: async_trait moves this future into its
+        // box by value, all of it, so a state inlined here (an LLM call, an MCP session, a
+        // refusal, a limit kept in Redis) would be copied on every request.
         let onward = match self.admit(session, ctx).await {
             Ok(onward) => onward,
-            Err(err) => return Self::refuse_admission(session, ctx, err).await,
+            Err(err) => return Box::pin(Self::refuse_admission(session, ctx, err)).await,
         };
         // Only the idle time is the gateway's: a client that asked for the connection to end
         // (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`) has it end after
         // the answer, as Pingora decided on reading the request; its `set_keepalive` would
         // otherwise keep an HTTP/1.0 connection open, and the client waiting for its close.
         if session.get_keepalive().is_some() {
-            session.set_keepalive(Some(onward.keepalive.as_secs()));
+            connection::keep_alive(session, onward.keepalive);
         }
         // Only now that the request may go on is the client asked for its body.
         if onward.expects_continue && has_body(session.req_header()) {
             session.write_continue_response().await?;
         }
         if let Some((snapshot, catalog, only)) = onward.mcp {
-            return mcp::serve(self, session, ctx, (snapshot, catalog), only).await;
+            return Box::pin(mcp::serve(self, session, ctx, (snapshot, catalog), only)).await;
         }
         match (onward.llm, onward.prompt) {
-            (Some(models), Some(p)) => prompt::serve(session, ctx, models, p).await,
-            (Some(models), None) => llm::serve(session, ctx, models).await,
+            (Some(models), Some(p)) => Box::pin(prompt::serve(session, ctx, models, p)).await,
+            (Some(models), None) => Box::pin(llm::serve(session, ctx, models)).await,
             (None, _) => Ok(false),
         }
     }
@@ -402,7 +401,9 @@ impl ProxyHttp for Gateway {
         };
         trace::propagate(ctx, upstream);
         let http2 = ctx.group().is_some_and(|g| g.spec.http2);
-        upstream::rewrite_request(&route.spec, session, upstream, &ctx.request_id, http2)
+        let client = upstream::Client::of(session);
+        let id = ctx.request_id.header();
+        upstream::rewrite_request(&route.spec, &client, upstream, id, http2)
             .map_err(|err| Self::refuse(ctx, err))
     }
 
@@ -438,7 +439,7 @@ impl ProxyHttp for Gateway {
         for (name, value) in &ctx.response_headers {
             resp.insert_header(name.clone(), value.clone())?;
         }
-        resp.insert_header(headers::REQUEST_ID, ctx.request_id.as_str())?;
+        resp.insert_header(headers::REQUEST_ID, ctx.request_id.header().clone())?;
         Ok(())
     }
 
@@ -530,7 +531,7 @@ impl ProxyHttp for Gateway {
         let err = ctx
             .error
             .take()
-            .unwrap_or_else(|| GatewayError::from_pingora(e, upstream.as_deref()));
+            .unwrap_or_else(|| Box::new(GatewayError::from_pingora(e, upstream.as_deref())));
         // An unread request body would be taken for the next request, so only a bodiless
         // request refused before any upstream work keeps its connection.
         let reuse = err.keeps_connection() && !has_body(session.req_header());
@@ -591,7 +592,7 @@ impl ProxyHttp for Gateway {
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {
         // Refusals the gateway decided on are normal traffic, not errors of the gateway.
         matches!(
-            ctx.error,
+            ctx.error.as_deref(),
             Some(
                 GatewayError::NoRoute { .. }
                     | GatewayError::BodyTooLarge { .. }

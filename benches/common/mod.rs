@@ -77,33 +77,29 @@ pub fn small_response() -> ResponseHeader {
 }
 
 /// The gateway's header work on the head sent upstream (`upstream`, Pingora's copy of the
-/// client's `downstream` head): what `proxy::upstream::rewrite_request` does for a plain route,
-/// less what needs a live session. The client address is formatted as there (one `String`),
-/// and `Host` is borrowed from the client's head as there.
+/// client's `downstream` head): `proxy::upstream::rewrite_request` itself, for a plain route,
+/// with the client facts a live session gives (`upstream::Client::of`) made the same way.
 pub fn rewrite_request(
     route: &Route,
     downstream: &RequestHeader,
     upstream: &mut RequestHeader,
-    request_id: &str,
+    request_id: &http::HeaderValue,
 ) {
-    use tollgate::proxy::headers;
-    let upgrade = headers::is_upgrade(upstream);
-    headers::strip_request_hop_by_hop(upstream, upgrade);
-    let original_host = downstream
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok());
-    let ip = std::net::IpAddr::from([127, 0, 0, 1]).to_string();
-    headers::set_forwarded(upstream, Some(&ip), original_host, false);
-    upstream.remove_header(&http::header::EXPECT);
-    headers::apply_request(&route.spec.request_headers, upstream);
-    let _ = upstream.insert_header(headers::REQUEST_ID, request_id);
+    use tollgate::proxy::{headers, upstream as up};
+    let client = up::Client {
+        ip: headers::ip_value(std::net::IpAddr::from([127, 0, 0, 1])),
+        host: downstream.headers.get(http::header::HOST),
+        tls: false,
+        cert_subject: None,
+    };
+    up::rewrite_request(&route.spec, &client, upstream, request_id, false)
+        .expect("the bench head is rewritten");
 }
 
 /// The gateway's header work on an answer head (`response_filter` for a plain route).
-pub fn rewrite_response(route: &Route, resp: &mut ResponseHeader, request_id: &str) {
+pub fn rewrite_response(route: &Route, resp: &mut ResponseHeader, request_id: &http::HeaderValue) {
     use tollgate::proxy::headers;
     headers::strip_response_hop_by_hop(resp);
     headers::apply_response(&route.spec.response_headers, resp);
-    let _ = resp.insert_header(headers::REQUEST_ID, request_id);
+    let _ = resp.insert_header(headers::REQUEST_ID, request_id.clone());
 }

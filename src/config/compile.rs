@@ -35,7 +35,7 @@ pub use mcp_servers::{Launch, McpServerSpec, McpTransport, ToolFilter};
 pub use otel::OtelSpec;
 pub use prompt::{PromptOutput, PromptParams, PromptSpec, TemplateMessage};
 use routes::{compile_route, same_match};
-pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget};
+pub use routes::{HeaderTransform, HostMatch, PathMatch, RouteSpec, RouteTarget, SetHeader};
 use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;

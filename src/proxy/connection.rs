@@ -10,6 +10,11 @@
 //! the request is ([`mark_head_read`] once the head is parsed, [`mark_request_done`] at the
 //! end); bodies are bounded by Pingora's own per-read timeout (`body_timeout`).
 //!
+//! The client keep-alive timeout is kept here too ([`keep_alive`]): the time a connection may
+//! sit idle between requests. Pingora would arm a timer around each read of each next request
+//! head; here one timer serves the connection's whole life, moved only when it fires early (a
+//! busy connection costs no timer work per request), and the same timer bounds a head's reads.
+//!
 //! A connection accepted while the worker already holds `max_connections` is closed at once
 //! and counted, so descriptors stay available for the clients being served. A TLS listener's
 //! handshake is made here too (`handshake`), under the cap and within `header_timeout`.
@@ -37,7 +42,7 @@ use pingora::proxy::Session;
 use pingora::server::ShutdownWatch;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -141,7 +146,15 @@ pub struct Guarded {
     /// Set on an HTTP/2 connection, which has no head deadline.
     resets: Option<Box<http2::ResetWatch>>,
     deadline: Option<Instant>,
-    /// Armed only when a head read has to wait, so a head that arrives whole costs no timer.
+    /// The keep-alive timeout in milliseconds, set by the proxy for each request; 0: not kept
+    /// here (Pingora's own, or none).
+    keepalive_ms: AtomicU64,
+    /// When the connection, idle, is closed: set on the first idle read that has to wait.
+    idle_deadline: Option<Instant>,
+    /// The client address as the forwarding headers carry it, made on the first request.
+    ip_value: std::sync::OnceLock<Option<http::HeaderValue>>,
+    /// The connection's one timer, for the head deadline and the idle deadline: armed only
+    /// when a read has to wait (a head that arrives whole costs no timer), then kept.
     sleep: Option<Pin<Box<Sleep>>>,
     metrics: Arc<ConnectionMetrics>,
 }
@@ -154,6 +167,9 @@ impl Guarded {
             phase: AtomicU8::new(READING_HEAD),
             resets: h2.then(Box::default),
             deadline: (!h2).then(|| Instant::now() + timeout),
+            keepalive_ms: AtomicU64::new(0),
+            idle_deadline: None,
+            ip_value: std::sync::OnceLock::new(),
             sleep: None,
             metrics,
         }
@@ -178,6 +194,39 @@ impl Guarded {
         read
     }
 
+    /// Whether `until` has passed; if not, the connection's timer wakes the task by then. The
+    /// timer is moved earlier at once but never later: one that fires before a later deadline
+    /// is moved on when it fires, so deadlines that move forward with every request (the
+    /// idle one) cost no timer work per request.
+    fn expired(&mut self, cx: &mut Context<'_>, until: Instant) -> bool {
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        if sleep.deadline() > until {
+            sleep.as_mut().reset(until);
+        }
+        while sleep.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= until {
+                return true;
+            }
+            sleep.as_mut().reset(until);
+        }
+        false
+    }
+
+    /// The idle connection's deadline, when the keep-alive timeout is kept here.
+    fn idle_deadline(&mut self) -> Option<Instant> {
+        let ms = self.keepalive_ms.load(Relaxed);
+        if ms == 0 {
+            return None;
+        }
+        Some(
+            *self
+                .idle_deadline
+                .get_or_insert_with(|| Instant::now() + Duration::from_millis(ms)),
+        )
+    }
+
     fn timed_out(&self) -> Poll<std::io::Result<()>> {
         self.metrics.head_timeouts.fetch_add(1, Relaxed);
         Poll::Ready(Err(std::io::Error::new(
@@ -200,6 +249,35 @@ fn guarded(session: &Session) -> Option<&Guarded> {
 pub fn mark_head_read(session: &Session) {
     if let Some(s) = guarded(session) {
         s.phase.store(IN_REQUEST, Relaxed);
+    }
+}
+
+/// Keeps the connection open after this request, for the next one, for up to `idle` without a
+/// byte. On a guarded HTTP/1 connection the connection layer keeps that deadline and Pingora
+/// is told to wait for the next request without a timer of its own; elsewhere Pingora's
+/// timer does it (whole seconds).
+pub fn keep_alive(session: &mut Session, idle: Duration) {
+    let kept = match guarded(session) {
+        Some(s) if !idle.is_zero() => {
+            let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
+            s.keepalive_ms.store(ms, Relaxed);
+            true
+        }
+        _ => false,
+    };
+    // `Some(0)`: keep the connection, no timeout.
+    session.set_keepalive(Some(if kept { 0 } else { idle.as_secs() }));
+}
+
+/// The client address's header value: made by `make` once per connection and shared by its
+/// requests (made each time off a guarded stream).
+pub fn client_ip_value(
+    session: &Session,
+    make: impl FnOnce() -> Option<http::HeaderValue>,
+) -> Option<http::HeaderValue> {
+    match guarded(session) {
+        Some(s) => s.ip_value.get_or_init(make).clone(),
+        None => make(),
     }
 }
 
@@ -228,9 +306,23 @@ impl AsyncRead for Guarded {
             IDLE => {
                 let before = buf.filled().len();
                 let read = Pin::new(&mut this.inner).poll_read(cx, buf);
-                if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-                    this.phase.store(READING_HEAD, Relaxed);
-                    this.deadline = Some(Instant::now() + this.timeout);
+                match read {
+                    Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                        this.phase.store(READING_HEAD, Relaxed);
+                        this.idle_deadline = None;
+                        this.deadline = Some(Instant::now() + this.timeout);
+                    }
+                    Poll::Pending => {
+                        if let Some(until) = this.idle_deadline() {
+                            if this.expired(cx, until) {
+                                // Idle too long: an end of stream before any byte of a head,
+                                // which Pingora takes as the client's leaving and closes.
+                                this.idle_deadline = None;
+                                return Poll::Ready(Ok(()));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 read
             }
@@ -242,16 +334,8 @@ impl AsyncRead for Guarded {
                     return this.timed_out();
                 }
                 let read = Pin::new(&mut this.inner).poll_read(cx, buf);
-                if read.is_pending() {
-                    let sleep = this
-                        .sleep
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                    if sleep.deadline() != deadline {
-                        sleep.as_mut().reset(deadline);
-                    }
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        return this.timed_out();
-                    }
+                if read.is_pending() && this.expired(cx, deadline) {
+                    return this.timed_out();
                 }
                 read
             }

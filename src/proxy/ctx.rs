@@ -1,17 +1,19 @@
 //! Per-request state shared by the proxy phases.
 
+use crate::base::header::shared_value;
 use crate::error::GatewayError;
 use crate::routing::upstream::UpstreamGroup;
 use crate::routing::Route;
 use crate::telemetry::call::CallRecord;
 use crate::telemetry::metrics::Registry;
+use http::HeaderValue;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct RequestCtx {
     pub start: Instant,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub route: Option<Arc<Route>>,
     /// The target currently in use, as an index into the route's upstream group.
     pub target: Option<usize>,
@@ -26,7 +28,9 @@ pub struct RequestCtx {
     pub deadline: Option<Instant>,
     pub max_body_bytes: u64,
     pub body_bytes: u64,
-    pub error: Option<GatewayError>,
+    /// Why the request failed or was refused. Boxed, as the other rare fields: Pingora moves
+    /// the context by value into each request's future, so its size is copied per request.
+    pub error: Option<Box<GatewayError>>,
     pub inflight: Option<InflightGuard>,
     /// The record of an LLM call, on LLM routes.
     pub llm: Option<Box<CallRecord>>,
@@ -36,7 +40,7 @@ pub struct RequestCtx {
     pub key_id: Option<Arc<str>>,
     /// Who the request is for its limits, made once at admission when its route or key has
     /// limits (`None` otherwise); the LLM phase adds the model.
-    pub caller: Option<crate::limits::vocab::Caller>,
+    pub caller: Option<Box<crate::limits::vocab::Caller>>,
     /// The token and cost limits of an LLM route, and what the call reserved from them.
     pub budget: Option<Box<crate::limits::budget::Budget>>,
     /// Places held in the route's concurrency caps; given back when the request ends (the
@@ -56,7 +60,7 @@ impl RequestCtx {
     pub fn new() -> Self {
         RequestCtx {
             start: Instant::now(),
-            request_id: String::new(),
+            request_id: RequestId::default(),
             route: None,
             target: None,
             tried: 0,
@@ -125,6 +129,49 @@ impl Drop for InflightGuard {
     }
 }
 
+/// A request's id, kept as the header value it is sent as (upstream and on the answer): the
+/// client's own value, or one made in a single shared allocation, so that setting it on both
+/// heads copies nothing. Its text is visible ASCII, always.
+#[derive(Clone, Debug)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        // Only visible ASCII is ever kept (`RequestIds::next`), so this never falls back.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as the value of `X-Request-Id`.
+    pub fn header(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        RequestId(HeaderValue::from_static(""))
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Request ids: kept from the client when sane, else 24 hex digits unique per worker.
 pub struct RequestIds {
     seed: u64,
@@ -140,23 +187,65 @@ impl RequestIds {
         }
     }
 
-    pub fn next(&self, from_client: Option<&[u8]>) -> String {
-        if let Some(id) = from_client
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_graphic()))
-        {
-            return String::from_utf8_lossy(id).into_owned();
+    /// The client's `X-Request-Id` when it is 1 to 128 visible ASCII characters (taken as is:
+    /// a parsed value is a slice of the read buffer, its clone a reference count), else a new
+    /// id: 16 hex digits of a mix of the counter and the worker's seed, then 8 of the counter,
+    /// written in place.
+    pub fn next(&self, from_client: Option<&HeaderValue>) -> RequestId {
+        if let Some(id) = from_client.filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(|b| b.is_ascii_graphic())
+        }) {
+            return RequestId(id.clone());
         }
         let n = self.counter.fetch_add(1, Relaxed);
-        format!(
-            "{:016x}{:08x}",
-            crate::base::hash::mix(self.seed ^ n),
-            n as u32
-        )
+        let mut id = [0u8; 24];
+        hex(&mut id[..16], crate::base::hash::mix(self.seed ^ n));
+        hex(&mut id[16..], n & 0xffff_ffff);
+        // 24 hex digits are always a valid header value.
+        RequestId(shared_value(id).unwrap_or_else(|| HeaderValue::from_static("")))
+    }
+}
+
+/// `v`'s low `out.len()` hex digits, lower case, most significant first.
+fn hex(out: &mut [u8], mut v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in out.iter_mut().rev() {
+        *b = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
     }
 }
 
 impl Default for RequestIds {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_made_as_before_or_kept_from_the_client() {
+        let ids = RequestIds::new();
+        let a = ids.next(None);
+        let b = ids.next(None);
+        assert_eq!(a.len(), 24);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a.as_str(), b.as_str());
+        assert_eq!(&a[16..], "00000000");
+        assert_eq!(&b[16..], "00000001");
+        let expected = format!("{:016x}", crate::base::hash::mix(ids.seed ^ 1));
+        assert_eq!(&b[..16], expected);
+        let client = HeaderValue::from_static("client-id-42");
+        assert_eq!(ids.next(Some(&client)).as_str(), "client-id-42");
+        for bad in ["", "has space", &"x".repeat(129)] {
+            let v = HeaderValue::from_str(bad).unwrap();
+            assert_eq!(ids.next(Some(&v)).len(), 24, "{bad:?} kept");
+        }
+        assert_eq!(ids.next(None).header().as_bytes().len(), 24);
     }
 }

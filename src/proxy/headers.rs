@@ -1,33 +1,80 @@
 //! Header rewriting between client and upstream: hop-by-hop removal, forwarding headers and the
 //! route's set/remove transforms.
+//!
+//! Every header the gateway adds goes through Pingora's `insert_header`, which keeps a copy of
+//! each name's wire spelling (its case). What that costs depends on how the name is given: a
+//! `&'static str` or a `Bytes` is kept as is, while a `HeaderName` of a non-standard name is
+//! copied on every call. So the gateway's own names are `&'static str` constants, a route's
+//! names are `Bytes` made once at config compile (`config::SetHeader`), and every value set is
+//! either static or shared (`base::header`): a clone per request is a reference count, never a
+//! copy. Names removed are `HeaderName` constants, never parsed per request.
 
+use crate::base::header::shared_value;
 use crate::config::HeaderTransform;
-use http::header::{self, HeaderName};
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::HeaderMap;
 use pingora::http::{RequestHeader, ResponseHeader};
+use std::net::IpAddr;
 
 /// The request id's header: taken from the client when it sends a usable one, else made; sent
 /// upstream and on every answer, the gateway's own refusals included.
 pub const REQUEST_ID: &str = "x-request-id";
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_REAL_IP: &str = "x-real-ip";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
 
 /// RFC 9110 §7.6.1 connection-specific fields. `Transfer-Encoding` is absent on purpose: Pingora
-/// re-frames bodies itself and needs to see it.
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
+/// re-frames bodies itself and needs to see it. `Connection` is first: an upgrade keeps it.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
 ];
+
+/// The longest text of an IP address (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`).
+const IP_TEXT_MAX: usize = 45;
+
+/// An IP address's text, kept inline: the owner of a shared header value, so that the value
+/// is one allocation.
+struct IpText {
+    len: usize,
+    buf: [u8; IP_TEXT_MAX],
+}
+
+impl AsRef<[u8]> for IpText {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The client address as a header value (`X-Real-IP`, `X-Forwarded-For`): written in place,
+/// without a `String`, and shared, so both headers take it for one allocation.
+pub fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut text = IpText {
+        len: 0,
+        buf: [0; IP_TEXT_MAX],
+    };
+    let mut out = &mut text.buf[..];
+    write!(out, "{ip}").ok()?;
+    text.len = IP_TEXT_MAX - out.len();
+    shared_value(text)
+}
 
 /// Whether the request asks for a protocol upgrade (WebSocket), which keeps `Connection` and
 /// `Upgrade` so that the upgrade can pass through.
 pub fn is_upgrade(req: &RequestHeader) -> bool {
     req.headers.contains_key(header::UPGRADE)
         && req.headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|s| s.to_ascii_lowercase().contains("upgrade"))
+            v.as_bytes()
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"upgrade"))
         })
 }
 
@@ -42,85 +89,150 @@ pub fn accepts_trailers(req: &RequestHeader) -> bool {
 }
 
 /// A gRPC answer's status code (`grpc-status`, in its trailers or trailers-only headers).
-pub fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
+pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
     std::str::from_utf8(headers.get("grpc-status")?.as_bytes())
         .ok()?
         .parse()
         .ok()
 }
 
-/// Names listed in `Connection` are hop-by-hop too.
-fn connection_listed(headers: &http::HeaderMap) -> Vec<HeaderName> {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::try_from(t.trim()).ok())
-        .filter(|n| n != header::UPGRADE && n != header::CONNECTION)
-        .collect()
+/// A request or answer head, to strip either the same way.
+trait Head {
+    fn map(&self) -> &HeaderMap;
+    fn remove_name(&mut self, name: &HeaderName);
+    fn remove_listed(&mut self, name: &str);
+}
+
+impl Head for RequestHeader {
+    fn map(&self) -> &HeaderMap {
+        &self.headers
+    }
+    fn remove_name(&mut self, name: &HeaderName) {
+        self.remove_header(name);
+    }
+    fn remove_listed(&mut self, name: &str) {
+        self.remove_header(name);
+    }
+}
+
+impl Head for ResponseHeader {
+    fn map(&self) -> &HeaderMap {
+        &self.headers
+    }
+    fn remove_name(&mut self, name: &HeaderName) {
+        self.remove_header(name);
+    }
+    fn remove_listed(&mut self, name: &str) {
+        self.remove_header(name);
+    }
+}
+
+/// Removes the hop-by-hop fields: those the `Connection` fields list (never `Connection` or
+/// `Upgrade` themselves: an upgrade keeps both), then the fixed ones, and `Upgrade` unless
+/// `upgrade`. Nothing is collected: the head's names are scanned once and only the fields
+/// present are removed.
+fn strip_hop_by_hop(head: &mut impl Head, upgrade: bool) {
+    let listed = head.map().get_all(header::CONNECTION).iter().count();
+    for i in 0..listed {
+        // A parsed value is a slice of the read buffer: its clone is a reference count, and
+        // lets the head be changed while its tokens are read.
+        let Some(value) = head
+            .map()
+            .get_all(header::CONNECTION)
+            .iter()
+            .nth(i)
+            .cloned()
+        else {
+            break;
+        };
+        let Ok(text) = value.to_str() else {
+            continue;
+        };
+        for token in text.split(',').map(str::trim) {
+            let spared = token.is_empty()
+                || token.eq_ignore_ascii_case("connection")
+                || token.eq_ignore_ascii_case("upgrade");
+            if !spared {
+                head.remove_listed(token);
+            }
+        }
+    }
+    let mut present = 0u8;
+    for name in head.map().keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        }
+        if !upgrade && name == header::UPGRADE {
+            present |= 1 << HOP_BY_HOP.len();
+        }
+    }
+    if upgrade {
+        // `Connection` is the list's first.
+        present &= !1;
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            head.remove_name(name);
+        }
+    }
+    if present & (1 << HOP_BY_HOP.len()) != 0 {
+        head.remove_name(&header::UPGRADE);
+    }
 }
 
 pub fn strip_request_hop_by_hop(req: &mut RequestHeader, upgrade: bool) {
-    for name in connection_listed(&req.headers) {
-        req.remove_header(&name);
-    }
-    for name in HOP_BY_HOP {
-        if upgrade && name == "connection" {
-            continue;
-        }
-        req.remove_header(name);
-    }
-    if !upgrade {
-        req.remove_header(&header::UPGRADE);
-    }
+    strip_hop_by_hop(req, upgrade);
 }
 
 pub fn strip_response_hop_by_hop(resp: &mut ResponseHeader) {
     if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
-    for name in connection_listed(&resp.headers) {
-        resp.remove_header(&name);
-    }
-    for name in HOP_BY_HOP {
-        resp.remove_header(name);
-    }
-    resp.remove_header(&header::UPGRADE);
+    strip_hop_by_hop(resp, false);
 }
 
 /// `X-Forwarded-For` (appended), `X-Real-IP`, `X-Forwarded-Proto` and `X-Forwarded-Host`, as
-/// the usual nginx reverse-proxy configuration sets them.
+/// the usual nginx reverse-proxy configuration sets them. `client_ip` is `ip_value`'s and
+/// `original_host` the client's own `Host` value: both are shared, so setting them copies
+/// nothing; only a client's own `X-Forwarded-For` makes a new value, the list appended to.
 pub fn set_forwarded(
     req: &mut RequestHeader,
-    client_ip: Option<&str>,
-    original_host: Option<&str>,
+    client_ip: Option<&HeaderValue>,
+    original_host: Option<&HeaderValue>,
     tls: bool,
 ) {
     if let Some(ip) = client_ip {
-        let xff = match req
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-            _ => ip.to_string(),
+        let xff = match req.headers.get(X_FORWARDED_FOR) {
+            Some(prev) if !prev.is_empty() && prev.to_str().is_ok() => appended(prev, ip),
+            _ => Some(ip.clone()),
         };
-        let _ = req.insert_header("x-forwarded-for", xff);
-        let _ = req.insert_header("x-real-ip", ip);
+        if let Some(xff) = xff {
+            let _ = req.insert_header(X_FORWARDED_FOR, xff);
+        }
+        let _ = req.insert_header(X_REAL_IP, ip.clone());
     }
-    let _ = req.insert_header("x-forwarded-proto", if tls { "https" } else { "http" });
+    let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
+    let _ = req.insert_header(X_FORWARDED_PROTO, proto);
     if let Some(host) = original_host {
-        let _ = req.insert_header("x-forwarded-host", host);
+        let _ = req.insert_header(X_FORWARDED_HOST, host.clone());
     }
+}
+
+/// `prev, ip` in one allocation of the exact size.
+fn appended(prev: &HeaderValue, ip: &HeaderValue) -> Option<HeaderValue> {
+    let mut list = Vec::with_capacity(prev.len() + 2 + ip.len());
+    list.extend_from_slice(prev.as_bytes());
+    list.extend_from_slice(b", ");
+    list.extend_from_slice(ip.as_bytes());
+    HeaderValue::from_maybe_shared(Bytes::from(list)).ok()
 }
 
 pub fn apply_request(t: &HeaderTransform, req: &mut RequestHeader) {
     for name in &t.remove {
         req.remove_header(name);
     }
-    for (name, value) in &t.set {
-        let _ = req.insert_header(name.clone(), value.clone());
+    for h in &t.set {
+        let _ = req.insert_header(h.wire.clone(), h.value.clone());
     }
 }
 
@@ -128,8 +240,8 @@ pub fn apply_response(t: &HeaderTransform, resp: &mut ResponseHeader) {
     for name in &t.remove {
         resp.remove_header(name);
     }
-    for (name, value) in &t.set {
-        let _ = resp.insert_header(name.clone(), value.clone());
+    for h in &t.set {
+        let _ = resp.insert_header(h.wire.clone(), h.value.clone());
     }
 }
 
@@ -189,9 +301,49 @@ mod tests {
     fn forwarded_for_is_appended() {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("x-forwarded-for", "10.0.0.1").unwrap();
-        set_forwarded(&mut req, Some("127.0.0.1"), Some("example.com"), false);
+        let ip = ip_value(IpAddr::from([127, 0, 0, 1]));
+        let host = HeaderValue::from_static("example.com");
+        set_forwarded(&mut req, ip.as_ref(), Some(&host), false);
         assert_eq!(req.headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(req.headers["x-real-ip"], "127.0.0.1");
+        assert_eq!(req.headers["x-forwarded-proto"], "http");
         assert_eq!(req.headers["x-forwarded-host"], "example.com");
+        let mut fresh = RequestHeader::build("GET", b"/", None).unwrap();
+        set_forwarded(&mut fresh, ip.as_ref(), None, true);
+        assert_eq!(fresh.headers["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(fresh.headers["x-forwarded-proto"], "https");
+        assert!(fresh.headers.get("x-forwarded-host").is_none());
+    }
+
+    #[test]
+    fn ip_values_of_every_length() {
+        let longest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap();
+        for ip in [IpAddr::from([10, 0, 0, 1]), longest, "::1".parse().unwrap()] {
+            assert_eq!(ip_value(ip).unwrap(), ip.to_string().as_str());
+        }
+    }
+
+    #[test]
+    fn every_connection_line_is_read_and_answers_are_stripped_too() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("connection", "x-one").unwrap();
+        req.append_header("connection", "X-Two , upgrade").unwrap();
+        for h in ["x-one", "x-two", "upgrade", "proxy-connection", "x-kept"] {
+            req.append_header(h, "1").unwrap();
+        }
+        strip_request_hop_by_hop(&mut req, false);
+        let left: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
+
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        for (h, v) in [("connection", "keep-alive"), ("keep-alive", "timeout=5")] {
+            resp.append_header(h, v).unwrap();
+        }
+        resp.append_header("trailer", "x").unwrap();
+        resp.append_header("content-length", "2").unwrap();
+        strip_response_hop_by_hop(&mut resp);
+        let left: Vec<&str> = resp.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["content-length"]);
     }
 
     #[test]

@@ -251,7 +251,7 @@ async fn attempt(
         Err(f) => {
             respond::record_failure(ctx, &f);
             if f.cancelled {
-                ctx.error = Some(GatewayError::Llm(f.err));
+                ctx.error = Some(Box::new(GatewayError::Llm(f.err)));
                 return Err(Ok(true));
             }
             Err(respond::error(session, ctx, ERRORS, f.err, f.retry_after).await)

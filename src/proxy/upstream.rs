@@ -6,6 +6,7 @@ use super::headers;
 use crate::config::{HashOn, PathMatch, RouteSpec};
 use crate::error::GatewayError;
 use crate::routing::upstream::UpstreamGroup;
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
 use pingora::proxy::Session;
@@ -80,6 +81,30 @@ pub fn choose_peer(
     Ok(peer)
 }
 
+/// What the head sent upstream says of the client and its connection.
+pub struct Client<'a> {
+    /// The address, as `headers::ip_value` makes it (once per connection).
+    pub ip: Option<HeaderValue>,
+    /// The client's own `Host`, passed on as `X-Forwarded-Host`.
+    pub host: Option<&'a HeaderValue>,
+    pub tls: bool,
+    /// The subject of the client certificate that verified, on mutual-TLS listeners.
+    pub cert_subject: Option<&'a str>,
+}
+
+impl<'a> Client<'a> {
+    pub fn of(session: &'a Session) -> Self {
+        Client {
+            ip: super::connection::client_ip_value(session, || {
+                client_ip(session).and_then(headers::ip_value)
+            }),
+            host: session.req_header().headers.get(http::header::HOST),
+            tls: super::tls::is_tls(session),
+            cert_subject: super::tls::client_cert(session).map(|c| c.subject.as_str()),
+        }
+    }
+}
+
 /// The head the upstream receives: hop-by-hop fields gone (an upgrade keeps its own),
 /// forwarding headers, the route's `Host`, prefix and header rewrites, the client's API key
 /// and `Expect` removed (the gateway answered both), and the request id.
@@ -87,52 +112,38 @@ pub fn choose_peer(
 /// servers refuse a call without it.
 pub fn rewrite_request(
     route: &RouteSpec,
-    session: &Session,
+    client: &Client,
     upstream: &mut RequestHeader,
-    request_id: &str,
+    request_id: &HeaderValue,
     http2: bool,
 ) -> Result<(), GatewayError> {
+    let header_error = |_| GatewayError::Other("an upstream header cannot be set".into());
     let upgrade = headers::is_upgrade(upstream);
     let te_trailers = http2 && headers::accepts_trailers(upstream);
     headers::strip_request_hop_by_hop(upstream, upgrade);
     if te_trailers {
         upstream
-            .insert_header(http::header::TE, "trailers")
-            .map_err(|_| GatewayError::Other("an upstream header cannot be set".into()))?;
+            .insert_header(http::header::TE, HeaderValue::from_static("trailers"))
+            .map_err(header_error)?;
     }
-    let original_host = session
-        .req_header()
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok());
-    let ip = client_ip(session).map(|ip| ip.to_string());
-    let tls = super::tls::is_tls(session);
-    headers::set_forwarded(upstream, ip.as_deref(), original_host, tls);
+    headers::set_forwarded(upstream, client.ip.as_ref(), client.host, client.tls);
     // Only the gateway says which client certificate verified.
     upstream.remove_header(super::tls::CLIENT_CERT_HEADER);
-    if let Some(cert) = super::tls::client_cert(session) {
+    if let Some(subject) = client.cert_subject {
         upstream
-            .insert_header(super::tls::CLIENT_CERT_HEADER, cert.subject.as_str())
+            .insert_header(super::tls::CLIENT_CERT_HEADER, subject)
             .map_err(|_| {
                 GatewayError::Other("the client certificate header cannot be set".into())
             })?;
     }
-    let header_error = |_| GatewayError::Other("an upstream header cannot be set".into());
     if let Some(host) = &route.upstream_host {
         upstream
             .insert_header(http::header::HOST, host.clone())
             .map_err(header_error)?;
     }
     if let (true, PathMatch::Prefix(prefix)) = (route.strip_prefix, &route.path) {
-        let path = headers::strip_prefix(upstream.uri.path(), prefix);
-        let uri = match upstream.uri.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_string(),
-        };
-        let parsed = uri
-            .parse::<http::Uri>()
-            .map_err(|_| GatewayError::BadFraming("path cannot be rewritten"))?;
-        upstream.set_uri(parsed);
+        let uri = stripped_uri(&upstream.uri, prefix)?;
+        upstream.set_uri(uri);
     }
     if route.api.auth == crate::config::AuthMode::ApiKey {
         // The client's key is the gateway's business; the route may set the service's own.
@@ -143,7 +154,21 @@ pub fn rewrite_request(
     upstream.remove_header(&http::header::EXPECT);
     headers::apply_request(&route.request_headers, upstream);
     upstream
-        .insert_header(headers::REQUEST_ID, request_id)
+        .insert_header(headers::REQUEST_ID, request_id.clone())
         .map_err(header_error)?;
     Ok(())
+}
+
+/// The target with the route's prefix taken off the path, the query kept: written once into
+/// a buffer of its final size, which the new `Uri` then owns (no copy on parsing).
+fn stripped_uri(uri: &http::Uri, prefix: &str) -> Result<http::Uri, GatewayError> {
+    let path = headers::strip_prefix(uri.path(), prefix);
+    let query = uri.query();
+    let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(path);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    http::Uri::try_from(target).map_err(|_| GatewayError::BadFraming("path cannot be rewritten"))
 }

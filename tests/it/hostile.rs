@@ -535,3 +535,46 @@ fn a_body_that_stops_coming_is_timed_out() {
     );
     assert!(c.closed());
 }
+
+#[test]
+fn an_idle_kept_connection_is_closed_after_the_keepalive_timeout() {
+    let up = recorder();
+    // Under a second: Pingora's own keep-alive timer counts whole seconds (it took "500ms"
+    // as 0, which it reads as "no timeout", and kept the connection for ever).
+    let gw = gateway(
+        &up,
+        "keepalive_timeout = \"500ms\"\nheader_timeout = \"60s\"",
+    );
+    let mut c = Conn::open(gw.port);
+    assert_eq!(c.send(&get("/pub/1")).response().unwrap().status, 200);
+    let idle = std::time::Instant::now();
+    assert!(c.closed(), "the idle connection was kept");
+    let after = idle.elapsed();
+    assert!(
+        after >= Duration::from_millis(450) && after < Duration::from_secs(5),
+        "closed after {after:?}"
+    );
+    assert_eq!(up.hits(), 1);
+}
+
+#[test]
+fn the_keepalive_timeout_counts_idle_time_only() {
+    let up = recorder();
+    let gw = gateway(&up, "keepalive_timeout = \"1s\"");
+    let mut c = Conn::open(gw.port);
+    // Requests 400 ms apart for 2.4 s, longer than the timeout in all: the connection is idle
+    // for less than the timeout each time, so it serves them all.
+    for i in 0..6 {
+        let path = format!("/pub/{i}");
+        assert_eq!(c.send(&get(&path)).response().unwrap().status, 200, "{i}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(up.hits(), 6);
+    let idle = std::time::Instant::now();
+    assert!(c.closed(), "the idle connection was kept");
+    assert!(
+        idle.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        idle.elapsed()
+    );
+}

@@ -3,6 +3,7 @@
 
 use super::api::{self, ApiSpec};
 use super::Checker;
+use crate::base::header::{shared_bytes, shared_value};
 use crate::config::problem::{did_you_mean, Seg};
 use crate::config::schema;
 use http::{HeaderName, HeaderValue, Method};
@@ -56,8 +57,19 @@ pub enum PathMatch {
 
 #[derive(Debug, Clone, Default)]
 pub struct HeaderTransform {
-    pub set: Vec<(HeaderName, HeaderValue)>,
+    pub set: Vec<SetHeader>,
     pub remove: Vec<HeaderName>,
+}
+
+/// A header a route sets, made once here so that setting it per request neither parses nor
+/// copies: Pingora keeps a copy of a non-standard `HeaderName` for its wire spelling on every
+/// insert, but takes `wire` (the name as the config writes it, which is also how it is sent)
+/// as is; `value` is shared, so its clone is a reference count.
+#[derive(Debug, Clone)]
+pub struct SetHeader {
+    pub name: HeaderName,
+    pub wire: bytes::Bytes,
+    pub value: HeaderValue,
 }
 
 impl HeaderTransform {
@@ -229,7 +241,28 @@ pub(super) fn transform(
     field: &str,
     ck: &mut Checker,
 ) -> HeaderTransform {
-    let set = header_pairs(&t.set, base, &[field, "set"], ck);
+    let mut set = Vec::new();
+    for (written, value) in &t.set {
+        let name = HeaderName::try_from(written.as_str());
+        let value = shared_value(value.clone().into_bytes());
+        match (name, value) {
+            (Ok(name), Some(value)) => set.push(SetHeader {
+                name,
+                wire: shared_bytes(written.clone().into_bytes()),
+                value,
+            }),
+            (Err(_), _) => ck.at(
+                base,
+                &[field, "set"],
+                format!("{written:?} is not a valid header name"),
+            ),
+            (_, None) => ck.at(
+                base,
+                &[field, "set"],
+                format!("the value of {written:?} is not a valid header value"),
+            ),
+        }
+    }
     let mut remove = Vec::new();
     for name in &t.remove {
         match HeaderName::try_from(name.as_str()) {

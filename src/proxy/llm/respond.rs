@@ -22,7 +22,10 @@ pub(crate) fn header(
 ) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
-    resp.insert_header(crate::proxy::headers::REQUEST_ID, ctx.request_id.as_str())?;
+    resp.insert_header(
+        crate::proxy::headers::REQUEST_ID,
+        ctx.request_id.header().clone(),
+    )?;
     for (name, value) in &ctx.response_headers {
         resp.insert_header(name.clone(), value.clone())?;
     }
@@ -82,7 +85,7 @@ pub async fn error(
     if let Some(rec) = ctx.llm.as_mut() {
         rec.outcome = "error".into();
     }
-    ctx.error = Some(GatewayError::Llm(err));
+    ctx.error = Some(Box::new(GatewayError::Llm(err)));
     write_whole(session, ctx, resp, body).await
 }
 
@@ -142,7 +145,7 @@ pub async fn outcome(
         Err(f) => {
             record_failure(ctx, &f);
             if f.cancelled {
-                ctx.error = Some(GatewayError::Llm(f.err));
+                ctx.error = Some(Box::new(GatewayError::Llm(f.err)));
                 return Ok(true);
             }
             return error(session, ctx, inbound.client, f.err, f.retry_after).await;
@@ -254,7 +257,7 @@ pub(crate) async fn pump(
             Some(Err(e)) => {
                 enc.error(&e, &mut out);
                 outcome = "truncated";
-                ctx.error = Some(GatewayError::Llm(e));
+                ctx.error = Some(Box::new(GatewayError::Llm(e)));
                 true
             }
         };

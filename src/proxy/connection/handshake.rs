@@ -57,7 +57,9 @@ impl TlsListeners {
         let Ok(tcp) = stream.into_any().downcast::<L4Stream>() else {
             return failed();
         };
-        match tokio::time::timeout(wait, acceptor.tls_handshake(*tcp)).await {
+        // Boxed: inline, the handshake's large future would size every connection's, plain
+        // and idle keep-alive ones included (issue 17: memory per idle connection).
+        match tokio::time::timeout(wait, Box::pin(acceptor.tls_handshake(*tcp))).await {
             Ok(Ok(tls)) => Some(Box::new(tls)),
             _ => failed(),
         }

@@ -50,13 +50,15 @@ pub mod prelude {
     pub use crate::ResponseHeader;
 }
 
-/* an ordered header map to store the original case of each header name
+/* an ordered header map to store the original case of header names
 HMap({
     "foo": ["Foo", "foO", "FoO"]
 })
-The order how HeaderMap iter over its items is "arbitrary, but consistent".
-Hopefully this property makes sure this map of header names always iterates in the
-same order of the map of header values.
+Only names that are not in Title-Case (`Content-Type`, `X-Request-Id`) are listed: a name is
+listed with the cases of all its values, in the order of its values; a name that is not listed
+has all its values in Title-Case. Most clients and servers send Title-Case names, so the map is
+usually empty: building, cloning and mutating a header then costs no second map (a proxy clones
+every request header to build the upstream request, and adds or removes names in it).
 This idea is inspaired by hyper @nox
 */
 type CaseMap = HMap<CaseHeaderName>;
@@ -167,9 +169,8 @@ impl RequestHeader {
         size_hint: Option<usize>,
     ) -> Result<Self> {
         let mut req = Self::build_no_case(method, path, size_hint)?;
-        req.header_name_map = Some(CaseMap::with_capacity(http_header_map_upper_bound(
-            size_hint,
-        )));
+        // Usually stays empty (see CaseMap), so it allocates nothing up front.
+        req.header_name_map = Some(CaseMap::with_capacity(0));
         Ok(req)
     }
 
@@ -250,7 +251,8 @@ impl RequestHeader {
     /// Otherwise returns an empty iterator.
     ///
     /// Headers of the same name are visited in insertion order.
-    pub fn case_header_iter(&self) -> impl Iterator<Item = (&CaseHeaderName, &HeaderValue)> + '_ {
+    /// A name received in Title-Case is not stored, so it is rebuilt (allocated) here.
+    pub fn case_header_iter(&self) -> impl Iterator<Item = (CaseHeaderName, &HeaderValue)> + '_ {
         case_header_iter(self.header_name_map.as_ref(), &self.base.headers)
     }
 
@@ -263,27 +265,7 @@ impl RequestHeader {
         &self,
         mut f: F,
     ) -> Result<()> {
-        let key_map = self.header_name_map.as_ref();
-        let value_map = &self.base.headers;
-
-        if let Some(key_map) = key_map {
-            let iter = key_map.iter().zip(value_map.iter());
-            for ((header, case_header), (header2, val)) in iter {
-                if header != header2 {
-                    // in case the header iteration order changes in future versions of HMap
-                    panic!("header iter mismatch {}, {}", header, header2)
-                }
-                f(HeaderNameVariant::Case(case_header), val)?;
-            }
-        } else {
-            for (header, value) in value_map {
-                let titled_header =
-                    case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
-                f(HeaderNameVariant::Titled(titled_header), value)?;
-            }
-        }
-
-        Ok(())
+        map_headers(self.header_name_map.as_ref(), &self.base.headers, &mut f)
     }
 
     /// Return mutable access to the request extensions.
@@ -507,9 +489,8 @@ impl From<Box<ResponseHeader>> for Box<RespParts> {
 impl ResponseHeader {
     fn new(size_hint: Option<usize>) -> Self {
         let mut resp_header = Self::new_no_case(size_hint);
-        resp_header.header_name_map = Some(CaseMap::with_capacity(http_header_map_upper_bound(
-            size_hint,
-        )));
+        // Usually stays empty (see CaseMap), so it allocates nothing up front.
+        resp_header.header_name_map = Some(CaseMap::with_capacity(0));
         resp_header
     }
 
@@ -604,7 +585,8 @@ impl ResponseHeader {
     /// Otherwise returns an empty iterator.
     ///
     /// Headers of the same name are visited in insertion order.
-    pub fn case_header_iter(&self) -> impl Iterator<Item = (&CaseHeaderName, &HeaderValue)> + '_ {
+    /// A name received in Title-Case is not stored, so it is rebuilt (allocated) here.
+    pub fn case_header_iter(&self) -> impl Iterator<Item = (CaseHeaderName, &HeaderValue)> + '_ {
         case_header_iter(self.header_name_map.as_ref(), &self.base.headers)
     }
 
@@ -617,27 +599,7 @@ impl ResponseHeader {
         &self,
         mut f: F,
     ) -> Result<()> {
-        let key_map = self.header_name_map.as_ref();
-        let value_map = &self.base.headers;
-
-        if let Some(key_map) = key_map {
-            let iter = key_map.iter().zip(value_map.iter());
-            for ((header, case_header), (header2, val)) in iter {
-                if header != header2 {
-                    // in case the header iteration order changes in future versions of HMap
-                    panic!("header iter mismatch {}, {}", header, header2)
-                }
-                f(HeaderNameVariant::Case(case_header), val)?;
-            }
-        } else {
-            for (header, value) in value_map {
-                let titled_header =
-                    case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
-                f(HeaderNameVariant::Titled(titled_header), value)?;
-            }
-        }
-
-        Ok(())
+        map_headers(self.header_name_map.as_ref(), &self.base.headers, &mut f)
     }
 
     /// Return mutable access to the response extensions.
@@ -859,12 +821,7 @@ fn append_header_value<T>(
         .or_err(InvalidHTTPHeader, "invalid header name")?;
     // store the original case in the map
     if let Some(name_map) = name_map {
-        // Use the non-panicking `try_append`: the infallible `append` calls
-        // `.expect("size overflows MAX_SIZE")` internally, which would abort the
-        // process if the case map ever exceeded `http`'s `MAX_SIZE` (1 << 15).
-        name_map
-            .try_append(header_name.clone(), case_header_name)
-            .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+        record_appended_case(name_map, value_map, &header_name, case_header_name)?;
     }
 
     // Non-panicking `try_append` for the same reason as the case map above.
@@ -887,11 +844,119 @@ fn insert_header_value<T>(
         .try_into()
         .or_err(InvalidHTTPHeader, "invalid header name")?;
     if let Some(name_map) = name_map {
-        // store the original case in the map
-        name_map.insert(header_name.clone(), case_header_name);
+        // store the original case in the map, unless it is the default
+        if is_title_case(&header_name, &case_header_name) {
+            if !name_map.is_empty() {
+                name_map.remove(&header_name);
+            }
+        } else {
+            name_map.insert(header_name.clone(), case_header_name);
+        }
     }
     value_map.insert(header_name, value);
     Ok(())
+}
+
+/// Record the case of a name about to be appended to `value_map` (see [CaseMap]).
+fn record_appended_case<T>(
+    name_map: &mut CaseMap,
+    value_map: &HMap<T>,
+    header_name: &HeaderName,
+    case_header_name: CaseHeaderName,
+) -> Result<()> {
+    // Use the non-panicking `try_append`: the infallible `append` calls
+    // `.expect("size overflows MAX_SIZE")` internally, which would abort the
+    // process if the case map ever exceeded `http`'s `MAX_SIZE` (1 << 15).
+    let listed = !name_map.is_empty() && name_map.contains_key(header_name);
+    if !listed && is_title_case(header_name, &case_header_name) {
+        return Ok(());
+    }
+    let mut list = |case| {
+        name_map
+            .try_append(header_name.clone(), case)
+            .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")
+            .map(drop)
+    };
+    if !listed {
+        // The first value of this name not in Title-Case: the values already there are, so
+        // list theirs first, keeping the list in step with the values.
+        for _ in value_map.get_all(header_name) {
+            list(title_case_name(header_name))?;
+        }
+    }
+    // A listed name lists the case of each of its values, this one too.
+    list(case_header_name)
+}
+
+/// Whether `case` is `name` in Title-Case: each letter that starts the name or follows a `-`
+/// upper case, every other one lower case (a [HeaderName] is always lower case).
+fn is_title_case(name: &HeaderName, case: &CaseHeaderName) -> bool {
+    let case = case.as_slice();
+    if let Some(titled) = case_header_name::titled_header_name_str(name) {
+        return titled.as_bytes() == case;
+    }
+    let lower = name.as_str().as_bytes();
+    if lower.len() != case.len() {
+        return false;
+    }
+    // A plain loop: this runs for every name parsed or added, so it avoids iterator adapters.
+    let mut upper_next = true;
+    for (&l, &c) in lower.iter().zip(case) {
+        if c != if upper_next {
+            l.to_ascii_uppercase()
+        } else {
+            l
+        } {
+            return false;
+        }
+        upper_next = l == b'-';
+    }
+    true
+}
+
+/// The bytes of the lower-case name `lower` in Title-Case.
+fn title_case(lower: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut upper_next = true;
+    lower.iter().map(move |&b| {
+        let out = if upper_next {
+            b.to_ascii_uppercase()
+        } else {
+            b
+        };
+        upper_next = b == b'-';
+        out
+    })
+}
+
+/// `name` in Title-Case, for a value whose case is not stored.
+fn title_case_name(name: &HeaderName) -> CaseHeaderName {
+    bytes::Bytes::from_iter(title_case(name.as_str().as_bytes())).into_case_header_name()
+}
+
+/// Write `name` to `buf` in Title-Case.
+fn put_title_case(buf: &mut impl BufMut, name: &HeaderName) {
+    if let Some(titled) = case_header_name::titled_header_name_str(name) {
+        return buf.put_slice(titled.as_bytes());
+    }
+    // Names are short: build the name on the stack and write it in one go.
+    let lower = name.as_str().as_bytes();
+    let mut titled = [0u8; 64];
+    if let Some(titled) = titled.get_mut(..lower.len()) {
+        titled
+            .iter_mut()
+            .zip(title_case(lower))
+            .for_each(|(out, b)| *out = b);
+        return buf.put_slice(titled);
+    }
+    for (i, part) in lower.split(|&b| b == b'-').enumerate() {
+        if i > 0 {
+            buf.put_u8(b'-');
+        }
+        if let Some((first, rest)) = part.split_first() {
+            buf.put_u8(first.to_ascii_uppercase());
+            buf.put_slice(rest);
+        }
+    }
 }
 
 // the &N here is to avoid clone(). None Copy type like String can impl AsHeaderName
@@ -906,7 +971,7 @@ where
 {
     let removed = value_map.remove(name);
     if removed.is_some() {
-        if let Some(name_map) = name_map {
+        if let Some(name_map) = name_map.filter(|name_map| !name_map.is_empty()) {
             name_map.remove(name);
         }
     }
@@ -1012,25 +1077,61 @@ fn normalize_field_value(raw: bytes::Bytes) -> bytes::Bytes {
 
 #[inline]
 fn header_to_h1_wire(key_map: Option<&CaseMap>, value_map: &HMap, buf: &mut impl BufMut) {
+    match key_map {
+        Some(key_map) => for_each_case(key_map, value_map, |header, case, value| {
+            match case {
+                Some(case) => buf.put_slice(case.as_slice()),
+                None => put_title_case(buf, header),
+            }
+            put_field_value(buf, value);
+        }),
+        None => {
+            for (header, value) in value_map {
+                let titled_header =
+                    case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
+                buf.put_slice(titled_header.as_bytes());
+                put_field_value(buf, value);
+            }
+        }
+    }
+}
+
+/// The rest of a header field line after its name.
+#[inline]
+fn put_field_value(buf: &mut impl BufMut, value: &HeaderValue) {
     const CRLF: &[u8; 2] = b"\r\n";
     const HEADER_KV_DELIMITER: &[u8; 2] = b": ";
+    buf.put_slice(HEADER_KV_DELIMITER);
+    buf.put_slice(value.as_ref());
+    buf.put_slice(CRLF);
+}
 
-    if let Some(key_map) = key_map {
-        case_header_iter(key_map.into(), value_map).for_each(|(case_header, val)| {
-            buf.put_slice(case_header.as_slice());
-            buf.put_slice(HEADER_KV_DELIMITER);
-            buf.put_slice(val.as_ref());
-            buf.put_slice(CRLF);
-        });
-    } else {
-        for (header, value) in value_map {
-            let titled_header =
-                case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
-            buf.put_slice(titled_header.as_bytes());
-            buf.put_slice(HEADER_KV_DELIMITER);
-            buf.put_slice(value.as_ref());
-            buf.put_slice(CRLF);
-        }
+/// Visit each value of `value_map` in order with its name and, unless the name is in
+/// Title-Case, the case it was stored with (see [CaseMap]).
+#[inline]
+fn for_each_case<'a>(
+    key_map: &'a CaseMap,
+    value_map: &'a HMap,
+    mut f: impl FnMut(&'a HeaderName, Option<&'a CaseHeaderName>, &'a HeaderValue),
+) {
+    if key_map.is_empty() {
+        value_map
+            .iter()
+            .for_each(|(header, value)| f(header, None, value));
+        return;
+    }
+    // The values of one name come one after another, so each name's cases are looked up once.
+    let mut current: Option<(&HeaderName, http::header::ValueIter<'a, CaseHeaderName>)> = None;
+    for (header, value) in value_map {
+        let cases = match &mut current {
+            Some((name, cases)) if std::ptr::eq(*name, header) => cases,
+            _ => {
+                &mut current
+                    .insert((header, key_map.get_all(header).into_iter()))
+                    .1
+            }
+        };
+        f(header, cases.next(), value);
     }
 }
 
@@ -1038,17 +1139,35 @@ fn header_to_h1_wire(key_map: Option<&CaseMap>, value_map: &HMap, buf: &mut impl
 fn case_header_iter<'a>(
     name_map: Option<&'a CaseMap>,
     value_map: &'a HMap,
-) -> impl Iterator<Item = (&'a CaseHeaderName, &'a HeaderValue)> + 'a {
-    name_map.into_iter().flat_map(|name_map| {
-        name_map
-            .iter()
-            .zip(value_map.iter())
-            .map(|((h1, name), (h2, value))| {
-                // in case the header iteration order changes in future versions of HMap
-                assert_eq!(h1, h2, "header iter mismatch {}, {}", h1, h2);
-                (name, value)
-            })
-    })
+) -> impl Iterator<Item = (CaseHeaderName, &'a HeaderValue)> + 'a {
+    let mut all = Vec::new();
+    if let Some(name_map) = name_map {
+        for_each_case(name_map, value_map, |header, case, value| {
+            let case = case.cloned().unwrap_or_else(|| title_case_name(header));
+            all.push((case, value));
+        });
+    }
+    all.into_iter()
+}
+
+/// [RequestHeader::map] and [ResponseHeader::map].
+fn map_headers<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
+    key_map: Option<&CaseMap>,
+    value_map: &HMap,
+    f: &mut F,
+) -> Result<()> {
+    if key_map.is_some() {
+        for (case_header, val) in case_header_iter(key_map, value_map) {
+            f(HeaderNameVariant::Case(&case_header), val)?;
+        }
+    } else {
+        for (header, value) in value_map {
+            let titled_header =
+                case_header_name::titled_header_name_str(header).unwrap_or(header.as_str());
+            f(HeaderNameVariant::Titled(titled_header), value)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1491,6 +1610,108 @@ mod tests {
             );
             assert!(req.raw_path_is_utf8());
         }
+    }
+
+    /// The wire form of `req`'s header fields.
+    fn req_wire(req: &RequestHeader) -> String {
+        let mut buf = vec![];
+        req.header_to_h1_wire(&mut buf);
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn listed_names(req: &RequestHeader) -> usize {
+        req.header_name_map.as_ref().map_or(0, |map| map.len())
+    }
+
+    #[test]
+    fn test_title_case_names_are_not_stored() {
+        let mut req = RequestHeader::build("GET", b"/", Some(8)).unwrap();
+        for (name, value) in [
+            ("Host", "h"),
+            ("User-Agent", "ua"),
+            ("X-Request-Id", "1"),
+            ("X-2fa", "2"),
+        ] {
+            req.append_header(name, value).unwrap();
+        }
+        req.insert_header("X-Forwarded-For", "1.2.3.4").unwrap();
+        req.insert_header(http::header::CONTENT_LENGTH, 0).unwrap();
+        assert_eq!(0, listed_names(&req));
+        let wire = req_wire(&req);
+        for field in [
+            "Host: h\r\n",
+            "User-Agent: ua\r\n",
+            "X-Request-Id: 1\r\n",
+            "X-2fa: 2\r\n",
+            "X-Forwarded-For: 1.2.3.4\r\n",
+            "Content-Length: 0\r\n",
+        ] {
+            assert!(wire.contains(field), "{field:?} not in {wire:?}");
+        }
+        assert_eq!(6, req.case_header_iter().count());
+        // A clone of such a header has no second map to copy.
+        assert_eq!(0, listed_names(&req.clone()));
+    }
+
+    #[test]
+    fn test_other_cases_are_kept_per_value() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("X-Foo", "1").unwrap();
+        assert_eq!(0, listed_names(&req));
+        // The first value not in Title-Case lists the name with the case of every value.
+        req.append_header("x-FOO", "2").unwrap();
+        req.append_header("X-Foo", "3").unwrap();
+        req.append_header("WWW-Authenticate", "w").unwrap();
+        req.append_header("dnt", "1").unwrap();
+        assert_eq!(5, listed_names(&req));
+        let wire = req_wire(&req);
+        assert!(
+            wire.contains("X-Foo: 1\r\nx-FOO: 2\r\nX-Foo: 3\r\n"),
+            "{wire:?}"
+        );
+        assert!(wire.contains("WWW-Authenticate: w\r\n"), "{wire:?}");
+        assert!(wire.contains("dnt: 1\r\n"), "{wire:?}");
+        let names: Vec<_> = req
+            .case_header_iter()
+            .map(|(name, value)| (name.as_slice().to_vec(), value.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(5, names.len());
+        assert!(names.contains(&(b"x-FOO".to_vec(), b"2".to_vec())));
+        assert!(names.contains(&(b"X-Foo".to_vec(), b"1".to_vec())));
+        let mut via_map = vec![];
+        req.map(|name, value| {
+            if let HeaderNameVariant::Case(name) = name {
+                via_map.push((name.as_slice().to_vec(), value.as_bytes().to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(names, via_map);
+
+        // Inserting in Title-Case drops the listing, in another case replaces it.
+        req.insert_header("X-Foo", "4").unwrap();
+        req.insert_header("Dnt", "0").unwrap();
+        req.insert_header("www-authenticate", "v").unwrap();
+        assert_eq!(1, listed_names(&req));
+        let wire = req_wire(&req);
+        for field in ["X-Foo: 4\r\n", "Dnt: 0\r\n", "www-authenticate: v\r\n"] {
+            assert!(wire.contains(field), "{field:?} not in {wire:?}");
+        }
+        assert_eq!(3, wire.matches("\r\n").count(), "{wire:?}");
+        // Removing a name removes its listing; a removal of an absent name changes nothing.
+        assert!(req.remove_header("WWW-Authenticate").is_some());
+        assert!(req.remove_header("absent").is_none());
+        assert_eq!(0, listed_names(&req));
+        req.append_header("WWW-Authenticate", "x").unwrap();
+        assert!(req_wire(&req).contains("WWW-Authenticate: x\r\n"));
+
+        // The same holds for responses.
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.append_header("Content-Type", "a").unwrap();
+        resp.append_header("etag", "e").unwrap();
+        let mut buf = vec![];
+        resp.header_to_h1_wire(&mut buf);
+        assert_eq!(buf, b"Content-Type: a\r\netag: e\r\n");
     }
 
     #[test]

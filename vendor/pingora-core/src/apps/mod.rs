@@ -307,15 +307,14 @@ where
             let first = if *shutdown.borrow() {
                 None
             } else {
-                Some(wait_for_request(&mut stream, Some(60), shutdown).await?)
+                Some(wait_for_request(&mut stream, Some(FIRST_KEEPALIVE_SECS), shutdown).await?)
             };
             let mut session = ServerSession::new_http1(stream);
             if *shutdown.borrow() {
                 // stop downstream from reusing if this service is shutting down soon
                 session.set_keepalive(None);
             } else {
-                // default 60s
-                session.set_keepalive(Some(60));
+                session.set_keepalive(Some(FIRST_KEEPALIVE_SECS));
             }
             session.set_keepalive_reuses_remaining(
                 self.server_options()
@@ -403,6 +402,10 @@ async fn serve_h2<T: HttpServerApp + Send + Sync + 'static>(
     )
     .await;
 }
+
+/// How long a new HTTP/1 connection may wait for its first request (the session's default
+/// keep-alive timeout, until the application sets its own).
+const FIRST_KEEPALIVE_SECS: u64 = 60;
 
 /// The first read of a request head (`INIT_HEADER_BUF_SIZE` in `protocols::http::v1`).
 const FIRST_READ_SIZE: usize = 4096;

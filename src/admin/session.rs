@@ -63,8 +63,10 @@ pub async fn login(shared: &Arc<Shared>, body: Vec<u8>, remote: Option<String>) 
         let locked_until = shared
             .store(move |s| Ok(s.login_failed(&who, &name, max, lockout)?))
             .await?;
+        // The password check takes long enough to cross a second: the lockout counts from the
+        // store's clock, so the wait does too.
         return Err(match locked_until {
-            Some(until) => locked(until - now),
+            Some(until) => locked(until - now_unix()),
             None => AdminError::Unauthorized(WRONG.into()),
         });
     }

@@ -197,7 +197,9 @@ pub async fn respond(
     };
     let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
     let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
-    let _ = resp.insert_header(crate::proxy::headers::REQUEST_ID, request_id);
+    if let Ok(id) = http::HeaderValue::from_str(request_id) {
+        resp.insert_titled_header(crate::proxy::headers::REQUEST_ID, id);
+    }
     for (name, value) in extra {
         let _ = resp.insert_header(name.clone(), value.clone());
     }

@@ -439,7 +439,7 @@ impl ProxyHttp for Gateway {
         for (name, value) in &ctx.response_headers {
             resp.insert_header(name.clone(), value.clone())?;
         }
-        resp.insert_header(headers::REQUEST_ID, ctx.request_id.header().clone())?;
+        resp.insert_titled_header(headers::REQUEST_ID, ctx.request_id.header().clone());
         Ok(())
     }
 

@@ -1,13 +1,14 @@
 //! Header rewriting between client and upstream: hop-by-hop removal, forwarding headers and the
 //! route's set/remove transforms.
 //!
-//! Every header the gateway adds goes through Pingora's `insert_header`, which keeps a copy of
-//! each name's wire spelling (its case). What that costs depends on how the name is given: a
-//! `&'static str` or a `Bytes` is kept as is, while a `HeaderName` of a non-standard name is
-//! copied on every call. So the gateway's own names are `&'static str` constants, a route's
-//! names are `Bytes` made once at config compile (`config::SetHeader`), and every value set is
-//! either static or shared (`base::header`): a clone per request is a reference count, never a
-//! copy. Names removed are `HeaderName` constants, never parsed per request.
+//! Pingora writes a header name in Title-Case unless it was given in another spelling; only
+//! then is the spelling kept, in a per-request map that also makes every later header write
+//! look each name up. `insert_header` parses the name it is given and compares its spelling;
+//! the gateway's own headers skip both: they are `HeaderName` constants added with
+//! `insert_titled_header`, after room is made for them. A route's names are `Bytes` made once at
+//! config compile (`config::SetHeader`), and every value set is either static or shared
+//! (`base::header`): a clone per request is a reference count, never a copy. Names looked up or
+//! removed are `HeaderName` constants, never parsed per request.
 
 use crate::base::header::shared_value;
 use crate::config::HeaderTransform;
@@ -19,11 +20,13 @@ use std::net::IpAddr;
 
 /// The request id's header: taken from the client when it sends a usable one, else made; sent
 /// upstream and on every answer, the gateway's own refusals included.
-pub const REQUEST_ID: &str = "x-request-id";
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_REAL_IP: &str = "x-real-ip";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// The most headers `set_forwarded` adds, room made for them at once.
+const FORWARDED_HEADERS: usize = 4;
 
 /// RFC 9110 §7.6.1 connection-specific fields. `Transfer-Encoding` is absent on purpose: Pingora
 /// re-frames bodies itself and needs to see it. `Connection` is first: an upgrade keeps it.
@@ -191,7 +194,7 @@ pub fn strip_response_hop_by_hop(resp: &mut ResponseHeader) {
     strip_hop_by_hop(resp, false);
 }
 
-/// `X-Forwarded-For` (appended), `X-Real-IP`, `X-Forwarded-Proto` and `X-Forwarded-Host`, as
+/// `X-Forwarded-For` (appended), `X-Real-Ip`, `X-Forwarded-Proto` and `X-Forwarded-Host`, as
 /// the usual nginx reverse-proxy configuration sets them. `client_ip` is `ip_value`'s and
 /// `original_host` the client's own `Host` value: both are shared, so setting them copies
 /// nothing; only a client's own `X-Forwarded-For` makes a new value, the list appended to.
@@ -201,20 +204,23 @@ pub fn set_forwarded(
     original_host: Option<&HeaderValue>,
     tls: bool,
 ) {
+    // Room for the request id too; the map cannot be near its bound of 32,768 names (a
+    // header block is far smaller), so a failure only means growing more than once.
+    let _ = req.reserve_headers(FORWARDED_HEADERS + 1);
     if let Some(ip) = client_ip {
         let xff = match req.headers.get(X_FORWARDED_FOR) {
             Some(prev) if !prev.is_empty() && prev.to_str().is_ok() => appended(prev, ip),
             _ => Some(ip.clone()),
         };
         if let Some(xff) = xff {
-            let _ = req.insert_header(X_FORWARDED_FOR, xff);
+            req.insert_titled_header(X_FORWARDED_FOR, xff);
         }
-        let _ = req.insert_header(X_REAL_IP, ip.clone());
+        req.insert_titled_header(X_REAL_IP, ip.clone());
     }
     let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
-    let _ = req.insert_header(X_FORWARDED_PROTO, proto);
+    req.insert_titled_header(X_FORWARDED_PROTO, proto);
     if let Some(host) = original_host {
-        let _ = req.insert_header(X_FORWARDED_HOST, host.clone());
+        req.insert_titled_header(X_FORWARDED_HOST, host.clone());
     }
 }
 
@@ -313,6 +319,28 @@ mod tests {
         assert_eq!(fresh.headers["x-forwarded-for"], "127.0.0.1");
         assert_eq!(fresh.headers["x-forwarded-proto"], "https");
         assert!(fresh.headers.get("x-forwarded-host").is_none());
+    }
+
+    #[test]
+    fn added_names_go_out_in_title_case() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("Host", "example.com").unwrap();
+        let ip = ip_value(IpAddr::from([127, 0, 0, 1]));
+        let host = req.headers.get("host").cloned();
+        set_forwarded(&mut req, ip.as_ref(), host.as_ref(), false);
+        req.insert_titled_header(REQUEST_ID, HeaderValue::from_static("id-1"));
+        let mut wire = Vec::new();
+        req.header_to_h1_wire(&mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        for line in [
+            "X-Forwarded-For: 127.0.0.1\r\n",
+            "X-Real-Ip: 127.0.0.1\r\n",
+            "X-Forwarded-Proto: http\r\n",
+            "X-Forwarded-Host: example.com\r\n",
+            "X-Request-Id: id-1\r\n",
+        ] {
+            assert!(wire.contains(line), "{line:?} in {wire:?}");
+        }
     }
 
     #[test]

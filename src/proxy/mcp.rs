@@ -457,7 +457,7 @@ async fn write(
     mut resp: ResponseHeader,
     body: Option<Bytes>,
 ) -> pingora::Result<bool> {
-    resp.insert_header(super::headers::REQUEST_ID, ctx.request_id.header().clone())?;
+    resp.insert_titled_header(super::headers::REQUEST_ID, ctx.request_id.header().clone());
     // The limits' `RateLimit` headers.
     for (name, value) in &ctx.response_headers {
         resp.append_header(name.clone(), value.clone())?;

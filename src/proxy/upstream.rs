@@ -153,9 +153,7 @@ pub fn rewrite_request(
     }
     upstream.remove_header(&http::header::EXPECT);
     headers::apply_request(&route.request_headers, upstream);
-    upstream
-        .insert_header(headers::REQUEST_ID, request_id.clone())
-        .map_err(header_error)?;
+    upstream.insert_titled_header(headers::REQUEST_ID, request_id.clone());
     Ok(())
 }
 

@@ -22,10 +22,10 @@ pub(crate) fn header(
 ) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(status, Some(8))?;
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
-    resp.insert_header(
+    resp.insert_titled_header(
         crate::proxy::headers::REQUEST_ID,
         ctx.request_id.header().clone(),
-    )?;
+    );
     for (name, value) in &ctx.response_headers {
         resp.insert_header(name.clone(), value.clone())?;
     }

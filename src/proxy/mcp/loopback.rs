@@ -11,6 +11,7 @@ use once_cell::sync::Lazy;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
+use pingora::OrErr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -99,7 +100,9 @@ fn request(
             req.insert_header(*name, v.clone())?;
         }
     }
-    req.insert_header(crate::proxy::headers::REQUEST_ID, request_id)?;
+    let id = http::HeaderValue::from_str(request_id)
+        .or_err(pingora::ErrorType::InvalidHTTPHeader, "invalid request id")?;
+    req.insert_titled_header(crate::proxy::headers::REQUEST_ID, id);
     let len = call.body.as_ref().map_or(0, Vec::len);
     if call.body.is_some() {
         req.insert_header(http::header::CONTENT_TYPE, "application/json")?;

@@ -232,6 +232,22 @@ impl RequestHeader {
         )
     }
 
+    /// Insert `value` under `name`, replacing the values there, with the name written in
+    /// Title-Case. Unlike [Self::insert_header()], the name is neither parsed again nor its
+    /// spelling recorded: the cheap way for a proxy to add headers of its own.
+    pub fn insert_titled_header(&mut self, name: HeaderName, value: HeaderValue) {
+        insert_titled(self.header_name_map.as_mut(), &mut self.base.headers, name, value)
+    }
+
+    /// Make room for `additional` more header names, so that adding them grows the map at most
+    /// once (a parsed header's map has room for the names it arrived with only).
+    pub fn reserve_headers(&mut self, additional: usize) -> Result<()> {
+        self.base
+            .headers
+            .try_reserve(additional)
+            .or_err(InvalidHTTPHeader, "header map size overflows MAX_SIZE")
+    }
+
     /// Remove all headers under the name
     pub fn remove_header<'a, N: ?Sized>(&mut self, name: &'a N) -> Option<HeaderValue>
     where
@@ -566,6 +582,22 @@ impl ResponseHeader {
         )
     }
 
+    /// Insert `value` under `name`, replacing the values there, with the name written in
+    /// Title-Case. Unlike [Self::insert_header()], the name is neither parsed again nor its
+    /// spelling recorded: the cheap way for a proxy to add headers of its own.
+    pub fn insert_titled_header(&mut self, name: HeaderName, value: HeaderValue) {
+        insert_titled(self.header_name_map.as_mut(), &mut self.base.headers, name, value)
+    }
+
+    /// Make room for `additional` more header names, so that adding them grows the map at most
+    /// once (a parsed header's map has room for the names it arrived with only).
+    pub fn reserve_headers(&mut self, additional: usize) -> Result<()> {
+        self.base
+            .headers
+            .try_reserve(additional)
+            .or_err(InvalidHTTPHeader, "header map size overflows MAX_SIZE")
+    }
+
     /// Remove all headers under the name
     pub fn remove_header<'a, N: ?Sized>(&mut self, name: &'a N) -> Option<HeaderValue>
     where
@@ -805,6 +837,20 @@ fn http_header_map_upper_bound(size_hint: Option<usize>) -> usize {
         size_hint.unwrap_or(INIT_HEADER_SIZE),
         PINGORA_MAX_HEADER_COUNT,
     )
+}
+
+/// Insert under a name written in Title-Case: any other spelling recorded for it goes.
+#[inline]
+fn insert_titled<T>(
+    name_map: Option<&mut CaseMap>,
+    value_map: &mut HMap<T>,
+    name: HeaderName,
+    value: T,
+) {
+    if let Some(name_map) = name_map.filter(|name_map| !name_map.is_empty()) {
+        name_map.remove(&name);
+    }
+    value_map.insert(name, value);
 }
 
 #[inline]
@@ -1651,6 +1697,34 @@ mod tests {
         assert_eq!(6, req.case_header_iter().count());
         // A clone of such a header has no second map to copy.
         assert_eq!(0, listed_names(&req.clone()));
+    }
+
+    #[test]
+    fn test_titled_insert_keeps_no_spelling_and_replaces_any() {
+        let mut req = RequestHeader::build("GET", b"/", Some(1)).unwrap();
+        req.append_header("Host", "h").unwrap();
+        req.append_header("x-forwarded-for", "9.9.9.9").unwrap();
+        assert_eq!(1, listed_names(&req));
+        req.reserve_headers(2).unwrap();
+        let xff = HeaderName::from_static("x-forwarded-for");
+        req.insert_titled_header(xff, HeaderValue::from_static("1.2.3.4"));
+        let id = HeaderName::from_static("x-request-id");
+        req.insert_titled_header(id, HeaderValue::from_static("7"));
+        assert_eq!(0, listed_names(&req));
+        let wire = req_wire(&req);
+        for field in ["Host: h\r\n", "X-Forwarded-For: 1.2.3.4\r\n", "X-Request-Id: 7\r\n"] {
+            assert!(wire.contains(field), "{field:?} not in {wire:?}");
+        }
+        assert!(!wire.contains("9.9.9.9"), "{wire:?}");
+
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.reserve_headers(1).unwrap();
+        let id = HeaderName::from_static("x-request-id");
+        resp.insert_titled_header(id, HeaderValue::from_static("8"));
+        let mut buf = vec![];
+        resp.header_to_h1_wire(&mut buf);
+        assert_eq!(b"X-Request-Id: 8\r\n".as_slice(), buf.as_slice());
+        assert!(resp.reserve_headers(usize::MAX).is_err());
     }
 
     #[test]

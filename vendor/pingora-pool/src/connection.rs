@@ -51,12 +51,14 @@ impl ConnectionMeta {
 }
 
 struct PoolConnection<S> {
-    pub notify_use: oneshot::Sender<bool>,
+    /// Tells the idle watcher that the connection is picked up; `None` when no watcher runs
+    /// (see [`ConnectionPool::put_unwatched`]).
+    pub notify_use: Option<oneshot::Sender<bool>>,
     pub connection: S,
 }
 
 impl<S> PoolConnection<S> {
-    pub fn new(notify_use: oneshot::Sender<bool>, connection: S) -> Self {
+    pub fn new(notify_use: Option<oneshot::Sender<bool>>, connection: S) -> Self {
         PoolConnection {
             notify_use,
             connection,
@@ -65,7 +67,9 @@ impl<S> PoolConnection<S> {
 
     pub fn release(self) -> S {
         // notify the idle watcher to release the connection
-        let _ = self.notify_use.send(true);
+        if let Some(notify_use) = self.notify_use {
+            let _ = notify_use.send(true);
+        }
         // wait for the watcher to release
         self.connection
     }
@@ -176,6 +180,40 @@ impl<T> PoolNode<T> {
         None
         // _queue_lock drops here
     }
+
+    /// Remove every item for which `keep` returns `false`, and return them (with their IDs).
+    ///
+    /// Like [`Self::remove`] it takes both locks and cycles the hot queue, so it is meant for
+    /// an occasional sweep, not the request path. An item that a concurrent [`Self::get_any`]
+    /// takes meanwhile is simply not visited.
+    pub fn retain(&self, mut keep: impl FnMut(&mut T) -> bool) -> Vec<(ID, T)> {
+        let mut removed = Vec::new();
+        {
+            let mut connections = self.connections.lock();
+            let gone: Vec<ID> = connections
+                .iter_mut()
+                .filter_map(|(id, item)| (!keep(item)).then_some(*id))
+                .collect();
+            for id in gone {
+                if let Some(item) = connections.remove(&id) {
+                    removed.push((id, item));
+                }
+            }
+        } // the map's lock drops here: `insert` below may need it
+
+        let _queue_lock = self.hot_queue_remove_lock.lock();
+        for _ in 0..self.hot_queue.len() {
+            let Some((id, mut item)) = self.hot_queue.pop() else {
+                break; // other threads took the rest
+            };
+            if keep(&mut item) {
+                self.insert(id, item);
+            } else {
+                removed.push((id, item));
+            }
+        }
+        removed
+    }
 }
 
 type Pool<S> = PoolNode<PoolConnection<S>>;
@@ -243,16 +281,16 @@ impl<S> ConnectionPool<S> {
     }
 
     // only remove from the pool because lru already removed it
-    fn pop_evicted(&self, meta: &ConnectionMeta) {
+    fn pop_evicted(&self, meta: &ConnectionMeta) -> Option<S> {
         let pool_node = match self.pools.get(&meta.key) {
             Some(v) => v.value().clone(),
             None => {
                 warn!("Fail to get pool node for {meta:?}");
-                return;
+                return None;
             } // nothing to pop, should return error?
         };
 
-        pool_node.remove(meta.id);
+        let evicted = pool_node.remove(meta.id);
         debug!("evict fd: {} from key {}", meta.id, meta.key);
 
         // Clean up the PoolNode entry if it is now empty, to prevent unbounded
@@ -262,6 +300,7 @@ impl<S> ConnectionPool<S> {
         if pool_node.is_empty() {
             self.try_remove_empty_node(meta.key);
         }
+        evicted.map(|c| c.connection)
     }
 
     pub fn pop_closed(&self, meta: &ConnectionMeta) {
@@ -307,9 +346,55 @@ impl<S> ConnectionPool<S> {
             self.pop_evicted(meta);
         }
         let (notify_use, watch_use) = oneshot::channel();
-        let connection = PoolConnection::new(notify_use, connection);
+        let connection = PoolConnection::new(Some(notify_use), connection);
         self.insert_pool_connection(meta.key, meta.id, connection);
         (notify_close, watch_use)
+    }
+
+    /// Release a connection to this pool for reuse, without a watcher of its own.
+    ///
+    /// [`Self::put`] hands back a notifier and a channel for a task per idle connection
+    /// ([`Self::idle_poll`], [`Self::idle_timeout`]) to watch. A caller that checks a connection
+    /// when it takes it back from [`Self::get()`], and sweeps idle ones with [`Self::retain`],
+    /// needs neither: this allocates no channel and no notifier.
+    ///
+    /// Returns the connections evicted (least recently used first) to keep the pool within its
+    /// size, for the caller to close.
+    pub fn put_unwatched(&self, meta: &ConnectionMeta, connection: S) -> Vec<S> {
+        let evicted = self.lru.add_unwatched(meta.id, meta.clone());
+        let evicted = evicted
+            .iter()
+            .filter_map(|meta| self.pop_evicted(meta))
+            .collect();
+        let connection = PoolConnection::new(None, connection);
+        self.insert_pool_connection(meta.key, meta.id, connection);
+        evicted
+    }
+
+    /// Remove every idle connection for which `keep` returns `false` (e.g. timed out, or closed
+    /// by the server), and return them for the caller to close.
+    ///
+    /// Meant for a periodic sweep of connections released with [`Self::put_unwatched`]: it
+    /// visits every connection in the pool.
+    pub fn retain(&self, mut keep: impl FnMut(&mut S) -> bool) -> Vec<S> {
+        let nodes: Vec<(GroupKey, Arc<Pool<S>>)> = self
+            .pools
+            .iter()
+            .map(|entry| (*entry.key(), entry.value().clone()))
+            .collect(); // no map lock is held while the nodes are visited
+        let mut removed = Vec::new();
+        for (key, node) in nodes {
+            for (id, connection) in node.retain(|c| keep(&mut c.connection)) {
+                self.lru.pop(&id);
+                // not `release()`: a watcher of a connection `put` there learns of the removal
+                // from the dropped sender, as from an eviction, and not that it was picked up
+                removed.push(connection.connection);
+            }
+            if node.is_empty() {
+                self.try_remove_empty_node(key);
+            }
+        }
+        removed
     }
 
     /// Actively monitor the health of a connection that is already released to this pool
@@ -472,6 +557,57 @@ mod tests {
 
     fn pool_contains<S>(pool: &ConnectionPool<S>, key: GroupKey) -> bool {
         pool.pools.contains_key(&key)
+    }
+
+    #[test]
+    fn unwatched_connection_is_got_back() {
+        let cp: ConnectionPool<String> = ConnectionPool::new(2);
+        let meta = ConnectionMeta::new(101, 1);
+        assert!(cp.put_unwatched(&meta, "v1".to_string()).is_empty());
+        assert_eq!(cp.get(&101), Some("v1".to_string()));
+        assert_eq!(cp.get(&101), None);
+        assert_eq!(pool_len(&cp), 0, "the emptied node is removed");
+    }
+
+    #[test]
+    fn unwatched_pool_bound_holds_and_evicts_least_recently_used() {
+        let cp: ConnectionPool<String> = ConnectionPool::new(2);
+        for id in 1..=2 {
+            let evicted = cp.put_unwatched(&ConnectionMeta::new(101, id), format!("v{id}"));
+            assert!(evicted.is_empty(), "{id}");
+        }
+        let evicted = cp.put_unwatched(&ConnectionMeta::new(202, 3), "v3".to_string());
+        assert_eq!(evicted, vec!["v1".to_string()], "the oldest goes");
+        assert_eq!(cp.get(&101), Some("v2".to_string()));
+        assert_eq!(cp.get(&101), None, "v1 is no longer in the pool");
+        assert_eq!(cp.get(&202), Some("v3".to_string()));
+    }
+
+    #[test]
+    fn retain_removes_what_is_not_kept_from_pool_and_lru() {
+        let cp: ConnectionPool<String> = ConnectionPool::new(40);
+        // more than the hot queue holds, so both of a node's stores are swept
+        let n = HOT_QUEUE_SIZE as i32 + 8;
+        for id in 0..n {
+            cp.put_unwatched(&ConnectionMeta::new(101, id), format!("v{id}"));
+        }
+        cp.put_unwatched(&ConnectionMeta::new(202, 100), "other".to_string());
+        let mut removed = cp.retain(|v| !v.ends_with('1') && v != "other");
+        removed.sort();
+        assert_eq!(removed, vec!["other", "v1", "v11", "v21"]);
+        assert!(!pool_contains(&cp, 202), "the emptied node is removed");
+        // the LRU forgot the removed ones too: the pool fills up to its size without eviction
+        let kept = n - 3;
+        for id in 0..(40 - kept) {
+            let evicted = cp.put_unwatched(&ConnectionMeta::new(303, 1000 + id), String::new());
+            assert!(evicted.is_empty(), "{id}");
+        }
+        let mut left = vec![];
+        while let Some(v) = cp.get(&101) {
+            left.push(v);
+        }
+        assert_eq!(left.len(), kept as usize);
+        assert!(left.iter().all(|v| !v.ends_with('1')));
     }
 
     #[tokio::test]

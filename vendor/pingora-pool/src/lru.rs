@@ -21,22 +21,26 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub struct Node<T> {
-    pub close_notifier: Arc<Notify>,
+    /// Told when the node is evicted; `None` for a node nobody watches (see [`Lru::add_unwatched`]).
+    pub close_notifier: Option<Arc<Notify>>,
     pub meta: T,
     order: u64,
 }
 
 impl<T> Node<T> {
-    pub fn new(meta: T) -> Self {
+    /// A node whose eviction nobody waits for: no notifier is allocated.
+    pub fn unwatched(meta: T) -> Self {
         Node {
-            close_notifier: Arc::new(Notify::new()),
+            close_notifier: None,
             meta,
             order: 0,
         }
     }
 
     pub fn notify_close(&self) {
-        self.close_notifier.notify_one();
+        if let Some(notifier) = &self.close_notifier {
+            notifier.notify_one();
+        }
     }
 }
 
@@ -156,9 +160,19 @@ where
     }
 
     pub fn add(&self, key: K, meta: T) -> (Arc<Notify>, Vec<T>) {
-        let node = Node::new(meta);
-        let notifier = node.close_notifier.clone();
+        let notifier = Arc::new(Notify::new());
+        let node = Node {
+            close_notifier: Some(notifier.clone()),
+            meta,
+            order: 0,
+        };
         (notifier, self.put(key, node))
+    }
+
+    /// [`Self::add`] for an entry whose eviction the caller learns from the returned metas
+    /// alone (no notifier to wait on, none allocated).
+    pub fn add_unwatched(&self, key: K, meta: T) -> Vec<T> {
+        self.put(key, Node::unwatched(meta))
     }
 
     pub fn pop(&self, key: &K) -> Option<Node<T>> {

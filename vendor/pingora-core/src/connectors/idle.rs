@@ -28,7 +28,6 @@
 use super::test_reusable_stream;
 use crate::protocols::Stream;
 use pingora_pool::ConnectionPool;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -149,45 +148,39 @@ impl Drop for Running<'_> {
 
 /// The sweeping task: sleeps until the earliest deadline, closes what has expired (or was
 /// closed by the server meanwhile), and sleeps until the next one.
-fn sweep(
-    pool: Weak<IdlePool>,
-    sweeper: Arc<Sweeper>,
-    unexpected_data: Arc<AtomicU64>,
-) -> impl Future<Output = ()> + Send {
-    async move {
-        let _running = Running(&sweeper);
-        while !sweeper.closed.load(Ordering::Acquire) {
-            let next = sweeper.next_wake.load(Ordering::Acquire);
-            if next == NONE {
-                sweeper.wake.notified().await;
-                continue;
-            }
-            let at = sweeper.to_instant(next);
-            if at > Instant::now() {
-                tokio::select! {
-                    _ = sweeper.wake.notified() => {},
-                    _ = tokio::time::sleep_until(at.into()) => {},
-                }
-                continue;
-            }
-            let Some(pool) = pool.upgrade() else {
-                return;
-            };
-            // Cleared first: a deadline scheduled while the pool is swept lowers it again.
-            sweeper.next_wake.store(NONE, Ordering::Release);
-            let mut earliest = NONE;
-            let closed = pool.retain(|idle| {
-                if idle.expired() || !test_reusable_stream(&mut idle.stream, &unexpected_data) {
-                    return false;
-                }
-                if let Some(deadline) = idle.deadline {
-                    earliest = earliest.min(sweeper.to_nanos(deadline));
-                }
-                true
-            });
-            drop(pool);
-            drop(closed); // closes them, outside the pool's locks
-            sweeper.next_wake.fetch_min(earliest, Ordering::AcqRel);
+async fn sweep(pool: Weak<IdlePool>, sweeper: Arc<Sweeper>, unexpected_data: Arc<AtomicU64>) {
+    let _running = Running(&sweeper);
+    while !sweeper.closed.load(Ordering::Acquire) {
+        let next = sweeper.next_wake.load(Ordering::Acquire);
+        if next == NONE {
+            sweeper.wake.notified().await;
+            continue;
         }
+        let at = sweeper.to_instant(next);
+        if at > Instant::now() {
+            tokio::select! {
+                _ = sweeper.wake.notified() => {},
+                _ = tokio::time::sleep_until(at.into()) => {},
+            }
+            continue;
+        }
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        // Cleared first: a deadline scheduled while the pool is swept lowers it again.
+        sweeper.next_wake.store(NONE, Ordering::Release);
+        let mut earliest = NONE;
+        let closed = pool.retain(|idle| {
+            if idle.expired() || !test_reusable_stream(&mut idle.stream, &unexpected_data) {
+                return false;
+            }
+            if let Some(deadline) = idle.deadline {
+                earliest = earliest.min(sweeper.to_nanos(deadline));
+            }
+            true
+        });
+        drop(pool);
+        drop(closed); // closes them, outside the pool's locks
+        sweeper.next_wake.fetch_min(earliest, Ordering::AcqRel);
     }
 }

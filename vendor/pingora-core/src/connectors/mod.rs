@@ -15,6 +15,7 @@
 //! Connecting to servers
 
 pub mod http;
+mod idle;
 pub mod l4;
 #[cfg(feature = "any_tls")]
 mod tls;
@@ -28,9 +29,10 @@ use crate::server::configuration::ServerConf;
 use crate::upstreams::peer::{Peer, ALPN};
 
 use crate::offload::OffloadRuntime;
+use idle::{IdlePool, IdleStream, Sweeper};
 pub use l4::Connect as L4Connect;
 use l4::{connect as l4_connect, BindTo};
-use log::{debug, error, warn};
+use log::{debug, warn};
 use parking_lot::RwLock;
 use pingora_error::{Error, ErrorType::*, OrErr, Result};
 use pingora_pool::{ConnectionMeta, ConnectionPool};
@@ -40,8 +42,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tls::TlsConnector;
-use tokio::sync::Mutex;
 
+/// An idle HTTP/2 connection's pool entry and since when it is idle (see `http::v2`).
 #[derive(Clone, Debug)]
 pub(crate) struct IdleConnection {
     connection: ConnectionMeta,
@@ -170,7 +172,9 @@ impl ConnectorOptions {
 /// [TransportConnector] provides APIs to connect to servers via TCP or TLS with connection reuse
 pub struct TransportConnector {
     tls_ctx: tls::Connector,
-    connection_pool: Arc<ConnectionPool<Arc<Mutex<Stream>>>>,
+    connection_pool: Arc<IdlePool>,
+    /// Closes the pool's idle connections at their idle timeout (one task per pool).
+    sweeper: Arc<Sweeper>,
     offload: Option<OffloadRuntime>,
     bind_to_v4: Vec<SocketAddr>,
     bind_to_v6: Vec<SocketAddr>,
@@ -204,6 +208,7 @@ impl TransportConnector {
         TransportConnector {
             tls_ctx: tls::Connector::new(options),
             connection_pool: Arc::new(ConnectionPool::new(pool_size)),
+            sweeper: Arc::new(Sweeper::new()),
             offload: offload.map(|v| OffloadRuntime::new("upstream connect offload", v.0, v.1)),
             bind_to_v4,
             bind_to_v6,
@@ -248,61 +253,44 @@ impl TransportConnector {
     }
 
     /// Try to find a reusable connection to the given server [Peer]
+    ///
+    /// Each pooled connection is checked as it is taken: one past its idle timeout, one the
+    /// server closed or sent bytes on, or one that is not to this peer is closed, and the next
+    /// is tried.
     pub async fn reused_stream<P: Peer + Send + Sync>(&self, peer: &P) -> Option<Stream> {
-        match self.connection_pool.get(&peer.reuse_hash()) {
-            Some(s) => {
-                debug!("find reusable stream, trying to acquire it");
-                {
-                    let _ = s.lock().await;
-                } // wait for the idle poll to release it
-                match Arc::try_unwrap(s) {
-                    Ok(l) => {
-                        let mut stream = l.into_inner();
-                        // test_reusable_stream: we assume server would never actively send data
-                        // first on an idle stream.
-                        #[cfg(unix)]
-                        if connection_is_to(
-                            peer,
-                            stream.get_socket_digest().as_deref(),
-                            stream.id(),
-                        ) && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
-                        {
-                            Some(stream)
-                        } else {
-                            None
-                        }
-                        #[cfg(windows)]
-                        {
-                            use std::os::windows::io::{AsRawSocket, RawSocket};
-                            struct WrappedRawSocket(RawSocket);
-                            impl AsRawSocket for WrappedRawSocket {
-                                fn as_raw_socket(&self) -> RawSocket {
-                                    self.0
-                                }
-                            }
-                            if peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
-                                && test_reusable_stream(
-                                    &mut stream,
-                                    &self.unexpected_data_conn_count,
-                                )
-                            {
-                                Some(stream)
-                            } else {
-                                None
-                            }
-                        }
-                    }
-                    Err(_) => {
-                        error!("failed to acquire reusable stream");
-                        None
-                    }
-                }
+        let key = peer.reuse_hash();
+        while let Some(idle) = self.connection_pool.get(&key) {
+            if idle.expired() {
+                debug!("Idle connection timed out");
+                continue;
             }
-            None => {
-                debug!("No reusable connection found for {peer}");
-                None
+            let mut stream = idle.stream;
+            if self.is_reusable_for(peer, &mut stream) {
+                debug!("found reusable stream");
+                return Some(stream);
             }
         }
+        debug!("No reusable connection found for {peer}");
+        None
+    }
+
+    /// Whether a pooled `stream` is one to `peer` and still open with nothing unread: we
+    /// assume a server never sends first on an idle connection.
+    fn is_reusable_for<P: Peer>(&self, peer: &P, stream: &mut Stream) -> bool {
+        #[cfg(unix)]
+        let to_peer = connection_is_to(peer, stream.get_socket_digest().as_deref(), stream.id());
+        #[cfg(windows)]
+        let to_peer = {
+            use std::os::windows::io::{AsRawSocket, RawSocket};
+            struct WrappedRawSocket(RawSocket);
+            impl AsRawSocket for WrappedRawSocket {
+                fn as_raw_socket(&self) -> RawSocket {
+                    self.0
+                }
+            }
+            peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
+        };
+        to_peer && test_reusable_stream(stream, &self.unexpected_data_conn_count)
     }
 
     /// Return the [Stream] to the [TransportConnector] for connection reuse.
@@ -321,32 +309,29 @@ impl TransportConnector {
         if !test_reusable_stream(&mut stream, &self.unexpected_data_conn_count) {
             return;
         }
-        let id = stream.id();
-        let meta = ConnectionMeta::new(key, id);
+        let meta = ConnectionMeta::new(key, stream.id());
         debug!("Try to keepalive client session");
-        let stream = Arc::new(Mutex::new(stream));
-        let locked_stream = stream.clone().try_lock_owned().unwrap(); // safe as we just created it
-        let (notify_close, watch_use) = self.connection_pool.put(&meta, stream);
-        let idle_meta = IdleConnection::new(meta);
-        let pool = self.connection_pool.clone(); //clone the arc
-        let keepalive_pool_callback = self.keepalive_pool_callback.clone();
-        let rt = pingora_runtime::current_handle();
-        rt.spawn(async move {
-            if pool
-                .idle_poll(
-                    locked_stream,
-                    &idle_meta.connection,
-                    idle_timeout,
-                    notify_close,
-                    watch_use,
-                )
-                .await
+        // No task watches the idle connection: it is checked when taken (`reused_stream`) and
+        // the sweeper closes it at its deadline. The clock is read only if one of them needs it.
+        let idle_since =
+            (idle_timeout.is_some() || self.keepalive_pool_callback.is_some()).then(Instant::now);
+        let deadline = idle_timeout.zip(idle_since).map(|(t, now)| now + t);
+        let idle = IdleStream::new(stream, idle_since, deadline);
+        let evicted = self.connection_pool.put_unwatched(&meta, idle);
+        if let Some(deadline) = deadline {
+            self.sweeper.schedule(
+                deadline,
+                &self.connection_pool,
+                &self.unexpected_data_conn_count,
+            );
+        }
+        // evicted to keep the pool within its size: closed here as they are dropped
+        for idle in evicted {
+            if let (Some(callback), Some(since)) = (&self.keepalive_pool_callback, idle.idle_since)
             {
-                if let Some(callback) = keepalive_pool_callback {
-                    callback(idle_meta.elapsed());
-                }
+                callback(since.elapsed());
             }
-        });
+        }
     }
 
     /// Get a stream to the given server [Peer]
@@ -386,6 +371,12 @@ impl TransportConnector {
     /// access to the connector.
     pub fn unexpected_data_connection_counter(&self) -> Arc<AtomicU64> {
         self.unexpected_data_conn_count.clone()
+    }
+}
+
+impl Drop for TransportConnector {
+    fn drop(&mut self) {
+        self.sweeper.close();
     }
 }
 
@@ -625,6 +616,118 @@ mod tests_reuse {
         assert!(connector.reused_stream(&peer_b).await.is_none());
         server_a.abort();
         server_b.abort();
+    }
+
+    /// A listener and the peer to reach it.
+    async fn listener() -> (TcpListener, BasicPeer) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = BasicPeer::new(&listener.local_addr().unwrap().to_string());
+        (listener, peer)
+    }
+
+    /// A new connection to `peer`, and its server side.
+    async fn connected(
+        connector: &TransportConnector,
+        listener: &TcpListener,
+        peer: &BasicPeer,
+    ) -> (Stream, tokio::net::TcpStream) {
+        let stream = connector.new_stream(peer).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        (stream, server_side)
+    }
+
+    /// Whether the client closed the connection whose server side this is, within 5 s.
+    async fn closed_by_client(server_side: &mut tokio::net::TcpStream) -> bool {
+        let mut buf = [0; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), server_side.read(&mut buf));
+        matches!(read.await, Ok(Ok(0)))
+    }
+
+    fn local_port(stream: &Stream) -> u16 {
+        let digest = stream.get_socket_digest().unwrap();
+        digest.local_addr().unwrap().as_inet().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_handed_out() {
+        let (listener, peer) = listener().await;
+        let connector = TransportConnector::new(None);
+        let (a, server_a) = connected(&connector, &listener, &peer).await;
+        let (b, server_b) = connected(&connector, &listener, &peer).await;
+        let b_port = local_port(&b);
+        connector.release_stream(a, peer.reuse_hash(), None);
+        connector.release_stream(b, peer.reuse_hash(), None);
+        drop(server_a);
+        // on loopback the FIN is there once close returns; a yield lets this current-thread
+        // runtime poll its I/O driver, which records it
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let reused = connector.reused_stream(&peer).await.expect("b is reusable");
+        assert_eq!(local_port(&reused), b_port, "the closed one was skipped");
+        assert!(connector.reused_stream(&peer).await.is_none());
+        drop(server_b);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_idle_connection_is_closed_at_its_idle_timeout() {
+        let (listener, peer) = listener().await;
+        let connector = TransportConnector::new(None);
+        let (a, mut server_a) = connected(&connector, &listener, &peer).await;
+        let (b, _server_b) = connected(&connector, &listener, &peer).await;
+        let b_port = local_port(&b);
+        let released = Instant::now();
+        connector.release_stream(a, peer.reuse_hash(), Some(Duration::from_millis(100)));
+        connector.release_stream(b, peer.reuse_hash(), Some(Duration::from_secs(60)));
+        // closed without being taken: by the pool's sweeper
+        assert!(closed_by_client(&mut server_a).await, "a was kept");
+        assert!(released.elapsed() >= Duration::from_millis(100));
+        let reused = connector.reused_stream(&peer).await.expect("b is kept");
+        assert_eq!(local_port(&reused), b_port);
+        assert!(connector.reused_stream(&peer).await.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_timed_out_connection_is_not_handed_out_before_it_is_swept() {
+        let (listener, peer) = listener().await;
+        let connector = TransportConnector::new(None);
+        let (a, _server_a) = connected(&connector, &listener, &peer).await;
+        // no sweeper runs outside a runtime: only the check on taking it stands
+        let (c, key) = (&connector, peer.reuse_hash());
+        std::thread::scope(|s| {
+            s.spawn(move || c.release_stream(a, key, Some(Duration::ZERO)));
+        });
+        assert!(connector.reused_stream(&peer).await.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_pool_bound_holds_and_the_oldest_is_closed() {
+        let (listener, peer) = listener().await;
+        let left = Arc::new(AtomicU64::new(0));
+        let mut options = ConnectorOptions::new(2);
+        let counted = left.clone();
+        options.keepalive_pool_callback = Some(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }));
+        let connector = TransportConnector::new(Some(options));
+        let mut server_sides = vec![];
+        for _ in 0..3 {
+            let (stream, server_side) = connected(&connector, &listener, &peer).await;
+            connector.release_stream(stream, peer.reuse_hash(), None);
+            server_sides.push(server_side);
+        }
+        assert!(
+            closed_by_client(&mut server_sides[0]).await,
+            "the oldest was kept"
+        );
+        assert_eq!(
+            left.load(Ordering::Relaxed),
+            1,
+            "the pool callback saw it leave"
+        );
+        assert!(connector.reused_stream(&peer).await.is_some());
+        assert!(connector.reused_stream(&peer).await.is_some());
+        assert!(connector.reused_stream(&peer).await.is_none());
     }
 }
 

@@ -15,7 +15,7 @@
 //! HTTP/1.x client session
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{header, header::AsHeaderName, HeaderValue, StatusCode, Version};
+use http::{header, header::AsHeaderName, HeaderName, HeaderValue, StatusCode, Version};
 use log::{debug, trace};
 use pingora_error::{Error, ErrorType::*, OrErr, Result, RetryType};
 use pingora_http::{HMap, IntoCaseHeaderName, RequestHeader, ResponseHeader};
@@ -68,6 +68,10 @@ pub struct HttpSession {
     // (treats as close-delimited response).
     allow_h1_response_invalid_content_length: bool,
 }
+
+/// `Keep-Alive`, not one of `http`'s standard names: built once rather than parsed (lowercased
+/// and classified) from a string on every response.
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// HTTP 1.x client session
 impl HttpSession {
@@ -126,12 +130,23 @@ impl HttpSession {
         // init body writer
         self.init_req_body_writer(&req);
 
-        let to_wire = http_req_header_to_wire(&req).ok_or_else(|| {
-            Error::explain(
+        // The header is serialised into the buffer that then receives the response header (it
+        // is empty until the response is read): one allocation per request for both, not two.
+        // It is put back (emptied) only once the header is written; on an error the session is
+        // not reusable anyway.
+        let mut to_wire = if self.response_header_read_buf.is_empty() {
+            let mut buf = std::mem::take(&mut self.response_header_read_buf);
+            buf.reserve(INIT_HEADER_BUF_SIZE);
+            buf
+        } else {
+            BytesMut::with_capacity(512) // bytes of a response read already: left alone
+        };
+        if !http_req_header_write_to(&req, &mut to_wire) {
+            return Error::e_explain(
                 InvalidHTTPHeader,
                 "request-line contains forbidden delimiter bytes or unsupported HTTP version",
-            )
-        })?;
+            );
+        }
         trace!("Writing request header: {to_wire:?}");
 
         let write_fut = self.underlying_stream.write_all(to_wire.as_ref());
@@ -158,7 +173,12 @@ impl HttpSession {
 
         // write was successful
         self.request_written = Some(req);
-        Ok(to_wire.len())
+        let written = to_wire.len();
+        if self.response_header_read_buf.is_empty() {
+            to_wire.clear();
+            self.response_header_read_buf = to_wire;
+        }
+        Ok(written)
     }
 
     /// Whether the request header just written may stay in the stream's write buffer until the
@@ -646,7 +666,7 @@ impl HttpSession {
     /// it's behavior is different on different platforms.
     /// https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Keep-Alive
     fn get_keepalive_values(&self) -> (Option<u64>, Option<usize>) {
-        let Some(keep_alive_header) = self.get_header("Keep-Alive") else {
+        let Some(keep_alive_header) = self.get_header(&KEEP_ALIVE) else {
             return (None, None);
         };
 
@@ -949,39 +969,42 @@ pub(crate) fn request_target_has_forbidden_byte(path: &[u8]) -> bool {
     path.iter().any(|&b| matches!(b, 0x00 | 0x0a | 0x0d | 0x20))
 }
 
-// TODO: change it to to_buf
 #[inline]
 pub fn http_req_header_to_wire(req: &RequestHeader) -> Option<BytesMut> {
     let mut buf = BytesMut::with_capacity(512);
+    http_req_header_write_to(req, &mut buf).then_some(buf)
+}
 
-    // Request-Line
-    let method = req.method.as_str().as_bytes();
-    buf.put_slice(method);
-    buf.put_u8(b' ');
-
-    let path = req.raw_path();
-    if request_target_has_forbidden_byte(path) {
-        return None;
-    }
-    buf.put_slice(path);
-    buf.put_u8(b' ');
-
+/// [`http_req_header_to_wire`] appending to `buf`, so that a caller can serialise into a buffer
+/// it already has. Returns `false` (leaving `buf` as it was) for a request-target with a
+/// forbidden byte or an unsupported HTTP version.
+pub fn http_req_header_write_to(req: &RequestHeader, buf: &mut BytesMut) -> bool {
     let version = match req.version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
         Version::HTTP_11 => "HTTP/1.1",
         Version::HTTP_2 => "HTTP/2",
         _ => {
-            return None; /*TODO: unsupported version */
+            return false; /*TODO: unsupported version */
         }
     };
+    let path = req.raw_path();
+    if request_target_has_forbidden_byte(path) {
+        return false;
+    }
+
+    // Request-Line
+    buf.put_slice(req.method.as_str().as_bytes());
+    buf.put_u8(b' ');
+    buf.put_slice(path);
+    buf.put_u8(b' ');
     buf.put_slice(version.as_bytes());
     buf.put_slice(CRLF);
 
     // headers
-    req.header_to_h1_wire(&mut buf);
+    req.header_to_h1_wire(buf);
     buf.put_slice(CRLF);
-    Some(buf)
+    true
 }
 
 impl UniqueID for HttpSession {
@@ -1426,6 +1449,45 @@ mod tests_stream {
             .await
             .unwrap();
         assert_eq!(wire.len(), n);
+    }
+
+    #[tokio::test]
+    async fn request_and_response_header_share_one_buffer() {
+        let wire = b"GET /test HTTP/1.1\r\nFoo: Bar\r\n\r\n";
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let mock_io = Builder::new().write(wire).read(&response[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let mut new_request = RequestHeader::build("GET", b"/test", None).unwrap();
+        new_request.insert_header("Foo", "Bar").unwrap();
+        http_stream
+            .write_request_header(Box::new(new_request))
+            .await
+            .unwrap();
+        // the request header's buffer is kept, emptied, for the response
+        let buf = &http_stream.response_header_read_buf;
+        assert!(buf.is_empty());
+        assert!(buf.capacity() >= INIT_HEADER_BUF_SIZE);
+        let allocation = buf.as_ptr();
+        http_stream.read_response().await.unwrap();
+        assert_eq!(http_stream.get_status(), Some(StatusCode::OK));
+        assert_eq!(
+            http_stream.buf.as_ptr(),
+            allocation,
+            "read into the same buffer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_request_line_is_refused_before_anything_is_written() {
+        let mock_io = Builder::new().build(); // any write fails the test
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let mut new_request = RequestHeader::build("GET", b"/", None).unwrap();
+        new_request.set_version(Version::HTTP_3);
+        let err = http_stream
+            .write_request_header(Box::new(new_request))
+            .await
+            .unwrap_err();
+        assert_eq!(err.etype(), &InvalidHTTPHeader);
     }
 
     #[rstest]

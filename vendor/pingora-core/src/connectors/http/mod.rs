@@ -67,6 +67,26 @@ where
         &self,
         peer: &P,
     ) -> Result<(HttpSession<C::Session>, bool)> {
+        // Most calls reuse a pooled HTTP/1 connection. Connecting (TCP, TLS, the HTTP/2
+        // handshake) is a future of kilobytes that, inline, would size every caller's future
+        // and be copied with it on every request; so it is boxed, and paid for only when taken.
+        let h1_only = peer
+            .get_peer_options()
+            .is_none_or(|o| o.alpn.get_max_http_version() == 1);
+        if h1_only {
+            if let Some(h1) = self.h1.reused_http_session(peer).await {
+                return Ok((HttpSession::H1(h1), true));
+            }
+        }
+        Box::pin(self.new_or_other_http_session(peer)).await
+    }
+
+    /// [Self::get_http_session] past the pooled HTTP/1 fast path: custom and HTTP/2 peers, and
+    /// new connections.
+    async fn new_or_other_http_session<P: Peer + Send + Sync + 'static>(
+        &self,
+        peer: &P,
+    ) -> Result<(HttpSession<C::Session>, bool)> {
         let peer_opts = peer.get_peer_options();
 
         // Switch to custom protocol as early as possible

@@ -669,6 +669,44 @@ mod tests {
         assert_eq!(app.boxed.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 
+    /// A [`http_app::ServeHttp`] application answering every request with an empty 200.
+    struct Empty200;
+
+    #[async_trait]
+    impl http_app::ServeHttp for Empty200 {
+        async fn response(&self, _session: &mut ServerSession) -> http::Response<Vec<u8>> {
+            http::Response::builder()
+                .status(200)
+                .header("Content-Length", "0")
+                .body(Vec::new())
+                .unwrap()
+        }
+    }
+
+    /// Two GETs on one connection to `app`, then the client closes: both answered, and the
+    /// connection's future ends.
+    async fn serves_two_keepalive_gets<A: HttpServerApp + Send + Sync + 'static>(app: Arc<A>) {
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (stream, mut client) = connection().await;
+        let served = tokio::spawn(async move { app.process_new(stream, &shutdown).await });
+        for _ in 0..2 {
+            let head = get(&mut client).await;
+            assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+        }
+        drop(client);
+        assert!(tokio::time::timeout(Duration::from_secs(10), served)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn serve_http_apps_answer_keepalive_requests_through_their_unboxed_futures() {
+        serves_two_keepalive_gets(Arc::new(Empty200)).await;
+        serves_two_keepalive_gets(Arc::new(http_app::HttpServer::new_app(Empty200))).await;
+    }
+
     #[test]
     fn test_persistent_settings_user_context_roundtrip() {
         // Create a mock H1 session

@@ -395,8 +395,12 @@ where
         }
 
         /* run filters before sending to downstream */
-        let mut filtered_tasks = Vec::with_capacity(TASK_BUFFER_SIZE);
-        for mut t in tasks {
+        // Each filtered task takes its original's place in `tasks`, so one Vec per batch serves
+        // both (a second one was allocated per batch, i.e. per response of a small proxied
+        // request). A filter stopping the batch early leaves only the tasks filtered before it.
+        let mut filtered = 0;
+        for (i, slot) in tasks.iter_mut().enumerate() {
+            let mut t = std::mem::replace(slot, HttpTask::Done);
             if self.revalidate_or_stale(session, &mut t, ctx).await {
                 serve_from_cache.enable();
                 response_state.enable_cached_response();
@@ -425,15 +429,17 @@ where
                     return Err(e);
                 }
             }
-            filtered_tasks.push(task);
+            *slot = task;
+            filtered = i + 1;
         }
+        tasks.truncate(filtered);
 
         if !serve_from_cache.should_send_to_downstream() {
-            // TODO: need to derive response_done from filtered_tasks in case downstream failed already
+            // TODO: need to derive response_done from the filtered tasks in case downstream failed already
             return Ok(None);
         }
 
-        let response_done = session.write_response_tasks(filtered_tasks).await?;
+        let response_done = session.write_response_tasks(tasks).await?;
 
         Ok(Some(response_done))
     }

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use http::Response;
 use log::{debug, error, trace};
 use pingora_http::ResponseHeader;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, ReusedHttpStream};
@@ -41,6 +42,68 @@ pub trait ServeHttp {
     async fn response(&self, http_session: &mut ServerSession) -> Response<Vec<u8>>;
 }
 
+/// One request of a [`ServeHttp`] application, start to end: both of its
+/// [`HttpServerApp`] request methods.
+async fn serve_request<SV: ServeHttp + Send + Sync>(
+    app: &SV,
+    mut http: ServerSession,
+    shutdown: &ShutdownWatch,
+) -> Option<ReusedHttpStream> {
+    match http.read_request().await {
+        Ok(res) => match res {
+            false => {
+                debug!("Failed to read request header");
+                return None;
+            }
+            true => {
+                debug!("Successfully get a new request");
+            }
+        },
+        Err(e) => {
+            error!("HTTP server fails to read from downstream: {e}");
+            return None;
+        }
+    }
+    trace!("{:?}", http.req_header());
+    if *shutdown.borrow() {
+        http.set_keepalive(None);
+    } else {
+        http.set_keepalive(Some(60));
+    }
+    let new_response = app.response(&mut http).await;
+    let (parts, body) = new_response.into_parts();
+    let resp_header: ResponseHeader = parts.into();
+    match http.write_response_header(Box::new(resp_header)).await {
+        Ok(()) => {
+            debug!("HTTP response header done.");
+        }
+        Err(e) => {
+            error!(
+                "HTTP server fails to write to downstream: {e}, {}",
+                http.request_summary()
+            );
+        }
+    }
+    if !body.is_empty() {
+        // TODO: check if chunked encoding is needed
+        match http.write_response_body(body.into(), true).await {
+            Ok(_) => debug!("HTTP response written."),
+            Err(e) => error!(
+                "HTTP server fails to write to downstream: {e}, {}",
+                http.request_summary()
+            ),
+        }
+    }
+    let persistent_settings = HttpPersistentSettings::for_session(&http);
+    match http.finish().await {
+        Ok(c) => c.map(|s| ReusedHttpStream::from_reusable_stream(s, persistent_settings)),
+        Err(e) => {
+            error!("HTTP server fails to finish the request: {e}");
+            None
+        }
+    }
+}
+
 // TODO: remove this in favor of HttpServer?
 #[async_trait]
 impl<SV> HttpServerApp for SV
@@ -49,62 +112,19 @@ where
 {
     async fn process_new_http(
         self: &Arc<Self>,
-        mut http: ServerSession,
+        http: ServerSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
-        match http.read_request().await {
-            Ok(res) => match res {
-                false => {
-                    debug!("Failed to read request header");
-                    return None;
-                }
-                true => {
-                    debug!("Successfully get a new request");
-                }
-            },
-            Err(e) => {
-                error!("HTTP server fails to read from downstream: {e}");
-                return None;
-            }
-        }
-        trace!("{:?}", http.req_header());
-        if *shutdown.borrow() {
-            http.set_keepalive(None);
-        } else {
-            http.set_keepalive(Some(60));
-        }
-        let new_response = self.response(&mut http).await;
-        let (parts, body) = new_response.into_parts();
-        let resp_header: ResponseHeader = parts.into();
-        match http.write_response_header(Box::new(resp_header)).await {
-            Ok(()) => {
-                debug!("HTTP response header done.");
-            }
-            Err(e) => {
-                error!(
-                    "HTTP server fails to write to downstream: {e}, {}",
-                    http.request_summary()
-                );
-            }
-        }
-        if !body.is_empty() {
-            // TODO: check if chunked encoding is needed
-            match http.write_response_body(body.into(), true).await {
-                Ok(_) => debug!("HTTP response written."),
-                Err(e) => error!(
-                    "HTTP server fails to write to downstream: {e}, {}",
-                    http.request_summary()
-                ),
-            }
-        }
-        let persistent_settings = HttpPersistentSettings::for_session(&http);
-        match http.finish().await {
-            Ok(c) => c.map(|s| ReusedHttpStream::from_reusable_stream(s, persistent_settings)),
-            Err(e) => {
-                error!("HTTP server fails to finish the request: {e}");
-                None
-            }
-        }
+        serve_request(&**self, http, shutdown).await
+    }
+
+    fn process_new_http1<'a>(
+        self: &'a Arc<Self>,
+        http: ServerSession,
+        shutdown: &'a ShutdownWatch,
+    ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a {
+        // Unboxed, for the HTTP/1 loop to build it in its box in place (see the trait method)
+        serve_request(&**self, http, shutdown)
     }
 }
 
@@ -133,13 +153,10 @@ impl<SV> HttpServer<SV> {
     }
 }
 
-#[async_trait]
-impl<SV> HttpServerApp for HttpServer<SV>
-where
-    SV: ServeHttp + Send + Sync,
-{
-    async fn process_new_http(
-        self: &Arc<Self>,
+impl<SV: ServeHttp + Send + Sync> HttpServer<SV> {
+    /// One request, start to end: both of this server's [`HttpServerApp`] request methods.
+    async fn serve_request(
+        &self,
         mut http: ServerSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
@@ -213,6 +230,29 @@ where
                 None
             }
         }
+    }
+}
+
+#[async_trait]
+impl<SV> HttpServerApp for HttpServer<SV>
+where
+    SV: ServeHttp + Send + Sync,
+{
+    async fn process_new_http(
+        self: &Arc<Self>,
+        http: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        self.serve_request(http, shutdown).await
+    }
+
+    fn process_new_http1<'a>(
+        self: &'a Arc<Self>,
+        http: ServerSession,
+        shutdown: &'a ShutdownWatch,
+    ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a {
+        // Unboxed, for the HTTP/1 loop to build it in its box in place (see the trait method)
+        self.serve_request(http, shutdown)
     }
 
     fn h2_options(&self) -> Option<H2Options> {

@@ -21,6 +21,8 @@ use async_trait::async_trait;
 use bytes::BytesMut;
 use log::{debug, error};
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -229,6 +231,27 @@ pub trait HttpServerApp {
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream>;
 
+    /// The same as [`Self::process_new_http()`], for one request of an HTTP/1 connection, as a
+    /// future of its own type rather than a boxed one.
+    ///
+    /// The HTTP/1 keep-alive loop allocates a box for each request and builds this future in
+    /// it. A future returned boxed, as `async_trait` boxes [`Self::process_new_http()`], is built
+    /// on the stack and then copied into its box whole: in a proxy that is over ten kilobytes
+    /// copied per request. An application whose request future is large should return it here
+    /// unboxed (e.g. the future of an `async fn` that `process_new_http` awaits too).
+    ///
+    /// The default returns [`Self::process_new_http()`]'s future.
+    fn process_new_http1<'a>(
+        self: &'a Arc<Self>,
+        session: ServerSession,
+        shutdown: &'a ShutdownWatch,
+    ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        self.process_new_http(session, shutdown)
+    }
+
     /// Provide options on how HTTP/2 connection should be established. This function will be called
     /// every time a new HTTP/2 **connection** needs to be established.
     ///
@@ -324,7 +347,7 @@ where
             if let Some(first) = first {
                 session.set_pipelined_prefix(first);
             }
-            let mut result = self.process_new_http(session, shutdown).await;
+            let mut result = h1_request(self, session, shutdown).await;
             while let Some((mut stream, persistent_settings)) = result.map(|r| r.consume()) {
                 let first = match &persistent_settings {
                     Some(s) if s.pipelined_prefix.as_ref().is_some_and(|p| !p.is_empty()) => None,
@@ -342,7 +365,7 @@ where
                     session.set_pipelined_prefix(first);
                 }
 
-                result = self.process_new_http(session, shutdown).await;
+                result = h1_request(self, session, shutdown).await;
             }
         }
         None
@@ -351,6 +374,21 @@ where
     async fn cleanup(&self) {
         self.http_cleanup().await;
     }
+}
+
+/// The future of one HTTP/1 request (`HttpServerApp::process_new_http1`) in a box of its own,
+/// so that an idle keep-alive connection does not hold it (see [`wait_for_request`]).
+///
+/// The box is allocated before the future is made, so the future is built in place: boxing a
+/// future made first (`Box::pin(fut)`) builds it on the stack and copies it whole into the box.
+/// Not an `async fn`: its argument, the session, would then be kept in the connection's future.
+fn h1_request<'a, T: HttpServerApp + Send + Sync + 'static>(
+    app: &'a Arc<T>,
+    session: ServerSession,
+    shutdown: &'a ShutdownWatch,
+) -> Pin<Box<impl Future<Output = Option<ReusedHttpStream>> + Send + 'a>> {
+    let slot = Box::new_uninit();
+    Box::into_pin(Box::write(slot, app.process_new_http1(session, shutdown)))
 }
 
 /// Serves an HTTP/2 connection: the handshake, then each stream as a session of its own.
@@ -455,7 +493,6 @@ async fn keepalive_bounded(
 /// One read from `stream`, with a buffer that exists only while the read is polled: while the
 /// connection is idle nothing is allocated. `None` when the client closed or the read failed.
 async fn first_bytes(stream: &mut Stream) -> Option<BytesMut> {
-    use std::pin::Pin;
     use std::task::Poll;
     use tokio::io::{AsyncRead, ReadBuf};
 
@@ -545,6 +582,129 @@ mod tests {
             tx.send(true).unwrap();
         });
         assert!(first.is_none());
+    }
+
+    /// Counts which of its two request methods the connection loop calls.
+    #[derive(Default)]
+    struct CountingApp {
+        h1: std::sync::atomic::AtomicUsize,
+        boxed: std::sync::atomic::AtomicUsize,
+    }
+
+    /// Answers one request with an empty 200, keeping the connection.
+    async fn answer(mut session: ServerSession) -> Option<ReusedHttpStream> {
+        if !session.read_request().await.ok()? {
+            return None;
+        }
+        let mut resp = pingora_http::ResponseHeader::build(200, None).unwrap();
+        resp.insert_header("Content-Length", "0").unwrap();
+        session.write_response_header(Box::new(resp)).await.ok()?;
+        let settings = HttpPersistentSettings::for_session(&session);
+        let reusable = session.finish().await.ok()??;
+        Some(ReusedHttpStream::from_reusable_stream(reusable, settings))
+    }
+
+    #[async_trait]
+    impl HttpServerApp for CountingApp {
+        async fn process_new_http(
+            self: &Arc<Self>,
+            session: ServerSession,
+            _shutdown: &ShutdownWatch,
+        ) -> Option<ReusedHttpStream> {
+            self.boxed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            answer(session).await
+        }
+
+        fn process_new_http1<'a>(
+            self: &'a Arc<Self>,
+            session: ServerSession,
+            _shutdown: &'a ShutdownWatch,
+        ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a {
+            self.h1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            answer(session)
+        }
+    }
+
+    /// Sends a GET on `client` and reads its (empty-bodied) response head.
+    async fn get(client: &mut tokio::net::TcpStream) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(
+                client.read(&mut byte).await.unwrap(),
+                1,
+                "connection closed"
+            );
+            head.push(byte[0]);
+        }
+        head
+    }
+
+    #[tokio::test]
+    async fn http1_requests_go_through_the_unboxed_request_future() {
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let app = Arc::new(CountingApp::default());
+        let (stream, mut client) = connection().await;
+        let served = tokio::spawn({
+            let app = app.clone();
+            async move { app.process_new(stream, &shutdown).await }
+        });
+        for _ in 0..2 {
+            let head = get(&mut client).await;
+            assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+        }
+        drop(client);
+        assert!(tokio::time::timeout(Duration::from_secs(10), served)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_none());
+        assert_eq!(app.h1.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(app.boxed.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+
+    /// A [`http_app::ServeHttp`] application answering every request with an empty 200.
+    struct Empty200;
+
+    #[async_trait]
+    impl http_app::ServeHttp for Empty200 {
+        async fn response(&self, _session: &mut ServerSession) -> http::Response<Vec<u8>> {
+            http::Response::builder()
+                .status(200)
+                .header("Content-Length", "0")
+                .body(Vec::new())
+                .unwrap()
+        }
+    }
+
+    /// Two GETs on one connection to `app`, then the client closes: both answered, and the
+    /// connection's future ends.
+    async fn serves_two_keepalive_gets<A: HttpServerApp + Send + Sync + 'static>(app: Arc<A>) {
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (stream, mut client) = connection().await;
+        let served = tokio::spawn(async move { app.process_new(stream, &shutdown).await });
+        for _ in 0..2 {
+            let head = get(&mut client).await;
+            assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+        }
+        drop(client);
+        assert!(tokio::time::timeout(Duration::from_secs(10), served)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn serve_http_apps_answer_keepalive_requests_through_their_unboxed_futures() {
+        serves_two_keepalive_gets(Arc::new(Empty200)).await;
+        serves_two_keepalive_gets(Arc::new(http_app::HttpServer::new_app(Empty200))).await;
     }
 
     #[test]

@@ -275,7 +275,7 @@ fn an_h2_connection_outlives_the_request_head_deadline() {
         ca,
         gw: _gw,
         _dir,
-    } = echoing("header_timeout = \"300ms\"");
+    } = echoing("header_timeout = \"1s\"");
     // Three requests on one connection, idle longer than the head deadline between them:
     // over HTTP/1.1 that deadline runs from each head's first byte; an HTTP/2 connection
     // reads frames all the time and must not be cut by it.
@@ -283,7 +283,9 @@ fn an_h2_connection_outlives_the_request_head_deadline() {
         format!("http://127.0.0.1:{}/x", p.h2c),
         format!("https://127.0.0.1:{}/x", p.tls),
     ] {
-        let r = peer(&["requests", &url, "3", "0.8"], Some(&ca));
+        // The deadline also bounds the TLS handshake, so it is long enough for a busy machine;
+        // the gaps are longer still.
+        let r = peer(&["requests", &url, "3", "1.5"], Some(&ca));
         let statuses: Vec<_> = r
             .as_array()
             .unwrap()

@@ -14,9 +14,10 @@
 //! APIs' input and output) is compiled by the configuration and checked on the request path;
 //! so is `template` (`{{variable}}` text, split once, filled with values as data).
 //! `http2` (how a Pingora peer is made to speak HTTP/2) serves upstream groups and LLM
-//! providers alike.
+//! providers alike. `boxed` builds a large future in its box instead of copying it there.
 
 pub mod api_key;
+pub mod boxed;
 pub mod breaker;
 pub mod cipher;
 pub mod clock;

@@ -17,6 +17,7 @@ pub mod trace;
 pub mod upstream;
 
 use crate::auth::directory::KeyEntry;
+use crate::base::boxed::in_place;
 use crate::config::BalanceSpec;
 use crate::error::{self, GatewayError};
 use crate::limits::budget::Budget;
@@ -319,7 +320,7 @@ impl ProxyHttp for Gateway {
         // refusal, a limit kept in Redis) would be copied on every request.
         let onward = match self.admit(session, ctx).await {
             Ok(onward) => onward,
-            Err(err) => return Box::pin(Self::refuse_admission(session, ctx, err)).await,
+            Err(err) => return in_place(|| Self::refuse_admission(session, ctx, err)).await,
         };
         // Only the idle time is the gateway's: a client that asked for the connection to end
         // (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`) has it end after
@@ -333,11 +334,11 @@ impl ProxyHttp for Gateway {
             session.write_continue_response().await?;
         }
         if let Some((snapshot, catalog, only)) = onward.mcp {
-            return Box::pin(mcp::serve(self, session, ctx, (snapshot, catalog), only)).await;
+            return in_place(|| mcp::serve(self, session, ctx, (snapshot, catalog), only)).await;
         }
         match (onward.llm, onward.prompt) {
-            (Some(models), Some(p)) => Box::pin(prompt::serve(session, ctx, models, p)).await,
-            (Some(models), None) => Box::pin(llm::serve(session, ctx, models)).await,
+            (Some(models), Some(p)) => in_place(|| prompt::serve(session, ctx, models, p)).await,
+            (Some(models), None) => in_place(|| llm::serve(session, ctx, models)).await,
             (None, _) => Ok(false),
         }
     }

@@ -294,7 +294,9 @@ async fn run(
         Job::Chat(inbound) => Some(inbound.peek.stream),
         Job::Embeddings(..) => None,
     };
-    let work = async {
+    // Pinned where it is made: `select!` would otherwise take it by value, a copy of its whole
+    // size (the provider call's), and the client watch with it.
+    let work = std::pin::pin!(async {
         while let Some(mut step) = plan.next().await {
             let (m, d) = (step.model, step.deployment);
             step.headers = trace::llm_attempt(trace.as_deref_mut(), models, m, d, stream);
@@ -315,10 +317,11 @@ async fn run(
             }
         }
         plan.give_up()
-    };
+    });
+    let gone = std::pin::pin!(client_gone(session));
     tokio::select! {
         out = work => out,
-        _ = client_gone(session) => Err(cancelled(0)),
+        _ = gone => Err(cancelled(0)),
     }
 }
 

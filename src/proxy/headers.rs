@@ -93,7 +93,8 @@ pub fn accepts_trailers(req: &RequestHeader) -> bool {
 
 /// A gRPC answer's status code (`grpc-status`, in its trailers or trailers-only headers).
 pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
-    std::str::from_utf8(headers.get("grpc-status")?.as_bytes())
+    const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+    std::str::from_utf8(headers.get(GRPC_STATUS)?.as_bytes())
         .ok()?
         .parse()
         .ok()

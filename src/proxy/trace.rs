@@ -16,12 +16,15 @@ use pingora::proxy::Session;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
+/// The same names for lookups, which a `&str` would make parse on every request.
+const TRACEPARENT_NAME: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
+const TRACESTATE_NAME: http::HeaderName = http::HeaderName::from_static(TRACESTATE);
 
 /// The request's trace, from its `traceparent` and `tracestate` (a repeated `traceparent`
 /// counts as none; repeated `tracestate` lines are one list).
 pub fn begin(otel: &Otel, session: &Session, ctx: &RequestCtx) -> Option<Box<Trace>> {
     let headers = &session.req_header().headers;
-    let mut parents = headers.get_all(TRACEPARENT).iter();
+    let mut parents = headers.get_all(TRACEPARENT_NAME).iter();
     let parent = match (parents.next(), parents.next()) {
         (Some(v), None) => Some(v.as_bytes()),
         _ => None,
@@ -30,7 +33,7 @@ pub fn begin(otel: &Otel, session: &Session, ctx: &RequestCtx) -> Option<Box<Tra
         return None;
     }
     let states: Vec<&[u8]> = headers
-        .get_all(TRACESTATE)
+        .get_all(TRACESTATE_NAME)
         .iter()
         .map(|v| v.as_bytes())
         .collect();

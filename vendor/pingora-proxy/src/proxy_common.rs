@@ -22,6 +22,8 @@ const MAX_CONNECTION_NOMINATIONS: usize = 10;
 pub(crate) const KEEP_ALIVE: &str = "keep-alive";
 pub(crate) const PROXY_CONNECTION: &str = "proxy-connection";
 pub(crate) const HTTP2_SETTINGS: &str = "http2-settings";
+/// [HTTP2_SETTINGS] for lookups and removals: a `&str` is parsed on every call.
+const HTTP2_SETTINGS_NAME: HeaderName = HeaderName::from_static(HTTP2_SETTINGS);
 
 /// Authority handling that avoids imposing standard HTTP semantics on custom downstream sessions.
 ///
@@ -384,7 +386,7 @@ pub(crate) fn sanitize_h1_upstream_request(
         H1UpgradePolicy::WebSocketOnly => {
             req.remove_header(&header::CONNECTION);
             req.remove_header(&header::UPGRADE);
-            req.remove_header(HTTP2_SETTINGS);
+            req.remove_header(&HTTP2_SETTINGS_NAME);
             if websocket_upgrade {
                 req.insert_header(header::CONNECTION, "Upgrade")?;
                 req.insert_header(header::UPGRADE, "websocket")?;
@@ -393,7 +395,7 @@ pub(crate) fn sanitize_h1_upstream_request(
         H1UpgradePolicy::Deny => {
             req.remove_header(&header::CONNECTION);
             req.remove_header(&header::UPGRADE);
-            req.remove_header(HTTP2_SETTINGS);
+            req.remove_header(&HTTP2_SETTINGS_NAME);
         }
         H1UpgradePolicy::Preserve => {}
     }

@@ -145,7 +145,7 @@ fn main() {
         "  request id set",
         || request.clone(),
         |mut req| {
-            let _ = req.insert_header(headers::REQUEST_ID, id.header().clone());
+            req.insert_titled_header(headers::REQUEST_ID, id.header().clone());
             req
         },
     );

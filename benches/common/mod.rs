@@ -101,5 +101,5 @@ pub fn rewrite_response(route: &Route, resp: &mut ResponseHeader, request_id: &h
     use tollgate::proxy::headers;
     headers::strip_response_hop_by_hop(resp);
     headers::apply_response(&route.spec.response_headers, resp);
-    let _ = resp.insert_header(headers::REQUEST_ID, request_id.clone());
+    resp.insert_titled_header(headers::REQUEST_ID, request_id.clone());
 }

@@ -107,29 +107,23 @@ trait Head {
     fn remove_listed(&mut self, name: &str);
 }
 
-impl Head for RequestHeader {
-    fn map(&self) -> &HeaderMap {
-        &self.headers
-    }
-    fn remove_name(&mut self, name: &HeaderName) {
-        self.remove_header(name);
-    }
-    fn remove_listed(&mut self, name: &str) {
-        self.remove_header(name);
-    }
+/// Both heads keep their names the same way, behind the same methods.
+macro_rules! impl_head {
+    ($($head:ty),*) => {$(
+        impl Head for $head {
+            fn map(&self) -> &HeaderMap {
+                &self.headers
+            }
+            fn remove_name(&mut self, name: &HeaderName) {
+                self.remove_header(name);
+            }
+            fn remove_listed(&mut self, name: &str) {
+                self.remove_header(name);
+            }
+        }
+    )*};
 }
-
-impl Head for ResponseHeader {
-    fn map(&self) -> &HeaderMap {
-        &self.headers
-    }
-    fn remove_name(&mut self, name: &HeaderName) {
-        self.remove_header(name);
-    }
-    fn remove_listed(&mut self, name: &str) {
-        self.remove_header(name);
-    }
-}
+impl_head!(RequestHeader, ResponseHeader);
 
 /// Removes the hop-by-hop fields: those the `Connection` fields list (never `Connection` or
 /// `Upgrade` themselves: an upgrade keeps both), then the fixed ones, and `Upgrade` unless

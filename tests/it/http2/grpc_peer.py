@@ -38,14 +38,23 @@ def serve(port_file, mark_dir):
         ctx.abort(grpc.StatusCode.UNAVAILABLE, "going away mid-stream")
 
     def slow(req, ctx):
+        # The mark is written from the termination callback: when the cancel lands while a
+        # message is being sent, grpcio stops iterating this generator, so code after the
+        # loop would never run.
+        finished = []
+
+        def on_termination():
+            if not finished:
+                with open(os.path.join(mark_dir, "cancelled"), "w") as f:
+                    f.write("1")
+
+        ctx.add_callback(on_termination)
         for i in range(1200):
             if not ctx.is_active():
-                break
+                return
             yield b"tick%d" % i
             time.sleep(0.05)
-        if not ctx.is_active():
-            with open(os.path.join(mark_dir, "cancelled"), "w") as f:
-                f.write("1")
+        finished.append(True)
 
     handler = grpc.method_handlers_generic_handler(
         "test.Echo",

@@ -127,16 +127,19 @@ impl Client {
         Ok(addr)
     }
 
-    /// Sends one request and waits for the response headers. A pooled connection that turns
-    /// out to be closed is retried once on a new one: the provider never saw that request.
+    /// Sends one request, its head made by `head`, and waits for the response headers. A
+    /// pooled connection that turns out to be closed is retried once on a new one: the provider
+    /// never saw that request. The head is made again for that retry rather than cloned for
+    /// every call, since the session takes it.
     pub async fn send(
         &self,
         spec: &ProviderSpec,
         ep: &ProviderEndpoint,
-        req: RequestHeader,
+        head: impl Fn() -> Result<RequestHeader, ApiError>,
         body: Bytes,
         read_timeout: Duration,
     ) -> Result<Exchange, ApiError> {
+        let mut first = Some(head()?);
         let addr = self.resolve(spec, ep).await?;
         let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
         peer.options.connection_timeout = Some(spec.connect_timeout);
@@ -157,7 +160,11 @@ impl Client {
             }
             session.set_read_timeout(Some(read_timeout));
             session.set_write_timeout(Some(spec.write_timeout));
-            match exchange(&mut session, req.clone(), body.clone()).await {
+            let req = match first.take() {
+                Some(req) => req,
+                None => head()?,
+            };
+            match exchange(&mut session, req, body.clone()).await {
                 Ok(status) => {
                     return Ok(Exchange {
                         session,

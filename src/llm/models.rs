@@ -7,9 +7,11 @@
 use crate::base::breaker::Breaker;
 use crate::base::clock::now_ms;
 use crate::base::hash::mix;
+use crate::base::header::shared_value;
 use crate::config::{Deployment, LlmConfig, LlmPolicy, ModelSpec, Prices};
 use crate::llm::ir::Usage;
 use crate::llm::provider::Provider;
+use http::HeaderValue;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -25,12 +27,17 @@ pub struct Models {
 pub struct Model {
     pub spec: ModelSpec,
     pub deployments: Vec<DeploymentState>,
+    /// The name as the `x-tollgate-model` header value, made once; `None` when the name
+    /// cannot be one.
+    pub name_value: Option<HeaderValue>,
 }
 
 pub struct DeploymentState {
     pub spec: Deployment,
     /// "provider/model", for headers, logs and records.
     pub label: String,
+    /// The label as the `x-tollgate-deployment` header value, made once.
+    pub label_value: Option<HeaderValue>,
     /// `failure_threshold` failures in a row skip the deployment for the `cooldown`.
     breaker: Breaker,
 }
@@ -55,15 +62,20 @@ impl Models {
                 let deployments = spec
                     .deployments
                     .iter()
-                    .map(|d| DeploymentState {
-                        label: format!("{}/{}", providers[d.provider].spec.name, d.model),
-                        spec: d.clone(),
-                        breaker: Breaker::default(),
+                    .map(|d| {
+                        let label = format!("{}/{}", providers[d.provider].spec.name, d.model);
+                        DeploymentState {
+                            label_value: shared_value(label.clone()),
+                            label,
+                            spec: d.clone(),
+                            breaker: Breaker::default(),
+                        }
                     })
                     .collect();
                 Model {
                     spec: spec.clone(),
                     deployments,
+                    name_value: shared_value(spec.name.clone()),
                 }
             })
             .collect();

@@ -375,3 +375,41 @@ fn anthropic_and_gemini_streams_cut_mid_way_end_with_an_error_and_are_not_retrie
         assert_eq!(r["llm"]["outcome"], "truncated", "{r}");
     }
 }
+
+/// A kept-alive provider connection that the provider closes as the gateway reuses it is
+/// retried once on a new connection, with the same request: the head is made again for the
+/// retry (the session takes the first one), so it must carry the key, the length and the host.
+#[test]
+fn a_reused_provider_connection_closed_unanswered_is_retried_with_the_same_request() {
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let openai = Upstream::start("closing", move |_| {
+        let reply = json_reply(openai_chat("kept"));
+        // The second call comes on the first one's connection: closed without an answer.
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            1 => reply.unanswered(),
+            _ => reply,
+        }
+    });
+    let cfg = format!(
+        "{}[[models]]\nname = \"gpt\"\ndeployments = [{{ provider = \"oai\", model = \"gpt-4o-mini\" }}]\n{LLM_ROUTE}",
+        provider("oai", "openai", &openai, "")
+    );
+    let gw = Gateway::start(1, &cfg);
+    for call in 1..=2 {
+        let r = post(&gw, &chat("gpt"));
+        assert_eq!(r.status(), 200, "call {call}");
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "kept", "call {call}");
+    }
+    let seen = openai.requests();
+    assert_eq!(seen.len(), 3, "the unanswered request is sent once more");
+    let (given_up, retried) = (&seen[1], &seen[2]);
+    assert_eq!(retried.headers, given_up.headers);
+    assert_eq!(retried.body, given_up.body);
+    assert_eq!(retried.header("authorization"), Some("Bearer sk-oai"));
+    assert_eq!(retried.header("host"), Some(openai.addr().as_str()));
+    let length = retried.body.len().to_string();
+    assert_eq!(retried.header("content-length"), Some(length.as_str()));
+    let sent: Value = serde_json::from_slice(&retried.body).unwrap();
+    assert_eq!(sent["model"], "gpt-4o-mini");
+}

@@ -373,20 +373,24 @@ async fn send(
         Some(own) => Some(own.expose()),
         None => provider.key(d.spec.api_key.as_ref()),
     };
-    let mut req = provider.request(op, &d.spec.model, key, body.len())?;
-    for (name, value) in &step.headers {
-        req.insert_header(*name, value.as_str()).map_err(|_| {
-            ApiError::new(
-                ErrorKind::ProviderFailure,
-                format!("bad {name} header value"),
-            )
-        })?;
-    }
+    let body_len = body.len();
+    let head = || {
+        let mut req = provider.request(op, &d.spec.model, key, body_len)?;
+        for (name, value) in &step.headers {
+            req.insert_header(*name, value.as_str()).map_err(|_| {
+                ApiError::new(
+                    ErrorKind::ProviderFailure,
+                    format!("bad {name} header value"),
+                )
+            })?;
+        }
+        Ok(req)
+    };
     let Some(ep) = &provider.spec.endpoint else {
         return Err(ApiError::new(ErrorKind::ProviderFailure, "provider has no endpoint").into());
     };
     let mut ex = client()
-        .send(&provider.spec, ep, req, Bytes::from(body), read_timeout)
+        .send(&provider.spec, ep, head, Bytes::from(body), read_timeout)
         .await?;
     if ex.status < 400 {
         return Ok(ex);

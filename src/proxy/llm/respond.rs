@@ -12,16 +12,18 @@ use crate::llm::provider::Format;
 use crate::llm::providers::openai;
 use crate::proxy::ctx::RequestCtx;
 use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
 pub(crate) fn header(
     status: u16,
-    content_type: &str,
+    content_type: &'static str,
     ctx: &RequestCtx,
 ) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(status, Some(8))?;
-    resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    let content_type = HeaderValue::from_static(content_type);
+    resp.insert_titled_header(http::header::CONTENT_TYPE, content_type);
     resp.insert_titled_header(
         crate::proxy::headers::REQUEST_ID,
         ctx.request_id.header().clone(),
@@ -37,6 +39,10 @@ pub(crate) fn header(
     Ok(resp)
 }
 
+const MODEL: HeaderName = HeaderName::from_static("x-tollgate-model");
+const DEPLOYMENT: HeaderName = HeaderName::from_static("x-tollgate-deployment");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-tollgate-attempts");
+
 /// Names what served the call: the public model, the deployment and the attempts it took.
 pub(crate) fn served(
     resp: &mut ResponseHeader,
@@ -44,12 +50,13 @@ pub(crate) fn served(
     s: &Success,
 ) -> pingora::Result<()> {
     let model = &models.models[s.model];
-    resp.insert_header("x-tollgate-model", model.spec.name.as_str())?;
-    resp.insert_header(
-        "x-tollgate-deployment",
-        model.deployments[s.deployment].label.as_str(),
-    )?;
-    resp.insert_header("x-tollgate-attempts", s.attempts)?;
+    let unfit = || pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "model name");
+    let name = model.name_value.clone().ok_or_else(unfit)?;
+    let label = model.deployments[s.deployment].label_value.clone();
+    let _ = resp.reserve_headers(3);
+    resp.insert_titled_header(MODEL, name);
+    resp.insert_titled_header(DEPLOYMENT, label.ok_or_else(unfit)?);
+    resp.insert_titled_header(ATTEMPTS, HeaderValue::from(s.attempts));
     Ok(())
 }
 
@@ -63,7 +70,7 @@ pub(crate) async fn write_whole(
     if let Some(c) = ctx.capture.as_mut() {
         c.response_body(&body);
     }
-    resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    resp.insert_titled_header(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(body), true).await?;
     Ok(true)

@@ -35,6 +35,9 @@ pub struct Reply {
     pub chunk_delay: Duration,
     /// Close the connection after the chunks without the final empty chunk.
     pub cut: bool,
+    /// Close the connection without answering (a kept-alive connection the server gives up
+    /// on just as the client reuses it).
+    pub unanswered: bool,
     /// Before chunk `n`, run the function (which may block: a stream held open by the test).
     pub pause: Option<(usize, Arc<dyn Fn() + Send + Sync>)>,
 }
@@ -49,6 +52,7 @@ impl Reply {
             chunks: None,
             chunk_delay: Duration::ZERO,
             cut: false,
+            unanswered: false,
             pause: None,
         }
     }
@@ -66,6 +70,10 @@ impl Reply {
     }
     pub fn cut(mut self) -> Reply {
         self.cut = true;
+        self
+    }
+    pub fn unanswered(mut self) -> Reply {
+        self.unanswered = true;
         self
     }
     pub fn status(mut self, s: u16) -> Reply {
@@ -236,6 +244,10 @@ impl Upstream {
         self.aborted.load(Ordering::SeqCst)
     }
 
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
     pub fn last_request(&self) -> Option<Request> {
         self.requests.lock().unwrap().last().cloned()
     }
@@ -304,6 +316,10 @@ fn serve(stream: TcpStream, handler: &Arc<Handler>, c: &Counters) {
 
 /// Writes one answer; false when the connection is finished.
 fn write_reply(writer: &mut TcpStream, reply: &Reply, c: &Counters) -> bool {
+    if reply.unanswered {
+        let _ = writer.shutdown(Shutdown::Both);
+        return false;
+    }
     let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
     if reply.chunks.is_some() {
         head.push_str("transfer-encoding: chunked\r\n");

@@ -40,6 +40,15 @@ pub fn decode_response(provider: Format, body: &[u8]) -> Result<ChatResponse, Ap
     }
 }
 
+/// The usage of a chat answer the client gets as the provider wrote it, checked as
+/// `decode_response` checks it; OpenAI's, the common case, without decoding it into the ir.
+pub fn response_usage(provider: Format, body: &[u8]) -> Result<Usage, ApiError> {
+    match provider {
+        Format::OpenAi => openai::response::chat_usage(body),
+        Format::Anthropic | Format::Gemini => Ok(decode_response(provider, body)?.usage),
+    }
+}
+
 pub fn encode_response(client: Format, resp: &ChatResponse) -> Vec<u8> {
     match client {
         Format::Anthropic => anthropic::response::encode_chat(resp),

@@ -456,14 +456,11 @@ async fn attempt_chat(
     }
     let body = ex.read_all(MAX_RESPONSE_BYTES).await?;
     ex.finish().await;
-    let resp = codec::decode_response(format, &body)?;
     Ok(if same {
-        Reply::Raw {
-            body,
-            usage: resp.usage,
-        }
+        let usage = codec::response_usage(format, &body)?;
+        Reply::Raw { body, usage }
     } else {
-        Reply::Chat(resp)
+        Reply::Chat(codec::decode_response(format, &body)?)
     })
 }
 

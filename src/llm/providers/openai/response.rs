@@ -14,7 +14,7 @@ mod chat;
 mod embeddings;
 mod errors;
 
-pub use chat::{decode_chat, encode_chat};
+pub use chat::{chat_usage, decode_chat, encode_chat};
 pub use embeddings::{decode_embeddings, encode_embeddings};
 pub use errors::{decode_error, encode_error};
 pub(crate) use errors::{ErrorObject, ErrorOut};

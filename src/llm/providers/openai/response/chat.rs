@@ -2,53 +2,72 @@
 //! reasoning fields), and the ir encoded as the gateway's answer to OpenAI clients.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use super::{finish_reason, parse, to_vec, ThinkingBlockIn, ThinkingBlockOut, UsageIn, UsageOut};
 use crate::llm::ir::{self, ApiError, FinishReason, Part, Role};
 use crate::llm::providers::openai::request::{FunctionCallOut, ToolCallOut};
 
+// Strings are borrowed from the body where they need no unescaping: an answer passed on as it
+// came (`chat_usage`) is checked as thoroughly as a translated one without being copied.
 #[derive(Deserialize)]
-struct ChatIn {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    model: String,
+struct ChatIn<'a> {
+    #[serde(default, borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    model: Cow<'a, str>,
     #[serde(default)]
     created: u64,
-    #[serde(default)]
-    choices: Vec<ChoiceIn>,
+    #[serde(default, borrow)]
+    choices: Vec<ChoiceIn<'a>>,
     usage: Option<UsageIn>,
 }
 
 #[derive(Deserialize)]
-struct ChoiceIn {
+struct ChoiceIn<'a> {
     #[serde(default)]
     index: u32,
-    message: MessageIn,
-    finish_reason: Option<String>,
+    #[serde(borrow)]
+    message: MessageIn<'a>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct MessageIn {
-    content: Option<String>,
-    reasoning_content: Option<String>,
+struct MessageIn<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
     /// LiteLLM's signed thinking; when present, it says all `reasoning_content` says.
     thinking_blocks: Option<Vec<ThinkingBlockIn>>,
-    refusal: Option<String>,
-    tool_calls: Option<Vec<ToolCallIn>>,
+    #[serde(borrow)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tool_calls: Option<Vec<ToolCallIn<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct ToolCallIn {
-    id: String,
-    function: FunctionIn,
+struct ToolCallIn<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    function: FunctionIn<'a>,
 }
 
 #[derive(Deserialize)]
-struct FunctionIn {
-    name: String,
-    #[serde(default)]
-    arguments: String,
+struct FunctionIn<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    arguments: Cow<'a, str>,
+}
+
+/// The usage of a provider's chat completion that is passed on to the client as it came,
+/// after the same checks as `decode_chat`.
+pub fn chat_usage(body: &[u8]) -> Result<ir::Usage, ApiError> {
+    let resp: ChatIn = parse("chat completion", body)?;
+    Ok(resp.usage.map(|u| u.to_ir()).unwrap_or_default())
 }
 
 /// Decodes a provider's chat completion.
@@ -68,23 +87,23 @@ pub fn decode_chat(body: &[u8]) -> Result<ir::ChatResponse, ApiError> {
             if parts.is_empty() {
                 if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
                     parts.push(Part::Thinking {
-                        text,
+                        text: text.into_owned(),
                         signature: None,
                     });
                 }
             }
             if let Some(text) = m.content.filter(|t| !t.is_empty()) {
-                parts.push(Part::Text(text));
+                parts.push(Part::Text(text.into_owned()));
             }
             // The ir has no refusal part: the refusal is what the model answered, so text.
             if let Some(text) = m.refusal.filter(|t| !t.is_empty()) {
-                parts.push(Part::Text(text));
+                parts.push(Part::Text(text.into_owned()));
             }
             for call in m.tool_calls.unwrap_or_default() {
                 parts.push(Part::ToolCall(ir::ToolCall {
-                    id: call.id,
-                    name: call.function.name,
-                    arguments: call.function.arguments,
+                    id: call.id.into_owned(),
+                    name: call.function.name.into_owned(),
+                    arguments: call.function.arguments.into_owned(),
                 }));
             }
             ir::Choice {
@@ -99,8 +118,8 @@ pub fn decode_chat(body: &[u8]) -> Result<ir::ChatResponse, ApiError> {
         })
         .collect();
     Ok(ir::ChatResponse {
-        id: resp.id,
-        model: resp.model,
+        id: resp.id.into_owned(),
+        model: resp.model.into_owned(),
         created: resp.created,
         choices,
         usage: resp.usage.map(|u| u.to_ir()).unwrap_or_default(),

@@ -49,15 +49,49 @@ fn decodes_provider_responses() {
     );
 }
 
+/// The usage of an answer passed on as it came is what decoding it gives, escaped strings
+/// (which cannot be borrowed from the body) included.
+#[test]
+fn the_usage_of_a_passed_on_answer_is_the_decoded_usage() {
+    let escaped = br#"{"id":"x","model":"m","choices":[{"index":0,"message":{"content":"a\n\"b\" \u00e9"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#;
+    for body in [
+        &include_bytes!("../fixtures/chat_tool_calls.json")[..],
+        include_bytes!("../fixtures/chat_text.json"),
+        include_bytes!("../fixtures/chat_deepseek_reasoning.json"),
+        escaped,
+    ] {
+        let usage = response::chat_usage(body).unwrap();
+        assert_eq!(usage, response::decode_chat(body).unwrap().usage);
+    }
+    assert_eq!(
+        response::chat_usage(escaped).unwrap(),
+        Usage {
+            prompt_tokens: 7,
+            completion_tokens: 3,
+            cached_tokens: 2,
+            ..Usage::default()
+        }
+    );
+    let text = response::decode_chat(escaped).unwrap().choices[0]
+        .message
+        .parts[0]
+        .clone();
+    assert_eq!(text, Part::Text("a\n\"b\" \u{e9}".into()));
+}
+
 #[test]
 fn unreadable_responses_are_bad_responses() {
     for body in [
         &b"<html>oops</html>"[..],
         br#"{"choices":[{"message":{"content":5}}]}"#,
+        br#"{"choices":{"message":{"content":"x"}}}"#,
+        br#"{"choices":[{"message":{"tool_calls":[{"id":"c"}]}}]}"#,
     ] {
         let err = response::decode_chat(body).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadResponse);
         assert!(err.message.contains("OpenAI"), "{}", err.message);
+        // An answer passed on as it came is held to the same checks.
+        assert_eq!(response::chat_usage(body).unwrap_err(), err);
     }
     let err = response::decode_embeddings(br#"{"data":[{"embedding":"!!"}]}"#).unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadResponse);

@@ -315,8 +315,8 @@ where
             // response's header and body), as the downstream half took all those queued.
             while !upstream_done && tasks.len() < TASK_BUFFER_SIZE {
                 // unconstrained: now_or_never may yield None when the future is ready
-                let next = tokio::task::unconstrained(client_session.read_response_task())
-                    .now_or_never();
+                let next =
+                    tokio::task::unconstrained(client_session.read_response_task()).now_or_never();
                 let Some(next) = next else { break };
                 tasks.push(upstream_task(
                     next,

@@ -288,18 +288,21 @@ where
         let mut response_state = ResponseStateMachine::new();
         let mut serve_from_cache = ServeFromCache::new();
         let mut range_body_filter = RangeBodyFilter::new();
+        let mut watch_downstream = true;
 
         loop {
             // The downstream is polled first, so a client gone while the upstream is silent (an
             // SSE stream, a slow answer) ends the request, as the downstream half's idle read did.
             let first = tokio::select! {
                 biased;
-                body = session.downstream_session.read_body_or_idle(true) => {
+                body = session.downstream_session.read_body_or_idle(true), if watch_downstream => {
                     // H1 and H2 sessions only return an error here: the client went away or sent
                     // bytes after the request. A session that returns a body gets what the
-                    // downstream half gave it: the filters, with nothing sent upstream.
+                    // downstream half gave it: the filters, with nothing sent upstream; it is not
+                    // polled again, so that one returning at once cannot make this loop spin.
                     let body = body.map_err(|e| e.into_down())?;
                     self.filter_request_body(session, body, true, ctx).await?;
+                    watch_downstream = false;
                     continue;
                 }
                 task = client_session.read_response_task() => task,

@@ -45,6 +45,7 @@ mod otel;
 mod plans;
 mod prompt_admin;
 mod prompts;
+mod proxy_paths;
 mod proxying;
 mod reload;
 mod sdk;

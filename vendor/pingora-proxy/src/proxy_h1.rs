@@ -113,7 +113,8 @@ where
             return (false, true, Some(e));
         }
 
-        session.set_upstream_h1_upgrade_request_status(is_h1_upgrade_req(&req));
+        let upstream_upgrade_req = is_h1_upgrade_req(&req);
+        session.set_upstream_h1_upgrade_request_status(upstream_upgrade_req);
 
         session.upstream_compression.request_filter(&req);
 
@@ -139,10 +140,22 @@ where
             Err(e) => return (false, false, Some(e)),
         };
 
+        session.as_mut().enable_retry_buffering();
+
+        if downstream_custom_message_writer.is_none()
+            && downstream_custom_message_reader.is_none()
+            && can_join_h1_halves(session, upstream_upgrade_req)
+        {
+            return match self.proxy_1to1_joined(session, client_session, ctx).await {
+                Ok((downstream_can_reuse, upstream_can_reuse)) => {
+                    (downstream_can_reuse, upstream_can_reuse, None)
+                }
+                Err(e) => (false, false, Some(e)),
+            };
+        }
+
         let (tx_upstream, rx_upstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
         let (tx_downstream, rx_downstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
-
-        session.as_mut().enable_retry_buffering();
 
         // Shared signal so the upstream half can distinguish an expected task-pipe
         // closure (the downstream half finished and dropped rx) from an unexpected one.
@@ -243,6 +256,132 @@ where
         session.set_upstream_write_pending_time(upstream_write_pending);
 
         (server_session_reuse, client_session_reuse, error)
+    }
+
+    /// `proxy_1to1` for a request without a body (see [`can_join_h1_halves`]), in this future
+    /// alone: no task pipes and no second future, which a GET paid for with two channels, their
+    /// sends, receives and wake-ups. It does what the two halves (`proxy_handle_downstream` and
+    /// `proxy_handle_upstream`) do for such a request, with the same filters in the same order:
+    /// the end of the (empty) body goes through the request body filters and finishes the
+    /// upstream request, then each batch of upstream response tasks goes through the response
+    /// filters to the downstream, while the downstream is watched for the client going away.
+    /// Returns whether the downstream and the upstream connection can be reused, as the
+    /// two halves do; an error makes neither reusable.
+    async fn proxy_1to1_joined(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        ctx: &mut SV::CTX,
+    ) -> Result<(bool, bool)>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        debug!("proxying a bodiless request without the task pipes");
+        let mut send_error = self
+            .send_empty_body_to1(session, client_session, ctx)
+            .await?;
+        // A request not fully written leaves the connection unusable, as in the upstream half.
+        let mut upstream_can_reuse = send_error.is_none();
+        let mut upstream_done = false;
+
+        let mut response_state = ResponseStateMachine::new();
+        let mut serve_from_cache = ServeFromCache::new();
+        let mut range_body_filter = RangeBodyFilter::new();
+        let mut watch_downstream = true;
+
+        loop {
+            // The downstream is polled first, so a client gone while the upstream is silent (an
+            // SSE stream, a slow answer) ends the request, as the downstream half's idle read did.
+            let first = tokio::select! {
+                biased;
+                body = session.downstream_session.read_body_or_idle(true), if watch_downstream => {
+                    // H1 and H2 sessions only return an error here: the client went away or sent
+                    // bytes after the request. A session that returns a body gets what the
+                    // downstream half gave it: the filters, with nothing sent upstream; it is not
+                    // polled again, so that one returning at once cannot make this loop spin.
+                    let body = body.map_err(|e| e.into_down())?;
+                    self.filter_request_body(session, body, true, ctx).await?;
+                    watch_downstream = false;
+                    continue;
+                }
+                task = client_session.read_response_task() => task,
+            };
+            let mut tasks = Vec::with_capacity(TASK_BUFFER_SIZE);
+            tasks.push(upstream_task(
+                first,
+                &mut send_error,
+                &mut upstream_done,
+                &mut upstream_can_reuse,
+            ));
+            // The tasks already readable go in the same batch (one downstream write for a small
+            // response's header and body), as the downstream half took all those queued.
+            while !upstream_done && tasks.len() < TASK_BUFFER_SIZE {
+                // unconstrained: now_or_never may yield None when the future is ready
+                let next =
+                    tokio::task::unconstrained(client_session.read_response_task()).now_or_never();
+                let Some(next) = next else { break };
+                tasks.push(upstream_task(
+                    next,
+                    &mut send_error,
+                    &mut upstream_done,
+                    &mut upstream_can_reuse,
+                ));
+            }
+            let written = self
+                .write_upstream_tasks(
+                    session,
+                    ctx,
+                    tasks,
+                    &mut serve_from_cache,
+                    &mut range_body_filter,
+                    &mut response_state,
+                )
+                .await?;
+            if written == Some(true) {
+                // The downstream response is complete: what the upstream still has to send is
+                // left unread, so its connection is not reused.
+                upstream_can_reuse &= upstream_done;
+                break;
+            }
+            if upstream_done {
+                break;
+            }
+        }
+
+        let mut reuse_downstream = true;
+        if let Err(e) = session.as_mut().finish_body().await {
+            error!("Error finish sending body to downstream: {}", e);
+            reuse_downstream = false;
+        }
+        Ok((reuse_downstream, upstream_can_reuse))
+    }
+
+    /// The request side of [`Self::proxy_1to1_joined`]: the end of the empty body goes through
+    /// the request body filters and finishes the upstream request, as the downstream half
+    /// (`send_body_to_pipe`) and the upstream half (`send_body_to1`) did. Returns the error of
+    /// the write to the upstream, which the upstream half kept: the response is still read
+    /// and forwarded, and the error reported only if reading it fails.
+    async fn send_empty_body_to1(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        ctx: &mut SV::CTX,
+    ) -> Result<Option<Box<Error>>>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        let (task, _) = self.filter_request_body(session, None, true, ctx).await?;
+        // With the body at its end, the filters always leave a task to send.
+        let Some(task) = task else { return Ok(None) };
+        match send_body_to1(client_session, Some(task)).await {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                warn!("send error, draining read buf: {e}");
+                Ok(Some(e))
+            }
+        }
     }
 
     async fn proxy_handle_upstream(
@@ -394,6 +533,34 @@ where
             }
         }
 
+        self.write_upstream_tasks(
+            session,
+            ctx,
+            tasks,
+            serve_from_cache,
+            range_body_filter,
+            response_state,
+        )
+        .await
+    }
+
+    /// Runs a batch of upstream response tasks through the response filters and writes them
+    /// downstream. `Ok(None)`: nothing was written (the response comes from the cache);
+    /// `Ok(Some(done))`: whether the downstream response is complete. Shared by the two-half path
+    /// (`process_upstream_tasks`) and the joined one (`proxy_1to1_joined`).
+    async fn write_upstream_tasks(
+        &self,
+        session: &mut Session,
+        ctx: &mut SV::CTX,
+        mut tasks: Vec<HttpTask>,
+        serve_from_cache: &mut ServeFromCache,
+        range_body_filter: &mut RangeBodyFilter,
+        response_state: &mut ResponseStateMachine,
+    ) -> Result<Option<bool>>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
         /* run filters before sending to downstream */
         // Each filtered task takes its original's place in `tasks`, so one Vec per batch serves
         // both (a second one was allocated per batch, i.e. per response of a small proxied
@@ -1026,11 +1193,36 @@ where
     async fn send_body_to_pipe(
         &self,
         session: &mut Session,
-        mut data: Option<Bytes>,
+        data: Option<Bytes>,
         end_of_body: bool,
         tx: mpsc::Permit<'_, HttpTask>,
         ctx: &mut SV::CTX,
     ) -> Result<bool>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        let (task, end_of_body) = self
+            .filter_request_body(session, data, end_of_body, ctx)
+            .await?;
+        if let Some(task) = task {
+            tx.send(task);
+        }
+        Ok(end_of_body)
+    }
+
+    /// Runs a piece of the downstream request body through the request body filters (the
+    /// downstream modules', then the application's). Returns the task to write upstream (`None`
+    /// for an empty piece before the end, which must not reach the wire as the last chunk) and
+    /// whether the downstream body is done. Shared by the two-half and the joined paths so the
+    /// filters see the same calls on both.
+    async fn filter_request_body(
+        &self,
+        session: &mut Session,
+        mut data: Option<Bytes>,
+        end_of_body: bool,
+        ctx: &mut SV::CTX,
+    ) -> Result<(Option<HttpTask>, bool)>
     where
         SV: ProxyHttp + Send + Sync,
         SV::CTX: Send + Sync,
@@ -1059,7 +1251,7 @@ where
          * Don't write 0 bytes to the network since it will be
          * treated as the terminating chunk */
         if !upstream_end_of_body && data.as_ref().is_some_and(|d| d.is_empty()) {
-            return Ok(false);
+            return Ok((None, false));
         }
 
         debug!(
@@ -1068,13 +1260,12 @@ where
         );
 
         // upgraded body needs to be marked
-        if session.was_upgraded() {
-            tx.send(HttpTask::UpgradedBody(data, upstream_end_of_body));
+        let task = if session.was_upgraded() {
+            HttpTask::UpgradedBody(data, upstream_end_of_body)
         } else {
-            tx.send(HttpTask::Body(data, upstream_end_of_body));
-        }
-
-        Ok(end_of_body)
+            HttpTask::Body(data, upstream_end_of_body)
+        };
+        Ok((Some(task), end_of_body))
     }
 }
 
@@ -1160,6 +1351,51 @@ pub(crate) async fn send_body_to1(
         }
     } else {
         Ok(false)
+    }
+}
+
+/// Whether `proxy_1to1` can run the request without the task pipes ([`HttpProxy::proxy_1to1_joined`]):
+/// an HTTP/1 or HTTP/2 downstream (not a custom or subrequest session, whose reads and writes
+/// the two halves drive differently) with no request body left to read or replay, neither
+/// side an upgrade, and the cache off (its partial reads and writes need the two halves).
+/// Anything else takes the two halves.
+fn can_join_h1_halves(session: &mut Session, upstream_upgrade_req: bool) -> bool {
+    !upstream_upgrade_req
+        && !session.cache.enabled()
+        && !session.cache.bypassing()
+        && matches!(
+            *session.downstream_session,
+            HttpSession::H1(_) | HttpSession::H2(_)
+        )
+        && !session.downstream_session.is_upgrade_req()
+        && !session.was_upgraded()
+        && session.as_ref().get_retry_buffer().is_none()
+        && session.as_mut().is_body_empty()
+        && session.as_mut().is_body_done()
+}
+
+/// An upstream response task read by the joined path, and what it says about the upstream, as
+/// the upstream half took it: the end of the response ends the reading; a read error ends it
+/// too, leaves the connection unusable and goes downstream as `HttpTask::Failed`, carrying the
+/// earlier error of the request's write if there was one.
+fn upstream_task(
+    read: Result<HttpTask>,
+    send_error: &mut Option<Box<Error>>,
+    upstream_done: &mut bool,
+    upstream_can_reuse: &mut bool,
+) -> HttpTask {
+    match read {
+        Ok(task) => {
+            *upstream_done = task.is_end();
+            task
+        }
+        Err(e) => {
+            *upstream_done = true;
+            // A response read error means the HTTP/1 message boundary was not established
+            // successfully, so the connection cannot be reused.
+            *upstream_can_reuse = false;
+            HttpTask::Failed(send_error.take().unwrap_or(e).into_up())
+        }
     }
 }
 

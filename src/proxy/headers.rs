@@ -147,9 +147,13 @@ fn strip_hop_by_hop(head: &mut impl Head, upgrade: bool) {
             continue;
         };
         for token in text.split(',').map(str::trim) {
+            // The fixed names are removed below, found by a scan rather than by parsing the
+            // token (an upstream's `Connection: keep-alive` names one of them on every answer).
             let spared = token.is_empty()
-                || token.eq_ignore_ascii_case("connection")
-                || token.eq_ignore_ascii_case("upgrade");
+                || token.eq_ignore_ascii_case("upgrade")
+                || HOP_BY_HOP
+                    .iter()
+                    .any(|h| token.eq_ignore_ascii_case(h.as_str()));
             if !spared {
                 head.remove_listed(token);
             }

@@ -160,7 +160,8 @@ pub struct ClientCert {
 
 /// The header that carries a verified client certificate's subject to the upstream; one a
 /// client sends is always removed.
-pub const CLIENT_CERT_HEADER: &str = "x-client-cert-subject";
+pub const CLIENT_CERT_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-client-cert-subject");
 
 /// Whether the request came over TLS.
 pub fn is_tls(session: &pingora::proxy::Session) -> bool {

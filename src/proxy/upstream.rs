@@ -128,7 +128,7 @@ pub fn rewrite_request(
     }
     headers::set_forwarded(upstream, client.ip.as_ref(), client.host, client.tls);
     // Only the gateway says which client certificate verified.
-    upstream.remove_header(super::tls::CLIENT_CERT_HEADER);
+    upstream.remove_header(&super::tls::CLIENT_CERT_HEADER);
     if let Some(subject) = client.cert_subject {
         upstream
             .insert_header(super::tls::CLIENT_CERT_HEADER, subject)

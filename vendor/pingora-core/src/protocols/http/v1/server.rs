@@ -353,7 +353,7 @@ impl HttpSession {
                             req.method.unwrap_or(""),
                             // we path httparse to allow unsafe bytes in the str
                             req.path.unwrap_or("").as_bytes(),
-                            Some(req.headers.len()),
+                            Some(req.headers.len() + PROXY_HEADER_ROOM),
                         )?);
 
                         request_header.set_version(match req.version {
@@ -1760,6 +1760,11 @@ static REQUEST_LINE_REGEX: Lazy<Regex> =
 
 // the chars httparse considers illegal in URL
 // Almost https://url.spec.whatwg.org/#query-percent-encode-set + {}
+/// Header names a parsed request's map has room for beyond those it arrived with: a proxy adds
+/// a few to the head it passes on (`X-Forwarded-*`, a request id), and without the room the
+/// first of them grows the map (two allocations and a rehash) on every request.
+const PROXY_HEADER_ROOM: usize = 8;
+
 const URI_ESC_CHARSET: &AsciiSet = &CONTROLS.add(b' ').add(b'<').add(b'>').add(b'"');
 
 fn escape_illegal_request_line(buf: &BytesMut) -> Option<BytesMut> {
@@ -1877,6 +1882,17 @@ mod tests_stream {
         let res = http_stream.read_request().await;
         assert_eq!(input.len(), res.unwrap().unwrap());
         assert_eq!(0, http_stream.req_header().headers.len());
+    }
+
+    #[tokio::test]
+    async fn a_parsed_request_has_room_for_a_proxys_headers() {
+        init_log();
+        let input = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_request().await.unwrap();
+        let headers = &http_stream.req_header().headers;
+        assert!(headers.capacity() >= headers.len() + PROXY_HEADER_ROOM);
     }
 
     #[cfg(feature = "patched_http1")]

@@ -328,6 +328,17 @@ impl UninitializedStream {
         }
     }
 
+    /// A plain (no TLS) stream as a listener would hand it over.
+    #[cfg(test)]
+    pub(crate) fn plain(l4: L4Stream) -> Self {
+        UninitializedStream {
+            l4,
+            tls: None,
+            l4_buffer: Default::default(),
+            pre_tls_callback: None,
+        }
+    }
+
     /// Get the peer address of the connection if available
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.l4

@@ -320,3 +320,38 @@ fn a_client_that_leaves_a_get_mid_stream_ends_the_request_and_its_upstream_conne
         || (up.aborted() == 1).then_some(()),
     );
 }
+
+#[test]
+fn a_retried_request_sends_its_buffered_body_again_in_one_future() {
+    // Whichever target is tried first reads the request and closes without an answer: an
+    // idempotent PUT whose upstream failed before any header is retried on the other one.
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let handler = move |req: &Request| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            Reply::ok("").unanswered()
+        } else {
+            Reply::ok(req.body.clone())
+        }
+    };
+    let a = Upstream::start("a", handler.clone());
+    let b = Upstream::start("b", handler);
+    let cfg = format!(
+        "[[upstreams]]\nname = \"pair\"\ntargets = [\"{}\", \"{}\"]\nretries = 1\n\n\
+         [[routes]]\nname = \"pair\"\npath_prefix = \"/pair\"\nupstream = \"pair\"\n",
+        a.addr(),
+        b.addr()
+    );
+    let gw = Gateway::start_env(1, &cfg, &[(DEBUG.0, OsStr::new(DEBUG.1))]);
+    let mut c = Conn::open(gw.port);
+    c.send(b"PUT /pair/x HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world");
+    let resp = c.response().expect("the retried answer");
+    assert_eq!((resp.status, resp.body.as_str()), (200, "hello world"));
+    assert_eq!((a.hits(), b.hits()), (1, 1));
+    for up in [&a, &b] {
+        assert_eq!(up.last_request().unwrap().body, b"hello world");
+    }
+    // Both attempts, the retry with its buffered body, in one future.
+    wait_for("two joined debug lines", Duration::from_secs(10), || {
+        (joined_count(&gw) == 2).then_some(())
+    });
+}

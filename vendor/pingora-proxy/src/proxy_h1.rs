@@ -258,13 +258,15 @@ where
         (server_session_reuse, client_session_reuse, error)
     }
 
-    /// `proxy_1to1` for a request without a body (see [`can_join_h1_halves`]), in this future
-    /// alone: no task pipes and no second future, which a GET paid for with two channels, their
-    /// sends, receives and wake-ups. It does what the two halves (`proxy_handle_downstream` and
-    /// `proxy_handle_upstream`) do for such a request, with the same filters in the same order:
-    /// the end of the (empty) body goes through the request body filters and finishes the
-    /// upstream request, then each batch of upstream response tasks goes through the response
-    /// filters to the downstream, while the downstream is watched for the client going away.
+    /// `proxy_1to1` in this future alone (see [`can_join_h1_halves`]): no task pipes and no
+    /// second future, which each request paid for with two channels, their sends, receives and
+    /// wake-ups. It does what the two halves (`proxy_handle_downstream` and
+    /// `proxy_handle_upstream`) do, with the same filters in the same order, and duplex as they
+    /// are: while the request body is not all read, the next downstream piece (through the
+    /// request body filters, then to the upstream) and the next upstream response tasks are
+    /// awaited together, so an upstream answering before the body is sent (a 413, a
+    /// `100 Continue`) is forwarded at once. Once the body is done, the downstream is only
+    /// watched for the client going away while the response is forwarded.
     /// Returns whether the downstream and the upstream connection can be reused, as the
     /// two halves do; an error makes neither reusable.
     async fn proxy_1to1_joined(
@@ -277,56 +279,71 @@ where
         SV: ProxyHttp + Send + Sync,
         SV::CTX: Send + Sync,
     {
-        debug!("proxying a bodiless request without the task pipes");
-        let mut send_error = self
-            .send_empty_body_to1(session, client_session, ctx)
-            .await?;
-        // A request not fully written leaves the connection unusable, as in the upstream half.
-        let mut upstream_can_reuse = send_error.is_none();
-        let mut upstream_done = false;
+        debug!("proxying a request without the task pipes");
+        let mut upstream = JoinedUpstream::new();
+        let mut downstream_done = session.as_mut().is_body_done();
 
-        let mut response_state = ResponseStateMachine::new();
+        // A retry sends the body buffered by the failed attempt first; an empty body is only
+        // its end. As in the downstream half, the rest of the body is then read downstream.
+        let buffer = session.as_ref().get_retry_buffer();
+        if buffer.is_some() || session.as_mut().is_body_empty() {
+            let (task, _) = self
+                .filter_request_body(session, buffer, downstream_done, ctx)
+                .await?;
+            upstream.send(client_session, task).await;
+        }
+
+        let mut response_written = false;
         let mut serve_from_cache = ServeFromCache::new();
         let mut range_body_filter = RangeBodyFilter::new();
+        let mut response_state = ResponseStateMachine::new();
         let mut watch_downstream = true;
 
         loop {
+            // After a failed write the upstream takes no more body, so the downstream body is
+            // left unread, as the downstream half stopped once the body pipe was not drained.
+            let reading_body = !downstream_done && !upstream.request_done;
+            let reading_response = !upstream.response_done && !response_written;
+            if !reading_body && !reading_response {
+                break;
+            }
+            let poll_downstream = reading_body || (downstream_done && watch_downstream);
             // The downstream is polled first, so a client gone while the upstream is silent (an
             // SSE stream, a slow answer) ends the request, as the downstream half's idle read did.
             let first = tokio::select! {
                 biased;
-                body = session.downstream_session.read_body_or_idle(true), if watch_downstream => {
-                    // H1 and H2 sessions only return an error here: the client went away or sent
-                    // bytes after the request. A session that returns a body gets what the
-                    // downstream half gave it: the filters, with nothing sent upstream; it is not
-                    // polled again, so that one returning at once cannot make this loop spin.
+                body = session.downstream_session.read_body_or_idle(downstream_done), if poll_downstream => {
+                    // An error is the client gone (mid-body, or while idle) or bytes sent after
+                    // the request: a downstream error, as in the downstream half.
                     let body = body.map_err(|e| e.into_down())?;
-                    self.filter_request_body(session, body, true, ctx).await?;
-                    watch_downstream = false;
+                    if downstream_done {
+                        // H1 and H2 sessions only return an error from the idle read. A session
+                        // that returns a body gets what the downstream half gave it: the
+                        // filters, with nothing sent upstream; it is not polled again, so that
+                        // one returning at once cannot make this loop spin.
+                        self.filter_request_body(session, body, true, ctx).await?;
+                        watch_downstream = false;
+                        continue;
+                    }
+                    let end = session.is_body_done();
+                    let (task, end) = self.filter_request_body(session, body, end, ctx).await?;
+                    downstream_done = end;
+                    upstream.send(client_session, task).await;
                     continue;
                 }
-                task = client_session.read_response_task() => task,
+                task = client_session.read_response_task(), if reading_response => task,
+                else => break,
             };
             let mut tasks = Vec::with_capacity(TASK_BUFFER_SIZE);
-            tasks.push(upstream_task(
-                first,
-                &mut send_error,
-                &mut upstream_done,
-                &mut upstream_can_reuse,
-            ));
+            tasks.push(upstream.response_task(first));
             // The tasks already readable go in the same batch (one downstream write for a small
             // response's header and body), as the downstream half took all those queued.
-            while !upstream_done && tasks.len() < TASK_BUFFER_SIZE {
+            while !upstream.response_done && tasks.len() < TASK_BUFFER_SIZE {
                 // unconstrained: now_or_never may yield None when the future is ready
                 let next =
                     tokio::task::unconstrained(client_session.read_response_task()).now_or_never();
                 let Some(next) = next else { break };
-                tasks.push(upstream_task(
-                    next,
-                    &mut send_error,
-                    &mut upstream_done,
-                    &mut upstream_can_reuse,
-                ));
+                tasks.push(upstream.response_task(next));
             }
             let written = self
                 .write_upstream_tasks(
@@ -340,12 +357,10 @@ where
                 .await?;
             if written == Some(true) {
                 // The downstream response is complete: what the upstream still has to send is
-                // left unread, so its connection is not reused.
-                upstream_can_reuse &= upstream_done;
-                break;
-            }
-            if upstream_done {
-                break;
+                // left unread, so its connection is not reused. The rest of the request body is
+                // still forwarded, as the two halves did after an early answer.
+                upstream.can_reuse &= upstream.response_done;
+                response_written = true;
             }
         }
 
@@ -354,34 +369,7 @@ where
             error!("Error finish sending body to downstream: {}", e);
             reuse_downstream = false;
         }
-        Ok((reuse_downstream, upstream_can_reuse))
-    }
-
-    /// The request side of [`Self::proxy_1to1_joined`]: the end of the empty body goes through
-    /// the request body filters and finishes the upstream request, as the downstream half
-    /// (`send_body_to_pipe`) and the upstream half (`send_body_to1`) did. Returns the error of
-    /// the write to the upstream, which the upstream half kept: the response is still read
-    /// and forwarded, and the error reported only if reading it fails.
-    async fn send_empty_body_to1(
-        &self,
-        session: &mut Session,
-        client_session: &mut HttpSessionV1,
-        ctx: &mut SV::CTX,
-    ) -> Result<Option<Box<Error>>>
-    where
-        SV: ProxyHttp + Send + Sync,
-        SV::CTX: Send + Sync,
-    {
-        let (task, _) = self.filter_request_body(session, None, true, ctx).await?;
-        // With the body at its end, the filters always leave a task to send.
-        let Some(task) = task else { return Ok(None) };
-        match send_body_to1(client_session, Some(task)).await {
-            Ok(_) => Ok(None),
-            Err(e) => {
-                warn!("send error, draining read buf: {e}");
-                Ok(Some(e))
-            }
-        }
+        Ok((reuse_downstream, upstream.can_reuse))
     }
 
     async fn proxy_handle_upstream(
@@ -1356,9 +1344,9 @@ pub(crate) async fn send_body_to1(
 
 /// Whether `proxy_1to1` can run the request without the task pipes ([`HttpProxy::proxy_1to1_joined`]):
 /// an HTTP/1 or HTTP/2 downstream (not a custom or subrequest session, whose reads and writes
-/// the two halves drive differently) with no request body left to read or replay, neither
-/// side an upgrade, and the cache off (its partial reads and writes need the two halves).
-/// Anything else takes the two halves.
+/// the two halves drive differently), with or without a request body (a retry's buffered body
+/// included), neither side an upgrade (whose body mode changes mid-way), and the cache off (its
+/// partial reads and writes need the two halves). Anything else takes the two halves.
 fn can_join_h1_halves(session: &mut Session, upstream_upgrade_req: bool) -> bool {
     !upstream_upgrade_req
         && !session.cache.enabled()
@@ -1369,32 +1357,62 @@ fn can_join_h1_halves(session: &mut Session, upstream_upgrade_req: bool) -> bool
         )
         && !session.downstream_session.is_upgrade_req()
         && !session.was_upgraded()
-        && session.as_ref().get_retry_buffer().is_none()
-        && session.as_mut().is_body_empty()
-        && session.as_mut().is_body_done()
 }
 
-/// An upstream response task read by the joined path, and what it says about the upstream, as
-/// the upstream half took it: the end of the response ends the reading; a read error ends it
-/// too, leaves the connection unusable and goes downstream as `HttpTask::Failed`, carrying the
-/// earlier error of the request's write if there was one.
-fn upstream_task(
-    read: Result<HttpTask>,
-    send_error: &mut Option<Box<Error>>,
-    upstream_done: &mut bool,
-    upstream_can_reuse: &mut bool,
-) -> HttpTask {
-    match read {
-        Ok(task) => {
-            *upstream_done = task.is_end();
-            task
+/// The upstream connection as the joined path drives it, kept as the upstream half kept it.
+struct JoinedUpstream {
+    /// The request is written in full, or its write failed.
+    request_done: bool,
+    /// The response is read to its end, or its read failed.
+    response_done: bool,
+    can_reuse: bool,
+    /// The error of the request's write: the response is still read and forwarded, and this
+    /// error reported only if reading it fails.
+    send_error: Option<Box<Error>>,
+}
+
+impl JoinedUpstream {
+    fn new() -> Self {
+        Self {
+            request_done: false,
+            response_done: false,
+            can_reuse: true,
+            send_error: None,
         }
-        Err(e) => {
-            *upstream_done = true;
-            // A response read error means the HTTP/1 message boundary was not established
-            // successfully, so the connection cannot be reused.
-            *upstream_can_reuse = false;
-            HttpTask::Failed(send_error.take().unwrap_or(e).into_up())
+    }
+
+    /// Writes a filtered piece of the request body (`None`: nothing to write yet). A failed
+    /// write ends the request and leaves the connection unusable (a partly written HTTP/1
+    /// request), as in the upstream half.
+    async fn send(&mut self, client_session: &mut HttpSessionV1, task: Option<HttpTask>) {
+        let Some(task) = task else { return };
+        match send_body_to1(client_session, Some(task)).await {
+            Ok(done) => self.request_done = done,
+            Err(e) => {
+                warn!("send error, draining read buf: {e}");
+                self.request_done = true;
+                self.can_reuse = false;
+                self.send_error = Some(e);
+            }
+        }
+    }
+
+    /// An upstream response task, and what it says about the upstream: the end of the response
+    /// ends the reading; a read error ends it too, leaves the connection unusable and goes
+    /// downstream as `HttpTask::Failed`, carrying the earlier write error if there was one.
+    fn response_task(&mut self, read: Result<HttpTask>) -> HttpTask {
+        match read {
+            Ok(task) => {
+                self.response_done = task.is_end();
+                task
+            }
+            Err(e) => {
+                self.response_done = true;
+                // A response read error means the HTTP/1 message boundary was not established
+                // successfully, so the connection cannot be reused.
+                self.can_reuse = false;
+                HttpTask::Failed(self.send_error.take().unwrap_or(e).into_up())
+            }
         }
     }
 }

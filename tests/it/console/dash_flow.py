@@ -55,12 +55,14 @@ def expect(status, answer):
 
 def app_with_key(tenant, app, apis):
     ok(admin_api("POST", f"/admin/tenants/{tenant}/apps", {"name": app}))
-    key = ok(admin_api("POST", f"/admin/tenants/{tenant}/apps/{app}/keys", {}))["key"]
     for api in apis:
         sub = ok(admin_api("POST", f"/admin/tenants/{tenant}/apps/{app}/subscriptions", {"api": api}))
         if sub["state"] == "pending":
             ok(admin_api("POST", f"/admin/subscriptions/{sub['id']}/approve", {}))
-    return key
+    # The key last: the workers read the store in one transaction, so a key they know comes
+    # with its app's approved subscriptions (made first, a key could be taken up a refresh
+    # before an approval, and a call refused 403 though the setup had ended).
+    return ok(admin_api("POST", f"/admin/tenants/{tenant}/apps/{app}/keys", {}))["key"]
 
 
 def setup():

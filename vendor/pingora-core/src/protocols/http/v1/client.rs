@@ -206,6 +206,16 @@ impl HttpSession {
 
         if let Ok(Some(num_bytes)) = written {
             self.bytes_sent += num_bytes;
+            // The body writer holds a Content-Length body in the stream's buffer until it is
+            // complete. Each piece leaves as it is given instead (the first with the header that
+            // waited for it): a body the client sends slowly, or in parts it pauses between,
+            // must not wait in the gateway for the rest, nor the server for the header.
+            if !self.body_writer.finished() {
+                self.underlying_stream
+                    .flush()
+                    .await
+                    .or_err(WriteError, "flushing body")?;
+            }
         }
 
         written
@@ -3129,17 +3139,28 @@ mod tests_write_buffer {
         let (mut http, writes) = session(&[]);
         http.write_request_header(post(6)).await.unwrap();
         assert!(taken(&writes).is_empty(), "header waits for the body");
-        http.write_body(b"abc").await.unwrap();
-        assert!(
-            taken(&writes).is_empty(),
-            "a partial body waits for the rest"
-        );
-        http.write_body(b"def").await.unwrap();
+        http.write_body(b"abcdef").await.unwrap();
         http.finish_body().await.unwrap();
         assert_eq!(
             taken(&writes),
             vec![b"POST /up HTTP/1.1\r\nContent-Length: 6\r\n\r\nabcdef".to_vec()]
         );
+    }
+
+    #[tokio::test]
+    async fn each_piece_of_a_content_length_body_leaves_as_it_is_given() {
+        let (mut http, writes) = session(&[]);
+        http.write_request_header(post(6)).await.unwrap();
+        http.write_body(b"abc").await.unwrap();
+        assert_eq!(
+            taken(&writes),
+            vec![b"POST /up HTTP/1.1\r\nContent-Length: 6\r\n\r\nabc".to_vec()],
+            "the header with the first piece, not waiting for the rest"
+        );
+        http.write_body(b"def").await.unwrap();
+        assert_eq!(taken(&writes), vec![b"def".to_vec()]);
+        http.finish_body().await.unwrap();
+        assert!(taken(&writes).is_empty());
     }
 
     #[tokio::test]

@@ -245,6 +245,35 @@ fn an_upstream_answering_before_the_body_is_sent_is_forwarded_at_once() {
     assert!(line.contains("413"), "{line}");
 }
 
+/// A body sent in parts with a pause between reaches the upstream part by part: the head and
+/// the first part do not wait in the gateway for the rest (the upstream connection's write
+/// buffer would hold a Content-Length body until it is complete). Here the upstream answers once
+/// it has the first part, and the client sends the rest only after that answer.
+#[test]
+fn a_body_paused_midway_reaches_the_upstream_before_its_rest_is_sent() {
+    let (tx, got) = std::sync::mpsc::channel();
+    let (addr, server) = raw_upstream(move |_, s| {
+        let mut first = [0u8; 5];
+        s.read_exact(&mut first).unwrap();
+        s.write_all(b"HTTP/1.1 200 X\r\ncontent-length: 5\r\nconnection: close\r\n\r\nheard")
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        tx.send((first.to_vec(), rest)).unwrap();
+    });
+    let gw = raw_gateway(&addr);
+    let mut c = Conn::open(gw.port);
+    c.send(b"POST /raw/paused HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello");
+    let resp = c.response().expect("the answer to the first part");
+    assert_eq!((resp.status, resp.body.as_str()), (200, "heard"));
+    c.send(b"world");
+    let (first, rest) = got
+        .recv_timeout(Duration::from_secs(10))
+        .expect("what the upstream read");
+    assert_eq!((&first[..], &rest[..]), (&b"hello"[..], &b"world"[..]));
+    server.join().unwrap();
+}
+
 #[test]
 fn a_client_that_leaves_mid_body_ends_the_request_and_its_upstream_connection() {
     let (addr, server) = raw_upstream(|_, s| {

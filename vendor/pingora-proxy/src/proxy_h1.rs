@@ -307,6 +307,25 @@ where
             if !reading_body && !reading_response {
                 break;
             }
+            if reading_body && upstream.holds_body {
+                // Body pieces at hand join those the upstream stream holds (one write for a
+                // body that arrived in parts at once); before waiting for more, what is held
+                // leaves, so a body sent slowly or with pauses never waits in the proxy.
+                let ready =
+                    tokio::task::unconstrained(session.downstream_session.read_body_or_idle(false))
+                        .now_or_never();
+                match ready {
+                    Some(body) => {
+                        let body = body.map_err(|e| e.into_down())?;
+                        let end = session.is_body_done();
+                        let (task, end) = self.filter_request_body(session, body, end, ctx).await?;
+                        downstream_done = end;
+                        upstream.send(client_session, task).await;
+                        continue;
+                    }
+                    None => upstream.flush(client_session).await,
+                }
+            }
             let poll_downstream = reading_body || (downstream_done && watch_downstream);
             // The downstream is polled first, so a client gone while the upstream is silent (an
             // SSE stream, a slow answer) ends the request, as the downstream half's idle read did.
@@ -1369,6 +1388,9 @@ struct JoinedUpstream {
     /// The error of the request's write: the response is still read and forwarded, and this
     /// error reported only if reading it fails.
     send_error: Option<Box<Error>>,
+    /// Pieces of the body are written but may be held in the stream's buffer (a Content-Length
+    /// body is held until complete): they must be flushed before waiting for more.
+    holds_body: bool,
 }
 
 impl JoinedUpstream {
@@ -1378,6 +1400,7 @@ impl JoinedUpstream {
             response_done: false,
             can_reuse: true,
             send_error: None,
+            holds_body: false,
         }
     }
 
@@ -1387,14 +1410,30 @@ impl JoinedUpstream {
     async fn send(&mut self, client_session: &mut HttpSessionV1, task: Option<HttpTask>) {
         let Some(task) = task else { return };
         match send_body_to1(client_session, Some(task)).await {
-            Ok(done) => self.request_done = done,
-            Err(e) => {
-                warn!("send error, draining read buf: {e}");
-                self.request_done = true;
-                self.can_reuse = false;
-                self.send_error = Some(e);
+            Ok(done) => {
+                self.request_done = done;
+                self.holds_body = !done;
             }
+            Err(e) => self.failed(e),
         }
+    }
+
+    /// Sends the body pieces the stream holds (see `holds_body`).
+    async fn flush(&mut self, client_session: &mut HttpSessionV1) {
+        self.holds_body = false;
+        if let Err(e) = client_session.flush_request().await {
+            self.failed(e.into_up());
+        }
+    }
+
+    /// A failed write ends the request and leaves the connection unusable (a partly written
+    /// HTTP/1 request), as in the upstream half.
+    fn failed(&mut self, e: Box<Error>) {
+        warn!("send error, draining read buf: {e}");
+        self.request_done = true;
+        self.holds_body = false;
+        self.can_reuse = false;
+        self.send_error = Some(e);
     }
 
     /// An upstream response task, and what it says about the upstream: the end of the response

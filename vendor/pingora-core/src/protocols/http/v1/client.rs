@@ -206,19 +206,21 @@ impl HttpSession {
 
         if let Ok(Some(num_bytes)) = written {
             self.bytes_sent += num_bytes;
-            // The body writer holds a Content-Length body in the stream's buffer until it is
-            // complete. Each piece leaves as it is given instead (the first with the header that
-            // waited for it): a body the client sends slowly, or in parts it pauses between,
-            // must not wait in the gateway for the rest, nor the server for the header.
-            if !self.body_writer.finished() {
-                self.underlying_stream
-                    .flush()
-                    .await
-                    .or_err(WriteError, "flushing body")?;
-            }
         }
 
         written
+    }
+
+    /// Sends what the stream holds of the request: a header waiting for its body (see
+    /// `header_waits_for_body`) and the pieces of a Content-Length body written so far, which
+    /// the body writer holds until the body is complete. A proxy calls this before it waits for
+    /// more of the body, so that a body sent slowly, or in parts with pauses between, does not
+    /// wait in the proxy for the rest (nor the server for the header).
+    pub async fn flush_request(&mut self) -> Result<()> {
+        self.underlying_stream
+            .flush()
+            .await
+            .or_err(WriteError, "flushing the request")
     }
 
     /// Write request body. Return Ok(None) if no more body should be written, either due to
@@ -3139,7 +3141,12 @@ mod tests_write_buffer {
         let (mut http, writes) = session(&[]);
         http.write_request_header(post(6)).await.unwrap();
         assert!(taken(&writes).is_empty(), "header waits for the body");
-        http.write_body(b"abcdef").await.unwrap();
+        http.write_body(b"abc").await.unwrap();
+        assert!(
+            taken(&writes).is_empty(),
+            "a partial body waits for the rest"
+        );
+        http.write_body(b"def").await.unwrap();
         http.finish_body().await.unwrap();
         assert_eq!(
             taken(&writes),
@@ -3148,19 +3155,19 @@ mod tests_write_buffer {
     }
 
     #[tokio::test]
-    async fn each_piece_of_a_content_length_body_leaves_as_it_is_given() {
+    async fn a_held_request_leaves_when_flushed() {
         let (mut http, writes) = session(&[]);
         http.write_request_header(post(6)).await.unwrap();
         http.write_body(b"abc").await.unwrap();
+        assert!(taken(&writes).is_empty(), "a partial body is held");
+        http.flush_request().await.unwrap();
         assert_eq!(
             taken(&writes),
             vec![b"POST /up HTTP/1.1\r\nContent-Length: 6\r\n\r\nabc".to_vec()],
-            "the header with the first piece, not waiting for the rest"
+            "the header with what there is of the body"
         );
         http.write_body(b"def").await.unwrap();
-        assert_eq!(taken(&writes), vec![b"def".to_vec()]);
-        http.finish_body().await.unwrap();
-        assert!(taken(&writes).is_empty());
+        assert_eq!(taken(&writes), vec![b"def".to_vec()], "the end leaves at once");
     }
 
     #[tokio::test]

@@ -54,6 +54,19 @@ fn check_clock_thread(tm: &Arc<TimerManager>) {
     }
 }
 
+// Register a timer of `duration` with [TIMER_MANAGER], first starting its clock thread if it
+// is not running (at start-up, or in a child after fork()). Only here, where a timer is
+// registered: most timeouts wrap a future that is ready when first polled and never get
+// one. One clock read serves both the watchdog check and the deadline.
+fn register_fast_timer(duration: Duration) -> TimerStub {
+    let tm = &*TIMER_MANAGER;
+    let elapsed = tm.elapsed();
+    if tm.is_clock_running_at(elapsed).is_err() {
+        check_clock_thread(tm);
+    }
+    tm.register_timer_at(elapsed, duration)
+}
+
 fn should_use_tokio_timeout(duration: Duration) -> bool {
     let threshold_secs = FAST_TIMEOUT_TO_TOKIO_THRESHOLD_SECS.load(Ordering::Relaxed);
     threshold_secs != FAST_TIMEOUT_TO_TOKIO_DISABLED && duration.as_secs() > threshold_secs
@@ -90,11 +103,15 @@ pub struct FastTimeout(Duration);
 
 impl ToTimeout for FastTimeout {
     fn timeout(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        Box::pin(TIMER_MANAGER.register_timer(self.0).poll())
+        Box::pin(register_fast_timer(self.0))
     }
 
     fn create(d: Duration) -> Self {
         FastTimeout(d)
+    }
+
+    fn timer(&self) -> Option<TimerStub> {
+        Some(register_fast_timer(self.0))
     }
 }
 
@@ -111,6 +128,7 @@ pub struct FastOrTokioTimeout {
     kind: TimeoutKind,
 }
 
+#[cfg(test)]
 impl FastOrTokioTimeout {
     fn use_tokio(&self) -> bool {
         matches!(self.kind, TimeoutKind::Tokio)
@@ -122,6 +140,13 @@ impl ToTimeout for FastOrTokioTimeout {
         match self.kind {
             TimeoutKind::Fast => FastTimeout::create(self.duration).timeout(),
             TimeoutKind::Tokio => TokioTimeout::create(self.duration).timeout(),
+        }
+    }
+
+    fn timer(&self) -> Option<TimerStub> {
+        match self.kind {
+            TimeoutKind::Fast => Some(register_fast_timer(self.duration)),
+            TimeoutKind::Tokio => None,
         }
     }
 
@@ -142,18 +167,13 @@ pub fn fast_timeout<T>(duration: Duration, future: T) -> Timeout<T, FastOrTokioT
 where
     T: Future,
 {
-    let callback = FastOrTokioTimeout::create(duration);
-    if !callback.use_tokio() {
-        check_clock_thread(&TIMER_MANAGER);
-    }
-
-    Timeout::new_with_callback(future, callback)
+    // the clock thread is checked when a timer is registered (register_fast_timer)
+    Timeout::new_with_callback(future, FastOrTokioTimeout::create(duration))
 }
 
 /// Similar to [tokio::time::sleep] but more efficient.
 pub async fn fast_sleep(duration: Duration) {
-    check_clock_thread(&TIMER_MANAGER);
-    TIMER_MANAGER.register_timer(duration).poll().await
+    register_fast_timer(duration).await
 }
 
 /// Pause the timer for fork()
@@ -209,6 +229,29 @@ mod tests {
         };
         let to = fast_timeout(Duration::from_secs(60), fut);
         assert_eq!(to.await.unwrap(), 1)
+    }
+
+    fn timers_here() -> usize {
+        TIMER_MANAGER.timers_on_this_thread()
+    }
+
+    #[test]
+    fn test_a_ready_future_registers_no_timer() {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // a duration no other test uses, so no other timer shares its slot
+        let d = Duration::from_secs(777);
+        // thread ids are reused: this thread's map may hold an earlier test thread's timers
+        let before = timers_here();
+        let mut ready = std::pin::pin!(fast_timeout(d, async { 1 }));
+        assert!(matches!(ready.as_mut().poll(&mut cx), Poll::Ready(Ok(1))));
+        assert_eq!(timers_here(), before);
+
+        let mut pending = std::pin::pin!(fast_timeout(d, std::future::pending::<()>()));
+        assert!(pending.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(timers_here(), before + 1);
+        // polled again: the same timer
+        assert!(pending.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(timers_here(), before + 1);
     }
 
     #[test]

@@ -29,11 +29,16 @@
 //! - drop: 10.694154ms total, 106ns avg per iteration
 
 use parking_lot::RwLock;
+use pin_project_lite::pin_project;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use thread_local::ThreadLocal;
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
 const RESOLUTION_MS: u64 = 10;
@@ -41,58 +46,95 @@ const RESOLUTION_DURATION: Duration = Duration::from_millis(RESOLUTION_MS);
 
 // round to the NEXT timestamp based on the resolution
 #[inline]
-fn round_to(raw: u128, resolution: u128) -> u128 {
-    raw - 1 + resolution - (raw - 1) % resolution
+fn round_to(raw: u64, resolution: u64) -> u64 {
+    // saturating: a deadline past u64::MAX ms is "never", not an overflow
+    raw.div_ceil(resolution).saturating_mul(resolution)
 }
+
+// Whole milliseconds in `d`, rounded up: a deadline is never put before its time. u64
+// arithmetic (584 million years of milliseconds): `as_millis()` is u128, and the u128
+// remainder in the rounding was a library call per registered timer.
+#[inline]
+fn ceil_millis(d: Duration) -> u64 {
+    let sub_ms = d.subsec_nanos() % 1_000_000 != 0;
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()) + u64::from(sub_ms))
+}
+
+// Whole milliseconds in `d`, rounded down: the clock thread's "now".
+#[inline]
+fn floor_millis(d: Duration) -> u64 {
+    d.as_secs() * 1000 + u64::from(d.subsec_millis())
+}
+
 // millisecond resolution as most
 #[derive(PartialEq, PartialOrd, Eq, Ord, Clone, Copy, Debug)]
-struct Time(u128);
+struct Time(u64);
 
-impl From<u128> for Time {
-    fn from(raw_ms: u128) -> Self {
-        Time(round_to(raw_ms, RESOLUTION_MS as u128))
+impl From<u64> for Time {
+    fn from(raw_ms: u64) -> Self {
+        Time(round_to(raw_ms, RESOLUTION_MS))
     }
 }
 
 impl From<Duration> for Time {
     fn from(d: Duration) -> Self {
-        Time(round_to(d.as_millis(), RESOLUTION_MS as u128))
+        Time(round_to(ceil_millis(d), RESOLUTION_MS))
     }
 }
 
 impl Time {
-    pub fn not_after(&self, ts: u128) -> bool {
+    pub fn not_after(&self, ts: u64) -> bool {
         self.0 <= ts
     }
 }
 
-/// the stub for waiting for a timer to be expired.
-pub struct TimerStub(Arc<Notify>, Arc<AtomicBool>);
+pin_project! {
+    /// the stub for waiting for a timer to be expired.
+    ///
+    /// It is itself the future that waits (no allocation): the notification is taken when
+    /// the stub is made, under the lock that the clock thread must hold to fire the timer,
+    /// so a timer fired after that is seen however late the stub is first polled.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct TimerStub {
+        #[pin]
+        notified: OwnedNotified,
+    }
+}
 
 impl TimerStub {
     /// Wait for the timer to expire.
     pub async fn poll(self) {
-        if self.1.load(Ordering::SeqCst) {
-            return;
-        }
-        self.0.notified().await;
+        self.await
     }
 }
 
-struct Timer(Arc<Notify>, Arc<AtomicBool>);
+impl Future for TimerStub {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().notified.poll(cx)
+    }
+}
+
+struct Timer(Arc<Notify>);
 
 impl Timer {
     pub fn new() -> Self {
-        Timer(Arc::new(Notify::new()), Arc::new(AtomicBool::new(false)))
+        Timer(Arc::new(Notify::new()))
     }
 
+    // Wakes every stub subscribed so far; they were all subscribed before this call, so
+    // `notify_waiters` reaches them even if they were never polled.
     pub fn fire(&self) {
-        self.1.store(true, Ordering::SeqCst);
         self.0.notify_waiters();
     }
 
     pub fn subscribe(&self) -> TimerStub {
-        TimerStub(self.0.clone(), self.1.clone())
+        TimerStub {
+            notified: self.0.clone().notified_owned(),
+        }
     }
 }
 
@@ -137,7 +179,7 @@ impl TimerManager {
                 // just stop acquiring the locks, waiting for fork to happen
                 continue;
             }
-            let now = now.as_millis();
+            let now = floor_millis(now);
             // iterate through the timer tree for all threads
             for thread_timer in self.timers.iter() {
                 let mut timers = thread_timer.write();
@@ -179,7 +221,12 @@ impl TimerManager {
     // Ok(()) if clock is running (watch dog is within DELAYS_SEC of now)
     // Err(time) if watch do stopped at `time`
     pub(crate) fn is_clock_running(&self) -> Result<(), i64> {
-        let now = Instant::now().duration_since(self.zero).as_secs() as i64;
+        self.is_clock_running_at(self.elapsed())
+    }
+
+    // As [Self::is_clock_running], at `elapsed` since this manager's zero point.
+    pub(crate) fn is_clock_running_at(&self, elapsed: Duration) -> Result<(), i64> {
+        let now = elapsed.as_secs() as i64;
         let prev = self.clock_watchdog.load(Ordering::SeqCst);
         if now < prev + DELAYS_SEC {
             Ok(())
@@ -192,6 +239,18 @@ impl TimerManager {
     ///
     /// When the timer expires, the [TimerStub] will be notified.
     pub fn register_timer(&self, duration: Duration) -> TimerStub {
+        self.register_timer_at(self.elapsed(), duration)
+    }
+
+    // The time since this manager's zero point: one clock read, which a caller that needs
+    // it for the watchdog too passes on to [Self::register_timer_at].
+    #[inline]
+    pub(crate) fn elapsed(&self) -> Duration {
+        Instant::now().duration_since(self.zero)
+    }
+
+    // [Self::register_timer], `elapsed` (from [Self::elapsed]) being now.
+    pub(crate) fn register_timer_at(&self, elapsed: Duration, duration: Duration) -> TimerStub {
         if self.is_paused_for_fork() {
             // Return a dummy TimerStub that will trigger right away.
             // This is fine assuming pause_for_fork() is called right before fork().
@@ -199,10 +258,11 @@ impl TimerManager {
             // be entirely lost after fork()
             // TODO: buffer these register calls instead (without a lock)
             let timer = Timer::new();
+            let stub = timer.subscribe();
             timer.fire();
-            return timer.subscribe();
+            return stub;
         }
-        let now: Time = (Instant::now() + duration - self.zero).into();
+        let now: Time = elapsed.saturating_add(duration).into();
         {
             let timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).read();
             if let Some(t) = timers.get(&now) {
@@ -219,6 +279,12 @@ impl TimerManager {
         let stub = timer.subscribe();
         timers.insert(now, timer);
         stub
+    }
+
+    // The number of timers this thread registered that have not fired yet.
+    #[cfg(test)]
+    pub(crate) fn timers_on_this_thread(&self) -> usize {
+        self.timers.get().map_or(0, |t| t.read().len())
     }
 
     fn is_paused_for_fork(&self) -> bool {
@@ -264,6 +330,47 @@ mod tests {
         assert!(!t.not_after(129));
         assert!(t.not_after(130));
         assert!(t.not_after(131));
+    }
+
+    #[test]
+    fn test_deadline_rounds_sub_millisecond_up() {
+        // 130.5 ms is due at 140, not at 130 (which would fire it half a millisecond early)
+        let t: Time = Duration::from_micros(130_500).into();
+        assert_eq!(t, Time(140));
+        let t: Time = Duration::from_millis(130).into();
+        assert_eq!(t, Time(130));
+        assert_eq!(ceil_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(floor_millis(Duration::from_micros(1_999)), 1);
+    }
+
+    #[test]
+    fn test_far_deadline_saturates() {
+        let t: Time = Duration::MAX.into();
+        assert_eq!(t.0, u64::MAX);
+        let tm = TimerManager::new();
+        // registering it neither panics nor fires
+        let mut stub = std::pin::pin!(tm.register_timer(Duration::MAX));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(stub.as_mut().poll(&mut cx).is_pending());
+    }
+
+    #[test]
+    fn test_stub_fired_before_first_poll_is_ready() {
+        let tm_a = Arc::new(TimerManager::new());
+        let tm = tm_a.clone();
+        std::thread::spawn(move || tm_a.clock_thread());
+        let mut stub = std::pin::pin!(tm.register_timer(Duration::from_millis(10)));
+        let start = Instant::now();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        // never polled until it has fired
+        while tm.timers_on_this_thread() != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "timer never fired"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(stub.as_mut().poll(&mut cx).is_ready());
     }
 
     #[tokio::test]

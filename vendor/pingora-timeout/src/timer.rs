@@ -56,10 +56,10 @@ fn round_to(raw: u64, resolution: u64) -> u64 {
 // remainder in the rounding was a library call per registered timer.
 #[inline]
 fn ceil_millis(d: Duration) -> u64 {
-    let sub_ms = d.subsec_nanos() % 1_000_000 != 0;
+    let ms = d.subsec_nanos().div_ceil(1_000_000); // at most 1000
     d.as_secs()
         .saturating_mul(1000)
-        .saturating_add(u64::from(d.subsec_millis()) + u64::from(sub_ms))
+        .saturating_add(u64::from(ms))
 }
 
 // Whole milliseconds in `d`, rounded down: the clock thread's "now".

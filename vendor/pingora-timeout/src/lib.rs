@@ -118,7 +118,7 @@ pin_project! {
     #[project = DelayProj]
     enum Delay {
         Unstarted,
-        // inline: no allocation per started timer
+        // inline (16 bytes): no allocation per started timer
         Stub { #[pin] stub: timer::TimerStub },
         Boxed { delay: Pin<Box<dyn Future<Output = ()> + Send + Sync>> },
     }

@@ -28,18 +28,15 @@
 //! - create 34.317439ms total, 343ns avg per iteration
 //! - drop: 10.694154ms total, 106ns avg per iteration
 
-use parking_lot::RwLock;
-use pin_project_lite::pin_project;
+use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use thread_local::ThreadLocal;
-use tokio::sync::futures::OwnedNotified;
-use tokio::sync::Notify;
 
 const RESOLUTION_MS: u64 = 10;
 const RESOLUTION_DURATION: Duration = Duration::from_millis(RESOLUTION_MS);
@@ -90,17 +87,33 @@ impl Time {
     }
 }
 
-pin_project! {
-    /// the stub for waiting for a timer to be expired.
-    ///
-    /// It is itself the future that waits (no allocation): the notification is taken when
-    /// the stub is made, under the lock that the clock thread must hold to fire the timer,
-    /// so a timer fired after that is seen however late the stub is first polled.
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct TimerStub {
-        #[pin]
-        notified: OwnedNotified,
-    }
+/// the stub for waiting for a timer to be expired.
+///
+/// It is itself the future that waits, and small (a pointer and a slot number), so a
+/// [crate::Timeout] keeps it inline: no allocation per stub, and the futures holding a
+/// timeout stay small (each move of them copies it).
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct TimerStub {
+    shared: Arc<Shared>,
+    // this stub's waker in `shared.waiters`, NO_SLOT until it is first pending
+    slot: usize,
+}
+
+const NO_SLOT: usize = usize::MAX;
+
+// What a timer and its stubs share.
+struct Shared {
+    // Set (before `waiters` is drained) when the timer fires. Stubs read and change
+    // `waiters` only under its lock and only while this is false, so their slots stay valid.
+    fired: AtomicBool,
+    waiters: Mutex<Waiters>,
+}
+
+// The wakers of the stubs waiting, in slots reused as stubs go.
+#[derive(Default)]
+struct Waiters {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
 }
 
 impl TimerStub {
@@ -114,26 +127,75 @@ impl Future for TimerStub {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().notified.poll(cx)
+        let this = self.get_mut();
+        if this.shared.fired.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        let mut waiters = this.shared.waiters.lock();
+        // fired meanwhile: the clock thread sets the flag before it takes the lock
+        if this.shared.fired.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        match waiters.slots.get_mut(this.slot) {
+            Some(Some(waker)) if waker.will_wake(cx.waker()) => {}
+            Some(slot) => *slot = Some(cx.waker().clone()),
+            None => {
+                let waker = Some(cx.waker().clone());
+                this.slot = match waiters.free.pop() {
+                    Some(free) => {
+                        waiters.slots[free] = waker;
+                        free
+                    }
+                    None => {
+                        waiters.slots.push(waker);
+                        waiters.slots.len() - 1
+                    }
+                };
+            }
+        }
+        Poll::Pending
     }
 }
 
-struct Timer(Arc<Notify>);
+impl Drop for TimerStub {
+    fn drop(&mut self) {
+        if self.slot == NO_SLOT || self.shared.fired.load(Ordering::Acquire) {
+            return;
+        }
+        let mut waiters = self.shared.waiters.lock();
+        if self.shared.fired.load(Ordering::Acquire) {
+            return; // the clock thread drains every slot
+        }
+        if let Some(slot) = waiters.slots.get_mut(self.slot) {
+            *slot = None;
+            waiters.free.push(self.slot);
+        }
+    }
+}
+
+struct Timer(Arc<Shared>);
 
 impl Timer {
     pub fn new() -> Self {
-        Timer(Arc::new(Notify::new()))
+        Timer(Arc::new(Shared {
+            fired: AtomicBool::new(false),
+            waiters: Mutex::new(Waiters::default()),
+        }))
     }
 
-    // Wakes every stub subscribed so far; they were all subscribed before this call, so
-    // `notify_waiters` reaches them even if they were never polled.
+    // Stubs see the flag from now on; those already waiting are woken.
     pub fn fire(&self) {
-        self.0.notify_waiters();
+        self.0.fired.store(true, Ordering::Release);
+        let slots = std::mem::take(&mut self.0.waiters.lock().slots);
+        for waker in slots.into_iter().flatten() {
+            waker.wake();
+        }
     }
 
     pub fn subscribe(&self) -> TimerStub {
         TimerStub {
-            notified: self.0.clone().notified_owned(),
+            shared: self.0.clone(),
+            slot: NO_SLOT,
         }
     }
 }
@@ -371,6 +433,24 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(stub.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn test_stubs_dropped_while_waiting_free_their_slots() {
+        let timer = Timer::new();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut stubs: Vec<_> = (0..4).map(|_| timer.subscribe()).collect();
+        for stub in stubs.iter_mut() {
+            assert!(Pin::new(stub).poll(&mut cx).is_pending());
+        }
+        stubs.truncate(1); // three leave while waiting
+        let mut late = timer.subscribe();
+        assert!(Pin::new(&mut late).poll(&mut cx).is_pending());
+        assert_eq!(timer.0.waiters.lock().slots.len(), 4); // a freed slot was reused
+        timer.fire();
+        assert!(Pin::new(&mut stubs[0]).poll(&mut cx).is_ready());
+        assert!(Pin::new(&mut late).poll(&mut cx).is_ready());
+        assert!(Pin::new(&mut timer.subscribe()).poll(&mut cx).is_ready());
     }
 
     #[tokio::test]

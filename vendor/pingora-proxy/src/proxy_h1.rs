@@ -317,10 +317,9 @@ where
                 match ready {
                     Some(body) => {
                         let body = body.map_err(|e| e.into_down())?;
-                        let end = session.is_body_done();
-                        let (task, end) = self.filter_request_body(session, body, end, ctx).await?;
-                        downstream_done = end;
-                        upstream.send(client_session, task).await;
+                        downstream_done = self
+                            .forward_body(session, client_session, &mut upstream, body, ctx)
+                            .await?;
                         continue;
                     }
                     None => upstream.flush(client_session).await,
@@ -344,10 +343,9 @@ where
                         watch_downstream = false;
                         continue;
                     }
-                    let end = session.is_body_done();
-                    let (task, end) = self.filter_request_body(session, body, end, ctx).await?;
-                    downstream_done = end;
-                    upstream.send(client_session, task).await;
+                    downstream_done = self
+                        .forward_body(session, client_session, &mut upstream, body, ctx)
+                        .await?;
                     continue;
                 }
                 task = client_session.read_response_task(), if reading_response => task,
@@ -389,6 +387,26 @@ where
             reuse_downstream = false;
         }
         Ok((reuse_downstream, upstream.can_reuse))
+    }
+
+    /// A piece of the downstream body, through the request body filters, to the upstream in
+    /// the joined path. Returns whether the downstream body is done.
+    async fn forward_body(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        upstream: &mut JoinedUpstream,
+        body: Option<Bytes>,
+        ctx: &mut SV::CTX,
+    ) -> Result<bool>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        let end = session.is_body_done();
+        let (task, end) = self.filter_request_body(session, body, end, ctx).await?;
+        upstream.send(client_session, task).await;
+        Ok(end)
     }
 
     async fn proxy_handle_upstream(

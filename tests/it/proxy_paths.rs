@@ -103,6 +103,16 @@ fn raw_upstream(
     (addr, thread)
 }
 
+/// The access log's line of the request to `path`, once it is written.
+fn access_line(gw: &Gateway, path: &str) -> String {
+    wait_for("the access log line", Duration::from_secs(10), || {
+        gw.access_log()
+            .lines()
+            .find(|l| l.contains(path))
+            .map(str::to_string)
+    })
+}
+
 fn raw_gateway(addr: &str) -> Gateway {
     let cfg = format!(
         "[[upstreams]]\nname = \"raw\"\ntargets = [\"{addr}\"]\n\n\
@@ -236,12 +246,7 @@ fn an_upstream_answering_before_the_body_is_sent_is_forwarded_at_once() {
         .expect("the upstream's count");
     assert_eq!(n, 100000);
     server.join().unwrap();
-    let line = wait_for("the access log line", Duration::from_secs(10), || {
-        gw.access_log()
-            .lines()
-            .find(|l| l.contains("/raw/up"))
-            .map(str::to_string)
-    });
+    let line = access_line(&gw, "/raw/up");
     assert!(line.contains("413"), "{line}");
 }
 
@@ -292,12 +297,7 @@ fn a_client_that_leaves_mid_body_ends_the_request_and_its_upstream_connection() 
         gw.stderr().contains(JOINED).then_some(())
     });
     drop(c);
-    let line = wait_for("the access log line", Duration::from_secs(10), || {
-        gw.access_log()
-            .lines()
-            .find(|l| l.contains("/raw/gone"))
-            .map(str::to_string)
-    });
+    let line = access_line(&gw, "/raw/gone");
     assert!(line.contains("client closed the connection"), "{line}");
     // The upstream sees its connection closed (the thread ends) rather than left waiting.
     server.join().unwrap();
@@ -333,12 +333,7 @@ fn a_client_that_leaves_a_get_mid_stream_ends_the_request_and_its_upstream_conne
     drop(s);
 
     // Ended while the upstream is silent: from watching the client, not from a failed write.
-    let line = wait_for("the access log line", Duration::from_secs(10), || {
-        gw.access_log()
-            .lines()
-            .find(|l| l.contains("/pub/events"))
-            .map(str::to_string)
-    });
+    let line = access_line(&gw, "/pub/events");
     assert!(line.contains("client closed the connection"), "{line}");
     assert_eq!(up.aborted(), 0);
     // The upstream connection, left mid-response, is closed: the next events fail to send.

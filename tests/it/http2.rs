@@ -475,9 +475,12 @@ fn resets_of_streams_already_accepted_are_cut_off_too() {
     );
     let cut = sample(&gw.metrics(), "tollgate_client_h2_reset_floods_total");
     assert_eq!(cut, Some(1.0), "{o}");
-    // About a hundred requests, not a thousand.
+    // A few hundred at most, not a thousand: the connection is judged after 100 resets
+    // (`RESETS_BEFORE_JUDGING`), and the streams opened meanwhile whose requests reach the
+    // upstream within their 5 ms also count. A faster proxy path lets more of those through
+    // (155 once in CI after the proxy halves were joined), so the bound leaves room for them.
     assert!(
-        up.hits() < 150,
+        up.hits() < 250,
         "{} requests reached the upstream",
         up.hits()
     );

@@ -331,11 +331,25 @@ fn from_digits(bytes: &[u8]) -> Option<u64> {
 /// duplicates (e.g. `Content-Length: 42, 42`) be collapsed to a single value
 /// while genuinely conflicting framing is rejected.
 pub(crate) fn content_length_parse_all(headers: &HMap) -> Option<u64> {
+    content_length_values(headers.get_all(header::CONTENT_LENGTH))
+}
+
+/// [content_length_parse_all] over the values of one lookup.
+fn content_length_values(values: http::header::GetAll<'_, http::HeaderValue>) -> Option<u64> {
+    let mut iter = values.iter();
+    let first = iter.next()?;
+    // The common case, one value of digits only, needs no text checks, split or trim:
+    // `from_digits` refuses any other byte.
+    if iter.next().is_none() {
+        if let Some(n) = from_digits(first.as_bytes()) {
+            return Some(n);
+        }
+    }
     // If multiple Content-Length headers were sent, everything can still be
     // alright if they all contain the same value, and all parse correctly. If
     // not, then it's an error.
     let mut content_length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
+    for value in values {
         // A non-visible-ASCII value can't be a valid Content-Length, so the
         // framing is ambiguous.
         let line = value.to_str().ok()?;
@@ -357,7 +371,12 @@ pub(crate) fn content_length_parse_all(headers: &HMap) -> Option<u64> {
 /// present but cannot be resolved to a single value (conflicting duplicates or
 /// an unparseable value), or `None` when the header is absent.
 pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>> {
-    match content_length_parse_all(headers) {
+    let values = headers.get_all(header::CONTENT_LENGTH);
+    // One lookup for the common case of a message without the header.
+    if values.iter().next().is_none() {
+        return Ok(None);
+    }
+    match content_length_values(values) {
         Some(cl) => {
             // Content-Length frames the body, so a value that does not fit in
             // `usize` cannot be represented and must not be silently truncated
@@ -373,13 +392,12 @@ pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>
                 )
             })
         }
-        None if headers.contains_key(header::CONTENT_LENGTH) => {
+        None => {
             // debug, not warn: per-message, client-influenced; avoids log floods
             // under adversarial load. The error is returned to the caller.
             debug!("invalid Content-Length header");
             Error::e_explain(InvalidHTTPHeader, "invalid Content-Length header")
         }
-        None => Ok(None),
     }
 }
 
@@ -495,6 +513,8 @@ mod test {
     #[case::negative("-1", None)]
     #[case::trailing_comma("5,", None)]
     #[case::overflow("99999999999999999999999999", None)]
+    #[case::spaces_around(" 5 ", Some(5))]
+    #[case::plus_sign("+5", None)]
     fn test_content_length_parse_all_single_header(
         #[case] value: &str,
         #[case] expected: Option<u64>,

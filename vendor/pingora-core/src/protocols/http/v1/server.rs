@@ -846,7 +846,9 @@ impl HttpSession {
         // no need to add these headers to 1xx responses
         if !header.status.is_informational() && self.update_resp_headers {
             /* update headers */
-            header.insert_header(header::DATE, date::get_cached_date())?;
+            // Both names are written in Title-Case: `insert_titled_header` sets them without
+            // turning each name into bytes and parsing it back, as `insert_header` does.
+            header.insert_titled_header(header::DATE, date::get_cached_date());
 
             // Static values: a `&str` would be copied into a new allocation on every response.
             let connection_value = HeaderValue::from_static(if self.will_keepalive() {
@@ -854,7 +856,7 @@ impl HttpSession {
             } else {
                 "close"
             });
-            header.insert_header(header::CONNECTION, connection_value)?;
+            header.insert_titled_header(header::CONNECTION, connection_value);
         }
 
         if header.status == 101 {

@@ -162,10 +162,9 @@ impl Gateway {
                 return Ok((onward, None));
             }
         }
-        let host = crate::routing::table::request_host(req.uri.host(), &req.headers);
         let route = snapshot
             .routes
-            .find(&host, req.uri.path(), &req.method, &req.headers)
+            .find_request(&req.uri, &req.method, &req.headers)
             .ok_or_else(|| GatewayError::NoRoute {
                 method: req.method.to_string(),
                 path: req.uri.path().to_string(),

@@ -353,8 +353,13 @@ pub fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Headers that may carry a client's key; they never reach an upstream of a keyed API.
-pub const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-goog-api-key"];
+/// Headers that may carry a client's key; they never reach an upstream of a keyed API. Names
+/// made once: a `&str` name is parsed on every lookup or removal.
+pub static KEY_HEADERS: [http::HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    http::HeaderName::from_static("x-api-key"),
+    http::HeaderName::from_static("x-goog-api-key"),
+];
 
 #[cfg(test)]
 mod tests {

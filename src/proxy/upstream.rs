@@ -147,7 +147,7 @@ pub fn rewrite_request(
     }
     if route.api.auth == crate::config::AuthMode::ApiKey {
         // The client's key is the gateway's business; the route may set the service's own.
-        for h in crate::auth::directory::KEY_HEADERS {
+        for h in &crate::auth::directory::KEY_HEADERS {
             upstream.remove_header(h);
         }
     }

@@ -12,12 +12,31 @@ use http::{HeaderMap, Method};
 pub struct RouteTable<R> {
     /// (spec, payload), most specific first.
     routes: Vec<(RouteSpec, R)>,
+    /// Some route names a host: only then is a request's host worked out.
+    by_host: bool,
 }
 
 impl<R> RouteTable<R> {
     pub fn new(mut routes: Vec<(RouteSpec, R)>) -> Self {
         routes.sort_by_key(|(spec, _)| std::cmp::Reverse(specificity(spec)));
-        RouteTable { routes }
+        let by_host = routes.iter().any(|(spec, _)| spec.host.is_some());
+        RouteTable { routes, by_host }
+    }
+
+    /// The route of a request with this target, method and headers.
+    pub fn find_request(
+        &self,
+        uri: &http::Uri,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Option<&R> {
+        let host = if self.by_host {
+            request_host(uri.host(), headers)
+        } else {
+            // No route compares it.
+            std::borrow::Cow::Borrowed("")
+        };
+        self.find(&host, uri.path(), method, headers)
     }
 
     pub fn find(&self, host: &str, path: &str, method: &Method, headers: &HeaderMap) -> Option<&R> {
@@ -28,8 +47,7 @@ impl<R> RouteTable<R> {
     }
 
     pub fn find_parts(&self, parts: &Parts) -> Option<&R> {
-        let host = request_host(parts.uri.host(), &parts.headers);
-        self.find(&host, parts.uri.path(), &parts.method, &parts.headers)
+        self.find_request(&parts.uri, &parts.method, &parts.headers)
     }
 }
 
@@ -201,6 +219,32 @@ mod tests {
             Some("wild")
         );
         assert_eq!(find("example.com", "/api", Method::GET, &[]), Some("api"));
+    }
+
+    #[test]
+    fn a_request_is_routed_by_its_host_only_where_routes_name_one() {
+        let uri = |u: &'static str| http::Uri::from_static(u);
+        let mut h = HeaderMap::new();
+        h.insert("host", http::HeaderValue::from_static("A.Example.COM:8080"));
+        let table = table();
+        let found = table.find_request(&uri("/api"), &Method::GET, &h);
+        assert_eq!(found, Some(&"host"));
+        let found = table.find_request(&uri("http://b.example.com/api"), &Method::GET, &h);
+        assert_eq!(found, Some(&"wild"), "the absolute form's host comes first");
+        let plain = RouteTable::new(vec![
+            (spec("root", None, PathMatch::Prefix("/".into())), "root"),
+            (spec("api", None, PathMatch::Prefix("/api".into())), "api"),
+        ]);
+        assert!(!plain.by_host && table.by_host);
+        assert_eq!(
+            plain.find_request(&uri("/api/x"), &Method::GET, &h),
+            Some(&"api")
+        );
+        let no_host = HeaderMap::new();
+        assert_eq!(
+            plain.find_request(&uri("/"), &Method::GET, &no_host),
+            Some(&"root")
+        );
     }
 
     #[test]

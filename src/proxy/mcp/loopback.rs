@@ -96,8 +96,8 @@ fn request(
         .unwrap_or_else(|| http::HeaderValue::from_static("localhost"));
     req.insert_header(http::header::HOST, host)?;
     for name in KEY_HEADERS.iter().filter(|_| with_key) {
-        if let Some(v) = incoming.headers.get(*name) {
-            req.insert_header(*name, v.clone())?;
+        if let Some(v) = incoming.headers.get(name) {
+            req.insert_header(name.clone(), v.clone())?;
         }
     }
     let id = http::HeaderValue::from_str(request_id)

@@ -231,11 +231,11 @@ pub trait HttpServerApp {
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream>;
 
-    /// The same as [`Self::process_new_http()`], for one request of an HTTP/1 connection, as a
-    /// future of its own type rather than a boxed one.
+    /// The same as [`Self::process_new_http()`], for one request of an HTTP/1 connection or one
+    /// HTTP/2 stream, as a future of its own type rather than a boxed one.
     ///
-    /// The HTTP/1 keep-alive loop allocates a box for each request and builds this future in
-    /// it. A future returned boxed, as `async_trait` boxes [`Self::process_new_http()`], is built
+    /// The HTTP/1 keep-alive loop allocates a box for each request, and the HTTP/2 connection
+    /// one for each stream it spawns a task for, and builds this future in it. A future returned boxed, as `async_trait` boxes [`Self::process_new_http()`], is built
     /// on the stack and then copied into its box whole: in a proxy that is over ten kilobytes
     /// copied per request. An application whose request future is large should return it here
     /// unboxed (e.g. the future of an `async fn` that `process_new_http` awaits too).
@@ -347,7 +347,7 @@ where
             if let Some(first) = first {
                 session.set_pipelined_prefix(first);
             }
-            let mut result = h1_request(self, session, shutdown).await;
+            let mut result = session_in_box(self, session, shutdown).await;
             while let Some((mut stream, persistent_settings)) = result.map(|r| r.consume()) {
                 let first = match &persistent_settings {
                     Some(s) if s.pipelined_prefix.as_ref().is_some_and(|p| !p.is_empty()) => None,
@@ -365,7 +365,7 @@ where
                     session.set_pipelined_prefix(first);
                 }
 
-                result = h1_request(self, session, shutdown).await;
+                result = session_in_box(self, session, shutdown).await;
             }
         }
         None
@@ -376,13 +376,15 @@ where
     }
 }
 
-/// The future of one HTTP/1 request (`HttpServerApp::process_new_http1`) in a box of its own,
-/// so that an idle keep-alive connection does not hold it (see [`wait_for_request`]).
+/// The future of one session (`HttpServerApp::process_new_http1`): an HTTP/1 request, in a box
+/// of its own so that an idle keep-alive connection does not hold it (see
+/// [`wait_for_request`]), or an HTTP/2 stream, so that the task spawned for it holds a pointer
+/// and spawning it moves that rather than the whole future.
 ///
 /// The box is allocated before the future is made, so the future is built in place: boxing a
 /// future made first (`Box::pin(fut)`) builds it on the stack and copies it whole into the box.
-/// Not an `async fn`: its argument, the session, would then be kept in the connection's future.
-fn h1_request<'a, T: HttpServerApp + Send + Sync + 'static>(
+/// Not an `async fn`: its argument, the session, would then be kept in the caller's future.
+fn session_in_box<'a, T: HttpServerApp + Send + Sync + 'static>(
     app: &'a Arc<T>,
     session: ServerSession,
     shutdown: &'a ShutdownWatch,
@@ -433,8 +435,7 @@ async fn serve_h2<T: HttpServerApp + Send + Sync + 'static>(
                 // loop's idle timeout sees this connection as busy.
                 let _guard = guard;
                 // Note, `PersistentSettings` not currently relevant for h2
-                app.process_new_http(ServerSession::new_http2(h2_stream), &shutdown)
-                    .await;
+                session_in_box(&app, ServerSession::new_http2(h2_stream), &shutdown).await;
             });
         },
     )

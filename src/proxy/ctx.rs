@@ -132,8 +132,26 @@ impl Drop for InflightGuard {
 /// A request's id, kept as the header value it is sent as (upstream and on the answer): the
 /// client's own value, or one made in a single shared allocation, so that setting it on both
 /// heads copies nothing. Its text is visible ASCII, always.
-#[derive(Clone, Debug)]
+///
+/// The value is marked sensitive, which HPACK reads as "never index": an id is new on every
+/// request, so indexing it would only fill an HTTP/2 connection's header table with ids, each
+/// of which the next lookup of the name compares in turn (RFC 7541 7.1.3).
+#[derive(Clone)]
 pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    fn new(mut value: HeaderValue) -> Self {
+        value.set_sensitive(true);
+        RequestId(value)
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A sensitive value prints as `Sensitive`; the id is not a secret.
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
 
 impl RequestId {
     pub fn as_str(&self) -> &str {
@@ -196,14 +214,14 @@ impl RequestIds {
             let b = v.as_bytes();
             !b.is_empty() && b.len() <= 128 && b.iter().all(|b| b.is_ascii_graphic())
         }) {
-            return RequestId(id.clone());
+            return RequestId::new(id.clone());
         }
         let n = self.counter.fetch_add(1, Relaxed);
         let mut id = [0u8; 24];
         hex(&mut id[..16], crate::base::hash::mix(self.seed ^ n));
         hex(&mut id[16..], n & 0xffff_ffff);
         // 24 hex digits are always a valid header value.
-        RequestId(shared_value(id).unwrap_or_else(|| HeaderValue::from_static("")))
+        RequestId::new(shared_value(id).unwrap_or_else(|| HeaderValue::from_static("")))
     }
 }
 
@@ -247,5 +265,20 @@ mod tests {
             assert_eq!(ids.next(Some(&v)).len(), 24, "{bad:?} kept");
         }
         assert_eq!(ids.next(None).header().as_bytes().len(), 24);
+    }
+
+    #[test]
+    fn ids_are_never_indexed_by_hpack_and_still_print() {
+        let ids = RequestIds::new();
+        let client = HeaderValue::from_static("client-id-42");
+        for id in [ids.next(None), ids.next(Some(&client))] {
+            assert!(id.header().is_sensitive(), "{id:?}");
+        }
+        let id = ids.next(Some(&client));
+        assert_eq!(format!("{id:?}"), r#"RequestId("client-id-42")"#);
+        assert!(
+            !client.is_sensitive(),
+            "the client's own value is left as it was"
+        );
     }
 }

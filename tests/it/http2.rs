@@ -293,6 +293,18 @@ fn an_h2_connection_outlives_the_request_head_deadline() {
             .map(|x| x["status"].clone())
             .collect();
         assert_eq!(statuses, [200, 200, 200], "{url}: {r}");
+        // Each answer has its own id, sent as a literal HPACK never indexes: ids new on every
+        // request would otherwise fill the connection's header table.
+        let ids: std::collections::HashSet<_> = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                assert_eq!(x["request_id_never_indexed"], true, "{url}: {r}");
+                x["request_id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(ids.len(), 3, "{url}: {r}");
     }
 }
 

@@ -7,7 +7,8 @@
                             size and which connection carried it), and an OpenAI chat
                             completion on /v1/chat/completions
   requests URL N PAUSE      N GETs on one HTTP/2 connection (h2c for http://, ALPN h2 for
-                            https://, CA in $CA_FILE), PAUSE seconds apart
+                            https://, CA in $CA_FILE), PAUSE seconds apart; each status, body,
+                            how it ended, and its x-request-id and whether that was never indexed
   post URL SIZE             one POST of SIZE bytes of JSON-ish filler over h2c, sent while the
                             answer has not come; its status, body and how the stream ended
   rapid-reset HOST PORT N [PAUSE]
@@ -32,6 +33,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import hpack
 from hyperframe.frame import ContinuationFrame, HeadersFrame
 
 CHAT = {
@@ -158,7 +160,8 @@ def client_conn(sock):
     return conn
 
 
-def read_response(sock, conn, sid):
+def read_response(sock, conn, sid, heads=None):
+    """The response's status, body and how it ended; its header fields go into `heads`."""
     status, body = None, b""
     while True:
         data = sock.recv(65535)
@@ -167,6 +170,8 @@ def read_response(sock, conn, sid):
         for ev in conn.receive_data(data):
             if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
                 status = int(dict(ev.headers)[":status"])
+                if heads is not None:
+                    heads.extend(ev.headers)
             elif isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid:
                 body += ev.data
                 conn.acknowledge_received_data(ev.flow_controlled_length, sid)
@@ -192,11 +197,20 @@ def requests(url, n, pause):
             end_stream=True,
         )
         sock.sendall(conn.data_to_send())
+        heads = []
         try:
-            status, body, end = read_response(sock, conn, sid)
+            status, body, end = read_response(sock, conn, sid, heads)
         except OSError as e:
             status, body, end = None, b"", "error %s" % e
-        out.append({"status": status, "body": body.decode(errors="replace"), "end": end})
+        ids = [h for h in heads if h[0] == "x-request-id"]
+        out.append({
+            "status": status,
+            "body": body.decode(errors="replace"),
+            "end": end,
+            "request_id": ids[0][1] if ids else None,
+            # hpack decodes a field sent as a literal never indexed into this type.
+            "request_id_never_indexed": bool(ids) and isinstance(ids[0], hpack.NeverIndexedHeaderTuple),
+        })
         if end:
             break
     print(json.dumps(out))

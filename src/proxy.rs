@@ -384,7 +384,7 @@ impl ProxyHttp for Gateway {
         match upstream::choose_peer(ctx, &group, key) {
             Ok(peer) => {
                 trace::upstream_attempt(session, ctx, &group);
-                Ok(Box::new(peer))
+                Ok(peer)
             }
             Err(err) => Err(Self::refuse(ctx, err)),
         }

@@ -44,7 +44,7 @@ pub fn choose_peer(
     ctx: &mut RequestCtx,
     group: &UpstreamGroup,
     key: Option<u64>,
-) -> Result<HttpPeer, GatewayError> {
+) -> Result<Box<HttpPeer>, GatewayError> {
     let spec = &group.spec;
     // A stale pooled connection may be retried on the target that was already tried.
     let Some(i) = group

@@ -93,7 +93,7 @@ async fn probe(group: &UpstreamGroup, i: usize, spec: &HealthSpec) -> Result<(),
     let req = request(&spec.path, host, !group.spec.http2).map_err(|e| e.to_string())?;
     let peer = group.peer(i);
     let attempt = async {
-        let (mut session, _) = CONNECTOR.get_http_session(&peer).await?;
+        let (mut session, _) = CONNECTOR.get_http_session(&*peer).await?;
         session.write_request_header(Box::new(req)).await?;
         session.finish_request_body().await?;
         session.read_response_header().await?;

@@ -172,13 +172,15 @@ impl UpstreamGroup {
     /// and the host name against the SNI) and the connect, write and idle timeouts of the
     /// group. The proxy and the health check both connect through this, so a probe goes the
     /// way a request goes; the proxy adds its read timeout, which depends on the request.
-    pub fn peer(&self, i: usize) -> HttpPeer {
+    /// Boxed as Pingora takes it: the peer is large (about 700 bytes), and made in its box it
+    /// is not copied again on its way there.
+    pub fn peer(&self, i: usize) -> Box<HttpPeer> {
         let spec = &self.spec;
-        let mut peer = HttpPeer::new(
+        let mut peer = Box::new(HttpPeer::new(
             self.targets[i].addr,
             spec.tls,
             self.targets[i].server_name.clone(),
-        );
+        ));
         peer.options.connection_timeout = Some(spec.connect_timeout);
         peer.options.total_connection_timeout = Some(spec.connect_timeout);
         peer.options.write_timeout = Some(spec.write_timeout);

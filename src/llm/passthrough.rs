@@ -92,7 +92,7 @@ impl Peek {
     /// parameter to its documented range (`validate`). An invalid body, a key given twice, or
     /// a `model` that is missing or not a string, is a 400 naming what is wrong.
     pub fn read(body: &[u8], api: Api) -> Result<Peek, ApiError> {
-        let fields: Fields = serde_json::from_slice(body)
+        let fields: Fields = crate::base::json::from_slice(body)
             .map_err(|e| ApiError::invalid("body", format!("invalid JSON body: {e}")))?;
         fields.refuse_duplicates()?;
         let mut peek = Peek::default();

@@ -15,8 +15,11 @@
 //! so is `template` (`{{variable}}` text, split once, filled with values as data).
 //! `http2` (how a Pingora peer is made to speak HTTP/2) serves upstream groups and LLM
 //! providers alike. `boxed` builds a large future in its box instead of copying it there.
+//! `json` reads JSON from bytes with UTF-8 checked once for the whole body; `body` gathers a
+//! body read in pieces without copying one that came in one.
 
 pub mod api_key;
+pub mod body;
 pub mod boxed;
 pub mod breaker;
 pub mod cipher;
@@ -25,6 +28,7 @@ pub mod gcra;
 pub mod hash;
 pub mod header;
 pub mod http2;
+pub mod json;
 pub mod json_path;
 pub mod json_schema;
 pub mod shm;

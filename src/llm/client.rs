@@ -6,10 +6,11 @@
 //! which runs `getaddrinfo` on Tokio's blocking pool, never on a worker thread; a stale entry is
 //! still used while it refreshes.
 
+use crate::base::body::Gathered;
 use crate::config::{ProviderEndpoint, ProviderSpec};
 use crate::llm::ir::{ApiError, ErrorKind};
 use arc_swap::ArcSwap;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use once_cell::sync::Lazy;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
@@ -227,7 +228,7 @@ impl Exchange {
 
     /// The whole body, refused past `cap` bytes.
     pub async fn read_all(&mut self, cap: usize) -> Result<Bytes, ApiError> {
-        let mut out = BytesMut::new();
+        let mut out = Gathered::default();
         while let Some(chunk) = self.read().await? {
             if out.len() + chunk.len() > cap {
                 return Err(ApiError::new(
@@ -235,9 +236,9 @@ impl Exchange {
                     format!("provider response is larger than {cap} bytes"),
                 ));
             }
-            out.extend_from_slice(&chunk);
+            out.push(chunk);
         }
-        Ok(out.freeze())
+        Ok(out.finish())
     }
 
     /// Returns the connection to the pool when the response was read to its end, and closes

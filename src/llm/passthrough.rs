@@ -92,7 +92,7 @@ impl Peek {
     /// parameter to its documented range (`validate`). An invalid body, a key given twice, or
     /// a `model` that is missing or not a string, is a 400 naming what is wrong.
     pub fn read(body: &[u8], api: Api) -> Result<Peek, ApiError> {
-        let fields: Fields = serde_json::from_slice(body)
+        let fields: Fields = crate::base::json::from_slice(body)
             .map_err(|e| ApiError::invalid("body", format!("invalid JSON body: {e}")))?;
         fields.refuse_duplicates()?;
         let mut peek = Peek::default();
@@ -180,8 +180,11 @@ fn merged_options(raw: &[u8]) -> String {
     }
 }
 
+/// `s` as a JSON string, escaped as serde_json writes any string (written straight, not
+/// through a `Value` and `Display`, which cost as much as the rest of the splice).
 fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
+    // Writing a `str` into a `String` cannot fail.
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -298,5 +301,11 @@ mod tests {
         assert_eq!(peek.model, "a\"b");
         let out = peek.splice(body, "x", false);
         assert_eq!(out, br#"{"model":"x","messages":[]}"#.to_vec());
+        // The provider's name is escaped as a JSON value of it is written.
+        let name = "q\"b\\s/\u{1}\u{7f}\u{e9}\u{2028}\u{1f600}";
+        let out = peek.splice(body, name, false);
+        let value = serde_json::Value::String(name.to_owned()).to_string();
+        let expected = format!(r#"{{"model":{value},"messages":[]}}"#);
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod respond;
 pub(crate) mod stream;
 
 use crate::auth::Denied;
+use crate::base::body::Gathered;
 use crate::base::clock::now_ns;
 use crate::limits::budget::{self, Spend};
 use crate::llm::ir::{ApiError, ChatRequest, ErrorKind};
@@ -21,7 +22,7 @@ use crate::llm::validate::Api;
 use crate::llm::{codec, providers::openai};
 use crate::proxy::ctx::RequestCtx;
 use crate::telemetry::call::CallRecord;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use pingora::proxy::Session;
 use std::sync::Arc;
 
@@ -215,7 +216,7 @@ pub(crate) async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, 
         )
         .with_code("body_too_large")
     };
-    let mut body = BytesMut::new();
+    let mut body = Gathered::default();
     let mut seen: u64 = 0;
     loop {
         match session.read_request_body().await {
@@ -228,9 +229,9 @@ pub(crate) async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, 
                     super::drain_rest(session).await;
                     return Err(too_large());
                 }
-                body.extend_from_slice(&chunk);
+                body.push(chunk);
             }
-            Ok(None) => return Ok(body.freeze()),
+            Ok(None) => return Ok(body.finish()),
             Err(e) => {
                 return Err(ApiError::new(
                     ErrorKind::InvalidRequest,

@@ -789,28 +789,23 @@ fn parse_request_target(target: &[u8]) -> Result<ParsedRequestTarget> {
     })
 }
 
+// Fields are set on default parts: going through the builder moved the whole of the parts
+// (inside a `Result`) at each of its steps.
 fn clone_req_parts(me: &ReqParts) -> ReqParts {
-    let mut parts = ReqBuilder::new()
-        .method(me.method.clone())
-        .uri(me.uri.clone())
-        .version(me.version)
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0;
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = me.method.clone();
+    parts.uri = me.uri.clone();
+    parts.version = me.version;
     parts.headers = me.headers.clone();
     parts.extensions = me.extensions.clone();
     parts
 }
 
+// As `clone_req_parts`.
 fn clone_resp_parts(me: &RespParts) -> RespParts {
-    let mut parts = RespBuilder::new()
-        .status(me.status)
-        .version(me.version)
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0;
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = me.status;
+    parts.version = me.version;
     parts.headers = me.headers.clone();
     parts.extensions = me.extensions.clone();
     parts
@@ -1786,6 +1781,38 @@ mod tests {
         let mut buf = vec![];
         resp.header_to_h1_wire(&mut buf);
         assert_eq!(buf, b"Content-Type: a\r\netag: e\r\n");
+    }
+
+    #[test]
+    fn test_clones_keep_every_part() {
+        #[derive(Clone, Debug, PartialEq)]
+        struct Mark(u8);
+        let mut req = RequestHeader::build("PUT", b"/a?b=c", Some(4)).unwrap();
+        req.set_version(http::Version::HTTP_10);
+        req.append_header("x-Lower", "1").unwrap();
+        req.append_header("X-Two", "a").unwrap();
+        req.append_header("X-Two", "b").unwrap();
+        req.extensions_mut().insert(Mark(7));
+        let cloned = req.clone();
+        assert_eq!(cloned.method, http::Method::PUT);
+        assert_eq!(cloned.uri, req.uri);
+        assert_eq!(cloned.version, http::Version::HTTP_10);
+        assert_eq!(cloned.headers, req.headers);
+        assert_eq!(cloned.extensions.get::<Mark>(), Some(&Mark(7)));
+        let (mut ours, mut theirs) = (vec![], vec![]);
+        req.header_to_h1_wire(&mut ours);
+        cloned.header_to_h1_wire(&mut theirs);
+        assert_eq!(ours, theirs);
+
+        let mut resp = ResponseHeader::build(418, None).unwrap();
+        resp.set_version(http::Version::HTTP_10);
+        resp.append_header("etag", "e").unwrap();
+        resp.extensions_mut().insert(Mark(9));
+        let cloned = resp.clone();
+        assert_eq!(cloned.status, http::StatusCode::IM_A_TEAPOT);
+        assert_eq!(cloned.version, http::Version::HTTP_10);
+        assert_eq!(cloned.headers, resp.headers);
+        assert_eq!(cloned.extensions.get::<Mark>(), Some(&Mark(9)));
     }
 
     #[test]

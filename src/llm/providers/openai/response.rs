@@ -107,7 +107,7 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
 
 /// Reads JSON a provider sent; anything unreadable is the provider's fault (502).
 pub(crate) fn parse<'a, T: Deserialize<'a>>(what: &str, body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::base::json::from_slice(body).map_err(|e| {
         ApiError::new(
             ErrorKind::BadResponse,
             format!("unreadable OpenAI {what}: {e}"),

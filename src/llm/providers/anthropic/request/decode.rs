@@ -17,8 +17,7 @@ use crate::llm::ir::{
 
 /// Client side: a `/v1/messages` body to the ir.
 pub fn decode_chat(body: &[u8]) -> Result<ir::ChatRequest, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let wire: WireRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+    let wire: WireRequest = ir::read_body(body).map_err(|e| {
         // Broken JSON has no meaningful field path (serde_path_to_error gives `?`).
         if e.inner().is_syntax() || e.inner().is_eof() {
             ApiError::invalid("body", format!("invalid JSON body: {}", e.inner()))

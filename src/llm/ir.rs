@@ -488,19 +488,6 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// A client's body read as `T`; on failure, the error with the path of the field at fault.
-/// Recording the path costs on every call (over a quarter of a chat request's decode) and serves
-/// only the error, so the body is read plainly first and only a failure is read again, with it.
-pub fn read_body<'de, T: serde::Deserialize<'de>>(
-    body: &'de [u8],
-) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
-    // Neither pass reads past the value (as the path-tracked read alone did not).
-    if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
-        return Ok(value);
-    }
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
-}
-
 /// Maps a serde_json error on a request body to a 400 naming the field, from the path
 /// `serde_path_to_error` gives.
 pub fn body_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {

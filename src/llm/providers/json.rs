@@ -1,15 +1,50 @@
-//! Text in the JSON bodies the codecs write (prompts, answers, thinking, tool arguments, inline
-//! images), for `#[serde(serialize_with = ...)]`.
+//! How the codecs read JSON bodies, and write text into them (prompts, answers, thinking, tool
+//! arguments, inline images) with `#[serde(serialize_with = ...)]`.
 //!
-//! serde_json escapes a string one byte at a time, a table lookup and a branch per byte: the
+//! Reading: serde_json checks the UTF-8 of every string (keys too) it reads from bytes, at a
+//! fixed cost per string that outweighs the check of a short body whole. So a body is checked
+//! once and read as text; one that is not UTF-8 is read as bytes, for serde_json's own error.
+//!
+//! Writing: serde_json escapes a string one byte at a time, a table lookup and a branch per byte: the
 //! largest single cost of a translated chat call (13k instructions of 132k per request). Most
 //! text has nothing to escape, so a check the compiler vectorises runs first and such a string
 //! is copied whole as a `RawValue`; anything else, and short strings (where the copy costs more
 //! than it saves), go through serde_json's own escaping. The bytes written are serde_json's
 //! either way (see the tests).
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::de::{Deserializer, Read};
 use serde_json::value::RawValue;
+
+/// `serde_json::from_slice`, with the same value or error.
+pub(crate) fn from_body<'de, T: Deserialize<'de>>(body: &'de [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
+/// A client's body read as `T`; on failure, the error with the path of the field at fault.
+/// Recording the path costs on every call (over a quarter of a chat request's decode) and serves
+/// only the error, so the body is read plainly first and only a failure is read again, with it.
+pub(crate) fn read_body<'de, T: Deserialize<'de>>(
+    body: &'de [u8],
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    match std::str::from_utf8(body) {
+        Ok(text) => twice(|| Deserializer::from_str(text)),
+        Err(_) => twice(|| Deserializer::from_slice(body)),
+    }
+}
+
+/// Neither pass reads past the value (as the path-tracked read alone did not).
+fn twice<'de, R: Read<'de>, T: Deserialize<'de>>(
+    de: impl Fn() -> Deserializer<R>,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    if let Ok(value) = T::deserialize(&mut de()) {
+        return Ok(value);
+    }
+    serde_path_to_error::deserialize(&mut de())
+}
 
 /// Below this length serde_json's loop is cheaper than the raw value's allocation and copy.
 const RAW_FROM: usize = 32;
@@ -126,7 +161,36 @@ mod tests {
         }
     }
 
+    /// Objects whose strings hold escapes, non-ASCII and bytes that are not UTF-8.
+    fn bodies() -> impl Strategy<Value = Vec<u8>> {
+        let unit = prop_oneof![
+            4 => Just(&b"a"[..]),
+            1 => Just(&b"\\\""[..]),
+            1 => Just(&b"\\u00e9\\ud800"[..]),
+            1 => Just("é😀".as_bytes()),
+            1 => Just(&b"\xff"[..]),
+            1 => Just(&b"\xc3"[..]),
+            1 => Just(&b"\n"[..]),
+            1 => Just(&b"\",\"k\":[1,{\"x\":\""[..]),
+        ];
+        proptest::collection::vec(unit, 0..40)
+            .prop_map(|units| [&b"{\"k\":{\"s\":\""[..], &units.concat(), b"\"}}"].concat())
+    }
+
     proptest! {
+        #[test]
+        fn a_body_is_read_as_from_slice_reads_it(body in bodies()) {
+            let text = |e: serde_json::Error| e.to_string();
+            let ours = from_body::<serde_json::Value>(&body).map_err(text);
+            prop_assert_eq!(ours, serde_json::from_slice(&body).map_err(text));
+            let tracked = |e: serde_path_to_error::Error<serde_json::Error>| {
+                (e.path().to_string(), e.inner().to_string())
+            };
+            let ours = read_body::<serde_json::Value>(&body).map_err(tracked);
+            let de = &mut Deserializer::from_slice(&body);
+            prop_assert_eq!(ours, serde_path_to_error::deserialize(de).map_err(tracked));
+        }
+
         #[test]
         fn any_string_is_written_as_serde_writes_it(s in any::<String>(), t in tricky()) {
             same_as_serde(&s);

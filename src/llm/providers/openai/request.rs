@@ -2,7 +2,7 @@
 //! gateway sent, `encode_*` writes what goes to OpenAI, Azure OpenAI or an OpenAI-compatible
 //! server (vLLM, Ollama, Mistral, Groq, DeepSeek).
 //!
-//! A body that does not decode is read again through `serde_path_to_error` (`ir::read_body`) so
+//! A body that does not decode is read again through `serde_path_to_error` (`json::read_body`) so
 //! a bad field is a 400 naming its path (`messages[2].content[0].type`). Fields the gateway
 //! does not translate (`logprobs`, `logit_bias`, `metadata`, ...) are ignored, as OpenAI's own
 //! server does for unknown ones.

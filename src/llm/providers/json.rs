@@ -46,6 +46,18 @@ fn twice<'de, R: Read<'de>, T: Deserialize<'de>>(
     serde_path_to_error::deserialize(&mut de())
 }
 
+/// A chat body up to this size is written without growing its buffer: `serde_json::to_vec`
+/// starts at 128 bytes and doubles, copying all it wrote each time, and a prompt of a few
+/// paragraphs grew four times.
+const BODY_CAPACITY: usize = 2048;
+
+/// `serde_json::to_vec`, with the same bytes.
+pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(BODY_CAPACITY);
+    serde_json::to_writer(&mut out, value)?;
+    Ok(out)
+}
+
 /// Below this length serde_json's loop is cheaper than the raw value's allocation and copy.
 const RAW_FROM: usize = 32;
 

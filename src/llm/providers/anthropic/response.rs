@@ -97,7 +97,7 @@ pub fn encode_chat(resp: &ir::ChatResponse) -> Vec<u8> {
         stop_sequence: None,
         usage: OutUsage::from_ir(&resp.usage),
     };
-    serde_json::to_vec(&out).unwrap_or_default()
+    json::to_vec(&out).unwrap_or_default()
 }
 
 /// Arguments that are not a JSON object cannot be an Anthropic `input`; rather than lose them

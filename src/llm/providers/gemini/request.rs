@@ -181,7 +181,7 @@ pub fn encode_chat(req: &ChatRequest, _model: &str) -> Result<Vec<u8>, ApiError>
         tool_config: req.tool_choice.as_ref().map(tool_config),
         generation_config: generation_config(req)?,
     };
-    serde_json::to_vec(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
+    json::to_vec(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 
 fn user_parts(i: usize, msg: &Message) -> Result<Vec<OutPart<'_>>, ApiError> {

@@ -173,5 +173,5 @@ pub(crate) enum ThinkingBlockOut<'a> {
 
 /// Serializing these plain structs cannot fail (string keys, no maps of other keys).
 pub(crate) fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+    json::to_vec(value).unwrap_or_default()
 }

@@ -106,7 +106,7 @@ pub fn encode_chat(req: &ir::ChatRequest, model: &str) -> Result<Vec<u8>, ApiErr
         }),
         stream: req.stream,
     };
-    Ok(serde_json::to_vec(&out).unwrap_or_default())
+    Ok(json::to_vec(&out).unwrap_or_default())
 }
 
 fn push_paragraph(buf: &mut String, text: &str) {

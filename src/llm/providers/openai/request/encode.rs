@@ -235,7 +235,7 @@ pub fn encode_chat(req: &ir::ChatRequest, model: &str) -> Result<Vec<u8>, ApiErr
             include_usage: Some(true),
         }),
     };
-    serde_json::to_vec(&out).map_err(|e| ApiError::invalid("body", e.to_string()))
+    json::to_vec(&out).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 
 /// OpenAI chat has no thinking budget, only an effort level: a budget maps to the level

@@ -2,7 +2,7 @@
 //! `response.rs`, `stream.rs`, converting to and from `llm::ir`, split into a folder of the
 //! same name by direction or topic where one file would be too long; `descriptor.rs`, the
 //! facts of the kinds that speak it; `tests.rs` with `tests/` by topic, and recorded
-//! `fixtures/`), and the table of every kind.
+//! `fixtures/`), and the table of every kind. `json.rs` is how their encoders write text.
 //!
 //! Adding a kind that speaks a known format is a descriptor in its format's folder and one line
 //! in `DESCRIPTORS`; configuration and the request builder read everything else from it.
@@ -10,6 +10,7 @@
 pub mod anthropic;
 pub mod descriptor;
 pub mod gemini;
+mod json;
 pub mod openai;
 
 use descriptor::Descriptor;

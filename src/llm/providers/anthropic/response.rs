@@ -11,10 +11,11 @@ use super::request::{OutBlock, ToolInput, WireBlock};
 use crate::llm::ir::{
     self, ApiError, Choice, ErrorKind, FinishReason, Message, Part, Role, ToolCall,
 };
+use crate::llm::providers::json;
 
 /// Provider side: a Messages API response body to the ir.
 pub fn decode_chat(body: &[u8]) -> Result<ir::ChatResponse, ApiError> {
-    let wire: WireResponse = serde_json::from_slice(body).map_err(|e| {
+    let wire: WireResponse = json::from_body(body).map_err(|e| {
         ApiError::new(
             ErrorKind::BadResponse,
             format!("unreadable Anthropic response: {e}"),
@@ -96,7 +97,7 @@ pub fn encode_chat(resp: &ir::ChatResponse) -> Vec<u8> {
         stop_sequence: None,
         usage: OutUsage::from_ir(&resp.usage),
     };
-    serde_json::to_vec(&out).unwrap_or_default()
+    json::to_vec(&out).unwrap_or_default()
 }
 
 /// Arguments that are not a JSON object cannot be an Anthropic `input`; rather than lose them

@@ -27,6 +27,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::llm::ir::{ApiError, ChatRequest, Image, Message, Part, Role};
+use crate::llm::providers::json;
 use options::{generation_config, tool_config, tools, GenerationConfig, ToolConfig, ToolGroup};
 
 #[derive(Serialize)]
@@ -59,14 +60,17 @@ struct SystemInstruction<'a> {
 struct OutPart<'a> {
     #[serde(flatten)]
     data: PartData<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::opt_text"
+    )]
     thought_signature: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 enum PartData<'a> {
-    Text(&'a str),
+    Text(#[serde(serialize_with = "json::text")] &'a str),
     InlineData(InlineData<'a>),
     FileData(FileData<'a>),
     FunctionCall(FunctionCall<'a>),
@@ -77,12 +81,14 @@ enum PartData<'a> {
 #[serde(rename_all = "camelCase")]
 struct InlineData<'a> {
     mime_type: &'a str,
+    #[serde(serialize_with = "json::text")]
     data: &'a str,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FileData<'a> {
+    #[serde(serialize_with = "json::text")]
     file_uri: &'a str,
     mime_type: &'static str,
 }
@@ -175,7 +181,7 @@ pub fn encode_chat(req: &ChatRequest, _model: &str) -> Result<Vec<u8>, ApiError>
         tool_config: req.tool_choice.as_ref().map(tool_config),
         generation_config: generation_config(req)?,
     };
-    serde_json::to_vec(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
+    json::to_vec(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 
 fn user_parts(i: usize, msg: &Message) -> Result<Vec<OutPart<'_>>, ApiError> {

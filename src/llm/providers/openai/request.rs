@@ -2,9 +2,10 @@
 //! gateway sent, `encode_*` writes what goes to OpenAI, Azure OpenAI or an OpenAI-compatible
 //! server (vLLM, Ollama, Mistral, Groq, DeepSeek).
 //!
-//! Decoding goes through `serde_path_to_error` so a bad field is a 400 naming its path
-//! (`messages[2].content[0].type`). Fields the gateway does not translate (`logprobs`,
-//! `logit_bias`, `metadata`, ...) are ignored, as OpenAI's own server does for unknown ones.
+//! A body that does not decode is read again through `serde_path_to_error` (`json::read_body`) so
+//! a bad field is a 400 naming its path (`messages[2].content[0].type`). Fields the gateway
+//! does not translate (`logprobs`, `logit_bias`, `metadata`, ...) are ignored, as OpenAI's own
+//! server does for unknown ones.
 //!
 //! The chat body is read in `request/decode.rs` and written in `request/encode.rs`, the embeddings
 //! body both ways in `request/embeddings.rs`; this file holds what they share.

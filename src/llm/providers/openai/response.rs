@@ -22,6 +22,7 @@ pub(crate) use errors::{ErrorObject, ErrorOut};
 use serde::{Deserialize, Serialize};
 
 use crate::llm::ir::{self, ApiError, ErrorKind, FinishReason, Part};
+use crate::llm::providers::json;
 
 // ---- usage, shared with the stream codec ------------------------------------------------
 
@@ -156,16 +157,21 @@ impl ThinkingBlockIn {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ThinkingBlockOut<'a> {
     Thinking {
+        #[serde(serialize_with = "json::text")]
         thinking: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "json::opt_text"
+        )]
         signature: Option<&'a str>,
     },
     RedactedThinking {
+        #[serde(serialize_with = "json::text")]
         data: &'a str,
     },
 }
 
 /// Serializing these plain structs cannot fail (string keys, no maps of other keys).
 pub(crate) fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+    json::to_vec(value).unwrap_or_default()
 }

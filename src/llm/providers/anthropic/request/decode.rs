@@ -14,11 +14,11 @@ use serde_json::value::RawValue;
 use crate::llm::ir::{
     self, ApiError, Image, Message, Part, Role, ToolCall, ToolChoice, ToolResult,
 };
+use crate::llm::providers::json;
 
 /// Client side: a `/v1/messages` body to the ir.
 pub fn decode_chat(body: &[u8]) -> Result<ir::ChatRequest, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let wire: WireRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+    let wire: WireRequest = json::read_body(body).map_err(|e| {
         // Broken JSON has no meaningful field path (serde_path_to_error gives `?`).
         if e.inner().is_syntax() || e.inner().is_eof() {
             ApiError::invalid("body", format!("invalid JSON body: {}", e.inner()))

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::llm::ir::{self, ApiError, Image, Part, ResponseFormat, Role, ToolChoice};
+use crate::llm::providers::json;
 
 /// `max_tokens` when the client gave none: Anthropic requires the field, other formats don't.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -105,7 +106,7 @@ pub fn encode_chat(req: &ir::ChatRequest, model: &str) -> Result<Vec<u8>, ApiErr
         }),
         stream: req.stream,
     };
-    Ok(serde_json::to_vec(&out).unwrap_or_default())
+    Ok(json::to_vec(&out).unwrap_or_default())
 }
 
 fn push_paragraph(buf: &mut String, text: &str) {
@@ -225,7 +226,10 @@ fn out_tool(tool: &ir::Tool) -> OutTool<'_> {
 struct OutRequest<'a> {
     model: &'a str,
     max_tokens: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::opt_text"
+    )]
     system: Option<String>,
     messages: Vec<OutMessage<'a>>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -259,6 +263,7 @@ struct OutMessage<'a> {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(in crate::llm::providers::anthropic) enum OutBlock<'a> {
     Text {
+        #[serde(serialize_with = "json::text")]
         text: &'a str,
     },
     Image {
@@ -277,10 +282,13 @@ pub(in crate::llm::providers::anthropic) enum OutBlock<'a> {
         is_error: bool,
     },
     Thinking {
+        #[serde(serialize_with = "json::text")]
         thinking: &'a str,
+        #[serde(serialize_with = "json::text")]
         signature: &'a str,
     },
     RedactedThinking {
+        #[serde(serialize_with = "json::text")]
         data: &'a str,
     },
 }
@@ -310,7 +318,7 @@ impl<'a> OutBlock<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub(in crate::llm::providers::anthropic) enum ResultContent<'a> {
-    Text(&'a str),
+    Text(#[serde(serialize_with = "json::text")] &'a str),
     Blocks(Vec<OutBlock<'a>>),
 }
 
@@ -323,8 +331,15 @@ impl ResultContent<'_> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(in crate::llm::providers::anthropic) enum OutSource<'a> {
-    Base64 { media_type: &'a str, data: &'a str },
-    Url { url: &'a str },
+    Base64 {
+        media_type: &'a str,
+        #[serde(serialize_with = "json::text")]
+        data: &'a str,
+    },
+    Url {
+        #[serde(serialize_with = "json::text")]
+        url: &'a str,
+    },
 }
 
 /// A `tool_use` input: the arguments' JSON text embedded as is.
@@ -335,7 +350,7 @@ pub(in crate::llm::providers::anthropic) enum ToolInput<'a> {
     Empty {},
     /// Arguments that are not a JSON object, kept as text (response side only).
     Fallback {
-        #[serde(rename = "_raw_arguments")]
+        #[serde(rename = "_raw_arguments", serialize_with = "json::text")]
         raw: &'a str,
     },
 }
@@ -354,7 +369,10 @@ impl<'a> ToolInput<'a> {
 #[derive(Serialize)]
 struct OutTool<'a> {
     name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::opt_text"
+    )]
     description: Option<&'a str>,
     input_schema: Schema<'a>,
 }

@@ -209,3 +209,20 @@ fn request_errors_name_the_field() {
         (ErrorKind::InvalidRequest, Some("body"))
     );
 }
+
+/// A refusal of a field deep in the body, whole, as the client reads it.
+#[test]
+fn a_nested_refusal_is_worded_in_full() {
+    let err = decode_err(json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "x"},
+        {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": 3, "data": "x"}}]}]}));
+    assert_eq!(
+        err.param.as_deref(),
+        Some("messages[1].content[0].source.media_type")
+    );
+    assert_eq!(
+        err.message,
+        "invalid field `messages[1].content[0].source.media_type`: invalid type: integer `3`, \
+         expected a string at line 1 column 106"
+    );
+}

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{bad, body_error, StreamOptions};
 use crate::llm::ir::{self, ApiError, Image, Part, Role};
+use crate::llm::providers::json;
 
 #[derive(Deserialize)]
 struct ChatIn {
@@ -156,8 +157,7 @@ struct JsonSchemaIn {
 
 /// Decodes a client's `/v1/chat/completions` body.
 pub fn decode_chat(body: &[u8]) -> Result<ir::ChatRequest, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let req: ChatIn = serde_path_to_error::deserialize(de).map_err(body_error)?;
+    let req: ChatIn = json::read_body(body).map_err(body_error)?;
     let model = req
         .model
         .ok_or_else(|| ApiError::invalid("model", "missing required field `model`"))?;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{bad, body_error};
 use crate::llm::ir::{self, ApiError};
+use crate::llm::providers::json;
 
 #[derive(Deserialize)]
 struct EmbeddingsIn {
@@ -18,8 +19,7 @@ struct EmbeddingsIn {
 
 /// Decodes a client's `/v1/embeddings` body.
 pub fn decode_embeddings(body: &[u8]) -> Result<ir::EmbeddingRequest, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let req: EmbeddingsIn = serde_path_to_error::deserialize(de).map_err(body_error)?;
+    let req: EmbeddingsIn = json::read_body(body).map_err(body_error)?;
     let model = req
         .model
         .ok_or_else(|| ApiError::invalid("model", "missing required field `model`"))?;

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::StreamOptions;
 use crate::llm::ir::{self, ApiError, Image, Part, Role};
+use crate::llm::providers::json;
 
 #[derive(Serialize)]
 struct ChatOut<'a> {
@@ -70,19 +71,25 @@ struct MessageOut<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum ContentOut<'a> {
-    Text(Cow<'a, str>),
+    Text(#[serde(serialize_with = "json::text")] Cow<'a, str>),
     Parts(Vec<PartOut<'a>>),
 }
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum PartOut<'a> {
-    Text { text: &'a str },
-    ImageUrl { image_url: ImageUrlOut<'a> },
+    Text {
+        #[serde(serialize_with = "json::text")]
+        text: &'a str,
+    },
+    ImageUrl {
+        image_url: ImageUrlOut<'a>,
+    },
 }
 
 #[derive(Serialize)]
 struct ImageUrlOut<'a> {
+    #[serde(serialize_with = "json::text")]
     url: Cow<'a, str>,
 }
 
@@ -97,6 +104,7 @@ pub(crate) struct ToolCallOut<'a> {
 #[derive(Serialize)]
 pub(crate) struct FunctionCallOut<'a> {
     pub name: &'a str,
+    #[serde(serialize_with = "json::text")]
     pub arguments: &'a str,
 }
 
@@ -110,7 +118,10 @@ struct ToolOut<'a> {
 #[derive(Serialize)]
 struct FunctionOut<'a> {
     name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::opt_text"
+    )]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parameters: Option<&'a Value>,
@@ -224,7 +235,7 @@ pub fn encode_chat(req: &ir::ChatRequest, model: &str) -> Result<Vec<u8>, ApiErr
             include_usage: Some(true),
         }),
     };
-    serde_json::to_vec(&out).map_err(|e| ApiError::invalid("body", e.to_string()))
+    json::to_vec(&out).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 
 /// OpenAI chat has no thinking budget, only an effort level: a budget maps to the level

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use super::{finish_reason, parse, to_vec, ThinkingBlockIn, ThinkingBlockOut, UsageIn, UsageOut};
 use crate::llm::ir::{self, ApiError, FinishReason, Part, Role};
+use crate::llm::providers::json;
 use crate::llm::providers::openai::request::{FunctionCallOut, ToolCallOut};
 
 // Strings are borrowed from the body where they need no unescaping: an answer passed on as it
@@ -148,8 +149,12 @@ struct ChoiceOut<'a> {
 struct MessageOut<'a> {
     role: &'static str,
     /// `null` when the answer is only tool calls, as OpenAI writes it.
+    #[serde(serialize_with = "json::opt_text")]
     content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::opt_text"
+    )]
     reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     thinking_blocks: Vec<ThinkingBlockOut<'a>>,

@@ -79,3 +79,15 @@ fn embeddings_responses() {
     .unwrap();
     assert_eq!(resp.data, vec![vec![1.0], vec![2.0]]);
 }
+
+/// A field of the wrong type, refused in full as the client reads it.
+#[test]
+fn a_refusal_is_worded_in_full() {
+    let err =
+        request::decode_embeddings(br#"{"model":"m","input":"x","dimensions":"big"}"#).unwrap_err();
+    assert_eq!(err.param.as_deref(), Some("dimensions"));
+    assert_eq!(
+        err.message,
+        "invalid field `dimensions`: invalid type: string \"big\", expected u32 at line 1 column 43"
+    );
+}

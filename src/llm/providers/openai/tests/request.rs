@@ -441,3 +441,22 @@ fn request_round_trips() {
         assert_eq!(request::decode_chat(&again).unwrap(), req);
     }
 }
+
+/// A refusal of a field deep in the body, whole, as the client reads it.
+#[test]
+fn a_nested_refusal_is_worded_in_full() {
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":7}}]}]}"#;
+    let err = request::decode_chat(body.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.param.as_deref(),
+        Some("messages[1].tool_calls[0].function.name")
+    );
+    assert_eq!(
+        err.message,
+        "invalid field `messages[1].tool_calls[0].function.name`: invalid type: integer `7`, \
+         expected a string at line 1 column 137"
+    );
+    // What follows the object is not read, as OpenAI's own server does not.
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"x"}]} trailing"#;
+    assert!(request::decode_chat(body.as_bytes()).is_ok());
+}

@@ -15,7 +15,7 @@ use crate::llm::providers::json;
 
 /// Provider side: a Messages API response body to the ir.
 pub fn decode_chat(body: &[u8]) -> Result<ir::ChatResponse, ApiError> {
-    let wire: WireResponse = json::from_body(body).map_err(|e| {
+    let wire: WireResponse = crate::base::json::from_slice(body).map_err(|e| {
         ApiError::new(
             ErrorKind::BadResponse,
             format!("unreadable Anthropic response: {e}"),

@@ -17,7 +17,6 @@ use crate::llm::ir::{
     ApiError, ChatResponse, Choice, EmbeddingResponse, ErrorKind, FinishReason, Image, Message,
     Part, Role, ToolCall, Usage,
 };
-use crate::llm::providers::json;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -156,7 +155,7 @@ fn bad_response(what: &str, err: impl std::fmt::Display) -> ApiError {
 
 pub fn decode_chat(body: &[u8]) -> Result<ChatResponse, ApiError> {
     let resp: GenerateContentResponse =
-        json::from_body(body).map_err(|e| bad_response("response", e))?;
+        crate::base::json::from_slice(body).map_err(|e| bad_response("response", e))?;
     if let Some(err) = resp.error {
         return Err(err.to_ir(None));
     }

@@ -30,7 +30,9 @@ pub struct Target {
     /// The target's own term in rendezvous hashing, from its address.
     hrw_seed: u64,
     /// The TLS server name: the group's `sni`, else the target's host as written (as nginx's
-    /// `proxy_ssl_name`), since rustls makes no connection without a name.
+    /// `proxy_ssl_name`), since rustls makes no connection without a name. Empty in a group
+    /// without TLS, which has no use for it: the peer made per request then clones it
+    /// without an allocation.
     server_name: String,
 }
 
@@ -96,6 +98,7 @@ impl UpstreamGroup {
                 inflight: AtomicUsize::new(0),
                 hrw_seed: hrw_seed(t.addr),
                 server_name: match spec.sni.as_str() {
+                    _ if !spec.tls => String::new(),
                     "" => host_of(&t.label).to_string(),
                     sni => sni.to_string(),
                 },
@@ -297,6 +300,19 @@ mod tests {
         assert_eq!(host_of("api.example.com:443"), "api.example.com");
         assert_eq!(host_of("127.0.0.1:8443"), "127.0.0.1");
         assert_eq!(host_of("[::1]:8443"), "::1");
+    }
+
+    #[test]
+    fn only_a_tls_group_gives_its_peers_a_server_name() {
+        let plain = group(BalanceSpec::RoundRobin, &[1]);
+        assert_eq!(plain.peer(0).sni, "");
+        let mut spec = plain.spec.clone();
+        spec.tls = true;
+        let tls = UpstreamGroup::new(spec.clone(), Arc::default());
+        assert_eq!(tls.peer(0).sni, "t1000", "the host as written");
+        spec.sni = "api.example.com".into();
+        let named = UpstreamGroup::new(spec, Arc::default());
+        assert_eq!(named.peer(0).sni, "api.example.com");
     }
 
     #[test]

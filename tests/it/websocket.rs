@@ -227,8 +227,9 @@ impl PyServer {
     }
 }
 
-/// Runs one scenario of the `websockets` client; its summary, or a panic with its stderr.
-fn py_client(url: &str, ca: &std::path::Path, scenario: &str) -> serde_json::Value {
+/// Runs one scenario of the `websockets` client; its summary, or a panic with its stderr and
+/// the gateway's log.
+fn py_client(gw: &Gateway, url: &str, ca: &std::path::Path, scenario: &str) -> serde_json::Value {
     let mut cmd = std::process::Command::new(crate::sdk::python());
     cmd.arg(peer_script())
         .args(["client", url, "--ca"])
@@ -243,9 +244,10 @@ fn py_client(url: &str, ca: &std::path::Path, scenario: &str) -> serde_json::Val
     let out = output_within(&mut cmd, Duration::from_secs(60));
     assert!(
         out.status.success(),
-        "{scenario} via {url}: {}\n{}",
+        "{scenario} via {url}: {}\n{}\ngateway log:\n{}",
         out.status,
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        gw.stderr()
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -324,7 +326,7 @@ upstream = "plain"
         ] {
             let path = format!("/ws/{scheme}/{scenario}");
             let url = format!("{scheme}://127.0.0.1:{port}{path}");
-            let summary = py_client(&url, &ca_file, scenario);
+            let summary = py_client(&gw, &url, &ca_file, scenario);
             let end = server.ended(&path);
             let what = format!("{url}: client {summary}, server {end}");
             // Both close frames crossed the gateway, whichever side began.
@@ -351,7 +353,12 @@ upstream = "plain"
     }
     // A WebSocket idle for longer than its upstream's read timeout is ended, as nginx's
     // proxy_read_timeout does: the client sees the end, and so does the server.
-    let summary = py_client(&format!("ws://127.0.0.1:{port}/idle"), &ca_file, "idle");
+    let summary = py_client(
+        &gw,
+        &format!("ws://127.0.0.1:{port}/idle"),
+        &ca_file,
+        "idle",
+    );
     let idle = summary["idle_seconds"].as_f64().unwrap();
     assert!((0.9..15.0).contains(&idle), "{summary}");
     assert_eq!(server.ended("/idle")["clean"], false);

@@ -90,8 +90,7 @@ impl Provider {
         let made = OPERATIONS.map(|op| {
             let http = provider.spec.descriptor.http.as_ref()?;
             let template = http.paths.get(op)?;
-            let by_model = http.model_in_path.is_some() || template.contains("{model}");
-            (!by_model).then(|| provider.start(op, "").ok()).flatten()
+            (!http.path_names_model(template)).then(|| provider.start(op, "").ok())?
         });
         if let Ok(head) = provider.head.as_mut() {
             head.made = made;

@@ -88,6 +88,12 @@ impl Paths {
 }
 
 impl Http {
+    /// Whether `path` of `template` depends on the model: the same head can serve every model
+    /// otherwise.
+    pub fn path_names_model(&self, template: &str) -> bool {
+        self.model_in_path.is_some() || template.contains("{model}")
+    }
+
     /// `base` (the base URL's path) followed by `template` with its placeholders filled in.
     pub fn path(
         &self,

@@ -60,13 +60,16 @@ pub(crate) fn served(
     Ok(())
 }
 
-/// Writes a whole answer (and keeps its body, on a route that captures).
+/// Writes a whole answer (and keeps its body, on a route that captures). The call's budget
+/// reservation is settled first: a client that sends its next call as soon as this answer
+/// arrives finds this one charged at what it used, not at its estimate.
 pub(crate) async fn write_whole(
     session: &mut Session,
     ctx: &mut RequestCtx,
     mut resp: ResponseHeader,
     body: Bytes,
 ) -> pingora::Result<bool> {
+    super::settle(ctx);
     if let Some(c) = ctx.capture.as_mut() {
         c.response_body(&body);
     }
@@ -268,6 +271,11 @@ pub(crate) async fn pump(
                 true
             }
         };
+        if done && outcome == "ok" {
+            // Charged before the stream's last bytes leave, as `write_whole` does.
+            record_success(ctx, models, &s, &enc.usage());
+            super::settle(ctx);
+        }
         if !out.is_empty() {
             if enc.content_seen() {
                 first_byte(ctx);

@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use async_trait::async_trait;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 
@@ -24,7 +23,6 @@ struct Floor {
     peer: SocketAddr,
 }
 
-#[async_trait]
 impl ProxyHttp for Floor {
     type CTX = ();
 

@@ -31,7 +31,6 @@ use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::capture::Capturing;
 use crate::telemetry::metrics::Registry;
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use bytes::Bytes;
 use ctx::{InflightGuard, RequestCtx, RequestIds};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -275,7 +274,6 @@ impl Gateway {
     }
 }
 
-#[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
@@ -314,9 +312,9 @@ impl ProxyHttp for Gateway {
             .next(session.req_header().headers.get(headers::REQUEST_ID));
         ctx.trace = trace::begin(&self.state.otel, session, ctx);
         tls::add_hsts(session, &self.state.snapshot, &mut ctx.response_headers);
-        // Every path but the plain proxy's is boxed: async_trait moves this future into its
-        // box by value, all of it, so a state inlined here (an LLM call, an MCP session, a
-        // refusal, a limit kept in Redis) would be copied on every request.
+        // Every path but the plain proxy's is boxed: this future is a state of Pingora's
+        // request future, so a state inlined here (an LLM call, an MCP session, a refusal, a
+        // limit kept in Redis) would size every request's future, and be copied with it.
         let onward = match self.admit(session, ctx).await {
             Ok(onward) => onward,
             Err(err) => return in_place(|| Self::refuse_admission(session, ctx, err)).await,

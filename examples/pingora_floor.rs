@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 
@@ -27,6 +28,9 @@ impl ProxyHttp for Floor {
     type CTX = ();
 
     fn new_ctx(&self) -> Self::CTX {}
+
+    /// None, as Tollgate (Pingora's default adds its compression module, disabled).
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
         Ok(Box::new(HttpPeer::new(self.peer, false, String::new())))

@@ -138,6 +138,26 @@ floor_medians() {
         }'
 }
 
+# floor_paired CASE CONN NUM DEN : "median min max" over the rounds of NUM's CPU per request
+# divided by DEN's in the same round. The proxies of a round run back to back, so a drift of
+# the host between rounds, which the medians of the table above carry into their ratios,
+# weighs little here; min and max say how far the rounds spread.
+floor_paired() {
+    awk -v a="${FLOOR["$1|$2|$3"]}" -v b="${FLOOR["$1|$2|$4"]}" 'function med(x, n,   i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
+            return (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+        }
+        BEGIN {
+            n = split(a, ra, ";") - 1; split(b, rb, ";"); m = 0
+            for (i = 1; i <= n; i++) {
+                split(ra[i], f, " "); split(rb[i], g, " ")
+                if (g[2] + g[3] > 0) q[++m] = (f[2] + f[3]) / (g[2] + g[3])
+            }
+            if (m == 0) { print "0 0 0"; exit }
+            printf "%.2f %.2f %.2f\n", med(q, m), q[1], q[m]
+        }'
+}
+
 # floor_goal CASE : issue 17's goal for tollgate against nginx on CASE.
 floor_goal() {
     case $1 in GET) echo 0.85 ;; POST) echo 0.8 ;; llm-openai) echo 0.7 ;; llm-anthropic) echo 0.6 ;; esac
@@ -175,8 +195,10 @@ floor_report() {
             read -r frps _ _ fc < <(floor_medians "$case" "$conn" floor)
             read -r rps _ _ c < <(floor_medians "$case" "$conn" tollgate)
             awk -v a="$case" -v n="$conn" -v g="$(floor_goal "$case")" -v r="$rps" -v c="$c" -v nr="$nrps" -v nc="$nc" -v fc="$fc" \
-                'BEGIN { printf "- %s -c%s: tollgate vs nginx %.2f CPU per request, %.2f req/s (goal %s); tollgate / floor CPU per request %.2f (goal at most 1.10)\n",
-                    a, n, (c > 0) ? nc / c : 0, (nr > 0) ? r / nr : 0, g, (fc > 0) ? c / fc : 0 }'
+                -v vn="$(floor_paired "$case" "$conn" nginx tollgate)" -v vf="$(floor_paired "$case" "$conn" tollgate floor)" \
+                'BEGIN { split(vn, p, " "); split(vf, q, " ")
+                    printf "- %s -c%s: tollgate vs nginx %.2f CPU per request, %.2f req/s (goal %s); tollgate / floor CPU per request %.2f (goal at most 1.10); round by round: vs nginx %s (%s to %s), / floor %s (%s to %s)\n",
+                    a, n, (c > 0) ? nc / c : 0, (nr > 0) ? r / nr : 0, g, (fc > 0) ? c / fc : 0, p[1], p[2], p[3], q[1], q[2], q[3] }'
         done
     done
     echo

@@ -2,17 +2,25 @@
 //! "floor"): the same Pingora release build and allocator (mimalloc) as Tollgate, one fixed
 //! peer, a keep-alive pool, no filters. Whatever Tollgate costs above this is Tollgate's own.
 //!
-//! `pingora_floor LISTEN PEER [THREADS [POOL]]`, for example
+//! `pingora_floor LISTEN PEER [THREADS [POOL]] [--lean]`, for example
 //! `pingora_floor 127.0.0.1:8080 127.0.0.1:9000 1 256` (POOL: idle connections kept to the peer,
 //! default 64, as an upstream's `keepalive`). Built with
 //! `cargo build --release --example pingora_floor`.
+//!
+//! `--lean` puts Tollgate's lean HTTP/1 path (`tollgate::lean`) in front, with the same peer
+//! and pool size: the floor of a proxy that does not go through Pingora's HTTP/1 session for
+//! plain requests (issue 17, point 3). What the lean path does not take, this same floor serves.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
+use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
+use pingora::services::listening::Service;
 
 /// The same allocator as the `tollgate` binary (src/main.rs), so the floor differs from it by
 /// Tollgate's own work only.
@@ -37,8 +45,19 @@ impl ProxyHttp for Floor {
     }
 }
 
+/// The lean path's one upstream.
+struct FixedPeer(SocketAddr);
+
+impl tollgate::lean::Policy for FixedPeer {
+    fn upstream(&self, _head: &tollgate::lean::Head<'_>) -> Option<SocketAddr> {
+        Some(self.0)
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let lean = args.iter().any(|a| a == "--lean");
+    args.retain(|a| a != "--lean");
     let parsed = match args.as_slice() {
         [listen, peer] => parse(listen, peer, "1", "64"),
         [listen, peer, threads] => parse(listen, peer, threads, "64"),
@@ -63,9 +82,28 @@ fn main() -> ExitCode {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut proxy = http_proxy_service(&server.configuration, Floor { peer });
-    proxy.add_tcp(&listen.to_string());
-    server.add_service(proxy);
+    if lean {
+        let settings = tollgate::lean::Settings {
+            keepalive: Duration::from_secs(60),
+            request: Duration::from_secs(60),
+            connect: Duration::from_secs(10),
+            io: Duration::from_secs(60),
+            pool_size: pool,
+            pool_idle: Duration::from_secs(60),
+        };
+        let app = tollgate::lean::LeanApp {
+            policy: FixedPeer(peer),
+            fallback: Arc::new(http_proxy(&server.configuration, Floor { peer })),
+            settings,
+        };
+        let mut service = Service::new("lean floor".into(), app);
+        service.add_tcp(&listen.to_string());
+        server.add_service(service);
+    } else {
+        let mut proxy = http_proxy_service(&server.configuration, Floor { peer });
+        proxy.add_tcp(&listen.to_string());
+        server.add_service(proxy);
+    }
     server.run_forever()
 }
 

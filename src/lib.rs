@@ -16,6 +16,7 @@ pub mod base;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod lean;
 pub mod limits;
 pub mod llm;
 pub mod master;

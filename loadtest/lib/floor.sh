@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The `floor` case of loadtest/run.sh (issue 17): nginx, HAProxy, a minimal Pingora proxy (the
-# floor, examples/pingora_floor.rs) and tollgate, each on the same cores, on GET /small,
+# floor, examples/pingora_floor.rs), the same with tollgate's lean HTTP/1 path in front (the
+# lean floor, `pingora_floor --lean`) and tollgate, each on the same cores, on GET /small,
 # POST /json, and a chat request passed through (OpenAI to OpenAI) and translated (OpenAI to
 # Anthropic; the other proxies pass it through), at each count of CONNECTIONS, in ROUNDS rounds
 # whose proxy order alternates. Each run gives req/s and the proxy's CPU time per request (user
@@ -8,6 +9,7 @@
 # and case. Sourced by run.sh, which defines log, die, start, wait_for, measure and the rest.
 
 FLOOR_CASES="GET POST llm-openai llm-anthropic"
+FLOOR_PROXIES="nginx haproxy floor lean tollgate"
 CLK_TCK="$(getconf CLK_TCK)"
 declare -A FLOOR_URL FLOOR_PGID
 declare -A FLOOR=() # "CASE|CONN|PROXY" -> "rps user kernel;" per round
@@ -66,16 +68,22 @@ EOF
     FLOOR_URL[haproxy]="http://$HOST:$HPORT"
 }
 
-# start_floor : the minimal Pingora proxy on PROXY_CPU, PROXY_CORES threads, to the upstream.
+# start_floor : the minimal Pingora proxy on PROXY_CPU, PROXY_CORES threads, to the upstream;
+# and the lean floor, the same binary with --lean.
 start_floor() {
+    local port
     free_port FPORT
     start floor "$PROXY_CPU" "$FLOOR_BIN" "$HOST:$FPORT" "$HOST:$UPORT" "$PROXY_CORES" "$KEEPALIVE"
     FLOOR_PGID[floor]=$START_PID
     FLOOR_URL[floor]="http://$HOST:$FPORT"
+    free_port port
+    start lean "$PROXY_CPU" "$FLOOR_BIN" "$HOST:$port" "$HOST:$UPORT" "$PROXY_CORES" "$KEEPALIVE" --lean
+    FLOOR_PGID[lean]=$START_PID
+    FLOOR_URL[lean]="http://$HOST:$port"
 }
 
 # floor_start : starts HAProxy and the floor (nginx and tollgate run already) and checks that
-# each of the four answers every request of the comparison.
+# each of them answers every request of the comparison.
 floor_start() {
     local proxy
     start_haproxy
@@ -84,7 +92,7 @@ floor_start() {
     FLOOR_URL[nginx]="http://$HOST:$NPORT"
     FLOOR_PGID[tollgate]=$TOLLGATE_PID
     FLOOR_URL[tollgate]="http://$HOST:$TPORT"
-    for proxy in haproxy floor; do
+    for proxy in haproxy floor lean; do
         wait_for "$proxy" "${FLOOR_PGID[$proxy]}" body_is "${FLOOR_URL[$proxy]}/small" "$SMALL_BODY"
         check_post "$proxy" "${FLOOR_URL[$proxy]}/json"
         check_llm "$proxy" "${FLOOR_URL[$proxy]}/v1/chat/completions" "$CHAT_GPT" "$OPENAI_ANSWER"
@@ -112,8 +120,8 @@ floor_compare() {
             args=()
             [[ "$lua" == - ]] || args=(-s "$lua")
             for ((round = 1; round <= ROUNDS; round++)); do
-                order="nginx haproxy floor tollgate"
-                ((round % 2)) || order="tollgate floor haproxy nginx"
+                order=$FLOOR_PROXIES
+                ((round % 2)) || order=$(printf '%s\n' $FLOOR_PROXIES | tac | xargs)
                 for proxy in $order; do
                     CONN=$conn CPU_PGID=${FLOOR_PGID[$proxy]} MEASURE_ROW=0 \
                         measure "floor $case c$conn r$round" "$proxy" "${FLOOR_URL[$proxy]}$path" "${args[@]}"
@@ -167,11 +175,11 @@ floor_goal() {
 floor_report() {
     local conn case proxy rps u k c nrps nc frps fc
     echo
-    echo "## floor: nginx, HAProxy, the Pingora floor and tollgate (median over ROUNDS=$ROUNDS)"
+    echo "## floor: nginx, HAProxy, the Pingora floor, the lean floor and tollgate (median over ROUNDS=$ROUNDS)"
     echo
     echo "wrk -t$THREADS -d$DURATION (warm-up $WARMUP) at -c $CONNECTIONS; every proxy on CPU $PROXY_CPU" \
         "($PROXY_CORES core(s): nginx $PROXY_CORES worker(s), HAProxy $("$HAPROXY_BIN" -v | awk 'NR == 1 { print $3 }')" \
-        "nbthread $PROXY_CORES, the floor $PROXY_CORES thread(s), tollgate workers=$PROXY_CORES threads=1)," \
+        "nbthread $PROXY_CORES, the floor and the lean floor $PROXY_CORES thread(s), tollgate workers=$PROXY_CORES threads=1)," \
         "wrk and the upstream on CPU $LOAD_CPU. CPU per request: user and kernel time of all the proxy's" \
         "processes (/proc/PID/stat, ticks of 1/$CLK_TCK s) over the requests wrk completed." \
         "vs nginx: nginx's CPU per request / the proxy's (1.00 = as cheap as nginx), and req/s / nginx's req/s."
@@ -181,7 +189,7 @@ floor_report() {
     for conn in $CONNECTIONS; do
         for case in $FLOOR_CASES; do
             read -r nrps _ _ nc < <(floor_medians "$case" "$conn" nginx)
-            for proxy in nginx haproxy floor tollgate; do
+            for proxy in $FLOOR_PROXIES; do
                 read -r rps u k c < <(floor_medians "$case" "$conn" "$proxy")
                 awk -v a="$case" -v n="$conn" -v p="$proxy" -v r="$rps" -v u="$u" -v k="$k" -v c="$c" -v nr="$nrps" -v nc="$nc" \
                     'BEGIN { printf "| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.2f | %.2f |\n", a, n, p, r, u, k, c, (c > 0) ? nc / c : 0, (nr > 0) ? r / nr : 0 }'
@@ -199,6 +207,11 @@ floor_report() {
                 'BEGIN { split(vn, p, " "); split(vf, q, " ")
                     printf "- %s -c%s: tollgate vs nginx %.2f CPU per request, %.2f req/s (goal %s); tollgate / floor CPU per request %.2f (goal at most 1.10); round by round: vs nginx %s (%s to %s), / floor %s (%s to %s)\n",
                     a, n, (c > 0) ? nc / c : 0, (nr > 0) ? r / nr : 0, g, (fc > 0) ? c / fc : 0, p[1], p[2], p[3], q[1], q[2], q[3] }'
+            read -r rps _ _ c < <(floor_medians "$case" "$conn" lean)
+            awk -v a="$case" -v n="$conn" -v c="$c" -v nc="$nc" -v fc="$fc" -v vn="$(floor_paired "$case" "$conn" nginx lean)" \
+                'BEGIN { split(vn, p, " ")
+                    printf "  - the lean floor: vs nginx %.2f CPU per request, / the floor %.2f; round by round vs nginx %s (%s to %s)\n",
+                    (c > 0) ? nc / c : 0, (fc > 0) ? c / fc : 0, p[1], p[2], p[3] }'
         done
     done
     echo

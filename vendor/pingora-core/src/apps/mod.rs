@@ -327,52 +327,74 @@ where
             return self.clone().process_custom_session(stream, shutdown).await;
         } else {
             // No ALPN or ALPN::H1 and h2c was not configured, fallback to HTTP/1.1
-            let first = if *shutdown.borrow() {
-                None
-            } else {
-                Some(wait_for_request(&mut stream, Some(FIRST_KEEPALIVE_SECS), shutdown).await?)
-            };
-            let mut session = ServerSession::new_http1(stream);
-            if *shutdown.borrow() {
-                // stop downstream from reusing if this service is shutting down soon
-                session.set_keepalive(None);
-            } else {
-                session.set_keepalive(Some(FIRST_KEEPALIVE_SECS));
-            }
-            session.set_keepalive_reuses_remaining(
-                self.server_options()
-                    .and_then(|opts| opts.keepalive_request_limit),
-            );
-
-            if let Some(first) = first {
-                session.set_pipelined_prefix(first);
-            }
-            let mut result = session_in_box(self, session, shutdown).await;
-            while let Some((mut stream, persistent_settings)) = result.map(|r| r.consume()) {
-                let first = match &persistent_settings {
-                    Some(s) if s.pipelined_prefix.as_ref().is_some_and(|p| !p.is_empty()) => None,
-                    _ if *shutdown.borrow() => None,
-                    s => {
-                        let keepalive = s.as_ref().and_then(|s| s.keepalive_timeout);
-                        Some(wait_for_request(&mut stream, keepalive, shutdown).await?)
-                    }
-                };
-                let mut session = ServerSession::new_http1(stream);
-                if let Some(persistent_settings) = persistent_settings {
-                    persistent_settings.apply_to_session(&mut session);
-                }
-                if let Some(first) = first {
-                    session.set_pipelined_prefix(first);
-                }
-
-                result = session_in_box(self, session, shutdown).await;
-            }
+            serve_http1(self, stream, None, shutdown).await;
         }
         None
     }
 
     async fn cleanup(&self) {
         self.http_cleanup().await;
+    }
+}
+
+/// Serves an HTTP/1 connection, request after request, as [`ServerApp::process_new`] does for
+/// an [`HttpServerApp`]. `first`: bytes of the first request already read from `stream` (by an
+/// application that looked at a request before handing its connection on); `None` reads them.
+pub async fn serve_http1<T: HttpServerApp + Send + Sync + 'static>(
+    app: &Arc<T>,
+    mut stream: Stream,
+    first: Option<BytesMut>,
+    shutdown: &ShutdownWatch,
+) {
+    let first = match first {
+        Some(first) => Some(first),
+        None if *shutdown.borrow() => None,
+        None => {
+            let Some(first) =
+                wait_for_request(&mut stream, Some(FIRST_KEEPALIVE_SECS), shutdown).await
+            else {
+                return;
+            };
+            Some(first)
+        }
+    };
+    let mut session = ServerSession::new_http1(stream);
+    if *shutdown.borrow() {
+        // stop downstream from reusing if this service is shutting down soon
+        session.set_keepalive(None);
+    } else {
+        session.set_keepalive(Some(FIRST_KEEPALIVE_SECS));
+    }
+    session.set_keepalive_reuses_remaining(
+        app.server_options()
+            .and_then(|opts| opts.keepalive_request_limit),
+    );
+
+    if let Some(first) = first {
+        session.set_pipelined_prefix(first);
+    }
+    let mut result = session_in_box(app, session, shutdown).await;
+    while let Some((mut stream, persistent_settings)) = result.map(|r| r.consume()) {
+        let first = match &persistent_settings {
+            Some(s) if s.pipelined_prefix.as_ref().is_some_and(|p| !p.is_empty()) => None,
+            _ if *shutdown.borrow() => None,
+            s => {
+                let keepalive = s.as_ref().and_then(|s| s.keepalive_timeout);
+                match wait_for_request(&mut stream, keepalive, shutdown).await {
+                    Some(first) => Some(first),
+                    None => return,
+                }
+            }
+        };
+        let mut session = ServerSession::new_http1(stream);
+        if let Some(persistent_settings) = persistent_settings {
+            persistent_settings.apply_to_session(&mut session);
+        }
+        if let Some(first) = first {
+            session.set_pipelined_prefix(first);
+        }
+
+        result = session_in_box(app, session, shutdown).await;
     }
 }
 

@@ -45,15 +45,6 @@ impl ProxyHttp for Floor {
     }
 }
 
-/// The lean path's one upstream.
-struct FixedPeer(SocketAddr);
-
-impl tollgate::lean::Policy for FixedPeer {
-    fn upstream(&self, _head: &tollgate::lean::Head<'_>) -> Option<SocketAddr> {
-        Some(self.0)
-    }
-}
-
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let lean = args.iter().any(|a| a == "--lean");
@@ -84,15 +75,19 @@ fn main() -> ExitCode {
     server.bootstrap();
     if lean {
         let settings = tollgate::lean::Settings {
-            keepalive: Duration::from_secs(60),
-            request: Duration::from_secs(60),
-            connect: Duration::from_secs(10),
-            io: Duration::from_secs(60),
+            keepalive: Some(Duration::from_secs(60)),
+            head: Some(Duration::from_secs(60)),
+            client_io: Duration::from_secs(60),
             pool_size: pool,
             pool_idle: Duration::from_secs(60),
         };
+        let upstream = tollgate::lean::Upstream {
+            addr: peer,
+            connect: Duration::from_secs(10),
+            io: Duration::from_secs(60),
+        };
         let app = tollgate::lean::LeanApp {
-            policy: FixedPeer(peer),
+            policy: tollgate::lean::FixedPeer(upstream),
             fallback: Arc::new(http_proxy(&server.configuration, Floor { peer })),
             settings,
         };

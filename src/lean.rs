@@ -18,12 +18,14 @@
 
 mod chunked;
 mod exchange;
+mod fixed;
 mod head;
 mod pool;
 #[cfg(test)]
 mod tests;
 
-pub use head::Head;
+pub use fixed::FixedPeer;
+pub use head::{write_upstream, Head};
 
 use async_trait::async_trait;
 use bytes::{Buf, BytesMut};
@@ -35,22 +37,94 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
-/// Where the lean path sends a request.
+/// What the gateway does with the lean path's requests: which it takes, where they go, what
+/// their heads gain, and what is recorded of them.
 pub trait Policy: Send + Sync + 'static {
-    /// The upstream for `head`, or `None` for Pingora's path to serve it.
-    fn upstream(&self, head: &Head<'_>) -> Option<SocketAddr>;
+    /// What the policy keeps of a connection (its client's address, say).
+    type Conn: Send + Sync;
+    /// What it keeps of a request, from `begin` to `end`.
+    type Call: Send;
+
+    fn open(&self, stream: &Stream) -> Self::Conn;
+
+    /// Takes `head`, writing the upstream's head into `request` (see [`write_upstream`]), or
+    /// leaves it to Pingora's path (`None`; `request` is then dropped).
+    fn begin(
+        &self,
+        conn: &Self::Conn,
+        head: &Head<'_>,
+        request: &mut Vec<u8>,
+    ) -> Option<(Self::Call, Upstream)>;
+
+    /// The next upstream to try after `failure` (nothing was sent to the client yet).
+    fn retry(&self, call: &mut Self::Call, failure: Failure) -> Option<Upstream>;
+
+    /// Whether the upstream's answer field `name` is left out of the client's answer (the
+    /// hop-by-hop ones are, always).
+    fn drops(&self, call: &Self::Call, name: &str) -> bool;
+
+    /// Writes the fields the gateway adds to an answer (whole `Name: value\r\n` lines).
+    fn add_fields(&self, call: &mut Self::Call, status: u16, out: &mut Vec<u8>);
+
+    /// Writes the whole answer to a request no upstream answered; the connection then closes,
+    /// so the answer says `Connection: close`.
+    fn error_answer(&self, call: &mut Self::Call, failure: Failure, out: &mut Vec<u8>);
+
+    /// The request is over.
+    fn end(&self, call: Self::Call, end: End);
+
+    /// The head of a request the lean path takes has been read: called before `begin`'s upstream
+    /// is called, for a stream that keeps its own head deadline.
+    fn head_read(&self, _stream: &Stream) {}
+
+    /// The request is over and the connection waits for the next one.
+    fn idle(&self, _stream: &Stream) {}
 }
 
-/// The lean path's timeouts and pool.
+/// Where a request goes, and how long each step may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub connect: Duration,
+    /// Each read from and write to the upstream.
+    pub io: Duration,
+}
+
+/// Why no upstream answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection could be made.
+    Connect,
+    /// The upstream did not answer in time.
+    Timeout,
+    /// The answer was not valid HTTP, or broke off before its head's end.
+    Broken,
+}
+
+/// How a request ended, for the record.
+#[derive(Debug, Clone, Copy)]
+pub struct End {
+    /// The status the client was sent; 0 when nothing was.
+    pub status: u16,
+    /// The answer's bytes sent to the client, head included.
+    pub bytes_out: u64,
+    /// The answer's head from the upstream arrived this long after the request was sent.
+    pub upstream_latency: Option<Duration>,
+    pub failure: Option<Failure>,
+    /// The answer reached the client whole.
+    pub complete: bool,
+}
+
+/// The lean path's timeouts. `None`: the stream keeps that deadline itself (through
+/// `Policy::head_read` and `Policy::idle`).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// How long a client connection may sit idle between requests.
-    pub keepalive: Duration,
-    /// How long a request's head and body may take to arrive, from its first byte.
-    pub request: Duration,
-    pub connect: Duration,
-    /// Each read from, and write to, the upstream and the client.
-    pub io: Duration,
+    pub keepalive: Option<Duration>,
+    /// How long a request's head may take to arrive, from its first byte.
+    pub head: Option<Duration>,
+    /// Each read of a request's body, and each write of its answer to the client.
+    pub client_io: Duration,
     /// Idle upstream connections kept per thread, and for how long.
     pub pool_size: usize,
     pub pool_idle: Duration,
@@ -99,41 +173,49 @@ enum Waited {
 impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
     /// Serves a plain HTTP/1 connection's requests until it ends or one is not for this path.
     async fn serve(&self, mut stream: Stream, shutdown: &ShutdownWatch) {
+        let conn = self.policy.open(&stream);
         let mut buf = BytesMut::new();
         loop {
             match self.wait(&mut stream, &mut buf, shutdown).await {
                 Waited::Gone => return,
-                Waited::Other => {
-                    return serve_http1(&self.fallback, stream, Some(buf), shutdown).await;
-                }
+                Waited::Other => break,
                 Waited::Head => {}
             }
             let mut slots = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
-            let (head, peer) = match head::parse(&buf, &mut slots) {
-                head::Parsed::Plain(h) => match self.policy.upstream(&h) {
-                    Some(peer) => (h, peer),
-                    None => break,
-                },
-                head::Parsed::Partial | head::Parsed::Other => break,
+            let head::Parsed::Plain(head) = head::parse(&buf, &mut slots) else {
+                break;
             };
-            let mut request = Vec::with_capacity(head.len + head.body as usize + 256);
-            head::write_upstream(&head, b"", &mut request);
-            let (len, body, close) = (head.len, head.body as usize, head.close);
-            let no_body = head.method == "HEAD";
-            if !self.read_body(&mut stream, &mut buf, len + body).await {
-                return;
-            }
-            request.extend_from_slice(&buf[len..len + body]);
+            let mut request = Vec::with_capacity(head.len + head.body as usize + 512);
+            let Some((call, upstream)) = self.policy.begin(&conn, &head, &mut request) else {
+                break;
+            };
+            let (len, body) = (head.len, head.body as usize);
             let ask = exchange::Ask {
-                peer,
                 request,
-                no_body,
-                close: close || *shutdown.borrow(),
+                no_body: head.method == "HEAD",
+                close: head.close || *shutdown.borrow(),
             };
-            if !exchange::run(&mut stream, ask, &self.settings).await {
+            self.policy.head_read(&stream);
+            let keep = match self.read_body(&mut stream, &mut buf, len + body).await {
+                true => {
+                    let mut ask = ask;
+                    ask.request.extend_from_slice(&buf[len..len + body]);
+                    let lean = exchange::Lean {
+                        policy: &self.policy,
+                        settings: &self.settings,
+                    };
+                    lean.run(&mut stream, call, upstream, ask).await
+                }
+                false => {
+                    self.policy.end(call, End::unanswered());
+                    false
+                }
+            };
+            if !keep {
                 return;
             }
             buf.advance(len + body);
+            self.policy.idle(&stream);
         }
         serve_http1(&self.fallback, stream, Some(buf), shutdown).await
     }
@@ -147,14 +229,13 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
             if *sd.borrow() {
                 return Waited::Gone;
             }
-            let first = pingora::time::timeout(self.settings.keepalive, read_more(stream, buf));
+            let first = within(self.settings.keepalive, read_more(stream, buf));
             tokio::select! {
                 biased;
-                read = first => if !matches!(read, Ok(true)) { return Waited::Gone },
+                read = first => if read != Some(true) { return Waited::Gone },
                 _ = sd.changed() => return Waited::Gone,
             }
         }
-        let request = self.settings.request;
         let head = async {
             loop {
                 if head::head_ends(buf) {
@@ -168,24 +249,44 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 }
             }
         };
-        pingora::time::timeout(request, head)
+        within(self.settings.head, head)
             .await
             .unwrap_or(Waited::Gone)
     }
 
     /// Reads until the buffer holds `want` bytes; `false` when the client left or was too slow.
     async fn read_body(&self, stream: &mut Stream, buf: &mut BytesMut, want: usize) -> bool {
-        let read = async {
-            while buf.len() < want {
-                if !read_more(stream, buf).await {
-                    return false;
-                }
+        while buf.len() < want {
+            let read = within(Some(self.settings.client_io), read_more(stream, buf)).await;
+            if read != Some(true) {
+                return false;
             }
-            true
-        };
-        pingora::time::timeout(self.settings.request, read)
-            .await
-            .unwrap_or(false)
+        }
+        true
+    }
+}
+
+impl End {
+    /// A request that ended before anything was sent upstream or to the client.
+    fn unanswered() -> End {
+        End {
+            status: 0,
+            bytes_out: 0,
+            upstream_latency: None,
+            failure: None,
+            complete: false,
+        }
+    }
+}
+
+/// `future` within `limit`, if there is one; `None` when the limit passed.
+async fn within<T>(
+    limit: Option<Duration>,
+    future: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match limit {
+        Some(limit) => pingora::time::timeout(limit, future).await.ok(),
+        None => Some(future.await),
     }
 }
 

@@ -8,7 +8,7 @@
 # and kernel, from /proc/<pid>/stat of all its processes); the report is the median per proxy
 # and case. Sourced by run.sh, which defines log, die, start, wait_for, measure and the rest.
 
-FLOOR_CASES="GET POST llm-openai llm-anthropic"
+FLOOR_CASES="${FLOOR_CASES:-GET POST llm-openai llm-anthropic}"
 FLOOR_PROXIES="nginx haproxy floor lean tollgate"
 CLK_TCK="$(getconf CLK_TCK)"
 declare -A FLOOR_URL FLOOR_PGID

@@ -2,16 +2,16 @@
 
 use super::chunked::Scanner;
 use super::head::{digits, head_ends, MAX_HEAD};
-use super::{pool, Settings};
+use super::{pool, End, Failure, Policy, Settings, Upstream};
 use bytes::{Buf, BytesMut};
 use pingora::protocols::Stream;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A request ready to go: its whole head and body in `request`.
 pub struct Ask {
-    pub peer: SocketAddr,
     pub request: Vec<u8>,
     /// A `HEAD` request: its answer has no body, whatever its fields say.
     pub no_body: bool,
@@ -22,10 +22,8 @@ pub struct Ask {
 /// Why an exchange ended before its answer's head reached the client.
 #[derive(Debug, PartialEq)]
 enum Fail {
-    /// No connection, or an answer that is not HTTP: 502.
-    Broken,
-    /// The upstream was too slow: 504.
-    Timeout,
+    /// The upstream failed: the client is answered with the gateway's error.
+    Upstream(Failure),
     /// A reused connection was closed before any answer: the request may go again.
     Stale,
     /// The client left.
@@ -44,6 +42,7 @@ enum Framing {
 /// An answer's head as read, with what it means for both connections.
 struct Answer {
     len: usize,
+    status: u16,
     framing: Framing,
     /// 1xx: forwarded, and the final answer follows.
     informational: bool,
@@ -53,180 +52,308 @@ struct Answer {
     close_client: bool,
 }
 
-/// The largest upstream answer head; a longer one is a bad gateway.
-const MAX_ANSWER_HEADERS: usize = 100;
-/// Room for each read of an answer.
-const READ_SIZE: usize = 16 * 1024;
-
-/// Proxies one request and its answer; `false` when the client connection must end now.
-pub async fn run(client: &mut Stream, ask: Ask, s: &Settings) -> bool {
-    let mut rbuf = BytesMut::with_capacity(READ_SIZE);
-    let mut out = Vec::with_capacity(512);
-    let (mut up, answer) = match call(client, &ask, &mut rbuf, &mut out, s).await {
-        Ok(got) => got,
-        Err(Fail::ClientGone) => return false,
-        Err(fail) => {
-            reply_error(client, &fail, s).await;
-            return false;
-        }
-    };
-    match forward_body(client, &mut up, &mut rbuf, out, answer.framing, s).await {
-        Ok(clean) if clean && answer.reusable => pool::put(ask.peer, up, s.pool_size),
-        Ok(_) => {}
-        Err(Broke { head_sent: false }) => {
-            reply_error(client, &Fail::Broken, s).await;
-            return false;
-        }
-        Err(_) => return false,
-    }
-    !answer.close_client
-}
-
-/// Sends the request and reads its answer's head (forwarding any 1xx before it), on a pooled
-/// connection or, when that turns out closed, a new one.
-async fn call(
-    client: &mut Stream,
-    ask: &Ask,
-    rbuf: &mut BytesMut,
-    out: &mut Vec<u8>,
-    s: &Settings,
-) -> Result<(TcpStream, Answer), Fail> {
-    let mut pooled = pool::take(ask.peer, s.pool_idle);
-    loop {
-        let reused = pooled.is_some();
-        let mut up = match pooled.take() {
-            Some(up) => up,
-            None => connect(ask.peer, s).await?,
-        };
-        match answer_head(client, &mut up, ask, rbuf, out, s).await {
-            Ok(answer) => return Ok((up, answer)),
-            Err(Fail::Stale) if reused => rbuf.clear(),
-            Err(Fail::Stale) => return Err(Fail::Broken),
-            Err(fail) => return Err(fail),
-        }
-    }
-}
-
-async fn connect(peer: SocketAddr, s: &Settings) -> Result<TcpStream, Fail> {
-    let up = match pingora::time::timeout(s.connect, TcpStream::connect(peer)).await {
-        Ok(Ok(up)) => up,
-        Ok(Err(_)) => return Err(Fail::Broken),
-        Err(_) => return Err(Fail::Timeout),
-    };
-    // Heads and small bodies go in one write each: nothing to gain from Nagle's delay.
-    let _ = up.set_nodelay(true);
-    Ok(up)
-}
-
-/// Writes the request, then reads answer heads until the final one, whose head it leaves in
-/// `out` for the client.
-async fn answer_head(
-    client: &mut Stream,
-    up: &mut TcpStream,
-    ask: &Ask,
-    rbuf: &mut BytesMut,
-    out: &mut Vec<u8>,
-    s: &Settings,
-) -> Result<Answer, Fail> {
-    match pingora::time::timeout(s.io, up.write_all(&ask.request)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => return Err(Fail::Stale),
-        Err(_) => return Err(Fail::Timeout),
-    }
-    loop {
-        while !head_ends(rbuf) {
-            if rbuf.len() > MAX_HEAD {
-                return Err(Fail::Broken);
-            }
-            rbuf.reserve(READ_SIZE);
-            match pingora::time::timeout(s.io, up.read_buf(rbuf)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(_) if rbuf.is_empty() => return Err(Fail::Stale),
-                Ok(_) => return Err(Fail::Broken),
-                Err(_) => return Err(Fail::Timeout),
-            }
-        }
-        out.clear();
-        let answer = read_answer(rbuf, ask, out)?;
-        rbuf.advance(answer.len);
-        if !answer.informational {
-            return Ok(answer);
-        }
-        if !write_client(client, out, s).await {
-            return Err(Fail::ClientGone);
-        }
-    }
-}
-
 /// The client connection must end at once: the client left, or the upstream's body broke off
 /// or is not valid; `head_sent`: whether the client has the answer's head already.
 struct Broke {
     head_sent: bool,
 }
 
-/// Sends the answer's head (in `out`) and its body as it comes; `Ok(true)` when the upstream
-/// sent exactly the answer, so its connection can be reused.
-async fn forward_body(
-    client: &mut Stream,
-    up: &mut TcpStream,
-    rbuf: &mut BytesMut,
-    mut out: Vec<u8>,
-    mut framing: Framing,
-    s: &Settings,
-) -> Result<bool, Broke> {
-    let mut head_sent = false;
-    loop {
-        let (take, done) = match &mut framing {
-            Framing::Empty => (0, true),
-            Framing::Length(left) => {
-                let take = (*left).min(rbuf.len() as u64);
-                *left -= take;
-                (take as usize, *left == 0)
+/// The largest upstream answer head; a longer one is a bad gateway.
+const MAX_ANSWER_HEADERS: usize = 100;
+/// Room for each read of an answer.
+const READ_SIZE: usize = 16 * 1024;
+
+/// The lean path's exchanges under one policy.
+pub struct Lean<'a, P> {
+    pub policy: &'a P,
+    pub settings: &'a Settings,
+}
+
+impl<P: Policy> Lean<'_, P> {
+    /// Proxies one request and its answer; `false` when the client connection must end now.
+    pub async fn run(
+        &self,
+        client: &mut Stream,
+        mut call: P::Call,
+        up: Upstream,
+        ask: Ask,
+    ) -> bool {
+        let mut rbuf = BytesMut::with_capacity(READ_SIZE);
+        let mut out = Vec::with_capacity(512);
+        let mut end = End {
+            status: 0,
+            bytes_out: 0,
+            upstream_latency: None,
+            failure: None,
+            complete: false,
+        };
+        let sent = Instant::now();
+        let got = self
+            .call(client, &mut call, up, &ask, &mut rbuf, &mut out)
+            .await;
+        let (mut conn, answer, addr) = match got {
+            Ok(got) => got,
+            Err(Fail::Upstream(failure)) => {
+                end.failure = Some(failure);
+                self.reply_error(client, &mut call, failure, &mut end).await;
+                self.policy.end(call, end);
+                return false;
             }
-            Framing::Chunked(scanner) => match scanner.feed(rbuf) {
-                Ok(Some(end)) => (end, true),
-                Ok(None) => (rbuf.len(), false),
-                Err(_) => return Err(Broke { head_sent }),
-            },
-            Framing::Close => (rbuf.len(), false),
+            Err(_) => {
+                self.policy.end(call, end);
+                return false;
+            }
         };
-        // The head goes with the body's first bytes, in one write.
-        let piece = if head_sent {
-            &rbuf[..take]
-        } else {
-            out.extend_from_slice(&rbuf[..take]);
-            head_sent = true;
-            &out[..]
+        end.status = answer.status;
+        end.upstream_latency = Some(sent.elapsed());
+        let forwarded = self
+            .forward_body(
+                client,
+                &mut conn,
+                &mut rbuf,
+                out,
+                answer.framing,
+                up.io,
+                &mut end,
+            )
+            .await;
+        let keep = match forwarded {
+            Ok(clean) => {
+                end.complete = true;
+                if clean && answer.reusable {
+                    pool::put(addr, conn, self.settings.pool_size);
+                }
+                !answer.close_client
+            }
+            Err(Broke { head_sent: false }) => {
+                end.failure = Some(Failure::Broken);
+                self.reply_error(client, &mut call, Failure::Broken, &mut end)
+                    .await;
+                false
+            }
+            Err(_) => false,
         };
-        if !piece.is_empty() && !write_client(client, piece, s).await {
-            return Err(Broke { head_sent: true });
+        self.policy.end(call, end);
+        keep
+    }
+
+    /// Sends the request and reads its answer's head (forwarding any 1xx before it), on a
+    /// pooled connection or, when that turns out closed, a new one; to another upstream when
+    /// the policy gives one after a failure.
+    async fn call(
+        &self,
+        client: &mut Stream,
+        call: &mut P::Call,
+        mut up: Upstream,
+        ask: &Ask,
+        rbuf: &mut BytesMut,
+        out: &mut Vec<u8>,
+    ) -> Result<(TcpStream, Answer, SocketAddr), Fail> {
+        let mut pooled = pool::take(up.addr, self.settings.pool_idle);
+        loop {
+            let reused = pooled.is_some();
+            let conn = match pooled.take() {
+                Some(conn) => Ok(conn),
+                None => connect(&up).await,
+            };
+            let failure = match conn {
+                Ok(mut conn) => match self
+                    .answer_head(client, call, &mut conn, &up, ask, rbuf, out)
+                    .await
+                {
+                    Ok(answer) => return Ok((conn, answer, up.addr)),
+                    Err(Fail::Stale) if reused => {
+                        rbuf.clear();
+                        continue;
+                    }
+                    Err(Fail::Stale) => Failure::Broken,
+                    Err(Fail::Upstream(f)) => f,
+                    Err(fail) => return Err(fail),
+                },
+                Err(f) => f,
+            };
+            // Only a connection that could not be made is tried elsewhere: the request was sent
+            // on any other, and may have been acted on.
+            match failure {
+                Failure::Connect => match self.policy.retry(call, failure) {
+                    Some(next) => {
+                        up = next;
+                        pooled = pool::take(up.addr, self.settings.pool_idle);
+                    }
+                    None => return Err(Fail::Upstream(failure)),
+                },
+                _ => return Err(Fail::Upstream(failure)),
+            }
         }
-        rbuf.advance(take);
-        if done {
-            return Ok(rbuf.is_empty());
+    }
+
+    /// Writes the request, then reads answer heads until the final one, whose head it leaves
+    /// in `out` for the client.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_head(
+        &self,
+        client: &mut Stream,
+        call: &mut P::Call,
+        conn: &mut TcpStream,
+        up: &Upstream,
+        ask: &Ask,
+        rbuf: &mut BytesMut,
+        out: &mut Vec<u8>,
+    ) -> Result<Answer, Fail> {
+        match pingora::time::timeout(up.io, conn.write_all(&ask.request)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Fail::Stale),
+            Err(_) => return Err(Fail::Upstream(Failure::Timeout)),
         }
-        rbuf.reserve(READ_SIZE);
-        match pingora::time::timeout(s.io, up.read_buf(rbuf)).await {
-            Ok(Ok(0)) if matches!(framing, Framing::Close) => return Ok(false),
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return Err(Broke { head_sent: true }),
+        loop {
+            while !head_ends(rbuf) {
+                if rbuf.len() > MAX_HEAD {
+                    return Err(Fail::Upstream(Failure::Broken));
+                }
+                rbuf.reserve(READ_SIZE);
+                match pingora::time::timeout(up.io, conn.read_buf(rbuf)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    Ok(_) if rbuf.is_empty() => return Err(Fail::Stale),
+                    Ok(_) => return Err(Fail::Upstream(Failure::Broken)),
+                    Err(_) => return Err(Fail::Upstream(Failure::Timeout)),
+                }
+            }
+            out.clear();
+            let answer = read_answer(rbuf, ask, out, |name| self.policy.drops(call, name))
+                .map_err(|()| Fail::Upstream(Failure::Broken))?;
+            if !answer.informational {
+                self.policy.add_fields(call, answer.status, out);
+            }
+            out.extend_from_slice(b"\r\n");
+            rbuf.advance(answer.len);
+            if !answer.informational {
+                return Ok(answer);
+            }
+            if !self.write_client(client, out).await {
+                return Err(Fail::ClientGone);
+            }
+        }
+    }
+
+    /// Sends the answer's head (in `out`) and its body as it comes; `Ok(true)` when the
+    /// upstream sent exactly the answer, so its connection can be reused.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward_body(
+        &self,
+        client: &mut Stream,
+        conn: &mut TcpStream,
+        rbuf: &mut BytesMut,
+        mut out: Vec<u8>,
+        mut framing: Framing,
+        io: Duration,
+        end: &mut End,
+    ) -> Result<bool, Broke> {
+        let mut head_sent = false;
+        loop {
+            let (take, done) = match &mut framing {
+                Framing::Empty => (0, true),
+                Framing::Length(left) => {
+                    let take = (*left).min(rbuf.len() as u64);
+                    *left -= take;
+                    (take as usize, *left == 0)
+                }
+                Framing::Chunked(scanner) => match scanner.feed(rbuf) {
+                    Ok(Some(end)) => (end, true),
+                    Ok(None) => (rbuf.len(), false),
+                    Err(_) => return Err(Broke { head_sent }),
+                },
+                Framing::Close => (rbuf.len(), false),
+            };
+            // The head goes with the body's first bytes, in one write.
+            let piece = if head_sent {
+                &rbuf[..take]
+            } else {
+                out.extend_from_slice(&rbuf[..take]);
+                head_sent = true;
+                &out[..]
+            };
+            if !piece.is_empty() && !self.write_client(client, piece).await {
+                return Err(Broke { head_sent: true });
+            }
+            end.bytes_out += piece.len() as u64;
+            rbuf.advance(take);
+            if done {
+                return Ok(rbuf.is_empty());
+            }
+            rbuf.reserve(READ_SIZE);
+            match pingora::time::timeout(io, conn.read_buf(rbuf)).await {
+                Ok(Ok(0)) if matches!(framing, Framing::Close) => return Ok(false),
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return Err(Broke { head_sent: true }),
+            }
+        }
+    }
+
+    /// Writes to the client within the I/O timeout; `false` when it could not.
+    async fn write_client(&self, client: &mut Stream, bytes: &[u8]) -> bool {
+        let write = async {
+            client.write_all(bytes).await?;
+            client.flush().await
+        };
+        let limit = self.settings.client_io;
+        matches!(pingora::time::timeout(limit, write).await, Ok(Ok(())))
+    }
+
+    /// Answers a request no upstream answered with the policy's error.
+    async fn reply_error(
+        &self,
+        client: &mut Stream,
+        call: &mut P::Call,
+        f: Failure,
+        end: &mut End,
+    ) {
+        let mut reply = Vec::new();
+        self.policy.error_answer(call, f, &mut reply);
+        end.status = status_of(&reply);
+        if self.write_client(client, &reply).await {
+            end.bytes_out = reply.len() as u64;
         }
     }
 }
 
+/// The status code of an answer written as `HTTP/1.1 NNN ...`.
+fn status_of(answer: &[u8]) -> u16 {
+    answer
+        .get(9..12)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn connect(up: &Upstream) -> Result<TcpStream, Failure> {
+    let conn = match pingora::time::timeout(up.connect, TcpStream::connect(up.addr)).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(_)) => return Err(Failure::Connect),
+        Err(_) => return Err(Failure::Connect),
+    };
+    // Heads and small bodies go in one write each: nothing to gain from Nagle's delay.
+    let _ = conn.set_nodelay(true);
+    Ok(conn)
+}
+
 /// Reads an answer head at the start of `raw` and writes the client's version of it to `out`.
-fn read_answer(raw: &[u8], ask: &Ask, out: &mut Vec<u8>) -> Result<Answer, Fail> {
+fn read_answer(
+    raw: &[u8],
+    ask: &Ask,
+    out: &mut Vec<u8>,
+    drops: impl Fn(&str) -> bool,
+) -> Result<Answer, ()> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_ANSWER_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
     let Ok(httparse::Status::Complete(len)) = resp.parse(raw) else {
-        return Err(Fail::Broken);
+        return Err(());
     };
     let (Some(version), Some(code)) = (resp.version, resp.code) else {
-        return Err(Fail::Broken);
+        return Err(());
     };
     // No upgrade was asked for, so none may be answered.
     if code == 101 {
-        return Err(Fail::Broken);
+        return Err(());
     }
     let fields = Fields::of(resp.headers)?;
     let informational = code < 200;
@@ -245,13 +372,20 @@ fn read_answer(raw: &[u8], ask: &Ask, out: &mut Vec<u8>) -> Result<Answer, Fail>
     let until_close = matches!(framing, Framing::Close);
     let reusable = version == 1 && !fields.close && !until_close && !suspect;
     let close_client = ask.close || until_close;
-    write_answer_head(out, code, resp.reason.unwrap_or(""), resp.headers, &fields);
+    write_answer_head(
+        out,
+        code,
+        resp.reason.unwrap_or(""),
+        resp.headers,
+        &fields,
+        drops,
+    );
     if close_client && !informational {
         out.extend_from_slice(b"Connection: close\r\n");
     }
-    out.extend_from_slice(b"\r\n");
     Ok(Answer {
         len,
+        status: code,
         framing,
         informational,
         reusable,
@@ -272,7 +406,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn of(headers: &[httparse::Header<'_>]) -> Result<Fields, Fail> {
+    fn of(headers: &[httparse::Header<'_>]) -> Result<Fields, ()> {
         let mut f = Fields {
             length: None,
             coded: false,
@@ -284,9 +418,9 @@ impl Fields {
             if h.name.eq_ignore_ascii_case("content-length") {
                 // Repeated or listed lengths must all agree (RFC 9110 8.6).
                 for part in h.value.split(|b| *b == b',') {
-                    let n = digits(part.trim_ascii()).ok_or(Fail::Broken)?;
+                    let n = digits(part.trim_ascii()).ok_or(())?;
                     if f.length.is_some_and(|l| l != n) {
-                        return Err(Fail::Broken);
+                        return Err(());
                     }
                     f.length = Some(n);
                 }
@@ -315,6 +449,7 @@ fn write_answer_head(
     reason: &str,
     headers: &[httparse::Header<'_>],
     fields: &Fields,
+    drops: impl Fn(&str) -> bool,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(itoa::Buffer::new().format(code).as_bytes());
@@ -332,7 +467,8 @@ fn write_answer_head(
         .iter()
         .any(|n| h.name.eq_ignore_ascii_case(n));
         let superseded = fields.coded && h.name.eq_ignore_ascii_case("content-length");
-        if hop || superseded || (fields.names && named_in_connection(headers, h.name)) {
+        let listed = fields.names && named_in_connection(headers, h.name);
+        if hop || superseded || listed || drops(h.name) {
             continue;
         }
         out.extend_from_slice(h.name.as_bytes());
@@ -349,26 +485,4 @@ fn named_in_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
         .filter(|h| h.name.eq_ignore_ascii_case("connection"))
         .flat_map(|h| h.value.split(|b| *b == b','))
         .any(|option| option.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
-}
-
-/// Writes to the client within the I/O timeout; `false` when it could not.
-async fn write_client(client: &mut Stream, bytes: &[u8], s: &Settings) -> bool {
-    let write = async {
-        client.write_all(bytes).await?;
-        client.flush().await
-    };
-    matches!(pingora::time::timeout(s.io, write).await, Ok(Ok(())))
-}
-
-/// The answer to a request the upstream did not answer; the connection then closes.
-async fn reply_error(client: &mut Stream, fail: &Fail, s: &Settings) {
-    let (status, body) = match fail {
-        Fail::Timeout => ("504 Gateway Timeout", "the upstream timed out\n"),
-        _ => ("502 Bad Gateway", "the upstream gave no valid answer\n"),
-    };
-    let reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    write_client(client, reply.as_bytes(), s).await;
 }

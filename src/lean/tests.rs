@@ -2,7 +2,7 @@
 //! a listening service would, an upstream that answers what each test scripts, and Pingora's
 //! path behind it as a small `HttpServerApp` that names itself in its answers.
 
-use super::{Head, LeanApp, Policy, Settings};
+use super::{End, Failure, FixedPeer, Head, LeanApp, Policy, Settings, Upstream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::apps::{HttpServerApp, ReusedHttpStream, ServerApp};
@@ -17,11 +17,41 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-struct To(SocketAddr);
+/// `FixedPeer`, but a target under `/pingora` is left to Pingora's path; each request's end
+/// is reported.
+struct To(FixedPeer, mpsc::UnboundedSender<End>);
 
 impl Policy for To {
-    fn upstream(&self, head: &Head<'_>) -> Option<SocketAddr> {
-        (!head.target.starts_with("/pingora")).then_some(self.0)
+    type Conn = ();
+    type Call = ();
+
+    fn open(&self, _stream: &pingora::protocols::Stream) {}
+
+    fn begin(&self, _: &(), head: &Head<'_>, request: &mut Vec<u8>) -> Option<((), Upstream)> {
+        if head.target.starts_with("/pingora") {
+            return None;
+        }
+        self.0.begin(&(), head, request)
+    }
+
+    fn retry(&self, _: &mut (), _: Failure) -> Option<Upstream> {
+        None
+    }
+
+    fn drops(&self, _: &(), name: &str) -> bool {
+        name.eq_ignore_ascii_case("x-secret")
+    }
+
+    fn add_fields(&self, _: &mut (), status: u16, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("X-Seen: {status}\r\n").as_bytes());
+    }
+
+    fn error_answer(&self, _: &mut (), failure: Failure, out: &mut Vec<u8>) {
+        self.0.error_answer(&mut (), failure, out)
+    }
+
+    fn end(&self, _: (), end: End) {
+        let _ = self.1.send(end);
     }
 }
 
@@ -64,13 +94,13 @@ impl HttpServerApp for Fallback {
 
 /// An upstream: each accepted connection reads requests and sends, for each, the next scripted
 /// answer (`CLOSE`: none, the connection closes; one ending in `<close>` closes it after); it reports each request's head and body as text, and counts its connections.
-struct Upstream {
+struct Server {
     addr: SocketAddr,
     seen: mpsc::UnboundedReceiver<String>,
     accepted: Arc<AtomicUsize>,
 }
 
-async fn upstream(answers: Vec<&'static str>) -> Upstream {
+async fn upstream(answers: Vec<&'static str>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, seen) = mpsc::unbounded_channel();
@@ -101,7 +131,7 @@ async fn upstream(answers: Vec<&'static str>) -> Upstream {
             });
         }
     });
-    Upstream {
+    Server {
         addr,
         seen,
         accepted,
@@ -127,25 +157,34 @@ async fn read_request(conn: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-fn settings(io: Duration) -> Settings {
-    Settings {
-        keepalive: Duration::from_secs(5),
-        request: Duration::from_secs(5),
-        connect: Duration::from_secs(5),
-        io,
-        pool_size: 8,
-        pool_idle: Duration::from_secs(60),
-    }
-}
-
 /// The lean path on a loopback port, in front of `Fallback`, proxying to `peer`.
 async fn gateway(peer: SocketAddr, io: Duration) -> SocketAddr {
+    gateway_reporting(peer, io).await.0
+}
+
+/// `gateway`, with each request's end.
+async fn gateway_reporting(
+    peer: SocketAddr,
+    io: Duration,
+) -> (SocketAddr, mpsc::UnboundedReceiver<End>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let upstream = Upstream {
+        addr: peer,
+        connect: Duration::from_secs(5),
+        io,
+    };
+    let (tx, ends) = mpsc::unbounded_channel();
     let app = Arc::new(LeanApp {
-        policy: To(peer),
+        policy: To(FixedPeer(upstream), tx),
         fallback: Arc::new(Fallback),
-        settings: settings(io),
+        settings: Settings {
+            keepalive: Some(Duration::from_secs(5)),
+            head: Some(Duration::from_secs(5)),
+            client_io: Duration::from_secs(5),
+            pool_size: 8,
+            pool_idle: Duration::from_secs(60),
+        },
     });
     let (_keep, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -159,7 +198,7 @@ async fn gateway(peer: SocketAddr, io: Duration) -> SocketAddr {
             });
         }
     });
-    addr
+    (addr, ends)
 }
 
 /// Sends `raw` and reads until the gateway closes the connection.
@@ -183,7 +222,8 @@ async fn read_until(c: &mut TcpStream, end: &str, n: usize) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello";
+const OK: &str =
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-Secret: s\r\n\r\nhello";
 
 #[tokio::test]
 async fn plain_requests_go_through_on_one_pooled_connection_without_hop_by_hop_fields() {
@@ -194,8 +234,10 @@ async fn plain_requests_go_through_on_one_pooled_connection_without_hop_by_hop_f
         .await
         .unwrap();
     let first = read_until(&mut c, "hello", 1).await;
-    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
-    assert!(!first.contains("Connection"), "{first}");
+    assert_eq!(
+        first, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Seen: 200\r\n\r\nhello",
+        "hop-by-hop and dropped fields gone, the policy's added"
+    );
     let seen = up.seen.recv().await.unwrap();
     assert_eq!(
         seen,
@@ -237,7 +279,10 @@ async fn answers_end_where_their_framing_says() {
     let got = read_until(&mut c, "\r\n\r\nok", 1).await;
     assert_eq!(
         got,
-        format!("{head}{empty}HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nX-Seen: 200\r\n\r\n\
+         HTTP/1.1 204 No Content\r\nX-Seen: 204\r\n\r\n\
+         HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n\
+         HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Seen: 200\r\n\r\nok"
     );
     for _ in 0..4 {
         up.seen.recv().await.unwrap();
@@ -256,7 +301,7 @@ async fn an_answer_until_close_closes_the_client_connection_too() {
     let got = exchange_to_close(gw, "GET / HTTP/1.1\r\nHost: h\r\n\r\n").await;
     assert_eq!(
         got,
-        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end"
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Seen: 200\r\n\r\nto the end"
     );
 }
 
@@ -318,9 +363,12 @@ async fn an_upstream_that_fails_gets_a_gateway_error() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let nowhere = closed.local_addr().unwrap();
     drop(closed);
-    let gw = gateway(nowhere, Duration::from_secs(5)).await;
+    let (gw, mut ends) = gateway_reporting(nowhere, Duration::from_secs(5)).await;
     let got = exchange_to_close(gw, "GET / HTTP/1.1\r\nHost: h\r\n\r\n").await;
     assert!(got.starts_with("HTTP/1.1 502 "), "{got}");
+    let end = ends.recv().await.unwrap();
+    assert_eq!((end.status, end.failure), (502, Some(Failure::Connect)));
+    assert_eq!(end.bytes_out, got.len() as u64);
     // Bad answers: 502, and the connection ends.
     for bad in [
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",

@@ -175,6 +175,15 @@ pub fn downstream_is_gone(e: &Error) -> bool {
         )
 }
 
+/// The body of an error answer: `{"error":{"message","type","code"}}`.
+pub fn body(err: &GatewayError) -> String {
+    let status = err.status();
+    serde_json::json!({
+        "error": { "message": err.to_string(), "type": error_type(status), "code": err.code() }
+    })
+    .to_string()
+}
+
 /// Writes `err` as `{"error":{"message","type","code"}}` with the request id; unless
 /// `keep_alive`, the response says `Connection: close` and the connection is closed after it.
 pub async fn respond(
@@ -185,10 +194,7 @@ pub async fn respond(
     extra: &[(http::HeaderName, http::HeaderValue)],
 ) -> u16 {
     let status = err.status();
-    let body = serde_json::json!({
-        "error": { "message": err.to_string(), "type": error_type(status), "code": err.code() }
-    })
-    .to_string();
+    let body = body(err);
     if !keep_alive {
         session.set_keepalive(None);
     }

@@ -25,7 +25,7 @@ mod pool;
 mod tests;
 
 pub use fixed::FixedPeer;
-pub use head::{write_upstream, Head};
+pub use head::{is_hop_by_hop, write_upstream, Head};
 
 use async_trait::async_trait;
 use bytes::{Buf, BytesMut};
@@ -45,6 +45,11 @@ pub trait Policy: Send + Sync + 'static {
     /// What it keeps of a request, from `begin` to `end`.
     type Call: Send;
 
+    /// Whether the lean path serves a new connection at all (else Pingora's path does).
+    fn serves(&self) -> bool {
+        true
+    }
+
     fn open(&self, stream: &Stream) -> Self::Conn;
 
     /// Takes `head`, writing the upstream's head into `request` (see [`write_upstream`]), or
@@ -56,7 +61,9 @@ pub trait Policy: Send + Sync + 'static {
         request: &mut Vec<u8>,
     ) -> Option<(Self::Call, Upstream)>;
 
-    /// The next upstream to try after `failure` (nothing was sent to the client yet).
+    /// The next upstream to try after `failure`, if any; nothing was sent to the client yet,
+    /// and no answer came from the upstream (the request may have reached it, unless the
+    /// failure is `Connect`).
     fn retry(&self, call: &mut Self::Call, failure: Failure) -> Option<Upstream>;
 
     /// Whether the upstream's answer field `name` is left out of the client's answer (the
@@ -72,6 +79,11 @@ pub trait Policy: Send + Sync + 'static {
 
     /// The request is over.
     fn end(&self, call: Self::Call, end: End);
+
+    /// A request `begin` took goes to Pingora's path after all (its body was not all there).
+    fn hand_back(&self, call: Self::Call) {
+        drop(call);
+    }
 
     /// The head of a request the lean path takes has been read: called before `begin`'s upstream
     /// is called, for a stream that keeps its own head deadline.
@@ -106,11 +118,13 @@ pub enum Failure {
 pub struct End {
     /// The status the client was sent; 0 when nothing was.
     pub status: u16,
-    /// The answer's bytes sent to the client, head included.
+    /// The answer's body bytes sent to the client.
     pub bytes_out: u64,
     /// The answer's head from the upstream arrived this long after the request was sent.
     pub upstream_latency: Option<Duration>,
     pub failure: Option<Failure>,
+    /// The client closed its connection before its answer was whole.
+    pub client_gone: bool,
     /// The answer reached the client whole.
     pub complete: bool,
 }
@@ -152,7 +166,7 @@ where
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let h2c = self.fallback.server_options().is_some_and(|o| o.h2c);
-        if h2c || stream.get_ssl_digest().is_some() {
+        if h2c || stream.get_ssl_digest().is_some() || !self.policy.serves() {
             return self.fallback.process_new(stream, shutdown).await;
         }
         self.serve(stream, shutdown).await;
@@ -194,23 +208,22 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 request,
                 no_body: head.method == "HEAD",
                 close: head.close || *shutdown.borrow(),
+                keep_alive: head.keep_alive,
             };
+            // Only a body that came with its head is taken: one still on its way is streamed
+            // to the upstream by Pingora's path, as it arrives.
+            if buf.len() < len + body && !read_ready(&mut stream, &mut buf, len + body) {
+                self.policy.hand_back(call);
+                break;
+            }
             self.policy.head_read(&stream);
-            let keep = match self.read_body(&mut stream, &mut buf, len + body).await {
-                true => {
-                    let mut ask = ask;
-                    ask.request.extend_from_slice(&buf[len..len + body]);
-                    let lean = exchange::Lean {
-                        policy: &self.policy,
-                        settings: &self.settings,
-                    };
-                    lean.run(&mut stream, call, upstream, ask).await
-                }
-                false => {
-                    self.policy.end(call, End::unanswered());
-                    false
-                }
+            let mut ask = ask;
+            ask.request.extend_from_slice(&buf[len..len + body]);
+            let lean = exchange::Lean {
+                policy: &self.policy,
+                settings: &self.settings,
             };
+            let keep = lean.run(&mut stream, &mut buf, call, upstream, ask).await;
             if !keep {
                 return;
             }
@@ -253,17 +266,6 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
             .await
             .unwrap_or(Waited::Gone)
     }
-
-    /// Reads until the buffer holds `want` bytes; `false` when the client left or was too slow.
-    async fn read_body(&self, stream: &mut Stream, buf: &mut BytesMut, want: usize) -> bool {
-        while buf.len() < want {
-            let read = within(Some(self.settings.client_io), read_more(stream, buf)).await;
-            if read != Some(true) {
-                return false;
-            }
-        }
-        true
-    }
 }
 
 impl End {
@@ -274,6 +276,7 @@ impl End {
             bytes_out: 0,
             upstream_latency: None,
             failure: None,
+            client_gone: false,
             complete: false,
         }
     }
@@ -288,6 +291,23 @@ async fn within<T>(
         Some(limit) => pingora::time::timeout(limit, future).await.ok(),
         None => Some(future.await),
     }
+}
+
+/// Reads what the client has sent already, without waiting, until the buffer holds `want`
+/// bytes; `false` when it does not.
+fn read_ready(stream: &mut Stream, buf: &mut BytesMut, want: usize) -> bool {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    while buf.len() < want {
+        buf.reserve(want - buf.len());
+        let mut read = std::pin::pin!(stream.read_buf(buf));
+        match read.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(n)) if n > 0 => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// One read into the buffer's spare room; `false` at the end of the stream or on an error.

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod headers;
 pub mod http2;
 pub mod hygiene;
+pub mod lean;
 pub mod llm;
 pub(crate) mod mcp;
 pub mod prompt;
@@ -577,13 +578,7 @@ impl ProxyHttp for Gateway {
             .map(|c| c.finish(&session.req_header().headers));
         if self.state.access_log.enabled() || self.state.call_store.is_some() {
             let record = record::of(session, ctx, status, took);
-            record::with_line(&record, captured.as_ref(), |line| {
-                let copy = |out: &mut Vec<u8>| line.map(|l| out.extend_from_slice(l)).is_some();
-                self.state.access_log.write(copy);
-                if let Some(calls) = &self.state.call_store {
-                    calls.push(copy);
-                }
-            });
+            write_record(&self.state, &record, captured.as_ref());
         }
         trace::finish(&self.state.otel, session, ctx, status);
         ctx.release_target();
@@ -610,6 +605,21 @@ impl ProxyHttp for Gateway {
             )
         )
     }
+}
+
+/// Gives a request's record to the access log and the call store, formatted once.
+fn write_record(
+    state: &GatewayState,
+    record: &crate::telemetry::record::Record<'_>,
+    captured: Option<&crate::telemetry::capture::Captured>,
+) {
+    record::with_line(record, captured, |line| {
+        let copy = |out: &mut Vec<u8>| line.map(|l| out.extend_from_slice(l)).is_some();
+        state.access_log.write(copy);
+        if let Some(calls) = &state.call_store {
+            calls.push(copy);
+        }
+    });
 }
 
 /// The one body-drain policy, for every refusal (a proxy refusal, an LLM route's refusal, an

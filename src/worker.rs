@@ -7,11 +7,13 @@
 //! in-flight requests are done or the grace period has passed.
 
 use crate::config::{self, Config};
+use crate::lean::LeanApp;
 use crate::limits::gate::Gate;
 use crate::master::scoreboard::{metrics_socket_name, Scoreboard};
 use crate::proxy::connection::{ConnectionLimits, GuardedApp, TlsListeners};
 use crate::proxy::ctx::RequestIds;
 use crate::proxy::http2;
+use crate::proxy::lean::GatewayPolicy;
 use crate::proxy::redirect::RedirectHttps;
 use crate::proxy::tls::TlsState;
 use crate::proxy::{Gateway, GatewayState};
@@ -184,7 +186,8 @@ pub fn run(args: WorkerArgs) -> ! {
     std::process::exit(0)
 }
 
-type DataPlane = pingora::services::listening::Service<GuardedApp<HttpProxy<Gateway>>>;
+type DataPlane =
+    pingora::services::listening::Service<GuardedApp<LeanApp<GatewayPolicy, HttpProxy<Gateway>>>>;
 
 /// The data-plane services: one for the listeners that serve HTTP/1.1 (and HTTP/2 by ALPN on
 /// TLS), and, when some listener has `h2c = true`, one for those, which also take HTTP/2 with
@@ -231,7 +234,16 @@ fn data_plane(
                 }
             }
         }
-        let app = GuardedApp::new(http, limits, registry.connections.clone()).with_tls(tls);
+        // The lean path takes plain HTTP/1 connections when `lean_http1` says so (read per
+        // connection, so a reload turns it on or off); the rest go to `http` as before.
+        let lean = LeanApp {
+            policy: GatewayPolicy {
+                state: state.clone(),
+            },
+            fallback: Arc::new(http),
+            settings: lean_settings(&state.snapshot.load().config),
+        };
+        let app = GuardedApp::new(lean, limits, registry.connections.clone()).with_tls(tls);
         let name = if h2c { "tollgate-h2c" } else { "tollgate" };
         let mut proxy = pingora::services::listening::Service::new(name.into(), app);
         for listener in listeners {
@@ -240,6 +252,22 @@ fn data_plane(
         services.push(proxy);
     }
     services
+}
+
+/// The lean path's own settings: the connection layer keeps the idle and head deadlines, as
+/// for Pingora's path; each read of a body and write of an answer waits `body_timeout`. Its
+/// pool of idle upstream connections (one per thread) holds as many as all upstreams'
+/// `keepalive` together, each for the shortest of their `keepalive_timeout`s; both as at start.
+fn lean_settings(config: &Config) -> crate::lean::Settings {
+    let ups = &config.upstreams;
+    crate::lean::Settings {
+        keepalive: None,
+        head: None,
+        client_io: config.server.body_timeout,
+        pool_size: ups.iter().map(|u| u.keepalive).sum(),
+        pool_idle: (ups.iter().map(|u| u.keepalive_timeout).min())
+            .unwrap_or(Duration::from_secs(60)),
+    }
 }
 
 /// A data-plane listener as Pingora takes it: `SO_REUSEPORT` (every worker binds it), and on a

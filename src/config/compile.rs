@@ -115,6 +115,8 @@ pub struct ServerSettings {
     pub concurrency_slots: usize,
     /// `[server.http2]`: the limits of HTTP/2 client connections.
     pub http2: Http2Settings,
+    /// `lean_http1`: plain HTTP/1 requests to plain proxy routes take the lean path.
+    pub lean_http1: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -491,6 +493,7 @@ fn compile_server(
         limit_slots: s.limit_slots,
         concurrency_slots: s.concurrency_slots,
         http2: http2::compile_http2(&s.http2, ck),
+        lean_http1: s.lean_http1,
     }
 }
 

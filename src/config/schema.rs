@@ -157,6 +157,9 @@ pub struct ServerSection {
     /// Limits of HTTP/2 client connections.
     #[serde(default)]
     pub http2: Http2Section,
+    /// Plain HTTP/1 requests to plain proxy routes take the lean path (`lean`).
+    #[serde(default)]
+    pub lean_http1: bool,
 }
 
 impl Default for ServerSection {
@@ -175,6 +178,7 @@ impl Default for ServerSection {
             limit_slots: default_limit_slots(),
             concurrency_slots: default_concurrency_slots(),
             http2: Http2Section::default(),
+            lean_http1: false,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Ask {
     pub no_body: bool,
     /// The client connection ends after this answer.
     pub close: bool,
+    /// The client said `Connection: keep-alive`.
+    pub keep_alive: bool,
 }
 
 /// Why an exchange ended before its answer's head reached the client.
@@ -52,10 +54,66 @@ struct Answer {
     close_client: bool,
 }
 
-/// The client connection must end at once: the client left, or the upstream's body broke off
-/// or is not valid; `head_sent`: whether the client has the answer's head already.
-struct Broke {
-    head_sent: bool,
+/// Why the client connection must end at once.
+enum Broke {
+    /// The upstream's body broke off or is not valid; `head_sent`: whether the client has the
+    /// answer's head already.
+    Upstream {
+        head_sent: bool,
+    },
+    Client,
+}
+
+/// The client's side of an exchange: its stream, and its connection's buffer.
+struct Io<'a> {
+    client: &'a mut Stream,
+    cbuf: &'a mut BytesMut,
+}
+
+/// How a read from the upstream ended.
+enum Read {
+    Some,
+    /// The upstream closed the connection, or its read failed.
+    End,
+    TimedOut,
+    /// The client closed its connection meanwhile.
+    ClientGone,
+}
+
+impl Io<'_> {
+    /// One read from the upstream within `limit`, while the client is watched: a client that
+    /// closes its connection ends the wait (what it sends meanwhile is kept in `cbuf`).
+    async fn read_upstream(
+        &mut self,
+        conn: &mut TcpStream,
+        rbuf: &mut BytesMut,
+        limit: Duration,
+    ) -> Read {
+        rbuf.reserve(READ_SIZE);
+        let read = pingora::time::timeout(limit, conn.read_buf(rbuf));
+        tokio::select! {
+            biased;
+            read = read => match read {
+                Ok(Ok(n)) if n > 0 => Read::Some,
+                Ok(_) => Read::End,
+                Err(_) => Read::TimedOut,
+            },
+            () = client_gone(self.client, self.cbuf) => Read::ClientGone,
+        }
+    }
+}
+
+/// Reads what the client sends until it closes its connection (or the read fails); a client
+/// that sends more than a head's worth meanwhile is no longer read.
+async fn client_gone(client: &mut Stream, cbuf: &mut BytesMut) {
+    while cbuf.len() <= MAX_HEAD {
+        cbuf.reserve(1024);
+        match client.read_buf(cbuf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    std::future::pending().await
 }
 
 /// The largest upstream answer head; a longer one is a bad gateway.
@@ -71,52 +129,42 @@ pub struct Lean<'a, P> {
 
 impl<P: Policy> Lean<'_, P> {
     /// Proxies one request and its answer; `false` when the client connection must end now.
+    /// `cbuf` is the client connection's buffer: what the client sends meanwhile (a pipelined
+    /// request) is kept there.
     pub async fn run(
         &self,
         client: &mut Stream,
+        cbuf: &mut BytesMut,
         mut call: P::Call,
         up: Upstream,
         ask: Ask,
     ) -> bool {
         let mut rbuf = BytesMut::with_capacity(READ_SIZE);
         let mut out = Vec::with_capacity(512);
-        let mut end = End {
-            status: 0,
-            bytes_out: 0,
-            upstream_latency: None,
-            failure: None,
-            complete: false,
-        };
+        let mut end = End::unanswered();
+        let mut io = Io { client, cbuf };
         let sent = Instant::now();
-        let got = self
-            .call(client, &mut call, up, &ask, &mut rbuf, &mut out)
-            .await;
+        let got = (self.call(&mut io, &mut call, up, &ask, &mut rbuf, &mut out)).await;
         let (mut conn, answer, addr) = match got {
             Ok(got) => got,
             Err(Fail::Upstream(failure)) => {
                 end.failure = Some(failure);
-                self.reply_error(client, &mut call, failure, &mut end).await;
+                self.reply_error(io.client, &mut call, failure, &mut end)
+                    .await;
                 self.policy.end(call, end);
                 return false;
             }
             Err(_) => {
+                end.client_gone = true;
                 self.policy.end(call, end);
                 return false;
             }
         };
         end.status = answer.status;
         end.upstream_latency = Some(sent.elapsed());
-        let forwarded = self
-            .forward_body(
-                client,
-                &mut conn,
-                &mut rbuf,
-                out,
-                answer.framing,
-                up.io,
-                &mut end,
-            )
-            .await;
+        let (framing, limit) = (answer.framing, up.io);
+        let forwarded =
+            (self.forward_body(&mut io, &mut conn, &mut rbuf, out, framing, limit, &mut end)).await;
         let keep = match forwarded {
             Ok(clean) => {
                 end.complete = true;
@@ -125,13 +173,20 @@ impl<P: Policy> Lean<'_, P> {
                 }
                 !answer.close_client
             }
-            Err(Broke { head_sent: false }) => {
+            Err(Broke::Upstream { head_sent: false }) => {
                 end.failure = Some(Failure::Broken);
-                self.reply_error(client, &mut call, Failure::Broken, &mut end)
+                self.reply_error(io.client, &mut call, Failure::Broken, &mut end)
                     .await;
                 false
             }
-            Err(_) => false,
+            Err(Broke::Upstream { .. }) => {
+                end.failure = Some(Failure::Broken);
+                false
+            }
+            Err(Broke::Client) => {
+                end.client_gone = true;
+                false
+            }
         };
         self.policy.end(call, end);
         keep
@@ -142,7 +197,7 @@ impl<P: Policy> Lean<'_, P> {
     /// the policy gives one after a failure.
     async fn call(
         &self,
-        client: &mut Stream,
+        io: &mut Io<'_>,
         call: &mut P::Call,
         mut up: Upstream,
         ask: &Ask,
@@ -158,7 +213,7 @@ impl<P: Policy> Lean<'_, P> {
             };
             let failure = match conn {
                 Ok(mut conn) => match self
-                    .answer_head(client, call, &mut conn, &up, ask, rbuf, out)
+                    .answer_head(io, call, &mut conn, &up, ask, rbuf, out)
                     .await
                 {
                     Ok(answer) => return Ok((conn, answer, up.addr)),
@@ -172,17 +227,13 @@ impl<P: Policy> Lean<'_, P> {
                 },
                 Err(f) => f,
             };
-            // Only a connection that could not be made is tried elsewhere: the request was sent
-            // on any other, and may have been acted on.
-            match failure {
-                Failure::Connect => match self.policy.retry(call, failure) {
-                    Some(next) => {
-                        up = next;
-                        pooled = pool::take(up.addr, self.settings.pool_idle);
-                    }
-                    None => return Err(Fail::Upstream(failure)),
-                },
-                _ => return Err(Fail::Upstream(failure)),
+            match self.policy.retry(call, failure) {
+                Some(next) => {
+                    up = next;
+                    pooled = pool::take(up.addr, self.settings.pool_idle);
+                    rbuf.clear();
+                }
+                None => return Err(Fail::Upstream(failure)),
             }
         }
     }
@@ -192,7 +243,7 @@ impl<P: Policy> Lean<'_, P> {
     #[allow(clippy::too_many_arguments)]
     async fn answer_head(
         &self,
-        client: &mut Stream,
+        io: &mut Io<'_>,
         call: &mut P::Call,
         conn: &mut TcpStream,
         up: &Upstream,
@@ -210,12 +261,12 @@ impl<P: Policy> Lean<'_, P> {
                 if rbuf.len() > MAX_HEAD {
                     return Err(Fail::Upstream(Failure::Broken));
                 }
-                rbuf.reserve(READ_SIZE);
-                match pingora::time::timeout(up.io, conn.read_buf(rbuf)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    Ok(_) if rbuf.is_empty() => return Err(Fail::Stale),
-                    Ok(_) => return Err(Fail::Upstream(Failure::Broken)),
-                    Err(_) => return Err(Fail::Upstream(Failure::Timeout)),
+                match io.read_upstream(conn, rbuf, up.io).await {
+                    Read::Some => {}
+                    Read::End if rbuf.is_empty() => return Err(Fail::Stale),
+                    Read::End => return Err(Fail::Upstream(Failure::Broken)),
+                    Read::TimedOut => return Err(Fail::Upstream(Failure::Timeout)),
+                    Read::ClientGone => return Err(Fail::ClientGone),
                 }
             }
             out.clear();
@@ -229,7 +280,7 @@ impl<P: Policy> Lean<'_, P> {
             if !answer.informational {
                 return Ok(answer);
             }
-            if !self.write_client(client, out).await {
+            if !self.write_client(io.client, out).await {
                 return Err(Fail::ClientGone);
             }
         }
@@ -240,12 +291,12 @@ impl<P: Policy> Lean<'_, P> {
     #[allow(clippy::too_many_arguments)]
     async fn forward_body(
         &self,
-        client: &mut Stream,
+        io: &mut Io<'_>,
         conn: &mut TcpStream,
         rbuf: &mut BytesMut,
         mut out: Vec<u8>,
         mut framing: Framing,
-        io: Duration,
+        limit: Duration,
         end: &mut End,
     ) -> Result<bool, Broke> {
         let mut head_sent = false;
@@ -260,7 +311,7 @@ impl<P: Policy> Lean<'_, P> {
                 Framing::Chunked(scanner) => match scanner.feed(rbuf) {
                     Ok(Some(end)) => (end, true),
                     Ok(None) => (rbuf.len(), false),
-                    Err(_) => return Err(Broke { head_sent }),
+                    Err(_) => return Err(Broke::Upstream { head_sent }),
                 },
                 Framing::Close => (rbuf.len(), false),
             };
@@ -272,19 +323,19 @@ impl<P: Policy> Lean<'_, P> {
                 head_sent = true;
                 &out[..]
             };
-            if !piece.is_empty() && !self.write_client(client, piece).await {
-                return Err(Broke { head_sent: true });
+            if !piece.is_empty() && !self.write_client(io.client, piece).await {
+                return Err(Broke::Client);
             }
-            end.bytes_out += piece.len() as u64;
+            end.bytes_out += take as u64;
             rbuf.advance(take);
             if done {
                 return Ok(rbuf.is_empty());
             }
-            rbuf.reserve(READ_SIZE);
-            match pingora::time::timeout(io, conn.read_buf(rbuf)).await {
-                Ok(Ok(0)) if matches!(framing, Framing::Close) => return Ok(false),
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return Err(Broke { head_sent: true }),
+            match io.read_upstream(conn, rbuf, limit).await {
+                Read::Some => {}
+                Read::End if matches!(framing, Framing::Close) => return Ok(false),
+                Read::ClientGone => return Err(Broke::Client),
+                _ => return Err(Broke::Upstream { head_sent: true }),
             }
         }
     }
@@ -311,7 +362,8 @@ impl<P: Policy> Lean<'_, P> {
         self.policy.error_answer(call, f, &mut reply);
         end.status = status_of(&reply);
         if self.write_client(client, &reply).await {
-            end.bytes_out = reply.len() as u64;
+            let head = memchr::memmem::find(&reply, b"\r\n\r\n").map_or(reply.len(), |i| i + 4);
+            end.bytes_out = (reply.len() - head) as u64;
         }
     }
 }
@@ -380,8 +432,12 @@ fn read_answer(
         &fields,
         drops,
     );
-    if close_client && !informational {
-        out.extend_from_slice(b"Connection: close\r\n");
+    if !informational {
+        match (close_client, ask.keep_alive) {
+            (true, _) => out.extend_from_slice(b"Connection: close\r\n"),
+            (false, true) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+            (false, false) => {}
+        }
     }
     Ok(Answer {
         len,

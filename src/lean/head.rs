@@ -23,6 +23,8 @@ pub struct Head<'a> {
     pub body: u64,
     /// The client asked for the connection to close after the answer.
     pub close: bool,
+    /// The client said `Connection: keep-alive`: the answer says it too, as Pingora's does.
+    pub keep_alive: bool,
 }
 
 /// Where a parse of the buffer's start left off.
@@ -50,23 +52,31 @@ pub fn parse<'a>(buf: &'a [u8], slots: &'a mut [httparse::Header<'a>]) -> Parsed
         return Parsed::Other;
     }
     match plain_fields(req.headers) {
-        Some((body, close)) => Parsed::Plain(Head {
+        Some((body, Connection { close, keep_alive })) => Parsed::Plain(Head {
             method,
             target,
             headers: req.headers,
             len,
             body,
             close,
+            keep_alive,
         }),
         None => Parsed::Other,
     }
 }
 
-/// The body length and the client's `Connection: close` of a head whose fields are plain: one
+/// What a request's `Connection` fields ask for.
+#[derive(Default)]
+struct Connection {
+    close: bool,
+    keep_alive: bool,
+}
+
+/// The body length and the client's `Connection` options of a head whose fields are plain: one
 /// `Host`, at most one `Content-Length` of digits within `MAX_BODY`, no `Transfer-Encoding`,
 /// `Upgrade` or `Expect`, and no `Connection` option but `close` and `keep-alive`.
-fn plain_fields(headers: &[httparse::Header<'_>]) -> Option<(u64, bool)> {
-    let (mut hosts, mut body, mut close) = (0, None, false);
+fn plain_fields(headers: &[httparse::Header<'_>]) -> Option<(u64, Connection)> {
+    let (mut hosts, mut body, mut conn) = (0, None, Connection::default());
     for h in headers {
         let name = h.name;
         if name.eq_ignore_ascii_case("host") {
@@ -77,7 +87,7 @@ fn plain_fields(headers: &[httparse::Header<'_>]) -> Option<(u64, bool)> {
             }
             body = Some(digits(h.value).filter(|n| *n <= MAX_BODY)?);
         } else if name.eq_ignore_ascii_case("connection") {
-            close |= connection_close(h.value)?;
+            connection_options(h.value, &mut conn)?;
         } else if ["transfer-encoding", "upgrade", "expect"]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n))
@@ -85,7 +95,7 @@ fn plain_fields(headers: &[httparse::Header<'_>]) -> Option<(u64, bool)> {
             return None;
         }
     }
-    (hosts == 1).then_some((body.unwrap_or(0), close))
+    (hosts == 1).then_some((body.unwrap_or(0), conn))
 }
 
 /// Whether the buffer holds an empty line, the end of any head (lines may end in a bare LF).
@@ -108,19 +118,20 @@ pub fn digits(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// Whether a `Connection` value asks to close; `None` for an option the lean path leaves to
-/// Pingora's (one naming another field as hop-by-hop, or `upgrade`).
-fn connection_close(value: &[u8]) -> Option<bool> {
-    let mut close = false;
+/// Reads a `Connection` value's options; `None` for one the lean path leaves to Pingora's (one
+/// naming another field as hop-by-hop, or `upgrade`).
+fn connection_options(value: &[u8], conn: &mut Connection) -> Option<()> {
     for option in value.split(|b| *b == b',') {
         let option = option.trim_ascii();
         if option.eq_ignore_ascii_case(b"close") {
-            close = true;
-        } else if !option.is_empty() && !option.eq_ignore_ascii_case(b"keep-alive") {
+            conn.close = true;
+        } else if option.eq_ignore_ascii_case(b"keep-alive") {
+            conn.keep_alive = true;
+        } else if !option.is_empty() {
             return None;
         }
     }
-    Some(close)
+    Some(())
 }
 
 /// Fields about one hop only, never forwarded (RFC 9110 7.6.1, and the de-facto ones).

@@ -227,6 +227,15 @@ impl Guarded {
         )
     }
 
+    /// Keeps the connection idle for up to `idle` (0: not kept here) between requests.
+    fn keep_idle(&self, idle: Duration) {
+        let ms = match idle.is_zero() {
+            true => 0,
+            false => u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1),
+        };
+        self.keepalive_ms.store(ms, Relaxed);
+    }
+
     fn timed_out(&self) -> Poll<std::io::Result<()>> {
         self.metrics.head_timeouts.fetch_add(1, Relaxed);
         Poll::Ready(Err(std::io::Error::new(
@@ -238,11 +247,26 @@ impl Guarded {
 
 /// The guarded stream under a session, when there is one (HTTP/1 on a guarded listener).
 fn guarded(session: &Session) -> Option<&Guarded> {
-    session
-        .as_downstream()
-        .stream()?
-        .as_any()
-        .downcast_ref::<Guarded>()
+    session.as_downstream().stream().and_then(guarded_stream)
+}
+
+fn guarded_stream(stream: &Stream) -> Option<&Guarded> {
+    stream.as_any().downcast_ref::<Guarded>()
+}
+
+/// `mark_head_read`, for a request the lean path (`crate::lean`) serves on `stream`.
+pub fn lean_head_read(stream: &Stream) {
+    if let Some(s) = guarded_stream(stream) {
+        s.phase.store(IN_REQUEST, Relaxed);
+    }
+}
+
+/// `keep_alive` and `mark_request_done`, for a request the lean path served on `stream`.
+pub fn lean_idle(stream: &Stream, idle: Duration) {
+    if let Some(s) = guarded_stream(stream) {
+        s.keep_idle(idle);
+        s.phase.store(IDLE, Relaxed);
+    }
 }
 
 /// The request head has been read: the head deadline no longer applies.
@@ -259,8 +283,7 @@ pub fn mark_head_read(session: &Session) {
 pub fn keep_alive(session: &mut Session, idle: Duration) {
     let kept = match guarded(session) {
         Some(s) if !idle.is_zero() => {
-            let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
-            s.keepalive_ms.store(ms, Relaxed);
+            s.keep_idle(idle);
             true
         }
         _ => false,

@@ -45,6 +45,18 @@ pub fn choose_peer(
     group: &UpstreamGroup,
     key: Option<u64>,
 ) -> Result<Box<HttpPeer>, GatewayError> {
+    let (i, read_timeout) = choose_target(ctx, group, key)?;
+    let mut peer = group.peer(i);
+    peer.options.read_timeout = Some(read_timeout);
+    Ok(peer)
+}
+
+/// `choose_peer`'s choice: the target's index and the read timeout.
+pub fn choose_target(
+    ctx: &mut RequestCtx,
+    group: &UpstreamGroup,
+    key: Option<u64>,
+) -> Result<(usize, std::time::Duration), GatewayError> {
     let spec = &group.spec;
     // A stale pooled connection may be retried on the target that was already tried.
     let Some(i) = group
@@ -76,9 +88,7 @@ pub fn choose_peer(
         }
         read_timeout = read_timeout.min(left);
     }
-    let mut peer = group.peer(i);
-    peer.options.read_timeout = Some(read_timeout);
-    Ok(peer)
+    Ok((i, read_timeout))
 }
 
 /// What the head sent upstream says of the client and its connection.

@@ -40,10 +40,28 @@ impl<R> RouteTable<R> {
     }
 
     pub fn find(&self, host: &str, path: &str, method: &Method, headers: &HeaderMap) -> Option<&R> {
+        self.find_by(host, path, method, |name| {
+            headers.get(name).map(|v| v.as_bytes())
+        })
+    }
+
+    /// `find`, with the request's fields looked up by `field` (the first value of a name).
+    pub fn find_by<'h>(
+        &self,
+        host: &str,
+        path: &str,
+        method: &Method,
+        field: impl Fn(&http::HeaderName) -> Option<&'h [u8]>,
+    ) -> Option<&R> {
         self.routes
             .iter()
-            .find(|(spec, _)| matches(spec, host, path, method, headers))
+            .find(|(spec, _)| matches(spec, host, path, method, &field))
             .map(|(_, r)| r)
+    }
+
+    /// Whether any route matches on the host.
+    pub fn by_host(&self) -> bool {
+        self.by_host
     }
 
     pub fn find_parts(&self, parts: &Parts) -> Option<&R> {
@@ -65,6 +83,11 @@ pub fn request_host<'a>(
                 .and_then(|v| v.to_str().ok())
         })
         .unwrap_or("");
+    host_of(raw)
+}
+
+/// `request_host`'s form of a `Host` value.
+pub fn host_of(raw: &str) -> std::borrow::Cow<'_, str> {
     let no_port = match raw.rfind(':') {
         Some(i) if !raw.ends_with(']') => &raw[..i],
         _ => raw,
@@ -96,7 +119,13 @@ fn specificity(s: &RouteSpec) -> (u8, u8, usize, usize, u8) {
     )
 }
 
-fn matches(s: &RouteSpec, host: &str, path: &str, method: &Method, headers: &HeaderMap) -> bool {
+fn matches<'h>(
+    s: &RouteSpec,
+    host: &str,
+    path: &str,
+    method: &Method,
+    field: &impl Fn(&http::HeaderName) -> Option<&'h [u8]>,
+) -> bool {
     let host_ok = match &s.host {
         None => true,
         Some(HostMatch::Exact(h)) => h == host,
@@ -107,7 +136,9 @@ fn matches(s: &RouteSpec, host: &str, path: &str, method: &Method, headers: &Hea
     host_ok
         && path_matches(&s.path, path)
         && (s.methods.is_empty() || s.methods.contains(method))
-        && s.headers.iter().all(|(k, v)| headers.get(k) == Some(v))
+        && s.headers
+            .iter()
+            .all(|(k, v)| field(k) == Some(v.as_bytes()))
 }
 
 /// A prefix matches on segment boundaries: `/echo` matches `/echo` and `/echo/x`, not `/echoes`.

@@ -162,6 +162,8 @@ pub struct ConnectionMetrics {
     pub h2_reset_floods: AtomicU64,
     /// TLS handshakes that failed or took longer than `header_timeout`.
     pub tls_handshake_failures: AtomicU64,
+    /// Requests served on the lean HTTP/1 path (`[server] lean_http1`).
+    pub lean_requests: AtomicU64,
 }
 
 /// Whether one upstream target takes traffic (health check passing, not ejected).
@@ -433,6 +435,12 @@ impl Registry {
                     "Client connections closed because their TLS handshake failed or took longer than server.header_timeout.",
                     "counter",
                     c.tls_handshake_failures.load(Relaxed) as i64,
+                ),
+                (
+                    "tollgate_lean_requests_total",
+                    "Requests served on the lean HTTP/1 path (server.lean_http1); the others took Pingora's.",
+                    "counter",
+                    c.lean_requests.load(Relaxed) as i64,
                 ),
             ],
         );

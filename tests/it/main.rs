@@ -27,6 +27,7 @@ mod grpc;
 mod health;
 mod hostile;
 mod http2;
+mod lean;
 mod lifecycle;
 mod limits;
 mod limits_llm;

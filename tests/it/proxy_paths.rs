@@ -4,6 +4,8 @@
 //! debug log. The one future must still be duplex as the two halves were: request bodies of
 //! every framing and size, an upstream answering before the body is all sent, a client leaving
 //! mid-body or mid-response, each ending the request and its upstream connection as before.
+//! These gateways keep the lean HTTP/1 path off (`tests/it/lean.rs` is its own): their requests
+//! are the ones Pingora's path is measured on.
 
 use crate::common;
 use common::raw::Conn;
@@ -17,6 +19,15 @@ use std::time::Duration;
 const JOINED: &str = "proxying a request without the task pipes";
 
 const DEBUG: (&str, &str) = ("RUST_LOG", "info,pingora_proxy=debug");
+
+/// Pingora's path only, whatever the test run says (`TOLLGATE_TEST_LEAN`).
+const PINGORA_PATH: &str = "lean_http1 = false";
+
+fn start(cfg: &str, env: &[(&str, &OsStr)]) -> Gateway {
+    Gateway::start_configured(1, PINGORA_PATH, cfg, |cmd| {
+        cmd.envs(env.iter().copied());
+    })
+}
 
 fn gateway(up: &Upstream, env: &[(&str, &OsStr)]) -> Gateway {
     let cfg = format!(
@@ -32,7 +43,7 @@ upstream = "up"
 "#,
         up.addr()
     );
-    Gateway::start_env(1, &cfg, env)
+    start(&cfg, env)
 }
 
 fn joined_count(gw: &Gateway) -> usize {
@@ -118,7 +129,7 @@ fn raw_gateway(addr: &str) -> Gateway {
         "[[upstreams]]\nname = \"raw\"\ntargets = [\"{addr}\"]\n\n\
          [[routes]]\nname = \"raw\"\npath_prefix = \"/raw\"\nupstream = \"raw\"\n"
     );
-    Gateway::start_env(1, &cfg, &[(DEBUG.0, OsStr::new(DEBUG.1))])
+    start(&cfg, &[(DEBUG.0, OsStr::new(DEBUG.1))])
 }
 
 #[test]
@@ -365,7 +376,7 @@ fn a_retried_request_sends_its_buffered_body_again_in_one_future() {
         a.addr(),
         b.addr()
     );
-    let gw = Gateway::start_env(1, &cfg, &[(DEBUG.0, OsStr::new(DEBUG.1))]);
+    let gw = start(&cfg, &[(DEBUG.0, OsStr::new(DEBUG.1))]);
     let mut c = Conn::open(gw.port);
     c.send(b"PUT /pair/x HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world");
     let resp = c.response().expect("the retried answer");

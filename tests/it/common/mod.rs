@@ -179,7 +179,8 @@ impl Gateway {
         })
     }
 
-    fn start_configured(
+    /// `start_with` and `start_env` together.
+    pub fn start_configured(
         workers: usize,
         extra_server: &str,
         body: &str,
@@ -413,6 +414,18 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Outp
     }
 }
 
+/// With `TOLLGATE_TEST_LEAN=1` in the test run's environment, every config with a `[server]`
+/// section that does not say otherwise turns the lean HTTP/1 path on: the whole suite can run
+/// over it (README, "The lean HTTP/1 path").
+fn with_lean_forced(text: String) -> String {
+    let forced = std::env::var_os("TOLLGATE_TEST_LEAN").is_some_and(|v| v == "1");
+    if !forced || text.contains("lean_http1") {
+        return text;
+    }
+    let text = format!("\n{text}");
+    text.replacen("\n[server]\n", "\n[server]\nlean_http1 = true\n", 1)
+}
+
 /// Writes `text` as `dir/tollgate.toml` (`ACCESS_LOG` replaced by `dir/access.log`) and starts
 /// `tollgate run` on it with stderr to `dir/stderr.log`.
 pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
@@ -423,11 +436,8 @@ pub fn spawn_gateway(dir: &Path, text: &str) -> Child {
 pub fn spawn_gateway_with(dir: &Path, text: &str, configure: impl FnOnce(&mut Command)) -> Child {
     let config_path = dir.join("tollgate.toml");
     let access = dir.join("access.log");
-    std::fs::write(
-        &config_path,
-        text.replace("ACCESS_LOG", &access.to_string_lossy()),
-    )
-    .unwrap();
+    let text = text.replace("ACCESS_LOG", &access.to_string_lossy());
+    std::fs::write(&config_path, with_lean_forced(text)).unwrap();
     let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
     let mut cmd = Command::new(binary());
     cmd.args(["run", "-c"])

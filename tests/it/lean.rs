@@ -1,0 +1,334 @@
+//! The lean HTTP/1 path (`[server] lean_http1 = true`): the same answers and the same
+//! upstream heads as Pingora's path, for the requests it takes; the others, and every bad
+//! request, go to Pingora's path and meet its checks.
+
+use crate::common;
+use common::raw::Conn;
+use common::*;
+use std::time::Duration;
+
+/// An upstream that echoes the request line and headers back as JSON, with fields of its own
+/// on the answer (one hop-by-hop, one a route removes).
+fn echo() -> Upstream {
+    Upstream::start("echo", move |req| {
+        let headers: serde_json::Map<String, serde_json::Value> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
+            .collect();
+        let body = serde_json::json!({
+            "method": req.method, "path": req.path, "headers": headers, "body_len": req.body.len(),
+        });
+        Reply::ok(body.to_string())
+            .header("x-upstream-secret", "s3cret")
+            .header("keep-alive", "timeout=5")
+    })
+}
+
+fn config(up: &Upstream, extra: &str) -> String {
+    format!(
+        r#"
+[[upstreams]]
+name = "up"
+targets = ["{}"]
+{extra}
+
+[[routes]]
+name = "svc"
+path_prefix = "/svc"
+strip_prefix = true
+upstream = "up"
+upstream_host = "internal.example"
+[routes.request_headers]
+set = {{ "X-Env" = "prod", "X-Client-Tier" = "gold" }}
+remove = ["X-Debug"]
+[routes.response_headers]
+set = {{ "X-Served-By" = "tollgate" }}
+remove = ["X-Upstream-Secret"]
+
+[[limits]]
+name = "roomy"
+rate = 1000000
+period = "1s"
+key = ["client_ip"]
+
+[[routes]]
+name = "limited"
+path_prefix = "/limited"
+upstream = "up"
+limits = ["roomy"]
+"#,
+        up.addr()
+    )
+}
+
+fn lean_gateway(body: &str) -> Gateway {
+    Gateway::start_with(1, "lean_http1 = true", body)
+}
+
+fn lean_served(gw: &Gateway) -> u64 {
+    let metrics = gw.metrics();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tollgate_lean_requests_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no lean counter in:\n{metrics}"))
+}
+
+const REQUEST: &[u8] = b"GET /svc/items?page=2 HTTP/1.1\r\nHost: shop.example:8080\r\nX-Forwarded-For: 10.0.0.1\r\nX-Debug: 1\r\nX-Env: dev\r\nConnection: keep-alive\r\nKeep-Alive: timeout=9\r\nX-Case-Kept: Yes\r\n\r\n";
+
+/// The answer's head as a sorted list of lines, without those that differ per request.
+fn comparable(head: &str) -> Vec<String> {
+    let mut lines: Vec<String> = head
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_ascii_lowercase)
+        .filter(|l| !l.starts_with("x-request-id:") && !l.starts_with("date:"))
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_lean_path_sends_and_answers_what_pingoras_path_does() {
+    let up = echo();
+    let body = config(&up, "");
+    let pingora = Gateway::start_with(1, "lean_http1 = false", &body);
+    let lean = lean_gateway(&body);
+    let mut seen = Vec::new();
+    for gw in [&pingora, &lean] {
+        let mut c = Conn::open(gw.port);
+        let r = c.send(REQUEST).response().expect("an answer");
+        assert_eq!(r.status, 200, "{}", r.head);
+        let id = r.header("x-request-id").expect("a request id").to_string();
+        let mut echoed: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(echoed["headers"]["x-request-id"], id.as_str());
+        echoed["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-request-id");
+        seen.push((comparable(&r.head), echoed));
+        // The connection is kept: a second request on it is answered too.
+        let again = c.send(REQUEST).response().expect("a second answer");
+        assert_eq!(again.status, 200);
+    }
+    assert_eq!(seen[0], seen[1], "Pingora's path, then the lean path");
+    let (head, echoed) = &seen[1];
+    assert!(
+        head.contains(&"x-served-by: tollgate".to_string()),
+        "{head:?}"
+    );
+    assert!(!head
+        .iter()
+        .any(|l| l.starts_with("x-upstream-secret") || l.starts_with("keep-alive")));
+    assert_eq!(echoed["path"], "/items?page=2");
+    let h = &echoed["headers"];
+    assert_eq!(h["host"], "internal.example");
+    assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-forwarded-host"], "shop.example:8080");
+    assert_eq!(
+        (&h["x-env"], &h["x-client-tier"]),
+        (&"prod".into(), &"gold".into())
+    );
+    assert!(
+        h.get("x-debug").is_none() && h.get("keep-alive").is_none(),
+        "{h}"
+    );
+    assert_eq!(h["x-case-kept"], "Yes");
+    assert_eq!(lean_served(&lean), 2);
+    assert_eq!(lean_served(&pingora), 0);
+}
+
+#[test]
+fn lean_requests_are_recorded_and_counted_like_the_others() {
+    let up = echo();
+    let gw = lean_gateway(&config(&up, ""));
+    let post = b"POST /svc/orders HTTP/1.1\r\nHost: shop\r\nContent-Length: 11\r\n\r\nhello world";
+    let r = Conn::open(gw.port).send(post).response().unwrap();
+    assert_eq!(r.status, 200);
+    let line = wait_for("the call's record", Duration::from_secs(10), || {
+        gw.access_log()
+            .lines()
+            .find(|l| l.contains("/svc/orders"))
+            .map(str::to_string)
+    });
+    let rec: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(rec["route"], "svc");
+    assert_eq!(rec["method"], "POST");
+    assert_eq!(rec["status"], 200);
+    assert_eq!(rec["bytes_in"], 11);
+    assert_eq!(rec["bytes_out"], r.body.len());
+    assert_eq!(rec["upstream"], up.addr());
+    assert_eq!(rec["client"], "127.0.0.1");
+    assert_eq!(rec["request_id"], r.header("x-request-id").unwrap());
+    assert!(rec["upstream_latency_ms"].as_f64().is_some(), "{rec}");
+    let metrics = gw.metrics();
+    assert!(
+        metrics.contains("tollgate_requests_total{route=\"svc\",status=\"2xx\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(lean_served(&gw), 1);
+}
+
+#[test]
+fn what_the_lean_path_does_not_take_pingoras_path_serves() {
+    let up = echo();
+    let gw = lean_gateway(&config(&up, ""));
+    for request in [
+        // A route with limits.
+        &b"GET /limited/x HTTP/1.1\r\nHost: shop\r\n\r\n"[..],
+        // A chunked body.
+        b"POST /svc/x HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        // HTTP/1.0.
+        b"GET /svc/x HTTP/1.0\r\nHost: shop\r\n\r\n",
+        // A target to normalise.
+        b"GET /svc/a/../x HTTP/1.1\r\nHost: shop\r\n\r\n",
+        // A body over the lean path's 16 KiB is read by Pingora's path.
+        b"POST /svc/x HTTP/1.1\r\nHost: shop\r\nContent-Length: 20000\r\n\r\n",
+    ] {
+        let mut c = Conn::open(gw.port);
+        c.send(request);
+        if request.ends_with(b"20000\r\n\r\n") {
+            c.send(&vec![b'a'; 20000]);
+        }
+        let r = c.response().expect("an answer");
+        assert_eq!(r.status, 200, "{}: {}", String::from_utf8_lossy(request), r.head);
+    }
+    assert_eq!(up.last_request().unwrap().path, "/x");
+    assert_eq!(lean_served(&gw), 0);
+}
+
+#[test]
+fn bad_requests_meet_the_same_checks_as_without_the_lean_path() {
+    let up = echo();
+    let gw = lean_gateway(&config(&up, ""));
+    for (request, status) in [
+        (&b"POST /svc/x HTTP/1.1\r\nHost: shop\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..], 400),
+        (b"POST /svc/x HTTP/1.1\r\nHost: shop\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+        (b"GET /svc/x HTTP/1.1\r\nHost: sh op\r\n\r\n", 400),
+        (b"GET /svc/x HTTP/1.1\r\n\r\n", 400),
+        (b"GET /svc/x HTTP/1.1\r\nHost: shop\r\nExpect: something\r\n\r\n", 417),
+        (b"GET /nowhere HTTP/1.1\r\nHost: shop\r\n\r\n", 404),
+    ] {
+        let r = Conn::open(gw.port).send(request).response();
+        let r = r.unwrap_or_else(|| panic!("no answer to {}", String::from_utf8_lossy(request)));
+        assert_eq!(r.status, status, "{}: {}", String::from_utf8_lossy(request), r.head);
+    }
+    assert_eq!(up.hits(), 0, "nothing reached the upstream");
+    assert_eq!(lean_served(&gw), 0);
+}
+
+#[test]
+fn a_target_that_refuses_is_retried_elsewhere_and_a_dead_group_answers_502() {
+    let up = echo();
+    let dead = free_port();
+    let body = format!(
+        "[[upstreams]]\nname = \"pair\"\ntargets = [\"127.0.0.1:{dead}\", \"{}\"]\nretries = 1\n\
+         [[upstreams]]\nname = \"gone\"\ntargets = [\"127.0.0.1:{dead}\"]\n\
+         [[routes]]\nname = \"pair\"\npath_prefix = \"/pair\"\nupstream = \"pair\"\n\
+         [[routes]]\nname = \"gone\"\npath_prefix = \"/gone\"\nupstream = \"gone\"\n",
+        up.addr()
+    );
+    let gw = lean_gateway(&body);
+    for _ in 0..4 {
+        let r = Conn::open(gw.port)
+            .send(b"GET /pair HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response()
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.head);
+    }
+    let (r, closed) = raw::exchange(gw.port, b"GET /gone HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = r.unwrap();
+    assert_eq!(r.status, 502, "{}", r.head);
+    assert!(closed, "the connection ends after a gateway error");
+    let err: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(err["error"]["type"], "upstream_error", "{err}");
+    let id = r.header("x-request-id").unwrap().to_string();
+    let line = wait_for("the 502's record", Duration::from_secs(10), || {
+        gw.access_log()
+            .lines()
+            .find(|l| l.contains(&id))
+            .map(str::to_string)
+    });
+    let rec: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&rec["status"], &rec["route"]),
+        (&502.into(), &"gone".into())
+    );
+    assert!(
+        rec["error"].as_str().is_some_and(|e| e.contains("gone")),
+        "{rec}"
+    );
+    assert_eq!(lean_served(&gw), 5);
+}
+
+#[test]
+fn a_slow_upstream_answers_504_and_an_idle_client_is_closed() {
+    let slow = Upstream::start("slow", |_| Reply::ok("late").delay(Duration::from_secs(3)));
+    let body = format!(
+        "[[upstreams]]\nname = \"slow\"\ntargets = [\"{}\"]\n[upstreams.timeouts]\nread = \"300ms\"\n\
+         [[routes]]\nname = \"slow\"\npath_prefix = \"/\"\nupstream = \"slow\"\n",
+        slow.addr()
+    );
+    let gw = Gateway::start_with(1, "lean_http1 = true\nkeepalive_timeout = \"300ms\"", &body);
+    let (r, _) = raw::exchange(gw.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.unwrap().status, 504);
+    // A client that sends nothing more is closed after the keep-alive timeout (the connection
+    // layer's, as on Pingora's path): `closed` waits up to 10 s for it.
+    let fast = echo();
+    let body = format!(
+        "[[upstreams]]\nname = \"up\"\ntargets = [\"{}\"]\n\
+         [[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"up\"\n",
+        fast.addr()
+    );
+    let gw = Gateway::start_with(1, "lean_http1 = true\nkeepalive_timeout = \"300ms\"", &body);
+    let mut c = Conn::open(gw.port);
+    assert_eq!(
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response()
+            .unwrap()
+            .status,
+        200
+    );
+    let t0 = std::time::Instant::now();
+    assert!(c.closed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "closed by the idle timeout"
+    );
+    assert_eq!(lean_served(&gw), 1);
+}
+
+#[test]
+fn a_client_that_leaves_while_its_answer_is_awaited_is_recorded_as_gone() {
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let slow = Upstream::start("slow", move |_| {
+        let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        Reply::ok("late")
+    });
+    let body = format!(
+        "[[upstreams]]\nname = \"slow\"\ntargets = [\"{}\"]\n\
+         [[routes]]\nname = \"slow\"\npath_prefix = \"/\"\nupstream = \"slow\"\n",
+        slow.addr()
+    );
+    let gw = lean_gateway(&body);
+    let mut c = Conn::open(gw.port);
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for("the request upstream", Duration::from_secs(10), || {
+        (slow.hits() == 1).then_some(())
+    });
+    drop(c);
+    // Recorded before the upstream answers: the gateway saw the client leave.
+    let line = wait_for("the access log line", Duration::from_secs(15), || {
+        gw.access_log()
+            .lines()
+            .find(|l| l.contains("/slow"))
+            .map(str::to_string)
+    });
+    let _ = release.send(());
+    assert!(line.contains("client closed the connection"), "{line}");
+    assert_eq!(lean_served(&gw), 1);
+}

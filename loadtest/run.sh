@@ -23,6 +23,7 @@ KEEPALIVE="${KEEPALIVE:-256}"        # idle upstream connections every proxy kee
 PROXY_CPU="${PROXY_CPU:-}"           # CPU list (taskset -c) for the proxy under test (PROXY_CORES)
 LOAD_CPU="${LOAD_CPU:-}"             # CPU list (taskset -c) for wrk and the upstream nginx
 TOLLGATE_BIN="${TOLLGATE_BIN:-}"     # use this binary instead of `cargo build --release`
+LEAN="${LEAN:-true}"                 # tollgate's [server] lean_http1 (false: Pingora's HTTP/1 path)
 KEEP_TMP="${KEEP_TMP:-0}"            # 1: keep the temp dir (configs, logs) after the run
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds to wait for each server to answer
 OTHER_CPU_WARN="${OTHER_CPU_WARN:-10}" # warn when other processes use this % of a CPU during a run
@@ -590,6 +591,7 @@ cat >"$TCONF" <<EOF
 listen = ["$HOST:$TPORT"]
 workers = $PROXY_CORES
 threads = 1
+lean_http1 = $LEAN
 
 [admin]
 listen = "$HOST:$APORT"

@@ -179,7 +179,7 @@ floor_report() {
     echo
     echo "wrk -t$THREADS -d$DURATION (warm-up $WARMUP) at -c $CONNECTIONS; every proxy on CPU $PROXY_CPU" \
         "($PROXY_CORES core(s): nginx $PROXY_CORES worker(s), HAProxy $("$HAPROXY_BIN" -v | awk 'NR == 1 { print $3 }')" \
-        "nbthread $PROXY_CORES, the floor and the lean floor $PROXY_CORES thread(s), tollgate workers=$PROXY_CORES threads=1)," \
+        "nbthread $PROXY_CORES, the floor and the lean floor $PROXY_CORES thread(s), tollgate workers=$PROXY_CORES threads=1 lean_http1=$LEAN)," \
         "wrk and the upstream on CPU $LOAD_CPU. CPU per request: user and kernel time of all the proxy's" \
         "processes (/proc/PID/stat, ticks of 1/$CLK_TCK s) over the requests wrk completed." \
         "vs nginx: nginx's CPU per request / the proxy's (1.00 = as cheap as nginx), and req/s / nginx's req/s."

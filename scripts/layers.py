@@ -29,8 +29,8 @@ LIB_NAME = "tollgate"
 # layer rank by top-level module (bottom = 0). error.rs and procfs.rs are not
 # named in issue 12; placed where their users sit (see report).
 LAYERS = [
-    ["base", "procfs", "lean"],
-    ["config"],
+    ["base", "procfs"],
+    ["config", "lean"],
     ["store", "auth", "telemetry"],
     ["llm", "limits", "routing"],
     ["mcp"],

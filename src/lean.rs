@@ -27,6 +27,7 @@ mod tests;
 pub use fixed::FixedPeer;
 pub use head::{is_hop_by_hop, write_upstream, Head};
 
+use crate::base::boxed::in_place;
 use async_trait::async_trait;
 use bytes::{Buf, BytesMut};
 use pingora::apps::{serve_http1, HttpServerApp, ServerApp};
@@ -195,42 +196,59 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 Waited::Other => break,
                 Waited::Head => {}
             }
-            let mut slots = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
-            let head::Parsed::Plain(head) = head::parse(&buf, &mut slots) else {
+            let close = *shutdown.borrow();
+            let Some((call, upstream, ask, len)) = self.take(&conn, &buf, close) else {
                 break;
-            };
-            let mut request = Vec::with_capacity(head.len + head.body as usize + 512);
-            let Some((call, upstream)) = self.policy.begin(&conn, &head, &mut request) else {
-                break;
-            };
-            let (len, body) = (head.len, head.body as usize);
-            let ask = exchange::Ask {
-                request,
-                no_body: head.method == "HEAD",
-                close: head.close || *shutdown.borrow(),
-                keep_alive: head.keep_alive,
             };
             // Only a body that came with its head is taken: one still on its way is streamed
             // to the upstream by Pingora's path, as it arrives.
-            if buf.len() < len + body && !read_ready(&mut stream, &mut buf, len + body) {
+            if buf.len() < len && !read_ready(&mut stream, &mut buf, len) {
                 self.policy.hand_back(call);
                 break;
             }
             self.policy.head_read(&stream);
             let mut ask = ask;
-            ask.request.extend_from_slice(&buf[len..len + body]);
+            ask.request.extend_from_slice(&buf[ask.head_len..len]);
             let lean = exchange::Lean {
                 policy: &self.policy,
                 settings: &self.settings,
             };
-            let keep = lean.run(&mut stream, &mut buf, call, upstream, ask).await;
+            // Boxed: an idle connection's future then holds only the wait for its next head.
+            let run = in_place(|| lean.run(&mut stream, &mut buf, call, upstream, ask));
+            let keep = run.await;
             if !keep {
                 return;
             }
-            buf.advance(len + body);
+            buf.advance(len);
             self.policy.idle(&stream);
         }
-        serve_http1(&self.fallback, stream, Some(buf), shutdown).await
+        // Boxed too: the rest of a connection on Pingora's path is rare, and its future large.
+        in_place(|| serve_http1(&self.fallback, stream, Some(buf), shutdown)).await
+    }
+
+    /// The request whose head starts `buf`, if the lean path takes it: its call, upstream and
+    /// upstream head, and the length of its head and body in `buf`. A function of its own so
+    /// that the parsed head's field slots are not kept in the connection's future.
+    fn take(
+        &self,
+        conn: &P::Conn,
+        buf: &[u8],
+        shutting_down: bool,
+    ) -> Option<(P::Call, Upstream, exchange::Ask, usize)> {
+        let mut slots = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
+        let head::Parsed::Plain(head) = head::parse(buf, &mut slots) else {
+            return None;
+        };
+        let mut request = Vec::with_capacity(head.len + head.body as usize + 512);
+        let (call, upstream) = self.policy.begin(conn, &head, &mut request)?;
+        let ask = exchange::Ask {
+            request,
+            head_len: head.len,
+            no_body: head.method == "HEAD",
+            close: head.close || shutting_down,
+            keep_alive: head.keep_alive,
+        };
+        Some((call, upstream, ask, head.len + head.body as usize))
     }
 
     /// Reads until the buffer holds a whole request head, or something else.

@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 /// A request ready to go: its whole head and body in `request`.
 pub struct Ask {
     pub request: Vec<u8>,
+    /// The client's request head's length (its body follows it in the client's buffer).
+    pub head_len: usize,
     /// A `HEAD` request: its answer has no body, whatever its fields say.
     pub no_body: bool,
     /// The client connection ends after this answer.

@@ -30,7 +30,7 @@ pub use head::{is_hop_by_hop, write_upstream, Head};
 use crate::base::boxed::in_place;
 use async_trait::async_trait;
 use bytes::{Buf, BytesMut};
-use pingora::apps::{serve_http1, HttpServerApp, ServerApp};
+use pingora::apps::{first_bytes, serve_http1, HttpServerApp, ServerApp};
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::net::SocketAddr;
@@ -254,16 +254,18 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
     /// Reads until the buffer holds a whole request head, or something else.
     async fn wait(&self, stream: &mut Stream, buf: &mut BytesMut, sd: &ShutdownWatch) -> Waited {
         if buf.is_empty() {
-            // Nothing is kept for an idle connection.
-            *buf = BytesMut::new();
+            // As Pingora's keep-alive loop: no buffer while the connection is idle.
             let mut sd = sd.clone();
             if *sd.borrow() {
                 return Waited::Gone;
             }
-            let first = within(self.settings.keepalive, read_more(stream, buf));
+            let first = within(self.settings.keepalive, first_bytes(stream));
             tokio::select! {
                 biased;
-                read = first => if read != Some(true) { return Waited::Gone },
+                read = first => match read.flatten() {
+                    Some(bytes) => *buf = bytes,
+                    None => return Waited::Gone,
+                },
                 _ = sd.changed() => return Waited::Gone,
             }
         }

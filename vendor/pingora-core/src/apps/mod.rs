@@ -515,7 +515,8 @@ async fn keepalive_bounded(
 
 /// One read from `stream`, with a buffer that exists only while the read is polled: while the
 /// connection is idle nothing is allocated. `None` when the client closed or the read failed.
-async fn first_bytes(stream: &mut Stream) -> Option<BytesMut> {
+/// Public for an application that waits for a connection's next request itself.
+pub async fn first_bytes(stream: &mut Stream) -> Option<BytesMut> {
     use std::task::Poll;
     use tokio::io::{AsyncRead, ReadBuf};
 

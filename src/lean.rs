@@ -14,7 +14,8 @@
 //! `Upgrade` or `Expect`, and a request its [`Policy`] sends somewhere. Anything else is handed,
 //! with every byte read so far, to Pingora's HTTP/1 path ([`pingora::apps::serve_http1`]),
 //! which then serves the rest of the connection: malformed and ambiguous requests meet the
-//! same checks as without the lean path. TLS and h2c connections go to Pingora's path whole.
+//! same checks as without the lean path. HTTP/1 over TLS is served as plain HTTP/1 is (the
+//! TLS layer is under the stream); HTTP/2, by ALPN or h2c, goes to Pingora's path whole.
 
 mod chunked;
 mod exchange;
@@ -31,7 +32,7 @@ use crate::base::boxed::in_place;
 use async_trait::async_trait;
 use bytes::{Buf, BytesMut};
 use pingora::apps::{first_bytes, serve_http1, HttpServerApp, ServerApp};
-use pingora::protocols::Stream;
+use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -167,7 +168,9 @@ where
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let h2c = self.fallback.server_options().is_some_and(|o| o.h2c);
-        if h2c || stream.get_ssl_digest().is_some() || !self.policy.serves() {
+        // HTTP/1 over TLS is served too; HTTP/2 (and any other protocol ALPN chose) is not.
+        let h1 = matches!(stream.selected_alpn_proto(), None | Some(ALPN::H1));
+        if h2c || !h1 || !self.policy.serves() {
             return self.fallback.process_new(stream, shutdown).await;
         }
         self.serve(stream, shutdown).await;

@@ -420,13 +420,7 @@ impl ProxyHttp for Gateway {
         trace::answered(ctx, upstream.status.as_u16());
         // A gRPC error may come as headers alone ("trailers-only").
         ctx.grpc_status = headers::grpc_status(&upstream.headers);
-        if let (Some(group), Some(i), Some(t0)) = (ctx.group(), ctx.target, ctx.upstream_start) {
-            group.report_success(i);
-            let latency = t0.elapsed();
-            group.metrics.latency.observe(latency);
-            ctx.upstream_latency = Some(latency);
-            ctx.first_byte = Some(ctx.start.elapsed());
-        }
+        ctx.upstream_answered();
         Ok(())
     }
 

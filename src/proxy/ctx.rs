@@ -91,6 +91,17 @@ impl RequestCtx {
         self.route.as_ref().and_then(|r| r.group())
     }
 
+    /// The target's answer head arrived: its success and latency are noted.
+    pub fn upstream_answered(&mut self) {
+        if let (Some(group), Some(i), Some(t0)) = (self.group(), self.target, self.upstream_start) {
+            group.report_success(i);
+            let latency = t0.elapsed();
+            group.metrics.latency.observe(latency);
+            self.upstream_latency = Some(latency);
+            self.first_byte = Some(self.start.elapsed());
+        }
+    }
+
     /// Lets go of the current target's in-flight slot (on retry and at the end).
     pub fn release_target(&mut self) {
         if let Some(i) = self.target.take() {

@@ -1,16 +1,17 @@
 //! The gateway on the lean HTTP/1 path (`crate::lean`), with `[server] lean_http1 = true`:
 //! which requests it takes, and the proxy phases' work on them.
 //!
-//! It takes a request only when nothing of it needs more than a plain proxy: a published
-//! route without an API key, limits or capture, to an upstream group over plain HTTP/1 that
-//! does not balance by consistent hash; no tracing (`[otel]` off, no `traceparent`); a target
-//! already in normal form and a plain `Host`. Everything else (an LLM route, a keyed API, the
-//! MCP endpoint, a draft or deprecated API, ...) goes to Pingora's path, as without the switch.
-//! For the requests it takes it does what the phases do (`proxy.rs`): the request id, the
-//! forwarding headers, the route's `Host`, prefix and header rewrites, the choice of target
-//! with passive health and a retry elsewhere when a connection cannot be made, the group's
-//! timeouts, the metrics and the call record. The heads are written as bytes straight from the
-//! client's; no header map is built.
+//! It takes a request, over plain HTTP/1 or HTTP/1 over TLS, only when nothing of it needs
+//! more than a plain proxy: a published route without an API key, limits or capture, to an
+//! upstream group over plain HTTP/1 that does not balance by consistent hash; no tracing
+//! (`[otel]` off, no `traceparent`); a target already in normal form and a plain `Host`.
+//! Everything else (an LLM route, a keyed API, the MCP endpoint, a draft or deprecated API, ...)
+//! goes to Pingora's path, as without the switch. For the requests it takes it does what the
+//! phases do (`proxy.rs`): the request id, the forwarding headers (the scheme, a verified
+//! client certificate's subject), HSTS over TLS, the route's `Host`, prefix and header
+//! rewrites, the choice of target with passive health and retries, the group's timeouts, the
+//! metrics and the call record. The heads are written as bytes straight from the client's; no
+//! header map is built.
 
 use super::ctx::{InflightGuard, RequestCtx};
 use super::{headers, record, upstream, GatewayState};
@@ -29,15 +30,21 @@ pub struct GatewayPolicy {
     pub state: Arc<GatewayState>,
 }
 
-/// A client connection: its address, as the forwarding headers carry it.
+/// A client connection: its address, as the forwarding headers carry it, and its TLS.
 pub struct Conn {
     ip: Option<IpAddr>,
     ip_value: Option<HeaderValue>,
+    tls: bool,
+    /// The subject of the client certificate that verified, on mutual-TLS listeners.
+    cert_subject: Option<Box<str>>,
 }
 
 /// A request on the lean path.
 pub struct Call {
     ctx: RequestCtx,
+    /// `Strict-Transport-Security` for the answer (over TLS, with `[tls] hsts`).
+    hsts: Option<HeaderValue>,
+    cert_subject: Option<Box<str>>,
     method: Method,
     /// For the call record and the process log.
     path: Box<str>,
@@ -66,9 +73,15 @@ impl Policy for GatewayPolicy {
         let ip = stream
             .get_socket_digest()
             .and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
+        let ssl = stream.get_ssl_digest();
+        let cert = ssl
+            .as_ref()
+            .and_then(|d| d.extension.get::<super::tls::ClientCert>());
         Conn {
             ip,
             ip_value: ip.and_then(headers::ip_value),
+            tls: ssl.is_some(),
+            cert_subject: cert.map(|c| c.subject.as_str().into()),
         }
     }
 
@@ -129,8 +142,11 @@ impl Policy for GatewayPolicy {
             connect: group.spec.connect_timeout,
             io,
         };
+        let hsts = conn.tls.then(|| snapshot.config.tls.hsts.clone()).flatten();
         let call = Call {
             ctx,
+            hsts,
+            cert_subject: conn.cert_subject.clone(),
             method,
             path: path.into(),
             client: conn.ip,
@@ -169,6 +185,7 @@ impl Policy for GatewayPolicy {
 
     fn drops(&self, call: &Call, name: &str) -> bool {
         name.eq_ignore_ascii_case(headers::REQUEST_ID.as_str())
+            || (call.hsts.is_some() && name.eq_ignore_ascii_case("strict-transport-security"))
             || call
                 .ctx
                 .route
@@ -179,17 +196,14 @@ impl Policy for GatewayPolicy {
     /// As `upstream_response_filter` and `response_filter`.
     fn add_fields(&self, call: &mut Call, _status: u16, out: &mut Vec<u8>) {
         let ctx = &mut call.ctx;
-        if let (Some(group), Some(i), Some(t0)) = (ctx.group(), ctx.target, ctx.upstream_start) {
-            group.report_success(i);
-            let latency = t0.elapsed();
-            group.metrics.latency.observe(latency);
-            ctx.upstream_latency = Some(latency);
-            ctx.first_byte = Some(ctx.start.elapsed());
-        }
+        ctx.upstream_answered();
         if let Some(route) = &ctx.route {
             for h in &route.spec.response_headers.set {
                 line(out, &h.wire, h.value.as_bytes());
             }
+        }
+        if let Some(hsts) = &call.hsts {
+            line(out, b"Strict-Transport-Security", hsts.as_bytes());
         }
         line(out, b"X-Request-Id", ctx.request_id.header().as_bytes());
     }
@@ -211,6 +225,9 @@ impl Policy for GatewayPolicy {
             body.len()
         );
         out.extend_from_slice(head.as_bytes());
+        if let Some(hsts) = &call.hsts {
+            line(out, b"Strict-Transport-Security", hsts.as_bytes());
+        }
         line(
             out,
             b"X-Request-Id",
@@ -228,6 +245,8 @@ impl Policy for GatewayPolicy {
             method,
             path,
             client,
+            cert_subject,
+            ..
         } = call;
         if ctx.error.is_none() {
             if end.client_gone {
@@ -254,7 +273,7 @@ impl Policy for GatewayPolicy {
                 path: &path,
                 bytes_out: end.bytes_out,
                 client,
-                client_cert: None,
+                client_cert: cert_subject.as_deref(),
                 presented_key: None,
             };
             let record = record::of_seen(seen, &ctx, end.status, took);
@@ -442,7 +461,12 @@ fn write_request(
         out.extend_from_slice(b"\r\n");
         line(out, b"X-Real-Ip", ip.as_bytes());
     }
-    line(out, b"X-Forwarded-Proto", b"http");
+    let proto: &[u8] = if conn.tls { b"https" } else { b"http" };
+    line(out, b"X-Forwarded-Proto", proto);
+    // Only the gateway says which client certificate verified (a client's own was dropped).
+    if let Some(subject) = &conn.cert_subject {
+        line(out, b"X-Client-Cert-Subject", subject.as_bytes());
+    }
     if !fields.host.is_empty() {
         line(out, b"X-Forwarded-Host", fields.host.as_bytes());
     }

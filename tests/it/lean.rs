@@ -7,22 +7,8 @@ use common::raw::Conn;
 use common::*;
 use std::time::Duration;
 
-/// An upstream that echoes the request line and headers back as JSON, with fields of its own
-/// on the answer (one hop-by-hop, one a route removes).
 fn echo() -> Upstream {
-    Upstream::start("echo", move |req| {
-        let headers: serde_json::Map<String, serde_json::Value> = req
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
-            .collect();
-        let body = serde_json::json!({
-            "method": req.method, "path": req.path, "headers": headers, "body_len": req.body.len(),
-        });
-        Reply::ok(body.to_string())
-            .header("x-upstream-secret", "s3cret")
-            .header("keep-alive", "timeout=5")
-    })
+    Upstream::echo_head("echo")
 }
 
 fn config(up: &Upstream, extra: &str) -> String {
@@ -331,4 +317,80 @@ fn a_client_that_leaves_while_its_answer_is_awaited_is_recorded_as_gone() {
     let _ = release.send(());
     assert!(line.contains("client closed the connection"), "{line}");
     assert_eq!(lean_served(&gw), 1);
+}
+
+#[test]
+fn http1_over_tls_takes_the_lean_path_with_its_scheme_hsts_and_client_certificate() {
+    use common::pki::{self, Ca};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let server = ca.server(dir.path(), "gw", "gw.test", &["gw.test"], 30);
+    let client_ca = ca.write(dir.path(), "clients.pem");
+    let alice = ca.client(dir.path(), "alice", "alice", "Acme");
+    let up = echo();
+    let (port, tls_port, admin) = (free_port(), free_port(), free_port());
+    let text = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}", {{ addr = "127.0.0.1:{tls_port}", tls = true, client_ca = "{client_ca}", client_auth = "optional" }}]
+workers = 1
+lean_http1 = true
+
+[admin]
+listen = "127.0.0.1:{admin}"
+token = "{ADMIN_TOKEN}"
+
+[log]
+access = "ACCESS_LOG"
+
+[tls]
+hsts = "max-age=600"
+
+[[tls.certificates]]
+cert = "{cert}"
+key = "{key}"
+default = true
+
+[[upstreams]]
+name = "up"
+targets = ["{addr}"]
+
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "up"
+"#,
+        client_ca = client_ca.display(),
+        cert = server.cert.display(),
+        key = server.key.display(),
+        addr = up.addr()
+    );
+    let gw = Gateway::start_text(port, admin, &text);
+    let url = format!("https://gw.test:{tls_port}/x");
+    for identity in [None, Some(&alice)] {
+        let https = pki::client(&[&ca.pem()], &["gw.test"], tls_port, identity);
+        let r = https
+            .get(&url)
+            .header("X-Client-Cert-Subject", "forged")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=600");
+        let echoed: serde_json::Value = r.json().unwrap();
+        assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
+        // Only a verified certificate's subject is passed on, never the client's claim.
+        let seen = echoed["headers"]["x-client-cert-subject"].as_str();
+        match identity {
+            None => assert_eq!(seen, None),
+            Some(_) => {
+                assert!(seen.is_some_and(|s| s.contains("CN=alice") && s.contains("O=Acme")))
+            }
+        }
+    }
+    // Plain HTTP gets no HSTS and says so upstream.
+    let r = client().get(gw.url("/x")).send().unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+    let echoed: serde_json::Value = r.json().unwrap();
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(lean_served(&gw), 3);
 }

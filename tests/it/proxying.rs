@@ -4,23 +4,8 @@ use crate::common;
 use common::*;
 use std::time::Duration;
 
-/// An upstream that echoes the request line and headers back as JSON.
 fn echo(name: &'static str) -> Upstream {
-    Upstream::start(name, move |req| {
-        let headers: serde_json::Map<String, serde_json::Value> = req
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
-            .collect();
-        let body = serde_json::json!({
-            "name": name, "method": req.method, "path": req.path,
-            "headers": headers, "body_len": req.body.len(),
-        });
-        Reply::ok(body.to_string())
-            .header("x-upstream-secret", "s3cret")
-            .header("keep-alive", "timeout=5")
-            .header("x-powered-by", "upstream")
-    })
+    Upstream::echo_head(name)
 }
 
 fn routes(ups: &[(&str, &Upstream)], routes: &str) -> String {

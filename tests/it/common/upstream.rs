@@ -228,6 +228,27 @@ impl Upstream {
         }
     }
 
+    /// A server that echoes each request's line, headers (names lower-cased) and body length
+    /// back as JSON, with fields of its own on the answer: `X-Upstream-Secret` (which routes
+    /// may remove), a hop-by-hop `Keep-Alive`, and `X-Powered-By`.
+    pub fn echo_head(name: &'static str) -> Upstream {
+        Self::start(name, move |req| {
+            let headers: serde_json::Map<String, serde_json::Value> = req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
+                .collect();
+            let body = serde_json::json!({
+                "name": name, "method": req.method, "path": req.path,
+                "headers": headers, "body_len": req.body.len(),
+            });
+            Reply::ok(body.to_string())
+                .header("x-upstream-secret", "s3cret")
+                .header("keep-alive", "timeout=5")
+                .header("x-powered-by", "upstream")
+        })
+    }
+
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

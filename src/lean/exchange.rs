@@ -70,13 +70,17 @@ enum Broke {
 struct Io<'a> {
     client: &'a mut Stream,
     cbuf: &'a mut BytesMut,
+    /// How far `cbuf` may fill while the answer is awaited: a head's worth past this request.
+    cbuf_limit: usize,
 }
 
 /// How a read from the upstream ended.
 enum Read {
     Some,
-    /// The upstream closed the connection, or its read failed.
+    /// The upstream closed the connection.
     End,
+    /// The read failed.
+    Failed,
     TimedOut,
     /// The client closed its connection meanwhile.
     ClientGone,
@@ -96,19 +100,20 @@ impl Io<'_> {
         tokio::select! {
             biased;
             read = read => match read {
-                Ok(Ok(n)) if n > 0 => Read::Some,
-                Ok(_) => Read::End,
+                Ok(Ok(0)) => Read::End,
+                Ok(Ok(_)) => Read::Some,
+                Ok(Err(_)) => Read::Failed,
                 Err(_) => Read::TimedOut,
             },
-            () = client_gone(self.client, self.cbuf) => Read::ClientGone,
+            () = client_gone(self.client, self.cbuf, self.cbuf_limit) => Read::ClientGone,
         }
     }
 }
 
-/// Reads what the client sends until it closes its connection (or the read fails); a client
-/// that sends more than a head's worth meanwhile is no longer read.
-async fn client_gone(client: &mut Stream, cbuf: &mut BytesMut) {
-    while cbuf.len() <= MAX_HEAD {
+/// Reads what the client sends until it closes its connection (or the read fails); past
+/// `limit` bytes in `cbuf` the client is no longer read.
+async fn client_gone(client: &mut Stream, cbuf: &mut BytesMut, limit: usize) {
+    while cbuf.len() <= limit {
         cbuf.reserve(1024);
         match client.read_buf(cbuf).await {
             Ok(0) | Err(_) => return,
@@ -144,7 +149,12 @@ impl<P: Policy> Lean<'_, P> {
         let mut rbuf = BytesMut::with_capacity(READ_SIZE);
         let mut out = Vec::with_capacity(512);
         let mut end = End::unanswered();
-        let mut io = Io { client, cbuf };
+        let cbuf_limit = cbuf.len() + MAX_HEAD;
+        let mut io = Io {
+            client,
+            cbuf,
+            cbuf_limit,
+        };
         let sent = Instant::now();
         let got = (self.call(&mut io, &mut call, up, &ask, &mut rbuf, &mut out)).await;
         let (mut conn, answer, addr) = match got {
@@ -265,8 +275,8 @@ impl<P: Policy> Lean<'_, P> {
                 }
                 match io.read_upstream(conn, rbuf, up.io).await {
                     Read::Some => {}
-                    Read::End if rbuf.is_empty() => return Err(Fail::Stale),
-                    Read::End => return Err(Fail::Upstream(Failure::Broken)),
+                    Read::End | Read::Failed if rbuf.is_empty() => return Err(Fail::Stale),
+                    Read::End | Read::Failed => return Err(Fail::Upstream(Failure::Broken)),
                     Read::TimedOut => return Err(Fail::Upstream(Failure::Timeout)),
                     Read::ClientGone => return Err(Fail::ClientGone),
                 }

@@ -428,3 +428,34 @@ async fn a_connection_future_is_small() {
     let size = std::mem::size_of_val(&serving);
     assert!(size <= 640, "{size} bytes");
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_while_its_answer_is_awaited_ends_the_request() {
+    // An upstream that takes the request and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (gw, mut ends) =
+        gateway_reporting(silent.local_addr().unwrap(), Duration::from_secs(5)).await;
+    let held = tokio::spawn(async move {
+        let (conn, _) = silent.accept().await.unwrap();
+        std::future::pending::<()>().await;
+        drop(conn);
+    });
+    // A request whose own bytes are more than a head's worth: the watch still reads past them.
+    let body = "b".repeat(16 * 1024);
+    let mut c = TcpStream::connect(gw).await.unwrap();
+    let post = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    c.write_all(post.as_bytes()).await.unwrap();
+    // Gone without reading: the gateway reads the request, then the end of the stream.
+    drop(c);
+    let end = ends.recv().await.unwrap();
+    assert!(end.client_gone, "{end:?}");
+    assert_eq!(
+        (end.status, end.failure),
+        (0, None),
+        "not the upstream's 5 s timeout"
+    );
+    held.abort();
+}

@@ -75,9 +75,15 @@ pub trait Policy: Send + Sync + 'static {
     /// Writes the fields the gateway adds to an answer (whole `Name: value\r\n` lines).
     fn add_fields(&self, call: &mut Self::Call, status: u16, out: &mut Vec<u8>);
 
-    /// Writes the whole answer to a request no upstream answered; the connection then closes,
-    /// so the answer says `Connection: close`.
-    fn error_answer(&self, call: &mut Self::Call, failure: Failure, out: &mut Vec<u8>);
+    /// Writes the whole answer to a request no upstream answered, its body last; the
+    /// connection then closes, so the answer says `Connection: close`. Returns its status and
+    /// its body's length.
+    fn error_answer(
+        &self,
+        call: &mut Self::Call,
+        failure: Failure,
+        out: &mut Vec<u8>,
+    ) -> (u16, usize);
 
     /// The request is over.
     fn end(&self, call: Self::Call, end: End);
@@ -122,13 +128,9 @@ pub struct End {
     pub status: u16,
     /// The answer's body bytes sent to the client.
     pub bytes_out: u64,
-    /// The answer's head from the upstream arrived this long after the request was sent.
-    pub upstream_latency: Option<Duration>,
     pub failure: Option<Failure>,
     /// The client closed its connection before its answer was whole.
     pub client_gone: bool,
-    /// The answer reached the client whole.
-    pub complete: bool,
 }
 
 /// The lean path's timeouts. `None`: the stream keeps that deadline itself (through
@@ -297,10 +299,8 @@ impl End {
         End {
             status: 0,
             bytes_out: 0,
-            upstream_latency: None,
             failure: None,
             client_gone: false,
-            complete: false,
         }
     }
 }

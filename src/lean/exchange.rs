@@ -1,12 +1,12 @@
 //! One request's trip to its upstream and its answer's way back to the client.
 
 use super::chunked::Scanner;
-use super::head::{digits, head_ends, MAX_HEAD};
+use super::head::{digits, head_ends, is_hop_by_hop, MAX_HEAD};
 use super::{pool, End, Failure, Policy, Settings, Upstream};
 use bytes::{Buf, BytesMut};
 use pingora::protocols::Stream;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -155,7 +155,6 @@ impl<P: Policy> Lean<'_, P> {
             cbuf,
             cbuf_limit,
         };
-        let sent = Instant::now();
         let got = (self.call(&mut io, &mut call, up, &ask, &mut rbuf, &mut out)).await;
         let (mut conn, answer, addr) = match got {
             Ok(got) => got,
@@ -173,13 +172,11 @@ impl<P: Policy> Lean<'_, P> {
             }
         };
         end.status = answer.status;
-        end.upstream_latency = Some(sent.elapsed());
         let (framing, limit) = (answer.framing, up.io);
         let forwarded =
             (self.forward_body(&mut io, &mut conn, &mut rbuf, out, framing, limit, &mut end)).await;
         let keep = match forwarded {
             Ok(clean) => {
-                end.complete = true;
                 if clean && answer.reusable {
                     pool::put(addr, conn, self.settings.pool_size);
                 }
@@ -371,22 +368,12 @@ impl<P: Policy> Lean<'_, P> {
         end: &mut End,
     ) {
         let mut reply = Vec::new();
-        self.policy.error_answer(call, f, &mut reply);
-        end.status = status_of(&reply);
+        let (status, body) = self.policy.error_answer(call, f, &mut reply);
+        end.status = status;
         if self.write_client(client, &reply).await {
-            let head = memchr::memmem::find(&reply, b"\r\n\r\n").map_or(reply.len(), |i| i + 4);
-            end.bytes_out = (reply.len() - head) as u64;
+            end.bytes_out = body as u64;
         }
     }
-}
-
-/// The status code of an answer written as `HTTP/1.1 NNN ...`.
-fn status_of(answer: &[u8]) -> u16 {
-    answer
-        .get(9..12)
-        .and_then(|d| std::str::from_utf8(d).ok())
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0)
 }
 
 async fn connect(up: &Upstream) -> Result<TcpStream, Failure> {
@@ -525,15 +512,8 @@ fn write_answer_head(
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     for h in headers {
-        let hop = [
-            "connection",
-            "keep-alive",
-            "proxy-connection",
-            "te",
-            "upgrade",
-        ]
-        .iter()
-        .any(|n| h.name.eq_ignore_ascii_case(n));
+        // The answer's own framing is passed on as it came, so its coding stays.
+        let hop = is_hop_by_hop(h.name) && !h.name.eq_ignore_ascii_case("transfer-encoding");
         let superseded = fields.coded && h.name.eq_ignore_ascii_case("content-length");
         let listed = fields.names && named_in_connection(headers, h.name);
         if hop || superseded || listed || drops(h.name) {

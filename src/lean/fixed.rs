@@ -28,10 +28,14 @@ impl Policy for FixedPeer {
 
     fn add_fields(&self, _call: &mut (), _status: u16, _out: &mut Vec<u8>) {}
 
-    fn error_answer(&self, _call: &mut (), failure: Failure, out: &mut Vec<u8>) {
-        let (status, body) = match failure {
-            Failure::Timeout => ("504 Gateway Timeout", "the upstream timed out\n"),
-            _ => ("502 Bad Gateway", "the upstream gave no valid answer\n"),
+    fn error_answer(&self, _call: &mut (), failure: Failure, out: &mut Vec<u8>) -> (u16, usize) {
+        let (code, status, body) = match failure {
+            Failure::Timeout => (504, "504 Gateway Timeout", "the upstream timed out\n"),
+            _ => (
+                502,
+                "502 Bad Gateway",
+                "the upstream gave no valid answer\n",
+            ),
         };
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -39,6 +43,7 @@ impl Policy for FixedPeer {
         );
         out.extend_from_slice(head.as_bytes());
         out.extend_from_slice(body.as_bytes());
+        (code, body.len())
     }
 
     fn end(&self, _call: (), _end: End) {}

@@ -46,7 +46,7 @@ impl Policy for To {
         out.extend_from_slice(format!("X-Seen: {status}\r\n").as_bytes());
     }
 
-    fn error_answer(&self, _: &mut (), failure: Failure, out: &mut Vec<u8>) {
+    fn error_answer(&self, _: &mut (), failure: Failure, out: &mut Vec<u8>) -> (u16, usize) {
         self.0.error_answer(&mut (), failure, out)
     }
 

@@ -208,7 +208,7 @@ impl Policy for GatewayPolicy {
         line(out, b"X-Request-Id", ctx.request_id.header().as_bytes());
     }
 
-    fn error_answer(&self, call: &mut Call, failure: Failure, out: &mut Vec<u8>) {
+    fn error_answer(&self, call: &mut Call, failure: Failure, out: &mut Vec<u8>) -> (u16, usize) {
         // A retry refused for the total timeout has said why already.
         let err = match call.ctx.error.take() {
             Some(err) => *err,
@@ -236,6 +236,7 @@ impl Policy for GatewayPolicy {
         out.extend_from_slice(b"Connection: close\r\n\r\n");
         out.extend_from_slice(body.as_bytes());
         call.ctx.error = Some(Box::new(err));
+        (status, body.len())
     }
 
     /// As the `logging` phase.

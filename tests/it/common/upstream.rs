@@ -230,7 +230,7 @@ impl Upstream {
 
     /// A server that echoes each request's line, headers (names lower-cased) and body length
     /// back as JSON, with fields of its own on the answer: `X-Upstream-Secret` (which routes
-    /// may remove), a hop-by-hop `Keep-Alive`, and `X-Powered-By`.
+    /// may remove), the hop-by-hop `Keep-Alive` and `Proxy-Authenticate`, and `X-Powered-By`.
     pub fn echo_head(name: &'static str) -> Upstream {
         Self::start(name, move |req| {
             let headers: serde_json::Map<String, serde_json::Value> = req
@@ -245,6 +245,7 @@ impl Upstream {
             Reply::ok(body.to_string())
                 .header("x-upstream-secret", "s3cret")
                 .header("keep-alive", "timeout=5")
+                .header("proxy-authenticate", "Basic")
                 .header("x-powered-by", "upstream")
         })
     }

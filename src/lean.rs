@@ -17,7 +17,8 @@
 //! same checks as without the lean path. HTTP/1 over TLS is served as plain HTTP/1 is (the
 //! TLS layer is under the stream); HTTP/2, by ALPN or h2c, goes to Pingora's path whole.
 
-mod chunked;
+pub mod answer;
+pub mod chunked;
 mod exchange;
 mod fixed;
 mod head;

@@ -1,6 +1,7 @@
-//! Where a chunked message body ends (RFC 9112 7.1), found while its bytes are forwarded as
-//! they came: the lean path passes a chunked answer through unchanged, and needs only to know
-//! its last byte, to keep the upstream connection and to end the client's answer there.
+//! Chunked message bodies (RFC 9112 7.1), followed byte by byte across the pieces they arrive
+//! in. The lean path passes a chunked answer through unchanged and needs only its last byte
+//! (`feed`), to keep the upstream connection and to end the client's answer there; the
+//! gateway's own provider calls need its data (`decode`).
 
 /// A chunk size over this many hex digits is refused: 15 keep the size within a `u64`.
 const MAX_SIZE_DIGITS: u8 = 15;
@@ -42,6 +43,17 @@ enum State {
 #[derive(Debug, PartialEq, Eq)]
 pub struct BadChunk;
 
+/// What one call of [`Scanner::decode`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// The bytes of the piece read.
+    pub used: usize,
+    /// Where the data found lies in the piece (empty when there was none).
+    pub data: std::ops::Range<usize>,
+    /// The body ended at `used`.
+    pub done: bool,
+}
+
 /// Follows a chunked body across the pieces it arrives in.
 #[derive(Debug)]
 pub struct Scanner {
@@ -78,6 +90,41 @@ impl Scanner {
             }
         }
         Ok(None)
+    }
+
+    /// Decodes `piece` up to the end of its first run of chunk data, or of the body: what it
+    /// used of `piece`, where that data lies in it, and whether the body ended there.
+    pub fn decode(&mut self, piece: &[u8]) -> Result<Decoded, BadChunk> {
+        let mut i = 0;
+        while i < piece.len() {
+            if let State::Data(left) = self.state {
+                let take = left.min((piece.len() - i) as u64);
+                self.state = match left - take {
+                    0 => State::DataCr,
+                    rest => State::Data(rest),
+                };
+                let data = i..i + take as usize;
+                return Ok(Decoded {
+                    used: data.end,
+                    data,
+                    done: false,
+                });
+            }
+            let done = self.step(piece[i])?;
+            i += 1;
+            if done {
+                return Ok(Decoded {
+                    used: i,
+                    data: i..i,
+                    done: true,
+                });
+            }
+        }
+        Ok(Decoded {
+            used: i,
+            data: i..i,
+            done: false,
+        })
     }
 
     /// One byte outside a chunk's data; `true` when it was the body's last.
@@ -140,6 +187,46 @@ mod tests {
         for step in 1..body.len() {
             assert_eq!(end_of(body, step), Ok(Some(body.len() - 4)), "step {step}");
         }
+    }
+
+    /// Decodes `body` in pieces of `step` bytes, as a reader whose buffer keeps what a call
+    /// did not use: the data, and the bytes left after the body's end.
+    fn decoded(body: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), BadChunk> {
+        let mut s = Scanner::default();
+        let (mut data, mut buf, mut fed) = (Vec::new(), Vec::new(), 0);
+        for piece in body.chunks(step) {
+            buf.extend_from_slice(piece);
+            fed += piece.len();
+            while !buf.is_empty() {
+                let d = s.decode(&buf)?;
+                data.extend_from_slice(&buf[d.data]);
+                buf.drain(..d.used);
+                if d.done {
+                    buf.extend_from_slice(&body[fed..]);
+                    return Ok((data, buf));
+                }
+            }
+        }
+        Ok((data, b"unfinished".to_vec()))
+    }
+
+    #[test]
+    fn the_data_is_decoded_whatever_the_pieces() {
+        let body =
+            b"5\r\nhello\r\n1a;name=v\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        let want = b"helloabcdefghijklmnopqrstuvwxyz".to_vec();
+        for step in 1..body.len() {
+            assert_eq!(
+                decoded(body, step),
+                Ok((want.clone(), b"NEXT".to_vec())),
+                "step {step}"
+            );
+        }
+        assert_eq!(
+            decoded(b"5\r\nhel", 3),
+            Ok((b"hel".to_vec(), b"unfinished".to_vec()))
+        );
+        assert_eq!(decoded(b"5\r\nhelloX", 3), Err(BadChunk));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One request's trip to its upstream and its answer's way back to the client.
 
-use super::chunked::Scanner;
-use super::head::{digits, head_ends, is_hop_by_hop, MAX_HEAD};
+use super::answer::{Fields, Framing};
+use super::head::{head_ends, is_hop_by_hop, MAX_HEAD};
 use super::{pool, End, Failure, Policy, Settings, Upstream};
 use bytes::{Buf, BytesMut};
 use pingora::protocols::Stream;
@@ -32,15 +32,6 @@ enum Fail {
     Stale,
     /// The client left.
     ClientGone,
-}
-
-/// How the answer's body is delimited (RFC 9112 6.3).
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked(Scanner),
-    /// Until the upstream closes the connection.
-    Close,
 }
 
 /// An answer's head as read, with what it means for both connections.
@@ -406,22 +397,11 @@ fn read_answer(
     if code == 101 {
         return Err(());
     }
-    let fields = Fields::of(resp.headers)?;
+    let fields = Fields::of(resp.headers).ok_or(())?;
     let informational = code < 200;
-    let framing = if informational || ask.no_body || code == 204 || code == 304 {
-        Framing::Empty
-    } else if fields.coded {
-        match fields.chunked {
-            true => Framing::Chunked(Scanner::default()),
-            false => Framing::Close,
-        }
-    } else {
-        fields.length.map_or(Framing::Close, Framing::Length)
-    };
-    // RFC 9112 6.3: a message with both codings and a length is suspect; its connection ends.
-    let suspect = fields.coded && fields.length.is_some();
+    let framing = fields.framing(code, ask.no_body);
     let until_close = matches!(framing, Framing::Close);
-    let reusable = version == 1 && !fields.close && !until_close && !suspect;
+    let reusable = fields.reusable(version, &framing);
     let close_client = ask.close || until_close;
     write_answer_head(
         out,
@@ -446,55 +426,6 @@ fn read_answer(
         reusable,
         close_client,
     })
-}
-
-/// What an answer's fields say about its framing and its connection.
-struct Fields {
-    length: Option<u64>,
-    /// A `Transfer-Encoding` is present; `chunked`: its last coding is chunked.
-    coded: bool,
-    chunked: bool,
-    /// `Connection: close`.
-    close: bool,
-    /// `Connection` names other fields as hop-by-hop.
-    names: bool,
-}
-
-impl Fields {
-    fn of(headers: &[httparse::Header<'_>]) -> Result<Fields, ()> {
-        let mut f = Fields {
-            length: None,
-            coded: false,
-            chunked: false,
-            close: false,
-            names: false,
-        };
-        for h in headers {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                // Repeated or listed lengths must all agree (RFC 9110 8.6).
-                for part in h.value.split(|b| *b == b',') {
-                    let n = digits(part.trim_ascii()).ok_or(())?;
-                    if f.length.is_some_and(|l| l != n) {
-                        return Err(());
-                    }
-                    f.length = Some(n);
-                }
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                f.coded = true;
-                let last = h.value.rsplit(|b| *b == b',').next().unwrap_or(b"");
-                f.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                for option in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-                    if option.eq_ignore_ascii_case(b"close") {
-                        f.close = true;
-                    } else if !option.eq_ignore_ascii_case(b"keep-alive") && !option.is_empty() {
-                        f.names = true;
-                    }
-                }
-            }
-        }
-        Ok(f)
-    }
 }
 
 /// The status line and every end-to-end field of an answer.

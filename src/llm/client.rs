@@ -1,4 +1,5 @@
-//! HTTP calls to providers through Pingora's connector and connection pool.
+//! HTTP calls to providers: over HTTP/1.1 by the gateway's own reader (`h1`) on Pingora's
+//! transport connector and pool, over HTTP/2 through Pingora's HTTP connector and session.
 //!
 //! DESIGN: provider hosts are names whose addresses change, so they are not resolved when the
 //! configuration loads (as upstream targets are) but here, through a cache that the request path
@@ -6,22 +7,30 @@
 //! which runs `getaddrinfo` on Tokio's blocking pool, never on a worker thread; a stale entry is
 //! still used while it refreshes.
 
+mod h1;
+
 use crate::base::body::Gathered;
 use crate::config::{ProviderEndpoint, ProviderSpec};
 use crate::llm::ir::{ApiError, ErrorKind};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use bytes::BytesMut;
 use once_cell::sync::Lazy;
 use pingora::connectors::http::Connector;
+use pingora::connectors::TransportConnector;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
 use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::http_req_header_write_to;
+use pingora::upstreams::peer::Peer;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// How long a resolved address is used before it is looked up again.
 const DNS_TTL: Duration = Duration::from_secs(60);
+/// How long an idle provider connection is kept.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One connector per worker process, shared by every provider call of it.
 static CLIENT: Lazy<Client> = Lazy::new(Client::new);
@@ -31,16 +40,24 @@ pub fn client() -> &'static Client {
 }
 
 pub struct Client {
+    /// HTTP/2 providers' sessions.
     connector: Connector,
+    /// HTTP/1.1 providers' connections.
+    transport: TransportConnector,
     dns: ArcSwap<HashMap<String, (SocketAddr, Instant)>>,
 }
 
 /// A provider's answer whose headers have arrived; the body is read from it.
 pub struct Exchange {
-    session: HttpSession,
-    peer: HttpPeer,
     pub status: u16,
-    idle_timeout: Duration,
+    via: Via,
+}
+
+enum Via {
+    /// `key`: the pool's key of the connection's peer.
+    H1 { answer: h1::Answer, key: u64 },
+    /// Boxed: Pingora's session and peer are a kilobyte, and this is the rarer way.
+    H2(Box<(HttpSession, HttpPeer)>),
 }
 
 /// A failure to reach a provider. The client is told the provider's name and the kind of
@@ -54,16 +71,43 @@ fn io_error(spec: &ProviderSpec, ep: &ProviderEndpoint, e: &pingora::Error) -> A
         }
         _ => ErrorKind::BadResponse,
     };
+    call_failed(spec, ep, kind, e, e.etype().as_str())
+}
+
+/// A call that failed before its answer's head arrived.
+fn fault_error(spec: &ProviderSpec, ep: &ProviderEndpoint, fault: h1::Fault) -> ApiError {
+    let kind = match fault {
+        h1::Fault::Timeout => ErrorKind::Timeout,
+        _ => ErrorKind::BadResponse,
+    };
+    call_failed(spec, ep, kind, fault.describe(), fault.describe())
+}
+
+fn call_failed(
+    spec: &ProviderSpec,
+    ep: &ProviderEndpoint,
+    kind: ErrorKind,
+    logged: impl std::fmt::Display,
+    told: &str,
+) -> ApiError {
     tracing::warn!(
         provider = %spec.name,
         address = %ep.authority,
-        "provider call failed: {e}"
+        "provider call failed: {logged}"
     );
+    ApiError::new(kind, format!("provider {}: {told}", spec.name)).with_code("provider_unreachable")
+}
+
+/// A provider's answer that broke off mid-body.
+fn mid_response(timed_out: bool, what: &str) -> ApiError {
+    let kind = match timed_out {
+        true => ErrorKind::Timeout,
+        false => ErrorKind::BadResponse,
+    };
     ApiError::new(
         kind,
-        format!("provider {}: {}", spec.name, e.etype().as_str()),
+        format!("provider connection failed mid-response: {what}"),
     )
-    .with_code("provider_unreachable")
 }
 
 impl Client {
@@ -71,7 +115,8 @@ impl Client {
         let mut options = pingora::connectors::ConnectorOptions::new(256);
         options.keepalive_pool_size = 256;
         Client {
-            connector: Connector::new(Some(options)),
+            connector: Connector::new(Some(options.clone())),
+            transport: TransportConnector::new(Some(options)),
             dns: ArcSwap::from_pointee(HashMap::new()),
         }
     }
@@ -130,8 +175,7 @@ impl Client {
 
     /// Sends one request, its head made by `head`, and waits for the response headers. A
     /// pooled connection that turns out to be closed is retried once on a new one: the provider
-    /// never saw that request. The head is made again for that retry rather than cloned for
-    /// every call, since the session takes it.
+    /// never saw that request.
     pub async fn send(
         &self,
         spec: &ProviderSpec,
@@ -140,15 +184,63 @@ impl Client {
         body: Bytes,
         read_timeout: Duration,
     ) -> Result<Exchange, ApiError> {
-        let mut first = Some(head()?);
+        let first = head()?;
         let addr = self.resolve(spec, ep).await?;
         let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
         peer.options.connection_timeout = Some(spec.connect_timeout);
         peer.options.total_connection_timeout = Some(spec.connect_timeout);
-        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        peer.options.idle_timeout = Some(IDLE_TIMEOUT);
         if spec.http2 {
             crate::base::http2::use_http2(&mut peer);
+            return self
+                .send_h2(spec, ep, peer, first, head, body, read_timeout)
+                .await;
         }
+        let mut wire = BytesMut::with_capacity(512);
+        if !http_req_header_write_to(&first, &mut wire) {
+            return Err(ApiError::new(
+                ErrorKind::ProviderFailure,
+                format!("provider {}: request head cannot be written", spec.name),
+            ));
+        }
+        let timeouts = h1::Timeouts {
+            write: spec.write_timeout,
+            read: read_timeout,
+        };
+        let key = peer.reuse_hash();
+        for fresh_only in [false, true] {
+            let got = match fresh_only {
+                false => self.transport.get_stream(&peer).await,
+                true => self.transport.new_stream(&peer).await.map(|s| (s, false)),
+            };
+            let (stream, reused) = got.map_err(|e| io_error(spec, ep, &e))?;
+            match h1::call(stream, &wire, &body, timeouts).await {
+                Ok(answer) => {
+                    let status = answer.status;
+                    let via = Via::H1 { answer, key };
+                    return Ok(Exchange { status, via });
+                }
+                Err(h1::Fault::Stale) if reused => continue,
+                Err(fault) => return Err(fault_error(spec, ep, fault)),
+            }
+        }
+        Err(fault_error(spec, ep, h1::Fault::Closed))
+    }
+
+    /// [`Client::send`] over HTTP/2; the head is made again for a retry rather than cloned
+    /// for every call, since the session takes it.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_h2(
+        &self,
+        spec: &ProviderSpec,
+        ep: &ProviderEndpoint,
+        peer: HttpPeer,
+        first: RequestHeader,
+        head: impl Fn() -> Result<RequestHeader, ApiError>,
+        body: Bytes,
+        read_timeout: Duration,
+    ) -> Result<Exchange, ApiError> {
+        let mut first = Some(first);
         for fresh_only in [false, true] {
             let (mut session, reused) = self
                 .connector
@@ -167,12 +259,8 @@ impl Client {
             };
             match exchange(&mut session, req, body.clone()).await {
                 Ok(status) => {
-                    return Ok(Exchange {
-                        session,
-                        peer,
-                        status,
-                        idle_timeout: Duration::from_secs(60),
-                    })
+                    let via = Via::H2(Box::new((session, peer)));
+                    return Ok(Exchange { status, via });
                 }
                 Err(_) if reused => continue,
                 Err(e) => return Err(io_error(spec, ep, &e)),
@@ -203,27 +291,28 @@ pub(crate) async fn exchange(
 
 impl Exchange {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.session
-            .response_header()
-            .and_then(|h| h.headers.get(name))
-            .and_then(|v| v.to_str().ok())
+        match &self.via {
+            Via::H1 { answer, .. } => answer.header(name),
+            Via::H2(h2) => {
+                h2.0.response_header()
+                    .and_then(|h| h.headers.get(name))
+                    .and_then(|v| v.to_str().ok())
+            }
+        }
     }
 
     /// The next piece of the body; `None` at its end.
     pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
-        self.session.read_response_body().await.map_err(|e| {
-            let kind = match e.etype() {
-                pingora::ErrorType::ReadTimedout => ErrorKind::Timeout,
-                _ => ErrorKind::BadResponse,
-            };
-            ApiError::new(
-                kind,
-                format!(
-                    "provider connection failed mid-response: {}",
-                    e.etype().as_str()
-                ),
-            )
-        })
+        match &mut self.via {
+            Via::H1 { answer, .. } => answer
+                .read()
+                .await
+                .map_err(|f| mid_response(f == h1::Fault::Timeout, f.describe())),
+            Via::H2(h2) => h2.0.read_response_body().await.map_err(|e| {
+                let timed_out = e.etype() == &pingora::ErrorType::ReadTimedout;
+                mid_response(timed_out, e.etype().as_str())
+            }),
+        }
     }
 
     /// The whole body, refused past `cap` bytes.
@@ -243,14 +332,26 @@ impl Exchange {
 
     /// Returns the connection to the pool when the response was read to its end, and closes
     /// it otherwise (which is how an abandoned call is cancelled at the provider).
-    pub async fn finish(mut self) {
-        if self.session.response_done() {
-            client()
-                .connector
-                .release_http_session(self.session, &self.peer, Some(self.idle_timeout))
-                .await;
-        } else {
-            self.session.shutdown().await;
+    pub async fn finish(self) {
+        match self.via {
+            Via::H1 { answer, key } => {
+                if let Some(stream) = answer.into_reusable() {
+                    client()
+                        .transport
+                        .release_stream(stream, key, Some(IDLE_TIMEOUT));
+                }
+            }
+            Via::H2(h2) => {
+                let (mut session, peer) = *h2;
+                if session.response_done() {
+                    client()
+                        .connector
+                        .release_http_session(session, &peer, Some(IDLE_TIMEOUT))
+                        .await;
+                } else {
+                    session.shutdown().await;
+                }
+            }
         }
     }
 }

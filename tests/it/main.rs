@@ -37,6 +37,7 @@ mod llm;
 mod llm_resilience;
 mod llm_tls;
 mod llm_tools;
+mod llm_wire;
 mod mcp;
 mod mcp_admin;
 mod mcp_proxy;

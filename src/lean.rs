@@ -9,6 +9,10 @@
 //! the thread's own pool, and forwards the answer's head and body as they come, rewriting only
 //! its hop-by-hop fields.
 //!
+//! A policy may also answer a request itself (`Way::Answer`: the gateway's LLM routes, whose
+//! bodies are read whole anyway): it is then given the body and the client's connection
+//! ([`Client`]) to write its answer to, and the connection goes on as after a proxied one.
+//!
 //! It takes only what it can serve simply (`head::parse`): HTTP/1.1, an origin-form target,
 //! one `Host`, no body or a `Content-Length` one of at most 16 KiB, no `Transfer-Encoding`,
 //! `Upgrade` or `Expect`, and a request its [`Policy`] sends somewhere. Anything else is handed,
@@ -31,14 +35,15 @@ pub use head::{is_hop_by_hop, write_upstream, Head};
 
 use crate::base::boxed::in_place;
 use async_trait::async_trait;
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use pingora::apps::{first_bytes, serve_http1, HttpServerApp, ServerApp};
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the gateway does with the lean path's requests: which it takes, where they go, what
 /// their heads gain, and what is recorded of them.
@@ -55,14 +60,25 @@ pub trait Policy: Send + Sync + 'static {
 
     fn open(&self, stream: &Stream) -> Self::Conn;
 
-    /// Takes `head`, writing the upstream's head into `request` (see [`write_upstream`]), or
-    /// leaves it to Pingora's path (`None`; `request` is then dropped).
+    /// Takes `head`, writing the upstream's head into `request` (see [`write_upstream`]) or
+    /// choosing to answer it itself, or leaves it to Pingora's path (`None`; `request` is
+    /// then dropped).
     fn begin(
         &self,
         conn: &Self::Conn,
         head: &Head<'_>,
         request: &mut Vec<u8>,
-    ) -> Option<(Self::Call, Upstream)>;
+    ) -> Option<(Self::Call, Way)>;
+
+    /// Answers a request `begin` kept for itself (`Way::Answer`), its body whole in `client`.
+    /// A policy that never keeps one needs no answer: the connection just closes.
+    fn answer<'a>(
+        &'a self,
+        _call: &'a mut Self::Call,
+        _client: Client<'a>,
+    ) -> impl Future<Output = Answered> + Send + 'a {
+        async { Answered::default() }
+    }
 
     /// The next upstream to try after `failure`, if any; nothing was sent to the client yet,
     /// and no answer came from the upstream (the request may have reached it, unless the
@@ -100,6 +116,51 @@ pub trait Policy: Send + Sync + 'static {
 
     /// The request is over and the connection waits for the next one.
     fn idle(&self, _stream: &Stream) {}
+}
+
+/// What `begin` does with a request it takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Way {
+    /// Proxied to this upstream.
+    Upstream(Upstream),
+    /// Answered by the policy itself.
+    Answer,
+}
+
+/// The client's connection, for a policy answering a request itself.
+pub struct Client<'a> {
+    stream: &'a mut Stream,
+    /// The connection's buffer: what the client sends meanwhile (a pipelined request) is kept.
+    cbuf: &'a mut BytesMut,
+    cbuf_limit: usize,
+    io: Duration,
+    /// The request's body, whole.
+    pub body: Bytes,
+    /// The connection ends after this answer (the client asked, or the service is stopping).
+    pub close: bool,
+}
+
+impl Client<'_> {
+    /// Writes `bytes` within the client I/O timeout; `false` when they could not be.
+    pub async fn write(&mut self, bytes: &[u8]) -> bool {
+        write_within(self.stream, bytes, self.io).await
+    }
+
+    /// Resolves when the client closes its connection.
+    pub async fn gone(&mut self) {
+        exchange::client_gone(self.stream, self.cbuf, self.cbuf_limit).await
+    }
+}
+
+/// How a policy's own answer went.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Answered {
+    /// The status sent; 0 when nothing was.
+    pub status: u16,
+    pub bytes_out: u64,
+    pub client_gone: bool,
+    /// The answer was whole and framed, so the connection can serve another request.
+    pub keep: bool,
 }
 
 /// Where a request goes, and how long each step may take.
@@ -203,7 +264,7 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 Waited::Head => {}
             }
             let close = *shutdown.borrow();
-            let Some((call, upstream, ask, len)) = self.take(&conn, &buf, close) else {
+            let Some((call, way, ask, len)) = self.take(&conn, &buf, close) else {
                 break;
             };
             // Only a body that came with its head is taken: one still on its way is streamed
@@ -213,26 +274,67 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 break;
             }
             self.policy.head_read(&stream);
-            let mut ask = ask;
-            ask.request.extend_from_slice(&buf[ask.head_len..len]);
-            let lean = exchange::Lean {
-                policy: &self.policy,
-                settings: &self.settings,
+            // Boxed, both: an idle connection's future then holds only the wait for its next
+            // head.
+            let keep = match way {
+                Way::Upstream(upstream) => {
+                    let mut ask = ask;
+                    ask.request.extend_from_slice(&buf[ask.head_len..len]);
+                    let lean = exchange::Lean {
+                        policy: &self.policy,
+                        settings: &self.settings,
+                    };
+                    let run = in_place(|| lean.run(&mut stream, &mut buf, call, upstream, ask));
+                    let keep = run.await;
+                    if keep {
+                        buf.advance(len);
+                    }
+                    keep
+                }
+                Way::Answer => {
+                    let body = Bytes::copy_from_slice(&buf[ask.head_len..len]);
+                    buf.advance(len);
+                    in_place(|| self.answer(&mut stream, &mut buf, call, body, &ask)).await
+                }
             };
-            // Boxed: an idle connection's future then holds only the wait for its next head.
-            let run = in_place(|| lean.run(&mut stream, &mut buf, call, upstream, ask));
-            let keep = run.await;
             if !keep {
                 return;
             }
-            buf.advance(len);
             self.policy.idle(&stream);
         }
         // Boxed too: the rest of a connection on Pingora's path is rare, and its future large.
         in_place(|| serve_http1(&self.fallback, stream, Some(buf), shutdown)).await
     }
 
-    /// The request whose head starts `buf`, if the lean path takes it: its call, upstream and
+    /// Has the policy answer a request itself; whether the connection goes on.
+    async fn answer(
+        &self,
+        stream: &mut Stream,
+        cbuf: &mut BytesMut,
+        mut call: P::Call,
+        body: Bytes,
+        ask: &exchange::Ask,
+    ) -> bool {
+        let client = Client {
+            stream,
+            cbuf_limit: cbuf.len() + head::MAX_HEAD,
+            cbuf,
+            io: self.settings.client_io,
+            body,
+            close: ask.close,
+        };
+        let answered = self.policy.answer(&mut call, client).await;
+        let end = End {
+            status: answered.status,
+            bytes_out: answered.bytes_out,
+            failure: None,
+            client_gone: answered.client_gone,
+        };
+        self.policy.end(call, end);
+        answered.keep && !ask.close
+    }
+
+    /// The request whose head starts `buf`, if the lean path takes it: its call, its way and
     /// upstream head, and the length of its head and body in `buf`. A function of its own so
     /// that the parsed head's field slots are not kept in the connection's future.
     fn take(
@@ -240,13 +342,13 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
         conn: &P::Conn,
         buf: &[u8],
         shutting_down: bool,
-    ) -> Option<(P::Call, Upstream, exchange::Ask, usize)> {
+    ) -> Option<(P::Call, Way, exchange::Ask, usize)> {
         let mut slots = [httparse::EMPTY_HEADER; head::MAX_HEADERS];
         let head::Parsed::Plain(head) = head::parse(buf, &mut slots) else {
             return None;
         };
         let mut request = Vec::with_capacity(head.len + head.body as usize + 512);
-        let (call, upstream) = self.policy.begin(conn, &head, &mut request)?;
+        let (call, way) = self.policy.begin(conn, &head, &mut request)?;
         let ask = exchange::Ask {
             request,
             head_len: head.len,
@@ -254,7 +356,7 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
             close: head.close || shutting_down,
             keep_alive: head.keep_alive,
         };
-        Some((call, upstream, ask, head.len + head.body as usize))
+        Some((call, way, ask, head.len + head.body as usize))
     }
 
     /// Reads until the buffer holds a whole request head, or something else.
@@ -332,6 +434,15 @@ fn read_ready(stream: &mut Stream, buf: &mut BytesMut, want: usize) -> bool {
         }
     }
     true
+}
+
+/// Writes `bytes` to the client within `limit`; `false` when they could not be.
+async fn write_within(client: &mut Stream, bytes: &[u8], limit: Duration) -> bool {
+    let write = async {
+        client.write_all(bytes).await?;
+        client.flush().await
+    };
+    matches!(pingora::time::timeout(limit, write).await, Ok(Ok(())))
 }
 
 /// One read into the buffer's spare room; `false` at the end of the stream or on an error.

@@ -555,16 +555,7 @@ impl ProxyHttp for Gateway {
             Some(r) => r.metrics.count(status, took),
             None => self.state.registry.unmatched.count(status, took),
         }
-        if let Some(rec) = ctx.llm.as_deref() {
-            // A call no provider answered has no served model: it counts under the one asked.
-            let model = match rec.model.as_str() {
-                "" => rec.requested_model.as_str(),
-                m => m,
-            };
-            if let Some(m) = self.state.snapshot.load().llm_metrics(model, &rec.provider) {
-                m.observe(rec, took);
-            }
-        }
+        observe_llm(&self.state, ctx, took);
         // Masked once, here, after the answer has been sent; every sink takes the result.
         let captured = ctx
             .capture
@@ -598,6 +589,21 @@ impl ProxyHttp for Gateway {
                     | GatewayError::ClientTimeout
             )
         )
+    }
+}
+
+/// Counts an LLM call in its model's metrics.
+fn observe_llm(state: &GatewayState, ctx: &RequestCtx, took: std::time::Duration) {
+    let Some(rec) = ctx.llm.as_deref() else {
+        return;
+    };
+    // A call no provider answered has no served model: it counts under the one asked.
+    let model = match rec.model.as_str() {
+        "" => rec.requested_model.as_str(),
+        m => m,
+    };
+    if let Some(m) = state.snapshot.load().llm_metrics(model, &rec.provider) {
+        m.observe(rec, took);
     }
 }
 

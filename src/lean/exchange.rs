@@ -103,7 +103,7 @@ impl Io<'_> {
 
 /// Reads what the client sends until it closes its connection (or the read fails); past
 /// `limit` bytes in `cbuf` the client is no longer read.
-async fn client_gone(client: &mut Stream, cbuf: &mut BytesMut, limit: usize) {
+pub(super) async fn client_gone(client: &mut Stream, cbuf: &mut BytesMut, limit: usize) {
     while cbuf.len() <= limit {
         cbuf.reserve(1024);
         match client.read_buf(cbuf).await {
@@ -342,12 +342,7 @@ impl<P: Policy> Lean<'_, P> {
 
     /// Writes to the client within the I/O timeout; `false` when it could not.
     async fn write_client(&self, client: &mut Stream, bytes: &[u8]) -> bool {
-        let write = async {
-            client.write_all(bytes).await?;
-            client.flush().await
-        };
-        let limit = self.settings.client_io;
-        matches!(pingora::time::timeout(limit, write).await, Ok(Ok(())))
+        super::write_within(client, bytes, self.settings.client_io).await
     }
 
     /// Answers a request no upstream answered with the policy's error.

@@ -2,7 +2,7 @@
 //! nothing added and nothing recorded. The lean floor (`examples/pingora_floor.rs --lean`)
 //! runs it, to measure the lean path's own cost.
 
-use super::{write_upstream, End, Failure, Head, Policy, Upstream};
+use super::{write_upstream, End, Failure, Head, Policy, Upstream, Way};
 use pingora::protocols::Stream;
 
 pub struct FixedPeer(pub Upstream);
@@ -13,9 +13,9 @@ impl Policy for FixedPeer {
 
     fn open(&self, _stream: &Stream) {}
 
-    fn begin(&self, _conn: &(), head: &Head<'_>, request: &mut Vec<u8>) -> Option<((), Upstream)> {
+    fn begin(&self, _conn: &(), head: &Head<'_>, request: &mut Vec<u8>) -> Option<((), Way)> {
         write_upstream(head, b"", request);
-        Some(((), self.0))
+        Some(((), Way::Upstream(self.0)))
     }
 
     fn retry(&self, _call: &mut (), _failure: Failure) -> Option<Upstream> {

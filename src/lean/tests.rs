@@ -2,7 +2,9 @@
 //! a listening service would, an upstream that answers what each test scripts, and Pingora's
 //! path behind it as a small `HttpServerApp` that names itself in its answers.
 
-use super::{End, Failure, FixedPeer, Head, LeanApp, Policy, Settings, Upstream};
+use super::{
+    Answered, Client, End, Failure, FixedPeer, Head, LeanApp, Policy, Settings, Upstream, Way,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::apps::{HttpServerApp, ReusedHttpStream, ServerApp};
@@ -17,40 +19,68 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// `FixedPeer`, but a target under `/pingora` is left to Pingora's path; each request's end
-/// is reported.
+/// `FixedPeer`, but a target under `/pingora` is left to Pingora's path, and one under
+/// `/answer` answered by the policy (`answer <body>`; `/answer/wait`: nothing, until the
+/// client leaves); each request's end is reported. A call is whether it waits.
 struct To(FixedPeer, mpsc::UnboundedSender<End>);
 
 impl Policy for To {
     type Conn = ();
-    type Call = ();
+    type Call = bool;
 
     fn open(&self, _stream: &pingora::protocols::Stream) {}
 
-    fn begin(&self, _: &(), head: &Head<'_>, request: &mut Vec<u8>) -> Option<((), Upstream)> {
+    fn begin(&self, _: &(), head: &Head<'_>, request: &mut Vec<u8>) -> Option<(bool, Way)> {
         if head.target.starts_with("/pingora") {
             return None;
         }
-        self.0.begin(&(), head, request)
+        if head.target.starts_with("/answer") {
+            return Some((head.target == "/answer/wait", Way::Answer));
+        }
+        self.0
+            .begin(&(), head, request)
+            .map(|((), way)| (false, way))
     }
 
-    fn retry(&self, _: &mut (), _: Failure) -> Option<Upstream> {
+    async fn answer<'a>(&'a self, wait: &'a mut bool, mut client: Client<'a>) -> Answered {
+        if *wait {
+            client.gone().await;
+            return Answered {
+                client_gone: true,
+                ..Answered::default()
+            };
+        }
+        let text = format!("answer {}", String::from_utf8_lossy(&client.body));
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        let sent = client.write(reply.as_bytes()).await;
+        Answered {
+            status: 200,
+            bytes_out: text.len() as u64,
+            client_gone: !sent,
+            keep: sent,
+        }
+    }
+
+    fn retry(&self, _: &mut bool, _: Failure) -> Option<Upstream> {
         None
     }
 
-    fn drops(&self, _: &(), name: &str) -> bool {
+    fn drops(&self, _: &bool, name: &str) -> bool {
         name.eq_ignore_ascii_case("x-secret")
     }
 
-    fn add_fields(&self, _: &mut (), status: u16, out: &mut Vec<u8>) {
+    fn add_fields(&self, _: &mut bool, status: u16, out: &mut Vec<u8>) {
         out.extend_from_slice(format!("X-Seen: {status}\r\n").as_bytes());
     }
 
-    fn error_answer(&self, _: &mut (), failure: Failure, out: &mut Vec<u8>) -> (u16, usize) {
+    fn error_answer(&self, _: &mut bool, failure: Failure, out: &mut Vec<u8>) -> (u16, usize) {
         self.0.error_answer(&mut (), failure, out)
     }
 
-    fn end(&self, _: (), end: End) {
+    fn end(&self, _: bool, end: End) {
         let _ = self.1.send(end);
     }
 }
@@ -458,4 +488,31 @@ async fn a_client_that_leaves_while_its_answer_is_awaited_ends_the_request() {
         "not the upstream's 5 s timeout"
     );
     held.abort();
+}
+
+#[tokio::test]
+async fn a_policy_answers_requests_itself_between_proxied_ones_and_sees_its_client_leave() {
+    let up = upstream(vec![OK]).await;
+    let (gw, mut ends) = gateway_reporting(up.addr, Duration::from_secs(5)).await;
+    let mut c = TcpStream::connect(gw).await.unwrap();
+    // Three pipelined in one write: answered, proxied, answered.
+    c.write_all(b"POST /answer HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /p HTTP/1.1\r\nHost: h\r\n\r\nGET /answer HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let text = read_until(&mut c, "answer ", 2).await;
+    let first = text.find("answer abc").unwrap();
+    let proxied = text.find("hello").unwrap();
+    assert!(first < proxied, "{text}");
+    assert!(text.ends_with("Content-Length: 7\r\n\r\nanswer "), "{text}");
+    for _ in 0..3 {
+        let end = ends.recv().await.unwrap();
+        assert_eq!((end.status, end.client_gone), (200, false));
+    }
+    let mut c = TcpStream::connect(gw).await.unwrap();
+    c.write_all(b"GET /answer/wait HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    drop(c);
+    let end = ends.recv().await.unwrap();
+    assert_eq!((end.status, end.client_gone), (0, true));
 }

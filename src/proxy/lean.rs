@@ -2,27 +2,33 @@
 //! which requests it takes, and the proxy phases' work on them.
 //!
 //! It takes a request, over plain HTTP/1 or HTTP/1 over TLS, only when nothing of it needs
-//! more than a plain proxy: a published route without an API key, limits or capture, to an
-//! upstream group over plain HTTP/1 that does not balance by consistent hash; no tracing
-//! (`[otel]` off, no `traceparent`); a target already in normal form and a plain `Host`.
-//! Everything else (an LLM route, a keyed API, the MCP endpoint, a draft or deprecated API, ...)
-//! goes to Pingora's path, as without the switch. For the requests it takes it does what the
-//! phases do (`proxy.rs`): the request id, the forwarding headers (the scheme, a verified
+//! more than a plain proxy or an LLM call: a published route without an API key, limits or
+//! capture, that is either an LLM route (`llm`: the LLM handler answers it over the lean
+//! connection) or goes to an upstream group over plain HTTP/1 that does not balance by
+//! consistent hash; no tracing (`[otel]` off, no `traceparent`); a target already in normal
+//! form and a plain `Host`. Everything else (a keyed API, a prompt API, the MCP endpoint, a
+//! draft or deprecated API, ...) goes to Pingora's path, as without the switch. For the proxied
+//! requests it takes it does what the phases do (`proxy.rs`): the request id, the forwarding headers (the scheme, a verified
 //! client certificate's subject), HSTS over TLS, the route's `Host`, prefix and header
 //! rewrites, the choice of target with passive health and retries, the group's timeouts, the
 //! metrics and the call record. The heads are written as bytes straight from the client's; no
 //! header map is built.
 
+mod llm;
+
 use super::ctx::{InflightGuard, RequestCtx};
 use super::{headers, record, upstream, GatewayState};
 use crate::config::{AuthMode, BalanceSpec, HeaderTransform, Lifecycle, PathMatch};
 use crate::error::GatewayError;
-use crate::lean::{End, Failure, Head, Policy, Upstream};
+use crate::lean::{Answered, Client, End, Failure, Head, Policy, Upstream, Way};
 use crate::limits::gate::Needs;
+use crate::llm::models::Models;
+use crate::routing::upstream::UpstreamGroup;
 use crate::routing::{Handler, Route};
 use http::{HeaderName, HeaderValue, Method};
 use pingora::protocols::Stream;
 use std::borrow::Cow;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -49,6 +55,9 @@ pub struct Call {
     /// For the call record and the process log.
     path: Box<str>,
     client: Option<IpAddr>,
+    /// An LLM route's models: the request is answered by the LLM handler.
+    models: Option<Arc<Models>>,
+    anthropic_version: bool,
 }
 
 /// Names the gateway sets on the upstream's head: a client's own are not passed on.
@@ -85,7 +94,7 @@ impl Policy for GatewayPolicy {
         }
     }
 
-    fn begin(&self, conn: &Conn, head: &Head<'_>, out: &mut Vec<u8>) -> Option<(Call, Upstream)> {
+    fn begin(&self, conn: &Conn, head: &Head<'_>, out: &mut Vec<u8>) -> Option<(Call, Way)> {
         let state = &*self.state;
         if state.otel.enabled() {
             return None;
@@ -119,16 +128,30 @@ impl Policy for GatewayPolicy {
         let field = |name: &HeaderName| value_of(head.headers, name.as_str());
         let route = snapshot.routes.find_by(&host, path, &method, field)?;
         let models_limited = snapshot.config.llm.models_limited;
-        if !plain_route(route, models_limited) || !published(route, &state.directory.load()) {
+        let is_llm = matches!(route.handler, Handler::Llm);
+        if !unguarded(route, is_llm, models_limited) || !published(route, &state.directory.load()) {
             return None;
         }
-        let group = route.group()?;
+        let group = match is_llm {
+            // The LLM surfaces take GET and POST; a HEAD's answer would have no body.
+            true if method != Method::GET && method != Method::POST => return None,
+            true => None,
+            false => Some(plain_group(route)?),
+        };
         let mut ctx = RequestCtx::new();
         ctx.route = Some(route.clone());
-        if let Some(total) = group.spec.total_timeout {
-            ctx.deadline = Some(ctx.start + total);
+        let mut way = Way::Answer;
+        if let Some(group) = group {
+            if let Some(total) = group.spec.total_timeout {
+                ctx.deadline = Some(ctx.start + total);
+            }
+            let (i, io) = upstream::choose_target(&mut ctx, group, None).ok()?;
+            way = Way::Upstream(Upstream {
+                addr: group.targets[i].addr,
+                connect: group.spec.connect_timeout,
+                io,
+            });
         }
-        let (i, io) = upstream::choose_target(&mut ctx, group, None).ok()?;
         ctx.inflight = Some(InflightGuard::new(&state.registry));
         let client_id = fields
             .request_id
@@ -136,13 +159,17 @@ impl Policy for GatewayPolicy {
         ctx.request_id = state.ids.next(client_id.as_ref());
         ctx.max_body_bytes = server.max_body_bytes;
         ctx.body_bytes = head.body;
-        write_request(out, head, route, conn, &fields, ctx.request_id.header());
-        let up = Upstream {
-            addr: group.targets[i].addr,
-            connect: group.spec.connect_timeout,
-            io,
-        };
-        let hsts = conn.tls.then(|| snapshot.config.tls.hsts.clone()).flatten();
+        let mut hsts = conn.tls.then(|| snapshot.config.tls.hsts.clone()).flatten();
+        let models = is_llm.then(|| snapshot.models.clone());
+        if models.is_some() {
+            // The LLM handler writes its own answers, with the context's fields.
+            if let Some(value) = hsts.take() {
+                let name = http::header::STRICT_TRANSPORT_SECURITY;
+                ctx.response_headers.push((name, value));
+            }
+        } else {
+            write_request(out, head, route, conn, &fields, ctx.request_id.header());
+        }
         let call = Call {
             ctx,
             hsts,
@@ -150,8 +177,18 @@ impl Policy for GatewayPolicy {
             method,
             path: path.into(),
             client: conn.ip,
+            models,
+            anthropic_version: fields.anthropic_version,
         };
-        Some((call, up))
+        Some((call, way))
+    }
+
+    fn answer<'a>(
+        &'a self,
+        call: &'a mut Call,
+        client: Client<'a>,
+    ) -> impl Future<Output = Answered> + Send + 'a {
+        llm::answer(call, client)
     }
 
     /// As `fail_to_connect` and `error_while_proxy`: after a connection that could not be
@@ -266,6 +303,7 @@ impl Policy for GatewayPolicy {
         if let Some(route) = &ctx.route {
             route.metrics.count(end.status, took);
         }
+        super::observe_llm(&self.state, &ctx, took);
         let served = &self.state.registry.connections.lean_requests;
         served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.state.access_log.enabled() || self.state.call_store.is_some() {
@@ -308,19 +346,22 @@ fn upstream_error(ctx: &RequestCtx, failure: Failure) -> GatewayError {
     }
 }
 
-/// A proxy route the lean path can serve whole (see the module's doc).
-fn plain_route(route: &Route, models_limited: bool) -> bool {
+/// A route with nothing between the client and its handler: no API key, limits or capture.
+fn unguarded(route: &Route, llm: bool, models_limited: bool) -> bool {
     let spec = &route.spec;
-    let Some(group) = route.group() else {
-        return false;
-    };
-    matches!(route.handler, Handler::Proxy(_))
-        && spec.api.auth == AuthMode::None
+    spec.api.auth == AuthMode::None
         && spec.capture.is_none()
-        && !Needs::of(spec, false, models_limited, None).any()
+        && !Needs::of(spec, llm, models_limited, None).any()
+}
+
+/// A proxy route's group, if the lean path can proxy to it (see the module's doc).
+fn plain_group(route: &Route) -> Option<&Arc<UpstreamGroup>> {
+    let group = route.group()?;
+    let plain = matches!(route.handler, Handler::Proxy(_))
         && !group.spec.tls
         && !group.spec.http2
-        && !matches!(group.spec.balance, BalanceSpec::ConsistentHash(_))
+        && !matches!(group.spec.balance, BalanceSpec::ConsistentHash(_));
+    plain.then_some(group)
 }
 
 /// Published, in the configuration and in the store: a draft, deprecated or retired API has
@@ -344,6 +385,7 @@ struct Fields<'a> {
     host: &'a str,
     request_id: Option<&'a [u8]>,
     forwarded_for: Option<&'a [u8]>,
+    anthropic_version: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -354,6 +396,7 @@ impl<'a> Fields<'a> {
             host: "",
             request_id: None,
             forwarded_for: None,
+            anthropic_version: false,
         };
         for h in headers {
             let name = h.name;
@@ -367,6 +410,8 @@ impl<'a> Fields<'a> {
                 f.forwarded_for.replace(h.value).is_none().then_some(())?;
             } else if name.eq_ignore_ascii_case("traceparent") {
                 return None;
+            } else if name.eq_ignore_ascii_case("anthropic-version") {
+                f.anthropic_version = true;
             }
         }
         Some(f)

@@ -7,6 +7,7 @@
 //! succeeded, which is what lets `call` retry and fall back.
 
 pub(crate) mod call;
+pub(crate) mod downstream;
 pub(crate) mod respond;
 pub(crate) mod stream;
 
@@ -23,6 +24,7 @@ use crate::llm::{codec, providers::openai};
 use crate::proxy::ctx::RequestCtx;
 use crate::telemetry::call::CallRecord;
 use bytes::Bytes;
+use downstream::Downstream;
 use pingora::proxy::Session;
 use std::sync::Arc;
 
@@ -53,11 +55,19 @@ fn chat_format(path: &str) -> Option<Format> {
 /// unknown path) Anthropic's for a client that sends `anthropic-version`, else OpenAI's.
 /// Read from the head alone, before any body.
 pub fn client_format(req: &pingora::http::RequestHeader) -> Format {
-    let path = req.uri.path();
+    format_of(req.uri.path(), || {
+        req.headers.contains_key(ANTHROPIC_VERSION)
+    })
+}
+
+const ANTHROPIC_VERSION: &str = "anthropic-version";
+
+/// [`client_format`] of a request to `path`; `anthropic`: whether it sends `anthropic-version`.
+fn format_of(path: &str, anthropic: impl FnOnce() -> bool) -> Format {
     match chat_format(path) {
         Some(format) => format,
         None if path.ends_with("/embeddings") => Format::OpenAi,
-        None if req.headers.contains_key("anthropic-version") => Format::Anthropic,
+        None if anthropic() => Format::Anthropic,
         None => Format::OpenAi,
     }
 }
@@ -143,14 +153,13 @@ impl Inbound {
 }
 
 /// Serves one request of an LLM route. Always answers the client itself.
-pub async fn serve(
-    session: &mut Session,
+pub(crate) async fn serve(
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: Arc<Models>,
 ) -> pingora::Result<bool> {
-    let req = session.req_header();
-    let client = client_format(req);
-    let surface = match surface(&req.method, req.uri.path()) {
+    let client = format_of(session.path(), || session.sends_anthropic_version());
+    let surface = match surface(session.method(), session.path()) {
         Ok(s) => s,
         Err(e) => return respond::error(session, ctx, client, e, None).await,
     };
@@ -208,7 +217,7 @@ pub async fn limited(
 }
 
 /// Reads the request body, refusing it past `cap` bytes.
-pub(crate) async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(session: &mut impl Downstream, cap: u64) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorKind::PayloadTooLarge,
@@ -219,14 +228,14 @@ pub(crate) async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, 
     let mut body = Gathered::default();
     let mut seen: u64 = 0;
     loop {
-        match session.read_request_body().await {
+        match session.read_body().await {
             Ok(Some(chunk)) => {
                 seen += chunk.len() as u64;
                 if seen > cap {
                     // Refused: the rest is drained under the one policy (`super::drain_rest`),
                     // so the client, still sending, gets the 413 rather than a reset. The
                     // connection closes either way (`admit`).
-                    super::drain_rest(session).await;
+                    session.drain_rest().await;
                     return Err(too_large());
                 }
                 body.push(chunk);
@@ -286,7 +295,7 @@ pub(crate) fn settle(ctx: &mut RequestCtx) {
 /// Reads the body, validates its parameters for `api` and finds its model; on failure the
 /// client has been answered.
 async fn admit(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     client: Format,
@@ -299,7 +308,7 @@ async fn admit(
         }
         Err(e) => {
             // The body may not have been read to its end: the connection cannot be reused.
-            session.set_keepalive(None);
+            session.end_connection();
             return Err(respond::error(session, ctx, client, e, None).await);
         }
     };
@@ -349,7 +358,7 @@ async fn admit(
 }
 
 async fn chat(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     client: Format,
@@ -363,7 +372,7 @@ async fn chat(
 }
 
 async fn embeddings(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
 ) -> pingora::Result<bool> {

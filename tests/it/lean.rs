@@ -399,3 +399,130 @@ upstream = "up"
     assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
     assert_lean_served(&gw, 3);
 }
+
+/// Two models behind an LLM route: `gpt` on an OpenAI server (passed through), `claude` on an
+/// Anthropic one (translated).
+fn llm_config(openai: &Upstream, anthropic: &Upstream) -> String {
+    use common::providers::{provider, LLM_ROUTE};
+    format!(
+        "{}{}[[models]]\nname = \"gpt\"\ndeployments = [{{ provider = \"oai\", model = \"gpt-4o-mini\" }}]\n\
+         [[models]]\nname = \"claude\"\ndeployments = [{{ provider = \"ant\", model = \"claude-x\" }}]\n{LLM_ROUTE}",
+        provider("oai", "openai", openai, ""),
+        provider("ant", "anthropic", anthropic, "")
+    )
+}
+
+fn post_chat(body: &str) -> String {
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn chat(model: &str, stream: bool) -> String {
+    serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
+}
+
+/// The body, with what differs per call (a translated answer's creation time) left out.
+fn comparable_body(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("created");
+            }
+            v.to_string()
+        }
+        Err(_) => body.to_string(),
+    }
+}
+
+#[test]
+fn llm_calls_take_the_lean_path_and_are_answered_as_on_pingoras_path() {
+    use common::providers::{anthropic_server, openai_server};
+    let (openai, anthropic) = (openai_server("as it came"), anthropic_server("translated"));
+    let body = llm_config(&openai, &anthropic);
+    let pingora = Gateway::start_with(1, "lean_http1 = false", &body);
+    let lean = lean_gateway(&body);
+    let requests = [
+        post_chat(&chat("gpt", false)),
+        post_chat(&chat("claude", false)),
+        post_chat(&chat("nope", false)),
+        post_chat("{not json"),
+        "GET /v1/models HTTP/1.1\r\nHost: gw\r\nAnthropic-Version: 2023-06-01\r\n\r\n".to_string(),
+        "GET /v1/nothing HTTP/1.1\r\nHost: gw\r\n\r\n".to_string(),
+    ];
+    let mut seen = Vec::new();
+    for gw in [&pingora, &lean] {
+        // One connection for all of them: each answer leaves it open for the next.
+        let mut c = Conn::open(gw.port);
+        let mut answers = Vec::new();
+        for request in &requests {
+            let r = c.send(request.as_bytes()).response().expect("an answer");
+            assert!(r.header("x-request-id").is_some(), "{}", r.head);
+            answers.push((r.status, comparable(&r.head), comparable_body(&r.body)));
+        }
+        // A stream, chunked, on a connection of its own.
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        std::io::Write::write_all(&mut s, post_chat(&chat("gpt", true)).as_bytes()).unwrap();
+        let text = common::raw::read_until_end(&mut s, b"\r\n0\r\n\r\n");
+        let (head, stream) = text.split_once("\r\n\r\n").unwrap();
+        answers.push((0, comparable(head), stream.to_string()));
+        seen.push(answers);
+    }
+    for (i, (theirs, ours)) in seen[0].iter().zip(&seen[1]).enumerate() {
+        assert_eq!(
+            theirs, ours,
+            "answer {i}: Pingora's path, then the lean path"
+        );
+    }
+    let statuses: Vec<u16> = seen[1].iter().map(|a| a.0).collect();
+    assert_eq!(statuses, [200, 200, 404, 400, 200, 404, 0]);
+    assert!(seen[1][0].2.contains("as it came") && seen[1][1].2.contains("translated"));
+    assert!(
+        seen[1][4].2.contains("\"has_more\":false"),
+        "Anthropic's model list"
+    );
+    assert!(seen[1][6].2.contains("data: [DONE]"));
+    assert_lean_served(&lean, 7);
+    assert_eq!(lean_served(&pingora), 0);
+    let records = lean.llm_records(3);
+    let rec = records
+        .iter()
+        .find(|r| r["llm"]["model"] == "claude")
+        .expect("the translated call's record");
+    assert_eq!(rec["llm"]["provider"], "ant");
+    assert!(rec["llm"]["prompt_tokens"].as_u64().unwrap() > 0, "{rec}");
+    let metrics = lean.metrics();
+    assert!(
+        metrics.contains("model=\"gpt\""),
+        "the model's metrics count lean calls: {metrics}"
+    );
+}
+
+#[test]
+fn an_llm_client_that_leaves_mid_call_on_the_lean_path_cancels_it() {
+    use common::providers::{json_reply, openai_chat, provider, LLM_ROUTE};
+    let gate = Gate::new();
+    // Opens the gate when the test ends, however it ends.
+    let _opener = gate.opener();
+    let slow = Upstream::start("slow", move |_| {
+        gate.wait();
+        json_reply(openai_chat("late"))
+    });
+    let body = format!(
+        "{}[[models]]\nname = \"gpt\"\ndeployments = [{{ provider = \"oai\", model = \"gpt-4o-mini\" }}]\n{LLM_ROUTE}",
+        provider("oai", "openai", &slow, "")
+    );
+    let gw = lean_gateway(&body);
+    let mut c = Conn::open(gw.port);
+    c.send(post_chat(&chat("gpt", false)).as_bytes());
+    wait_for("the provider call", Duration::from_secs(10), || {
+        (slow.hits() == 1).then_some(())
+    });
+    drop(c);
+    let rec = &gw.llm_records(1)[0];
+    assert_eq!(rec["llm"]["outcome"], "cancelled", "{rec}");
+    assert_lean_served(&gw, 1);
+}

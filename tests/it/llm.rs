@@ -3,6 +3,7 @@
 
 use crate::common;
 use common::providers::*;
+use common::raw::read_until_end;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -699,24 +700,6 @@ fn llm_calls_are_counted_by_model_and_provider() {
         );
     }
     assert!(!m.contains("no-such-model"), "{m}");
-}
-
-/// Reads from `s` until what was read ends with `end`; panics when the gateway closes first.
-fn read_until_end(s: &mut std::net::TcpStream, end: &[u8]) -> String {
-    use std::io::Read;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    while !got.ends_with(end) {
-        match s.read(&mut buf) {
-            Ok(0) => panic!(
-                "the connection closed before the end: {}",
-                String::from_utf8_lossy(&got)
-            ),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("{e} after: {}", String::from_utf8_lossy(&got)),
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
 }
 
 /// A stream to an HTTP/1.1 client is chunked: the client sees where it ends, and the connection

@@ -6,6 +6,7 @@
 //! answer. Between attempts it waits the backoff, or the provider's `Retry-After` when that is
 //! at most `max_retry_after`; a longer one excludes that deployment from this call at once.
 
+use super::downstream::Downstream;
 use super::stream::Source;
 use super::Inbound;
 use crate::auth::Principal;
@@ -17,7 +18,6 @@ use crate::llm::{codec, mock};
 use crate::proxy::ctx::RequestCtx;
 use crate::proxy::trace;
 use bytes::Bytes;
-use pingora::proxy::Session;
 use std::time::{Duration, Instant};
 
 /// Largest provider answer read whole (a non-streamed reply or an error body).
@@ -244,20 +244,6 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Resolves when the client closes its connection.
-pub async fn client_gone(session: &mut Session) {
-    // The body is fully read, so any read result but pipelined bytes means the client left.
-    if session
-        .downstream_session
-        .read_body_or_idle(true)
-        .await
-        .is_err()
-    {
-        return;
-    }
-    std::future::pending::<()>().await
-}
-
 fn cancelled(attempts: u32) -> Failure {
     Failure {
         err: ApiError::new(
@@ -280,7 +266,7 @@ enum Job<'a> {
 /// Runs the plan, one attempt per step, until one succeeds, nothing is left to try, or the
 /// client leaves.
 async fn run(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
@@ -318,7 +304,7 @@ async fn run(
         }
         plan.give_up()
     });
-    let gone = std::pin::pin!(client_gone(session));
+    let gone = std::pin::pin!(session.gone());
     tokio::select! {
         out = work => out,
         _ = gone => Err(cancelled(0)),
@@ -326,7 +312,7 @@ async fn run(
 }
 
 pub async fn run_chat(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     model: usize,
@@ -336,7 +322,7 @@ pub async fn run_chat(
 }
 
 pub async fn run_embeddings(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     model: usize,

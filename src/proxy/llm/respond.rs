@@ -1,7 +1,8 @@
 //! Writing LLM answers: whole bodies, streams, errors in the client's format, and the model
 //! list; and completing the call record.
 
-use super::call::{client_gone, Failure, Outcome, Reply, Success};
+use super::call::{Failure, Outcome, Reply, Success};
+use super::downstream::Downstream;
 use super::stream::{Encode, Source, Writer};
 use super::Inbound;
 use crate::error::GatewayError;
@@ -14,7 +15,6 @@ use crate::proxy::ctx::RequestCtx;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
-use pingora::proxy::Session;
 
 pub(crate) fn header(
     status: u16,
@@ -64,7 +64,7 @@ pub(crate) fn served(
 /// reservation is settled first: a client that sends its next call as soon as this answer
 /// arrives finds this one charged at what it used, not at its estimate.
 pub(crate) async fn write_whole(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     mut resp: ResponseHeader,
     body: Bytes,
@@ -74,14 +74,14 @@ pub(crate) async fn write_whole(
         c.response_body(&body);
     }
     resp.insert_titled_header(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    session.write_response_header(Box::new(resp), false).await?;
-    session.write_response_body(Some(body), true).await?;
+    session.write_head(resp).await?;
+    session.write_body(Some(body), true).await?;
     Ok(true)
 }
 
 /// Answers with an error in the client's format, passing a 429's `Retry-After` through.
 pub async fn error(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     client: Format,
     err: ApiError,
@@ -143,7 +143,7 @@ pub(crate) fn record_failure(ctx: &mut RequestCtx, f: &Failure) {
 
 /// Answers a chat or embeddings call (`base64`: the embeddings client asked for base64).
 pub async fn outcome(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     inbound: &Inbound,
@@ -181,7 +181,7 @@ pub async fn outcome(
 }
 
 async fn stream(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     inbound: &Inbound,
@@ -223,7 +223,7 @@ pub(crate) fn take_stream(s: &mut Success) -> Option<Source> {
 /// the outcome, and the usage (estimated from `prompt_bytes` and what was delivered when the
 /// stream was cut). Serves the chat APIs' streams and prompt APIs' alike.
 pub(crate) async fn pump(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     s: Success,
@@ -237,17 +237,17 @@ pub(crate) async fn pump(
     // stream close-delimited (under `Connection: keep-alive`), so the connection closes after
     // each stream and a stream cut short cannot be told from a whole one. An HTTP/1.0 client
     // cannot take chunked and reads to the close; HTTP/2 frames the stream itself.
-    if session.req_header().version == http::Version::HTTP_11 {
+    if session.chunked_answers() {
         resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
     }
     served(&mut resp, models, &s)?;
-    session.write_response_header(Box::new(resp), false).await?;
+    session.write_head(resp).await?;
     let mut out = BytesMut::with_capacity(4096);
     let mut outcome = "ok";
     loop {
         let next = tokio::select! {
             biased;
-            _ = client_gone(session) => None,
+            _ = session.gone() => None,
             n = source.next() => Some(n),
         };
         let done = match next {
@@ -284,11 +284,7 @@ pub(crate) async fn pump(
             if let Some(c) = ctx.capture.as_mut() {
                 c.response_body(&chunk);
             }
-            if session
-                .write_response_body(Some(chunk), false)
-                .await
-                .is_err()
-            {
+            if session.write_body(Some(chunk), false).await.is_err() {
                 outcome = "cancelled";
                 source.abandon().await;
                 break;
@@ -297,7 +293,7 @@ pub(crate) async fn pump(
         }
         if done {
             source.abandon().await;
-            let _ = session.write_response_body(None, true).await;
+            let _ = session.write_body(None, true).await;
             break;
         }
     }
@@ -335,7 +331,7 @@ pub(crate) fn cut_usage(reported: Usage, prompt_bytes: usize, sent_bytes: u64) -
 /// `GET /v1/models` and `/v1/models/{id}`, in the `client`'s shape (`super::client_format`:
 /// Anthropic's for a client that sends `anthropic-version`).
 pub async fn models(
-    session: &mut Session,
+    session: &mut impl Downstream,
     ctx: &mut RequestCtx,
     models: &Models,
     id: Option<&str>,

@@ -125,3 +125,21 @@ pub fn exchange(port: u16, bytes: &[u8]) -> (Option<Response>, bool) {
     let closed = c.closed();
     (r, closed)
 }
+
+/// Reads from `s` until what was read ends with `end`; panics when the gateway closes first.
+pub fn read_until_end(s: &mut std::net::TcpStream, end: &[u8]) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !got.ends_with(end) {
+        match s.read(&mut buf) {
+            Ok(0) => panic!(
+                "the connection closed before the end: {}",
+                String::from_utf8_lossy(&got)
+            ),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("{e} after: {}", String::from_utf8_lossy(&got)),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}

@@ -1,0 +1,204 @@
+//! LLM routes on the lean path: the LLM handler (`proxy::llm`) run over the lean path's client
+//! connection instead of Pingora's session.
+//!
+//! The request's body came whole with its head; the answer's head is written from the
+//! handler's `ResponseHeader` as bytes and sent with the body's first bytes, chunked when the
+//! handler says so (a stream), with the fields Pingora's session adds to a handler's answer:
+//! `Date`, and `Connection` saying whether the connection goes on.
+
+use super::Call;
+use crate::lean::{Answered, Client};
+use crate::proxy::llm::downstream::Downstream;
+use bytes::Bytes;
+use http::Method;
+use pingora::http::ResponseHeader;
+use pingora::protocols::http::date::get_cached_date;
+
+/// The client's side of an LLM call on the lean path.
+struct LeanDownstream<'a> {
+    client: Client<'a>,
+    method: &'a Method,
+    path: &'a str,
+    anthropic_version: bool,
+    /// The body, until the handler reads it.
+    body: Option<Bytes>,
+    /// The answer's head, held to go in one write with the body's first bytes.
+    pending: Vec<u8>,
+    chunked: bool,
+    status: u16,
+    bytes_out: u64,
+    /// The handler asked for the connection to end after the answer.
+    ending: bool,
+    /// The client left, or a write to it failed.
+    left: bool,
+    /// The answer's last bytes were sent.
+    whole: bool,
+}
+
+/// Serves one LLM request kept by `begin`.
+pub(super) async fn answer(call: &mut Call, mut client: Client<'_>) -> Answered {
+    let Some(models) = call.models.clone() else {
+        return Answered::default();
+    };
+    let body = std::mem::take(&mut client.body);
+    let mut down = LeanDownstream {
+        client,
+        method: &call.method,
+        path: &call.path,
+        anthropic_version: call.anthropic_version,
+        body: (!body.is_empty()).then_some(body),
+        pending: Vec::new(),
+        chunked: false,
+        status: 0,
+        bytes_out: 0,
+        ending: false,
+        left: false,
+        whole: false,
+    };
+    let served = crate::proxy::llm::serve(&mut down, &mut call.ctx, models).await;
+    Answered {
+        status: down.status,
+        bytes_out: down.bytes_out,
+        client_gone: down.left,
+        keep: served.is_ok() && down.whole && !down.ending && !down.left,
+    }
+}
+
+impl Downstream for LeanDownstream<'_> {
+    fn method(&self) -> &Method {
+        self.method
+    }
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn sends_anthropic_version(&self) -> bool {
+        self.anthropic_version
+    }
+
+    fn chunked_answers(&self) -> bool {
+        // The lean path takes HTTP/1.1 requests only.
+        true
+    }
+
+    async fn read_body(&mut self) -> pingora::Result<Option<Bytes>> {
+        Ok(self.body.take())
+    }
+
+    async fn drain_rest(&mut self) -> bool {
+        // Nothing is left: the body came whole.
+        true
+    }
+
+    fn end_connection(&mut self) {
+        self.ending = true;
+    }
+
+    async fn write_head(&mut self, head: ResponseHeader) -> pingora::Result<()> {
+        let close = self.ending || self.client.close;
+        self.chunked = is_chunked(&head);
+        self.status = head.status.as_u16();
+        write_head(&head, close, &mut self.pending);
+        Ok(())
+    }
+
+    async fn write_body(&mut self, body: Option<Bytes>, end: bool) -> pingora::Result<()> {
+        let body = body.unwrap_or_default();
+        let mut out = std::mem::take(&mut self.pending);
+        let sent = if out.is_empty() && !self.chunked {
+            self.client.write(&body).await
+        } else {
+            frame(&body, self.chunked, end, &mut out);
+            self.client.write(&out).await
+        };
+        if !sent {
+            self.left = true;
+            return Err(pingora::Error::explain(
+                pingora::ErrorType::WriteError,
+                "the client did not take the answer",
+            ));
+        }
+        self.bytes_out += body.len() as u64;
+        self.whole |= end;
+        Ok(())
+    }
+
+    async fn gone(&mut self) {
+        self.client.gone().await;
+        self.left = true;
+    }
+}
+
+fn is_chunked(head: &ResponseHeader) -> bool {
+    head.headers
+        .get(http::header::TRANSFER_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// The status line, the handler's fields as it named them, `Date` and `Connection`.
+fn write_head(head: &ResponseHeader, close: bool, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(head.status.as_str().as_bytes());
+    out.push(b' ');
+    let reason = head.get_reason_phrase();
+    let reason = reason.or(head.status.canonical_reason()).unwrap_or("");
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    head.header_to_h1_wire(out);
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(get_cached_date().as_bytes());
+    out.extend_from_slice(match close {
+        true => b"\r\nConnection: close\r\n\r\n",
+        false => b"\r\nConnection: keep-alive\r\n\r\n",
+    });
+}
+
+/// Appends a piece of the body as the answer's framing has it, and the chunked body's end.
+fn frame(body: &[u8], chunked: bool, end: bool, out: &mut Vec<u8>) {
+    if !chunked {
+        out.extend_from_slice(body);
+        return;
+    }
+    if !body.is_empty() {
+        out.extend_from_slice(format!("{:X}\r\n", body.len()).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+    if end {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_carry_the_connection_field_and_bodies_their_framing() {
+        let mut head = ResponseHeader::build(200, None).unwrap();
+        head.insert_header("Content-Type", "text/event-stream")
+            .unwrap();
+        let mut out = Vec::new();
+        write_head(&head, false, &mut out);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nDate: "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(" GMT\r\nConnection: keep-alive\r\n\r\n"),
+            "{text}"
+        );
+        out.clear();
+        write_head(&head, true, &mut out);
+        assert!(out.ends_with(b"Connection: close\r\n\r\n"));
+        out.clear();
+        frame(b"data: x\n\n", true, false, &mut out);
+        frame(b"", true, true, &mut out);
+        assert_eq!(out, b"9\r\ndata: x\n\n\r\n0\r\n\r\n");
+        out.clear();
+        frame(b"{}", false, true, &mut out);
+        assert_eq!(out, b"{}");
+    }
+}

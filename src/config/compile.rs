@@ -115,7 +115,8 @@ pub struct ServerSettings {
     pub concurrency_slots: usize,
     /// `[server.http2]`: the limits of HTTP/2 client connections.
     pub http2: Http2Settings,
-    /// `lean_http1`: plain HTTP/1 requests to plain proxy routes take the lean path.
+    /// `lean_http1`: plain HTTP/1 requests to plain proxy routes and open LLM routes take the
+    /// lean path.
     pub lean_http1: bool,
 }
 

@@ -157,7 +157,8 @@ pub struct ServerSection {
     /// Limits of HTTP/2 client connections.
     #[serde(default)]
     pub http2: Http2Section,
-    /// Plain HTTP/1 requests to plain proxy routes take the lean path (`lean`).
+    /// Plain HTTP/1 requests to plain proxy routes and open LLM routes take the lean path
+    /// (`lean`).
     #[serde(default)]
     pub lean_http1: bool,
 }

@@ -188,6 +188,7 @@ threads = 1
 grace_period = "1s"
 keepalive_timeout = "$((IDLE_HOLD + 300))s"
 max_connections = $((IDLE_CONNS > 10000 ? IDLE_CONNS : 10000))
+lean_http1 = $LEAN
 
 [log]
 access = "off"
@@ -244,7 +245,7 @@ idle_case() {
         for proxy in tollgate nginx; do idle_run "$proxy" "$w"; done
     done
     CONNS_REPORT+=("" "## idle: $IDLE_CONNS keep-alive connections held ${IDLE_HOLD}s (issue 17: RSS growth under $IDLE_GOAL_MB MB per worker)" ""
-        "Each connection sent one GET /small through a route to the upstream, then stayed open; after the hold every connection was checked (still open?) and $IDLE_SAMPLE of them sent a second GET. Client: loadtest/lib/conns.py from $CONNS_SOURCES source addresses. Both proxies: keep-alive timeout $((IDLE_HOLD + 300))s, on CPUs $ALL_CPU."
+        "Each connection sent one GET /small through a route to the upstream, then stayed open; after the hold every connection was checked (still open?) and $IDLE_SAMPLE of them sent a second GET. Client: loadtest/lib/conns.py from $CONNS_SOURCES source addresses. Both proxies: keep-alive timeout $((IDLE_HOLD + 300))s, on CPUs $ALL_CPU; tollgate with lean_http1 = $LEAN."
         "" "| proxy | workers | opened | time to open | still open | closed by the proxy | second request served | failures | worst growth of a worker (MB) | goal met |"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|" "${CONNS_IDLE_SUMMARY[@]}"
         "" "Memory of each worker (VmRSS): before the connections, once all were open and after the hold; growth = after - before; connections held = descriptors added; peak = VmHWM."
@@ -261,6 +262,7 @@ listen = ["$HOST:$2"]
 workers = $SSE_WORKERS
 threads = 1
 grace_period = "1s"
+lean_http1 = $LEAN
 
 [log]
 access = "off"
@@ -308,7 +310,7 @@ sse_case() {
     ok=yes
     ((CR[completed] == SSE_STREAMS && CR[failed] == 0)) || ok=no
     CONNS_REPORT+=("" "## sse: $SSE_STREAMS concurrent streams from the mock provider, $SSE_WORKERS workers (issue 17: no errors)" ""
-        "Each stream: one connection, POST /v1/chat/completions with \"stream\": true for the model demo (the in-process mock, chunk_chars 8, chunk_delay $SSE_CHUNK_DELAY: $SSE_CHUNKS text chunks); it must answer 200 text/event-stream, carry no error event and end with data: [DONE]. Time to first byte: from the request sent to the answer's first byte. Client: loadtest/lib/conns.py, tollgate on CPUs $ALL_CPU."
+        "Each stream: one connection, POST /v1/chat/completions with \"stream\": true for the model demo (the in-process mock, chunk_chars 8, chunk_delay $SSE_CHUNK_DELAY: $SSE_CHUNKS text chunks); it must answer 200 text/event-stream, carry no error event and end with data: [DONE]. Time to first byte: from the request sent to the answer's first byte. Client: loadtest/lib/conns.py, tollgate on CPUs $ALL_CPU with lean_http1 = $LEAN."
         "" "| streams | completed | failed | most at once | TTFB p50 | TTFB p99 | stream time p50 | slowest | wall time | goal met |"
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         "| $SSE_STREAMS | ${CR[completed]} | ${CR[failed]} | ${CR[peak_concurrent]} | ${CR[ttfb_p50_ms]} ms | ${CR[ttfb_p99_ms]} ms | ${CR[duration_p50_s]} s | ${CR[duration_max_s]} s | ${CR[wall_seconds]} s | $ok |"

@@ -7,12 +7,12 @@
 //! connection) or goes to an upstream group over plain HTTP/1 that does not balance by
 //! consistent hash; no tracing (`[otel]` off, no `traceparent`); a target already in normal
 //! form and a plain `Host`. Everything else (a keyed API, a prompt API, the MCP endpoint, a
-//! draft or deprecated API, ...) goes to Pingora's path, as without the switch. For the proxied
-//! requests it takes it does what the phases do (`proxy.rs`): the request id, the forwarding headers (the scheme, a verified
-//! client certificate's subject), HSTS over TLS, the route's `Host`, prefix and header
-//! rewrites, the choice of target with passive health and retries, the group's timeouts, the
-//! metrics and the call record. The heads are written as bytes straight from the client's; no
-//! header map is built.
+//! draft or deprecated API, ...) goes to Pingora's path, as without the switch. For the
+//! proxied requests it takes it does what the phases do (`proxy.rs`): the request id, the
+//! forwarding headers (the scheme, a verified client certificate's subject), HSTS over TLS, the
+//! route's `Host`, prefix and header rewrites, the choice of target with passive health and
+//! retries, the group's timeouts, the metrics and the call record. The heads are written as
+//! bytes straight from the client's; no header map is built.
 
 mod llm;
 
@@ -140,18 +140,10 @@ impl Policy for GatewayPolicy {
         };
         let mut ctx = RequestCtx::new();
         ctx.route = Some(route.clone());
-        let mut way = Way::Answer;
-        if let Some(group) = group {
-            if let Some(total) = group.spec.total_timeout {
-                ctx.deadline = Some(ctx.start + total);
-            }
-            let (i, io) = upstream::choose_target(&mut ctx, group, None).ok()?;
-            way = Way::Upstream(Upstream {
-                addr: group.targets[i].addr,
-                connect: group.spec.connect_timeout,
-                io,
-            });
-        }
+        let way = match group {
+            Some(group) => Way::Upstream(proxied(&mut ctx, group)?),
+            None => Way::Answer,
+        };
         ctx.inflight = Some(InflightGuard::new(&state.registry));
         let client_id = fields
             .request_id
@@ -213,11 +205,7 @@ impl Policy for GatewayPolicy {
                 return None;
             }
         };
-        Some(Upstream {
-            addr: group.targets[i].addr,
-            connect: group.spec.connect_timeout,
-            io,
-        })
+        Some(upstream_at(&group, i, io))
     }
 
     fn drops(&self, call: &Call, name: &str) -> bool {
@@ -328,6 +316,24 @@ impl Policy for GatewayPolicy {
     fn idle(&self, stream: &Stream) {
         let keepalive = self.state.snapshot.load().config.server.keepalive_timeout;
         super::connection::lean_idle(stream, keepalive);
+    }
+}
+
+/// A proxied request's first upstream, and the group's deadline for it.
+fn proxied(ctx: &mut RequestCtx, group: &UpstreamGroup) -> Option<Upstream> {
+    if let Some(total) = group.spec.total_timeout {
+        ctx.deadline = Some(ctx.start + total);
+    }
+    let (i, io) = upstream::choose_target(ctx, group, None).ok()?;
+    Some(upstream_at(group, i, io))
+}
+
+/// Target `i` of `group`, with its timeouts (`io`: each read and write).
+fn upstream_at(group: &UpstreamGroup, i: usize, io: std::time::Duration) -> Upstream {
+    Upstream {
+        addr: group.targets[i].addr,
+        connect: group.spec.connect_timeout,
+        io,
     }
 }
 

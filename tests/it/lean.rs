@@ -364,7 +364,9 @@ targets = ["{addr}"]
 name = "all"
 path_prefix = "/"
 upstream = "up"
+{llm}
 "#,
+        llm = common::providers::MOCK_LLM,
         client_ca = client_ca.display(),
         cert = server.cert.display(),
         key = server.key.display(),
@@ -397,7 +399,19 @@ upstream = "up"
     assert!(r.headers().get("strict-transport-security").is_none());
     let echoed: serde_json::Value = r.json().unwrap();
     assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
-    assert_lean_served(&gw, 3);
+    // An LLM route's answer, written by its handler, gets HSTS over TLS only, as on Pingora's
+    // path.
+    let https = pki::client(&[&ca.pem()], &["gw.test"], tls_port, None);
+    let r = https
+        .get(format!("https://gw.test:{tls_port}/v1/models"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=600");
+    let r = client().get(gw.url("/v1/models")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("strict-transport-security").is_none());
+    assert_lean_served(&gw, 5);
 }
 
 /// Two models behind an LLM route: `gpt` on an OpenAI server (passed through), `claude` on an

@@ -14,8 +14,9 @@
 //! ([`Client`]) to write its answer to, and the connection goes on as after a proxied one.
 //!
 //! It takes only what it can serve simply (`head::parse`): HTTP/1.1, an origin-form target,
-//! one `Host`, no body or a `Content-Length` one of at most 16 KiB, no `Transfer-Encoding`,
-//! `Upgrade` or `Expect`, and a request its [`Policy`] sends somewhere. Anything else is handed,
+//! one `Host`, no body or a `Content-Length` one (to proxy, of at most 16 KiB and come with its
+//! head; to answer, any, read whole), no `Transfer-Encoding`, `Upgrade` or `Expect`, and a
+//! request its [`Policy`] sends somewhere or answers. Anything else is handed,
 //! with every byte read so far, to Pingora's HTTP/1 path ([`pingora::apps::serve_http1`]),
 //! which then serves the rest of the connection: malformed and ambiguous requests meet the
 //! same checks as without the lean path. HTTP/1 over TLS is served as plain HTTP/1 is (the
@@ -267,9 +268,14 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
             let Some((call, way, ask, len)) = self.take(&conn, &buf, close) else {
                 break;
             };
-            // Only a body that came with its head is taken: one still on its way is streamed
-            // to the upstream by Pingora's path, as it arrives.
-            if buf.len() < len && !read_ready(&mut stream, &mut buf, len) {
+            // A proxied body is taken only within `MAX_BODY` and when it came with its head: a
+            // larger one, or one still on its way, is streamed to the upstream by Pingora's
+            // path as it arrives. A policy's own answer waits for its body (it is read whole
+            // anyway); one that stops coming goes to Pingora's path with what came, and meets
+            // its body timeout there.
+            let proxied = matches!(way, Way::Upstream(_));
+            let small = len - ask.head_len <= head::MAX_BODY as usize;
+            if proxied && (!small || (buf.len() < len && !read_ready(&mut stream, &mut buf, len))) {
                 self.policy.hand_back(call);
                 break;
             }
@@ -292,9 +298,11 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                     keep
                 }
                 Way::Answer => {
-                    let body = Bytes::copy_from_slice(&buf[ask.head_len..len]);
-                    buf.advance(len);
-                    in_place(|| self.answer(&mut stream, &mut buf, call, body, &ask)).await
+                    let answer = self.answer(&mut stream, &mut buf, call, len, &ask);
+                    match in_place(|| answer).await {
+                        Some(keep) => keep,
+                        None => break,
+                    }
                 }
             };
             if !keep {
@@ -306,15 +314,36 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
         in_place(|| serve_http1(&self.fallback, stream, Some(buf), shutdown)).await
     }
 
-    /// Has the policy answer a request itself; whether the connection goes on.
+    /// Reads until the buffer holds `len` bytes, each read within the client I/O timeout;
+    /// `false` when the client stopped sending or left first.
+    async fn read_body(&self, stream: &mut Stream, buf: &mut BytesMut, len: usize) -> bool {
+        buf.reserve(len.saturating_sub(buf.len()));
+        while buf.len() < len {
+            let limit = Some(self.settings.client_io);
+            if !within(limit, read_more(stream, buf)).await.unwrap_or(false) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Has the policy answer the request of `len` bytes at the start of `cbuf` (its body read
+    /// whole first); whether the connection goes on, `None` when the body stopped coming and
+    /// the request went back to Pingora's path.
     async fn answer(
         &self,
         stream: &mut Stream,
         cbuf: &mut BytesMut,
         mut call: P::Call,
-        body: Bytes,
+        len: usize,
         ask: &exchange::Ask,
-    ) -> bool {
+    ) -> Option<bool> {
+        if !self.read_body(stream, cbuf, len).await {
+            self.policy.hand_back(call);
+            return None;
+        }
+        let body = Bytes::copy_from_slice(&cbuf[ask.head_len..len]);
+        cbuf.advance(len);
         let client = Client {
             stream,
             cbuf_limit: cbuf.len() + head::MAX_HEAD,
@@ -331,7 +360,7 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
             client_gone: answered.client_gone,
         };
         self.policy.end(call, end);
-        answered.keep && !ask.close
+        Some(answered.keep && !ask.close)
     }
 
     /// The request whose head starts `buf`, if the lean path takes it: its call, its way and
@@ -347,7 +376,8 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
         let head::Parsed::Plain(head) = head::parse(buf, &mut slots) else {
             return None;
         };
-        let mut request = Vec::with_capacity(head.len + head.body as usize + 512);
+        let proxied_body = head.body.min(head::MAX_BODY) as usize;
+        let mut request = Vec::with_capacity(head.len + proxied_body + 512);
         let (call, way) = self.policy.begin(conn, &head, &mut request)?;
         let ask = exchange::Ask {
             request,

@@ -20,8 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 /// `FixedPeer`, but a target under `/pingora` is left to Pingora's path, and one under
-/// `/answer` answered by the policy (`answer <body>`; `/answer/wait`: nothing, until the
-/// client leaves); each request's end is reported. A call is whether it waits.
+/// `/answer` answered by the policy (`answer <body>`, or `answer of <n> bytes` for a long
+/// one; `/answer/wait`: nothing, until the client leaves); each request's end is reported. A call is whether it waits.
 struct To(FixedPeer, mpsc::UnboundedSender<End>);
 
 impl Policy for To {
@@ -50,7 +50,11 @@ impl Policy for To {
                 ..Answered::default()
             };
         }
-        let text = format!("answer {}", String::from_utf8_lossy(&client.body));
+        let body = &client.body;
+        let text = match body.len() {
+            0..=64 => format!("answer {}", String::from_utf8_lossy(body)),
+            n => format!("answer of {n} bytes"),
+        };
         let reply = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
             text.len()
@@ -515,4 +519,32 @@ async fn a_policy_answers_requests_itself_between_proxied_ones_and_sees_its_clie
     drop(c);
     let end = ends.recv().await.unwrap();
     assert_eq!((end.status, end.client_gone), (0, true));
+}
+
+#[tokio::test]
+async fn a_policy_answer_waits_for_its_whole_body_and_a_body_that_stops_goes_to_pingoras_path() {
+    let up = upstream(vec![]).await;
+    let (gw, mut ends) = gateway_reporting(up.addr, Duration::from_secs(5)).await;
+    // A body far larger than a proxied one may be, and than one read: it is read whole.
+    let body = vec![b'x'; 1 << 20];
+    let mut c = TcpStream::connect(gw).await.unwrap();
+    let head = format!(
+        "POST /answer HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    c.write_all(&body).await.unwrap();
+    let text = read_until(&mut c, "bytes", 1).await;
+    assert!(text.ends_with("answer of 1048576 bytes"), "{text}");
+    assert_eq!(ends.recv().await.unwrap().status, 200);
+    // One that stops short (the client closes its side): Pingora's path gets what came.
+    let mut c = TcpStream::connect(gw).await.unwrap();
+    c.write_all(b"POST /answer HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    c.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.ends_with("pingora POST /answer abc"), "{text}");
 }

@@ -465,6 +465,8 @@ fn llm_calls_take_the_lean_path_and_are_answered_as_on_pingoras_path() {
         post_chat("{not json"),
         "GET /v1/models HTTP/1.1\r\nHost: gw\r\nAnthropic-Version: 2023-06-01\r\n\r\n".to_string(),
         "GET /v1/nothing HTTP/1.1\r\nHost: gw\r\n\r\n".to_string(),
+        // Larger than a proxied body may be on the lean path: an LLM call's is read whole.
+        post_chat(&chat("gpt", false).replace("\"hi\"", &format!("\"{}\"", "long ".repeat(8000)))),
     ];
     let mut seen = Vec::new();
     for gw in [&pingora, &lean] {
@@ -492,14 +494,23 @@ fn llm_calls_take_the_lean_path_and_are_answered_as_on_pingoras_path() {
         );
     }
     let statuses: Vec<u16> = seen[1].iter().map(|a| a.0).collect();
-    assert_eq!(statuses, [200, 200, 404, 400, 200, 404, 0]);
+    assert_eq!(statuses, [200, 200, 404, 400, 200, 404, 200, 0]);
     assert!(seen[1][0].2.contains("as it came") && seen[1][1].2.contains("translated"));
     assert!(
         seen[1][4].2.contains("\"has_more\":false"),
         "Anthropic's model list"
     );
-    assert!(seen[1][6].2.contains("data: [DONE]"));
-    assert_lean_served(&lean, 7);
+    assert!(seen[1][7].2.contains("data: [DONE]"));
+    let long = openai
+        .requests()
+        .iter()
+        .filter(|r| r.body.len() > 40_000)
+        .count();
+    assert_eq!(
+        long, 2,
+        "the long call reached the provider whole from both paths"
+    );
+    assert_lean_served(&lean, 8);
     assert_eq!(lean_served(&pingora), 0);
     let records = lean.llm_records(3);
     let rec = records

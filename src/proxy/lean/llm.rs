@@ -22,7 +22,8 @@ struct LeanDownstream<'a> {
     anthropic_version: bool,
     /// The body, until the handler reads it.
     body: Option<Bytes>,
-    /// The answer's head, held to go in one write with the body's first bytes.
+    /// The answer's head, held to go in one write with the body's first bytes; then the
+    /// buffer each chunk of a stream is framed in.
     pending: Vec<u8>,
     chunked: bool,
     status: u16,
@@ -105,12 +106,14 @@ impl Downstream for LeanDownstream<'_> {
 
     async fn write_body(&mut self, body: Option<Bytes>, end: bool) -> pingora::Result<()> {
         let body = body.unwrap_or_default();
-        let mut out = std::mem::take(&mut self.pending);
-        let sent = if out.is_empty() && !self.chunked {
+        let sent = if self.pending.is_empty() && !self.chunked {
             self.client.write(&body).await
         } else {
-            frame(&body, self.chunked, end, &mut out);
-            self.client.write(&out).await
+            frame(&body, self.chunked, end, &mut self.pending);
+            let sent = self.client.write(&self.pending).await;
+            // Kept for the next piece of a stream.
+            self.pending.clear();
+            sent
         };
         if !sent {
             self.left = true;
@@ -161,7 +164,8 @@ fn frame(body: &[u8], chunked: bool, end: bool, out: &mut Vec<u8>) {
         return;
     }
     if !body.is_empty() {
-        out.extend_from_slice(format!("{:X}\r\n", body.len()).as_bytes());
+        // Upper case, as Pingora writes chunk sizes; into `out`, with no string of its own.
+        let _ = std::io::Write::write_fmt(out, format_args!("{:X}\r\n", body.len()));
         out.extend_from_slice(body);
         out.extend_from_slice(b"\r\n");
     }
@@ -197,6 +201,9 @@ mod tests {
         frame(b"data: x\n\n", true, false, &mut out);
         frame(b"", true, true, &mut out);
         assert_eq!(out, b"9\r\ndata: x\n\n\r\n0\r\n\r\n");
+        out.clear();
+        frame(&[b'a'; 26], true, false, &mut out);
+        assert!(out.starts_with(b"1A\r\n"), "upper case, as Pingora's");
         out.clear();
         frame(b"{}", false, true, &mut out);
         assert_eq!(out, b"{}");

@@ -199,14 +199,21 @@ fn auth_value(scheme: Option<&str>, key: &str) -> Option<HeaderValue> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{MockSpec, ProviderEndpoint};
     use crate::llm::providers::openai::descriptor::{AZURE_OPENAI, OPENAI};
     use std::time::Duration;
 
     fn provider(descriptor: &'static crate::llm::providers::descriptor::Descriptor) -> Provider {
-        Provider::new(ProviderSpec {
+        Provider::new(spec(descriptor))
+    }
+
+    /// A provider's settings, at 127.0.0.1:8080 over plain HTTP/1.1.
+    pub(crate) fn spec(
+        descriptor: &'static crate::llm::providers::descriptor::Descriptor,
+    ) -> ProviderSpec {
+        ProviderSpec {
             name: "p".into(),
             descriptor,
             endpoint: Some(ProviderEndpoint {
@@ -228,7 +235,7 @@ mod tests {
             keepalive: 1,
             http2: false,
             mock: MockSpec::default(),
-        })
+        }
     }
 
     /// The request line and the fields in the order they go on the wire.

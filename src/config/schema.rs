@@ -158,8 +158,8 @@ pub struct ServerSection {
     #[serde(default)]
     pub http2: Http2Section,
     /// Plain HTTP/1 requests to plain proxy routes and open LLM routes take the lean path
-    /// (`lean`).
-    #[serde(default)]
+    /// (`lean`); on unless turned off.
+    #[serde(default = "on")]
     pub lean_http1: bool,
 }
 
@@ -179,7 +179,7 @@ impl Default for ServerSection {
             limit_slots: default_limit_slots(),
             concurrency_slots: default_concurrency_slots(),
             http2: Http2Section::default(),
-            lean_http1: false,
+            lean_http1: true,
         }
     }
 }
@@ -599,6 +599,10 @@ fn ten_seconds() -> Dur {
 fn default_max_connections() -> usize {
     10_000
 }
+fn on() -> bool {
+    true
+}
+
 fn thirty_seconds() -> Dur {
     Dur(Duration::from_secs(30))
 }

@@ -414,16 +414,27 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::process::Outp
     }
 }
 
-/// With `TOLLGATE_TEST_LEAN=1` in the test run's environment, every config with a `[server]`
-/// section that does not say otherwise turns the lean HTTP/1 path on: the whole suite can run
-/// over it (README, "The lean HTTP/1 path").
+/// `TOLLGATE_TEST_LEAN=0` (or `1`) in the test run's environment turns the lean HTTP/1 path off
+/// (or on) in every config that does not say: the suite can run over Pingora's HTTP/1 path as
+/// well as over the default (README, "The lean HTTP/1 path").
 fn with_lean_forced(text: String) -> String {
-    let forced = std::env::var_os("TOLLGATE_TEST_LEAN").is_some_and(|v| v == "1");
-    if !forced || text.contains("lean_http1") {
+    let forced = match std::env::var("TOLLGATE_TEST_LEAN").as_deref() {
+        Ok("0") => "false",
+        Ok("1") => "true",
+        _ => return text,
+    };
+    if text.contains("lean_http1") {
         return text;
     }
     let text = format!("\n{text}");
-    text.replacen("\n[server]\n", "\n[server]\nlean_http1 = true\n", 1)
+    if text.contains("\n[server]\n") {
+        return text.replacen(
+            "\n[server]\n",
+            &format!("\n[server]\nlean_http1 = {forced}\n"),
+            1,
+        );
+    }
+    format!("{text}\n[server]\nlean_http1 = {forced}\n")
 }
 
 /// Writes `text` as `dir/tollgate.toml` (`ACCESS_LOG` replaced by `dir/access.log`) and starts

@@ -42,7 +42,9 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::new();
+                // Room for a usual request's fields (model, messages and a few parameters)
+                // in one allocation.
+                let mut entries = Vec::with_capacity(16);
                 while let Some(k) = map.next_key::<Cow<'de, str>>()? {
                     let v: &'de RawValue = map.next_value()?;
                     entries.push((k, v));

@@ -100,6 +100,8 @@ impl Downstream for LeanDownstream<'_> {
         let close = self.ending || self.client.close;
         self.chunked = is_chunked(&head);
         self.status = head.status.as_u16();
+        // One allocation for the head and a whole answer's body, which go in one write.
+        self.pending.reserve(wire_size(&head));
         write_head(&head, close, &mut self.pending);
         Ok(())
     }
@@ -137,6 +139,23 @@ fn is_chunked(head: &ResponseHeader) -> bool {
     head.headers
         .get(http::header::TRANSFER_ENCODING)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// About the bytes of the head and, for an answer of known length, of its body (a stream's
+/// first pieces are small).
+fn wire_size(head: &ResponseHeader) -> usize {
+    let fields: usize = head
+        .headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    let body = head
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(0);
+    // The status line, `Date` and `Connection`; a chunk's size line and the body's end.
+    96 + fields + body.min(64 * 1024) + 16
 }
 
 /// The status line, the handler's fields as it named them, `Date` and `Connection`.
@@ -207,5 +226,21 @@ mod tests {
         out.clear();
         frame(b"{}", false, true, &mut out);
         assert_eq!(out, b"{}");
+    }
+
+    #[test]
+    fn a_whole_answer_is_framed_in_the_room_reserved_for_it() {
+        let body = vec![b'x'; 700];
+        let mut head = ResponseHeader::build(200, None).unwrap();
+        head.insert_header("Content-Type", "application/json")
+            .unwrap();
+        head.insert_header("Content-Length", body.len()).unwrap();
+        head.insert_header("X-Request-Id", "0123456789abcdef0123456789abcdef")
+            .unwrap();
+        let mut out = Vec::with_capacity(wire_size(&head));
+        let room = out.capacity();
+        write_head(&head, false, &mut out);
+        frame(&body, false, true, &mut out);
+        assert_eq!(out.capacity(), room, "{} bytes written", out.len());
     }
 }

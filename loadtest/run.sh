@@ -13,7 +13,7 @@ CONNECTIONS="${CONNECTIONS:-32}"     # wrk -c, a list ("32 256"): the floor case
                                      # count, the other cases at the first one
 PROXY_CORES="${PROXY_CORES:-1}"      # cores for the proxy under test: cores 0..N-1, load on the
                                      # rest; workers / threads / nbthread = N for every proxy
-ROUNDS="${ROUNDS:-3}"                # floor case: rounds, the proxies' order alternating
+ROUNDS="${ROUNDS:-3}"                # floor, https, handshake and h2 cases: rounds, the proxies' order alternating
 FLOOR_BIN="${FLOOR_BIN:-}"           # use this pingora_floor instead of building the example
 THREADS="${THREADS:-1}"              # wrk -t
 BODY_BYTES="${BODY_BYTES:-4096}"     # size of the POST /json request body
@@ -1030,22 +1030,47 @@ rounds() {
 # sink_twins CASE PROXY OFF-URL ON-URL : GET /small with a sink (the access log to a file, the
 # call store) off and on.
 sink_twins() { rounds "$1" "$2" off "$3/small" - on "$4/small" -; }
-# round_ratio CASE PROXY KIND-A KIND-B WHAT NOTE : req/s of KIND-A / KIND-B. Each round measures
-# both back to back, so its ratio is free of the drift between rounds; the median of the
-# rounds' ratios is the figure (one disturbed run moves it little), the ratio of the sums is
-# shown too.
-round_ratio() {
-    local case=$1 proxy=$2 a=$3 b=$4 what=$5 note=$6 round pairs=()
-    for round in $(seq "$SINK_ROUNDS"); do
-        pairs+=("${RPS["$case: $a $round|$proxy"]} ${RPS["$case: $b $round|$proxy"]}")
-    done
-    printf '%s\n' "${pairs[@]}" | awk -v c="$case" -v p="$proxy" -v w="$what" -v n="$note" '
-        { on += $1; off += $2; r[NR] = ($2 > 0) ? $1 / $2 : 0 }
+# median_line LABEL NOTE : reads "A B" lines, one per round, and prints LABEL = the median of the
+# rounds' A / B, each round's ratio and the ratio of the sums, then NOTE. Each round measures
+# both back to back, so its ratio is free of the drift between rounds, and one disturbed run
+# moves the median little.
+median_line() {
+    awk -v l="$1" -v n="$2" '
+        { on += $1; off += $2; r[NR] = ($2 > 0) ? $1 / $2 : 0; each = each sprintf(" %.2f", r[NR]) }
         END {
             for (i = 2; i <= NR; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
             m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-            printf "%s: %s req/s %s = %.3f, the median of %d rounds (sums: %.3f)%s\n", c, p, w, m, NR, (off > 0) ? on / off : 0, n
+            printf "%s = %.3f, the median of %d rounds (each:%s; sums: %.3f)%s\n", l, m, NR, each, (off > 0) ? on / off : 0, n
         }'
+}
+# round_ratio CASE PROXY KIND-A KIND-B WHAT NOTE : req/s of KIND-A / KIND-B over SINK_ROUNDS
+# rounds (`rounds`).
+round_ratio() {
+    local case=$1 proxy=$2 a=$3 b=$4 round
+    for round in $(seq "$SINK_ROUNDS"); do
+        echo "${RPS["$case: $a $round|$proxy"]} ${RPS["$case: $b $round|$proxy"]}"
+    done | median_line "$case: $proxy req/s $5" "$6"
+}
+# versus CASE URL-NGINX URL-TOLLGATE [args...] : ROUNDS rounds of CASE on nginx and on tollgate
+# back to back, which goes first alternating (LOAD_TOOL as set for the call).
+versus() {
+    local case=$1 round proxy order
+    local -A url=([nginx]=$2 [tollgate]=$3)
+    shift 3
+    for round in $(seq "$ROUNDS"); do
+        order="nginx tollgate"
+        ((round % 2)) || order="tollgate nginx"
+        for proxy in $order; do
+            measure "$case $round" "$proxy" "${url[$proxy]}" "$@"
+        done
+    done
+}
+# versus_ratio CASE WHAT NOTE : tollgate's req/s / nginx's over the rounds of `versus`.
+versus_ratio() {
+    local round
+    for round in $(seq "$ROUNDS"); do
+        echo "${RPS["$1 $round|tollgate"]} ${RPS["$1 $round|nginx"]}"
+    done | median_line "$1: tollgate/nginx $2" "$3"
 }
 sink_ratio() { round_ratio "$1" "$2" on off "with $3 / off" "$4"; }
 if want auth; then twins auth /keyed; fi
@@ -1068,21 +1093,19 @@ if want_tls; then
     done
 fi
 if want https; then
-    for proxy in nginx tollgate; do
-        measure https "$proxy" "https://$HOST:${TLS_PORT[$proxy]}/small"
-    done
+    versus https "https://$HOST:$NTPORT/small" "https://$HOST:$TTPORT/small"
 fi
 if want handshake; then
     for proxy in nginx tollgate; do
         NOTES+=("- handshake: $proxy resumes a TLS session when offered one: $(resumes "${TLS_PORT[$proxy]}") (s_time -new never offers one, so every handshake is full)")
-        LOAD_TOOL=handshakes measure handshake "$proxy" "$HOST:${TLS_PORT[$proxy]}"
     done
+    LOAD_TOOL=handshakes versus handshake "$HOST:$NTPORT" "$HOST:$TTPORT"
 fi
 if want h2; then
-    LOAD_TOOL=h2load measure h2 nginx "https://$HOST:$NTPORT/small"
     if [[ "$TOLLGATE_H2" == yes ]]; then
-        LOAD_TOOL=h2load measure h2 tollgate "https://$HOST:$TTPORT/small"
+        LOAD_TOOL=h2load versus h2 "https://$HOST:$NTPORT/small" "https://$HOST:$TTPORT/small"
     else
+        LOAD_TOOL=h2load measure h2 nginx "https://$HOST:$NTPORT/small"
         NOTES+=("- h2: tollgate does not offer HTTP/2 (ALPN h2) on its TLS listener; nginx alone was measured")
     fi
 fi
@@ -1142,13 +1165,13 @@ ratio() { # ratio CASE [BASELINE-CASE] : req/s of tollgate on CASE / nginx on BA
     if want prompt; then
         round_ratio prompt tollgate api chat "of the prompt API / the same chat request" " (goal 0.9)"
     fi
-    if want https; then echo "https: tollgate/nginx req/s = $(ratio https) (goal 0.8)"; fi
+    if want https; then versus_ratio https "req/s" " (goal 0.8)"; fi
     if want handshake; then
-        echo "handshake: tollgate/nginx new TLS connections/s = $(ratio handshake) (goal 0.8;" \
-            "$HANDSHAKE_CLIENTS openssl s_time -new clients)"
+        versus_ratio handshake "new TLS connections/s" \
+            " (goal 0.8; $HANDSHAKE_CLIENTS openssl s_time -new clients)"
     fi
     if want h2 && [[ "$TOLLGATE_H2" == yes ]]; then
-        echo "h2: tollgate/nginx req/s = $(ratio h2) (goal 0.8; h2load -m$H2_STREAMS)"
+        versus_ratio h2 "req/s" " (goal 0.8; h2load -m$H2_STREAMS)"
     elif want h2; then
         echo "h2: nginx only (tollgate offers no HTTP/2 yet)"
     fi

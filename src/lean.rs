@@ -384,7 +384,6 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
             head_len: head.len,
             no_body: head.method == "HEAD",
             close: head.close || shutting_down,
-            keep_alive: head.keep_alive,
         };
         Some((call, way, ask, head.len + head.body as usize))
     }

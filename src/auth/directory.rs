@@ -335,7 +335,12 @@ impl Directory {
 /// (Anthropic's SDKs) and `x-goog-api-key` (Gemini's) that carries one. An `Authorization` of
 /// another scheme (`Basic` for a proxy in front) carries no key, so the next header is read.
 pub fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    presented_key_in(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+}
+
+/// [`presented_key`] over any head: `header` gives a field's first value by its lower-case
+/// name.
+pub fn presented_key_in<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<&'h str> {
     header("authorization").and_then(bearer).or_else(|| {
         ["x-api-key", "x-goog-api-key"]
             .into_iter()

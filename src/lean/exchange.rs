@@ -4,6 +4,7 @@ use super::answer::{Fields, Framing};
 use super::head::{head_ends, is_hop_by_hop, MAX_HEAD};
 use super::{pool, End, Failure, Policy, Settings, Upstream};
 use bytes::{Buf, BytesMut};
+use pingora::protocols::http::date::get_cached_date;
 use pingora::protocols::Stream;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,8 +20,6 @@ pub struct Ask {
     pub no_body: bool,
     /// The client connection ends after this answer.
     pub close: bool,
-    /// The client said `Connection: keep-alive`.
-    pub keep_alive: bool,
 }
 
 /// Why an exchange ended before its answer's head reached the client.
@@ -398,20 +397,24 @@ fn read_answer(
     let until_close = matches!(framing, Framing::Close);
     let reusable = fields.reusable(version, &framing);
     let close_client = ask.close || until_close;
+    // A final answer gets the gateway's `Date` (the upstream's is replaced) and says whether
+    // the connection goes on, as Pingora's session writes every answer.
+    let replaced = |name: &str| !informational && name.eq_ignore_ascii_case("date");
     write_answer_head(
         out,
         code,
         resp.reason.unwrap_or(""),
         resp.headers,
         &fields,
-        drops,
+        |name| drops(name) || replaced(name),
     );
     if !informational {
-        match (close_client, ask.keep_alive) {
-            (true, _) => out.extend_from_slice(b"Connection: close\r\n"),
-            (false, true) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
-            (false, false) => {}
-        }
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(get_cached_date().as_bytes());
+        out.extend_from_slice(match close_client {
+            true => b"\r\nConnection: close\r\n",
+            false => b"\r\nConnection: keep-alive\r\n",
+        });
     }
     Ok(Answer {
         len,

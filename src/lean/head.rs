@@ -24,8 +24,6 @@ pub struct Head<'a> {
     pub body: u64,
     /// The client asked for the connection to close after the answer.
     pub close: bool,
-    /// The client said `Connection: keep-alive`: the answer says it too, as Pingora's does.
-    pub keep_alive: bool,
 }
 
 /// Where a parse of the buffer's start left off.
@@ -53,14 +51,13 @@ pub fn parse<'a>(buf: &'a [u8], slots: &'a mut [httparse::Header<'a>]) -> Parsed
         return Parsed::Other;
     }
     match plain_fields(req.headers) {
-        Some((body, Connection { close, keep_alive })) => Parsed::Plain(Head {
+        Some((body, Connection { close })) => Parsed::Plain(Head {
             method,
             target,
             headers: req.headers,
             len,
             body,
             close,
-            keep_alive,
         }),
         None => Parsed::Other,
     }
@@ -70,7 +67,6 @@ pub fn parse<'a>(buf: &'a [u8], slots: &'a mut [httparse::Header<'a>]) -> Parsed
 #[derive(Default)]
 struct Connection {
     close: bool,
-    keep_alive: bool,
 }
 
 /// The body length and the client's `Connection` options of a head whose fields are plain: one
@@ -126,9 +122,7 @@ fn connection_options(value: &[u8], conn: &mut Connection) -> Option<()> {
         let option = option.trim_ascii();
         if option.eq_ignore_ascii_case(b"close") {
             conn.close = true;
-        } else if option.eq_ignore_ascii_case(b"keep-alive") {
-            conn.keep_alive = true;
-        } else if !option.is_empty() {
+        } else if !option.eq_ignore_ascii_case(b"keep-alive") && !option.is_empty() {
             return None;
         }
     }

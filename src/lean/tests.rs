@@ -257,7 +257,21 @@ async fn read_until(c: &mut TcpStream, end: &str, n: usize) -> String {
 }
 
 const OK: &str =
-    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-Secret: s\r\n\r\nhello";
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nX-Secret: s\r\n\r\nhello";
+
+/// `text` with each `Date` value replaced by `(date)`: the gateway's clock.
+fn undated(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("Date: ") {
+        out.push_str(&rest[..at + 6]);
+        out.push_str("(date)");
+        rest = &rest[at + 6..];
+        rest = &rest[rest.find("\r\n").unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
 
 #[tokio::test]
 async fn plain_requests_go_through_on_one_pooled_connection_without_hop_by_hop_fields() {
@@ -269,9 +283,13 @@ async fn plain_requests_go_through_on_one_pooled_connection_without_hop_by_hop_f
         .unwrap();
     let first = read_until(&mut c, "hello", 1).await;
     assert_eq!(
-        first,
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-Seen: 200\r\n\r\nhello",
-        "hop-by-hop and dropped fields gone, the policy's added, keep-alive said as the client did"
+        undated(&first),
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: (date)\r\nConnection: keep-alive\r\nX-Seen: 200\r\n\r\nhello",
+        "hop-by-hop and dropped fields gone, the gateway's date and the policy's fields added"
+    );
+    assert!(
+        !first.contains("1970"),
+        "the upstream's date replaced: {first}"
     );
     let seen = up.seen.recv().await.unwrap();
     assert_eq!(
@@ -312,12 +330,15 @@ async fn answers_end_where_their_framing_says() {
         .await
         .unwrap();
     let got = read_until(&mut c, "\r\n\r\nok", 1).await;
+    let kept = "Date: (date)\r\nConnection: keep-alive\r\n";
     assert_eq!(
-        got,
-        "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nX-Seen: 200\r\n\r\n\
-         HTTP/1.1 204 No Content\r\nX-Seen: 204\r\n\r\n\
-         HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n\
-         HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Seen: 200\r\n\r\nok"
+        undated(&got),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n{kept}X-Seen: 200\r\n\r\n\
+             HTTP/1.1 204 No Content\r\n{kept}X-Seen: 204\r\n\r\n\
+             HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 2\r\n{kept}X-Seen: 200\r\n\r\nok"
+        )
     );
     for _ in 0..4 {
         up.seen.recv().await.unwrap();
@@ -335,8 +356,8 @@ async fn an_answer_until_close_closes_the_client_connection_too() {
     let gw = gateway(up.addr, Duration::from_secs(5)).await;
     let got = exchange_to_close(gw, "GET / HTTP/1.1\r\nHost: h\r\n\r\n").await;
     assert_eq!(
-        got,
-        "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Seen: 200\r\n\r\nto the end"
+        undated(&got),
+        "HTTP/1.1 200 OK\r\nDate: (date)\r\nConnection: close\r\nX-Seen: 200\r\n\r\nto the end"
     );
 }
 

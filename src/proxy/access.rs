@@ -72,21 +72,33 @@ pub fn check_api<'d>(
         }
     }
     if api.auth == AuthMode::ApiKey {
-        let presented = presented_key(&req.headers).ok_or(Denied::MissingKey)?;
-        let key = dir.authenticate(presented, now_unix())?;
-        *known = Some(key);
-        let principal = &key.principal;
-        if !api.visibility.admits(&principal.tenant) {
-            return Err(Denied::NotVisible {
-                api: name.to_string(),
-                tenant: principal.tenant.to_string(),
-            }
-            .into());
-        }
-        principal.subscribed(name)?;
+        let key = check_key(name, api, dir, presented_key(&req.headers), known)?;
         granted.key = Some(key);
     }
     Ok(granted)
+}
+
+/// The key gate of the keyed API `name`: the key `presented` authenticates, its tenant sees
+/// the API and its app is subscribed. `known` as in [`check`].
+pub fn check_key<'d>(
+    name: &str,
+    api: &crate::config::ApiSpec,
+    dir: &'d Directory,
+    presented: Option<&str>,
+    known: &mut Option<&'d KeyEntry>,
+) -> Result<&'d KeyEntry, GatewayError> {
+    let key = dir.authenticate(presented.ok_or(Denied::MissingKey)?, now_unix())?;
+    *known = Some(key);
+    let principal = &key.principal;
+    if !api.visibility.admits(&principal.tenant) {
+        return Err(Denied::NotVisible {
+            api: name.to_string(),
+            tenant: principal.tenant.to_string(),
+        }
+        .into());
+    }
+    principal.subscribed(name)?;
+    Ok(key)
 }
 
 /// Where callers reach the API `name` (a route or an MCP server).

@@ -2,13 +2,15 @@
 //! which requests it takes, and the proxy phases' work on them.
 //!
 //! It takes a request, over plain HTTP/1 or HTTP/1 over TLS, only when nothing of it needs
-//! more than a plain proxy or an LLM call: a published route without an API key, limits or
-//! capture, that is either an LLM route (`llm`: the LLM handler answers it over the lean
-//! connection) or goes to an upstream group over plain HTTP/1 that does not balance by
-//! consistent hash; no tracing (`[otel]` off, no `traceparent`); a target already in normal
-//! form and a plain `Host`. Everything else (a keyed API, a prompt API, the MCP endpoint, a
-//! draft or deprecated API, ...) goes to Pingora's path, as without the switch. For the
-//! proxied requests it takes it does what the phases do (`proxy.rs`): the request id, the
+//! more than a plain proxy or an LLM call: a published route without limits or capture, open
+//! or keyed (then with a key that passes the API gate: a refused one is answered by Pingora's
+//! path, which checks it again), that is either an LLM route (`llm`: the LLM handler answers
+//! it over the lean connection) or goes to an upstream group over plain HTTP/1 that does not
+//! balance by consistent hash; no tracing (`[otel]` off, no `traceparent`); a target already
+//! in normal form and a plain `Host`. Everything else (a limited API, a prompt API, the MCP
+//! endpoint, a draft or deprecated API, ...) goes to Pingora's path, as with the switch off.
+//! For the requests it takes it does what the phases do (`proxy.rs`): the API gate, the
+//! request id, the
 //! forwarding headers (the scheme, a verified client certificate's subject), HSTS over TLS, the
 //! route's `Host`, prefix and header rewrites, the choice of target with passive health and
 //! retries, the group's timeouts, the metrics and the call record. The heads are written as
@@ -17,7 +19,8 @@
 mod llm;
 
 use super::ctx::{InflightGuard, RequestCtx};
-use super::{headers, record, upstream, GatewayState};
+use super::{access, headers, record, upstream, GatewayState};
+use crate::auth::directory::{presented_key_in, Directory, KeyEntry, KEY_HEADERS};
 use crate::config::{AuthMode, BalanceSpec, HeaderTransform, Lifecycle, PathMatch};
 use crate::error::GatewayError;
 use crate::lean::{Answered, Client, End, Failure, Head, Policy, Upstream, Way};
@@ -26,6 +29,7 @@ use crate::llm::models::Models;
 use crate::routing::upstream::UpstreamGroup;
 use crate::routing::{Handler, Route};
 use http::{HeaderName, HeaderValue, Method};
+use pingora::protocols::http::date::get_cached_date;
 use pingora::protocols::Stream;
 use std::borrow::Cow;
 use std::future::Future;
@@ -127,9 +131,19 @@ impl Policy for GatewayPolicy {
         };
         let field = |name: &HeaderName| value_of(head.headers, name.as_str());
         let route = snapshot.routes.find_by(&host, path, &method, field)?;
-        let models_limited = snapshot.config.llm.models_limited;
         let is_llm = matches!(route.handler, Handler::Llm);
-        if !unguarded(route, is_llm, models_limited) || !published(route, &state.directory.load()) {
+        let directory = state.directory.load();
+        if route.spec.capture.is_some() || !published(route, &directory) {
+            return None;
+        }
+        let key = match route.spec.api.auth {
+            AuthMode::None => None,
+            // A refused key is answered by Pingora's path, which checks it again.
+            AuthMode::ApiKey => Some(granted_key(route, &directory, head.headers)?),
+        };
+        let limits = key.map(|k| &k.principal.limits);
+        let models_limited = snapshot.config.llm.models_limited;
+        if Needs::of(&route.spec, is_llm, models_limited, limits).any() {
             return None;
         }
         let group = match is_llm {
@@ -140,6 +154,10 @@ impl Policy for GatewayPolicy {
         };
         let mut ctx = RequestCtx::new();
         ctx.route = Some(route.clone());
+        if let Some(key) = key {
+            ctx.principal = Some(key.principal.clone());
+            ctx.key_id = Some(key.id.clone());
+        }
         let way = match group {
             Some(group) => Way::Upstream(proxied(&mut ctx, group)?),
             None => Way::Answer,
@@ -258,6 +276,7 @@ impl Policy for GatewayPolicy {
             b"X-Request-Id",
             call.ctx.request_id.header().as_bytes(),
         );
+        line(out, b"Date", get_cached_date().as_bytes());
         out.extend_from_slice(b"Connection: close\r\n\r\n");
         out.extend_from_slice(body.as_bytes());
         call.ctx.error = Some(Box::new(err));
@@ -352,12 +371,22 @@ fn upstream_error(ctx: &RequestCtx, failure: Failure) -> GatewayError {
     }
 }
 
-/// A route with nothing between the client and its handler: no API key, limits or capture.
-fn unguarded(route: &Route, llm: bool, models_limited: bool) -> bool {
-    let spec = &route.spec;
-    spec.api.auth == AuthMode::None
-        && spec.capture.is_none()
-        && !Needs::of(spec, llm, models_limited, None).any()
+/// The key a request to a keyed route presents, if it passes the route's gate (see
+/// `access::check_key`), read from the head as `presented_key` reads a header map: a value
+/// that is not visible ASCII is no value.
+fn granted_key<'d>(
+    route: &Route,
+    directory: &'d Directory,
+    headers: &[httparse::Header<'_>],
+) -> Option<&'d KeyEntry> {
+    let header = |name: &str| {
+        value_of(headers, name)
+            .filter(|v| v.iter().all(|b| *b == b'\t' || (b' '..=b'~').contains(b)))
+            .and_then(|v| std::str::from_utf8(v).ok())
+    };
+    let presented = presented_key_in(header);
+    let api = &route.spec.api;
+    access::check_key(&route.spec.name, api, directory, presented, &mut None).ok()
 }
 
 /// A proxy route's group, if the lean path can proxy to it (see the module's doc).
@@ -490,10 +519,13 @@ fn write_request(
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let new_host = spec.upstream_host.is_some();
+    let keyed = spec.api.auth == AuthMode::ApiKey;
     for h in head.headers {
         let name = h.name;
         let skip = crate::lean::is_hop_by_hop(name)
             || GATEWAY_SET.iter().any(|g| name.eq_ignore_ascii_case(g))
+            // The client's key is the gateway's business, as in `upstream::rewrite_request`.
+            || (keyed && KEY_HEADERS.iter().any(|k| name.eq_ignore_ascii_case(k.as_str())))
             || (new_host && name.eq_ignore_ascii_case("host"))
             || transformed(&spec.request_headers, name);
         if !skip {

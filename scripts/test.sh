@@ -13,7 +13,7 @@ cargo clippy --locked --all-targets -- -D warnings
 # run a second time over Pingora's HTTP/1 path, which serves what the lean path does not take
 # (README, "The lean HTTP/1 path"). `TOLLGATE_TEST_LEAN=0 cargo nextest run` runs the whole
 # suite so.
-PINGORA_H1_MODULES="auth proxying hostile health balancing counters reload tls_listen tls_edge llm llm_resilience llm_tools llm_wire sdk"
+PINGORA_H1_MODULES="auth limits concurrency proxying hostile health balancing counters reload tls_listen tls_edge llm llm_resilience llm_tools llm_wire sdk"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
   TOLLGATE_TEST_LEAN=0 cargo nextest run --locked --no-fail-fast --test it \

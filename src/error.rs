@@ -194,21 +194,12 @@ pub async fn respond(
     extra: &[(http::HeaderName, http::HeaderValue)],
 ) -> u16 {
     let status = err.status();
-    let body = body(err);
     if !keep_alive {
         session.set_keepalive(None);
     }
-    let Ok(mut resp) = ResponseHeader::build(status, Some(4)) else {
+    let Some((mut resp, body)) = answer(err, request_id, extra) else {
         return status;
     };
-    let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
-    let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
-    if let Ok(id) = http::HeaderValue::from_str(request_id) {
-        resp.insert_titled_header(crate::proxy::headers::REQUEST_ID, id);
-    }
-    for (name, value) in extra {
-        let _ = resp.insert_header(name.clone(), value.clone());
-    }
     if !keep_alive {
         // Said explicitly, so a client never sends its next request on a closing connection.
         let _ = resp.insert_header(http::header::CONNECTION, "close");
@@ -224,6 +215,26 @@ pub async fn respond(
         tracing::debug!("could not write error body: {e}");
     }
     status
+}
+
+/// The head and body of the answer to `err`: its JSON body, the request id and `extra`
+/// (fields the gateway decided, such as a limit's `Retry-After`).
+pub fn answer(
+    err: &GatewayError,
+    request_id: &str,
+    extra: &[(http::HeaderName, http::HeaderValue)],
+) -> Option<(ResponseHeader, String)> {
+    let body = body(err);
+    let mut resp = ResponseHeader::build(err.status(), Some(4)).ok()?;
+    let _ = resp.insert_header(http::header::CONTENT_TYPE, "application/json");
+    let _ = resp.insert_header(http::header::CONTENT_LENGTH, body.len());
+    if let Ok(id) = http::HeaderValue::from_str(request_id) {
+        resp.insert_titled_header(crate::proxy::headers::REQUEST_ID, id);
+    }
+    for (name, value) in extra {
+        let _ = resp.insert_header(name.clone(), value.clone());
+    }
+    Some((resp, body))
 }
 
 fn error_type(status: u16) -> &'static str {

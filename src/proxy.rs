@@ -183,7 +183,8 @@ impl Gateway {
         ctx.capture = route.spec.capture.as_ref().map(Capturing::new);
         let granted = granted?;
         ctx.response_headers.extend(granted.notice);
-        let in_redis = self.limit(session, ctx, &snapshot, route, granted.key)?;
+        let client_ip = upstream::client_ip(session);
+        let in_redis = limit(&self.state, client_ip, ctx, &snapshot, route, granted.key)?;
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
@@ -200,56 +201,6 @@ impl Gateway {
             mcp: None,
         };
         Ok((onward, in_redis))
-    }
-
-    /// The limits gate's synchronous half. The request's `Caller` is made here, once, and only
-    /// when its route or key has limits; so is an LLM route's budget.
-    fn limit(
-        &self,
-        session: &Session,
-        ctx: &mut RequestCtx,
-        snapshot: &Arc<Snapshot>,
-        route: &Route,
-        key: Option<&KeyEntry>,
-    ) -> std::result::Result<Option<InRedis>, GatewayError> {
-        let principal = key.map(|k| &k.principal);
-        let models_limited = snapshot.config.llm.models_limited;
-        let limits = principal.map(|p| &p.limits);
-        let needs = Needs::of(&route.spec, route.calls_llm(), models_limited, limits);
-        if !needs.any() {
-            return Ok(None);
-        }
-        let caller = ctx.caller.insert(Box::new(Caller {
-            route: route.name.clone(),
-            tenant: principal.map(|p| p.tenant.clone()),
-            app: principal.map(|p| p.app.clone()),
-            key_id: key.map(|k| k.id.clone()),
-            model: None,
-            client_ip: upstream::client_ip(session),
-        }));
-        let gate = &self.state.gate;
-        if needs.budget {
-            let budget = Budget::new(gate, Arc::clone(snapshot), &route.spec, principal.cloned());
-            ctx.budget = Some(Box::new(budget));
-        }
-        if !needs.requests {
-            return Ok(None);
-        }
-        let key_limits = limits.map_or(&[][..], |e| &e.requests[..]);
-        let headers = &mut ctx.response_headers;
-        let book = Book::of(snapshot);
-        let pending = gate.admit_local(
-            &book,
-            &route.spec,
-            key_limits,
-            caller,
-            headers,
-            &mut ctx.concurrency,
-        )?;
-        Ok(pending.map(|pending| InRedis {
-            snapshot: Arc::clone(snapshot),
-            pending,
-        }))
     }
 
     /// Answers a request admission refused: on an LLM route in its client's error format.
@@ -661,4 +612,54 @@ fn has_body(req: &RequestHeader) -> bool {
             .headers
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// The limits gate's synchronous half, for both paths (the lean one is a child module). The request's `Caller` is made here,
+/// once, and only when its route or key has limits; so is an LLM route's budget.
+fn limit(
+    state: &GatewayState,
+    client_ip: Option<std::net::IpAddr>,
+    ctx: &mut RequestCtx,
+    snapshot: &Arc<Snapshot>,
+    route: &Route,
+    key: Option<&KeyEntry>,
+) -> std::result::Result<Option<InRedis>, GatewayError> {
+    let principal = key.map(|k| &k.principal);
+    let models_limited = snapshot.config.llm.models_limited;
+    let limits = principal.map(|p| &p.limits);
+    let needs = Needs::of(&route.spec, route.calls_llm(), models_limited, limits);
+    if !needs.any() {
+        return Ok(None);
+    }
+    let caller = ctx.caller.insert(Box::new(Caller {
+        route: route.name.clone(),
+        tenant: principal.map(|p| p.tenant.clone()),
+        app: principal.map(|p| p.app.clone()),
+        key_id: key.map(|k| k.id.clone()),
+        model: None,
+        client_ip,
+    }));
+    let gate = &state.gate;
+    if needs.budget {
+        let budget = Budget::new(gate, Arc::clone(snapshot), &route.spec, principal.cloned());
+        ctx.budget = Some(Box::new(budget));
+    }
+    if !needs.requests {
+        return Ok(None);
+    }
+    let key_limits = limits.map_or(&[][..], |e| &e.requests[..]);
+    let headers = &mut ctx.response_headers;
+    let book = Book::of(snapshot);
+    let pending = gate.admit_local(
+        &book,
+        &route.spec,
+        key_limits,
+        caller,
+        headers,
+        &mut ctx.concurrency,
+    )?;
+    Ok(pending.map(|pending| InRedis {
+        snapshot: Arc::clone(snapshot),
+        pending,
+    }))
 }

@@ -2,15 +2,16 @@
 //! which requests it takes, and the proxy phases' work on them.
 //!
 //! It takes a request, over plain HTTP/1 or HTTP/1 over TLS, only when nothing of it needs
-//! more than a plain proxy or an LLM call: a published route without limits or capture, open
-//! or keyed (then with a key that passes the API gate: a refused one is answered by Pingora's
-//! path, which checks it again), that is either an LLM route (`llm`: the LLM handler answers
-//! it over the lean connection) or goes to an upstream group over plain HTTP/1 that does not
-//! balance by consistent hash; no tracing (`[otel]` off, no `traceparent`); a target already
-//! in normal form and a plain `Host`. Everything else (a limited API, a prompt API, the MCP
-//! endpoint, a draft or deprecated API, ...) goes to Pingora's path, as with the switch off.
-//! For the requests it takes it does what the phases do (`proxy.rs`): the API gate, the
-//! request id, the
+//! more than a plain proxy or an LLM call: a published route without capture, open or keyed
+//! (then with a key that passes the API gate: a refused one is answered by Pingora's path,
+//! which checks it again), that is either an LLM route without limits (`llm`: the LLM handler
+//! answers it over the lean connection) or goes to an upstream group over plain HTTP/1 that
+//! does not balance by consistent hash, its limits (if any) decided in the worker (a limit
+//! kept in Redis is awaited on Pingora's path; a refusal is answered here); no tracing
+//! (`[otel]` off, no `traceparent`); a target already in normal form and a plain `Host`.
+//! Everything else (a limited LLM route, a prompt API, the MCP endpoint, a draft or deprecated
+//! API, ...) goes to Pingora's path, as with the switch off. For the requests it takes it does
+//! what the phases do (`proxy.rs`): the API gate and the limits gate, the request id, the
 //! forwarding headers (the scheme, a verified client certificate's subject), HSTS over TLS, the
 //! route's `Host`, prefix and header rewrites, the choice of target with passive health and
 //! retries, the group's timeouts, the metrics and the call record. The heads are written as
@@ -32,7 +33,6 @@ use http::{HeaderName, HeaderValue, Method};
 use pingora::protocols::http::date::get_cached_date;
 use pingora::protocols::Stream;
 use std::borrow::Cow;
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -143,7 +143,10 @@ impl Policy for GatewayPolicy {
         };
         let limits = key.map(|k| &k.principal.limits);
         let models_limited = snapshot.config.llm.models_limited;
-        if Needs::of(&route.spec, is_llm, models_limited, limits).any() {
+        let needs = Needs::of(&route.spec, is_llm, models_limited, limits);
+        // An LLM route's limits (its budget, and its refusals in the client's format) are kept
+        // on Pingora's path; so is a HEAD a limit may refuse, whose refusal has no body.
+        if needs.budget || (needs.requests && (is_llm || method == Method::HEAD)) {
             return None;
         }
         let group = match is_llm {
@@ -158,10 +161,23 @@ impl Policy for GatewayPolicy {
             ctx.principal = Some(key.principal.clone());
             ctx.key_id = Some(key.id.clone());
         }
-        let way = match group {
+        let mut way = match group {
             Some(group) => Way::Upstream(proxied(&mut ctx, group)?),
             None => Way::Answer,
         };
+        if needs.requests {
+            // Last: from here the request is the lean path's, so a limit draws once, and a
+            // refusal (counted as it is decided) is answered here.
+            match super::limit(state, conn.ip, &mut ctx, &snapshot, route, key) {
+                Ok(None) => {}
+                // A limit kept in Redis is awaited on Pingora's path; nothing was drawn yet.
+                Ok(Some(_)) => return None,
+                Err(err) => {
+                    ctx.error = Some(Box::new(err));
+                    way = Way::Answer;
+                }
+            }
+        }
         ctx.inflight = Some(InflightGuard::new(&state.registry));
         let client_id = fields
             .request_id
@@ -193,12 +209,11 @@ impl Policy for GatewayPolicy {
         Some((call, way))
     }
 
-    fn answer<'a>(
-        &'a self,
-        call: &'a mut Call,
-        client: Client<'a>,
-    ) -> impl Future<Output = Answered> + Send + 'a {
-        llm::answer(call, client)
+    async fn answer<'a>(&'a self, call: &'a mut Call, client: Client<'a>) -> Answered {
+        match call.ctx.error.is_none() {
+            true => llm::answer(call, client).await,
+            false => refuse(call, client).await,
+        }
     }
 
     /// As `fail_to_connect` and `error_while_proxy`: after a connection that could not be
@@ -231,6 +246,11 @@ impl Policy for GatewayPolicy {
             || (call.hsts.is_some() && name.eq_ignore_ascii_case("strict-transport-security"))
             || call
                 .ctx
+                .response_headers
+                .iter()
+                .any(|(n, _)| name.eq_ignore_ascii_case(n.as_str()))
+            || call
+                .ctx
                 .route
                 .as_ref()
                 .is_some_and(|r| transformed(&r.spec.response_headers, name))
@@ -247,6 +267,13 @@ impl Policy for GatewayPolicy {
         }
         if let Some(hsts) = &call.hsts {
             line(out, b"Strict-Transport-Security", hsts.as_bytes());
+        }
+        // A limit's fields; each name once, its last value, as `insert_header` leaves it.
+        let decided = &ctx.response_headers;
+        for (i, (name, value)) in decided.iter().enumerate() {
+            if !decided[i + 1..].iter().any(|(n, _)| n == name) {
+                line(out, name.as_str().as_bytes(), value.as_bytes());
+            }
         }
         line(out, b"X-Request-Id", ctx.request_id.header().as_bytes());
     }
@@ -387,6 +414,37 @@ fn granted_key<'d>(
     let presented = presented_key_in(header);
     let api = &route.spec.api;
     access::check_key(&route.spec.name, api, directory, presented, &mut None).ok()
+}
+
+/// Answers a request refused before it went anywhere (by a limit), as `refuse_now` does on
+/// Pingora's path: the error's JSON, the limit's fields, the connection kept if the error
+/// allows.
+async fn refuse(call: &mut Call, mut client: Client<'_>) -> Answered {
+    let Some(err) = call.ctx.error.as_deref() else {
+        return Answered::default();
+    };
+    let keep = err.keeps_connection() && !client.close;
+    let hsts = call
+        .hsts
+        .iter()
+        .map(|v| (http::header::STRICT_TRANSPORT_SECURITY, v.clone()));
+    let extra: Vec<_> = hsts
+        .chain(call.ctx.response_headers.iter().cloned())
+        .collect();
+    let id = call.ctx.request_id.as_str();
+    let Some((head, body)) = crate::error::answer(err, id, &extra) else {
+        return Answered::default();
+    };
+    let mut out = Vec::with_capacity(body.len() + 512);
+    llm::write_head(&head, !keep, &mut out);
+    out.extend_from_slice(body.as_bytes());
+    let sent = client.write(&out).await;
+    Answered {
+        status: head.status.as_u16(),
+        bytes_out: body.len() as u64,
+        client_gone: !sent,
+        keep: keep && sent,
+    }
 }
 
 /// A proxy route's group, if the lean path can proxy to it (see the module's doc).

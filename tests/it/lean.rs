@@ -259,15 +259,77 @@ fn lean_requests_are_recorded_and_counted_like_the_others() {
     assert_lean_served(&gw, 1);
 }
 
+/// A route with a local limit: admitted requests carry the limit's fields, and the refusal is
+/// answered on the lean path, as on Pingora's (the same heads and bodies), the connection kept.
+#[test]
+fn a_local_limit_admits_and_refuses_as_on_pingoras_path() {
+    let up = echo();
+    let body = format!(
+        r#"{}
+[[limits]]
+name = "tight"
+rate = 2
+period = "1h"
+key = ["client_ip"]
+
+[[routes]]
+name = "tight"
+path_prefix = "/tight"
+upstream = "up"
+limits = ["tight"]
+"#,
+        config(&up, "")
+    );
+    let pingora = Gateway::start_with(1, "lean_http1 = false", &body);
+    let lean = lean_gateway(&body);
+    let request = b"GET /tight/x HTTP/1.1\r\nHost: shop\r\n\r\n";
+    let mut seen = Vec::new();
+    for gw in [&pingora, &lean] {
+        let mut c = Conn::open(gw.port);
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let r = c.send(request).response().expect("an answer");
+            let mut body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            if let Some(h) = body["headers"].as_object_mut() {
+                h.remove("x-request-id");
+            }
+            answers.push((r.status, comparable(&r.head), body));
+        }
+        seen.push(answers);
+    }
+    assert_eq!(seen[0], seen[1], "Pingora's path, then the lean path");
+    let answers = &seen[1];
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(statuses, [200, 200, 429], "{answers:?}");
+    let fields = |i: usize| answers[i].1.join("\n");
+    assert!(
+        fields(1).contains("x-ratelimit-remaining: 0"),
+        "{}",
+        fields(1)
+    );
+    assert!(fields(2).contains("retry-after:"), "{}", fields(2));
+    assert!(
+        fields(2).contains("connection: keep-alive"),
+        "{}",
+        fields(2)
+    );
+    assert_eq!(
+        answers[2].2["error"]["code"], "rate_limit_exceeded",
+        "{:?}",
+        answers[2]
+    );
+    assert_eq!(up.hits(), 4, "two admitted through each gateway");
+    assert_lean_served(&lean, 3);
+    assert_eq!(lean_served(&pingora), 0);
+}
+
 #[test]
 fn what_the_lean_path_does_not_take_pingoras_path_serves() {
     let up = echo();
     let gw = lean_gateway(&config(&up, ""));
     for request in [
-        // A route with limits.
-        &b"GET /limited/x HTTP/1.1\r\nHost: shop\r\n\r\n"[..],
         // A chunked body.
-        b"POST /svc/x HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        &b"POST /svc/x HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"[..],
         // HTTP/1.0.
         b"GET /svc/x HTTP/1.0\r\nHost: shop\r\n\r\n",
         // A target to normalise.

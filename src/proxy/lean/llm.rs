@@ -159,7 +159,7 @@ fn wire_size(head: &ResponseHeader) -> usize {
 }
 
 /// The status line, the handler's fields as it named them, `Date` and `Connection`.
-fn write_head(head: &ResponseHeader, close: bool, out: &mut Vec<u8>) {
+pub(super) fn write_head(head: &ResponseHeader, close: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(head.status.as_str().as_bytes());
     out.push(b' ');

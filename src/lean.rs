@@ -111,6 +111,13 @@ pub trait Policy: Send + Sync + 'static {
         drop(call);
     }
 
+    /// The request stays on the lean path (its body is at hand, or is its policy's to read):
+    /// what cannot be undone by a hand back, such as a limit's draw, is done here. Returns its
+    /// way, which may now be `Answer` (a refusal), or `None` to hand it back after all.
+    fn commit(&self, _call: &mut Self::Call, way: Way) -> Option<Way> {
+        Some(way)
+    }
+
     /// The head of a request the lean path takes has been read: called before `begin`'s upstream
     /// is called, for a stream that keeps its own head deadline.
     fn head_read(&self, _stream: &Stream) {}
@@ -265,7 +272,7 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 Waited::Head => {}
             }
             let close = *shutdown.borrow();
-            let Some((call, way, ask, len)) = self.take(&conn, &buf, close) else {
+            let Some((mut call, way, ask, len)) = self.take(&conn, &buf, close) else {
                 break;
             };
             // A proxied body is taken only within `MAX_BODY` and when it came with its head: a
@@ -279,6 +286,10 @@ impl<P: Policy, A: HttpServerApp + Send + Sync + 'static> LeanApp<P, A> {
                 self.policy.hand_back(call);
                 break;
             }
+            let Some(way) = self.policy.commit(&mut call, way) else {
+                self.policy.hand_back(call);
+                break;
+            };
             self.policy.head_read(&stream);
             // Boxed, both: an idle connection's future then holds only the wait for its next
             // head.

@@ -17,7 +17,6 @@ pub mod tls;
 pub mod trace;
 pub mod upstream;
 
-use crate::auth::directory::KeyEntry;
 use crate::base::boxed::in_place;
 use crate::config::BalanceSpec;
 use crate::error::{self, GatewayError};
@@ -184,7 +183,7 @@ impl Gateway {
         let granted = granted?;
         ctx.response_headers.extend(granted.notice);
         let client_ip = upstream::client_ip(session);
-        let in_redis = limit(&self.state, client_ip, ctx, &snapshot, route, granted.key)?;
+        let in_redis = limit(&self.state, client_ip, ctx, &snapshot, route)?;
         if let Some(total) = route.group().and_then(|g| g.spec.total_timeout) {
             ctx.deadline = Some(ctx.start + total);
         }
@@ -622,9 +621,9 @@ fn limit(
     ctx: &mut RequestCtx,
     snapshot: &Arc<Snapshot>,
     route: &Route,
-    key: Option<&KeyEntry>,
 ) -> std::result::Result<Option<InRedis>, GatewayError> {
-    let principal = key.map(|k| &k.principal);
+    // The caller as the API gate let it through.
+    let principal = ctx.principal.as_ref();
     let models_limited = snapshot.config.llm.models_limited;
     let limits = principal.map(|p| &p.limits);
     let needs = Needs::of(&route.spec, route.calls_llm(), models_limited, limits);
@@ -635,7 +634,7 @@ fn limit(
         route: route.name.clone(),
         tenant: principal.map(|p| p.tenant.clone()),
         app: principal.map(|p| p.app.clone()),
-        key_id: key.map(|k| k.id.clone()),
+        key_id: ctx.key_id.clone(),
         model: None,
         client_ip,
     }));

@@ -59,6 +59,8 @@ pub struct Call {
     /// For the call record and the process log.
     path: Box<str>,
     client: Option<IpAddr>,
+    /// The route or the key has request limits or concurrency caps, for `commit`.
+    limited: bool,
     /// An LLM route's models: the request is answered by the LLM handler.
     models: Option<Arc<Models>>,
     anthropic_version: bool,
@@ -161,23 +163,10 @@ impl Policy for GatewayPolicy {
             ctx.principal = Some(key.principal.clone());
             ctx.key_id = Some(key.id.clone());
         }
-        let mut way = match group {
+        let way = match group {
             Some(group) => Way::Upstream(proxied(&mut ctx, group)?),
             None => Way::Answer,
         };
-        if needs.requests {
-            // Last: from here the request is the lean path's, so a limit draws once, and a
-            // refusal (counted as it is decided) is answered here.
-            match super::limit(state, conn.ip, &mut ctx, &snapshot, route, key) {
-                Ok(None) => {}
-                // A limit kept in Redis is awaited on Pingora's path; nothing was drawn yet.
-                Ok(Some(_)) => return None,
-                Err(err) => {
-                    ctx.error = Some(Box::new(err));
-                    way = Way::Answer;
-                }
-            }
-        }
         ctx.inflight = Some(InflightGuard::new(&state.registry));
         let client_id = fields
             .request_id
@@ -205,8 +194,28 @@ impl Policy for GatewayPolicy {
             client: conn.ip,
             models,
             anthropic_version: fields.anthropic_version,
+            limited: needs.requests,
         };
         Some((call, way))
+    }
+
+    /// The limits gate, once the request is the lean path's: a limit draws once, and a refusal
+    /// (counted as it is decided) is answered here. A limit kept in Redis is awaited on
+    /// Pingora's path, nothing drawn yet.
+    fn commit(&self, call: &mut Call, way: Way) -> Option<Way> {
+        if !call.limited {
+            return Some(way);
+        }
+        let snapshot = self.state.snapshot.load();
+        let route = call.ctx.route.clone()?;
+        match super::limit(&self.state, call.client, &mut call.ctx, &snapshot, &route) {
+            Ok(None) => Some(way),
+            Ok(Some(_)) => None,
+            Err(err) => {
+                call.ctx.error = Some(Box::new(err));
+                Some(Way::Answer)
+            }
+        }
     }
 
     async fn answer<'a>(&'a self, call: &'a mut Call, client: Client<'a>) -> Answered {

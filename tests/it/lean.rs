@@ -277,6 +277,18 @@ name = "tight"
 path_prefix = "/tight"
 upstream = "up"
 limits = ["tight"]
+
+[[limits]]
+name = "tight-too"
+rate = 2
+period = "1h"
+key = ["client_ip"]
+
+[[routes]]
+name = "tight-too"
+path_prefix = "/too"
+upstream = "up"
+limits = ["tight-too"]
 "#,
         config(&up, "")
     );
@@ -321,6 +333,26 @@ limits = ["tight"]
     assert_eq!(up.hits(), 4, "two admitted through each gateway");
     assert_lean_served(&lean, 3);
     assert_eq!(lean_served(&pingora), 0);
+    // A body over the lean path's 16 KiB goes to Pingora's path before any limit is drawn:
+    // each of these draws once, so the third request is the one refused.
+    let big = [
+        &b"POST /too/x HTTP/1.1\r\nHost: shop\r\nContent-Length: 20000\r\n\r\n"[..],
+        &[b'a'; 20000][..],
+    ]
+    .concat();
+    for status in [200, 200] {
+        let r = Conn::open(lean.port)
+            .send(&big)
+            .response()
+            .expect("an answer");
+        assert_eq!(r.status, status, "{}", r.head);
+    }
+    let r = Conn::open(lean.port)
+        .send(b"GET /too/x HTTP/1.1\r\nHost: shop\r\n\r\n")
+        .response()
+        .expect("an answer");
+    assert_eq!(r.status, 429, "{}", r.head);
+    assert_lean_served(&lean, 4);
 }
 
 #[test]

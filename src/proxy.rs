@@ -613,8 +613,9 @@ fn has_body(req: &RequestHeader) -> bool {
             .is_some_and(|v| v.as_bytes() != b"0")
 }
 
-/// The limits gate's synchronous half, for both paths (the lean one is a child module). The request's `Caller` is made here,
-/// once, and only when its route or key has limits; so is an LLM route's budget.
+/// The limits gate's synchronous half, for both paths (the lean one is a child module), for
+/// the caller the API gate let through (`ctx.principal`, `ctx.key_id`). The request's `Caller`
+/// is made here, once, and only when its route or key has limits; so is an LLM route's budget.
 fn limit(
     state: &GatewayState,
     client_ip: Option<std::net::IpAddr>,

@@ -21,7 +21,8 @@ use tokio::sync::mpsc;
 
 /// `FixedPeer`, but a target under `/pingora` is left to Pingora's path, and one under
 /// `/answer` answered by the policy (`answer <body>`, or `answer of <n> bytes` for a long
-/// one; `/answer/wait`: nothing, until the client leaves); each request's end is reported. A call is whether it waits.
+/// one; `/answer/wait`: nothing, until the client leaves); each request's end is reported. A
+/// call is whether it waits.
 struct To(FixedPeer, mpsc::UnboundedSender<End>);
 
 impl Policy for To {
